@@ -290,7 +290,7 @@ func (c *canonicalizer) object(depth int) error {
 			return err
 		}
 		m.end = len(c.out)
-		if omitHere && slices.Contains(c.omit, string(c.key(m))) {
+		if omitHere && c.omitted(c.key(m)) {
 			// Keep the key for the duplicate check, drop the output.
 			m.start, m.end = -1, -1
 			if !m.inKeys {
@@ -321,6 +321,15 @@ func (c *canonicalizer) object(depth int) error {
 	c.members, c.keys = c.members[:base], c.keys[:keyBase]
 	c.out = append(c.out, '}')
 	return err
+}
+
+func (c *canonicalizer) omitted(key []byte) bool {
+	for _, o := range c.omit {
+		if string(key) == o { // does not allocate
+			return true
+		}
+	}
+	return false
 }
 
 func (c *canonicalizer) key(m member) []byte {
