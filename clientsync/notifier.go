@@ -1,0 +1,64 @@
+package clientsync
+
+import (
+	"context"
+	"sync"
+)
+
+// Notifier tells waiting sync requests that the event stream has moved on.
+// The event path calls Advance after every commit; a long-polling /sync
+// calls Wait with the position it has already delivered.
+//
+// All waiters share one channel that is closed and replaced on every
+// advance, so waking N syncing clients costs one close, and the clients then
+// read what is new from the in-memory Timeline rather than each querying the
+// database.
+type Notifier struct {
+	mu      sync.Mutex
+	pos     int64
+	changed chan struct{}
+}
+
+// NewNotifier returns a notifier starting at stream position pos.
+func NewNotifier(pos int64) *Notifier {
+	return &Notifier{pos: pos, changed: make(chan struct{})}
+}
+
+// Advance moves the stream to pos and wakes every waiter. Positions that do
+// not move the stream forward are ignored.
+func (n *Notifier) Advance(pos int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if pos <= n.pos {
+		return
+	}
+	n.pos = pos
+	close(n.changed)
+	n.changed = make(chan struct{})
+}
+
+// Position returns the newest stream position.
+func (n *Notifier) Position() int64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.pos
+}
+
+// Wait blocks until the stream is past since or ctx is done, and returns the
+// newest position. A caller that wakes for a position that holds nothing for
+// it calls Wait again with the new position.
+func (n *Notifier) Wait(ctx context.Context, since int64) int64 {
+	for {
+		n.mu.Lock()
+		pos, ch := n.pos, n.changed
+		n.mu.Unlock()
+		if pos > since {
+			return pos
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return n.Position()
+		}
+	}
+}

@@ -1,0 +1,52 @@
+// Command hafen-load measures a Matrix homeserver over the Client-Server API.
+//
+// It talks to any homeserver by its base URL, using only the v3 endpoints
+// every server has: it registers users, creates one public room, lets the
+// other users join it, and then has K senders each send M messages into the
+// room as fast as the server answers while S other users long-poll /sync on
+// the same room. For every message it records how long the send took
+// (request start to 200) and when each syncer saw the message in a /sync
+// response. It reports throughput, latency percentiles, errors, messages
+// that never arrived and, with --pid, the server's resident memory before and
+// after the run and the CPU time it used (read from /proc/PID/status and
+// /proc/PID/stat, so the server must run on the same machine).
+//
+// Usage:
+//
+//	hafen-load --url http://127.0.0.1:8008 --open-registration
+//	hafen-load --url http://127.0.0.1:8008 --register-shared-secret SECRET \
+//		--senders 5 --messages 40 --syncers 5 --pid 1234 --json
+//
+// # Registration
+//
+// With --open-registration users register through POST /register and
+// User-Interactive Authentication with the m.login.dummy stage: the first
+// request answers 401 with the flows and a session, and the second one
+// carries {"type": "m.login.dummy", "session": …}. With
+// --register-shared-secret users register through the shared-secret
+// registration endpoint /_synapse/admin/v1/register (a nonce, then an
+// HMAC-SHA1 over nonce, username, password and admin flag), which Synapse,
+// Dendrite and Conduit serve.
+//
+// # Measurements
+//
+// Each message's content carries a unique id ("hafen_load_id") so a syncer
+// can match what it receives to what was sent. Send latency is the time from
+// the start of the PUT /rooms/{roomId}/send request to its 200 answer.
+// Send→sync latency is the time from the same start to the moment a syncer
+// has read the /sync response that holds the message; it is reported over all
+// syncer–message pairs and, per message, until the last syncer has seen it.
+// Percentiles use the nearest-rank method.
+//
+// # Bounds
+//
+// Every request has its own deadline, the whole run has the --timeout
+// deadline, each sender sends exactly M messages, and each syncer polls at
+// most a fixed number of times. The run ends when every syncer has seen every
+// message that was sent, or when the deadline passes; messages that were not
+// seen are reported as missing.
+//
+// The exit status is 0 when every message was sent and seen by every syncer,
+// 1 when the run finished with errors or missing messages (the report is
+// still printed), and 2 when the flags are wrong or the setup failed.
+package main

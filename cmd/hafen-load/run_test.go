@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeServer is an in-memory homeserver with one timeline for all rooms: just
+// enough of the Client-Server API for a run.
+type fakeServer struct {
+	// hide, when set, keeps matching message events out of /sync answers.
+	hide func(content json.RawMessage) bool
+
+	mu      sync.Mutex
+	users   map[string]string // access token → user ID
+	events  []map[string]any
+	txns    map[string]string // token + txn ID → event ID
+	changed chan struct{}     // closed and replaced on every new event
+	roomID  string
+}
+
+func newFakeServer() *fakeServer {
+	return &fakeServer{users: map[string]string{}, txns: map[string]string{}, changed: make(chan struct{})}
+}
+
+func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	if path == "/_matrix/client/v3/register" {
+		var req registerRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeJSON(w, 400, map[string]any{"errcode": "M_NOT_JSON"})
+			return
+		}
+		if req.Auth == nil || req.Auth.Type != "m.login.dummy" || req.Auth.Session != "sess-1" {
+			writeJSON(w, 401, dummyFlows)
+			return
+		}
+		f.mu.Lock()
+		tok := "tok-" + req.Username
+		f.users[tok] = "@" + req.Username + ":localhost"
+		f.mu.Unlock()
+		writeJSON(w, 200, map[string]any{"user_id": "@" + req.Username + ":localhost", "access_token": tok, "device_id": "D"})
+		return
+	}
+	f.mu.Lock()
+	user, ok := f.users[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+	f.mu.Unlock()
+	if !ok {
+		writeJSON(w, 401, map[string]any{"errcode": "M_UNKNOWN_TOKEN"})
+		return
+	}
+	switch {
+	case path == "/_matrix/client/v3/createRoom":
+		f.mu.Lock()
+		f.roomID = "!room:localhost"
+		f.mu.Unlock()
+		writeJSON(w, 200, map[string]any{"room_id": "!room:localhost"})
+	case strings.HasPrefix(path, "/_matrix/client/v3/join/"):
+		writeJSON(w, 200, map[string]any{"room_id": strings.TrimPrefix(path, "/_matrix/client/v3/join/")})
+	case r.Method == http.MethodPut && strings.HasPrefix(path, "/_matrix/client/v3/rooms/!room:localhost/send/m.room.message/"):
+		body, _ := io.ReadAll(r.Body)
+		key := user + "|" + path
+		f.mu.Lock()
+		eventID, dup := f.txns[key]
+		if !dup {
+			eventID = fmt.Sprintf("$%d", len(f.events))
+			f.txns[key] = eventID
+			f.events = append(f.events, map[string]any{"type": "m.room.message", "sender": user, "event_id": eventID, "content": json.RawMessage(body)})
+			close(f.changed)
+			f.changed = make(chan struct{})
+		}
+		f.mu.Unlock()
+		writeJSON(w, 200, map[string]any{"event_id": eventID})
+	case path == "/_matrix/client/v3/sync":
+		f.sync(w, r)
+	default:
+		writeJSON(w, 404, map[string]any{"errcode": "M_UNRECOGNIZED"})
+	}
+}
+
+func (f *fakeServer) sync(w http.ResponseWriter, r *http.Request) {
+	var filter struct {
+		Room struct {
+			Rooms []string `json:"rooms"`
+		} `json:"room"`
+	}
+	if err := json.Unmarshal([]byte(r.URL.Query().Get("filter")), &filter); err != nil || len(filter.Room.Rooms) != 1 {
+		writeJSON(w, 400, map[string]any{"errcode": "M_BAD_JSON", "error": "bad filter"})
+		return
+	}
+	since, _ := strconv.Atoi(r.URL.Query().Get("since"))
+	timeout, _ := strconv.Atoi(r.URL.Query().Get("timeout"))
+	deadline := time.NewTimer(time.Duration(timeout) * time.Millisecond)
+	defer deadline.Stop()
+	for {
+		f.mu.Lock()
+		events, changed := f.events[min(since, len(f.events)):], f.changed
+		next := len(f.events)
+		f.mu.Unlock()
+		if len(events) > 0 || r.URL.Query().Get("since") == "" {
+			var shown []map[string]any
+			for _, ev := range events {
+				if f.hide == nil || !f.hide(ev["content"].(json.RawMessage)) {
+					shown = append(shown, ev)
+				}
+			}
+			writeJSON(w, 200, map[string]any{
+				"next_batch": strconv.Itoa(next),
+				"rooms": map[string]any{"join": map[string]any{
+					"!room:localhost": map[string]any{"timeline": map[string]any{"events": shown, "limited": false}},
+				}},
+			})
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			writeJSON(w, 200, map[string]any{"next_batch": strconv.Itoa(next)})
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestRunAgainstFakeServer(t *testing.T) {
+	srv := httptest.NewServer(newFakeServer())
+	defer srv.Close()
+
+	cfg := config{URL: srv.URL, Senders: 3, Messages: 7, Syncers: 4, OpenRegistration: true, Timeout: 20 * time.Second, PID: os.Getpid()}
+	rep, err := run(context.Background(), cfg, quiet)
+	if err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	if !rep.ok() {
+		t.Errorf("report not ok: %+v", rep)
+	}
+	const total = 21
+	checks := []struct {
+		name      string
+		got, want int
+	}{
+		{"messages", rep.Messages, total},
+		{"sent", rep.Sent, total},
+		{"send latency count", rep.SendLatency.Count, total},
+		{"send→sync pairs", rep.SyncLatency.Count, total * 4},
+		{"send→all synced count", rep.AllSyncedLatency.Count, total},
+		{"seen by all", rep.SeenByAll, total},
+		{"missing pairs", rep.MissingPairs, 0},
+		{"errors", rep.Errors, 0},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+	if rep.SyncLatency.P50MS > rep.SyncLatency.P99MS || rep.SyncLatency.P99MS > rep.SyncLatency.MaxMS {
+		t.Errorf("send→sync p50 %v, p99 %v, max %v are not ordered", rep.SyncLatency.P50MS, rep.SyncLatency.P99MS, rep.SyncLatency.MaxMS)
+	}
+	if sv := rep.Server; sv == nil || sv.Before.RSSKiB <= 0 || sv.After.RSSKiB <= 0 || sv.CPUSeconds < 0 {
+		t.Errorf("server = %+v, want readings of this process", sv)
+	}
+
+	var text, js bytes.Buffer
+	if err := rep.writeText(&text); err != nil || !strings.Contains(text.String(), "send→sync latency") {
+		t.Errorf("writeText = %v, %q", err, text.String())
+	}
+	if err := rep.writeJSON(&js); err != nil {
+		t.Fatalf("writeJSON = %v", err)
+	}
+	var back report
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Sent != total {
+		t.Errorf("JSON report does not read back: %v, sent %d", err, back.Sent)
+	}
+}
+
+func TestRunReportsMissingMessagesAtDeadline(t *testing.T) {
+	fake := newFakeServer()
+	// Hide the message with index 1 from every syncer.
+	fake.hide = func(content json.RawMessage) bool {
+		var c struct {
+			ID string `json:"hafen_load_id"`
+		}
+		_ = json.Unmarshal(content, &c)
+		return strings.HasSuffix(c.ID, "/1")
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+
+	cfg := config{URL: srv.URL, Senders: 2, Messages: 3, Syncers: 2, OpenRegistration: true, Timeout: 2 * time.Second}
+	start := time.Now()
+	rep, err := run(context.Background(), cfg, quiet)
+	if err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("run took %v after a 2s deadline", elapsed)
+	}
+	if rep.ok() || rep.Complete {
+		t.Errorf("report ok with a hidden message: %+v", rep)
+	}
+	if rep.Sent != 6 || rep.MissingMessages != 1 || rep.MissingPairs != 2 || rep.SeenByAll != 5 {
+		t.Errorf("sent %d, missing messages %d, missing pairs %d, seen by all %d; want 6, 1, 2, 5",
+			rep.Sent, rep.MissingMessages, rep.MissingPairs, rep.SeenByAll)
+	}
+	if len(rep.MissingSample) != 2 || !strings.HasSuffix(rep.MissingSample[0], "/1") {
+		t.Errorf("missing sample = %q, want the two pairs of message 1", rep.MissingSample)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"defaults with open registration", []string{"--url", "http://127.0.0.1:8008/", "--open-registration"}, ""},
+		{"shared secret", []string{"--url", "http://127.0.0.1:8008", "--register-shared-secret", "x", "--json"}, ""},
+		{"no url", []string{"--open-registration"}, "--url"},
+		{"both registration modes", []string{"--url", "http://h", "--open-registration", "--register-shared-secret", "x"}, "exactly one"},
+		{"neither registration mode", []string{"--url", "http://h"}, "exactly one"},
+		{"every problem at once", []string{"--url", "ftp://h", "--senders", "0", "--timeout", "0s", "--open-registration"}, "--timeout"},
+		{"too many messages", []string{"--url", "http://h", "--open-registration", "--senders", "1000", "--messages", "1001"}, "at most"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, _, err := parseFlags(tc.args, io.Discard)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("parseFlags(%q) = %v", tc.args, err)
+				}
+				if cfg.Senders != 5 || cfg.Messages != 40 || cfg.Syncers != 5 || strings.HasSuffix(cfg.URL, "/") {
+					t.Errorf("parseFlags(%q) = %+v, want defaults 5/40/5 and no trailing slash", tc.args, cfg)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("parseFlags(%q) = %v, want an error with %q", tc.args, err, tc.wantErr)
+			}
+		})
+	}
+}
