@@ -18,7 +18,8 @@ func EncodeBase64URL(b []byte) string { return base64.RawURLEncoding.EncodeToStr
 //
 // Like Synapse (Python's base64 module), it does not insist that the unused
 // low bits of the last character be zero, so the same bytes have more than
-// one accepted encoding: compare decoded bytes, not strings.
+// one accepted encoding: compare decoded bytes, not strings. The spec needs
+// this: its own test signing seed ("...MW+3XA1") has such a bit set.
 func DecodeBase64(s string) ([]byte, error) {
 	return decodeBase64(base64.RawStdEncoding, base64.StdEncoding, s)
 }

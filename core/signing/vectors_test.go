@@ -7,9 +7,11 @@ import (
 // Spec: https://spec.matrix.org/v1.19/appendices/#cryptographic-test-vectors
 
 const (
-	vectorSeed   = "YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1"
-	vectorServer = "domain"
-	vectorKeyID  = "ed25519:1"
+	vectorSeed = "YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1"
+	// vectorSeedCanonical encodes the same bytes with zero unused bits.
+	vectorSeedCanonical = "YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA0"
+	vectorServer        = "domain"
+	vectorKeyID         = "ed25519:1"
 )
 
 func vectorKey(t *testing.T) Key {
