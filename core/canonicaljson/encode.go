@@ -29,6 +29,11 @@ func Encode(v any) ([]byte, error) {
 // EncodeLegacy is Encode under the legacy number rules of CanonicalizeLegacy:
 // integers of any size, floats written as Python does; only NaN and ±Inf
 // are refused. It is for rebuilding events of room versions 1–5.
+//
+// A float64 holding an integer within ±(2**53−1) is written as an integer,
+// as encoding/json does: once JSON is decoded into float64 it is unknown
+// whether the text was "100" or "100.0". To keep an event's numbers exactly
+// as Synapse would write them, pass them as json.RawMessage or json.Number.
 func EncodeLegacy(v any) ([]byte, error) {
 	e := encoder{legacy: true}
 	if err := e.encode(v, 0); err != nil {
