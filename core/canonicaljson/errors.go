@@ -49,6 +49,7 @@ type SyntaxError struct {
 	Err error
 }
 
+// Error describes the problem and its offset.
 func (e *SyntaxError) Error() string {
 	return "canonical json: " + e.Err.Error() + " at offset " + strconv.Itoa(e.Offset)
 }
