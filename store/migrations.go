@@ -1,0 +1,145 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// migration is one step of the schema, shared by both backends. Its
+// statements may use the type tokens {{bigserial_pk}} and {{bytes}}, and an
+// entry may hold several statements separated by ";" (so no ";" inside
+// literals).
+type migration struct {
+	version    int
+	name       string
+	statements []string
+	// sequences are created on backends that have sequences; see
+	// dialect.createSequence.
+	sequences []string
+}
+
+// migrations is the schema's history. Append only: never edit or reorder
+// an entry once it has shipped, add a new one instead.
+var migrations = []migration{
+	{
+		version: 1,
+		name:    "initial schema",
+		statements: []string{
+			usersSchema,
+			devicesSchema,
+			accessTokensSchema,
+			registrationTokensSchema,
+			uiaSessionsSchema,
+			filtersSchema,
+			txnIDsSchema,
+			roomsSchema,
+			roomExtremitiesSchema,
+			roomAliasesSchema,
+			eventsSchema,
+			stateGroupsSchema,
+			eventStateSchema,
+			currentStateSchema,
+			membershipsSchema,
+		},
+		sequences: []string{"stream_pos_seq"},
+	},
+}
+
+const schemaMigrationsSchema = `
+CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    BIGINT PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_ts BIGINT NOT NULL
+)`
+
+// schemaVersion is the version the schema has after all migrations.
+func schemaVersion() int {
+	return migrations[len(migrations)-1].version
+}
+
+// migrate applies the pending migrations in one transaction and returns how
+// many it applied. It refuses a database whose schema is newer than this
+// code.
+func migrate(ctx context.Context, pool *sql.DB, d dialect) (int, error) {
+	if err := checkMigrations(migrations); err != nil {
+		return 0, err
+	}
+	tx, err := pool.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("begin migration: %w", err)
+	}
+	// Rollback after Commit is a no-op; on the error paths it undoes
+	// everything, so the schema is never half migrated.
+	defer tx.Rollback()
+	if lock := d.migrationLock(); lock != "" {
+		if _, err := tx.ExecContext(ctx, lock); err != nil {
+			return 0, fmt.Errorf("lock schema for migration: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, schemaMigrationsSchema); err != nil {
+		return 0, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if current > schemaVersion() {
+		return 0, fmt.Errorf("open database with schema version %d, know up to %d: %w", current, schemaVersion(), ErrSchemaTooNew)
+	}
+	applied := 0
+	for _, m := range migrations {
+		if m.version <= current {
+			continue
+		}
+		for _, seq := range m.sequences {
+			if stmt := d.createSequence(seq); stmt != "" {
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return 0, fmt.Errorf("migration %d (%s): create sequence %s: %w", m.version, m.name, seq, err)
+				}
+			}
+		}
+		for _, s := range m.statements {
+			rendered, err := renderSchema(d, s)
+			if err != nil {
+				return 0, fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+			}
+			// One entry may hold several statements (a table and its
+			// indexes); each is run on its own.
+			for _, stmt := range strings.Split(rendered, ";") {
+				if strings.TrimSpace(stmt) == "" {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return 0, fmt.Errorf("migration %d (%s): %q: %w", m.version, m.name, firstLine(stmt), err)
+				}
+			}
+		}
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO schema_migrations (version, name, applied_ts) VALUES ($1, $2, $3)`,
+			m.version, m.name, time.Now().UnixMilli()); err != nil {
+			return 0, fmt.Errorf("record migration %d: %w", m.version, err)
+		}
+		applied++
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("commit migrations: %w", err)
+	}
+	return applied, nil
+}
+
+// checkMigrations verifies that versions run 1, 2, 3, … without gaps, so a
+// mistake in the list fails every Open instead of skipping a step.
+func checkMigrations(ms []migration) error {
+	if len(ms) == 0 {
+		return fmt.Errorf("no migrations")
+	}
+	for i, m := range ms {
+		if m.version != i+1 {
+			return fmt.Errorf("migration %q has version %d, want %d", m.name, m.version, i+1)
+		}
+	}
+	return nil
+}

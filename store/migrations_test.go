@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestMigrationsIdempotentOnReopen(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db, err := Open(ctx, dsn, testLogger())
+		if err != nil {
+			t.Fatalf("first Open: %v", err)
+		}
+		write(t, db, func(tx *Tx) error {
+			return tx.CreateUser(ctx, User{UserID: "@alice:hafen.test", CreatedTS: 1})
+		})
+		if err := db.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		for i := range 2 {
+			db, err := Open(ctx, dsn, testLogger())
+			if err != nil {
+				t.Fatalf("reopen %d: %v", i, err)
+			}
+			if got, want := countRows(t, db, "schema_migrations"), int64(len(migrations)); got != want {
+				t.Errorf("reopen %d: schema_migrations rows = %d, want %d", i, got, want)
+			}
+			u, err := db.User(ctx, "@alice:hafen.test")
+			if err != nil {
+				t.Errorf("reopen %d: User: %v", i, err)
+			} else if u.CreatedTS != 1 {
+				t.Errorf("reopen %d: CreatedTS = %d, want 1", i, u.CreatedTS)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+		}
+	})
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db, err := Open(ctx, dsn, testLogger())
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		write(t, db, func(tx *Tx) error {
+			_, err := tx.q.ExecContext(ctx,
+				`INSERT INTO schema_migrations (version, name, applied_ts) VALUES ($1, $2, $3)`,
+				schemaVersion()+1, "from the future", 0)
+			return err
+		})
+		if err := db.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		db, err = Open(ctx, dsn, testLogger())
+		if !errors.Is(err, ErrSchemaTooNew) {
+			if db != nil {
+				db.Close()
+			}
+			t.Fatalf("Open of newer schema = %v, want ErrSchemaTooNew", err)
+		}
+	})
+}
+
+func TestCheckMigrations(t *testing.T) {
+	tests := []struct {
+		name    string
+		ms      []migration
+		wantErr bool
+	}{
+		{"shipped list", migrations, false},
+		{"empty", nil, true},
+		{"starts at 2", []migration{{version: 2}}, true},
+		{"gap", []migration{{version: 1}, {version: 3}}, true},
+		{"duplicate", []migration{{version: 1}, {version: 1}}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := checkMigrations(tc.ms); (err != nil) != tc.wantErr {
+				t.Errorf("checkMigrations = %v, want error %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestRenderSchema(t *testing.T) {
+	for _, d := range []dialect{sqliteDialect{}, postgresDialect{}} {
+		t.Run(d.name(), func(t *testing.T) {
+			got, err := renderSchema(d, "CREATE TABLE x (a {{bigserial_pk}}, b {{bytes}})")
+			if err != nil || strings.Contains(got, "{{") {
+				t.Errorf("renderSchema = %q, %v; want all tokens replaced", got, err)
+			}
+			if _, err := renderSchema(d, "CREATE TABLE x (a {{nonsense}})"); err == nil {
+				t.Errorf("renderSchema with unknown token: no error")
+			}
+		})
+	}
+}
+
+func TestOpenDSN(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		dsn     string
+		wantErr bool
+	}{
+		{"plain path", filepath.Join(dir, "a.db"), false},
+		{"sqlite: prefix", "sqlite:" + filepath.Join(dir, "b.db"), false},
+		{"empty", "", true},
+		{"in-memory", ":memory:", true},
+		{"query in path", filepath.Join(dir, "c.db") + "?mode=ro", true},
+		{"missing directory", filepath.Join(dir, "no", "such", "d.db"), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db, err := Open(context.Background(), tc.dsn, testLogger())
+			if (err != nil) != tc.wantErr {
+				t.Errorf("Open(%q) error = %v, want error %v", tc.dsn, err, tc.wantErr)
+			}
+			if db != nil {
+				if err := db.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestSQLitePragmas(t *testing.T) {
+	db := openTestDB(t, filepath.Join(t.TempDir(), "p.db"))
+	ctx := context.Background()
+	var mode string
+	if err := db.q.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" {
+		t.Errorf("journal_mode = %q, want wal", mode)
+	}
+	var fk int
+	if err := db.q.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		t.Fatal(err)
+	}
+	if fk != 1 {
+		t.Errorf("foreign_keys = %d, want 1", fk)
+	}
+	// The read pool is query-only: writes must go through the writer.
+	if _, err := db.q.ExecContext(ctx, "DELETE FROM users"); err == nil {
+		t.Errorf("write on the read pool succeeded, want query-only error")
+	}
+}

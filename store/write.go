@@ -1,0 +1,245 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+)
+
+// maxBatchJobs is the most write functions one transaction runs. Larger
+// batches commit less often under load but make every caller in the batch
+// wait for the slowest function.
+const maxBatchJobs = 64
+
+// Tx is a write function's view of the writer's transaction. Its read
+// methods see the transaction's uncommitted writes. A Tx is valid only
+// until the function it was passed to returns, and must not be used from
+// other goroutines.
+type Tx struct {
+	reader
+	maxStateDelta int
+}
+
+// Write runs fn in the writer's transaction and returns once that
+// transaction has committed (nil) or fn's writes have been rolled back (an
+// error). fn runs on the writer goroutine, together with the functions of
+// other callers: it must not call Write itself (that would deadlock), and
+// it should only touch the database, since every caller in its batch waits
+// for it. If fn returns an error, its writes are rolled back and Write
+// returns that error; the other functions of the batch still commit.
+//
+// If ctx is done before fn starts, fn never runs and Write returns
+// ctx.Err(). Once fn has started, Write waits for the outcome of the batch,
+// so that a nil result always means committed. Inside fn, Tx methods stop
+// at the next statement when their ctx is done, but never interrupt a
+// running statement.
+func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	j := &writeJob{fn: fn, done: make(chan error, 1)}
+	if err := db.w.enqueue(j); err != nil {
+		return err
+	}
+	select {
+	case err := <-j.done:
+		return err
+	case <-ctx.Done():
+		if j.state.CompareAndSwap(jobQueued, jobAbandoned) {
+			return ctx.Err()
+		}
+		// The writer has taken the job; its outcome is the truth.
+		return <-j.done
+	}
+}
+
+const (
+	jobQueued int32 = iota
+	jobRunning
+	jobAbandoned
+)
+
+type writeJob struct {
+	fn    func(tx *Tx) error
+	state atomic.Int32
+	done  chan error // buffered: the writer never blocks on delivery
+}
+
+// writer is the goroutine that runs all writes of a DB, in batches of up to
+// maxBatchJobs jobs per transaction. It is owned by the DB: started in Open,
+// stopped in Close.
+//
+// One writer per process serializes all writes, which SQLite requires
+// anyway. On PostgreSQL, scaling out will shard writers by room, each with
+// its own queue; nothing in the schema assumes a single writer (see
+// streams.go).
+type writer struct {
+	db *DB
+
+	mu     sync.Mutex // guards queue and closed
+	queue  []*writeJob
+	closed bool
+
+	wake    chan struct{} // capacity 1: "the queue may have changed"
+	stopped chan struct{}
+
+	batches atomic.Int64 // transactions committed or attempted
+	jobs    atomic.Int64 // jobs run
+}
+
+func startWriter(db *DB) *writer {
+	w := &writer{
+		db:      db,
+		wake:    make(chan struct{}, 1),
+		stopped: make(chan struct{}),
+	}
+	go w.run()
+	return w
+}
+
+func (w *writer) enqueue(j *writeJob) error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return ErrClosed
+	}
+	w.queue = append(w.queue, j)
+	w.mu.Unlock()
+	w.signal()
+	return nil
+}
+
+func (w *writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// queued returns the number of jobs waiting for the writer.
+func (w *writer) queued() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.queue)
+}
+
+// stop makes the writer run what is queued, then exit, and waits for it.
+func (w *writer) stop() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	w.signal()
+	<-w.stopped
+}
+
+func (w *writer) run() {
+	defer close(w.stopped)
+	for {
+		batch, ok := w.next()
+		if !ok {
+			return
+		}
+		w.runBatch(batch)
+	}
+}
+
+// next waits for queued jobs and takes up to maxBatchJobs of them. It
+// returns false once the writer is closed and the queue is empty.
+func (w *writer) next() ([]*writeJob, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for len(w.queue) == 0 {
+		if w.closed {
+			return nil, false
+		}
+		w.mu.Unlock()
+		<-w.wake
+		w.mu.Lock()
+	}
+	n := min(len(w.queue), maxBatchJobs)
+	batch := make([]*writeJob, n)
+	copy(batch, w.queue)
+	rest := copy(w.queue, w.queue[n:])
+	clear(w.queue[rest:])
+	w.queue = w.queue[:rest]
+	return batch, true
+}
+
+// runBatch runs the jobs in one transaction, each under a savepoint, and
+// delivers every job's result after the commit.
+func (w *writer) runBatch(batch []*writeJob) {
+	live := batch[:0]
+	for _, j := range batch {
+		if j.state.CompareAndSwap(jobQueued, jobRunning) {
+			live = append(live, j)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	w.batches.Add(1)
+	w.jobs.Add(int64(len(live)))
+
+	// The writer is a long-lived goroutine: its own statements are not tied
+	// to any caller's context, so no caller can abort a shared transaction.
+	ctx := context.Background()
+	results := make([]error, len(live))
+	deliver := func(batchErr error) {
+		for i, j := range live {
+			if results[i] == nil {
+				results[i] = batchErr
+			}
+			j.done <- results[i]
+		}
+	}
+
+	tx, err := w.db.b.write.BeginTx(ctx, nil)
+	if err != nil {
+		deliver(fmt.Errorf("begin write transaction: %w", err))
+		return
+	}
+	abort := func(err error) {
+		// The transaction is unusable; nothing in it commits. Rollback's
+		// own error adds nothing: the transaction is gone either way.
+		_ = tx.Rollback()
+		deliver(err)
+	}
+	t := &Tx{reader: reader{q: txQuerier{tx: tx}, d: w.db.b.d}, maxStateDelta: w.db.maxStateDelta}
+	for i, j := range live {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT write_job"); err != nil {
+			abort(fmt.Errorf("create savepoint: %w", err))
+			return
+		}
+		if jerr := w.runJob(t, j); jerr != nil {
+			results[i] = jerr
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT write_job"); err != nil {
+				abort(fmt.Errorf("roll back failed write (%v): %w", jerr, err))
+				return
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT write_job"); err != nil {
+			abort(fmt.Errorf("release savepoint: %w", err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		deliver(fmt.Errorf("commit write batch: %w", err))
+		return
+	}
+	deliver(nil)
+}
+
+// runJob calls the job's function and turns a panic into an error, so that
+// a bug in one write function fails that write instead of the process. The
+// stack is logged here because it exists nowhere else.
+func (w *writer) runJob(t *Tx, j *writeJob) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.db.logger.Error("write function panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", ErrWritePanicked, r)
+		}
+	}()
+	return j.fn(t)
+}
