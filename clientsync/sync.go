@@ -1,0 +1,687 @@
+package clientsync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/hafenchat/hafen/clientevent"
+	"github.com/hafenchat/hafen/core/event"
+	"github.com/hafenchat/hafen/core/id"
+	"github.com/hafenchat/hafen/core/roomversion"
+	"github.com/hafenchat/hafen/store"
+)
+
+// ErrBadToken means a since token is not one this server issued.
+var ErrBadToken = errors.New("invalid since token")
+
+// MaxTimeout caps the long-poll timeout a client may ask for.
+const MaxTimeout = 5 * time.Minute
+
+// Request is a parsed /sync request.
+type Request struct {
+	User   id.UserID
+	Device id.DeviceID
+	// Since is the client's since token, "" for an initial sync.
+	Since     string
+	Filter    *Filter
+	FullState bool
+	Timeout   time.Duration
+}
+
+// Token returns the token for the point just after stream position pos. It
+// serves as sync's next_batch and prev_batch and as a /messages token.
+func Token(pos int64) string { return "s" + strconv.FormatInt(max(pos, 0), 10) }
+
+// ParseToken parses a sync token.
+func ParseToken(tok string) (int64, error) {
+	if len(tok) < 2 || tok[0] != 's' {
+		return 0, fmt.Errorf("%w: %q", ErrBadToken, tok)
+	}
+	pos, err := strconv.ParseInt(tok[1:], 10, 64)
+	if err != nil || pos < 0 {
+		return 0, fmt.Errorf("%w: %q", ErrBadToken, tok)
+	}
+	return pos, nil
+}
+
+// Sync answers one /sync request: at once for an initial sync, with
+// full_state, or when something is new since the token; otherwise it waits
+// up to req.Timeout for something to happen.
+func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
+	if req.Filter == nil {
+		req.Filter = &Filter{}
+	}
+	if req.Since == "" {
+		pos := s.notifier.Position()
+		return s.initial(ctx, req, pos)
+	}
+	since, err := ParseToken(req.Since)
+	if err != nil {
+		return nil, err
+	}
+	// A token from the future (for example after restoring an older
+	// backup) is treated as "now" rather than waiting forever.
+	since = min(since, s.notifier.Position())
+
+	timeout := min(max(req.Timeout, 0), MaxTimeout)
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		pos := s.notifier.Position()
+		resp, err := s.incremental(ctx, req, since, pos)
+		if err != nil {
+			return nil, err
+		}
+		if !resp.isEmpty() || req.FullState || waitCtx.Err() != nil {
+			return resp, nil
+		}
+		// Nothing for this user in (since, pos]: wait for more.
+		if s.notifier.Wait(waitCtx, pos) == pos {
+			return resp, nil // timed out or the client went away
+		}
+	}
+}
+
+func (r *Response) isEmpty() bool { return r.Rooms == nil || r.Rooms.empty() }
+
+// item is one event as sync handles it.
+type item struct {
+	pos int64
+	nid int64 // 0 if not known yet
+	pdu *event.PDU
+	// txnDevice and txnID identify the sending device's transaction.
+	txnDevice id.DeviceID
+	txnID     string
+}
+
+// initial computes an initial sync at stream position pos.
+func (s *Service) initial(ctx context.Context, req Request, pos int64) (*Response, error) {
+	ms, err := s.memberships(ctx, req.User)
+	if err != nil {
+		return nil, err
+	}
+	resp := &Response{NextBatch: Token(pos), Rooms: newRooms()}
+	for roomID, membership := range ms {
+		if !req.Filter.Room.MatchRoom(string(roomID)) {
+			continue
+		}
+		if err := s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// incremental computes what is new for the user in (since, pos].
+func (s *Service) incremental(ctx context.Context, req Request, since, pos int64) (*Response, error) {
+	resp := &Response{NextBatch: Token(pos), Rooms: newRooms()}
+	if pos <= since && !req.FullState {
+		return resp, nil
+	}
+	ms, err := s.memberships(ctx, req.User)
+	if err != nil {
+		return nil, err
+	}
+	byRoom, err := s.eventsInRange(ctx, req.User, ms, since, pos)
+	if err != nil {
+		return nil, err
+	}
+	for roomID, items := range byRoom {
+		if !req.Filter.Room.MatchRoom(string(roomID)) {
+			continue
+		}
+		var own []item
+		for _, it := range items {
+			if it.pdu.IsStateKey("m.room.member", string(req.User)) {
+				own = append(own, it)
+			}
+		}
+		membership := ms[roomID]
+		if len(own) == 0 {
+			if membership == "join" {
+				if err := s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, items, since, pos); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		membership = membershipOf(own[len(own)-1].pdu.Content())
+		before, err := s.membershipBefore(ctx, req.User, own[0])
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case membership == "join" && before == "join":
+			err = s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, items, since, pos)
+		case membership == "join":
+			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil)
+		case membership == "leave" || membership == "ban":
+			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, &own[len(own)-1])
+		default:
+			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if req.FullState {
+		// full_state: every joined room gets its full state even if
+		// nothing happened in it.
+		for roomID, membership := range ms {
+			if _, done := resp.Rooms.Join[string(roomID)]; done || membership != "join" || !req.Filter.Room.MatchRoom(string(roomID)) {
+				continue
+			}
+			if err := s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return resp, nil
+}
+
+// eventsInRange returns the events in (since, pos] of the rooms the user is
+// or was in, by room, oldest first: from the ring when it still covers
+// since, else from the store.
+func (s *Service) eventsInRange(ctx context.Context, user id.UserID, ms map[id.RoomID]string, since, pos int64) (map[id.RoomID][]item, error) {
+	out := map[id.RoomID][]item{}
+	if entries, ok := s.timeline.Range(since, pos); ok {
+		for _, e := range entries {
+			roomID := e.pdu.RoomID()
+			if _, member := ms[roomID]; !member {
+				continue
+			}
+			out[roomID] = append(out[roomID], item{pos: e.pos, pdu: e.pdu, txnDevice: e.txnDevice, txnID: e.txnID})
+		}
+		return out, nil
+	}
+	// The ring has moved past since: read each room's newest events in the
+	// range from the store. Enough to fill a limited timeline and notice
+	// the user's own membership changes.
+	for roomID := range ms {
+		evs, err := s.db.RoomEventsRange(ctx, roomID, pos, since, store.Backward, MaxTimelineLimit+1)
+		if err != nil {
+			return nil, err
+		}
+		items, err := s.parse(ctx, roomID, evs)
+		if err != nil {
+			return nil, err
+		}
+		slices.Reverse(items)
+		if len(items) > 0 {
+			out[roomID] = items
+		}
+	}
+	return out, nil
+}
+
+// membershipBefore returns the user's membership in the state before the
+// event it (one of the user's own member events).
+func (s *Service) membershipBefore(ctx context.Context, user id.UserID, it item) (string, error) {
+	nid, err := s.nidOf(ctx, it)
+	if err != nil {
+		return "", err
+	}
+	group, err := s.db.StateGroupBeforeEvent(ctx, nid)
+	if err != nil {
+		return "", fmt.Errorf("state before %s: %w", it.pdu.EventID(), err)
+	}
+	state, err := s.db.StateAtGroup(ctx, group)
+	if err != nil {
+		return "", fmt.Errorf("state before %s: %w", it.pdu.EventID(), err)
+	}
+	memberNID, ok := state[store.StateKey{Type: "m.room.member", StateKey: string(user)}]
+	if !ok {
+		return "", nil
+	}
+	evs, err := s.db.EventsByNID(ctx, []int64{memberNID})
+	if err != nil || len(evs) == 0 {
+		return "", fmt.Errorf("load member event %d: %w", memberNID, err)
+	}
+	return membershipOf(contentOf(evs[0].JSON)), nil
+}
+
+func (s *Service) nidOf(ctx context.Context, it item) (int64, error) {
+	if it.nid != 0 {
+		return it.nid, nil
+	}
+	ev, err := s.db.Event(ctx, it.pdu.EventID())
+	if err != nil {
+		return 0, fmt.Errorf("load event %s: %w", it.pdu.EventID(), err)
+	}
+	return ev.NID, nil
+}
+
+// addIncrementalJoined adds a joined room whose membership did not change:
+// the new events as timeline, and when they exceed the limit, the state
+// changes in the part left out.
+func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, items []item, since, pos int64) error {
+	tf := timelineFilter(req.Filter)
+	limit := tf.LimitOr(DefaultTimelineLimit, MaxTimelineLimit)
+	jr := newJoinedRoom()
+	var skipped []item
+	if len(items) > limit {
+		skipped, items = items[:len(items)-limit], items[len(items)-limit:]
+		jr.Timeline.Limited = true
+	}
+	now := s.now().UnixMilli()
+	var timeline []item
+	for _, it := range items {
+		if tf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
+			timeline = append(timeline, it)
+			jr.Timeline.Events = append(jr.Timeline.Events, s.format(req, it, now))
+		}
+	}
+	if jr.Timeline.Limited {
+		jr.Timeline.PrevBatch = Token(items[0].pos - 1)
+		// The state between since and the start of the timeline: the
+		// newest state event per key among the events left out.
+		latest := map[event.StateKey]item{}
+		for _, it := range skipped {
+			if it.pdu.IsState() {
+				latest[it.pdu.StateKeyTuple()] = it
+			}
+		}
+		sf := stateFilter(req.Filter)
+		for _, it := range latest {
+			if sf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
+				jr.State.Events = append(jr.State.Events, s.format(req, it, now))
+			}
+		}
+	} else if len(items) > 0 {
+		jr.Timeline.PrevBatch = Token(items[0].pos - 1)
+	}
+	if err := s.addLazyMembers(ctx, req, roomID, jr, timeline, now); err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.pdu.Type() == "m.room.member" {
+			sum, err := s.summary(ctx, req.User, roomID)
+			if err != nil {
+				return err
+			}
+			jr.Summary = sum
+			break
+		}
+	}
+	sortState(jr.State.Events)
+	rooms.Join[string(roomID)] = jr
+	return nil
+}
+
+// addRoom adds a room in full, as of pos: a joined room's state at the
+// start of its timeline and the newest events; an invite's or knock's
+// stripped state; a left room's events up to the leave (leave is that
+// event; nil in an initial sync, where left rooms appear only with
+// include_leave).
+func (s *Service) addRoom(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, membership string, pos int64, leave *item) error {
+	switch membership {
+	case "join":
+		jr := newJoinedRoom()
+		if err := s.fillFull(ctx, req, roomID, pos, &jr.State, &jr.Timeline, true); err != nil {
+			return err
+		}
+		sum, err := s.summary(ctx, req.User, roomID)
+		if err != nil {
+			return err
+		}
+		jr.Summary = sum
+		rooms.Join[string(roomID)] = jr
+	case "invite", "knock":
+		state, err := s.rooms.CurrentState(ctx, roomID)
+		if err != nil {
+			return fmt.Errorf("load state of %s: %w", roomID, err)
+		}
+		var stripped []clientevent.StrippedState
+		for _, ev := range state {
+			if slices.Contains(clientevent.StrippedStateTypes, ev.Type()) || ev.IsStateKey("m.room.member", string(req.User)) {
+				stripped = append(stripped, clientevent.Strip(ev))
+			}
+		}
+		sort.Slice(stripped, func(i, j int) bool {
+			return stripped[i].Type < stripped[j].Type || stripped[i].Type == stripped[j].Type && stripped[i].StateKey < stripped[j].StateKey
+		})
+		if membership == "invite" {
+			ir := &InvitedRoom{}
+			ir.InviteState.Events = stripped
+			rooms.Invite[string(roomID)] = ir
+		} else {
+			kr := &KnockedRoom{}
+			kr.KnockState.Events = stripped
+			rooms.Knock[string(roomID)] = kr
+		}
+	case "leave", "ban":
+		if leave == nil && (req.Filter.Room == nil || !req.Filter.Room.IncludeLeave) {
+			return nil
+		}
+		upto := pos
+		if leave != nil {
+			upto = leave.pos
+		} else {
+			m, err := s.lastOwnMemberPos(ctx, req.User, roomID, pos)
+			if err != nil {
+				return err
+			}
+			upto = m
+		}
+		lr := &LeftRoom{State: StateBatch{Events: []clientevent.Event{}}, Timeline: TimelineBatch{Events: []clientevent.Event{}}, AccountData: EventBatch{Events: emptyRaw()}}
+		if err := s.fillFull(ctx, req, roomID, upto, &lr.State, &lr.Timeline, false); err != nil {
+			return err
+		}
+		rooms.Leave[string(roomID)] = lr
+	}
+	return nil
+}
+
+// lastOwnMemberPos finds the position of the user's newest member event in
+// a room at or before pos.
+func (s *Service) lastOwnMemberPos(ctx context.Context, user id.UserID, roomID id.RoomID, pos int64) (int64, error) {
+	ms, err := s.db.UserMembershipsSince(ctx, user, 0)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range ms {
+		if m.RoomID == roomID {
+			return min(m.StreamPos, pos), nil
+		}
+	}
+	return pos, nil
+}
+
+// fillFull fills state and timeline for a room as of upto: the newest
+// events (at most the filter's limit) and the state before the first.
+func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, upto int64, state *StateBatch, tl *TimelineBatch, lazy bool) error {
+	tf := timelineFilter(req.Filter)
+	limit := tf.LimitOr(DefaultTimelineLimit, MaxTimelineLimit)
+	evs, err := s.db.RoomEventsRange(ctx, roomID, upto, 0, store.Backward, limit+1)
+	if err != nil {
+		return err
+	}
+	items, err := s.parse(ctx, roomID, evs)
+	if err != nil {
+		return err
+	}
+	if len(items) > limit {
+		items = items[:limit]
+		tl.Limited = true
+	}
+	slices.Reverse(items)
+	visible, err := s.visibleFrom(ctx, req.User, roomID, items)
+	if err != nil {
+		return err
+	}
+	if visible > 0 {
+		items = items[visible:]
+		tl.Limited = false // history before this point is not the user's to see
+	}
+	now := s.now().UnixMilli()
+	var timeline []item
+	for _, it := range items {
+		if tf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
+			timeline = append(timeline, it)
+			tl.Events = append(tl.Events, s.format(req, it, now))
+		}
+	}
+	if len(items) > 0 && tl.Limited {
+		tl.PrevBatch = Token(items[0].pos - 1)
+	}
+	// The state before the first timeline event, or after the last event
+	// if the timeline is empty.
+	var stateNIDs map[store.StateKey]int64
+	if len(items) > 0 {
+		group, err := s.db.StateGroupBeforeEvent(ctx, items[0].nid)
+		if err != nil {
+			return fmt.Errorf("state before timeline of %s: %w", roomID, err)
+		}
+		if stateNIDs, err = s.db.StateAtGroup(ctx, group); err != nil {
+			return fmt.Errorf("state before timeline of %s: %w", roomID, err)
+		}
+	}
+	sf := stateFilter(req.Filter)
+	lazyLoad := lazy && sf != nil && sf.LazyLoadMembers
+	senders := map[string]bool{string(req.User): true}
+	for _, it := range timeline {
+		senders[string(it.pdu.Sender())] = true
+	}
+	var nids []int64
+	for k, nid := range stateNIDs {
+		if lazyLoad && k.Type == "m.room.member" && !senders[k.StateKey] {
+			continue
+		}
+		nids = append(nids, nid)
+	}
+	stateEvs, err := s.db.EventsByNID(ctx, nids)
+	if err != nil {
+		return fmt.Errorf("load state of %s: %w", roomID, err)
+	}
+	stateItems, err := s.parse(ctx, roomID, stateEvs)
+	if err != nil {
+		return err
+	}
+	for _, it := range stateItems {
+		if sf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
+			state.Events = append(state.Events, s.format(req, it, now))
+		}
+	}
+	sortState(state.Events)
+	return nil
+}
+
+// visibleFrom returns the index of the first timeline item the user may
+// see under the room's history visibility: for "joined" (and "invited")
+// rooms, nothing before the user's membership began.
+//
+// NOTSPEC: the spec evaluates history visibility at each event; sync uses
+// the room's current setting, which differs only around changes of the
+// setting itself. The read endpoints apply the exact rule.
+func (s *Service) visibleFrom(ctx context.Context, user id.UserID, roomID id.RoomID, items []item) (int, error) {
+	if len(items) == 0 {
+		return 0, nil
+	}
+	state, err := s.rooms.CurrentState(ctx, roomID)
+	if err != nil {
+		return 0, err
+	}
+	vis := "shared"
+	for _, ev := range state {
+		if ev.IsStateKey("m.room.history_visibility", "") {
+			var c struct {
+				HistoryVisibility string `json:"history_visibility"`
+			}
+			if json.Unmarshal(ev.Content(), &c) == nil && c.HistoryVisibility != "" {
+				vis = c.HistoryVisibility
+			}
+		}
+	}
+	if vis != "joined" && vis != "invited" {
+		return 0, nil
+	}
+	// The user's membership began at their newest join (or invite) in the
+	// window; everything before it is hidden.
+	start := -1
+	for i := len(items) - 1; i >= 0; i-- {
+		it := items[i]
+		if it.pdu.IsStateKey("m.room.member", string(user)) {
+			m := membershipOf(it.pdu.Content())
+			if m == "join" || (vis == "invited" && m == "invite") {
+				start = i
+			}
+			if m != "join" && m != "invite" {
+				break
+			}
+		}
+	}
+	if start < 0 {
+		return 0, nil // joined before the window: all of it is visible
+	}
+	return start, nil
+}
+
+// addLazyMembers adds, for lazy-loading clients, the member events of the
+// timeline's senders that the timeline itself does not carry.
+func (s *Service) addLazyMembers(ctx context.Context, req Request, roomID id.RoomID, jr *JoinedRoom, timeline []item, now int64) error {
+	sf := stateFilter(req.Filter)
+	if sf == nil || !sf.LazyLoadMembers || len(timeline) == 0 {
+		return nil
+	}
+	inTimeline := map[string]bool{}
+	for _, it := range timeline {
+		if it.pdu.Type() == "m.room.member" {
+			sk, _ := it.pdu.StateKey()
+			inTimeline[sk] = true
+		}
+	}
+	for _, ev := range jr.State.Events {
+		if ev.Type == "m.room.member" && ev.StateKey != nil {
+			inTimeline[*ev.StateKey] = true
+		}
+	}
+	need := map[string]bool{}
+	for _, it := range timeline {
+		if snd := string(it.pdu.Sender()); !inTimeline[snd] {
+			need[snd] = true
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	state, err := s.rooms.CurrentState(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	for _, ev := range state {
+		if sk, ok := ev.StateKey(); ok && ev.Type() == "m.room.member" && need[sk] {
+			jr.State.Events = append(jr.State.Events, s.format(req, item{pdu: ev}, now))
+		}
+	}
+	return nil
+}
+
+// summary computes a room's heroes and member counts.
+func (s *Service) summary(ctx context.Context, user id.UserID, roomID id.RoomID) (*Summary, error) {
+	state, err := s.rooms.CurrentState(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	joined, invited := 0, 0
+	var others []string
+	for _, ev := range state {
+		sk, ok := ev.StateKey()
+		if !ok || ev.Type() != "m.room.member" {
+			continue
+		}
+		switch membershipOf(ev.Content()) {
+		case "join":
+			joined++
+		case "invite":
+			invited++
+		default:
+			continue
+		}
+		if sk != string(user) {
+			others = append(others, sk)
+		}
+	}
+	sort.Strings(others)
+	if len(others) > 5 {
+		others = others[:5]
+	}
+	return &Summary{Heroes: others, JoinedMemberCount: &joined, InvitedMemberCount: &invited}, nil
+}
+
+// parse turns stored events of one room into items.
+func (s *Service) parse(ctx context.Context, roomID id.RoomID, evs []store.Event) ([]item, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	vid, err := s.rooms.Version(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("version of %s: %w", roomID, err)
+	}
+	v, ok := roomversion.Lookup(roomversion.ID(vid))
+	if !ok {
+		return nil, fmt.Errorf("room %s has unsupported version %q", roomID, vid)
+	}
+	out := make([]item, 0, len(evs))
+	for _, e := range evs {
+		pdu, err := event.ParseTrusted(e.JSON, v, e.EventID)
+		if err != nil {
+			return nil, fmt.Errorf("parse stored event %s: %w", e.EventID, err)
+		}
+		out = append(out, item{pos: e.StreamPos, nid: e.NID, pdu: pdu, txnDevice: e.TxnDeviceID, txnID: e.TxnID})
+	}
+	return out, nil
+}
+
+// format renders an item for the requesting device.
+func (s *Service) format(req Request, it item, now int64) clientevent.Event {
+	ev := clientevent.Format(it.pdu, now, false)
+	if it.txnID != "" && it.txnDevice == req.Device && it.pdu.Sender() == req.User {
+		ev.Unsigned.TransactionID = it.txnID
+	}
+	return ev
+}
+
+func newRooms() *Rooms {
+	return &Rooms{
+		Join:   map[string]*JoinedRoom{},
+		Invite: map[string]*InvitedRoom{},
+		Knock:  map[string]*KnockedRoom{},
+		Leave:  map[string]*LeftRoom{},
+	}
+}
+
+func newJoinedRoom() *JoinedRoom {
+	return &JoinedRoom{
+		State:       StateBatch{Events: []clientevent.Event{}},
+		Timeline:    TimelineBatch{Events: []clientevent.Event{}},
+		Ephemeral:   EventBatch{Events: emptyRaw()},
+		AccountData: EventBatch{Events: emptyRaw()},
+	}
+}
+
+func timelineFilter(f *Filter) *RoomEventFilter {
+	if f == nil || f.Room == nil {
+		return nil
+	}
+	return f.Room.Timeline
+}
+
+func stateFilter(f *Filter) *RoomEventFilter {
+	if f == nil || f.Room == nil {
+		return nil
+	}
+	return f.Room.State
+}
+
+func sortState(evs []clientevent.Event) {
+	sort.Slice(evs, func(i, j int) bool {
+		if evs[i].Type != evs[j].Type {
+			return evs[i].Type < evs[j].Type
+		}
+		return deref(evs[i].StateKey) < deref(evs[j].StateKey)
+	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func emptyRaw() []json.RawMessage { return []json.RawMessage{} }
+
+// contentOf returns the content of a stored PDU's JSON, or nil.
+func contentOf(pdu []byte) json.RawMessage {
+	var e struct {
+		Content json.RawMessage `json:"content"`
+	}
+	_ = json.Unmarshal(pdu, &e) // a stored event always has content
+	return e.Content
+}

@@ -1,0 +1,79 @@
+// Command hafen is the Hafen homeserver.
+//
+//	hafen serve [flags]                 run the server
+//	hafen user create <localpart> [--admin] [--password …]
+//	hafen user reset-password <user> [--password …]
+//	hafen user list
+//	hafen version
+//
+// Every command takes the configuration flags of `hafen serve --help`.
+// Without --password, user commands read the password from the first line
+// of standard input, so they never prompt.
+//
+// This package only wires the packages together; serve.go is where a
+// newcomer finds the order in which Hafen starts (config → logger → store →
+// signing key → HTTP servers) and stops (the reverse). Logic lives in the
+// packages it wires.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	// The root context: canceled on SIGINT or SIGTERM.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdin, os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hafen:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  hafen serve [flags]
+  hafen user create <localpart> [--admin] [--password PASSWORD] [flags]
+  hafen user reset-password <user> [--password PASSWORD] [flags]
+  hafen user list [flags]
+  hafen version
+Run "hafen serve --help" for the configuration flags.`
+
+// run dispatches a command line.
+func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return errors.New("no command")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], lookupEnv, stderr, nil)
+	case "user":
+		if len(args) < 2 {
+			fmt.Fprintln(stderr, usage)
+			return errors.New("missing user command")
+		}
+		return userCommand(ctx, args[1], args[2:], lookupEnv, stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "hafen", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	fmt.Fprintln(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

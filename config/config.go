@@ -1,0 +1,194 @@
+package config
+
+import "log/slog"
+
+// Config is the configuration of a Hafen server. Every setting has a default
+// that works on a laptop: `hafen serve` with no configuration at all stores
+// its data in ./hafen-data (SQLite) and serves clients on 127.0.0.1:8008.
+//
+// Settings are read in this order, each source overriding the previous
+// one: defaults, this file, environment variables, command-line flags. The
+// environment variable of a setting is HAFEN_ followed by its path in
+// capitals, joined by "_" (HAFEN_SERVER_NAME, HAFEN_RATE_LIMIT_LOGIN_BURST);
+// its flag is the path joined by "-" (--server-name,
+// --rate-limit-login-burst). A section with an "enabled" switch also takes
+// the section's name as flag: --registration, --rate-limit=false.
+type Config struct {
+	// ServerName is the name of this homeserver: the part after the colon
+	// in its user IDs (@alice:example.org) and the name other servers reach
+	// it by. It cannot be changed once users exist. A DNS name, an IPv4
+	// address or a bracketed IPv6 address, optionally followed by ":port".
+	ServerName string `yaml:"server_name"`
+
+	// DataDir is the directory for everything Hafen stores on disk: the
+	// SQLite database (unless Database says otherwise), the signing key, the
+	// generated TLS certificate and, by default, this file.
+	DataDir string `yaml:"data_dir"`
+
+	// Database selects the database. Empty means an SQLite file hafen.db in
+	// DataDir. A postgres:// (or postgresql://) URL selects PostgreSQL, for
+	// example postgres://hafen:secret@localhost/hafen?sslmode=disable. Any
+	// other value is the path of an SQLite file.
+	Database string `yaml:"database"`
+
+	// ListenClient is the address of the Client-Server API listener (plain
+	// HTTP, meant to sit behind a TLS-terminating reverse proxy or to be
+	// used on loopback).
+	ListenClient string `yaml:"listen_client"`
+
+	// ListenFederation is the address of the Server-Server API listener,
+	// which always speaks TLS.
+	ListenFederation string `yaml:"listen_federation"`
+
+	// PublicBaseURL is the URL clients use to reach the Client-Server API,
+	// announced in /.well-known/matrix/client, for example
+	// https://matrix.example.org. Empty means the scheme and host of each
+	// well-known request itself.
+	PublicBaseURL string `yaml:"public_base_url"`
+
+	// WellKnownServer is the "m.server" delegation announced in
+	// /.well-known/matrix/server (host and port other servers should
+	// connect to). Empty means the host of ServerName with the port of
+	// ListenFederation.
+	WellKnownServer string `yaml:"well_known_server"`
+
+	// TLSCert is the PEM certificate (chain) of the federation listener.
+	// When TLSCert and TLSKey are both empty, Hafen generates a
+	// self-signed certificate in DataDir; other servers only accept it if
+	// they are configured to skip verification, so set real ones in
+	// production.
+	TLSCert string `yaml:"tls_cert"`
+
+	// TLSKey is the PEM private key matching TLSCert.
+	TLSKey string `yaml:"tls_key"`
+
+	// TrustCA is a PEM file of extra certificate authorities to trust for
+	// outbound federation requests, in addition to the system's. Useful for
+	// private test federations.
+	TrustCA string `yaml:"trust_ca"`
+
+	// FederationAllowPrivate allows outbound federation requests to
+	// loopback, private and link-local addresses. Keep it off on a public
+	// server: it protects the internal network from requests crafted by
+	// remote servers. Turn it on for test federations on one machine.
+	FederationAllowPrivate bool `yaml:"federation_allow_private"`
+
+	// Registration controls who may create accounts.
+	Registration Registration `yaml:"registration"`
+
+	// RateLimit limits how fast one user or one IP address may perform
+	// costly actions.
+	RateLimit RateLimit `yaml:"rate_limit"`
+
+	// Log controls Hafen's log output (standard error).
+	Log Log `yaml:"log"`
+}
+
+// Registration controls account creation. By default nobody can register
+// through the API; accounts are created with `hafen user create`.
+type Registration struct {
+	// Enabled opens POST /_matrix/client/v3/register. Without
+	// RequireToken, anyone who can reach the server can create an account
+	// (the m.login.dummy flow): only enable that on private networks or
+	// with other protection.
+	Enabled bool `yaml:"enabled"`
+
+	// RequireToken makes registration require a registration token
+	// (m.login.registration_token) handed out by an administrator. Only
+	// takes effect when Enabled is true.
+	RequireToken bool `yaml:"require_token"`
+
+	// SharedSecret enables the Synapse-compatible shared-secret registration
+	// API, /_synapse/admin/v1/register, used by tools that create accounts
+	// (including administrators). Empty disables it. Anyone who knows it can
+	// create admin accounts: use a long random value.
+	SharedSecret Secret `yaml:"shared_secret"`
+}
+
+// RateLimit configures a token bucket per action: each user (or IP address,
+// before login) gets Burst requests at once, then PerSecond more every
+// second.
+type RateLimit struct {
+	// Enabled turns rate limiting on. Turn it off only for tests and
+	// benchmarks (--rate-limit=false).
+	Enabled bool `yaml:"enabled"`
+
+	// Login limits login attempts per IP address.
+	Login Rate `yaml:"login"`
+
+	// Register limits registrations, username availability checks and
+	// registration token checks per IP address.
+	Register Rate `yaml:"register"`
+
+	// Message limits events sent per user.
+	Message Rate `yaml:"message"`
+
+	// Join limits room joins per user.
+	Join Rate `yaml:"join"`
+
+	// Invite limits invitations sent per user.
+	Invite Rate `yaml:"invite"`
+
+	// CreateRoom limits room creation per user.
+	CreateRoom Rate `yaml:"create_room"`
+
+	// Account limits password changes, deactivation and device deletion per
+	// user (these check a password).
+	Account Rate `yaml:"account"`
+}
+
+// Rate is one token bucket.
+type Rate struct {
+	// PerSecond is how many requests are added back per second (0.1 is one
+	// every ten seconds). 0 means unlimited.
+	PerSecond float64 `yaml:"per_second"`
+
+	// Burst is how many requests may be made at once.
+	Burst int `yaml:"burst"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is the lowest level logged: debug, info, warn or error.
+	Level string `yaml:"level"`
+
+	// Format is text (human-readable key=value lines) or json (one JSON
+	// object per line).
+	Format string `yaml:"format"`
+}
+
+// Secret is a configuration value that must not be logged (a shared
+// secret). LogValue and String redact it; use string(s) for the value.
+type Secret string
+
+// LogValue redacts the secret.
+func (s Secret) LogValue() slog.Value {
+	if s == "" {
+		return slog.StringValue("")
+	}
+	return slog.StringValue("REDACTED")
+}
+
+// String redacts the secret.
+func (s Secret) String() string { return s.LogValue().String() }
+
+// Defaults returns the configuration used when nothing is configured.
+func Defaults() Config {
+	return Config{
+		ServerName:       "localhost",
+		DataDir:          "./hafen-data",
+		ListenClient:     "127.0.0.1:8008",
+		ListenFederation: ":8448",
+		RateLimit: RateLimit{
+			Enabled:    true,
+			Login:      Rate{PerSecond: 0.17, Burst: 5},
+			Register:   Rate{PerSecond: 0.17, Burst: 5},
+			Message:    Rate{PerSecond: 0.5, Burst: 20},
+			Join:       Rate{PerSecond: 0.1, Burst: 10},
+			Invite:     Rate{PerSecond: 0.3, Burst: 10},
+			CreateRoom: Rate{PerSecond: 0.05, Burst: 5},
+			Account:    Rate{PerSecond: 0.1, Burst: 5},
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}

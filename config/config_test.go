@@ -1,0 +1,202 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoadWithNothingGivesDefaults(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Load("serve", []string{"--data-dir", dir}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Defaults()
+	want.DataDir = dir
+	if l.Config != want {
+		t.Errorf("Load = %+v, want %+v", l.Config, want)
+	}
+	if l.FileExists || l.Path != filepath.Join(dir, FileName) {
+		t.Errorf("Path = %q, FileExists = %v; want %s in the data dir, missing", l.Path, l.FileExists, FileName)
+	}
+}
+
+func TestLoadOrder(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "hafen.yaml")
+	yamlText := `
+server_name: file.example
+listen_client: 127.0.0.1:9000
+registration:
+  enabled: true
+rate_limit:
+  login:
+    burst: 7
+`
+	if err := os.WriteFile(file, []byte(yamlText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := env(map[string]string{
+		"HAFEN_DATA_DIR":                    dir,
+		"HAFEN_LISTEN_CLIENT":               "127.0.0.1:9001",
+		"HAFEN_SERVER_NAME":                 "env.example",
+		"HAFEN_RATE_LIMIT_LOGIN_PER_SECOND": "2.5",
+	})
+	l, err := Load("serve", []string{"--server-name=flag.example", "--rate-limit=false"}, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Config
+	checks := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"flag beats env and file", c.ServerName, "flag.example"},
+		{"env beats file", c.ListenClient, "127.0.0.1:9001"},
+		{"file beats default", c.Registration.Enabled, true},
+		{"nested file value", c.RateLimit.Login.Burst, 7},
+		{"nested env value", c.RateLimit.Login.PerSecond, 2.5},
+		{"section flag --rate-limit=false", c.RateLimit.Enabled, false},
+		{"untouched default", c.ListenFederation, ":8448"},
+		{"file found in the data dir", l.FileExists, true},
+	}
+	for _, ck := range checks {
+		if ck.got != ck.want {
+			t.Errorf("%s: got %v, want %v", ck.name, ck.got, ck.want)
+		}
+	}
+}
+
+func TestLoadExplicitConfigPath(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "custom.yaml")
+	if err := os.WriteFile(file, []byte("server_name: custom.example\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"--config", []string{"--config", file}, nil},
+		{"HAFEN_CONFIG", nil, map[string]string{"HAFEN_CONFIG": file}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := Load("serve", tc.args, env(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Config.ServerName != "custom.example" || l.Path != file {
+				t.Errorf("Load = %q from %q", l.Config.ServerName, l.Path)
+			}
+		})
+	}
+}
+
+func TestLoadReportsEveryError(t *testing.T) {
+	dir := t.TempDir()
+	e := env(map[string]string{
+		"HAFEN_DATA_DIR":              dir,
+		"HAFEN_SERVER_NAME":           "bad name!",
+		"HAFEN_LISTEN_CLIENT":         "nope",
+		"HAFEN_LOG_LEVEL":             "loud",
+		"HAFEN_RATE_LIMIT_JOIN_BURST": "-1",
+		"HAFEN_TLS_CERT":              "/nonexistent/cert.pem",
+	})
+	_, err := Load("serve", nil, e)
+	if err == nil {
+		t.Fatal("Load accepted an invalid configuration")
+	}
+	for _, want := range []string{"server_name", "listen_client", "log.level", "rate_limit.join.burst", "tls_cert and tls_key", "tls_cert:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestLoadRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"unknown key in file", "server_nam: x\n", nil, nil, "server_nam"},
+		{"wrong type in file", "rate_limit:\n  login:\n    burst: lots\n", nil, nil, "line 3"},
+		{"bad boolean in env", "", map[string]string{"HAFEN_REGISTRATION_ENABLED": "maybe"}, nil, "HAFEN_REGISTRATION_ENABLED"},
+		{"bad number in env", "", map[string]string{"HAFEN_RATE_LIMIT_LOGIN_PER_SECOND": "fast"}, nil, "HAFEN_RATE_LIMIT_LOGIN_PER_SECOND"},
+		{"bad integer flag", "", nil, []string{"--rate-limit-login-burst=x"}, "rate-limit-login-burst"},
+		{"unknown flag", "", nil, []string{"--no-such-flag"}, "no-such-flag"},
+		{"stray argument", "", nil, []string{"extra"}, "unexpected arguments"},
+		{"postgres is fine, mysql is not", "database: mysql://x/y\n", nil, nil, "database"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if tc.file != "" {
+				if err := os.WriteFile(filepath.Join(dir, FileName), []byte(tc.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e := map[string]string{"HAFEN_DATA_DIR": dir}
+			for k, v := range tc.env {
+				e[k] = v
+			}
+			_, err := Load("serve", tc.args, env(e))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Load = %v, want an error mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadHelp(t *testing.T) {
+	fs, _ := NewFlagSet("serve")
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	if err := fs.Parse([]string{"--help"}); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("Parse(--help) = %v", err)
+	}
+	for _, want := range []string{"-server-name", "-rate-limit-login-burst", "-registration-enabled", "HAFEN_SERVER_NAME"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help does not list %s", want)
+		}
+	}
+}
+
+func TestSecretIsRedacted(t *testing.T) {
+	var logs bytes.Buffer
+	s := Secret("hunter2")
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "secret", s)
+	if strings.Contains(logs.String(), "hunter2") || strings.Contains(s.String(), "hunter2") {
+		t.Errorf("secret leaked: %s / %s", logs.String(), s.String())
+	}
+}
+
+func TestWriteExample(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", FileName)
+	if err := WriteExample(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, Example()) {
+		t.Fatalf("written file differs from Example: %v", err)
+	}
+	if err := WriteExample(path); err == nil {
+		t.Error("WriteExample overwrote an existing file")
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode = %v, want 0600", fi.Mode().Perm())
+	}
+}

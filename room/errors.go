@@ -1,0 +1,17 @@
+package room
+
+import "errors"
+
+// Sentinel errors of the event path. Handlers map them to Matrix errors.
+var (
+	// ErrForbidden means the auth rules reject the event.
+	ErrForbidden = errors.New("forbidden by the auth rules")
+	// ErrRoomNotFound means the room is not known to this server.
+	ErrRoomNotFound = errors.New("room not found")
+	// ErrInvalidRequest means the request cannot become a valid event.
+	ErrInvalidRequest = errors.New("invalid request")
+	// ErrEventTooLarge means the built event exceeds the size limit.
+	ErrEventTooLarge = errors.New("event too large")
+	// ErrAliasInUse means a requested room alias already exists.
+	ErrAliasInUse = errors.New("room alias in use")
+)
