@@ -5,10 +5,13 @@ package clientsync
 // data/api/client-server/definitions/{event_filter,room_event_filter,sync_filter}.yaml
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/hafenchat/hafen/core/id"
 )
 
 // Limits on filters, so that a hostile filter cannot make sync expensive.
@@ -244,4 +247,15 @@ func matchType(pattern, typ string) bool {
 		typ = typ[i+len(p):]
 	}
 	return strings.HasSuffix(typ, last)
+}
+
+// StoredFilter loads and parses a filter the user stored earlier with
+// POST /user/{userId}/filter. It returns an error wrapping
+// store.ErrNotFound for an unknown ID.
+func (s *Service) StoredFilter(ctx context.Context, user id.UserID, filterID int64) (*Filter, error) {
+	raw, err := s.db.Filter(ctx, user, filterID)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFilter(raw)
 }

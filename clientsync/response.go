@@ -34,6 +34,8 @@ type EventBatch struct {
 // StateBatch is the state section of a room.
 type StateBatch struct {
 	Events []clientevent.Event `json:"events"`
+	// fields, when set, are the filter's event_fields (see MarshalJSON).
+	fields fieldTree
 }
 
 // TimelineBatch is the timeline section of a room.
@@ -41,6 +43,8 @@ type TimelineBatch struct {
 	Events    []clientevent.Event `json:"events"`
 	Limited   bool                `json:"limited,omitempty"`
 	PrevBatch string              `json:"prev_batch,omitempty"`
+	// fields, when set, are the filter's event_fields (see MarshalJSON).
+	fields fieldTree
 }
 
 // Summary is a room's summary for clients that compute room names.

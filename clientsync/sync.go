@@ -57,6 +57,15 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 	if req.Filter == nil {
 		req.Filter = &Filter{}
 	}
+	resp, err := s.sync(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	resp.applyEventFields(req.Filter)
+	return resp, nil
+}
+
+func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 	if req.Since == "" {
 		pos := s.notifier.Position()
 		return s.initial(ctx, req, pos)
@@ -151,18 +160,36 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 			}
 			continue
 		}
-		membership = membershipOf(own[len(own)-1].pdu.Content())
+		last := own[len(own)-1]
+		membership = membershipOf(last.pdu.Content())
 		before, err := s.membershipBefore(ctx, req.User, own[0])
 		if err != nil {
 			return nil, err
 		}
+		// stayed: the user was joined at since and every change in the
+		// window up to the last kept them joined (a profile change).
+		stayed := before == "join"
+		for _, it := range own[:len(own)-1] {
+			stayed = stayed && membershipOf(it.pdu.Content()) == "join"
+		}
 		switch {
-		case membership == "join" && before == "join":
+		case membership == "join" && stayed:
 			err = s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, items, since, pos)
 		case membership == "join":
+			// A new join (or a rejoin): the room in full.
 			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil)
+		case (membership == "leave" || membership == "ban") && stayed:
+			// The client has the room up to since: send what happened
+			// from there up to the leave.
+			var upto []item
+			for _, it := range items {
+				if it.pos <= last.pos {
+					upto = append(upto, it)
+				}
+			}
+			err = s.addIncrementalLeft(ctx, req, resp.Rooms, roomID, upto)
 		case membership == "leave" || membership == "ban":
-			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, &own[len(own)-1])
+			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, &last)
 		default:
 			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil)
 		}
@@ -172,12 +199,12 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 	}
 	if req.FullState {
 		// full_state: every joined room gets its full state even if
-		// nothing happened in it.
+		// nothing happened in it; its timeline is still bounded by since.
 		for roomID, membership := range ms {
 			if _, done := resp.Rooms.Join[string(roomID)]; done || membership != "join" || !req.Filter.Room.MatchRoom(string(roomID)) {
 				continue
 			}
-			if err := s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil); err != nil {
+			if err := s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, nil, since, pos); err != nil {
 				return nil, err
 			}
 		}
@@ -259,26 +286,82 @@ func (s *Service) nidOf(ctx context.Context, it item) (int64, error) {
 
 // addIncrementalJoined adds a joined room whose membership did not change:
 // the new events as timeline, and when they exceed the limit, the state
-// changes in the part left out.
+// changes in the part left out (with full_state, the whole state at the
+// start of the timeline).
 func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, items []item, since, pos int64) error {
-	tf := timelineFilter(req.Filter)
-	limit := tf.LimitOr(DefaultTimelineLimit, MaxTimelineLimit)
 	jr := newJoinedRoom()
+	timeline, err := s.incrementalBatch(ctx, req, roomID, items, &jr.State, &jr.Timeline, true)
+	if err != nil {
+		return err
+	}
+	if !req.FullState {
+		if err := s.addLazyMembers(ctx, req, roomID, jr, timeline, s.now().UnixMilli()); err != nil {
+			return err
+		}
+	}
+	summarize := req.FullState
+	for _, it := range items {
+		summarize = summarize || it.pdu.Type() == "m.room.member"
+	}
+	if summarize {
+		sum, err := s.summary(ctx, req.User, roomID)
+		if err != nil {
+			return err
+		}
+		jr.Summary = sum
+	}
+	sortState(jr.State.Events)
+	rooms.Join[string(roomID)] = jr
+	return nil
+}
+
+// addIncrementalLeft adds a room the user left (or was removed from) since
+// the last sync while joined: the events from since up to the leave.
+func (s *Service) addIncrementalLeft(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, items []item) error {
+	lr := &LeftRoom{State: StateBatch{Events: []clientevent.Event{}}, Timeline: TimelineBatch{Events: []clientevent.Event{}}, AccountData: EventBatch{Events: emptyRaw()}}
+	if _, err := s.incrementalBatch(ctx, req, roomID, items, &lr.State, &lr.Timeline, false); err != nil {
+		return err
+	}
+	sortState(lr.State.Events)
+	rooms.Leave[string(roomID)] = lr
+	return nil
+}
+
+// incrementalBatch fills state and timeline from the events of a room
+// since the last sync, oldest first, and returns the timeline's events.
+func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.RoomID, items []item, state *StateBatch, tl *TimelineBatch, joined bool) ([]item, error) {
+	tf := timelineFilter(req.Filter)
+	limit := timelineLimit(tf)
 	var skipped []item
 	if len(items) > limit {
 		skipped, items = items[:len(items)-limit], items[len(items)-limit:]
-		jr.Timeline.Limited = true
+		tl.Limited = true
 	}
 	now := s.now().UnixMilli()
 	var timeline []item
 	for _, it := range items {
 		if tf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
 			timeline = append(timeline, it)
-			jr.Timeline.Events = append(jr.Timeline.Events, s.format(req, it, now))
+			tl.Events = append(tl.Events, s.format(req, it, now))
 		}
 	}
-	if jr.Timeline.Limited {
-		jr.Timeline.PrevBatch = Token(items[0].pos - 1)
+	if len(items) > 0 {
+		tl.PrevBatch = Token(items[0].pos - 1)
+	}
+	sf := stateFilter(req.Filter)
+	if req.FullState {
+		var first *item
+		if len(items) > 0 {
+			first = &items[0]
+		}
+		full, err := s.fullState(ctx, req, roomID, first, timeline, joined)
+		if err != nil {
+			return nil, err
+		}
+		state.Events = append(state.Events, full...)
+		return timeline, nil
+	}
+	if tl.Limited {
 		// The state between since and the start of the timeline: the
 		// newest state event per key among the events left out.
 		latest := map[event.StateKey]item{}
@@ -287,31 +370,69 @@ func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *
 				latest[it.pdu.StateKeyTuple()] = it
 			}
 		}
-		sf := stateFilter(req.Filter)
 		for _, it := range latest {
 			if sf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
-				jr.State.Events = append(jr.State.Events, s.format(req, it, now))
+				state.Events = append(state.Events, s.format(req, it, now))
 			}
 		}
-	} else if len(items) > 0 {
-		jr.Timeline.PrevBatch = Token(items[0].pos - 1)
 	}
-	if err := s.addLazyMembers(ctx, req, roomID, jr, timeline, now); err != nil {
-		return err
+	return timeline, nil
+}
+
+// fullState returns a room's whole state before the event first, or the
+// current state when first is nil; lazy-loading clients get only the
+// member events of the timeline's senders and their own.
+func (s *Service) fullState(ctx context.Context, req Request, roomID id.RoomID, first *item, timeline []item, joined bool) ([]clientevent.Event, error) {
+	sf := stateFilter(req.Filter)
+	lazy := joined && sf != nil && sf.LazyLoadMembers
+	senders := map[string]bool{string(req.User): true}
+	for _, it := range timeline {
+		senders[string(it.pdu.Sender())] = true
 	}
+	keep := func(typ, stateKey string) bool {
+		return !lazy || typ != "m.room.member" || senders[stateKey]
+	}
+	var items []item
+	if first == nil {
+		cur, err := s.rooms.CurrentState(ctx, roomID)
+		if err != nil {
+			return nil, fmt.Errorf("load state of %s: %w", roomID, err)
+		}
+		for _, ev := range cur {
+			items = append(items, item{pdu: ev})
+		}
+	} else {
+		nid, err := s.nidOf(ctx, *first)
+		if err != nil {
+			return nil, err
+		}
+		nids, err := s.stateBefore(ctx, roomID, item{nid: nid})
+		if err != nil {
+			return nil, err
+		}
+		var want []int64
+		for k, nid := range nids {
+			if keep(k.Type, k.StateKey) {
+				want = append(want, nid)
+			}
+		}
+		evs, err := s.db.EventsByNID(ctx, want)
+		if err != nil {
+			return nil, fmt.Errorf("load state of %s: %w", roomID, err)
+		}
+		if items, err = s.parse(ctx, roomID, evs); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now().UnixMilli()
+	out := []clientevent.Event{}
 	for _, it := range items {
-		if it.pdu.Type() == "m.room.member" {
-			sum, err := s.summary(ctx, req.User, roomID)
-			if err != nil {
-				return err
-			}
-			jr.Summary = sum
-			break
+		sk, _ := it.pdu.StateKey()
+		if keep(it.pdu.Type(), sk) && sf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
+			out = append(out, s.format(req, it, now))
 		}
 	}
-	sortState(jr.State.Events)
-	rooms.Join[string(roomID)] = jr
-	return nil
+	return out, nil
 }
 
 // addRoom adds a room in full, as of pos: a joined room's state at the
@@ -394,10 +515,12 @@ func (s *Service) lastOwnMemberPos(ctx context.Context, user id.UserID, roomID i
 }
 
 // fillFull fills state and timeline for a room as of upto: the newest
-// events (at most the filter's limit) and the state before the first.
-func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, upto int64, state *StateBatch, tl *TimelineBatch, lazy bool) error {
+// events (at most the filter's limit) that the user may see, and the state
+// before the first of them. joined is true for a room the user is joined
+// to, where lazy-loading applies.
+func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, upto int64, state *StateBatch, tl *TimelineBatch, joined bool) error {
 	tf := timelineFilter(req.Filter)
-	limit := tf.LimitOr(DefaultTimelineLimit, MaxTimelineLimit)
+	limit := timelineLimit(tf)
 	evs, err := s.db.RoomEventsRange(ctx, roomID, upto, 0, store.Backward, limit+1)
 	if err != nil {
 		return err
@@ -411,13 +534,27 @@ func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, u
 		tl.Limited = true
 	}
 	slices.Reverse(items)
-	visible, err := s.visibleFrom(ctx, req.User, roomID, items)
-	if err != nil {
-		return err
-	}
-	if visible > 0 {
-		items = items[visible:]
-		tl.Limited = false // history before this point is not the user's to see
+	var stateNIDs map[store.StateKey]int64
+	if len(items) > 0 {
+		if stateNIDs, err = s.stateBefore(ctx, roomID, items[0]); err != nil {
+			return err
+		}
+		visible, err := s.visibleItems(ctx, req.User, items, stateNIDs, joined)
+		if err != nil {
+			return err
+		}
+		if len(visible) == 0 || visible[0].pos != items[0].pos {
+			// History before this point is not the user's to see, so
+			// there is nothing for the client to page back to.
+			tl.Limited = false
+			stateNIDs = nil
+			if len(visible) > 0 {
+				if stateNIDs, err = s.stateBefore(ctx, roomID, visible[0]); err != nil {
+					return err
+				}
+			}
+		}
+		items = visible
 	}
 	now := s.now().UnixMilli()
 	var timeline []item
@@ -430,20 +567,8 @@ func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, u
 	if len(items) > 0 && tl.Limited {
 		tl.PrevBatch = Token(items[0].pos - 1)
 	}
-	// The state before the first timeline event, or after the last event
-	// if the timeline is empty.
-	var stateNIDs map[store.StateKey]int64
-	if len(items) > 0 {
-		group, err := s.db.StateGroupBeforeEvent(ctx, items[0].nid)
-		if err != nil {
-			return fmt.Errorf("state before timeline of %s: %w", roomID, err)
-		}
-		if stateNIDs, err = s.db.StateAtGroup(ctx, group); err != nil {
-			return fmt.Errorf("state before timeline of %s: %w", roomID, err)
-		}
-	}
 	sf := stateFilter(req.Filter)
-	lazyLoad := lazy && sf != nil && sf.LazyLoadMembers
+	lazyLoad := joined && sf != nil && sf.LazyLoadMembers
 	senders := map[string]bool{string(req.User): true}
 	for _, it := range timeline {
 		senders[string(it.pdu.Sender())] = true
@@ -454,6 +579,9 @@ func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, u
 			continue
 		}
 		nids = append(nids, nid)
+	}
+	if len(nids) == 0 {
+		return nil
 	}
 	stateEvs, err := s.db.EventsByNID(ctx, nids)
 	if err != nil {
@@ -472,54 +600,17 @@ func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, u
 	return nil
 }
 
-// visibleFrom returns the index of the first timeline item the user may
-// see under the room's history visibility: for "joined" (and "invited")
-// rooms, nothing before the user's membership began.
-//
-// NOTSPEC: the spec evaluates history visibility at each event; sync uses
-// the room's current setting, which differs only around changes of the
-// setting itself. The read endpoints apply the exact rule.
-func (s *Service) visibleFrom(ctx context.Context, user id.UserID, roomID id.RoomID, items []item) (int, error) {
-	if len(items) == 0 {
-		return 0, nil
-	}
-	state, err := s.rooms.CurrentState(ctx, roomID)
+// stateBefore returns the room state before a stored event, as NIDs.
+func (s *Service) stateBefore(ctx context.Context, roomID id.RoomID, it item) (map[store.StateKey]int64, error) {
+	group, err := s.db.StateGroupBeforeEvent(ctx, it.nid)
 	if err != nil {
-		return 0, err
+		return nil, fmt.Errorf("state before timeline of %s: %w", roomID, err)
 	}
-	vis := "shared"
-	for _, ev := range state {
-		if ev.IsStateKey("m.room.history_visibility", "") {
-			var c struct {
-				HistoryVisibility string `json:"history_visibility"`
-			}
-			if json.Unmarshal(ev.Content(), &c) == nil && c.HistoryVisibility != "" {
-				vis = c.HistoryVisibility
-			}
-		}
+	state, err := s.db.StateAtGroup(ctx, group)
+	if err != nil {
+		return nil, fmt.Errorf("state before timeline of %s: %w", roomID, err)
 	}
-	if vis != "joined" && vis != "invited" {
-		return 0, nil
-	}
-	// The user's membership began at their newest join (or invite) in the
-	// window; everything before it is hidden.
-	start := -1
-	for i := len(items) - 1; i >= 0; i-- {
-		it := items[i]
-		if it.pdu.IsStateKey("m.room.member", string(user)) {
-			m := membershipOf(it.pdu.Content())
-			if m == "join" || (vis == "invited" && m == "invite") {
-				start = i
-			}
-			if m != "join" && m != "invite" {
-				break
-			}
-		}
-	}
-	if start < 0 {
-		return 0, nil // joined before the window: all of it is visible
-	}
-	return start, nil
+	return state, nil
 }
 
 // addLazyMembers adds, for lazy-loading clients, the member events of the
@@ -650,6 +741,16 @@ func timelineFilter(f *Filter) *RoomEventFilter {
 		return nil
 	}
 	return f.Room.Timeline
+}
+
+// timelineLimit returns the number of events a timeline holds at most. A
+// nil filter (none given) must not be dereferenced through the embedded
+// EventFilter.
+func timelineLimit(tf *RoomEventFilter) int {
+	if tf == nil {
+		return DefaultTimelineLimit
+	}
+	return tf.LimitOr(DefaultTimelineLimit, MaxTimelineLimit)
 }
 
 func stateFilter(f *Filter) *RoomEventFilter {
