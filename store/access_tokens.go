@@ -47,6 +47,17 @@ func (t *Tx) AddAccessToken(ctx context.Context, token string, userID id.UserID,
 	return nil
 }
 
+// DeleteDeviceAccessTokens removes every access token of one device, as a
+// new login that reuses the device ID must.
+func (t *Tx) DeleteDeviceAccessTokens(ctx context.Context, userID id.UserID, deviceID id.DeviceID) error {
+	_, err := t.q.ExecContext(ctx,
+		`DELETE FROM access_tokens WHERE user_id = $1 AND device_id = $2`, string(userID), string(deviceID))
+	if err != nil {
+		return fmt.Errorf("delete access tokens of device %s of %s: %w", deviceID, userID, err)
+	}
+	return nil
+}
+
 // AccessTokenOwner returns the user and device an access token belongs to,
 // or an error wrapping ErrNotFound.
 func (r reader) AccessTokenOwner(ctx context.Context, token string) (AccessToken, error) {

@@ -63,6 +63,30 @@ func (r reader) User(ctx context.Context, userID id.UserID) (User, error) {
 	return u, nil
 }
 
+// Users returns up to limit local accounts with user IDs after since (""
+// for the first page), ordered by user ID.
+func (r reader) Users(ctx context.Context, since id.UserID, limit int) ([]User, error) {
+	var out []User
+	err := r.scanRows(ctx, `
+		SELECT user_id, password_hash, is_admin, deactivated, created_ts, displayname, avatar_url
+		FROM users WHERE user_id > $1 ORDER BY user_id LIMIT $2`,
+		[]any{string(since), limit},
+		func(scan func(...any) error) error {
+			var u User
+			var displayName, avatarURL sql.NullString
+			if err := scan(&u.UserID, &u.PasswordHash, &u.IsAdmin, &u.Deactivated, &u.CreatedTS, &displayName, &avatarURL); err != nil {
+				return err
+			}
+			u.DisplayName, u.AvatarURL = displayName.String, avatarURL.String
+			out = append(out, u)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
+}
+
 // SetPasswordHash replaces a user's password hash.
 func (t *Tx) SetPasswordHash(ctx context.Context, userID id.UserID, hash string) error {
 	return t.updateUser(ctx, "set password of", `UPDATE users SET password_hash = $1 WHERE user_id = $2`, hash, userID)

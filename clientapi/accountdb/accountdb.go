@@ -167,13 +167,13 @@ func (s *Store) DeleteDevicesExcept(ctx context.Context, userID id.UserID, keep 
 	}))
 }
 
-// CreateAccessToken stores a new token for the device.
-//
-// TODO(#store): revoke the device's previous tokens in the same
-// transaction once store has a per-device token deletion; until then a
-// login that reuses a device ID leaves the old token valid.
+// CreateAccessToken stores a new token for the device and revokes the
+// device's earlier tokens in the same transaction.
 func (s *Store) CreateAccessToken(ctx context.Context, token string, userID id.UserID, deviceID id.DeviceID) error {
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteDeviceAccessTokens(ctx, userID, deviceID); err != nil {
+			return err
+		}
 		return tx.AddAccessToken(ctx, token, userID, deviceID, s.nowMS())
 	}))
 }

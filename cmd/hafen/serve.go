@@ -18,10 +18,12 @@ import (
 
 	"github.com/hafenchat/hafen/clientapi"
 	"github.com/hafenchat/hafen/clientapi/accountdb"
+	"github.com/hafenchat/hafen/clientsync"
 	"github.com/hafenchat/hafen/config"
 	"github.com/hafenchat/hafen/core/id"
 	"github.com/hafenchat/hafen/core/signing"
 	"github.com/hafenchat/hafen/httpapi"
+	"github.com/hafenchat/hafen/room"
 	"github.com/hafenchat/hafen/store"
 )
 
@@ -77,7 +79,17 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		return err
 	}
 
+	pos, err := db.MaxStreamPos(ctx)
+	if err != nil {
+		return fmt.Errorf("read stream position: %w", err)
+	}
+	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: key, Logger: logger})
+	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, StreamPos: pos})
+	rooms.AddListener(syncer)
+
 	cs := newClientServer(cfg, db)
+	cs.Sync = syncer
+	cs.Filters = db
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	// TODO(#fedapi): serve the Server-Server API here. Until then the

@@ -197,6 +197,16 @@ func TestUserCommands(t *testing.T) {
 	if err := run(ctx, []string{"user", "reset-password", "ghost", "--password", "new"}, env, nil, &out, &errOut); err == nil {
 		t.Error("reset-password of an unknown user succeeded")
 	}
+	if err := run(ctx, []string{"user", "create", "bob", "--password", "pw"}, env, nil, &out, &errOut); err != nil {
+		t.Fatalf("user create bob: %v", err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"user", "list"}, env, nil, &out, &errOut); err != nil {
+		t.Fatalf("user list: %v", err)
+	}
+	if got, want := out.String(), "@admin:hafen.test admin\n@bob:hafen.test\n"; got != want {
+		t.Errorf("user list = %q, want %q", got, want)
+	}
 
 	base, _, _ := startServe(t, dataDir)
 	cli, _ := mautrix.NewClient(base, "", "")

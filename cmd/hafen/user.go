@@ -11,6 +11,7 @@ import (
 
 	"github.com/hafenchat/hafen/clientapi"
 	"github.com/hafenchat/hafen/config"
+	"github.com/hafenchat/hafen/core/id"
 )
 
 // userCommand runs `hafen user <cmd>` against the configured database.
@@ -89,8 +90,27 @@ func userCommand(ctx context.Context, cmd string, args []string, lookupEnv func(
 		fmt.Fprintln(stdout, "password reset for", userID, "(all devices logged out)")
 		return nil
 	case "list":
-		// TODO(#store): list users once store.DB has a Users method.
-		return errors.New("hafen user list: not available yet (the store has no user listing)")
+		var since id.UserID
+		for {
+			users, err := db.Users(ctx, since, 500)
+			if err != nil {
+				return err
+			}
+			for _, u := range users {
+				flags := ""
+				if u.IsAdmin {
+					flags += " admin"
+				}
+				if u.Deactivated {
+					flags += " deactivated"
+				}
+				fmt.Fprintf(stdout, "%s%s\n", u.UserID, flags)
+			}
+			if len(users) < 500 {
+				return nil
+			}
+			since = users[len(users)-1].UserID
+		}
 	}
 	return fmt.Errorf("unknown user command %q", cmd)
 }
