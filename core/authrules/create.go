@@ -60,36 +60,21 @@ func (c *checker) checkCreate() error {
 
 // parseUserIDArray reads a JSON array of user ID strings.
 func parseUserIDArray(val []byte) ([]id.UserID, bool) {
-	if len(val) == 0 || val[0] != '[' {
-		return nil, false
-	}
 	var out []id.UserID
-	i := skipWS(val, 1)
-	if i < len(val) && val[i] == ']' {
-		return out, skipWS(val, i+1) == len(val)
-	}
-	for {
-		end, ok := skipValue(val, i, 0)
-		if !ok {
-			return nil, false
-		}
-		s, ok := stringValue(val[i:end])
+	valid := true
+	wellFormed := eachElement(val, func(el []byte) bool {
+		s, ok := stringValue(el)
 		if !ok || !ValidUserID(s) {
-			return nil, false
+			valid = false
+			return false
 		}
 		out = append(out, id.UserID(s))
-		i = skipWS(val, end)
-		if i >= len(val) {
-			return nil, false
-		}
-		if val[i] == ']' {
-			return out, skipWS(val, i+1) == len(val)
-		}
-		if val[i] != ',' {
-			return nil, false
-		}
-		i = skipWS(val, i+1)
+		return true
+	})
+	if !wellFormed || !valid {
+		return nil, false
 	}
+	return out, true
 }
 
 // Creators returns the creators of the room whose m.room.create event is

@@ -43,18 +43,55 @@ func eachMember(data []byte, fn func(key []byte, val []byte) bool) bool {
 		if !fn(key, data[i:vEnd]) {
 			return true
 		}
-		i = skipWS(data, vEnd)
-		if i >= len(data) {
-			return false
+		var done bool
+		if i, done, ok = next(data, vEnd, '}'); !ok || done {
+			return ok && skipWS(data, i) == len(data)
 		}
-		if data[i] == '}' {
-			return skipWS(data, i+1) == len(data)
-		}
-		if data[i] != ',' {
-			return false
-		}
-		i = skipWS(data, i+1)
 	}
+}
+
+// eachElement calls fn with the raw value of every element of the JSON array
+// data, in order, until fn returns false. It reports whether data is a
+// well-formed JSON array.
+func eachElement(data []byte, fn func(val []byte) bool) bool {
+	i := skipWS(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return false
+	}
+	i = skipWS(data, i+1)
+	if i < len(data) && data[i] == ']' {
+		return skipWS(data, i+1) == len(data)
+	}
+	for {
+		end, ok := skipValue(data, i, 0)
+		if !ok {
+			return false
+		}
+		if !fn(data[i:end]) {
+			return true
+		}
+		var done bool
+		if i, done, ok = next(data, end, ']'); !ok || done {
+			return ok && skipWS(data, i) == len(data)
+		}
+	}
+}
+
+// next reads what follows a member or element that ends at data[i]: a ','
+// (next is the start of the following member or element) or closing (next
+// is the index after it, and done is set).
+func next(data []byte, i int, closing byte) (next int, done, ok bool) {
+	i = skipWS(data, i)
+	if i >= len(data) {
+		return 0, false, false
+	}
+	switch data[i] {
+	case ',':
+		return skipWS(data, i+1), false, true
+	case closing:
+		return i + 1, true, true
+	}
+	return 0, false, false
 }
 
 // keyIs reports whether the raw key (as passed by eachMember) equals name.
@@ -169,17 +206,10 @@ func skipValue(data []byte, i, depth int) (int, bool) {
 			if i, ok = skipValue(data, skipWS(data, i+1), depth+1); !ok {
 				return 0, false
 			}
-			i = skipWS(data, i)
-			if i >= len(data) {
-				return 0, false
+			var done bool
+			if i, done, ok = next(data, i, '}'); !ok || done {
+				return i, ok
 			}
-			if data[i] == '}' {
-				return i + 1, true
-			}
-			if data[i] != ',' {
-				return 0, false
-			}
-			i = skipWS(data, i+1)
 		}
 	case c == '[':
 		i = skipWS(data, i+1)
@@ -187,21 +217,13 @@ func skipValue(data []byte, i, depth int) (int, bool) {
 			return i + 1, true
 		}
 		for {
-			var ok bool
+			var ok, done bool
 			if i, ok = skipValue(data, i, depth+1); !ok {
 				return 0, false
 			}
-			i = skipWS(data, i)
-			if i >= len(data) {
-				return 0, false
+			if i, done, ok = next(data, i, ']'); !ok || done {
+				return i, ok
 			}
-			if data[i] == ']' {
-				return i + 1, true
-			}
-			if data[i] != ',' {
-				return 0, false
-			}
-			i = skipWS(data, i+1)
 		}
 	case c == 't':
 		return skipLit(data, i, "true")
@@ -252,24 +274,14 @@ func scanNumber(data []byte, i int) (end int, isInt bool, ok bool) {
 	if i >= len(data) {
 		return 0, false, false
 	}
-	switch {
-	case data[i] == '0':
+	if data[i] == '0' {
 		i++
-	case data[i] >= '1' && data[i] <= '9':
-		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
-			i++
-		}
-	default:
+	} else if i, ok = skipDigits(data, i); !ok {
 		return 0, false, false
 	}
 	if i < len(data) && data[i] == '.' {
 		isInt = false
-		i++
-		start := i
-		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
-			i++
-		}
-		if i == start {
+		if i, ok = skipDigits(data, i+1); !ok {
 			return 0, false, false
 		}
 	}
@@ -279,13 +291,19 @@ func scanNumber(data []byte, i int) (end int, isInt bool, ok bool) {
 		if i < len(data) && (data[i] == '+' || data[i] == '-') {
 			i++
 		}
-		start := i
-		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
-			i++
-		}
-		if i == start {
+		if i, ok = skipDigits(data, i); !ok {
 			return 0, false, false
 		}
 	}
 	return i, isInt, true
+}
+
+// skipDigits returns the index after the one or more decimal digits that
+// start at data[i].
+func skipDigits(data []byte, i int) (int, bool) {
+	start := i
+	for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+		i++
+	}
+	return i, i > start
 }

@@ -356,38 +356,12 @@ func inviteKeys(content []byte) []ed25519.PublicKey {
 		add(pk)
 	}
 	if list, ok := member(content, "public_keys"); ok && len(list) > 0 && list[0] == '[' {
-		eachArrayElement(list, func(el []byte) {
+		eachElement(list, func(el []byte) bool {
 			if pk, ok := member(el, "public_key"); ok {
 				add(pk)
 			}
+			return true
 		})
 	}
 	return keys
-}
-
-// eachArrayElement calls fn with every element of a well-formed JSON array.
-func eachArrayElement(val []byte, fn func([]byte)) {
-	i := skipWS(val, 1)
-	if i < len(val) && val[i] == ']' {
-		return
-	}
-	for i < len(val) {
-		end, ok := skipValue(val, i, 0)
-		if !ok {
-			return
-		}
-		fn(val[i:end])
-		i = skipWS(val, end)
-		if i >= len(val) || val[i] != ',' {
-			return
-		}
-		i = skipWS(val, i+1)
-	}
-}
-
-// Authoriser returns content.join_authorised_via_users_server of an
-// m.room.member content, if it is a string.
-func Authoriser(content []byte) (id.UserID, bool) {
-	s, ok := stringMember(content, contentKeyAuthoriser)
-	return id.UserID(s), ok
 }

@@ -96,20 +96,32 @@ func (d *decoder) array(depth int) (any, error) {
 			return nil, err
 		}
 		arr = append(arr, v)
-		d.pos = skipSpace(d.data, d.pos)
-		if d.pos >= len(d.data) {
-			return nil, syntaxErr(d.pos, ErrSyntax)
+		done, err := d.next(']')
+		if err != nil {
+			return nil, err
 		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
+		if done {
 			return arr, nil
-		default:
-			return nil, syntaxErr(d.pos, ErrSyntax)
 		}
 	}
+}
+
+// next reads what follows an element or member of an array or object: a
+// ',' or the closing byte, and reports whether the container ended.
+func (d *decoder) next(closing byte) (done bool, err error) {
+	d.pos = skipSpace(d.data, d.pos)
+	if d.pos >= len(d.data) {
+		return false, syntaxErr(d.pos, ErrSyntax)
+	}
+	switch d.data[d.pos] {
+	case ',':
+		d.pos++
+		return false, nil
+	case closing:
+		d.pos++
+		return true, nil
+	}
+	return false, syntaxErr(d.pos, ErrSyntax)
 }
 
 func (d *decoder) object(depth int) (any, error) {
@@ -144,18 +156,12 @@ func (d *decoder) object(depth int) (any, error) {
 			return nil, err
 		}
 		obj[k] = v
-		d.pos = skipSpace(d.data, d.pos)
-		if d.pos >= len(d.data) {
-			return nil, syntaxErr(d.pos, ErrSyntax)
+		done, err := d.next('}')
+		if err != nil {
+			return nil, err
 		}
-		switch d.data[d.pos] {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
+		if done {
 			return obj, nil
-		default:
-			return nil, syntaxErr(d.pos, ErrSyntax)
 		}
 	}
 }

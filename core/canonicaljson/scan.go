@@ -43,25 +43,15 @@ func scanNumber(data []byte, pos int) (end int, isInt bool, err error) {
 	if i < len(data) && data[i] == '-' {
 		i++
 	}
-	switch {
-	case i < len(data) && data[i] == '0':
+	if i < len(data) && data[i] == '0' {
 		i++
-	case i < len(data) && data[i] >= '1' && data[i] <= '9':
-		i++
-		for i < len(data) && isDigit(data[i]) {
-			i++
-		}
-	default:
-		return 0, false, syntaxErr(i, ErrSyntax)
+	} else if i, err = skipDigits(data, i); err != nil {
+		return 0, false, err
 	}
 	isInt = true
 	if i < len(data) && data[i] == '.' {
-		i++
-		if i >= len(data) || !isDigit(data[i]) {
-			return 0, false, syntaxErr(i, ErrSyntax)
-		}
-		for i < len(data) && isDigit(data[i]) {
-			i++
+		if i, err = skipDigits(data, i+1); err != nil {
+			return 0, false, err
 		}
 		isInt = false
 	}
@@ -70,15 +60,23 @@ func scanNumber(data []byte, pos int) (end int, isInt bool, err error) {
 		if i < len(data) && (data[i] == '+' || data[i] == '-') {
 			i++
 		}
-		if i >= len(data) || !isDigit(data[i]) {
-			return 0, false, syntaxErr(i, ErrSyntax)
-		}
-		for i < len(data) && isDigit(data[i]) {
-			i++
+		if i, err = skipDigits(data, i); err != nil {
+			return 0, false, err
 		}
 		isInt = false
 	}
 	return i, isInt, nil
+}
+
+// skipDigits returns the index after the one or more decimal digits that
+// start at data[i].
+func skipDigits(data []byte, i int) (int, error) {
+	if i >= len(data) || !isDigit(data[i]) {
+		return 0, syntaxErr(i, ErrSyntax)
+	}
+	for i++; i < len(data) && isDigit(data[i]); i++ {
+	}
+	return i, nil
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

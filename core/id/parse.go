@@ -26,17 +26,7 @@ var (
 // including the empty string. Use ValidLocalpart for localparts of new
 // users and UserID.Compliant to tell historical IDs apart.
 func ParseUserID(s string) (UserID, error) {
-	local, server, err := splitSigilled(s, '@')
-	if err == nil {
-		err = checkOpaque(local)
-	}
-	if err == nil && server == "" {
-		err = reason("missing \":server\"")
-	}
-	if err == nil {
-		err = checkServerName(server)
-	}
-	if err != nil {
+	if err := checkServerID(s, '@'); err != nil {
 		return "", fmt.Errorf("%w %.80q: %w", ErrInvalidUserID, s, err)
 	}
 	return UserID(s), nil
@@ -106,18 +96,7 @@ func (u UserID) Compliant() bool {
 //
 // Spec: https://spec.matrix.org/v1.19/appendices/#room-ids
 func ParseRoomID(s string) (RoomID, error) {
-	local, server, err := splitSigilled(s, '!')
-	switch {
-	case err != nil:
-	case !strings.Contains(s, ":"):
-		if !isHash(local, urlHash) {
-			err = reason("a room ID without \":server\" must be 43 characters of URL-safe base64")
-		}
-	default:
-		if err = checkOpaque(local); err == nil {
-			err = checkServerName(server)
-		}
-	}
+	err := checkHashOrServerID(s, '!', "a room ID without \":server\" must be 43 characters of URL-safe base64", urlHash)
 	if err != nil {
 		return "", fmt.Errorf("%w %.80q: %w", ErrInvalidRoomID, s, err)
 	}
@@ -136,30 +115,18 @@ func ParseRoomID(s string) (RoomID, error) {
 //
 // Spec: https://spec.matrix.org/v1.19/appendices/#event-ids
 func ParseEventID(s string) (EventID, error) {
-	local, server, err := splitSigilled(s, '$')
-	switch {
-	case err != nil:
-	case !strings.Contains(s, ":"):
-		if !isHash(local, urlHash) && !isHash(local, stdHash) {
-			err = reason("an event ID without \":server\" must be 43 characters of base64")
-		}
-	default:
-		if err = checkOpaque(local); err == nil {
-			err = checkServerName(server)
-		}
-	}
+	err := checkHashOrServerID(s, '$', "an event ID without \":server\" must be 43 characters of base64", urlHash, stdHash)
 	if err != nil {
 		return "", fmt.Errorf("%w %.80q: %w", ErrInvalidEventID, s, err)
 	}
 	return EventID(s), nil
 }
 
-// ParseRoomAlias checks that s is a room alias, "#localpart:server_name",
-// at most 255 bytes; the localpart is any valid UTF-8 except ":" and NUL.
-//
-// Spec: https://spec.matrix.org/v1.19/appendices/#room-aliases
-func ParseRoomAlias(s string) (RoomAlias, error) {
-	local, server, err := splitSigilled(s, '#')
+// checkServerID checks the grammar user IDs and room aliases share: the
+// sigil, an opaque part (any valid UTF-8 except ":" and NUL), ":" and a
+// valid server name.
+func checkServerID(s string, sigil byte) error {
+	local, server, err := splitSigilled(s, sigil)
 	if err == nil {
 		err = checkOpaque(local)
 	}
@@ -169,7 +136,37 @@ func ParseRoomAlias(s string) (RoomAlias, error) {
 	if err == nil {
 		err = checkServerName(server)
 	}
+	return err
+}
+
+// checkHashOrServerID checks the grammar room IDs and event IDs share: the
+// sigil, then either "opaque:server_name" or, without a ":", a SHA-256 hash
+// in one of the base64 alphabets encs (hashReason says which otherwise).
+func checkHashOrServerID(s string, sigil byte, hashReason string, encs ...*base64.Encoding) error {
+	local, server, err := splitSigilled(s, sigil)
 	if err != nil {
+		return err
+	}
+	if !strings.Contains(s, ":") {
+		for _, enc := range encs {
+			if isHash(local, enc) {
+				return nil
+			}
+		}
+		return reason(hashReason)
+	}
+	if err := checkOpaque(local); err != nil {
+		return err
+	}
+	return checkServerName(server)
+}
+
+// ParseRoomAlias checks that s is a room alias, "#localpart:server_name",
+// at most 255 bytes; the localpart is any valid UTF-8 except ":" and NUL.
+//
+// Spec: https://spec.matrix.org/v1.19/appendices/#room-aliases
+func ParseRoomAlias(s string) (RoomAlias, error) {
+	if err := checkServerID(s, '#'); err != nil {
 		return "", fmt.Errorf("%w %.80q: %w", ErrInvalidRoomAlias, s, err)
 	}
 	return RoomAlias(s), nil

@@ -117,13 +117,10 @@ func CheckIncoming(raw []byte, v *roomversion.Version, keys signing.KeyLookup, a
 	}
 
 	// 2: passes signature checks, otherwise it is dropped. Signatures
-	// cover the redacted event.
-	redacted, err := event.Redact(e.JSON(), v)
-	if err != nil {
-		return drop(fmt.Errorf("%w: %w", ErrFormat, err))
-	}
-	if err := verifySignatures(e, redacted, keys); err != nil {
-		return drop(err)
+	// cover the redacted event; event.VerifySignatures knows which servers
+	// must have signed.
+	if err := event.VerifySignatures(e, keys); err != nil {
+		return drop(fmt.Errorf("%w: %w", ErrSignature, err))
 	}
 
 	res := Result{Verdict: Accept, Event: e}
@@ -131,6 +128,10 @@ func CheckIncoming(raw []byte, v *roomversion.Version, keys signing.KeyLookup, a
 	// processed further.
 	if err := event.CheckContentHash(e.JSON()); err != nil {
 		if !errors.Is(err, event.ErrHashMismatch) {
+			return drop(fmt.Errorf("%w: %w", ErrFormat, err))
+		}
+		redacted, err := event.Redact(e.JSON(), v)
+		if err != nil {
 			return drop(fmt.Errorf("%w: %w", ErrFormat, err))
 		}
 		re, err := event.ParseTrusted(redacted, v, e.EventID())

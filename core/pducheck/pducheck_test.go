@@ -124,6 +124,46 @@ func TestCheckIncoming(t *testing.T) {
 			t.Fatalf("CheckIncoming = %v, %v; want drop with ErrSignature", res.Verdict, err)
 		}
 	})
+	t.Run("check 2 v8+: a restricted join whose authoriser is not a user ID is dropped", func(t *testing.T) {
+		// Auth rule 4.2 (v8+) needs a signature by the server of the user
+		// join_authorised_via_users_server names; "nobody" names none.
+		raw := f.signed(base("m.room.member", "@bob:a.example", "@bob:a.example",
+			`{"membership":"join","join_authorised_via_users_server":"nobody"}`,
+			[]string{string(aliceJoin.EventID())}, []string{string(aliceJoin.EventID())}, room))
+		res, err := CheckIncoming(raw, v, f.keys, f.lookup)
+		if res.Verdict != Drop || !errors.Is(err, ErrSignature) {
+			t.Fatalf("CheckIncoming = %v, %v; want drop with ErrSignature", res.Verdict, err)
+		}
+	})
+	t.Run("check 2: a third-party invite needs no signature by the sender's server", func(t *testing.T) {
+		// Server-server API, "Validating hashes and signatures on received
+		// events": the server which actually sends a 3rd party invite may
+		// be a different server.
+		other, err := signing.KeyFromSeed("b.example", "ed25519:1", append(make([]byte, ed25519.SeedSize-1), 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := *f
+		g.key = other
+		keys := func(server id.ServerName, kid signing.KeyID) (signing.VerifyKey, bool) {
+			if k, ok := f.keys(server, kid); ok {
+				return k, ok
+			}
+			return g.keys(server, kid)
+		}
+		raw := g.signed(base("m.room.member", "@v:c.example", "@alice:a.example",
+			`{"membership":"invite","third_party_invite":{"display_name":"v","signed":{"mxid":"@v:c.example","token":"t","signatures":{}}}}`,
+			[]string{string(aliceJoin.EventID())}, []string{string(aliceJoin.EventID())}, room))
+		res, err := CheckIncoming(raw, v, keys, f.lookup)
+		if res.Verdict == Drop || errors.Is(err, ErrSignature) {
+			t.Fatalf("CheckIncoming = %v, %v; want past the signature check", res.Verdict, err)
+		}
+		// With only the sender's server's key known, no signature verifies.
+		res, err = CheckIncoming(raw, v, f.keys, f.lookup)
+		if res.Verdict != Drop || !errors.Is(err, ErrSignature) {
+			t.Fatalf("CheckIncoming without the signer's key = %v, %v; want drop with ErrSignature", res.Verdict, err)
+		}
+	})
 	t.Run("check 1: invalid format is dropped", func(t *testing.T) {
 		res, err := CheckIncoming([]byte(`{"type":1}`), v, f.keys, f.lookup)
 		if res.Verdict != Drop || !errors.Is(err, ErrFormat) {

@@ -55,7 +55,7 @@ func (r *resolver) iterativeAuthChecks(events []int32, st *partialState) {
 			}
 			as[an.pdu.StateKeyTuple()] = an.pdu
 		}
-		if r.v.RoomIDFromCreateEvent && !pdu.IsStateKey(typeCreate, "") {
+		if r.v.RoomIDFromCreateEvent && !pdu.IsStateKey(authrules.TypeCreate, "") {
 			if c := r.createOf(pdu); c >= 0 && !g.nodes[c].rejected {
 				as[keyCreate] = g.nodes[c].pdu
 			}

@@ -7,6 +7,8 @@ import (
 	"cmp"
 	"math"
 	"slices"
+
+	"github.com/hafenchat/hafen/core/authrules"
 )
 
 // positionInfinite is the mainline position of an event whose power levels
@@ -17,7 +19,7 @@ const positionInfinite = math.MaxInt32 - 2
 // events of event i, or -1.
 func (r *resolver) powerLevelsAuthOf(i int32) int32 {
 	for _, a := range r.g.authOf(i) {
-		if r.g.nodes[a].pdu.IsStateKey(typePowerLevels, "") {
+		if r.g.nodes[a].pdu.IsStateKey(authrules.TypePowerLevels, "") {
 			return a
 		}
 	}

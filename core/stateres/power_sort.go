@@ -5,8 +5,9 @@ package stateres
 // Spec: https://spec.matrix.org/v1.19/rooms/v2/#algorithm (step 1)
 
 import (
-	"encoding/json"
 	"fmt"
+
+	"github.com/hafenchat/hafen/core/authrules"
 )
 
 // isPowerEvent reports whether the event is a power event: a state event of
@@ -19,35 +20,23 @@ func (r *resolver) isPowerEvent(i int32) bool {
 		return false
 	}
 	switch pdu.Type() {
-	case typePowerLevels, typeJoinRules:
+	case authrules.TypePowerLevels, authrules.TypeJoinRules:
 		return sk == ""
-	case typeCreate:
+	case authrules.TypeCreate:
 		// NOTSPEC: the spec's list of power events omits m.room.create.
 		// Synapse and Ruma count it, so that a conflicted create event is
 		// sorted (it has no auth events, so it always comes first) and
 		// checked before the events that need it. Hafen does the same so
 		// that all three converge.
 		return sk == ""
-	case typeMember:
+	case authrules.TypeMember:
 		if sk == string(pdu.Sender()) {
 			return false
 		}
-		m := membershipOf(pdu.Content())
+		m := authrules.Membership(pdu.Content())
 		return m == "leave" || m == "ban"
 	}
 	return false
-}
-
-// membershipOf returns content.membership, or "" if it is missing or not a
-// string.
-func membershipOf(content json.RawMessage) string {
-	var c struct {
-		Membership string `json:"membership"`
-	}
-	if json.Unmarshal(content, &c) != nil {
-		return ""
-	}
-	return c.Membership
 }
 
 // selectPowerEvents is step 1's selection: the power events of the full
@@ -87,37 +76,26 @@ func (r *resolver) selectPowerEvents(full []int32) []int32 {
 }
 
 // senderPower returns the power level of the event's sender as the event's
-// own auth_events give it: from the m.room.power_levels event among them, or,
-// when there is none, creatorDefaultPower for the room creator and 0 for
-// everyone else. In rooms with privileged creators (v12+) creators have
-// infinitePower.
+// own auth_events give it (authrules.PowerLevels.UserLevel): from the
+// m.room.power_levels event among them, or, when there is none, 100 for the
+// room creator and 0 for everyone else. In rooms with privileged creators
+// (v12+) creators have authrules.Infinite.
 func (r *resolver) senderPower(i int32) int64 {
 	g := r.g
 	pdu := g.nodes[i].pdu
 	pl, create := int32(-1), int32(-1)
 	for _, a := range g.authOf(i) {
 		ap := g.nodes[a].pdu
-		if pl < 0 && ap.IsStateKey(typePowerLevels, "") {
+		if pl < 0 && ap.IsStateKey(authrules.TypePowerLevels, "") {
 			pl = a
-		} else if create < 0 && ap.IsStateKey(typeCreate, "") {
+		} else if create < 0 && ap.IsStateKey(authrules.TypeCreate, "") {
 			create = a
 		}
 	}
 	if r.v.RoomIDFromCreateEvent {
 		create = r.createOf(pdu)
 	}
-	sender := pdu.Sender()
-	isCreator := create >= 0 && r.creatorsOf(create).has(sender)
-	if r.v.PrivilegedCreators && isCreator {
-		return infinitePower
-	}
-	if pl >= 0 {
-		return r.levelsOf(pl).level(sender)
-	}
-	if isCreator {
-		return creatorDefaultPower
-	}
-	return 0
+	return r.powerLevelsOf(pl, create).UserLevel(pdu.Sender())
 }
 
 // powerSort orders the selected power events by the reverse topological

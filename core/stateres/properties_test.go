@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hafenchat/hafen/core/authrules"
 	"github.com/hafenchat/hafen/core/event"
 	"github.com/hafenchat/hafen/core/id"
 	"github.com/hafenchat/hafen/core/roomversion"
@@ -156,7 +157,7 @@ func TestResolveSyntheticForks(t *testing.T) {
 			}
 			for _, s := range room.StateSets {
 				for k, e := range s {
-					if p := room.Events[e]; k.Type == "m.room.member" && membershipOf(p.Content()) == "ban" {
+					if p := room.Events[e]; k.Type == "m.room.member" && authrules.Membership(p.Content()) == "ban" {
 						banned[k.StateKey] = true
 					}
 				}

@@ -3,6 +3,7 @@ package stateres
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"testing"
 
@@ -164,40 +165,6 @@ func TestResolveSurvivesBadInput(t *testing.T) {
 	}
 }
 
-func TestParsePowerValue(t *testing.T) {
-	tests := []struct {
-		name string
-		v    *roomversion.Version
-		raw  string
-		want int64
-		ok   bool
-	}{
-		{"integer (all versions)", roomversion.V10, `50`, 50, true},
-		{"negative integer", roomversion.V10, `-5`, -5, true},
-		{"v10+: strings are not power levels", roomversion.V10, `"50"`, 0, false},
-		{"v1-v9: strings hold integers", roomversion.V9, `"50"`, 50, true},
-		{"v1-v9: string with whitespace, sign and leading zeros", roomversion.V9, `" +0050 "`, 50, true},
-		{"v1-v9: negative string", roomversion.V9, `"-7"`, -7, true},
-		{"v1-v9: string with a decimal point is not an integer", roomversion.V9, `"5.0"`, 0, false},
-		{"v1-v9: empty string", roomversion.V9, `""`, 0, false},
-		{"v1-v5: floats are truncated", roomversion.V5, `50.57`, 50, true},
-		{"v1-v5: exponent form", roomversion.V5, `5.114698E4`, 51146, true},
-		{"v6+: floats are not power levels", roomversion.V6, `50.5`, 0, false},
-		{"null", roomversion.V10, `null`, 0, false},
-		{"object", roomversion.V10, `{}`, 0, false},
-		{"missing", roomversion.V10, ``, 0, false},
-		{"out of int64 range", roomversion.V10, `99999999999999999999`, 0, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := parsePowerValue(tc.v, json.RawMessage(tc.raw))
-			if got != tc.want || ok != tc.ok {
-				t.Fatalf("parsePowerValue(%s) = %d, %v, want %d, %v", tc.raw, got, ok, tc.want, tc.ok)
-			}
-		})
-	}
-}
-
 func TestSenderPower(t *testing.T) {
 	r := newV10Room(t)
 	create, join, pl := r.base()
@@ -222,6 +189,50 @@ func TestSenderPower(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := res.senderPower(res.g.intern(tc.e)); got != tc.want {
 				t.Fatalf("senderPower(%s) = %d, want %d", tc.e, got, tc.want)
+			}
+		})
+	}
+}
+
+// Rooms v2 "Rejected events": "Rejected auth events are deliberately
+// excluded from use in the iterative auth checks". Bob's topic is allowed
+// only through his join; once Options.Rejected reports the join as
+// rejected, the iterative auth checks must not use it, so the topic is not
+// applied.
+func TestResolveRejectedAuthEvent(t *testing.T) {
+	r := newV10Room(t)
+	create, join, pl := r.base()
+	jr := r.add("$join-rules", alice, "m.room.join_rules", "", 3, `{"join_rule":"public"}`, create, join, pl)
+	bobJoin := r.add("$bob", bob, "m.room.member", string(bob), 4, `{"membership":"join"}`, create, jr, pl)
+	topic := r.add("$topic", bob, "m.room.topic", "", 5, `{"topic":"x"}`, create, pl, bobJoin)
+	keyTopic := event.StateKey{Type: "m.room.topic"}
+	base := map[event.StateKey]id.EventID{
+		keyCreate:                   create,
+		keyPowerLevels:              pl,
+		{Type: "m.room.join_rules"}: jr,
+		{Type: "m.room.member", StateKey: string(alice)}: join,
+	}
+	withTopic := maps.Clone(base)
+	withTopic[keyTopic] = topic
+	sets := []map[event.StateKey]id.EventID{withTopic, base}
+
+	tests := []struct {
+		name      string
+		rejected  func(id.EventID) bool
+		wantTopic bool
+	}{
+		{"no event rejected: the topic is applied", nil, true},
+		{"unrelated event rejected: the topic is applied", func(e id.EventID) bool { return e == "$unknown" }, true},
+		{"auth event rejected: the topic is not applied", func(e id.EventID) bool { return e == bobJoin }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ResolveWithOptions(roomversion.V10, sets, r.lookup, Options{Rejected: tc.rejected})
+			if err != nil {
+				t.Fatalf("ResolveWithOptions: %v", err)
+			}
+			if e, ok := got[keyTopic]; ok != tc.wantTopic || (ok && e != topic) {
+				t.Errorf("resolved topic = %q (present %v), want present %v", e, ok, tc.wantTopic)
 			}
 		})
 	}

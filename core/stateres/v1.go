@@ -94,8 +94,8 @@ func resolveV1(v *roomversion.Version, sets []map[event.StateKey]id.EventID, loo
 	// Synapse).
 	passes := []func(event.StateKey) bool{
 		func(k event.StateKey) bool { return k == keyPowerLevels },
-		func(k event.StateKey) bool { return k.Type == typeJoinRules },
-		func(k event.StateKey) bool { return k.Type == typeMember },
+		func(k event.StateKey) bool { return k.Type == authrules.TypeJoinRules },
+		func(k event.StateKey) bool { return k.Type == authrules.TypeMember },
 	}
 	done := map[event.StateKey]bool{}
 	for _, inPass := range passes {

@@ -17,8 +17,8 @@ type resolver struct {
 	opts Options
 	g    *graph
 
-	levels   map[int32]*senderLevels
-	creators map[int32]creatorSet
+	levels   map[levelsKey]*authrules.PowerLevels
+	creators map[int32][]id.UserID
 
 	// The create event of the last room ID asked for (v12), -1 if unknown.
 	createRoom id.RoomID
@@ -32,30 +32,10 @@ func newResolver(v *roomversion.Version, lookup EventLookup, opts Options, sizeH
 		v:         v,
 		opts:      opts,
 		g:         newGraph(lookup, opts.Rejected, sizeHint),
-		levels:    map[int32]*senderLevels{},
-		creators:  map[int32]creatorSet{},
+		levels:    map[levelsKey]*authrules.PowerLevels{},
+		creators:  map[int32][]id.UserID{},
 		createIdx: -1,
 	}
-}
-
-// levelsOf returns the parsed power levels of power levels event i.
-func (r *resolver) levelsOf(i int32) *senderLevels {
-	if pl, ok := r.levels[i]; ok {
-		return pl
-	}
-	pl := parseSenderLevels(r.v, r.g.nodes[i].pdu.Content())
-	r.levels[i] = pl
-	return pl
-}
-
-// creatorsOf returns the room creators named by create event i.
-func (r *resolver) creatorsOf(i int32) creatorSet {
-	if cs, ok := r.creators[i]; ok {
-		return cs
-	}
-	cs := parseCreators(r.v, r.g.nodes[i].pdu)
-	r.creators[i] = cs
-	return cs
 }
 
 // createOf returns the create event of the event's room in room versions
@@ -71,7 +51,7 @@ func (r *resolver) createOf(pdu *event.PDU) int32 {
 		return -1
 	}
 	c := r.g.intern(id.EventID("$" + string(room[1:])))
-	if n := &r.g.nodes[c]; n.pdu != nil && n.pdu.IsStateKey(typeCreate, "") {
+	if n := &r.g.nodes[c]; n.pdu != nil && n.pdu.IsStateKey(authrules.TypeCreate, "") {
 		r.createIdx = c
 	}
 	return r.createIdx
