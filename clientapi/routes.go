@@ -37,4 +37,8 @@ func (s *Server) Routes(rt *httpapi.Router) {
 		rt.Handle("GET /_synapse/admin/v1/register", httpapi.HandlerFunc(s.getRegisterNonce))
 		rt.Handle("POST /_synapse/admin/v1/register", httpapi.HandlerFunc(s.sharedSecretRegister))
 	}
+
+	s.roomRoutes(rt, s.Rooms)
+
+	registerUnimplemented(rt) // last: the spec's operations no route above serves
 }

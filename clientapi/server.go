@@ -121,6 +121,8 @@ type Server struct {
 	// BcryptCost is the bcrypt cost of new password hashes; 0 means
 	// bcrypt.DefaultCost. Tests lower it.
 	BcryptCost int
+	// Rooms serves the room and profile endpoints; nil leaves them out.
+	Rooms *Rooms
 	// Sync answers /sync.
 	Sync *clientsync.Service
 	// Filters keeps users' sync filters.

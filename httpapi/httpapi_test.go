@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,52 @@ func TestRouterRejectsPatternWithoutMethod(t *testing.T) {
 		}
 	}()
 	NewRouter().Handle("/x", http.NotFoundHandler())
+}
+
+func TestRouterPatterns(t *testing.T) {
+	rt := NewRouter()
+	if got := rt.Patterns(); len(got) != 0 {
+		t.Fatalf("Patterns() of a new router = %q, want none (the fallback is not a route)", got)
+	}
+	want := []string{"GET /things/{id}", "DELETE /things/{id}", "POST /things"}
+	for _, p := range want {
+		rt.Handle(p, http.NotFoundHandler())
+	}
+	got := rt.Patterns()
+	if !slices.Equal(got, want) {
+		t.Fatalf("Patterns() = %q, want %q in registration order", got, want)
+	}
+	got[0] = "changed"
+	if rt.Patterns()[0] != want[0] {
+		t.Error("Patterns() returned the router's own slice; changing it changed the router")
+	}
+}
+
+func TestRouterHandler(t *testing.T) {
+	rt := NewRouter()
+	rt.Handle("GET /things/{id}", http.NotFoundHandler())
+	tests := []struct {
+		name    string
+		method  string
+		path    string
+		pattern string
+	}{
+		{"route matches", "GET", "/things/a", "GET /things/{id}"},
+		{"GET route matches HEAD", "HEAD", "/things/a", "GET /things/{id}"},
+		{"wrong method gets the fallback", "PUT", "/things/a", ""},
+		{"unknown path gets the fallback", "GET", "/nothing", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, pattern := rt.Handler(httptest.NewRequest(tc.method, tc.path, nil))
+			if pattern != tc.pattern {
+				t.Errorf("Handler(%s %s) pattern = %q, want %q", tc.method, tc.path, pattern, tc.pattern)
+			}
+			if h == nil {
+				t.Errorf("Handler(%s %s) handler = nil, want a handler", tc.method, tc.path)
+			}
+		})
+	}
 }
 
 // Spec "Web Browser Clients": OPTIONS is answered with the CORS headers and

@@ -13,7 +13,8 @@ import (
 // with the spec's JSON: a path no route knows is 404 M_UNRECOGNIZED, a known
 // path with the wrong method is 405 M_UNRECOGNIZED with an Allow header.
 type Router struct {
-	mux *http.ServeMux
+	mux      *http.ServeMux
+	patterns []string
 }
 
 // fallbackPattern catches every request no route matches.
@@ -36,6 +37,24 @@ func (rt *Router) Handle(pattern string, h http.Handler) {
 		panic("httpapi: route pattern without a method: " + pattern)
 	}
 	rt.mux.Handle(pattern, h)
+	rt.patterns = append(rt.patterns, pattern)
+}
+
+// Patterns returns the patterns registered with Handle, in the order they
+// were registered.
+func (rt *Router) Patterns() []string {
+	return slices.Clone(rt.patterns)
+}
+
+// Handler returns the handler and pattern that r would be dispatched to,
+// without calling the handler. Requests no route matches get the 404/405
+// fallback and an empty pattern.
+func (rt *Router) Handler(r *http.Request) (h http.Handler, pattern string) {
+	h, pattern = rt.mux.Handler(r)
+	if pattern == fallbackPattern {
+		pattern = ""
+	}
+	return h, pattern
 }
 
 // ServeHTTP dispatches r.

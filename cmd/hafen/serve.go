@@ -89,6 +89,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 
 	cs := newClientServer(cfg, db)
 	cs.Sync = syncer
+	cs.Rooms = &clientapi.Rooms{Service: rooms, Store: db}
 	cs.Filters = db
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)

@@ -1,0 +1,159 @@
+// Spec: Client-Server API § Room aliases
+// OpenAPI: data/api/client-server/directory.yaml (setRoomAlias, getRoomIdByAlias, deleteRoomAlias, getLocalAliases)
+// https://spec.matrix.org/v1.19/client-server-api/#room-aliases
+
+package clientapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/hafenchat/hafen/core/id"
+	"github.com/hafenchat/hafen/httpapi"
+	"github.com/hafenchat/hafen/matrixerr"
+	"github.com/hafenchat/hafen/room"
+	"github.com/hafenchat/hafen/store"
+)
+
+// pathAlias parses the {roomAlias} path parameter: 400 M_INVALID_PARAM if
+// it is not a room alias.
+func pathAlias(r *http.Request) (id.RoomAlias, error) {
+	alias, err := id.ParseRoomAlias(r.PathValue("roomAlias"))
+	if err != nil {
+		return "", matrixerr.InvalidParam("roomAlias is not a valid room alias")
+	}
+	return alias, nil
+}
+
+// setRoomAlias maps a new local alias to a room the user is joined to.
+//
+// PUT /_matrix/client/v3/directory/room/{roomAlias}
+func (a *roomAPI) setRoomAlias(w http.ResponseWriter, r *http.Request, sess session) error {
+	alias, err := pathAlias(r)
+	if err != nil {
+		return err
+	}
+	if !a.isLocalServer(alias.Domain()) {
+		return matrixerr.InvalidParam("room aliases of other servers cannot be created here")
+	}
+	var body struct {
+		RoomID *string `json:"room_id"`
+	}
+	if err := httpapi.DecodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if body.RoomID == nil {
+		return matrixerr.BadJSON("room_id is required")
+	}
+	roomID, err := id.ParseRoomID(*body.RoomID)
+	if err != nil {
+		return matrixerr.InvalidParam("room_id is not a valid room ID")
+	}
+	ctx := r.Context()
+	member, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.member", string(sess.UserID))
+	if errors.Is(err, room.ErrRoomNotFound) {
+		return matrixerr.NotFound("unknown room")
+	}
+	if err != nil {
+		return roomErr(err)
+	}
+	if membershipOf(member) != room.MembershipJoin {
+		return matrixerr.Forbidden("you must be joined to the room to give it an alias")
+	}
+	err = a.db.Write(ctx, func(tx *store.Tx) error {
+		return tx.CreateRoomAlias(ctx, store.RoomAlias{Alias: alias, RoomID: roomID, Creator: sess.UserID})
+	})
+	if errors.Is(err, store.ErrExists) {
+		// NOTSPEC: the spec answers 409 M_UNKNOWN; matrixerr has no kind
+		// for that status yet, so this is 400 M_UNKNOWN.
+		return matrixerr.Unknown("the room alias already exists")
+	}
+	if err != nil {
+		return err
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
+}
+
+// getRoomIDByAlias resolves a local alias.
+//
+// GET /_matrix/client/v3/directory/room/{roomAlias}
+func (a *roomAPI) getRoomIDByAlias(w http.ResponseWriter, r *http.Request) error {
+	alias, err := pathAlias(r)
+	if err != nil {
+		return err
+	}
+	ra, err := a.db.RoomAlias(r.Context(), alias)
+	if errors.Is(err, store.ErrNotFound) {
+		// TODO(#3): query the alias's server over federation.
+		return matrixerr.NotFound("unknown room alias")
+	}
+	if err != nil {
+		return err
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{
+		"room_id": ra.RoomID,
+		"servers": []id.ServerName{a.s.ServerName},
+	})
+}
+
+// deleteRoomAlias removes a local alias. Only its creator or a server
+// admin may, as the spec suggests.
+//
+// DELETE /_matrix/client/v3/directory/room/{roomAlias}
+func (a *roomAPI) deleteRoomAlias(w http.ResponseWriter, r *http.Request, sess session) error {
+	alias, err := pathAlias(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	ra, err := a.db.RoomAlias(ctx, alias)
+	if errors.Is(err, store.ErrNotFound) {
+		return matrixerr.NotFound("unknown room alias")
+	}
+	if err != nil {
+		return err
+	}
+	if ra.Creator != sess.UserID {
+		u, err := a.db.User(ctx, sess.UserID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if !u.IsAdmin {
+			return matrixerr.Forbidden("only the alias's creator or a server admin may delete it")
+		}
+	}
+	err = a.db.Write(ctx, func(tx *store.Tx) error { return tx.DeleteRoomAlias(ctx, alias) })
+	if errors.Is(err, store.ErrNotFound) {
+		return matrixerr.NotFound("unknown room alias")
+	}
+	if err != nil {
+		return err
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
+}
+
+// getLocalAliases lists a room's local aliases, for its members and for
+// anyone if the room is world_readable.
+//
+// GET /_matrix/client/v3/rooms/{roomId}/aliases
+func (a *roomAPI) getLocalAliases(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	v, err := a.view(r.Context(), roomID, sess.UserID)
+	if err != nil {
+		return err
+	}
+	if !v.joined && v.leftAt != nil {
+		return matrixerr.Forbidden("you are not a member of this room")
+	}
+	aliases, err := a.db.RoomAliases(r.Context(), roomID)
+	if err != nil {
+		return err
+	}
+	if aliases == nil {
+		aliases = []id.RoomAlias{}
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"aliases": aliases})
+}

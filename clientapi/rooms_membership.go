@@ -1,0 +1,283 @@
+// Spec: Client-Server API § Room membership
+// OpenAPI: data/api/client-server/joining.yaml
+// OpenAPI: data/api/client-server/inviting.yaml
+// OpenAPI: data/api/client-server/knocking.yaml
+// OpenAPI: data/api/client-server/leaving.yaml
+// OpenAPI: data/api/client-server/kicking.yaml
+// OpenAPI: data/api/client-server/banning.yaml
+// https://spec.matrix.org/v1.19/client-server-api/#room-membership
+
+package clientapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/hafenchat/hafen/core/id"
+	"github.com/hafenchat/hafen/httpapi"
+	"github.com/hafenchat/hafen/matrixerr"
+	"github.com/hafenchat/hafen/room"
+	"github.com/hafenchat/hafen/store"
+)
+
+// maxReasonBytes bounds a membership reason; the event size limit would
+// refuse longer ones anyway, this refuses them before building the event.
+const maxReasonBytes = 4096
+
+// reasonBody is the body of join, knock and leave.
+type reasonBody struct {
+	Reason string `json:"reason"`
+}
+
+// targetBody is the body of invite, kick, ban and unban.
+type targetBody struct {
+	UserID *string `json:"user_id"`
+	Reason string  `json:"reason"`
+}
+
+// decodeReason reads an optional {"reason"} body.
+func decodeReason(w http.ResponseWriter, r *http.Request) (string, error) {
+	var b reasonBody
+	if err := httpapi.DecodeOptionalJSON(w, r, &b); err != nil {
+		return "", err
+	}
+	if len(b.Reason) > maxReasonBytes {
+		return "", matrixerr.BadJSON("reason is longer than %d bytes", maxReasonBytes)
+	}
+	return b.Reason, nil
+}
+
+// decodeTarget reads a {"user_id", "reason"} body: user_id is required
+// (M_BAD_JSON when missing) and must be a user ID (M_INVALID_PARAM).
+func decodeTarget(w http.ResponseWriter, r *http.Request) (id.UserID, string, error) {
+	var b targetBody
+	if err := httpapi.DecodeJSON(w, r, &b); err != nil {
+		return "", "", err
+	}
+	if b.UserID == nil {
+		return "", "", matrixerr.BadJSON("user_id is required")
+	}
+	u, err := id.ParseUserID(*b.UserID)
+	if err != nil {
+		return "", "", matrixerr.InvalidParam("user_id is not a valid user ID")
+	}
+	if len(b.Reason) > maxReasonBytes {
+		return "", "", matrixerr.BadJSON("reason is longer than %d bytes", maxReasonBytes)
+	}
+	return u, b.Reason, nil
+}
+
+// resolveRoom turns a {roomIdOrAlias} into a room ID: aliases are resolved
+// in the local directory (404 M_NOT_FOUND when unknown), anything that is
+// neither is 400 M_INVALID_PARAM.
+func (a *roomAPI) resolveRoom(ctx context.Context, s string) (id.RoomID, error) {
+	switch {
+	case len(s) > 0 && s[0] == '!':
+		roomID, err := id.ParseRoomID(s)
+		if err != nil {
+			return "", matrixerr.InvalidParam("roomIdOrAlias is not a valid room ID")
+		}
+		return roomID, nil
+	case len(s) > 0 && s[0] == '#':
+		alias, err := id.ParseRoomAlias(s)
+		if err != nil {
+			return "", matrixerr.InvalidParam("roomIdOrAlias is not a valid room alias")
+		}
+		ra, err := a.db.RoomAlias(ctx, alias)
+		if errors.Is(err, store.ErrNotFound) {
+			// TODO(#3): resolve other servers' aliases over federation.
+			return "", matrixerr.NotFound("unknown room alias")
+		}
+		if err != nil {
+			return "", err
+		}
+		return ra.RoomID, nil
+	}
+	return "", matrixerr.InvalidParam("roomIdOrAlias must be a room ID or a room alias")
+}
+
+// join sends the user's join event, with their profile.
+func (a *roomAPI) join(ctx context.Context, roomID id.RoomID, user id.UserID, reason string, membership string) error {
+	profile, err := a.profileOf(ctx, user)
+	if err != nil {
+		return err
+	}
+	_, err = a.svc.ChangeMembership(ctx, roomID, room.MembershipChange{
+		Sender: user, Target: user, Membership: membership, Reason: reason, Profile: profile,
+	})
+	return roomErr(err)
+}
+
+// joinRoom joins a room by ID or alias.
+//
+// POST /_matrix/client/v3/join/{roomIdOrAlias}
+//
+// Only rooms this server takes part in can be joined; via and server_name
+// are ignored until federation exists.
+func (a *roomAPI) joinRoom(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := a.resolveRoom(r.Context(), r.PathValue("roomIdOrAlias"))
+	if err != nil {
+		return err
+	}
+	reason, err := decodeReason(w, r)
+	if err != nil {
+		return err
+	}
+	if err := a.join(r.Context(), roomID, sess.UserID, reason, room.MembershipJoin); err != nil {
+		return err
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID})
+}
+
+// joinRoomByID joins a room by ID.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/join
+func (a *roomAPI) joinRoomByID(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	reason, err := decodeReason(w, r)
+	if err != nil {
+		return err
+	}
+	if err := a.join(r.Context(), roomID, sess.UserID, reason, room.MembershipJoin); err != nil {
+		return err
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID})
+}
+
+// knockRoom knocks on a room.
+//
+// POST /_matrix/client/v3/knock/{roomIdOrAlias}
+func (a *roomAPI) knockRoom(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := a.resolveRoom(r.Context(), r.PathValue("roomIdOrAlias"))
+	if err != nil {
+		return err
+	}
+	reason, err := decodeReason(w, r)
+	if err != nil {
+		return err
+	}
+	if err := a.join(r.Context(), roomID, sess.UserID, reason, room.MembershipKnock); err != nil {
+		return err
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID})
+}
+
+// changeOther sends a membership change of another user for the sender.
+func (a *roomAPI) changeOther(w http.ResponseWriter, r *http.Request, sess session, membership string) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	target, reason, err := decodeTarget(w, r)
+	if err != nil {
+		return err
+	}
+	_, err = a.svc.ChangeMembership(r.Context(), roomID, room.MembershipChange{
+		Sender: sess.UserID, Target: target, Membership: membership, Reason: reason,
+	})
+	if err != nil {
+		return roomErr(err)
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
+}
+
+// inviteUser invites a user.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/invite
+func (a *roomAPI) inviteUser(w http.ResponseWriter, r *http.Request, sess session) error {
+	return a.changeOther(w, r, sess, room.MembershipInvite)
+}
+
+// kick removes a user from a room.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/kick
+func (a *roomAPI) kick(w http.ResponseWriter, r *http.Request, sess session) error {
+	return a.changeOther(w, r, sess, room.MembershipLeave)
+}
+
+// ban bans a user.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/ban
+func (a *roomAPI) ban(w http.ResponseWriter, r *http.Request, sess session) error {
+	return a.changeOther(w, r, sess, room.MembershipBan)
+}
+
+// unban lifts a ban; the target must be banned (403 M_FORBIDDEN
+// otherwise), so that unban never turns into a kick.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/unban
+func (a *roomAPI) unban(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	target, reason, err := decodeTarget(w, r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	cur, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.member", string(target))
+	if err != nil {
+		return roomErr(err)
+	}
+	if membershipOf(cur) != room.MembershipBan {
+		return matrixerr.Forbidden("the user is not banned from this room")
+	}
+	_, err = a.svc.ChangeMembership(ctx, roomID, room.MembershipChange{
+		Sender: sess.UserID, Target: target, Membership: room.MembershipLeave, Reason: reason,
+	})
+	if err != nil {
+		return roomErr(err)
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
+}
+
+// leaveRoom leaves a room, or rejects an invite or retracts a knock.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/leave
+func (a *roomAPI) leaveRoom(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	reason, err := decodeReason(w, r)
+	if err != nil {
+		return err
+	}
+	_, err = a.svc.ChangeMembership(r.Context(), roomID, room.MembershipChange{
+		Sender: sess.UserID, Target: sess.UserID, Membership: room.MembershipLeave, Reason: reason,
+	})
+	if err != nil {
+		return roomErr(err)
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
+}
+
+// forgetRoom forgets a room the user has left.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/forget
+//
+// Joined, invited and knocking users get 400 M_UNKNOWN, as the spec says.
+// TODO(#store): record the forgotten flag so that sync leaves the room out.
+func (a *roomAPI) forgetRoom(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	if err := httpapi.DecodeOptionalJSON(w, r, &struct{}{}); err != nil {
+		return err
+	}
+	cur, err := a.svc.CurrentStateEvent(r.Context(), roomID, "m.room.member", string(sess.UserID))
+	if err != nil {
+		return roomErr(err)
+	}
+	switch membershipOf(cur) {
+	case room.MembershipJoin, room.MembershipInvite, room.MembershipKnock:
+		return matrixerr.Unknown("leave the room before forgetting it")
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
+}
