@@ -121,11 +121,6 @@ func (a *roomAPI) createRequest(ctx context.Context, b *createRoomBody, creator 
 		if !ok {
 			return nil, matrixerr.UnsupportedRoomVersion("this server does not support room version " + truncate(*b.RoomVersion, 40))
 		}
-		if v.EventIDInEvent {
-			// Rooms v1 and v2 need server-chosen event IDs, which the event
-			// path does not make; they are only joined, never created.
-			return nil, matrixerr.UnsupportedRoomVersion("this server does not create rooms of version " + string(v.ID))
-		}
 		req.Version = v
 	}
 	if b.RoomAliasName != nil {

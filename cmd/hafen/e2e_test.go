@@ -228,3 +228,31 @@ func createEventID(t *testing.T, cli *mautrix.Client, roomID id.RoomID) id.Event
 	}
 	return create.ID
 }
+
+// TestEveryRoomVersionEndToEnd creates a room of every supported version
+// through the API, has a second user join it and checks both see the
+// message in the room's history.
+func TestEveryRoomVersionEndToEnd(t *testing.T) {
+	base, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), "--registration", "--rate-limit=false")
+	ctx := context.Background()
+	alice, bob := register(t, base, "alice"), register(t, base, "bob")
+	for v := 1; v <= 12; v++ {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat", RoomVersion: id.RoomVersion(fmt.Sprint(v))})
+			if err != nil {
+				t.Fatalf("createRoom v%d: %v\n%s", v, err, logs)
+			}
+			if _, err := bob.JoinRoomByID(ctx, created.RoomID); err != nil {
+				t.Fatalf("join: %v", err)
+			}
+			sent, err := bob.SendText(ctx, created.RoomID, "hello")
+			if err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			ev, err := alice.GetEvent(ctx, created.RoomID, sent.EventID)
+			if err != nil || ev.Sender != bob.UserID {
+				t.Fatalf("alice reads bob's message: %v, %v", ev, err)
+			}
+		})
+	}
+}
