@@ -64,9 +64,7 @@ func (a *roomAPI) setRoomAlias(w http.ResponseWriter, r *http.Request, sess sess
 		return tx.CreateRoomAlias(ctx, store.RoomAlias{Alias: alias, RoomID: roomID, Creator: sess.UserID})
 	})
 	if errors.Is(err, store.ErrExists) {
-		// NOTSPEC: the spec answers 409 M_UNKNOWN; matrixerr has no kind
-		// for that status yet, so this is 400 M_UNKNOWN.
-		return matrixerr.Unknown("the room alias already exists")
+		return matrixerr.Conflict("the room alias already exists")
 	}
 	if err != nil {
 		return err

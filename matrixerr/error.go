@@ -65,6 +65,9 @@ func Internal(err error, message string) *Error { return Wrap(KindInternal, err,
 // Unknown returns 400 M_UNKNOWN.
 func Unknown(message string) *Error { return &Error{Kind: KindUnknown, Message: message} }
 
+// Conflict returns a 409 M_UNKNOWN error.
+func Conflict(message string) *Error { return &Error{Kind: KindConflict, Message: message} }
+
 // BadJSON returns 400 M_BAD_JSON: the body is JSON but not what the endpoint
 // expects (missing keys, wrong types, invalid values).
 func BadJSON(format string, args ...any) *Error { return New(KindBadJSON, format, args...) }

@@ -4,7 +4,7 @@ import "net/http"
 
 // Kind classifies an error. Each Kind has exactly one errcode and one HTTP
 // status, given by the table below; a few errcodes appear under two Kinds
-// because the spec uses them with two statuses (M_UNKNOWN, M_UNRECOGNIZED).
+// because the spec uses them with several statuses (M_UNKNOWN, M_UNRECOGNIZED).
 type Kind int
 
 // The kinds, in the order of the table. KindInternal is the zero value so
@@ -16,6 +16,9 @@ const (
 	// KindUnknown is a request the server rejects for a reason no other
 	// errcode describes: 400 M_UNKNOWN (e.g. "Bad login type").
 	KindUnknown
+	// KindConflict is a request that conflicts with existing data where
+	// the spec answers 409 M_UNKNOWN (e.g. a room alias that exists).
+	KindConflict
 	KindBadJSON
 	KindNotJSON
 	KindForbidden
@@ -85,6 +88,7 @@ type entry struct {
 var table = [numKinds]entry{
 	KindInternal:                    {"M_UNKNOWN", http.StatusInternalServerError},
 	KindUnknown:                     {"M_UNKNOWN", http.StatusBadRequest},
+	KindConflict:                    {"M_UNKNOWN", http.StatusConflict},
 	KindBadJSON:                     {"M_BAD_JSON", http.StatusBadRequest},
 	KindNotJSON:                     {"M_NOT_JSON", http.StatusBadRequest},
 	KindForbidden:                   {"M_FORBIDDEN", http.StatusForbidden},
