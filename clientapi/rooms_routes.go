@@ -78,12 +78,12 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store}
 	const v3 = "/_matrix/client/v3"
 
-	rt.Handle("POST "+v3+"/createRoom", s.authed(a.createRoom))
+	rt.Handle("POST "+v3+"/createRoom", s.authed(s.limited(ActionCreateRoom, a.createRoom)))
 
-	rt.Handle("POST "+v3+"/join/{roomIdOrAlias}", s.authed(a.joinRoom))
-	rt.Handle("POST "+v3+"/rooms/{roomId}/join", s.authed(a.joinRoomByID))
-	rt.Handle("POST "+v3+"/knock/{roomIdOrAlias}", s.authed(a.knockRoom))
-	rt.Handle("POST "+v3+"/rooms/{roomId}/invite", s.authed(a.inviteUser))
+	rt.Handle("POST "+v3+"/join/{roomIdOrAlias}", s.authed(s.limited(ActionJoin, a.joinRoom)))
+	rt.Handle("POST "+v3+"/rooms/{roomId}/join", s.authed(s.limited(ActionJoin, a.joinRoomByID)))
+	rt.Handle("POST "+v3+"/knock/{roomIdOrAlias}", s.authed(s.limited(ActionJoin, a.knockRoom)))
+	rt.Handle("POST "+v3+"/rooms/{roomId}/invite", s.authed(s.limited(ActionInvite, a.inviteUser)))
 	rt.Handle("POST "+v3+"/rooms/{roomId}/leave", s.authed(a.leaveRoom))
 	rt.Handle("POST "+v3+"/rooms/{roomId}/forget", s.authed(a.forgetRoom))
 	rt.Handle("POST "+v3+"/rooms/{roomId}/kick", s.authed(a.kick))
@@ -93,11 +93,11 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("GET "+v3+"/rooms/{roomId}/state", s.authed(a.getRoomState))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/state/{eventType}", s.authed(a.getRoomStateWithKey))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/state/{eventType}/{stateKey...}", s.authed(a.getRoomStateWithKey))
-	rt.Handle("PUT "+v3+"/rooms/{roomId}/state/{eventType}", s.authed(a.setRoomStateWithKey))
-	rt.Handle("PUT "+v3+"/rooms/{roomId}/state/{eventType}/{stateKey...}", s.authed(a.setRoomStateWithKey))
+	rt.Handle("PUT "+v3+"/rooms/{roomId}/state/{eventType}", s.authed(s.limited(ActionMessage, a.setRoomStateWithKey)))
+	rt.Handle("PUT "+v3+"/rooms/{roomId}/state/{eventType}/{stateKey...}", s.authed(s.limited(ActionMessage, a.setRoomStateWithKey)))
 
-	rt.Handle("PUT "+v3+"/rooms/{roomId}/send/{eventType}/{txnId}", s.authed(a.sendMessage))
-	rt.Handle("PUT "+v3+"/rooms/{roomId}/redact/{eventId}/{txnId}", s.authed(a.redactEvent))
+	rt.Handle("PUT "+v3+"/rooms/{roomId}/send/{eventType}/{txnId}", s.authed(s.limited(ActionMessage, a.sendMessage)))
+	rt.Handle("PUT "+v3+"/rooms/{roomId}/redact/{eventId}/{txnId}", s.authed(s.limited(ActionMessage, a.redactEvent)))
 
 	rt.Handle("GET "+v3+"/rooms/{roomId}/messages", s.authed(a.getRoomEvents))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/context/{eventId}", s.authed(a.getEventContext))
@@ -213,4 +213,15 @@ func contentString(content []byte, key string) string {
 // insensitively, as DNS names are).
 func (a *roomAPI) isLocalServer(server id.ServerName) bool {
 	return strings.EqualFold(string(server), string(a.s.ServerName))
+}
+
+// limited wraps an authenticated handler so that each user may perform the
+// action only as fast as the rate limiter allows (M_LIMIT_EXCEEDED beyond).
+func (s *Server) limited(action string, h func(w http.ResponseWriter, r *http.Request, sess session) error) func(w http.ResponseWriter, r *http.Request, sess session) error {
+	return func(w http.ResponseWriter, r *http.Request, sess session) error {
+		if err := s.Limiter.Check(action, string(sess.UserID)); err != nil {
+			return err
+		}
+		return h(w, r, sess)
+	}
 }

@@ -763,3 +763,27 @@ func TestKnock(t *testing.T) {
 	must[*mautrix.RespInviteUser](t, "accept knock")(alice.InviteUser(ctx, r.RoomID, &mautrix.ReqInviteUser{UserID: bob.UserID}))
 	must[*mautrix.RespJoinRoom](t, "join")(bob.JoinRoomByID(ctx, r.RoomID))
 }
+
+// TestRoomActionsAreRateLimited: sending is limited per user (spec: "Rate
+// limiting", 429 M_LIMIT_EXCEEDED with retry_after_ms); another user keeps
+// their own budget.
+func TestRoomActionsAreRateLimited(t *testing.T) {
+	e := newRoomEnv(t)
+	ctx := context.Background()
+	alice, _ := e.user("alice")
+	bob, _ := e.user("bob")
+	r := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"}))
+	must[*mautrix.RespJoinRoom](t, "join")(bob.JoinRoomByID(ctx, r.RoomID))
+	// A budget of 2 messages that refills once every 1000 seconds.
+	e.srv.Limiter = httpapi.NewRateLimiter(map[string]httpapi.Rate{ActionMessage: {PerSecond: 0.001, Burst: 2}})
+	for i := range 2 {
+		if _, err := alice.SendText(ctx, r.RoomID, strings.Repeat("x", i+1)); err != nil {
+			t.Fatalf("send %d within the burst: %v", i, err)
+		}
+	}
+	_, err := alice.SendText(ctx, r.RoomID, "one too many")
+	wantErr(t, "third send", err, 429, "M_LIMIT_EXCEEDED")
+	if _, err := bob.SendText(ctx, r.RoomID, "bob's own budget"); err != nil {
+		t.Errorf("another user's send was limited: %v", err)
+	}
+}

@@ -99,6 +99,15 @@ const (
 	ActionLogin    = "login"
 	ActionRegister = "register"
 	ActionAccount  = "account"
+	// ActionMessage covers sending events into a room (messages, state,
+	// redactions), per user.
+	ActionMessage = "message"
+	// ActionJoin covers joins and knocks, per user.
+	ActionJoin = "join"
+	// ActionInvite covers invites, per user.
+	ActionInvite = "invite"
+	// ActionCreateRoom covers room creation, per user.
+	ActionCreateRoom = "create_room"
 )
 
 // Server serves the Client-Server API. Fill its fields, then call Routes.

@@ -77,8 +77,22 @@ func NewFlagSet(name string) (*flag.FlagSet, *Flags) {
 		if s.path[len(s.path)-1] == "enabled" && len(s.path) > 1 {
 			fs.Var(fv, flagName(s.path[:len(s.path)-1]), "same as --"+flagName(s.path))
 		}
+		if alias := flagAlias(strings.Join(s.path, ".")); alias != "" {
+			fs.Var(fv, alias, "same as --"+flagName(s.path))
+		}
 	}
 	return fs, f
+}
+
+// flagAlias returns an extra flag name for the setting at path, or "".
+// --open-registration says plainly what turning registration on means: with
+// no token required, anyone who can reach the server may create an account.
+func flagAlias(path string) string {
+	switch path {
+	case "registration.enabled":
+		return "open-registration"
+	}
+	return ""
 }
 
 // Load reads the file and the environment and applies the parsed flags.

@@ -86,7 +86,7 @@ func register(t *testing.T, base, name string) *mautrix.Client {
 func TestRoomsAndSyncEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
-			args := append([]string{"--registration", "--rate-limit=false"}, dbArgs(t)...)
+			args := append([]string{"--open-registration", "--rate-limit=false"}, dbArgs(t)...)
 			base, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), args...)
 			ctx := context.Background()
 			alice, bob := register(t, base, "alice"), register(t, base, "bob")
@@ -233,7 +233,7 @@ func createEventID(t *testing.T, cli *mautrix.Client, roomID id.RoomID) id.Event
 // through the API, has a second user join it and checks both see the
 // message in the room's history.
 func TestEveryRoomVersionEndToEnd(t *testing.T) {
-	base, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), "--registration", "--rate-limit=false")
+	base, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), "--open-registration", "--rate-limit=false")
 	ctx := context.Background()
 	alice, bob := register(t, base, "alice"), register(t, base, "bob")
 	for v := 1; v <= 12; v++ {

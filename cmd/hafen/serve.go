@@ -165,13 +165,13 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 		rl := cfg.RateLimit
 		rate := func(r config.Rate) httpapi.Rate { return httpapi.Rate{PerSecond: r.PerSecond, Burst: r.Burst} }
 		s.Limiter = httpapi.NewRateLimiter(map[string]httpapi.Rate{
-			clientapi.ActionLogin:    rate(rl.Login),
-			clientapi.ActionRegister: rate(rl.Register),
-			clientapi.ActionAccount:  rate(rl.Account),
-			"message":                rate(rl.Message),
-			"join":                   rate(rl.Join),
-			"invite":                 rate(rl.Invite),
-			"create_room":            rate(rl.CreateRoom),
+			clientapi.ActionLogin:      rate(rl.Login),
+			clientapi.ActionRegister:   rate(rl.Register),
+			clientapi.ActionAccount:    rate(rl.Account),
+			clientapi.ActionMessage:    rate(rl.Message),
+			clientapi.ActionJoin:       rate(rl.Join),
+			clientapi.ActionInvite:     rate(rl.Invite),
+			clientapi.ActionCreateRoom: rate(rl.CreateRoom),
 		})
 	}
 	return s
