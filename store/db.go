@@ -52,6 +52,8 @@ func (db *DB) Close() error {
 }
 
 func (b *backend) close() error {
+	b.readStmts.close()
+	b.writeStmts.close()
 	var errs []error
 	if b.read != b.write {
 		if err := b.read.Close(); err != nil {
@@ -69,7 +71,12 @@ func (b *backend) close() error {
 // running statement would abort the transaction shared with the other jobs
 // of the batch (SQLite rolls the whole transaction back on interrupt, and
 // the PostgreSQL driver closes the connection).
-type txQuerier struct{ tx *sql.Tx }
+type txQuerier struct {
+	tx *sql.Tx
+	// cache holds the write pool's prepared statements; the transaction
+	// runs on that pool's one connection, so they are reused as they are.
+	cache *stmtCache
+}
 
 // stmtContext returns ctx itself when it is done, so database/sql fails the
 // statement with ctx.Err() before it reaches the driver, and otherwise a
@@ -82,15 +89,37 @@ func stmtContext(ctx context.Context) context.Context {
 }
 
 func (t txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s := t.stmt(ctx, query); s != nil {
+		return s.ExecContext(stmtContext(ctx), args...)
+	}
 	return t.tx.ExecContext(stmtContext(ctx), query, args...)
 }
 
 func (t txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := t.stmt(ctx, query); s != nil {
+		return s.QueryContext(stmtContext(ctx), args...)
+	}
 	return t.tx.QueryContext(stmtContext(ctx), query, args...)
 }
 
 func (t txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := t.stmt(ctx, query); s != nil {
+		return s.QueryRowContext(stmtContext(ctx), args...)
+	}
 	return t.tx.QueryRowContext(stmtContext(ctx), query, args...)
+}
+
+// stmt returns the cached statement for query bound to the transaction, or
+// nil to run the query unprepared.
+func (t txQuerier) stmt(ctx context.Context, query string) *sql.Stmt {
+	if t.cache == nil {
+		return nil
+	}
+	s := t.cache.get(query)
+	if s == nil {
+		return nil
+	}
+	return t.tx.StmtContext(stmtContext(ctx), s)
 }
 
 // notFound turns sql.ErrNoRows into ErrNotFound and leaves other errors as

@@ -67,7 +67,7 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 		logger.Info("store migrated", "migrations", applied, "schema_version", schemaVersion())
 	}
 	db := &DB{
-		reader:        reader{q: b.read, d: b.d},
+		reader:        reader{q: poolQuerier{pool: b.read, c: b.readStmts}, d: b.d},
 		b:             b,
 		logger:        logger,
 		maxStateDelta: defaultMaxStateDelta,
@@ -82,6 +82,9 @@ type backend struct {
 	d     dialect
 	read  *sql.DB
 	write *sql.DB
+	// readStmts and writeStmts cache prepared statements per pool; nil
+	// where the driver caches statements itself (pgx does).
+	readStmts, writeStmts *stmtCache
 }
 
 // openBackend chooses the backend from the DSN and opens its pools. A

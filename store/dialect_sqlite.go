@@ -156,5 +156,6 @@ func openSQLite(ctx context.Context, path string) (*backend, error) {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite database %s for reading: %w", path, err)
 	}
-	return &backend{d: sqliteDialect{}, read: read, write: write}, nil
+	return &backend{d: sqliteDialect{}, read: read, write: write,
+		readStmts: newStmtCache(read), writeStmts: newDeferredStmtCache(write)}, nil
 }

@@ -46,6 +46,11 @@ var migrations = []migration{
 		},
 		sequences: []string{"stream_pos_seq"},
 	},
+	{
+		version:    2,
+		name:       "forgotten rooms",
+		statements: []string{forgottenRoomsSchema},
+	},
 }
 
 const schemaMigrationsSchema = `

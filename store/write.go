@@ -142,6 +142,7 @@ func (w *writer) run() {
 			return
 		}
 		w.runBatch(batch)
+		w.db.b.writeStmts.preparePending()
 	}
 }
 
@@ -206,7 +207,7 @@ func (w *writer) runBatch(batch []*writeJob) {
 		_ = tx.Rollback()
 		deliver(err)
 	}
-	t := &Tx{reader: reader{q: txQuerier{tx: tx}, d: w.db.b.d}, maxStateDelta: w.db.maxStateDelta}
+	t := &Tx{reader: reader{q: txQuerier{tx: tx, cache: w.db.b.writeStmts}, d: w.db.b.d}, maxStateDelta: w.db.maxStateDelta}
 	for i, j := range live {
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT write_job"); err != nil {
 			abort(fmt.Errorf("create savepoint: %w", err))
