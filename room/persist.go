@@ -3,6 +3,7 @@ package room
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/hafenchat/hafen/core/event"
@@ -119,6 +120,11 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				}
 				newNIDs[k] = nid
 			}
+			if target := pdu.Redacts(); pdu.Type() == "m.room.redaction" && target != "" {
+				if err := markRedacted(ctx, tx, roomID, target, pdu.EventID()); err != nil {
+					return err
+				}
+			}
 			if p := props[i]; p.TxnID != "" {
 				if err := tx.AddTxnID(ctx, p.Sender, p.DeviceID, p.TxnID, pdu.EventID(), pdu.OriginServerTS()); err != nil {
 					return fmt.Errorf("record txn id %s: %w", p.TxnID, err)
@@ -154,6 +160,25 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 	rs.depth = last.Depth()
 	rs.stateGroup = group
 	return out, nil
+}
+
+// markRedacted records that a redaction applies to its target, so every
+// read path serves the target redacted. A target this server does not have,
+// or one in another room, is left alone: the redaction applies to nothing.
+// The caller has checked the sender may redact the target (its own event,
+// or the room's redact power level).
+func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, redaction id.EventID) error {
+	ev, err := tx.Event(ctx, target)
+	if errors.Is(err, store.ErrNotFound) || err == nil && ev.RoomID != roomID {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load redaction target %s: %w", target, err)
+	}
+	if err := tx.SetRedactedBecause(ctx, target, redaction); err != nil {
+		return fmt.Errorf("mark %s redacted: %w", target, err)
+	}
+	return nil
 }
 
 // membershipOf returns content.membership of a member event, or "" if it

@@ -245,3 +245,35 @@ func TestPlanCreateOrderAndOverrides(t *testing.T) {
 	}
 	_ = rand.Reader
 }
+
+func TestRedactionMarksItsTarget(t *testing.T) {
+	s, db, _ := newService(t, filepath.Join(t.TempDir(), "hafen.db"))
+	ctx := context.Background()
+	alice := id.UserID("@alice:hafen.test")
+	roomID, err := s.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: roomversion.V11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := s.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: roomversion.V11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.message", Sender: alice, Content: text("oops")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A redaction in another room must not touch the event.
+	if _, _, err := s.Send(ctx, other, Proposal{Type: "m.room.redaction", Sender: alice, Content: json.RawMessage(fmt.Sprintf(`{"redacts":%q}`, msg.EventID()))}); err != nil {
+		t.Fatal(err)
+	}
+	if ev, _ := db.Event(ctx, msg.EventID()); ev.RedactedBecause != "" {
+		t.Fatalf("a redaction in another room marked the event: %s", ev.RedactedBecause)
+	}
+	red, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.redaction", Sender: alice, Content: json.RawMessage(fmt.Sprintf(`{"redacts":%q}`, msg.EventID()))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, _ := db.Event(ctx, msg.EventID()); ev.RedactedBecause != red.EventID() {
+		t.Errorf("redacted_because = %q, want %s", ev.RedactedBecause, red.EventID())
+	}
+}
