@@ -16,5 +16,20 @@
 // do not multiply database work. Older tokens and initial syncs read the
 // store.
 //
+// # Notification counts
+//
+// Each joined room carries unread_notifications, judged by the
+// server-default push rules. The counts of a (user, room) pair are set up
+// from the store the first time a sync needs them and then kept current in
+// memory by EventsPersisted; a room's entry carries them when it is sent in
+// full or when they changed since the since token. Without read receipts,
+// the user's own last event in a room counts as having read it.
+//
+// # Forgotten rooms
+//
+// Rooms the user has forgotten (POST /rooms/{roomId}/forget) are left out
+// of the leave section until the user joins, is invited or knocks again.
+// The store is asked only when a left room is about to be sent.
+//
 // Tokens are "s" followed by the stream position the response covers.
 package clientsync

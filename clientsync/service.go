@@ -23,6 +23,7 @@ type Store interface {
 	EventsByNID(ctx context.Context, nids []int64) ([]store.Event, error)
 	Event(ctx context.Context, eventID id.EventID) (store.Event, error)
 	Filter(ctx context.Context, userID id.UserID, filterID int64) ([]byte, error)
+	ForgottenRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
 }
 
 // RoomReader is what sync needs from the event path.
@@ -41,6 +42,7 @@ type Service struct {
 	now      func() time.Time
 	notifier *Notifier
 	timeline *Timeline
+	unread   *unreadCounts
 
 	mu sync.Mutex
 	// members caches the memberships of users who have synced, by user
@@ -78,13 +80,16 @@ func New(cfg Config) *Service {
 		now:      now,
 		notifier: NewNotifier(cfg.StreamPos),
 		timeline: NewTimeline(size, cfg.StreamPos),
+		unread:   newUnreadCounts(cfg.StreamPos),
 		members:  map[id.UserID]map[id.RoomID]string{},
 	}
 }
 
 // EventsPersisted implements room.Listener: it records committed events in
-// the ring and the membership cache, then wakes waiting syncs.
+// the ring, the membership cache and the notification counts, then wakes
+// waiting syncs.
 func (s *Service) EventsPersisted(evs []room.Persisted) {
+	s.unread.apply(evs)
 	var top int64
 	for _, p := range evs {
 		s.timeline.Append(entry{pos: p.StreamPos, pdu: p.PDU, txnDevice: p.DeviceID, txnID: p.TxnID})

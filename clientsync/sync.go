@@ -116,8 +116,17 @@ func (s *Service) initial(ctx context.Context, req Request, pos int64) (*Respons
 		return nil, err
 	}
 	resp := &Response{NextBatch: Token(pos), Rooms: newRooms()}
+	var forgotten map[id.RoomID]bool
+	if req.Filter.Room != nil && req.Filter.Room.IncludeLeave {
+		if forgotten, err = s.forgotten(ctx, req.User); err != nil {
+			return nil, err
+		}
+	}
 	for roomID, membership := range ms {
 		if !req.Filter.Room.MatchRoom(string(roomID)) {
+			continue
+		}
+		if (membership == "leave" || membership == "ban") && forgotten[roomID] {
 			continue
 		}
 		if err := s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil); err != nil {
@@ -141,6 +150,9 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 	if err != nil {
 		return nil, err
 	}
+	// forgotten is read only when a left room is about to be sent, which
+	// incremental syncs seldom do.
+	var forgotten map[id.RoomID]bool
 	for roomID, items := range byRoom {
 		if !req.Filter.Room.MatchRoom(string(roomID)) {
 			continue
@@ -162,6 +174,16 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 		}
 		last := own[len(own)-1]
 		membership = membershipOf(last.pdu.Content())
+		if membership == "leave" || membership == "ban" {
+			if forgotten == nil {
+				if forgotten, err = s.forgotten(ctx, req.User); err != nil {
+					return nil, err
+				}
+			}
+			if forgotten[roomID] {
+				continue
+			}
+		}
 		before, err := s.membershipBefore(ctx, req.User, own[0])
 		if err != nil {
 			return nil, err
@@ -298,6 +320,13 @@ func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *
 		if err := s.addLazyMembers(ctx, req, roomID, jr, timeline, s.now().UnixMilli()); err != nil {
 			return err
 		}
+	}
+	counts, changed, fresh, err := s.unreadFor(ctx, req.User, roomID)
+	if err != nil {
+		return err
+	}
+	if req.FullState || fresh || changed > since {
+		jr.UnreadNotifications = &counts
 	}
 	summarize := req.FullState
 	for _, it := range items {
@@ -452,6 +481,11 @@ func (s *Service) addRoom(ctx context.Context, req Request, rooms *Rooms, roomID
 			return err
 		}
 		jr.Summary = sum
+		counts, _, _, err := s.unreadFor(ctx, req.User, roomID)
+		if err != nil {
+			return err
+		}
+		jr.UnreadNotifications = &counts
 		rooms.Join[string(roomID)] = jr
 	case "invite", "knock":
 		state, err := s.rooms.CurrentState(ctx, roomID)
@@ -611,78 +645,6 @@ func (s *Service) stateBefore(ctx context.Context, roomID id.RoomID, it item) (m
 		return nil, fmt.Errorf("state before timeline of %s: %w", roomID, err)
 	}
 	return state, nil
-}
-
-// addLazyMembers adds, for lazy-loading clients, the member events of the
-// timeline's senders that the timeline itself does not carry.
-func (s *Service) addLazyMembers(ctx context.Context, req Request, roomID id.RoomID, jr *JoinedRoom, timeline []item, now int64) error {
-	sf := stateFilter(req.Filter)
-	if sf == nil || !sf.LazyLoadMembers || len(timeline) == 0 {
-		return nil
-	}
-	inTimeline := map[string]bool{}
-	for _, it := range timeline {
-		if it.pdu.Type() == "m.room.member" {
-			sk, _ := it.pdu.StateKey()
-			inTimeline[sk] = true
-		}
-	}
-	for _, ev := range jr.State.Events {
-		if ev.Type == "m.room.member" && ev.StateKey != nil {
-			inTimeline[*ev.StateKey] = true
-		}
-	}
-	need := map[string]bool{}
-	for _, it := range timeline {
-		if snd := string(it.pdu.Sender()); !inTimeline[snd] {
-			need[snd] = true
-		}
-	}
-	if len(need) == 0 {
-		return nil
-	}
-	state, err := s.rooms.CurrentState(ctx, roomID)
-	if err != nil {
-		return err
-	}
-	for _, ev := range state {
-		if sk, ok := ev.StateKey(); ok && ev.Type() == "m.room.member" && need[sk] {
-			jr.State.Events = append(jr.State.Events, s.format(req, item{pdu: ev}, now))
-		}
-	}
-	return nil
-}
-
-// summary computes a room's heroes and member counts.
-func (s *Service) summary(ctx context.Context, user id.UserID, roomID id.RoomID) (*Summary, error) {
-	state, err := s.rooms.CurrentState(ctx, roomID)
-	if err != nil {
-		return nil, err
-	}
-	joined, invited := 0, 0
-	var others []string
-	for _, ev := range state {
-		sk, ok := ev.StateKey()
-		if !ok || ev.Type() != "m.room.member" {
-			continue
-		}
-		switch membershipOf(ev.Content()) {
-		case "join":
-			joined++
-		case "invite":
-			invited++
-		default:
-			continue
-		}
-		if sk != string(user) {
-			others = append(others, sk)
-		}
-	}
-	sort.Strings(others)
-	if len(others) > 5 {
-		others = others[:5]
-	}
-	return &Summary{Heroes: others, JoinedMemberCount: &joined, InvitedMemberCount: &invited}, nil
 }
 
 // parse turns stored events of one room into items.
