@@ -58,6 +58,32 @@ func pathProfileKey(r *http.Request) (string, error) {
 	return key, nil
 }
 
+// pathProfileField parses the {userId} and {keyName} path parameters, in
+// that order.
+func pathProfileField(r *http.Request) (id.UserID, string, error) {
+	user, err := pathUserID(r)
+	if err != nil {
+		return "", "", err
+	}
+	key, err := pathProfileKey(r)
+	if err != nil {
+		return "", "", err
+	}
+	return user, key, nil
+}
+
+// profileFields returns the profile fields a user has set.
+func profileFields(u store.User) map[string]string {
+	p := map[string]string{}
+	if u.DisplayName != "" {
+		p[profileDisplayName] = u.DisplayName
+	}
+	if u.AvatarURL != "" {
+		p[profileAvatarURL] = u.AvatarURL
+	}
+	return p
+}
+
 // localProfile returns the stored profile of a user: 404 M_NOT_FOUND for
 // unknown or deactivated users and for other servers' users.
 func (a *roomAPI) localProfile(ctx context.Context, user id.UserID) (map[string]string, error) {
@@ -72,14 +98,7 @@ func (a *roomAPI) localProfile(ctx context.Context, user id.UserID) (map[string]
 	if err != nil {
 		return nil, err
 	}
-	p := map[string]string{}
-	if u.DisplayName != "" {
-		p[profileDisplayName] = u.DisplayName
-	}
-	if u.AvatarURL != "" {
-		p[profileAvatarURL] = u.AvatarURL
-	}
-	return p, nil
+	return profileFields(u), nil
 }
 
 // getUserProfile returns a user's profile.
@@ -101,11 +120,7 @@ func (a *roomAPI) getUserProfile(w http.ResponseWriter, r *http.Request) error {
 //
 // GET /_matrix/client/v3/profile/{userId}/{keyName}
 func (a *roomAPI) getProfileField(w http.ResponseWriter, r *http.Request) error {
-	user, err := pathUserID(r)
-	if err != nil {
-		return err
-	}
-	key, err := pathProfileKey(r)
+	user, key, err := pathProfileField(r)
 	if err != nil {
 		return err
 	}
@@ -123,11 +138,7 @@ func (a *roomAPI) getProfileField(w http.ResponseWriter, r *http.Request) error 
 // ownProfileKey checks that the request changes the requester's own
 // profile and a field Hafen stores.
 func ownProfileKey(r *http.Request, sess session) (string, error) {
-	user, err := pathUserID(r)
-	if err != nil {
-		return "", err
-	}
-	key, err := pathProfileKey(r)
+	user, key, err := pathProfileField(r)
 	if err != nil {
 		return "", err
 	}

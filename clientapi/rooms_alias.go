@@ -5,6 +5,7 @@
 package clientapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -23,6 +24,20 @@ func pathAlias(r *http.Request) (id.RoomAlias, error) {
 		return "", matrixerr.InvalidParam("roomAlias is not a valid room alias")
 	}
 	return alias, nil
+}
+
+// lookupAlias returns the directory entry of an alias: 404 M_NOT_FOUND if
+// the directory does not hold it.
+func (a *roomAPI) lookupAlias(ctx context.Context, alias id.RoomAlias) (store.RoomAlias, error) {
+	ra, err := a.db.RoomAlias(ctx, alias)
+	if errors.Is(err, store.ErrNotFound) {
+		// TODO(#3): query other servers' aliases over federation.
+		return store.RoomAlias{}, matrixerr.NotFound("unknown room alias")
+	}
+	if err != nil {
+		return store.RoomAlias{}, err
+	}
+	return ra, nil
 }
 
 // setRoomAlias maps a new local alias to a room the user is joined to.
@@ -50,12 +65,9 @@ func (a *roomAPI) setRoomAlias(w http.ResponseWriter, r *http.Request, sess sess
 		return matrixerr.InvalidParam("room_id is not a valid room ID")
 	}
 	ctx := r.Context()
-	member, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.member", string(sess.UserID))
-	if errors.Is(err, room.ErrRoomNotFound) {
-		return matrixerr.NotFound("unknown room")
-	}
+	member, err := a.memberEvent(ctx, roomID, sess.UserID)
 	if err != nil {
-		return roomErr(err)
+		return err
 	}
 	if membershipOf(member) != room.MembershipJoin {
 		return matrixerr.Forbidden("you must be joined to the room to give it an alias")
@@ -80,11 +92,7 @@ func (a *roomAPI) getRoomIDByAlias(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	ra, err := a.db.RoomAlias(r.Context(), alias)
-	if errors.Is(err, store.ErrNotFound) {
-		// TODO(#3): query the alias's server over federation.
-		return matrixerr.NotFound("unknown room alias")
-	}
+	ra, err := a.lookupAlias(r.Context(), alias)
 	if err != nil {
 		return err
 	}
@@ -104,10 +112,7 @@ func (a *roomAPI) deleteRoomAlias(w http.ResponseWriter, r *http.Request, sess s
 		return err
 	}
 	ctx := r.Context()
-	ra, err := a.db.RoomAlias(ctx, alias)
-	if errors.Is(err, store.ErrNotFound) {
-		return matrixerr.NotFound("unknown room alias")
-	}
+	ra, err := a.lookupAlias(ctx, alias)
 	if err != nil {
 		return err
 	}
@@ -135,16 +140,9 @@ func (a *roomAPI) deleteRoomAlias(w http.ResponseWriter, r *http.Request, sess s
 //
 // GET /_matrix/client/v3/rooms/{roomId}/aliases
 func (a *roomAPI) getLocalAliases(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := pathRoomID(r)
+	roomID, err := a.pathRoomCurrentView(r, sess)
 	if err != nil {
 		return err
-	}
-	v, err := a.view(r.Context(), roomID, sess.UserID)
-	if err != nil {
-		return err
-	}
-	if !v.joined && v.leftAt != nil {
-		return matrixerr.Forbidden("you are not a member of this room")
 	}
 	aliases, err := a.db.RoomAliases(r.Context(), roomID)
 	if err != nil {

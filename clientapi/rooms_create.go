@@ -194,12 +194,5 @@ func (a *roomAPI) profileOf(ctx context.Context, user id.UserID) (map[string]str
 	if err != nil {
 		return nil, err
 	}
-	p := map[string]string{}
-	if u.DisplayName != "" {
-		p["displayname"] = u.DisplayName
-	}
-	if u.AvatarURL != "" {
-		p["avatar_url"] = u.AvatarURL
-	}
-	return p, nil
+	return profileFields(u), nil
 }

@@ -84,11 +84,7 @@ func (a *roomAPI) resolveRoom(ctx context.Context, s string) (id.RoomID, error) 
 		if err != nil {
 			return "", matrixerr.InvalidParam("roomIdOrAlias is not a valid room alias")
 		}
-		ra, err := a.db.RoomAlias(ctx, alias)
-		if errors.Is(err, store.ErrNotFound) {
-			// TODO(#3): resolve other servers' aliases over federation.
-			return "", matrixerr.NotFound("unknown room alias")
-		}
+		ra, err := a.lookupAlias(ctx, alias)
 		if err != nil {
 			return "", err
 		}
@@ -97,16 +93,24 @@ func (a *roomAPI) resolveRoom(ctx context.Context, s string) (id.RoomID, error) 
 	return "", matrixerr.InvalidParam("roomIdOrAlias must be a room ID or a room alias")
 }
 
-// join sends the user's join event, with their profile.
-func (a *roomAPI) join(ctx context.Context, roomID id.RoomID, user id.UserID, reason string, membership string) error {
-	profile, err := a.profileOf(ctx, user)
+// join reads the optional reason of the request, sends the user's join
+// or knock event, with their profile, and answers {"room_id"}.
+func (a *roomAPI) join(w http.ResponseWriter, r *http.Request, sess session, roomID id.RoomID, membership string) error {
+	reason, err := decodeReason(w, r)
 	if err != nil {
 		return err
 	}
-	_, err = a.svc.ChangeMembership(ctx, roomID, room.MembershipChange{
-		Sender: user, Target: user, Membership: membership, Reason: reason, Profile: profile,
+	profile, err := a.profileOf(r.Context(), sess.UserID)
+	if err != nil {
+		return err
+	}
+	_, err = a.svc.ChangeMembership(r.Context(), roomID, room.MembershipChange{
+		Sender: sess.UserID, Target: sess.UserID, Membership: membership, Reason: reason, Profile: profile,
 	})
-	return roomErr(err)
+	if err != nil {
+		return roomErr(err)
+	}
+	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID})
 }
 
 // joinRoom joins a room by ID or alias.
@@ -120,14 +124,7 @@ func (a *roomAPI) joinRoom(w http.ResponseWriter, r *http.Request, sess session)
 	if err != nil {
 		return err
 	}
-	reason, err := decodeReason(w, r)
-	if err != nil {
-		return err
-	}
-	if err := a.join(r.Context(), roomID, sess.UserID, reason, room.MembershipJoin); err != nil {
-		return err
-	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID})
+	return a.join(w, r, sess, roomID, room.MembershipJoin)
 }
 
 // joinRoomByID joins a room by ID.
@@ -138,14 +135,7 @@ func (a *roomAPI) joinRoomByID(w http.ResponseWriter, r *http.Request, sess sess
 	if err != nil {
 		return err
 	}
-	reason, err := decodeReason(w, r)
-	if err != nil {
-		return err
-	}
-	if err := a.join(r.Context(), roomID, sess.UserID, reason, room.MembershipJoin); err != nil {
-		return err
-	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID})
+	return a.join(w, r, sess, roomID, room.MembershipJoin)
 }
 
 // knockRoom knocks on a room.
@@ -156,14 +146,15 @@ func (a *roomAPI) knockRoom(w http.ResponseWriter, r *http.Request, sess session
 	if err != nil {
 		return err
 	}
-	reason, err := decodeReason(w, r)
-	if err != nil {
-		return err
+	return a.join(w, r, sess, roomID, room.MembershipKnock)
+}
+
+// changeMembership sends a membership change and answers {}.
+func (a *roomAPI) changeMembership(w http.ResponseWriter, r *http.Request, roomID id.RoomID, c room.MembershipChange) error {
+	if _, err := a.svc.ChangeMembership(r.Context(), roomID, c); err != nil {
+		return roomErr(err)
 	}
-	if err := a.join(r.Context(), roomID, sess.UserID, reason, room.MembershipKnock); err != nil {
-		return err
-	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID})
+	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // changeOther sends a membership change of another user for the sender.
@@ -176,13 +167,9 @@ func (a *roomAPI) changeOther(w http.ResponseWriter, r *http.Request, sess sessi
 	if err != nil {
 		return err
 	}
-	_, err = a.svc.ChangeMembership(r.Context(), roomID, room.MembershipChange{
+	return a.changeMembership(w, r, roomID, room.MembershipChange{
 		Sender: sess.UserID, Target: target, Membership: membership, Reason: reason,
 	})
-	if err != nil {
-		return roomErr(err)
-	}
-	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // inviteUser invites a user.
@@ -219,21 +206,16 @@ func (a *roomAPI) unban(w http.ResponseWriter, r *http.Request, sess session) er
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	cur, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.member", string(target))
+	cur, err := a.memberEvent(r.Context(), roomID, target)
 	if err != nil {
-		return roomErr(err)
+		return err
 	}
 	if membershipOf(cur) != room.MembershipBan {
 		return matrixerr.Forbidden("the user is not banned from this room")
 	}
-	_, err = a.svc.ChangeMembership(ctx, roomID, room.MembershipChange{
+	return a.changeMembership(w, r, roomID, room.MembershipChange{
 		Sender: sess.UserID, Target: target, Membership: room.MembershipLeave, Reason: reason,
 	})
-	if err != nil {
-		return roomErr(err)
-	}
-	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
 // leaveRoom leaves a room, or rejects an invite or retracts a knock.
@@ -248,21 +230,18 @@ func (a *roomAPI) leaveRoom(w http.ResponseWriter, r *http.Request, sess session
 	if err != nil {
 		return err
 	}
-	_, err = a.svc.ChangeMembership(r.Context(), roomID, room.MembershipChange{
+	return a.changeMembership(w, r, roomID, room.MembershipChange{
 		Sender: sess.UserID, Target: sess.UserID, Membership: room.MembershipLeave, Reason: reason,
 	})
-	if err != nil {
-		return roomErr(err)
-	}
-	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
 }
 
-// forgetRoom forgets a room the user has left.
+// forgetRoom forgets a room the user has left: sync leaves it out until
+// the user joins, is invited or knocks again.
 //
 // POST /_matrix/client/v3/rooms/{roomId}/forget
 //
 // Joined, invited and knocking users get 400 M_UNKNOWN, as the spec says.
-// TODO(#store): record the forgotten flag so that sync leaves the room out.
+// Forgetting a room the user was never in does nothing.
 func (a *roomAPI) forgetRoom(w http.ResponseWriter, r *http.Request, sess session) error {
 	roomID, err := pathRoomID(r)
 	if err != nil {
@@ -271,13 +250,23 @@ func (a *roomAPI) forgetRoom(w http.ResponseWriter, r *http.Request, sess sessio
 	if err := httpapi.DecodeOptionalJSON(w, r, &struct{}{}); err != nil {
 		return err
 	}
-	cur, err := a.svc.CurrentStateEvent(r.Context(), roomID, "m.room.member", string(sess.UserID))
+	ctx := r.Context()
+	cur, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.member", string(sess.UserID))
 	if err != nil {
 		return roomErr(err)
 	}
 	switch membershipOf(cur) {
 	case room.MembershipJoin, room.MembershipInvite, room.MembershipKnock:
 		return matrixerr.Unknown("leave the room before forgetting it")
+	case room.MembershipLeave, room.MembershipBan:
+		err := a.db.Write(ctx, func(tx *store.Tx) error { return tx.ForgetRoom(ctx, sess.UserID, roomID) })
+		if errors.Is(err, store.ErrNotFound) {
+			// The membership changed since it was read above.
+			return matrixerr.Unknown("leave the room before forgetting it")
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/hafenchat/hafen/clientevent"
@@ -55,9 +56,9 @@ func (a *roomAPI) view(ctx context.Context, roomID id.RoomID, user id.UserID) (*
 	if err != nil {
 		return nil, err
 	}
-	member, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.member", string(user))
+	member, err := a.memberEvent(ctx, roomID, user)
 	if err != nil {
-		return nil, roomErr(err)
+		return nil, err
 	}
 	switch membershipOf(member) {
 	case room.MembershipJoin:
@@ -76,6 +77,34 @@ func (a *roomAPI) view(ctx context.Context, roomID id.RoomID, user id.UserID) (*
 		return &roomView{version: v}, nil
 	}
 	return nil, matrixerr.Forbidden("you are not a member of this room")
+}
+
+// pathRoomView parses the {roomId} path parameter and decides what the user
+// may read of the room (see view).
+func (a *roomAPI) pathRoomView(r *http.Request, sess session) (id.RoomID, *roomView, error) {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return "", nil, err
+	}
+	v, err := a.view(r.Context(), roomID, sess.UserID)
+	if err != nil {
+		return "", nil, err
+	}
+	return roomID, v, nil
+}
+
+// pathRoomCurrentView is pathRoomView for the endpoints that show only the
+// room as it is now: members, and anyone in a world_readable room, may read
+// it; former members get 403 M_FORBIDDEN.
+func (a *roomAPI) pathRoomCurrentView(r *http.Request, sess session) (id.RoomID, error) {
+	roomID, v, err := a.pathRoomView(r, sess)
+	if err != nil {
+		return "", err
+	}
+	if !v.joined && v.leftAt != nil {
+		return "", matrixerr.Forbidden("you are not a member of this room")
+	}
+	return roomID, nil
 }
 
 // worldReadable reports whether the room's current history_visibility is
@@ -170,6 +199,21 @@ func parseEventFilter(q string) (*clientsync.RoomEventFilter, error) {
 		return nil, matrixerr.BadJSON("invalid filter: %v", err)
 	}
 	return f.Room.Timeline, nil
+}
+
+// parsePageQuery parses the limit and filter query parameters that
+// /messages and /context share, in that order (see parseLimit and
+// parseEventFilter).
+func parsePageQuery(q url.Values) (int, *clientsync.RoomEventFilter, error) {
+	limit, err := parseLimit(q.Get("limit"), defaultPageLimit)
+	if err != nil {
+		return 0, nil, err
+	}
+	filter, err := parseEventFilter(q.Get("filter"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return limit, filter, nil
 }
 
 // page is the result of paginate.
@@ -272,11 +316,7 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 	default:
 		return matrixerr.InvalidParam("dir must be b or f")
 	}
-	limit, err := parseLimit(q.Get("limit"), defaultPageLimit)
-	if err != nil {
-		return err
-	}
-	filter, err := parseEventFilter(q.Get("filter"))
+	limit, filter, err := parsePageQuery(q)
 	if err != nil {
 		return err
 	}
@@ -351,9 +391,9 @@ func (a *roomAPI) senderMembers(ctx context.Context, f *eventFormatter, roomID i
 			continue
 		}
 		seen[e.Sender] = true
-		m, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.member", string(e.Sender))
+		m, err := a.memberEvent(ctx, roomID, e.Sender)
 		if err != nil {
-			return nil, roomErr(err)
+			return nil, err
 		}
 		if m != nil {
 			ids = append(ids, m.EventID())
@@ -394,11 +434,7 @@ func (a *roomAPI) visibleEvent(ctx context.Context, roomID id.RoomID, eventID id
 //
 // GET /_matrix/client/v3/rooms/{roomId}/event/{eventId}
 func (a *roomAPI) getOneRoomEvent(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := pathRoomID(r)
-	if err != nil {
-		return err
-	}
-	eventID, err := pathEventID(r)
+	roomID, eventID, err := pathRoomEventID(r)
 	if err != nil {
 		return err
 	}
@@ -430,20 +466,12 @@ func (a *roomAPI) getOneRoomEvent(w http.ResponseWriter, r *http.Request, sess s
 // events_after; the filter applies to both and to state, which is the
 // state at the last event returned.
 func (a *roomAPI) getEventContext(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := pathRoomID(r)
-	if err != nil {
-		return err
-	}
-	eventID, err := pathEventID(r)
+	roomID, eventID, err := pathRoomEventID(r)
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	limit, err := parseLimit(q.Get("limit"), defaultPageLimit)
-	if err != nil {
-		return err
-	}
-	filter, err := parseEventFilter(q.Get("filter"))
+	limit, filter, err := parsePageQuery(q)
 	if err != nil {
 		return err
 	}
@@ -601,16 +629,9 @@ type roomMember struct {
 //
 // GET /_matrix/client/v3/rooms/{roomId}/joined_members
 func (a *roomAPI) getJoinedMembersByRoom(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := pathRoomID(r)
+	roomID, err := a.pathRoomCurrentView(r, sess)
 	if err != nil {
 		return err
-	}
-	v, err := a.view(r.Context(), roomID, sess.UserID)
-	if err != nil {
-		return err
-	}
-	if !v.joined && v.leftAt != nil {
-		return matrixerr.Forbidden("you are not a member of this room")
 	}
 	pdus, err := a.svc.CurrentState(r.Context(), roomID)
 	if err != nil {

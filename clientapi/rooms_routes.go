@@ -127,13 +127,33 @@ func pathRoomID(r *http.Request) (id.RoomID, error) {
 	return roomID, nil
 }
 
-// pathEventID parses the {eventId} path parameter.
-func pathEventID(r *http.Request) (id.EventID, error) {
+// pathRoomEventID parses the {roomId} and {eventId} path parameters, in
+// that order: 400 M_INVALID_PARAM if either is not a valid ID.
+func pathRoomEventID(r *http.Request) (id.RoomID, id.EventID, error) {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return "", "", err
+	}
 	eventID, err := id.ParseEventID(r.PathValue("eventId"))
 	if err != nil {
-		return "", matrixerr.InvalidParam("eventId is not a valid event ID")
+		return "", "", matrixerr.InvalidParam("eventId is not a valid event ID")
 	}
-	return eventID, nil
+	return roomID, eventID, nil
+}
+
+// pathRoomEventType parses the {roomId} and {eventType} path parameters, in
+// that order: 400 M_INVALID_PARAM if the room ID is not valid or the event
+// type is not 1 to 255 bytes.
+func pathRoomEventType(r *http.Request) (id.RoomID, string, error) {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return "", "", err
+	}
+	typ := r.PathValue("eventType")
+	if err := checkEventType(typ); err != nil {
+		return "", "", err
+	}
+	return roomID, typ, nil
 }
 
 // maxEventTypeBytes is the spec's limit on "type" and "state_key"
@@ -189,6 +209,16 @@ func (a *roomAPI) roomVersion(ctx context.Context, roomID id.RoomID) (*roomversi
 		return nil, matrixerr.IncompatibleRoomVersion(vs)
 	}
 	return v, nil
+}
+
+// memberEvent returns user's current m.room.member event in the room, or
+// nil if there is none; an unknown room is 404 M_NOT_FOUND.
+func (a *roomAPI) memberEvent(ctx context.Context, roomID id.RoomID, user id.UserID) (*event.PDU, error) {
+	pdu, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.member", string(user))
+	if err != nil {
+		return nil, roomErr(err)
+	}
+	return pdu, nil
 }
 
 // membershipOf returns content.membership of a member event, or "".

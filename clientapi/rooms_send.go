@@ -71,12 +71,8 @@ func (a *roomAPI) sendWithTxn(ctx context.Context, roomID id.RoomID, sess sessio
 //
 // A retried txnId of the same device returns the first event's ID.
 func (a *roomAPI) sendMessage(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := pathRoomID(r)
+	roomID, typ, err := pathRoomEventType(r)
 	if err != nil {
-		return err
-	}
-	typ := r.PathValue("eventType")
-	if err := checkEventType(typ); err != nil {
 		return err
 	}
 	txnID, err := pathTxnID(r)
@@ -119,11 +115,7 @@ func (a *roomAPI) sendMessage(w http.ResponseWriter, r *http.Request, sess sessi
 // Users may redact their own events, and others' if their power level
 // reaches "redact"; the event must be in the room (404 M_NOT_FOUND).
 func (a *roomAPI) redactEvent(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := pathRoomID(r)
-	if err != nil {
-		return err
-	}
-	eventID, err := pathEventID(r)
+	roomID, eventID, err := pathRoomEventID(r)
 	if err != nil {
 		return err
 	}

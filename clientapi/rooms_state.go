@@ -25,11 +25,7 @@ const maxEventBytes = 65536
 //
 // GET /_matrix/client/v3/rooms/{roomId}/state
 func (a *roomAPI) getRoomState(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := pathRoomID(r)
-	if err != nil {
-		return err
-	}
-	v, err := a.view(r.Context(), roomID, sess.UserID)
+	roomID, v, err := a.pathRoomView(r, sess)
 	if err != nil {
 		return err
 	}
@@ -49,14 +45,11 @@ func (a *roomAPI) getRoomState(w http.ResponseWriter, r *http.Request, sess sess
 //
 // GET /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}
 func (a *roomAPI) getRoomStateWithKey(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := pathRoomID(r)
+	roomID, typ, err := pathRoomEventType(r)
 	if err != nil {
 		return err
 	}
-	typ, stateKey := r.PathValue("eventType"), r.PathValue("stateKey")
-	if err := checkEventType(typ); err != nil {
-		return err
-	}
+	stateKey := r.PathValue("stateKey")
 	format := r.URL.Query().Get("format")
 	switch format {
 	case "", "content", "event":
@@ -85,14 +78,11 @@ func (a *roomAPI) getRoomStateWithKey(w http.ResponseWriter, r *http.Request, se
 //
 // PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}
 func (a *roomAPI) setRoomStateWithKey(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := pathRoomID(r)
+	roomID, typ, err := pathRoomEventType(r)
 	if err != nil {
 		return err
 	}
-	typ, stateKey := r.PathValue("eventType"), r.PathValue("stateKey")
-	if err := checkEventType(typ); err != nil {
-		return err
-	}
+	stateKey := r.PathValue("stateKey")
 	if len(stateKey) > maxEventTypeBytes {
 		return matrixerr.InvalidParam("the state key must be at most 255 bytes")
 	}

@@ -107,6 +107,9 @@ type item struct {
 	// txnDevice and txnID identify the sending device's transaction.
 	txnDevice id.DeviceID
 	txnID     string
+	// redactedBecause is the client form of the redaction that applies to
+	// the event, whose pdu is then the redacted event; nil otherwise.
+	redactedBecause json.RawMessage
 }
 
 // initial computes an initial sync at stream position pos.
@@ -246,6 +249,9 @@ func (s *Service) eventsInRange(ctx context.Context, user id.UserID, ms map[id.R
 				continue
 			}
 			out[roomID] = append(out[roomID], item{pos: e.pos, pdu: e.pdu, txnDevice: e.txnDevice, txnID: e.txnID})
+		}
+		for roomID, items := range out {
+			out[roomID] = redactInWindow(items, s.now().UnixMilli())
 		}
 		return out, nil
 	}
@@ -662,13 +668,74 @@ func (s *Service) parse(ctx context.Context, roomID id.RoomID, evs []store.Event
 	}
 	out := make([]item, 0, len(evs))
 	for _, e := range evs {
-		pdu, err := event.ParseTrusted(e.JSON, v, e.EventID)
+		raw := e.JSON
+		if e.RedactedBecause != "" {
+			if raw, err = event.Redact(raw, v); err != nil {
+				return nil, fmt.Errorf("redact stored event %s: %w", e.EventID, err)
+			}
+		}
+		pdu, err := event.ParseTrusted(raw, v, e.EventID)
 		if err != nil {
 			return nil, fmt.Errorf("parse stored event %s: %w", e.EventID, err)
 		}
-		out = append(out, item{pos: e.StreamPos, nid: e.NID, pdu: pdu, txnDevice: e.TxnDeviceID, txnID: e.TxnID})
+		it := item{pos: e.StreamPos, nid: e.NID, pdu: pdu, txnDevice: e.TxnDeviceID, txnID: e.TxnID}
+		if e.RedactedBecause != "" {
+			if it.redactedBecause, err = s.clientEventJSON(ctx, roomID, v, e.RedactedBecause); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, it)
 	}
 	return out, nil
+}
+
+// clientEventJSON loads a stored event and returns its client form.
+func (s *Service) clientEventJSON(ctx context.Context, roomID id.RoomID, v *roomversion.Version, eventID id.EventID) (json.RawMessage, error) {
+	e, err := s.db.Event(ctx, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("load redaction %s: %w", eventID, err)
+	}
+	pdu, err := event.ParseTrusted(e.JSON, v, e.EventID)
+	if err != nil {
+		return nil, fmt.Errorf("parse redaction %s: %w", eventID, err)
+	}
+	return json.Marshal(clientevent.Format(pdu, s.now().UnixMilli(), false))
+}
+
+// redactInWindow serves redacted every event of a window whose redaction
+// is in the same window, so a client that catches up sees the redacted
+// form (events redacted before the window come redacted from the store).
+func redactInWindow(items []item, now int64) []item {
+	targets := map[id.EventID]*event.PDU{}
+	for _, it := range items {
+		if it.pdu.Type() == "m.room.redaction" && it.pdu.Redacts() != "" {
+			targets[it.pdu.Redacts()] = it.pdu
+		}
+	}
+	if len(targets) == 0 {
+		return items
+	}
+	for i, it := range items {
+		red, ok := targets[it.pdu.EventID()]
+		if !ok {
+			continue
+		}
+		v := it.pdu.Version()
+		raw, err := event.Redact(it.pdu.JSON(), v)
+		if err != nil {
+			continue // a stored event always redacts; keep it as it is otherwise
+		}
+		pdu, err := event.ParseTrusted(raw, v, it.pdu.EventID())
+		if err != nil {
+			continue
+		}
+		because, err := json.Marshal(clientevent.Format(red, now, false))
+		if err != nil {
+			continue
+		}
+		items[i].pdu, items[i].redactedBecause = pdu, because
+	}
+	return items
 }
 
 // format renders an item for the requesting device.
@@ -677,6 +744,7 @@ func (s *Service) format(req Request, it item, now int64) clientevent.Event {
 	if it.txnID != "" && it.txnDevice == req.Device && it.pdu.Sender() == req.User {
 		ev.Unsigned.TransactionID = it.txnID
 	}
+	ev.Unsigned.RedactedBecause = it.redactedBecause
 	return ev
 }
 
