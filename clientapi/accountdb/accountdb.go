@@ -2,7 +2,9 @@
 // the account endpoints' one-call operations onto the store's reads and
 // write transactions, and the store's sentinel errors onto clientapi's.
 //
-// It holds no state of its own and no SQL: every statement lives in store.
+// It holds no SQL (every statement lives in store) and one piece of state:
+// a short-lived cache of access tokens, so that most authenticated
+// requests need no database read.
 package accountdb
 
 import (
@@ -21,16 +23,20 @@ type Store struct {
 	DB *store.DB
 	// Now is the clock for creation times; nil means time.Now.
 	Now func() time.Time
+
+	tokens tokenCache
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 var _ clientapi.AccountStore = (*Store)(nil)
 
-func (s *Store) nowMS() int64 {
-	if s.Now != nil {
-		return s.Now().UnixMilli()
-	}
-	return time.Now().UnixMilli()
-}
+func (s *Store) nowMS() int64 { return s.now().UnixMilli() }
 
 // mapErr turns the store's sentinels into clientapi's.
 func mapErr(err error) error {
@@ -80,6 +86,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID id.UserID, hash stri
 // DeactivateUser deactivates the account; the store removes its devices
 // and tokens.
 func (s *Store) DeactivateUser(ctx context.Context, userID id.UserID) error {
+	defer s.tokens.forgetUser(userID)
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		return tx.DeactivateUser(ctx, userID)
 	}))
@@ -138,6 +145,7 @@ func (s *Store) SetDeviceDisplayName(ctx context.Context, userID id.UserID, devi
 // DeleteDevices removes devices (their tokens go with them); unknown IDs
 // are ignored.
 func (s *Store) DeleteDevices(ctx context.Context, userID id.UserID, deviceIDs []id.DeviceID) error {
+	defer s.tokens.forgetUser(userID)
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		for _, d := range deviceIDs {
 			if err := tx.DeleteDevice(ctx, userID, d); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -150,6 +158,7 @@ func (s *Store) DeleteDevices(ctx context.Context, userID id.UserID, deviceIDs [
 
 // DeleteDevicesExcept removes every device of the user but keep.
 func (s *Store) DeleteDevicesExcept(ctx context.Context, userID id.UserID, keep id.DeviceID) error {
+	defer s.tokens.forgetUser(userID)
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		ds, err := tx.Devices(ctx, userID)
 		if err != nil {
@@ -170,6 +179,7 @@ func (s *Store) DeleteDevicesExcept(ctx context.Context, userID id.UserID, keep 
 // CreateAccessToken stores a new token for the device and revokes the
 // device's earlier tokens in the same transaction.
 func (s *Store) CreateAccessToken(ctx context.Context, token string, userID id.UserID, deviceID id.DeviceID) error {
+	defer s.tokens.forgetUser(userID) // the device's earlier tokens are revoked
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.DeleteDeviceAccessTokens(ctx, userID, deviceID); err != nil {
 			return err
@@ -178,12 +188,18 @@ func (s *Store) CreateAccessToken(ctx context.Context, token string, userID id.U
 	}))
 }
 
-// AccessTokenOwner resolves a token.
+// AccessTokenOwner resolves a token, from the cache when it can.
 func (s *Store) AccessTokenOwner(ctx context.Context, token string) (id.UserID, id.DeviceID, error) {
+	now := s.now()
+	if e, ok := s.tokens.get(token, now); ok {
+		return e.userID, e.deviceID, nil
+	}
+	gen := s.tokens.generation()
 	t, err := s.DB.AccessTokenOwner(ctx, token)
 	if err != nil {
 		return "", "", mapErr(err)
 	}
+	s.tokens.put(token, t.UserID, t.DeviceID, now, gen)
 	return t.UserID, t.DeviceID, nil
 }
 
