@@ -136,8 +136,10 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 		if err := tx.SetExtremities(ctx, roomID, []id.EventID{last.EventID()}); err != nil {
 			return fmt.Errorf("set extremities of %s: %w", roomID, err)
 		}
-		if err := tx.SetRoomStateGroup(ctx, roomID, group); err != nil {
-			return fmt.Errorf("set state group of %s: %w", roomID, err)
+		if group != rs.stateGroup {
+			if err := tx.SetRoomStateGroup(ctx, roomID, group); err != nil {
+				return fmt.Errorf("set state group of %s: %w", roomID, err)
+			}
 		}
 		return nil
 	})
