@@ -277,3 +277,79 @@ func TestRedactionMarksItsTarget(t *testing.T) {
 		t.Errorf("redacted_because = %q, want %s", ev.RedactedBecause, red.EventID())
 	}
 }
+
+// Spec: Client-Server API § Transaction identifiers — a retried txnId
+// returns the original event. Retries racing their original (same batch,
+// or the next batch before the original's commit is visible to the
+// handler) must neither create a second event nor fail the other events
+// of their batch.
+func TestConcurrentTxnRetriesShareTheOriginal(t *testing.T) {
+	s, db, _ := newService(t, filepath.Join(t.TempDir(), "hafen.db"))
+	ctx := context.Background()
+	alice, bob := id.UserID("@alice:hafen.test"), id.UserID("@bob:hafen.test")
+	roomID, err := s.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: roomversion.V12, Preset: PresetPublicChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ChangeMembership(ctx, roomID, MembershipChange{Sender: bob, Target: bob, Membership: MembershipJoin}); err != nil {
+		t.Fatal(err)
+	}
+	const retries, others = 20, 20
+	ids := make(chan id.EventID, retries)
+	errs := make(chan error, retries+others)
+	var wg sync.WaitGroup
+	for range retries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pdu, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.message", Sender: alice, Content: text("once"), TxnID: "t1", DeviceID: "DEV"})
+			errs <- err
+			if err == nil {
+				ids <- pdu.EventID()
+			}
+		}()
+	}
+	for i := range others {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.message", Sender: bob, Content: text(fmt.Sprint(i))})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	close(ids)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("send failed: %v", err)
+		}
+	}
+	var first id.EventID
+	for e := range ids {
+		if first == "" {
+			first = e
+		}
+		if e != first {
+			t.Fatalf("retries of one transaction got different events: %s and %s", first, e)
+		}
+	}
+	evs, err := db.RoomEventsRange(ctx, roomID, 0, 1<<62, store.Forward, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onces, bobs := 0, 0
+	for _, e := range evs {
+		if e.Type != "m.room.message" {
+			continue
+		}
+		if e.Sender == alice {
+			onces++
+		} else {
+			bobs++
+		}
+	}
+	if onces != 1 || bobs != others {
+		t.Errorf("stored %d copies of the transaction and %d of %d other messages; want 1 and %d", onces, bobs, others, others)
+	}
+}

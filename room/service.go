@@ -95,7 +95,23 @@ type roomState struct {
 	stateGroup  int64
 	extremities []*event.PDU
 	depth       int64
+
+	// recentTxns maps the client transactions of recently persisted events
+	// to those events, so a retry racing its original is answered with the
+	// original instead of failing its batch on the unique transaction ID.
+	recentTxns map[txnKey]*event.PDU
 }
+
+// txnKey identifies a client transaction.
+type txnKey struct {
+	user   id.UserID
+	device id.DeviceID
+	txn    string
+}
+
+// maxRecentTxns bounds roomState.recentTxns; when full it starts afresh
+// (older retries are caught by the handler's lookup in the store).
+const maxRecentTxns = 1024
 
 // Proposal is the part of a new event that a caller chooses.
 type Proposal struct {
@@ -239,7 +255,20 @@ type built struct {
 func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomState, batch []*request) {
 	head := newOverlay(rs)
 	var accepted []built
+	inBatch := map[txnKey]bool{}
+	var retries []*request
 	for _, req := range batch {
+		key, hasTxn := req.prop.txnKey()
+		if hasTxn {
+			if pdu, ok := rs.recentTxns[key]; ok {
+				req.done <- result{pdu: pdu}
+				continue
+			}
+			if inBatch[key] {
+				retries = append(retries, req)
+				continue
+			}
+		}
 		pdu, err := s.buildAndCheck(roomID, rs.version, head, req.prop)
 		if err != nil {
 			req.done <- result{err: err}
@@ -252,7 +281,21 @@ func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomSt
 			b.stateKey = &k
 		}
 		accepted = append(accepted, b)
+		if hasTxn {
+			inBatch[key] = true
+		}
 	}
+	defer func() {
+		// Retries within the batch get their original's outcome.
+		for _, req := range retries {
+			key, _ := req.prop.txnKey()
+			if pdu, ok := rs.recentTxns[key]; ok {
+				req.done <- result{pdu: pdu}
+			} else {
+				req.done <- result{err: fmt.Errorf("%w: the original of this transaction failed", ErrInvalidRequest)}
+			}
+		}
+	}()
 	if len(accepted) == 0 {
 		return
 	}
@@ -270,8 +313,21 @@ func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomSt
 		b.req.done <- result{pdu: b.pdu, pos: out[i].StreamPos}
 	}
 	if err == nil {
+		for _, b := range accepted {
+			if key, ok := b.req.prop.txnKey(); ok {
+				if rs.recentTxns == nil || len(rs.recentTxns) >= maxRecentTxns {
+					rs.recentTxns = map[txnKey]*event.PDU{}
+				}
+				rs.recentTxns[key] = b.pdu
+			}
+		}
 		s.notify(out)
 	}
+}
+
+// txnKey returns the client transaction of a proposal, if it has one.
+func (p Proposal) txnKey() (txnKey, bool) {
+	return txnKey{user: p.Sender, device: p.DeviceID, txn: p.TxnID}, p.TxnID != ""
 }
 
 // buildAndCheck turns a proposal into a signed event on top of head and
