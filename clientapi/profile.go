@@ -113,7 +113,7 @@ func (a *roomAPI) getUserProfile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, p)
+	return httpapi.OK(w, p)
 }
 
 // getProfileField returns one profile field.
@@ -132,7 +132,7 @@ func (a *roomAPI) getProfileField(w http.ResponseWriter, r *http.Request) error 
 	if !ok {
 		return matrixerr.NotFound("the profile has no such field")
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]string{key: val})
+	return httpapi.OK(w, map[string]string{key: val})
 }
 
 // ownProfileKey checks that the request changes the requester's own
@@ -233,5 +233,5 @@ func (a *roomAPI) storeProfileField(w http.ResponseWriter, r *http.Request, sess
 			httpapi.Logger(r).Debug("profile not updated in room", "room_id", roomID, "err", err)
 		}
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
+	return httpapi.OK(w, struct{}{})
 }

@@ -81,7 +81,7 @@ func (a *roomAPI) setRoomAlias(w http.ResponseWriter, r *http.Request, sess sess
 	if err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
+	return httpapi.OK(w, struct{}{})
 }
 
 // getRoomIDByAlias resolves a local alias.
@@ -96,7 +96,7 @@ func (a *roomAPI) getRoomIDByAlias(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{
+	return httpapi.OK(w, map[string]any{
 		"room_id": ra.RoomID,
 		"servers": []id.ServerName{a.s.ServerName},
 	})
@@ -132,7 +132,7 @@ func (a *roomAPI) deleteRoomAlias(w http.ResponseWriter, r *http.Request, sess s
 	if err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
+	return httpapi.OK(w, struct{}{})
 }
 
 // getLocalAliases lists a room's local aliases, for its members and for
@@ -151,5 +151,5 @@ func (a *roomAPI) getLocalAliases(w http.ResponseWriter, r *http.Request, sess s
 	if aliases == nil {
 		aliases = []id.RoomAlias{}
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"aliases": aliases})
+	return httpapi.OK(w, map[string]any{"aliases": aliases})
 }

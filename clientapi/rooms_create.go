@@ -73,7 +73,7 @@ func (a *roomAPI) createRoom(w http.ResponseWriter, r *http.Request, sess sessio
 			return err
 		}
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID})
+	return httpapi.OK(w, map[string]any{"room_id": roomID})
 }
 
 // ensureAlias records the alias of a new room in the directory unless the

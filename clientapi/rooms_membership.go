@@ -110,7 +110,7 @@ func (a *roomAPI) join(w http.ResponseWriter, r *http.Request, sess session, roo
 	if err != nil {
 		return roomErr(err)
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"room_id": roomID})
+	return httpapi.OK(w, map[string]any{"room_id": roomID})
 }
 
 // joinRoom joins a room by ID or alias.
@@ -154,7 +154,7 @@ func (a *roomAPI) changeMembership(w http.ResponseWriter, r *http.Request, roomI
 	if _, err := a.svc.ChangeMembership(r.Context(), roomID, c); err != nil {
 		return roomErr(err)
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
+	return httpapi.OK(w, struct{}{})
 }
 
 // changeOther sends a membership change of another user for the sender.
@@ -268,5 +268,5 @@ func (a *roomAPI) forgetRoom(w http.ResponseWriter, r *http.Request, sess sessio
 			return err
 		}
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, struct{}{})
+	return httpapi.OK(w, struct{}{})
 }

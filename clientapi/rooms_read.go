@@ -378,7 +378,7 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 		}
 		resp["state"] = state
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, resp)
+	return httpapi.OK(w, resp)
 }
 
 // senderMembers returns the current m.room.member events of the senders of
@@ -455,7 +455,7 @@ func (a *roomAPI) getOneRoomEvent(w http.ResponseWriter, r *http.Request, sess s
 	if err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, ce)
+	return httpapi.OK(w, ce)
 }
 
 // getEventContext returns an event with the events around it.
@@ -524,7 +524,7 @@ func (a *roomAPI) getEventContext(w http.ResponseWriter, r *http.Request, sess s
 	if resp["event"], err = f.format(ctx, e); err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, resp)
+	return httpapi.OK(w, resp)
 }
 
 // memberships are the values of the membership and not_membership
@@ -616,7 +616,7 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 	if err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"chunk": chunk})
+	return httpapi.OK(w, map[string]any{"chunk": chunk})
 }
 
 // roomMember is one entry of joined_members.
@@ -648,7 +648,7 @@ func (a *roomAPI) getJoinedMembersByRoom(w http.ResponseWriter, r *http.Request,
 			AvatarURL:   contentString(p.Content(), "avatar_url"),
 		}
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"joined": joined})
+	return httpapi.OK(w, map[string]any{"joined": joined})
 }
 
 // getJoinedRooms lists the rooms the user is joined to.
@@ -662,5 +662,5 @@ func (a *roomAPI) getJoinedRooms(w http.ResponseWriter, r *http.Request, sess se
 	if rooms == nil {
 		rooms = []id.RoomID{}
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"joined_rooms": rooms})
+	return httpapi.OK(w, map[string]any{"joined_rooms": rooms})
 }

@@ -99,13 +99,13 @@ func (a *roomAPI) sendMessage(w http.ResponseWriter, r *http.Request, sess sessi
 		if err != nil {
 			return err
 		}
-		return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"event_id": eventID})
+		return httpapi.OK(w, map[string]any{"event_id": eventID})
 	}
 	eventID, err := a.sendWithTxn(r.Context(), roomID, sess, txnID, room.Proposal{Type: typ, Content: content})
 	if err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"event_id": eventID})
+	return httpapi.OK(w, map[string]any{"event_id": eventID})
 }
 
 // redactEvent redacts an event.
@@ -141,7 +141,7 @@ func (a *roomAPI) redactEvent(w http.ResponseWriter, r *http.Request, sess sessi
 	if err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"event_id": redactionID})
+	return httpapi.OK(w, map[string]any{"event_id": redactionID})
 }
 
 // typeRedaction is the type of redaction events.

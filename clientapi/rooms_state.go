@@ -37,7 +37,7 @@ func (a *roomAPI) getRoomState(w http.ResponseWriter, r *http.Request, sess sess
 	if err != nil {
 		return err
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, out)
+	return httpapi.OK(w, out)
 }
 
 // getRoomStateWithKey returns one state event's content, or with
@@ -69,9 +69,9 @@ func (a *roomAPI) getRoomStateWithKey(w http.ResponseWriter, r *http.Request, se
 		return err
 	}
 	if format == "event" {
-		return httpapi.WriteJSON(w, http.StatusOK, ce)
+		return httpapi.OK(w, ce)
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, ce.Content)
+	return httpapi.OK(w, ce.Content)
 }
 
 // setRoomStateWithKey sends a state event.
@@ -96,7 +96,7 @@ func (a *roomAPI) setRoomStateWithKey(w http.ResponseWriter, r *http.Request, se
 	if err != nil {
 		return roomErr(err)
 	}
-	return httpapi.WriteJSON(w, http.StatusOK, map[string]any{"event_id": pdu.EventID()})
+	return httpapi.OK(w, map[string]any{"event_id": pdu.EventID()})
 }
 
 // viewStateEvent returns one state event of the state the view allows, or
