@@ -23,7 +23,9 @@
 //
 // Passwords are stored as bcrypt hashes. Access tokens are 32 random bytes
 // (unpadded URL-safe base64); only their SHA-256 reaches the database.
-// User-Interactive Authentication sessions live in memory (see uia.go).
+// User-Interactive Authentication sessions live in the AccountStore, so
+// any process sharing the database can serve any step of a flow (see
+// uia.go).
 //
 // The package never touches the database directly: it goes through the
 // AccountStore interface.

@@ -20,6 +20,7 @@ type memStore struct {
 	devices  map[id.UserID]map[id.DeviceID]*Device
 	tokens   map[string]memToken
 	regToken map[string]int // uses left
+	uia      map[string]UIASession
 }
 
 type memUser struct {
@@ -39,6 +40,7 @@ func newMemStore() *memStore {
 		devices:  map[id.UserID]map[id.DeviceID]*Device{},
 		tokens:   map[string]memToken{},
 		regToken: map[string]int{},
+		uia:      map[string]UIASession{},
 	}
 }
 
@@ -207,4 +209,52 @@ func (m *memStore) UseRegistrationToken(_ context.Context, tok string, _ time.Ti
 	}
 	m.regToken[tok]--
 	return nil
+}
+
+func (m *memStore) CreateUIASession(_ context.Context, sess UIASession, expireBefore time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, old := range m.uia {
+		if old.Created.Before(expireBefore) {
+			delete(m.uia, k)
+		}
+	}
+	if _, ok := m.uia[sess.ID]; ok {
+		return ErrUserExists
+	}
+	sess.Completed = slices.Clone(sess.Completed)
+	m.uia[sess.ID] = sess
+	return nil
+}
+
+func (m *memStore) UIASession(_ context.Context, sessionID string) (UIASession, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sess, ok := m.uia[sessionID]
+	if !ok {
+		return UIASession{}, ErrNotFound
+	}
+	sess.Completed = slices.Clone(sess.Completed)
+	return sess, nil
+}
+
+func (m *memStore) UpdateUIASession(_ context.Context, sess UIASession) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.uia[sess.ID]
+	if !ok {
+		return ErrNotFound
+	}
+	old.Completed = slices.Clone(sess.Completed)
+	old.RegToken = sess.RegToken
+	m.uia[sess.ID] = old
+	return nil
+}
+
+func (m *memStore) DeleteUIASession(_ context.Context, sessionID string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.uia[sessionID]
+	delete(m.uia, sessionID)
+	return ok, nil
 }

@@ -60,6 +60,20 @@ type AccountStore interface {
 	// UseRegistrationToken counts one use of the token if it is valid at
 	// now, atomically; it returns an error matching ErrNotFound otherwise.
 	UseRegistrationToken(ctx context.Context, token string, now time.Time) error
+
+	// CreateUIASession stores a new User-Interactive Authentication session
+	// and deletes some (a bounded number) of the sessions created before
+	// expireBefore.
+	CreateUIASession(ctx context.Context, sess UIASession, expireBefore time.Time) error
+	// UIASession returns a session, or an error matching ErrNotFound.
+	UIASession(ctx context.Context, sessionID string) (UIASession, error)
+	// UpdateUIASession stores a session's completed stages and
+	// registration token, or returns an error matching ErrNotFound when the
+	// session is gone.
+	UpdateUIASession(ctx context.Context, sess UIASession) error
+	// DeleteUIASession deletes a session and reports whether it was still
+	// there, atomically: of concurrent callers only one gets true.
+	DeleteUIASession(ctx context.Context, sessionID string) (bool, error)
 }
 
 // Sentinel errors an AccountStore returns (possibly wrapped).
@@ -139,7 +153,6 @@ type Server struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	uia    uiaSessions
 	nonces nonceSet
 }
 

@@ -1,11 +1,11 @@
 package clientapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/hafenchat/hafen/core/id"
@@ -45,23 +45,24 @@ type identifier struct {
 	Address string `json:"address"`
 }
 
-// uiaSession is one UIA session: the operation it guards and the stages
-// completed so far. Sessions are kept in memory: they last minutes, and a
-// restart only makes clients start the authentication again.
-type uiaSession struct {
-	op        string // method and path of the guarded request
-	userID    id.UserID
-	created   time.Time
-	completed []string
-	// regToken is the registration token the session validated, used up
+// UIASession is one UIA session: the operation it guards and the stages
+// completed so far. Sessions live in the AccountStore, not in the Server,
+// so that every process sharing the database can serve any step of a flow.
+type UIASession struct {
+	// ID is the session ID given to the client.
+	ID string
+	// Op is the method and path of the guarded request.
+	Op string
+	// UserID is the authenticated user the session was started for; empty
+	// for registration.
+	UserID id.UserID
+	// Created is when the session was started; it expires uiaTTL later.
+	Created time.Time
+	// Completed are the stages completed so far, in order.
+	Completed []string
+	// RegToken is the registration token the session validated, used up
 	// when the account is created.
-	regToken string
-}
-
-// uiaSessions is the set of live sessions. The zero value is ready.
-type uiaSessions struct {
-	mu       sync.Mutex
-	sessions map[string]*uiaSession
+	RegToken string
 }
 
 // uiaRequest describes the request being authenticated.
@@ -83,18 +84,15 @@ type uiaResult struct {
 // error once a flow is complete (the session is then used up) and a
 // *matrixerr.UIA (401) while stages remain or a stage failed.
 func (s *Server) checkUIA(r *http.Request, req uiaRequest) (uiaResult, error) {
+	ctx := r.Context()
 	op := r.Method + " " + r.URL.Path
 	now := s.now()
 	flows := make([]matrixerr.Flow, len(req.flows))
 	for i, f := range req.flows {
 		flows[i] = matrixerr.Flow{Stages: f}
 	}
-	challenge := func(sessID string, sess *uiaSession, stageErr *matrixerr.Error) error {
-		u := &matrixerr.UIA{Flows: flows, Session: sessID, Err: stageErr}
-		if sess != nil {
-			u.Completed = slices.Clone(sess.completed)
-		}
-		return u
+	challenge := func(sess UIASession, stageErr *matrixerr.Error) error {
+		return &matrixerr.UIA{Flows: flows, Session: sess.ID, Completed: slices.Clone(sess.Completed), Err: stageErr}
 	}
 
 	var auth authData
@@ -105,44 +103,63 @@ func (s *Server) checkUIA(r *http.Request, req uiaRequest) (uiaResult, error) {
 	} else {
 		// A request without auth always gets the challenge, even when a
 		// dummy stage would do (spec: "never succeeds without auth").
-		sessID, _ := s.uia.start(op, req.userID, now)
-		return uiaResult{}, challenge(sessID, nil, nil)
+		sess, err := s.startUIA(ctx, op, req.userID, now)
+		if err != nil {
+			return uiaResult{}, err
+		}
+		return uiaResult{}, challenge(sess, nil)
 	}
 
-	sessID, sess, known := s.uia.lookup(op, req.userID, auth.Session, now)
+	sess, known, err := s.lookupUIA(ctx, op, req.userID, auth.Session, now)
+	if err != nil {
+		return uiaResult{}, err
+	}
 	if !known && auth.Session != "" {
 		// An unknown, expired or foreign session: start over.
-		return uiaResult{}, challenge(sessID, sess, matrixerr.Unknown("unknown authentication session"))
+		return uiaResult{}, challenge(sess, matrixerr.Unknown("unknown authentication session"))
 	}
-	// The spec allows a first attempt without a session; lookup made one.
+	// The spec allows a first attempt without a session; lookupUIA made one.
 
-	if auth.Type != "" && !slices.Contains(sess.completed, auth.Type) {
-		if !nextStageAllowed(req.flows, sess.completed, auth.Type) {
-			return uiaResult{}, challenge(sessID, sess, matrixerr.Forbidden("authentication type "+auth.Type+" is not expected now"))
+	progressed := false
+	if auth.Type != "" && !slices.Contains(sess.Completed, auth.Type) {
+		if !nextStageAllowed(req.flows, sess.Completed, auth.Type) {
+			return uiaResult{}, challenge(sess, matrixerr.Forbidden("authentication type "+auth.Type+" is not expected now"))
 		}
 		regToken, stageErr := s.runStage(r, req, auth)
 		if stageErr != nil {
 			if stageErr.Kind == matrixerr.KindInternal || stageErr.Kind == matrixerr.KindLimitExceeded {
 				return uiaResult{}, stageErr
 			}
-			return uiaResult{}, challenge(sessID, sess, stageErr)
+			return uiaResult{}, challenge(sess, stageErr)
 		}
 		if regToken != "" {
-			sess.regToken = regToken
+			sess.RegToken = regToken
 		}
-		sess.completed = append(sess.completed, auth.Type)
+		sess.Completed = append(sess.Completed, auth.Type)
+		progressed = true
 	}
 	for _, f := range req.flows {
-		if slices.Equal(f, sess.completed) {
-			if !s.uia.finish(sessID) {
+		if slices.Equal(f, sess.Completed) {
+			// Deleting the session claims it: a session authorizes one
+			// request only, whichever process serves it.
+			deleted, err := s.Store.DeleteUIASession(ctx, sess.ID)
+			if err != nil {
+				return uiaResult{}, matrixerr.Internal(err, "finish authentication session")
+			}
+			if !deleted {
 				// A concurrent request with the same session finished first.
 				return uiaResult{}, matrixerr.Forbidden("the authentication session was already used")
 			}
-			return uiaResult{regToken: sess.regToken}, nil
+			return uiaResult{regToken: sess.RegToken}, nil
 		}
 	}
-	s.uia.save(sessID, sess)
-	return uiaResult{}, challenge(sessID, sess, nil)
+	if progressed {
+		// A session that expired or finished meanwhile stays gone.
+		if err := s.Store.UpdateUIASession(ctx, sess); err != nil && !isNotFound(err) {
+			return uiaResult{}, matrixerr.Internal(err, "save authentication session")
+		}
+	}
+	return uiaResult{}, challenge(sess, nil)
 }
 
 // nextStageAllowed reports whether stage may follow completed in one of
@@ -199,69 +216,33 @@ func (s *Server) runStage(r *http.Request, req uiaRequest, auth authData) (strin
 	return "", matrixerr.Forbidden("unsupported authentication type " + auth.Type)
 }
 
-// start creates a session for op.
-func (u *uiaSessions) start(op string, userID id.UserID, now time.Time) (string, *uiaSession) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.expireLocked(now)
-	return u.startLocked(op, userID, now)
-}
-
-// lookup returns a copy of the session sessID if it exists and guards the
-// same operation for the same user (known = true); otherwise it starts a
-// new session. The caller changes the copy and stores it with save or
-// finish, so that no lock is held during slow stage checks.
-func (u *uiaSessions) lookup(op string, userID id.UserID, sessID string, now time.Time) (string, *uiaSession, bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.expireLocked(now)
-	if sess := u.sessions[sessID]; sess != nil && sess.op == op && sess.userID == userID {
-		cp := *sess
-		cp.completed = slices.Clone(sess.completed)
-		return sessID, &cp, true
+// startUIA creates a session for op. The store drops some expired
+// sessions at the same time, so that abandoned flows do not pile up.
+func (s *Server) startUIA(ctx context.Context, op string, userID id.UserID, now time.Time) (UIASession, error) {
+	sess := UIASession{ID: rand.Text(), Op: op, UserID: userID, Created: now}
+	if err := s.Store.CreateUIASession(ctx, sess, now.Add(-uiaTTL)); err != nil {
+		return UIASession{}, matrixerr.Internal(err, "start authentication session")
 	}
-	newID, sess := u.startLocked(op, userID, now)
-	cp := *sess
-	return newID, &cp, false
+	return sess, nil
 }
 
-// save stores the session's progress, unless it expired or finished
-// meanwhile.
-func (u *uiaSessions) save(sessID string, sess *uiaSession) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if _, ok := u.sessions[sessID]; ok {
-		u.sessions[sessID] = sess
-	}
-}
-
-// finish removes a completed session and reports whether it was still
-// there: a session authorizes one request only.
-func (u *uiaSessions) finish(sessID string) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if _, ok := u.sessions[sessID]; !ok {
-		return false
-	}
-	delete(u.sessions, sessID)
-	return true
-}
-
-func (u *uiaSessions) startLocked(op string, userID id.UserID, now time.Time) (string, *uiaSession) {
-	if u.sessions == nil {
-		u.sessions = map[string]*uiaSession{}
-	}
-	sessID := rand.Text()
-	sess := &uiaSession{op: op, userID: userID, created: now}
-	u.sessions[sessID] = sess
-	return sessID, sess
-}
-
-// expireLocked drops sessions older than uiaTTL.
-func (u *uiaSessions) expireLocked(now time.Time) {
-	for k, sess := range u.sessions {
-		if now.Sub(sess.created) > uiaTTL {
-			delete(u.sessions, k)
+// lookupUIA returns the session sessID if it exists, has not expired and
+// guards the same operation for the same user (known = true); otherwise it
+// starts a new session. The caller stores its progress with
+// UpdateUIASession, or claims it with DeleteUIASession; no lock is held
+// during slow stage checks.
+func (s *Server) lookupUIA(ctx context.Context, op string, userID id.UserID, sessID string, now time.Time) (UIASession, bool, error) {
+	if sessID != "" {
+		sess, err := s.Store.UIASession(ctx, sessID)
+		switch {
+		case err == nil:
+			if sess.Op == op && sess.UserID == userID && now.Sub(sess.Created) <= uiaTTL {
+				return sess, true, nil
+			}
+		case !isNotFound(err):
+			return UIASession{}, false, matrixerr.Internal(err, "load authentication session")
 		}
 	}
+	sess, err := s.startUIA(ctx, op, userID, now)
+	return sess, false, err
 }

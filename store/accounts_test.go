@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -225,17 +226,39 @@ func TestUIASessions(t *testing.T) {
 			}
 			return tx.CreateUIASession(ctx, UIASession{SessionID: "new", CreatedTS: 100, CompletedStages: []byte(`[]`), Params: []byte(`{"a":1}`)})
 		})
+		if err := db.Write(ctx, func(tx *Tx) error {
+			return tx.CreateUIASession(ctx, UIASession{SessionID: "new", CreatedTS: 101, CompletedStages: []byte(`[]`), Params: []byte(`{}`)})
+		}); !errors.Is(err, ErrExists) {
+			t.Errorf("CreateUIASession with a taken ID = %v, want ErrExists", err)
+		}
 		write(t, db, func(tx *Tx) error {
 			return tx.SetUIACompletedStages(ctx, "new", []byte(`["m.login.dummy"]`))
 		})
 		s, err := db.UIASession(ctx, "new")
-		if err != nil || string(s.CompletedStages) != `["m.login.dummy"]` || string(s.Params) != `{"a":1}` {
+		if err != nil || string(s.CompletedStages) != `["m.login.dummy"]` || string(s.Params) != `{"a":1}` || s.CreatedTS != 100 {
 			t.Errorf("UIASession = %+v, %v", s, err)
+		}
+		write(t, db, func(tx *Tx) error {
+			return tx.UpdateUIASession(ctx, UIASession{SessionID: "new", CreatedTS: 5, CompletedStages: []byte(`["a","b"]`), Params: []byte(`{"b":2}`)})
+		})
+		s, err = db.UIASession(ctx, "new")
+		if err != nil || string(s.CompletedStages) != `["a","b"]` || string(s.Params) != `{"b":2}` || s.CreatedTS != 100 {
+			t.Errorf("UIASession after UpdateUIASession = %+v, %v", s, err)
+		}
+		for name, fn := range map[string]func(tx *Tx) error{
+			"SetUIACompletedStages": func(tx *Tx) error { return tx.SetUIACompletedStages(ctx, "nope", []byte(`[]`)) },
+			"UpdateUIASession": func(tx *Tx) error {
+				return tx.UpdateUIASession(ctx, UIASession{SessionID: "nope", CompletedStages: []byte(`[]`), Params: []byte(`{}`)})
+			},
+		} {
+			if err := db.Write(ctx, fn); !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s(unknown) = %v, want ErrNotFound", name, err)
+			}
 		}
 		var n int64
 		write(t, db, func(tx *Tx) error {
 			var err error
-			n, err = tx.DeleteUIASessionsBefore(ctx, 50)
+			n, err = tx.DeleteUIASessionsBefore(ctx, 50, 10)
 			return err
 		})
 		if n != 1 {
@@ -244,9 +267,53 @@ func TestUIASessions(t *testing.T) {
 		if _, err := db.UIASession(ctx, "old"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("expired session: %v, want ErrNotFound", err)
 		}
-		write(t, db, func(tx *Tx) error { return tx.DeleteUIASession(ctx, "new") })
+		for i, want := range []bool{true, false} {
+			var deleted bool
+			write(t, db, func(tx *Tx) error {
+				var err error
+				deleted, err = tx.DeleteUIASession(ctx, "new")
+				return err
+			})
+			if deleted != want {
+				t.Errorf("DeleteUIASession #%d = %v, want %v", i+1, deleted, want)
+			}
+		}
 		if _, err := db.UIASession(ctx, "new"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("deleted session: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestDeleteUIASessionsBeforeIsBounded(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		write(t, db, func(tx *Tx) error {
+			for i := range 7 {
+				s := UIASession{SessionID: fmt.Sprint("s", i), CreatedTS: int64(i), CompletedStages: []byte(`[]`), Params: []byte(`{}`)}
+				if err := tx.CreateUIASession(ctx, s); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		// Sessions s0…s5 are old; three rounds of at most 2 remove them all
+		// and a fourth finds nothing, while s6 stays.
+		for round, want := range []int64{2, 2, 2, 0} {
+			var n int64
+			write(t, db, func(tx *Tx) error {
+				var err error
+				n, err = tx.DeleteUIASessionsBefore(ctx, 6, 2)
+				return err
+			})
+			if n != want {
+				t.Errorf("round %d: DeleteUIASessionsBefore deleted %d, want %d", round+1, n, want)
+			}
+		}
+		if got := countRows(t, db, "uia_sessions"); got != 1 {
+			t.Errorf("sessions left = %d, want 1", got)
+		}
+		if _, err := db.UIASession(ctx, "s6"); err != nil {
+			t.Errorf("UIASession(s6) = %v, want the session kept", err)
 		}
 	})
 }

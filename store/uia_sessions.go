@@ -66,19 +66,42 @@ func (t *Tx) SetUIACompletedStages(ctx context.Context, sessionID string, stages
 	return expectRow(res, "set uia completed stages")
 }
 
-// DeleteUIASession deletes a session; deleting an unknown one is not an
-// error, since sessions also expire.
-func (t *Tx) DeleteUIASession(ctx context.Context, sessionID string) error {
-	if _, err := t.q.ExecContext(ctx, `DELETE FROM uia_sessions WHERE session_id = $1`, sessionID); err != nil {
-		return fmt.Errorf("delete uia session: %w", err)
+// UpdateUIASession replaces a session's completed stages and parameters
+// (JSON); its creation time stays. It returns an error wrapping ErrNotFound
+// if the session is unknown.
+func (t *Tx) UpdateUIASession(ctx context.Context, s UIASession) error {
+	res, err := t.q.ExecContext(ctx,
+		`UPDATE uia_sessions SET completed_stages = $1, params = $2 WHERE session_id = $3`,
+		string(s.CompletedStages), string(s.Params), s.SessionID)
+	if err != nil {
+		return fmt.Errorf("update uia session: %w", err)
 	}
-	return nil
+	return expectRow(res, "update uia session")
 }
 
-// DeleteUIASessionsBefore deletes sessions created before ts (milliseconds)
-// and returns how many it deleted.
-func (t *Tx) DeleteUIASessionsBefore(ctx context.Context, ts int64) (int64, error) {
-	res, err := t.q.ExecContext(ctx, `DELETE FROM uia_sessions WHERE created_ts < $1`, ts)
+// DeleteUIASession deletes a session and reports whether it existed.
+// Deleting an unknown one is not an error, since sessions also expire; the
+// result lets one of several concurrent callers claim a session.
+func (t *Tx) DeleteUIASession(ctx context.Context, sessionID string) (bool, error) {
+	res, err := t.q.ExecContext(ctx, `DELETE FROM uia_sessions WHERE session_id = $1`, sessionID)
+	if err != nil {
+		return false, fmt.Errorf("delete uia session: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("delete uia session: %w", err)
+	}
+	return n > 0, nil
+}
+
+// DeleteUIASessionsBefore deletes at most limit sessions created before ts
+// (milliseconds) and returns how many it deleted. The limit keeps the
+// cleanup that rides along with a request short however many sessions
+// expired at once.
+func (t *Tx) DeleteUIASessionsBefore(ctx context.Context, ts int64, limit int) (int64, error) {
+	res, err := t.q.ExecContext(ctx,
+		`DELETE FROM uia_sessions WHERE session_id IN (SELECT session_id FROM uia_sessions WHERE created_ts < $1 LIMIT $2)`,
+		ts, limit)
 	if err != nil {
 		return 0, fmt.Errorf("expire uia sessions: %w", err)
 	}
