@@ -260,6 +260,21 @@ func (c *countingStore) EventsByNID(ctx context.Context, nids []int64) ([]store.
 	return c.Store.EventsByNID(ctx, nids)
 }
 
+func (c *countingStore) StateGroupsBeforeEvents(ctx context.Context, nids []int64) (map[int64]int64, error) {
+	c.n.Add(1)
+	return c.Store.StateGroupsBeforeEvents(ctx, nids)
+}
+
+func (c *countingStore) StateKeysAtGroup(ctx context.Context, groupID int64, keys []store.StateKey) (map[store.StateKey]int64, error) {
+	c.n.Add(1)
+	return c.Store.StateKeysAtGroup(ctx, groupID, keys)
+}
+
+func (c *countingStore) Membership(ctx context.Context, roomID id.RoomID, userID id.UserID) (store.Member, error) {
+	c.n.Add(1)
+	return c.Store.Membership(ctx, roomID, userID)
+}
+
 func (c *countingStore) Event(ctx context.Context, eventID id.EventID) (store.Event, error) {
 	c.n.Add(1)
 	return c.Store.Event(ctx, eventID)

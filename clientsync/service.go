@@ -14,13 +14,14 @@ import (
 	"github.com/hafenchat/hafen/store"
 )
 
-// Store is what sync reads from the database.
+// Store is what sync reads from the database. History visibility is
+// decided by room.FilterVisible, the same as for the room endpoints.
 type Store interface {
+	room.VisibilityStore
 	UserMembershipsSince(ctx context.Context, userID id.UserID, pos int64) ([]store.Member, error)
 	RoomEventsRange(ctx context.Context, roomID id.RoomID, from, to int64, dir store.Direction, limit int) ([]store.Event, error)
 	StateGroupBeforeEvent(ctx context.Context, nid int64) (int64, error)
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
-	EventsByNID(ctx context.Context, nids []int64) ([]store.Event, error)
 	Event(ctx context.Context, eventID id.EventID) (store.Event, error)
 	Filter(ctx context.Context, userID id.UserID, filterID int64) ([]byte, error)
 	ForgottenRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)

@@ -187,7 +187,11 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 				continue
 			}
 		}
-		before, err := s.membershipBefore(ctx, req.User, own[0])
+		nid, err := s.nidOf(ctx, own[0])
+		if err != nil {
+			return nil, err
+		}
+		before, err := s.membershipBefore(ctx, req.User, nid)
 		if err != nil {
 			return nil, err
 		}
@@ -273,32 +277,6 @@ func (s *Service) eventsInRange(ctx context.Context, user id.UserID, ms map[id.R
 		}
 	}
 	return out, nil
-}
-
-// membershipBefore returns the user's membership in the state before the
-// event it (one of the user's own member events).
-func (s *Service) membershipBefore(ctx context.Context, user id.UserID, it item) (string, error) {
-	nid, err := s.nidOf(ctx, it)
-	if err != nil {
-		return "", err
-	}
-	group, err := s.db.StateGroupBeforeEvent(ctx, nid)
-	if err != nil {
-		return "", fmt.Errorf("state before %s: %w", it.pdu.EventID(), err)
-	}
-	state, err := s.db.StateAtGroup(ctx, group)
-	if err != nil {
-		return "", fmt.Errorf("state before %s: %w", it.pdu.EventID(), err)
-	}
-	memberNID, ok := state[store.StateKey{Type: "m.room.member", StateKey: string(user)}]
-	if !ok {
-		return "", nil
-	}
-	evs, err := s.db.EventsByNID(ctx, []int64{memberNID})
-	if err != nil || len(evs) == 0 {
-		return "", fmt.Errorf("load member event %d: %w", memberNID, err)
-	}
-	return membershipOf(contentOf(evs[0].JSON)), nil
 }
 
 func (s *Service) nidOf(ctx context.Context, it item) (int64, error) {
@@ -554,10 +532,11 @@ func (s *Service) lastOwnMemberPos(ctx context.Context, user id.UserID, roomID i
 	return pos, nil
 }
 
-// fillFull fills state and timeline for a room as of upto: the newest
-// events (at most the filter's limit) that the user may see, and the state
-// before the first of them. joined is true for a room the user is joined
-// to, where lazy-loading applies.
+// fillFull fills state and timeline for a room as of upto: of the newest
+// events (at most the filter's limit), those the user may see under the
+// room's history visibility, and the state before the first of them.
+// joined is true for a room the user is joined to, where lazy-loading
+// applies.
 func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, upto int64, state *StateBatch, tl *TimelineBatch, joined bool) error {
 	tf := timelineFilter(req.Filter)
 	limit := timelineLimit(tf)
@@ -565,13 +544,22 @@ func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, u
 	if err != nil {
 		return err
 	}
-	items, err := s.parse(ctx, roomID, evs)
+	if len(evs) > limit {
+		evs = evs[:limit]
+		tl.Limited = true
+	}
+	visible, err := s.visibleEvents(ctx, req.User, joined, evs)
 	if err != nil {
 		return err
 	}
-	if len(items) > limit {
-		items = items[:limit]
-		tl.Limited = true
+	if len(visible) == 0 || visible[len(visible)-1].NID != evs[len(evs)-1].NID {
+		// History before this point is not the user's to see, so there
+		// is nothing for the client to page back to.
+		tl.Limited = false
+	}
+	items, err := s.parse(ctx, roomID, visible)
+	if err != nil {
+		return err
 	}
 	slices.Reverse(items)
 	var stateNIDs map[store.StateKey]int64
@@ -579,22 +567,6 @@ func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, u
 		if stateNIDs, err = s.stateBefore(ctx, roomID, items[0]); err != nil {
 			return err
 		}
-		visible, err := s.visibleItems(ctx, req.User, items, stateNIDs, joined)
-		if err != nil {
-			return err
-		}
-		if len(visible) == 0 || visible[0].pos != items[0].pos {
-			// History before this point is not the user's to see, so
-			// there is nothing for the client to page back to.
-			tl.Limited = false
-			stateNIDs = nil
-			if len(visible) > 0 {
-				if stateNIDs, err = s.stateBefore(ctx, roomID, visible[0]); err != nil {
-					return err
-				}
-			}
-		}
-		items = visible
 	}
 	now := s.now().UnixMilli()
 	var timeline []item

@@ -2,10 +2,18 @@ package clientsync
 
 // Spec: Client-Server API § Room History Visibility (server behaviour)
 // https://spec.matrix.org/v1.19/client-server-api/#server-behaviour-8
+//
+// Sync judges events with room.FilterVisible, as the room endpoints do:
+// the history_visibility and the user's membership in the state before each
+// event, and for rule 3 whether the user joined at any point after it.
+// Timelines read from the store (initial syncs, new joins, rooms the client
+// sees as left in full) go through it. The other windows of an incremental
+// sync need no lookup: the user was joined before every event in them (no
+// own membership change in the window, or only changes that kept them
+// joined, or a leave after which the window stops), so rule 2 allows each.
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/hafenchat/hafen/core/id"
@@ -13,76 +21,60 @@ import (
 	"github.com/hafenchat/hafen/store"
 )
 
-var historyVisibilityKey = store.StateKey{Type: "m.room.history_visibility"}
-
-// visibleItems returns the items, oldest first, that the user may see
-// under the room's history visibility. before is the state before the
-// first item; the walk applies the history visibility and the user's own
-// membership events of the window as it goes, so each event is judged by
-// the state at that event. joinedNow reports whether the user is joined
-// to the room now.
-//
-// The user's own membership events are always visible, so that a client
-// sees why a room left its joined or invited list (as Synapse and
-// Dendrite do).
-//
-// NOTSPEC: rule 3 ("shared") needs to know whether the user joined at some
-// point after the event; sync answers it from the user's joins later in
-// the window and the current membership.
-func (s *Service) visibleItems(ctx context.Context, user id.UserID, items []item, before map[store.StateKey]int64, joinedNow bool) ([]item, error) {
-	memberKey := store.StateKey{Type: "m.room.member", StateKey: string(user)}
-	var nids []int64
-	for _, k := range []store.StateKey{historyVisibilityKey, memberKey} {
-		if nid, ok := before[k]; ok {
-			nids = append(nids, nid)
-		}
+// visibleEvents returns the events of one room that the user may see, in
+// their order; evs are newest first, as RoomEventsRange returns them.
+// joined reports whether the user is joined to the room now.
+func (s *Service) visibleEvents(ctx context.Context, user id.UserID, joined bool, evs []store.Event) ([]store.Event, error) {
+	visible, err := room.FilterVisible(ctx, s.db, user, joined, evs)
+	if err != nil {
+		return nil, err
 	}
-	var history, membership string
-	if len(nids) > 0 {
-		evs, err := s.db.EventsByNID(ctx, nids)
-		if err != nil {
-			return nil, fmt.Errorf("load visibility state: %w", err)
-		}
-		for _, e := range evs {
-			switch e.NID {
-			case before[historyVisibilityKey]:
-				history = historyOf(contentOf(e.JSON))
-			case before[memberKey]:
-				membership = membershipOf(contentOf(e.JSON))
-			}
-		}
+	if joined || len(evs) == 0 || len(visible) > 0 && visible[0].NID == evs[0].NID {
+		return visible, nil
 	}
-	// joinedLater[i]: the user joins after item i.
-	joinedLater := make([]bool, len(items))
-	later := joinedNow
-	for i := len(items) - 1; i >= 0; i-- {
-		joinedLater[i] = later
-		if items[i].pdu.IsStateKey("m.room.member", string(user)) && membershipOf(items[i].pdu.Content()) == "join" {
-			later = true
-		}
+	// NOTSPEC: the user's own leave or ban that ends an invite is shown
+	// even where the rules hide it (history_visibility other than
+	// invited), so that a client sees why the room left its invites;
+	// Synapse makes the same exception.
+	ends, err := s.endsInvite(ctx, user, evs[0])
+	if err != nil || !ends {
+		return visible, err
 	}
-	out := make([]item, 0, len(items))
-	for i, it := range items {
-		v := room.EventVisibility{HistoryBefore: history, MembershipBefore: membership}
-		own := it.pdu.IsStateKey("m.room.member", string(user))
-		if own {
-			membership = membershipOf(it.pdu.Content())
-		}
-		if it.pdu.IsStateKey("m.room.history_visibility", "") {
-			history = historyOf(it.pdu.Content())
-		}
-		v.HistoryAfter, v.MembershipAfter = history, membership
-		if own || v.Allows(joinedLater[i]) {
-			out = append(out, it)
-		}
-	}
-	return out, nil
+	return append([]store.Event{evs[0]}, visible...), nil
 }
 
-func historyOf(content json.RawMessage) string {
-	var c struct {
-		HistoryVisibility string `json:"history_visibility"`
+// membershipBefore returns the user's membership in the state before the
+// stored event nid.
+func (s *Service) membershipBefore(ctx context.Context, user id.UserID, nid int64) (string, error) {
+	group, err := s.db.StateGroupBeforeEvent(ctx, nid)
+	if err != nil {
+		return "", fmt.Errorf("state before event %d: %w", nid, err)
 	}
-	_ = json.Unmarshal(content, &c) // no valid setting counts as shared
-	return c.HistoryVisibility
+	key := store.StateKey{Type: "m.room.member", StateKey: string(user)}
+	keys, err := s.db.StateKeysAtGroup(ctx, group, []store.StateKey{key})
+	if err != nil {
+		return "", fmt.Errorf("state before event %d: %w", nid, err)
+	}
+	memberNID, ok := keys[key]
+	if !ok {
+		return "", nil
+	}
+	evs, err := s.db.EventsByNID(ctx, []int64{memberNID})
+	if err != nil || len(evs) == 0 {
+		return "", fmt.Errorf("load member event %d: %w", memberNID, err)
+	}
+	return membershipOf(contentOf(evs[0].JSON)), nil
+}
+
+// endsInvite reports whether a stored event is the user's own leave or ban
+// that followed an invite.
+func (s *Service) endsInvite(ctx context.Context, user id.UserID, e store.Event) (bool, error) {
+	if e.Type != "m.room.member" || e.StateKey == nil || *e.StateKey != string(user) {
+		return false, nil
+	}
+	if m := membershipOf(contentOf(e.JSON)); m != "leave" && m != "ban" {
+		return false, nil
+	}
+	before, err := s.membershipBefore(ctx, user, e.NID)
+	return before == "invite", err
 }

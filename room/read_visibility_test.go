@@ -1,6 +1,16 @@
 package room
 
-import "testing"
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/hafenchat/hafen/core/id"
+	"github.com/hafenchat/hafen/core/roomversion"
+	"github.com/hafenchat/hafen/store"
+)
 
 // Cases follow Client-Server API § Room History Visibility, "Server
 // behaviour", rules 1–5 and the before/after paragraphs.
@@ -63,6 +73,70 @@ func TestEventVisibilityAllows(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.v.Allows(false); got != tc.want {
 				t.Errorf("%+v.Allows(false) = %v, want %v", tc.v, got, tc.want)
+			}
+		})
+	}
+}
+
+// Rule 3 for users who are not joined now: "the user joined the room at
+// any point after the event" is answered from the user's member events,
+// read through a real store.
+func TestFilterVisibleJoinedLater(t *testing.T) {
+	s, db, _ := newService(t, filepath.Join(t.TempDir(), "hafen.db"))
+	ctx := context.Background()
+	alice, bob, carol := id.UserID("@alice:hafen.test"), id.UserID("@bob:hafen.test"), id.UserID("@carol:hafen.test")
+	roomID, err := s.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: roomversion.V12, Preset: PresetPublicChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(body string) {
+		t.Helper()
+		if _, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.message", Sender: alice, Content: text(body)}); err != nil {
+			t.Fatalf("send %q: %v", body, err)
+		}
+	}
+	member := func(user id.UserID, membership string) {
+		t.Helper()
+		if _, err := s.ChangeMembership(ctx, roomID, MembershipChange{Sender: user, Target: user, Membership: membership}); err != nil {
+			t.Fatalf("%s %s: %v", user, membership, err)
+		}
+	}
+	// The room is shared (public_chat).
+	send("before")
+	member(bob, MembershipJoin)
+	member(bob, MembershipLeave)
+	send("away")
+	member(bob, MembershipJoin)
+	send("back")
+	member(bob, MembershipLeave)
+	send("gone")
+	events, err := db.RoomEventsRange(ctx, roomID, 0, math.MaxInt64, store.Forward, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		user id.UserID
+		want []string
+	}{
+		{"rule 3: shared shows a user who left everything before their last join, and rule 5 nothing after the leave",
+			bob, []string{"before", "away", "back"}},
+		{"rule 5: shared hides everything from a user who never joined", carol, []string{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			vis, err := FilterVisible(ctx, db, tc.user, false, events)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := []string{}
+			for _, e := range vis {
+				if e.Type == "m.room.message" {
+					got = append(got, contentString(e.JSON, "body"))
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("FilterVisible(%s) messages = %v, want %v", tc.user, got, tc.want)
 			}
 		})
 	}
