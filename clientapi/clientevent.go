@@ -27,10 +27,6 @@ type eventFormatter struct {
 	nowMS    int64
 	userID   id.UserID
 	deviceID id.DeviceID
-
-	// redactions maps redacted event IDs to the redaction that applies,
-	// loaded on first use.
-	redactions map[id.EventID]store.Event
 }
 
 func (a *roomAPI) formatter(roomID id.RoomID, v *roomversion.Version, sess session) *eventFormatter {
@@ -40,41 +36,15 @@ func (a *roomAPI) formatter(roomID id.RoomID, v *roomversion.Version, sess sessi
 	}
 }
 
-// redactionOf returns the redaction that applies to e, if any.
+// redactionOf returns the redaction that applies to e, if any. The event
+// path records it on the redacted event when it persists the redaction.
 func (f *eventFormatter) redactionOf(ctx context.Context, e store.Event) (store.Event, bool, error) {
-	if e.RedactedBecause != "" {
-		r, err := f.db.Event(ctx, e.RedactedBecause)
-		if err != nil {
-			return store.Event{}, false, fmt.Errorf("load redaction of %s: %w", e.EventID, err)
-		}
-		return r, true, nil
-	}
-	if f.redactions == nil {
-		rs, err := f.db.RoomRedactions(ctx, f.roomID)
-		if err != nil {
-			return store.Event{}, false, err
-		}
-		f.redactions = make(map[id.EventID]store.Event, len(rs))
-		for _, r := range rs {
-			pdu, err := event.ParseTrusted(r.JSON, f.version, r.EventID)
-			if err != nil || pdu.Redacts() == "" {
-				continue
-			}
-			if _, ok := f.redactions[pdu.Redacts()]; !ok {
-				f.redactions[pdu.Redacts()] = r // the first redaction wins
-			}
-		}
-	}
-	r, ok := f.redactions[e.EventID]
-	if !ok {
+	if e.RedactedBecause == "" {
 		return store.Event{}, false, nil
 	}
-	// A redaction applies only to an event of its room, and, as the
-	// Client-Server API lets users redact only their own events unless
-	// their power level allows more, only if it was accepted: the redaction
-	// endpoint checks that before sending.
-	if r.RoomID != e.RoomID {
-		return store.Event{}, false, nil
+	r, err := f.db.Event(ctx, e.RedactedBecause)
+	if err != nil {
+		return store.Event{}, false, fmt.Errorf("load redaction of %s: %w", e.EventID, err)
 	}
 	return r, true, nil
 }

@@ -41,7 +41,6 @@ type RoomStore interface {
 	StateGroupBeforeEvent(ctx context.Context, nid int64) (int64, error)
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)
-	RoomRedactions(ctx context.Context, roomID id.RoomID) ([]store.Event, error)
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
 	RoomAlias(ctx context.Context, alias id.RoomAlias) (store.RoomAlias, error)
 	RoomAliases(ctx context.Context, roomID id.RoomID) ([]id.RoomAlias, error)

@@ -69,19 +69,6 @@ func (r reader) StateKeysAtGroup(ctx context.Context, groupID int64, keys []Stat
 	return out, nil
 }
 
-// RoomRedactions returns the timeline m.room.redaction message events of a
-// room that were not rejected, oldest first. Readers apply them to the events
-// they redact where redacted_because has not been recorded.
-func (r reader) RoomRedactions(ctx context.Context, roomID id.RoomID) ([]Event, error) {
-	events, err := r.queryEvents(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE room_id = $1 AND type = $2 AND state_key IS NULL AND rejected = FALSE AND stream_pos IS NOT NULL
-		ORDER BY stream_pos ASC`, string(roomID), "m.room.redaction")
-	if err != nil {
-		return nil, fmt.Errorf("load redactions of %s: %w", roomID, err)
-	}
-	return events, nil
-}
-
 // CurrentStateEventsOfType returns the events of a room's current state
 // with the given type, ordered by state key.
 func (r reader) CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]Event, error) {
