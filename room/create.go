@@ -34,7 +34,8 @@ func (s *Service) CreateRoom(ctx context.Context, r *CreateRequest) (id.RoomID, 
 	if !v.RoomIDFromCreateEvent {
 		roomID = id.RoomID("!" + randomLocalpart() + ":" + string(s.serverName))
 	}
-	rs := &roomState{version: v, loaded: true, state: map[event.StateKey]*event.PDU{}, stateNIDs: map[event.StateKey]int64{}}
+	rs := &roomState{version: v, state: map[event.StateKey]*event.PDU{}, stateNIDs: map[event.StateKey]int64{}}
+	rs.loaded.Store(true)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 

@@ -81,8 +81,8 @@ func (s *Service) CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, 
 	if err != nil {
 		return nil, err
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
+	rs.head.RLock()
+	defer rs.head.RUnlock()
 	return rs.state[event.StateKey{Type: typ, StateKey: stateKey}], nil
 }
 
@@ -101,8 +101,8 @@ func (s *Service) CurrentState(ctx context.Context, roomID id.RoomID) ([]*event.
 	if err != nil {
 		return nil, err
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
+	rs.head.RLock()
+	defer rs.head.RUnlock()
 	out := make([]*event.PDU, 0, len(rs.state))
 	for _, ev := range rs.state {
 		out = append(out, ev)

@@ -146,6 +146,8 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 	if err != nil {
 		return nil, err
 	}
+	rs.head.Lock()
+	defer rs.head.Unlock()
 	if rs.state == nil {
 		rs.state = map[event.StateKey]*event.PDU{}
 		rs.stateNIDs = map[event.StateKey]int64{}

@@ -353,3 +353,22 @@ func TestConcurrentTxnRetriesShareTheOriginal(t *testing.T) {
 		t.Errorf("stored %d copies of the transaction and %d of %d other messages; want 1 and %d", onces, bobs, others, others)
 	}
 }
+
+// Requests naming rooms that do not exist must not leave anything behind:
+// otherwise any client could grow the server's memory without bound.
+func TestUnknownRoomsLeaveNoState(t *testing.T) {
+	s, _, _ := newService(t, filepath.Join(t.TempDir(), "hafen.db"))
+	ctx := context.Background()
+	for i := range 50 {
+		roomID := id.RoomID(fmt.Sprintf("!nope%d:hafen.test", i))
+		if _, err := s.CurrentState(ctx, roomID); !errors.Is(err, ErrRoomNotFound) {
+			t.Fatalf("CurrentState(%s): err = %v, want ErrRoomNotFound", roomID, err)
+		}
+	}
+	s.mu.Lock()
+	n := len(s.rooms)
+	s.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d room entries left after lookups of unknown rooms, want 0", n)
+	}
+}

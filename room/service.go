@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hafenchat/hafen/core/authrules"
@@ -80,7 +81,11 @@ func New(cfg Config) *Service {
 func (s *Service) AddListener(l Listener) { s.listeners = append(s.listeners, l) }
 
 // roomState is the in-memory head of one room. mu is the room lock: it is
-// held while a batch of the room's events is built, checked and persisted.
+// held while a batch of the room's events is built, checked and persisted,
+// and by every writer of the head fields. head guards the head fields
+// against readers that do not hold the room lock (current-state queries),
+// so that they never wait for a batch's commit: writers take it only for
+// the moment they change the fields.
 type roomState struct {
 	mu sync.Mutex
 
@@ -88,7 +93,11 @@ type roomState struct {
 	pmu     sync.Mutex
 	pending []*request
 
-	loaded      bool
+	// loaded is set once the head fields hold the room; version never
+	// changes after that.
+	loaded atomic.Bool
+	head   sync.RWMutex
+
 	version     *roomversion.Version
 	state       map[event.StateKey]*event.PDU
 	stateNIDs   map[event.StateKey]int64
@@ -177,15 +186,28 @@ func (s *Service) room(ctx context.Context, roomID id.RoomID) (*roomState, error
 		s.rooms[roomID] = rs
 	}
 	s.mu.Unlock()
+	if rs.loaded.Load() {
+		return rs, nil
+	}
 
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if rs.loaded {
+	if rs.loaded.Load() {
 		return rs, nil
 	}
 	if err := s.load(ctx, roomID, rs); err != nil {
+		if errors.Is(err, ErrRoomNotFound) {
+			// Forget the placeholder, so that requests naming rooms that
+			// do not exist cannot grow the map.
+			s.mu.Lock()
+			if s.rooms[roomID] == rs {
+				delete(s.rooms, roomID)
+			}
+			s.mu.Unlock()
+		}
 		return nil, err
 	}
+	rs.loaded.Store(true)
 	return rs, nil
 }
 
@@ -236,7 +258,6 @@ func (s *Service) load(ctx context.Context, roomID id.RoomID, rs *roomState) err
 		rs.depth = max(rs.depth, e.Depth)
 	}
 	rs.stateGroup = info.StateGroup
-	rs.loaded = true
 	return nil
 }
 
