@@ -25,50 +25,100 @@ type pushContent struct {
 	RelatesTo json.RawMessage `json:"m.relates_to"`
 }
 
+// pushEvent is an event prepared for the default push rules: its content is
+// read once, however many users the rules are then evaluated for.
+type pushEvent struct {
+	ev          *event.PDU
+	msgType     string
+	body        string
+	hasBody     bool
+	hasMention  bool // content has m.mentions
+	userIDs     json.RawMessage
+	roomMention bool
+	isEdit      bool
+	membership  string
+
+	mayNotifyRoom func(*event.PDU) bool
+	roomChecked   bool
+	roomAllowed   bool
+}
+
+// newPushEvent reads what the default push rules need from ev.
+// mayNotifyRoom reports whether the event's sender holds the
+// notifications.room level; it is asked at most once.
+func newPushEvent(ev *event.PDU, mayNotifyRoom func(*event.PDU) bool) *pushEvent {
+	pe := &pushEvent{ev: ev, mayNotifyRoom: mayNotifyRoom}
+	var c pushContent
+	_ = json.Unmarshal(ev.Content(), &c) // content that is no object matches no content condition
+	pe.msgType, _ = jsonString(c.MsgType)
+	pe.body, pe.hasBody = jsonString(c.Body)
+	if c.Mentions != nil {
+		pe.hasMention = true
+		var mentions struct {
+			UserIDs json.RawMessage `json:"user_ids"`
+			Room    json.RawMessage `json:"room"`
+		}
+		_ = json.Unmarshal(c.Mentions, &mentions) // no object: no mentions
+		pe.userIDs = mentions.UserIDs
+		pe.roomMention = bytes.Equal(bytes.TrimSpace(mentions.Room), []byte("true"))
+	}
+	if c.RelatesTo != nil {
+		var rel struct {
+			RelType json.RawMessage `json:"rel_type"`
+		}
+		_ = json.Unmarshal(c.RelatesTo, &rel) // no object: no relation
+		rt, _ := jsonString(rel.RelType)
+		pe.isEdit = rt == "m.replace"
+	}
+	if ev.Type() == "m.room.member" {
+		pe.membership = membershipOf(ev.Content())
+	}
+	return pe
+}
+
+// senderMayNotifyRoom asks, once per event, whether the sender may mention
+// the whole room.
+func (pe *pushEvent) senderMayNotifyRoom() bool {
+	if !pe.roomChecked {
+		pe.roomChecked = true
+		pe.roomAllowed = pe.mayNotifyRoom(pe.ev)
+	}
+	return pe.roomAllowed
+}
+
 // defaultPushActions evaluates the server-default push rules, in their
 // order (override, content, underride), for an event sent by someone other
 // than user: whether it notifies the user, and whether it highlights.
-// displayName is the user's display name in the room; mayNotifyRoom
-// reports whether the event's sender holds the notifications.room level.
-// Rules that only change the sound are not distinguished.
-func defaultPushActions(ev *event.PDU, user id.UserID, displayName string, mayNotifyRoom func(*event.PDU) bool) (notify, highlight bool) {
-	var c pushContent
-	_ = json.Unmarshal(ev.Content(), &c) // content that is no object matches no content condition
-	typ := ev.Type()
-	sk, isState := ev.StateKey()
+// displayName is the user's display name in the room. Rules that only
+// change the sound are not distinguished.
+func defaultPushActions(pe *pushEvent, user id.UserID, displayName string) (notify, highlight bool) {
+	typ := pe.ev.Type()
+	sk, isState := pe.ev.StateKey()
 
 	// Override rules.
 	// .m.rule.master is disabled by default.
 	// .m.rule.suppress_notices
-	if msgtype, _ := jsonString(c.MsgType); msgtype == "m.notice" {
+	if pe.msgType == "m.notice" {
 		return false, false
 	}
 	if typ == "m.room.member" {
 		// .m.rule.invite_for_me, then .m.rule.member_event.
-		return isState && sk == string(user) && membershipOf(ev.Content()) == "invite", false
-	}
-	var mentions struct {
-		UserIDs json.RawMessage `json:"user_ids"`
-		Room    json.RawMessage `json:"room"`
-	}
-	if c.Mentions != nil {
-		_ = json.Unmarshal(c.Mentions, &mentions) // no object: no mentions
+		return isState && sk == string(user) && pe.membership == "invite", false
 	}
 	// .m.rule.is_user_mention
-	if containsString(mentions.UserIDs, string(user)) {
+	if containsString(pe.userIDs, string(user)) {
 		return true, true
 	}
 	// NOTSPEC: the legacy rules .m.rule.contains_display_name and
 	// .m.rule.contains_user_name were removed in v1.17; Hafen keeps them
 	// for events without m.mentions, which clients that predate
 	// intentional mentions still send.
-	body, hasBody := jsonString(c.Body)
-	legacy := c.Mentions == nil && hasBody
-	if legacy && displayName != "" && containsWord(body, displayName) {
+	legacy := !pe.hasMention && pe.hasBody
+	if legacy && displayName != "" && containsWord(pe.body, displayName) {
 		return true, true
 	}
 	// .m.rule.is_room_mention
-	if bytes.Equal(bytes.TrimSpace(mentions.Room), []byte("true")) && mayNotifyRoom(ev) {
+	if pe.roomMention && pe.senderMayNotifyRoom() {
 		return true, true
 	}
 	// .m.rule.tombstone
@@ -80,18 +130,12 @@ func defaultPushActions(ev *event.PDU, user id.UserID, displayName string, mayNo
 		return false, false
 	}
 	// .m.rule.suppress_edits
-	if c.RelatesTo != nil {
-		var rel struct {
-			RelType json.RawMessage `json:"rel_type"`
-		}
-		_ = json.Unmarshal(c.RelatesTo, &rel) // no object: no relation
-		if rt, _ := jsonString(rel.RelType); rt == "m.replace" {
-			return false, false
-		}
+	if pe.isEdit {
+		return false, false
 	}
 
 	// Content rules: the legacy .m.rule.contains_user_name (see above).
-	if legacy && containsWord(body, user.Localpart()) {
+	if legacy && containsWord(pe.body, user.Localpart()) {
 		return true, true
 	}
 

@@ -69,7 +69,7 @@ func TestDefaultPushActions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := testPDU(t, tc.typ, tc.stateKey, alice, tc.content)
 			may := func(*event.PDU) bool { return tc.mayNotifyRoom }
-			notify, highlight := defaultPushActions(ev, bob, "Bobby", may)
+			notify, highlight := defaultPushActions(newPushEvent(ev, may), bob, "Bobby")
 			if notify != tc.notify || highlight != tc.highlight {
 				t.Errorf("defaultPushActions = notify %v, highlight %v; want %v, %v", notify, highlight, tc.notify, tc.highlight)
 			}

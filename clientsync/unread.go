@@ -76,6 +76,7 @@ func (u *unreadCounts) apply(evs []room.Persisted) {
 		if ev.IsStateKey("m.room.power_levels", "") {
 			r.powerLevels, r.plSet = ev, true
 		}
+		pe := newPushEvent(ev, r.senderMayNotifyRoom) // read once for all users
 		for user, c := range r.users {
 			if ev.IsStateKey("m.room.member", string(user)) {
 				switch m := memberContentOf(ev.Content()); m.Membership {
@@ -101,7 +102,7 @@ func (u *unreadCounts) apply(evs []room.Persisted) {
 				}
 				continue
 			}
-			notify, highlight := defaultPushActions(ev, user, c.displayName, r.senderMayNotifyRoom)
+			notify, highlight := defaultPushActions(pe, user, c.displayName)
 			if notify {
 				c.notify++
 				if highlight {
@@ -240,7 +241,7 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 		if it.pdu.Sender() == user {
 			break
 		}
-		notify, highlight := defaultPushActions(it.pdu, user, l.displayName, mayNotifyRoom)
+		notify, highlight := defaultPushActions(newPushEvent(it.pdu, mayNotifyRoom), user, l.displayName)
 		if notify {
 			l.notify++
 			if highlight {
