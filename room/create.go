@@ -66,16 +66,12 @@ func (s *Service) CreateRoom(ctx context.Context, r *CreateRequest) (id.RoomID, 
 		CreatedTS:   pdus[0].OriginServerTS(),
 		IsPublic:    r.Visibility == "public",
 	}
-	out, err := s.persist(ctx, roomID, rs, pdus, props, newRoom)
+	_, err = s.persist(ctx, roomID, rs, pdus, props, newRoom)
 	if errors.Is(err, store.ErrExists) && r.Alias != "" {
 		return "", fmt.Errorf("%w: %s", ErrAliasInUse, r.Alias)
 	}
 	if err != nil {
 		return "", err
 	}
-	s.mu.Lock()
-	s.rooms[roomID] = rs
-	s.mu.Unlock()
-	s.notify(out)
 	return roomID, nil
 }

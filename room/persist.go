@@ -57,8 +57,9 @@ func (o *overlay) apply(pdu *event.PDU) {
 // each event with the state group before it, a new state group after each
 // state event, current state, memberships, transaction IDs, the new forward
 // extremity and the room's current state group. newRoom, when set, creates
-// the room row in the same transaction. On success it advances rs; the
-// caller holds rs.mu.
+// the room row in the same transaction (and registers rs for it). Right
+// after the commit it advances rs and notifies the listeners. The caller
+// holds rs.mu.
 func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, pdus []*event.PDU, props []Proposal, newRoom *store.Room) ([]Persisted, error) {
 	out := make([]Persisted, len(pdus))
 	var (
@@ -141,11 +142,29 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				return fmt.Errorf("set state group of %s: %w", roomID, err)
 			}
 		}
+		// Once committed, and before any later commit is announced: the
+		// head moves on and listeners hear of the events, so that they
+		// see every room's events in stream order. The caller still holds
+		// rs.mu, waiting in Write.
+		tx.AfterCommit(func() {
+			advanceHead(rs, pdus, newNIDs, group)
+			if newRoom != nil {
+				s.mu.Lock()
+				s.rooms[roomID] = rs
+				s.mu.Unlock()
+			}
+			s.notify(out)
+		})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+// advanceHead moves a room's in-memory head past committed events.
+func advanceHead(rs *roomState, pdus []*event.PDU, nids map[event.StateKey]int64, group int64) {
 	rs.head.Lock()
 	defer rs.head.Unlock()
 	if rs.state == nil {
@@ -156,14 +175,13 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 		if pdu.IsState() {
 			k := pdu.StateKeyTuple()
 			rs.state[k] = pdu
-			rs.stateNIDs[k] = newNIDs[k]
+			rs.stateNIDs[k] = nids[k]
 		}
 	}
 	last := pdus[len(pdus)-1]
 	rs.extremities = []*event.PDU{last}
 	rs.depth = last.Depth()
 	rs.stateGroup = group
-	return out, nil
 }
 
 // markRedacted records that a redaction applies to its target, so every

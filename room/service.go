@@ -30,9 +30,11 @@ type Persisted struct {
 	TxnID    string
 }
 
-// Listener receives every committed batch of events, in stream order. It is
-// called after the commit, with no room lock held, and must not block: the
-// sync notifier, the federation sender and push hang off this hook.
+// Listener receives every committed batch of events, in stream order across
+// all rooms. It is called right after the commit on the store's writer
+// goroutine, so it must be quick and must not call back into the Service or
+// write to the store: the sync notifier, the federation sender and push
+// hang off this hook and hand longer work to their own goroutines.
 type Listener interface {
 	EventsPersisted(evs []Persisted)
 }
@@ -342,7 +344,6 @@ func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomSt
 				rs.recentTxns[key] = b.pdu
 			}
 		}
-		s.notify(out)
 	}
 }
 

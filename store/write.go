@@ -20,7 +20,17 @@ const maxBatchJobs = 64
 type Tx struct {
 	reader
 	maxStateDelta int
+	// afterCommit holds the functions registered by AfterCommit.
+	afterCommit []func()
 }
+
+// AfterCommit registers fn to run once the transaction has committed, and
+// not at all if the write function's writes are rolled back. The writer
+// runs such functions on its own goroutine, in commit order across all
+// callers, before Write returns to the caller that registered them: this is
+// how committed events reach listeners in stream order. fn must be quick
+// and must not call Write.
+func (t *Tx) AfterCommit(fn func()) { t.afterCommit = append(t.afterCommit, fn) }
 
 // Write runs fn in the writer's transaction and returns once that
 // transaction has committed (nil) or fn's writes have been rolled back (an
@@ -222,6 +232,7 @@ func (w *writer) runBatch(batch []*writeJob) {
 			deliver(fmt.Errorf("commit write: %w", err))
 			return
 		}
+		w.runAfterCommit(t.afterCommit)
 		deliver(nil)
 		return
 	}
@@ -230,8 +241,10 @@ func (w *writer) runBatch(batch []*writeJob) {
 			abort(fmt.Errorf("create savepoint: %w", err))
 			return
 		}
+		hooks := len(t.afterCommit)
 		if jerr := w.runJob(t, j); jerr != nil {
 			results[i] = jerr
+			t.afterCommit = t.afterCommit[:hooks] // rolled back: nothing to run
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT write_job"); err != nil {
 				abort(fmt.Errorf("roll back failed write (%v): %w", jerr, err))
 				return
@@ -246,7 +259,24 @@ func (w *writer) runBatch(batch []*writeJob) {
 		deliver(fmt.Errorf("commit write batch: %w", err))
 		return
 	}
+	w.runAfterCommit(t.afterCommit)
 	deliver(nil)
+}
+
+// runAfterCommit runs the functions registered with Tx.AfterCommit, in
+// order. A panicking function is logged and skipped: it must not stop the
+// writer, and its writes are committed already.
+func (w *writer) runAfterCommit(fns []func()) {
+	for _, fn := range fns {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					w.db.logger.Error("after-commit function panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+				}
+			}()
+			fn()
+		}()
+	}
 }
 
 // runJob calls the job's function and turns a panic into an error, so that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -309,6 +310,43 @@ func TestCloseRunsQueuedWritesThenRefuses(t *testing.T) {
 		db = openTestDB(t, dsn)
 		if _, err := db.User(ctx, userN(1)); err != nil {
 			t.Errorf("after reopen: %v", err)
+		}
+	})
+}
+
+// AfterCommit functions run in commit order, only for jobs whose writes
+// commit, and before Write returns.
+func TestAfterCommitOrder(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		var ran []int
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := db.Write(ctx, func(tx *Tx) error {
+					tx.AfterCommit(func() {
+						mu.Lock()
+						ran = append(ran, i)
+						mu.Unlock()
+					})
+					if i%5 == 0 {
+						return errors.New("rolled back")
+					}
+					return nil
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				if (err == nil) != slices.Contains(ran, i) {
+					t.Errorf("job %d: err = %v, after-commit ran = %v before Write returned", i, err, slices.Contains(ran, i))
+				}
+			}()
+		}
+		wg.Wait()
+		if len(ran) != 32 {
+			t.Errorf("%d after-commit functions ran, want 32 (8 of 40 jobs failed)", len(ran))
 		}
 	})
 }
