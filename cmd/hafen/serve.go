@@ -16,15 +16,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hafenchat/hafen/clientapi"
-	"github.com/hafenchat/hafen/clientapi/accountdb"
-	"github.com/hafenchat/hafen/clientsync"
-	"github.com/hafenchat/hafen/config"
-	"github.com/hafenchat/hafen/core/id"
-	"github.com/hafenchat/hafen/core/signing"
-	"github.com/hafenchat/hafen/httpapi"
-	"github.com/hafenchat/hafen/room"
-	"github.com/hafenchat/hafen/store"
+	"github.com/hafenchat/hafen/internal/clientapi"
+	"github.com/hafenchat/hafen/internal/clientapi/accountdb"
+	"github.com/hafenchat/hafen/internal/clientsync"
+	"github.com/hafenchat/hafen/internal/config"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/signing"
+	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/store"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish.

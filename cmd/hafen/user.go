@@ -9,9 +9,9 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/hafenchat/hafen/clientapi"
-	"github.com/hafenchat/hafen/config"
-	"github.com/hafenchat/hafen/core/id"
+	"github.com/hafenchat/hafen/internal/clientapi"
+	"github.com/hafenchat/hafen/internal/config"
+	"github.com/hafenchat/hafen/internal/core/id"
 )
 
 // userCommand runs `hafen user <cmd>` against the configured database.

@@ -1,0 +1,230 @@
+// Package accountdb implements clientapi.AccountStore on store.DB: it maps
+// the account endpoints' one-call operations onto the store's reads and
+// write transactions, and the store's sentinel errors onto clientapi's.
+//
+// It holds no SQL (every statement lives in store) and one piece of state:
+// a short-lived cache of access tokens, so that most authenticated
+// requests need no database read.
+package accountdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hafenchat/hafen/internal/clientapi"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// Store is a clientapi.AccountStore over a store.DB.
+type Store struct {
+	DB *store.DB
+	// Now is the clock for creation times; nil means time.Now.
+	Now func() time.Time
+
+	tokens tokenCache
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+var _ clientapi.AccountStore = (*Store)(nil)
+
+func (s *Store) nowMS() int64 { return s.now().UnixMilli() }
+
+// mapErr turns the store's sentinels into clientapi's.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w: %w", clientapi.ErrNotFound, err)
+	case errors.Is(err, store.ErrExists):
+		return fmt.Errorf("%w: %w", clientapi.ErrUserExists, err)
+	}
+	return err
+}
+
+// CreateUser creates a local account.
+func (s *Store) CreateUser(ctx context.Context, userID id.UserID, passwordHash string, admin bool) error {
+	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
+		return tx.CreateUser(ctx, store.User{UserID: userID, PasswordHash: passwordHash, IsAdmin: admin, CreatedTS: s.nowMS()})
+	}))
+}
+
+// UserPassword returns the password hash and the deactivated flag.
+func (s *Store) UserPassword(ctx context.Context, userID id.UserID) (string, bool, error) {
+	u, err := s.DB.User(ctx, userID)
+	if err != nil {
+		return "", false, mapErr(err)
+	}
+	return u.PasswordHash, u.Deactivated, nil
+}
+
+// UserExists reports whether the user ID is taken.
+func (s *Store) UserExists(ctx context.Context, userID id.UserID) (bool, error) {
+	_, err := s.DB.User(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// SetPasswordHash replaces the password hash.
+func (s *Store) SetPasswordHash(ctx context.Context, userID id.UserID, hash string) error {
+	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
+		return tx.SetPasswordHash(ctx, userID, hash)
+	}))
+}
+
+// DeactivateUser deactivates the account; the store removes its devices
+// and tokens.
+func (s *Store) DeactivateUser(ctx context.Context, userID id.UserID) error {
+	defer s.tokens.forgetUser(userID)
+	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
+		return tx.DeactivateUser(ctx, userID)
+	}))
+}
+
+// CreateDevice creates the device unless it exists.
+func (s *Store) CreateDevice(ctx context.Context, userID id.UserID, deviceID id.DeviceID, displayName string) (bool, error) {
+	created := false
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.Device(ctx, userID, deviceID)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		created = true
+		return tx.CreateDevice(ctx, store.Device{UserID: userID, DeviceID: deviceID, DisplayName: displayName, CreatedTS: s.nowMS()})
+	})
+	return created, mapErr(err)
+}
+
+func toDevice(d store.Device) clientapi.Device {
+	return clientapi.Device{ID: d.DeviceID, DisplayName: d.DisplayName, LastSeenIP: d.LastSeenIP, LastSeenTS: d.LastSeenTS}
+}
+
+// Device returns one device.
+func (s *Store) Device(ctx context.Context, userID id.UserID, deviceID id.DeviceID) (clientapi.Device, error) {
+	d, err := s.DB.Device(ctx, userID, deviceID)
+	if err != nil {
+		return clientapi.Device{}, mapErr(err)
+	}
+	return toDevice(d), nil
+}
+
+// Devices returns all devices of the user.
+func (s *Store) Devices(ctx context.Context, userID id.UserID) ([]clientapi.Device, error) {
+	ds, err := s.DB.Devices(ctx, userID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]clientapi.Device, len(ds))
+	for i, d := range ds {
+		out[i] = toDevice(d)
+	}
+	return out, nil
+}
+
+// SetDeviceDisplayName renames a device.
+func (s *Store) SetDeviceDisplayName(ctx context.Context, userID id.UserID, deviceID id.DeviceID, name string) error {
+	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
+		return tx.SetDeviceDisplayName(ctx, userID, deviceID, name)
+	}))
+}
+
+// DeleteDevices removes devices (their tokens go with them); unknown IDs
+// are ignored.
+func (s *Store) DeleteDevices(ctx context.Context, userID id.UserID, deviceIDs []id.DeviceID) error {
+	defer s.tokens.forgetUser(userID)
+	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
+		for _, d := range deviceIDs {
+			if err := tx.DeleteDevice(ctx, userID, d); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// DeleteDevicesExcept removes every device of the user but keep.
+func (s *Store) DeleteDevicesExcept(ctx context.Context, userID id.UserID, keep id.DeviceID) error {
+	defer s.tokens.forgetUser(userID)
+	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
+		ds, err := tx.Devices(ctx, userID)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			if d.DeviceID == keep {
+				continue
+			}
+			if err := tx.DeleteDevice(ctx, userID, d.DeviceID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// CreateAccessToken stores a new token for the device and revokes the
+// device's earlier tokens in the same transaction.
+func (s *Store) CreateAccessToken(ctx context.Context, token string, userID id.UserID, deviceID id.DeviceID) error {
+	defer s.tokens.forgetUser(userID) // the device's earlier tokens are revoked
+	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteDeviceAccessTokens(ctx, userID, deviceID); err != nil {
+			return err
+		}
+		return tx.AddAccessToken(ctx, token, userID, deviceID, s.nowMS())
+	}))
+}
+
+// AccessTokenOwner resolves a token, from the cache when it can.
+func (s *Store) AccessTokenOwner(ctx context.Context, token string) (id.UserID, id.DeviceID, error) {
+	now := s.now()
+	if e, ok := s.tokens.get(token, now); ok {
+		return e.userID, e.deviceID, nil
+	}
+	gen := s.tokens.generation()
+	t, err := s.DB.AccessTokenOwner(ctx, token)
+	if err != nil {
+		return "", "", mapErr(err)
+	}
+	s.tokens.put(token, t.UserID, t.DeviceID, now, gen)
+	return t.UserID, t.DeviceID, nil
+}
+
+// RegistrationTokenValid reports whether the token can be used at now.
+func (s *Store) RegistrationTokenValid(ctx context.Context, token string, now time.Time) (bool, error) {
+	rt, err := s.DB.RegistrationToken(ctx, token)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return rt.Valid(now.UnixMilli()), nil
+}
+
+// UseRegistrationToken counts one completed use of the token.
+func (s *Store) UseRegistrationToken(ctx context.Context, token string, now time.Time) error {
+	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
+		ok, err := tx.ReserveRegistrationToken(ctx, token, now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("registration token: %w", store.ErrNotFound)
+		}
+		return tx.CompleteRegistrationToken(ctx, token)
+	}))
+}

@@ -1,0 +1,152 @@
+// Spec: Client-Server API § Login
+// OpenAPI: data/api/client-server/login.yaml, data/api/client-server/logout.yaml
+// https://spec.matrix.org/v1.19/client-server-api/#legacy-login
+
+package clientapi
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/matrixerr"
+)
+
+// loginRequest is the body of POST /login.
+type loginRequest struct {
+	Type       string     `json:"type"`
+	Identifier identifier `json:"identifier"`
+	// User, Medium and Address are the deprecated forms of Identifier.
+	User                     string   `json:"user"`
+	Medium                   string   `json:"medium"`
+	Address                  string   `json:"address"`
+	Password                 Password `json:"password"`
+	Token                    string   `json:"token"`
+	DeviceID                 string   `json:"device_id"`
+	InitialDeviceDisplayName string   `json:"initial_device_display_name"`
+	RefreshToken             bool     `json:"refresh_token"`
+}
+
+// getLoginFlows lists the login types Hafen supports.
+//
+// GET /_matrix/client/v3/login
+func (s *Server) getLoginFlows(w http.ResponseWriter, r *http.Request) error {
+	return httpapi.OK(w, map[string]any{
+		"flows": []map[string]string{{"type": stagePassword}},
+	})
+}
+
+// login exchanges a password for an access token.
+//
+// POST /_matrix/client/v3/login
+//
+// Only m.login.password with an m.id.user identifier (or the deprecated
+// "user" field) is supported. Refresh tokens are not offered: access tokens
+// do not expire, which the spec allows for clients that ask for refresh
+// tokens too.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Limiter.Check(ActionLogin, httpapi.ClientIP(r)); err != nil {
+		return err
+	}
+	var req loginRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	switch req.Type {
+	case stagePassword:
+	case "":
+		return matrixerr.MissingParam("type")
+	case "m.login.application_service":
+		// No access token can belong to an application service here.
+		return matrixerr.Forbidden("application services are not supported")
+	default:
+		return matrixerr.Unknown("unsupported login type " + req.Type)
+	}
+
+	var who string
+	switch req.Identifier.Type {
+	case "m.id.user":
+		who = req.Identifier.User
+	case "":
+		if req.Medium != "" || req.Address != "" {
+			return matrixerr.Forbidden("unknown third-party identifier")
+		}
+		who = req.User
+	case "m.id.thirdparty", "m.id.phone":
+		// Hafen stores no 3PIDs, so none is known: the spec's 403.
+		return matrixerr.Forbidden("unknown third-party identifier")
+	default:
+		return matrixerr.Unknown("unsupported identifier type " + req.Identifier.Type)
+	}
+	if who == "" {
+		return matrixerr.MissingParam("identifier.user")
+	}
+	var deviceID id.DeviceID
+	if req.DeviceID != "" {
+		d, err := id.ParseDeviceID(req.DeviceID)
+		if err != nil {
+			return matrixerr.InvalidParam("invalid device_id")
+		}
+		deviceID = d
+	}
+
+	userID, err := s.localUserID(who)
+	if err != nil {
+		// Do not tell a malformed name from a wrong password, but still
+		// spend the time of a password check.
+		checkPassword("", req.Password)
+		return matrixerr.Forbidden("invalid username or password")
+	}
+	hash, deactivated, err := s.Store.UserPassword(r.Context(), userID)
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("load password: %w", err)
+	}
+	if !checkPassword(hash, req.Password) {
+		return matrixerr.Forbidden("invalid username or password")
+	}
+	if deactivated {
+		return matrixerr.UserDeactivated("the account is deactivated")
+	}
+
+	// Reusing a device ID keeps the device and replaces its token, as the
+	// spec requires ("the server will invalidate any access and refresh
+	// tokens previously assigned to that device").
+	tok, dev, err := s.issueToken(r.Context(), userID, deviceID, req.InitialDeviceDisplayName)
+	if err != nil {
+		return err
+	}
+	httpapi.Logger(r).Info("user logged in", "user_id", userID, "device_id", dev)
+	resp := loginResponse{
+		UserID:      userID,
+		AccessToken: string(tok),
+		DeviceID:    dev,
+		HomeServer:  s.ServerName,
+	}
+	if s.PublicBaseURL != "" {
+		resp.WellKnown = map[string]any{"m.homeserver": map[string]string{"base_url": s.baseURL(r)}}
+	}
+	return httpapi.OK(w, resp)
+}
+
+// logout deletes the device of the access token (and so the token).
+//
+// POST /_matrix/client/v3/logout
+//
+// The spec lets clients send no body here, so none is read.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, sess session) error {
+	if err := s.Store.DeleteDevices(r.Context(), sess.UserID, []id.DeviceID{sess.DeviceID}); err != nil {
+		return fmt.Errorf("delete device: %w", err)
+	}
+	return httpapi.OK(w, struct{}{})
+}
+
+// logoutAll deletes every device (and access token) of the user.
+//
+// POST /_matrix/client/v3/logout/all
+func (s *Server) logoutAll(w http.ResponseWriter, r *http.Request, sess session) error {
+	if err := s.Store.DeleteDevicesExcept(r.Context(), sess.UserID, ""); err != nil {
+		return fmt.Errorf("delete devices: %w", err)
+	}
+	return httpapi.OK(w, struct{}{})
+}

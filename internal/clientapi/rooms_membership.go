@@ -1,0 +1,272 @@
+// Spec: Client-Server API § Room membership
+// OpenAPI: data/api/client-server/joining.yaml
+// OpenAPI: data/api/client-server/inviting.yaml
+// OpenAPI: data/api/client-server/knocking.yaml
+// OpenAPI: data/api/client-server/leaving.yaml
+// OpenAPI: data/api/client-server/kicking.yaml
+// OpenAPI: data/api/client-server/banning.yaml
+// https://spec.matrix.org/v1.19/client-server-api/#room-membership
+
+package clientapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/matrixerr"
+	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// maxReasonBytes bounds a membership reason; the event size limit would
+// refuse longer ones anyway, this refuses them before building the event.
+const maxReasonBytes = 4096
+
+// reasonBody is the body of join, knock and leave.
+type reasonBody struct {
+	Reason string `json:"reason"`
+}
+
+// targetBody is the body of invite, kick, ban and unban.
+type targetBody struct {
+	UserID *string `json:"user_id"`
+	Reason string  `json:"reason"`
+}
+
+// decodeReason reads an optional {"reason"} body.
+func decodeReason(w http.ResponseWriter, r *http.Request) (string, error) {
+	var b reasonBody
+	if err := httpapi.DecodeOptionalJSON(w, r, &b); err != nil {
+		return "", err
+	}
+	if len(b.Reason) > maxReasonBytes {
+		return "", matrixerr.BadJSON("reason is longer than %d bytes", maxReasonBytes)
+	}
+	return b.Reason, nil
+}
+
+// decodeTarget reads a {"user_id", "reason"} body: user_id is required
+// (M_BAD_JSON when missing) and must be a user ID (M_INVALID_PARAM).
+func decodeTarget(w http.ResponseWriter, r *http.Request) (id.UserID, string, error) {
+	var b targetBody
+	if err := httpapi.DecodeJSON(w, r, &b); err != nil {
+		return "", "", err
+	}
+	if b.UserID == nil {
+		return "", "", matrixerr.BadJSON("user_id is required")
+	}
+	u, err := id.ParseUserID(*b.UserID)
+	if err != nil {
+		return "", "", matrixerr.InvalidParam("user_id is not a valid user ID")
+	}
+	if len(b.Reason) > maxReasonBytes {
+		return "", "", matrixerr.BadJSON("reason is longer than %d bytes", maxReasonBytes)
+	}
+	return u, b.Reason, nil
+}
+
+// resolveRoom turns a {roomIdOrAlias} into a room ID: aliases are resolved
+// in the local directory (404 M_NOT_FOUND when unknown), anything that is
+// neither is 400 M_INVALID_PARAM.
+func (a *roomAPI) resolveRoom(ctx context.Context, s string) (id.RoomID, error) {
+	switch {
+	case len(s) > 0 && s[0] == '!':
+		roomID, err := id.ParseRoomID(s)
+		if err != nil {
+			return "", matrixerr.InvalidParam("roomIdOrAlias is not a valid room ID")
+		}
+		return roomID, nil
+	case len(s) > 0 && s[0] == '#':
+		alias, err := id.ParseRoomAlias(s)
+		if err != nil {
+			return "", matrixerr.InvalidParam("roomIdOrAlias is not a valid room alias")
+		}
+		ra, err := a.lookupAlias(ctx, alias)
+		if err != nil {
+			return "", err
+		}
+		return ra.RoomID, nil
+	}
+	return "", matrixerr.InvalidParam("roomIdOrAlias must be a room ID or a room alias")
+}
+
+// join reads the optional reason of the request, sends the user's join
+// or knock event, with their profile, and answers {"room_id"}.
+func (a *roomAPI) join(w http.ResponseWriter, r *http.Request, sess session, roomID id.RoomID, membership string) error {
+	reason, err := decodeReason(w, r)
+	if err != nil {
+		return err
+	}
+	profile, err := a.profileOf(r.Context(), sess.UserID)
+	if err != nil {
+		return err
+	}
+	_, err = a.svc.ChangeMembership(r.Context(), roomID, room.MembershipChange{
+		Sender: sess.UserID, Target: sess.UserID, Membership: membership, Reason: reason, Profile: profile,
+	})
+	if err != nil {
+		return roomErr(err)
+	}
+	return httpapi.OK(w, map[string]any{"room_id": roomID})
+}
+
+// joinRoom joins a room by ID or alias.
+//
+// POST /_matrix/client/v3/join/{roomIdOrAlias}
+//
+// Only rooms this server takes part in can be joined; via and server_name
+// are ignored until federation exists.
+func (a *roomAPI) joinRoom(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := a.resolveRoom(r.Context(), r.PathValue("roomIdOrAlias"))
+	if err != nil {
+		return err
+	}
+	return a.join(w, r, sess, roomID, room.MembershipJoin)
+}
+
+// joinRoomByID joins a room by ID.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/join
+func (a *roomAPI) joinRoomByID(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	return a.join(w, r, sess, roomID, room.MembershipJoin)
+}
+
+// knockRoom knocks on a room.
+//
+// POST /_matrix/client/v3/knock/{roomIdOrAlias}
+func (a *roomAPI) knockRoom(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := a.resolveRoom(r.Context(), r.PathValue("roomIdOrAlias"))
+	if err != nil {
+		return err
+	}
+	return a.join(w, r, sess, roomID, room.MembershipKnock)
+}
+
+// changeMembership sends a membership change and answers {}.
+func (a *roomAPI) changeMembership(w http.ResponseWriter, r *http.Request, roomID id.RoomID, c room.MembershipChange) error {
+	if _, err := a.svc.ChangeMembership(r.Context(), roomID, c); err != nil {
+		return roomErr(err)
+	}
+	return httpapi.OK(w, struct{}{})
+}
+
+// changeOther sends a membership change of another user for the sender.
+func (a *roomAPI) changeOther(w http.ResponseWriter, r *http.Request, sess session, membership string) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	target, reason, err := decodeTarget(w, r)
+	if err != nil {
+		return err
+	}
+	return a.changeMembership(w, r, roomID, room.MembershipChange{
+		Sender: sess.UserID, Target: target, Membership: membership, Reason: reason,
+	})
+}
+
+// inviteUser invites a user.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/invite
+func (a *roomAPI) inviteUser(w http.ResponseWriter, r *http.Request, sess session) error {
+	return a.changeOther(w, r, sess, room.MembershipInvite)
+}
+
+// kick removes a user from a room.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/kick
+func (a *roomAPI) kick(w http.ResponseWriter, r *http.Request, sess session) error {
+	return a.changeOther(w, r, sess, room.MembershipLeave)
+}
+
+// ban bans a user.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/ban
+func (a *roomAPI) ban(w http.ResponseWriter, r *http.Request, sess session) error {
+	return a.changeOther(w, r, sess, room.MembershipBan)
+}
+
+// unban lifts a ban; the target must be banned (403 M_FORBIDDEN
+// otherwise), so that unban never turns into a kick.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/unban
+func (a *roomAPI) unban(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	target, reason, err := decodeTarget(w, r)
+	if err != nil {
+		return err
+	}
+	cur, err := a.memberEvent(r.Context(), roomID, target)
+	if err != nil {
+		return err
+	}
+	if membershipOf(cur) != room.MembershipBan {
+		return matrixerr.Forbidden("the user is not banned from this room")
+	}
+	return a.changeMembership(w, r, roomID, room.MembershipChange{
+		Sender: sess.UserID, Target: target, Membership: room.MembershipLeave, Reason: reason,
+	})
+}
+
+// leaveRoom leaves a room, or rejects an invite or retracts a knock.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/leave
+func (a *roomAPI) leaveRoom(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	reason, err := decodeReason(w, r)
+	if err != nil {
+		return err
+	}
+	return a.changeMembership(w, r, roomID, room.MembershipChange{
+		Sender: sess.UserID, Target: sess.UserID, Membership: room.MembershipLeave, Reason: reason,
+	})
+}
+
+// forgetRoom forgets a room the user has left: sync leaves it out until
+// the user joins, is invited or knocks again.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/forget
+//
+// Joined, invited and knocking users get 400 M_UNKNOWN, as the spec says.
+// Forgetting a room the user was never in does nothing.
+func (a *roomAPI) forgetRoom(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	if err := httpapi.DecodeOptionalJSON(w, r, &struct{}{}); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	cur, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.member", string(sess.UserID))
+	if err != nil {
+		return roomErr(err)
+	}
+	switch membershipOf(cur) {
+	case room.MembershipJoin, room.MembershipInvite, room.MembershipKnock:
+		return matrixerr.Unknown("leave the room before forgetting it")
+	case room.MembershipLeave, room.MembershipBan:
+		err := a.db.Write(ctx, func(tx *store.Tx) error { return tx.ForgetRoom(ctx, sess.UserID, roomID) })
+		if errors.Is(err, store.ErrNotFound) {
+			// The membership changed since it was read above.
+			return matrixerr.Unknown("leave the room before forgetting it")
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return httpapi.OK(w, struct{}{})
+}

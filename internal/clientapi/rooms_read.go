@@ -1,0 +1,666 @@
+// Spec: Client-Server API § Getting events for a room, § Syncing (GET /messages), § Room history visibility
+// OpenAPI: data/api/client-server/message_pagination.yaml
+// OpenAPI: data/api/client-server/event_context.yaml
+// OpenAPI: data/api/client-server/rooms.yaml (getOneRoomEvent, getMembersByRoom, getJoinedMembersByRoom)
+// OpenAPI: data/api/client-server/list_joined_rooms.yaml
+// https://spec.matrix.org/v1.19/client-server-api/#getting-events-for-a-room
+
+package clientapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/hafenchat/hafen/internal/clientevent"
+	"github.com/hafenchat/hafen/internal/clientsync"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
+	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/matrixerr"
+	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// Pagination limits.
+const (
+	defaultPageLimit = 10
+	maxPageLimit     = 1000
+	// maxPageScan bounds the events one request reads while skipping
+	// events the user may not see; a page cut short by it still carries an
+	// end token, so the client continues from there.
+	maxPageScan = 5000
+)
+
+// roomView is what a user may read of a room.
+type roomView struct {
+	version *roomversion.Version
+	// joined: the user is joined now.
+	joined bool
+	// leftAt, for a user who left or was banned, is that membership event:
+	// state reads see the room as it was then.
+	leftAt *store.Event
+}
+
+// view decides whether user may read the room: members see it now, former
+// members as it was when they left, anyone else only a world_readable
+// room. Otherwise 403 M_FORBIDDEN.
+func (a *roomAPI) view(ctx context.Context, roomID id.RoomID, user id.UserID) (*roomView, error) {
+	v, err := a.roomVersion(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	member, err := a.memberEvent(ctx, roomID, user)
+	if err != nil {
+		return nil, err
+	}
+	switch membershipOf(member) {
+	case room.MembershipJoin:
+		return &roomView{version: v, joined: true}, nil
+	case room.MembershipLeave, room.MembershipBan:
+		e, err := a.db.Event(ctx, member.EventID())
+		if err != nil {
+			return nil, fmt.Errorf("load membership event: %w", err)
+		}
+		if a.worldReadable(ctx, roomID) {
+			return &roomView{version: v}, nil
+		}
+		return &roomView{version: v, leftAt: &e}, nil
+	}
+	if a.worldReadable(ctx, roomID) {
+		return &roomView{version: v}, nil
+	}
+	return nil, matrixerr.Forbidden("you are not a member of this room")
+}
+
+// pathRoomView parses the {roomId} path parameter and decides what the user
+// may read of the room (see view).
+func (a *roomAPI) pathRoomView(r *http.Request, sess session) (id.RoomID, *roomView, error) {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return "", nil, err
+	}
+	v, err := a.view(r.Context(), roomID, sess.UserID)
+	if err != nil {
+		return "", nil, err
+	}
+	return roomID, v, nil
+}
+
+// pathRoomCurrentView is pathRoomView for the endpoints that show only the
+// room as it is now: members, and anyone in a world_readable room, may read
+// it; former members get 403 M_FORBIDDEN.
+func (a *roomAPI) pathRoomCurrentView(r *http.Request, sess session) (id.RoomID, error) {
+	roomID, v, err := a.pathRoomView(r, sess)
+	if err != nil {
+		return "", err
+	}
+	if !v.joined && v.leftAt != nil {
+		return "", matrixerr.Forbidden("you are not a member of this room")
+	}
+	return roomID, nil
+}
+
+// worldReadable reports whether the room's current history_visibility is
+// world_readable.
+func (a *roomAPI) worldReadable(ctx context.Context, roomID id.RoomID) bool {
+	ev, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.history_visibility", "")
+	if err != nil || ev == nil {
+		return false
+	}
+	return contentString(ev.Content(), "history_visibility") == room.HistoryWorldReadable
+}
+
+// stateAfter returns the state of a room just after a stored event: the
+// state before it plus the event itself if it is a state event.
+func (a *roomAPI) stateAfter(ctx context.Context, e store.Event) ([]store.Event, error) {
+	g, err := a.db.StateGroupBeforeEvent(ctx, e.NID)
+	if err != nil {
+		return nil, fmt.Errorf("state before %s: %w", e.EventID, err)
+	}
+	state, err := a.db.StateAtGroup(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	if e.StateKey != nil && !e.Rejected {
+		state[store.StateKey{Type: e.Type, StateKey: *e.StateKey}] = e.NID
+	}
+	nids := make([]int64, 0, len(state))
+	for _, nid := range state {
+		nids = append(nids, nid)
+	}
+	return a.db.EventsByNID(ctx, nids)
+}
+
+// viewState returns the state the view allows: the current state, or the
+// state when the user left.
+func (a *roomAPI) viewState(ctx context.Context, roomID id.RoomID, v *roomView) ([]store.Event, error) {
+	if v.leftAt != nil {
+		return a.stateAfter(ctx, *v.leftAt)
+	}
+	pdus, err := a.svc.CurrentState(ctx, roomID)
+	if err != nil {
+		return nil, roomErr(err)
+	}
+	ids := make([]id.EventID, len(pdus))
+	for i, p := range pdus {
+		ids[i] = p.EventID()
+	}
+	return a.db.EventsByID(ctx, ids)
+}
+
+// streamToken renders a stream position as a pagination token, the form
+// sync uses for prev_batch and next_batch.
+func streamToken(pos int64) string { return clientsync.Token(pos) }
+
+// parseStreamToken parses a token made by streamToken: 400 M_INVALID_PARAM
+// if it is not one.
+func parseStreamToken(name, tok string) (int64, error) {
+	pos, err := clientsync.ParseToken(tok)
+	if err != nil {
+		return 0, matrixerr.InvalidParam("%s is not a valid pagination token", name)
+	}
+	return pos, nil
+}
+
+// parseLimit parses the limit query parameter: default def, at most
+// maxPageLimit, 400 M_INVALID_PARAM for anything but a non-negative
+// integer.
+func parseLimit(q string, def int) (int, error) {
+	if q == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(q)
+	if err != nil || n < 0 {
+		return 0, matrixerr.InvalidParam("limit must be a non-negative integer")
+	}
+	return min(n, maxPageLimit), nil
+}
+
+// parseEventFilter parses the filter query parameter, a RoomEventFilter as
+// JSON: 400 M_BAD_JSON if it is not one.
+func parseEventFilter(q string) (*clientsync.RoomEventFilter, error) {
+	if q == "" {
+		return nil, nil
+	}
+	data := bytes.TrimSpace([]byte(q))
+	if !json.Valid(data) || len(data) == 0 || data[0] != '{' {
+		return nil, matrixerr.BadJSON("filter must be a JSON object")
+	}
+	// The RoomEventFilter is validated as the timeline part of a filter.
+	f, err := clientsync.ParseFilter([]byte(`{"room":{"timeline":` + string(data) + `}}`))
+	if err != nil {
+		return nil, matrixerr.BadJSON("invalid filter: %v", err)
+	}
+	return f.Room.Timeline, nil
+}
+
+// parsePageQuery parses the limit and filter query parameters that
+// /messages and /context share, in that order (see parseLimit and
+// parseEventFilter).
+func parsePageQuery(q url.Values) (int, *clientsync.RoomEventFilter, error) {
+	limit, err := parseLimit(q.Get("limit"), defaultPageLimit)
+	if err != nil {
+		return 0, nil, err
+	}
+	filter, err := parseEventFilter(q.Get("filter"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return limit, filter, nil
+}
+
+// page is the result of paginate.
+type page struct {
+	events []store.Event
+	// next is the token position just past the last event returned (or
+	// scanned), from which a following request continues.
+	next int64
+	// more reports whether visible events may remain in that direction.
+	more bool
+}
+
+// paginate walks a room's timeline from position from towards bound in
+// direction dir and returns up to limit events the user may see that pass
+// filter. A position stands for the point just after the event there.
+func (a *roomAPI) paginate(ctx context.Context, roomID id.RoomID, user id.UserID, joined bool,
+	from, bound int64, dir store.Direction, limit int, filter *clientsync.RoomEventFilter) (page, error) {
+	// after returns the position just past e in the walking direction.
+	after := func(e store.Event) int64 {
+		if dir == store.Backward {
+			return e.StreamPos - 1
+		}
+		return e.StreamPos
+	}
+	p := page{next: from}
+	cursor, scanned := from, 0
+	for {
+		batch, err := a.db.RoomEventsRange(ctx, roomID, cursor, bound, dir, limit+1)
+		if err != nil {
+			return page{}, err
+		}
+		if len(batch) == 0 {
+			return p, nil
+		}
+		scanned += len(batch)
+		visible, err := room.FilterVisible(ctx, a.db, user, joined, batch)
+		if err != nil {
+			return page{}, err
+		}
+		ok := make(map[int64]bool, len(visible))
+		for _, e := range visible {
+			ok[e.NID] = filter.MatchEvent(string(roomID), e.Type, string(e.Sender), contentOfPDU(e.JSON))
+		}
+		for _, e := range batch {
+			if !ok[e.NID] {
+				p.next = after(e)
+				continue
+			}
+			if len(p.events) == limit {
+				p.more = true // one more visible event exists
+				return p, nil
+			}
+			p.events = append(p.events, e)
+			p.next = after(e)
+		}
+		cursor = after(batch[len(batch)-1])
+		if len(batch) < limit+1 {
+			return p, nil
+		}
+		if scanned >= maxPageScan {
+			p.next, p.more = cursor, true
+			return p, nil
+		}
+	}
+}
+
+// contentOfPDU returns the content of a stored PDU, or nil.
+func contentOfPDU(pdu []byte) json.RawMessage {
+	var e struct {
+		Content json.RawMessage `json:"content"`
+	}
+	if json.Unmarshal(pdu, &e) != nil {
+		return nil
+	}
+	return e.Content
+}
+
+// getRoomEvents returns a page of a room's timeline.
+//
+// GET /_matrix/client/v3/rooms/{roomId}/messages
+//
+// Tokens are stream positions ("s123", as in sync): backwards from s<p>
+// returns events at p and before, forwards from s<p> those after p, so
+// following end tokens never returns an event twice. end is left out once
+// no further visible event exists.
+func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var dir store.Direction
+	switch q.Get("dir") {
+	case "b":
+		dir = store.Backward
+	case "f":
+		dir = store.Forward
+	case "":
+		return matrixerr.MissingParam("dir")
+	default:
+		return matrixerr.InvalidParam("dir must be b or f")
+	}
+	limit, filter, err := parsePageQuery(q)
+	if err != nil {
+		return err
+	}
+	var from int64
+	if tok := q.Get("from"); tok != "" {
+		if from, err = parseStreamToken("from", tok); err != nil {
+			return err
+		}
+	} else if dir == store.Backward {
+		if from, err = a.db.MaxStreamPos(r.Context()); err != nil {
+			return err
+		}
+	}
+	bound := int64(0)
+	if dir == store.Forward {
+		bound = math.MaxInt64
+	}
+	if tok := q.Get("to"); tok != "" {
+		if bound, err = parseStreamToken("to", tok); err != nil {
+			return err
+		}
+	}
+	v, err := a.view(r.Context(), roomID, sess.UserID)
+	if err != nil {
+		return err
+	}
+	resp := map[string]any{"start": streamToken(from)}
+	if v.leftAt != nil {
+		// A former member sees nothing after leaving: do not walk it.
+		if dir == store.Backward {
+			from = min(from, v.leftAt.StreamPos)
+		} else {
+			bound = min(bound, v.leftAt.StreamPos)
+		}
+	}
+	var events []store.Event
+	if limit > 0 {
+		p, err := a.paginate(r.Context(), roomID, sess.UserID, v.joined, from, bound, dir, limit, filter)
+		if err != nil {
+			return err
+		}
+		events = p.events
+		if p.more {
+			resp["end"] = streamToken(p.next)
+		}
+	} else {
+		resp["end"] = streamToken(from)
+	}
+	f := a.formatter(roomID, v.version, sess)
+	chunk, err := f.formatAll(r.Context(), events)
+	if err != nil {
+		return err
+	}
+	resp["chunk"] = chunk
+	if filter != nil && filter.LazyLoadMembers {
+		state, err := a.senderMembers(r.Context(), f, roomID, events)
+		if err != nil {
+			return err
+		}
+		resp["state"] = state
+	}
+	return httpapi.OK(w, resp)
+}
+
+// senderMembers returns the current m.room.member events of the senders of
+// events, for lazy-loading clients.
+func (a *roomAPI) senderMembers(ctx context.Context, f *eventFormatter, roomID id.RoomID, events []store.Event) ([]clientevent.Event, error) {
+	seen := map[id.UserID]bool{}
+	var ids []id.EventID
+	for _, e := range events {
+		if seen[e.Sender] {
+			continue
+		}
+		seen[e.Sender] = true
+		m, err := a.memberEvent(ctx, roomID, e.Sender)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			ids = append(ids, m.EventID())
+		}
+	}
+	stored, err := a.db.EventsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return f.formatAll(ctx, stored)
+}
+
+// visibleEvent loads one event of a room that the user may see: 404
+// M_NOT_FOUND if it does not exist there or is hidden from them.
+func (a *roomAPI) visibleEvent(ctx context.Context, roomID id.RoomID, eventID id.EventID, user id.UserID, joined bool) (store.Event, error) {
+	notFound := matrixerr.NotFound("event not found")
+	e, err := a.db.Event(ctx, eventID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Event{}, notFound
+	}
+	if err != nil {
+		return store.Event{}, err
+	}
+	if e.RoomID != roomID || e.Rejected || e.Outlier {
+		return store.Event{}, notFound
+	}
+	vis, err := room.FilterVisible(ctx, a.db, user, joined, []store.Event{e})
+	if err != nil {
+		return store.Event{}, err
+	}
+	if len(vis) == 0 {
+		return store.Event{}, notFound
+	}
+	return e, nil
+}
+
+// getOneRoomEvent returns one event.
+//
+// GET /_matrix/client/v3/rooms/{roomId}/event/{eventId}
+func (a *roomAPI) getOneRoomEvent(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, eventID, err := pathRoomEventID(r)
+	if err != nil {
+		return err
+	}
+	v, err := a.view(r.Context(), roomID, sess.UserID)
+	if err != nil {
+		// The spec answers 404 for events the user may not read.
+		var me *matrixerr.Error
+		if errors.As(err, &me) && me.Kind == matrixerr.KindForbidden {
+			return matrixerr.NotFound("event not found")
+		}
+		return err
+	}
+	e, err := a.visibleEvent(r.Context(), roomID, eventID, sess.UserID, v.joined)
+	if err != nil {
+		return err
+	}
+	ce, err := a.formatter(roomID, v.version, sess).format(r.Context(), e)
+	if err != nil {
+		return err
+	}
+	return httpapi.OK(w, ce)
+}
+
+// getEventContext returns an event with the events around it.
+//
+// GET /_matrix/client/v3/rooms/{roomId}/context/{eventId}
+//
+// limit is shared between events_before (half, rounded down) and
+// events_after; the filter applies to both and to state, which is the
+// state at the last event returned.
+func (a *roomAPI) getEventContext(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, eventID, err := pathRoomEventID(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit, filter, err := parsePageQuery(q)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	v, err := a.view(ctx, roomID, sess.UserID)
+	if err != nil {
+		return err
+	}
+	e, err := a.visibleEvent(ctx, roomID, eventID, sess.UserID, v.joined)
+	if err != nil {
+		return err
+	}
+	nBefore := limit / 2
+	nAfter := limit - nBefore
+	before := page{next: e.StreamPos - 1}
+	if nBefore > 0 {
+		if before, err = a.paginate(ctx, roomID, sess.UserID, v.joined, e.StreamPos-1, 0, store.Backward, nBefore, filter); err != nil {
+			return err
+		}
+	}
+	after := page{next: e.StreamPos}
+	if nAfter > 0 {
+		if after, err = a.paginate(ctx, roomID, sess.UserID, v.joined, e.StreamPos, math.MaxInt64, store.Forward, nAfter, filter); err != nil {
+			return err
+		}
+	}
+	last := e
+	if n := len(after.events); n > 0 {
+		last = after.events[n-1]
+	}
+	stateEvents, err := a.stateAfter(ctx, last)
+	if err != nil {
+		return err
+	}
+	var state []store.Event
+	for _, s := range stateEvents {
+		if filter.MatchEvent(string(roomID), s.Type, string(s.Sender), contentOfPDU(s.JSON)) {
+			state = append(state, s)
+		}
+	}
+	f := a.formatter(roomID, v.version, sess)
+	resp := map[string]any{"start": streamToken(before.next), "end": streamToken(after.next)}
+	for key, evs := range map[string][]store.Event{"events_before": before.events, "events_after": after.events, "state": state} {
+		out, err := f.formatAll(ctx, evs)
+		if err != nil {
+			return err
+		}
+		resp[key] = out
+	}
+	if resp["event"], err = f.format(ctx, e); err != nil {
+		return err
+	}
+	return httpapi.OK(w, resp)
+}
+
+// memberships are the values of the membership and not_membership
+// parameters.
+var memberships = []string{room.MembershipJoin, room.MembershipInvite, room.MembershipKnock, room.MembershipLeave, room.MembershipBan}
+
+func parseMembershipParam(name, val string) (string, error) {
+	if val == "" {
+		return "", nil
+	}
+	for _, m := range memberships {
+		if val == m {
+			return val, nil
+		}
+	}
+	return "", matrixerr.InvalidParam("%s must be one of join, invite, knock, leave, ban", name)
+}
+
+// getMembersByRoom returns the member events of a room.
+//
+// GET /_matrix/client/v3/rooms/{roomId}/members
+//
+// at is a stream token (as from sync's prev_batch): the members are those
+// of the state after the last room event at or before it. A former member
+// sees at most the state when they left.
+func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	want, err := parseMembershipParam("membership", q.Get("membership"))
+	if err != nil {
+		return err
+	}
+	notWant, err := parseMembershipParam("not_membership", q.Get("not_membership"))
+	if err != nil {
+		return err
+	}
+	at := int64(-1)
+	if tok := q.Get("at"); tok != "" {
+		if at, err = parseStreamToken("at", tok); err != nil {
+			return err
+		}
+	}
+	ctx := r.Context()
+	v, err := a.view(ctx, roomID, sess.UserID)
+	if err != nil {
+		return err
+	}
+	var state []store.Event
+	switch {
+	case at >= 0 && (v.leftAt == nil || at < v.leftAt.StreamPos):
+		last, err := a.db.LastRoomEventAt(ctx, roomID, at)
+		if errors.Is(err, store.ErrNotFound) {
+			break // before the room existed: no members
+		}
+		if err != nil {
+			return err
+		}
+		if state, err = a.stateAfter(ctx, last); err != nil {
+			return err
+		}
+	default:
+		if state, err = a.viewState(ctx, roomID, v); err != nil {
+			return err
+		}
+	}
+	var members []store.Event
+	for _, e := range state {
+		if e.Type != "m.room.member" {
+			continue
+		}
+		m := contentString(contentOfPDU(e.JSON), "membership")
+		keep := true
+		switch {
+		case want != "" && notWant != "":
+			keep = m == want || m != notWant
+		case want != "":
+			keep = m == want
+		case notWant != "":
+			keep = m != notWant
+		}
+		if keep {
+			members = append(members, e)
+		}
+	}
+	chunk, err := a.formatter(roomID, v.version, sess).formatAll(ctx, members)
+	if err != nil {
+		return err
+	}
+	return httpapi.OK(w, map[string]any{"chunk": chunk})
+}
+
+// roomMember is one entry of joined_members.
+type roomMember struct {
+	DisplayName string `json:"display_name,omitempty"`
+	AvatarURL   string `json:"avatar_url,omitempty"`
+}
+
+// getJoinedMembersByRoom returns the joined members and their profiles.
+//
+// GET /_matrix/client/v3/rooms/{roomId}/joined_members
+func (a *roomAPI) getJoinedMembersByRoom(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := a.pathRoomCurrentView(r, sess)
+	if err != nil {
+		return err
+	}
+	pdus, err := a.svc.CurrentState(r.Context(), roomID)
+	if err != nil {
+		return roomErr(err)
+	}
+	joined := map[id.UserID]roomMember{}
+	for _, p := range pdus {
+		sk, _ := p.StateKey()
+		if p.Type() != "m.room.member" || membershipOf(p) != room.MembershipJoin {
+			continue
+		}
+		joined[id.UserID(sk)] = roomMember{
+			DisplayName: contentString(p.Content(), "displayname"),
+			AvatarURL:   contentString(p.Content(), "avatar_url"),
+		}
+	}
+	return httpapi.OK(w, map[string]any{"joined": joined})
+}
+
+// getJoinedRooms lists the rooms the user is joined to.
+//
+// GET /_matrix/client/v3/joined_rooms
+func (a *roomAPI) getJoinedRooms(w http.ResponseWriter, r *http.Request, sess session) error {
+	rooms, err := a.db.JoinedRooms(r.Context(), sess.UserID)
+	if err != nil {
+		return err
+	}
+	if rooms == nil {
+		rooms = []id.RoomID{}
+	}
+	return httpapi.OK(w, map[string]any{"joined_rooms": rooms})
+}

@@ -1,0 +1,256 @@
+// Spec: Client-Server API § Rooms (the routes of the room and profile endpoints and what they share)
+// https://spec.matrix.org/v1.19/client-server-api/#rooms
+
+package clientapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
+	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/matrixerr"
+	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// RoomService is the event path the room endpoints write through.
+// room.Service implements it.
+type RoomService interface {
+	CreateRoom(ctx context.Context, r *room.CreateRequest) (id.RoomID, error)
+	Send(ctx context.Context, roomID id.RoomID, p room.Proposal) (*event.PDU, int64, error)
+	ChangeMembership(ctx context.Context, roomID id.RoomID, c room.MembershipChange) (*event.PDU, error)
+	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)
+	CurrentState(ctx context.Context, roomID id.RoomID) ([]*event.PDU, error)
+	Version(ctx context.Context, roomID id.RoomID) (string, error)
+}
+
+// RoomStore is the storage the room endpoints read (and, for room aliases
+// and profiles, write). store.DB implements it.
+type RoomStore interface {
+	room.VisibilityStore
+	Event(ctx context.Context, eventID id.EventID) (store.Event, error)
+	EventsByID(ctx context.Context, ids []id.EventID) ([]store.Event, error)
+	RoomEventsRange(ctx context.Context, roomID id.RoomID, from, to int64, dir store.Direction, limit int) ([]store.Event, error)
+	LastRoomEventAt(ctx context.Context, roomID id.RoomID, pos int64) (store.Event, error)
+	StateGroupBeforeEvent(ctx context.Context, nid int64) (int64, error)
+	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
+	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)
+	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
+	RoomAlias(ctx context.Context, alias id.RoomAlias) (store.RoomAlias, error)
+	RoomAliases(ctx context.Context, roomID id.RoomID) ([]id.RoomAlias, error)
+	TxnEventID(ctx context.Context, userID id.UserID, deviceID id.DeviceID, txnID string) (id.EventID, error)
+	MaxStreamPos(ctx context.Context) (int64, error)
+	User(ctx context.Context, userID id.UserID) (store.User, error)
+	Write(ctx context.Context, fn func(tx *store.Tx) error) error
+}
+
+var _ RoomStore = (*store.DB)(nil)
+
+// Rooms holds the dependencies of the room and profile endpoints.
+type Rooms struct {
+	// Service is the event path every new event goes through.
+	Service RoomService
+	// Store is read directly for history, state and aliases.
+	Store RoomStore
+}
+
+// roomAPI serves the room and profile endpoints. It reuses the Server's
+// authentication, server name and clock.
+type roomAPI struct {
+	s   *Server
+	svc RoomService
+	db  RoomStore
+}
+
+// roomRoutes registers the room and profile endpoints, one per line. A nil
+// rooms registers nothing.
+func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
+	if rooms == nil {
+		return
+	}
+	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store}
+	const v3 = "/_matrix/client/v3"
+
+	rt.Handle("POST "+v3+"/createRoom", s.authed(s.limited(ActionCreateRoom, a.createRoom)))
+
+	rt.Handle("POST "+v3+"/join/{roomIdOrAlias}", s.authed(s.limited(ActionJoin, a.joinRoom)))
+	rt.Handle("POST "+v3+"/rooms/{roomId}/join", s.authed(s.limited(ActionJoin, a.joinRoomByID)))
+	rt.Handle("POST "+v3+"/knock/{roomIdOrAlias}", s.authed(s.limited(ActionJoin, a.knockRoom)))
+	rt.Handle("POST "+v3+"/rooms/{roomId}/invite", s.authed(s.limited(ActionInvite, a.inviteUser)))
+	rt.Handle("POST "+v3+"/rooms/{roomId}/leave", s.authed(a.leaveRoom))
+	rt.Handle("POST "+v3+"/rooms/{roomId}/forget", s.authed(a.forgetRoom))
+	rt.Handle("POST "+v3+"/rooms/{roomId}/kick", s.authed(a.kick))
+	rt.Handle("POST "+v3+"/rooms/{roomId}/ban", s.authed(a.ban))
+	rt.Handle("POST "+v3+"/rooms/{roomId}/unban", s.authed(a.unban))
+
+	rt.Handle("GET "+v3+"/rooms/{roomId}/state", s.authed(a.getRoomState))
+	rt.Handle("GET "+v3+"/rooms/{roomId}/state/{eventType}", s.authed(a.getRoomStateWithKey))
+	rt.Handle("GET "+v3+"/rooms/{roomId}/state/{eventType}/{stateKey...}", s.authed(a.getRoomStateWithKey))
+	rt.Handle("PUT "+v3+"/rooms/{roomId}/state/{eventType}", s.authed(s.limited(ActionMessage, a.setRoomStateWithKey)))
+	rt.Handle("PUT "+v3+"/rooms/{roomId}/state/{eventType}/{stateKey...}", s.authed(s.limited(ActionMessage, a.setRoomStateWithKey)))
+
+	rt.Handle("PUT "+v3+"/rooms/{roomId}/send/{eventType}/{txnId}", s.authed(s.limited(ActionMessage, a.sendMessage)))
+	rt.Handle("PUT "+v3+"/rooms/{roomId}/redact/{eventId}/{txnId}", s.authed(s.limited(ActionMessage, a.redactEvent)))
+
+	rt.Handle("GET "+v3+"/rooms/{roomId}/messages", s.authed(a.getRoomEvents))
+	rt.Handle("GET "+v3+"/rooms/{roomId}/context/{eventId}", s.authed(a.getEventContext))
+	rt.Handle("GET "+v3+"/rooms/{roomId}/event/{eventId}", s.authed(a.getOneRoomEvent))
+	rt.Handle("GET "+v3+"/rooms/{roomId}/members", s.authed(a.getMembersByRoom))
+	rt.Handle("GET "+v3+"/rooms/{roomId}/joined_members", s.authed(a.getJoinedMembersByRoom))
+	rt.Handle("GET "+v3+"/joined_rooms", s.authed(a.getJoinedRooms))
+
+	rt.Handle("PUT "+v3+"/directory/room/{roomAlias}", s.authed(a.setRoomAlias))
+	rt.Handle("GET "+v3+"/directory/room/{roomAlias}", httpapi.HandlerFunc(a.getRoomIDByAlias))
+	rt.Handle("DELETE "+v3+"/directory/room/{roomAlias}", s.authed(a.deleteRoomAlias))
+	rt.Handle("GET "+v3+"/rooms/{roomId}/aliases", s.authed(a.getLocalAliases))
+
+	rt.Handle("GET "+v3+"/profile/{userId}", httpapi.HandlerFunc(a.getUserProfile))
+	rt.Handle("GET "+v3+"/profile/{userId}/{keyName}", httpapi.HandlerFunc(a.getProfileField))
+	rt.Handle("PUT "+v3+"/profile/{userId}/{keyName}", s.authed(a.setProfileField))
+	rt.Handle("DELETE "+v3+"/profile/{userId}/{keyName}", s.authed(a.deleteProfileField))
+}
+
+// pathRoomID parses the {roomId} path parameter: 400 M_INVALID_PARAM if it
+// is not a room ID.
+func pathRoomID(r *http.Request) (id.RoomID, error) {
+	roomID, err := id.ParseRoomID(r.PathValue("roomId"))
+	if err != nil {
+		return "", matrixerr.InvalidParam("roomId is not a valid room ID")
+	}
+	return roomID, nil
+}
+
+// pathRoomEventID parses the {roomId} and {eventId} path parameters, in
+// that order: 400 M_INVALID_PARAM if either is not a valid ID.
+func pathRoomEventID(r *http.Request) (id.RoomID, id.EventID, error) {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return "", "", err
+	}
+	eventID, err := id.ParseEventID(r.PathValue("eventId"))
+	if err != nil {
+		return "", "", matrixerr.InvalidParam("eventId is not a valid event ID")
+	}
+	return roomID, eventID, nil
+}
+
+// pathRoomEventType parses the {roomId} and {eventType} path parameters, in
+// that order: 400 M_INVALID_PARAM if the room ID is not valid or the event
+// type is not 1 to 255 bytes.
+func pathRoomEventType(r *http.Request) (id.RoomID, string, error) {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return "", "", err
+	}
+	typ := r.PathValue("eventType")
+	if err := checkEventType(typ); err != nil {
+		return "", "", err
+	}
+	return roomID, typ, nil
+}
+
+// maxEventTypeBytes is the spec's limit on "type" and "state_key"
+// (Client-Server API § Size limits).
+const maxEventTypeBytes = 255
+
+// checkEventType validates an event type from the path.
+func checkEventType(typ string) error {
+	if typ == "" || len(typ) > maxEventTypeBytes {
+		return matrixerr.InvalidParam("the event type must be 1 to 255 bytes")
+	}
+	return nil
+}
+
+// roomErr turns an error of the event path into the Matrix error the spec
+// names; other errors pass through (and become 500s).
+func roomErr(err error) error {
+	var me *matrixerr.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &me):
+		return err
+	case errors.Is(err, room.ErrRoomNotFound):
+		return matrixerr.Wrap(matrixerr.KindNotFound, err, "unknown room")
+	case errors.Is(err, room.ErrInvalidRoomState):
+		return matrixerr.Wrap(matrixerr.KindInvalidRoomState, err, err.Error())
+	case errors.Is(err, room.ErrForbidden):
+		return matrixerr.Wrap(matrixerr.KindForbidden, err, err.Error())
+	case errors.Is(err, room.ErrEventTooLarge):
+		return matrixerr.Wrap(matrixerr.KindTooLarge, err, "the event is larger than 65536 bytes")
+	case errors.Is(err, room.ErrAliasInUse):
+		return matrixerr.Wrap(matrixerr.KindRoomInUse, err, "the room alias is already taken")
+	case errors.Is(err, room.ErrInvalidRequest):
+		return matrixerr.Wrap(matrixerr.KindBadJSON, err, err.Error())
+	}
+	return err
+}
+
+// roomVersion returns the version of a known room; an unknown room is 403
+// M_FORBIDDEN on read paths, which do not reveal whether a room exists to
+// users who are not in it.
+func (a *roomAPI) roomVersion(ctx context.Context, roomID id.RoomID) (*roomversion.Version, error) {
+	vs, err := a.svc.Version(ctx, roomID)
+	if errors.Is(err, room.ErrRoomNotFound) {
+		return nil, matrixerr.Forbidden("you are not a member of this room")
+	}
+	if err != nil {
+		return nil, err
+	}
+	v, ok := roomversion.Lookup(roomversion.ID(vs))
+	if !ok {
+		return nil, matrixerr.IncompatibleRoomVersion(vs)
+	}
+	return v, nil
+}
+
+// memberEvent returns user's current m.room.member event in the room, or
+// nil if there is none; an unknown room is 404 M_NOT_FOUND.
+func (a *roomAPI) memberEvent(ctx context.Context, roomID id.RoomID, user id.UserID) (*event.PDU, error) {
+	pdu, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.member", string(user))
+	if err != nil {
+		return nil, roomErr(err)
+	}
+	return pdu, nil
+}
+
+// membershipOf returns content.membership of a member event, or "".
+func membershipOf(pdu *event.PDU) string {
+	if pdu == nil {
+		return ""
+	}
+	return contentString(pdu.Content(), "membership")
+}
+
+// contentString returns content[key] if it is a string, or "".
+func contentString(content []byte, key string) string {
+	var c map[string]any
+	if err := json.Unmarshal(content, &c); err != nil {
+		return ""
+	}
+	s, _ := c[key].(string)
+	return s
+}
+
+// isLocalServer reports whether a server name is this server's (case
+// insensitively, as DNS names are).
+func (a *roomAPI) isLocalServer(server id.ServerName) bool {
+	return strings.EqualFold(string(server), string(a.s.ServerName))
+}
+
+// limited wraps an authenticated handler so that each user may perform the
+// action only as fast as the rate limiter allows (M_LIMIT_EXCEEDED beyond).
+func (s *Server) limited(action string, h func(w http.ResponseWriter, r *http.Request, sess session) error) func(w http.ResponseWriter, r *http.Request, sess session) error {
+	return func(w http.ResponseWriter, r *http.Request, sess session) error {
+		if err := s.Limiter.Check(action, string(sess.UserID)); err != nil {
+			return err
+		}
+		return h(w, r, sess)
+	}
+}

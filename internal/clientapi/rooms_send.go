@@ -1,0 +1,234 @@
+// Spec: Client-Server API § Sending events to a room, § Redactions, § Transaction identifiers
+// OpenAPI: data/api/client-server/room_send.yaml
+// OpenAPI: data/api/client-server/redaction.yaml
+// https://spec.matrix.org/v1.19/client-server-api/#put_matrixclientv3roomsroomidsendeventtypetxnid
+
+package clientapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/matrixerr"
+	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// maxTxnIDBytes bounds a client transaction ID, which the spec leaves
+// open; it is stored per device.
+const maxTxnIDBytes = 255
+
+// decodeContent reads an event content object from the body: 413
+// M_TOO_LARGE above the event size limit, M_NOT_JSON or M_BAD_JSON if it is
+// no JSON object.
+func decodeContent(w http.ResponseWriter, r *http.Request) (json.RawMessage, error) {
+	var content json.RawMessage
+	if err := httpapi.DecodeJSONLimit(w, r, &content, maxEventBytes); err != nil {
+		return nil, err
+	}
+	return content, nil
+}
+
+func pathTxnID(r *http.Request) (string, error) {
+	txnID := r.PathValue("txnId")
+	if txnID == "" || len(txnID) > maxTxnIDBytes {
+		return "", matrixerr.InvalidParam("txnId must be 1 to 255 bytes")
+	}
+	return txnID, nil
+}
+
+// sendWithTxn sends p unless the device used txnID before, in which case
+// it returns the event that transaction produced.
+func (a *roomAPI) sendWithTxn(ctx context.Context, roomID id.RoomID, sess session, txnID string, p room.Proposal) (id.EventID, error) {
+	prior, err := a.db.TxnEventID(ctx, sess.UserID, sess.DeviceID, txnID)
+	if err == nil {
+		return prior, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	p.Sender, p.TxnID, p.DeviceID = sess.UserID, txnID, sess.DeviceID
+	pdu, _, err := a.svc.Send(ctx, roomID, p)
+	if errors.Is(err, store.ErrExists) {
+		// A concurrent retry recorded the transaction first.
+		if prior, lerr := a.db.TxnEventID(ctx, sess.UserID, sess.DeviceID, txnID); lerr == nil {
+			return prior, nil
+		}
+	}
+	if err != nil {
+		return "", roomErr(err)
+	}
+	return pdu.EventID(), nil
+}
+
+// sendMessage sends a message event.
+//
+// PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}
+//
+// A retried txnId of the same device returns the first event's ID.
+func (a *roomAPI) sendMessage(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, typ, err := pathRoomEventType(r)
+	if err != nil {
+		return err
+	}
+	txnID, err := pathTxnID(r)
+	if err != nil {
+		return err
+	}
+	content, err := decodeContent(w, r)
+	if err != nil {
+		return err
+	}
+	if typ == typeRedaction {
+		// A redaction sent as a message gets the checks of /redact.
+		var c struct {
+			Redacts string `json:"redacts"`
+		}
+		if err := json.Unmarshal(content, &c); err != nil || c.Redacts == "" {
+			return matrixerr.BadJSON("an m.room.redaction needs content.redacts; use /redact")
+		}
+		target, err := id.ParseEventID(c.Redacts)
+		if err != nil {
+			return matrixerr.BadJSON("content.redacts is not a valid event ID")
+		}
+		eventID, err := a.redact(r.Context(), roomID, sess, txnID, target, content)
+		if err != nil {
+			return err
+		}
+		return httpapi.OK(w, map[string]any{"event_id": eventID})
+	}
+	eventID, err := a.sendWithTxn(r.Context(), roomID, sess, txnID, room.Proposal{Type: typ, Content: content})
+	if err != nil {
+		return err
+	}
+	return httpapi.OK(w, map[string]any{"event_id": eventID})
+}
+
+// redactEvent redacts an event.
+//
+// PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}
+//
+// Users may redact their own events, and others' if their power level
+// reaches "redact"; the event must be in the room (404 M_NOT_FOUND).
+func (a *roomAPI) redactEvent(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, eventID, err := pathRoomEventID(r)
+	if err != nil {
+		return err
+	}
+	txnID, err := pathTxnID(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Reason *string `json:"reason"`
+	}
+	if err := httpapi.DecodeOptionalJSON(w, r, &body); err != nil {
+		return err
+	}
+	content := map[string]any{}
+	if body.Reason != nil {
+		content["reason"] = *body.Reason
+	}
+	raw, err := json.Marshal(content)
+	if err != nil {
+		return err
+	}
+	redactionID, err := a.redact(r.Context(), roomID, sess, txnID, eventID, raw)
+	if err != nil {
+		return err
+	}
+	return httpapi.OK(w, map[string]any{"event_id": redactionID})
+}
+
+// typeRedaction is the type of redaction events.
+const typeRedaction = "m.room.redaction"
+
+// redact sends a redaction of eventID with the given content after
+// checking that the event is in the room (404 M_NOT_FOUND) and that the
+// user sent it or has the power to redact others' events (403).
+func (a *roomAPI) redact(ctx context.Context, roomID id.RoomID, sess session, txnID string, eventID id.EventID, content json.RawMessage) (id.EventID, error) {
+	target, err := a.db.Event(ctx, eventID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (target.RoomID != roomID || target.Rejected)) {
+		return "", matrixerr.NotFound("event not found")
+	}
+	if err != nil {
+		return "", err
+	}
+	if target.Sender != sess.UserID {
+		ok, err := a.hasPower(ctx, roomID, sess.UserID, "redact", 50)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", matrixerr.Forbidden("you may only redact your own events")
+		}
+	}
+	return a.sendWithTxn(ctx, roomID, sess, txnID, room.Proposal{Type: typeRedaction, Content: content, Redacts: eventID})
+}
+
+// hasPower reports whether user's power level in the room reaches the
+// level of action (a top-level key of m.room.power_levels such as "redact"
+// or "invite", with the spec's default def).
+func (a *roomAPI) hasPower(ctx context.Context, roomID id.RoomID, user id.UserID, action string, def int64) (bool, error) {
+	create, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.create", "")
+	if err != nil {
+		return false, roomErr(err)
+	}
+	v, err := a.roomVersion(ctx, roomID)
+	if err != nil {
+		return false, err
+	}
+	if create != nil && v.PrivilegedCreators {
+		if create.Sender() == user {
+			return true, nil
+		}
+		var c struct {
+			Additional []id.UserID `json:"additional_creators"`
+		}
+		_ = json.Unmarshal(create.Content(), &c)
+		for _, u := range c.Additional {
+			if u == user {
+				return true, nil
+			}
+		}
+	}
+	pl, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.power_levels", "")
+	if err != nil {
+		return false, roomErr(err)
+	}
+	if pl == nil {
+		// Without power levels the creator has 100, everyone else 0.
+		return create != nil && create.Sender() == user, nil
+	}
+	var levels map[string]json.RawMessage
+	if err := json.Unmarshal(pl.Content(), &levels); err != nil {
+		return false, nil
+	}
+	level := func(raw json.RawMessage, fallback int64) int64 {
+		var n json.Number
+		if raw == nil || json.Unmarshal(raw, &n) != nil {
+			var s string
+			if json.Unmarshal(raw, &s) == nil {
+				n = json.Number(s) // rooms before v10 allow string levels
+			} else {
+				return fallback
+			}
+		}
+		i, err := n.Int64()
+		if err != nil {
+			return fallback
+		}
+		return i
+	}
+	var users map[id.UserID]json.RawMessage
+	_ = json.Unmarshal(levels["users"], &users)
+	userLevel := level(levels["users_default"], 0)
+	if raw, ok := users[user]; ok {
+		userLevel = level(raw, userLevel)
+	}
+	return userLevel >= level(levels[action], def), nil
+}

@@ -1,0 +1,44 @@
+package clientapi
+
+import "github.com/hafenchat/hafen/internal/httpapi"
+
+// Routes registers the endpoints of s on rt, one per line. Endpoints that
+// need an access token go through s.authed.
+func (s *Server) Routes(rt *httpapi.Router) {
+	rt.Handle("GET /_matrix/client/versions", httpapi.HandlerFunc(s.getVersions))
+	rt.Handle("GET /.well-known/matrix/client", httpapi.HandlerFunc(s.getWellknown))
+	rt.Handle("GET /.well-known/matrix/server", httpapi.HandlerFunc(s.getWellKnown))
+	rt.Handle("GET /_matrix/client/v3/capabilities", s.authed(s.getCapabilities))
+
+	rt.Handle("POST /_matrix/client/v3/register", httpapi.HandlerFunc(s.register))
+	rt.Handle("GET /_matrix/client/v3/register/available", httpapi.HandlerFunc(s.checkUsernameAvailability))
+	rt.Handle("GET /_matrix/client/v1/register/m.login.registration_token/validity", httpapi.HandlerFunc(s.registrationTokenValidity))
+
+	rt.Handle("GET /_matrix/client/v3/login", httpapi.HandlerFunc(s.getLoginFlows))
+	rt.Handle("POST /_matrix/client/v3/login", httpapi.HandlerFunc(s.login))
+	rt.Handle("POST /_matrix/client/v3/logout", s.authed(s.logout))
+	rt.Handle("POST /_matrix/client/v3/logout/all", s.authed(s.logoutAll))
+
+	rt.Handle("GET /_matrix/client/v3/account/whoami", s.authed(s.getTokenOwner))
+	rt.Handle("POST /_matrix/client/v3/account/password", s.authed(s.changePassword))
+	rt.Handle("POST /_matrix/client/v3/account/deactivate", s.authed(s.deactivateAccount))
+
+	rt.Handle("GET /_matrix/client/v3/devices", s.authed(s.getDevices))
+	rt.Handle("GET /_matrix/client/v3/devices/{deviceId}", s.authed(s.getDevice))
+	rt.Handle("PUT /_matrix/client/v3/devices/{deviceId}", s.authed(s.updateDevice))
+	rt.Handle("DELETE /_matrix/client/v3/devices/{deviceId}", s.authed(s.deleteDevice))
+	rt.Handle("POST /_matrix/client/v3/delete_devices", s.authed(s.deleteDevices))
+
+	rt.Handle("GET /_matrix/client/v3/sync", s.authed(s.sync))
+	rt.Handle("POST /_matrix/client/v3/user/{userId}/filter", s.authed(s.defineFilter))
+	rt.Handle("GET /_matrix/client/v3/user/{userId}/filter/{filterId}", s.authed(s.getFilter))
+
+	if s.Registration.SharedSecret != "" {
+		rt.Handle("GET /_synapse/admin/v1/register", httpapi.HandlerFunc(s.getRegisterNonce))
+		rt.Handle("POST /_synapse/admin/v1/register", httpapi.HandlerFunc(s.sharedSecretRegister))
+	}
+
+	s.roomRoutes(rt, s.Rooms)
+
+	registerUnimplemented(rt) // last: the spec's operations no route above serves
+}

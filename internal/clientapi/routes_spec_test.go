@@ -1,0 +1,336 @@
+package clientapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hafenchat/hafen/internal/httpapi"
+)
+
+// specDir holds the spec's Client-Server OpenAPI files (see its README).
+const specDir = "testdata/openapi"
+
+// specOp is one operation of the spec's OpenAPI files.
+type specOp struct {
+	file        string
+	operationID string
+	method      string
+	// path is the file's base path (from its servers block) and the
+	// operation's path: "/_matrix/client/v3/devices/{deviceId}". Spaces
+	// around the path are dropped: the spec writes "/events " and
+	// "/rooms/{roomId}/invite " with a trailing space where a second file
+	// defines another operation on the same route (peeking_events.yaml
+	// beside old_sync.yaml, inviting.yaml beside third_party_membership.yaml).
+	path string
+}
+
+func (op specOp) String() string {
+	return op.operationID + " (" + op.file + ": " + op.method + " " + op.path + ")"
+}
+
+// openAPIFile is the part of an OpenAPI file the route check reads.
+type openAPIFile struct {
+	Servers []struct {
+		URL       string `yaml:"url"`
+		Variables map[string]struct {
+			Default string `yaml:"default"`
+		} `yaml:"variables"`
+	} `yaml:"servers"`
+	// Paths maps a path to its path item, whose keys are methods and
+	// other fields ("parameters", "summary").
+	Paths map[string]map[string]yaml.Node `yaml:"paths"`
+}
+
+// openAPIMethods are the keys of an OpenAPI path item that are operations.
+var openAPIMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+// loadSpecOps returns every operation of the OpenAPI files in specDir, once
+// for each server (base path) its file names, sorted by file and path.
+func loadSpecOps(t *testing.T) []specOp {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(specDir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no OpenAPI files in %s", specDir)
+	}
+	if _, err := os.Stat(filepath.Join(specDir, "LICENSE")); err != nil {
+		t.Errorf("the spec's LICENSE must sit next to its copied files: %v", err)
+	}
+	var ops []specOp
+	for _, file := range files {
+		name := filepath.Base(file)
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc openAPIFile
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(doc.Paths) == 0 {
+			t.Errorf("%s: no paths", name)
+			continue
+		}
+		if len(doc.Servers) == 0 {
+			t.Errorf("%s: no servers block, so no base path", name)
+			continue
+		}
+		for _, srv := range doc.Servers {
+			base := basePath(t, name, srv.URL, func(v string) string { return srv.Variables[v].Default })
+			for path, item := range doc.Paths {
+				for _, method := range openAPIMethods {
+					node, ok := item[method]
+					if !ok {
+						continue
+					}
+					var op struct {
+						OperationID string `yaml:"operationId"`
+					}
+					if err := node.Decode(&op); err != nil {
+						t.Fatalf("%s: %s %s: %v", name, method, path, err)
+					}
+					if op.OperationID == "" {
+						t.Errorf("%s: %s %s has no operationId", name, method, path)
+					}
+					ops = append(ops, specOp{
+						file:        name,
+						operationID: op.OperationID,
+						method:      strings.ToUpper(method),
+						path:        base + strings.TrimSpace(path),
+					})
+				}
+			}
+		}
+	}
+	slices.SortFunc(ops, func(a, b specOp) int {
+		return strings.Compare(a.file+" "+a.path+" "+a.method, b.file+" "+b.path+" "+b.method)
+	})
+	return ops
+}
+
+// basePath expands a server URL such as "{protocol}://{hostname}{basePath}"
+// with its variables' defaults and returns its path.
+func basePath(t *testing.T, file, rawURL string, defaultOf func(string) string) string {
+	t.Helper()
+	expanded := rawURL
+	for {
+		open := strings.Index(expanded, "{")
+		end := strings.Index(expanded, "}")
+		if open < 0 || end < open {
+			break
+		}
+		expanded = expanded[:open] + defaultOf(expanded[open+1:end]) + expanded[end+1:]
+	}
+	u, err := url.Parse(expanded)
+	if err != nil || !strings.HasPrefix(u.Path, "/") {
+		t.Fatalf("%s: server URL %q expands to %q, which has no base path", file, rawURL, expanded)
+	}
+	return strings.TrimSuffix(u.Path, "/")
+}
+
+// muxPath returns the ServeMux form of a spec path: a trailing slash
+// matches only itself ("{$}"), not the subtree below it.
+func muxPath(specPath string) string {
+	if strings.HasSuffix(specPath, "/") {
+		return specPath + "{$}"
+	}
+	return specPath
+}
+
+// samplePath fills each {param} of a spec path with a value of its own, so
+// that it does not collide with a literal segment of another route.
+func samplePath(specPath string) string {
+	segs := strings.Split(specPath, "/")
+	for i, seg := range segs {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			segs[i] = "_" + strings.Trim(seg, "{}")
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// specRouter returns a router with every route Hafen can register, in the
+// order cmd/hafen registers them: real routes first, then the unimplemented
+// ones. Registration calls none of the dependencies, so they are left
+// empty, except that the room endpoints need a non-nil Rooms to register.
+func specRouter(t *testing.T) *httpapi.Router {
+	t.Helper()
+	newServer := func() *Server {
+		return &Server{
+			ServerName:   "hafen.test",
+			Registration: Registration{Enabled: true, SharedSecret: "registers the Synapse admin routes too"},
+		}
+	}
+	rt := httpapi.NewRouter()
+	newServer().Routes(rt)
+	h, pattern := rt.Handler(httptest.NewRequest(http.MethodPost, "/_matrix/client/v3/createRoom", nil))
+	if _, unimpl := h.(*unimplemented); pattern != "" && !unimpl {
+		return rt
+	}
+	// Routes has not registered the room endpoints: register them first,
+	// so that they too come before the unimplemented routes.
+	rt = httpapi.NewRouter()
+	s := newServer()
+	s.roomRoutes(rt, &Rooms{})
+	s.Routes(rt)
+	return rt
+}
+
+// unimplementedSet returns the lines of unimplementedOps as
+// "operationId METHOD path", failing on a duplicate line. An operation is
+// listed when the set holds it with the route its spec file gives it.
+func unimplementedSet(t *testing.T) map[string]bool {
+	t.Helper()
+	set := make(map[string]bool, len(unimplementedOps))
+	for _, op := range unimplementedOps {
+		key := op.operationID + " " + op.pattern()
+		if set[key] {
+			t.Errorf("unimplemented.go lists %s twice", key)
+		}
+		set[key] = true
+	}
+	return set
+}
+
+// pattern returns the ServeMux pattern of op, as unimplemented.go writes it.
+func (op specOp) pattern() string { return op.method + " " + muxPath(op.path) }
+
+// TestSpecOperationsAreRouted checks that every operation of the spec is
+// served by exactly one of a real handler and the unimplemented table.
+func TestSpecOperationsAreRouted(t *testing.T) {
+	ops := loadSpecOps(t)
+	rt := specRouter(t)
+	listed := unimplementedSet(t)
+
+	seen := make(map[string]specOp)
+	var routed, unimpl int
+	for _, op := range ops {
+		if prev, dup := seen[op.operationID]; dup && prev.file != op.file {
+			t.Errorf("operationId %s is used by two files: %v and %v", op.operationID, prev, op)
+		}
+		seen[op.operationID] = op
+
+		h, pattern := rt.Handler(httptest.NewRequest(op.method, samplePath(op.path), nil))
+		u, isUnimpl := h.(*unimplemented)
+		isListed := listed[op.operationID+" "+op.pattern()]
+		switch {
+		case pattern == "":
+			t.Errorf("%v is not routed: route it in routes.go or list it in unimplemented.go", op)
+		case isUnimpl && !slices.Contains(u.operationIDs, op.operationID):
+			t.Errorf("%v is answered by the unimplemented route %q of %v but is not listed with it in unimplemented.go",
+				op, pattern, u.operationIDs)
+		case isUnimpl:
+			unimpl++
+		case isListed:
+			t.Errorf("%v is routed to a handler by %q and also listed in unimplemented.go: delete its line there", op, pattern)
+		default:
+			routed++
+		}
+	}
+	t.Logf("%d operations in %s: %d routed to a handler, %d answered as unimplemented", len(ops), specDir, routed, unimpl)
+}
+
+// TestUnimplementedTableMatchesSpec checks each line of unimplemented.go
+// against the spec, so a line cannot route a path the spec does not have.
+func TestUnimplementedTableMatchesSpec(t *testing.T) {
+	paths := make(map[string][]string)
+	for _, op := range loadSpecOps(t) {
+		paths[op.operationID] = append(paths[op.operationID], op.pattern())
+	}
+	unimplementedSet(t)
+	for _, line := range unimplementedOps {
+		want, ok := paths[line.operationID]
+		switch {
+		case !ok:
+			t.Errorf("unimplemented.go lists %s, which is no operation of the spec", line.operationID)
+		case !slices.Contains(want, line.pattern()):
+			t.Errorf("unimplemented.go routes %s as %q, want %q", line.operationID, line.pattern(), want)
+		}
+	}
+}
+
+// TestUnimplementedRoutesAnswerUnrecognized checks the answer of every
+// unimplemented operation: 404 M_UNRECOGNIZED (Common error codes), with no
+// access token needed to learn it.
+func TestUnimplementedRoutesAnswerUnrecognized(t *testing.T) {
+	h := httpapi.Middleware(nil, specRouter(t))
+	for _, op := range unimplementedOps {
+		t.Run(op.operationID, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(op.method, samplePath(strings.TrimSuffix(op.path, "{$}")), nil))
+			var body struct {
+				Errcode string `json:"errcode"`
+				Error   string `json:"error"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatalf("body %q is not JSON: %v", rec.Body.String(), err)
+			}
+			if rec.Code != http.StatusNotFound || body.Errcode != "M_UNRECOGNIZED" {
+				t.Errorf("%s = %d %s, want 404 M_UNRECOGNIZED", op.pattern(), rec.Code, body.Errcode)
+			}
+			if !strings.Contains(body.Error, op.operationID) {
+				t.Errorf("error = %q, want it to name %s", body.Error, op.operationID)
+			}
+		})
+	}
+}
+
+func TestRouteKey(t *testing.T) {
+	tests := []struct {
+		name    string
+		pattern string
+		want    string
+	}{
+		{"wildcard names are dropped", "GET /a/{x}/b", "GET /a/{}/b"},
+		{"a rest wildcard stays distinct", "GET /a/{x...}", "GET /a/{...}"},
+		{"end anchor is kept", "GET /a/{$}", "GET /a/{$}"},
+		{"literal segments are kept", "PUT /_matrix/client/v3/sync", "PUT /_matrix/client/v3/sync"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := routeKey(tc.pattern); got != tc.want {
+				t.Errorf("routeKey(%q) = %q, want %q", tc.pattern, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRegisterUnimplementedSkipsTakenRoutes checks that a table line whose
+// route a real handler already serves (under other wildcard names) is
+// skipped instead of making registration panic, and that the rest of the
+// table is still registered.
+func TestRegisterUnimplementedSkipsTakenRoutes(t *testing.T) {
+	i := slices.IndexFunc(unimplementedOps, func(op unimplementedOp) bool {
+		return strings.Contains(op.path, "}") && !strings.Contains(op.path, "{$}")
+	})
+	if i < 0 {
+		t.Skip("no unimplemented operation has a path parameter")
+	}
+	op := unimplementedOps[i]
+	rt := httpapi.NewRouter()
+	rt.Handle(strings.ReplaceAll(op.pattern(), "{", "{other_"), http.NotFoundHandler())
+	registerUnimplemented(rt)
+
+	h, _ := rt.Handler(httptest.NewRequest(op.method, samplePath(op.path), nil))
+	if _, ok := h.(*unimplemented); ok {
+		t.Errorf("%s is answered as unimplemented, want the handler registered first", op.pattern())
+	}
+	keys := make(map[string]bool)
+	for _, line := range unimplementedOps {
+		keys[routeKey(line.pattern())] = true
+	}
+	if got, want := len(rt.Patterns()), len(keys); got != want {
+		t.Errorf("%d routes registered, want %d: the real one and every other route of the table", got, want)
+	}
+}

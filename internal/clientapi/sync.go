@@ -1,0 +1,160 @@
+// Spec: Client-Server API § Syncing, § Filtering
+// data/api/client-server/sync.yaml, data/api/client-server/filter.yaml
+
+package clientapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hafenchat/hafen/internal/clientsync"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/matrixerr"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// FilterStore keeps users' filters. store.DB implements it.
+type FilterStore interface {
+	Filter(ctx context.Context, userID id.UserID, filterID int64) ([]byte, error)
+	Write(ctx context.Context, fn func(tx *store.Tx) error) error
+}
+
+// sync answers a sync request.
+//
+// GET /_matrix/client/v3/sync
+func (s *Server) sync(w http.ResponseWriter, r *http.Request, sess session) error {
+	q := r.URL.Query()
+	req := clientsync.Request{User: sess.UserID, Device: sess.DeviceID, Since: q.Get("since")}
+	if req.Since != "" {
+		if _, err := clientsync.ParseToken(req.Since); err != nil {
+			return matrixerr.InvalidParam("since is not a valid sync token")
+		}
+	}
+	switch fs := q.Get("full_state"); fs {
+	case "", "false":
+	case "true":
+		req.FullState = true
+	default:
+		return matrixerr.InvalidParam("full_state must be true or false")
+	}
+	switch q.Get("set_presence") {
+	case "", "online", "offline", "unavailable":
+	default:
+		return matrixerr.InvalidParam("set_presence must be online, offline or unavailable")
+	}
+	if t := q.Get("timeout"); t != "" {
+		ms, err := strconv.ParseInt(t, 10, 64)
+		if err != nil || ms < 0 {
+			return matrixerr.InvalidParam("timeout must be a non-negative integer")
+		}
+		req.Timeout = time.Duration(min(ms, int64(clientsync.MaxTimeout/time.Millisecond))) * time.Millisecond
+	}
+	f, err := s.resolveFilter(r.Context(), sess.UserID, q.Get("filter"))
+	if err != nil {
+		return err
+	}
+	req.Filter = f
+	resp, err := s.Sync.Sync(r.Context(), req)
+	if errors.Is(err, clientsync.ErrBadToken) {
+		return matrixerr.InvalidParam("since is not a valid sync token")
+	}
+	if err != nil {
+		return err
+	}
+	return httpapi.OK(w, resp)
+}
+
+// resolveFilter turns sync's filter parameter (an inline JSON filter or the
+// ID of a stored one) into a filter.
+func (s *Server) resolveFilter(ctx context.Context, user id.UserID, param string) (*clientsync.Filter, error) {
+	if param == "" {
+		return &clientsync.Filter{}, nil
+	}
+	raw := []byte(param)
+	if !strings.HasPrefix(strings.TrimSpace(param), "{") {
+		fid, err := strconv.ParseInt(param, 10, 64)
+		if err != nil {
+			return nil, matrixerr.InvalidParam("filter is neither a filter ID nor a JSON object")
+		}
+		raw, err = s.Filters.Filter(ctx, user, fid)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, matrixerr.InvalidParam("unknown filter ID")
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	f, err := clientsync.ParseFilter(raw)
+	if err != nil {
+		return nil, matrixerr.BadJSON("invalid filter: %v", err)
+	}
+	return f, nil
+}
+
+// defineFilter stores a filter for later syncs.
+//
+// POST /_matrix/client/v3/user/{userId}/filter
+func (s *Server) defineFilter(w http.ResponseWriter, r *http.Request, sess session) error {
+	if err := s.ownUserPath(r, sess); err != nil {
+		return err
+	}
+	var f clientsync.Filter
+	if err := httpapi.DecodeJSON(w, r, &f); err != nil {
+		return err
+	}
+	if err := f.Validate(); err != nil {
+		return matrixerr.BadJSON("invalid filter: %v", err)
+	}
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("encode filter: %w", err)
+	}
+	var fid int64
+	err = s.Filters.Write(r.Context(), func(tx *store.Tx) error {
+		var err error
+		fid, err = tx.AddFilter(r.Context(), sess.UserID, raw)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return httpapi.OK(w, map[string]string{"filter_id": strconv.FormatInt(fid, 10)})
+}
+
+// getFilter returns a stored filter.
+//
+// GET /_matrix/client/v3/user/{userId}/filter/{filterId}
+func (s *Server) getFilter(w http.ResponseWriter, r *http.Request, sess session) error {
+	if err := s.ownUserPath(r, sess); err != nil {
+		return err
+	}
+	fid, err := strconv.ParseInt(r.PathValue("filterId"), 10, 64)
+	if err != nil {
+		return matrixerr.NotFound("unknown filter")
+	}
+	raw, err := s.Filters.Filter(r.Context(), sess.UserID, fid)
+	if errors.Is(err, store.ErrNotFound) {
+		return matrixerr.NotFound("unknown filter")
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(raw)
+	return err
+}
+
+// ownUserPath checks that the {userId} of the path is the requester.
+func (s *Server) ownUserPath(r *http.Request, sess session) error {
+	if id.UserID(r.PathValue("userId")) != sess.UserID {
+		return matrixerr.Forbidden("cannot access another user's filters")
+	}
+	return nil
+}

@@ -1,0 +1,261 @@
+// Spec: Client-Server API § Common error codes (M_UNRECOGNIZED for the operations Hafen does not implement yet)
+// OpenAPI: data/api/client-server/*.yaml (copied to testdata/openapi)
+// https://spec.matrix.org/v1.19/client-server-api/#common-error-codes
+
+package clientapi
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/matrixerr"
+)
+
+// unimplementedOp is an operation of the spec's OpenAPI files that Hafen
+// does not implement yet.
+type unimplementedOp struct {
+	// operationID is the operation's operationId.
+	operationID string
+	// method is the HTTP method.
+	method string
+	// path is the spec's base path (the file's servers block) and path, as
+	// a ServeMux path: a trailing slash gets "{$}" so that it matches only
+	// itself, not the whole subtree.
+	path string
+}
+
+func (op unimplementedOp) pattern() string { return op.method + " " + op.path }
+
+// unimplementedOps lists, grouped by OpenAPI file, every operation Hafen
+// answers with 404 M_UNRECOGNIZED. Implementing one means routing it in
+// routes.go and deleting its line here; routes_spec_test.go checks that
+// every operation of the spec is in exactly one of the two places.
+var unimplementedOps = []unimplementedOp{
+	// account-data.yaml
+	{"setAccountData", "PUT", "/_matrix/client/v3/user/{userId}/account_data/{type}"},
+	{"getAccountData", "GET", "/_matrix/client/v3/user/{userId}/account_data/{type}"},
+	{"setAccountDataPerRoom", "PUT", "/_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}"},
+	{"getAccountDataPerRoom", "GET", "/_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}"},
+	// admin.yaml
+	{"getWhoIs", "GET", "/_matrix/client/v3/admin/whois/{userId}"},
+	{"getAdminSuspendUser", "GET", "/_matrix/client/v1/admin/suspend/{userId}"},
+	{"setAdminSuspendUser", "PUT", "/_matrix/client/v1/admin/suspend/{userId}"},
+	{"getAdminLockUser", "GET", "/_matrix/client/v1/admin/lock/{userId}"},
+	{"setAdminLockUser", "PUT", "/_matrix/client/v1/admin/lock/{userId}"},
+	// administrative_contact.yaml
+	{"getAccount3PIDs", "GET", "/_matrix/client/v3/account/3pid"},
+	{"post3PIDs", "POST", "/_matrix/client/v3/account/3pid"},
+	{"add3PID", "POST", "/_matrix/client/v3/account/3pid/add"},
+	{"bind3PID", "POST", "/_matrix/client/v3/account/3pid/bind"},
+	{"delete3pidFromAccount", "POST", "/_matrix/client/v3/account/3pid/delete"},
+	{"unbind3pidFromAccount", "POST", "/_matrix/client/v3/account/3pid/unbind"},
+	{"requestTokenTo3PIDEmail", "POST", "/_matrix/client/v3/account/3pid/email/requestToken"},
+	{"requestTokenTo3PIDMSISDN", "POST", "/_matrix/client/v3/account/3pid/msisdn/requestToken"},
+	// appservice_ping.yaml
+	{"pingAppservice", "POST", "/_matrix/client/v1/appservice/{appserviceId}/ping"},
+	// appservice_room_directory.yaml
+	{"updateAppserviceRoomDirectoryVisibility", "PUT", "/_matrix/client/v3/directory/list/appservice/{networkId}/{roomId}"},
+	// authed-content-repo.yaml
+	{"getContentAuthed", "GET", "/_matrix/client/v1/media/download/{serverName}/{mediaId}"},
+	{"getContentOverrideNameAuthed", "GET", "/_matrix/client/v1/media/download/{serverName}/{mediaId}/{fileName}"},
+	{"getContentThumbnailAuthed", "GET", "/_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}"},
+	{"getUrlPreviewAuthed", "GET", "/_matrix/client/v1/media/preview_url"},
+	{"getConfigAuthed", "GET", "/_matrix/client/v1/media/config"},
+	// content-repo.yaml
+	{"uploadContent", "POST", "/_matrix/media/v3/upload"},
+	{"uploadContentToMXC", "PUT", "/_matrix/media/v3/upload/{serverName}/{mediaId}"},
+	{"createContent", "POST", "/_matrix/media/v1/create"},
+	{"getContent", "GET", "/_matrix/media/v3/download/{serverName}/{mediaId}"},
+	{"getContentOverrideName", "GET", "/_matrix/media/v3/download/{serverName}/{mediaId}/{fileName}"},
+	{"getContentThumbnail", "GET", "/_matrix/media/v3/thumbnail/{serverName}/{mediaId}"},
+	{"getUrlPreview", "GET", "/_matrix/media/v3/preview_url"},
+	{"getConfig", "GET", "/_matrix/media/v3/config"},
+	// cross_signing.yaml
+	{"uploadCrossSigningKeys", "POST", "/_matrix/client/v3/keys/device_signing/upload"},
+	{"uploadCrossSigningSignatures", "POST", "/_matrix/client/v3/keys/signatures/upload"},
+	// key_backup.yaml
+	{"postRoomKeysVersion", "POST", "/_matrix/client/v3/room_keys/version"},
+	{"getRoomKeysVersionCurrent", "GET", "/_matrix/client/v3/room_keys/version"},
+	{"getRoomKeysVersion", "GET", "/_matrix/client/v3/room_keys/version/{version}"},
+	{"putRoomKeysVersion", "PUT", "/_matrix/client/v3/room_keys/version/{version}"},
+	{"deleteRoomKeysVersion", "DELETE", "/_matrix/client/v3/room_keys/version/{version}"},
+	{"putRoomKeyBySessionId", "PUT", "/_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}"},
+	{"getRoomKeyBySessionId", "GET", "/_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}"},
+	{"deleteRoomKeyBySessionId", "DELETE", "/_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}"},
+	{"putRoomKeysByRoomId", "PUT", "/_matrix/client/v3/room_keys/keys/{roomId}"},
+	{"getRoomKeysByRoomId", "GET", "/_matrix/client/v3/room_keys/keys/{roomId}"},
+	{"deleteRoomKeysByRoomId", "DELETE", "/_matrix/client/v3/room_keys/keys/{roomId}"},
+	{"putRoomKeys", "PUT", "/_matrix/client/v3/room_keys/keys"},
+	{"getRoomKeys", "GET", "/_matrix/client/v3/room_keys/keys"},
+	{"deleteRoomKeys", "DELETE", "/_matrix/client/v3/room_keys/keys"},
+	// keys.yaml
+	{"uploadKeys", "POST", "/_matrix/client/v3/keys/upload"},
+	{"queryKeys", "POST", "/_matrix/client/v3/keys/query"},
+	{"claimKeys", "POST", "/_matrix/client/v3/keys/claim"},
+	{"getKeysChanges", "GET", "/_matrix/client/v3/keys/changes"},
+	// list_public_rooms.yaml
+	{"getRoomVisibilityOnDirectory", "GET", "/_matrix/client/v3/directory/list/room/{roomId}"},
+	{"setRoomVisibilityOnDirectory", "PUT", "/_matrix/client/v3/directory/list/room/{roomId}"},
+	{"getPublicRooms", "GET", "/_matrix/client/v3/publicRooms"},
+	{"queryPublicRooms", "POST", "/_matrix/client/v3/publicRooms"},
+	// login_token.yaml
+	{"generateLoginToken", "POST", "/_matrix/client/v1/login/get_token"},
+	// mutual_rooms.yaml
+	{"getMutualRooms", "GET", "/_matrix/client/v1/mutual_rooms"},
+	// notifications.yaml
+	{"getNotifications", "GET", "/_matrix/client/v3/notifications"},
+	// oauth_server_metadata.yaml
+	{"getAuthMetadata", "GET", "/_matrix/client/v1/auth_metadata"},
+	// old_sync.yaml
+	{"getEvents", "GET", "/_matrix/client/v3/events"},
+	{"initialSync", "GET", "/_matrix/client/v3/initialSync"},
+	{"getOneEvent", "GET", "/_matrix/client/v3/events/{eventId}"},
+	// openid.yaml
+	{"requestOpenIdToken", "POST", "/_matrix/client/v3/user/{userId}/openid/request_token"},
+	// password_management.yaml
+	{"requestTokenToResetPasswordEmail", "POST", "/_matrix/client/v3/account/password/email/requestToken"},
+	{"requestTokenToResetPasswordMSISDN", "POST", "/_matrix/client/v3/account/password/msisdn/requestToken"},
+	// peeking_events.yaml
+	{"peekEvents", "GET", "/_matrix/client/v3/events"},
+	// policy_server.yaml
+	{"getWellknownPolicy", "GET", "/.well-known/matrix/policy_server"},
+	// presence.yaml
+	{"setPresence", "PUT", "/_matrix/client/v3/presence/{userId}/status"},
+	{"getPresence", "GET", "/_matrix/client/v3/presence/{userId}/status"},
+	// pusher.yaml
+	{"getPushers", "GET", "/_matrix/client/v3/pushers"},
+	{"postPusher", "POST", "/_matrix/client/v3/pushers/set"},
+	// pushrules.yaml
+	{"getPushRules", "GET", "/_matrix/client/v3/pushrules/{$}"},
+	{"getPushRulesGlobal", "GET", "/_matrix/client/v3/pushrules/global/{$}"},
+	{"getPushRule", "GET", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}"},
+	{"deletePushRule", "DELETE", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}"},
+	{"setPushRule", "PUT", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}"},
+	{"isPushRuleEnabled", "GET", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled"},
+	{"setPushRuleEnabled", "PUT", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled"},
+	{"getPushRuleActions", "GET", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions"},
+	{"setPushRuleActions", "PUT", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions"},
+	// read_markers.yaml
+	{"setReadMarker", "POST", "/_matrix/client/v3/rooms/{roomId}/read_markers"},
+	// receipts.yaml
+	{"postReceipt", "POST", "/_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}"},
+	// refresh.yaml
+	{"refresh", "POST", "/_matrix/client/v3/refresh"},
+	// registration.yaml
+	{"requestTokenToRegisterEmail", "POST", "/_matrix/client/v3/register/email/requestToken"},
+	{"requestTokenToRegisterMSISDN", "POST", "/_matrix/client/v3/register/msisdn/requestToken"},
+	// relations.yaml
+	{"getRelatingEvents", "GET", "/_matrix/client/v1/rooms/{roomId}/relations/{eventId}"},
+	{"getRelatingEventsWithRelType", "GET", "/_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}"},
+	{"getRelatingEventsWithRelTypeAndEventType", "GET", "/_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}"},
+	// report_content.yaml
+	{"reportRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/report"},
+	{"reportEvent", "POST", "/_matrix/client/v3/rooms/{roomId}/report/{eventId}"},
+	{"reportUser", "POST", "/_matrix/client/v3/users/{userId}/report"},
+	// room_event_by_timestamp.yaml
+	{"getEventByTimestamp", "GET", "/_matrix/client/v1/rooms/{roomId}/timestamp_to_event"},
+	// room_initial_sync.yaml
+	{"roomInitialSync", "GET", "/_matrix/client/v3/rooms/{roomId}/initialSync"},
+	// room_summary.yaml
+	{"getRoomSummary", "GET", "/_matrix/client/v1/room_summary/{roomIdOrAlias}"},
+	// room_upgrades.yaml
+	{"upgradeRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/upgrade"},
+	// search.yaml
+	{"search", "POST", "/_matrix/client/v3/search"},
+	// space_hierarchy.yaml
+	{"getSpaceHierarchy", "GET", "/_matrix/client/v1/rooms/{roomId}/hierarchy"},
+	// sso_login_redirect.yaml
+	{"redirectToSSO", "GET", "/_matrix/client/v3/login/sso/redirect"},
+	{"redirectToIdP", "GET", "/_matrix/client/v3/login/sso/redirect/{idpId}"},
+	// support.yaml
+	{"getWellknownSupport", "GET", "/.well-known/matrix/support"},
+	// tags.yaml
+	{"getRoomTags", "GET", "/_matrix/client/v3/user/{userId}/rooms/{roomId}/tags"},
+	{"setRoomTag", "PUT", "/_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/{tag}"},
+	{"deleteRoomTag", "DELETE", "/_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/{tag}"},
+	// third_party_lookup.yaml
+	{"getProtocols", "GET", "/_matrix/client/v3/thirdparty/protocols"},
+	{"getProtocolMetadata", "GET", "/_matrix/client/v3/thirdparty/protocol/{protocol}"},
+	{"queryLocationByProtocol", "GET", "/_matrix/client/v3/thirdparty/location/{protocol}"},
+	{"queryUserByProtocol", "GET", "/_matrix/client/v3/thirdparty/user/{protocol}"},
+	{"queryLocationByAlias", "GET", "/_matrix/client/v3/thirdparty/location"},
+	{"queryUserByID", "GET", "/_matrix/client/v3/thirdparty/user"},
+	// threads_list.yaml
+	{"getThreadRoots", "GET", "/_matrix/client/v1/rooms/{roomId}/threads"},
+	// to_device.yaml
+	{"sendToDevice", "PUT", "/_matrix/client/v3/sendToDevice/{eventType}/{txnId}"},
+	// typing.yaml
+	{"setTyping", "PUT", "/_matrix/client/v3/rooms/{roomId}/typing/{userId}"},
+	// users.yaml
+	{"searchUserDirectory", "POST", "/_matrix/client/v3/user_directory/search"},
+	// voip.yaml
+	{"getTurnServer", "GET", "/_matrix/client/v3/voip/turnServer"},
+}
+
+// registerUnimplemented registers the operations of unimplementedOps, each
+// answering 404 M_UNRECOGNIZED. Call it after every real route: a table line
+// whose route is already registered is skipped rather than registered
+// twice, which would panic (routes_spec_test.go reports such a line). A
+// line whose route overlaps a real one in another way panics at startup, as
+// any conflicting route does.
+// Operations that share a route (old_sync.yaml's getEvents and
+// peeking_events.yaml's peekEvents are both GET /events) share one handler.
+func registerUnimplemented(rt *httpapi.Router) {
+	taken := make(map[string]bool)
+	for _, p := range rt.Patterns() {
+		taken[routeKey(p)] = true
+	}
+	handlers := make(map[string]*unimplemented)
+	var patterns []string
+	for _, op := range unimplementedOps {
+		key := routeKey(op.pattern())
+		if taken[key] {
+			continue
+		}
+		h, ok := handlers[key]
+		if !ok {
+			h = &unimplemented{}
+			handlers[key] = h
+			patterns = append(patterns, op.pattern())
+		}
+		h.operationIDs = append(h.operationIDs, op.operationID)
+	}
+	for _, p := range patterns {
+		rt.Handle(p, handlers[routeKey(p)])
+	}
+}
+
+// routeKey returns a ServeMux pattern with its wildcard names removed, so
+// that two patterns ServeMux would reject as duplicates ("GET /a/{x}" and
+// "GET /a/{y}") get the same key.
+func routeKey(pattern string) string {
+	segs := strings.Split(pattern, "/")
+	for i, seg := range segs {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") && seg != "{$}" {
+			if strings.HasSuffix(seg, "...}") {
+				segs[i] = "{...}"
+			} else {
+				segs[i] = "{}"
+			}
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// unimplemented answers a route of operations Hafen does not implement.
+// The spec (Common error codes, M_UNRECOGNIZED) expects 404 for an
+// endpoint the server does not implement.
+type unimplemented struct {
+	// operationIDs are the operations that share the route.
+	operationIDs []string
+}
+
+// ServeHTTP answers 404 M_UNRECOGNIZED naming the operation.
+func (u *unimplemented) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	httpapi.HandlerFunc(u.answer).ServeHTTP(w, r)
+}
+
+func (u *unimplemented) answer(http.ResponseWriter, *http.Request) error {
+	return matrixerr.Unrecognized(strings.Join(u.operationIDs, ", ") + " is not implemented")
+}

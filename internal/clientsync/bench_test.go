@@ -1,0 +1,62 @@
+package clientsync
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+)
+
+// BenchmarkIncrementalSyncManyClients: 100 users in one room, each syncing
+// incrementally after every new message, as their long-polls would. It
+// reports the store calls per sync, which must be zero while the ring
+// covers the since tokens.
+func BenchmarkIncrementalSyncManyClients(b *testing.B) {
+	const users = 100
+	h := newHarness(b, 0)
+	roomID := h.createRoom(alice)
+	ids := make([]id.UserID, users)
+	since := make([]string, users)
+	for i := range ids {
+		ids[i] = id.UserID(fmt.Sprintf("@u%d:hafen.test", i))
+		h.member(roomID, ids[i], ids[i], "join")
+	}
+	for i, u := range ids {
+		since[i] = h.initial(u, nil).NextBatch
+	}
+	h.calls.n.Store(0)
+	syncs := 0
+	b.ResetTimer()
+	for n := 0; b.Loop(); n++ {
+		b.StopTimer()
+		h.send(roomID, ids[n%users], "msg")
+		b.StartTimer()
+		for i, u := range ids {
+			resp := h.next(u, since[i], nil)
+			if jr := roomsOf(resp).Join[string(roomID)]; jr == nil || len(jr.Timeline.Events) != 1 {
+				b.Fatalf("sync of %s: %+v, want the one new message", u, resp.Rooms)
+			}
+			since[i] = resp.NextBatch
+			syncs++
+		}
+	}
+	b.ReportMetric(float64(h.calls.n.Load())/float64(max(syncs, 1)), "storecalls/sync")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(max(syncs, 1)), "ns/sync")
+}
+
+func TestIncrementalSyncFromRingMakesNoStoreCalls(t *testing.T) {
+	h := newHarness(t, 0)
+	roomID := h.createRoom(alice)
+	h.member(roomID, bob, bob, "join")
+	since := h.initial(bob, nil).NextBatch
+	h.send(roomID, alice, "one")
+	h.send(roomID, alice, "two")
+	h.calls.n.Store(0)
+	resp := h.next(bob, since, nil)
+	if jr := roomsOf(resp).Join[string(roomID)]; jr == nil || len(jr.Timeline.Events) != 2 {
+		t.Fatalf("sync = %+v, want two new messages", resp.Rooms)
+	}
+	if n := h.calls.n.Load(); n != 0 {
+		t.Errorf("store calls of an incremental sync the ring covers = %d, want 0", n)
+	}
+}

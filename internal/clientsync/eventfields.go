@@ -1,0 +1,153 @@
+package clientsync
+
+// Spec: Client-Server API § Filtering (Filter.event_fields)
+// https://spec.matrix.org/v1.19/appendices/#dot-separated-property-paths
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/hafenchat/hafen/internal/clientevent"
+)
+
+// fieldTree is a set of dot-separated property paths as a tree: a node
+// with no children selects the whole value at its path.
+type fieldTree map[string]fieldTree
+
+// newFieldTree parses event_fields. A path that is a prefix of another
+// selects the whole value and wins.
+func newFieldTree(paths []string) fieldTree {
+	if len(paths) == 0 {
+		return nil
+	}
+	root := fieldTree{}
+	for _, p := range paths {
+		node := root
+		parts := splitPath(p)
+		for i, part := range parts {
+			child, ok := node[part]
+			if ok && len(child) == 0 {
+				break // an ancestor already selects everything below
+			}
+			if i == len(parts)-1 {
+				node[part] = fieldTree{}
+				break
+			}
+			if !ok {
+				child = fieldTree{}
+				node[part] = child
+			}
+			node = child
+		}
+	}
+	return root
+}
+
+// splitPath splits a dot-separated property path; "\." is a literal dot
+// and "\\" a literal backslash, other escapes stay as they are.
+func splitPath(p string) []string {
+	var parts []string
+	var cur strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '\\' && i+1 < len(p) && (p[i+1] == '.' || p[i+1] == '\\'):
+			cur.WriteByte(p[i+1])
+			i++
+		case c == '.':
+			parts = append(parts, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(parts, cur.String())
+}
+
+// project keeps only the selected properties of a JSON object. Paths that
+// do not exist, or that go through a value that is no object, select
+// nothing.
+func (t fieldTree) project(raw json.RawMessage) json.RawMessage {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return nil
+	}
+	out := make(map[string]json.RawMessage, len(t))
+	for k, sub := range t {
+		v, ok := obj[k]
+		if !ok {
+			continue
+		}
+		if len(sub) == 0 {
+			out[k] = v
+			continue
+		}
+		if p := sub.project(v); p != nil {
+			out[k] = p
+		}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// marshalEvents encodes events, projected onto fields when set.
+func marshalEvents(evs []clientevent.Event, fields fieldTree) (json.RawMessage, error) {
+	if evs == nil {
+		evs = []clientevent.Event{}
+	}
+	if fields == nil {
+		return json.Marshal(evs)
+	}
+	out := make([]json.RawMessage, len(evs))
+	for i, ev := range evs {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = fields.project(b)
+	}
+	return json.Marshal(out)
+}
+
+// MarshalJSON encodes the batch, with each event cut down to the filter's
+// event_fields when it has any.
+func (b StateBatch) MarshalJSON() ([]byte, error) {
+	evs, err := marshalEvents(b.Events, b.fields)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(struct {
+		Events json.RawMessage `json:"events"`
+	}{evs})
+}
+
+// MarshalJSON encodes the batch, with each event cut down to the filter's
+// event_fields when it has any.
+func (b TimelineBatch) MarshalJSON() ([]byte, error) {
+	evs, err := marshalEvents(b.Events, b.fields)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(struct {
+		Events    json.RawMessage `json:"events"`
+		Limited   bool            `json:"limited,omitempty"`
+		PrevBatch string          `json:"prev_batch,omitempty"`
+	}{evs, b.Limited, b.PrevBatch})
+}
+
+// applyEventFields makes every state and timeline batch of the response
+// encode only the filter's event_fields.
+func (r *Response) applyEventFields(f *Filter) {
+	if r.Rooms == nil || f == nil || len(f.EventFields) == 0 {
+		return
+	}
+	t := newFieldTree(f.EventFields)
+	for _, jr := range r.Rooms.Join {
+		jr.State.fields, jr.Timeline.fields = t, t
+	}
+	for _, lr := range r.Rooms.Leave {
+		lr.State.fields, lr.Timeline.fields = t, t
+	}
+}

@@ -1,0 +1,296 @@
+package clientsync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hafenchat/hafen/internal/clientevent"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
+	"github.com/hafenchat/hafen/internal/core/signing"
+	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+const (
+	testServer = id.ServerName("hafen.test")
+	alice      = id.UserID("@alice:hafen.test")
+	bob        = id.UserID("@bob:hafen.test")
+	carol      = id.UserID("@carol:hafen.test")
+	dave       = id.UserID("@dave:hafen.test")
+)
+
+// testNow is the fixed clock of the tests, so that responses computed at
+// different times (unsigned.age) compare equal.
+var testNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// harness is a sync Service fed by a real event path over SQLite.
+type harness struct {
+	t     testing.TB
+	ctx   context.Context
+	db    *store.DB
+	rooms *room.Service
+	sync  *Service
+	calls *countingStore
+}
+
+// newHarness returns a harness whose sync ring holds ringSize events (0:
+// the default).
+func newHarness(t testing.TB, ringSize int) *harness {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hafen.db"), log)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	key, err := signing.KeyFromSeed(testServer, "ed25519:test", make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The event path's clock ticks on every read, so that two rooms
+	// created alike still get distinct create events (and room IDs).
+	var tick atomic.Int64
+	now := func() time.Time { return testNow.Add(-time.Hour + time.Duration(tick.Add(1))*time.Millisecond) }
+	rooms := room.New(room.Config{DB: db, ServerName: testServer, Key: key, Logger: log, Now: now})
+	h := &harness{t: t, ctx: ctx, db: db, rooms: rooms}
+	h.calls = &countingStore{Store: db}
+	h.sync = h.addSync(ringSize)
+	return h
+}
+
+// addSync wires one more sync Service to the event path, as
+// cmd/hafen/serve.go does.
+func (h *harness) addSync(ringSize int) *Service {
+	h.t.Helper()
+	pos, err := h.db.MaxStreamPos(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	s := New(Config{DB: &countingStore{Store: h.db}, Rooms: h.rooms, Logger: slog.New(slog.DiscardHandler),
+		StreamPos: pos, RingSize: ringSize, Now: func() time.Time { return testNow }})
+	if h.sync == nil {
+		s.db = h.calls
+	}
+	h.rooms.AddListener(s)
+	return s
+}
+
+type roomOpt func(*room.CreateRequest)
+
+func withState(typ, stateKey, content string) roomOpt {
+	return func(r *room.CreateRequest) {
+		r.InitialState = append(r.InitialState, room.StateEvent{Type: typ, StateKey: stateKey, Content: json.RawMessage(content)})
+	}
+}
+
+func withInvite(users ...id.UserID) roomOpt {
+	return func(r *room.CreateRequest) { r.Invite = append(r.Invite, users...) }
+}
+
+// createRoom creates a public room (anyone may join) of version 12.
+func (h *harness) createRoom(creator id.UserID, opts ...roomOpt) id.RoomID {
+	h.t.Helper()
+	r := &room.CreateRequest{Creator: creator, Version: roomversion.V12, Preset: room.PresetPublicChat}
+	for _, o := range opts {
+		o(r)
+	}
+	roomID, err := h.rooms.CreateRoom(h.ctx, r)
+	if err != nil {
+		h.t.Fatalf("CreateRoom: %v", err)
+	}
+	return roomID
+}
+
+// send sends an m.room.message with the given body and returns its ID.
+func (h *harness) send(roomID id.RoomID, sender id.UserID, body string) id.EventID {
+	h.t.Helper()
+	return h.sendTxn(roomID, sender, "", "", body)
+}
+
+func (h *harness) sendTxn(roomID id.RoomID, sender id.UserID, device id.DeviceID, txnID, body string) id.EventID {
+	h.t.Helper()
+	content := fmt.Sprintf(`{"msgtype":"m.text","body":%q}`, body)
+	pdu, _, err := h.rooms.Send(h.ctx, roomID, room.Proposal{Type: "m.room.message", Sender: sender,
+		Content: json.RawMessage(content), DeviceID: device, TxnID: txnID})
+	if err != nil {
+		h.t.Fatalf("send %q: %v", body, err)
+	}
+	return pdu.EventID()
+}
+
+// state sends a state event.
+func (h *harness) state(roomID id.RoomID, sender id.UserID, typ, stateKey, content string) id.EventID {
+	h.t.Helper()
+	pdu, _, err := h.rooms.Send(h.ctx, roomID, room.Proposal{Type: typ, StateKey: &stateKey, Sender: sender, Content: json.RawMessage(content)})
+	if err != nil {
+		h.t.Fatalf("send %s: %v", typ, err)
+	}
+	return pdu.EventID()
+}
+
+// member changes target's membership.
+func (h *harness) member(roomID id.RoomID, sender, target id.UserID, membership string) id.EventID {
+	h.t.Helper()
+	pdu, err := h.rooms.ChangeMembership(h.ctx, roomID, room.MembershipChange{Sender: sender, Target: target, Membership: membership})
+	if err != nil {
+		h.t.Fatalf("%s %s by %s: %v", membership, target, sender, err)
+	}
+	return pdu.EventID()
+}
+
+func (h *harness) syncWith(s *Service, req Request) *Response {
+	h.t.Helper()
+	resp, err := s.Sync(h.ctx, req)
+	if err != nil {
+		h.t.Fatalf("Sync(%+v): %v", req, err)
+	}
+	return resp
+}
+
+// initial runs an initial sync for user.
+func (h *harness) initial(user id.UserID, f *Filter) *Response {
+	h.t.Helper()
+	return h.syncWith(h.sync, Request{User: user, Device: "DEV", Filter: f})
+}
+
+// next runs an incremental sync with no timeout.
+func (h *harness) next(user id.UserID, since string, f *Filter) *Response {
+	h.t.Helper()
+	return h.syncWith(h.sync, Request{User: user, Device: "DEV", Since: since, Filter: f})
+}
+
+func (h *harness) pos() string { return Token(h.sync.Position()) }
+
+// bodies returns the body of each message event of a timeline and the
+// type of every other event, in order.
+func bodies(evs []clientevent.Event) []string {
+	out := []string{}
+	for _, ev := range evs {
+		if ev.Type != "m.room.message" {
+			out = append(out, ev.Type)
+			continue
+		}
+		var c struct {
+			Body string `json:"body"`
+		}
+		_ = json.Unmarshal(ev.Content, &c)
+		out = append(out, c.Body)
+	}
+	return out
+}
+
+func eventIDs(evs []clientevent.Event) []string {
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = ev.EventID
+	}
+	return out
+}
+
+// stateKeys returns "type|state_key" of each event, sorted.
+func stateKeys(evs []clientevent.Event) []string {
+	out := []string{}
+	for _, ev := range evs {
+		out = append(out, ev.Type+"|"+deref(ev.StateKey))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func hasKey(evs []clientevent.Event, typ, stateKey string) bool {
+	return slices.Contains(stateKeys(evs), typ+"|"+stateKey)
+}
+
+func roomsOf(r *Response) *Rooms {
+	if r.Rooms == nil {
+		return newRooms()
+	}
+	return r.Rooms
+}
+
+func msgs(n int, prefix string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%d", prefix, i)
+	}
+	return out
+}
+
+func intp(n int) *int { return &n }
+
+// countingStore counts the calls sync makes to the database.
+type countingStore struct {
+	Store
+	n atomic.Int64
+}
+
+var _ Store = (*countingStore)(nil)
+
+func (c *countingStore) UserMembershipsSince(ctx context.Context, userID id.UserID, pos int64) ([]store.Member, error) {
+	c.n.Add(1)
+	return c.Store.UserMembershipsSince(ctx, userID, pos)
+}
+
+func (c *countingStore) RoomEventsRange(ctx context.Context, roomID id.RoomID, from, to int64, dir store.Direction, limit int) ([]store.Event, error) {
+	c.n.Add(1)
+	return c.Store.RoomEventsRange(ctx, roomID, from, to, dir, limit)
+}
+
+func (c *countingStore) StateGroupBeforeEvent(ctx context.Context, nid int64) (int64, error) {
+	c.n.Add(1)
+	return c.Store.StateGroupBeforeEvent(ctx, nid)
+}
+
+func (c *countingStore) StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error) {
+	c.n.Add(1)
+	return c.Store.StateAtGroup(ctx, groupID)
+}
+
+func (c *countingStore) EventsByNID(ctx context.Context, nids []int64) ([]store.Event, error) {
+	c.n.Add(1)
+	return c.Store.EventsByNID(ctx, nids)
+}
+
+func (c *countingStore) StateGroupsBeforeEvents(ctx context.Context, nids []int64) (map[int64]int64, error) {
+	c.n.Add(1)
+	return c.Store.StateGroupsBeforeEvents(ctx, nids)
+}
+
+func (c *countingStore) StateKeysAtGroup(ctx context.Context, groupID int64, keys []store.StateKey) (map[store.StateKey]int64, error) {
+	c.n.Add(1)
+	return c.Store.StateKeysAtGroup(ctx, groupID, keys)
+}
+
+func (c *countingStore) Membership(ctx context.Context, roomID id.RoomID, userID id.UserID) (store.Member, error) {
+	c.n.Add(1)
+	return c.Store.Membership(ctx, roomID, userID)
+}
+
+func (c *countingStore) Event(ctx context.Context, eventID id.EventID) (store.Event, error) {
+	c.n.Add(1)
+	return c.Store.Event(ctx, eventID)
+}
+
+func (c *countingStore) Filter(ctx context.Context, userID id.UserID, filterID int64) ([]byte, error) {
+	c.n.Add(1)
+	return c.Store.Filter(ctx, userID, filterID)
+}
+
+// equalJSON compares two values by their JSON encoding.
+func equalJSON(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+func userID(s string) id.UserID     { return id.UserID(s) }
+func deviceID(s string) id.DeviceID { return id.DeviceID(s) }

@@ -1,0 +1,92 @@
+package clientsync
+
+import (
+	"encoding/json"
+
+	"github.com/hafenchat/hafen/internal/clientevent"
+)
+
+// Response is the body of a /sync response.
+type Response struct {
+	NextBatch   string      `json:"next_batch"`
+	Rooms       *Rooms      `json:"rooms,omitempty"`
+	AccountData *EventBatch `json:"account_data,omitempty"`
+	Presence    *EventBatch `json:"presence,omitempty"`
+}
+
+// Rooms holds the per-room sections of a sync response.
+type Rooms struct {
+	Join   map[string]*JoinedRoom  `json:"join,omitempty"`
+	Invite map[string]*InvitedRoom `json:"invite,omitempty"`
+	Knock  map[string]*KnockedRoom `json:"knock,omitempty"`
+	Leave  map[string]*LeftRoom    `json:"leave,omitempty"`
+}
+
+func (r *Rooms) empty() bool {
+	return len(r.Join) == 0 && len(r.Invite) == 0 && len(r.Knock) == 0 && len(r.Leave) == 0
+}
+
+// EventBatch is a list of events without further metadata.
+type EventBatch struct {
+	Events []json.RawMessage `json:"events"`
+}
+
+// StateBatch is the state section of a room.
+type StateBatch struct {
+	Events []clientevent.Event `json:"events"`
+	// fields, when set, are the filter's event_fields (see MarshalJSON).
+	fields fieldTree
+}
+
+// TimelineBatch is the timeline section of a room.
+type TimelineBatch struct {
+	Events    []clientevent.Event `json:"events"`
+	Limited   bool                `json:"limited,omitempty"`
+	PrevBatch string              `json:"prev_batch,omitempty"`
+	// fields, when set, are the filter's event_fields (see MarshalJSON).
+	fields fieldTree
+}
+
+// Summary is a room's summary for clients that compute room names.
+type Summary struct {
+	Heroes             []string `json:"m.heroes,omitempty"`
+	JoinedMemberCount  *int     `json:"m.joined_member_count,omitempty"`
+	InvitedMemberCount *int     `json:"m.invited_member_count,omitempty"`
+}
+
+// UnreadNotifications are a room's notification counts.
+type UnreadNotifications struct {
+	HighlightCount    int `json:"highlight_count"`
+	NotificationCount int `json:"notification_count"`
+}
+
+// JoinedRoom is a room the user is joined to.
+type JoinedRoom struct {
+	Summary             *Summary             `json:"summary,omitempty"`
+	State               StateBatch           `json:"state"`
+	Timeline            TimelineBatch        `json:"timeline"`
+	Ephemeral           EventBatch           `json:"ephemeral"`
+	AccountData         EventBatch           `json:"account_data"`
+	UnreadNotifications *UnreadNotifications `json:"unread_notifications,omitempty"`
+}
+
+// InvitedRoom is a room the user is invited to.
+type InvitedRoom struct {
+	InviteState struct {
+		Events []clientevent.StrippedState `json:"events"`
+	} `json:"invite_state"`
+}
+
+// KnockedRoom is a room the user has knocked on.
+type KnockedRoom struct {
+	KnockState struct {
+		Events []clientevent.StrippedState `json:"events"`
+	} `json:"knock_state"`
+}
+
+// LeftRoom is a room the user has left or was removed from.
+type LeftRoom struct {
+	State       StateBatch    `json:"state"`
+	Timeline    TimelineBatch `json:"timeline"`
+	AccountData EventBatch    `json:"account_data"`
+}

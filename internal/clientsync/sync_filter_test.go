@@ -1,0 +1,210 @@
+package clientsync
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+func TestSyncFilters(t *testing.T) {
+	h := newHarness(t, 0)
+	roomID := h.createRoom(alice)
+	other := h.createRoom(alice)
+	h.member(roomID, bob, bob, "join")
+	h.member(roomID, carol, carol, "join")
+	since := h.initial(alice, nil).NextBatch
+	h.send(roomID, bob, "from bob")
+	h.state(roomID, alice, "m.room.topic", "", `{"topic":"T"}`)
+	h.send(roomID, alice, "from alice")
+	h.send(other, alice, "elsewhere")
+
+	tl := func(f RoomEventFilter) *Filter { return &Filter{Room: &RoomFilter{Timeline: &f}} }
+	cases := []struct {
+		name   string
+		filter *Filter
+		want   []string // timeline of roomID; nil: roomID absent
+		other  bool     // other room present
+	}{
+		{"room_event_filter types", tl(RoomEventFilter{EventFilter: EventFilter{Types: []string{"m.room.message"}}}), []string{"from bob", "from alice"}, true},
+		{"room_event_filter not_types", tl(RoomEventFilter{EventFilter: EventFilter{NotTypes: []string{"m.room.message"}}}), []string{"m.room.topic"}, true},
+		{"room_event_filter senders", tl(RoomEventFilter{EventFilter: EventFilter{Senders: []string{string(bob)}}}), []string{"from bob"}, true},
+		{"room_filter rooms", &Filter{Room: &RoomFilter{Rooms: []string{string(roomID)}}}, []string{"from bob", "m.room.topic", "from alice"}, false},
+		{"room_filter not_rooms", &Filter{Room: &RoomFilter{NotRooms: []string{string(roomID)}}}, nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, ring := range []string{"ring", "database"} {
+				s := h.sync
+				if ring == "database" {
+					s = h.addSync(1)
+					h.send(other, alice, "push the ring")
+				}
+				// For the small ring, since is older than what it holds.
+				rs := roomsOf(h.syncWith(s, Request{User: alice, Since: since, Filter: tc.filter}))
+				jr := rs.Join[string(roomID)]
+				if tc.want == nil {
+					if jr != nil {
+						t.Errorf("%s: room %s present, want filtered out", ring, roomID)
+					}
+				} else if jr == nil || !slices.Equal(bodies(jr.Timeline.Events), tc.want) {
+					t.Errorf("%s: timeline = %v, want %v", ring, jr, tc.want)
+				}
+				if _, ok := rs.Join[string(other)]; ok != tc.other {
+					t.Errorf("%s: other room present = %v, want %v", ring, ok, tc.other)
+				}
+			}
+		})
+	}
+}
+
+func TestSyncLazyLoadMembers(t *testing.T) {
+	h := newHarness(t, 0)
+	roomID := h.createRoom(alice)
+	h.member(roomID, bob, bob, "join")
+	h.member(roomID, carol, carol, "join")
+	h.member(roomID, dave, dave, "join")
+	for _, b := range msgs(3, "bob") {
+		h.send(roomID, bob, b)
+	}
+	f := &Filter{Room: &RoomFilter{
+		State:    &RoomEventFilter{LazyLoadMembers: true},
+		Timeline: &RoomEventFilter{EventFilter: EventFilter{Limit: intp(3)}},
+	}}
+	jr := roomsOf(h.initial(alice, f)).Join[string(roomID)]
+	if jr == nil {
+		t.Fatal("room missing")
+	}
+	var members []string
+	for _, ev := range jr.State.Events {
+		if ev.Type == "m.room.member" {
+			members = append(members, deref(ev.StateKey))
+		}
+	}
+	slices.Sort(members)
+	if want := []string{string(alice), string(bob)}; !slices.Equal(members, want) {
+		t.Errorf("lazy_load_members: state members = %v, want the timeline's senders and the user %v", members, want)
+	}
+	if !hasKey(jr.State.Events, "m.room.create", "") {
+		t.Error("lazy_load_members: non-member state left out")
+	}
+	// Incremental: a new sender's member event comes with its message.
+	since := h.pos()
+	h.send(roomID, dave, "from dave")
+	jr = roomsOf(h.next(alice, since, f)).Join[string(roomID)]
+	if jr == nil || !hasKey(jr.State.Events, "m.room.member", string(dave)) || hasKey(jr.State.Events, "m.room.member", string(carol)) {
+		t.Errorf("lazy_load_members incremental: state = %v, want dave's member event only", stateKeys(jr.State.Events))
+	}
+}
+
+func TestSyncEventFields(t *testing.T) {
+	h := newHarness(t, 0)
+	roomID := h.createRoom(alice)
+	h.state(roomID, alice, "m.room.topic", "", `{"topic":"T","m.dotted":"d"}`)
+	since := h.pos()
+	h.send(roomID, alice, "hello")
+	f := &Filter{EventFields: []string{"type", "content.body", `content.m\.dotted`}}
+	resp := h.syncWith(h.sync, Request{User: alice, Since: since, Filter: f})
+	raw, err := json.Marshal(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Rooms struct {
+			Join map[string]struct {
+				Timeline struct{ Events []map[string]any } `json:"timeline"`
+			} `json:"join"`
+		} `json:"rooms"`
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	evs := got.Rooms.Join[string(roomID)].Timeline.Events
+	want := []map[string]any{{"type": "m.room.message", "content": map[string]any{"body": "hello"}}}
+	if !equalJSON(evs, want) {
+		t.Errorf("filter event_fields: timeline = %v, want %v", evs, want)
+	}
+	cases := []struct {
+		path string
+		want []string
+	}{
+		{"content.body", []string{"content", "body"}},
+		{`content.m\.relates_to`, []string{"content", "m.relates_to"}},
+		{`content.m\\foo`, []string{"content", `m\foo`}},
+		{`content.a\xb`, []string{"content", `a\xb`}},
+	}
+	for _, tc := range cases {
+		if got := splitPath(tc.path); !slices.Equal(got, tc.want) {
+			t.Errorf("appendix dot-separated paths: splitPath(%q) = %q, want %q", tc.path, got, tc.want)
+		}
+	}
+	tree := newFieldTree([]string{"content", "content.body", `content.m\.dotted`})
+	if p := tree.project(json.RawMessage(`{"content":{"body":"b","x":1},"sender":"@a:x"}`)); string(p) != `{"content":{"body":"b","x":1}}` {
+		t.Errorf("project with a parent path = %s, want the whole content", p)
+	}
+}
+
+func TestSyncStoredFilter(t *testing.T) {
+	h := newHarness(t, 0)
+	roomID := h.createRoom(alice)
+	h.send(roomID, alice, "one")
+	h.send(roomID, alice, "two")
+	var fid int64
+	err := h.db.Write(h.ctx, func(tx *store.Tx) error {
+		if err := tx.CreateUser(h.ctx, store.User{UserID: alice, CreatedTS: 1}); err != nil {
+			return err
+		}
+		var err error
+		fid, err = tx.AddFilter(h.ctx, alice, []byte(`{"room":{"timeline":{"limit":1}}}`))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := h.sync.StoredFilter(h.ctx, alice, fid)
+	if err != nil {
+		t.Fatalf("StoredFilter: %v", err)
+	}
+	jr := roomsOf(h.initial(alice, f)).Join[string(roomID)]
+	if got := bodies(jr.Timeline.Events); !slices.Equal(got, []string{"two"}) {
+		t.Errorf("stored filter limit 1: timeline = %v, want [two]", got)
+	}
+	if _, err := h.sync.StoredFilter(h.ctx, alice, fid+1); err == nil {
+		t.Error("StoredFilter(unknown) = nil error")
+	}
+}
+
+func TestSyncTransactionID(t *testing.T) {
+	h := newHarness(t, 0)
+	roomID := h.createRoom(alice)
+	h.member(roomID, bob, bob, "join")
+	since := h.pos()
+	h.sendTxn(roomID, alice, "PHONE", "txn1", "hi")
+	cases := []struct {
+		name   string
+		user   string
+		device string
+		want   string
+	}{
+		{"unsigned transaction_id: the sending device sees it", string(alice), "PHONE", "txn1"},
+		{"unsigned transaction_id: another device of the sender does not", string(alice), "LAPTOP", ""},
+		{"unsigned transaction_id: another user does not", string(bob), "PHONE", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, initial := range []bool{false, true} {
+				req := Request{User: userID(tc.user), Device: deviceID(tc.device), Since: since}
+				if initial {
+					req.Since = ""
+				}
+				jr := roomsOf(h.syncWith(h.sync, req)).Join[string(roomID)]
+				evs := jr.Timeline.Events
+				last := evs[len(evs)-1]
+				if got := last.Unsigned.TransactionID; got != tc.want {
+					t.Errorf("initial=%v: transaction_id = %q, want %q", initial, got, tc.want)
+				}
+			}
+		})
+	}
+}

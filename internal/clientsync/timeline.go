@@ -1,0 +1,77 @@
+package clientsync
+
+import (
+	"sync"
+
+	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/core/id"
+)
+
+// entry is one committed event in the ring.
+type entry struct {
+	pos int64
+	pdu *event.PDU
+	// txnDevice and txnID are the sending device's transaction, if local.
+	txnDevice id.DeviceID
+	txnID     string
+}
+
+// Timeline is a fixed-size ring of the most recently committed events, in
+// stream order. It knows the position from which it is complete: every
+// event after Floor is in the ring.
+type Timeline struct {
+	mu    sync.RWMutex
+	buf   []entry
+	start int // index of the oldest entry
+	n     int // number of entries
+	floor int64
+}
+
+// NewTimeline returns a ring of the given capacity that is complete after
+// stream position floor (the newest position when the server started).
+func NewTimeline(capacity int, floor int64) *Timeline {
+	return &Timeline{buf: make([]entry, capacity), floor: floor}
+}
+
+// Append adds committed events, which must come in stream order. The oldest
+// entries fall out of the ring and raise its floor.
+func (t *Timeline) Append(e entry) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == len(t.buf) {
+		t.floor = t.buf[t.start].pos
+		t.start = (t.start + 1) % len(t.buf)
+		t.n--
+	}
+	t.buf[(t.start+t.n)%len(t.buf)] = e
+	t.n++
+}
+
+// Range returns the events with since < pos <= upto, oldest first, and true;
+// or false if the ring no longer holds everything after since.
+func (t *Timeline) Range(since, upto int64) ([]entry, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if since < t.floor {
+		return nil, false
+	}
+	// Binary search for the first entry after since.
+	lo, hi := 0, t.n
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if t.buf[(t.start+mid)%len(t.buf)].pos <= since {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	var out []entry
+	for i := lo; i < t.n; i++ {
+		e := t.buf[(t.start+i)%len(t.buf)]
+		if e.pos > upto {
+			break
+		}
+		out = append(out, e)
+	}
+	return out, true
+}

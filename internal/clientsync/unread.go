@@ -1,0 +1,253 @@
+package clientsync
+
+// Spec: Client-Server API § Receiving notifications, § Predefined Rules
+// https://spec.matrix.org/v1.19/client-server-api/#receiving-notifications
+// https://spec.matrix.org/v1.19/client-server-api/#predefined-rules
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// unreadScanLimit bounds the events read from the store to set up one
+// user's counts in one room; higher counts are capped there.
+const unreadScanLimit = 500
+
+// unreadCounter is one user's notification counts in one room.
+type unreadCounter struct {
+	notify, highlight int
+	// changed is the stream position of the last change of the counts.
+	changed int64
+	// loading is closed once the counts are set up from the store; nil
+	// after that.
+	loading chan struct{}
+	// reset records, while loading, that the user sent an event: what the
+	// store query counts is then already read.
+	reset bool
+	// displayName is the user's display name in the room; nameSet means it
+	// came from a member event EventsPersisted saw.
+	displayName string
+	nameSet     bool
+}
+
+// unreadRoom holds the counters of one room's users and the room state
+// their rules need.
+type unreadRoom struct {
+	users  map[id.UserID]*unreadCounter
+	create *event.PDU
+	// powerLevels is the room's current m.room.power_levels event;
+	// plSet means EventsPersisted has set it.
+	powerLevels *event.PDU
+	plSet       bool
+}
+
+// unreadCounts keeps the notification counts of the users who sync, per
+// room, in memory: EventsPersisted updates them from each new event, so
+// incremental syncs never count from the database. A (user, room) pair is
+// set up from the store the first time sync needs it.
+type unreadCounts struct {
+	mu sync.Mutex
+	// pos is the newest stream position applied to the counters.
+	pos   int64
+	rooms map[id.RoomID]*unreadRoom
+}
+
+func newUnreadCounts(pos int64) *unreadCounts {
+	return &unreadCounts{pos: pos, rooms: map[id.RoomID]*unreadRoom{}}
+}
+
+// apply updates the counters of the rooms in a committed batch.
+func (u *unreadCounts) apply(evs []room.Persisted) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, p := range evs {
+		u.pos = max(u.pos, p.StreamPos)
+		ev := p.PDU
+		r := u.rooms[ev.RoomID()]
+		if r == nil {
+			continue
+		}
+		if ev.IsStateKey("m.room.power_levels", "") {
+			r.powerLevels, r.plSet = ev, true
+		}
+		pe := newPushEvent(ev, r.senderMayNotifyRoom) // read once for all users
+		for user, c := range r.users {
+			if ev.IsStateKey("m.room.member", string(user)) {
+				switch m := memberContentOf(ev.Content()); m.Membership {
+				case "join":
+					c.displayName, c.nameSet = m.DisplayName, true
+				case "leave", "ban":
+					// Counts are only sent for joined rooms; a rejoin
+					// sends the room in full and sets them up again.
+					delete(r.users, user)
+					continue
+				}
+			}
+			if ev.Sender() == user {
+				// NOTSPEC: without read receipts the user's own event
+				// is taken as having read everything before it.
+				// TODO(#receipts): count from the user's m.read receipt.
+				if c.notify != 0 || c.highlight != 0 || c.loading != nil {
+					c.changed = p.StreamPos
+				}
+				c.notify, c.highlight = 0, 0
+				if c.loading != nil {
+					c.reset = true
+				}
+				continue
+			}
+			notify, highlight := defaultPushActions(pe, user, c.displayName)
+			if notify {
+				c.notify++
+				if highlight {
+					c.highlight++
+				}
+				c.changed = p.StreamPos
+			}
+		}
+		if len(r.users) == 0 {
+			delete(u.rooms, ev.RoomID())
+		}
+	}
+}
+
+// senderMayNotifyRoom reports whether sender has the power level of
+// notifications.room.
+func (r *unreadRoom) senderMayNotifyRoom(ev *event.PDU) bool {
+	return senderMayNotifyRoom(ev, r.create, r.powerLevels)
+}
+
+// unreadFor returns the user's notification counts in a room they are
+// joined to, setting them up from the store on first use, with the stream
+// position of their last change; fresh reports that they were set up by
+// this call, so the client has not seen them from this server process.
+func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomID) (counts UnreadNotifications, changed int64, fresh bool, err error) {
+	u := s.unread
+	for {
+		u.mu.Lock()
+		r := u.rooms[roomID]
+		if r == nil {
+			r = &unreadRoom{users: map[id.UserID]*unreadCounter{}}
+			u.rooms[roomID] = r
+		}
+		c := r.users[user]
+		if c != nil && c.loading == nil {
+			counts = UnreadNotifications{NotificationCount: c.notify, HighlightCount: c.highlight}
+			u.mu.Unlock()
+			return counts, c.changed, false, nil
+		}
+		if c != nil {
+			// Another sync of the user is setting the counts up.
+			ch := c.loading
+			u.mu.Unlock()
+			select {
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return UnreadNotifications{}, 0, false, ctx.Err()
+			}
+		}
+		loading := make(chan struct{})
+		c = &unreadCounter{loading: loading}
+		r.users[user] = c
+		base := u.pos
+		u.mu.Unlock()
+
+		// Events up to base are counted from the store, later ones by
+		// apply, which sees the pending counter.
+		l, err := s.loadUnread(ctx, user, roomID, base)
+
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		defer close(loading)
+		r = u.rooms[roomID]
+		if err != nil {
+			if r != nil && r.users[user] == c {
+				delete(r.users, user)
+			}
+			return UnreadNotifications{}, 0, false, err
+		}
+		if !c.reset {
+			c.notify += l.notify
+			c.highlight += l.highlight
+		}
+		c.loading = nil
+		if !c.nameSet {
+			c.displayName = l.displayName
+		}
+		if r == nil || r.users[user] != c {
+			// The user left the room meanwhile; the counts answer this
+			// sync only.
+			r = &unreadRoom{users: map[id.UserID]*unreadCounter{}}
+		}
+		if r.create == nil {
+			r.create = l.create
+		}
+		if !r.plSet {
+			r.powerLevels = l.powerLevels
+		}
+		counts = UnreadNotifications{NotificationCount: c.notify, HighlightCount: c.highlight}
+		return counts, max(c.changed, base), true, nil
+	}
+}
+
+// loadedUnread is what loadUnread reads from the store.
+type loadedUnread struct {
+	notify, highlight int
+	displayName       string
+	create            *event.PDU
+	powerLevels       *event.PDU
+}
+
+// loadUnread counts the user's notifications in a room among its events up
+// to stream position upto, judged by the room's current state.
+//
+// NOTSPEC: without read receipts, the count starts after the user's own
+// last event in the room (at most unreadScanLimit events back), and the
+// rules see today's display name and power levels rather than those at
+// each event. TODO(#receipts): count from the user's m.read receipt.
+func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.RoomID, upto int64) (loadedUnread, error) {
+	var l loadedUnread
+	state, err := s.rooms.CurrentState(ctx, roomID)
+	if err != nil {
+		return l, fmt.Errorf("load state of %s: %w", roomID, err)
+	}
+	for _, ev := range state {
+		switch {
+		case ev.IsStateKey("m.room.create", ""):
+			l.create = ev
+		case ev.IsStateKey("m.room.power_levels", ""):
+			l.powerLevels = ev
+		case ev.IsStateKey("m.room.member", string(user)):
+			l.displayName = memberContentOf(ev.Content()).DisplayName
+		}
+	}
+	evs, err := s.db.RoomEventsRange(ctx, roomID, upto, 0, store.Backward, unreadScanLimit)
+	if err != nil {
+		return l, err
+	}
+	items, err := s.parse(ctx, roomID, evs)
+	if err != nil {
+		return l, err
+	}
+	mayNotifyRoom := func(ev *event.PDU) bool { return senderMayNotifyRoom(ev, l.create, l.powerLevels) }
+	for _, it := range items { // newest first
+		if it.pdu.Sender() == user {
+			break
+		}
+		notify, highlight := defaultPushActions(newPushEvent(it.pdu, mayNotifyRoom), user, l.displayName)
+		if notify {
+			l.notify++
+			if highlight {
+				l.highlight++
+			}
+		}
+	}
+	return l, nil
+}

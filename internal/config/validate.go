@@ -1,0 +1,100 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+)
+
+// Validate checks every setting and reports all problems at once, joined.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if _, err := id.ParseServerName(c.ServerName); err != nil {
+		add("server_name: %w", err)
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		add("data_dir: must not be empty")
+	}
+	if u, err := url.Parse(c.Database); err == nil && u.Scheme != "" && len(u.Scheme) > 1 &&
+		u.Scheme != "postgres" && u.Scheme != "postgresql" && u.Scheme != "file" {
+		add("database: unsupported scheme %q (use a postgres:// URL or an SQLite file path)", u.Scheme)
+	}
+	for _, l := range []struct{ key, addr string }{
+		{"listen_client", c.ListenClient},
+		{"listen_federation", c.ListenFederation},
+	} {
+		if err := validListenAddr(l.addr); err != nil {
+			add("%s: %w", l.key, err)
+		}
+	}
+	if c.PublicBaseURL != "" {
+		u, err := url.Parse(c.PublicBaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("public_base_url: %q is not an http(s) URL", c.PublicBaseURL)
+		}
+	}
+	if c.WellKnownServer != "" {
+		if _, err := id.ParseServerName(c.WellKnownServer); err != nil {
+			add("well_known_server: %w", err)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		add("tls_cert and tls_key: set both or neither")
+	}
+	for _, f := range []struct{ key, path string }{
+		{"tls_cert", c.TLSCert}, {"tls_key", c.TLSKey}, {"trust_ca", c.TrustCA},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			add("%s: %w", f.key, err)
+		}
+	}
+	for _, s := range settings(c) {
+		if len(s.path) != 3 || s.path[0] != "rate_limit" {
+			continue
+		}
+		key := strings.Join(s.path, ".")
+		switch s.path[2] {
+		case "per_second":
+			if s.value.Float() < 0 {
+				add("%s: must not be negative", key)
+			}
+		case "burst":
+			if s.value.Int() < 0 {
+				add("%s: must not be negative", key)
+			}
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add("log.format: %q is not one of text, json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+func validListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q has an invalid port", addr)
+	}
+	return nil
+}

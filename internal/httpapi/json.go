@@ -1,0 +1,132 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/hafenchat/hafen/internal/matrixerr"
+)
+
+// MaxJSONBodyBytes caps the body DecodeJSON reads. Matrix events are capped
+// at 64 KiB; 1 MiB leaves room for the largest JSON requests of the
+// Client-Server API (key uploads, to-device batches) while keeping a single
+// request's memory bounded.
+const MaxJSONBodyBytes = 1 << 20
+
+// DecodeJSON reads r's body, at most MaxJSONBodyBytes, into v. See
+// DecodeJSONLimit.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return DecodeJSONLimit(w, r, v, MaxJSONBodyBytes)
+}
+
+// DecodeJSONLimit reads r's body through http.MaxBytesReader with the given
+// limit and decodes it into v, which should point to a struct. The errors
+// are the ones the spec names:
+//
+//   - body over the limit → 413 M_TOO_LARGE;
+//   - empty body, invalid JSON or invalid UTF-8 → 400 M_NOT_JSON;
+//   - valid JSON that is not an object, or a value of the wrong type for
+//     a field → 400 M_BAD_JSON.
+//
+// Unknown keys are ignored, as the spec allows clients to send extra keys.
+func DecodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	data, err := readBody(w, r, limit)
+	if err != nil {
+		return err
+	}
+	return decodeBytes(data, v)
+}
+
+// readBody reads at most limit bytes of r's body.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, matrixerr.TooLarge(fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
+		}
+		return nil, matrixerr.Wrap(matrixerr.KindNotJSON, err, "could not read the request body")
+	}
+	return data, nil
+}
+
+// DecodeOptionalJSON is DecodeJSON for endpoints whose body clients may
+// leave out (the first request of a User-Interactive Authentication
+// exchange on DELETE): an empty body leaves v untouched.
+func DecodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	data, err := readBody(w, r, MaxJSONBodyBytes)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	return decodeBytes(data, v)
+}
+
+func decodeBytes(data []byte, v any) error {
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) == 0 {
+		return matrixerr.NotJSON("the request body must be a JSON object")
+	}
+	if !utf8.Valid(data) {
+		return matrixerr.NotJSON("the request body is not valid UTF-8")
+	}
+	if !json.Valid(data) {
+		return matrixerr.NotJSON("the request body is not valid JSON")
+	}
+	if trimmed[0] != '{' {
+		return matrixerr.BadJSON("the request body must be a JSON object")
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return matrixerr.BadJSON("%q has the wrong type: want %s, got %s", te.Field, jsonTypeName(te.Type.Kind().String()), te.Value)
+		}
+		return matrixerr.BadJSON("the request body does not match the endpoint: %v", err)
+	}
+	return nil
+}
+
+// jsonTypeName turns a Go kind into the JSON type a client knows.
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "map", "struct":
+		return "object"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "integer"
+	case "float32", "float64":
+		return "number"
+	}
+	return kind
+}
+
+// OK writes v as a 200 JSON response: the answer of a handler that
+// succeeded. Handlers use it instead of naming a status.
+func OK(w http.ResponseWriter, v any) error { return WriteJSON(w, http.StatusOK, v) }
+
+// WriteJSON writes v as a JSON response with the given status. It encodes v
+// before writing anything, so an encoding failure is returned (and becomes a
+// 500) instead of leaving a half-written response.
+func WriteJSON(w http.ResponseWriter, status int, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode response: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	// A write error means the client went away; nothing more can be sent.
+	_, _ = w.Write(data)
+	return nil
+}

@@ -1,0 +1,77 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// ErrInvalidRoomState means the events a createRoom request implies do not
+// pass the auth rules (for example a power level override that leaves the
+// creator unable to send the later events).
+var ErrInvalidRoomState = errors.New("invalid initial room state")
+
+// CreateRoom creates a room as POST /createRoom describes, persisting all of
+// its initial events (and its alias) in one transaction, and returns the
+// room ID.
+func (s *Service) CreateRoom(ctx context.Context, r *CreateRequest) (id.RoomID, error) {
+	for _, u := range r.Invite {
+		if u.Domain() != s.serverName {
+			// TODO(#3): invites to other servers need the federation API.
+			return "", fmt.Errorf("%w: inviting %s needs federation, which this server does not offer yet", ErrForbidden, u)
+		}
+	}
+	plan, err := planCreate(r)
+	if err != nil {
+		return "", err
+	}
+	v := r.Version
+	var roomID id.RoomID
+	if !v.RoomIDFromCreateEvent {
+		roomID = id.RoomID("!" + randomLocalpart() + ":" + string(s.serverName))
+	}
+	rs := &roomState{version: v, state: map[event.StateKey]*event.PDU{}, stateNIDs: map[event.StateKey]int64{}}
+	rs.loaded.Store(true)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+
+	head := newOverlay(rs)
+	pdus := make([]*event.PDU, 0, len(plan))
+	props := make([]Proposal, 0, len(plan))
+	for _, pe := range plan {
+		sk := pe.stateKey
+		p := Proposal{Type: pe.typ, StateKey: &sk, Sender: r.Creator, Content: pe.content}
+		pdu, err := s.buildAndCheck(roomID, v, head, p)
+		if errors.Is(err, ErrForbidden) {
+			return "", fmt.Errorf("%w: %s: %v", ErrInvalidRoomState, pe.typ, err)
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s event: %w", pe.typ, err)
+		}
+		if roomID == "" {
+			roomID = pdu.RoomID() // v12: the room ID is the create event's hash
+		}
+		head.apply(pdu)
+		pdus = append(pdus, pdu)
+		props = append(props, p)
+	}
+	newRoom := &store.Room{
+		RoomID:      roomID,
+		RoomVersion: string(v.ID),
+		Creator:     r.Creator,
+		CreatedTS:   pdus[0].OriginServerTS(),
+		IsPublic:    r.Visibility == "public",
+	}
+	_, err = s.persist(ctx, roomID, rs, pdus, props, newRoom)
+	if errors.Is(err, store.ErrExists) && r.Alias != "" {
+		return "", fmt.Errorf("%w: %s", ErrAliasInUse, r.Alias)
+	}
+	if err != nil {
+		return "", err
+	}
+	return roomID, nil
+}

@@ -1,0 +1,244 @@
+package room
+
+// Spec: Client-Server API § Creation (POST /createRoom)
+// https://spec.matrix.org/v1.19/client-server-api/#creation
+// data/api/client-server/create_room.yaml
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
+)
+
+// Presets of POST /createRoom.
+const (
+	PresetPrivateChat        = "private_chat"
+	PresetTrustedPrivateChat = "trusted_private_chat"
+	PresetPublicChat         = "public_chat"
+)
+
+// CreateRequest is a validated POST /createRoom request.
+type CreateRequest struct {
+	Creator id.UserID
+	// Visibility is "public" or "private" (the room directory).
+	Visibility string
+	// Alias is the full alias made from room_alias_name, or "".
+	Alias                     id.RoomAlias
+	Name                      *string
+	Topic                     *string
+	Invite                    []id.UserID
+	Version                   *roomversion.Version
+	CreationContent           map[string]json.RawMessage
+	InitialState              []StateEvent
+	Preset                    string
+	IsDirect                  bool
+	PowerLevelContentOverride map[string]json.RawMessage
+	// CreatorProfile fills the creator's join event (displayname,
+	// avatar_url); may be empty.
+	CreatorProfile map[string]string
+}
+
+// StateEvent is a state event to send: type, state key and content.
+type StateEvent struct {
+	Type     string          `json:"type"`
+	StateKey string          `json:"state_key"`
+	Content  json.RawMessage `json:"content"`
+}
+
+// plannedEvent is one event of a new room, in sending order.
+type plannedEvent struct {
+	typ      string
+	stateKey string
+	content  json.RawMessage
+}
+
+// planCreate turns a request into the ordered events the spec prescribes:
+// create, creator join, power levels, canonical alias, preset events,
+// initial_state, name, topic, then invites. It is pure so that the order and
+// contents can be tested without a database.
+func planCreate(r *CreateRequest) ([]plannedEvent, error) {
+	v := r.Version
+	preset := r.Preset
+	if preset == "" {
+		preset = PresetPrivateChat
+		if r.Visibility == "public" {
+			preset = PresetPublicChat
+		}
+	}
+	var joinRule, guestAccess string
+	switch preset {
+	case PresetPrivateChat, PresetTrustedPrivateChat:
+		joinRule, guestAccess = "invite", "can_join"
+	case PresetPublicChat:
+		joinRule, guestAccess = "public", "forbidden"
+	default:
+		return nil, fmt.Errorf("%w: unknown preset %q", ErrInvalidRequest, preset)
+	}
+
+	// 1. m.room.create.
+	create := map[string]json.RawMessage{}
+	for k, val := range r.CreationContent {
+		create[k] = val
+	}
+	create["room_version"] = mustJSON(string(v.ID))
+	if v.CreatorFromSender {
+		delete(create, "creator")
+	} else {
+		create["creator"] = mustJSON(r.Creator)
+	}
+	var additional []id.UserID
+	if v.PrivilegedCreators {
+		if raw, ok := create["additional_creators"]; ok {
+			if err := json.Unmarshal(raw, &additional); err != nil {
+				return nil, fmt.Errorf("%w: additional_creators must be a list of user IDs", ErrInvalidRequest)
+			}
+		}
+		if preset == PresetTrustedPrivateChat {
+			additional = append(additional, r.Invite...)
+		}
+		additional = dedupeUsers(additional, r.Creator)
+		if len(additional) > 0 {
+			create["additional_creators"] = mustJSON(additional)
+		} else {
+			delete(create, "additional_creators")
+		}
+	}
+	plan := []plannedEvent{{typ: "m.room.create", content: mustJSON(create)}}
+
+	// 2. The creator joins.
+	member := map[string]any{"membership": "join"}
+	for k, val := range r.CreatorProfile {
+		if val != "" {
+			member[k] = val
+		}
+	}
+	plan = append(plan, plannedEvent{typ: "m.room.member", stateKey: string(r.Creator), content: mustJSON(member)})
+
+	// 3. Power levels, with the override applied on top.
+	pl := defaultPowerLevels(r, preset, additional)
+	for k, val := range r.PowerLevelContentOverride {
+		pl[k] = val
+	}
+	plan = append(plan, plannedEvent{typ: "m.room.power_levels", content: mustJSON(pl)})
+
+	// 4. Canonical alias.
+	if r.Alias != "" {
+		plan = append(plan, plannedEvent{typ: "m.room.canonical_alias", content: mustJSON(map[string]any{"alias": r.Alias})})
+	}
+
+	// 5. Preset events; 6. initial_state overrides them; 7. name and topic
+	// override initial_state.
+	state := []plannedEvent{
+		{typ: "m.room.join_rules", content: mustJSON(map[string]string{"join_rule": joinRule})},
+		{typ: "m.room.history_visibility", content: mustJSON(map[string]string{"history_visibility": "shared"})},
+		{typ: "m.room.guest_access", content: mustJSON(map[string]string{"guest_access": guestAccess})},
+	}
+	for _, se := range r.InitialState {
+		switch se.Type {
+		case "m.room.create", "m.room.member", "m.room.power_levels":
+			// These are set by the steps above; accepting them here would
+			// let initial_state replace the creator's power or membership.
+			return nil, fmt.Errorf("%w: initial_state may not contain %s", ErrInvalidRequest, se.Type)
+		}
+		state = setPlanned(state, plannedEvent{typ: se.Type, stateKey: se.StateKey, content: se.Content})
+	}
+	if r.Name != nil {
+		state = setPlanned(state, plannedEvent{typ: "m.room.name", content: mustJSON(map[string]string{"name": *r.Name})})
+	}
+	if r.Topic != nil {
+		topic := map[string]any{
+			"topic":   *r.Topic,
+			"m.topic": map[string]any{"m.text": []map[string]string{{"body": *r.Topic, "mimetype": "text/plain"}}},
+		}
+		state = setPlanned(state, plannedEvent{typ: "m.room.topic", content: mustJSON(topic)})
+	}
+	plan = append(plan, state...)
+
+	// 8. Invites.
+	for _, u := range dedupeUsers(r.Invite, r.Creator) {
+		c := map[string]any{"membership": "invite"}
+		if r.IsDirect {
+			c["is_direct"] = true
+		}
+		plan = append(plan, plannedEvent{typ: "m.room.member", stateKey: string(u), content: mustJSON(c)})
+	}
+	return plan, nil
+}
+
+// defaultPowerLevels returns the power levels a new room starts with.
+func defaultPowerLevels(r *CreateRequest, preset string, additionalCreators []id.UserID) map[string]json.RawMessage {
+	users := map[id.UserID]int64{}
+	if !r.Version.PrivilegedCreators {
+		users[r.Creator] = 100
+	}
+	if preset == PresetTrustedPrivateChat {
+		for _, u := range r.Invite {
+			if !r.Version.PrivilegedCreators || !slices.Contains(additionalCreators, u) {
+				users[u] = 100
+			}
+		}
+	}
+	tombstone := 100
+	if r.Version.PrivilegedCreators {
+		// In v12+ the spec requires the tombstone level to be explicitly
+		// higher than state_default; 150 also puts it above the 100 that
+		// admins hold, so only creators can upgrade the room.
+		tombstone = 150
+	}
+	events := map[string]int{
+		"m.room.name":               50,
+		"m.room.power_levels":       100,
+		"m.room.history_visibility": 100,
+		"m.room.canonical_alias":    50,
+		"m.room.avatar":             50,
+		"m.room.tombstone":          tombstone,
+		"m.room.server_acl":         100,
+		"m.room.encryption":         100,
+	}
+	return map[string]json.RawMessage{
+		"users":          mustJSON(users),
+		"users_default":  mustJSON(0),
+		"events":         mustJSON(events),
+		"events_default": mustJSON(0),
+		"state_default":  mustJSON(50),
+		"ban":            mustJSON(50),
+		"kick":           mustJSON(50),
+		"redact":         mustJSON(50),
+		"invite":         mustJSON(50),
+	}
+}
+
+// setPlanned replaces the event with the same type and state key, or
+// appends ev.
+func setPlanned(list []plannedEvent, ev plannedEvent) []plannedEvent {
+	for i := range list {
+		if list[i].typ == ev.typ && list[i].stateKey == ev.stateKey {
+			list[i] = ev
+			return list
+		}
+	}
+	return append(list, ev)
+}
+
+func dedupeUsers(users []id.UserID, skip id.UserID) []id.UserID {
+	var out []id.UserID
+	for _, u := range users {
+		if u != skip && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// mustJSON marshals values that cannot fail to marshal (maps of strings,
+// numbers and raw JSON).
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("room: marshal %T: %v", v, err))
+	}
+	return b
+}

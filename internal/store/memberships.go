@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+)
+
+// memberships is the membership part of current_state, one row per room
+// and user, indexed by user for joined_rooms and sync. stream_pos is the
+// position of the membership event, so sync can find what changed.
+const membershipsSchema = `
+CREATE TABLE memberships (
+	room_id    TEXT NOT NULL,
+	user_id    TEXT NOT NULL,
+	membership TEXT NOT NULL,
+	event_nid  BIGINT NOT NULL REFERENCES events (event_nid),
+	stream_pos BIGINT NOT NULL,
+	PRIMARY KEY (room_id, user_id)
+);
+CREATE INDEX memberships_user ON memberships (user_id, membership);
+CREATE INDEX memberships_user_stream ON memberships (user_id, stream_pos)`
+
+// Member is a user's current membership of a room.
+type Member struct {
+	RoomID     id.RoomID
+	UserID     id.UserID
+	Membership string // "join", "invite", "leave", "ban" or "knock"
+	EventNID   int64
+	StreamPos  int64
+}
+
+const memberColumns = `room_id, user_id, membership, event_nid, stream_pos`
+
+// SetMembership records a user's current membership of a room, from the
+// m.room.member event nid at streamPos.
+func (t *Tx) SetMembership(ctx context.Context, m Member) error {
+	_, err := t.q.ExecContext(ctx, `
+		INSERT INTO memberships (`+memberColumns+`) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (room_id, user_id) DO UPDATE SET
+			membership = excluded.membership, event_nid = excluded.event_nid, stream_pos = excluded.stream_pos`,
+		string(m.RoomID), string(m.UserID), m.Membership, m.EventNID, m.StreamPos)
+	if err != nil {
+		return fmt.Errorf("set membership of %s in %s: %w", m.UserID, m.RoomID, err)
+	}
+	return nil
+}
+
+// Membership returns a user's membership of a room, or an error wrapping
+// ErrNotFound if the user never had one.
+func (r reader) Membership(ctx context.Context, roomID id.RoomID, userID id.UserID) (Member, error) {
+	var m Member
+	err := r.q.QueryRowContext(ctx,
+		`SELECT `+memberColumns+` FROM memberships WHERE room_id = $1 AND user_id = $2`, string(roomID), string(userID)).
+		Scan(&m.RoomID, &m.UserID, &m.Membership, &m.EventNID, &m.StreamPos)
+	if err != nil {
+		return Member{}, fmt.Errorf("load membership of %s in %s: %w", userID, roomID, notFound(err))
+	}
+	return m, nil
+}
+
+// JoinedRooms returns the rooms a user is joined to, ordered by room ID.
+func (r reader) JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error) {
+	ms, err := r.queryMembers(ctx,
+		`SELECT `+memberColumns+` FROM memberships WHERE user_id = $1 AND membership = 'join' ORDER BY room_id`,
+		string(userID))
+	if err != nil {
+		return nil, fmt.Errorf("load joined rooms of %s: %w", userID, err)
+	}
+	out := make([]id.RoomID, len(ms))
+	for i, m := range ms {
+		out[i] = m.RoomID
+	}
+	return out, nil
+}
+
+// UserMemberships returns a user's memberships with the given membership
+// ("invite", "leave", …), ordered by room ID.
+func (r reader) UserMemberships(ctx context.Context, userID id.UserID, membership string) ([]Member, error) {
+	ms, err := r.queryMembers(ctx,
+		`SELECT `+memberColumns+` FROM memberships WHERE user_id = $1 AND membership = $2 ORDER BY room_id`,
+		string(userID), membership)
+	if err != nil {
+		return nil, fmt.Errorf("load %s memberships of %s: %w", membership, userID, err)
+	}
+	return ms, nil
+}
+
+// UserMembershipsSince returns a user's memberships that changed after
+// stream position pos, oldest change first, for sync.
+func (r reader) UserMembershipsSince(ctx context.Context, userID id.UserID, pos int64) ([]Member, error) {
+	ms, err := r.queryMembers(ctx,
+		`SELECT `+memberColumns+` FROM memberships WHERE user_id = $1 AND stream_pos > $2 ORDER BY stream_pos`,
+		string(userID), pos)
+	if err != nil {
+		return nil, fmt.Errorf("load memberships of %s since %d: %w", userID, pos, err)
+	}
+	return ms, nil
+}
+
+// RoomMembers returns every membership of a room, ordered by user ID.
+func (r reader) RoomMembers(ctx context.Context, roomID id.RoomID) ([]Member, error) {
+	ms, err := r.queryMembers(ctx,
+		`SELECT `+memberColumns+` FROM memberships WHERE room_id = $1 ORDER BY user_id`, string(roomID))
+	if err != nil {
+		return nil, fmt.Errorf("load members of %s: %w", roomID, err)
+	}
+	return ms, nil
+}
+
+// JoinedMembers returns the users joined to a room, ordered by user ID.
+func (r reader) JoinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserID, error) {
+	ms, err := r.queryMembers(ctx,
+		`SELECT `+memberColumns+` FROM memberships WHERE room_id = $1 AND membership = 'join' ORDER BY user_id`,
+		string(roomID))
+	if err != nil {
+		return nil, fmt.Errorf("load joined members of %s: %w", roomID, err)
+	}
+	out := make([]id.UserID, len(ms))
+	for i, m := range ms {
+		out[i] = m.UserID
+	}
+	return out, nil
+}
+
+func (r reader) queryMembers(ctx context.Context, query string, args ...any) ([]Member, error) {
+	var out []Member
+	err := r.scanRows(ctx, query, args, func(scan func(...any) error) error {
+		var m Member
+		if err := scan(&m.RoomID, &m.UserID, &m.Membership, &m.EventNID, &m.StreamPos); err != nil {
+			return err
+		}
+		out = append(out, m)
+		return nil
+	})
+	return out, err
+}

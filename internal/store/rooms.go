@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+)
+
+const roomsSchema = `
+CREATE TABLE rooms (
+	room_id      TEXT PRIMARY KEY,
+	room_version TEXT NOT NULL,
+	creator      TEXT NOT NULL,
+	created_ts   BIGINT NOT NULL,
+	is_public    BOOLEAN NOT NULL DEFAULT FALSE,
+	state_group  BIGINT NOT NULL DEFAULT 0
+)`
+
+// Room is a room this server takes part in.
+type Room struct {
+	RoomID      id.RoomID
+	RoomVersion string
+	Creator     id.UserID
+	CreatedTS   int64
+	IsPublic    bool // published in the room directory
+	// StateGroup is the state group of the room's current state, 0 before
+	// the first state event.
+	StateGroup int64
+}
+
+// CreateRoom records a room. It returns an error wrapping ErrExists if the
+// room is known.
+func (t *Tx) CreateRoom(ctx context.Context, r Room) error {
+	_, err := t.q.ExecContext(ctx,
+		`INSERT INTO rooms (room_id, room_version, creator, created_ts, is_public) VALUES ($1, $2, $3, $4, $5)`,
+		string(r.RoomID), r.RoomVersion, string(r.Creator), r.CreatedTS, r.IsPublic)
+	if t.d.isUniqueViolation(err) {
+		return fmt.Errorf("create room %s: %w", r.RoomID, ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("create room %s: %w", r.RoomID, err)
+	}
+	return nil
+}
+
+// Room returns a room, or an error wrapping ErrNotFound.
+func (r reader) Room(ctx context.Context, roomID id.RoomID) (Room, error) {
+	var rm Room
+	err := r.q.QueryRowContext(ctx,
+		`SELECT room_id, room_version, creator, created_ts, is_public, state_group FROM rooms WHERE room_id = $1`, string(roomID)).
+		Scan(&rm.RoomID, &rm.RoomVersion, &rm.Creator, &rm.CreatedTS, &rm.IsPublic, &rm.StateGroup)
+	if err != nil {
+		return Room{}, fmt.Errorf("load room %s: %w", roomID, notFound(err))
+	}
+	return rm, nil
+}
+
+// SetRoomStateGroup records the state group of a room's current state. It
+// returns an error wrapping ErrNotFound for an unknown room.
+func (t *Tx) SetRoomStateGroup(ctx context.Context, roomID id.RoomID, group int64) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE rooms SET state_group = $1 WHERE room_id = $2`, group, string(roomID))
+	if err != nil {
+		return fmt.Errorf("set state group of %s: %w", roomID, err)
+	}
+	return expectRow(res, fmt.Sprintf("set state group of %s", roomID))
+}
+
+// SetRoomPublic publishes a room in, or removes it from, the room
+// directory. It returns an error wrapping ErrNotFound for an unknown room.
+func (t *Tx) SetRoomPublic(ctx context.Context, roomID id.RoomID, public bool) error {
+	res, err := t.q.ExecContext(ctx, `UPDATE rooms SET is_public = $1 WHERE room_id = $2`, public, string(roomID))
+	if err != nil {
+		return fmt.Errorf("set visibility of %s: %w", roomID, err)
+	}
+	return expectRow(res, fmt.Sprintf("set visibility of %s", roomID))
+}
+
+// PublicRooms returns up to limit rooms of the room directory with IDs
+// after since ("" for the first page), ordered by room ID.
+func (r reader) PublicRooms(ctx context.Context, since id.RoomID, limit int) ([]id.RoomID, error) {
+	var out []id.RoomID
+	err := r.scanRows(ctx,
+		`SELECT room_id FROM rooms WHERE is_public = TRUE AND room_id > $1 ORDER BY room_id LIMIT $2`,
+		[]any{string(since), limit},
+		func(scan func(...any) error) error {
+			var roomID id.RoomID
+			if err := scan(&roomID); err != nil {
+				return err
+			}
+			out = append(out, roomID)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("load public rooms: %w", err)
+	}
+	return out, nil
+}
