@@ -51,6 +51,11 @@ var migrations = []migration{
 		name:       "forgotten rooms",
 		statements: []string{forgottenRoomsSchema},
 	},
+	{
+		version:    3,
+		name:       "room head generation and soft-failed events",
+		statements: []string{roomsGenerationSchema, eventsSoftFailedSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
