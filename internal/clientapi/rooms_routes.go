@@ -44,7 +44,7 @@ type RoomStore interface {
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
 	RoomAlias(ctx context.Context, alias id.RoomAlias) (store.RoomAlias, error)
 	RoomAliases(ctx context.Context, roomID id.RoomID) ([]id.RoomAlias, error)
-	TxnEventID(ctx context.Context, userID id.UserID, deviceID id.DeviceID, txnID string) (id.EventID, error)
+	TxnEventID(ctx context.Context, k store.TxnKey) (id.EventID, error)
 	MaxStreamPos(ctx context.Context) (int64, error)
 	User(ctx context.Context, userID id.UserID) (store.User, error)
 	Write(ctx context.Context, fn func(tx *store.Tx) error) error

@@ -35,8 +35,15 @@ type roomEnv struct {
 
 func newRoomEnv(t *testing.T) *roomEnv {
 	t.Helper()
+	return newRoomEnvOn(t, filepath.Join(t.TempDir(), "hafen.db"))
+}
+
+// newRoomEnvOn is newRoomEnv on the database dsn (a SQLite path or a
+// PostgreSQL URL).
+func newRoomEnvOn(t *testing.T, dsn string) *roomEnv {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "hafen.db"), logger)
+	db, err := store.Open(context.Background(), dsn, logger)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

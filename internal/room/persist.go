@@ -127,7 +127,8 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				}
 			}
 			if p := props[i]; p.TxnID != "" {
-				if err := tx.AddTxnID(ctx, p.Sender, p.DeviceID, p.TxnID, pdu.EventID(), pdu.OriginServerTS()); err != nil {
+				k := store.TxnKey{UserID: p.Sender, DeviceID: p.DeviceID, Scope: p.TxnScope, TxnID: p.TxnID}
+				if err := tx.AddTxnID(ctx, k, pdu.EventID(), pdu.OriginServerTS()); err != nil {
 					return fmt.Errorf("record txn id %s: %w", p.TxnID, err)
 				}
 			}

@@ -113,10 +113,12 @@ type roomState struct {
 	recentTxns map[txnKey]*event.PDU
 }
 
-// txnKey identifies a client transaction.
+// txnKey identifies a client transaction: the device, the endpoint and
+// path it was made on (see Proposal.TxnScope) and the transaction ID.
 type txnKey struct {
 	user   id.UserID
 	device id.DeviceID
+	scope  string
 	txn    string
 }
 
@@ -133,8 +135,12 @@ type Proposal struct {
 	// Redacts is the event an m.room.redaction redacts.
 	Redacts id.EventID
 	// TxnID, when set with DeviceID, records the client transaction ID so
-	// that a retried send returns the same event.
+	// that a retried send returns the same event. TxnScope names the
+	// endpoint and path the transaction was made on (for example
+	// "send:{roomId}:{eventType}"): the same TxnID in another scope is
+	// another transaction.
 	TxnID    string
+	TxnScope string
 	DeviceID id.DeviceID
 }
 
@@ -349,7 +355,7 @@ func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomSt
 
 // txnKey returns the client transaction of a proposal, if it has one.
 func (p Proposal) txnKey() (txnKey, bool) {
-	return txnKey{user: p.Sender, device: p.DeviceID, txn: p.TxnID}, p.TxnID != ""
+	return txnKey{user: p.Sender, device: p.DeviceID, scope: p.TxnScope, txn: p.TxnID}, p.TxnID != ""
 }
 
 // buildAndCheck turns a proposal into a signed event on top of head and

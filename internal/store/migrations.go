@@ -51,6 +51,11 @@ var migrations = []migration{
 		name:       "forgotten rooms",
 		statements: []string{forgottenRoomsSchema},
 	},
+	{
+		version:    3,
+		name:       "transaction ids scoped by endpoint and path",
+		statements: []string{txnIDsScopeMigration},
+	},
 }
 
 const schemaMigrationsSchema = `
