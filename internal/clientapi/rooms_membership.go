@@ -179,7 +179,10 @@ func (a *roomAPI) inviteUser(w http.ResponseWriter, r *http.Request, sess sessio
 	return a.changeOther(w, r, sess, room.MembershipInvite)
 }
 
-// kick removes a user from a room.
+// kick removes a user from a room, revokes their invite or denies their
+// knock. A user who is not in the room (never joined, left, banned) is 403
+// M_FORBIDDEN ("the kickee is not currently in the room") and nothing is
+// written.
 //
 // POST /_matrix/client/v3/rooms/{roomId}/kick
 func (a *roomAPI) kick(w http.ResponseWriter, r *http.Request, sess session) error {
@@ -194,7 +197,8 @@ func (a *roomAPI) ban(w http.ResponseWriter, r *http.Request, sess session) erro
 }
 
 // unban lifts a ban; the target must be banned (403 M_FORBIDDEN
-// otherwise), so that unban never turns into a kick.
+// otherwise, checked by the event path under the room lock), so that unban
+// never turns into a kick.
 //
 // POST /_matrix/client/v3/rooms/{roomId}/unban
 func (a *roomAPI) unban(w http.ResponseWriter, r *http.Request, sess session) error {
@@ -206,15 +210,8 @@ func (a *roomAPI) unban(w http.ResponseWriter, r *http.Request, sess session) er
 	if err != nil {
 		return err
 	}
-	cur, err := a.memberEvent(r.Context(), roomID, target)
-	if err != nil {
-		return err
-	}
-	if membershipOf(cur) != room.MembershipBan {
-		return matrixerr.Forbidden("the user is not banned from this room")
-	}
 	return a.changeMembership(w, r, roomID, room.MembershipChange{
-		Sender: sess.UserID, Target: target, Membership: room.MembershipLeave, Reason: reason,
+		Sender: sess.UserID, Target: target, Membership: room.MembershipLeave, Reason: reason, Unban: true,
 	})
 }
 

@@ -31,15 +31,41 @@ type MembershipChange struct {
 	IsDirect bool
 	// Profile is copied into join events (displayname, avatar_url).
 	Profile map[string]string
+	// Unban marks a leave of another user as an unban: the target must be
+	// banned. Otherwise such a leave is a kick, and the target must be
+	// joined, invited or knocking.
+	Unban bool
 }
 
 // ChangeMembership sends the m.room.member event a join, invite, leave,
 // kick, ban, unban or knock implies, and returns it. Whether the change is
-// allowed is decided by the auth rules alone.
+// allowed is decided by the auth rules, and for a kick or an unban (a leave
+// of another user) by the target's current membership, checked under the
+// room lock: the spec's 403 for /kick covers "the kickee is not currently in
+// the room" and /unban undoes a ban only, so neither may turn into the
+// other or write a leave over a leave.
 func (s *Service) ChangeMembership(ctx context.Context, roomID id.RoomID, c MembershipChange) (*event.PDU, error) {
 	if c.Target.Domain() != s.serverName && c.Membership == MembershipInvite {
 		// TODO(#3): invites to other servers need the federation API.
 		return nil, fmt.Errorf("%w: inviting %s needs federation, which this server does not offer yet", ErrForbidden, c.Target)
+	}
+	var require func(state func(typ, stateKey string) *event.PDU) error
+	if c.Membership == MembershipLeave && c.Sender != c.Target {
+		require = func(state func(typ, stateKey string) *event.PDU) error {
+			var cur string
+			if ev := state("m.room.member", string(c.Target)); ev != nil {
+				cur = membershipOf(ev)
+			}
+			switch {
+			case c.Unban && cur != MembershipBan:
+				return fmt.Errorf("%w: %s is not banned from this room", ErrForbidden, c.Target)
+			case !c.Unban && cur != MembershipJoin && cur != MembershipInvite && cur != MembershipKnock:
+				// An invite or a knock counts: kicking revokes the invite or
+				// denies the knock, as clients use it.
+				return fmt.Errorf("%w: %s is not in this room", ErrForbidden, c.Target)
+			}
+			return nil
+		}
 	}
 	content := map[string]any{"membership": c.Membership}
 	if c.Reason != "" {
@@ -60,8 +86,14 @@ func (s *Service) ChangeMembership(ctx context.Context, roomID id.RoomID, c Memb
 		return nil, fmt.Errorf("encode member content: %w", err)
 	}
 	sk := string(c.Target)
-	pdu, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.member", StateKey: &sk, Sender: c.Sender, Content: raw})
+	pdu, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.member", StateKey: &sk, Sender: c.Sender, Content: raw, Require: require})
 	return pdu, err
+}
+
+// getState returns the state event (typ, stateKey) as the overlay sees it,
+// or nil.
+func (o *overlay) getState(typ, stateKey string) *event.PDU {
+	return o.get(event.StateKey{Type: typ, StateKey: stateKey})
 }
 
 // CurrentMembership returns user's membership of a room from the room head,

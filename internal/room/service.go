@@ -142,6 +142,10 @@ type Proposal struct {
 	TxnID    string
 	TxnScope string
 	DeviceID id.DeviceID
+	// Require, when set, is checked against the room's state right before
+	// the event is built, under the room lock: an error refuses the event
+	// and nothing is written. It must only read the state it is given.
+	Require func(state func(typ, stateKey string) *event.PDU) error
 }
 
 type request struct {
@@ -361,6 +365,11 @@ func (p Proposal) txnKey() (txnKey, bool) {
 // buildAndCheck turns a proposal into a signed event on top of head and
 // checks it against the auth rules.
 func (s *Service) buildAndCheck(roomID id.RoomID, v *roomversion.Version, head *overlay, p Proposal) (*event.PDU, error) {
+	if p.Require != nil {
+		if err := p.Require(head.getState); err != nil {
+			return nil, err
+		}
+	}
 	needed, err := authrules.NeededStateKeys(v, p.Type, p.StateKey, p.Sender, p.Content)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidRequest, err)
