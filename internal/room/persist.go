@@ -57,10 +57,10 @@ func (o *overlay) apply(pdu *event.PDU) {
 // each event with the state group before it, a new state group after each
 // state event, current state, memberships, transaction IDs, the new forward
 // extremity and the room's current state group. newRoom, when set, creates
-// the room row in the same transaction (and registers rs for it). Right
-// after the commit it advances rs and notifies the listeners. The caller
-// holds rs.mu.
-func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, pdus []*event.PDU, props []Proposal, newRoom *store.Room) ([]Persisted, error) {
+// the room row and its alias in the same transaction (and registers rs for
+// the room). Right after the commit it advances rs and notifies the
+// listeners. The caller holds rs.mu.
+func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, pdus []*event.PDU, props []Proposal, newRoom *newRoomRecord) ([]Persisted, error) {
 	out := make([]Persisted, len(pdus))
 	var (
 		group   int64
@@ -68,8 +68,8 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 	)
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		if newRoom != nil {
-			if err := tx.CreateRoom(ctx, *newRoom); err != nil {
-				return fmt.Errorf("create room %s: %w", roomID, err)
+			if err := newRoom.write(ctx, tx); err != nil {
+				return err
 			}
 		}
 		group = rs.stateGroup
