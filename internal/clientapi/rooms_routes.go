@@ -184,6 +184,8 @@ func roomErr(err error) error {
 		return matrixerr.Wrap(matrixerr.KindForbidden, err, err.Error())
 	case errors.Is(err, room.ErrEventTooLarge):
 		return matrixerr.Wrap(matrixerr.KindTooLarge, err, "the event is larger than 65536 bytes")
+	case errors.Is(err, room.ErrUnableToGrantJoin):
+		return matrixerr.Wrap(matrixerr.KindUnableToGrantJoin, err, "no user of this server in the room may invite, so none can authorise the join")
 	case errors.Is(err, room.ErrAliasInUse):
 		return matrixerr.Wrap(matrixerr.KindRoomInUse, err, "the room alias is already taken")
 	case errors.Is(err, room.ErrInvalidRequest):

@@ -14,4 +14,8 @@ var (
 	ErrEventTooLarge = errors.New("event too large")
 	// ErrAliasInUse means a requested room alias already exists.
 	ErrAliasInUse = errors.New("room alias in use")
+	// ErrUnableToGrantJoin means a user qualifies for a restricted join but
+	// no user of this server in the room may invite, so none can authorise
+	// it.
+	ErrUnableToGrantJoin = errors.New("unable to grant join")
 )

@@ -81,6 +81,15 @@ func (s *Service) ChangeMembership(ctx context.Context, roomID id.RoomID, c Memb
 			}
 		}
 	}
+	if c.Membership == MembershipJoin && c.Sender == c.Target {
+		auth, err := s.joinAuthoriser(ctx, roomID, c.Target)
+		if err != nil {
+			return nil, err
+		}
+		if auth != "" {
+			content[contentKeyAuthoriser] = auth
+		}
+	}
 	raw, err := json.Marshal(content)
 	if err != nil {
 		return nil, fmt.Errorf("encode member content: %w", err)
