@@ -28,6 +28,7 @@ type RoomService interface {
 	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)
 	CurrentState(ctx context.Context, roomID id.RoomID) ([]*event.PDU, error)
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
+	Deactivate(ctx context.Context, user id.UserID, erase bool) error
 }
 
 // RoomStore is the storage the room endpoints read (and, for room aliases
