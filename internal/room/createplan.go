@@ -120,12 +120,13 @@ func planCreate(r *CreateRequest) ([]plannedEvent, error) {
 
 	// 3. Power levels: the defaults with power_level_content_override
 	// applied on top; or, when initial_state holds m.room.power_levels, that
-	// content instead. Like Synapse, the initial_state content is sent
-	// here, as the room's first power levels, rather than as a second event
-	// after the defaults (which the defaults' auth might not allow), and
-	// power_level_content_override does not apply to it: the spec's order
-	// (the override in step 3, initial_state in step 6) ends in the same
-	// state.
+	// content instead.
+	//
+	// NOTSPEC: the spec's order sends the overridden defaults here and the
+	// initial_state power levels in step 6, replacing them. Like Synapse,
+	// Hafen sends only the initial_state content, here: the room ends in
+	// the same state, and a room whose defaults would not let the creator
+	// send the replacement can still be created.
 	var plContent json.RawMessage
 	if se, ok := initialPowerLevels(r.InitialState); ok {
 		plContent = se.Content
