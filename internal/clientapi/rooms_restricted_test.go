@@ -75,6 +75,32 @@ func TestRestrictedJoins(t *testing.T) {
 			})
 		}
 
+		t.Run("the authoriser is the most powerful local member who may invite", func(t *testing.T) {
+			dave, _ := e.user("dave")
+			erin, _ := e.user("erin")
+			must[*mautrix.RespJoinRoom](t, "erin joins the space")(erin.JoinRoomByID(ctx, space))
+			roomID := restricted("restricted", "10", space, &mevent.PowerLevelsEventContent{
+				Users: map[mid.UserID]int{alice.UserID: 100, dave.UserID: 60, carol.UserID: 10},
+			})
+			for _, u := range []*mautrix.Client{dave, carol} {
+				must[*mautrix.RespInviteUser](t, "invite")(alice.InviteUser(ctx, roomID, &mautrix.ReqInviteUser{UserID: u.UserID}))
+				must[*mautrix.RespJoinRoom](t, "join")(u.JoinRoomByID(ctx, roomID))
+			}
+			must[*mautrix.RespJoinRoom](t, "bob joins")(bob.JoinRoomByID(ctx, roomID))
+			if got := authorisedBy(roomID, bob.UserID); got != string(alice.UserID) {
+				t.Errorf("authoriser = %v, want %s (100)", got, alice.UserID)
+			}
+			must[*mautrix.RespLeaveRoom](t, "alice leaves")(alice.LeaveRoom(ctx, roomID))
+			must[*mautrix.RespJoinRoom](t, "erin joins")(erin.JoinRoomByID(ctx, roomID))
+			var c map[string]any
+			if err := erin.StateEvent(ctx, roomID, mevent.StateMember, string(erin.UserID), &c); err != nil {
+				t.Fatalf("erin's member event: %v", err)
+			}
+			// carol (10) is below the invite level (50), bob (0) too.
+			if got := c["join_authorised_via_users_server"]; got != string(dave.UserID) {
+				t.Errorf("authoriser after alice left = %v, want %s (60)", got, dave.UserID)
+			}
+		})
 		t.Run("allowed room unknown here", func(t *testing.T) {
 			roomID := restricted("restricted", "12", "!nowhere:hafen.test", nil)
 			_, err := bob.JoinRoomByID(ctx, roomID)
