@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
@@ -69,7 +70,7 @@ func (a *roomAPI) setRoomAlias(w http.ResponseWriter, r *http.Request, sess sess
 	if err != nil {
 		return err
 	}
-	if membershipOf(member) != room.MembershipJoin {
+	if authrules.MembershipOf(member) != room.MembershipJoin {
 		return matrixerr.Forbidden("you must be joined to the room to give it an alias")
 	}
 	err = a.db.Write(ctx, func(tx *store.Tx) error {

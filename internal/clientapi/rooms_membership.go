@@ -14,6 +14,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
@@ -210,7 +211,7 @@ func (a *roomAPI) unban(w http.ResponseWriter, r *http.Request, sess session) er
 	if err != nil {
 		return err
 	}
-	if membershipOf(cur) != room.MembershipBan {
+	if authrules.MembershipOf(cur) != room.MembershipBan {
 		return matrixerr.Forbidden("the user is not banned from this room")
 	}
 	return a.changeMembership(w, r, roomID, room.MembershipChange{
@@ -255,7 +256,7 @@ func (a *roomAPI) forgetRoom(w http.ResponseWriter, r *http.Request, sess sessio
 	if err != nil {
 		return roomErr(err)
 	}
-	switch membershipOf(cur) {
+	switch authrules.MembershipOf(cur) {
 	case room.MembershipJoin, room.MembershipInvite, room.MembershipKnock:
 		return matrixerr.Unknown("leave the room before forgetting it")
 	case room.MembershipLeave, room.MembershipBan:

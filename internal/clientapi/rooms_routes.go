@@ -220,14 +220,6 @@ func (a *roomAPI) memberEvent(ctx context.Context, roomID id.RoomID, user id.Use
 	return pdu, nil
 }
 
-// membershipOf returns content.membership of a member event, or "".
-func membershipOf(pdu *event.PDU) string {
-	if pdu == nil {
-		return ""
-	}
-	return contentString(pdu.Content(), "membership")
-}
-
 // contentString returns content[key] if it is a string, or "".
 func contentString(content []byte, key string) string {
 	var c map[string]any

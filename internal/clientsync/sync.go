@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
@@ -176,7 +177,7 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 			continue
 		}
 		last := own[len(own)-1]
-		membership = membershipOf(last.pdu.Content())
+		membership = authrules.Membership(last.pdu.Content())
 		if membership == "leave" || membership == "ban" {
 			if forgotten == nil {
 				if forgotten, err = s.forgotten(ctx, req.User); err != nil {
@@ -199,7 +200,7 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 		// window up to the last kept them joined (a profile change).
 		stayed := before == "join"
 		for _, it := range own[:len(own)-1] {
-			stayed = stayed && membershipOf(it.pdu.Content()) == "join"
+			stayed = stayed && authrules.Membership(it.pdu.Content()) == "join"
 		}
 		switch {
 		case membership == "join" && stayed:
@@ -779,12 +780,3 @@ func deref(s *string) string {
 }
 
 func emptyRaw() []json.RawMessage { return []json.RawMessage{} }
-
-// contentOf returns the content of a stored PDU's JSON, or nil.
-func contentOf(pdu []byte) json.RawMessage {
-	var e struct {
-		Content json.RawMessage `json:"content"`
-	}
-	_ = json.Unmarshal(pdu, &e) // a stored event always has content
-	return e.Content
-}
