@@ -202,4 +202,3 @@ func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, r
 	}
 	return nil
 }
-
