@@ -198,7 +198,7 @@ func parseEventFilter(q string) (*clientsync.RoomEventFilter, error) {
 	// The RoomEventFilter is validated as the timeline part of a filter.
 	f, err := clientsync.ParseFilter([]byte(`{"room":{"timeline":` + string(data) + `}}`))
 	if err != nil {
-		return nil, matrixerr.BadJSON("invalid filter: %v", err)
+		return nil, filterErr(err)
 	}
 	return f.Room.Timeline, nil
 }
