@@ -2,10 +2,10 @@ package room
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
@@ -114,7 +114,7 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 					return fmt.Errorf("set current state %s: %w", pdu.EventID(), err)
 				}
 				if k.Type == "m.room.member" {
-					m := store.Member{RoomID: roomID, UserID: id.UserID(k.StateKey), Membership: membershipOf(pdu), EventNID: nid, StreamPos: pos}
+					m := store.Member{RoomID: roomID, UserID: id.UserID(k.StateKey), Membership: authrules.MembershipOf(pdu), EventNID: nid, StreamPos: pos}
 					if err := tx.SetMembership(ctx, m); err != nil {
 						return fmt.Errorf("set membership %s: %w", pdu.EventID(), err)
 					}
@@ -201,14 +201,4 @@ func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, r
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
 	return nil
-}
-
-// membershipOf returns content.membership of a member event, or "" if it
-// has none (the auth rules reject such events before they get here).
-func membershipOf(pdu *event.PDU) string {
-	var c struct {
-		Membership string `json:"membership"`
-	}
-	_ = json.Unmarshal(pdu.Content(), &c)
-	return c.Membership
 }
