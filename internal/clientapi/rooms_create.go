@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 	"github.com/hafenchat/hafen/internal/room"
-	"github.com/hafenchat/hafen/internal/store"
 )
 
 // maxInitialState bounds initial_state and invite, so that one request
@@ -107,7 +105,7 @@ func (a *roomAPI) createRequest(ctx context.Context, b *createRoomBody, creator 
 		return nil, matrixerr.BadJSON("invite and initial_state may hold at most %d entries", maxInitialState)
 	}
 	for _, s := range b.Invite {
-		u, err := id.ParseUserID(s)
+		u, err := id.ParseCompliantUserID(s)
 		if err != nil {
 			return nil, matrixerr.InvalidParam("invite holds an invalid user ID")
 		}
@@ -156,12 +154,5 @@ func truncate(s string, n int) string {
 // profileOf returns the displayname and avatar_url of a local user for
 // their join events; empty for users without an account row.
 func (a *roomAPI) profileOf(ctx context.Context, user id.UserID) (map[string]string, error) {
-	u, err := a.db.User(ctx, user)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return profileFields(u), nil
+	return a.profiles.ForJoin(ctx, user)
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 )
@@ -52,10 +53,7 @@ func (s *Service) ChangeMembership(ctx context.Context, roomID id.RoomID, c Memb
 	var require func(state func(typ, stateKey string) *event.PDU) error
 	if c.Membership == MembershipLeave && c.Sender != c.Target {
 		require = func(state func(typ, stateKey string) *event.PDU) error {
-			var cur string
-			if ev := state("m.room.member", string(c.Target)); ev != nil {
-				cur = membershipOf(ev)
-			}
+			cur := authrules.MembershipOf(state("m.room.member", string(c.Target)))
 			switch {
 			case c.Unban && cur != MembershipBan:
 				return fmt.Errorf("%w: %s is not banned from this room", ErrForbidden, c.Target)
@@ -99,12 +97,6 @@ func (s *Service) ChangeMembership(ctx context.Context, roomID id.RoomID, c Memb
 	return pdu, err
 }
 
-// getState returns the state event (typ, stateKey) as the overlay sees it,
-// or nil.
-func (o *overlay) getState(typ, stateKey string) *event.PDU {
-	return o.get(event.StateKey{Type: typ, StateKey: stateKey})
-}
-
 // CurrentMembership returns user's membership of a room from the room head,
 // or "" if the user has none.
 func (s *Service) CurrentMembership(ctx context.Context, roomID id.RoomID, user id.UserID) (string, error) {
@@ -112,7 +104,7 @@ func (s *Service) CurrentMembership(ctx context.Context, roomID id.RoomID, user 
 	if err != nil || ev == nil {
 		return "", err
 	}
-	return membershipOf(ev), nil
+	return authrules.MembershipOf(ev), nil
 }
 
 // CurrentStateEvent returns the current state event (typ, stateKey) of a

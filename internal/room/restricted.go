@@ -95,7 +95,7 @@ func (s *Service) readRestrictedJoin(rs *roomState, target id.UserID) (restricte
 		return restrictedJoin{}, false
 	}
 	if ev := get("m.room.member", string(target)); ev != nil {
-		switch membershipOf(ev) {
+		switch authrules.MembershipOf(ev) {
 		case MembershipJoin, MembershipInvite, MembershipBan:
 			return restrictedJoin{}, false
 		}
@@ -106,7 +106,7 @@ func (s *Service) readRestrictedJoin(rs *roomState, target id.UserID) (restricte
 	pl := authrules.NewPowerLevels(v, get("m.room.power_levels", ""), authrules.Creators(get("m.room.create", "")))
 	var bestLevel int64
 	for k, ev := range rs.state {
-		if k.Type != "m.room.member" || membershipOf(ev) != MembershipJoin {
+		if k.Type != "m.room.member" || authrules.MembershipOf(ev) != MembershipJoin {
 			continue
 		}
 		u := id.UserID(k.StateKey)

@@ -14,7 +14,7 @@ import (
 // and path (for example "send:{roomId}:{eventType}") as well as the
 // transaction ID: the same txnId on another path is a new request.
 //
-// The first schema had no scope; migration 3 (txnIDsScopeMigration) moves
+// The first schema had no scope; migration 5 (txnIDsScopeMigration) moves
 // its rows over with the scope of /send they had.
 const txnIDsSchema = `
 CREATE TABLE txn_ids (

@@ -13,10 +13,10 @@ func TestTxnIDsScopeMigrationKeepsRows(t *testing.T) {
 		ctx := context.Background()
 		all := migrations
 		t.Cleanup(func() { migrations = all })
-		migrations = all[:2] // the schema before migration 3
+		migrations = all[:4] // the schema before migration 5
 		db, err := Open(ctx, dsn, testLogger())
 		if err != nil {
-			t.Fatalf("Open at version 2: %v", err)
+			t.Fatalf("Open at version 4: %v", err)
 		}
 		write(t, db, func(tx *Tx) error {
 			if _, _, err := tx.InsertEvent(ctx, EventRecord{
