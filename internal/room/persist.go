@@ -2,11 +2,11 @@ package room
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/pducheck"
@@ -47,11 +47,11 @@ type entry struct {
 // transaction IDs and the forward extremities o ends with. The head is
 // fenced: the room's generation must still be the one rs read, otherwise
 // nothing is written and the error wraps store.ErrStale. newRoom, when
-// set, creates the room row in the same transaction (and registers rs for
-// it). Right after the commit it advances rs to o and notifies the
+// set, creates the room row and its alias in the same transaction (and
+// registers rs for the room). Right after the commit it advances rs to o and notifies the
 // listeners. On any error the head is marked unloaded, so that the next
 // batch reads it from the database. The caller holds rs.mu.
-func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, o *overlay, entries []*entry, newRoom *store.Room) error {
+func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, o *overlay, entries []*entry, newRoom *newRoomRecord) error {
 	var (
 		group   int64
 		newNIDs map[event.StateKey]int64
@@ -60,8 +60,8 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		out = out[:0]
 		if newRoom != nil {
-			if err := tx.CreateRoom(ctx, *newRoom); err != nil {
-				return fmt.Errorf("create room %s: %w", roomID, err)
+			if err := newRoom.write(ctx, tx); err != nil {
+				return err
 			}
 		}
 		group = rs.stateGroup
@@ -121,7 +121,7 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 					return fmt.Errorf("set current state %s: %w", pdu.EventID(), err)
 				}
 				if k.Type == "m.room.member" {
-					m := store.Member{RoomID: roomID, UserID: id.UserID(k.StateKey), Membership: membershipOf(pdu), EventNID: nid, StreamPos: pos}
+					m := store.Member{RoomID: roomID, UserID: id.UserID(k.StateKey), Membership: authrules.MembershipOf(pdu), EventNID: nid, StreamPos: pos}
 					if err := tx.SetMembership(ctx, m); err != nil {
 						return fmt.Errorf("set membership %s: %w", pdu.EventID(), err)
 					}
@@ -139,7 +139,8 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				}
 			}
 			if p := en.prop; p.TxnID != "" {
-				if err := tx.AddTxnID(ctx, p.Sender, p.DeviceID, p.TxnID, pdu.EventID(), pdu.OriginServerTS()); err != nil {
+				k := store.TxnKey{UserID: p.Sender, DeviceID: p.DeviceID, Scope: p.TxnScope, TxnID: p.TxnID}
+				if err := tx.AddTxnID(ctx, k, pdu.EventID(), pdu.OriginServerTS()); err != nil {
 					return fmt.Errorf("record txn id %s: %w", p.TxnID, err)
 				}
 			}
@@ -354,7 +355,7 @@ func (w *stateWriter) setCurrent(ctx context.Context, curGroup int64, st stateMa
 		if err != nil {
 			return 0, err
 		}
-		m := store.Member{RoomID: w.roomID, UserID: id.UserID(k.StateKey), Membership: membershipOf(st[k]), EventNID: c.nid, StreamPos: ev.StreamPos}
+		m := store.Member{RoomID: w.roomID, UserID: id.UserID(k.StateKey), Membership: authrules.MembershipOf(st[k]), EventNID: c.nid, StreamPos: ev.StreamPos}
 		if err := w.tx.SetMembership(ctx, m); err != nil {
 			return 0, err
 		}
@@ -379,14 +380,4 @@ func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, r
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
 	return nil
-}
-
-// membershipOf returns content.membership of a member event, or "" if it
-// has none (the auth rules reject such events before they get here).
-func membershipOf(pdu *event.PDU) string {
-	var c struct {
-		Membership string `json:"membership"`
-	}
-	_ = json.Unmarshal(pdu.Content(), &c)
-	return c.Membership
 }
