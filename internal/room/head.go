@@ -110,7 +110,7 @@ func (r *recentTxns) put(k txnKey, e id.EventID, now time.Time) {
 	}
 	// The key's strings may share memory with a whole request (path
 	// values): copy them so the entry keeps only itself alive.
-	k.txn = strings.Clone(k.txn)
+	k.txn, k.scope = strings.Clone(k.txn), strings.Clone(k.scope)
 	r.cur[k] = e
 }
 
