@@ -30,7 +30,7 @@ const maxPrevEvents = 10
 const txnRetryWindow = time.Minute
 
 // defaultIdleTimeout is how long a room head stays in memory unused.
-const defaultIdleTimeout = 5 * time.Minute
+const defaultIdleTimeout = 2 * time.Minute
 
 // roomState is the in-memory head of one room. mu is the room lock: it is
 // held while a batch of the room's events is built, checked and persisted,
