@@ -42,6 +42,10 @@ func LockProcess(ctx context.Context, dsn string) (*ProcessLock, error) {
 	pool.SetMaxIdleConns(1)
 	pool.SetConnMaxLifetime(0)
 	pool.SetConnMaxIdleTime(0)
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
 	var ok bool
 	var schema string
 	err = pool.QueryRowContext(ctx,
