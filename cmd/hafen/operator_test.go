@@ -52,7 +52,7 @@ func TestSecondServerIsRefused(t *testing.T) {
 			if name == "postgres" {
 				// Another data directory, the same database.
 				err, _ := serveOnce(t, filepath.Join(t.TempDir(), "other"), db...)
-				if err == nil || !strings.Contains(err.Error(), "database is in use by another hafen process") {
+				if err == nil || !strings.Contains(err.Error(), "PostgreSQL schema") || !strings.Contains(err.Error(), "in use by another hafen process") {
 					t.Errorf("second serve on the same PostgreSQL schema = %v, want it refused", err)
 				}
 			}

@@ -79,6 +79,9 @@ func openResources(ctx context.Context, loaded *config.Loaded, logger *slog.Logg
 	}
 	dsn := databaseDSN(cfg)
 	dbLock, err := store.LockProcess(ctx, dsn)
+	if errors.Is(err, store.ErrDatabaseInUse) {
+		return r, fmt.Errorf("database: %w; stop that server first, or give this one another database", err)
+	}
 	if err != nil {
 		return r, fmt.Errorf("database: %w", err)
 	}

@@ -51,7 +51,9 @@ func echoLen() http.Handler {
 }
 
 func TestBodyDeadlineCutsStalledBody(t *testing.T) {
-	addr := serveOn(t, listen(t), BodyDeadline(100*time.Millisecond, 1<<20, echoLen()))
+	// Behind the access log and recovery, as in Middleware: the deadline
+	// reaches the connection through their response writer.
+	addr := serveOn(t, listen(t), AccessLog(nil, Recover(BodyDeadline(100*time.Millisecond, 1<<20, echoLen()))))
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
