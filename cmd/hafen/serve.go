@@ -116,7 +116,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	logger.Info("hafen started", "server_name", cfg.ServerName, "client", clientLn.Addr().String(),
 		"federation", fedLn.Addr().String(), "registration", cfg.Registration.Enabled, "rate_limit", cfg.RateLimit.Enabled)
 	warnLocalhost(logger, cfg, clientLn.Addr(), fedLn.Addr())
-	if res.firstStart {
+	if res.newServer {
 		firstStartNote(stderr, logger, loaded, clientLn.Addr())
 	}
 	if ready != nil {

@@ -27,6 +27,10 @@ import (
 type resources struct {
 	// firstStart reports that the data directory did not exist.
 	firstStart bool
+	// newServer reports that this start created the signing key: the
+	// server has never run before (its data directory may have been made
+	// empty by the operator).
+	newServer bool
 	clientLn   net.Listener
 	fedLn      net.Listener
 	db         *store.DB
@@ -106,7 +110,7 @@ func openResources(ctx context.Context, loaded *config.Loaded, logger *slog.Logg
 		return r, err
 	}
 	r.onClose(r.db.Close)
-	if r.key, err = checkIdentity(ctx, r.db, cfg); err != nil {
+	if r.key, r.newServer, err = checkIdentity(ctx, r.db, cfg); err != nil {
 		return r, err
 	}
 	logger.Info("signing key ready", "key_id", string(r.key.KeyID))
@@ -180,34 +184,36 @@ func ignoreClosed(f func() error) func() error {
 
 // checkIdentity makes sure the database belongs to the configured server
 // name and to the signing key in the data directory, records both on
-// first start, and returns the key (creating it on first start).
-func checkIdentity(ctx context.Context, db *store.DB, cfg config.Config) (signing.Key, error) {
+// first start, and returns the key, creating it on first start (created
+// is then true).
+func checkIdentity(ctx context.Context, db *store.DB, cfg config.Config) (_ signing.Key, created bool, _ error) {
 	rec, err := db.ServerIdentity(ctx)
 	if err != nil {
-		return signing.Key{}, err
+		return signing.Key{}, false, err
 	}
 	if rec.ServerName != "" && rec.ServerName != cfg.ServerName {
-		return signing.Key{}, serverNameMismatch(cfg.ServerName, rec.ServerName)
+		return signing.Key{}, false, serverNameMismatch(cfg.ServerName, rec.ServerName)
 	}
 	path := filepath.Join(cfg.DataDir, "signing.key")
 	key, err := loadSigningKey(path, id.ServerName(cfg.ServerName))
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && rec.SigningKeyID != "":
-		return signing.Key{}, fmt.Errorf("signing key file %s is missing, but the database's events are signed with key %s: restore the file from a backup of the data directory", path, rec.SigningKeyID)
+		return signing.Key{}, false, fmt.Errorf("signing key file %s is missing, but the database's events are signed with key %s: restore the file from a backup of the data directory", path, rec.SigningKeyID)
 	case errors.Is(err, fs.ErrNotExist):
 		if key, err = createSigningKey(path, id.ServerName(cfg.ServerName)); err != nil {
-			return signing.Key{}, err
+			return signing.Key{}, false, err
 		}
+		created = true
 	case err != nil:
-		return signing.Key{}, err
+		return signing.Key{}, false, err
 	}
 	if rec.SigningKeyID != "" && rec.SigningKeyID != string(key.KeyID) {
-		return signing.Key{}, fmt.Errorf("signing key file %s holds key %s, but the database's events are signed with key %s: restore the original file from a backup of the data directory", path, key.KeyID, rec.SigningKeyID)
+		return signing.Key{}, false, fmt.Errorf("signing key file %s holds key %s, but the database's events are signed with key %s: restore the original file from a backup of the data directory", path, key.KeyID, rec.SigningKeyID)
 	}
 	if err := db.RecordServerIdentity(ctx, store.ServerIdentity{ServerName: cfg.ServerName, SigningKeyID: string(key.KeyID)}); err != nil {
-		return signing.Key{}, err
+		return signing.Key{}, false, err
 	}
-	return key, nil
+	return key, created, nil
 }
 
 // serverNameMismatch explains that the database belongs to another server
