@@ -98,8 +98,11 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 	clientLn := res.clientLn
 	fedLn := tls.NewListener(res.fedLn, &tls.Config{Certificates: []tls.Certificate{res.cert}, MinVersion: tls.VersionTLS12})
-	clientSrv := httpapi.NewServer(httpapi.TrustProxies(trusted, httpapi.Middleware(logger.With("listener", "client"), clientRouter)), logger)
-	fedSrv := httpapi.NewServer(httpapi.Middleware(logger.With("listener", "federation"), fedRouter), logger)
+	// inflight lets shutdown wait for every handler before the store
+	// closes.
+	var inflight httpapi.InFlight
+	clientSrv := httpapi.NewServer(inflight.Wrap(httpapi.TrustProxies(trusted, httpapi.Middleware(logger.With("listener", "client"), clientRouter))), logger)
+	fedSrv := httpapi.NewServer(inflight.Wrap(httpapi.Middleware(logger.With("listener", "federation"), fedRouter)), logger)
 	errc := make(chan error, 2)
 	for _, l := range []struct {
 		srv *http.Server
@@ -136,11 +139,25 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err = errors.Join(serveErr, fedSrv.Shutdown(sctx), clientSrv.Shutdown(sctx))
-	if err == nil {
-		logger.Info("hafen stopped")
+	if err != nil {
+		// Requests that outlived the deadline lose their connections
+		// (their contexts end) and get a moment to return.
+		err = errors.Join(err, fedSrv.Close(), clientSrv.Close())
+		wctx, wcancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer wcancel()
+		if werr := inflight.Wait(wctx); werr != nil {
+			// Closing the store under running handlers could fail their
+			// writes half-way; leave it to the end of the process.
+			logger.Error("requests still running at shutdown; store left open", "err", werr)
+			res.leaveOpen()
+			return errors.Join(err, werr)
+		}
+		return err
 	}
-	// The deferred res.close closes the store once no handler runs.
-	return err
+	logger.Info("hafen stopped")
+	// The deferred closes stop the room service and the store now that no
+	// handler runs.
+	return nil
 }
 
 // newClientServer builds the Client-Server API from the configuration.

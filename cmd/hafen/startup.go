@@ -42,6 +42,10 @@ type resources struct {
 
 func (r *resources) onClose(f func() error) { r.closers = append(r.closers, f) }
 
+// leaveOpen makes close do nothing: the process is about to exit with
+// handlers still running, and the kernel and PostgreSQL release the rest.
+func (r *resources) leaveOpen() { r.closers = nil }
+
 // close releases everything in reverse order of opening.
 func (r *resources) close() error {
 	var errs []error
