@@ -36,7 +36,8 @@ type RoomStore interface {
 	room.VisibilityStore
 	Event(ctx context.Context, eventID id.EventID) (store.Event, error)
 	EventsByID(ctx context.Context, ids []id.EventID) ([]store.Event, error)
-	RoomEventsRange(ctx context.Context, roomID id.RoomID, from, to int64, dir store.Direction, limit int) ([]store.Event, error)
+	RoomEventsTopo(ctx context.Context, roomID id.RoomID, from, to store.TopoPos, dir store.Direction, limit int) ([]store.Event, error)
+	RoomTopoPosAt(ctx context.Context, roomID id.RoomID, pos int64) (store.TopoPos, error)
 	LastRoomEventAt(ctx context.Context, roomID id.RoomID, pos int64) (store.Event, error)
 	StateGroupBeforeEvent(ctx context.Context, nid int64) (int64, error)
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
@@ -45,7 +46,6 @@ type RoomStore interface {
 	RoomAlias(ctx context.Context, alias id.RoomAlias) (store.RoomAlias, error)
 	RoomAliases(ctx context.Context, roomID id.RoomID) ([]id.RoomAlias, error)
 	TxnEventID(ctx context.Context, userID id.UserID, deviceID id.DeviceID, txnID string) (id.EventID, error)
-	MaxStreamPos(ctx context.Context) (int64, error)
 	User(ctx context.Context, userID id.UserID) (store.User, error)
 	Write(ctx context.Context, fn func(tx *store.Tx) error) error
 }

@@ -3,11 +3,9 @@ package clientsync
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
@@ -16,9 +14,6 @@ import (
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/store"
 )
-
-// ErrBadToken means a since token is not one this server issued.
-var ErrBadToken = errors.New("invalid since token")
 
 // MaxTimeout caps the long-poll timeout a client may ask for.
 const MaxTimeout = 5 * time.Minute
@@ -32,22 +27,6 @@ type Request struct {
 	Filter    *Filter
 	FullState bool
 	Timeout   time.Duration
-}
-
-// Token returns the token for the point just after stream position pos. It
-// serves as sync's next_batch and prev_batch and as a /messages token.
-func Token(pos int64) string { return "s" + strconv.FormatInt(max(pos, 0), 10) }
-
-// ParseToken parses a sync token.
-func ParseToken(tok string) (int64, error) {
-	if len(tok) < 2 || tok[0] != 's' {
-		return 0, fmt.Errorf("%w: %q", ErrBadToken, tok)
-	}
-	pos, err := strconv.ParseInt(tok[1:], 10, 64)
-	if err != nil || pos < 0 {
-		return 0, fmt.Errorf("%w: %q", ErrBadToken, tok)
-	}
-	return pos, nil
 }
 
 // Sync answers one /sync request: at once for an initial sync, with
@@ -70,10 +49,11 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 		pos := s.notifier.Position()
 		return s.initial(ctx, req, pos)
 	}
-	since, err := ParseToken(req.Since)
+	tok, err := ParseSyncToken(req.Since)
 	if err != nil {
 		return nil, err
 	}
+	since := tok.Events
 	// A token from the future (for example after restoring an older
 	// backup) is treated as "now" rather than waiting forever.
 	since = min(since, s.notifier.Position())
