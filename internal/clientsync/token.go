@@ -11,6 +11,7 @@ package clientsync
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -60,25 +61,25 @@ type SyncToken struct {
 }
 
 // streams returns pointers to t's positions in their token order. New
-// streams go at the end.
+// streams go at the end, here and in String.
 func (t *SyncToken) streams() [7]*int64 {
 	return [7]*int64{&t.Events, &t.AccountData, &t.Receipts, &t.Typing, &t.ToDevice, &t.DeviceLists, &t.Presence}
 }
 
 // String encodes the token. Negative positions are written as 0.
 func (t SyncToken) String() string {
-	ps := t.streams()
+	ps := [...]int64{t.Events, t.AccountData, t.Receipts, t.Typing, t.ToDevice, t.DeviceLists, t.Presence}
 	n := len(ps)
-	for n > 1 && *ps[n-1] <= 0 {
+	for n > 1 && ps[n-1] <= 0 {
 		n--
 	}
-	b := make([]byte, 0, 1+n*8)
-	b = append(b, 's')
-	for i := range n {
+	var buf [len(ps) * 20]byte // "s" and up to 19 digits per stream, separated by "_"
+	b := append(buf[:0], 's')
+	for i, p := range ps[:n] {
 		if i > 0 {
 			b = append(b, '_')
 		}
-		b = strconv.AppendInt(b, max(*ps[i], 0), 10)
+		b = strconv.AppendInt(b, max(p, 0), 10)
 	}
 	return string(b)
 }
@@ -145,8 +146,8 @@ type PageToken struct {
 // TopoToken returns the topological pagination token of the point just
 // after the event with depth and stream position pos.
 func TopoToken(depth, pos int64) string {
-	b := make([]byte, 0, 24)
-	b = append(b, 't')
+	var buf [1 + 2*20]byte
+	b := append(buf[:0], 't')
 	b = strconv.AppendInt(b, max(depth, 0), 10)
 	b = append(b, '-')
 	b = strconv.AppendInt(b, max(pos, 0), 10)
@@ -183,14 +184,16 @@ func ParsePageToken(tok string) (PageToken, error) {
 // parsePos parses a position: decimal digits only (no sign, no spaces),
 // within int64.
 func parsePos(s string) (int64, bool) {
-	if s == "" || len(s) > 19 {
+	if s == "" {
 		return 0, false
 	}
+	var n int64
 	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
+		d := int64(s[i]) - '0'
+		if d < 0 || d > 9 || n > (math.MaxInt64-d)/10 {
 			return 0, false
 		}
+		n = n*10 + d
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
+	return n, true
 }

@@ -150,3 +150,16 @@ func TestSyncAcceptsTokensOfEveryForm(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSyncTokenRoundTrip: parsing a since token and writing a
+// next_batch, which every sync does.
+func BenchmarkSyncTokenRoundTrip(b *testing.B) {
+	tok := Token(123456789)
+	for b.Loop() {
+		st, err := ParseSyncToken(tok)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tok = Token(st.Events)
+	}
+}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -175,4 +177,89 @@ func TestRoomTopoPosAt(t *testing.T) {
 			}
 		}
 	})
+}
+
+// BenchmarkRoomOrderReads compares a page of a room's timeline in
+// topological order with the same page in stream order, and the conversion
+// of a stream token into a topological position for a recent token (a
+// sync's prev_batch) and for one from the middle of the room's history (a
+// stale stored token), in a room of 10,000 events interleaved with another
+// room's.
+func BenchmarkRoomOrderReads(b *testing.B) {
+	backends := []struct {
+		name string
+		dsn  func(b *testing.B) string
+	}{
+		{"sqlite", func(b *testing.B) string { return filepath.Join(b.TempDir(), "bench.db") }},
+		{"postgres", func(b *testing.B) string { return postgresTestDSN(b) }},
+	}
+	const events = 10000
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			ctx := context.Background()
+			db := openTestDB(b, be.dsn(b))
+			const roomID, other = id.RoomID("!bench:order.test"), id.RoomID("!other:order.test")
+			var positions []int64
+			var tops []TopoPos
+			for chunk := 0; chunk < events; chunk += 1000 {
+				write(b, db, func(tx *Tx) error {
+					for i := chunk; i < chunk+1000; i++ {
+						for _, r := range []id.RoomID{roomID, other} {
+							_, pos, err := tx.InsertEvent(ctx, EventRecord{
+								EventID: id.EventID(fmt.Sprintf("$%d_%s:order.test", i, r[1:2])), RoomID: r, Type: "m.room.message",
+								Sender: "@a:order.test", Depth: int64(i + 1), OriginServerTS: 1, JSON: []byte(`{}`),
+							})
+							if err != nil {
+								return err
+							}
+							if r == roomID {
+								positions = append(positions, pos)
+								tops = append(tops, TopoPos{Depth: int64(i + 1), Stream: pos})
+							}
+						}
+					}
+					return nil
+				})
+			}
+			if be.name == "postgres" { // as autovacuum would have by now
+				if _, err := db.q.ExecContext(ctx, "ANALYZE"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			mid, recent := events/2, events-10
+			for _, bm := range []struct {
+				name string
+				f    func() error
+			}{
+				{"page/stream", func() error {
+					_, err := db.RoomEventsRange(ctx, roomID, positions[mid], 0, Backward, 11)
+					return err
+				}},
+				{"page/topological", func() error {
+					_, err := db.RoomEventsTopo(ctx, roomID, tops[mid], TopoPos{}, Backward, 11)
+					return err
+				}},
+				{"token/last_event_at_middle", func() error {
+					_, err := db.LastRoomEventAt(ctx, roomID, positions[mid])
+					return err
+				}},
+				{"token/topo_pos_at_recent", func() error {
+					_, err := db.RoomTopoPosAt(ctx, roomID, positions[recent])
+					return err
+				}},
+				{"token/topo_pos_at_middle", func() error {
+					_, err := db.RoomTopoPosAt(ctx, roomID, positions[mid])
+					return err
+				}},
+			} {
+				b.Run(bm.name, func(b *testing.B) {
+					for b.Loop() {
+						if err := bm.f(); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
 }
