@@ -168,7 +168,7 @@ func wantHistory(t *testing.T, what string, got []string, dir mautrix.Direction)
 // in pages of every size, with no event repeated or skipped, from /messages'
 // own tokens and from sync's stream tokens.
 func TestMessagesTopologicalOrderWithBackfill(t *testing.T) {
-	forEachRoomBackend(t, func(t *testing.T, e *roomEnv) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
 		br := newBackfillRoom(t, e)
 		for _, limit := range []int{1, 2, 3, 7, 100} {
 			wantHistory(t, fmt.Sprintf("backwards from the end, pages of %d", limit), br.walk(t, "", mautrix.DirectionBackward, limit), mautrix.DirectionBackward)
@@ -195,7 +195,7 @@ func TestMessagesTopologicalOrderWithBackfill(t *testing.T) {
 // TestContextTopologicalOrderWithBackfill: /context of a backfilled event
 // shows its neighbours in history, and its tokens page on from there.
 func TestContextTopologicalOrderWithBackfill(t *testing.T) {
-	forEachRoomBackend(t, func(t *testing.T, e *roomEnv) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
 		br := newBackfillRoom(t, e)
 		ctx := context.Background()
 		c := must[*mautrix.RespContext](t, "context")(br.alice.Context(ctx, mid.RoomID(br.roomID), br.ids["b2"], nil, 4))
