@@ -53,7 +53,19 @@ func newBackfillRoom(t *testing.T, e *roomEnv) *backfillRoom {
 	br.atM4 = clientsync.Token(live[4].StreamPos)
 	br.beforeBackfill = clientsync.Token(live[9].StreamPos)
 
-	vid, err := e.srv.Rooms.Service.Version(ctx, br.roomID)
+	for i, m := range live[:5] {
+		br.name(fmt.Sprintf("b%d", i), storeBackfilled(t, e, m, fmt.Sprintf("b%d", i)))
+	}
+	return br
+}
+
+// storeBackfilled stores, as a backfill would, a message with the depth,
+// prev_events, auth_events and state of the stored event like, and returns
+// its ID. It arrives now, so its stream position is the newest.
+func storeBackfilled(t *testing.T, e *roomEnv, like store.Event, body string) mid.EventID {
+	t.Helper()
+	ctx := context.Background()
+	vid, err := e.srv.Rooms.Service.Version(ctx, like.RoomID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,40 +74,37 @@ func newBackfillRoom(t *testing.T, e *roomEnv) *backfillRoom {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, m := range live[:5] {
-		pdu, err := event.ParseTrusted(m.JSON, v, m.EventID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := event.Build(event.Proto{
-			Type: "m.room.message", Sender: m.Sender, RoomID: br.roomID,
-			Content:    []byte(fmt.Sprintf(`{"msgtype":"m.text","body":"b%d"}`, i)),
-			PrevEvents: pdu.PrevEvents(), AuthEvents: pdu.AuthEvents(),
-			Depth: m.Depth, OriginServerTS: m.OriginServerTS,
-		}, v, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		group, err := e.db.StateGroupBeforeEvent(ctx, m.NID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = e.db.Write(ctx, func(tx *store.Tx) error {
-			nid, _, err := tx.InsertEvent(ctx, store.EventRecord{
-				EventID: b.EventID(), RoomID: br.roomID, Type: b.Type(), Sender: b.Sender(),
-				Depth: b.Depth(), OriginServerTS: b.OriginServerTS(), JSON: b.JSON(),
-			})
-			if err != nil {
-				return err
-			}
-			return tx.SetEventState(ctx, nid, group)
+	pdu, err := event.ParseTrusted(like.JSON, v, like.EventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := event.Build(event.Proto{
+		Type: "m.room.message", Sender: like.Sender, RoomID: like.RoomID,
+		Content:    []byte(fmt.Sprintf(`{"msgtype":"m.text","body":%q}`, body)),
+		PrevEvents: pdu.PrevEvents(), AuthEvents: pdu.AuthEvents(),
+		Depth: like.Depth, OriginServerTS: like.OriginServerTS,
+	}, v, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group, err := e.db.StateGroupBeforeEvent(ctx, like.NID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.db.Write(ctx, func(tx *store.Tx) error {
+		nid, _, err := tx.InsertEvent(ctx, store.EventRecord{
+			EventID: b.EventID(), RoomID: b.RoomID(), Type: b.Type(), Sender: b.Sender(),
+			Depth: b.Depth(), OriginServerTS: b.OriginServerTS(), JSON: b.JSON(),
 		})
 		if err != nil {
-			t.Fatalf("store backfilled event: %v", err)
+			return err
 		}
-		br.name(fmt.Sprintf("b%d", i), mid.EventID(b.EventID()))
+		return tx.SetEventState(ctx, nid, group)
+	})
+	if err != nil {
+		t.Fatalf("store backfilled event: %v", err)
 	}
-	return br
+	return mid.EventID(b.EventID())
 }
 
 func (br *backfillRoom) name(n string, eventID mid.EventID) {
@@ -220,6 +229,59 @@ func TestContextTopologicalOrderWithBackfill(t *testing.T) {
 		}
 		if got, want := br.walk(t, c.Start, mautrix.DirectionBackward, 2), append([]string{"m1", "b0", "m0"}, make([]string, roomEventsBeforeMessages)...); !slices.Equal(got, want) {
 			t.Errorf("backwards from the context's start = %q, want %q", got, want)
+		}
+	})
+}
+
+// TestBackfilledHistoryBeforeJoinStaysHidden: in a room whose history is
+// visible to members only from their join, history from before a user's
+// join that arrives after it (a backfill) is judged by the state before it,
+// not taken as seen while joined because of its newer stream position.
+func TestBackfilledHistoryBeforeJoinStaysHidden(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		ctx := context.Background()
+		alice, _ := e.user("alice")
+		bob, _ := e.user("bob")
+		r := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"}))
+		must[*mautrix.RespSendEvent](t, "visibility")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateHistoryVisibility, "",
+			map[string]any{"history_visibility": "joined"}))
+		before := must[*mautrix.RespSendEvent](t, "send")(alice.SendText(ctx, r.RoomID, "before bob"))
+		must[*mautrix.RespJoinRoom](t, "bob joins")(bob.JoinRoomByID(ctx, r.RoomID))
+		after := must[*mautrix.RespSendEvent](t, "send")(alice.SendText(ctx, r.RoomID, "after bob"))
+		like, err := e.db.Event(ctx, id.EventID(before.EventID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		backfilled := []mid.EventID{storeBackfilled(t, e, like, "old 1"), storeBackfilled(t, e, like, "old 2")}
+
+		for _, b := range backfilled {
+			_, err := bob.GetEvent(ctx, r.RoomID, b)
+			wantErr(t, "bob reads history from before his join", err, 404, "M_NOT_FOUND")
+			if _, err := alice.GetEvent(ctx, r.RoomID, b); err != nil {
+				t.Errorf("alice, joined all along, reads %s: %v", b, err)
+			}
+		}
+		// Pages of one event read the two backfilled events alone in one
+		// batch, which lies entirely after bob's join in the stream.
+		seen := map[mid.EventID]bool{}
+		from := ""
+		for range 50 {
+			p := must[*mautrix.RespMessages](t, "messages")(bob.Messages(ctx, r.RoomID, from, "", mautrix.DirectionBackward, nil, 1))
+			for _, ev := range p.Chunk {
+				seen[ev.ID] = true
+			}
+			if p.End == "" {
+				break
+			}
+			from = p.End
+		}
+		if !seen[after.EventID] {
+			t.Errorf("bob's /messages misses the message sent after his join")
+		}
+		for _, hidden := range append(backfilled, before.EventID) {
+			if seen[hidden] {
+				t.Errorf("bob's /messages returns %s, from before his join", hidden)
+			}
 		}
 	})
 }
