@@ -59,6 +59,15 @@ func newBackfillRoom(t *testing.T, e *roomEnv) *backfillRoom {
 	return br
 }
 
+// chunkNames returns the names of a /messages chunk's events.
+func (br *backfillRoom) chunkNames(evs []*mevent.Event) []string {
+	out := make([]string, len(evs))
+	for i, ev := range evs {
+		out[i] = br.names[ev.ID]
+	}
+	return out
+}
+
 // storeBackfilled stores, as a backfill would, a message with the depth,
 // prev_events, auth_events and state of the stored event like, and returns
 // its ID. It arrives now, so its stream position is the newest.
@@ -193,6 +202,19 @@ func TestMessagesTopologicalOrderWithBackfill(t *testing.T) {
 		if want := []string{"b4", "m5", "m6", "m7", "m8", "m9"}; !slices.Equal(fwd, want) {
 			t.Errorf("forwards from the stream token of m4 = %q, want %q", fwd, want)
 		}
+		// to bounds the walk, in either form: a stream token stands for the
+		// same point as in from.
+		ctx := context.Background()
+		toM4 := must[*mautrix.RespMessages](t, "messages to m4")(br.alice.Messages(ctx, mid.RoomID(br.roomID), "", br.atM4, mautrix.DirectionBackward, nil, 100))
+		if got, want := br.chunkNames(toM4.Chunk), []string{"m9", "m8", "m7", "m6", "m5", "b4"}; !slices.Equal(got, want) {
+			t.Errorf("backwards from the end to the stream token of m4 = %q, want %q", got, want)
+		}
+		// The end token of a page of three, from the start.
+		first := must[*mautrix.RespMessages](t, "messages")(br.alice.Messages(ctx, mid.RoomID(br.roomID), "", "", mautrix.DirectionForward, nil, roomEventsBeforeMessages+3))
+		toTopo := must[*mautrix.RespMessages](t, "messages to a topological token")(br.alice.Messages(ctx, mid.RoomID(br.roomID), br.atM4, first.End, mautrix.DirectionBackward, nil, 100))
+		if got, want := br.chunkNames(toTopo.Chunk), []string{"m4", "b3", "m3", "b2", "m2", "b1"}; !slices.Equal(got, want) {
+			t.Errorf("backwards from the stream token of m4 to the end of the first page (after m1) = %q, want %q", got, want)
+		}
 		// Backwards from the stream token of m4: m4 and what precedes it.
 		back := br.walk(t, br.atM4, mautrix.DirectionBackward, 3)
 		if want := append([]string{"m4", "b3", "m3", "b2", "m2", "b1", "m1", "b0", "m0"}, make([]string, roomEventsBeforeMessages)...); !slices.Equal(back, want) {
@@ -208,17 +230,10 @@ func TestContextTopologicalOrderWithBackfill(t *testing.T) {
 		br := newBackfillRoom(t, e)
 		ctx := context.Background()
 		c := must[*mautrix.RespContext](t, "context")(br.alice.Context(ctx, mid.RoomID(br.roomID), br.ids["b2"], nil, 4))
-		names := func(evs []*mevent.Event) []string {
-			out := make([]string, len(evs))
-			for i, ev := range evs {
-				out[i] = br.names[ev.ID]
-			}
-			return out
-		}
-		if got, want := names(c.EventsBefore), []string{"m2", "b1"}; !slices.Equal(got, want) {
+		if got, want := br.chunkNames(c.EventsBefore), []string{"m2", "b1"}; !slices.Equal(got, want) {
 			t.Errorf("events_before = %q, want %q", got, want)
 		}
-		if got, want := names(c.EventsAfter), []string{"m3", "b3"}; !slices.Equal(got, want) {
+		if got, want := br.chunkNames(c.EventsAfter), []string{"m3", "b3"}; !slices.Equal(got, want) {
 			t.Errorf("events_after = %q, want %q", got, want)
 		}
 		if c.Start[0] != 't' || c.End[0] != 't' {
