@@ -60,17 +60,17 @@ type SyncToken struct {
 	Presence int64
 }
 
-// streams returns pointers to t's positions in their token order. New
-// streams go at the end, here and in String.
+// streams returns pointers to t's positions in their token order, the
+// one place that order is written. New streams go at the end.
 func (t *SyncToken) streams() [7]*int64 {
 	return [7]*int64{&t.Events, &t.AccountData, &t.Receipts, &t.Typing, &t.ToDevice, &t.DeviceLists, &t.Presence}
 }
 
 // String encodes the token. Negative positions are written as 0.
 func (t SyncToken) String() string {
-	ps := [...]int64{t.Events, t.AccountData, t.Receipts, t.Typing, t.ToDevice, t.DeviceLists, t.Presence}
+	ps := t.streams()
 	n := len(ps)
-	for n > 1 && ps[n-1] <= 0 {
+	for n > 1 && *ps[n-1] <= 0 {
 		n--
 	}
 	var buf [len(ps) * 20]byte // "s" and up to 19 digits per stream, separated by "_"
@@ -79,7 +79,7 @@ func (t SyncToken) String() string {
 		if i > 0 {
 			b = append(b, '_')
 		}
-		b = strconv.AppendInt(b, max(p, 0), 10)
+		b = strconv.AppendInt(b, max(*p, 0), 10)
 	}
 	return string(b)
 }
@@ -190,8 +190,11 @@ func parsePos(s string) (int64, bool) {
 	var n int64
 	for i := 0; i < len(s); i++ {
 		d := int64(s[i]) - '0'
-		if d < 0 || d > 9 || n > (math.MaxInt64-d)/10 {
+		if d < 0 || d > 9 {
 			return 0, false
+		}
+		if n >= math.MaxInt64/10 && (n > math.MaxInt64/10 || d > math.MaxInt64%10) {
+			return 0, false // beyond int64
 		}
 		n = n*10 + d
 	}

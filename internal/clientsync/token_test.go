@@ -71,7 +71,7 @@ func TestParseSyncTokenOlderAndNewerForms(t *testing.T) {
 func TestParseSyncTokenMalformed(t *testing.T) {
 	for _, tok := range []string{
 		"", "s", "x", "12", "S1", "s-1", "s+1", "s 1", "s1 ", "s1_", "s_1", "s1__2", "s1_x", "s1_-2", "s1.5",
-		"s99999999999999999999", "s1_99999999999999999999", "s\u0661", "t1-2", "s1_2" + strings.Repeat("_0", 31),
+		"s99999999999999999999", "s9223372036854775808", "s1_99999999999999999999", "s\u0661", "t1-2", "s1_2" + strings.Repeat("_0", 31),
 	} {
 		t.Run(tok, func(t *testing.T) {
 			got, err := ParseSyncToken(tok)
@@ -108,7 +108,7 @@ func TestParsePageToken(t *testing.T) {
 	}
 	for _, tok := range []string{
 		"", "t", "t5", "t-5", "t5-", "t-", "t5-x", "t5--7", "t+5-7", "t5-+7", "t5-7-8", "t5_7", "T5-7",
-		"t99999999999999999999-1", "t1-99999999999999999999", "u5", "s", "s-1",
+		"t99999999999999999999-1", "t1-99999999999999999999", "t1-9223372036854775808", "u5", "s", "s-1",
 	} {
 		t.Run("malformed "+tok, func(t *testing.T) {
 			got, err := ParsePageToken(tok)
