@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/store/storetest"
 )
 
 // roomEnv is the real stack for the room endpoints: the router with the
@@ -31,7 +31,7 @@ type roomEnv struct {
 
 func newRoomEnv(t *testing.T) *roomEnv {
 	t.Helper()
-	return newRoomEnvDSN(t, filepath.Join(t.TempDir(), "hafen.db"))
+	return newRoomEnvDSN(t, storetest.SQLiteDSN(t))
 }
 
 // testLogWriter sends log lines to the test's log, so a failure shows the
