@@ -39,14 +39,6 @@ func (s *Service) now() time.Time {
 
 func (s *Service) nowMS() int64 { return s.now().UnixMilli() }
 
-// Sentinel errors of the account service (possibly wrapped).
-var (
-	// ErrNotFound: the user, device, token or session does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrUserExists: the user ID is taken.
-	ErrUserExists = errors.New("user exists")
-)
-
 // Device is a device as the store keeps it.
 type Device struct {
 	ID          id.DeviceID

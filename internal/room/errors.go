@@ -14,4 +14,7 @@ var (
 	ErrEventTooLarge = errors.New("event too large")
 	// ErrAliasInUse means a requested room alias already exists.
 	ErrAliasInUse = errors.New("room alias in use")
+	// ErrStillMember means a user asked to forget a room they are joined
+	// to, invited to or knocking on.
+	ErrStillMember = errors.New("leave the room before forgetting it")
 )
