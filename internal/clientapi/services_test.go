@@ -22,7 +22,8 @@ func (e *roomEnv) createRoom(token string) string {
 
 // TestClientUserIDsChecked follows the user ID grammar of the appendices:
 // a user ID a client names (invite, kick, ban, unban, profile, member
-// state, createRoom's invite list) must have a non-empty localpart of
+// state, createRoom's invite list and additional creators, the filter
+// path) must have a non-empty localpart of
 // U+0021 to U+007E, else 400 M_INVALID_PARAM and nothing is written. The
 // historical leniency covers users already in the room, who can only have
 // come through other servers' events: they can still be banned.
@@ -49,6 +50,14 @@ func TestClientUserIDsChecked(t *testing.T) {
 			res = e.do("POST", "/_matrix/client/v3/createRoom", tok, map[string]any{"invite": []string{bad}})
 			if res.status != 400 || res.str("errcode") != "M_INVALID_PARAM" {
 				t.Errorf("createRoom inviting %q = %d %s, want 400 M_INVALID_PARAM", bad, res.status, res.raw)
+			}
+			res = e.do("POST", "/_matrix/client/v3/createRoom", tok, map[string]any{"creation_content": map[string]any{"additional_creators": []string{bad}}})
+			if res.status != 400 || res.str("errcode") != "M_INVALID_PARAM" {
+				t.Errorf("createRoom with additional creator %q = %d %s, want 400 M_INVALID_PARAM", bad, res.status, res.raw)
+			}
+			res = e.do("POST", "/_matrix/client/v3/user/"+url.PathEscape(bad)+"/filter", tok, map[string]any{})
+			if res.status != 400 || res.str("errcode") != "M_INVALID_PARAM" {
+				t.Errorf("POST filter of %q = %d %s, want 400 M_INVALID_PARAM", bad, res.status, res.raw)
 			}
 		}
 		members := e.do("GET", rooms+"/members", tok, nil)
