@@ -87,6 +87,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		return fmt.Errorf("read stream position: %w", err)
 	}
 	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: key, Logger: logger})
+	defer rooms.Close()
 	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, StreamPos: pos})
 	rooms.AddListener(syncer)
 

@@ -56,6 +56,11 @@ var migrations = []migration{
 		name:       "server identity",
 		statements: []string{serverIdentitySchema},
 	},
+	{
+		version:    4,
+		name:       "room head generation and soft-failed events",
+		statements: []string{roomsGenerationSchema, eventsSoftFailedSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
