@@ -1,7 +1,6 @@
 package clientapi
 
 import (
-	"context"
 	"crypto/rand"
 	"log/slog"
 	"net/http/httptest"
@@ -9,13 +8,13 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/room"
-	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 )
 
@@ -33,20 +32,15 @@ func forEachRoomEnv(t *testing.T, f func(t *testing.T, e *roomEnv)) {
 func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, err := store.Open(context.Background(), dsn, logger)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := openTestStore(t, dsn)
 	key, err := signing.GenerateKey(rand.Reader, "hafen.test", "ed25519:test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger})
-	st := newMemStore()
 	s := &Server{
 		ServerName:   "hafen.test",
-		Store:        st,
+		Store:        &account.Service{DB: db},
 		Registration: Registration{Enabled: true},
 		BcryptCost:   bcrypt.MinCost,
 		Rooms: &Rooms{
@@ -62,5 +56,5 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 	h := httpapi.Middleware(logger, rt)
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &roomEnv{testEnv: &testEnv{t: t, h: h, srv: s, store: st}, db: db, url: ts.URL}
+	return &roomEnv{testEnv: &testEnv{t: t, h: h, srv: s, db: db}, db: db, url: ts.URL}
 }

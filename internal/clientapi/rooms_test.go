@@ -43,18 +43,12 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// user registers an account (also as a row of the SQLite users table,
-// where profiles live) and returns a mautrix client and the raw token.
+// user registers an account and returns a mautrix client and the raw
+// token.
 func (e *roomEnv) user(name string) (*mautrix.Client, string) {
 	e.t.Helper()
 	reg := e.register(name, "pw-"+name)
 	userID := id.UserID(reg.str("user_id"))
-	err := e.db.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.CreateUser(context.Background(), store.User{UserID: userID, CreatedTS: 1})
-	})
-	if err != nil {
-		e.t.Fatalf("create user row: %v", err)
-	}
 	cli, err := mautrix.NewClient(e.url, mid.UserID(userID), reg.str("access_token"))
 	if err != nil {
 		e.t.Fatal(err)
