@@ -52,16 +52,23 @@ func TestTokenCacheFollowsRevocation(t *testing.T) {
 			{"logout (device deleted)", func() { _ = s.DeleteDevices(ctx, user, []id.DeviceID{"D1"}) }, "tok-1"},
 			{"new login on the same device", func() { login("D2", "tok-2b") }, "tok-2"},
 			{"logout everywhere", func() { _ = s.DeleteDevicesExcept(ctx, user, "") }, "tok-3"},
-			{"deactivation", func() { _ = s.DeactivateUser(ctx, user) }, "tok-4"},
+			{"new password, other devices logged out", func() { _ = s.SetPassword(ctx, user, "new-hash", true, "KEEP") }, "tok-4"},
+			{"deactivation", func() { _ = s.DeactivateUser(ctx, user) }, "tok-5"},
 		}
 		for i, st := range steps {
-			login(id.DeviceID([]string{"D1", "D2", "D3", "D4"}[i]), st.token)
+			if st.token == "tok-4" {
+				login("KEEP", "tok-keep")
+			}
+			login(id.DeviceID([]string{"D1", "D2", "D3", "D4", "D5"}[i]), st.token)
 			if !valid(st.token) || !valid(st.token) { // the second call is served from the cache
 				t.Fatalf("%s: fresh token not valid", st.name)
 			}
 			st.revoke()
 			if valid(st.token) {
 				t.Errorf("%s: revoked token still accepted", st.name)
+			}
+			if st.token == "tok-4" && !valid("tok-keep") {
+				t.Errorf("%s: the kept device's token was revoked", st.name)
 			}
 		}
 	})
