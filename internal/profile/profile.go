@@ -66,15 +66,16 @@ func fields(u store.User) Profile {
 	return p
 }
 
-// Get returns the profile of a user: ErrNotFound for unknown or
-// deactivated users and for other servers' users.
+// Get returns the profile of a user: ErrNotFound for unknown users and for
+// other servers' users. A deactivated account keeps its profile unless
+// its owner asked for erasure, which clears it.
 func (s *Service) Get(ctx context.Context, user id.UserID) (Profile, error) {
 	if !strings.EqualFold(string(user.Domain()), string(s.ServerName)) {
 		// TODO(#3): query other servers' profiles over federation.
 		return nil, ErrNotFound
 	}
 	u, err := s.DB.User(ctx, user)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Deactivated) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
