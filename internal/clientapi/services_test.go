@@ -116,6 +116,13 @@ func TestCanonicalAliasChecked(t *testing.T) {
 			}
 		}
 
+		// A member without the power to send the event gets the auth
+		// rules' 403, whatever the aliases.
+		_, bobTok := e.user("bob")
+		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+url.PathEscape(roomA)+"/join", bobTok, map[string]any{}), 200, "")
+		e.expect(e.do("PUT", path, bobTok, map[string]any{"alias": "#b:hafen.test"}), 403, "M_FORBIDDEN")
+		e.expect(e.do("PUT", path, bobTok, map[string]any{"alias": "bad"}), 403, "M_FORBIDDEN")
+
 		// An alias already in the event is not checked again, even once
 		// the directory no longer holds it: clients can still remove
 		// others next to it.
