@@ -114,6 +114,14 @@ func (a *roomAPI) createRequest(ctx context.Context, b *createRoomBody, creator 
 	if len(b.Invite3PID) > 0 {
 		return nil, matrixerr.Unknown("this server does not support third-party invites")
 	}
+	var additional []string
+	if json.Unmarshal(b.CreationContent["additional_creators"], &additional) == nil {
+		for _, s := range additional {
+			if _, err := id.ParseCompliantUserID(s); err != nil {
+				return nil, matrixerr.InvalidParam("creation_content.additional_creators holds an invalid user ID")
+			}
+		}
+	}
 	for i, se := range b.InitialState {
 		if se.Type == nil {
 			return nil, matrixerr.BadJSON("initial_state[%d] has no type", i)

@@ -25,8 +25,10 @@ type AccountStore interface {
 	// UserExists reports whether the user ID is taken (deactivated accounts
 	// included: their IDs are never reused).
 	UserExists(ctx context.Context, userID id.UserID) (bool, error)
-	// SetPasswordHash replaces a user's password hash.
-	SetPasswordHash(ctx context.Context, userID id.UserID, hash string) error
+	// SetPassword replaces a user's password hash and, with logout,
+	// removes every device but keep (all when keep is empty) and their
+	// access tokens, in one transaction.
+	SetPassword(ctx context.Context, userID id.UserID, hash string, logout bool, keep id.DeviceID) error
 	// DeactivateUser marks the account deactivated and removes all its
 	// devices and access tokens.
 	DeactivateUser(ctx context.Context, userID id.UserID) error
