@@ -82,7 +82,7 @@ func (a *roomAPI) createRequest(ctx context.Context, b *createRoomBody, creator 
 	default:
 		return nil, matrixerr.BadJSON("preset must be private_chat, trusted_private_chat or public_chat")
 	}
-	req.Version = roomversion.Default
+	req.Version = a.s.defaultRoomVersion()
 	if b.RoomVersion != nil {
 		v, ok := roomversion.Lookup(roomversion.ID(*b.RoomVersion))
 		if !ok {

@@ -39,14 +39,14 @@ type RoomStore interface {
 	room.VisibilityStore
 	Event(ctx context.Context, eventID id.EventID) (store.Event, error)
 	EventsByID(ctx context.Context, ids []id.EventID) ([]store.Event, error)
-	RoomEventsRange(ctx context.Context, roomID id.RoomID, from, to int64, dir store.Direction, limit int) ([]store.Event, error)
+	RoomEventsTopo(ctx context.Context, roomID id.RoomID, from, to store.TopoPos, dir store.Direction, limit int) ([]store.Event, error)
+	RoomTopoPosAt(ctx context.Context, roomID id.RoomID, pos int64) (store.TopoPos, error)
 	LastRoomEventAt(ctx context.Context, roomID id.RoomID, pos int64) (store.Event, error)
 	StateGroupBeforeEvent(ctx context.Context, nid int64) (int64, error)
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
 	TxnEventID(ctx context.Context, k store.TxnKey) (id.EventID, error)
-	MaxStreamPos(ctx context.Context) (int64, error)
 }
 
 var _ RoomStore = (*store.DB)(nil)

@@ -44,7 +44,7 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request, sess session) erro
 	q := r.URL.Query()
 	req := clientsync.Request{User: sess.UserID, Device: sess.DeviceID, Since: q.Get("since")}
 	if req.Since != "" {
-		if _, err := clientsync.ParseToken(req.Since); err != nil {
+		if _, err := clientsync.ParseSyncToken(req.Since); err != nil {
 			return matrixerr.InvalidParam("since is not a valid sync token")
 		}
 	}
