@@ -273,3 +273,35 @@ func TestFailedPersistUnloadsTheHead(t *testing.T) {
 		}
 	})
 }
+
+// TestJanitorExpiresTransactionsOfBusyRooms checks that a head kept in
+// memory (read often, written rarely) forgets its transactions once they
+// are older than the retry window, without waiting for another send.
+func TestJanitorExpiresTransactionsOfBusyRooms(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s, _, _ := newServiceWith(t, t.TempDir()+"/hafen.db", Config{Now: clock, IdleTimeout: time.Hour})
+	alice := id.UserID("@alice:hafen.test")
+	roomID, err := s.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: roomversion.V12, Preset: PresetPublicChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.message", Sender: alice, Content: text("x"), TxnID: "t1", DeviceID: "DEV"}); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := s.room(ctx, roomID)
+	mu.Lock()
+	now = now.Add(2*txnRetryWindow + time.Second)
+	mu.Unlock()
+	if n := s.evictIdle(clock()); n != 0 {
+		t.Fatalf("evicted %d heads of a room used within the idle timeout", n)
+	}
+	rs.mu.Lock()
+	left := rs.txns.len()
+	rs.mu.Unlock()
+	if left != 0 {
+		t.Errorf("head remembers %d transactions after the retry window", left)
+	}
+}
