@@ -183,7 +183,7 @@ func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*st
 	if dsn == "" {
 		dsn = filepath.Join(cfg.DataDir, "hafen.db")
 	}
-	db, err := store.Open(ctx, dsn, logger)
+	db, err := store.OpenWith(ctx, dsn, logger, store.Options{SQLiteSynchronous: store.SQLiteSynchronous(cfg.SQLiteSynchronous)})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

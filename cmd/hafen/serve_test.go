@@ -36,7 +36,7 @@ func (s *syncBuffer) String() string {
 
 // startServe runs `hafen serve` in-process on loopback and returns the
 // client API base URL and a function that stops it and returns its error.
-func startServe(t *testing.T, dataDir string, extra ...string) (string, func() error, *syncBuffer) {
+func startServe(t testing.TB, dataDir string, extra ...string) (string, func() error, *syncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	logs := &syncBuffer{}

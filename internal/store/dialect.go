@@ -51,10 +51,24 @@ type dialect interface {
 // Open lives with the dialects because choosing the backend from the DSN is
 // part of the seam.
 func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
+	return OpenWith(ctx, dsn, logger, Options{})
+}
+
+// Options are the settings of a database that its DSN does not carry. The
+// zero value is the default of every setting.
+type Options struct {
+	// SQLiteSynchronous says when SQLite makes a commit durable (see
+	// SQLiteSynchronous). Empty means SQLiteSyncFull. PostgreSQL ignores
+	// it: its own fsync and synchronous_commit settings decide.
+	SQLiteSynchronous SQLiteSynchronous
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dsn string, logger *slog.Logger, opts Options) (*DB, error) {
 	if logger == nil {
 		return nil, errors.New("open store: nil logger")
 	}
-	b, err := openBackend(ctx, dsn)
+	b, err := openBackend(ctx, dsn, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -90,12 +104,12 @@ type backend struct {
 // openBackend chooses the backend from the DSN and opens its pools. A
 // postgres:// or postgresql:// URL selects PostgreSQL; anything else is a
 // SQLite file path, optionally prefixed with "sqlite:".
-func openBackend(ctx context.Context, dsn string) (*backend, error) {
+func openBackend(ctx context.Context, dsn string, opts Options) (*backend, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return openPostgres(ctx, dsn)
 	default:
-		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"), opts.SQLiteSynchronous)
 	}
 }
 
