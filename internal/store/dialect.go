@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // dialect holds exactly what differs between the two backends. Everything
@@ -28,6 +29,9 @@ type dialect interface {
 	// nextStreamPos allocates the next global stream position inside the
 	// write transaction q.
 	nextStreamPos(ctx context.Context, q querier) (int64, error)
+	// nextStreamPosExpr is nextStreamPos as an SQL expression, for the
+	// value list of an INSERT INTO events run in the write transaction.
+	nextStreamPosExpr() string
 	// expandList rewrites query so that its parameter $n, written as
 	// "= ANY($n)", takes the list vals ([]string or []int64). The list must
 	// be the query's last parameter. args are the parameters before it.
@@ -99,6 +103,13 @@ type backend struct {
 	// readStmts and writeStmts cache prepared statements per pool; nil
 	// where the driver caches statements itself (pgx does).
 	readStmts, writeStmts *stmtCache
+	// beginWrite starts the writer's transaction: on the write pool, or
+	// on a connection of the writer's own (closed by closeWriter).
+	beginWrite  func(ctx context.Context) (writeTx, error)
+	closeWriter func() error
+	// writerRoundTrips counts the writer's round trips to the server,
+	// where it has any (PostgreSQL); nil otherwise.
+	writerRoundTrips *atomic.Int64
 }
 
 // openBackend chooses the backend from the DSN and opens its pools. A

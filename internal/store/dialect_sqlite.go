@@ -76,6 +76,10 @@ func (sqliteDialect) nextStreamPos(ctx context.Context, q querier) (int64, error
 	return pos, nil
 }
 
+func (sqliteDialect) nextStreamPosExpr() string {
+	return "(SELECT COALESCE(MAX(stream_pos), 0) + 1 FROM events)"
+}
+
 // expandList turns "= ANY($n)" into "IN ($n, $n+1, …)". SQLite has no
 // array parameters.
 func (sqliteDialect) expandList(query string, n int, args []any, vals any) (string, []any, error) {
@@ -187,6 +191,8 @@ func openSQLite(ctx context.Context, path string, sync SQLiteSynchronous) (*back
 		write.Close()
 		return nil, fmt.Errorf("open sqlite database %s for reading: %w", path, err)
 	}
-	return &backend{d: sqliteDialect{}, read: read, write: write,
-		readStmts: newStmtCache(read), writeStmts: newDeferredStmtCache(write)}, nil
+	b := &backend{d: sqliteDialect{}, read: read, write: write,
+		readStmts: newStmtCache(read), writeStmts: newDeferredStmtCache(write)}
+	b.beginWrite = func(ctx context.Context) (writeTx, error) { return beginSQLWrite(ctx, write, b.writeStmts) }
+	return b, nil
 }

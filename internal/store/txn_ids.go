@@ -21,18 +21,21 @@ CREATE TABLE txn_ids (
 CREATE INDEX txn_ids_created ON txn_ids (created_ts)`
 
 // AddTxnID records that a device's transaction ID produced eventID. It
-// returns an error wrapping ErrExists if the transaction ID was used before.
+// fails with an error wrapping ErrExists if the transaction ID was used
+// before. The statement may be queued (see Tx.execLater): the error may
+// then come from the transaction's next statement or the end of the write
+// function, and fails the write function either way.
 func (t *Tx) AddTxnID(ctx context.Context, userID id.UserID, deviceID id.DeviceID, txnID string, eventID id.EventID, createdTS int64) error {
-	_, err := t.q.ExecContext(ctx,
-		`INSERT INTO txn_ids (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)`,
+	return t.w.execLater(ctx, func(_ int64, err error) error {
+		if t.d.isUniqueViolation(err) {
+			return fmt.Errorf("add transaction %s of %s/%s: %w", txnID, userID, deviceID, ErrExists)
+		}
+		if err != nil {
+			return fmt.Errorf("add transaction %s of %s/%s: %w", txnID, userID, deviceID, err)
+		}
+		return nil
+	}, `INSERT INTO txn_ids (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)`,
 		string(userID), string(deviceID), txnID, string(eventID), createdTS)
-	if t.d.isUniqueViolation(err) {
-		return fmt.Errorf("add transaction %s of %s/%s: %w", txnID, userID, deviceID, ErrExists)
-	}
-	if err != nil {
-		return fmt.Errorf("add transaction %s of %s/%s: %w", txnID, userID, deviceID, err)
-	}
-	return nil
 }
 
 // TxnEventID returns the event a transaction ID produced, or an error

@@ -19,6 +19,7 @@ const maxBatchJobs = 64
 // other goroutines.
 type Tx struct {
 	reader
+	w             writeTx
 	maxStateDelta int
 	// afterCommit holds the functions registered by AfterCommit.
 	afterCommit []func()
@@ -206,30 +207,31 @@ func (w *writer) runBatch(batch []*writeJob) {
 		}
 	}
 
-	tx, err := w.db.b.write.BeginTx(ctx, nil)
+	tx, err := w.db.b.beginWrite(ctx)
 	if err != nil {
 		deliver(fmt.Errorf("begin write transaction: %w", err))
 		return
 	}
 	abort := func(err error) {
-		// The transaction is unusable; nothing in it commits. Rollback's
-		// own error adds nothing: the transaction is gone either way.
-		_ = tx.Rollback()
+		// The transaction is unusable; nothing in it commits.
+		tx.rollback()
 		deliver(err)
 	}
-	t := &Tx{reader: reader{q: txQuerier{tx: tx, cache: w.db.b.writeStmts}, d: w.db.b.d}, maxStateDelta: w.db.maxStateDelta}
+	t := &Tx{reader: reader{q: tx, d: w.db.b.d}, w: tx, maxStateDelta: w.db.maxStateDelta}
 	if len(live) == 1 {
 		// A lone job needs no savepoint: if it fails, the whole transaction
-		// is rolled back. This saves two round trips per write when the
-		// server is not busy, which matters most on PostgreSQL.
+		// is rolled back. This saves round trips when the server is not
+		// busy, which matters most on PostgreSQL.
 		if jerr := w.runJob(t, live[0]); jerr != nil {
 			results[0] = jerr
-			_ = tx.Rollback() // the job's error is the result either way
+			tx.rollback() // the job's error is the result either way
 			deliver(nil)
 			return
 		}
-		if err := tx.Commit(); err != nil {
-			deliver(fmt.Errorf("commit write: %w", err))
+		// On PostgreSQL the job's queued statements travel with the
+		// COMMIT, so their errors are reported here.
+		if err := tx.commit(ctx); err != nil {
+			abort(fmt.Errorf("commit write: %w", err))
 			return
 		}
 		w.runAfterCommit(t.afterCommit)
@@ -237,26 +239,28 @@ func (w *writer) runBatch(batch []*writeJob) {
 		return
 	}
 	for i, j := range live {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT write_job"); err != nil {
-			abort(fmt.Errorf("create savepoint: %w", err))
+		if err := tx.savepoint(ctx); err != nil {
+			abort(err)
 			return
 		}
 		hooks := len(t.afterCommit)
-		if jerr := w.runJob(t, j); jerr != nil {
+		jerr := w.runJob(t, j)
+		if jerr == nil {
+			// Sends the job's queued statements: their errors are the
+			// job's.
+			jerr = tx.releaseSavepoint(ctx)
+		}
+		if jerr != nil {
 			results[i] = jerr
 			t.afterCommit = t.afterCommit[:hooks] // rolled back: nothing to run
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT write_job"); err != nil {
+			if err := tx.rollbackToSavepoint(ctx); err != nil {
 				abort(fmt.Errorf("roll back failed write (%v): %w", jerr, err))
 				return
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT write_job"); err != nil {
-			abort(fmt.Errorf("release savepoint: %w", err))
-			return
-		}
 	}
-	if err := tx.Commit(); err != nil {
-		deliver(fmt.Errorf("commit write batch: %w", err))
+	if err := tx.commit(ctx); err != nil {
+		abort(fmt.Errorf("commit write batch: %w", err))
 		return
 	}
 	w.runAfterCommit(t.afterCommit)

@@ -1,0 +1,183 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+)
+
+// persistMessage writes one message the way the event path does: the
+// event, the state group before it, its transaction ID and the room's new
+// forward extremity.
+func persistMessage(ctx context.Context, tx *Tx, group int64, n int, txnID string) error {
+	ev := testEvent(roomA, n)
+	nid, _, err := tx.InsertEvent(ctx, ev)
+	if err != nil {
+		return err
+	}
+	if err := tx.SetEventState(ctx, nid, group); err != nil {
+		return err
+	}
+	if err := tx.AddTxnID(ctx, alice, "DEV", txnID, ev.EventID, ev.OriginServerTS); err != nil {
+		return err
+	}
+	return tx.SetExtremities(ctx, roomA, []id.EventID{ev.EventID})
+}
+
+func emptyStateGroup(t *testing.T, db *DB) int64 {
+	t.Helper()
+	var group int64
+	write(t, db, func(tx *Tx) error {
+		var err error
+		group, err = tx.StoreStateGroup(context.Background(), roomA, 0, nil)
+		return err
+	})
+	return group
+}
+
+// TestWriterPipelinesOnPostgres checks that the writer sends the statements
+// of a write that return nothing but their error together with the next
+// statement or the commit: persisting a message takes two round trips
+// (BEGIN with the insert that returns the event's NID; the rest with the
+// COMMIT) instead of one per statement.
+func TestWriterPipelinesOnPostgres(t *testing.T) {
+	db := openTestDB(t, postgresTestDSN(t))
+	ctx := context.Background()
+	group := emptyStateGroup(t, db)
+	trips := db.b.writerRoundTrips
+
+	before := trips.Load()
+	write(t, db, func(tx *Tx) error { return persistMessage(ctx, tx, group, 1, "t1") })
+	if got := trips.Load() - before; got != 2 {
+		t.Errorf("round trips of one message = %d, want 2", got)
+	}
+
+	// A batch of several writes: each write under its savepoint takes two
+	// round trips, and the commit one.
+	release := blockWriter(t, db)
+	const jobs = 4
+	results := make(chan error, jobs)
+	for i := range jobs {
+		go func() {
+			results <- db.Write(ctx, func(tx *Tx) error {
+				return persistMessage(ctx, tx, group, 10+i, fmt.Sprintf("b%d", i))
+			})
+		}()
+	}
+	waitQueued(t, db, jobs)
+	before = trips.Load()
+	release()
+	for range jobs {
+		if err := <-results; err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+	}
+	// The blocking write's own commit is one more round trip.
+	if got, want := trips.Load()-before, int64(1+2*jobs+1); got != want {
+		t.Errorf("round trips of a batch of %d messages = %d, want %d", jobs, got, want)
+	}
+}
+
+// TestQueuedStatementErrorFailsItsWrite checks that the error of a
+// statement the writer queued (a duplicate transaction ID) fails the write
+// function that queued it, as ErrExists, and rolls back that function's
+// other writes, both when it is the transaction's only write (the error
+// arrives with the commit) and inside a batch (it arrives at the end of the
+// function), while the batch's other writes commit.
+func TestQueuedStatementErrorFailsItsWrite(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		group := emptyStateGroup(t, db)
+		write(t, db, func(tx *Tx) error { return persistMessage(ctx, tx, group, 1, "taken") })
+
+		// Alone in its transaction.
+		err := db.Write(ctx, func(tx *Tx) error { return persistMessage(ctx, tx, group, 2, "taken") })
+		if !errors.Is(err, ErrExists) {
+			t.Errorf("lone write with a duplicate transaction ID = %v, want ErrExists", err)
+		}
+		if _, err := db.Event(ctx, testEvent(roomA, 2).EventID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("event of the failed lone write: %v, want ErrNotFound", err)
+		}
+
+		// In a batch, between two writes that succeed.
+		release := blockWriter(t, db)
+		results := make([]chan error, 3)
+		for i := range results {
+			results[i] = make(chan error, 1)
+			txn := fmt.Sprintf("new%d", i)
+			if i == 1 {
+				txn = "taken"
+			}
+			go func() {
+				results[i] <- db.Write(ctx, func(tx *Tx) error { return persistMessage(ctx, tx, group, 10+i, txn) })
+			}()
+			waitQueued(t, db, i+1) // keep the batch in this order
+		}
+		release()
+		for i, ch := range results {
+			err := <-ch
+			if i == 1 {
+				if !errors.Is(err, ErrExists) {
+					t.Errorf("batched write with a duplicate transaction ID = %v, want ErrExists", err)
+				}
+				if _, err := db.Event(ctx, testEvent(roomA, 11).EventID); !errors.Is(err, ErrNotFound) {
+					t.Errorf("event of the failed batched write: %v, want ErrNotFound", err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("write %d of the batch: %v", i, err)
+			}
+			if _, err := db.Event(ctx, testEvent(roomA, 10+i).EventID); err != nil {
+				t.Errorf("event of write %d of the batch: %v", i, err)
+			}
+		}
+		ext, err := db.Extremities(ctx, roomA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []id.EventID{testEvent(roomA, 12).EventID}; fmt.Sprint(ext) != fmt.Sprint(want) {
+			t.Errorf("extremities = %v, want %v", ext, want)
+		}
+	})
+}
+
+// TestQueuedStatementErrorReachesLaterRead checks that a read inside a write
+// function sees the function's queued writes, and reports a queued
+// statement's error instead of running.
+func TestQueuedStatementErrorReachesLaterRead(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		group := emptyStateGroup(t, db)
+		write(t, db, func(tx *Tx) error {
+			ev := testEvent(roomA, 1)
+			nid, _, err := tx.InsertEvent(ctx, ev)
+			if err != nil {
+				return err
+			}
+			if err := tx.SetEventState(ctx, nid, group); err != nil {
+				return err
+			}
+			got, err := tx.StateGroupBeforeEvent(ctx, nid)
+			if err != nil || got != group {
+				t.Errorf("StateGroupBeforeEvent in the same write = %d, %v; want %d", got, err, group)
+			}
+			return nil
+		})
+		err := db.Write(ctx, func(tx *Tx) error {
+			// An unknown room: the update matches no row.
+			if err := tx.SetRoomStateGroup(ctx, "!nowhere:hafen.test", group); err != nil {
+				return err
+			}
+			_, err := tx.StateGroupBeforeEvent(ctx, 1)
+			return err
+		})
+		if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "set state group") {
+			t.Errorf("write after a failed queued update = %v, want the update's ErrNotFound", err)
+		}
+	})
+}
