@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -178,6 +179,50 @@ func TestQueuedStatementErrorReachesLaterRead(t *testing.T) {
 		})
 		if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "set state group") {
 			t.Errorf("write after a failed queued update = %v, want the update's ErrNotFound", err)
+		}
+	})
+}
+
+// TestUncontendedWriteRunsOnCallersGoroutine checks that a write finding
+// the writer idle runs on its caller's goroutine (no hand-off to the
+// writer goroutine and back), and that writes queued behind a running
+// batch are still taken together by the writer goroutine.
+func TestUncontendedWriteRunsOnCallersGoroutine(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		onCaller := func() bool {
+			buf := make([]byte, 1<<16)
+			return strings.Contains(string(buf[:runtime.Stack(buf, false)]), "store.(*DB).Write(")
+		}
+		var inline bool
+		write(t, db, func(*Tx) error { inline = onCaller(); return nil })
+		if !inline {
+			t.Errorf("uncontended write ran on another goroutine, want the caller's")
+		}
+
+		release := blockWriter(t, db)
+		const jobs = 5
+		results := make(chan bool, jobs)
+		for range jobs {
+			go func() {
+				var inline bool
+				if err := db.Write(ctx, func(*Tx) error { inline = onCaller(); return nil }); err != nil {
+					t.Error(err)
+				}
+				results <- inline
+			}()
+		}
+		waitQueued(t, db, jobs)
+		batches := db.w.batches.Load()
+		release()
+		for range jobs {
+			if <-results {
+				t.Errorf("a write queued behind a running batch ran on its caller's goroutine")
+			}
+		}
+		// The blocking write's batch, then one batch of the queued jobs.
+		if got := db.w.batches.Load() - batches; got != 1 {
+			t.Errorf("queued writes ran in %d batches, want 1", got)
 		}
 	})
 }
