@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 	"github.com/hafenchat/hafen/internal/room"
-	"github.com/hafenchat/hafen/internal/store"
 )
 
 // maxInitialState bounds initial_state and invite, so that one request
@@ -57,44 +55,13 @@ func (a *roomAPI) createRoom(w http.ResponseWriter, r *http.Request, sess sessio
 	if err != nil {
 		return err
 	}
-	if req.Alias != "" {
-		if _, err := a.db.RoomAlias(r.Context(), req.Alias); err == nil {
-			return matrixerr.RoomInUse("the room alias is already taken")
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-	}
+	// The event path writes the alias in the room's own transaction: a
+	// taken alias is M_ROOM_IN_USE and leaves no room behind.
 	roomID, err := a.svc.CreateRoom(r.Context(), req)
 	if err != nil {
 		return roomErr(err)
 	}
-	if req.Alias != "" {
-		if err := a.ensureAlias(r.Context(), req.Alias, roomID, sess.UserID); err != nil {
-			return err
-		}
-	}
 	return httpapi.OK(w, map[string]any{"room_id": roomID})
-}
-
-// ensureAlias records the alias of a new room in the directory unless the
-// event path already did. If another request took the alias between the
-// check and the creation, the room keeps its m.room.canonical_alias but
-// the directory points elsewhere: M_ROOM_IN_USE tells the client.
-func (a *roomAPI) ensureAlias(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error {
-	err := a.db.Write(ctx, func(tx *store.Tx) error {
-		return tx.CreateRoomAlias(ctx, store.RoomAlias{Alias: alias, RoomID: roomID, Creator: creator})
-	})
-	if !errors.Is(err, store.ErrExists) {
-		return err
-	}
-	ra, err := a.db.RoomAlias(ctx, alias)
-	if err != nil {
-		return err
-	}
-	if ra.RoomID != roomID {
-		return matrixerr.RoomInUse("the room alias was taken while the room was created")
-	}
-	return nil
 }
 
 // createRequest validates a createRoom body.
@@ -138,7 +105,7 @@ func (a *roomAPI) createRequest(ctx context.Context, b *createRoomBody, creator 
 		return nil, matrixerr.BadJSON("invite and initial_state may hold at most %d entries", maxInitialState)
 	}
 	for _, s := range b.Invite {
-		u, err := id.ParseUserID(s)
+		u, err := id.ParseCompliantUserID(s)
 		if err != nil {
 			return nil, matrixerr.InvalidParam("invite holds an invalid user ID")
 		}
@@ -187,12 +154,5 @@ func truncate(s string, n int) string {
 // profileOf returns the displayname and avatar_url of a local user for
 // their join events; empty for users without an account row.
 func (a *roomAPI) profileOf(ctx context.Context, user id.UserID) (map[string]string, error) {
-	u, err := a.db.User(ctx, user)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return profileFields(u), nil
+	return a.profiles.ForJoin(ctx, user)
 }

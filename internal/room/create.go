@@ -7,6 +7,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/pducheck"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
@@ -15,9 +16,10 @@ import (
 // creator unable to send the later events).
 var ErrInvalidRoomState = errors.New("invalid initial room state")
 
-// CreateRoom creates a room as POST /createRoom describes, persisting all of
-// its initial events (and its alias) in one transaction, and returns the
-// room ID.
+// CreateRoom creates a room as POST /createRoom describes and returns the
+// room ID. The room row, all of its initial events and its alias are
+// written in one transaction: when the alias is taken (ErrAliasInUse),
+// nothing of the room is left behind.
 func (s *Service) CreateRoom(ctx context.Context, r *CreateRequest) (id.RoomID, error) {
 	for _, u := range r.Invite {
 		if u.Domain() != s.serverName {
@@ -40,12 +42,11 @@ func (s *Service) CreateRoom(ctx context.Context, r *CreateRequest) (id.RoomID, 
 	defer rs.mu.Unlock()
 
 	head := newOverlay(rs)
-	pdus := make([]*event.PDU, 0, len(plan))
-	props := make([]Proposal, 0, len(plan))
+	entries := make([]*entry, 0, len(plan))
 	for _, pe := range plan {
 		sk := pe.stateKey
 		p := Proposal{Type: pe.typ, StateKey: &sk, Sender: r.Creator, Content: pe.content}
-		pdu, err := s.buildAndCheck(roomID, v, head, p)
+		pdu, err := s.buildAndCheck(roomID, v, head, head.prevEvents(), p)
 		if errors.Is(err, ErrForbidden) {
 			return "", fmt.Errorf("%w: %s: %v", ErrInvalidRoomState, pe.typ, err)
 		}
@@ -55,23 +56,47 @@ func (s *Service) CreateRoom(ctx context.Context, r *CreateRequest) (id.RoomID, 
 		if roomID == "" {
 			roomID = pdu.RoomID() // v12: the room ID is the create event's hash
 		}
-		head.apply(pdu)
-		pdus = append(pdus, pdu)
-		props = append(props, p)
+		head.applyLinear(pdu)
+		entries = append(entries, &entry{pdu: pdu, prop: p, verdict: pducheck.Accept, stateKnown: true, linear: true})
 	}
-	newRoom := &store.Room{
+	rec := &newRoomRecord{room: store.Room{
 		RoomID:      roomID,
 		RoomVersion: string(v.ID),
 		Creator:     r.Creator,
-		CreatedTS:   pdus[0].OriginServerTS(),
+		CreatedTS:   entries[0].pdu.OriginServerTS(),
 		IsPublic:    r.Visibility == "public",
+	}}
+	if r.Alias != "" {
+		rec.alias = &store.RoomAlias{Alias: r.Alias, RoomID: roomID, Creator: r.Creator}
 	}
-	_, err = s.persist(ctx, roomID, rs, pdus, props, newRoom)
-	if errors.Is(err, store.ErrExists) && r.Alias != "" {
-		return "", fmt.Errorf("%w: %s", ErrAliasInUse, r.Alias)
-	}
-	if err != nil {
+	if err := s.persist(ctx, roomID, rs, head, entries, rec); err != nil {
 		return "", err
 	}
 	return roomID, nil
+}
+
+// newRoomRecord is what a new room writes besides its events: its row and,
+// when createRoom named one, its alias.
+type newRoomRecord struct {
+	room  store.Room
+	alias *store.RoomAlias
+}
+
+// write creates the room row and the alias in tx. A taken alias is
+// ErrAliasInUse, which fails the whole transaction.
+func (n *newRoomRecord) write(ctx context.Context, tx *store.Tx) error {
+	if err := tx.CreateRoom(ctx, n.room); err != nil {
+		return fmt.Errorf("create room %s: %w", n.room.RoomID, err)
+	}
+	if n.alias == nil {
+		return nil
+	}
+	err := tx.CreateRoomAlias(ctx, *n.alias)
+	if errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("%w: %s", ErrAliasInUse, n.alias.Alias)
+	}
+	if err != nil {
+		return fmt.Errorf("create alias of new room %s: %w", n.room.RoomID, err)
+	}
+	return nil
 }

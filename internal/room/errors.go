@@ -12,6 +12,13 @@ var (
 	ErrInvalidRequest = errors.New("invalid request")
 	// ErrEventTooLarge means the built event exceeds the size limit.
 	ErrEventTooLarge = errors.New("event too large")
+	// ErrMissingPrevEvents means an event from another server names prev
+	// events this server does not have with their state.
+	ErrMissingPrevEvents = errors.New("prev events missing")
 	// ErrAliasInUse means a requested room alias already exists.
 	ErrAliasInUse = errors.New("room alias in use")
+	// ErrUnableToGrantJoin means a user qualifies for a restricted join but
+	// no user of this server in the room may invite, so none can authorise
+	// it.
+	ErrUnableToGrantJoin = errors.New("unable to grant join")
 )

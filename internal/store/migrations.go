@@ -51,6 +51,21 @@ var migrations = []migration{
 		name:       "forgotten rooms",
 		statements: []string{forgottenRoomsSchema},
 	},
+	{
+		version:    3,
+		name:       "server identity",
+		statements: []string{serverIdentitySchema},
+	},
+	{
+		version:    4,
+		name:       "room head generation and soft-failed events",
+		statements: []string{roomsGenerationSchema, eventsSoftFailedSchema},
+	},
+	{
+		version:    5,
+		name:       "transaction ids scoped by endpoint and path",
+		statements: []string{txnIDsScopeMigration},
+	},
 }
 
 const schemaMigrationsSchema = `

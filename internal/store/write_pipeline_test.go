@@ -23,7 +23,7 @@ func persistMessage(ctx context.Context, tx *Tx, group int64, n int, txnID strin
 	if err := tx.SetEventState(ctx, nid, group); err != nil {
 		return err
 	}
-	if err := tx.AddTxnID(ctx, alice, "DEV", txnID, ev.EventID, ev.OriginServerTS); err != nil {
+	if err := tx.AddTxnID(ctx, TxnKey{UserID: alice, DeviceID: "DEV", Scope: "send", TxnID: txnID}, ev.EventID, ev.OriginServerTS); err != nil {
 		return err
 	}
 	return tx.SetExtremities(ctx, roomA, []id.EventID{ev.EventID})
