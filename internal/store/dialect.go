@@ -95,7 +95,8 @@ func OpenWith(ctx context.Context, dsn string, logger *slog.Logger, opts Options
 }
 
 // backend is an opened database: its dialect and its connection pools. read
-// and write are the same pool where the backend has no single-writer rule.
+// and write are the same pool where the backend has no single-writer rule
+// (PostgreSQL, whose writer has a connection of its own).
 type backend struct {
 	d     dialect
 	read  *sql.DB

@@ -84,8 +84,8 @@ func postgresUniqueViolation(err error) bool {
 }
 
 // openPostgres opens a pool for reads and migrations and the writer's own
-// connection (see pgWriter), which the writer goroutine pipelines its
-// transactions through.
+// connection (see pgWriter), which the writer pipelines its transactions
+// through.
 func openPostgres(ctx context.Context, dsn string) (*backend, error) {
 	pool, err := sql.Open("pgx", dsn)
 	if err != nil {
