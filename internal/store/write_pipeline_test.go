@@ -226,3 +226,32 @@ func TestUncontendedWriteRunsOnCallersGoroutine(t *testing.T) {
 		}
 	})
 }
+
+// TestPostgresWriterReconnects checks that losing the writer's connection
+// fails the write that was using it, and that the next write reconnects.
+func TestPostgresWriterReconnects(t *testing.T) {
+	dsn := postgresTestDSN(t)
+	db := openTestDB(t, dsn)
+	ctx := context.Background()
+	var pid int64
+	write(t, db, func(tx *Tx) error {
+		return tx.q.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid)
+	})
+	// Another connection ends the writer's session.
+	admin, err := Open(ctx, dsn, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	var ok bool
+	if err := admin.q.QueryRowContext(ctx, "SELECT pg_terminate_backend($1)", pid).Scan(&ok); err != nil || !ok {
+		t.Fatalf("terminate writer backend %d: %v, %v", pid, ok, err)
+	}
+	// The terminated session may take a moment to go; a write either fails
+	// on it or already reconnects. Either way a later write must succeed.
+	_ = db.Write(ctx, func(tx *Tx) error { return tx.CreateUser(ctx, User{UserID: userN(1), CreatedTS: 1}) })
+	write(t, db, func(tx *Tx) error { return tx.CreateUser(ctx, User{UserID: userN(2), CreatedTS: 1}) })
+	if _, err := db.User(ctx, userN(2)); err != nil {
+		t.Errorf("user written after the writer's connection was lost: %v", err)
+	}
+}
