@@ -57,7 +57,7 @@ func (w *pgWriter) begin(ctx context.Context) (writeTx, error) {
 		return nil, err
 	}
 	t := &pgWriteTx{conn: conn, spQueued: -1, roundTrips: &w.roundTrips}
-	t.queue(func(_ int64, err error) error {
+	t.queue(func(err error) error {
 		if err != nil {
 			return fmt.Errorf("begin: %w", err)
 		}
@@ -82,10 +82,10 @@ type pgWriteTx struct {
 type pgQueued struct {
 	query string
 	args  []any
-	check func(rows int64, err error) error
+	check func(err error) error
 }
 
-func (t *pgWriteTx) queue(check func(int64, error) error, query string, args ...any) {
+func (t *pgWriteTx) queue(check func(error) error, query string, args ...any) {
 	t.pending = append(t.pending, pgQueued{query: query, args: args, check: check})
 }
 
@@ -114,8 +114,8 @@ func (t *pgWriteTx) send(ctx context.Context, query string, args ...any) (pgx.Ba
 	t.roundTrips.Add(1)
 	br := t.conn.SendBatch(context.WithoutCancel(ctx), b)
 	for _, q := range pending {
-		tag, err := br.Exec()
-		if cerr := q.check(tag.RowsAffected(), err); cerr != nil {
+		_, err := br.Exec()
+		if cerr := q.check(err); cerr != nil {
 			br.Close()
 			return nil, cerr
 		}
@@ -168,14 +168,14 @@ func (t *pgWriteTx) QueryRowContext(ctx context.Context, query string, args ...a
 	return &pgRow{row: br.QueryRow(), br: br}
 }
 
-func (t *pgWriteTx) execLater(_ context.Context, check func(int64, error) error, query string, args ...any) error {
+func (t *pgWriteTx) execLater(_ context.Context, check func(error) error, query string, args ...any) error {
 	t.queue(check, query, args...)
 	return nil
 }
 
 func (t *pgWriteTx) savepoint(context.Context) error {
 	t.spQueued = len(t.pending)
-	t.queue(func(_ int64, err error) error {
+	t.queue(func(err error) error {
 		if err != nil {
 			return fmt.Errorf("create savepoint: %w", err)
 		}
@@ -185,7 +185,7 @@ func (t *pgWriteTx) savepoint(context.Context) error {
 }
 
 func (t *pgWriteTx) releaseSavepoint(ctx context.Context) error {
-	t.queue(func(_ int64, err error) error {
+	t.queue(func(err error) error {
 		if err != nil {
 			return fmt.Errorf("release savepoint: %w", err)
 		}
@@ -206,7 +206,7 @@ func (t *pgWriteTx) rollbackToSavepoint(ctx context.Context) error {
 	if _, err := t.ExecContext(ctx, "ROLLBACK TO SAVEPOINT write_job"); err != nil {
 		return fmt.Errorf("roll back to savepoint: %w", err)
 	}
-	t.queue(func(_ int64, err error) error {
+	t.queue(func(err error) error {
 		if err != nil {
 			return fmt.Errorf("release savepoint: %w", err)
 		}

@@ -66,6 +66,11 @@ var migrations = []migration{
 		name:       "transaction ids scoped by endpoint and path",
 		statements: []string{txnIDsScopeMigration},
 	},
+	{
+		version:    6,
+		name:       "topological order of room events",
+		statements: []string{roomOrderIndex},
+	},
 }
 
 const schemaMigrationsSchema = `

@@ -67,19 +67,15 @@ func (r reader) Room(ctx context.Context, roomID id.RoomID) (Room, error) {
 }
 
 // SetRoomStateGroup records the state group of a room's current state. It
-// fails with an error wrapping ErrNotFound for an unknown room. The
-// statement may be queued (see Tx.execLater), and its error reported by
-// the transaction's next statement or the end of the write function.
+// returns an error wrapping ErrNotFound for an unknown room. (It is not
+// queued: an update of no row succeeds at the server, which would go on
+// to commit a transaction the caller is told failed.)
 func (t *Tx) SetRoomStateGroup(ctx context.Context, roomID id.RoomID, group int64) error {
-	return t.w.execLater(ctx, func(n int64, err error) error {
-		if err != nil {
-			return fmt.Errorf("set state group of %s: %w", roomID, err)
-		}
-		if n == 0 {
-			return fmt.Errorf("set state group of %s: %w", roomID, ErrNotFound)
-		}
-		return nil
-	}, `UPDATE rooms SET state_group = $1 WHERE room_id = $2`, group, string(roomID))
+	res, err := t.q.ExecContext(ctx, `UPDATE rooms SET state_group = $1 WHERE room_id = $2`, group, string(roomID))
+	if err != nil {
+		return fmt.Errorf("set state group of %s: %w", roomID, err)
+	}
+	return expectRow(res, fmt.Sprintf("set state group of %s", roomID))
 }
 
 // AdvanceRoomHead is the fence of a room's head: it records the state group

@@ -68,7 +68,7 @@ func (k TxnKey) String() string {
 // the transaction's next statement or the end of the write function, and
 // fails the write function either way.
 func (t *Tx) AddTxnID(ctx context.Context, k TxnKey, eventID id.EventID, createdTS int64) error {
-	return t.w.execLater(ctx, func(_ int64, err error) error {
+	return t.w.execLater(ctx, func(err error) error {
 		if t.d.isUniqueViolation(err) {
 			return fmt.Errorf("add transaction %s: %w", k, ErrExists)
 		}

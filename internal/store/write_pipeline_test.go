@@ -169,16 +169,21 @@ func TestQueuedStatementErrorReachesLaterRead(t *testing.T) {
 			}
 			return nil
 		})
+		key := TxnKey{UserID: alice, DeviceID: "DEV", Scope: "send", TxnID: "taken"}
+		write(t, db, func(tx *Tx) error { return tx.AddTxnID(ctx, key, "$first", 1) })
 		err := db.Write(ctx, func(tx *Tx) error {
-			// An unknown room: the update matches no row.
-			if err := tx.SetRoomStateGroup(ctx, "!nowhere:hafen.test", group); err != nil {
+			// A duplicate: queued on PostgreSQL, failing at once on SQLite.
+			if err := tx.AddTxnID(ctx, key, "$second", 2); err != nil {
 				return err
 			}
 			_, err := tx.StateGroupBeforeEvent(ctx, 1)
 			return err
 		})
-		if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "set state group") {
-			t.Errorf("write after a failed queued update = %v, want the update's ErrNotFound", err)
+		if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "add transaction") {
+			t.Errorf("write after a failed queued insert = %v, want the insert's ErrExists", err)
+		}
+		if got, err := db.TxnEventID(ctx, key); err != nil || got != "$first" {
+			t.Errorf("transaction after the failed write = %q, %v; want $first", got, err)
 		}
 	})
 }

@@ -22,10 +22,13 @@ type writeTx interface {
 	querier
 	// execLater runs query, or queues it to run before the transaction's
 	// next statement, savepoint release or commit. check turns the
-	// statement's outcome (rows affected, error) into the error to report;
-	// a queued statement's error is reported by the call that sends it, and
-	// the statements queued after it are not run.
-	execLater(ctx context.Context, check func(rows int64, err error) error, query string, args ...any) error
+	// statement's error into the error to report; a queued statement's
+	// error is reported by the call that sends it, and the statements
+	// queued after it are not run. check gets no rows affected, and must
+	// return nil for nil: the server has run the rest of the pipeline,
+	// COMMIT included, once a statement succeeded, so only an error the
+	// server raised can stop it.
+	execLater(ctx context.Context, check func(err error) error, query string, args ...any) error
 	// savepoint starts a job of a batch: its writes can be undone alone.
 	savepoint(ctx context.Context) error
 	// releaseSavepoint ends the job's savepoint, sending what is queued;
@@ -109,15 +112,9 @@ func (t *sqlWriteTx) stmt(ctx context.Context, query string) *sql.Stmt {
 
 // execLater runs the statement at once: a local statement costs no round
 // trip, and its error is best reported where it happened.
-func (t *sqlWriteTx) execLater(ctx context.Context, check func(int64, error) error, query string, args ...any) error {
-	res, err := t.ExecContext(ctx, query, args...)
-	var n int64
-	if err == nil {
-		if n, err = res.RowsAffected(); err != nil {
-			err = fmt.Errorf("rows affected: %w", err)
-		}
-	}
-	return check(n, err)
+func (t *sqlWriteTx) execLater(ctx context.Context, check func(error) error, query string, args ...any) error {
+	_, err := t.ExecContext(ctx, query, args...)
+	return check(err)
 }
 
 func (t *sqlWriteTx) savepoint(ctx context.Context) error {
@@ -154,7 +151,7 @@ func (t *sqlWriteTx) rollback() { _ = t.tx.Rollback() }
 // error. Write functions use it for inserts and updates whose outcome
 // they do not branch on, so that PostgreSQL sends them together.
 func (t *Tx) execLater(ctx context.Context, what string, query string, args ...any) error {
-	return t.w.execLater(ctx, func(_ int64, err error) error {
+	return t.w.execLater(ctx, func(err error) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
