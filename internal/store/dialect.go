@@ -39,6 +39,9 @@ type dialect interface {
 	// isUniqueViolation reports whether err is a unique or primary key
 	// violation of this backend.
 	isUniqueViolation(err error) bool
+	// isNotNullViolation reports whether err is a NOT NULL violation of
+	// this backend.
+	isNotNullViolation(err error) bool
 	// maxParams is the most parameters one statement should carry; longer
 	// lists and multi-row inserts are split into several statements.
 	maxParams() int

@@ -75,6 +75,12 @@ func (postgresDialect) maxParams() int { return 2000 }
 
 func (postgresDialect) isUniqueViolation(err error) bool { return postgresUniqueViolation(err) }
 
+// isNotNullViolation matches SQLSTATE 23502, not_null_violation.
+func (postgresDialect) isNotNullViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23502"
+}
+
 func (postgresDialect) forUpdate() string { return " FOR UPDATE" }
 
 // postgresUniqueViolation matches SQLSTATE 23505, unique_violation.

@@ -112,6 +112,11 @@ func (sqliteDialect) maxParams() int { return 100 }
 
 func (sqliteDialect) isUniqueViolation(err error) bool { return sqliteUniqueViolation(err) }
 
+func (sqliteDialect) isNotNullViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_NOTNULL
+}
+
 // forUpdate: the single writer already holds the database's write lock for
 // the whole transaction, and SQLite does not know FOR UPDATE.
 func (sqliteDialect) forUpdate() string { return "" }

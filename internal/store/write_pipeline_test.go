@@ -51,10 +51,18 @@ func TestWriterPipelinesOnPostgres(t *testing.T) {
 	group := emptyStateGroup(t, db)
 	trips := db.b.writerRoundTrips
 
+	write(t, db, func(tx *Tx) error {
+		return tx.CreateRoom(ctx, Room{RoomID: roomA, RoomVersion: "12", Creator: alice, CreatedTS: 1})
+	})
 	before := trips.Load()
-	write(t, db, func(tx *Tx) error { return persistMessage(ctx, tx, group, 1, "t1") })
+	write(t, db, func(tx *Tx) error {
+		if err := persistMessage(ctx, tx, group, 1, "t1"); err != nil {
+			return err
+		}
+		return tx.AdvanceRoomHead(ctx, roomA, 0, group)
+	})
 	if got := trips.Load() - before; got != 2 {
-		t.Errorf("round trips of one message = %d, want 2", got)
+		t.Errorf("round trips of one message with the head's fence = %d, want 2", got)
 	}
 
 	// A batch of several writes: each write under its savepoint takes two
@@ -259,4 +267,59 @@ func TestPostgresWriterReconnects(t *testing.T) {
 	if _, err := db.User(ctx, userN(2)); err != nil {
 		t.Errorf("user written after the writer's connection was lost: %v", err)
 	}
+}
+
+// TestAdvanceRoomHeadRefusesStaleGeneration checks the fence of a room's
+// head on both backends, queued with the rest of a write: a write built on
+// a generation that is no longer the room's fails with ErrStale and none of
+// its writes commit, alone in its transaction or among other writes.
+func TestAdvanceRoomHeadRefusesStaleGeneration(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		write(t, db, func(tx *Tx) error {
+			return tx.CreateRoom(ctx, Room{RoomID: roomA, RoomVersion: "12", Creator: alice, CreatedTS: 1})
+		})
+		group := emptyStateGroup(t, db)
+		persist := func(n int, generation int64) error {
+			return db.Write(ctx, func(tx *Tx) error {
+				if err := persistMessage(ctx, tx, group, n, fmt.Sprintf("t%d", n)); err != nil {
+					return err
+				}
+				return tx.AdvanceRoomHead(ctx, roomA, generation, group)
+			})
+		}
+		if err := persist(1, 0); err != nil {
+			t.Fatalf("write on the current generation: %v", err)
+		}
+		if err := persist(2, 0); !errors.Is(err, ErrStale) {
+			t.Errorf("lone write on a stale generation = %v, want ErrStale", err)
+		}
+
+		release := blockWriter(t, db)
+		results := make([]chan error, 3)
+		for i, gen := range []int64{1, 1, 2} { // the second is stale once the first commits
+			results[i] = make(chan error, 1)
+			go func() { results[i] <- persist(10+i, gen) }()
+			waitQueued(t, db, i+1)
+		}
+		release()
+		for i, want := range []error{nil, ErrStale, nil} {
+			if err := <-results[i]; !errors.Is(err, want) {
+				t.Errorf("batched write %d = %v, want %v", i, err, want)
+			}
+		}
+		for n, want := range map[int]bool{1: true, 2: false, 10: true, 11: false, 12: true} {
+			_, err := db.Event(ctx, testEvent(roomA, n).EventID)
+			if got := err == nil; got != want {
+				t.Errorf("event %d stored = %v (%v), want %v", n, got, err, want)
+			}
+		}
+		r, err := db.Room(ctx, roomA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Generation != 3 {
+			t.Errorf("generation = %d, want 3", r.Generation)
+		}
+	})
 }
