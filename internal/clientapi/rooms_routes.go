@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
@@ -236,6 +237,24 @@ func contentString(content []byte, key string) string {
 	}
 	s, _ := c[key].(string)
 	return s
+}
+
+// powerLevels returns the room's current power levels as the auth rules
+// read them (creators included).
+func (a *roomAPI) powerLevels(ctx context.Context, roomID id.RoomID) (*authrules.PowerLevels, error) {
+	v, err := a.roomVersion(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	create, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.create", "")
+	if err != nil {
+		return nil, roomErr(err)
+	}
+	pl, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.power_levels", "")
+	if err != nil {
+		return nil, roomErr(err)
+	}
+	return authrules.NewPowerLevels(v, pl, authrules.Creators(create)), nil
 }
 
 // isLocalServer reports whether a server name is this server's (case

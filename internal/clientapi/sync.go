@@ -149,9 +149,14 @@ func (s *Server) getFilter(w http.ResponseWriter, r *http.Request, sess session)
 	return err
 }
 
-// ownUserPath checks that the {userId} of the path is the requester.
+// ownUserPath checks that the {userId} of the path is a user ID (400
+// M_INVALID_PARAM) and the requester (403 M_FORBIDDEN).
 func (s *Server) ownUserPath(r *http.Request, sess session) error {
-	if id.UserID(r.PathValue("userId")) != sess.UserID {
+	user, err := pathUserID(r)
+	if err != nil {
+		return err
+	}
+	if user != sess.UserID {
 		return matrixerr.Forbidden("cannot access another user's filters")
 	}
 	return nil

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
+	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
 )
@@ -165,7 +167,7 @@ func FilterVisible(ctx context.Context, db VisibilityStore, user id.UserID, join
 		b := atGroup[g]
 		v := EventVisibility{
 			HistoryBefore:    contentString(content[b.history], "history_visibility"),
-			MembershipBefore: contentString(content[b.membership], "membership"),
+			MembershipBefore: authrules.Membership(event.RawContent(content[b.membership])),
 		}
 		v.HistoryAfter, v.MembershipAfter = v.HistoryBefore, v.MembershipBefore
 		if e.StateKey != nil {
@@ -173,7 +175,7 @@ func FilterVisible(ctx context.Context, db VisibilityStore, user id.UserID, join
 			case e.Type == historyKey.Type && *e.StateKey == "":
 				v.HistoryAfter = contentString(e.JSON, "history_visibility")
 			case e.Type == memberKey.Type && *e.StateKey == memberKey.StateKey:
-				v.MembershipAfter = contentString(e.JSON, "membership")
+				v.MembershipAfter = authrules.Membership(event.RawContent(e.JSON))
 			}
 		}
 		vis[i] = v
@@ -277,7 +279,7 @@ func newestJoin(ctx context.Context, db VisibilityStore, current store.Member, f
 		if len(evs) == 0 || evs[0].StreamPos >= pos {
 			return 0, nil // not in the timeline, or not older: stop
 		}
-		nid, pos, membership = prev, evs[0].StreamPos, contentString(evs[0].JSON, "membership")
+		nid, pos, membership = prev, evs[0].StreamPos, authrules.Membership(event.RawContent(evs[0].JSON))
 	}
 	return 0, nil
 }
