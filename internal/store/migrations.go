@@ -66,6 +66,11 @@ var migrations = []migration{
 		name:       "transaction ids scoped by endpoint and path",
 		statements: []string{txnIDsScopeMigration},
 	},
+	{
+		version:    6,
+		name:       "signing key history and remote server keys",
+		statements: []string{ownSigningKeysSchema, remoteServerKeysSchema, remoteKeyResponsesSchema},
+	},
 }
 
 const schemaMigrationsSchema = `

@@ -30,3 +30,7 @@ var (
 	// ErrInvalidBase64 means a string is not (padded or unpadded) base64.
 	ErrInvalidBase64 = errors.New("invalid base64")
 )
+
+// ErrInvalidAuthHeader means an Authorization header is not a well-formed
+// X-Matrix header with origin, key and sig.
+var ErrInvalidAuthHeader = errors.New("invalid X-Matrix authorization header")
