@@ -86,7 +86,12 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	if err != nil {
 		return fmt.Errorf("read stream position: %w", err)
 	}
-	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: key, Logger: logger})
+	fed, err := newFederation(ctx, cfg, db, key, logger)
+	if err != nil {
+		return err
+	}
+	defer fed.client.Close()
+	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: key, RemoteKeys: fed.keys.Lookup, Logger: logger})
 	defer rooms.Close()
 	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, StreamPos: pos})
 	rooms.AddListener(syncer)
@@ -103,10 +108,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Filters = &filter.Service{DB: db}
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
-	// TODO(#fedapi): serve the Server-Server API here. Until then the
-	// federation listener answers discovery and M_UNRECOGNIZED.
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
+	fed.api.Routes(fedRouter)
 
 	clientLn, err := net.Listen("tcp", cfg.ListenClient)
 	if err != nil {

@@ -34,3 +34,7 @@ var (
 // ErrInvalidAuthHeader means an Authorization header is not a well-formed
 // X-Matrix header with origin, key and sig.
 var ErrInvalidAuthHeader = errors.New("invalid X-Matrix authorization header")
+
+// ErrInvalidKeyResponse means a server key response is malformed, names
+// another server, or lacks a signature of one of its verify keys.
+var ErrInvalidKeyResponse = errors.New("invalid server key response")
