@@ -31,8 +31,8 @@ type ServerKeys struct {
 
 // keyResponse is the wire form of a key response.
 type keyResponse struct {
-	ServerName    string `json:"server_name"`
-	ValidUntilTS  *int64 `json:"valid_until_ts"`
+	ServerName    string                          `json:"server_name"`
+	ValidUntilTS  *int64                          `json:"valid_until_ts"`
 	VerifyKeys    map[string]struct{ Key string } `json:"verify_keys"`
 	OldVerifyKeys map[string]struct {
 		Key       string `json:"key"`
