@@ -200,3 +200,50 @@ func TestRefetchIsRateLimited(t *testing.T) {
 		t.Errorf("after the interval: %d fetches, want 2", n)
 	}
 }
+
+// TestLookupForEvents checks the event path's view of a fetched key:
+// Ensure fetches it, Lookup then answers without the network, and the
+// key's validity (the lesser of valid_until_ts and seven days after the
+// fetch) applies to events of room versions that enforce it (v5+) and not
+// to older ones.
+func TestLookupForEvents(t *testing.T) {
+	ctx := context.Background()
+	b := startServer(t, sqliteOnly)
+	a := startServer(t, sqliteOnly)
+	if _, ok := a.keys.Lookup(b.name, b.key.KeyID); ok {
+		t.Fatalf("Lookup before any fetch found B's key")
+	}
+	now := a.clock.Now().UnixMilli()
+	if err := a.keys.Ensure(ctx, b.name, []signing.KeyID{b.key.KeyID}, now); err != nil {
+		t.Fatalf("Ensure = %v", err)
+	}
+	b.srv.Close()
+	vk, ok := a.keys.Lookup(b.name, b.key.KeyID)
+	if !ok {
+		t.Fatalf("Lookup after Ensure found nothing")
+	}
+	// B's response is valid for DefaultOwnValidity (a day), less than
+	// seven days: that is the key's validity.
+	if vk.ValidUntilTS < now+serverkeys.DefaultOwnValidity.Milliseconds()-60_000 || vk.ValidUntilTS > now+serverkeys.DefaultOwnValidity.Milliseconds()+60_000 {
+		t.Errorf("ValidUntilTS = %d, want about %d", vk.ValidUntilTS, now+serverkeys.DefaultOwnValidity.Milliseconds())
+	}
+	obj, err := signing.SignJSON([]byte(`{"type":"m.room.message"}`), b.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := vk.ValidUntilTS + 1
+	if err := signing.CheckSignatures(obj, b.name, now, true, a.keys.Lookup); err != nil {
+		t.Errorf("event within validity, v5+: %v", err)
+	}
+	if err := signing.CheckSignatures(obj, b.name, late, true, a.keys.Lookup); !errors.Is(err, signing.ErrNoVerifyKey) {
+		t.Errorf("event after validity, v5+: %v, want ErrNoVerifyKey", err)
+	}
+	if err := signing.CheckSignatures(obj, b.name, late, false, a.keys.Lookup); err != nil {
+		t.Errorf("event after validity, v1-v4: %v", err)
+	}
+	// Known and valid: Ensure does not fetch (B is gone, so a fetch would
+	// fail).
+	if err := a.keys.Ensure(ctx, b.name, []signing.KeyID{b.key.KeyID}, now); err != nil {
+		t.Errorf("Ensure(known key) = %v", err)
+	}
+}

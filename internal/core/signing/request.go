@@ -128,20 +128,31 @@ func withEmptySignatures(obj []byte) []byte {
 
 // Header returns the value of the Authorization header, in the form the
 // spec recommends for compatibility: one space after the scheme,
-// lower-case names, quoted values, no whitespace around commas.
+// lower-case names, quoted values, no whitespace around commas. Valid
+// values hold no quote or backslash; any other value is escaped.
 func (x XMatrix) Header() string {
 	var b strings.Builder
-	b.WriteString(`X-Matrix origin="`)
-	b.WriteString(string(x.Origin))
-	if x.Destination != "" {
-		b.WriteString(`",destination="`)
-		b.WriteString(string(x.Destination))
+	b.WriteString("X-Matrix ")
+	param := func(name, value string) {
+		b.WriteString(name)
+		b.WriteString(`="`)
+		for i := 0; i < len(value); i++ {
+			if value[i] == '"' || value[i] == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(value[i])
+		}
+		b.WriteString(`"`)
 	}
-	b.WriteString(`",key="`)
-	b.WriteString(string(x.KeyID))
-	b.WriteString(`",sig="`)
-	b.WriteString(x.Signature)
-	b.WriteString(`"`)
+	param("origin", string(x.Origin))
+	if x.Destination != "" {
+		b.WriteString(",")
+		param("destination", string(x.Destination))
+	}
+	b.WriteString(",")
+	param("key", string(x.KeyID))
+	b.WriteString(",")
+	param("sig", x.Signature)
 	return b.String()
 }
 
