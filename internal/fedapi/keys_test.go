@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/signing"
@@ -57,8 +59,13 @@ func TestKeyExchange(t *testing.T) {
 		}
 
 		// The notary's answers carry both signatures.
+		// A minimum validity beyond the cached response makes B try C again;
+		// C is down, so B answers from its cache, as the spec asks of
+		// notaries.
+		farFuture := strconv.FormatInt(time.Now().Add(30*24*time.Hour).UnixMilli(), 10)
 		for _, req := range []federation.Request{
 			{Destination: b.name, Method: http.MethodGet, Path: "/_matrix/key/v2/query/" + string(c.name)},
+			{Destination: b.name, Method: http.MethodGet, Path: "/_matrix/key/v2/query/" + string(c.name) + "?minimum_valid_until_ts=" + farFuture},
 			{Destination: b.name, Method: http.MethodPost, Path: "/_matrix/key/v2/query",
 				Body: []byte(`{"server_keys":{"` + string(c.name) + `":{"` + string(c.key.KeyID) + `":{"minimum_valid_until_ts":1}},"` + string(b.name) + `":{}}}`)},
 		} {
