@@ -47,6 +47,17 @@ func TestSignVerifyRequest(t *testing.T) {
 			}
 		})
 	}
+	// A body that would smuggle members into the signed object is refused.
+	for _, content := range []string{`{}, "uri":"/other"`, `{"a":1`, `{} {}`} {
+		r := req
+		r.Content = []byte(content)
+		if err := VerifyRequest(r, x, k.Public()); err == nil {
+			t.Errorf("VerifyRequest(content %s) = nil, want an error", content)
+		}
+		if _, err := SignRequest(r, k); err == nil {
+			t.Errorf("SignRequest(content %s) = nil error", content)
+		}
+	}
 	if _, err := SignRequest(Request{Method: "GET", URI: "/", Origin: "not-domain"}, k); err == nil {
 		t.Errorf("SignRequest with another server's origin succeeded")
 	}
