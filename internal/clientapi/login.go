@@ -82,13 +82,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if who == "" {
 		return matrixerr.MissingParam("identifier.user")
 	}
-	var deviceID id.DeviceID
-	if req.DeviceID != "" {
-		d, err := id.ParseDeviceID(req.DeviceID)
-		if err != nil {
-			return matrixerr.InvalidParam("invalid device_id")
-		}
-		deviceID = d
+	deviceID, err := optionalDeviceID(req.DeviceID)
+	if err != nil {
+		return err
 	}
 
 	userID, err := s.localUserID(who)
