@@ -283,3 +283,32 @@ func TestNotaryRefreshesAtHalfLife(t *testing.T) {
 		t.Errorf("a query after half the lifetime: %d fetches, want 2", n)
 	}
 }
+
+// TestEnsureForPDUs prepares the cache for PDUs signed by two servers.
+func TestEnsureForPDUs(t *testing.T) {
+	ctx := context.Background()
+	b := startServer(t, sqliteOnly)
+	c := startServer(t, sqliteOnly)
+	a := startServer(t, sqliteOnly)
+	now := time.Now().UnixMilli()
+	pdu := func(k signing.Key) json.RawMessage {
+		raw, _ := json.Marshal(map[string]any{"type": "m.room.message", "origin_server_ts": now})
+		signed, err := signing.SignJSON(raw, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signed
+	}
+	both, err := signing.SignJSON(pdu(b.key), c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.keys.EnsureForPDUs(ctx, []json.RawMessage{pdu(b.key), both, json.RawMessage(`not json`)})
+	b.srv.Close()
+	c.srv.Close()
+	for _, s := range []*testServer{b, c} {
+		if err := signing.CheckSignatures(both, s.name, now, true, a.keys.Lookup); err != nil {
+			t.Errorf("signature of %s after EnsureForPDUs: %v", s.name, err)
+		}
+	}
+}
