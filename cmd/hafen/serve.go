@@ -69,7 +69,12 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	if err != nil {
 		return fmt.Errorf("read stream position: %w", err)
 	}
-	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, Logger: logger})
+	fed, err := newFederation(ctx, cfg, db, res.key, logger)
+	if err != nil {
+		return err
+	}
+	defer fed.client.Close()
+	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger})
 	// Deferred after res.close, so it runs before the store closes.
 	defer rooms.Close()
 	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, StreamPos: pos})
@@ -87,10 +92,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Filters = &filter.Service{DB: db}
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
-	// TODO(#fedapi): serve the Server-Server API here. Until then the
-	// federation listener answers discovery and M_UNRECOGNIZED.
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
+	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()
 	if err != nil {

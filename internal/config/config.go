@@ -100,6 +100,22 @@ type Config struct {
 	// remote servers. Turn it on for test federations on one machine.
 	FederationAllowPrivate bool `yaml:"federation_allow_private"`
 
+	// FederationSkipTLSVerify accepts any TLS certificate from other
+	// servers, unchecked: the equivalent of Synapse's
+	// federation_verify_certificates: false. Only for test federations
+	// with self-signed certificates; Hafen logs a warning at every start
+	// while it is on. For a private certificate authority, use TrustCA
+	// instead.
+	FederationSkipTLSVerify bool `yaml:"federation_skip_tls_verify"`
+
+	// TrustedKeyServers are the notary servers asked for another server's
+	// signing keys when that server cannot be reached itself (for example
+	// to check events of a server that is down), in order, as server
+	// names (matrix.org). Their own keys are fetched from them directly.
+	// Empty (the default) asks only the servers themselves. As an
+	// environment variable or flag, a comma-separated list.
+	TrustedKeyServers []string `yaml:"trusted_key_servers"`
+
 	// DefaultRoomVersion is the room version of new rooms whose creator
 	// does not ask for one, announced in /capabilities. The spec
 	// recommends 12; choose 11 (or lower) while the clients in use
@@ -219,6 +235,7 @@ func Defaults() Config {
 		SQLiteSynchronous:   "full",
 		ListenClient:        "127.0.0.1:8008",
 		TrustedProxies:      []string{},
+		TrustedKeyServers:   []string{},
 		ListenFederation:    ":8448",
 		MaxConnectionsPerIP: 256,
 		DefaultRoomVersion:  "12",

@@ -53,6 +53,13 @@ func (c *Config) Validate() error {
 			add("well_known_server: %w", err)
 		}
 	}
+	for _, ks := range c.TrustedKeyServers {
+		if _, err := id.ParseServerName(ks); err != nil {
+			add("trusted_key_servers: %w", err)
+		} else if ks == c.ServerName {
+			add("trusted_key_servers: %q is this server itself", ks)
+		}
+	}
 	if _, err := c.TrustedProxyPrefixes(); err != nil {
 		add("trusted_proxies: %w", err)
 	}

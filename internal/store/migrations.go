@@ -71,6 +71,11 @@ var migrations = []migration{
 		name:       "topological order of room events",
 		statements: []string{roomOrderIndex},
 	},
+	{
+		version:    7,
+		name:       "signing key history and remote server keys",
+		statements: []string{ownSigningKeysSchema, remoteServerKeysSchema, remoteKeyResponsesSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
