@@ -25,6 +25,7 @@ import (
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish.
@@ -83,9 +84,16 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	if err != nil {
 		return fmt.Errorf("read stream position: %w", err)
 	}
-	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: key, Logger: logger})
-	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, StreamPos: pos})
-	rooms.AddListener(syncer)
+	// The event path publishes committed events to events; each consumer
+	// (sync now) reads them on a goroutine it owns, stopped before the
+	// store closes.
+	events := stream.New(pos, 0)
+	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: key, Logger: logger, Stream: events})
+	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos})
+	if err := syncer.Start(ctx); err != nil {
+		return fmt.Errorf("start sync: %w", err)
+	}
+	defer syncer.Stop()
 
 	cs := newClientServer(cfg, db)
 	cs.Sync = syncer

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +17,8 @@ import (
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/store/storetest"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 const (
@@ -31,7 +33,27 @@ const (
 // different times (unsigned.age) compare equal.
 var testNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// harness is a sync Service fed by a real event path over SQLite.
+// forEachBackend runs f once on SQLite and once on PostgreSQL (when
+// HAFEN_TEST_POSTGRES_DSN is set), as subtests named after the backend;
+// newHarness opens the backend its test runs under.
+func forEachBackend(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	for _, b := range storetest.Backends {
+		t.Run(b, f)
+	}
+}
+
+// backendOf returns the backend a test runs under: the subtest name
+// forEachBackend gave it, SQLite outside forEachBackend (benchmarks).
+func backendOf(t testing.TB) string {
+	parts := strings.Split(t.Name(), "/")
+	if len(parts) > 1 && slices.Contains(storetest.Backends, parts[1]) {
+		return parts[1]
+	}
+	return "sqlite"
+}
+
+// harness is a sync Service fed by a real event path over a real store.
 type harness struct {
 	t     testing.TB
 	ctx   context.Context
@@ -47,7 +69,7 @@ func newHarness(t testing.TB, ringSize int) *harness {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hafen.db"), log)
+	db, err := store.Open(ctx, storetest.DSN(t, backendOf(t)), log)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -60,7 +82,11 @@ func newHarness(t testing.TB, ringSize int) *harness {
 	// created alike still get distinct create events (and room IDs).
 	var tick atomic.Int64
 	now := func() time.Time { return testNow.Add(-time.Hour + time.Duration(tick.Add(1))*time.Millisecond) }
-	rooms := room.New(room.Config{DB: db, ServerName: testServer, Key: key, Logger: log, Now: now})
+	pos, err := db.MaxStreamPos(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rooms := room.New(room.Config{DB: db, ServerName: testServer, Key: key, Logger: log, Now: now, Stream: stream.New(pos, 0)})
 	h := &harness{t: t, ctx: ctx, db: db, rooms: rooms}
 	h.calls = &countingStore{Store: db}
 	h.sync = h.addSync(ringSize)
@@ -75,12 +101,16 @@ func (h *harness) addSync(ringSize int) *Service {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	s := New(Config{DB: &countingStore{Store: h.db}, Rooms: h.rooms, Logger: slog.New(slog.DiscardHandler),
-		StreamPos: pos, RingSize: ringSize, Now: func() time.Time { return testNow }})
+	db := &countingStore{Store: h.db}
 	if h.sync == nil {
-		s.db = h.calls
+		db = h.calls
 	}
-	h.rooms.AddListener(s)
+	s := New(Config{DB: db, Rooms: h.rooms, Logger: slog.New(slog.DiscardHandler), Stream: h.rooms.Stream(),
+		StreamPos: pos, RingSize: ringSize, Now: func() time.Time { return testNow }})
+	if err := s.Start(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(s.Stop)
 	return s
 }
 
@@ -168,7 +198,15 @@ func (h *harness) next(user id.UserID, since string, f *Filter) *Response {
 	return h.syncWith(h.sync, Request{User: user, Device: "DEV", Since: since, Filter: f})
 }
 
-func (h *harness) pos() string { return Token(h.sync.Position()) }
+// pos returns the token of the newest position, once sync has applied
+// every event committed so far.
+func (h *harness) pos() string {
+	h.t.Helper()
+	if err := h.sync.caughtUp(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	return Token(h.sync.Position())
+}
 
 // bodies returns the body of each message event of a timeline and the
 // type of every other event, in order.
@@ -231,12 +269,17 @@ func intp(n int) *int { return &n }
 type countingStore struct {
 	Store
 	n atomic.Int64
+	// onMemberships, when set, runs before each membership load.
+	onMemberships atomic.Pointer[func()]
 }
 
 var _ Store = (*countingStore)(nil)
 
 func (c *countingStore) UserMembershipsSince(ctx context.Context, userID id.UserID, pos int64) ([]store.Member, error) {
 	c.n.Add(1)
+	if f := c.onMemberships.Load(); f != nil {
+		(*f)()
+	}
 	return c.Store.UserMembershipsSince(ctx, userID, pos)
 }
 

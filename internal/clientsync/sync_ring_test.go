@@ -10,7 +10,9 @@ import (
 // TestRingAndDatabaseAgree runs the same incremental syncs against a
 // Service whose ring covers since and one whose ring is too small to, and
 // requires identical responses.
-func TestRingAndDatabaseAgree(t *testing.T) {
+func TestRingAndDatabaseAgree(t *testing.T) { forEachBackend(t, testRingAndDatabaseAgree) }
+
+func testRingAndDatabaseAgree(t *testing.T) {
 	cases := []struct {
 		name string
 		act  func(h *harness, r id.RoomID)
@@ -44,6 +46,9 @@ func TestRingAndDatabaseAgree(t *testing.T) {
 			h.syncWith(small, Request{User: bob, Device: "DEV"})
 			tc.act(h, roomID)
 			h.send(h.createRoom(dave), dave, "push the small ring past since")
+			if err := small.caughtUp(h.ctx); err != nil {
+				t.Fatal(err)
+			}
 			if _, ok := small.timeline.Range(mustParse(t, since), small.Position()); ok {
 				t.Fatal("small ring still covers since")
 			}

@@ -6,8 +6,9 @@
 // the depth in memory, and serialises the events of one room behind that
 // room's lock, so a room's events are persisted in order while different
 // rooms proceed in parallel (and their transactions share the store's group
-// commit). After a commit it hands the persisted events to its listeners:
-// the sync notifier now, the federation sender and push later.
+// commit). After a commit it publishes the persisted events to a
+// stream.Stream, whose consumers (sync now, the federation sender and push
+// later) read them in order on their own goroutines.
 //
 // It builds events with core/event, chooses auth events with
 // core/authrules.NeededStateKeys, checks them with core/authrules.Check and

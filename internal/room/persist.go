@@ -58,7 +58,7 @@ func (o *overlay) apply(pdu *event.PDU) {
 // state event, current state, memberships, transaction IDs, the new forward
 // extremity and the room's current state group. newRoom, when set, creates
 // the room row in the same transaction (and registers rs for it). Right
-// after the commit it advances rs and notifies the listeners. The caller
+// after the commit it advances rs and publishes the events to the stream. The caller
 // holds rs.mu.
 func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, pdus []*event.PDU, props []Proposal, newRoom *store.Room) ([]Persisted, error) {
 	out := make([]Persisted, len(pdus))
@@ -143,7 +143,7 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 			}
 		}
 		// Once committed, and before any later commit is announced: the
-		// head moves on and listeners hear of the events, so that they
+		// head moves on and the events are published, so that consumers
 		// see every room's events in stream order. The caller still holds
 		// rs.mu, waiting in Write.
 		tx.AfterCommit(func() {
@@ -158,6 +158,10 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 		return nil
 	})
 	if err != nil {
+		// The batch may have committed without its hook running (an
+		// ambiguous COMMIT): consumers must not trust the published
+		// batches to be complete until the next one.
+		s.stream.Invalidate()
 		return nil, err
 	}
 	return out, nil

@@ -17,27 +17,12 @@ import (
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 // Persisted is an event the event path has committed, with its position in
 // the server's event stream.
-type Persisted struct {
-	PDU       *event.PDU
-	StreamPos int64
-	// DeviceID and TxnID are the sending device's transaction, for events
-	// of local clients that gave one.
-	DeviceID id.DeviceID
-	TxnID    string
-}
-
-// Listener receives every committed batch of events, in stream order across
-// all rooms. It is called right after the commit on the store's writer
-// goroutine, so it must be quick and must not call back into the Service or
-// write to the store: the sync notifier, the federation sender and push
-// hang off this hook and hand longer work to their own goroutines.
-type Listener interface {
-	EventsPersisted(evs []Persisted)
-}
+type Persisted = stream.Event
 
 // Service is the event path for local events. It is safe for concurrent use.
 type Service struct {
@@ -47,9 +32,12 @@ type Service struct {
 	log        *slog.Logger
 	now        func() time.Time
 
-	mu        sync.Mutex
-	rooms     map[id.RoomID]*roomState
-	listeners []Listener
+	// stream receives every committed batch, in commit order, from the
+	// store's after-commit hook.
+	stream *stream.Stream
+
+	mu    sync.Mutex
+	rooms map[id.RoomID]*roomState
 }
 
 // Config holds a Service's dependencies.
@@ -58,6 +46,10 @@ type Config struct {
 	ServerName id.ServerName
 	Key        signing.Key
 	Logger     *slog.Logger
+	// Stream is where committed events are published for their
+	// consumers (sync, and later federation and push); nil gives the
+	// Service a stream of its own starting at position 0.
+	Stream *stream.Stream
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 }
@@ -68,7 +60,12 @@ func New(cfg Config) *Service {
 	if now == nil {
 		now = time.Now
 	}
+	st := cfg.Stream
+	if st == nil {
+		st = stream.New(0, 0)
+	}
 	return &Service{
+		stream:     st,
 		db:         cfg.DB,
 		serverName: cfg.ServerName,
 		key:        cfg.Key,
@@ -78,9 +75,8 @@ func New(cfg Config) *Service {
 	}
 }
 
-// AddListener registers l for committed events. Call it before the server
-// starts taking requests.
-func (s *Service) AddListener(l Listener) { s.listeners = append(s.listeners, l) }
+// Stream returns the stream the Service publishes committed events to.
+func (s *Service) Stream() *stream.Stream { return s.stream }
 
 // roomState is the in-memory head of one room. mu is the room lock: it is
 // held while a batch of the room's events is built, checked and persisted,
@@ -428,11 +424,10 @@ func (s *Service) build(p event.Proto, v *roomversion.Version) (*event.PDU, erro
 	return pdu, nil
 }
 
-func (s *Service) notify(evs []Persisted) {
-	for _, l := range s.listeners {
-		l.EventsPersisted(evs)
-	}
-}
+// notify publishes a committed batch. It runs on the store's writer
+// goroutine (an after-commit hook), so it only records the batch and wakes
+// the consumers, which do their work on their own goroutines.
+func (s *Service) notify(evs []Persisted) { s.stream.Publish(evs) }
 
 // randomLocalpart returns an opaque identifier part for room IDs of
 // versions that have a server-chosen room ID.

@@ -51,6 +51,11 @@ var migrations = []migration{
 		name:       "forgotten rooms",
 		statements: []string{forgottenRoomsSchema},
 	},
+	{
+		version:    3,
+		name:       "stream consumers",
+		statements: []string{streamConsumersSchema},
+	},
 }
 
 const schemaMigrationsSchema = `

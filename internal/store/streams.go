@@ -33,3 +33,16 @@ func (r reader) MaxStreamPos(ctx context.Context) (int64, error) {
 	}
 	return pos, nil
 }
+
+// StreamEvents returns up to limit timeline events of all rooms with
+// after < stream_pos <= upto, oldest first: the committed stream that
+// consumers read in order. Callers pass as upto a position the event path
+// has published, never more (see the ordering note above).
+func (r reader) StreamEvents(ctx context.Context, after, upto int64, limit int) ([]Event, error) {
+	events, err := r.queryEvents(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE stream_pos > $1 AND stream_pos <= $2 ORDER BY stream_pos ASC LIMIT $3`, after, upto, limit)
+	if err != nil {
+		return nil, fmt.Errorf("load stream events in (%d, %d]: %w", after, upto, err)
+	}
+	return events, nil
+}
