@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
@@ -48,7 +49,7 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 			continue
 		}
 		last := own[len(own)-1]
-		membership = membershipOf(last.pdu.Content())
+		membership = authrules.Membership(last.pdu.Content())
 		if membership == "leave" || membership == "ban" {
 			if forgotten == nil {
 				if forgotten, err = s.forgotten(ctx, req.User); err != nil {
@@ -71,7 +72,7 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 		// window up to the last kept them joined (a profile change).
 		stayed := before == "join"
 		for _, it := range own[:len(own)-1] {
-			stayed = stayed && membershipOf(it.pdu.Content()) == "join"
+			stayed = stayed && authrules.Membership(it.pdu.Content()) == "join"
 		}
 		switch {
 		case membership == "join" && stayed:

@@ -352,12 +352,3 @@ func deref(s *string) string {
 }
 
 func emptyRaw() []json.RawMessage { return []json.RawMessage{} }
-
-// contentOf returns the content of a stored PDU's JSON, or nil.
-func contentOf(pdu []byte) json.RawMessage {
-	var e struct {
-		Content json.RawMessage `json:"content"`
-	}
-	_ = json.Unmarshal(pdu, &e) // a stored event always has content
-	return e.Content
-}

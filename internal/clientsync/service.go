@@ -2,12 +2,12 @@ package clientsync
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/room"
@@ -132,7 +132,7 @@ func (s *Service) apply(_ context.Context, evs []stream.Event) error {
 		if p.PDU.Type() == "m.room.member" {
 			if sk, ok := p.PDU.StateKey(); ok {
 				s.setMembership(store.Member{UserID: id.UserID(sk), RoomID: p.PDU.RoomID(),
-					Membership: membershipOf(p.PDU.Content()), StreamPos: p.StreamPos})
+					Membership: authrules.Membership(p.PDU.Content()), StreamPos: p.StreamPos})
 			}
 		}
 		top = max(top, p.StreamPos)
@@ -212,11 +212,3 @@ func (s *Service) memberships(ctx context.Context, user id.UserID) (map[id.RoomI
 
 // Position returns the newest stream position sync knows about.
 func (s *Service) Position() int64 { return s.notifier.Position() }
-
-func membershipOf(content json.RawMessage) string {
-	var c struct {
-		Membership string `json:"membership"`
-	}
-	_ = json.Unmarshal(content, &c) // no membership means no change we can show
-	return c.Membership
-}

@@ -40,6 +40,13 @@ func (r *recorder) handle(_ context.Context, evs []stream.Event) error {
 
 func newService(t *testing.T, path string) (*Service, *store.DB, *recorder) {
 	t.Helper()
+	return newServiceWith(t, path, Config{})
+}
+
+// newServiceWith opens the store at path (a file or a PostgreSQL DSN) and
+// returns a Service with cfg's optional settings.
+func newServiceWith(t *testing.T, path string, cfg Config) (*Service, *store.DB, *recorder) {
+	t.Helper()
 	db, err := store.Open(context.Background(), path, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -54,7 +61,9 @@ func newService(t *testing.T, path string) (*Service, *store.DB, *recorder) {
 		t.Fatal(err)
 	}
 	st := stream.New(pos, 0)
-	s := New(Config{DB: db, ServerName: testServer, Key: key, Logger: slog.New(slog.DiscardHandler), Stream: st})
+	cfg.DB, cfg.ServerName, cfg.Key, cfg.Logger, cfg.Stream = db, testServer, key, slog.New(slog.DiscardHandler), st
+	s := New(cfg)
+	t.Cleanup(s.Close)
 	rec := &recorder{}
 	rec.c = stream.NewConsumer(stream.ConsumerConfig{Name: "recorder", Stream: st, DB: db, Handle: rec.handle, From: pos})
 	if err := rec.c.Start(context.Background()); err != nil {

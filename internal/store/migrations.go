@@ -53,6 +53,16 @@ var migrations = []migration{
 	},
 	{
 		version:    3,
+		name:       "server identity",
+		statements: []string{serverIdentitySchema},
+	},
+	{
+		version:    4,
+		name:       "room head generation and soft-failed events",
+		statements: []string{roomsGenerationSchema, eventsSoftFailedSchema},
+	},
+	{
+		version:    5,
 		name:       "stream consumers",
 		statements: []string{streamConsumersSchema},
 	},
