@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -157,6 +158,33 @@ func (h *harness) sendTxn(roomID id.RoomID, sender id.UserID, device id.DeviceID
 	return pdu.EventID()
 }
 
+// sendMany sends n messages from several goroutines at once (so the event
+// path batches them), for windows far larger than any timeline.
+func (h *harness) sendMany(roomID id.RoomID, sender id.UserID, n int) {
+	h.t.Helper()
+	const workers = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				content := fmt.Sprintf(`{"msgtype":"m.text","body":"bulk %d"}`, i)
+				if _, _, err := h.rooms.Send(h.ctx, roomID, room.Proposal{Type: "m.room.message", Sender: sender, Content: json.RawMessage(content)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		h.t.Fatalf("send: %v", err)
+	}
+}
+
 // state sends a state event.
 func (h *harness) state(roomID id.RoomID, sender id.UserID, typ, stateKey, content string) id.EventID {
 	h.t.Helper()
@@ -269,6 +297,9 @@ func intp(n int) *int { return &n }
 type countingStore struct {
 	Store
 	n atomic.Int64
+	// ranges records the room and limit of each RoomEventsRange call.
+	rangesMu sync.Mutex
+	ranges   []rangeCall
 	// onMemberships, when set, runs before each membership load.
 	onMemberships atomic.Pointer[func()]
 }
@@ -283,8 +314,26 @@ func (c *countingStore) UserMembershipsSince(ctx context.Context, userID id.User
 	return c.Store.UserMembershipsSince(ctx, userID, pos)
 }
 
+// rangeCall is one RoomEventsRange call.
+type rangeCall struct {
+	room  id.RoomID
+	limit int
+}
+
+// takeRanges returns the RoomEventsRange calls since the last take.
+func (c *countingStore) takeRanges() []rangeCall {
+	c.rangesMu.Lock()
+	defer c.rangesMu.Unlock()
+	out := c.ranges
+	c.ranges = nil
+	return out
+}
+
 func (c *countingStore) RoomEventsRange(ctx context.Context, roomID id.RoomID, from, to int64, dir store.Direction, limit int) ([]store.Event, error) {
 	c.n.Add(1)
+	c.rangesMu.Lock()
+	c.ranges = append(c.ranges, rangeCall{roomID, limit})
+	c.rangesMu.Unlock()
 	return c.Store.RoomEventsRange(ctx, roomID, from, to, dir, limit)
 }
 
@@ -321,6 +370,16 @@ func (c *countingStore) Membership(ctx context.Context, roomID id.RoomID, userID
 func (c *countingStore) Event(ctx context.Context, eventID id.EventID) (store.Event, error) {
 	c.n.Add(1)
 	return c.Store.Event(ctx, eventID)
+}
+
+func (c *countingStore) RoomsWithEventsInRange(ctx context.Context, userID id.UserID, after, upto int64) ([]id.RoomID, error) {
+	c.n.Add(1)
+	return c.Store.RoomsWithEventsInRange(ctx, userID, after, upto)
+}
+
+func (c *countingStore) MemberEventsInRange(ctx context.Context, roomID id.RoomID, userID id.UserID, after, upto int64) ([]store.Event, error) {
+	c.n.Add(1)
+	return c.Store.MemberEventsInRange(ctx, roomID, userID, after, upto)
 }
 
 func (c *countingStore) Filter(ctx context.Context, userID id.UserID, filterID int64) ([]byte, error) {

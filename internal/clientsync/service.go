@@ -21,6 +21,8 @@ type Store interface {
 	room.VisibilityStore
 	stream.Reader
 	UserMembershipsSince(ctx context.Context, userID id.UserID, pos int64) ([]store.Member, error)
+	RoomsWithEventsInRange(ctx context.Context, userID id.UserID, after, upto int64) ([]id.RoomID, error)
+	MemberEventsInRange(ctx context.Context, roomID id.RoomID, userID id.UserID, after, upto int64) ([]store.Event, error)
 	RoomEventsRange(ctx context.Context, roomID id.RoomID, from, to int64, dir store.Direction, limit int) ([]store.Event, error)
 	StateGroupBeforeEvent(ctx context.Context, nid int64) (int64, error)
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)

@@ -30,6 +30,26 @@ func testRingAndDatabaseAgree(t *testing.T) {
 			h.member(r, bob, bob, "leave")
 			h.send(r, alice, "after")
 		}},
+		{"sync: the user is kicked, then a window wider than any timeline", func(h *harness, r id.RoomID) {
+			h.send(r, alice, "before")
+			h.member(r, alice, bob, "leave")
+			h.sendMany(r, alice, wideWindow)
+		}},
+		{"sync: the user is banned, then a window wider than any timeline", func(h *harness, r id.RoomID) {
+			h.member(r, alice, bob, "ban")
+			h.sendMany(r, alice, wideWindow)
+		}},
+		{"sync: a rename and a topic, then a window wider than any timeline", func(h *harness, r id.RoomID) {
+			h.state(r, alice, "m.room.name", "", `{"name":"N"}`)
+			h.state(r, alice, "m.room.topic", "", `{"topic":"T"}`)
+			h.sendMany(r, alice, wideWindow)
+		}},
+		{"sync: another member joins early in a window wider than any timeline", func(h *harness, r id.RoomID) {
+			h.member(r, carol, carol, "join")
+			h.sendMany(r, alice, wideWindow)
+			h.state(r, alice, "m.room.topic", "", `{"topic":"late"}`)
+			h.send(r, alice, "last")
+		}},
 		{"sync: the user is invited elsewhere", func(h *harness, r id.RoomID) {
 			other := h.createRoom(alice)
 			h.member(other, alice, bob, "invite")
