@@ -66,3 +66,42 @@ func TestStreamEventsInOrderAcrossRooms(t *testing.T) {
 		}
 	})
 }
+
+func TestSyncWindowQueries(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		bob := id.UserID("@bob:hafen.test")
+		r1, r2, r3 := id.RoomID("!a1:hafen.test"), id.RoomID("!b2:hafen.test"), id.RoomID("!c3:hafen.test")
+		member := func(room id.RoomID, n int, user id.UserID, membership string) int64 {
+			ev := testEvent(room, n)
+			sk := string(user)
+			ev.Type, ev.StateKey = "m.room.member", &sk
+			nids, pos := insertEvents(t, db, ev)
+			write(t, db, func(tx *Tx) error {
+				return tx.SetMembership(ctx, Member{RoomID: room, UserID: user, Membership: membership, EventNID: nids[0], StreamPos: pos[0]})
+			})
+			return pos[0]
+		}
+		member(r1, 1, bob, "join")
+		member(r2, 1, bob, "join")
+		member(r3, 1, alice, "join") // a room bob is not in
+		_, before := insertEvents(t, db, testEvent(r1, 2))
+		since := before[0]
+		kick := member(r1, 3, bob, "leave")
+		_, msgs := insertEvents(t, db, testEvent(r1, 4), testEvent(r3, 4))
+		upto := msgs[1]
+		member(r2, 5, bob, "leave") // after upto: outside the window
+
+		rooms, err := db.RoomsWithEventsInRange(ctx, bob, since, upto)
+		if err != nil || !slices.Equal(rooms, []id.RoomID{r1}) {
+			t.Errorf("RoomsWithEventsInRange(%d, %d) = %v, %v; want [%s]", since, upto, rooms, err, r1)
+		}
+		evs, err := db.MemberEventsInRange(ctx, r1, bob, since, upto)
+		if err != nil || len(evs) != 1 || evs[0].StreamPos != kick {
+			t.Errorf("MemberEventsInRange = %v, %v; want the kick at %d", evs, err, kick)
+		}
+		if evs, err := db.MemberEventsInRange(ctx, r2, bob, since, upto); err != nil || len(evs) != 0 {
+			t.Errorf("MemberEventsInRange of a change after the window = %v, %v; want none", evs, err)
+		}
+	})
+}

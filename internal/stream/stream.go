@@ -144,6 +144,9 @@ func (s *Stream) Wait(ctx context.Context, after int64) int64 {
 func (s *Stream) recent(after int64, limit int) (evs []Event, upto int64, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if after == s.pos && !s.broken {
+		return nil, after, true // nothing published after it
+	}
 	i := len(s.segs) - 1
 	for i >= 0 && s.segs[i].after != after {
 		if s.segs[i].after < after {
