@@ -13,7 +13,6 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
@@ -203,7 +202,10 @@ func (a *roomAPI) inviteUser(w http.ResponseWriter, r *http.Request, sess sessio
 	return a.changeOther(w, r, sess, room.MembershipInvite)
 }
 
-// kick removes a user from a room.
+// kick removes a user from a room, revokes their invite or denies their
+// knock. A user who is not in the room (never joined, left, banned) is 403
+// M_FORBIDDEN ("the kickee is not currently in the room") and nothing is
+// written.
 //
 // POST /_matrix/client/v3/rooms/{roomId}/kick
 func (a *roomAPI) kick(w http.ResponseWriter, r *http.Request, sess session) error {
@@ -218,7 +220,8 @@ func (a *roomAPI) ban(w http.ResponseWriter, r *http.Request, sess session) erro
 }
 
 // unban lifts a ban; the target must be banned (403 M_FORBIDDEN
-// otherwise), so that unban never turns into a kick.
+// otherwise, checked by the event path under the room lock), so that unban
+// never turns into a kick.
 //
 // POST /_matrix/client/v3/rooms/{roomId}/unban
 func (a *roomAPI) unban(w http.ResponseWriter, r *http.Request, sess session) error {
@@ -230,15 +233,8 @@ func (a *roomAPI) unban(w http.ResponseWriter, r *http.Request, sess session) er
 	if err != nil {
 		return err
 	}
-	cur, err := a.memberEvent(r.Context(), roomID, target)
-	if err != nil {
-		return err
-	}
-	if authrules.MembershipOf(cur) != room.MembershipBan {
-		return matrixerr.Forbidden("the user is not banned from this room")
-	}
 	return a.changeMembership(w, r, roomID, room.MembershipChange{
-		Sender: sess.UserID, Target: target, Membership: room.MembershipLeave, Reason: reason,
+		Sender: sess.UserID, Target: target, Membership: room.MembershipLeave, Reason: reason, Unban: true,
 	})
 }
 

@@ -29,6 +29,7 @@ type RoomService interface {
 	CurrentState(ctx context.Context, roomID id.RoomID) ([]*event.PDU, error)
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
 	Forget(ctx context.Context, user id.UserID, roomID id.RoomID) error
+	Deactivate(ctx context.Context, user id.UserID, erase bool) error
 }
 
 // RoomStore is the storage the room endpoints read; they never write to
@@ -43,7 +44,7 @@ type RoomStore interface {
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
-	TxnEventID(ctx context.Context, userID id.UserID, deviceID id.DeviceID, txnID string) (id.EventID, error)
+	TxnEventID(ctx context.Context, k store.TxnKey) (id.EventID, error)
 	MaxStreamPos(ctx context.Context) (int64, error)
 }
 
@@ -187,6 +188,8 @@ func roomErr(err error) error {
 		return matrixerr.Wrap(matrixerr.KindForbidden, err, err.Error())
 	case errors.Is(err, room.ErrEventTooLarge):
 		return matrixerr.Wrap(matrixerr.KindTooLarge, err, "the event is larger than 65536 bytes")
+	case errors.Is(err, room.ErrUnableToGrantJoin):
+		return matrixerr.Wrap(matrixerr.KindUnableToGrantJoin, err, "no user of this server in the room may invite, so none can authorise the join")
 	case errors.Is(err, room.ErrAliasInUse):
 		return matrixerr.Wrap(matrixerr.KindRoomInUse, err, "the room alias is already taken")
 	case errors.Is(err, room.ErrInvalidRequest):

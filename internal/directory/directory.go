@@ -97,24 +97,6 @@ func (s *Service) Create(ctx context.Context, alias id.RoomAlias, roomID id.Room
 	return s.insert(ctx, Alias{Alias: alias, RoomID: roomID, Creator: creator})
 }
 
-// EnsureForNewRoom records the alias of a room just created with it,
-// unless the event path already did: ErrExists when the alias points to
-// another room.
-func (s *Service) EnsureForNewRoom(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error {
-	err := s.insert(ctx, Alias{Alias: alias, RoomID: roomID, Creator: creator})
-	if !errors.Is(err, ErrExists) {
-		return err
-	}
-	a, err := s.Lookup(ctx, alias)
-	if err != nil {
-		return err
-	}
-	if a.RoomID != roomID {
-		return fmt.Errorf("%w: %s points to %s", ErrExists, alias, a.RoomID)
-	}
-	return nil
-}
-
 func (s *Service) insert(ctx context.Context, a Alias) error {
 	err := s.DB.Write(ctx, func(tx *store.Tx) error { return tx.CreateRoomAlias(ctx, a) })
 	if errors.Is(err, store.ErrExists) {

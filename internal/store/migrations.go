@@ -63,6 +63,11 @@ var migrations = []migration{
 	},
 	{
 		version:    5,
+		name:       "transaction ids scoped by endpoint and path",
+		statements: []string{txnIDsScopeMigration},
+	},
+	{
+		version:    6,
 		name:       "stream consumers",
 		statements: []string{streamConsumersSchema},
 	},
