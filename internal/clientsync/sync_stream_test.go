@@ -1,6 +1,7 @@
 package clientsync
 
 import (
+	"slices"
 	"sync"
 	"testing"
 )
@@ -40,5 +41,38 @@ func testColdSyncDoesNotStallWrites(t *testing.T) {
 	got := roomsOf(h.next(bob, first.NextBatch, nil)).Join[string(roomID)]
 	if _, inFirst := roomsOf(first).Join[string(roomID)]; !inFirst && got == nil {
 		t.Fatal("the join made while the memberships loaded never reached bob")
+	}
+}
+
+// TestSyncAfterCrashBetweenCommitAndApply: events commit while sync's
+// consumer is not running (the process dies after the commit, before sync
+// applied them). Sync is not durable: the restarted service starts from
+// the database's newest position, and a client syncing from its token of
+// before the crash gets every event of the window, from the store.
+func TestSyncAfterCrashBetweenCommitAndApply(t *testing.T) {
+	forEachBackend(t, testSyncAfterCrashBetweenCommitAndApply)
+}
+
+func testSyncAfterCrashBetweenCommitAndApply(t *testing.T) {
+	h := newHarness(t, 0)
+	roomID := h.createRoom(alice)
+	h.member(roomID, bob, bob, "join")
+	since := h.initial(bob, nil).NextBatch
+	h.sync.Stop() // the crash: nothing after this reaches the old service
+	h.send(roomID, alice, "one")
+	h.state(roomID, alice, "m.room.topic", "", `{"topic":"while down"}`)
+	h.send(roomID, alice, "two")
+
+	restarted := h.addSync(0)
+	resp := h.syncWith(restarted, Request{User: bob, Device: "DEV", Since: since})
+	jr := roomsOf(resp).Join[string(roomID)]
+	if jr == nil {
+		t.Fatal("room missing after the restart")
+	}
+	if got, want := bodies(jr.Timeline.Events), []string{"one", "m.room.topic", "two"}; !slices.Equal(got, want) {
+		t.Errorf("timeline after the restart = %v, want %v", got, want)
+	}
+	if resp.NextBatch != Token(restarted.Position()) || mustParse(t, resp.NextBatch) <= mustParse(t, since) {
+		t.Errorf("next_batch = %s, want the restarted position %s", resp.NextBatch, Token(restarted.Position()))
 	}
 }
