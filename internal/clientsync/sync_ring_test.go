@@ -30,6 +30,15 @@ func testRingAndDatabaseAgree(t *testing.T) {
 			h.member(r, bob, bob, "leave")
 			h.send(r, alice, "after")
 		}},
+		{"sync: the user leaves after more events than the timeline holds, then a few more", func(h *harness, r id.RoomID) {
+			for _, b := range msgs(15, "m") {
+				h.send(r, alice, b)
+			}
+			h.member(r, bob, bob, "leave")
+			for _, b := range msgs(3, "after") {
+				h.send(r, alice, b)
+			}
+		}},
 		{"sync: the user is kicked, then a window wider than any timeline", func(h *harness, r id.RoomID) {
 			h.send(r, alice, "before")
 			h.member(r, alice, bob, "leave")

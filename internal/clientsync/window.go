@@ -116,14 +116,20 @@ func (s *Service) readWindow(ctx context.Context, roomID id.RoomID, since, upto 
 // windowUpTo returns the part of a room's window up to and including
 // stream position upto (the user's leave), oldest first.
 func (s *Service) windowUpTo(ctx context.Context, roomID id.RoomID, w *window, since, upto int64, limit int) (*window, error) {
-	if !w.complete && (len(w.items) == 0 || w.items[0].pos > upto) {
-		// The events kept are all after upto: read up to it.
-		return s.readWindow(ctx, roomID, since, upto, limit)
-	}
-	out := &window{complete: w.complete}
-	for _, it := range w.items {
-		if it.pos <= upto {
-			out.items = append(out.items, it)
+	var out *window
+	if w.complete {
+		out = &window{complete: true}
+		for _, it := range w.items {
+			if it.pos <= upto {
+				out.items = append(out.items, it)
+			}
+		}
+	} else {
+		// Only the newest events are at hand, and older ones up to upto
+		// may be missing from them: read up to upto.
+		var err error
+		if out, err = s.readWindow(ctx, roomID, since, upto, limit); err != nil {
+			return nil, err
 		}
 	}
 	for _, it := range w.own {
