@@ -81,17 +81,30 @@ func testRingAndDatabaseAgree(t *testing.T) {
 			if _, ok := small.timeline.Range(mustParse(t, since), small.Position()); ok {
 				t.Fatal("small ring still covers since")
 			}
-			req := Request{User: bob, Device: "DEV", Since: since}
-			fromRing, err := json.Marshal(h.syncWith(h.sync, req))
+			lazy, err := ParseFilter([]byte(`{"room":{"timeline":{"limit":3},"state":{"lazy_load_members":true}}}`))
 			if err != nil {
 				t.Fatal(err)
 			}
-			fromDB, err := json.Marshal(h.syncWith(small, req))
-			if err != nil {
-				t.Fatal(err)
+			variants := []struct {
+				name string
+				req  Request
+			}{
+				{"plain", Request{User: bob, Device: "DEV", Since: since}},
+				{"full_state", Request{User: bob, Device: "DEV", Since: since, FullState: true}},
+				{"limit 3, lazy members", Request{User: bob, Device: "DEV", Since: since, Filter: lazy}},
 			}
-			if string(fromRing) != string(fromDB) {
-				t.Errorf("ring response:\n%s\ndatabase response:\n%s", fromRing, fromDB)
+			for _, v := range variants {
+				fromRing, err := json.Marshal(h.syncWith(h.sync, v.req))
+				if err != nil {
+					t.Fatal(err)
+				}
+				fromDB, err := json.Marshal(h.syncWith(small, v.req))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(fromRing) != string(fromDB) {
+					t.Errorf("%s: ring response:\n%s\ndatabase response:\n%s", v.name, fromRing, fromDB)
+				}
 			}
 		})
 	}
