@@ -69,7 +69,7 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 }
 
 // Start loads a durable consumer's position and starts its goroutine,
-// which runs until Stop.
+// which runs until Stop. Call it once.
 func (c *Consumer) Start(ctx context.Context) error {
 	if c.cfg.Positions != nil {
 		pos, ok, err := c.cfg.Positions.ConsumerPosition(ctx, c.cfg.Name)
@@ -92,8 +92,8 @@ func (c *Consumer) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops the consumer's goroutine and waits for it to end. A batch
-// being handled is abandoned; a durable consumer sees it again after the
+// Stop stops the consumer's goroutine and waits for it to end (the
+// handler sees its ctx done). A batch being handled is abandoned; a durable consumer sees it again after the
 // next Start.
 func (c *Consumer) Stop() {
 	if c.cancel == nil {
