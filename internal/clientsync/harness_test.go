@@ -39,7 +39,7 @@ var testNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // newHarness opens the backend its test runs under.
 func forEachBackend(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	for _, b := range storetest.Backends {
+	for _, b := range storetest.Backends() {
 		t.Run(b, f)
 	}
 }
@@ -48,7 +48,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T)) {
 // forEachBackend gave it, SQLite outside forEachBackend (benchmarks).
 func backendOf(t testing.TB) string {
 	parts := strings.Split(t.Name(), "/")
-	if len(parts) > 1 && slices.Contains(storetest.Backends, parts[1]) {
+	if len(parts) > 1 && slices.Contains(storetest.Backends(), parts[1]) {
 		return parts[1]
 	}
 	return "sqlite"

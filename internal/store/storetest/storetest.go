@@ -22,15 +22,15 @@ import (
 // database.
 const PostgresDSNEnv = "HAFEN_TEST_POSTGRES_DSN"
 
-// Backends are the subtest names ForEachDSN runs, one per backend.
-var Backends = []string{"sqlite", "postgres"}
+// Backends returns the subtest names ForEachDSN runs, one per backend.
+func Backends() []string { return []string{"sqlite", "postgres"} }
 
 // ForEachDSN runs f as one subtest per backend, named after it, with the
 // DSN of a fresh, empty database. The PostgreSQL subtest is skipped when
 // HAFEN_TEST_POSTGRES_DSN is not set.
 func ForEachDSN(t *testing.T, f func(t *testing.T, dsn string)) {
 	t.Helper()
-	for _, b := range Backends {
+	for _, b := range Backends() {
 		t.Run(b, func(t *testing.T) { f(t, DSN(t, b)) })
 	}
 }
