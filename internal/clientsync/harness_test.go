@@ -300,8 +300,10 @@ type countingStore struct {
 	// ranges records the room and limit of each RoomEventsRange call.
 	rangesMu sync.Mutex
 	ranges   []rangeCall
-	// onMemberships, when set, runs before each membership load.
-	onMemberships atomic.Pointer[func()]
+	// onMemberships, when set, runs before each membership load, and
+	// afterMemberships after its query.
+	onMemberships    atomic.Pointer[func()]
+	afterMemberships atomic.Pointer[func()]
 }
 
 var _ Store = (*countingStore)(nil)
@@ -311,7 +313,11 @@ func (c *countingStore) UserMembershipsSince(ctx context.Context, userID id.User
 	if f := c.onMemberships.Load(); f != nil {
 		(*f)()
 	}
-	return c.Store.UserMembershipsSince(ctx, userID, pos)
+	ms, err := c.Store.UserMembershipsSince(ctx, userID, pos)
+	if f := c.afterMemberships.Load(); f != nil {
+		(*f)()
+	}
+	return ms, err
 }
 
 // rangeCall is one RoomEventsRange call.

@@ -10,37 +10,53 @@ import (
 // their memberships from the store, membership changes of that user still
 // commit (sync's bookkeeping runs on its own consumer, not on the store's
 // writer, and holds no lock across the load), and the change reaches the
-// user.
+// user whether the load's query ran before or after it.
 func TestColdSyncDoesNotStallWrites(t *testing.T) { forEachBackend(t, testColdSyncDoesNotStallWrites) }
 
 func testColdSyncDoesNotStallWrites(t *testing.T) {
-	h := newHarness(t, 0)
-	roomID := h.createRoom(alice)
-	entered, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	block := func() { once.Do(func() { close(entered); <-release }) }
-	h.calls.onMemberships.Store(&block)
-	done := make(chan *Response, 1)
-	go func() {
-		resp, err := h.sync.Sync(h.ctx, Request{User: bob, Device: "DEV"})
-		if err != nil {
-			t.Errorf("Sync: %v", err)
-		}
-		done <- resp
-	}()
-	<-entered
-	// Under the old design this join never committed: the writer waited
-	// for the lock the blocked load held.
-	h.member(roomID, bob, bob, "join")
-	h.send(roomID, alice, "after the join")
-	close(release)
-	first := <-done
-	if first == nil {
-		return
-	}
-	got := roomsOf(h.next(bob, first.NextBatch, nil)).Join[string(roomID)]
-	if _, inFirst := roomsOf(first).Join[string(roomID)]; !inFirst && got == nil {
-		t.Fatal("the join made while the memberships loaded never reached bob")
+	for _, tc := range []struct {
+		name       string
+		afterQuery bool
+	}{{"change before the query", false}, {"change after the query", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, 0)
+			roomID := h.createRoom(alice)
+			entered, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			block := func() { once.Do(func() { close(entered); <-release }) }
+			if tc.afterQuery {
+				h.calls.afterMemberships.Store(&block)
+			} else {
+				h.calls.onMemberships.Store(&block)
+			}
+			done := make(chan *Response, 1)
+			go func() {
+				resp, err := h.sync.Sync(h.ctx, Request{User: bob, Device: "DEV"})
+				if err != nil {
+					t.Errorf("Sync: %v", err)
+				}
+				done <- resp
+			}()
+			<-entered
+			// Under the old design this join never committed: the writer
+			// waited for the lock the blocked load held.
+			h.member(roomID, bob, bob, "join")
+			h.send(roomID, alice, "after the join")
+			// Sync has applied the join (to the load in progress) before
+			// the load ends.
+			if err := h.sync.caughtUp(h.ctx); err != nil {
+				t.Fatal(err)
+			}
+			close(release)
+			first := <-done
+			if first == nil {
+				return
+			}
+			got := roomsOf(h.next(bob, first.NextBatch, nil)).Join[string(roomID)]
+			if _, inFirst := roomsOf(first).Join[string(roomID)]; !inFirst && got == nil {
+				t.Fatal("the join made while the memberships loaded never reached bob")
+			}
+		})
 	}
 }
 
