@@ -116,6 +116,14 @@ func New(cfg Config) *Service {
 	return s
 }
 
+// StopWaiting makes every long-polling sync, now and from now on, answer
+// with what it has at once; call it at shutdown, before draining the HTTP
+// servers.
+func (s *Service) StopWaiting() { s.notifier.Stop() }
+
+// Waiting returns how many syncs are long-polling right now.
+func (s *Service) Waiting() int { return s.notifier.Waiting() }
+
 // Start starts the goroutine that applies the event stream to sync's
 // memory. Stop stops it.
 func (s *Service) Start(ctx context.Context) error { return s.consumer.Start(ctx) }

@@ -21,7 +21,7 @@ import (
 const FileName = "hafen.lock"
 
 // ErrLocked is returned (wrapped) when another process holds the lock.
-var ErrLocked = errors.New("directory is locked by another process")
+var ErrLocked = errors.New("in use by another hafen process")
 
 // Lock is a held directory lock.
 type Lock struct {
@@ -32,7 +32,17 @@ type Lock struct {
 // process (or another Acquire in this one) holds the lock, the error wraps
 // ErrLocked and names the holder's process ID when it is known.
 func Acquire(dir string) (*Lock, error) {
-	path := filepath.Join(dir, FileName)
+	return acquire(filepath.Join(dir, FileName), dir)
+}
+
+// AcquireFile locks the lock file at path, creating it, like Acquire: for
+// a resource outside the data directory (an SQLite database elsewhere),
+// locked through a file next to it. what names the resource in errors.
+func AcquireFile(path, what string) (*Lock, error) {
+	return acquire(path, what)
+}
+
+func acquire(path, dir string) (*Lock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
@@ -46,7 +56,7 @@ func Acquire(dir string) (*Lock, error) {
 		}
 		f.Close()
 		if errors.Is(err, errWouldBlock) {
-			return nil, fmt.Errorf("%s is in use by another hafen process%s: %w", dir, holder, ErrLocked)
+			return nil, fmt.Errorf("%s is %w%s", dir, ErrLocked, holder)
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

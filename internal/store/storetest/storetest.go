@@ -1,8 +1,7 @@
-// Package storetest gives the tests of packages above store a fresh
-// database on each backend: SQLite in a temporary directory always, and
-// PostgreSQL when HAFEN_TEST_POSTGRES_DSN points at a server (each test
-// gets a schema of its own, dropped afterwards). It is imported by tests
-// only.
+// Package storetest gives tests a fresh, empty database on every backend
+// Hafen supports: SQLite in t.TempDir() always, and PostgreSQL, in a
+// schema of the test's own that is dropped afterwards, when
+// HAFEN_TEST_POSTGRES_DSN points at a server (see CONTRIBUTING.md).
 package storetest
 
 import (
@@ -22,18 +21,20 @@ import (
 // database.
 const PostgresDSNEnv = "HAFEN_TEST_POSTGRES_DSN"
 
-// Backends returns the subtest names ForEachDSN runs, one per backend.
-func Backends() []string { return []string{"sqlite", "postgres"} }
-
-// ForEachDSN runs f as one subtest per backend, named after it, with the
-// DSN of a fresh, empty database. The PostgreSQL subtest is skipped when
-// HAFEN_TEST_POSTGRES_DSN is not set.
+// ForEachDSN runs f once per backend with the DSN of a fresh, empty
+// database (a SQLite path or a PostgreSQL URL, as store.Open takes).
 func ForEachDSN(t *testing.T, f func(t *testing.T, dsn string)) {
 	t.Helper()
-	for _, b := range Backends() {
-		t.Run(b, func(t *testing.T) { f(t, DSN(t, b)) })
-	}
+	t.Run("sqlite", func(t *testing.T) {
+		f(t, SQLiteDSN(t))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		f(t, PostgresDSN(t))
+	})
 }
+
+// Backends returns the subtest names ForEachDSN runs, one per backend.
+func Backends() []string { return []string{"sqlite", "postgres"} }
 
 // DSN returns the DSN of a fresh, empty database on the named backend
 // ("sqlite" or "postgres"), skipping the test when PostgreSQL is asked for
@@ -43,17 +44,23 @@ func DSN(t testing.TB, backend string) string {
 	if backend == "postgres" {
 		return PostgresDSN(t)
 	}
+	return SQLiteDSN(t)
+}
+
+// SQLiteDSN returns the path of a new SQLite database in t.TempDir().
+func SQLiteDSN(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "hafen.db")
 }
 
 // PostgresDSN creates a schema of its own for the test and returns a DSN
-// whose search_path selects it. It skips the test if PostgreSQL is not
-// configured.
+// whose search_path selects it; the schema is dropped when the test ends
+// (after cleanups registered later, such as closing the store). It skips
+// the test if PostgreSQL is not configured.
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(PostgresDSNEnv)
 	if base == "" {
-		t.Skipf("%s not set; skipping PostgreSQL (see README)", PostgresDSNEnv)
+		t.Skipf("%s not set; skipping PostgreSQL (see CONTRIBUTING.md)", PostgresDSNEnv)
 	}
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
@@ -69,8 +76,7 @@ func PostgresDSN(t testing.TB) string {
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("create schema: %v", err)
 	}
-	// Registered before the test opens its database, so it runs after
-	// the database's Close.
+	// Registered before the store's own Close, so it runs after it.
 	t.Cleanup(func() {
 		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
