@@ -18,8 +18,19 @@
 // memory, and wakes long-polling requests through a Notifier. An
 // incremental sync whose since token is still covered by the ring is
 // answered without reading the database, so many clients syncing one room
-// do not multiply database work. Older tokens and initial syncs read the
-// store.
+// do not multiply database work. Initial syncs read the store.
+//
+// # Returning clients
+//
+// A since token older than the ring (a client back after a while, or any
+// client after a restart) is answered from the store by stream position:
+// only the rooms with events after since are visited (one query over the
+// user's memberships), each with one read of its newest events bounded by
+// the timeline limit; the user's own membership changes in the window
+// come from the memberships table and the room's member events, however
+// old; and the state delta of a limited timeline is the difference between
+// the state groups at since and at the start of the timeline. The answer
+// is the one the ring would give (a test compares them).
 //
 // # Notification counts
 //
