@@ -85,11 +85,13 @@ func TestSyncWindowQueries(t *testing.T) {
 		member(r1, 1, bob, "join")
 		member(r2, 1, bob, "join")
 		member(r3, 1, alice, "join") // a room bob is not in
+		r4 := id.RoomID("!d4:hafen.test")
+		member(r4, 1, bob, "leave") // a room bob left before the window
 		_, before := insertEvents(t, db, testEvent(r1, 2))
 		since := before[0]
 		kick := member(r1, 3, bob, "leave")
-		_, msgs := insertEvents(t, db, testEvent(r1, 4), testEvent(r3, 4))
-		upto := msgs[1]
+		_, msgs := insertEvents(t, db, testEvent(r1, 4), testEvent(r4, 4), testEvent(r3, 4))
+		upto := msgs[2]
 		member(r2, 5, bob, "leave") // after upto: outside the window
 
 		rooms, err := db.RoomsWithEventsInRange(ctx, bob, since, upto)

@@ -49,15 +49,16 @@ func (r reader) StreamEvents(ctx context.Context, after, upto int64, limit int) 
 	return events, nil
 }
 
-// RoomsWithEventsInRange returns the rooms the user has a membership of
-// (any: join, invite, leave, ban, knock) that have a timeline event with
-// after < stream_pos <= upto, for an incremental sync the in-memory ring no
-// longer covers. It is one query: an index probe per room of the user, not
-// a scan of the window.
+// RoomsWithEventsInRange returns the rooms that have a timeline event with
+// after < stream_pos <= upto and that the user is joined to or whose
+// membership changed after after, for an incremental sync the in-memory
+// ring no longer covers (rooms the user left or was invited to before the
+// window have nothing to show). It is one query: an index probe per room of
+// the user, not a scan of the window.
 func (r reader) RoomsWithEventsInRange(ctx context.Context, userID id.UserID, after, upto int64) ([]id.RoomID, error) {
 	var out []id.RoomID
 	err := r.scanRows(ctx, `SELECT m.room_id FROM memberships m
-		WHERE m.user_id = $1 AND EXISTS (
+		WHERE m.user_id = $1 AND (m.membership = 'join' OR m.stream_pos > $2) AND EXISTS (
 			SELECT 1 FROM events e WHERE e.room_id = m.room_id AND e.stream_pos > $2 AND e.stream_pos <= $3)
 		ORDER BY m.room_id`, []any{string(userID), after, upto}, func(scan func(...any) error) error {
 		var roomID id.RoomID
