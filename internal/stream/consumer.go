@@ -15,8 +15,9 @@ import (
 // once.
 const DefaultBatch = 512
 
-// retryDelay is the pause before a consumer retries a batch that failed.
-const retryDelay = time.Second
+// DefaultRetryDelay is the pause before a consumer retries a batch that
+// failed.
+const DefaultRetryDelay = time.Second
 
 // Handler handles a batch of committed events, oldest first. The slice and
 // its events are shared with other consumers and must not be changed. An
@@ -40,8 +41,11 @@ type ConsumerConfig struct {
 	From int64
 	// Batch is the number of events read from the store at once; 0 means
 	// DefaultBatch.
-	Batch  int
-	Logger *slog.Logger
+	Batch int
+	// RetryDelay is the pause before a failed read or batch is tried
+	// again; 0 means DefaultRetryDelay.
+	RetryDelay time.Duration
+	Logger     *slog.Logger
 }
 
 // Consumer reads the committed event stream in order on its own goroutine
@@ -61,6 +65,9 @@ type Consumer struct {
 func NewConsumer(cfg ConsumerConfig) *Consumer {
 	if cfg.Batch <= 0 {
 		cfg.Batch = DefaultBatch
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = DefaultRetryDelay
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -191,7 +198,7 @@ func (c *Consumer) pause(ctx context.Context, step string, err error) bool {
 		return false
 	}
 	c.cfg.Logger.Error("stream consumer failed", "consumer", c.cfg.Name, "step", step, "err", err)
-	t := time.NewTimer(retryDelay)
+	t := time.NewTimer(c.cfg.RetryDelay)
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
@@ -94,6 +95,9 @@ type log struct {
 	pos    []int64
 	ids    map[id.EventID]bool
 	failAt int64
+	// failures, when set, is how many times the batch at failAt fails
+	// before it succeeds; 0 fails it for ever.
+	failures int
 }
 
 func (l *log) handle(_ context.Context, evs []stream.Event) error {
@@ -101,6 +105,12 @@ func (l *log) handle(_ context.Context, evs []stream.Event) error {
 	defer l.mu.Unlock()
 	for _, e := range evs {
 		if e.StreamPos == l.failAt {
+			if l.failures > 0 {
+				l.failures--
+				if l.failures == 0 {
+					l.failAt = 0
+				}
+			}
 			return errors.New("crash")
 		}
 	}
@@ -288,6 +298,43 @@ func TestDurableConsumerResumesAfterCrash(t *testing.T) {
 		}
 		if pos, ok, err := srv.db.ConsumerPosition(context.Background(), cfg.Name); pos != sent[len(sent)-1] || !ok || err != nil {
 			t.Errorf("stored position = %d, %v, %v; want %d", pos, ok, err, sent[len(sent)-1])
+		}
+	})
+}
+
+// TestFailedBatchIsRetried: a handler that fails a batch gets the same
+// batch again, and the events after it follow in order.
+func TestFailedBatchIsRetried(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		srv := open(t, dsn)
+		roomID := srv.createRoom(t)
+		from := srv.stream.Position()
+		seen := &log{}
+		c := start(t, stream.ConsumerConfig{Name: "retry", Stream: srv.stream, DB: srv.db, Positions: srv.db,
+			Handle: seen.handle, From: from, RetryDelay: time.Millisecond})
+		var sent []int64
+		sent = append(sent, srv.send(t, roomID, "a"))
+		waitFor(t, c, sent[0])
+		// The next event fails three times; the handler waits for the
+		// lock until failAt is set.
+		seen.mu.Lock()
+		sent = append(sent, srv.send(t, roomID, "fails"))
+		seen.failAt, seen.failures = sent[1], 3
+		seen.mu.Unlock()
+		for i := range 2 {
+			sent = append(sent, srv.send(t, roomID, fmt.Sprint(i)))
+		}
+		waitFor(t, c, sent[len(sent)-1])
+		if got := seen.positions(); !slices.Equal(got, sent) {
+			t.Errorf("consumer saw %v, want %v", got, sent)
+		}
+		seen.mu.Lock()
+		if seen.failures != 0 {
+			t.Errorf("the batch failed %d times fewer than it should", seen.failures)
+		}
+		seen.mu.Unlock()
+		if pos, _, err := srv.db.ConsumerPosition(context.Background(), "retry"); pos != sent[len(sent)-1] || err != nil {
+			t.Errorf("stored position = %d, %v; want %d", pos, err, sent[len(sent)-1])
 		}
 	})
 }
