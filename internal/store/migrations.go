@@ -76,6 +76,11 @@ var migrations = []migration{
 		name:       "signing key history and remote server keys",
 		statements: []string{ownSigningKeysSchema, remoteServerKeysSchema, remoteKeyResponsesSchema},
 	},
+	{
+		version:    8,
+		name:       "stream consumers",
+		statements: []string{streamConsumersSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
