@@ -88,6 +88,10 @@ func (s *Service) ProcessRemote(ctx context.Context, origin id.ServerName, pdus 
 			if res.Verdict == 0 {
 				res.Verdict = pducheck.Drop
 			}
+			if res.Verdict != pducheck.Accept {
+				s.log.Debug("remote event not accepted", "origin", origin, "room_id", roomID,
+					"event_id", res.EventID, "verdict", res.Verdict.String(), "err", res.Err)
+			}
 			results[i] = res
 		}
 	}
