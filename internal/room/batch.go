@@ -47,7 +47,8 @@ func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomSt
 		b   *batch
 		err error
 	)
-	for attempt := 0; ; attempt++ {
+	var stale, learned bool
+	for {
 		if err = s.ensureLoaded(ctx, roomID, rs); err != nil {
 			b = nil
 			break
@@ -65,10 +66,27 @@ func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomSt
 			b.add(req)
 		}
 		err = b.persist()
-		if !errors.Is(err, store.ErrStale) || attempt > 0 {
-			break
+		switch {
+		case errors.Is(err, store.ErrStale) && !stale:
+			stale = true
+			s.log.Info("room head was stale, retrying with the stored head", "room_id", roomID)
+			continue
+		case errors.Is(err, store.ErrExists) && !learned:
+			// A transaction of the batch was recorded before this head
+			// remembers (before a restart, an eviction or the retry
+			// window): learn the batch's transactions from the store and
+			// build the batch again, so the retries get their original
+			// events and the other requests are not failed with them.
+			learned = true
+			found, lerr := s.learnStoredTxns(ctx, rs, b.entries)
+			if lerr != nil {
+				s.log.Warn("look up stored transactions failed", "room_id", roomID, "err", lerr)
+			}
+			if found {
+				continue
+			}
 		}
-		s.log.Info("room head was stale, retrying with the stored head", "room_id", roomID)
+		break
 	}
 	if b == nil {
 		for _, req := range reqs {
@@ -264,6 +282,31 @@ func (b *batch) deliver(reqs []*request, err error) {
 			req.done <- result{err: fmt.Errorf("%w: the original of this transaction failed", ErrInvalidRequest)}
 		}
 	}
+}
+
+// learnStoredTxns looks up in the store the client transactions of a batch's
+// local events and remembers those already recorded in the room's head, so
+// that the next build answers them as retries. It reports whether it found
+// any. The caller holds rs.mu.
+func (s *Service) learnStoredTxns(ctx context.Context, rs *roomState, entries []*entry) (bool, error) {
+	now, found := s.now(), false
+	for _, en := range entries {
+		key, ok := en.prop.txnKey()
+		if !ok {
+			continue
+		}
+		p := en.prop
+		eid, err := s.db.TxnEventID(ctx, store.TxnKey{UserID: p.Sender, DeviceID: p.DeviceID, Scope: p.TxnScope, TxnID: p.TxnID})
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return found, fmt.Errorf("look up transaction %s: %w", p.TxnID, err)
+		}
+		rs.txns.put(key, eid, now)
+		found = true
+	}
+	return found, nil
 }
 
 // storedResult answers a retried transaction with its event, read from the

@@ -26,7 +26,8 @@ const maxPrevEvents = 10
 
 // txnRetryWindow is how long a persisted client transaction stays in its
 // room's head, so that a retry racing its original is answered from memory.
-// Older retries are answered from the store by the handler.
+// Older retries are answered from the store by the event path when the
+// transaction's insert finds it recorded (processBatch).
 const txnRetryWindow = time.Minute
 
 // defaultIdleTimeout is how long a room head stays in memory unused.
