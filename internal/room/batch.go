@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -65,7 +66,9 @@ func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomSt
 		for _, req := range reqs {
 			b.add(req)
 		}
+		start := time.Now()
 		err = b.persist()
+		rs.recordBatch(len(reqs), time.Since(start))
 		switch {
 		case errors.Is(err, store.ErrStale) && !stale:
 			stale = true

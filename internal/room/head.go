@@ -48,6 +48,14 @@ type roomState struct {
 	pmu     sync.Mutex
 	pending []*request
 	evicted bool
+	// gathering, when set, is closed once gatherTarget requests are
+	// pending: a batch leader waits on it (see gather.go).
+	gathering    chan struct{}
+	gatherTarget int
+
+	// gatherStats describe the last batch, for the next one's leader.
+	// Guarded by mu.
+	gatherStats gatherStats
 
 	// loaded is set while the head fields hold the room as committed; it
 	// is cleared after a failed persist so the next batch reloads the
