@@ -52,13 +52,9 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, sess ses
 	if err != nil {
 		return err
 	}
-	if err := s.Store.SetPasswordHash(r.Context(), sess.UserID, hash); err != nil {
+	logout := req.LogoutDevices == nil || *req.LogoutDevices
+	if err := s.Store.SetPassword(r.Context(), sess.UserID, hash, logout, sess.DeviceID); err != nil {
 		return fmt.Errorf("set password: %w", err)
-	}
-	if req.LogoutDevices == nil || *req.LogoutDevices {
-		if err := s.Store.DeleteDevicesExcept(r.Context(), sess.UserID, sess.DeviceID); err != nil {
-			return fmt.Errorf("delete other devices: %w", err)
-		}
 	}
 	httpapi.Logger(r).Info("password changed")
 	return httpapi.OK(w, struct{}{})

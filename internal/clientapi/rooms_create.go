@@ -82,7 +82,7 @@ func (a *roomAPI) createRequest(ctx context.Context, b *createRoomBody, creator 
 	default:
 		return nil, matrixerr.BadJSON("preset must be private_chat, trusted_private_chat or public_chat")
 	}
-	req.Version = roomversion.Default
+	req.Version = a.s.defaultRoomVersion()
 	if b.RoomVersion != nil {
 		v, ok := roomversion.Lookup(roomversion.ID(*b.RoomVersion))
 		if !ok {
@@ -113,6 +113,14 @@ func (a *roomAPI) createRequest(ctx context.Context, b *createRoomBody, creator 
 	}
 	if len(b.Invite3PID) > 0 {
 		return nil, matrixerr.Unknown("this server does not support third-party invites")
+	}
+	var additional []string
+	if json.Unmarshal(b.CreationContent["additional_creators"], &additional) == nil {
+		for _, s := range additional {
+			if _, err := id.ParseCompliantUserID(s); err != nil {
+				return nil, matrixerr.InvalidParam("creation_content.additional_creators holds an invalid user ID")
+			}
+		}
 	}
 	for i, se := range b.InitialState {
 		if se.Type == nil {

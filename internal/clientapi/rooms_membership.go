@@ -180,8 +180,9 @@ func (a *roomAPI) changeMembership(w http.ResponseWriter, r *http.Request, roomI
 	return httpapi.OK(w, struct{}{})
 }
 
-// changeOther sends a membership change of another user for the sender.
-func (a *roomAPI) changeOther(w http.ResponseWriter, r *http.Request, sess session, membership string) error {
+// changeOther sends a membership change c of another user (the target of
+// the request body) for the sender.
+func (a *roomAPI) changeOther(w http.ResponseWriter, r *http.Request, sess session, c room.MembershipChange) error {
 	roomID, err := pathRoomID(r)
 	if err != nil {
 		return err
@@ -190,16 +191,15 @@ func (a *roomAPI) changeOther(w http.ResponseWriter, r *http.Request, sess sessi
 	if err != nil {
 		return err
 	}
-	return a.changeMembership(w, r, roomID, room.MembershipChange{
-		Sender: sess.UserID, Target: target, Membership: membership, Reason: reason,
-	})
+	c.Sender, c.Target, c.Reason = sess.UserID, target, reason
+	return a.changeMembership(w, r, roomID, c)
 }
 
 // inviteUser invites a user.
 //
 // POST /_matrix/client/v3/rooms/{roomId}/invite
 func (a *roomAPI) inviteUser(w http.ResponseWriter, r *http.Request, sess session) error {
-	return a.changeOther(w, r, sess, room.MembershipInvite)
+	return a.changeOther(w, r, sess, room.MembershipChange{Membership: room.MembershipInvite})
 }
 
 // kick removes a user from a room, revokes their invite or denies their
@@ -209,14 +209,14 @@ func (a *roomAPI) inviteUser(w http.ResponseWriter, r *http.Request, sess sessio
 //
 // POST /_matrix/client/v3/rooms/{roomId}/kick
 func (a *roomAPI) kick(w http.ResponseWriter, r *http.Request, sess session) error {
-	return a.changeOther(w, r, sess, room.MembershipLeave)
+	return a.changeOther(w, r, sess, room.MembershipChange{Membership: room.MembershipLeave})
 }
 
 // ban bans a user.
 //
 // POST /_matrix/client/v3/rooms/{roomId}/ban
 func (a *roomAPI) ban(w http.ResponseWriter, r *http.Request, sess session) error {
-	return a.changeOther(w, r, sess, room.MembershipBan)
+	return a.changeOther(w, r, sess, room.MembershipChange{Membership: room.MembershipBan})
 }
 
 // unban lifts a ban; the target must be banned (403 M_FORBIDDEN
@@ -225,17 +225,7 @@ func (a *roomAPI) ban(w http.ResponseWriter, r *http.Request, sess session) erro
 //
 // POST /_matrix/client/v3/rooms/{roomId}/unban
 func (a *roomAPI) unban(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := pathRoomID(r)
-	if err != nil {
-		return err
-	}
-	target, reason, err := a.decodeTarget(w, r, roomID)
-	if err != nil {
-		return err
-	}
-	return a.changeMembership(w, r, roomID, room.MembershipChange{
-		Sender: sess.UserID, Target: target, Membership: room.MembershipLeave, Reason: reason, Unban: true,
-	})
+	return a.changeOther(w, r, sess, room.MembershipChange{Membership: room.MembershipLeave, Unban: true})
 }
 
 // leaveRoom leaves a room, or rejects an invite or retracts a knock.

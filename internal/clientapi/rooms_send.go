@@ -11,7 +11,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
@@ -191,18 +190,9 @@ func (a *roomAPI) redact(ctx context.Context, roomID id.RoomID, sess session, sc
 // its redact level, as the auth rules read m.room.power_levels (creators
 // included).
 func (a *roomAPI) canRedactOthers(ctx context.Context, roomID id.RoomID, user id.UserID) (bool, error) {
-	v, err := a.roomVersion(ctx, roomID)
+	levels, err := a.powerLevels(ctx, roomID)
 	if err != nil {
 		return false, err
 	}
-	create, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.create", "")
-	if err != nil {
-		return false, roomErr(err)
-	}
-	pl, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.power_levels", "")
-	if err != nil {
-		return false, roomErr(err)
-	}
-	levels := authrules.NewPowerLevels(v, pl, authrules.Creators(create))
 	return levels.UserLevel(user) >= levels.Redact(), nil
 }

@@ -13,13 +13,13 @@ import (
 	"github.com/hafenchat/hafen/internal/core/id"
 )
 
-// Membership values.
+// Membership values, as the auth rules name them.
 const (
-	MembershipJoin   = "join"
-	MembershipInvite = "invite"
-	MembershipLeave  = "leave"
-	MembershipBan    = "ban"
-	MembershipKnock  = "knock"
+	MembershipJoin   = authrules.MembershipJoin
+	MembershipInvite = authrules.MembershipInvite
+	MembershipLeave  = authrules.MembershipLeave
+	MembershipBan    = authrules.MembershipBan
+	MembershipKnock  = authrules.MembershipKnock
 )
 
 // MembershipChange is a request to change target's membership of a room.

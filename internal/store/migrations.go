@@ -68,6 +68,11 @@ var migrations = []migration{
 	},
 	{
 		version:    6,
+		name:       "topological order of room events",
+		statements: []string{roomOrderIndex},
+	},
+	{
+		version:    7,
 		name:       "signing key history and remote server keys",
 		statements: []string{ownSigningKeysSchema, remoteServerKeysSchema, remoteKeyResponsesSchema},
 	},
