@@ -31,11 +31,11 @@ type resources struct {
 	// server has never run before (its data directory may have been made
 	// empty by the operator).
 	newServer bool
-	clientLn   net.Listener
-	fedLn      net.Listener
-	db         *store.DB
-	key        signing.Key
-	cert       tls.Certificate
+	clientLn  net.Listener
+	fedLn     net.Listener
+	db        *store.DB
+	key       signing.Key
+	cert      tls.Certificate
 
 	closers []func() error
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/signing"
+	"github.com/hafenchat/hafen/internal/fedevents"
 	"github.com/hafenchat/hafen/internal/serverkeys"
 )
 
@@ -20,6 +21,14 @@ type Keys interface {
 
 var _ Keys = (*serverkeys.Keys)(nil)
 
+// Events is what the room endpoints need of the inbound federation service
+// (*fedevents.Service).
+type Events interface {
+	ProcessTransaction(ctx context.Context, txn fedevents.Transaction) (json.RawMessage, error)
+}
+
+var _ Events = (*fedevents.Service)(nil)
+
 // Server is the Server-Server API. Its fields are set by cmd/hafen.
 type Server struct {
 	// ServerName is this server's name: requests must be addressed to it.
@@ -28,6 +37,9 @@ type Server struct {
 	Keys Keys
 	// Version is the version reported by /_matrix/federation/v1/version.
 	Version string
+	// Events is the service behind the room endpoints (transactions,
+	// events, state, joins).
+	Events Events
 }
 
 // ServerImplementationName is the name /version reports.

@@ -76,6 +76,11 @@ var migrations = []migration{
 		name:       "signing key history and remote server keys",
 		statements: []string{ownSigningKeysSchema, remoteServerKeysSchema, remoteKeyResponsesSchema},
 	},
+	{
+		version:    8,
+		name:       "answers to inbound federation transactions",
+		statements: []string{federationTxnsSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
