@@ -70,7 +70,7 @@ func startFederating(t *testing.T, extra ...string) (id.ServerName, *syncBuffer)
 	return id.ServerName(addr), logs
 }
 
-func getFedJSON(t *testing.T, url string, out any) int {
+func getFederationJSON(t *testing.T, url string, out any) int {
 	t.Helper()
 	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	resp, err := hc.Get(url)
@@ -96,7 +96,7 @@ func TestServeFederationKeys(t *testing.T) {
 	strict, _ := startFederating(t)
 
 	var own json.RawMessage
-	if st := getFedJSON(t, "https://"+string(a)+"/_matrix/key/v2/server", &own); st != 200 {
+	if st := getFederationJSON(t, "https://"+string(a)+"/_matrix/key/v2/server", &own); st != 200 {
 		t.Fatalf("GET key/v2/server = %d", st)
 	}
 	if _, err := signing.ParseKeyResponse(own, a, time.Now().UnixMilli()); err != nil {
@@ -105,7 +105,7 @@ func TestServeFederationKeys(t *testing.T) {
 	var e struct {
 		Errcode string `json:"errcode"`
 	}
-	if st := getFedJSON(t, "https://"+string(a)+"/_matrix/federation/v1/version", &e); st != 401 || e.Errcode != "M_UNAUTHORIZED" {
+	if st := getFederationJSON(t, "https://"+string(a)+"/_matrix/federation/v1/version", &e); st != 401 || e.Errcode != "M_UNAUTHORIZED" {
 		t.Errorf("unsigned GET /version = %d %s, want 401 M_UNAUTHORIZED", st, e.Errcode)
 	}
 	if !strings.Contains(logsA.String(), "federation_skip_tls_verify is on") {
@@ -115,7 +115,7 @@ func TestServeFederationKeys(t *testing.T) {
 	var q struct {
 		ServerKeys []json.RawMessage `json:"server_keys"`
 	}
-	if st := getFedJSON(t, "https://"+string(a)+"/_matrix/key/v2/query/"+string(b), &q); st != 200 || len(q.ServerKeys) != 1 {
+	if st := getFederationJSON(t, "https://"+string(a)+"/_matrix/key/v2/query/"+string(b), &q); st != 200 || len(q.ServerKeys) != 1 {
 		t.Fatalf("A: query keys of B = %d, %d responses; want 200 with one", st, len(q.ServerKeys))
 	}
 	if _, err := signing.ParseKeyResponse(q.ServerKeys[0], b, time.Now().UnixMilli()); err != nil {
@@ -131,7 +131,7 @@ func TestServeFederationKeys(t *testing.T) {
 
 	// Without --federation-allow-private, loopback is out of reach.
 	q.ServerKeys = nil
-	if st := getFedJSON(t, "https://"+string(strict)+"/_matrix/key/v2/query/"+string(b), &q); st != 200 || len(q.ServerKeys) != 0 {
+	if st := getFederationJSON(t, "https://"+string(strict)+"/_matrix/key/v2/query/"+string(b), &q); st != 200 || len(q.ServerKeys) != 0 {
 		t.Errorf("strict server: query keys of B = %d, %d responses; want 200 with none", st, len(q.ServerKeys))
 	}
 }

@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matrix-org/gomatrixserverlib"
+	"github.com/matrix-org/gomatrixserverlib/fclient"
+	"github.com/matrix-org/gomatrixserverlib/spec"
+
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/federation"
@@ -65,6 +69,26 @@ func TestRequestAuthentication(t *testing.T) {
 	}
 	if echo.Origin != a.name || !bytes.Equal(echo.Body, body) {
 		t.Errorf("echo = %s %s, want %s %s", echo.Origin, echo.Body, a.name, body)
+	}
+
+	// A request signed by gomatrixserverlib (Dendrite's library) with A's
+	// key is accepted too.
+	fr := fclient.NewFederationRequest(http.MethodPut, spec.ServerName(a.name), spec.ServerName(b.name), "/_matrix/federation/v1/test_echo/gmsl?x=1")
+	if err := fr.SetContent(map[string]any{"pdus": []any{}, "edus": []any{}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fr.Sign(spec.ServerName(a.name), gomatrixserverlib.KeyID(a.key.KeyID), a.key.Private); err != nil {
+		t.Fatal(err)
+	}
+	hr, err := fr.HTTPRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.URL.Scheme, hr.URL.Host = "https", b.srv.Listener.Addr().String()
+	if resp, err := rawClient().Do(hr.WithContext(ctx)); err != nil || resp.StatusCode != 200 {
+		t.Errorf("request signed by gomatrixserverlib = %v, %v; want 200", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	type forged struct {

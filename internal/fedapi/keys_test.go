@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/signing"
@@ -57,8 +59,13 @@ func TestKeyExchange(t *testing.T) {
 		}
 
 		// The notary's answers carry both signatures.
+		// A minimum validity beyond the cached response makes B try C again;
+		// C is down, so B answers from its cache, as the spec asks of
+		// notaries.
+		farFuture := strconv.FormatInt(time.Now().Add(30*24*time.Hour).UnixMilli(), 10)
 		for _, req := range []federation.Request{
 			{Destination: b.name, Method: http.MethodGet, Path: "/_matrix/key/v2/query/" + string(c.name)},
+			{Destination: b.name, Method: http.MethodGet, Path: "/_matrix/key/v2/query/" + string(c.name) + "?minimum_valid_until_ts=" + farFuture},
 			{Destination: b.name, Method: http.MethodPost, Path: "/_matrix/key/v2/query",
 				Body: []byte(`{"server_keys":{"` + string(c.name) + `":{"` + string(c.key.KeyID) + `":{"minimum_valid_until_ts":1}},"` + string(b.name) + `":{}}}`)},
 		} {
@@ -198,5 +205,52 @@ func TestRefetchIsRateLimited(t *testing.T) {
 	a.keys.RequestKey(ctx, b.name, "ed25519:unknown")
 	if n := b.KeyHits(); n != 2 {
 		t.Errorf("after the interval: %d fetches, want 2", n)
+	}
+}
+
+// TestLookupForEvents checks the event path's view of a fetched key:
+// Ensure fetches it, Lookup then answers without the network, and the
+// key's validity (the lesser of valid_until_ts and seven days after the
+// fetch) applies to events of room versions that enforce it (v5+) and not
+// to older ones.
+func TestLookupForEvents(t *testing.T) {
+	ctx := context.Background()
+	b := startServer(t, sqliteOnly)
+	a := startServer(t, sqliteOnly)
+	if _, ok := a.keys.Lookup(b.name, b.key.KeyID); ok {
+		t.Fatalf("Lookup before any fetch found B's key")
+	}
+	now := a.clock.Now().UnixMilli()
+	if err := a.keys.Ensure(ctx, b.name, []signing.KeyID{b.key.KeyID}, now); err != nil {
+		t.Fatalf("Ensure = %v", err)
+	}
+	b.srv.Close()
+	vk, ok := a.keys.Lookup(b.name, b.key.KeyID)
+	if !ok {
+		t.Fatalf("Lookup after Ensure found nothing")
+	}
+	// B's response is valid for DefaultOwnValidity (a day), less than
+	// seven days: that is the key's validity.
+	if vk.ValidUntilTS < now+serverkeys.DefaultOwnValidity.Milliseconds()-60_000 || vk.ValidUntilTS > now+serverkeys.DefaultOwnValidity.Milliseconds()+60_000 {
+		t.Errorf("ValidUntilTS = %d, want about %d", vk.ValidUntilTS, now+serverkeys.DefaultOwnValidity.Milliseconds())
+	}
+	obj, err := signing.SignJSON([]byte(`{"type":"m.room.message"}`), b.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := vk.ValidUntilTS + 1
+	if err := signing.CheckSignatures(obj, b.name, now, true, a.keys.Lookup); err != nil {
+		t.Errorf("event within validity, v5+: %v", err)
+	}
+	if err := signing.CheckSignatures(obj, b.name, late, true, a.keys.Lookup); !errors.Is(err, signing.ErrNoVerifyKey) {
+		t.Errorf("event after validity, v5+: %v, want ErrNoVerifyKey", err)
+	}
+	if err := signing.CheckSignatures(obj, b.name, late, false, a.keys.Lookup); err != nil {
+		t.Errorf("event after validity, v1-v4: %v", err)
+	}
+	// Known and valid: Ensure does not fetch (B is gone, so a fetch would
+	// fail).
+	if err := a.keys.Ensure(ctx, b.name, []signing.KeyID{b.key.KeyID}, now); err != nil {
+		t.Errorf("Ensure(known key) = %v", err)
 	}
 }

@@ -67,6 +67,15 @@ func TestResolveOrder(t *testing.T) {
 		"badname.test":   delegate("bad name"),
 	}}
 	ts := newTLSServer(t, wk)
+	redirect := func(to string) func(w http.ResponseWriter) {
+		return func(w http.ResponseWriter) {
+			w.Header().Set("Location", fmt.Sprintf("https://%s:%d/.well-known/matrix/server", to, ts.port))
+			w.WriteHeader(http.StatusFound)
+		}
+	}
+	wk.answers["redirect.test"] = redirect("wk-port.test")
+	wk.answers["loop.test"] = redirect("loop2.test")
+	wk.answers["loop2.test"] = redirect("loop.test")
 	dns := &fakeDNS{
 		addrs: map[string][]string{"*": {"127.0.0.1"}},
 		srv: map[string][]*net.SRV{
@@ -104,6 +113,8 @@ func TestResolveOrder(t *testing.T) {
 		{"3: invalid JSON skips to step 4", "badjson.test", Target{[]string{"badjson.test:8448"}, "badjson.test", "badjson.test"}},
 		{"3: no m.server skips to step 4", "nomserver.test", Target{[]string{"nomserver.test:8448"}, "nomserver.test", "nomserver.test"}},
 		{"3: invalid m.server skips to step 4", "badname.test", Target{[]string{"badname.test:8448"}, "badname.test", "badname.test"}},
+		{"3: redirects are followed", "redirect.test", Target{[]string{"delegate.test:9001"}, "delegate.test:9001", "delegate.test"}},
+		{"3: a redirect loop is an error: step 4", "loop.test", Target{[]string{"loop.test:8448"}, "loop.test", "loop.test"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hafenchat/hafen/internal/core/canonicaljson"
 	"github.com/hafenchat/hafen/internal/core/id"
 )
 
@@ -30,23 +31,33 @@ type Request struct {
 
 // JSON returns the object the spec's step 1 signs, without signatures:
 // {"method", "uri", "origin", "destination", "content"}, the content
-// left out when the request has no body.
+// left out when the request has none. The content must be one JSON
+// value; it is copied as it is, and signing and verifying canonicalise
+// the whole object.
 func (r Request) JSON() ([]byte, error) {
-	obj := struct {
-		Method      string          `json:"method"`
-		URI         string          `json:"uri"`
-		Origin      string          `json:"origin"`
-		Destination string          `json:"destination"`
-		Content     json.RawMessage `json:"content,omitempty"`
-	}{r.Method, r.URI, string(r.Origin), string(r.Destination), nil}
+	if len(r.Content) > 0 && !json.Valid(r.Content) {
+		return nil, fmt.Errorf("request to sign: %w: content is not JSON", ErrNotObject)
+	}
+	out := make([]byte, 0, len(r.Content)+len(r.URI)+len(r.Origin)+len(r.Destination)+80)
+	out = append(out, `{"method":`...)
+	out = appendJSONString(out, r.Method)
+	out = append(out, `,"uri":`...)
+	out = appendJSONString(out, r.URI)
+	out = append(out, `,"origin":`...)
+	out = appendJSONString(out, string(r.Origin))
+	out = append(out, `,"destination":`...)
+	out = appendJSONString(out, string(r.Destination))
 	if len(r.Content) > 0 {
-		obj.Content = r.Content
+		out = append(out, `,"content":`...)
+		out = append(out, r.Content...)
 	}
-	out, err := json.Marshal(obj)
-	if err != nil {
-		return nil, fmt.Errorf("encode request to sign: %w: %w", ErrNotObject, err)
-	}
-	return out, nil
+	return append(out, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(out []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(out, q...)
 }
 
 // XMatrix holds the parameters of an "Authorization: X-Matrix" header.
@@ -109,39 +120,43 @@ func VerifyRequest(r Request, x XMatrix, pub ed25519.PublicKey) error {
 	return verifyOne(signed, sig, x.Origin, x.KeyID, pub)
 }
 
-// canonicalRequest returns the canonical form of the request object.
+// canonicalRequest returns the canonical form of the request object, which
+// has neither signatures nor unsigned.
 func canonicalRequest(obj []byte) ([]byte, error) {
-	signed, _, err := splitSigned(withEmptySignatures(obj))
+	signed, err := canonicaljson.CanonicalizeLegacy(obj)
 	if err != nil {
-		return nil, fmt.Errorf("verify request: %w", err)
+		return nil, fmt.Errorf("verify request: %w: %w", ErrNotObject, err)
 	}
 	return signed, nil
 }
 
-// withEmptySignatures adds "signatures":{} to the object obj, which
-// Request.JSON made, so splitSigned accepts it.
-func withEmptySignatures(obj []byte) []byte {
-	out := make([]byte, 0, len(obj)+16)
-	out = append(out, `{"signatures":{},`...)
-	return append(out, obj[1:]...)
-}
-
 // Header returns the value of the Authorization header, in the form the
 // spec recommends for compatibility: one space after the scheme,
-// lower-case names, quoted values, no whitespace around commas.
+// lower-case names, quoted values, no whitespace around commas. Valid
+// values hold no quote or backslash; any other value is escaped.
 func (x XMatrix) Header() string {
 	var b strings.Builder
-	b.WriteString(`X-Matrix origin="`)
-	b.WriteString(string(x.Origin))
-	if x.Destination != "" {
-		b.WriteString(`",destination="`)
-		b.WriteString(string(x.Destination))
+	b.WriteString("X-Matrix ")
+	param := func(name, value string) {
+		b.WriteString(name)
+		b.WriteString(`="`)
+		for i := 0; i < len(value); i++ {
+			if value[i] == '"' || value[i] == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(value[i])
+		}
+		b.WriteString(`"`)
 	}
-	b.WriteString(`",key="`)
-	b.WriteString(string(x.KeyID))
-	b.WriteString(`",sig="`)
-	b.WriteString(x.Signature)
-	b.WriteString(`"`)
+	param("origin", string(x.Origin))
+	if x.Destination != "" {
+		b.WriteString(",")
+		param("destination", string(x.Destination))
+	}
+	b.WriteString(",")
+	param("key", string(x.KeyID))
+	b.WriteString(",")
+	param("sig", x.Signature)
 	return b.String()
 }
 
