@@ -226,3 +226,5 @@ func httpStatus(err error) (int, string) {
 	}
 	return 0, err.Error()
 }
+
+func stateKey(typ, key string) event.StateKey { return event.StateKey{Type: typ, StateKey: key} }

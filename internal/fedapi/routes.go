@@ -14,4 +14,10 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("POST /_matrix/key/v2/query", httpapi.HandlerFunc(s.bulkPerspectivesKeyQuery))
 	rt.Handle("GET /_matrix/federation/v1/version", s.authed(s.getVersion))
 	rt.Handle("PUT /_matrix/federation/v1/send/{txnId}", s.authed(s.sendTransaction))
+	rt.Handle("GET /_matrix/federation/v1/event/{eventId}", s.authed(s.getEvent))
+	rt.Handle("GET /_matrix/federation/v1/state/{roomId}", s.authed(s.getRoomState))
+	rt.Handle("GET /_matrix/federation/v1/state_ids/{roomId}", s.authed(s.getRoomStateIds))
+	rt.Handle("GET /_matrix/federation/v1/event_auth/{roomId}/{eventId}", s.authed(s.getEventAuth))
+	rt.Handle("GET /_matrix/federation/v1/backfill/{roomId}", s.authed(s.backfillRoom))
+	rt.Handle("POST /_matrix/federation/v1/get_missing_events/{roomId}", s.authed(s.getMissingPreviousEvents))
 }

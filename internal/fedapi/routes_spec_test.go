@@ -21,7 +21,8 @@ const specDir = "testdata/openapi"
 
 // implemented are the operations fedapi serves; every other one must
 // answer 404 M_UNRECOGNIZED.
-var implemented = []string{"getServerKey", "perspectivesKeyQuery", "bulkPerspectivesKeyQuery", "getVersion", "sendTransaction"}
+var implemented = []string{"getServerKey", "perspectivesKeyQuery", "bulkPerspectivesKeyQuery", "getVersion", "sendTransaction",
+	"getEvent", "getRoomState", "getRoomStateIds", "getEventAuth", "backfillRoom", "getMissingPreviousEvents"}
 
 // servedElsewhere are operations cmd/hafen routes to another package on the
 // federation listener.

@@ -9,6 +9,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/fedevents"
 	"github.com/hafenchat/hafen/internal/serverkeys"
+	"github.com/hafenchat/hafen/internal/store"
 )
 
 // Keys is what the federation API needs of the key store
@@ -25,6 +26,11 @@ var _ Keys = (*serverkeys.Keys)(nil)
 // (*fedevents.Service).
 type Events interface {
 	ProcessTransaction(ctx context.Context, txn fedevents.Transaction) (json.RawMessage, error)
+	Event(ctx context.Context, server id.ServerName, eventID id.EventID) (json.RawMessage, error)
+	StateAt(ctx context.Context, server id.ServerName, roomID id.RoomID, eventID id.EventID) (fedevents.RoomState, error)
+	EventAuth(ctx context.Context, server id.ServerName, roomID id.RoomID, eventID id.EventID) ([]store.Event, error)
+	Backfill(ctx context.Context, server id.ServerName, roomID id.RoomID, from []id.EventID, limit int) ([]json.RawMessage, error)
+	MissingEvents(ctx context.Context, server id.ServerName, roomID id.RoomID, req fedevents.MissingEventsRequest) ([]json.RawMessage, error)
 }
 
 var _ Events = (*fedevents.Service)(nil)

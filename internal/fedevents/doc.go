@@ -9,6 +9,11 @@
 // processes the transactions of one origin one after another while
 // different origins proceed in parallel.
 //
+// It also serves events to other servers (/event, /state, /state_ids,
+// /event_auth, /backfill, /get_missing_events) under the rules of history
+// visibility applied to the asking server as if it were one of its users
+// (visibility.go), and under the room's server ACL.
+//
 // It never writes events itself (the event path does) and never parses
 // HTTP requests (fedapi does).
 package fedevents
