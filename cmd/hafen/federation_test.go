@@ -33,13 +33,20 @@ func freeAddr(t *testing.T) string {
 // and returns that address and its logs.
 func startFederating(t *testing.T, extra ...string) (id.ServerName, *syncBuffer) {
 	t.Helper()
+	name, logs, _ := startFederatingIn(t, filepath.Join(t.TempDir(), "data"), extra...)
+	return name, logs
+}
+
+// startFederatingIn is startFederating with the data directory given.
+func startFederatingIn(t *testing.T, dataDir string, extra ...string) (id.ServerName, *syncBuffer, string) {
+	t.Helper()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	logs := &syncBuffer{}
 	ready := make(chan struct{})
 	errc := make(chan error, 1)
 	args := append([]string{
-		"--data-dir", filepath.Join(t.TempDir(), "data"),
+		"--data-dir", dataDir,
 		"--server-name", addr,
 		"--listen-client", "127.0.0.1:0",
 		"--listen-federation", addr,
@@ -67,7 +74,7 @@ func startFederating(t *testing.T, extra ...string) (id.ServerName, *syncBuffer)
 			t.Errorf("serve did not stop")
 		}
 	})
-	return id.ServerName(addr), logs
+	return id.ServerName(addr), logs, dataDir
 }
 
 func getFederationJSON(t *testing.T, url string, out any) int {
@@ -133,5 +140,25 @@ func TestServeFederationKeys(t *testing.T) {
 	q.ServerKeys = nil
 	if st := getFederationJSON(t, "https://"+string(strict)+"/_matrix/key/v2/query/"+string(b), &q); st != 200 || len(q.ServerKeys) != 0 {
 		t.Errorf("strict server: query keys of B = %d, %d responses; want 200 with none", st, len(q.ServerKeys))
+	}
+}
+
+// TestServeFederationTrustCA checks certificate verification on the real
+// wiring: a server that trusts B's self-signed certificate (--trust-ca)
+// fetches B's keys; one that does not, fails to.
+func TestServeFederationTrustCA(t *testing.T) {
+	b, _, dirB := startFederatingIn(t, filepath.Join(t.TempDir(), "b"), "--federation-allow-private")
+	trusting, _ := startFederating(t, "--federation-allow-private", "--trust-ca", filepath.Join(dirB, "tls.crt"))
+	untrusting, _ := startFederating(t, "--federation-allow-private")
+	for _, tc := range []struct {
+		notary id.ServerName
+		want   int
+	}{{trusting, 1}, {untrusting, 0}} {
+		var q struct {
+			ServerKeys []json.RawMessage `json:"server_keys"`
+		}
+		if st := getFederationJSON(t, "https://"+string(tc.notary)+"/_matrix/key/v2/query/"+string(b), &q); st != 200 || len(q.ServerKeys) != tc.want {
+			t.Errorf("query keys of B through %s = %d with %d responses, want 200 with %d", tc.notary, st, len(q.ServerKeys), tc.want)
+		}
 	}
 }

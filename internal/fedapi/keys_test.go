@@ -254,3 +254,61 @@ func TestLookupForEvents(t *testing.T) {
 		t.Errorf("Ensure(known key) = %v", err)
 	}
 }
+
+// TestNotaryRefreshesAtHalfLife checks that a notary answers from its
+// cache during the first half of a response's lifetime and fetches it
+// again after.
+func TestNotaryRefreshesAtHalfLife(t *testing.T) {
+	ctx := context.Background()
+	c := startServer(t, sqliteOnly)
+	b := startServer(t, sqliteOnly)
+	query := func() {
+		t.Helper()
+		var resp struct {
+			ServerKeys []json.RawMessage `json:"server_keys"`
+		}
+		req := federation.Request{Destination: b.name, Method: http.MethodGet, Path: "/_matrix/key/v2/query/" + string(c.name), Unsigned: true}
+		if err := b.client.DoJSON(ctx, req, &resp); err != nil || len(resp.ServerKeys) != 1 {
+			t.Fatalf("query = %d responses, %v", len(resp.ServerKeys), err)
+		}
+	}
+	query()
+	query()
+	if n := c.KeyHits(); n != 1 {
+		t.Errorf("two queries within the lifetime fetched %d times, want 1", n)
+	}
+	b.clock.Advance(serverkeys.DefaultOwnValidity/2 + time.Minute)
+	query()
+	if n := c.KeyHits(); n != 2 {
+		t.Errorf("a query after half the lifetime: %d fetches, want 2", n)
+	}
+}
+
+// TestEnsureForPDUs prepares the cache for PDUs signed by two servers.
+func TestEnsureForPDUs(t *testing.T) {
+	ctx := context.Background()
+	b := startServer(t, sqliteOnly)
+	c := startServer(t, sqliteOnly)
+	a := startServer(t, sqliteOnly)
+	now := time.Now().UnixMilli()
+	pdu := func(k signing.Key) json.RawMessage {
+		raw, _ := json.Marshal(map[string]any{"type": "m.room.message", "origin_server_ts": now})
+		signed, err := signing.SignJSON(raw, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signed
+	}
+	both, err := signing.SignJSON(pdu(b.key), c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.keys.EnsureForPDUs(ctx, []json.RawMessage{pdu(b.key), both, json.RawMessage(`not json`)})
+	b.srv.Close()
+	c.srv.Close()
+	for _, s := range []*testServer{b, c} {
+		if err := signing.CheckSignatures(both, s.name, now, true, a.keys.Lookup); err != nil {
+			t.Errorf("signature of %s after EnsureForPDUs: %v", s.name, err)
+		}
+	}
+}

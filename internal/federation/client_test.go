@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/signing"
@@ -193,5 +194,23 @@ func TestIsPublic(t *testing.T) {
 		if got := IsPublic(netip.MustParseAddr(tc.addr)); got != tc.want {
 			t.Errorf("IsPublic(%s) = %v, want %v", tc.addr, got, tc.want)
 		}
+	}
+}
+
+// TestDialControl checks the check made on the address actually dialed,
+// which also covers addresses reached through redirects and DNS answers.
+func TestDialControl(t *testing.T) {
+	strict := newDialer(&fakeDNS{}, false, time.Second)
+	open := newDialer(&fakeDNS{}, true, time.Second)
+	for _, addr := range []string{"10.0.0.1:443", "[fe80::1]:8448", "169.254.169.254:80", "127.0.0.1:8448", "[::ffff:192.168.0.1]:443"} {
+		if err := strict.control("tcp", addr, nil); !errors.Is(err, ErrPrivateAddress) {
+			t.Errorf("control(%s) = %v, want ErrPrivateAddress", addr, err)
+		}
+		if err := open.control("tcp", addr, nil); err != nil {
+			t.Errorf("control(%s) with AllowPrivate = %v", addr, err)
+		}
+	}
+	if err := strict.control("tcp", "8.8.8.8:443", nil); err != nil {
+		t.Errorf("control(8.8.8.8:443) = %v", err)
 	}
 }

@@ -4,8 +4,9 @@
 //
 // Keys.Lookup is the signing.KeyLookup of the event path: it answers from
 // memory or the database and never touches the network. Keys.RequestKey
-// (request authentication) and Keys.Ensure (before checking PDUs) fetch
-// what is missing: first from the server itself, then through the
+// (request authentication) and Keys.Ensure / Keys.EnsureForPDUs (before
+// handing PDUs to room.Service.ProcessRemote) fetch what is missing:
+// first from the server itself, then through the
 // configured notaries (trusted_key_servers), each fetch verified
 // (self-signed by every verify key; a notary's answer also signed by the
 // notary) and stored in the database so it survives restarts. Fetches for

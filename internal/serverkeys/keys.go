@@ -3,6 +3,7 @@ package serverkeys
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -230,4 +231,65 @@ func (k *Keys) Ensure(ctx context.Context, server id.ServerName, keyIDs []signin
 		return nil
 	}
 	return k.fetch(ctx, server, keyIDs, true)
+}
+
+// maxSignersPerPDU bounds the servers EnsureForPDUs fetches keys of for one
+// PDU, so a PDU cannot make this server contact any number of others.
+const maxSignersPerPDU = 8
+
+// EnsureForPDUs prepares the key cache for checking the signatures of
+// PDUs received from another server: for every ed25519 signature on them
+// (at most maxSignersPerPDU servers per PDU), Ensure fetches the signing
+// server's keys unless they are known and valid at the PDU's
+// origin_server_ts. Unreadable PDUs are skipped (the checks on receipt
+// drop them); fetch failures are not returned, as the signature checks
+// then decide.
+func (k *Keys) EnsureForPDUs(ctx context.Context, pdus []json.RawMessage) {
+	type need struct {
+		keyIDs map[signing.KeyID]bool
+		ts     int64
+	}
+	needs := map[id.ServerName]*need{}
+	var order []id.ServerName
+	for _, raw := range pdus {
+		var p struct {
+			OriginServerTS int64                                   `json:"origin_server_ts"`
+			Signatures     map[id.ServerName]map[signing.KeyID]any `json:"signatures"`
+		}
+		if json.Unmarshal(raw, &p) != nil {
+			continue
+		}
+		n := 0
+		for server, sigs := range p.Signatures {
+			if n == maxSignersPerPDU {
+				break
+			}
+			n++
+			nd, ok := needs[server]
+			if !ok {
+				nd = &need{keyIDs: map[signing.KeyID]bool{}}
+				needs[server] = nd
+				order = append(order, server)
+			}
+			for kid := range sigs {
+				if kid.Algorithm() == signing.AlgorithmEd25519 {
+					nd.keyIDs[kid] = true
+				}
+			}
+			nd.ts = max(nd.ts, p.OriginServerTS)
+		}
+	}
+	for _, server := range order {
+		nd := needs[server]
+		keyIDs := make([]signing.KeyID, 0, len(nd.keyIDs))
+		for kid := range nd.keyIDs {
+			keyIDs = append(keyIDs, kid)
+		}
+		if len(keyIDs) == 0 || ctx.Err() != nil {
+			continue
+		}
+		if err := k.Ensure(ctx, server, keyIDs, nd.ts); err != nil {
+			k.log.Debug("fetch keys for pdus", "destination", string(server), "err", err)
+		}
+	}
 }

@@ -28,9 +28,9 @@ type NotaryCriteria struct {
 
 // NotaryQuery answers /_matrix/key/v2/query for the servers in query: for
 // each, this server's own key response, or the cached response of the
-// server, fetched from it directly first when there is none, when it is
-// valid for less than asked (minimum_valid_until_ts, or now) or when it
-// lacks a key ID asked for. A server that cannot be reached is answered
+// server, fetched from it directly first when there is none, when half of
+// its lifetime has passed, when it is valid for less than asked
+// (minimum_valid_until_ts, or now) or when it lacks a key ID asked for. A server that cannot be reached is answered
 // from the cache if possible, and left out otherwise. Every response is
 // countersigned with this server's key. At most MaxNotaryServers servers
 // are answered (the first by name); fetches are rate-limited per server
@@ -75,7 +75,10 @@ func (k *Keys) notaryAnswer(ctx context.Context, server id.ServerName, c NotaryC
 		return nil, err
 	}
 	found := err == nil
-	if !found || resp.ValidUntilTS < minValid || !responseHas(resp.JSON, keyIDs) {
+	// keys_server.yaml: "Intermediate notary servers should cache a
+	// response for half of its lifetime to avoid serving a stale response."
+	stale := found && k.nowMS() > resp.FetchedTS+(resp.ValidUntilTS-resp.FetchedTS)/2
+	if !found || stale || resp.ValidUntilTS < minValid || !responseHas(resp.JSON, keyIDs) {
 		// Only directly: asking other notaries could loop between them.
 		if ferr := k.fetch(ctx, server, keyIDs, false); ferr != nil {
 			k.log.Debug("notary fetch", "destination", string(server), "err", ferr)
