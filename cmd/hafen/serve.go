@@ -204,7 +204,8 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 
 // openStore opens the configured database.
 func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*store.DB, error) {
-	db, err := store.Open(ctx, databaseDSN(cfg), logger)
+	db, err := store.OpenWith(ctx, databaseDSN(cfg), logger,
+		store.Options{SQLiteSynchronous: store.SQLiteSynchronous(cfg.SQLiteSynchronous)})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -31,6 +31,16 @@ type Config struct {
 	// other value is the path of an SQLite file.
 	Database string `yaml:"database"`
 
+	// SQLiteSynchronous says when SQLite writes a commit through to the
+	// disk. full (the default) syncs at every commit, so a message a client
+	// was told is sent survives a power loss; concurrent writes share one
+	// sync. normal syncs only at checkpoints: writes are faster, and a
+	// power loss (not a crash of Hafen alone) may lose the last seconds of
+	// writes, including events other servers may already have received,
+	// but never corrupts the database. Ignored with PostgreSQL, whose own
+	// fsync and synchronous_commit settings decide.
+	SQLiteSynchronous string `yaml:"sqlite_synchronous"`
+
 	// ListenClient is the address of the Client-Server API listener (plain
 	// HTTP, meant to sit behind a TLS-terminating reverse proxy or to be
 	// used on loopback).
@@ -222,6 +232,7 @@ func Defaults() Config {
 	return Config{
 		ServerName:          "localhost",
 		DataDir:             "./hafen-data",
+		SQLiteSynchronous:   "full",
 		ListenClient:        "127.0.0.1:8008",
 		TrustedProxies:      []string{},
 		TrustedKeyServers:   []string{},

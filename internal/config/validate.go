@@ -29,6 +29,11 @@ func (c *Config) Validate() error {
 		u.Scheme != "postgres" && u.Scheme != "postgresql" && u.Scheme != "file" {
 		add("database: unsupported scheme %q (use a postgres:// URL or an SQLite file path)", u.Scheme)
 	}
+	switch c.SQLiteSynchronous {
+	case "full", "normal":
+	default:
+		add("sqlite_synchronous: %q is not one of full, normal", c.SQLiteSynchronous)
+	}
 	for _, l := range []struct{ key, addr string }{
 		{"listen_client", c.ListenClient},
 		{"listen_federation", c.ListenFederation},

@@ -74,7 +74,7 @@ type Config struct {
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 	// IdleTimeout is how long a room's head stays in memory without being
-	// used; 5 minutes when 0.
+	// used; 2 minutes when 0.
 	IdleTimeout time.Duration
 }
 
