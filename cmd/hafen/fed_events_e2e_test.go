@@ -18,7 +18,11 @@ import (
 func (p *fedPeer) fedGet(t *testing.T, dest id.ServerName, method, path string, body any, out any) (int, string) {
 	t.Helper()
 	var raw []byte
-	if body != nil {
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		raw = b
+	default:
 		raw, _ = json.Marshal(body)
 	}
 	resp, err := p.client.Do(context.Background(), federation.Request{Destination: dest, Method: method, Path: path, Body: raw})

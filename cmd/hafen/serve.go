@@ -95,7 +95,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
-	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Keys: fed.keys, Logger: logger}
+	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Logger: logger}
 	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()

@@ -20,4 +20,8 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("GET /_matrix/federation/v1/event_auth/{roomId}/{eventId}", s.authed(s.getEventAuth))
 	rt.Handle("GET /_matrix/federation/v1/backfill/{roomId}", s.authed(s.backfillRoom))
 	rt.Handle("POST /_matrix/federation/v1/get_missing_events/{roomId}", s.authed(s.getMissingPreviousEvents))
+	rt.Handle("GET /_matrix/federation/v1/make_join/{roomId}/{userId}", s.authed(s.makeJoin))
+	rt.Handle("PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}", s.authed(s.sendJoinV2))
+	rt.Handle("GET /_matrix/federation/v1/make_leave/{roomId}/{userId}", s.authed(s.makeLeave))
+	rt.Handle("PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}", s.authed(s.sendLeaveV2))
 }

@@ -22,7 +22,8 @@ const specDir = "testdata/openapi"
 // implemented are the operations fedapi serves; every other one must
 // answer 404 M_UNRECOGNIZED.
 var implemented = []string{"getServerKey", "perspectivesKeyQuery", "bulkPerspectivesKeyQuery", "getVersion", "sendTransaction",
-	"getEvent", "getRoomState", "getRoomStateIds", "getEventAuth", "backfillRoom", "getMissingPreviousEvents"}
+	"getEvent", "getRoomState", "getRoomStateIds", "getEventAuth", "backfillRoom", "getMissingPreviousEvents",
+	"makeJoin", "sendJoinV2", "makeLeave", "sendLeaveV2"}
 
 // servedElsewhere are operations cmd/hafen routes to another package on the
 // federation listener.

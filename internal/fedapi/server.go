@@ -31,6 +31,8 @@ type Events interface {
 	EventAuth(ctx context.Context, server id.ServerName, roomID id.RoomID, eventID id.EventID) ([]store.Event, error)
 	Backfill(ctx context.Context, server id.ServerName, roomID id.RoomID, from []id.EventID, limit int) ([]json.RawMessage, error)
 	MissingEvents(ctx context.Context, server id.ServerName, roomID id.RoomID, req fedevents.MissingEventsRequest) ([]json.RawMessage, error)
+	MakeMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, user id.UserID, membership string, versions []string) (json.RawMessage, string, error)
+	SendMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, raw json.RawMessage, membership string) (fedevents.JoinResult, error)
 }
 
 var _ Events = (*fedevents.Service)(nil)

@@ -26,3 +26,18 @@ var (
 	// invalid amount.
 	ErrBadRequest = errors.New("invalid request")
 )
+
+// Errors of the membership endpoints (make_join, send_join, make_leave,
+// send_leave).
+var (
+	// ErrWrongServer means the user is not a user of the asking server.
+	ErrWrongServer = errors.New("user does not belong to the asking server")
+	// ErrIncompatibleVersion means the asking server does not support the
+	// room's version.
+	ErrIncompatibleVersion = errors.New("room version not supported by the asking server")
+	// ErrBadEvent means the event sent does not match the request (path,
+	// type, membership, sender, state key) or is not a valid event.
+	ErrBadEvent = errors.New("invalid membership event")
+	// ErrMembershipRefused means the event path did not accept the event.
+	ErrMembershipRefused = errors.New("membership event refused")
+)

@@ -48,16 +48,29 @@ func (s *Service) StateAt(ctx context.Context, server id.ServerName, roomID id.R
 	if err != nil {
 		return RoomState{}, err
 	}
+	state, err := s.stateBefore(ctx, ev)
+	if err != nil {
+		return RoomState{}, err
+	}
+	chain, err := s.authChain(ctx, v, state)
+	if err != nil {
+		return RoomState{}, err
+	}
+	return RoomState{State: state, AuthChain: chain}, nil
+}
+
+// stateBefore returns the room's state before a stored event.
+func (s *Service) stateBefore(ctx context.Context, ev store.Event) ([]store.Event, error) {
 	group, err := s.DB.StateGroupBeforeEvent(ctx, ev.NID)
 	if errors.Is(err, store.ErrNotFound) {
-		return RoomState{}, fmt.Errorf("%w: %s is stored without its state", ErrEventNotFound, eventID)
+		return nil, fmt.Errorf("%w: %s is stored without its state", ErrEventNotFound, ev.EventID)
 	}
 	if err != nil {
-		return RoomState{}, fmt.Errorf("state before %s: %w", eventID, err)
+		return nil, fmt.Errorf("state before %s: %w", ev.EventID, err)
 	}
 	st, err := s.DB.StateAtGroup(ctx, group)
 	if err != nil {
-		return RoomState{}, fmt.Errorf("state before %s: %w", eventID, err)
+		return nil, fmt.Errorf("state before %s: %w", ev.EventID, err)
 	}
 	nids := make([]int64, 0, len(st))
 	for _, nid := range st {
@@ -65,13 +78,9 @@ func (s *Service) StateAt(ctx context.Context, server id.ServerName, roomID id.R
 	}
 	state, err := s.DB.EventsByNID(ctx, nids)
 	if err != nil {
-		return RoomState{}, fmt.Errorf("state before %s: %w", eventID, err)
+		return nil, fmt.Errorf("state before %s: %w", ev.EventID, err)
 	}
-	chain, err := s.authChain(ctx, v, state)
-	if err != nil {
-		return RoomState{}, err
-	}
-	return RoomState{State: state, AuthChain: chain}, nil
+	return state, nil
 }
 
 // EventAuth returns the auth chain of an event for server, under the same

@@ -20,13 +20,17 @@ type Rooms interface {
 	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)
 }
 
-var _ Rooms = (*room.Service)(nil)
+var (
+	_ Rooms       = (*room.Service)(nil)
+	_ Memberships = (*room.Service)(nil)
+)
 
 // Keys is what the service needs of the key store (*serverkeys.Keys):
 // fetching the keys PDUs are signed with before the event path, whose
 // lookup never fetches, checks them.
 type Keys interface {
 	Ensure(ctx context.Context, server id.ServerName, keyIDs []signing.KeyID, ts int64) error
+	Lookup(server id.ServerName, keyID signing.KeyID) (signing.VerifyKey, bool)
 }
 
 // Service is the inbound federation service. Its fields are set by
@@ -38,6 +42,11 @@ type Service struct {
 	DB *store.DB
 	// Rooms is the event path.
 	Rooms Rooms
+	// Members builds membership templates (the same *room.Service).
+	Members Memberships
+	// Key is this server's signing key, for the restricted joins it
+	// authorises.
+	Key signing.Key
 	// Keys fetches other servers' keys.
 	Keys Keys
 	// Logger receives the service's logs.
