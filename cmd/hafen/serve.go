@@ -84,11 +84,13 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs := newClientServer(cfg, db)
 	cs.Sync = syncer
 	serverName := id.ServerName(cfg.ServerName)
+	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms}
+	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
 	cs.Rooms = &clientapi.Rooms{
 		Service:   rooms,
 		Store:     db,
-		Directory: &directory.Service{ServerName: serverName, DB: db, Rooms: rooms},
-		Profiles:  &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger},
+		Directory: dir,
+		Profiles:  profiles,
 	}
 	cs.Filters = &filter.Service{DB: db}
 	clientRouter := httpapi.NewRouter()
@@ -96,6 +98,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
 	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Logger: logger}
+	fed.api.Profiles, fed.api.Directory = profiles, dir
 	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()

@@ -23,7 +23,8 @@ const specDir = "testdata/openapi"
 // answer 404 M_UNRECOGNIZED.
 var implemented = []string{"getServerKey", "perspectivesKeyQuery", "bulkPerspectivesKeyQuery", "getVersion", "sendTransaction",
 	"getEvent", "getRoomState", "getRoomStateIds", "getEventAuth", "backfillRoom", "getMissingPreviousEvents",
-	"makeJoin", "sendJoinV2", "makeLeave", "sendLeaveV2"}
+	"makeJoin", "sendJoinV2", "makeLeave", "sendLeaveV2",
+	"queryProfile", "queryRoomDirectory"}
 
 // servedElsewhere are operations cmd/hafen routes to another package on the
 // federation listener.

@@ -7,7 +7,9 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/signing"
+	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/fedevents"
+	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/serverkeys"
 	"github.com/hafenchat/hafen/internal/store"
 )
@@ -31,6 +33,7 @@ type Events interface {
 	EventAuth(ctx context.Context, server id.ServerName, roomID id.RoomID, eventID id.EventID) ([]store.Event, error)
 	Backfill(ctx context.Context, server id.ServerName, roomID id.RoomID, from []id.EventID, limit int) ([]json.RawMessage, error)
 	MissingEvents(ctx context.Context, server id.ServerName, roomID id.RoomID, req fedevents.MissingEventsRequest) ([]json.RawMessage, error)
+	ResidentServers(ctx context.Context, roomID id.RoomID) ([]id.ServerName, error)
 	MakeMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, user id.UserID, membership string, versions []string) (json.RawMessage, string, error)
 	SendMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, raw json.RawMessage, membership string) (fedevents.JoinResult, error)
 }
@@ -48,7 +51,26 @@ type Server struct {
 	// Events is the service behind the room endpoints (transactions,
 	// events, state, joins).
 	Events Events
+	// Profiles answers profile queries (*profile.Service).
+	Profiles Profiles
+	// Directory answers room alias queries (*directory.Service).
+	Directory Directory
 }
+
+// Profiles is what profile queries need (*profile.Service).
+type Profiles interface {
+	Get(ctx context.Context, user id.UserID) (profile.Profile, error)
+}
+
+// Directory is what room alias queries need (*directory.Service).
+type Directory interface {
+	Lookup(ctx context.Context, alias id.RoomAlias) (directory.Alias, error)
+}
+
+var (
+	_ Profiles  = (*profile.Service)(nil)
+	_ Directory = (*directory.Service)(nil)
+)
 
 // ServerImplementationName is the name /version reports.
 const ServerImplementationName = "Hafen"

@@ -3,6 +3,7 @@ package fedevents
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/serveracl"
@@ -39,4 +40,23 @@ func (s *Service) inRoom(ctx context.Context, roomID id.RoomID) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// ResidentServers returns the servers with a user joined to the room, this
+// server first (it answers for the room), the others in order of name.
+func (s *Service) ResidentServers(ctx context.Context, roomID id.RoomID) ([]id.ServerName, error) {
+	members, err := s.DB.JoinedMembers(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("load members of %s: %w", roomID, err)
+	}
+	seen := map[id.ServerName]bool{s.ServerName: true}
+	var others []id.ServerName
+	for _, m := range members {
+		if d := m.Domain(); !seen[d] {
+			seen[d] = true
+			others = append(others, d)
+		}
+	}
+	slices.Sort(others)
+	return append([]id.ServerName{s.ServerName}, others...), nil
 }
