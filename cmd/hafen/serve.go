@@ -28,6 +28,7 @@ import (
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish.
@@ -75,11 +76,18 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		return err
 	}
 	defer fed.client.Close()
-	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger})
+	// The event path publishes committed events to events; each consumer
+	// (sync now) reads them on a goroutine it owns, stopped before the
+	// store closes.
+	events := stream.New(pos, 0)
+	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger, Stream: events})
 	// Deferred after res.close, so it runs before the store closes.
 	defer rooms.Close()
-	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, StreamPos: pos})
-	rooms.AddListener(syncer)
+	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos})
+	if err := syncer.Start(ctx); err != nil {
+		return fmt.Errorf("start sync: %w", err)
+	}
+	defer syncer.Stop()
 
 	cs := newClientServer(cfg, db)
 	cs.Sync = syncer

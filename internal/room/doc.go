@@ -11,9 +11,10 @@
 // transactions share the store's group commit). Events on top of the head
 // take the fast path; forks and late events compute the state before them
 // from their prev_events and core/stateres (dag.go, remote.go). After a
-// commit it hands the persisted events to its listeners: the sync notifier
-// now, the federation sender and push later. Heads of idle rooms are
-// dropped by a janitor until Close.
+// commit it publishes the persisted events to a stream.Stream, whose
+// consumers (sync now, the federation sender and push later) read them in
+// order on their own goroutines. Heads of idle rooms are dropped by a
+// janitor until Close.
 //
 // It builds events with core/event, chooses auth events with
 // core/authrules.NeededStateKeys, checks them with core/authrules.Check and

@@ -78,6 +78,11 @@ var migrations = []migration{
 	},
 	{
 		version:    8,
+		name:       "stream consumers",
+		statements: []string{streamConsumersSchema},
+	},
+	{
+		version:    9,
 		name:       "answers to inbound federation transactions",
 		statements: []string{federationTxnsSchema},
 	},
