@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -24,6 +25,11 @@ const (
 	MaxPDUs = 50
 	MaxEDUs = 100
 )
+
+// TxnRetention is how long the answer to a transaction is kept for its
+// retries. A sender retries until it gets an answer, and sends no other
+// transaction meanwhile, so a day covers any retry that matters.
+const TxnRetention = 24 * time.Hour
 
 // Transaction is a transaction another server sent.
 type Transaction struct {
@@ -87,8 +93,14 @@ func (s *Service) ProcessTransaction(ctx context.Context, txn Transaction) (json
 	if err != nil {
 		return nil, fmt.Errorf("encode answer to transaction %s: %w", txn.TxnID, err)
 	}
+	now := s.now()
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {
-		return tx.AddFederationTxn(ctx, txn.Origin, txn.TxnID, answer, s.now().UnixMilli())
+		// Answers expire as new ones arrive: each write deletes the few
+		// that went past the retention since the last one.
+		if _, err := tx.DeleteFederationTxnsBefore(ctx, now.Add(-TxnRetention).UnixMilli()); err != nil {
+			return err
+		}
+		return tx.AddFederationTxn(ctx, txn.Origin, txn.TxnID, answer, now.UnixMilli())
 	})
 	if err != nil {
 		return nil, err
