@@ -168,6 +168,21 @@ func TestFederationJoinEndToEnd(t *testing.T) {
 				t.Errorf("bob's restricted join is not in alice's timeline")
 			}
 
+			// A restricted room that allows only a room A is not in: A cannot
+			// tell whether bob may join.
+			var cr3 struct {
+				RoomID id.RoomID `json:"room_id"`
+			}
+			csCall(t, a.base, tok, http.MethodPost, "/_matrix/client/v3/createRoom", map[string]any{
+				"preset": "public_chat",
+				"initial_state": []any{map[string]any{"type": "m.room.join_rules", "state_key": "", "content": map[string]any{
+					"join_rule": "restricted", "allow": []any{map[string]any{"type": "m.room_membership", "room_id": "!nowhere:elsewhere.example"}},
+				}}},
+			}, &cr3)
+			if st, code := b.fedGet(t, a.name, "GET", "/_matrix/federation/v1/make_join/"+url.PathEscape(string(cr3.RoomID))+"/"+url.PathEscape(string(bob))+"?"+allVersions(), nil, nil); st != 400 || code != "M_UNABLE_TO_AUTHORISE_JOIN" {
+				t.Errorf("restricted make_join allowed only by a room A is not in = %d %s, want 400 M_UNABLE_TO_AUTHORISE_JOIN", st, code)
+			}
+
 			// Bob leaves the first room.
 			m = makeResp{}
 			if st, code := b.fedGet(t, a.name, "GET", "/_matrix/federation/v1/make_leave/"+rq+"/"+url.PathEscape(string(bob)), nil, &m); st != 200 {

@@ -94,6 +94,8 @@ func (s *Server) sendMembership(w http.ResponseWriter, r *http.Request, origin i
 // membershipError maps the membership endpoints' errors to Matrix errors.
 func membershipError(err error) error {
 	switch {
+	case errors.Is(err, fedevents.ErrUnableToAuthorise):
+		return matrixerr.New(matrixerr.KindUnableToAuthoriseJoin, "%v", err)
 	case errors.Is(err, fedevents.ErrWrongServer), errors.Is(err, fedevents.ErrMembershipRefused),
 		errors.Is(err, room.ErrForbidden):
 		return matrixerr.Forbidden(err.Error())

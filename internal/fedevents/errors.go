@@ -38,6 +38,10 @@ var (
 	// ErrBadEvent means the event sent does not match the request (path,
 	// type, membership, sender, state key) or is not a valid event.
 	ErrBadEvent = errors.New("invalid membership event")
+	// ErrUnableToAuthorise means a restricted room's allow conditions
+	// name only rooms this server is not in, so it cannot tell whether
+	// the user may join.
+	ErrUnableToAuthorise = errors.New("unable to authorise the join")
 	// ErrMembershipRefused means the event path did not accept the event.
 	ErrMembershipRefused = errors.New("membership event refused")
 )

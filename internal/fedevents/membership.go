@@ -16,6 +16,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/pducheck"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
+	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
@@ -55,6 +56,11 @@ func (s *Service) MakeMembership(ctx context.Context, origin id.ServerName, room
 	content := map[string]any{"membership": membership}
 	if membership == "join" {
 		auth, err := s.Members.JoinAuthoriser(ctx, roomID, user)
+		if errors.Is(err, room.ErrForbidden) {
+			if known, kerr := s.knowsAllowedRoom(ctx, roomID); kerr == nil && !known {
+				return nil, "", fmt.Errorf("%w: %w", ErrUnableToAuthorise, err)
+			}
+		}
 		if err != nil {
 			return nil, "", err
 		}
@@ -64,6 +70,36 @@ func (s *Service) MakeMembership(ctx context.Context, origin id.ServerName, room
 	}
 	raw, _ := json.Marshal(content)
 	return s.Members.MembershipTemplate(ctx, roomID, user, raw)
+}
+
+// knowsAllowedRoom reports whether this server is in one of the rooms a
+// restricted room's join rules allow, so that it can tell whether a user
+// is joined to it.
+func (s *Service) knowsAllowedRoom(ctx context.Context, roomID id.RoomID) (bool, error) {
+	jr, err := s.Rooms.CurrentStateEvent(ctx, roomID, "m.room.join_rules", "")
+	if err != nil || jr == nil {
+		return false, err
+	}
+	var c struct {
+		Allow []struct {
+			Type   string    `json:"type"`
+			RoomID id.RoomID `json:"room_id"`
+		} `json:"allow"`
+	}
+	json.Unmarshal(jr.Content(), &c)
+	for _, a := range c.Allow {
+		if a.Type != "m.room_membership" {
+			continue
+		}
+		in, err := s.inRoom(ctx, a.RoomID)
+		if err != nil {
+			return false, err
+		}
+		if in {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // residentRoom checks that this server is in the room and its ACL allows
