@@ -220,3 +220,55 @@ func TestFederationJoinEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestFederationKnockEndToEnd lets a user of B knock on a room of A whose
+// join rule is knock, through make_knock/send_knock, B building and
+// signing the event: A answers with the room's stripped state as PDUs
+// and the knock reaches alice's timeline. Unsupported room versions are
+// refused.
+func TestFederationKnockEndToEnd(t *testing.T) {
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			a := startFedServer(t, dbArgs(t)...)
+			b := newFedPeer(t, startFedServer(t))
+			alice := register(t, a.base, "alice")
+			tok := alice.AccessToken
+			var cr struct {
+				RoomID id.RoomID `json:"room_id"`
+			}
+			csCall(t, a.base, tok, http.MethodPost, "/_matrix/client/v3/createRoom", map[string]any{
+				"preset": "private_chat", "name": "Knock here",
+				"initial_state": []any{map[string]any{"type": "m.room.join_rules", "state_key": "", "content": map[string]any{"join_rule": "knock"}}},
+			}, &cr)
+			rq := url.PathEscape(string(cr.RoomID))
+			carol := id.UserID("@carol:" + string(b.name))
+			if st, code := b.fedGet(t, a.name, "GET", "/_matrix/federation/v1/make_knock/"+rq+"/"+url.PathEscape(string(carol))+"?ver=1", nil, nil); st != 400 || code != "M_INCOMPATIBLE_ROOM_VERSION" {
+				t.Errorf("make_knock with ver=1 = %d %s, want 400 M_INCOMPATIBLE_ROOM_VERSION", st, code)
+			}
+			var m makeResp
+			if st, code := b.fedGet(t, a.name, "GET", "/_matrix/federation/v1/make_knock/"+rq+"/"+url.PathEscape(string(carol))+"?"+allVersions(), nil, &m); st != 200 {
+				t.Fatalf("make_knock = %d %s", st, code)
+			}
+			knock := b.fromTemplate(t, m)
+			var resp struct {
+				KnockRoomState []struct {
+					Type    string          `json:"type"`
+					Content json.RawMessage `json:"content"`
+				} `json:"knock_room_state"`
+			}
+			if st, code := b.fedGet(t, a.name, "PUT", "/_matrix/federation/v1/send_knock/"+rq+"/"+url.PathEscape(string(knock.EventID())), knock.JSON(), &resp); st != 200 {
+				t.Fatalf("send_knock = %d %s", st, code)
+			}
+			var types []string
+			for _, e := range resp.KnockRoomState {
+				types = append(types, e.Type)
+			}
+			if !slices.Contains(types, "m.room.create") || !slices.Contains(types, "m.room.join_rules") || !slices.Contains(types, "m.room.name") {
+				t.Errorf("knock_room_state types = %v, want create, join rules and name", types)
+			}
+			if _, ok := timelineOf(t, a.base, tok, cr.RoomID)[knock.EventID()]; !ok {
+				t.Errorf("carol's knock is not in alice's timeline")
+			}
+		})
+	}
+}

@@ -71,22 +71,22 @@ func (s *Server) makeMembership(w http.ResponseWriter, r *http.Request, origin i
 
 // sendMembership reads the event of send_join and send_leave and hands it
 // to the service.
-func (s *Server) sendMembership(w http.ResponseWriter, r *http.Request, origin id.ServerName, membership string) (fedevents.JoinResult, error) {
+func (s *Server) sendMembership(w http.ResponseWriter, r *http.Request, origin id.ServerName, membership string) (fedevents.MembershipResult, error) {
 	roomID, err := id.ParseRoomID(r.PathValue("roomId"))
 	if err != nil {
-		return fedevents.JoinResult{}, matrixerr.InvalidParam("roomId: %v", err)
+		return fedevents.MembershipResult{}, matrixerr.InvalidParam("roomId: %v", err)
 	}
 	eventID, err := id.ParseEventID(r.PathValue("eventId"))
 	if err != nil {
-		return fedevents.JoinResult{}, matrixerr.InvalidParam("eventId: %v", err)
+		return fedevents.MembershipResult{}, matrixerr.InvalidParam("eventId: %v", err)
 	}
 	var raw json.RawMessage
 	if err := httpapi.DecodeJSONLimit(w, r, &raw, maxMembershipEventBody); err != nil {
-		return fedevents.JoinResult{}, err
+		return fedevents.MembershipResult{}, err
 	}
 	res, err := s.Events.SendMembership(r.Context(), origin, roomID, eventID, raw, membership)
 	if err != nil {
-		return fedevents.JoinResult{}, membershipError(err)
+		return fedevents.MembershipResult{}, membershipError(err)
 	}
 	return res, nil
 }

@@ -35,7 +35,7 @@ type Events interface {
 	MissingEvents(ctx context.Context, server id.ServerName, roomID id.RoomID, req fedevents.MissingEventsRequest) ([]json.RawMessage, error)
 	ResidentServers(ctx context.Context, roomID id.RoomID) ([]id.ServerName, error)
 	MakeMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, user id.UserID, membership string, versions []string) (json.RawMessage, string, error)
-	SendMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, raw json.RawMessage, membership string) (fedevents.JoinResult, error)
+	SendMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, raw json.RawMessage, membership string) (fedevents.MembershipResult, error)
 }
 
 var _ Events = (*fedevents.Service)(nil)

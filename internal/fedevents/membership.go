@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/hafenchat/hafen/internal/clientevent"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/pducheck"
@@ -30,11 +31,11 @@ type Memberships interface {
 // contentKeyAuthoriser names the authorising user of a restricted join.
 const contentKeyAuthoriser = "join_authorised_via_users_server"
 
-// MakeMembership answers make_join (membership "join") and make_leave
-// ("leave"): the template of user's member event, built on the room's
+// MakeMembership answers make_join (membership "join"), make_knock
+// ("knock") and make_leave ("leave"): the template of user's member event, built on the room's
 // current head, and the room's version. versions are the room versions
-// the asking server supports (make_join's ver; ["1"] when none is given);
-// make_leave passes nil. Errors wrap ErrWrongServer, room.ErrRoomNotFound,
+// the asking server supports (make_join's and make_knock's ver; ["1"]
+// when none is given); make_leave passes nil. Errors wrap ErrWrongServer, room.ErrRoomNotFound,
 // ErrNotInRoom, ErrDeniedByACL, ErrIncompatibleVersion, and the event
 // path's ErrForbidden and ErrUnableToGrantJoin.
 func (s *Service) MakeMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, user id.UserID, membership string, versions []string) (json.RawMessage, string, error) {
@@ -45,7 +46,7 @@ func (s *Service) MakeMembership(ctx context.Context, origin id.ServerName, room
 	if err != nil {
 		return nil, "", err
 	}
-	if membership == "join" {
+	if membership == "join" || membership == "knock" {
 		if len(versions) == 0 {
 			versions = []string{"1"}
 		}
@@ -122,8 +123,11 @@ func (s *Service) residentRoom(ctx context.Context, origin id.ServerName, roomID
 	return v, nil
 }
 
-// JoinResult is the answer to send_join.
-type JoinResult struct {
+// MembershipResult is the answer to send_join, send_leave and send_knock.
+type MembershipResult struct {
+	// KnockState is, for a knock, the room's current state events of the
+	// stripped-state types, as PDUs.
+	KnockState []json.RawMessage
 	// State is the room's state before the join; AuthChain the auth chain
 	// of that state and of the join.
 	State     []store.Event
@@ -136,19 +140,20 @@ type JoinResult struct {
 }
 
 // SendMembership accepts a member event of origin's user signed by origin
-// (send_join with membership "join", send_leave with "leave"), through
+// (send_join with membership "join", send_leave with "leave", send_knock
+// with "knock"), through
 // the event path, and for a join returns the state before it and the auth
-// chain. A restricted join naming a user of this server as its authoriser
+// chain, and for a knock the room's stripped state. A restricted join naming a user of this server as its authoriser
 // is signed by this server first. Errors wrap room.ErrRoomNotFound,
 // ErrNotInRoom, ErrDeniedByACL, ErrBadEvent or ErrMembershipRefused.
-func (s *Service) SendMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, raw json.RawMessage, membership string) (JoinResult, error) {
+func (s *Service) SendMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, raw json.RawMessage, membership string) (MembershipResult, error) {
 	v, err := s.residentRoom(ctx, origin, roomID)
 	if err != nil {
-		return JoinResult{}, err
+		return MembershipResult{}, err
 	}
 	e, err := event.Parse(raw, v)
 	if err != nil {
-		return JoinResult{}, fmt.Errorf("%w: %w", ErrBadEvent, err)
+		return MembershipResult{}, fmt.Errorf("%w: %w", ErrBadEvent, err)
 	}
 	var content struct {
 		Membership string `json:"membership"`
@@ -158,27 +163,27 @@ func (s *Service) SendMembership(ctx context.Context, origin id.ServerName, room
 	sk, isState := e.StateKey()
 	switch {
 	case e.EventID() != eventID:
-		return JoinResult{}, fmt.Errorf("%w: the event's ID is %s, not %s", ErrBadEvent, e.EventID(), eventID)
+		return MembershipResult{}, fmt.Errorf("%w: the event's ID is %s, not %s", ErrBadEvent, e.EventID(), eventID)
 	case e.RoomID() != roomID:
-		return JoinResult{}, fmt.Errorf("%w: the event is in %s, not %s", ErrBadEvent, e.RoomID(), roomID)
+		return MembershipResult{}, fmt.Errorf("%w: the event is in %s, not %s", ErrBadEvent, e.RoomID(), roomID)
 	case e.Type() != "m.room.member" || !isState:
-		return JoinResult{}, fmt.Errorf("%w: the event is not an m.room.member event", ErrBadEvent)
+		return MembershipResult{}, fmt.Errorf("%w: the event is not an m.room.member event", ErrBadEvent)
 	case content.Membership != membership:
-		return JoinResult{}, fmt.Errorf("%w: membership is %q, not %q", ErrBadEvent, content.Membership, membership)
+		return MembershipResult{}, fmt.Errorf("%w: membership is %q, not %q", ErrBadEvent, content.Membership, membership)
 	case e.Sender().Domain() != origin:
-		return JoinResult{}, fmt.Errorf("%w: the sender %s is not a user of %s", ErrBadEvent, e.Sender(), origin)
+		return MembershipResult{}, fmt.Errorf("%w: the sender %s is not a user of %s", ErrBadEvent, e.Sender(), origin)
 	case sk != string(e.Sender()):
-		return JoinResult{}, fmt.Errorf("%w: the state key is not the sender", ErrBadEvent)
+		return MembershipResult{}, fmt.Errorf("%w: the state key is not the sender", ErrBadEvent)
 	}
 	signed := false
 	if membership == "join" && content.Authoriser != "" {
 		if id.UserID(content.Authoriser).Domain() == s.ServerName {
 			if raw, err = event.Sign(raw, v, s.Key); err != nil {
-				return JoinResult{}, fmt.Errorf("%w: %w", ErrBadEvent, err)
+				return MembershipResult{}, fmt.Errorf("%w: %w", ErrBadEvent, err)
 			}
 			signed = true
 			if e, err = event.Parse(raw, v); err != nil {
-				return JoinResult{}, fmt.Errorf("%w: %w", ErrBadEvent, err)
+				return MembershipResult{}, fmt.Errorf("%w: %w", ErrBadEvent, err)
 			}
 		}
 	}
@@ -187,28 +192,40 @@ func (s *Service) SendMembership(ctx context.Context, origin id.ServerName, room
 	// than a refusal.
 	s.ensureKeys(ctx, raw, v)
 	if err := event.VerifySignatures(e, s.Keys.Lookup); err != nil {
-		return JoinResult{}, fmt.Errorf("%w: %w", ErrBadEvent, err)
+		return MembershipResult{}, fmt.Errorf("%w: %w", ErrBadEvent, err)
 	}
 	res := s.Rooms.ProcessRemote(ctx, origin, []json.RawMessage{raw})[0]
 	if res.Verdict != pducheck.Accept {
 		if res.Err == nil {
 			res.Err = errors.New(res.Verdict.String())
 		}
-		return JoinResult{}, fmt.Errorf("%w: %w", ErrMembershipRefused, res.Err)
+		return MembershipResult{}, fmt.Errorf("%w: %w", ErrMembershipRefused, res.Err)
 	}
-	out := JoinResult{Event: raw, Signed: signed}
+	out := MembershipResult{Event: raw, Signed: signed}
+	if membership == "knock" {
+		for _, typ := range clientevent.StrippedStateTypes {
+			ev, err := s.Rooms.CurrentStateEvent(ctx, roomID, typ, "")
+			if err != nil {
+				return MembershipResult{}, err
+			}
+			if ev != nil {
+				out.KnockState = append(out.KnockState, ev.JSON())
+			}
+		}
+		return out, nil
+	}
 	if membership != "join" {
 		return out, nil
 	}
 	ev, err := s.storedEvent(ctx, eventID, roomID)
 	if err != nil {
-		return JoinResult{}, err
+		return MembershipResult{}, err
 	}
 	if out.State, err = s.stateBefore(ctx, ev); err != nil {
-		return JoinResult{}, err
+		return MembershipResult{}, err
 	}
 	if out.AuthChain, err = s.authChain(ctx, v, append(slices.Clip(out.State), ev)); err != nil {
-		return JoinResult{}, err
+		return MembershipResult{}, err
 	}
 	return out, nil
 }
