@@ -5,9 +5,9 @@
 //
 // Served so far: the key server and notary (/_matrix/key/v2/server,
 // /_matrix/key/v2/query), /_matrix/federation/v1/version, transactions
-// (/send), and events, state, auth chains and history (/event, /state,
-// /state_ids, /event_auth, /backfill, /get_missing_events), joins, knocks and leaves (make_*, send_*), and
-// profile and directory queries. Every other
+// (/send); events, state, auth chains and history (/event, /state,
+// /state_ids, /event_auth, /backfill, /get_missing_events); joins, knocks
+// and leaves (make_*, send_*); profile and directory queries. Every other
 // endpoint answers 404 M_UNRECOGNIZED, as the spec asks for unsupported
 // endpoints.
 //
