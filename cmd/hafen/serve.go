@@ -16,13 +16,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/clientapi"
-	"github.com/hafenchat/hafen/internal/clientapi/accountdb"
 	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/config"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/signing"
+	"github.com/hafenchat/hafen/internal/directory"
+	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 )
@@ -84,13 +87,20 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		return fmt.Errorf("read stream position: %w", err)
 	}
 	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: key, Logger: logger})
+	defer rooms.Close()
 	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, StreamPos: pos})
 	rooms.AddListener(syncer)
 
 	cs := newClientServer(cfg, db)
 	cs.Sync = syncer
-	cs.Rooms = &clientapi.Rooms{Service: rooms, Store: db}
-	cs.Filters = db
+	serverName := id.ServerName(cfg.ServerName)
+	cs.Rooms = &clientapi.Rooms{
+		Service:   rooms,
+		Store:     db,
+		Directory: &directory.Service{ServerName: serverName, DB: db, Rooms: rooms},
+		Profiles:  &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger},
+	}
+	cs.Filters = &filter.Service{DB: db}
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	// TODO(#fedapi): serve the Server-Server API here. Until then the
@@ -148,7 +158,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 	s := &clientapi.Server{
 		ServerName: id.ServerName(cfg.ServerName),
-		Store:      &accountdb.Store{DB: db},
+		Store:      &account.Service{DB: db},
 		Registration: clientapi.Registration{
 			Enabled:      cfg.Registration.Enabled,
 			RequireToken: cfg.Registration.RequireToken,

@@ -27,6 +27,8 @@
 // any process sharing the database can serve any step of a flow (see
 // uia.go).
 //
-// The package never touches the database directly: it goes through the
-// AccountStore interface.
+// The package never writes to the database: handlers call services
+// (account, profile, directory, filter, the room event path) through the
+// small interfaces declared here, and read history and state through
+// RoomStore. TestHandlersNeverWrite keeps it so.
 package clientapi

@@ -10,26 +10,23 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
-	"strings"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
-	"github.com/hafenchat/hafen/internal/room"
-	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/profile"
 )
 
-// Profile keys Hafen stores. Other valid keys (m.tz, custom ones) are not
-// stored yet: setting them is 403 M_FORBIDDEN, reading them 404.
-const (
-	profileDisplayName = "displayname"
-	profileAvatarURL   = "avatar_url"
-)
+// Profiles is the profile service the profile endpoints go through.
+// profile.Service implements it.
+type Profiles interface {
+	Get(ctx context.Context, user id.UserID) (profile.Profile, error)
+	ForJoin(ctx context.Context, user id.UserID) (profile.Profile, error)
+	Set(ctx context.Context, user id.UserID, key, val string) error
+}
 
-// Limits on profile values; the spec lets servers limit each field.
+// Limits on profile requests; the profile service limits each value.
 const (
-	maxDisplayNameBytes = 256
-	maxAvatarURLBytes   = 1024
 	maxProfileKeyBytes  = 255
 	maxProfileBodyBytes = 64 << 10
 )
@@ -37,8 +34,10 @@ const (
 // profileKeyPattern is the keyName grammar of profile.yaml.
 var profileKeyPattern = regexp.MustCompile(`^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$`)
 
+// pathUserID parses the {userId} path parameter: 400 M_INVALID_PARAM if
+// it is not a user ID with a compliant localpart.
 func pathUserID(r *http.Request) (id.UserID, error) {
-	u, err := id.ParseUserID(r.PathValue("userId"))
+	u, err := id.ParseCompliantUserID(r.PathValue("userId"))
 	if err != nil {
 		return "", matrixerr.InvalidParam("userId is not a valid user ID")
 	}
@@ -72,33 +71,30 @@ func pathProfileField(r *http.Request) (id.UserID, string, error) {
 	return user, key, nil
 }
 
-// profileFields returns the profile fields a user has set.
-func profileFields(u store.User) map[string]string {
-	p := map[string]string{}
-	if u.DisplayName != "" {
-		p[profileDisplayName] = u.DisplayName
+// profileErr turns an error of the profile service into the Matrix error
+// the spec names.
+func profileErr(err error) error {
+	switch {
+	case errors.Is(err, profile.ErrNotFound):
+		return matrixerr.Wrap(matrixerr.KindNotFound, err, "profile not found")
+	case errors.Is(err, profile.ErrNotStored):
+		return matrixerr.Wrap(matrixerr.KindForbidden, err, err.Error())
+	case errors.Is(err, profile.ErrTooLarge):
+		return matrixerr.Wrap(matrixerr.KindProfileTooLarge, err, err.Error())
+	case errors.Is(err, profile.ErrInvalid):
+		return matrixerr.Wrap(matrixerr.KindInvalidParam, err, err.Error())
 	}
-	if u.AvatarURL != "" {
-		p[profileAvatarURL] = u.AvatarURL
-	}
-	return p
+	return err
 }
 
 // localProfile returns the stored profile of a user: 404 M_NOT_FOUND for
 // unknown or deactivated users and for other servers' users.
-func (a *roomAPI) localProfile(ctx context.Context, user id.UserID) (map[string]string, error) {
-	if !a.isLocalServer(user.Domain()) {
-		// TODO(#3): query other servers' profiles over federation.
-		return nil, matrixerr.NotFound("profile not found")
-	}
-	u, err := a.db.User(ctx, user)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Deactivated) {
-		return nil, matrixerr.NotFound("profile not found")
-	}
+func (a *roomAPI) localProfile(ctx context.Context, user id.UserID) (profile.Profile, error) {
+	p, err := a.profiles.Get(ctx, user)
 	if err != nil {
-		return nil, err
+		return nil, profileErr(err)
 	}
-	return profileFields(u), nil
+	return p, nil
 }
 
 // getUserProfile returns a user's profile.
@@ -145,8 +141,8 @@ func ownProfileKey(r *http.Request, sess session) (string, error) {
 	if user != sess.UserID {
 		return "", matrixerr.Forbidden("you may only change your own profile")
 	}
-	if key != profileDisplayName && key != profileAvatarURL {
-		return "", matrixerr.Forbidden("this server only stores displayname and avatar_url")
+	if err := profile.Check(key, ""); err != nil {
+		return "", profileErr(err)
 	}
 	return key, nil
 }
@@ -172,19 +168,6 @@ func (a *roomAPI) setProfileField(w http.ResponseWriter, r *http.Request, sess s
 	if err := json.Unmarshal(raw, &val); err != nil {
 		return matrixerr.BadJSON("%s must be a string", key)
 	}
-	switch key {
-	case profileDisplayName:
-		if len(val) > maxDisplayNameBytes {
-			return &matrixerr.Error{Kind: matrixerr.KindProfileTooLarge, Message: "displayname is longer than 256 bytes"}
-		}
-	case profileAvatarURL:
-		if len(val) > maxAvatarURLBytes {
-			return &matrixerr.Error{Kind: matrixerr.KindProfileTooLarge, Message: "avatar_url is longer than 1024 bytes"}
-		}
-		if val != "" && !strings.HasPrefix(val, "mxc://") {
-			return matrixerr.InvalidParam("avatar_url must be an mxc:// URI")
-		}
-	}
 	return a.storeProfileField(w, r, sess, key, val)
 }
 
@@ -199,39 +182,11 @@ func (a *roomAPI) deleteProfileField(w http.ResponseWriter, r *http.Request, ses
 	return a.storeProfileField(w, r, sess, key, "")
 }
 
-// storeProfileField stores one field ("" removes it) and sends new join
-// events carrying the profile to the user's rooms. A room that refuses the
-// update (for example because the user may not change their membership
-// event there) keeps the old one; the profile itself is saved.
+// storeProfileField stores one field ("" removes it) through the profile
+// service, which also updates the user's join events.
 func (a *roomAPI) storeProfileField(w http.ResponseWriter, r *http.Request, sess session, key, val string) error {
-	ctx := r.Context()
-	err := a.db.Write(ctx, func(tx *store.Tx) error {
-		if key == profileDisplayName {
-			return tx.SetDisplayName(ctx, sess.UserID, val)
-		}
-		return tx.SetAvatarURL(ctx, sess.UserID, val)
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return matrixerr.NotFound("profile not found")
-	}
-	if err != nil {
-		return err
-	}
-	profile, err := a.profileOf(ctx, sess.UserID)
-	if err != nil {
-		return err
-	}
-	rooms, err := a.db.JoinedRooms(ctx, sess.UserID)
-	if err != nil {
-		return err
-	}
-	for _, roomID := range rooms {
-		_, err := a.svc.ChangeMembership(ctx, roomID, room.MembershipChange{
-			Sender: sess.UserID, Target: sess.UserID, Membership: room.MembershipJoin, Profile: profile,
-		})
-		if err != nil {
-			httpapi.Logger(r).Debug("profile not updated in room", "room_id", roomID, "err", err)
-		}
+	if err := a.profiles.Set(r.Context(), sess.UserID, key, val); err != nil {
+		return profileErr(err)
 	}
 	return httpapi.OK(w, struct{}{})
 }

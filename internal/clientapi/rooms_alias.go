@@ -10,10 +10,9 @@ import (
 	"net/http"
 
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
-	"github.com/hafenchat/hafen/internal/room"
-	"github.com/hafenchat/hafen/internal/store"
 )
 
 // pathAlias parses the {roomAlias} path parameter: 400 M_INVALID_PARAM if
@@ -26,18 +25,35 @@ func pathAlias(r *http.Request) (id.RoomAlias, error) {
 	return alias, nil
 }
 
-// lookupAlias returns the directory entry of an alias: 404 M_NOT_FOUND if
-// the directory does not hold it.
-func (a *roomAPI) lookupAlias(ctx context.Context, alias id.RoomAlias) (store.RoomAlias, error) {
-	ra, err := a.db.RoomAlias(ctx, alias)
-	if errors.Is(err, store.ErrNotFound) {
-		// TODO(#3): query other servers' aliases over federation.
-		return store.RoomAlias{}, matrixerr.NotFound("unknown room alias")
+// Directory is the local room directory the alias endpoints go through.
+// directory.Service implements it.
+type Directory interface {
+	Lookup(ctx context.Context, alias id.RoomAlias) (directory.Alias, error)
+	Aliases(ctx context.Context, roomID id.RoomID) ([]id.RoomAlias, error)
+	Create(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error
+	EnsureForNewRoom(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error
+	Delete(ctx context.Context, alias id.RoomAlias, user id.UserID) error
+	CheckCanonicalAlias(ctx context.Context, roomID id.RoomID, content []byte) error
+}
+
+// directoryErr turns an error of the directory into the Matrix error the
+// spec names; other errors go through roomErr.
+func directoryErr(err error) error {
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return matrixerr.Wrap(matrixerr.KindNotFound, err, "unknown room alias")
+	case errors.Is(err, directory.ErrExists):
+		return matrixerr.Wrap(matrixerr.KindConflict, err, "the room alias already exists")
+	case errors.Is(err, directory.ErrNotLocal):
+		return matrixerr.Wrap(matrixerr.KindInvalidParam, err, err.Error())
+	case errors.Is(err, directory.ErrNotJoined), errors.Is(err, directory.ErrNotCreator):
+		return matrixerr.Wrap(matrixerr.KindForbidden, err, err.Error())
+	case errors.Is(err, directory.ErrInvalidAlias):
+		return matrixerr.Wrap(matrixerr.KindInvalidParam, err, err.Error())
+	case errors.Is(err, directory.ErrBadAlias):
+		return matrixerr.Wrap(matrixerr.KindBadAlias, err, err.Error())
 	}
-	if err != nil {
-		return store.RoomAlias{}, err
-	}
-	return ra, nil
+	return roomErr(err)
 }
 
 // setRoomAlias maps a new local alias to a room the user is joined to.
@@ -47,9 +63,6 @@ func (a *roomAPI) setRoomAlias(w http.ResponseWriter, r *http.Request, sess sess
 	alias, err := pathAlias(r)
 	if err != nil {
 		return err
-	}
-	if !a.isLocalServer(alias.Domain()) {
-		return matrixerr.InvalidParam("room aliases of other servers cannot be created here")
 	}
 	var body struct {
 		RoomID *string `json:"room_id"`
@@ -64,22 +77,8 @@ func (a *roomAPI) setRoomAlias(w http.ResponseWriter, r *http.Request, sess sess
 	if err != nil {
 		return matrixerr.InvalidParam("room_id is not a valid room ID")
 	}
-	ctx := r.Context()
-	member, err := a.memberEvent(ctx, roomID, sess.UserID)
-	if err != nil {
-		return err
-	}
-	if membershipOf(member) != room.MembershipJoin {
-		return matrixerr.Forbidden("you must be joined to the room to give it an alias")
-	}
-	err = a.db.Write(ctx, func(tx *store.Tx) error {
-		return tx.CreateRoomAlias(ctx, store.RoomAlias{Alias: alias, RoomID: roomID, Creator: sess.UserID})
-	})
-	if errors.Is(err, store.ErrExists) {
-		return matrixerr.Conflict("the room alias already exists")
-	}
-	if err != nil {
-		return err
+	if err := a.dir.Create(r.Context(), alias, roomID, sess.UserID); err != nil {
+		return directoryErr(err)
 	}
 	return httpapi.OK(w, struct{}{})
 }
@@ -92,9 +91,9 @@ func (a *roomAPI) getRoomIDByAlias(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	ra, err := a.lookupAlias(r.Context(), alias)
+	ra, err := a.dir.Lookup(r.Context(), alias)
 	if err != nil {
-		return err
+		return directoryErr(err)
 	}
 	return httpapi.OK(w, map[string]any{
 		"room_id": ra.RoomID,
@@ -111,26 +110,8 @@ func (a *roomAPI) deleteRoomAlias(w http.ResponseWriter, r *http.Request, sess s
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	ra, err := a.lookupAlias(ctx, alias)
-	if err != nil {
-		return err
-	}
-	if ra.Creator != sess.UserID {
-		u, err := a.db.User(ctx, sess.UserID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if !u.IsAdmin {
-			return matrixerr.Forbidden("only the alias's creator or a server admin may delete it")
-		}
-	}
-	err = a.db.Write(ctx, func(tx *store.Tx) error { return tx.DeleteRoomAlias(ctx, alias) })
-	if errors.Is(err, store.ErrNotFound) {
-		return matrixerr.NotFound("unknown room alias")
-	}
-	if err != nil {
-		return err
+	if err := a.dir.Delete(r.Context(), alias, sess.UserID); err != nil {
+		return directoryErr(err)
 	}
 	return httpapi.OK(w, struct{}{})
 }
@@ -144,7 +125,7 @@ func (a *roomAPI) getLocalAliases(w http.ResponseWriter, r *http.Request, sess s
 	if err != nil {
 		return err
 	}
-	aliases, err := a.db.RoomAliases(r.Context(), roomID)
+	aliases, err := a.dir.Aliases(r.Context(), roomID)
 	if err != nil {
 		return err
 	}

@@ -14,10 +14,10 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
+	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 	"github.com/hafenchat/hafen/internal/room"
-	"github.com/hafenchat/hafen/internal/store"
 )
 
 // maxInitialState bounds initial_state and invite, so that one request
@@ -58,9 +58,9 @@ func (a *roomAPI) createRoom(w http.ResponseWriter, r *http.Request, sess sessio
 		return err
 	}
 	if req.Alias != "" {
-		if _, err := a.db.RoomAlias(r.Context(), req.Alias); err == nil {
+		if _, err := a.dir.Lookup(r.Context(), req.Alias); err == nil {
 			return matrixerr.RoomInUse("the room alias is already taken")
-		} else if !errors.Is(err, store.ErrNotFound) {
+		} else if !errors.Is(err, directory.ErrNotFound) {
 			return err
 		}
 	}
@@ -81,20 +81,11 @@ func (a *roomAPI) createRoom(w http.ResponseWriter, r *http.Request, sess sessio
 // check and the creation, the room keeps its m.room.canonical_alias but
 // the directory points elsewhere: M_ROOM_IN_USE tells the client.
 func (a *roomAPI) ensureAlias(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error {
-	err := a.db.Write(ctx, func(tx *store.Tx) error {
-		return tx.CreateRoomAlias(ctx, store.RoomAlias{Alias: alias, RoomID: roomID, Creator: creator})
-	})
-	if !errors.Is(err, store.ErrExists) {
-		return err
-	}
-	ra, err := a.db.RoomAlias(ctx, alias)
-	if err != nil {
-		return err
-	}
-	if ra.RoomID != roomID {
+	err := a.dir.EnsureForNewRoom(ctx, alias, roomID, creator)
+	if errors.Is(err, directory.ErrExists) {
 		return matrixerr.RoomInUse("the room alias was taken while the room was created")
 	}
-	return nil
+	return err
 }
 
 // createRequest validates a createRoom body.
@@ -138,7 +129,7 @@ func (a *roomAPI) createRequest(ctx context.Context, b *createRoomBody, creator 
 		return nil, matrixerr.BadJSON("invite and initial_state may hold at most %d entries", maxInitialState)
 	}
 	for _, s := range b.Invite {
-		u, err := id.ParseUserID(s)
+		u, err := id.ParseCompliantUserID(s)
 		if err != nil {
 			return nil, matrixerr.InvalidParam("invite holds an invalid user ID")
 		}
@@ -187,12 +178,5 @@ func truncate(s string, n int) string {
 // profileOf returns the displayname and avatar_url of a local user for
 // their join events; empty for users without an account row.
 func (a *roomAPI) profileOf(ctx context.Context, user id.UserID) (map[string]string, error) {
-	u, err := a.db.User(ctx, user)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return profileFields(u), nil
+	return a.profiles.ForJoin(ctx, user)
 }

@@ -11,14 +11,13 @@ package clientapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 	"github.com/hafenchat/hafen/internal/room"
-	"github.com/hafenchat/hafen/internal/store"
 )
 
 // maxReasonBytes bounds a membership reason; the event size limit would
@@ -49,8 +48,9 @@ func decodeReason(w http.ResponseWriter, r *http.Request) (string, error) {
 }
 
 // decodeTarget reads a {"user_id", "reason"} body: user_id is required
-// (M_BAD_JSON when missing) and must be a user ID (M_INVALID_PARAM).
-func decodeTarget(w http.ResponseWriter, r *http.Request) (id.UserID, string, error) {
+// (M_BAD_JSON when missing) and must be a user ID with a compliant
+// localpart (M_INVALID_PARAM); see targetUserID for the one exception.
+func (a *roomAPI) decodeTarget(w http.ResponseWriter, r *http.Request, roomID id.RoomID) (id.UserID, string, error) {
 	var b targetBody
 	if err := httpapi.DecodeJSON(w, r, &b); err != nil {
 		return "", "", err
@@ -58,14 +58,38 @@ func decodeTarget(w http.ResponseWriter, r *http.Request) (id.UserID, string, er
 	if b.UserID == nil {
 		return "", "", matrixerr.BadJSON("user_id is required")
 	}
-	u, err := id.ParseUserID(*b.UserID)
-	if err != nil {
-		return "", "", matrixerr.InvalidParam("user_id is not a valid user ID")
-	}
 	if len(b.Reason) > maxReasonBytes {
 		return "", "", matrixerr.BadJSON("reason is longer than %d bytes", maxReasonBytes)
 	}
+	u, err := a.targetUserID(r.Context(), roomID, *b.UserID)
+	if err != nil {
+		return "", "", err
+	}
 	return u, b.Reason, nil
+}
+
+// targetUserID checks a user ID a client names as the target of a
+// membership change: it must have a compliant localpart (400
+// M_INVALID_PARAM otherwise), unless the user already has a membership in
+// the room. That is the spec's leniency for historical user IDs: such a
+// user can only have come through events of other servers, and moderators
+// must still be able to kick, ban or unban them.
+//
+// Spec: https://spec.matrix.org/v1.19/appendices/#historical-user-ids
+func (a *roomAPI) targetUserID(ctx context.Context, roomID id.RoomID, s string) (id.UserID, error) {
+	if u, err := id.ParseCompliantUserID(s); err == nil {
+		return u, nil
+	}
+	invalid := matrixerr.InvalidParam("user_id is not a valid user ID")
+	u, err := id.ParseUserID(s)
+	if err != nil {
+		return "", invalid
+	}
+	member, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.member", string(u))
+	if err != nil || member == nil {
+		return "", invalid
+	}
+	return u, nil
 }
 
 // resolveRoom turns a {roomIdOrAlias} into a room ID: aliases are resolved
@@ -84,9 +108,9 @@ func (a *roomAPI) resolveRoom(ctx context.Context, s string) (id.RoomID, error) 
 		if err != nil {
 			return "", matrixerr.InvalidParam("roomIdOrAlias is not a valid room alias")
 		}
-		ra, err := a.lookupAlias(ctx, alias)
+		ra, err := a.dir.Lookup(ctx, alias)
 		if err != nil {
-			return "", err
+			return "", directoryErr(err)
 		}
 		return ra.RoomID, nil
 	}
@@ -163,7 +187,7 @@ func (a *roomAPI) changeOther(w http.ResponseWriter, r *http.Request, sess sessi
 	if err != nil {
 		return err
 	}
-	target, reason, err := decodeTarget(w, r)
+	target, reason, err := a.decodeTarget(w, r, roomID)
 	if err != nil {
 		return err
 	}
@@ -202,7 +226,7 @@ func (a *roomAPI) unban(w http.ResponseWriter, r *http.Request, sess session) er
 	if err != nil {
 		return err
 	}
-	target, reason, err := decodeTarget(w, r)
+	target, reason, err := a.decodeTarget(w, r, roomID)
 	if err != nil {
 		return err
 	}
@@ -210,7 +234,7 @@ func (a *roomAPI) unban(w http.ResponseWriter, r *http.Request, sess session) er
 	if err != nil {
 		return err
 	}
-	if membershipOf(cur) != room.MembershipBan {
+	if authrules.MembershipOf(cur) != room.MembershipBan {
 		return matrixerr.Forbidden("the user is not banned from this room")
 	}
 	return a.changeMembership(w, r, roomID, room.MembershipChange{
@@ -250,23 +274,8 @@ func (a *roomAPI) forgetRoom(w http.ResponseWriter, r *http.Request, sess sessio
 	if err := httpapi.DecodeOptionalJSON(w, r, &struct{}{}); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	cur, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.member", string(sess.UserID))
-	if err != nil {
+	if err := a.svc.Forget(r.Context(), sess.UserID, roomID); err != nil {
 		return roomErr(err)
-	}
-	switch membershipOf(cur) {
-	case room.MembershipJoin, room.MembershipInvite, room.MembershipKnock:
-		return matrixerr.Unknown("leave the room before forgetting it")
-	case room.MembershipLeave, room.MembershipBan:
-		err := a.db.Write(ctx, func(tx *store.Tx) error { return tx.ForgetRoom(ctx, sess.UserID, roomID) })
-		if errors.Is(err, store.ErrNotFound) {
-			// The membership changed since it was read above.
-			return matrixerr.Unknown("leave the room before forgetting it")
-		}
-		if err != nil {
-			return err
-		}
 	}
 	return httpapi.OK(w, struct{}{})
 }

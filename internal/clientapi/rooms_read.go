@@ -20,6 +20,8 @@ import (
 
 	"github.com/hafenchat/hafen/internal/clientevent"
 	"github.com/hafenchat/hafen/internal/clientsync"
+	"github.com/hafenchat/hafen/internal/core/authrules"
+	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/httpapi"
@@ -60,7 +62,7 @@ func (a *roomAPI) view(ctx context.Context, roomID id.RoomID, user id.UserID) (*
 	if err != nil {
 		return nil, err
 	}
-	switch membershipOf(member) {
+	switch authrules.MembershipOf(member) {
 	case room.MembershipJoin:
 		return &roomView{version: v, joined: true}, nil
 	case room.MembershipLeave, room.MembershipBan:
@@ -196,7 +198,7 @@ func parseEventFilter(q string) (*clientsync.RoomEventFilter, error) {
 	// The RoomEventFilter is validated as the timeline part of a filter.
 	f, err := clientsync.ParseFilter([]byte(`{"room":{"timeline":` + string(data) + `}}`))
 	if err != nil {
-		return nil, matrixerr.BadJSON("invalid filter: %v", err)
+		return nil, filterErr(err)
 	}
 	return f.Room.Timeline, nil
 }
@@ -255,7 +257,7 @@ func (a *roomAPI) paginate(ctx context.Context, roomID id.RoomID, user id.UserID
 		}
 		ok := make(map[int64]bool, len(visible))
 		for _, e := range visible {
-			ok[e.NID] = filter.MatchEvent(string(roomID), e.Type, string(e.Sender), contentOfPDU(e.JSON))
+			ok[e.NID] = filter.MatchEvent(string(roomID), e.Type, string(e.Sender), event.RawContent(e.JSON))
 		}
 		for _, e := range batch {
 			if !ok[e.NID] {
@@ -278,17 +280,6 @@ func (a *roomAPI) paginate(ctx context.Context, roomID id.RoomID, user id.UserID
 			return p, nil
 		}
 	}
-}
-
-// contentOfPDU returns the content of a stored PDU, or nil.
-func contentOfPDU(pdu []byte) json.RawMessage {
-	var e struct {
-		Content json.RawMessage `json:"content"`
-	}
-	if json.Unmarshal(pdu, &e) != nil {
-		return nil
-	}
-	return e.Content
 }
 
 // getRoomEvents returns a page of a room's timeline.
@@ -508,7 +499,7 @@ func (a *roomAPI) getEventContext(w http.ResponseWriter, r *http.Request, sess s
 	}
 	var state []store.Event
 	for _, s := range stateEvents {
-		if filter.MatchEvent(string(roomID), s.Type, string(s.Sender), contentOfPDU(s.JSON)) {
+		if filter.MatchEvent(string(roomID), s.Type, string(s.Sender), event.RawContent(s.JSON)) {
 			state = append(state, s)
 		}
 	}
@@ -598,7 +589,7 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 		if e.Type != "m.room.member" {
 			continue
 		}
-		m := contentString(contentOfPDU(e.JSON), "membership")
+		m := authrules.Membership(event.RawContent(e.JSON))
 		keep := true
 		switch {
 		case want != "" && notWant != "":
@@ -640,7 +631,7 @@ func (a *roomAPI) getJoinedMembersByRoom(w http.ResponseWriter, r *http.Request,
 	joined := map[id.UserID]roomMember{}
 	for _, p := range pdus {
 		sk, _ := p.StateKey()
-		if p.Type() != "m.room.member" || membershipOf(p) != room.MembershipJoin {
+		if p.Type() != "m.room.member" || authrules.MembershipOf(p) != room.MembershipJoin {
 			continue
 		}
 		joined[id.UserID(sk)] = roomMember{

@@ -28,10 +28,11 @@ type RoomService interface {
 	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)
 	CurrentState(ctx context.Context, roomID id.RoomID) ([]*event.PDU, error)
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
+	Forget(ctx context.Context, user id.UserID, roomID id.RoomID) error
 }
 
-// RoomStore is the storage the room endpoints read (and, for room aliases
-// and profiles, write). store.DB implements it.
+// RoomStore is the storage the room endpoints read; they never write to
+// it (services do). store.DB implements it.
 type RoomStore interface {
 	room.VisibilityStore
 	Event(ctx context.Context, eventID id.EventID) (store.Event, error)
@@ -42,12 +43,8 @@ type RoomStore interface {
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
-	RoomAlias(ctx context.Context, alias id.RoomAlias) (store.RoomAlias, error)
-	RoomAliases(ctx context.Context, roomID id.RoomID) ([]id.RoomAlias, error)
 	TxnEventID(ctx context.Context, userID id.UserID, deviceID id.DeviceID, txnID string) (id.EventID, error)
 	MaxStreamPos(ctx context.Context) (int64, error)
-	User(ctx context.Context, userID id.UserID) (store.User, error)
-	Write(ctx context.Context, fn func(tx *store.Tx) error) error
 }
 
 var _ RoomStore = (*store.DB)(nil)
@@ -56,16 +53,22 @@ var _ RoomStore = (*store.DB)(nil)
 type Rooms struct {
 	// Service is the event path every new event goes through.
 	Service RoomService
-	// Store is read directly for history, state and aliases.
+	// Store is read directly for history and state.
 	Store RoomStore
+	// Directory keeps the room aliases.
+	Directory Directory
+	// Profiles keeps users' profiles.
+	Profiles Profiles
 }
 
 // roomAPI serves the room and profile endpoints. It reuses the Server's
 // authentication, server name and clock.
 type roomAPI struct {
-	s   *Server
-	svc RoomService
-	db  RoomStore
+	s        *Server
+	svc      RoomService
+	db       RoomStore
+	dir      Directory
+	profiles Profiles
 }
 
 // roomRoutes registers the room and profile endpoints, one per line. A nil
@@ -74,7 +77,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	if rooms == nil {
 		return
 	}
-	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store}
+	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles}
 	const v3 = "/_matrix/client/v3"
 
 	rt.Handle("POST "+v3+"/createRoom", s.authed(s.limited(ActionCreateRoom, a.createRoom)))
@@ -188,6 +191,8 @@ func roomErr(err error) error {
 		return matrixerr.Wrap(matrixerr.KindRoomInUse, err, "the room alias is already taken")
 	case errors.Is(err, room.ErrInvalidRequest):
 		return matrixerr.Wrap(matrixerr.KindBadJSON, err, err.Error())
+	case errors.Is(err, room.ErrStillMember):
+		return matrixerr.Wrap(matrixerr.KindUnknown, err, err.Error())
 	}
 	return err
 }
@@ -218,14 +223,6 @@ func (a *roomAPI) memberEvent(ctx context.Context, roomID id.RoomID, user id.Use
 		return nil, roomErr(err)
 	}
 	return pdu, nil
-}
-
-// membershipOf returns content.membership of a member event, or "".
-func membershipOf(pdu *event.PDU) string {
-	if pdu == nil {
-		return ""
-	}
-	return contentString(pdu.Content(), "membership")
 }
 
 // contentString returns content[key] if it is a string, or "".

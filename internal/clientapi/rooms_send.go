@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
@@ -159,7 +160,7 @@ func (a *roomAPI) redact(ctx context.Context, roomID id.RoomID, sess session, tx
 		return "", err
 	}
 	if target.Sender != sess.UserID {
-		ok, err := a.hasPower(ctx, roomID, sess.UserID, "redact", 50)
+		ok, err := a.canRedactOthers(ctx, roomID, sess.UserID)
 		if err != nil {
 			return "", err
 		}
@@ -170,65 +171,22 @@ func (a *roomAPI) redact(ctx context.Context, roomID id.RoomID, sess session, tx
 	return a.sendWithTxn(ctx, roomID, sess, txnID, room.Proposal{Type: typeRedaction, Content: content, Redacts: eventID})
 }
 
-// hasPower reports whether user's power level in the room reaches the
-// level of action (a top-level key of m.room.power_levels such as "redact"
-// or "invite", with the spec's default def).
-func (a *roomAPI) hasPower(ctx context.Context, roomID id.RoomID, user id.UserID, action string, def int64) (bool, error) {
-	create, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.create", "")
-	if err != nil {
-		return false, roomErr(err)
-	}
+// canRedactOthers reports whether user's power level in the room reaches
+// its redact level, as the auth rules read m.room.power_levels (creators
+// included).
+func (a *roomAPI) canRedactOthers(ctx context.Context, roomID id.RoomID, user id.UserID) (bool, error) {
 	v, err := a.roomVersion(ctx, roomID)
 	if err != nil {
 		return false, err
 	}
-	if create != nil && v.PrivilegedCreators {
-		if create.Sender() == user {
-			return true, nil
-		}
-		var c struct {
-			Additional []id.UserID `json:"additional_creators"`
-		}
-		_ = json.Unmarshal(create.Content(), &c)
-		for _, u := range c.Additional {
-			if u == user {
-				return true, nil
-			}
-		}
+	create, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.create", "")
+	if err != nil {
+		return false, roomErr(err)
 	}
 	pl, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.power_levels", "")
 	if err != nil {
 		return false, roomErr(err)
 	}
-	if pl == nil {
-		// Without power levels the creator has 100, everyone else 0.
-		return create != nil && create.Sender() == user, nil
-	}
-	var levels map[string]json.RawMessage
-	if err := json.Unmarshal(pl.Content(), &levels); err != nil {
-		return false, nil
-	}
-	level := func(raw json.RawMessage, fallback int64) int64 {
-		var n json.Number
-		if raw == nil || json.Unmarshal(raw, &n) != nil {
-			var s string
-			if json.Unmarshal(raw, &s) == nil {
-				n = json.Number(s) // rooms before v10 allow string levels
-			} else {
-				return fallback
-			}
-		}
-		i, err := n.Int64()
-		if err != nil {
-			return fallback
-		}
-		return i
-	}
-	var users map[id.UserID]json.RawMessage
-	_ = json.Unmarshal(levels["users"], &users)
-	userLevel := level(levels["users_default"], 0)
-	if raw, ok := users[user]; ok {
-		userLevel = level(raw, userLevel)
-	}
-	return userLevel >= level(levels[action], def), nil
+	levels := authrules.NewPowerLevels(v, pl, authrules.Creators(create))
+	return levels.UserLevel(user) >= levels.Redact(), nil
 }

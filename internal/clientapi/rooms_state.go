@@ -90,6 +90,16 @@ func (a *roomAPI) setRoomStateWithKey(w http.ResponseWriter, r *http.Request, se
 	if err != nil {
 		return err
 	}
+	if typ == "m.room.member" {
+		if _, err := a.targetUserID(r.Context(), roomID, stateKey); err != nil {
+			return err
+		}
+	}
+	if typ == "m.room.canonical_alias" && stateKey == "" {
+		if err := a.dir.CheckCanonicalAlias(r.Context(), roomID, content); err != nil {
+			return directoryErr(err)
+		}
+	}
 	pdu, _, err := a.svc.Send(r.Context(), roomID, room.Proposal{
 		Type: typ, StateKey: &stateKey, Sender: sess.UserID, Content: content,
 	})

@@ -2,31 +2,27 @@ package clientapi
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/bcrypt"
 	"maunium.net/go/mautrix"
 	mevent "maunium.net/go/mautrix/event"
 	mid "maunium.net/go/mautrix/id"
 
 	"github.com/hafenchat/hafen/internal/core/id"
-	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/httpapi"
-	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
 // roomEnv is the real stack for the room endpoints: the router with the
-// account and room routes, a room.Service and a SQLite store in
-// t.TempDir(), served on a loopback listener for mautrix clients.
+// account and room routes, a room.Service, the directory, profile and
+// filter services and a store (SQLite in t.TempDir() unless the test runs
+// on every backend, see forEachRoomEnv), served on a loopback listener for
+// mautrix clients.
 type roomEnv struct {
 	*testEnv
 	db  *store.DB
@@ -35,31 +31,7 @@ type roomEnv struct {
 
 func newRoomEnv(t *testing.T) *roomEnv {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "hafen.db"), logger)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	key, err := signing.GenerateKey(rand.Reader, "hafen.test", "ed25519:test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger})
-	st := newMemStore()
-	s := &Server{
-		ServerName:   "hafen.test",
-		Store:        st,
-		Registration: Registration{Enabled: true},
-		BcryptCost:   bcrypt.MinCost,
-		Rooms:        &Rooms{Service: svc, Store: db},
-	}
-	rt := httpapi.NewRouter()
-	s.Routes(rt)
-	h := httpapi.Middleware(logger, rt)
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return &roomEnv{testEnv: &testEnv{t: t, h: h, srv: s, store: st}, db: db, url: ts.URL}
+	return newRoomEnvDSN(t, filepath.Join(t.TempDir(), "hafen.db"))
 }
 
 // testLogWriter sends log lines to the test's log, so a failure shows the

@@ -5,14 +5,15 @@ import (
 	"errors"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 )
 
-// AccountStore is the storage the account endpoints need. store.DB
-// implements it.
+// AccountStore is what the account endpoints need of the account
+// service. account.Service implements it.
 type AccountStore interface {
 	// CreateUser creates a local account. It returns an error matching
 	// ErrUserExists when the user ID is taken.
@@ -76,25 +77,17 @@ type AccountStore interface {
 	DeleteUIASession(ctx context.Context, sessionID string) (bool, error)
 }
 
-// Sentinel errors an AccountStore returns (possibly wrapped).
-//
-// TODO(#store): alias store.ErrNotFound and store.ErrExists once the store
-// package builds with its account tables.
+// Sentinel errors an AccountStore returns (possibly wrapped): the account
+// service's.
 var (
 	// ErrNotFound: the user, device or token does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = account.ErrNotFound
 	// ErrUserExists: the user ID is taken.
-	ErrUserExists = errors.New("user exists")
+	ErrUserExists = account.ErrUserExists
 )
 
 // Device is a device as the store keeps it.
-type Device struct {
-	ID          id.DeviceID
-	DisplayName string
-	LastSeenIP  string
-	// LastSeenTS is in milliseconds since the Unix epoch; 0 if unknown.
-	LastSeenTS int64
-}
+type Device = account.Device
 
 // Registration is the registration policy.
 type Registration struct {
@@ -149,7 +142,7 @@ type Server struct {
 	// Sync answers /sync.
 	Sync *clientsync.Service
 	// Filters keeps users' sync filters.
-	Filters FilterStore
+	Filters Filters
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 

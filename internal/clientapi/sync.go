@@ -5,9 +5,7 @@ package clientapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,15 +13,28 @@ import (
 
 	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
-	"github.com/hafenchat/hafen/internal/store"
 )
 
-// FilterStore keeps users' filters. store.DB implements it.
-type FilterStore interface {
-	Filter(ctx context.Context, userID id.UserID, filterID int64) ([]byte, error)
-	Write(ctx context.Context, fn func(tx *store.Tx) error) error
+// Filters keeps users' filters. filter.Service implements it.
+type Filters interface {
+	// Define validates and stores a filter and returns its ID; the error
+	// wraps filter.ErrInvalid when the filter is not valid.
+	Define(ctx context.Context, user id.UserID, f *clientsync.Filter) (string, error)
+	// Get returns a stored filter as JSON, or an error wrapping
+	// filter.ErrNotFound.
+	Get(ctx context.Context, user id.UserID, filterID string) ([]byte, error)
+}
+
+// filterErr turns an invalid filter into the Matrix error: M_INVALID_PARAM
+// when it names a malformed user or room ID, M_BAD_JSON otherwise.
+func filterErr(err error) error {
+	if errors.Is(err, id.ErrInvalidUserID) || errors.Is(err, id.ErrInvalidRoomID) {
+		return matrixerr.InvalidParam("invalid filter: %v", err)
+	}
+	return matrixerr.BadJSON("invalid filter: %v", err)
 }
 
 // sync answers a sync request.
@@ -79,12 +90,12 @@ func (s *Server) resolveFilter(ctx context.Context, user id.UserID, param string
 	}
 	raw := []byte(param)
 	if !strings.HasPrefix(strings.TrimSpace(param), "{") {
-		fid, err := strconv.ParseInt(param, 10, 64)
-		if err != nil {
+		if _, err := strconv.ParseInt(param, 10, 64); err != nil {
 			return nil, matrixerr.InvalidParam("filter is neither a filter ID nor a JSON object")
 		}
-		raw, err = s.Filters.Filter(ctx, user, fid)
-		if errors.Is(err, store.ErrNotFound) {
+		var err error
+		raw, err = s.Filters.Get(ctx, user, param)
+		if errors.Is(err, filter.ErrNotFound) {
 			return nil, matrixerr.InvalidParam("unknown filter ID")
 		}
 		if err != nil {
@@ -93,7 +104,7 @@ func (s *Server) resolveFilter(ctx context.Context, user id.UserID, param string
 	}
 	f, err := clientsync.ParseFilter(raw)
 	if err != nil {
-		return nil, matrixerr.BadJSON("invalid filter: %v", err)
+		return nil, filterErr(err)
 	}
 	return f, nil
 }
@@ -109,23 +120,14 @@ func (s *Server) defineFilter(w http.ResponseWriter, r *http.Request, sess sessi
 	if err := httpapi.DecodeJSON(w, r, &f); err != nil {
 		return err
 	}
-	if err := f.Validate(); err != nil {
-		return matrixerr.BadJSON("invalid filter: %v", err)
+	fid, err := s.Filters.Define(r.Context(), sess.UserID, &f)
+	if errors.Is(err, filter.ErrInvalid) {
+		return filterErr(err)
 	}
-	raw, err := json.Marshal(f)
-	if err != nil {
-		return fmt.Errorf("encode filter: %w", err)
-	}
-	var fid int64
-	err = s.Filters.Write(r.Context(), func(tx *store.Tx) error {
-		var err error
-		fid, err = tx.AddFilter(r.Context(), sess.UserID, raw)
-		return err
-	})
 	if err != nil {
 		return err
 	}
-	return httpapi.OK(w, map[string]string{"filter_id": strconv.FormatInt(fid, 10)})
+	return httpapi.OK(w, map[string]string{"filter_id": fid})
 }
 
 // getFilter returns a stored filter.
@@ -135,12 +137,8 @@ func (s *Server) getFilter(w http.ResponseWriter, r *http.Request, sess session)
 	if err := s.ownUserPath(r, sess); err != nil {
 		return err
 	}
-	fid, err := strconv.ParseInt(r.PathValue("filterId"), 10, 64)
-	if err != nil {
-		return matrixerr.NotFound("unknown filter")
-	}
-	raw, err := s.Filters.Filter(r.Context(), sess.UserID, fid)
-	if errors.Is(err, store.ErrNotFound) {
+	raw, err := s.Filters.Get(r.Context(), sess.UserID, r.PathValue("filterId"))
+	if errors.Is(err, filter.ErrNotFound) {
 		return matrixerr.NotFound("unknown filter")
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 )
@@ -46,24 +47,10 @@ type identifier struct {
 }
 
 // UIASession is one UIA session: the operation it guards and the stages
-// completed so far. Sessions live in the AccountStore, not in the Server,
-// so that every process sharing the database can serve any step of a flow.
-type UIASession struct {
-	// ID is the session ID given to the client.
-	ID string
-	// Op is the method and path of the guarded request.
-	Op string
-	// UserID is the authenticated user the session was started for; empty
-	// for registration.
-	UserID id.UserID
-	// Created is when the session was started; it expires uiaTTL later.
-	Created time.Time
-	// Completed are the stages completed so far, in order.
-	Completed []string
-	// RegToken is the registration token the session validated, used up
-	// when the account is created.
-	RegToken string
-}
+// completed so far (it expires uiaTTL after its creation). Sessions live in
+// the AccountStore, not in the Server, so that every process sharing the
+// database can serve any step of a flow.
+type UIASession = account.UIASession
 
 // uiaRequest describes the request being authenticated.
 type uiaRequest struct {

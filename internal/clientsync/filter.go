@@ -118,6 +118,14 @@ func (f *EventFilter) validate() error {
 			return errors.New("filter list too long")
 		}
 	}
+	for _, l := range [][]string{f.NotSenders, f.Senders} {
+		for _, u := range l {
+			// The error wraps id.ErrInvalidUserID: M_INVALID_PARAM.
+			if _, err := id.ParseCompliantUserID(u); err != nil {
+				return fmt.Errorf("senders and not_senders: %w", err)
+			}
+		}
+	}
 	return nil
 }
 

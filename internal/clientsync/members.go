@@ -8,6 +8,7 @@ import (
 	"context"
 	"sort"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/id"
 )
 
@@ -64,7 +65,7 @@ func (s *Service) summary(ctx context.Context, user id.UserID, roomID id.RoomID)
 		if !ok || ev.Type() != "m.room.member" {
 			continue
 		}
-		switch membershipOf(ev.Content()) {
+		switch authrules.Membership(ev.Content()) {
 		case "join":
 			joined++
 		case "invite":

@@ -71,7 +71,7 @@ func newPushEvent(ev *event.PDU, mayNotifyRoom func(*event.PDU) bool) *pushEvent
 		pe.isEdit = rt == "m.replace"
 	}
 	if ev.Type() == "m.room.member" {
-		pe.membership = membershipOf(ev.Content())
+		pe.membership = authrules.Membership(ev.Content())
 	}
 	return pe
 }

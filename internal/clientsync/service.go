@@ -2,12 +2,12 @@ package clientsync
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/room"
@@ -96,7 +96,7 @@ func (s *Service) EventsPersisted(evs []room.Persisted) {
 		s.timeline.Append(entry{pos: p.StreamPos, pdu: p.PDU, txnDevice: p.DeviceID, txnID: p.TxnID})
 		if p.PDU.Type() == "m.room.member" {
 			if sk, ok := p.PDU.StateKey(); ok {
-				s.setMembership(id.UserID(sk), p.PDU.RoomID(), membershipOf(p.PDU.Content()))
+				s.setMembership(id.UserID(sk), p.PDU.RoomID(), authrules.Membership(p.PDU.Content()))
 			}
 		}
 		top = max(top, p.StreamPos)
@@ -140,11 +140,3 @@ func (s *Service) memberships(ctx context.Context, user id.UserID) (map[id.RoomI
 
 // Position returns the newest stream position sync knows about.
 func (s *Service) Position() int64 { return s.notifier.Position() }
-
-func membershipOf(content json.RawMessage) string {
-	var c struct {
-		Membership string `json:"membership"`
-	}
-	_ = json.Unmarshal(content, &c) // no membership means no change we can show
-	return c.Membership
-}

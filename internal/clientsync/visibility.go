@@ -16,6 +16,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
+	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
@@ -63,7 +65,7 @@ func (s *Service) membershipBefore(ctx context.Context, user id.UserID, nid int6
 	if err != nil || len(evs) == 0 {
 		return "", fmt.Errorf("load member event %d: %w", memberNID, err)
 	}
-	return membershipOf(contentOf(evs[0].JSON)), nil
+	return authrules.Membership(event.RawContent(evs[0].JSON)), nil
 }
 
 // endsInvite reports whether a stored event is the user's own leave or ban
@@ -72,7 +74,7 @@ func (s *Service) endsInvite(ctx context.Context, user id.UserID, e store.Event)
 	if e.Type != "m.room.member" || e.StateKey == nil || *e.StateKey != string(user) {
 		return false, nil
 	}
-	if m := membershipOf(contentOf(e.JSON)); m != "leave" && m != "ban" {
+	if m := authrules.Membership(event.RawContent(e.JSON)); m != "leave" && m != "ban" {
 		return false, nil
 	}
 	before, err := s.membershipBefore(ctx, user, e.NID)

@@ -36,8 +36,25 @@ type Config struct {
 	// used on loopback).
 	ListenClient string `yaml:"listen_client"`
 
+	// TrustedProxies lists the reverse proxies in front of the client
+	// listener, as IP addresses or CIDR ranges (127.0.0.1, 10.0.0.0/8,
+	// ::1). Only for requests that come from one of them is the
+	// X-Forwarded-For header believed: the client's address is then the
+	// last address in it that is not itself a trusted proxy, and rate
+	// limits apply to that address instead of the proxy's. Trusted
+	// proxies are also exempt from MaxConnectionsPerIP. As an environment
+	// variable or flag, a comma-separated list.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	// MaxConnectionsPerIP caps the open connections of one IP address to
+	// each listener; further connections are closed at once. Trusted
+	// proxies and loopback addresses (a proxy or a load test on the same
+	// machine) are exempt. 0 means no cap.
+	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
+
 	// ListenFederation is the address of the Server-Server API listener,
-	// which always speaks TLS.
+	// which always speaks TLS. The default, ":8448", listens on every
+	// network interface, as other servers must reach it.
 	ListenFederation string `yaml:"listen_federation"`
 
 	// PublicBaseURL is the URL clients use to reach the Client-Server API,
@@ -72,6 +89,13 @@ type Config struct {
 	// server: it protects the internal network from requests crafted by
 	// remote servers. Turn it on for test federations on one machine.
 	FederationAllowPrivate bool `yaml:"federation_allow_private"`
+
+	// DefaultRoomVersion is the room version of new rooms whose creator
+	// does not ask for one, announced in /capabilities. The spec
+	// recommends 12; choose 11 (or lower) while the clients in use
+	// predate room version 12, whose room creators older clients do not
+	// recognise as the most powerful users.
+	DefaultRoomVersion string `yaml:"default_room_version"`
 
 	// Registration controls who may create accounts.
 	Registration Registration `yaml:"registration"`
@@ -115,6 +139,11 @@ type RateLimit struct {
 
 	// Login limits login attempts per IP address.
 	Login Rate `yaml:"login"`
+
+	// FailedLogin limits failed login attempts per account, whatever
+	// address they come from; while it is exhausted, logins to that
+	// account (even with the right password) answer 429.
+	FailedLogin Rate `yaml:"failed_login"`
 
 	// Register limits registrations, username availability checks and
 	// registration token checks per IP address.
@@ -175,19 +204,23 @@ func (s Secret) String() string { return s.LogValue().String() }
 // Defaults returns the configuration used when nothing is configured.
 func Defaults() Config {
 	return Config{
-		ServerName:       "localhost",
-		DataDir:          "./hafen-data",
-		ListenClient:     "127.0.0.1:8008",
-		ListenFederation: ":8448",
+		ServerName:          "localhost",
+		DataDir:             "./hafen-data",
+		ListenClient:        "127.0.0.1:8008",
+		TrustedProxies:      []string{},
+		ListenFederation:    ":8448",
+		MaxConnectionsPerIP: 256,
+		DefaultRoomVersion:  "12",
 		RateLimit: RateLimit{
-			Enabled:    true,
-			Login:      Rate{PerSecond: 0.17, Burst: 5},
-			Register:   Rate{PerSecond: 0.17, Burst: 5},
-			Message:    Rate{PerSecond: 0.5, Burst: 20},
-			Join:       Rate{PerSecond: 0.1, Burst: 10},
-			Invite:     Rate{PerSecond: 0.3, Burst: 10},
-			CreateRoom: Rate{PerSecond: 0.05, Burst: 5},
-			Account:    Rate{PerSecond: 0.1, Burst: 5},
+			Enabled:     true,
+			Login:       Rate{PerSecond: 0.17, Burst: 5},
+			FailedLogin: Rate{PerSecond: 0.17, Burst: 5},
+			Register:    Rate{PerSecond: 0.17, Burst: 5},
+			Message:     Rate{PerSecond: 0.5, Burst: 20},
+			Join:        Rate{PerSecond: 0.1, Burst: 10},
+			Invite:      Rate{PerSecond: 0.3, Burst: 10},
+			CreateRoom:  Rate{PerSecond: 0.05, Burst: 5},
+			Account:     Rate{PerSecond: 0.1, Burst: 5},
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -23,7 +24,7 @@ func TestLoadWithNothingGivesDefaults(t *testing.T) {
 	}
 	want := Defaults()
 	want.DataDir = dir
-	if l.Config != want {
+	if !reflect.DeepEqual(l.Config, want) {
 		t.Errorf("Load = %+v, want %+v", l.Config, want)
 	}
 	if l.FileExists || l.Path != filepath.Join(dir, FileName) {
@@ -198,5 +199,108 @@ func TestWriteExample(t *testing.T) {
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode = %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+func TestLoadExplicitConfigMustExist(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "typo", "hafen.yml")
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+	}{
+		{"--config", []string{"--config", missing}, nil},
+		{"HAFEN_CONFIG", nil, map[string]string{"HAFEN_CONFIG": missing}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load("serve", tc.args, env(tc.env))
+			if err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "does not exist") {
+				t.Errorf("Load with a missing explicit config file = %v, want an error naming it", err)
+			}
+			if _, err := os.Stat(filepath.Dir(missing)); !os.IsNotExist(err) {
+				t.Errorf("Load created %s: %v", filepath.Dir(missing), err)
+			}
+		})
+	}
+	// The default path may be missing.
+	if _, err := Load("serve", []string{"--data-dir", dir}, env(nil)); err != nil {
+		t.Errorf("Load with the default config path missing: %v", err)
+	}
+}
+
+func TestLoadMisspelledKeyNamesYAMLKey(t *testing.T) {
+	tests := []struct {
+		name, file, want string
+	}{
+		{"top level", "server_name: a.example\nregistraton:\n  enabled: true\n", `line 2: unknown setting "registraton" (did you mean "registration"?)`},
+		{"nested", "rate_limit:\n  login:\n    brust: 3\n", `line 3: unknown setting "rate_limit.login.brust" (did you mean "rate_limit.login.burst"?)`},
+		{"nothing close", "frobnicate: 1\n", `line 1: unknown setting "frobnicate"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, FileName), []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load("serve", []string{"--data-dir", dir}, env(nil))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load = %v, want an error containing %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "config.") || strings.Contains(err.Error(), "not found in type") {
+				t.Errorf("error leaks Go type names: %v", err)
+			}
+		})
+	}
+}
+
+func TestParseFlagsUnknownFlagIsShort(t *testing.T) {
+	fs, _ := NewFlagSet("hafen serve")
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	err := ParseFlags(fs, []string{"--open-registraton"})
+	if err == nil {
+		t.Fatal("unknown flag accepted")
+	}
+	want := "unknown flag --open-registraton (did you mean --open-registration?)\nrun \"hafen serve --help\" to list the flags"
+	if err.Error() != want {
+		t.Errorf("error = %q, want %q", err, want)
+	}
+	if out.Len() != 0 {
+		t.Errorf("an unknown flag printed %d bytes of usage:\n%s", out.Len(), out.String())
+	}
+	if err := ParseFlags(fs, []string{"--help"}); !errors.Is(err, flag.ErrHelp) || !strings.Contains(out.String(), "-server-name") {
+		t.Errorf("--help = %v and printed %q, want the flags", err, out.String())
+	}
+}
+
+func TestLoadNewSettings(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Load("serve", []string{"--data-dir", dir, "--trusted-proxies", "127.0.0.1, 10.0.0.0/8,::1", "--default-room-version", "11"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Config.TrustedProxies; !reflect.DeepEqual(got, []string{"127.0.0.1", "10.0.0.0/8", "::1"}) {
+		t.Errorf("trusted_proxies = %q", got)
+	}
+	ps, err := l.Config.TrustedProxyPrefixes()
+	if err != nil || len(ps) != 3 || ps[0].String() != "127.0.0.1/32" || ps[2].String() != "::1/128" {
+		t.Errorf("TrustedProxyPrefixes = %v, %v", ps, err)
+	}
+	if l.Config.DefaultRoomVersion != "11" || Defaults().DefaultRoomVersion != "12" {
+		t.Errorf("default_room_version = %q, default %q", l.Config.DefaultRoomVersion, Defaults().DefaultRoomVersion)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--trusted-proxies", "proxy.example"}, "trusted_proxies"},
+		{[]string{"--default-room-version", "13"}, "default_room_version"},
+		{[]string{"--max-connections-per-ip", "-1"}, "max_connections_per_ip"},
+	} {
+		_, err := Load("serve", append([]string{"--data-dir", dir}, tc.args...), env(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%q) = %v, want an error about %s", tc.args, err, tc.want)
+		}
 	}
 }

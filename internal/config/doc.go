@@ -8,7 +8,7 @@
 // the doc comments of config.go; a test fails when it drifts. Regenerate it
 // with
 //
-//	go test ./config -run TestExampleIsGenerated -update
+//	go test ./internal/config -run TestExampleIsGenerated -update
 //
 // The package reads files and the environment it is given; it opens no
 // network connections and starts nothing.

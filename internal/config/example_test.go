@@ -8,6 +8,7 @@ import (
 	"go/token"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -57,10 +58,40 @@ const exampleHeader = `# Hafen configuration.
 # remove the "#" in front of its key and in front of the section it is in.
 `
 
+// yamlKeys maps the Go name of every setting to its YAML key.
+func yamlKeys(typ reflect.Type, out map[string]string) {
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if key == "" || key == "-" {
+			continue
+		}
+		out[f.Name] = key
+		if f.Type.Kind() == reflect.Struct {
+			yamlKeys(f.Type, out)
+		}
+	}
+}
+
+// goNames matches identifiers that may be Go field names.
+var goNames = regexp.MustCompile(`\b[A-Z][A-Za-z]*\b`)
+
 // generateExample renders example.yaml from the doc comments and Defaults.
+// The documentation speaks of settings by their YAML keys, as the operator
+// writes them, not by the Go names of config.go.
 func generateExample(t *testing.T) []byte {
 	t.Helper()
+	keys := map[string]string{}
+	yamlKeys(reflect.TypeFor[Config](), keys)
 	docs := fieldDocs(t)
+	for k, doc := range docs {
+		docs[k] = goNames.ReplaceAllStringFunc(doc, func(w string) string {
+			if key, ok := keys[w]; ok {
+				return key
+			}
+			return w
+		})
+	}
 	var b bytes.Buffer
 	b.WriteString(exampleHeader)
 	d := Defaults()
@@ -107,7 +138,25 @@ func TestExampleIsGenerated(t *testing.T) {
 		return
 	}
 	if !bytes.Equal(got, Example()) {
-		t.Errorf("example.yaml drifted from config.go; run: go test ./config -run TestExampleIsGenerated -update")
+		t.Errorf("example.yaml drifted from config.go; run: go test ./internal/config -run TestExampleIsGenerated -update")
+	}
+}
+
+// TestExampleSpeaksYAMLKeys: the operator reads the example, so every
+// setting is documented under its YAML key and no Go field name shows.
+func TestExampleSpeaksYAMLKeys(t *testing.T) {
+	keys := map[string]string{}
+	yamlKeys(reflect.TypeFor[Config](), keys)
+	example := string(Example())
+	for goName, key := range keys {
+		if regexp.MustCompile(`\b` + goName + `\b`).MatchString(example) {
+			t.Errorf("example.yaml mentions the Go name %s instead of %s", goName, key)
+		}
+	}
+	for _, key := range []string{"server_name", "trusted_proxies", "default_room_version", "failed_login"} {
+		if !strings.Contains(example, "\n# "+key+" ") && !strings.Contains(example, "  # "+key+" ") {
+			t.Errorf("example.yaml has no documentation starting with %s", key)
+		}
 	}
 }
 

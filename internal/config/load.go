@@ -42,7 +42,7 @@ type Loaded struct {
 // set's output (os.Stderr).
 func Load(name string, args []string, lookupEnv func(string) (string, bool)) (*Loaded, error) {
 	fs, flags := NewFlagSet(name)
-	if err := fs.Parse(args); err != nil {
+	if err := ParseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -84,6 +84,41 @@ func NewFlagSet(name string) (*flag.FlagSet, *Flags) {
 	return fs, f
 }
 
+// ParseFlags parses args into fs. Unlike fs.Parse it prints nothing on a
+// mistake: the error it returns names the bad flag, suggests the closest
+// defined one and says how to list them all. --help prints the usage to
+// fs's output and returns flag.ErrHelp.
+func ParseFlags(fs *flag.FlagSet, args []string) error {
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, flag.ErrHelp):
+		if usage != nil {
+			usage()
+		} else {
+			fmt.Fprintf(out, "Usage of %s:\n", fs.Name())
+			fs.PrintDefaults()
+		}
+		return err
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		msg = "unknown flag --" + name
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		if s := closest(name, names); s != "" {
+			msg += " (did you mean --" + s + "?)"
+		}
+	}
+	return fmt.Errorf("%s\nrun \"%s --help\" to list the flags", msg, fs.Name())
+}
+
 // flagAlias returns an extra flag name for the setting at path, or "".
 // --open-registration says plainly what turning registration on means: with
 // no token required, anyone who can reach the server may create an account.
@@ -108,6 +143,10 @@ func (f *Flags) Load(lookupEnv func(string) (string, bool)) (*Loaded, error) {
 	if path == "" {
 		path, _ = lookupEnv("HAFEN_CONFIG")
 	}
+	// Only the default file may be missing (and is then written by
+	// `hafen serve`); a file named explicitly must exist, so a typo in
+	// its path is not silently replaced by a fresh example.
+	explicit := path != ""
 	if path == "" {
 		probe := Defaults()
 		errs = append(errs, applyEnv(&probe, lookupEnv)...)
@@ -119,6 +158,8 @@ func (f *Flags) Load(lookupEnv func(string) (string, bool)) (*Loaded, error) {
 	exists := true
 	data, err := os.ReadFile(path)
 	switch {
+	case errors.Is(err, fs.ErrNotExist) && explicit:
+		errs = append(errs, fmt.Errorf("config file %s does not exist (only the default %s in the data directory is created when missing)", path, FileName))
 	case errors.Is(err, fs.ErrNotExist):
 		exists = false
 	case err != nil:
@@ -145,6 +186,9 @@ func (f *Flags) Load(lookupEnv func(string) (string, bool)) (*Loaded, error) {
 
 // decodeYAML decodes a configuration file into cfg, refusing unknown keys.
 func decodeYAML(data []byte, cfg *Config) error {
+	if err := checkKeys(data); err != nil {
+		return err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	// An empty file, or one of comments only, is io.EOF: all defaults.
@@ -262,6 +306,17 @@ func setValue(v reflect.Value, s string) error {
 			return fmt.Errorf("%q is not an integer", s)
 		}
 		v.SetInt(int64(n))
+	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("settings of type %s cannot be set here", v.Type())
+		}
+		var list []string
+		for _, item := range strings.Split(s, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				list = append(list, item)
+			}
+		}
+		v.Set(reflect.ValueOf(list))
 	case reflect.Float64:
 		x, err := strconv.ParseFloat(s, 64)
 		if err != nil {

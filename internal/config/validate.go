@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
 )
 
 // Validate checks every setting and reports all problems at once, joined.
@@ -45,6 +47,19 @@ func (c *Config) Validate() error {
 		if _, err := id.ParseServerName(c.WellKnownServer); err != nil {
 			add("well_known_server: %w", err)
 		}
+	}
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		add("trusted_proxies: %w", err)
+	}
+	if c.MaxConnectionsPerIP < 0 {
+		add("max_connections_per_ip: must not be negative")
+	}
+	if _, ok := roomversion.Lookup(roomversion.ID(c.DefaultRoomVersion)); !ok {
+		var ids []string
+		for _, v := range roomversion.All() {
+			ids = append(ids, string(v.ID))
+		}
+		add("default_room_version: %q is not a supported room version (one of %s)", c.DefaultRoomVersion, strings.Join(ids, ", "))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		add("tls_cert and tls_key: set both or neither")
@@ -86,6 +101,29 @@ func (c *Config) Validate() error {
 		add("log.format: %q is not one of text, json", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// TrustedProxyPrefixes returns TrustedProxies as address ranges: a single
+// address becomes a range of one.
+func (c *Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an IP address or CIDR range", s)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR range", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 func validListenAddr(addr string) error {

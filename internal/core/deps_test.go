@@ -9,7 +9,7 @@ import (
 )
 
 // forbidden lists the packages the protocol core must not import, with the
-// reason (ARCHITECTURE.md, STYLE.md rule 6: the core does no I/O).
+// reason (ARCHITECTURE.md, CONTRIBUTING.md: the core does no I/O).
 var forbidden = map[string]string{
 	"os":           "the core does no file or process I/O",
 	"net":          "the core does no network I/O",

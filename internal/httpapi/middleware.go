@@ -14,9 +14,9 @@ import (
 
 // Middleware wraps h in the middleware every Hafen API request passes
 // through, outermost first: request ID and access log, panic recovery,
-// CORS.
+// the request body deadline (BodyDeadline with its defaults), CORS.
 func Middleware(logger *slog.Logger, h http.Handler) http.Handler {
-	return AccessLog(logger, Recover(CORS(h)))
+	return AccessLog(logger, Recover(BodyDeadline(BodyReadGrace, BodyMinRate, CORS(h))))
 }
 
 // AccessLog gives each request an ID and a logger carrying it (see Logger

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"math"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -120,15 +118,4 @@ func (l *RateLimiter) maybePrune(now time.Time) {
 		}
 	}
 	l.pruneAt = max(minPruneAt, 2*len(l.buckets))
-}
-
-// ClientIP returns the IP address of the peer of r, the rate-limit key of an
-// unauthenticated request. Hafen does not trust X-Forwarded-For: behind a
-// reverse proxy all unauthenticated requests share the proxy's address.
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/pducheck"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
@@ -40,12 +41,11 @@ func (s *Service) CreateRoom(ctx context.Context, r *CreateRequest) (id.RoomID, 
 	defer rs.mu.Unlock()
 
 	head := newOverlay(rs)
-	pdus := make([]*event.PDU, 0, len(plan))
-	props := make([]Proposal, 0, len(plan))
+	entries := make([]*entry, 0, len(plan))
 	for _, pe := range plan {
 		sk := pe.stateKey
 		p := Proposal{Type: pe.typ, StateKey: &sk, Sender: r.Creator, Content: pe.content}
-		pdu, err := s.buildAndCheck(roomID, v, head, p)
+		pdu, err := s.buildAndCheck(roomID, v, head, head.prevEvents(), p)
 		if errors.Is(err, ErrForbidden) {
 			return "", fmt.Errorf("%w: %s: %v", ErrInvalidRoomState, pe.typ, err)
 		}
@@ -55,18 +55,17 @@ func (s *Service) CreateRoom(ctx context.Context, r *CreateRequest) (id.RoomID, 
 		if roomID == "" {
 			roomID = pdu.RoomID() // v12: the room ID is the create event's hash
 		}
-		head.apply(pdu)
-		pdus = append(pdus, pdu)
-		props = append(props, p)
+		head.applyLinear(pdu)
+		entries = append(entries, &entry{pdu: pdu, prop: p, verdict: pducheck.Accept, stateKnown: true, linear: true})
 	}
 	newRoom := &store.Room{
 		RoomID:      roomID,
 		RoomVersion: string(v.ID),
 		Creator:     r.Creator,
-		CreatedTS:   pdus[0].OriginServerTS(),
+		CreatedTS:   entries[0].pdu.OriginServerTS(),
 		IsPublic:    r.Visibility == "public",
 	}
-	_, err = s.persist(ctx, roomID, rs, pdus, props, newRoom)
+	err = s.persist(ctx, roomID, rs, head, entries, newRoom)
 	if errors.Is(err, store.ErrExists) && r.Alias != "" {
 		return "", fmt.Errorf("%w: %s", ErrAliasInUse, r.Alias)
 	}

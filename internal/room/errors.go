@@ -12,6 +12,9 @@ var (
 	ErrInvalidRequest = errors.New("invalid request")
 	// ErrEventTooLarge means the built event exceeds the size limit.
 	ErrEventTooLarge = errors.New("event too large")
+	// ErrMissingPrevEvents means an event from another server names prev
+	// events this server does not have with their state.
+	ErrMissingPrevEvents = errors.New("prev events missing")
 	// ErrAliasInUse means a requested room alias already exists.
 	ErrAliasInUse = errors.New("room alias in use")
 )

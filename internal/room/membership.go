@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 )
@@ -71,7 +72,7 @@ func (s *Service) CurrentMembership(ctx context.Context, roomID id.RoomID, user 
 	if err != nil || ev == nil {
 		return "", err
 	}
-	return membershipOf(ev), nil
+	return authrules.MembershipOf(ev), nil
 }
 
 // CurrentStateEvent returns the current state event (typ, stateKey) of a

@@ -2,71 +2,63 @@ package room
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/pducheck"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
-// overlay is a room head plus the changes of a batch that is not yet
-// committed. Reading through it sees the batch's earlier events; the real
-// head is only changed by commit, after the transaction succeeded.
-type overlay struct {
-	base        *roomState
-	state       map[event.StateKey]*event.PDU
-	extremities []*event.PDU
-	depth       int64
+// entry is one event of a batch, checked in memory, not yet committed.
+type entry struct {
+	req  *request
+	pdu  *event.PDU
+	prop Proposal // the local proposal; zero for remote events
+	// verdict is Accept, SoftFail or Reject.
+	verdict pducheck.Verdict
+	// before is the state before the event; nil when it is the room's
+	// current state at the event's turn in the batch.
+	before stateMap
+	// stateKnown is false for an event rejected before its state was
+	// computed (it gets no state group).
+	stateKnown bool
+	// linear marks an accepted state event on top of the current state:
+	// the current state changes by this one entry.
+	linear bool
+	// current, when set, is the room's current state after the event,
+	// resolved across the new forward extremities.
+	current stateMap
+	// redacted is the redacted form of the current state event this
+	// redaction applies to, if any; markRedacted tells whether the
+	// redaction applies to its target at all.
+	redacted     *event.PDU
+	markRedacted bool
+	// pos is the stream position once committed (0 unless accepted).
+	pos int64
 }
 
-func newOverlay(rs *roomState) *overlay {
-	return &overlay{base: rs, state: map[event.StateKey]*event.PDU{}, extremities: rs.extremities, depth: rs.depth}
-}
-
-// extremityIDs returns the IDs of the overlay's forward extremities.
-func (o *overlay) extremityIDs() []id.EventID {
-	out := make([]id.EventID, len(o.extremities))
-	for i, e := range o.extremities {
-		out[i] = e.EventID()
-	}
-	return out
-}
-
-func (o *overlay) get(k event.StateKey) *event.PDU {
-	if ev, ok := o.state[k]; ok {
-		return ev
-	}
-	if o.base.state == nil {
-		return nil
-	}
-	return o.base.state[k]
-}
-
-// apply moves the overlay's head past pdu.
-func (o *overlay) apply(pdu *event.PDU) {
-	if pdu.IsState() {
-		o.state[pdu.StateKeyTuple()] = pdu
-	}
-	o.extremities = []*event.PDU{pdu}
-	o.depth = pdu.Depth()
-}
-
-// persist writes a batch of accepted events of one room in one transaction:
-// each event with the state group before it, a new state group after each
-// state event, current state, memberships, transaction IDs, the new forward
-// extremity and the room's current state group. newRoom, when set, creates
-// the room row in the same transaction (and registers rs for it). Right
-// after the commit it advances rs and notifies the listeners. The caller
-// holds rs.mu.
-func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, pdus []*event.PDU, props []Proposal, newRoom *store.Room) ([]Persisted, error) {
-	out := make([]Persisted, len(pdus))
+// persist writes a batch of checked events of one room in one transaction:
+// each event with the state group before it, the state groups of the
+// current state as it changes, current state, memberships, redactions,
+// transaction IDs and the forward extremities o ends with. The head is
+// fenced: the room's generation must still be the one rs read, otherwise
+// nothing is written and the error wraps store.ErrStale. newRoom, when
+// set, creates the room row in the same transaction (and registers rs for
+// it). Right after the commit it advances rs to o and notifies the
+// listeners. On any error the head is marked unloaded, so that the next
+// batch reads it from the database. The caller holds rs.mu.
+func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, o *overlay, entries []*entry, newRoom *store.Room) error {
 	var (
 		group   int64
 		newNIDs map[event.StateKey]int64
 	)
+	out := make([]Persisted, 0, len(entries))
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		out = out[:0]
 		if newRoom != nil {
 			if err := tx.CreateRoom(ctx, *newRoom); err != nil {
 				return fmt.Errorf("create room %s: %w", roomID, err)
@@ -80,8 +72,10 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				return fmt.Errorf("store empty state of %s: %w", roomID, err)
 			}
 		}
+		w := &stateWriter{tx: tx, roomID: roomID, rs: rs, batchNIDs: map[id.EventID]int64{}}
 		newNIDs = map[event.StateKey]int64{}
-		for i, pdu := range pdus {
+		for _, en := range entries {
+			pdu := en.pdu
 			rec := store.EventRecord{
 				EventID:        pdu.EventID(),
 				RoomID:         roomID,
@@ -90,8 +84,10 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				Depth:          pdu.Depth(),
 				OriginServerTS: pdu.OriginServerTS(),
 				JSON:           pdu.JSON(),
-				TxnDeviceID:    props[i].DeviceID,
-				TxnID:          props[i].TxnID,
+				Rejected:       en.verdict == pducheck.Reject,
+				SoftFailed:     en.verdict == pducheck.SoftFail,
+				TxnDeviceID:    en.prop.DeviceID,
+				TxnID:          en.prop.TxnID,
 			}
 			if sk, ok := pdu.StateKey(); ok {
 				rec.StateKey = &sk
@@ -100,10 +96,21 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 			if err != nil {
 				return fmt.Errorf("insert event %s: %w", pdu.EventID(), err)
 			}
-			if err := tx.SetEventState(ctx, nid, group); err != nil {
-				return fmt.Errorf("record state before %s: %w", pdu.EventID(), err)
+			w.batchNIDs[pdu.EventID()] = nid
+			en.pos = pos
+			if en.stateKnown {
+				before := group
+				if en.before != nil {
+					if before, err = w.group(ctx, group, en.before); err != nil {
+						return fmt.Errorf("store state before %s: %w", pdu.EventID(), err)
+					}
+				}
+				if err := tx.SetEventState(ctx, nid, before); err != nil {
+					return fmt.Errorf("record state before %s: %w", pdu.EventID(), err)
+				}
 			}
-			if pdu.IsState() {
+			switch {
+			case en.linear:
 				k := pdu.StateKeyTuple()
 				sk := store.StateKey{Type: k.Type, StateKey: k.StateKey}
 				group, err = tx.StoreStateGroup(ctx, roomID, group, map[store.StateKey]int64{sk: nid})
@@ -114,74 +121,245 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 					return fmt.Errorf("set current state %s: %w", pdu.EventID(), err)
 				}
 				if k.Type == "m.room.member" {
-					m := store.Member{RoomID: roomID, UserID: id.UserID(k.StateKey), Membership: membershipOf(pdu), EventNID: nid, StreamPos: pos}
+					m := store.Member{RoomID: roomID, UserID: id.UserID(k.StateKey), Membership: authrules.MembershipOf(pdu), EventNID: nid, StreamPos: pos}
 					if err := tx.SetMembership(ctx, m); err != nil {
 						return fmt.Errorf("set membership %s: %w", pdu.EventID(), err)
 					}
 				}
+				w.changed(k, pdu.EventID(), nid)
 				newNIDs[k] = nid
+			case en.current != nil:
+				if group, err = w.setCurrent(ctx, group, en.current, newNIDs); err != nil {
+					return fmt.Errorf("resolve current state after %s: %w", pdu.EventID(), err)
+				}
 			}
-			if target := pdu.Redacts(); pdu.Type() == "m.room.redaction" && target != "" {
-				if err := markRedacted(ctx, tx, roomID, target, pdu.EventID()); err != nil {
+			if en.markRedacted {
+				if err := markRedacted(ctx, tx, roomID, pdu.Redacts(), pdu.EventID()); err != nil {
 					return err
 				}
 			}
-			if p := props[i]; p.TxnID != "" {
+			if p := en.prop; p.TxnID != "" {
 				if err := tx.AddTxnID(ctx, p.Sender, p.DeviceID, p.TxnID, pdu.EventID(), pdu.OriginServerTS()); err != nil {
 					return fmt.Errorf("record txn id %s: %w", p.TxnID, err)
 				}
 			}
-			out[i] = Persisted{PDU: pdu, StreamPos: pos, DeviceID: props[i].DeviceID, TxnID: props[i].TxnID}
-		}
-		last := pdus[len(pdus)-1]
-		if err := tx.SetExtremities(ctx, roomID, []id.EventID{last.EventID()}); err != nil {
-			return fmt.Errorf("set extremities of %s: %w", roomID, err)
-		}
-		if group != rs.stateGroup {
-			if err := tx.SetRoomStateGroup(ctx, roomID, group); err != nil {
-				return fmt.Errorf("set state group of %s: %w", roomID, err)
+			if en.verdict == pducheck.Accept {
+				out = append(out, Persisted{PDU: pdu, StreamPos: pos, DeviceID: en.prop.DeviceID, TxnID: en.prop.TxnID})
 			}
+		}
+		if !sameExtremities(o.extremities, rs.extremities) {
+			ids := make([]id.EventID, len(o.extremities))
+			for i, e := range o.extremities {
+				ids[i] = e.EventID()
+			}
+			if err := tx.SetExtremities(ctx, roomID, ids); err != nil {
+				return fmt.Errorf("set extremities of %s: %w", roomID, err)
+			}
+		}
+		// The fence: nothing of this batch commits unless the head it was
+		// built on is still the room's head in the database.
+		if err := tx.AdvanceRoomHead(ctx, roomID, rs.generation, group); err != nil {
+			return err
 		}
 		// Once committed, and before any later commit is announced: the
 		// head moves on and listeners hear of the events, so that they
 		// see every room's events in stream order. The caller still holds
 		// rs.mu, waiting in Write.
 		tx.AfterCommit(func() {
-			advanceHead(rs, pdus, newNIDs, group)
+			advanceHead(rs, o, entries, newNIDs, group)
 			if newRoom != nil {
 				s.mu.Lock()
 				s.rooms[roomID] = rs
 				s.mu.Unlock()
 			}
-			s.notify(out)
+			if len(out) > 0 {
+				s.notify(out)
+			}
 		})
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		// Whether or not anything committed (a failed COMMIT is
+		// ambiguous), the head in memory may no longer be the one in the
+		// database: read it afresh next time.
+		rs.unload()
+		return err
 	}
-	return out, nil
+	return nil
 }
 
-// advanceHead moves a room's in-memory head past committed events.
-func advanceHead(rs *roomState, pdus []*event.PDU, nids map[event.StateKey]int64, group int64) {
+// sameExtremities reports whether a and b hold the same events.
+func sameExtremities(a, b []*event.PDU) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, e := range a {
+		if !slices.ContainsFunc(b, func(x *event.PDU) bool { return x.EventID() == e.EventID() }) {
+			return false
+		}
+	}
+	return true
+}
+
+// advanceHead moves a room's in-memory head to o, the committed batch's
+// result.
+func advanceHead(rs *roomState, o *overlay, entries []*entry, nids map[event.StateKey]int64, group int64) {
 	rs.head.Lock()
 	defer rs.head.Unlock()
 	if rs.state == nil {
 		rs.state = map[event.StateKey]*event.PDU{}
 		rs.stateNIDs = map[event.StateKey]int64{}
 	}
-	for _, pdu := range pdus {
-		if pdu.IsState() {
-			k := pdu.StateKeyTuple()
-			rs.state[k] = pdu
-			rs.stateNIDs[k] = nids[k]
+	for k, pdu := range o.state {
+		if pdu == nil {
+			delete(rs.state, k)
+			delete(rs.stateNIDs, k)
+			continue
+		}
+		rs.state[k] = pdu
+		rs.stateNIDs[k] = nids[k]
+	}
+	// Redactions reach the head: a redacted state event is served in its
+	// redacted form from now on, as the store serves it.
+	for _, en := range entries {
+		if r := en.redacted; r != nil {
+			k := r.StateKeyTuple()
+			if cur := rs.state[k]; cur != nil && cur.EventID() == r.EventID() {
+				rs.state[k] = r
+			}
 		}
 	}
-	last := pdus[len(pdus)-1]
-	rs.extremities = []*event.PDU{last}
-	rs.depth = last.Depth()
+	rs.extremities = o.extremities
 	rs.stateGroup = group
+	rs.generation++
+}
+
+// stateWriter stores state groups of arbitrary states within one persist,
+// as deltas against the group of the room's current state.
+type stateWriter struct {
+	tx     *store.Tx
+	roomID id.RoomID
+	rs     *roomState
+	// batchNIDs are the NIDs of the events inserted so far.
+	batchNIDs map[id.EventID]int64
+	// cur is the current state as event IDs and NIDs, made on first use
+	// from the head and kept up to date by changed and setCurrent.
+	cur map[event.StateKey]idNID
+}
+
+type idNID struct {
+	id  id.EventID
+	nid int64
+}
+
+func (w *stateWriter) current() map[event.StateKey]idNID {
+	if w.cur == nil {
+		w.cur = make(map[event.StateKey]idNID, len(w.rs.state))
+		for k, pdu := range w.rs.state {
+			w.cur[k] = idNID{pdu.EventID(), w.rs.stateNIDs[k]}
+		}
+	}
+	return w.cur
+}
+
+// changed records a linear change of the current state.
+func (w *stateWriter) changed(k event.StateKey, eid id.EventID, nid int64) {
+	if w.cur != nil {
+		w.cur[k] = idNID{eid, nid}
+	}
+}
+
+// delta returns the changes that turn the current state into st, as NIDs
+// (0 removes a key).
+func (w *stateWriter) delta(ctx context.Context, st stateMap) (map[store.StateKey]int64, map[event.StateKey]idNID, error) {
+	cur := w.current()
+	changes := map[event.StateKey]idNID{}
+	var missing []id.EventID
+	for k, pdu := range st {
+		if c, ok := cur[k]; ok && c.id == pdu.EventID() {
+			continue
+		}
+		nid, ok := w.batchNIDs[pdu.EventID()]
+		if !ok {
+			missing = append(missing, pdu.EventID())
+		}
+		changes[k] = idNID{pdu.EventID(), nid}
+	}
+	for k := range cur {
+		if _, ok := st[k]; !ok {
+			changes[k] = idNID{}
+		}
+	}
+	if len(missing) > 0 {
+		found, err := w.tx.EventNIDs(ctx, missing)
+		if err != nil {
+			return nil, nil, err
+		}
+		for k, c := range changes {
+			if c.id != "" && c.nid == 0 {
+				nid, ok := found[c.id]
+				if !ok {
+					return nil, nil, fmt.Errorf("state event %s is not stored", c.id)
+				}
+				changes[k] = idNID{c.id, nid}
+			}
+		}
+	}
+	out := make(map[store.StateKey]int64, len(changes))
+	for k, c := range changes {
+		out[store.StateKey{Type: k.Type, StateKey: k.StateKey}] = c.nid
+	}
+	return out, changes, nil
+}
+
+// group stores st as a state group (a delta against curGroup, the group of
+// the current state) and returns it.
+func (w *stateWriter) group(ctx context.Context, curGroup int64, st stateMap) (int64, error) {
+	d, _, err := w.delta(ctx, st)
+	if err != nil {
+		return 0, err
+	}
+	return w.tx.StoreStateGroup(ctx, w.roomID, curGroup, d)
+}
+
+// setCurrent makes st the room's current state (state group, current
+// state rows, memberships) and returns its group.
+func (w *stateWriter) setCurrent(ctx context.Context, curGroup int64, st stateMap, newNIDs map[event.StateKey]int64) (int64, error) {
+	d, changes, err := w.delta(ctx, st)
+	if err != nil {
+		return 0, err
+	}
+	if len(d) == 0 {
+		return curGroup, nil
+	}
+	g, err := w.tx.StoreStateGroup(ctx, w.roomID, curGroup, d)
+	if err != nil {
+		return 0, err
+	}
+	if err := w.tx.UpdateCurrentState(ctx, w.roomID, d); err != nil {
+		return 0, err
+	}
+	for k, c := range changes {
+		if c.nid == 0 {
+			delete(w.cur, k)
+			newNIDs[k] = 0
+			continue
+		}
+		w.cur[k] = c
+		newNIDs[k] = c.nid
+		if k.Type != "m.room.member" {
+			continue
+		}
+		ev, err := w.tx.Event(ctx, c.id)
+		if err != nil {
+			return 0, err
+		}
+		m := store.Member{RoomID: w.roomID, UserID: id.UserID(k.StateKey), Membership: authrules.MembershipOf(st[k]), EventNID: c.nid, StreamPos: ev.StreamPos}
+		if err := w.tx.SetMembership(ctx, m); err != nil {
+			return 0, err
+		}
+	}
+	return g, nil
 }
 
 // markRedacted records that a redaction applies to its target, so every
@@ -201,14 +379,4 @@ func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, r
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
 	return nil
-}
-
-// membershipOf returns content.membership of a member event, or "" if it
-// has none (the auth rules reject such events before they get here).
-func membershipOf(pdu *event.PDU) string {
-	var c struct {
-		Membership string `json:"membership"`
-	}
-	_ = json.Unmarshal(pdu.Content(), &c)
-	return c.Membership
 }

@@ -35,6 +35,13 @@ func (r *recorder) EventsPersisted(evs []Persisted) {
 
 func newService(t *testing.T, path string) (*Service, *store.DB, *recorder) {
 	t.Helper()
+	return newServiceWith(t, path, Config{})
+}
+
+// newServiceWith opens the store at path (a file or a PostgreSQL DSN) and
+// returns a Service with cfg's optional settings.
+func newServiceWith(t *testing.T, path string, cfg Config) (*Service, *store.DB, *recorder) {
+	t.Helper()
 	db, err := store.Open(context.Background(), path, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -44,7 +51,9 @@ func newService(t *testing.T, path string) (*Service, *store.DB, *recorder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Config{DB: db, ServerName: testServer, Key: key, Logger: slog.New(slog.DiscardHandler)})
+	cfg.DB, cfg.ServerName, cfg.Key, cfg.Logger = db, testServer, key, slog.New(slog.DiscardHandler)
+	s := New(cfg)
+	t.Cleanup(s.Close)
 	rec := &recorder{}
 	s.AddListener(rec)
 	return s, db, rec

@@ -7,13 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/pducheck"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/store"
@@ -39,17 +40,25 @@ type Listener interface {
 	EventsPersisted(evs []Persisted)
 }
 
-// Service is the event path for local events. It is safe for concurrent use.
+// Service is the event path: local events enter rooms through Send,
+// ChangeMembership and CreateRoom, events of other servers through
+// ProcessRemote. It is safe for concurrent use. Close stops its janitor.
 type Service struct {
-	db         *store.DB
-	serverName id.ServerName
-	key        signing.Key
-	log        *slog.Logger
-	now        func() time.Time
+	db          *store.DB
+	serverName  id.ServerName
+	key         signing.Key
+	keys        signing.KeyLookup
+	log         *slog.Logger
+	now         func() time.Time
+	idleTimeout time.Duration
 
 	mu        sync.Mutex
 	rooms     map[id.RoomID]*roomState
 	listeners []Listener
+
+	stop        chan struct{}
+	janitorDone chan struct{}
+	closeOnce   sync.Once
 }
 
 // Config holds a Service's dependencies.
@@ -57,24 +66,67 @@ type Config struct {
 	DB         *store.DB
 	ServerName id.ServerName
 	Key        signing.Key
+	// RemoteKeys returns the verify keys of other servers, for the
+	// signatures of events that arrive from them (ProcessRemote). The
+	// server's own key is always known. Nil knows no other server.
+	RemoteKeys signing.KeyLookup
 	Logger     *slog.Logger
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
+	// IdleTimeout is how long a room's head stays in memory without being
+	// used; 5 minutes when 0.
+	IdleTimeout time.Duration
 }
 
-// New returns a Service.
+// New returns a Service and starts its janitor, which drops the heads of
+// idle rooms. Call Close when done.
 func New(cfg Config) *Service {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{
-		db:         cfg.DB,
-		serverName: cfg.ServerName,
-		key:        cfg.Key,
-		log:        cfg.Logger,
-		now:        now,
-		rooms:      map[id.RoomID]*roomState{},
+	idle := cfg.IdleTimeout
+	if idle <= 0 {
+		idle = defaultIdleTimeout
+	}
+	s := &Service{
+		db:          cfg.DB,
+		serverName:  cfg.ServerName,
+		key:         cfg.Key,
+		log:         cfg.Logger,
+		now:         now,
+		idleTimeout: idle,
+		rooms:       map[id.RoomID]*roomState{},
+		stop:        make(chan struct{}),
+		janitorDone: make(chan struct{}),
+	}
+	s.keys = s.verifyKeys(cfg.RemoteKeys)
+	go s.janitor(max(idle/4, time.Second))
+	return s
+}
+
+// Close stops the janitor. Requests in flight finish; the Service must not
+// be used afterwards.
+func (s *Service) Close() {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.janitorDone
+	})
+}
+
+// verifyKeys returns a key lookup that knows this server's own key and asks
+// remote for every other.
+func (s *Service) verifyKeys(remote signing.KeyLookup) signing.KeyLookup {
+	// The server's own key is valid as long as the server uses it.
+	own := signing.VerifyKey{Public: s.key.Public(), ValidUntilTS: math.MaxInt64}
+	return func(server id.ServerName, keyID signing.KeyID) (signing.VerifyKey, bool) {
+		if server == s.serverName && keyID == s.key.KeyID {
+			return own, true
+		}
+		if remote == nil {
+			return signing.VerifyKey{}, false
+		}
+		return remote(server, keyID)
 	}
 }
 
@@ -82,47 +134,12 @@ func New(cfg Config) *Service {
 // starts taking requests.
 func (s *Service) AddListener(l Listener) { s.listeners = append(s.listeners, l) }
 
-// roomState is the in-memory head of one room. mu is the room lock: it is
-// held while a batch of the room's events is built, checked and persisted,
-// and by every writer of the head fields. head guards the head fields
-// against readers that do not hold the room lock (current-state queries),
-// so that they never wait for a batch's commit: writers take it only for
-// the moment they change the fields.
-type roomState struct {
-	mu sync.Mutex
-
-	// pmu guards pending, the requests waiting for the next batch.
-	pmu     sync.Mutex
-	pending []*request
-
-	// loaded is set once the head fields hold the room; version never
-	// changes after that.
-	loaded atomic.Bool
-	head   sync.RWMutex
-
-	version     *roomversion.Version
-	state       map[event.StateKey]*event.PDU
-	stateNIDs   map[event.StateKey]int64
-	stateGroup  int64
-	extremities []*event.PDU
-	depth       int64
-
-	// recentTxns maps the client transactions of recently persisted events
-	// to those events, so a retry racing its original is answered with the
-	// original instead of failing its batch on the unique transaction ID.
-	recentTxns map[txnKey]*event.PDU
-}
-
 // txnKey identifies a client transaction.
 type txnKey struct {
 	user   id.UserID
 	device id.DeviceID
 	txn    string
 }
-
-// maxRecentTxns bounds roomState.recentTxns; when full it starts afresh
-// (older retries are caught by the handler's lookup in the store).
-const maxRecentTxns = 1024
 
 // Proposal is the part of a new event that a caller chooses.
 type Proposal struct {
@@ -138,212 +155,64 @@ type Proposal struct {
 	DeviceID id.DeviceID
 }
 
+// request is one event waiting for its room's next batch: a local
+// proposal, or an event of another server (remote set).
 type request struct {
-	prop Proposal
-	done chan result
+	prop   Proposal
+	remote *remoteEvent
+	done   chan result
 }
 
 type result struct {
-	pdu *event.PDU
-	pos int64
-	err error
+	pdu     *event.PDU
+	pos     int64
+	verdict pducheck.Verdict
+	err     error
 }
 
 // Send builds, checks and persists one event in an existing room and
 // returns it once it is committed. Concurrent sends into the same room are
 // batched into one transaction.
 func (s *Service) Send(ctx context.Context, roomID id.RoomID, p Proposal) (*event.PDU, int64, error) {
-	rs, err := s.room(ctx, roomID)
-	if err != nil {
+	req := &request{prop: p, done: make(chan result, 1)}
+	if err := s.submit(ctx, roomID, req); err != nil {
 		return nil, 0, err
 	}
-	req := &request{prop: p, done: make(chan result, 1)}
-	rs.pmu.Lock()
-	rs.pending = append(rs.pending, req)
-	rs.pmu.Unlock()
-
-	// Whoever holds the room lock takes every pending request as one batch;
-	// a request that a previous holder already took finds its result ready.
-	rs.mu.Lock()
-	rs.pmu.Lock()
-	batch := rs.pending
-	rs.pending = nil
-	rs.pmu.Unlock()
-	if len(batch) > 0 {
-		// One client going away must not fail the others' events.
-		s.processBatch(context.WithoutCancel(ctx), roomID, rs, batch)
-	}
-	rs.mu.Unlock()
-
 	r := <-req.done
 	return r.pdu, r.pos, r.err
 }
 
-// room returns the loaded head of roomID.
-func (s *Service) room(ctx context.Context, roomID id.RoomID) (*roomState, error) {
-	s.mu.Lock()
-	rs, ok := s.rooms[roomID]
-	if !ok {
-		rs = &roomState{}
-		s.rooms[roomID] = rs
-	}
-	s.mu.Unlock()
-	if rs.loaded.Load() {
-		return rs, nil
-	}
-
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.loaded.Load() {
-		return rs, nil
-	}
-	if err := s.load(ctx, roomID, rs); err != nil {
-		if errors.Is(err, ErrRoomNotFound) {
-			// Forget the placeholder, so that requests naming rooms that
-			// do not exist cannot grow the map.
-			s.mu.Lock()
-			if s.rooms[roomID] == rs {
-				delete(s.rooms, roomID)
-			}
-			s.mu.Unlock()
-		}
-		return nil, err
-	}
-	rs.loaded.Store(true)
-	return rs, nil
-}
-
-// load reads a room's head from the store. The caller holds rs.mu.
-func (s *Service) load(ctx context.Context, roomID id.RoomID, rs *roomState) error {
-	info, err := s.db.Room(ctx, roomID)
-	if errors.Is(err, store.ErrNotFound) {
-		return ErrRoomNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("load room %s: %w", roomID, err)
-	}
-	v, ok := roomversion.Lookup(roomversion.ID(info.RoomVersion))
-	if !ok {
-		return fmt.Errorf("room %s has unsupported version %q", roomID, info.RoomVersion)
-	}
-	stored, err := s.db.CurrentStateEvents(ctx, roomID)
-	if err != nil {
-		return fmt.Errorf("load state of %s: %w", roomID, err)
-	}
-	rs.version = v
-	rs.state = make(map[event.StateKey]*event.PDU, len(stored))
-	rs.stateNIDs = make(map[event.StateKey]int64, len(stored))
-	for _, se := range stored {
-		pdu, err := event.ParseTrusted(se.JSON, v, se.EventID)
+// submit queues requests on their room and makes sure a batch takes them:
+// whoever holds the room lock takes every pending request as one batch, so
+// a request that a previous holder already took finds its result ready.
+// Every request gets exactly one result on its done channel unless submit
+// returns an error.
+func (s *Service) submit(ctx context.Context, roomID id.RoomID, reqs ...*request) error {
+	for {
+		rs, err := s.room(ctx, roomID)
 		if err != nil {
-			return fmt.Errorf("parse stored state event %s: %w", se.EventID, err)
+			return err
 		}
-		k := pdu.StateKeyTuple()
-		rs.state[k] = pdu
-		rs.stateNIDs[k] = se.NID
-	}
-	ext, err := s.db.Extremities(ctx, roomID)
-	if err != nil {
-		return fmt.Errorf("load extremities of %s: %w", roomID, err)
-	}
-	extEvents, err := s.db.EventsByID(ctx, ext)
-	if err != nil {
-		return fmt.Errorf("load extremities of %s: %w", roomID, err)
-	}
-	rs.extremities = nil
-	for _, e := range extEvents {
-		pdu, err := event.ParseTrusted(e.JSON, v, e.EventID)
-		if err != nil {
-			return fmt.Errorf("parse extremity %s: %w", e.EventID, err)
-		}
-		rs.extremities = append(rs.extremities, pdu)
-		rs.depth = max(rs.depth, e.Depth)
-	}
-	rs.stateGroup = info.StateGroup
-	return nil
-}
-
-// built is one event of a batch, accepted in memory, not yet committed.
-type built struct {
-	req *request
-	pdu *event.PDU
-	// group is the state group after the event; equal to the group before
-	// for message events.
-	stateKey *event.StateKey
-}
-
-// processBatch builds and checks each request in order against the room
-// head as the earlier requests of the batch left it, persists the accepted
-// ones in one transaction, then advances the head. The caller holds rs.mu.
-func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomState, batch []*request) {
-	head := newOverlay(rs)
-	var accepted []built
-	inBatch := map[txnKey]bool{}
-	var retries []*request
-	for _, req := range batch {
-		key, hasTxn := req.prop.txnKey()
-		if hasTxn {
-			if pdu, ok := rs.recentTxns[key]; ok {
-				req.done <- result{pdu: pdu}
-				continue
-			}
-			if inBatch[key] {
-				retries = append(retries, req)
-				continue
-			}
-		}
-		pdu, err := s.buildAndCheck(roomID, rs.version, head, req.prop)
-		if err != nil {
-			req.done <- result{err: err}
+		rs.pmu.Lock()
+		if rs.evicted {
+			// Dropped by the janitor since the lookup: look again.
+			rs.pmu.Unlock()
 			continue
 		}
-		head.apply(pdu)
-		b := built{req: req, pdu: pdu}
-		if pdu.IsState() {
-			k := pdu.StateKeyTuple()
-			b.stateKey = &k
+		rs.pending = append(rs.pending, reqs...)
+		rs.pmu.Unlock()
+
+		rs.mu.Lock()
+		rs.pmu.Lock()
+		batch := rs.pending
+		rs.pending = nil
+		rs.pmu.Unlock()
+		if len(batch) > 0 {
+			// One client going away must not fail the others' events.
+			s.processBatch(context.WithoutCancel(ctx), roomID, rs, batch)
 		}
-		accepted = append(accepted, b)
-		if hasTxn {
-			inBatch[key] = true
-		}
-	}
-	defer func() {
-		// Retries within the batch get their original's outcome.
-		for _, req := range retries {
-			key, _ := req.prop.txnKey()
-			if pdu, ok := rs.recentTxns[key]; ok {
-				req.done <- result{pdu: pdu}
-			} else {
-				req.done <- result{err: fmt.Errorf("%w: the original of this transaction failed", ErrInvalidRequest)}
-			}
-		}
-	}()
-	if len(accepted) == 0 {
-		return
-	}
-	pdus := make([]*event.PDU, len(accepted))
-	txns := make([]Proposal, len(accepted))
-	for i, b := range accepted {
-		pdus[i], txns[i] = b.pdu, b.req.prop
-	}
-	out, err := s.persist(ctx, roomID, rs, pdus, txns, nil)
-	for i, b := range accepted {
-		if err != nil {
-			b.req.done <- result{err: err}
-			continue
-		}
-		b.req.done <- result{pdu: b.pdu, pos: out[i].StreamPos}
-	}
-	if err == nil {
-		for _, b := range accepted {
-			if key, ok := b.req.prop.txnKey(); ok {
-				if rs.recentTxns == nil || len(rs.recentTxns) >= maxRecentTxns {
-					rs.recentTxns = map[txnKey]*event.PDU{}
-				}
-				rs.recentTxns[key] = b.pdu
-			}
-		}
+		rs.mu.Unlock()
+		return nil
 	}
 }
 
@@ -352,9 +221,10 @@ func (p Proposal) txnKey() (txnKey, bool) {
 	return txnKey{user: p.Sender, device: p.DeviceID, txn: p.TxnID}, p.TxnID != ""
 }
 
-// buildAndCheck turns a proposal into a signed event on top of head and
-// checks it against the auth rules.
-func (s *Service) buildAndCheck(roomID id.RoomID, v *roomversion.Version, head *overlay, p Proposal) (*event.PDU, error) {
+// buildAndCheck turns a proposal into a signed event with the given
+// prev_events, on top of the state before it, and checks it against the
+// auth rules.
+func (s *Service) buildAndCheck(roomID id.RoomID, v *roomversion.Version, before stateReader, prevs []*event.PDU, p Proposal) (*event.PDU, error) {
 	needed, err := authrules.NeededStateKeys(v, p.Type, p.StateKey, p.Sender, p.Content)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidRequest, err)
@@ -363,7 +233,7 @@ func (s *Service) buildAndCheck(roomID id.RoomID, v *roomversion.Version, head *
 	var authIDs []id.EventID
 	var refs []*event.PDU // events this one references, for v1/v2 hashes
 	for _, k := range needed {
-		ev := head.get(k)
+		ev := before.get(k)
 		if ev == nil {
 			continue
 		}
@@ -374,8 +244,12 @@ func (s *Service) buildAndCheck(roomID id.RoomID, v *roomversion.Version, head *
 		authIDs = append(authIDs, ev.EventID())
 		refs = append(refs, ev)
 	}
-	if create := head.get(event.StateKey{Type: "m.room.create"}); create != nil {
+	if create := before.get(event.StateKey{Type: "m.room.create"}); create != nil {
 		authState[event.StateKey{Type: "m.room.create"}] = create
+	}
+	prevIDs := make([]id.EventID, len(prevs))
+	for i, e := range prevs {
+		prevIDs[i] = e.EventID()
 	}
 	proto := event.Proto{
 		Type:           p.Type,
@@ -383,9 +257,9 @@ func (s *Service) buildAndCheck(roomID id.RoomID, v *roomversion.Version, head *
 		Sender:         p.Sender,
 		RoomID:         roomID,
 		Content:        p.Content,
-		PrevEvents:     head.extremityIDs(),
+		PrevEvents:     prevIDs,
 		AuthEvents:     authIDs,
-		Depth:          head.depth + 1,
+		Depth:          depthAfter(prevs),
 		OriginServerTS: s.now().UnixMilli(),
 		Redacts:        p.Redacts,
 	}
@@ -398,7 +272,7 @@ func (s *Service) buildAndCheck(roomID id.RoomID, v *roomversion.Version, head *
 		}
 		proto.EventID = eid
 		proto.RefHashes = map[id.EventID][]byte{}
-		for _, ref := range append(refs, head.extremities...) {
+		for _, ref := range append(refs, prevs...) {
 			h, err := event.ReferenceHash(ref.JSON(), v)
 			if err != nil {
 				return nil, fmt.Errorf("reference hash of %s: %w", ref.EventID(), err)

@@ -21,3 +21,9 @@ var ErrSchemaTooNew = errors.New("database schema is newer than this version of 
 // panicked. The function's writes are rolled back; other writes in the same
 // batch are not affected.
 var ErrWritePanicked = errors.New("write function panicked")
+
+// ErrStale is returned by a compare-and-set write whose expected value no
+// longer holds: another writer changed the row since the caller read it
+// (for example a room head advanced by another process). The caller reloads
+// what it read and may try again.
+var ErrStale = errors.New("stale read: the row changed since it was read")

@@ -42,6 +42,12 @@ CREATE INDEX events_room_stream ON events (room_id, stream_pos);
 CREATE INDEX events_room_depth ON events (room_id, depth);
 CREATE INDEX events_room_type ON events (room_id, type)`
 
+// eventsSoftFailedSchema marks soft-failed events: events from other
+// servers that pass the auth rules against the state before them but not
+// against the room's current state. They are stored and take part in state
+// resolution, but get no stream position, so no client sees them.
+const eventsSoftFailedSchema = `ALTER TABLE events ADD COLUMN soft_failed BOOLEAN NOT NULL DEFAULT FALSE`
+
 // EventRecord is an event to store.
 type EventRecord struct {
 	EventID        id.EventID
@@ -54,6 +60,9 @@ type EventRecord struct {
 	JSON           []byte // the PDU as stored; the store does not parse it
 	Rejected       bool   // failed authorization; kept, never shown
 	Outlier        bool   // stored without the state before it
+	// SoftFailed marks an event that failed the auth rules only against
+	// the room's current state: kept, never shown to clients.
+	SoftFailed bool
 	// TxnDeviceID and TxnID are the sending device's transaction ID, for
 	// events sent by a local client; empty otherwise.
 	TxnDeviceID id.DeviceID
@@ -110,12 +119,12 @@ func scanEvent(scan func(...any) error) (Event, error) {
 }
 
 // InsertEvent stores an event and returns its NID and, unless it is an
-// outlier or rejected, its stream position (0 otherwise). It returns an
+// outlier, rejected or soft-failed, its stream position (0 otherwise). It returns an
 // error wrapping ErrExists if the event ID is stored already; the
 // transaction stays usable in that case.
 func (t *Tx) InsertEvent(ctx context.Context, ev EventRecord) (nid int64, streamPos int64, err error) {
 	var pos sql.NullInt64
-	if !ev.Outlier && !ev.Rejected {
+	if !ev.Outlier && !ev.Rejected && !ev.SoftFailed {
 		p, err := t.d.nextStreamPos(ctx, t.q)
 		if err != nil {
 			return 0, 0, fmt.Errorf("insert event %s: %w", ev.EventID, err)
@@ -128,12 +137,12 @@ func (t *Tx) InsertEvent(ctx context.Context, ev EventRecord) (nid int64, stream
 	}
 	err = t.q.QueryRowContext(ctx, `
 		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
-			stream_pos, json, rejected, outlier, txn_device_id, txn_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			stream_pos, json, rejected, outlier, txn_device_id, txn_id, soft_failed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (event_id) DO NOTHING
 		RETURNING event_nid`,
 		string(ev.EventID), string(ev.RoomID), ev.Type, stateKey, string(ev.Sender), ev.Depth, ev.OriginServerTS,
-		pos, ev.JSON, ev.Rejected, ev.Outlier, nullString(string(ev.TxnDeviceID)), nullString(ev.TxnID)).
+		pos, ev.JSON, ev.Rejected, ev.Outlier, nullString(string(ev.TxnDeviceID)), nullString(ev.TxnID), ev.SoftFailed).
 		Scan(&nid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, fmt.Errorf("insert event %s: %w", ev.EventID, ErrExists)

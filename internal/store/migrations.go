@@ -51,6 +51,16 @@ var migrations = []migration{
 		name:       "forgotten rooms",
 		statements: []string{forgottenRoomsSchema},
 	},
+	{
+		version:    3,
+		name:       "server identity",
+		statements: []string{serverIdentitySchema},
+	},
+	{
+		version:    4,
+		name:       "room head generation and soft-failed events",
+		statements: []string{roomsGenerationSchema, eventsSoftFailedSchema},
+	},
 }
 
 const schemaMigrationsSchema = `

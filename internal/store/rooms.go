@@ -17,6 +17,13 @@ CREATE TABLE rooms (
 	state_group  BIGINT NOT NULL DEFAULT 0
 )`
 
+// roomsGenerationSchema adds the room head's generation: a counter that
+// every persist of the room's events advances by compare-and-set (see
+// Tx.AdvanceRoomHead), so that a writer holding a stale head, in this
+// process or another one on the same database, is refused instead of
+// forking the room.
+const roomsGenerationSchema = `ALTER TABLE rooms ADD COLUMN generation BIGINT NOT NULL DEFAULT 0`
+
 // Room is a room this server takes part in.
 type Room struct {
 	RoomID      id.RoomID
@@ -27,6 +34,9 @@ type Room struct {
 	// StateGroup is the state group of the room's current state, 0 before
 	// the first state event.
 	StateGroup int64
+	// Generation counts the persists of the room's events; see
+	// Tx.AdvanceRoomHead.
+	Generation int64
 }
 
 // CreateRoom records a room. It returns an error wrapping ErrExists if the
@@ -48,8 +58,8 @@ func (t *Tx) CreateRoom(ctx context.Context, r Room) error {
 func (r reader) Room(ctx context.Context, roomID id.RoomID) (Room, error) {
 	var rm Room
 	err := r.q.QueryRowContext(ctx,
-		`SELECT room_id, room_version, creator, created_ts, is_public, state_group FROM rooms WHERE room_id = $1`, string(roomID)).
-		Scan(&rm.RoomID, &rm.RoomVersion, &rm.Creator, &rm.CreatedTS, &rm.IsPublic, &rm.StateGroup)
+		`SELECT room_id, room_version, creator, created_ts, is_public, state_group, generation FROM rooms WHERE room_id = $1`, string(roomID)).
+		Scan(&rm.RoomID, &rm.RoomVersion, &rm.Creator, &rm.CreatedTS, &rm.IsPublic, &rm.StateGroup, &rm.Generation)
 	if err != nil {
 		return Room{}, fmt.Errorf("load room %s: %w", roomID, notFound(err))
 	}
@@ -64,6 +74,32 @@ func (t *Tx) SetRoomStateGroup(ctx context.Context, roomID id.RoomID, group int6
 		return fmt.Errorf("set state group of %s: %w", roomID, err)
 	}
 	return expectRow(res, fmt.Sprintf("set state group of %s", roomID))
+}
+
+// AdvanceRoomHead is the fence of a room's head: it records the state group
+// of the room's current state and advances the room's generation from
+// generation to generation+1, but only if the stored generation is still
+// the one the caller read. Otherwise (another writer persisted events of
+// the room since) it returns an error wrapping ErrStale and changes
+// nothing; the caller's other writes of the room must then be rolled back.
+// On PostgreSQL the updated row stays locked until the transaction ends, so
+// a concurrent writer of the same room waits and then sees the new
+// generation.
+func (t *Tx) AdvanceRoomHead(ctx context.Context, roomID id.RoomID, generation, group int64) error {
+	res, err := t.q.ExecContext(ctx,
+		`UPDATE rooms SET state_group = $1, generation = generation + 1 WHERE room_id = $2 AND generation = $3`,
+		group, string(roomID), generation)
+	if err != nil {
+		return fmt.Errorf("advance head of %s: %w", roomID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("advance head of %s: rows affected: %w", roomID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("advance head of %s from generation %d: %w", roomID, generation, ErrStale)
+	}
+	return nil
 }
 
 // SetRoomPublic publishes a room in, or removes it from, the room

@@ -35,6 +35,15 @@ func Membership(content []byte) string {
 	return s
 }
 
+// MembershipOf returns content.membership of an m.room.member event, or ""
+// for a nil event or a missing or non-string membership.
+func MembershipOf(member *event.PDU) string {
+	if member == nil {
+		return ""
+	}
+	return Membership(member.Content())
+}
+
 // JoinRule returns the join rule of an m.room.join_rules event: "invite"
 // when there is no such event or its content has no join_rule, "" when
 // join_rule is not a string.

@@ -85,6 +85,25 @@ func (u UserID) Compliant() bool {
 	return true
 }
 
+// ParseCompliantUserID checks that s is a user ID whose localpart is
+// compliant (see UserID.Compliant): non-empty and made only of U+0021 to
+// U+007E. It is the check for user IDs a client names outside an event
+// (the target of an invite, a profile, a filter's senders): the spec's
+// leniency for historical user IDs covers events from other servers, not
+// new requests.
+//
+// Spec: https://spec.matrix.org/v1.19/appendices/#historical-user-ids
+func ParseCompliantUserID(s string) (UserID, error) {
+	u, err := ParseUserID(s)
+	if err != nil {
+		return "", err
+	}
+	if !u.Compliant() {
+		return "", fmt.Errorf("%w %.80q: %w", ErrInvalidUserID, s, reason("the localpart must be non-empty and use only U+0021 to U+007E"))
+	}
+	return u, nil
+}
+
 // ParseRoomID checks that s is a room ID of either form:
 //
 //   - "!opaque:server_name" (room versions 1–11): the opaque part is any

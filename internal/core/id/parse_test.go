@@ -69,6 +69,30 @@ func TestUserIDCompliant(t *testing.T) {
 	}
 }
 
+func TestParseCompliantUserID(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"@alice:example.org", true},
+		{"@Alice!~:example.org:8448", true},
+		{"@:example.org", false},
+		{"@a b:example.org", false},
+		{"@émile:example.org", false},
+		{"@alice", false},
+		{"alice:example.org", false},
+	}
+	for _, tc := range tests {
+		got, err := ParseCompliantUserID(tc.in)
+		if tc.ok && (err != nil || string(got) != tc.in) {
+			t.Errorf("ParseCompliantUserID(%q) = %q, %v, want it accepted", tc.in, got, err)
+		}
+		if !tc.ok && !errors.Is(err, ErrInvalidUserID) {
+			t.Errorf("ParseCompliantUserID(%q) = %q, %v, want ErrInvalidUserID", tc.in, got, err)
+		}
+	}
+}
+
 func TestValidLocalpart(t *testing.T) {
 	tests := []struct {
 		in   string

@@ -1,11 +1,14 @@
-// Package accountdb implements clientapi.AccountStore on store.DB: it maps
-// the account endpoints' one-call operations onto the store's reads and
-// write transactions, and the store's sentinel errors onto clientapi's.
+// Package account owns local accounts: users and their passwords,
+// devices, access tokens, registration tokens and User-Interactive
+// Authentication sessions. It maps each one-call operation of the account
+// endpoints (and of `hafen user`, and later the admin API) onto the
+// store's reads and write transactions, and the store's sentinel errors
+// onto its own.
 //
 // It holds no SQL (every statement lives in store) and one piece of state:
 // a short-lived cache of access tokens, so that most authenticated
 // requests need no database read.
-package accountdb
+package account
 
 import (
 	"context"
@@ -13,13 +16,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hafenchat/hafen/internal/clientapi"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
-// Store is a clientapi.AccountStore over a store.DB.
-type Store struct {
+// Service is the account service over a store.DB. It implements
+// clientapi.AccountStore.
+type Service struct {
 	DB *store.DB
 	// Now is the clock for creation times; nil means time.Now.
 	Now func() time.Time
@@ -27,39 +30,75 @@ type Store struct {
 	tokens tokenCache
 }
 
-func (s *Store) now() time.Time {
+func (s *Service) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
 	return time.Now()
 }
 
-var _ clientapi.AccountStore = (*Store)(nil)
+func (s *Service) nowMS() int64 { return s.now().UnixMilli() }
 
-func (s *Store) nowMS() int64 { return s.now().UnixMilli() }
+// Sentinel errors of the account service (possibly wrapped).
+var (
+	// ErrNotFound: the user, device, token or session does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrUserExists: the user ID is taken.
+	ErrUserExists = errors.New("user exists")
+)
 
-// mapErr turns the store's sentinels into clientapi's.
+// Device is a device as the store keeps it.
+type Device struct {
+	ID          id.DeviceID
+	DisplayName string
+	LastSeenIP  string
+	// LastSeenTS is in milliseconds since the Unix epoch; 0 if unknown.
+	LastSeenTS int64
+}
+
+// UIASession is one User-Interactive Authentication session: the
+// operation it guards and the stages completed so far. Sessions live in
+// the database, not in a process, so that every process sharing the
+// database can serve any step of a flow.
+type UIASession struct {
+	// ID is the session ID given to the client.
+	ID string
+	// Op is the method and path of the guarded request.
+	Op string
+	// UserID is the authenticated user the session was started for; empty
+	// for registration.
+	UserID id.UserID
+	// Created is when the session was started.
+	Created time.Time
+	// Completed are the stages completed so far, in order.
+	Completed []string
+	// RegToken is the registration token the session validated, used up
+	// when the account is created.
+	RegToken string
+}
+
+// mapErr turns the store's sentinels into the package's.
 func mapErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w: %w", clientapi.ErrNotFound, err)
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	case errors.Is(err, store.ErrExists):
-		return fmt.Errorf("%w: %w", clientapi.ErrUserExists, err)
+		return fmt.Errorf("%w: %w", ErrUserExists, err)
 	}
 	return err
 }
 
 // CreateUser creates a local account.
-func (s *Store) CreateUser(ctx context.Context, userID id.UserID, passwordHash string, admin bool) error {
+func (s *Service) CreateUser(ctx context.Context, userID id.UserID, passwordHash string, admin bool) error {
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		return tx.CreateUser(ctx, store.User{UserID: userID, PasswordHash: passwordHash, IsAdmin: admin, CreatedTS: s.nowMS()})
 	}))
 }
 
 // UserPassword returns the password hash and the deactivated flag.
-func (s *Store) UserPassword(ctx context.Context, userID id.UserID) (string, bool, error) {
+func (s *Service) UserPassword(ctx context.Context, userID id.UserID) (string, bool, error) {
 	u, err := s.DB.User(ctx, userID)
 	if err != nil {
 		return "", false, mapErr(err)
@@ -68,7 +107,7 @@ func (s *Store) UserPassword(ctx context.Context, userID id.UserID) (string, boo
 }
 
 // UserExists reports whether the user ID is taken.
-func (s *Store) UserExists(ctx context.Context, userID id.UserID) (bool, error) {
+func (s *Service) UserExists(ctx context.Context, userID id.UserID) (bool, error) {
 	_, err := s.DB.User(ctx, userID)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -77,7 +116,7 @@ func (s *Store) UserExists(ctx context.Context, userID id.UserID) (bool, error) 
 }
 
 // SetPasswordHash replaces the password hash.
-func (s *Store) SetPasswordHash(ctx context.Context, userID id.UserID, hash string) error {
+func (s *Service) SetPasswordHash(ctx context.Context, userID id.UserID, hash string) error {
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		return tx.SetPasswordHash(ctx, userID, hash)
 	}))
@@ -85,7 +124,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, userID id.UserID, hash stri
 
 // DeactivateUser deactivates the account; the store removes its devices
 // and tokens.
-func (s *Store) DeactivateUser(ctx context.Context, userID id.UserID) error {
+func (s *Service) DeactivateUser(ctx context.Context, userID id.UserID) error {
 	defer s.tokens.forgetUser(userID)
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		return tx.DeactivateUser(ctx, userID)
@@ -93,7 +132,7 @@ func (s *Store) DeactivateUser(ctx context.Context, userID id.UserID) error {
 }
 
 // CreateDevice creates the device unless it exists.
-func (s *Store) CreateDevice(ctx context.Context, userID id.UserID, deviceID id.DeviceID, displayName string) (bool, error) {
+func (s *Service) CreateDevice(ctx context.Context, userID id.UserID, deviceID id.DeviceID, displayName string) (bool, error) {
 	created := false
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		_, err := tx.Device(ctx, userID, deviceID)
@@ -109,26 +148,26 @@ func (s *Store) CreateDevice(ctx context.Context, userID id.UserID, deviceID id.
 	return created, mapErr(err)
 }
 
-func toDevice(d store.Device) clientapi.Device {
-	return clientapi.Device{ID: d.DeviceID, DisplayName: d.DisplayName, LastSeenIP: d.LastSeenIP, LastSeenTS: d.LastSeenTS}
+func toDevice(d store.Device) Device {
+	return Device{ID: d.DeviceID, DisplayName: d.DisplayName, LastSeenIP: d.LastSeenIP, LastSeenTS: d.LastSeenTS}
 }
 
 // Device returns one device.
-func (s *Store) Device(ctx context.Context, userID id.UserID, deviceID id.DeviceID) (clientapi.Device, error) {
+func (s *Service) Device(ctx context.Context, userID id.UserID, deviceID id.DeviceID) (Device, error) {
 	d, err := s.DB.Device(ctx, userID, deviceID)
 	if err != nil {
-		return clientapi.Device{}, mapErr(err)
+		return Device{}, mapErr(err)
 	}
 	return toDevice(d), nil
 }
 
 // Devices returns all devices of the user.
-func (s *Store) Devices(ctx context.Context, userID id.UserID) ([]clientapi.Device, error) {
+func (s *Service) Devices(ctx context.Context, userID id.UserID) ([]Device, error) {
 	ds, err := s.DB.Devices(ctx, userID)
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	out := make([]clientapi.Device, len(ds))
+	out := make([]Device, len(ds))
 	for i, d := range ds {
 		out[i] = toDevice(d)
 	}
@@ -136,7 +175,7 @@ func (s *Store) Devices(ctx context.Context, userID id.UserID) ([]clientapi.Devi
 }
 
 // SetDeviceDisplayName renames a device.
-func (s *Store) SetDeviceDisplayName(ctx context.Context, userID id.UserID, deviceID id.DeviceID, name string) error {
+func (s *Service) SetDeviceDisplayName(ctx context.Context, userID id.UserID, deviceID id.DeviceID, name string) error {
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		return tx.SetDeviceDisplayName(ctx, userID, deviceID, name)
 	}))
@@ -144,7 +183,7 @@ func (s *Store) SetDeviceDisplayName(ctx context.Context, userID id.UserID, devi
 
 // DeleteDevices removes devices (their tokens go with them); unknown IDs
 // are ignored.
-func (s *Store) DeleteDevices(ctx context.Context, userID id.UserID, deviceIDs []id.DeviceID) error {
+func (s *Service) DeleteDevices(ctx context.Context, userID id.UserID, deviceIDs []id.DeviceID) error {
 	defer s.tokens.forgetUser(userID)
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		for _, d := range deviceIDs {
@@ -157,7 +196,7 @@ func (s *Store) DeleteDevices(ctx context.Context, userID id.UserID, deviceIDs [
 }
 
 // DeleteDevicesExcept removes every device of the user but keep.
-func (s *Store) DeleteDevicesExcept(ctx context.Context, userID id.UserID, keep id.DeviceID) error {
+func (s *Service) DeleteDevicesExcept(ctx context.Context, userID id.UserID, keep id.DeviceID) error {
 	defer s.tokens.forgetUser(userID)
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		ds, err := tx.Devices(ctx, userID)
@@ -178,7 +217,7 @@ func (s *Store) DeleteDevicesExcept(ctx context.Context, userID id.UserID, keep 
 
 // CreateAccessToken stores a new token for the device and revokes the
 // device's earlier tokens in the same transaction.
-func (s *Store) CreateAccessToken(ctx context.Context, token string, userID id.UserID, deviceID id.DeviceID) error {
+func (s *Service) CreateAccessToken(ctx context.Context, token string, userID id.UserID, deviceID id.DeviceID) error {
 	defer s.tokens.forgetUser(userID) // the device's earlier tokens are revoked
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.DeleteDeviceAccessTokens(ctx, userID, deviceID); err != nil {
@@ -189,7 +228,7 @@ func (s *Store) CreateAccessToken(ctx context.Context, token string, userID id.U
 }
 
 // AccessTokenOwner resolves a token, from the cache when it can.
-func (s *Store) AccessTokenOwner(ctx context.Context, token string) (id.UserID, id.DeviceID, error) {
+func (s *Service) AccessTokenOwner(ctx context.Context, token string) (id.UserID, id.DeviceID, error) {
 	now := s.now()
 	if e, ok := s.tokens.get(token, now); ok {
 		return e.userID, e.deviceID, nil
@@ -204,7 +243,7 @@ func (s *Store) AccessTokenOwner(ctx context.Context, token string) (id.UserID, 
 }
 
 // RegistrationTokenValid reports whether the token can be used at now.
-func (s *Store) RegistrationTokenValid(ctx context.Context, token string, now time.Time) (bool, error) {
+func (s *Service) RegistrationTokenValid(ctx context.Context, token string, now time.Time) (bool, error) {
 	rt, err := s.DB.RegistrationToken(ctx, token)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -216,7 +255,7 @@ func (s *Store) RegistrationTokenValid(ctx context.Context, token string, now ti
 }
 
 // UseRegistrationToken counts one completed use of the token.
-func (s *Store) UseRegistrationToken(ctx context.Context, token string, now time.Time) error {
+func (s *Service) UseRegistrationToken(ctx context.Context, token string, now time.Time) error {
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		ok, err := tx.ReserveRegistrationToken(ctx, token, now.UnixMilli())
 		if err != nil {

@@ -1,4 +1,4 @@
-package accountdb_test
+package account_test
 
 import (
 	"bytes"
@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/clientapi"
-	"github.com/hafenchat/hafen/internal/clientapi/accountdb"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/store"
 )
@@ -34,7 +34,7 @@ func newEnv(t *testing.T, reg clientapi.Registration) *env {
 	t.Cleanup(func() { db.Close() })
 	s := &clientapi.Server{
 		ServerName:   "hafen.test",
-		Store:        &accountdb.Store{DB: db},
+		Store:        &account.Service{DB: db},
 		Registration: reg,
 		BcryptCost:   bcrypt.MinCost,
 	}

@@ -1,4 +1,4 @@
-package accountdb
+package account
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hafenchat/hafen/internal/clientapi"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
 )
@@ -25,7 +24,7 @@ type uiaParams struct {
 }
 
 // toStoreUIASession encodes a session for the store.
-func toStoreUIASession(sess clientapi.UIASession) (store.UIASession, error) {
+func toStoreUIASession(sess UIASession) (store.UIASession, error) {
 	completed := sess.Completed
 	if completed == nil {
 		completed = []string{}
@@ -43,7 +42,7 @@ func toStoreUIASession(sess clientapi.UIASession) (store.UIASession, error) {
 
 // CreateUIASession stores a new session and, in the same transaction,
 // deletes up to uiaExpireBatch sessions created before expireBefore.
-func (s *Store) CreateUIASession(ctx context.Context, sess clientapi.UIASession, expireBefore time.Time) error {
+func (s *Service) CreateUIASession(ctx context.Context, sess UIASession, expireBefore time.Time) error {
 	row, err := toStoreUIASession(sess)
 	if err != nil {
 		return err
@@ -57,20 +56,20 @@ func (s *Store) CreateUIASession(ctx context.Context, sess clientapi.UIASession,
 }
 
 // UIASession returns a session.
-func (s *Store) UIASession(ctx context.Context, sessionID string) (clientapi.UIASession, error) {
+func (s *Service) UIASession(ctx context.Context, sessionID string) (UIASession, error) {
 	row, err := s.DB.UIASession(ctx, sessionID)
 	if err != nil {
-		return clientapi.UIASession{}, mapErr(err)
+		return UIASession{}, mapErr(err)
 	}
 	var stages []string
 	if err := json.Unmarshal(row.CompletedStages, &stages); err != nil {
-		return clientapi.UIASession{}, fmt.Errorf("decode stages of uia session: %w", err)
+		return UIASession{}, fmt.Errorf("decode stages of uia session: %w", err)
 	}
 	var params uiaParams
 	if err := json.Unmarshal(row.Params, &params); err != nil {
-		return clientapi.UIASession{}, fmt.Errorf("decode params of uia session: %w", err)
+		return UIASession{}, fmt.Errorf("decode params of uia session: %w", err)
 	}
-	return clientapi.UIASession{
+	return UIASession{
 		ID:        row.SessionID,
 		Op:        params.Op,
 		UserID:    params.UserID,
@@ -82,7 +81,7 @@ func (s *Store) UIASession(ctx context.Context, sessionID string) (clientapi.UIA
 
 // UpdateUIASession stores a session's completed stages and registration
 // token.
-func (s *Store) UpdateUIASession(ctx context.Context, sess clientapi.UIASession) error {
+func (s *Service) UpdateUIASession(ctx context.Context, sess UIASession) error {
 	row, err := toStoreUIASession(sess)
 	if err != nil {
 		return err
@@ -94,7 +93,7 @@ func (s *Store) UpdateUIASession(ctx context.Context, sess clientapi.UIASession)
 
 // DeleteUIASession deletes a session and reports whether it was still
 // there.
-func (s *Store) DeleteUIASession(ctx context.Context, sessionID string) (bool, error) {
+func (s *Service) DeleteUIASession(ctx context.Context, sessionID string) (bool, error) {
 	var deleted bool
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		var err error

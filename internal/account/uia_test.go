@@ -1,4 +1,4 @@
-package accountdb_test
+package account_test
 
 import (
 	"bytes"
@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/clientapi"
-	"github.com/hafenchat/hafen/internal/clientapi/accountdb"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/store"
 )
@@ -35,7 +35,7 @@ func TestUIAAcrossServers(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		s := &clientapi.Server{
 			ServerName:   "hafen.test",
-			Store:        &accountdb.Store{DB: db},
+			Store:        &account.Service{DB: db},
 			Registration: clientapi.Registration{Enabled: true},
 			BcryptCost:   bcrypt.MinCost,
 			Now:          clock,
@@ -132,7 +132,7 @@ func TestUIASessionStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	s := &accountdb.Store{DB: db}
+	s := &account.Service{DB: db}
 	t0 := time.UnixMilli(1_700_000_000_000)
 
 	old := clientapi.UIASession{ID: "old", Op: "POST /_matrix/client/v3/register", Created: t0}
@@ -144,7 +144,7 @@ func TestUIASessionStore(t *testing.T) {
 	if err := s.CreateUIASession(ctx, sess, t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UIASession(ctx, "old"); !errors.Is(err, clientapi.ErrNotFound) {
+	if _, err := s.UIASession(ctx, "old"); !errors.Is(err, account.ErrNotFound) {
 		t.Errorf("UIASession(expired) = %v, want ErrNotFound", err)
 	}
 	got, err := s.UIASession(ctx, "new")
@@ -162,7 +162,7 @@ func TestUIASessionStore(t *testing.T) {
 	if err != nil || !slices.Equal(got.Completed, sess.Completed) || got.RegToken != sess.RegToken || !got.Created.Equal(t0.Add(time.Hour)) {
 		t.Errorf("UIASession after update = %+v, %v", got, err)
 	}
-	if err := s.UpdateUIASession(ctx, clientapi.UIASession{ID: "nope"}); !errors.Is(err, clientapi.ErrNotFound) {
+	if err := s.UpdateUIASession(ctx, clientapi.UIASession{ID: "nope"}); !errors.Is(err, account.ErrNotFound) {
 		t.Errorf("UpdateUIASession(unknown) = %v, want ErrNotFound", err)
 	}
 

@@ -1,4 +1,4 @@
-package accountdb
+package account
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hafenchat/hafen/internal/clientapi"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
 )
@@ -22,7 +21,7 @@ func TestTokenCacheFollowsRevocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	s := &Store{DB: db}
+	s := &Service{DB: db}
 	user := id.UserID("@alice:hafen.test")
 	if err := s.CreateUser(ctx, user, "", false); err != nil {
 		t.Fatal(err)
@@ -39,7 +38,7 @@ func TestTokenCacheFollowsRevocation(t *testing.T) {
 	valid := func(token string) bool {
 		t.Helper()
 		_, _, err := s.AccessTokenOwner(ctx, token)
-		if err != nil && !errors.Is(err, clientapi.ErrNotFound) {
+		if err != nil && !errors.Is(err, ErrNotFound) {
 			t.Fatal(err)
 		}
 		return err == nil

@@ -1,4 +1,4 @@
-package accountdb
+package account
 
 import (
 	"crypto/sha256"

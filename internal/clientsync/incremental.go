@@ -1,0 +1,266 @@
+package clientsync
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/hafenchat/hafen/internal/clientevent"
+	"github.com/hafenchat/hafen/internal/core/authrules"
+	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// incremental computes what is new for the user in (since, pos].
+func (s *Service) incremental(ctx context.Context, req Request, since, pos int64) (*Response, error) {
+	resp := &Response{NextBatch: Token(pos), Rooms: newRooms()}
+	if pos <= since && !req.FullState {
+		return resp, nil
+	}
+	ms, err := s.memberships(ctx, req.User)
+	if err != nil {
+		return nil, err
+	}
+	byRoom, err := s.eventsInRange(ctx, req.User, ms, since, pos)
+	if err != nil {
+		return nil, err
+	}
+	// forgotten is read only when a left room is about to be sent, which
+	// incremental syncs seldom do.
+	var forgotten map[id.RoomID]bool
+	for roomID, items := range byRoom {
+		if !req.Filter.Room.MatchRoom(string(roomID)) {
+			continue
+		}
+		var own []item
+		for _, it := range items {
+			if it.pdu.IsStateKey("m.room.member", string(req.User)) {
+				own = append(own, it)
+			}
+		}
+		membership := ms[roomID]
+		if len(own) == 0 {
+			if membership == "join" {
+				if err := s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, items, since, pos); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		last := own[len(own)-1]
+		membership = authrules.Membership(last.pdu.Content())
+		if membership == "leave" || membership == "ban" {
+			if forgotten == nil {
+				if forgotten, err = s.forgotten(ctx, req.User); err != nil {
+					return nil, err
+				}
+			}
+			if forgotten[roomID] {
+				continue
+			}
+		}
+		nid, err := s.nidOf(ctx, own[0])
+		if err != nil {
+			return nil, err
+		}
+		before, err := s.membershipBefore(ctx, req.User, nid)
+		if err != nil {
+			return nil, err
+		}
+		// stayed: the user was joined at since and every change in the
+		// window up to the last kept them joined (a profile change).
+		stayed := before == "join"
+		for _, it := range own[:len(own)-1] {
+			stayed = stayed && authrules.Membership(it.pdu.Content()) == "join"
+		}
+		switch {
+		case membership == "join" && stayed:
+			err = s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, items, since, pos)
+		case membership == "join":
+			// A new join (or a rejoin): the room in full.
+			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil)
+		case (membership == "leave" || membership == "ban") && stayed:
+			// The client has the room up to since: send what happened
+			// from there up to the leave.
+			var upto []item
+			for _, it := range items {
+				if it.pos <= last.pos {
+					upto = append(upto, it)
+				}
+			}
+			err = s.addIncrementalLeft(ctx, req, resp.Rooms, roomID, upto)
+		case membership == "leave" || membership == "ban":
+			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, &last)
+		default:
+			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if req.FullState {
+		// full_state: every joined room gets its full state even if
+		// nothing happened in it; its timeline is still bounded by since.
+		for roomID, membership := range ms {
+			if _, done := resp.Rooms.Join[string(roomID)]; done || membership != "join" || !req.Filter.Room.MatchRoom(string(roomID)) {
+				continue
+			}
+			if err := s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, nil, since, pos); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return resp, nil
+}
+
+// eventsInRange returns the events in (since, pos] of the rooms the user is
+// or was in, by room, oldest first: from the ring when it still covers
+// since, else from the store.
+func (s *Service) eventsInRange(ctx context.Context, user id.UserID, ms map[id.RoomID]string, since, pos int64) (map[id.RoomID][]item, error) {
+	out := map[id.RoomID][]item{}
+	if entries, ok := s.timeline.Range(since, pos); ok {
+		for _, e := range entries {
+			roomID := e.pdu.RoomID()
+			if _, member := ms[roomID]; !member {
+				continue
+			}
+			out[roomID] = append(out[roomID], item{pos: e.pos, pdu: e.pdu, txnDevice: e.txnDevice, txnID: e.txnID})
+		}
+		for roomID, items := range out {
+			out[roomID] = redactInWindow(items, s.now().UnixMilli())
+		}
+		return out, nil
+	}
+	// The ring has moved past since: read each room's newest events in the
+	// range from the store. Enough to fill a limited timeline and notice
+	// the user's own membership changes.
+	for roomID := range ms {
+		evs, err := s.db.RoomEventsRange(ctx, roomID, pos, since, store.Backward, MaxTimelineLimit+1)
+		if err != nil {
+			return nil, err
+		}
+		items, err := s.parse(ctx, roomID, evs)
+		if err != nil {
+			return nil, err
+		}
+		slices.Reverse(items)
+		if len(items) > 0 {
+			out[roomID] = items
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) nidOf(ctx context.Context, it item) (int64, error) {
+	if it.nid != 0 {
+		return it.nid, nil
+	}
+	ev, err := s.db.Event(ctx, it.pdu.EventID())
+	if err != nil {
+		return 0, fmt.Errorf("load event %s: %w", it.pdu.EventID(), err)
+	}
+	return ev.NID, nil
+}
+
+// addIncrementalJoined adds a joined room whose membership did not change:
+// the new events as timeline, and when they exceed the limit, the state
+// changes in the part left out (with full_state, the whole state at the
+// start of the timeline).
+func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, items []item, since, pos int64) error {
+	jr := newJoinedRoom()
+	timeline, err := s.incrementalBatch(ctx, req, roomID, items, &jr.State, &jr.Timeline, true)
+	if err != nil {
+		return err
+	}
+	if !req.FullState {
+		if err := s.addLazyMembers(ctx, req, roomID, jr, timeline, s.now().UnixMilli()); err != nil {
+			return err
+		}
+	}
+	counts, changed, fresh, err := s.unreadFor(ctx, req.User, roomID)
+	if err != nil {
+		return err
+	}
+	if req.FullState || fresh || changed > since {
+		jr.UnreadNotifications = &counts
+	}
+	summarize := req.FullState
+	for _, it := range items {
+		summarize = summarize || it.pdu.Type() == "m.room.member"
+	}
+	if summarize {
+		sum, err := s.summary(ctx, req.User, roomID)
+		if err != nil {
+			return err
+		}
+		jr.Summary = sum
+	}
+	sortState(jr.State.Events)
+	rooms.Join[string(roomID)] = jr
+	return nil
+}
+
+// addIncrementalLeft adds a room the user left (or was removed from) since
+// the last sync while joined: the events from since up to the leave.
+func (s *Service) addIncrementalLeft(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, items []item) error {
+	lr := &LeftRoom{State: StateBatch{Events: []clientevent.Event{}}, Timeline: TimelineBatch{Events: []clientevent.Event{}}, AccountData: EventBatch{Events: emptyRaw()}}
+	if _, err := s.incrementalBatch(ctx, req, roomID, items, &lr.State, &lr.Timeline, false); err != nil {
+		return err
+	}
+	sortState(lr.State.Events)
+	rooms.Leave[string(roomID)] = lr
+	return nil
+}
+
+// incrementalBatch fills state and timeline from the events of a room
+// since the last sync, oldest first, and returns the timeline's events.
+func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.RoomID, items []item, state *StateBatch, tl *TimelineBatch, joined bool) ([]item, error) {
+	tf := timelineFilter(req.Filter)
+	limit := timelineLimit(tf)
+	var skipped []item
+	if len(items) > limit {
+		skipped, items = items[:len(items)-limit], items[len(items)-limit:]
+		tl.Limited = true
+	}
+	now := s.now().UnixMilli()
+	var timeline []item
+	for _, it := range items {
+		if tf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
+			timeline = append(timeline, it)
+			tl.Events = append(tl.Events, s.format(req, it, now))
+		}
+	}
+	if len(items) > 0 {
+		tl.PrevBatch = Token(items[0].pos - 1)
+	}
+	sf := stateFilter(req.Filter)
+	if req.FullState {
+		var first *item
+		if len(items) > 0 {
+			first = &items[0]
+		}
+		full, err := s.fullState(ctx, req, roomID, first, timeline, joined)
+		if err != nil {
+			return nil, err
+		}
+		state.Events = append(state.Events, full...)
+		return timeline, nil
+	}
+	if tl.Limited {
+		// The state between since and the start of the timeline: the
+		// newest state event per key among the events left out.
+		latest := map[event.StateKey]item{}
+		for _, it := range skipped {
+			if it.pdu.IsState() {
+				latest[it.pdu.StateKeyTuple()] = it
+			}
+		}
+		for _, it := range latest {
+			if sf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
+				state.Events = append(state.Events, s.format(req, it, now))
+			}
+		}
+	}
+	return timeline, nil
+}

@@ -1,0 +1,61 @@
+package clientsync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/hafenchat/hafen/internal/clientevent"
+	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
+)
+
+// clientEventJSON loads a stored event and returns its client form.
+func (s *Service) clientEventJSON(ctx context.Context, roomID id.RoomID, v *roomversion.Version, eventID id.EventID) (json.RawMessage, error) {
+	e, err := s.db.Event(ctx, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("load redaction %s: %w", eventID, err)
+	}
+	pdu, err := event.ParseTrusted(e.JSON, v, e.EventID)
+	if err != nil {
+		return nil, fmt.Errorf("parse redaction %s: %w", eventID, err)
+	}
+	return json.Marshal(clientevent.Format(pdu, s.now().UnixMilli(), false))
+}
+
+// redactInWindow serves redacted every event of a window whose redaction
+// is in the same window, so a client that catches up sees the redacted
+// form (events redacted before the window come redacted from the store).
+func redactInWindow(items []item, now int64) []item {
+	targets := map[id.EventID]*event.PDU{}
+	for _, it := range items {
+		if it.pdu.Type() == "m.room.redaction" && it.pdu.Redacts() != "" {
+			targets[it.pdu.Redacts()] = it.pdu
+		}
+	}
+	if len(targets) == 0 {
+		return items
+	}
+	for i, it := range items {
+		red, ok := targets[it.pdu.EventID()]
+		if !ok {
+			continue
+		}
+		v := it.pdu.Version()
+		raw, err := event.Redact(it.pdu.JSON(), v)
+		if err != nil {
+			continue // a stored event always redacts; keep it as it is otherwise
+		}
+		pdu, err := event.ParseTrusted(raw, v, it.pdu.EventID())
+		if err != nil {
+			continue
+		}
+		because, err := json.Marshal(clientevent.Format(red, now, false))
+		if err != nil {
+			continue
+		}
+		items[i].pdu, items[i].redactedBecause = pdu, because
+	}
+	return items
+}

@@ -1,0 +1,354 @@
+package clientsync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/hafenchat/hafen/internal/clientevent"
+	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// fullState returns a room's whole state before the event first, or the
+// current state when first is nil; lazy-loading clients get only the
+// member events of the timeline's senders and their own.
+func (s *Service) fullState(ctx context.Context, req Request, roomID id.RoomID, first *item, timeline []item, joined bool) ([]clientevent.Event, error) {
+	sf := stateFilter(req.Filter)
+	lazy := joined && sf != nil && sf.LazyLoadMembers
+	senders := map[string]bool{string(req.User): true}
+	for _, it := range timeline {
+		senders[string(it.pdu.Sender())] = true
+	}
+	keep := func(typ, stateKey string) bool {
+		return !lazy || typ != "m.room.member" || senders[stateKey]
+	}
+	var items []item
+	if first == nil {
+		cur, err := s.rooms.CurrentState(ctx, roomID)
+		if err != nil {
+			return nil, fmt.Errorf("load state of %s: %w", roomID, err)
+		}
+		for _, ev := range cur {
+			items = append(items, item{pdu: ev})
+		}
+	} else {
+		nid, err := s.nidOf(ctx, *first)
+		if err != nil {
+			return nil, err
+		}
+		nids, err := s.stateBefore(ctx, roomID, item{nid: nid})
+		if err != nil {
+			return nil, err
+		}
+		var want []int64
+		for k, nid := range nids {
+			if keep(k.Type, k.StateKey) {
+				want = append(want, nid)
+			}
+		}
+		evs, err := s.db.EventsByNID(ctx, want)
+		if err != nil {
+			return nil, fmt.Errorf("load state of %s: %w", roomID, err)
+		}
+		if items, err = s.parse(ctx, roomID, evs); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now().UnixMilli()
+	out := []clientevent.Event{}
+	for _, it := range items {
+		sk, _ := it.pdu.StateKey()
+		if keep(it.pdu.Type(), sk) && sf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
+			out = append(out, s.format(req, it, now))
+		}
+	}
+	return out, nil
+}
+
+// addRoom adds a room in full, as of pos: a joined room's state at the
+// start of its timeline and the newest events; an invite's or knock's
+// stripped state; a left room's events up to the leave (leave is that
+// event; nil in an initial sync, where left rooms appear only with
+// include_leave).
+func (s *Service) addRoom(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, membership string, pos int64, leave *item) error {
+	switch membership {
+	case "join":
+		jr := newJoinedRoom()
+		if err := s.fillFull(ctx, req, roomID, pos, &jr.State, &jr.Timeline, true); err != nil {
+			return err
+		}
+		sum, err := s.summary(ctx, req.User, roomID)
+		if err != nil {
+			return err
+		}
+		jr.Summary = sum
+		counts, _, _, err := s.unreadFor(ctx, req.User, roomID)
+		if err != nil {
+			return err
+		}
+		jr.UnreadNotifications = &counts
+		rooms.Join[string(roomID)] = jr
+	case "invite", "knock":
+		state, err := s.rooms.CurrentState(ctx, roomID)
+		if err != nil {
+			return fmt.Errorf("load state of %s: %w", roomID, err)
+		}
+		var stripped []clientevent.StrippedState
+		for _, ev := range state {
+			if slices.Contains(clientevent.StrippedStateTypes, ev.Type()) || ev.IsStateKey("m.room.member", string(req.User)) {
+				stripped = append(stripped, clientevent.Strip(ev))
+			}
+		}
+		sort.Slice(stripped, func(i, j int) bool {
+			return stripped[i].Type < stripped[j].Type || stripped[i].Type == stripped[j].Type && stripped[i].StateKey < stripped[j].StateKey
+		})
+		if membership == "invite" {
+			ir := &InvitedRoom{}
+			ir.InviteState.Events = stripped
+			rooms.Invite[string(roomID)] = ir
+		} else {
+			kr := &KnockedRoom{}
+			kr.KnockState.Events = stripped
+			rooms.Knock[string(roomID)] = kr
+		}
+	case "leave", "ban":
+		if leave == nil && (req.Filter.Room == nil || !req.Filter.Room.IncludeLeave) {
+			return nil
+		}
+		upto := pos
+		if leave != nil {
+			upto = leave.pos
+		} else {
+			m, err := s.lastOwnMemberPos(ctx, req.User, roomID, pos)
+			if err != nil {
+				return err
+			}
+			upto = m
+		}
+		lr := &LeftRoom{State: StateBatch{Events: []clientevent.Event{}}, Timeline: TimelineBatch{Events: []clientevent.Event{}}, AccountData: EventBatch{Events: emptyRaw()}}
+		if err := s.fillFull(ctx, req, roomID, upto, &lr.State, &lr.Timeline, false); err != nil {
+			return err
+		}
+		rooms.Leave[string(roomID)] = lr
+	}
+	return nil
+}
+
+// lastOwnMemberPos finds the position of the user's newest member event in
+// a room at or before pos.
+func (s *Service) lastOwnMemberPos(ctx context.Context, user id.UserID, roomID id.RoomID, pos int64) (int64, error) {
+	ms, err := s.db.UserMembershipsSince(ctx, user, 0)
+	if err != nil {
+		return 0, err
+	}
+	for _, m := range ms {
+		if m.RoomID == roomID {
+			return min(m.StreamPos, pos), nil
+		}
+	}
+	return pos, nil
+}
+
+// fillFull fills state and timeline for a room as of upto: of the newest
+// events (at most the filter's limit), those the user may see under the
+// room's history visibility, and the state before the first of them.
+// joined is true for a room the user is joined to, where lazy-loading
+// applies.
+func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, upto int64, state *StateBatch, tl *TimelineBatch, joined bool) error {
+	tf := timelineFilter(req.Filter)
+	limit := timelineLimit(tf)
+	evs, err := s.db.RoomEventsRange(ctx, roomID, upto, 0, store.Backward, limit+1)
+	if err != nil {
+		return err
+	}
+	if len(evs) > limit {
+		evs = evs[:limit]
+		tl.Limited = true
+	}
+	visible, err := s.visibleEvents(ctx, req.User, joined, evs)
+	if err != nil {
+		return err
+	}
+	if len(visible) == 0 || visible[len(visible)-1].NID != evs[len(evs)-1].NID {
+		// History before this point is not the user's to see, so there
+		// is nothing for the client to page back to.
+		tl.Limited = false
+	}
+	items, err := s.parse(ctx, roomID, visible)
+	if err != nil {
+		return err
+	}
+	slices.Reverse(items)
+	var stateNIDs map[store.StateKey]int64
+	if len(items) > 0 {
+		if stateNIDs, err = s.stateBefore(ctx, roomID, items[0]); err != nil {
+			return err
+		}
+	}
+	now := s.now().UnixMilli()
+	var timeline []item
+	for _, it := range items {
+		if tf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
+			timeline = append(timeline, it)
+			tl.Events = append(tl.Events, s.format(req, it, now))
+		}
+	}
+	if len(items) > 0 && tl.Limited {
+		tl.PrevBatch = Token(items[0].pos - 1)
+	}
+	sf := stateFilter(req.Filter)
+	lazyLoad := joined && sf != nil && sf.LazyLoadMembers
+	senders := map[string]bool{string(req.User): true}
+	for _, it := range timeline {
+		senders[string(it.pdu.Sender())] = true
+	}
+	var nids []int64
+	for k, nid := range stateNIDs {
+		if lazyLoad && k.Type == "m.room.member" && !senders[k.StateKey] {
+			continue
+		}
+		nids = append(nids, nid)
+	}
+	if len(nids) == 0 {
+		return nil
+	}
+	stateEvs, err := s.db.EventsByNID(ctx, nids)
+	if err != nil {
+		return fmt.Errorf("load state of %s: %w", roomID, err)
+	}
+	stateItems, err := s.parse(ctx, roomID, stateEvs)
+	if err != nil {
+		return err
+	}
+	for _, it := range stateItems {
+		if sf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
+			state.Events = append(state.Events, s.format(req, it, now))
+		}
+	}
+	sortState(state.Events)
+	return nil
+}
+
+// stateBefore returns the room state before a stored event, as NIDs.
+func (s *Service) stateBefore(ctx context.Context, roomID id.RoomID, it item) (map[store.StateKey]int64, error) {
+	group, err := s.db.StateGroupBeforeEvent(ctx, it.nid)
+	if err != nil {
+		return nil, fmt.Errorf("state before timeline of %s: %w", roomID, err)
+	}
+	state, err := s.db.StateAtGroup(ctx, group)
+	if err != nil {
+		return nil, fmt.Errorf("state before timeline of %s: %w", roomID, err)
+	}
+	return state, nil
+}
+
+// parse turns stored events of one room into items.
+func (s *Service) parse(ctx context.Context, roomID id.RoomID, evs []store.Event) ([]item, error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	vid, err := s.rooms.Version(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("version of %s: %w", roomID, err)
+	}
+	v, ok := roomversion.Lookup(roomversion.ID(vid))
+	if !ok {
+		return nil, fmt.Errorf("room %s has unsupported version %q", roomID, vid)
+	}
+	out := make([]item, 0, len(evs))
+	for _, e := range evs {
+		raw := e.JSON
+		if e.RedactedBecause != "" {
+			if raw, err = event.Redact(raw, v); err != nil {
+				return nil, fmt.Errorf("redact stored event %s: %w", e.EventID, err)
+			}
+		}
+		pdu, err := event.ParseTrusted(raw, v, e.EventID)
+		if err != nil {
+			return nil, fmt.Errorf("parse stored event %s: %w", e.EventID, err)
+		}
+		it := item{pos: e.StreamPos, nid: e.NID, pdu: pdu, txnDevice: e.TxnDeviceID, txnID: e.TxnID}
+		if e.RedactedBecause != "" {
+			if it.redactedBecause, err = s.clientEventJSON(ctx, roomID, v, e.RedactedBecause); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// format renders an item for the requesting device.
+func (s *Service) format(req Request, it item, now int64) clientevent.Event {
+	ev := clientevent.Format(it.pdu, now, false)
+	if it.txnID != "" && it.txnDevice == req.Device && it.pdu.Sender() == req.User {
+		ev.Unsigned.TransactionID = it.txnID
+	}
+	ev.Unsigned.RedactedBecause = it.redactedBecause
+	return ev
+}
+
+func newRooms() *Rooms {
+	return &Rooms{
+		Join:   map[string]*JoinedRoom{},
+		Invite: map[string]*InvitedRoom{},
+		Knock:  map[string]*KnockedRoom{},
+		Leave:  map[string]*LeftRoom{},
+	}
+}
+
+func newJoinedRoom() *JoinedRoom {
+	return &JoinedRoom{
+		State:       StateBatch{Events: []clientevent.Event{}},
+		Timeline:    TimelineBatch{Events: []clientevent.Event{}},
+		Ephemeral:   EventBatch{Events: emptyRaw()},
+		AccountData: EventBatch{Events: emptyRaw()},
+	}
+}
+
+func timelineFilter(f *Filter) *RoomEventFilter {
+	if f == nil || f.Room == nil {
+		return nil
+	}
+	return f.Room.Timeline
+}
+
+// timelineLimit returns the number of events a timeline holds at most. A
+// nil filter (none given) must not be dereferenced through the embedded
+// EventFilter.
+func timelineLimit(tf *RoomEventFilter) int {
+	if tf == nil {
+		return DefaultTimelineLimit
+	}
+	return tf.LimitOr(DefaultTimelineLimit, MaxTimelineLimit)
+}
+
+func stateFilter(f *Filter) *RoomEventFilter {
+	if f == nil || f.Room == nil {
+		return nil
+	}
+	return f.Room.State
+}
+
+func sortState(evs []clientevent.Event) {
+	sort.Slice(evs, func(i, j int) bool {
+		if evs[i].Type != evs[j].Type {
+			return evs[i].Type < evs[j].Type
+		}
+		return deref(evs[i].StateKey) < deref(evs[j].StateKey)
+	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func emptyRaw() []json.RawMessage { return []json.RawMessage{} }

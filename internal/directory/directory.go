@@ -1,0 +1,153 @@
+// Package directory owns the local room directory: room aliases, who may
+// create and delete them, and the aliases a room may advertise in its
+// m.room.canonical_alias event. The client API, and later the federation
+// and admin APIs, go through it.
+//
+// Spec: https://spec.matrix.org/v1.19/client-server-api/#room-aliases
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hafenchat/hafen/internal/core/authrules"
+	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// Errors of the directory (possibly wrapped).
+var (
+	// ErrNotFound: the directory does not hold the alias.
+	ErrNotFound = errors.New("unknown room alias")
+	// ErrExists: the alias is taken.
+	ErrExists = errors.New("the room alias already exists")
+	// ErrNotLocal: the alias belongs to another server.
+	ErrNotLocal = errors.New("room aliases of other servers cannot be created here")
+	// ErrNotJoined: only members of a room may give it an alias.
+	ErrNotJoined = errors.New("you must be joined to the room to give it an alias")
+	// ErrNotCreator: only the alias's creator or a server admin may delete
+	// it.
+	ErrNotCreator = errors.New("only the alias's creator or a server admin may delete it")
+	// ErrInvalidAlias: a canonical alias event lists a malformed alias.
+	ErrInvalidAlias = errors.New("invalid room alias")
+	// ErrBadAlias: a canonical alias event lists an alias that does not
+	// point to its room.
+	ErrBadAlias = errors.New("the room alias does not point to this room")
+)
+
+// Alias is a directory entry.
+type Alias = store.RoomAlias
+
+// Rooms reads the current state of rooms. room.Service implements it.
+type Rooms interface {
+	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)
+}
+
+// Service is the local room directory. It is safe for concurrent use.
+type Service struct {
+	// ServerName is the homeserver's name, the domain of local aliases.
+	ServerName id.ServerName
+	// DB holds the aliases.
+	DB *store.DB
+	// Rooms is read for memberships.
+	Rooms Rooms
+}
+
+func (s *Service) isLocal(alias id.RoomAlias) bool {
+	return strings.EqualFold(string(alias.Domain()), string(s.ServerName))
+}
+
+// Lookup resolves an alias: ErrNotFound when the directory does not hold
+// it.
+func (s *Service) Lookup(ctx context.Context, alias id.RoomAlias) (Alias, error) {
+	a, err := s.DB.RoomAlias(ctx, alias)
+	if errors.Is(err, store.ErrNotFound) {
+		// TODO(#3): query other servers' aliases over federation.
+		return Alias{}, fmt.Errorf("%w: %s", ErrNotFound, alias)
+	}
+	if err != nil {
+		return Alias{}, fmt.Errorf("look up %s: %w", alias, err)
+	}
+	return a, nil
+}
+
+// Aliases returns a room's local aliases, ordered.
+func (s *Service) Aliases(ctx context.Context, roomID id.RoomID) ([]id.RoomAlias, error) {
+	return s.DB.RoomAliases(ctx, roomID)
+}
+
+// Create maps a new local alias to a room the creator is joined to:
+// ErrNotLocal, ErrNotJoined or ErrExists otherwise. An unknown room is the
+// event path's room.ErrRoomNotFound.
+func (s *Service) Create(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error {
+	if !s.isLocal(alias) {
+		return ErrNotLocal
+	}
+	member, err := s.Rooms.CurrentStateEvent(ctx, roomID, "m.room.member", string(creator))
+	if err != nil {
+		return err
+	}
+	if authrules.MembershipOf(member) != room.MembershipJoin {
+		return ErrNotJoined
+	}
+	return s.insert(ctx, Alias{Alias: alias, RoomID: roomID, Creator: creator})
+}
+
+// EnsureForNewRoom records the alias of a room just created with it,
+// unless the event path already did: ErrExists when the alias points to
+// another room.
+func (s *Service) EnsureForNewRoom(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error {
+	err := s.insert(ctx, Alias{Alias: alias, RoomID: roomID, Creator: creator})
+	if !errors.Is(err, ErrExists) {
+		return err
+	}
+	a, err := s.Lookup(ctx, alias)
+	if err != nil {
+		return err
+	}
+	if a.RoomID != roomID {
+		return fmt.Errorf("%w: %s points to %s", ErrExists, alias, a.RoomID)
+	}
+	return nil
+}
+
+func (s *Service) insert(ctx context.Context, a Alias) error {
+	err := s.DB.Write(ctx, func(tx *store.Tx) error { return tx.CreateRoomAlias(ctx, a) })
+	if errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("%w: %s", ErrExists, a.Alias)
+	}
+	if err != nil {
+		return fmt.Errorf("create alias %s: %w", a.Alias, err)
+	}
+	return nil
+}
+
+// Delete removes a local alias on behalf of user, who must be its creator
+// or a server admin (ErrNotCreator otherwise), as the spec suggests.
+func (s *Service) Delete(ctx context.Context, alias id.RoomAlias, user id.UserID) error {
+	a, err := s.Lookup(ctx, alias)
+	if err != nil {
+		return err
+	}
+	if a.Creator != user {
+		u, err := s.DB.User(ctx, user)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("load %s: %w", user, err)
+		}
+		if !u.IsAdmin {
+			return ErrNotCreator
+		}
+	}
+	err = s.DB.Write(ctx, func(tx *store.Tx) error { return tx.DeleteRoomAlias(ctx, alias) })
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrNotFound, alias)
+	}
+	if err != nil {
+		return fmt.Errorf("delete alias %s: %w", alias, err)
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+// Package profile owns users' profiles (display name and avatar URL): it
+// reads and changes them in the store and carries a change into the join
+// events of the rooms the user is in. The client API, and later the
+// federation and admin APIs, go through it.
+//
+// Spec: https://spec.matrix.org/v1.19/client-server-api/#profiles
+package profile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// The profile fields Hafen stores.
+const (
+	DisplayName = "displayname"
+	AvatarURL   = "avatar_url"
+)
+
+// Limits on profile values; the spec lets servers limit each field.
+const (
+	maxDisplayNameBytes = 256
+	maxAvatarURLBytes   = 1024
+)
+
+// Errors of the profile service (possibly wrapped).
+var (
+	// ErrNotFound: the user is unknown, deactivated or not local.
+	ErrNotFound = errors.New("profile not found")
+	// ErrNotStored: the field is not one Hafen stores.
+	ErrNotStored = errors.New("this server only stores displayname and avatar_url")
+	// ErrTooLarge: the value is longer than the field allows.
+	ErrTooLarge = errors.New("profile value too large")
+	// ErrInvalid: the value breaks the field's format.
+	ErrInvalid = errors.New("invalid profile value")
+)
+
+// Profile is a user's profile: field name → value, only the fields set.
+type Profile map[string]string
+
+// Rooms is the event path a profile change is announced through.
+// room.Service implements it.
+type Rooms interface {
+	ChangeMembership(ctx context.Context, roomID id.RoomID, c room.MembershipChange) (*event.PDU, error)
+}
+
+// Service reads and changes local users' profiles. It is safe for
+// concurrent use.
+type Service struct {
+	// ServerName is the homeserver's name; only its users have profiles
+	// here.
+	ServerName id.ServerName
+	// DB holds the profiles (the users table).
+	DB *store.DB
+	// Rooms receives the new join events of a changed profile.
+	Rooms Rooms
+	// Logger reports rooms that refused a profile update; nil discards.
+	Logger *slog.Logger
+}
+
+// fields returns the profile fields a user has set.
+func fields(u store.User) Profile {
+	p := Profile{}
+	if u.DisplayName != "" {
+		p[DisplayName] = u.DisplayName
+	}
+	if u.AvatarURL != "" {
+		p[AvatarURL] = u.AvatarURL
+	}
+	return p
+}
+
+// Get returns the profile of a user: ErrNotFound for unknown or
+// deactivated users and for other servers' users.
+func (s *Service) Get(ctx context.Context, user id.UserID) (Profile, error) {
+	if !strings.EqualFold(string(user.Domain()), string(s.ServerName)) {
+		// TODO(#3): query other servers' profiles over federation.
+		return nil, ErrNotFound
+	}
+	u, err := s.DB.User(ctx, user)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Deactivated) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load profile of %s: %w", user, err)
+	}
+	return fields(u), nil
+}
+
+// ForJoin returns the profile a user's join event carries: empty for
+// users without a stored profile.
+func (s *Service) ForJoin(ctx context.Context, user id.UserID) (Profile, error) {
+	u, err := s.DB.User(ctx, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load profile of %s: %w", user, err)
+	}
+	return fields(u), nil
+}
+
+// Check validates a value of a field Hafen stores: ErrNotStored for other
+// fields, ErrTooLarge or ErrInvalid for bad values. An empty value
+// (removal) is always valid.
+func Check(key, val string) error {
+	switch key {
+	case DisplayName:
+		if len(val) > maxDisplayNameBytes {
+			return fmt.Errorf("%w: displayname is longer than %d bytes", ErrTooLarge, maxDisplayNameBytes)
+		}
+	case AvatarURL:
+		if len(val) > maxAvatarURLBytes {
+			return fmt.Errorf("%w: avatar_url is longer than %d bytes", ErrTooLarge, maxAvatarURLBytes)
+		}
+		if val != "" && !strings.HasPrefix(val, "mxc://") {
+			return fmt.Errorf("%w: avatar_url must be an mxc:// URI", ErrInvalid)
+		}
+	default:
+		return ErrNotStored
+	}
+	return nil
+}
+
+// Set stores one field of a local user's profile ("" removes it) and sends
+// new join events carrying the profile to the user's rooms. A room that
+// refuses the update (for example because the user may not change their
+// membership event there) keeps the old one; the profile itself is saved.
+func (s *Service) Set(ctx context.Context, user id.UserID, key, val string) error {
+	if err := Check(key, val); err != nil {
+		return err
+	}
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		if key == DisplayName {
+			return tx.SetDisplayName(ctx, user, val)
+		}
+		return tx.SetAvatarURL(ctx, user, val)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("store %s of %s: %w", key, user, err)
+	}
+	p, err := s.ForJoin(ctx, user)
+	if err != nil {
+		return err
+	}
+	rooms, err := s.DB.JoinedRooms(ctx, user)
+	if err != nil {
+		return fmt.Errorf("list rooms of %s: %w", user, err)
+	}
+	for _, roomID := range rooms {
+		_, err := s.Rooms.ChangeMembership(ctx, roomID, room.MembershipChange{
+			Sender: user, Target: user, Membership: room.MembershipJoin, Profile: p,
+		})
+		if err != nil && s.Logger != nil {
+			s.Logger.DebugContext(ctx, "profile not updated in room", "room_id", roomID, "user_id", user, "err", err)
+		}
+	}
+	return nil
+}

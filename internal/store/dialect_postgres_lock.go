@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrDatabaseInUse is returned (wrapped) by LockProcess when another
+// process holds the database.
+var ErrDatabaseInUse = errors.New("database is in use by another hafen process")
+
+// ProcessLock is a held LockProcess lock.
+type ProcessLock struct {
+	db *sql.DB
+}
+
+// LockProcess makes this process the only Hafen server on the database
+// that dsn names, until Release or the end of the process. Hafen keeps
+// each room's head in memory, so two servers writing one database would
+// fork room graphs; until several processes are supported deliberately a
+// second one is refused.
+//
+// On PostgreSQL it takes a session-level advisory lock, keyed by the
+// schema (so servers in different schemas of one database do not collide),
+// on a connection of its own that stays open; PostgreSQL releases it when
+// that connection ends, also when the process dies. An SQLite database is
+// protected by the lock on the data directory instead, and LockProcess
+// returns a lock that holds nothing.
+func LockProcess(ctx context.Context, dsn string) (*ProcessLock, error) {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return &ProcessLock{}, nil
+	}
+	pool, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres lock connection: %w", err)
+	}
+	// One connection, never recycled: the lock lives as long as it does.
+	pool.SetMaxOpenConns(1)
+	pool.SetMaxIdleConns(1)
+	pool.SetConnMaxLifetime(0)
+	pool.SetConnMaxIdleTime(0)
+	var ok bool
+	var schema string
+	err = pool.QueryRowContext(ctx,
+		`SELECT pg_try_advisory_lock(hashtext('hafen'), hashtext(current_schema())), current_schema()`).Scan(&ok, &schema)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("take postgres advisory lock: %w", err)
+	}
+	if !ok {
+		pool.Close()
+		return nil, fmt.Errorf("schema %s: %w", schema, ErrDatabaseInUse)
+	}
+	return &ProcessLock{db: pool}, nil
+}
+
+// Release gives the lock up by closing its connection.
+func (l *ProcessLock) Release() error {
+	if l == nil || l.db == nil {
+		return nil
+	}
+	err := l.db.Close()
+	l.db = nil
+	return err
+}
