@@ -42,7 +42,7 @@ func forEachRoomEnv(t *testing.T, f func(t *testing.T, e *roomEnv)) {
 // postgresSchemaDSN creates a schema of its own for the test and returns
 // a DSN whose search_path selects it. It skips the test if PostgreSQL is
 // not configured.
-func postgresSchemaDSN(t *testing.T) string {
+func postgresSchemaDSN(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(postgresDSNEnv)
 	if base == "" {

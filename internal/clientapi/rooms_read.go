@@ -122,6 +122,12 @@ func (a *roomAPI) worldReadable(ctx context.Context, roomID id.RoomID) bool {
 // stateAfter returns the state of a room just after a stored event: the
 // state before it plus the event itself if it is a state event.
 func (a *roomAPI) stateAfter(ctx context.Context, e store.Event) ([]store.Event, error) {
+	return a.stateAfterOfType(ctx, e, "")
+}
+
+// stateAfterOfType is stateAfter restricted to the state events of type
+// typ ("" for all), which are the only ones it loads.
+func (a *roomAPI) stateAfterOfType(ctx context.Context, e store.Event, typ string) ([]store.Event, error) {
 	g, err := a.db.StateGroupBeforeEvent(ctx, e.NID)
 	if err != nil {
 		return nil, fmt.Errorf("state before %s: %w", e.EventID, err)
@@ -134,8 +140,10 @@ func (a *roomAPI) stateAfter(ctx context.Context, e store.Event) ([]store.Event,
 		state[store.StateKey{Type: e.Type, StateKey: *e.StateKey}] = e.NID
 	}
 	nids := make([]int64, 0, len(state))
-	for _, nid := range state {
-		nids = append(nids, nid)
+	for k, nid := range state {
+		if typ == "" || k.Type == typ {
+			nids = append(nids, nid)
+		}
 	}
 	return a.db.EventsByNID(ctx, nids)
 }
@@ -143,18 +151,19 @@ func (a *roomAPI) stateAfter(ctx context.Context, e store.Event) ([]store.Event,
 // viewState returns the state the view allows: the current state, or the
 // state when the user left.
 func (a *roomAPI) viewState(ctx context.Context, roomID id.RoomID, v *roomView) ([]store.Event, error) {
+	return a.viewStateOfType(ctx, roomID, v, "")
+}
+
+// viewStateOfType is viewState restricted to the state events of type typ
+// ("" for all). The current state is read in one query.
+func (a *roomAPI) viewStateOfType(ctx context.Context, roomID id.RoomID, v *roomView, typ string) ([]store.Event, error) {
 	if v.leftAt != nil {
-		return a.stateAfter(ctx, *v.leftAt)
+		return a.stateAfterOfType(ctx, *v.leftAt, typ)
 	}
-	pdus, err := a.svc.CurrentState(ctx, roomID)
-	if err != nil {
-		return nil, roomErr(err)
+	if typ == "" {
+		return a.db.CurrentStateEvents(ctx, roomID)
 	}
-	ids := make([]id.EventID, len(pdus))
-	for i, p := range pdus {
-		ids[i] = p.EventID()
-	}
-	return a.db.EventsByID(ctx, ids)
+	return a.db.CurrentStateEventsOfType(ctx, roomID, typ)
 }
 
 // streamToken renders a stream position as a pagination token, the form
@@ -576,11 +585,21 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 		if err != nil {
 			return err
 		}
-		if state, err = a.stateAfter(ctx, last); err != nil {
+		// The member list at a point of history is as visible as the
+		// event there (as Synapse decides): a user who joined under
+		// "joined" visibility does not see who was in the room before.
+		vis, err := room.FilterVisible(ctx, a.db, sess.UserID, v.joined, []store.Event{last})
+		if err != nil {
+			return err
+		}
+		if len(vis) == 0 {
+			return matrixerr.Forbidden("you may not see the room's members at that point")
+		}
+		if state, err = a.stateAfterOfType(ctx, last, "m.room.member"); err != nil {
 			return err
 		}
 	default:
-		if state, err = a.viewState(ctx, roomID, v); err != nil {
+		if state, err = a.viewStateOfType(ctx, roomID, v, "m.room.member"); err != nil {
 			return err
 		}
 	}

@@ -41,6 +41,8 @@ type RoomStore interface {
 	LastRoomEventAt(ctx context.Context, roomID id.RoomID, pos int64) (store.Event, error)
 	StateGroupBeforeEvent(ctx context.Context, nid int64) (int64, error)
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
+	StateReplaces(ctx context.Context, nids []int64) (map[int64]int64, error)
+	CurrentStateEvents(ctx context.Context, roomID id.RoomID) ([]store.Event, error)
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
 	TxnEventID(ctx context.Context, userID id.UserID, deviceID id.DeviceID, txnID string) (id.EventID, error)

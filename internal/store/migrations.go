@@ -61,6 +61,11 @@ var migrations = []migration{
 		name:       "room head generation and soft-failed events",
 		statements: []string{roomsGenerationSchema, eventsSoftFailedSchema},
 	},
+	{
+		version:    5,
+		name:       "state event replaces",
+		statements: []string{eventStateReplacesSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
