@@ -10,11 +10,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -110,7 +108,6 @@ func newBigRoom(b *testing.B, dsn string) *bigRoom {
 		if firstErr != nil {
 			b.Fatalf("%s: %v", what, firstErr)
 		}
-		fmt.Fprintf(os.Stderr, "DEBUG %s %d done %s\n", what, n, time.Now().Format(time.TimeOnly))
 	}
 	member := func(i int) id.UserID { return id.UserID(fmt.Sprintf("@m%05d:hafen.test", i)) }
 	parallel("join", bigRoomMembers, func(i int) error {

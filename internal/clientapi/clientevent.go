@@ -37,12 +37,26 @@ type eventFormatter struct {
 	// memberships is the requesting user's membership timeline in the
 	// room, read on first use.
 	memberships *membershipTimeline
+	// currentState returns the room head's current state, already parsed;
+	// parsed holds it by event ID once a large batch asked for it, so
+	// that those events are not parsed again from their stored JSON.
+	currentState func(ctx context.Context) ([]*event.PDU, error)
+	parsed       map[id.EventID]*event.PDU
+	// replaces holds what state events replaced, by NID, where a header
+	// query already read it (see prepare).
+	replaces map[int64]int64
 }
+
+// minHeadLookup is the batch size from which formatAll takes the events of
+// the current state from the room head instead of parsing them: below it,
+// parsing costs less than indexing the head.
+const minHeadLookup = 64
 
 func (a *roomAPI) formatter(roomID id.RoomID, v *roomversion.Version, sess session) *eventFormatter {
 	return &eventFormatter{
 		db: a.db, roomID: roomID, version: v, nowMS: a.s.now().UnixMilli(),
 		userID: sess.UserID, deviceID: sess.DeviceID,
+		currentState: func(ctx context.Context) ([]*event.PDU, error) { return a.svc.CurrentState(ctx, roomID) },
 	}
 }
 
@@ -69,6 +83,11 @@ func (f *eventFormatter) formatAll(ctx context.Context, events []store.Event) ([
 	prev, err := f.replaced(ctx, events)
 	if err != nil {
 		return nil, err
+	}
+	if len(events) >= minHeadLookup {
+		if err := f.loadHead(ctx); err != nil {
+			return nil, err
+		}
 	}
 	for _, e := range events {
 		ce, err := f.formatOne(e)
@@ -103,11 +122,93 @@ func (f *eventFormatter) formatAll(ctx context.Context, events []store.Event) ([
 	return out, nil
 }
 
+// loadHead indexes the room head's current state by event ID (once).
+func (f *eventFormatter) loadHead(ctx context.Context) error {
+	if f.parsed != nil || f.currentState == nil {
+		return nil
+	}
+	pdus, err := f.currentState(ctx)
+	if err != nil {
+		return roomErr(err)
+	}
+	f.parsed = make(map[id.EventID]*event.PDU, len(pdus))
+	for _, p := range pdus {
+		f.parsed[p.EventID()] = p
+	}
+	return nil
+}
+
+// prepare makes event headers ready to format and filter: the events the
+// room head holds are taken from it (so neither their JSON is read nor are
+// they parsed), the JSON of the others is loaded in one batch, and what
+// the headers say they replaced is kept for formatAll.
+func (f *eventFormatter) prepare(ctx context.Context, h store.Headers) ([]store.Event, error) {
+	if f.replaces == nil {
+		f.replaces = make(map[int64]int64, len(h.Replaces))
+	}
+	for nid, rep := range h.Replaces {
+		f.replaces[nid] = rep
+	}
+	if len(h.Events) >= minHeadLookup {
+		if err := f.loadHead(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var missing []int64
+	for _, e := range h.Events {
+		if e.JSON == nil && f.parsed[e.EventID] == nil {
+			missing = append(missing, e.NID)
+		}
+	}
+	if len(missing) == 0 {
+		return h.Events, nil
+	}
+	full, err := f.db.EventsByNID(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	byNID := make(map[int64][]byte, len(full))
+	for _, e := range full {
+		byNID[e.NID] = e.JSON
+	}
+	out := h.Events[:0]
+	for _, e := range h.Events {
+		if e.JSON == nil && f.parsed[e.EventID] == nil {
+			if e.JSON = byNID[e.NID]; e.JSON == nil {
+				continue // gone since the headers were read
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// eventJSON returns the PDU JSON of a prepared event.
+func (f *eventFormatter) eventJSON(e store.Event) []byte {
+	if e.JSON == nil {
+		if p := f.parsed[e.EventID]; p != nil {
+			return p.JSON()
+		}
+	}
+	return e.JSON
+}
+
+// rawContent returns the content of a prepared event as stored.
+func (f *eventFormatter) rawContent(e store.Event) json.RawMessage {
+	if p := f.parsed[e.EventID]; p != nil {
+		return p.Content()
+	}
+	return event.RawContent(e.JSON)
+}
+
 // formatOne returns the ClientEvent of e without what needs other events.
 func (f *eventFormatter) formatOne(e store.Event) (clientevent.Event, error) {
-	pdu, err := event.ParseTrusted(e.JSON, f.version, e.EventID)
-	if err != nil {
-		return clientevent.Event{}, fmt.Errorf("parse stored event %s: %w", e.EventID, err)
+	pdu := f.parsed[e.EventID]
+	if pdu == nil {
+		var err error
+		if pdu, err = event.ParseTrusted(e.JSON, f.version, e.EventID); err != nil {
+			return clientevent.Event{}, fmt.Errorf("parse stored event %s: %w", e.EventID, err)
+		}
 	}
 	ce := clientevent.Format(pdu, f.nowMS, true)
 	if e.TxnID != "" && e.Sender == f.userID && e.TxnDeviceID == f.deviceID {
@@ -155,9 +256,26 @@ func (f *eventFormatter) replaced(ctx context.Context, events []store.Event) (ma
 	if len(nids) == 0 {
 		return out, nil
 	}
-	recorded, err := f.db.StateReplaces(ctx, nids)
-	if err != nil {
-		return nil, err
+	var err error
+	var unknown []int64
+	for _, nid := range nids {
+		if _, ok := f.replaces[nid]; !ok {
+			unknown = append(unknown, nid)
+		}
+	}
+	recorded := f.replaces
+	if len(unknown) > 0 {
+		got, err := f.db.StateReplaces(ctx, unknown)
+		if err != nil {
+			return nil, err
+		}
+		recorded = make(map[int64]int64, len(f.replaces)+len(got))
+		for nid, rep := range f.replaces {
+			recorded[nid] = rep
+		}
+		for nid, rep := range got {
+			recorded[nid] = rep
+		}
 	}
 	byPrev := map[int64][]int64{}
 	var prevNIDs []int64
@@ -214,7 +332,7 @@ func (f *eventFormatter) replacedInState(ctx context.Context, e store.Event) (in
 
 // redactedContent returns the content of e after redaction.
 func (f *eventFormatter) redactedContent(e store.Event) (json.RawMessage, error) {
-	red, err := event.Redact(e.JSON, f.version)
+	red, err := event.Redact(f.eventJSON(e), f.version)
 	if err != nil {
 		return nil, fmt.Errorf("redact %s: %w", e.EventID, err)
 	}

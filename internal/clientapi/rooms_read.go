@@ -122,12 +122,16 @@ func (a *roomAPI) worldReadable(ctx context.Context, roomID id.RoomID) bool {
 // stateAfter returns the state of a room just after a stored event: the
 // state before it plus the event itself if it is a state event.
 func (a *roomAPI) stateAfter(ctx context.Context, e store.Event) ([]store.Event, error) {
-	return a.stateAfterOfType(ctx, e, "")
+	nids, err := a.stateNIDsAfter(ctx, e, "")
+	if err != nil {
+		return nil, err
+	}
+	return a.db.EventsByNID(ctx, nids)
 }
 
-// stateAfterOfType is stateAfter restricted to the state events of type
-// typ ("" for all), which are the only ones it loads.
-func (a *roomAPI) stateAfterOfType(ctx context.Context, e store.Event, typ string) ([]store.Event, error) {
+// stateNIDsAfter returns the NIDs of the state events of type typ ("" for
+// all) in the state just after a stored event.
+func (a *roomAPI) stateNIDsAfter(ctx context.Context, e store.Event, typ string) ([]int64, error) {
 	g, err := a.db.StateGroupBeforeEvent(ctx, e.NID)
 	if err != nil {
 		return nil, fmt.Errorf("state before %s: %w", e.EventID, err)
@@ -145,25 +149,28 @@ func (a *roomAPI) stateAfterOfType(ctx context.Context, e store.Event, typ strin
 			nids = append(nids, nid)
 		}
 	}
-	return a.db.EventsByNID(ctx, nids)
+	return nids, nil
 }
 
-// viewState returns the state the view allows: the current state, or the
-// state when the user left.
-func (a *roomAPI) viewState(ctx context.Context, roomID id.RoomID, v *roomView) ([]store.Event, error) {
-	return a.viewStateOfType(ctx, roomID, v, "")
+// stateHeadersAfter is stateAfter restricted to the state events of type
+// typ ("" for all), as headers for eventFormatter.prepare: a state that is
+// mostly the current one is then neither read nor parsed again.
+func (a *roomAPI) stateHeadersAfter(ctx context.Context, e store.Event, typ string) (store.Headers, error) {
+	nids, err := a.stateNIDsAfter(ctx, e, typ)
+	if err != nil {
+		return store.Headers{}, err
+	}
+	return a.db.EventHeadersByNID(ctx, nids)
 }
 
-// viewStateOfType is viewState restricted to the state events of type typ
-// ("" for all). The current state is read in one query.
-func (a *roomAPI) viewStateOfType(ctx context.Context, roomID id.RoomID, v *roomView, typ string) ([]store.Event, error) {
+// viewStateHeaders returns the state the view allows, of type typ ("" for
+// all), as headers for eventFormatter.prepare: the current state, read in
+// one query, or the state when the user left.
+func (a *roomAPI) viewStateHeaders(ctx context.Context, roomID id.RoomID, v *roomView, typ string) (store.Headers, error) {
 	if v.leftAt != nil {
-		return a.stateAfterOfType(ctx, *v.leftAt, typ)
+		return a.stateHeadersAfter(ctx, *v.leftAt, typ)
 	}
-	if typ == "" {
-		return a.db.CurrentStateEvents(ctx, roomID)
-	}
-	return a.db.CurrentStateEventsOfType(ctx, roomID, typ)
+	return a.db.CurrentStateHeaders(ctx, roomID, typ)
 }
 
 // streamToken renders a stream position as a pagination token, the form
@@ -502,17 +509,21 @@ func (a *roomAPI) getEventContext(w http.ResponseWriter, r *http.Request, sess s
 	if n := len(after.events); n > 0 {
 		last = after.events[n-1]
 	}
-	stateEvents, err := a.stateAfter(ctx, last)
+	f := a.formatter(roomID, v.version, sess)
+	headers, err := a.stateHeadersAfter(ctx, last, "")
+	if err != nil {
+		return err
+	}
+	stateEvents, err := f.prepare(ctx, headers)
 	if err != nil {
 		return err
 	}
 	var state []store.Event
 	for _, s := range stateEvents {
-		if filter.MatchEvent(string(roomID), s.Type, string(s.Sender), event.RawContent(s.JSON)) {
+		if filter.MatchEvent(string(roomID), s.Type, string(s.Sender), f.rawContent(s)) {
 			state = append(state, s)
 		}
 	}
-	f := a.formatter(roomID, v.version, sess)
 	resp := map[string]any{"start": streamToken(before.next), "end": streamToken(after.next)}
 	for key, evs := range map[string][]store.Event{"events_before": before.events, "events_after": after.events, "state": state} {
 		out, err := f.formatAll(ctx, evs)
@@ -575,7 +586,7 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 	if err != nil {
 		return err
 	}
-	var state []store.Event
+	var headers store.Headers
 	switch {
 	case at >= 0 && (v.leftAt == nil || at < v.leftAt.StreamPos):
 		last, err := a.db.LastRoomEventAt(ctx, roomID, at)
@@ -595,20 +606,25 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 		if len(vis) == 0 {
 			return matrixerr.Forbidden("you may not see the room's members at that point")
 		}
-		if state, err = a.stateAfterOfType(ctx, last, "m.room.member"); err != nil {
+		if headers, err = a.stateHeadersAfter(ctx, last, "m.room.member"); err != nil {
 			return err
 		}
 	default:
-		if state, err = a.viewStateOfType(ctx, roomID, v, "m.room.member"); err != nil {
+		if headers, err = a.viewStateHeaders(ctx, roomID, v, "m.room.member"); err != nil {
 			return err
 		}
+	}
+	f := a.formatter(roomID, v.version, sess)
+	state, err := f.prepare(ctx, headers)
+	if err != nil {
+		return err
 	}
 	var members []store.Event
 	for _, e := range state {
 		if e.Type != "m.room.member" {
 			continue
 		}
-		m := authrules.Membership(event.RawContent(e.JSON))
+		m := authrules.Membership(f.rawContent(e))
 		keep := true
 		switch {
 		case want != "" && notWant != "":
@@ -622,7 +638,7 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 			members = append(members, e)
 		}
 	}
-	chunk, err := a.formatter(roomID, v.version, sess).formatAll(ctx, members)
+	chunk, err := f.formatAll(ctx, members)
 	if err != nil {
 		return err
 	}
@@ -649,16 +665,32 @@ func (a *roomAPI) getJoinedMembersByRoom(w http.ResponseWriter, r *http.Request,
 	}
 	joined := map[id.UserID]roomMember{}
 	for _, p := range pdus {
-		sk, _ := p.StateKey()
-		if p.Type() != "m.room.member" || authrules.MembershipOf(p) != room.MembershipJoin {
+		if p.Type() != "m.room.member" {
 			continue
 		}
-		joined[id.UserID(sk)] = roomMember{
-			DisplayName: contentString(p.Content(), "displayname"),
-			AvatarURL:   contentString(p.Content(), "avatar_url"),
+		// One decoding of the content per member: this runs over every
+		// member of the room.
+		var c struct {
+			Membership  string          `json:"membership"`
+			DisplayName json.RawMessage `json:"displayname"`
+			AvatarURL   json.RawMessage `json:"avatar_url"`
 		}
+		if json.Unmarshal(p.Content(), &c) != nil || c.Membership != room.MembershipJoin {
+			continue
+		}
+		sk, _ := p.StateKey()
+		joined[id.UserID(sk)] = roomMember{DisplayName: rawString(c.DisplayName), AvatarURL: rawString(c.AvatarURL)}
 	}
 	return httpapi.OK(w, map[string]any{"joined": joined})
+}
+
+// rawString returns a JSON value if it is a string, or "".
+func rawString(raw json.RawMessage) string {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // getJoinedRooms lists the rooms the user is joined to.

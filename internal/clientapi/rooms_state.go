@@ -29,11 +29,16 @@ func (a *roomAPI) getRoomState(w http.ResponseWriter, r *http.Request, sess sess
 	if err != nil {
 		return err
 	}
-	state, err := a.viewState(r.Context(), roomID, v)
+	headers, err := a.viewStateHeaders(r.Context(), roomID, v, "")
 	if err != nil {
 		return err
 	}
-	out, err := a.formatter(roomID, v.version, sess).formatAll(r.Context(), state)
+	f := a.formatter(roomID, v.version, sess)
+	state, err := f.prepare(r.Context(), headers)
+	if err != nil {
+		return err
+	}
+	out, err := f.formatAll(r.Context(), state)
 	if err != nil {
 		return err
 	}
