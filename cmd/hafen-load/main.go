@@ -56,6 +56,9 @@ func mainStatus(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// loadSummary is the first line of --help: what hafen-load measures.
+const loadSummary = "hafen-load measures how many messages per second a Matrix homeserver accepts from several senders in one room, how long each send takes, and how long until other users' long-polling /sync sees each message."
+
 // parseFlags reads the command line into a config and reports whether the
 // report is to be JSON.
 func parseFlags(args []string, stderr io.Writer) (config, bool, error) {
@@ -73,7 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (config, bool, error) {
 	fs.IntVar(&cfg.PID, "pid", 0, "process ID of the server on this machine; reports its resident memory (VmRSS) before and after, and its CPU time")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: hafen-load --url URL (--open-registration | --register-shared-secret SECRET) [flags]\n\n")
+		fmt.Fprintf(fs.Output(), "%s\n\nusage: hafen-load --url URL (--open-registration | --register-shared-secret SECRET) [flags]\n\n", loadSummary)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

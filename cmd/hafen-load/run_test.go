@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -252,5 +254,21 @@ func TestParseFlags(t *testing.T) {
 				t.Errorf("parseFlags(%q) = %v, want an error with %q", tc.args, err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestHelpSaysWhatItMeasures(t *testing.T) {
+	var out bytes.Buffer
+	if _, _, err := parseFlags([]string{"--help"}, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseFlags(--help) = %v", err)
+	}
+	first, _, _ := strings.Cut(out.String(), "\n")
+	for _, want := range []string{"measures", "messages per second", "/sync"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("first line of --help %q does not say %q", first, want)
+		}
+	}
+	if strings.Count(first, ". ") > 0 {
+		t.Errorf("first line of --help is more than one sentence: %q", first)
 	}
 }

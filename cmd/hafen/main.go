@@ -6,7 +6,8 @@
 //	hafen user list
 //	hafen version
 //
-// Every command takes the configuration flags of `hafen serve --help`.
+// `hafen serve --help` lists every configuration flag; the user commands
+// take the few that locate the database (`hafen user list --help`).
 // Without --password, user commands read the password from the first line
 // of standard input, so they never prompt.
 //
@@ -24,7 +25,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/hafenchat/hafen/internal/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -50,7 +54,8 @@ const usage = `usage:
   hafen user reset-password <user> [--password PASSWORD] [flags]
   hafen user list [flags]
   hafen version
-Run "hafen serve --help" for the configuration flags.`
+Run "hafen serve --help" for the configuration flags, "hafen user --help"
+for the user commands.`
 
 // run dispatches a command line.
 func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
@@ -63,11 +68,22 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return serve(ctx, args[1:], lookupEnv, stderr, nil)
 	case "user":
 		if len(args) < 2 {
-			fmt.Fprintln(stderr, usage)
+			fmt.Fprintln(stderr, userUsage)
 			return errors.New("missing user command")
 		}
 		return userCommand(ctx, args[1], args[2:], lookupEnv, stdin, stdout, stderr)
 	case "version":
+		fs := flag.NewFlagSet("hafen version", flag.ContinueOnError)
+		fs.SetOutput(stdout)
+		fs.Usage = func() {
+			fmt.Fprintln(fs.Output(), "usage: hafen version\nPrints the version of this hafen binary; it takes no flags.")
+		}
+		if err := config.ParseFlags(fs, args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+		}
 		fmt.Fprintln(stdout, "hafen", version)
 		return nil
 	case "help", "-h", "--help":

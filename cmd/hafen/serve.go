@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/config"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/filter"
@@ -33,14 +32,23 @@ import (
 // shutdownTimeout bounds how long in-flight requests may take to finish.
 const shutdownTimeout = 10 * time.Second
 
-// listening receives the bound addresses once the listeners are up (tests
-// listen on port 0).
-type listening func(client, federation net.Addr)
+// started is what serve reports once its listeners are up (tests listen
+// on port 0 and watch the long-polling syncs).
+type started struct {
+	client, federation net.Addr
+	// syncWaiting returns how many /sync requests are long-polling.
+	syncWaiting func() int
+}
+
+// listening receives the started server's details.
+type listening func(started)
 
 // serve runs the server until ctx is canceled. Start order: config, logger,
-// data directory and config file, store, signing key, TLS certificate,
-// listeners. Shutdown runs in reverse.
-func serve(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stderr io.Writer, ready listening) error {
+// locks, listeners, data directory and config file, store, identity and
+// signing key, TLS certificate (openResources), then the services and the
+// HTTP servers. Shutdown runs in reverse: long-polls answer at once, the
+// HTTP servers drain, then the store closes and the locks are released.
+func serve(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stderr io.Writer, ready listening) (err error) {
 	loaded, err := config.Load("hafen serve", args, lookupEnv)
 	if err != nil {
 		return err
@@ -50,43 +58,19 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	if err != nil {
 		return err
 	}
-
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	if !loaded.FileExists {
-		if err := config.WriteExample(loaded.Path); err != nil {
-			return err
-		}
-		logger.Info("wrote example configuration", "path", loaded.Path)
-	}
-
-	db, err := openStore(ctx, cfg, logger)
+	res, err := openResources(ctx, loaded, logger)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-
-	key, err := loadOrCreateSigningKey(filepath.Join(cfg.DataDir, "signing.key"), id.ServerName(cfg.ServerName))
-	if err != nil {
-		return err
-	}
-	logger.Info("signing key ready", "key_id", string(key.KeyID))
-
-	tlsCert, tlsKey := cfg.TLSCert, cfg.TLSKey
-	if tlsCert == "" {
-		tlsCert, tlsKey = filepath.Join(cfg.DataDir, "tls.crt"), filepath.Join(cfg.DataDir, "tls.key")
-	}
-	cert, err := httpapi.LoadOrCreateCertificate(tlsCert, tlsKey, hostOf(cfg.ServerName))
-	if err != nil {
-		return err
-	}
+	defer func() { err = errors.Join(err, res.close()) }()
+	db := res.db
 
 	pos, err := db.MaxStreamPos(ctx)
 	if err != nil {
 		return fmt.Errorf("read stream position: %w", err)
 	}
-	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: key, Logger: logger})
+	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, Logger: logger})
+	// Deferred after res.close, so it runs before the store closes.
 	defer rooms.Close()
 	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, StreamPos: pos})
 	rooms.AddListener(syncer)
@@ -108,19 +92,17 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
 
-	clientLn, err := net.Listen("tcp", cfg.ListenClient)
+	trusted, err := cfg.TrustedProxyPrefixes()
 	if err != nil {
-		return fmt.Errorf("listen for clients: %w", err)
+		return err
 	}
-	fedLn, err := net.Listen("tcp", cfg.ListenFederation)
-	if err != nil {
-		clientLn.Close()
-		return fmt.Errorf("listen for federation: %w", err)
-	}
-	fedLn = tls.NewListener(fedLn, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-
-	clientSrv := httpapi.NewServer(httpapi.Middleware(logger.With("listener", "client"), clientRouter), logger)
-	fedSrv := httpapi.NewServer(httpapi.Middleware(logger.With("listener", "federation"), fedRouter), logger)
+	clientLn := res.clientLn
+	fedLn := tls.NewListener(res.fedLn, &tls.Config{Certificates: []tls.Certificate{res.cert}, MinVersion: tls.VersionTLS12})
+	// inflight lets shutdown wait for every handler before the store
+	// closes.
+	var inflight httpapi.InFlight
+	clientSrv := httpapi.NewServer(inflight.Wrap(httpapi.TrustProxies(trusted, httpapi.Middleware(logger.With("listener", "client"), clientRouter))), logger)
+	fedSrv := httpapi.NewServer(inflight.Wrap(httpapi.Middleware(logger.With("listener", "federation"), fedRouter)), logger)
 	errc := make(chan error, 2)
 	for _, l := range []struct {
 		srv *http.Server
@@ -136,8 +118,12 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 	logger.Info("hafen started", "server_name", cfg.ServerName, "client", clientLn.Addr().String(),
 		"federation", fedLn.Addr().String(), "registration", cfg.Registration.Enabled, "rate_limit", cfg.RateLimit.Enabled)
+	warnLocalhost(logger, cfg, clientLn.Addr(), fedLn.Addr())
+	if res.newServer {
+		firstStartNote(stderr, logger, loaded, clientLn.Addr())
+	}
 	if ready != nil {
-		ready(clientLn.Addr(), fedLn.Addr())
+		ready(started{client: clientLn.Addr(), federation: fedLn.Addr(), syncWaiting: syncer.Waiting})
 	}
 
 	var serveErr error
@@ -146,12 +132,32 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	case serveErr = <-errc:
 	}
 	logger.Info("hafen stopping")
+	// Long-polling syncs answer now with what they have, so draining
+	// does not wait out their timeouts.
+	syncer.StopWaiting()
 	// The root context is done; shutdown gets its own deadline.
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	err = errors.Join(serveErr, fedSrv.Shutdown(sctx), clientSrv.Shutdown(sctx))
+	if err != nil {
+		// Requests that outlived the deadline lose their connections
+		// (their contexts end) and get a moment to return.
+		err = errors.Join(err, fedSrv.Close(), clientSrv.Close())
+		wctx, wcancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer wcancel()
+		if werr := inflight.Wait(wctx); werr != nil {
+			// Closing the store under running handlers could fail their
+			// writes half-way; leave it to the end of the process.
+			logger.Error("requests still running at shutdown; store left open", "err", werr)
+			res.leaveOpen()
+			return errors.Join(err, werr)
+		}
+		return err
+	}
 	logger.Info("hafen stopped")
-	return err
+	// The deferred closes stop the room service and the store now that no
+	// handler runs.
+	return nil
 }
 
 // newClientServer builds the Client-Server API from the configuration.
@@ -167,6 +173,8 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 		PublicBaseURL:   cfg.PublicBaseURL,
 		WellKnownServer: cfg.WellKnownServer,
 	}
+	// Validated by config.Load.
+	s.DefaultRoomVersion, _ = roomversion.Lookup(roomversion.ID(cfg.DefaultRoomVersion))
 	if s.WellKnownServer == "" {
 		_, port, _ := net.SplitHostPort(cfg.ListenFederation)
 		s.WellKnownServer = net.JoinHostPort(hostOf(cfg.ServerName), port)
@@ -175,13 +183,14 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 		rl := cfg.RateLimit
 		rate := func(r config.Rate) httpapi.Rate { return httpapi.Rate{PerSecond: r.PerSecond, Burst: r.Burst} }
 		s.Limiter = httpapi.NewRateLimiter(map[string]httpapi.Rate{
-			clientapi.ActionLogin:      rate(rl.Login),
-			clientapi.ActionRegister:   rate(rl.Register),
-			clientapi.ActionAccount:    rate(rl.Account),
-			clientapi.ActionMessage:    rate(rl.Message),
-			clientapi.ActionJoin:       rate(rl.Join),
-			clientapi.ActionInvite:     rate(rl.Invite),
-			clientapi.ActionCreateRoom: rate(rl.CreateRoom),
+			clientapi.ActionLogin:       rate(rl.Login),
+			clientapi.ActionFailedLogin: rate(rl.FailedLogin),
+			clientapi.ActionRegister:    rate(rl.Register),
+			clientapi.ActionAccount:     rate(rl.Account),
+			clientapi.ActionMessage:     rate(rl.Message),
+			clientapi.ActionJoin:        rate(rl.Join),
+			clientapi.ActionInvite:      rate(rl.Invite),
+			clientapi.ActionCreateRoom:  rate(rl.CreateRoom),
 		})
 	}
 	return s
@@ -189,39 +198,17 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 
 // openStore opens the configured database.
 func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*store.DB, error) {
-	dsn := cfg.Database
-	if dsn == "" {
-		dsn = filepath.Join(cfg.DataDir, "hafen.db")
-	}
-	db, err := store.Open(ctx, dsn, logger)
+	db, err := store.Open(ctx, databaseDSN(cfg), logger)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return db, nil
 }
 
-// loadOrCreateSigningKey reads the server's signing key file, creating a
-// new ed25519 key on first run.
-func loadOrCreateSigningKey(path string, server id.ServerName) (signing.Key, error) {
+// loadSigningKey reads the server's signing key file; a missing file is
+// an error wrapping fs.ErrNotExist.
+func loadSigningKey(path string, server id.ServerName) (signing.Key, error) {
 	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		keyID, err := signing.ParseKeyID("ed25519:a_" + strings.ToLower(rand.Text()[:4]))
-		if err != nil {
-			return signing.Key{}, err
-		}
-		k, err := signing.GenerateKey(rand.Reader, server, keyID)
-		if err != nil {
-			return signing.Key{}, fmt.Errorf("generate signing key: %w", err)
-		}
-		data, err = signing.MarshalKeyFile(k)
-		if err != nil {
-			return signing.Key{}, err
-		}
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			return signing.Key{}, fmt.Errorf("write signing key: %w", err)
-		}
-		return k, nil
-	}
 	if err != nil {
 		return signing.Key{}, fmt.Errorf("read signing key: %w", err)
 	}
@@ -230,6 +217,26 @@ func loadOrCreateSigningKey(path string, server id.ServerName) (signing.Key, err
 		return signing.Key{}, fmt.Errorf("signing key file %s: %w", path, err)
 	}
 	return keys[0], nil
+}
+
+// createSigningKey writes a new ed25519 signing key file.
+func createSigningKey(path string, server id.ServerName) (signing.Key, error) {
+	keyID, err := signing.ParseKeyID("ed25519:a_" + strings.ToLower(rand.Text()[:4]))
+	if err != nil {
+		return signing.Key{}, err
+	}
+	k, err := signing.GenerateKey(rand.Reader, server, keyID)
+	if err != nil {
+		return signing.Key{}, fmt.Errorf("generate signing key: %w", err)
+	}
+	data, err := signing.MarshalKeyFile(k)
+	if err != nil {
+		return signing.Key{}, err
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return signing.Key{}, fmt.Errorf("write signing key: %w", err)
+	}
+	return k, nil
 }
 
 // newLogger builds the process logger from the log settings.

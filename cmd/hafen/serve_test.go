@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,9 +37,17 @@ func (s *syncBuffer) String() string {
 // client API base URL and a function that stops it and returns its error.
 func startServe(t *testing.T, dataDir string, extra ...string) (string, func() error, *syncBuffer) {
 	t.Helper()
+	base, stop, logs, _ := startServeInfo(t, dataDir, extra...)
+	return base, stop, logs
+}
+
+// startServeInfo is startServe that also returns what serve reported on
+// start.
+func startServeInfo(t *testing.T, dataDir string, extra ...string) (string, func() error, *syncBuffer, started) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	logs := &syncBuffer{}
-	addrc := make(chan net.Addr, 1)
+	addrc := make(chan started, 1)
 	errc := make(chan error, 1)
 	args := append([]string{
 		"--data-dir", dataDir,
@@ -50,11 +57,13 @@ func startServe(t *testing.T, dataDir string, extra ...string) (string, func() e
 	}, extra...)
 	go func() {
 		errc <- serve(ctx, args, func(string) (string, bool) { return "", false }, logs,
-			func(client, _ net.Addr) { addrc <- client })
+			func(s started) { addrc <- s })
 	}()
 	select {
-	case addr := <-addrc:
-		stop := func() error {
+	case st := <-addrc:
+		// stop may be called twice (by the test and by the cleanup); the
+		// second call returns the first one's result.
+		stop := sync.OnceValue(func() error {
 			cancel()
 			select {
 			case err := <-errc:
@@ -62,9 +71,9 @@ func startServe(t *testing.T, dataDir string, extra ...string) (string, func() e
 			case <-time.After(15 * time.Second):
 				return errors.New("serve did not stop")
 			}
-		}
+		})
 		t.Cleanup(func() { _ = stop() })
-		return "http://" + addr.String(), stop, logs
+		return "http://" + st.client.String(), stop, logs, st
 	case err := <-errc:
 		cancel()
 		t.Fatalf("serve failed to start: %v\n%s", err, logs.String())
@@ -72,7 +81,7 @@ func startServe(t *testing.T, dataDir string, extra ...string) (string, func() e
 		cancel()
 		t.Fatalf("serve did not start\n%s", logs.String())
 	}
-	return "", nil, nil
+	return "", nil, nil, started{}
 }
 
 func TestServeWithMautrix(t *testing.T) {

@@ -4,29 +4,71 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hafenchat/hafen/internal/clientapi"
 	"github.com/hafenchat/hafen/internal/config"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/store"
 )
+
+// userSettings are the settings user commands take as flags: where the
+// database is and which server it belongs to.
+var userSettings = []string{"data_dir", "database", "server_name"}
+
+const userUsage = `usage:
+  hafen user create <localpart> [--admin] [--password PASSWORD] [flags]
+  hafen user reset-password <user> [--password PASSWORD] [flags]
+  hafen user list [flags]
+Run "hafen user <command> --help" for a command's flags. Without
+--password, the password is read from the first line of standard input.`
 
 // userCommand runs `hafen user <cmd>` against the configured database.
 func userCommand(ctx context.Context, cmd string, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
-	fs, flags := config.NewFlagSet("hafen user " + cmd)
-	fs.SetOutput(stderr)
-	admin := fs.Bool("admin", false, "make the user a server administrator (create)")
-	password := fs.String("password", "", "the password (default: first line of standard input)")
+	switch cmd {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, userUsage)
+		return flag.ErrHelp
+	case "create", "reset-password", "list":
+	default:
+		fmt.Fprintln(stderr, userUsage)
+		return fmt.Errorf("unknown user command %q", cmd)
+	}
+	fs, flags := config.NewFlagSetFor("hafen user "+cmd, userSettings...)
+	fs.SetOutput(stdout)
+	var admin *bool
+	var password *string
+	if cmd == "create" {
+		admin = fs.Bool("admin", false, "make the user a server administrator")
+	}
+	if cmd != "list" {
+		password = fs.String("password", "", "the password (default: first line of standard input)")
+	}
+	fs.Usage = func() {
+		switch cmd {
+		case "create":
+			fmt.Fprintln(fs.Output(), "usage: hafen user create <localpart> [flags]")
+		case "reset-password":
+			fmt.Fprintln(fs.Output(), "usage: hafen user reset-password <user> [flags]")
+		default:
+			fmt.Fprintln(fs.Output(), "usage: hafen user list [flags]")
+		}
+		fs.PrintDefaults()
+	}
 
 	// Accept the name before or after the flags.
 	var name string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := config.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if name == "" && fs.NArg() > 0 {
@@ -37,16 +79,32 @@ func userCommand(ctx context.Context, cmd string, args []string, lookupEnv func(
 		return err
 	}
 	cfg := loaded.Config
+	if err := checkDatabaseExists(cfg); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	db, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	rec, err := db.ServerIdentity(ctx)
+	if err != nil {
+		return err
+	}
+	if rec.ServerName != "" && rec.ServerName != cfg.ServerName {
+		return serverNameMismatch(cfg.ServerName, rec.ServerName)
+	}
+	if rec.ServerName == "" && cmd == "create" {
+		// The users created now carry this name: serve must keep it.
+		if err := db.RecordServerIdentity(ctx, store.ServerIdentity{ServerName: cfg.ServerName}); err != nil {
+			return err
+		}
+	}
 	cs := newClientServer(cfg, db)
 
 	readPassword := func() (clientapi.Password, error) {
-		if *password != "" {
+		if password != nil && *password != "" {
 			return clientapi.Password(*password), nil
 		}
 		line, err := bufio.NewReader(stdin).ReadString('\n')
@@ -113,4 +171,25 @@ func userCommand(ctx context.Context, cmd string, args []string, lookupEnv func(
 		}
 	}
 	return fmt.Errorf("unknown user command %q", cmd)
+}
+
+// checkDatabaseExists explains, instead of SQLite's "unable to open
+// database file", that the data directory is created by the first
+// `hafen serve`. An existing data directory without a database gets one,
+// so the first administrator can be created before the first start. A
+// PostgreSQL database is checked by connecting to it.
+func checkDatabaseExists(cfg config.Config) error {
+	dsn := databaseDSN(cfg)
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return nil
+	}
+	dir := filepath.Dir(strings.TrimPrefix(dsn, "sqlite:"))
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		what := "data directory"
+		if cfg.Database != "" {
+			what = "database directory"
+		}
+		return fmt.Errorf("%s %s does not exist: run \"hafen serve\" once to create it (or pass the --data-dir, --database or --config that serve uses)", what, dir)
+	}
+	return nil
 }

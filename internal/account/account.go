@@ -39,14 +39,6 @@ func (s *Service) now() time.Time {
 
 func (s *Service) nowMS() int64 { return s.now().UnixMilli() }
 
-// Sentinel errors of the account service (possibly wrapped).
-var (
-	// ErrNotFound: the user, device, token or session does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrUserExists: the user ID is taken.
-	ErrUserExists = errors.New("user exists")
-)
-
 // Device is a device as the store keeps it.
 type Device struct {
 	ID          id.DeviceID
@@ -115,10 +107,22 @@ func (s *Service) UserExists(ctx context.Context, userID id.UserID) (bool, error
 	return err == nil, err
 }
 
-// SetPasswordHash replaces the password hash.
-func (s *Service) SetPasswordHash(ctx context.Context, userID id.UserID, hash string) error {
+// SetPassword replaces the password hash and, with logout, removes every
+// device of the user but keep (all of them when keep is empty) and their
+// access tokens, in one transaction: a new password never leaves the
+// devices it was meant to log out.
+func (s *Service) SetPassword(ctx context.Context, userID id.UserID, hash string, logout bool, keep id.DeviceID) error {
+	if logout {
+		defer s.tokens.forgetUser(userID)
+	}
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
-		return tx.SetPasswordHash(ctx, userID, hash)
+		if err := tx.SetPasswordHash(ctx, userID, hash); err != nil {
+			return err
+		}
+		if !logout {
+			return nil
+		}
+		return deleteDevicesExcept(ctx, tx, userID, keep)
 	}))
 }
 
@@ -199,20 +203,25 @@ func (s *Service) DeleteDevices(ctx context.Context, userID id.UserID, deviceIDs
 func (s *Service) DeleteDevicesExcept(ctx context.Context, userID id.UserID, keep id.DeviceID) error {
 	defer s.tokens.forgetUser(userID)
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
-		ds, err := tx.Devices(ctx, userID)
-		if err != nil {
+		return deleteDevicesExcept(ctx, tx, userID, keep)
+	}))
+}
+
+// deleteDevicesExcept removes every device of the user but keep, in tx.
+func deleteDevicesExcept(ctx context.Context, tx *store.Tx, userID id.UserID, keep id.DeviceID) error {
+	ds, err := tx.Devices(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.DeviceID == keep {
+			continue
+		}
+		if err := tx.DeleteDevice(ctx, userID, d.DeviceID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		for _, d := range ds {
-			if d.DeviceID == keep {
-				continue
-			}
-			if err := tx.DeleteDevice(ctx, userID, d.DeviceID); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		return nil
-	}))
+	}
+	return nil
 }
 
 // CreateAccessToken stores a new token for the device and revokes the

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -15,19 +14,20 @@ import (
 	"github.com/hafenchat/hafen/internal/clientapi"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/store/storetest"
 )
 
-// env is the real stack: router, middleware, clientapi and a SQLite store
-// in a temporary directory.
+// env is the real stack: router, middleware, clientapi and a store on
+// one of the backends (see storetest).
 type env struct {
 	t  *testing.T
 	h  http.Handler
 	db *store.DB
 }
 
-func newEnv(t *testing.T, reg clientapi.Registration) *env {
+func newEnv(t *testing.T, dsn string, reg clientapi.Registration) *env {
 	t.Helper()
-	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "hafen.db"), slog.New(slog.DiscardHandler))
+	db, err := store.Open(t.Context(), dsn, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,90 +68,94 @@ func pwAuth(user, pw, session string) map[string]any {
 		"identifier": map[string]any{"type": "m.id.user", "user": user}}
 }
 
-func TestAccountLifecycleOnSQLite(t *testing.T) {
-	e := newEnv(t, clientapi.Registration{Enabled: true})
-	body := map[string]any{"username": "alice", "password": "pw", "initial_device_display_name": "Phone"}
-	c := e.do("POST", "/_matrix/client/v3/register", "", body, 401)
-	body["auth"] = map[string]any{"type": "m.login.dummy", "session": c["session"]}
-	reg := e.do("POST", "/_matrix/client/v3/register", "", body, 200)
-	tok := reg["access_token"].(string)
-	e.do("POST", "/_matrix/client/v3/register", "", map[string]any{"username": "alice", "password": "x"}, 400)
+func TestAccountLifecycle(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn, clientapi.Registration{Enabled: true})
+		body := map[string]any{"username": "alice", "password": "pw", "initial_device_display_name": "Phone"}
+		c := e.do("POST", "/_matrix/client/v3/register", "", body, 401)
+		body["auth"] = map[string]any{"type": "m.login.dummy", "session": c["session"]}
+		reg := e.do("POST", "/_matrix/client/v3/register", "", body, 200)
+		tok := reg["access_token"].(string)
+		e.do("POST", "/_matrix/client/v3/register", "", map[string]any{"username": "alice", "password": "x"}, 400)
 
-	who := e.do("GET", "/_matrix/client/v3/account/whoami", tok, nil, 200)
-	if who["user_id"] != "@alice:hafen.test" || who["device_id"] != reg["device_id"] {
-		t.Errorf("whoami = %v", who)
-	}
-	dev := e.do("GET", "/_matrix/client/v3/devices/"+reg["device_id"].(string), tok, nil, 200)
-	if dev["display_name"] != "Phone" {
-		t.Errorf("device = %v", dev)
-	}
-
-	login := func(pw, deviceID string, status int) map[string]any {
-		b := map[string]any{"type": "m.login.password", "password": pw,
-			"identifier": map[string]any{"type": "m.id.user", "user": "alice"}}
-		if deviceID != "" {
-			b["device_id"] = deviceID
+		who := e.do("GET", "/_matrix/client/v3/account/whoami", tok, nil, 200)
+		if who["user_id"] != "@alice:hafen.test" || who["device_id"] != reg["device_id"] {
+			t.Errorf("whoami = %v", who)
 		}
-		return e.do("POST", "/_matrix/client/v3/login", "", b, status)
-	}
-	laptop := login("pw", "LAPTOP", 200)
-	login("pw", "LAPTOP", 200) // reusing a device ID keeps the device
-	login("nope", "", 403)
-	list := e.do("GET", "/_matrix/client/v3/devices", tok, nil, 200)
-	if n := len(list["devices"].([]any)); n != 2 {
-		t.Errorf("devices = %v, want 2", list)
-	}
+		dev := e.do("GET", "/_matrix/client/v3/devices/"+reg["device_id"].(string), tok, nil, 200)
+		if dev["display_name"] != "Phone" {
+			t.Errorf("device = %v", dev)
+		}
 
-	e.do("PUT", "/_matrix/client/v3/devices/LAPTOP", tok, map[string]any{"display_name": "Work"}, 200)
-	e.do("PUT", "/_matrix/client/v3/devices/NOPE", tok, map[string]any{"display_name": "x"}, 404)
-	c = e.do("DELETE", "/_matrix/client/v3/devices/LAPTOP", tok, nil, 401)
-	e.do("DELETE", "/_matrix/client/v3/devices/LAPTOP", tok, map[string]any{"auth": pwAuth("alice", "pw", c["session"].(string))}, 200)
-	e.do("GET", "/_matrix/client/v3/account/whoami", laptop["access_token"].(string), nil, 401)
+		login := func(pw, deviceID string, status int) map[string]any {
+			b := map[string]any{"type": "m.login.password", "password": pw,
+				"identifier": map[string]any{"type": "m.id.user", "user": "alice"}}
+			if deviceID != "" {
+				b["device_id"] = deviceID
+			}
+			return e.do("POST", "/_matrix/client/v3/login", "", b, status)
+		}
+		laptop := login("pw", "LAPTOP", 200)
+		login("pw", "LAPTOP", 200) // reusing a device ID keeps the device
+		login("nope", "", 403)
+		list := e.do("GET", "/_matrix/client/v3/devices", tok, nil, 200)
+		if n := len(list["devices"].([]any)); n != 2 {
+			t.Errorf("devices = %v, want 2", list)
+		}
 
-	other := login("pw", "", 200)
-	c = e.do("POST", "/_matrix/client/v3/account/password", tok, map[string]any{"new_password": "pw2"}, 401)
-	e.do("POST", "/_matrix/client/v3/account/password", tok, map[string]any{"new_password": "pw2", "auth": pwAuth("alice", "pw", c["session"].(string))}, 200)
-	e.do("GET", "/_matrix/client/v3/account/whoami", other["access_token"].(string), nil, 401)
-	e.do("GET", "/_matrix/client/v3/account/whoami", tok, nil, 200)
-	login("pw", "", 403)
-	login("pw2", "", 200)
+		e.do("PUT", "/_matrix/client/v3/devices/LAPTOP", tok, map[string]any{"display_name": "Work"}, 200)
+		e.do("PUT", "/_matrix/client/v3/devices/NOPE", tok, map[string]any{"display_name": "x"}, 404)
+		c = e.do("DELETE", "/_matrix/client/v3/devices/LAPTOP", tok, nil, 401)
+		e.do("DELETE", "/_matrix/client/v3/devices/LAPTOP", tok, map[string]any{"auth": pwAuth("alice", "pw", c["session"].(string))}, 200)
+		e.do("GET", "/_matrix/client/v3/account/whoami", laptop["access_token"].(string), nil, 401)
 
-	e.do("POST", "/_matrix/client/v3/logout/all", tok, nil, 200)
-	e.do("GET", "/_matrix/client/v3/account/whoami", tok, nil, 401)
+		other := login("pw", "", 200)
+		c = e.do("POST", "/_matrix/client/v3/account/password", tok, map[string]any{"new_password": "pw2"}, 401)
+		e.do("POST", "/_matrix/client/v3/account/password", tok, map[string]any{"new_password": "pw2", "auth": pwAuth("alice", "pw", c["session"].(string))}, 200)
+		e.do("GET", "/_matrix/client/v3/account/whoami", other["access_token"].(string), nil, 401)
+		e.do("GET", "/_matrix/client/v3/account/whoami", tok, nil, 200)
+		login("pw", "", 403)
+		login("pw2", "", 200)
 
-	fresh := login("pw2", "", 200)
-	c = e.do("POST", "/_matrix/client/v3/account/deactivate", fresh["access_token"].(string), map[string]any{}, 401)
-	e.do("POST", "/_matrix/client/v3/account/deactivate", fresh["access_token"].(string), map[string]any{"auth": pwAuth("alice", "pw2", c["session"].(string))}, 200)
-	e.do("GET", "/_matrix/client/v3/account/whoami", fresh["access_token"].(string), nil, 401)
-	// The store wipes the password of a deactivated account, so login
-	// fails with M_FORBIDDEN (which the spec allows in that case).
-	login("pw2", "", 403)
+		e.do("POST", "/_matrix/client/v3/logout/all", tok, nil, 200)
+		e.do("GET", "/_matrix/client/v3/account/whoami", tok, nil, 401)
+
+		fresh := login("pw2", "", 200)
+		c = e.do("POST", "/_matrix/client/v3/account/deactivate", fresh["access_token"].(string), map[string]any{}, 401)
+		e.do("POST", "/_matrix/client/v3/account/deactivate", fresh["access_token"].(string), map[string]any{"auth": pwAuth("alice", "pw2", c["session"].(string))}, 200)
+		e.do("GET", "/_matrix/client/v3/account/whoami", fresh["access_token"].(string), nil, 401)
+		// The store wipes the password of a deactivated account, so login
+		// fails with M_FORBIDDEN (which the spec allows in that case).
+		login("pw2", "", 403)
+	})
 }
 
-func TestRegistrationTokensOnSQLite(t *testing.T) {
-	e := newEnv(t, clientapi.Registration{Enabled: true, RequireToken: true})
-	one := int64(1)
-	if err := e.db.Write(t.Context(), func(tx *store.Tx) error {
-		return tx.CreateRegistrationToken(t.Context(), store.RegistrationToken{Token: "fBVFdqVE", UsesAllowed: &one})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	v := e.do("GET", "/_matrix/client/v1/register/m.login.registration_token/validity?token=fBVFdqVE", "", nil, 200)
-	if v["valid"] != true {
-		t.Fatalf("validity = %v", v)
-	}
-	for i, name := range []string{"first", "second"} {
-		body := map[string]any{"username": name, "password": "pw"}
-		c := e.do("POST", "/_matrix/client/v3/register", "", body, 401)
-		body["auth"] = map[string]any{"type": "m.login.registration_token", "token": "fBVFdqVE", "session": c["session"]}
-		want := 200
-		if i == 1 {
-			want = 401 // the single use is gone
+func TestRegistrationTokens(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn, clientapi.Registration{Enabled: true, RequireToken: true})
+		one := int64(1)
+		if err := e.db.Write(t.Context(), func(tx *store.Tx) error {
+			return tx.CreateRegistrationToken(t.Context(), store.RegistrationToken{Token: "fBVFdqVE", UsesAllowed: &one})
+		}); err != nil {
+			t.Fatal(err)
 		}
-		e.do("POST", "/_matrix/client/v3/register", "", body, want)
-	}
-	v = e.do("GET", "/_matrix/client/v1/register/m.login.registration_token/validity?token=fBVFdqVE", "", nil, 200)
-	if v["valid"] != false {
-		t.Errorf("validity after use = %v", v)
-	}
+		v := e.do("GET", "/_matrix/client/v1/register/m.login.registration_token/validity?token=fBVFdqVE", "", nil, 200)
+		if v["valid"] != true {
+			t.Fatalf("validity = %v", v)
+		}
+		for i, name := range []string{"first", "second"} {
+			body := map[string]any{"username": name, "password": "pw"}
+			c := e.do("POST", "/_matrix/client/v3/register", "", body, 401)
+			body["auth"] = map[string]any{"type": "m.login.registration_token", "token": "fBVFdqVE", "session": c["session"]}
+			want := 200
+			if i == 1 {
+				want = 401 // the single use is gone
+			}
+			e.do("POST", "/_matrix/client/v3/register", "", body, want)
+		}
+		v = e.do("GET", "/_matrix/client/v1/register/m.login.registration_token/validity?token=fBVFdqVE", "", nil, 200)
+		if v["valid"] != false {
+			t.Errorf("validity after use = %v", v)
+		}
+	})
 }

@@ -5,10 +5,12 @@
 package clientapi
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 
+	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 )
@@ -50,13 +52,9 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, sess ses
 	if err != nil {
 		return err
 	}
-	if err := s.Store.SetPasswordHash(r.Context(), sess.UserID, hash); err != nil {
+	logout := req.LogoutDevices == nil || *req.LogoutDevices
+	if err := s.Store.SetPassword(r.Context(), sess.UserID, hash, logout, sess.DeviceID); err != nil {
 		return fmt.Errorf("set password: %w", err)
-	}
-	if req.LogoutDevices == nil || *req.LogoutDevices {
-		if err := s.Store.DeleteDevicesExcept(r.Context(), sess.UserID, sess.DeviceID); err != nil {
-			return fmt.Errorf("delete other devices: %w", err)
-		}
 	}
 	httpapi.Logger(r).Info("password changed")
 	return httpapi.OK(w, struct{}{})
@@ -73,11 +71,12 @@ type deactivateRequest struct {
 //
 // POST /_matrix/client/v3/account/deactivate
 //
-// The account's devices and tokens are removed and it can no longer log
-// in; its user ID is never given out again. Hafen binds no 3PIDs, so the
-// unbind result is "success", as the spec requires in that case.
-//
-// TODO(#erase): leave joined rooms and honour "erase" once rooms exist.
+// The user leaves every room, rejects their pending invites and retracts
+// their knocks; with erase, their profile and other non-event data are
+// removed (see room.Service.Deactivate for what that covers). Then the
+// account's devices and tokens are removed and it can no longer log in; its
+// user ID is never given out again. Hafen binds no 3PIDs, so the unbind
+// result is "success", as the spec requires in that case.
 func (s *Server) deactivateAccount(w http.ResponseWriter, r *http.Request, sess session) error {
 	var req deactivateRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
@@ -86,9 +85,30 @@ func (s *Server) deactivateAccount(w http.ResponseWriter, r *http.Request, sess 
 	if _, err := s.checkUIA(r, uiaRequest{flows: passwordFlows, userID: sess.UserID, auth: req.Auth}); err != nil {
 		return err
 	}
+	// The rooms are left before the account goes, so that a failure leaves
+	// an account that can try again, and once more after it, for a join
+	// that raced in from another of the user's devices.
+	if err := s.deactivateInRooms(r.Context(), sess.UserID, req.Erase); err != nil {
+		return err
+	}
 	if err := s.Store.DeactivateUser(r.Context(), sess.UserID); err != nil {
 		return fmt.Errorf("deactivate user: %w", err)
 	}
+	if err := s.deactivateInRooms(r.Context(), sess.UserID, false); err != nil {
+		return err
+	}
 	httpapi.Logger(r).Info("account deactivated")
 	return httpapi.OK(w, map[string]string{"id_server_unbind_result": "success"})
+}
+
+// deactivateInRooms runs the room side of a deactivation, when this server
+// serves rooms.
+func (s *Server) deactivateInRooms(ctx context.Context, user id.UserID, erase bool) error {
+	if s.Rooms == nil {
+		return nil
+	}
+	if err := s.Rooms.Service.Deactivate(ctx, user, erase); err != nil {
+		return fmt.Errorf("deactivate %s in rooms: %w", user, err)
+	}
+	return nil
 }

@@ -47,11 +47,8 @@ func (s *Server) ResetPassword(ctx context.Context, user string, password Passwo
 	if err != nil {
 		return "", err
 	}
-	if err := s.Store.SetPasswordHash(ctx, userID, hash); err != nil {
-		return "", fmt.Errorf("set password: %w", err)
-	}
-	if err := s.Store.DeleteDevicesExcept(ctx, userID, ""); err != nil {
-		return "", fmt.Errorf("log out devices: %w", err)
+	if err := s.Store.SetPassword(ctx, userID, hash, true, ""); err != nil {
+		return "", fmt.Errorf("set password and log out devices: %w", err)
 	}
 	return userID, nil
 }

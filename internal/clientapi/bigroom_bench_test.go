@@ -16,12 +16,15 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/hafenchat/hafen/internal/account"
+	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/store/storetest"
 )
 
 // Size of the room the read benchmarks use.
@@ -62,7 +65,7 @@ func newBigRoom(b *testing.B, dsn string) *bigRoom {
 		b.Fatal(err)
 	}
 	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger})
-	st := newMemStore()
+	st := &account.Service{DB: db}
 	s := &Server{
 		ServerName: "hafen.test", Store: st, BcryptCost: bcrypt.MinCost,
 		Rooms: &Rooms{Service: svc, Store: db},
@@ -141,7 +144,7 @@ func newBigRoom(b *testing.B, dsn string) *bigRoom {
 	if err != nil {
 		b.Fatal(err)
 	}
-	br.midToken = streamToken(pos)
+	br.midToken = clientsync.Token(pos)
 	parallel("state", bigRoomState/2, func(i int) error { return sendState(bigRoomState/2 + i) })
 	parallel("renames", bigRoomRenames, func(i int) error {
 		_, err := svc.ChangeMembership(ctx, roomID, room.MembershipChange{
@@ -182,7 +185,7 @@ func BenchmarkBigRoomReads(b *testing.B) {
 			if backend == "sqlite" {
 				dsn = filepath.Join(b.TempDir(), "hafen.db")
 			} else {
-				dsn = postgresSchemaDSN(b)
+				dsn = storetest.PostgresDSN(b)
 			}
 			br := newBigRoom(b, dsn)
 			r := "/_matrix/client/v3/rooms/" + url.PathEscape(string(br.roomID))

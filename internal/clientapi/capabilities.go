@@ -32,7 +32,7 @@ func (s *Server) getCapabilities(w http.ResponseWriter, r *http.Request, _ sessi
 		"capabilities": map[string]any{
 			"m.change_password": enabled(true),
 			"m.room_versions": map[string]any{
-				"default":   string(roomversion.Default.ID),
+				"default":   string(s.defaultRoomVersion().ID),
 				"available": available,
 			},
 			"m.set_displayname": enabled(false),

@@ -126,3 +126,16 @@ func (s *Server) deleteDevices(w http.ResponseWriter, r *http.Request, sess sess
 	}
 	return httpapi.OK(w, struct{}{})
 }
+
+// optionalDeviceID parses the device_id a client may give on login or
+// registration: "" when absent, 400 M_INVALID_PARAM when not a device ID.
+func optionalDeviceID(s string) (id.DeviceID, error) {
+	if s == "" {
+		return "", nil
+	}
+	d, err := id.ParseDeviceID(s)
+	if err != nil {
+		return "", matrixerr.InvalidParam("invalid device_id")
+	}
+	return d, nil
+}

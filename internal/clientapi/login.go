@@ -82,13 +82,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if who == "" {
 		return matrixerr.MissingParam("identifier.user")
 	}
-	var deviceID id.DeviceID
-	if req.DeviceID != "" {
-		d, err := id.ParseDeviceID(req.DeviceID)
-		if err != nil {
-			return matrixerr.InvalidParam("invalid device_id")
-		}
-		deviceID = d
+	deviceID, err := optionalDeviceID(req.DeviceID)
+	if err != nil {
+		return err
 	}
 
 	userID, err := s.localUserID(who)
@@ -98,11 +94,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		checkPassword("", req.Password)
 		return matrixerr.Forbidden("invalid username or password")
 	}
+	// Failed attempts are limited per account too, wherever they come
+	// from, so guessing one account's password from many addresses stops
+	// early; while the account's budget is spent even the right password
+	// waits.
+	if blocked, wait := s.Limiter.Blocked(ActionFailedLogin, string(userID)); blocked {
+		return matrixerr.LimitExceeded(wait)
+	}
 	hash, deactivated, err := s.Store.UserPassword(r.Context(), userID)
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("load password: %w", err)
 	}
 	if !checkPassword(hash, req.Password) {
+		s.Limiter.Allow(ActionFailedLogin, string(userID))
 		return matrixerr.Forbidden("invalid username or password")
 	}
 	if deactivated {

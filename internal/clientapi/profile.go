@@ -88,7 +88,7 @@ func profileErr(err error) error {
 }
 
 // localProfile returns the stored profile of a user: 404 M_NOT_FOUND for
-// unknown or deactivated users and for other servers' users.
+// unknown users and for other servers' users.
 func (a *roomAPI) localProfile(ctx context.Context, user id.UserID) (profile.Profile, error) {
 	p, err := a.profiles.Get(ctx, user)
 	if err != nil {

@@ -88,13 +88,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if len(req.Password) > maxPasswordBytes {
 		return matrixerr.InvalidParam("the password is longer than %d bytes", maxPasswordBytes)
 	}
-	var deviceID id.DeviceID
-	if req.DeviceID != "" {
-		d, err := id.ParseDeviceID(req.DeviceID)
-		if err != nil {
-			return matrixerr.InvalidParam("invalid device_id")
-		}
-		deviceID = d
+	deviceID, err := optionalDeviceID(req.DeviceID)
+	if err != nil {
+		return err
 	}
 
 	res, err := s.checkUIA(r, uiaRequest{flows: s.registrationFlows(), auth: req.Auth})

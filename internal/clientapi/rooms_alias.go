@@ -31,7 +31,6 @@ type Directory interface {
 	Lookup(ctx context.Context, alias id.RoomAlias) (directory.Alias, error)
 	Aliases(ctx context.Context, roomID id.RoomID) ([]id.RoomAlias, error)
 	Create(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error
-	EnsureForNewRoom(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error
 	Delete(ctx context.Context, alias id.RoomAlias, user id.UserID) error
 	CheckCanonicalAlias(ctx context.Context, roomID id.RoomID, content []byte) error
 }

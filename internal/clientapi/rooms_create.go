@@ -8,13 +8,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
-	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 	"github.com/hafenchat/hafen/internal/room"
@@ -57,35 +55,13 @@ func (a *roomAPI) createRoom(w http.ResponseWriter, r *http.Request, sess sessio
 	if err != nil {
 		return err
 	}
-	if req.Alias != "" {
-		if _, err := a.dir.Lookup(r.Context(), req.Alias); err == nil {
-			return matrixerr.RoomInUse("the room alias is already taken")
-		} else if !errors.Is(err, directory.ErrNotFound) {
-			return err
-		}
-	}
+	// The event path writes the alias in the room's own transaction: a
+	// taken alias is M_ROOM_IN_USE and leaves no room behind.
 	roomID, err := a.svc.CreateRoom(r.Context(), req)
 	if err != nil {
 		return roomErr(err)
 	}
-	if req.Alias != "" {
-		if err := a.ensureAlias(r.Context(), req.Alias, roomID, sess.UserID); err != nil {
-			return err
-		}
-	}
 	return httpapi.OK(w, map[string]any{"room_id": roomID})
-}
-
-// ensureAlias records the alias of a new room in the directory unless the
-// event path already did. If another request took the alias between the
-// check and the creation, the room keeps its m.room.canonical_alias but
-// the directory points elsewhere: M_ROOM_IN_USE tells the client.
-func (a *roomAPI) ensureAlias(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error {
-	err := a.dir.EnsureForNewRoom(ctx, alias, roomID, creator)
-	if errors.Is(err, directory.ErrExists) {
-		return matrixerr.RoomInUse("the room alias was taken while the room was created")
-	}
-	return err
 }
 
 // createRequest validates a createRoom body.
@@ -106,7 +82,7 @@ func (a *roomAPI) createRequest(ctx context.Context, b *createRoomBody, creator 
 	default:
 		return nil, matrixerr.BadJSON("preset must be private_chat, trusted_private_chat or public_chat")
 	}
-	req.Version = roomversion.Default
+	req.Version = a.s.defaultRoomVersion()
 	if b.RoomVersion != nil {
 		v, ok := roomversion.Lookup(roomversion.ID(*b.RoomVersion))
 		if !ok {
@@ -137,6 +113,14 @@ func (a *roomAPI) createRequest(ctx context.Context, b *createRoomBody, creator 
 	}
 	if len(b.Invite3PID) > 0 {
 		return nil, matrixerr.Unknown("this server does not support third-party invites")
+	}
+	var additional []string
+	if json.Unmarshal(b.CreationContent["additional_creators"], &additional) == nil {
+		for _, s := range additional {
+			if _, err := id.ParseCompliantUserID(s); err != nil {
+				return nil, matrixerr.InvalidParam("creation_content.additional_creators holds an invalid user ID")
+			}
+		}
 	}
 	for i, se := range b.InitialState {
 		if se.Type == nil {

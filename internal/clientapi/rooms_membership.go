@@ -13,7 +13,6 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
@@ -181,8 +180,9 @@ func (a *roomAPI) changeMembership(w http.ResponseWriter, r *http.Request, roomI
 	return httpapi.OK(w, struct{}{})
 }
 
-// changeOther sends a membership change of another user for the sender.
-func (a *roomAPI) changeOther(w http.ResponseWriter, r *http.Request, sess session, membership string) error {
+// changeOther sends a membership change c of another user (the target of
+// the request body) for the sender.
+func (a *roomAPI) changeOther(w http.ResponseWriter, r *http.Request, sess session, c room.MembershipChange) error {
 	roomID, err := pathRoomID(r)
 	if err != nil {
 		return err
@@ -191,55 +191,41 @@ func (a *roomAPI) changeOther(w http.ResponseWriter, r *http.Request, sess sessi
 	if err != nil {
 		return err
 	}
-	return a.changeMembership(w, r, roomID, room.MembershipChange{
-		Sender: sess.UserID, Target: target, Membership: membership, Reason: reason,
-	})
+	c.Sender, c.Target, c.Reason = sess.UserID, target, reason
+	return a.changeMembership(w, r, roomID, c)
 }
 
 // inviteUser invites a user.
 //
 // POST /_matrix/client/v3/rooms/{roomId}/invite
 func (a *roomAPI) inviteUser(w http.ResponseWriter, r *http.Request, sess session) error {
-	return a.changeOther(w, r, sess, room.MembershipInvite)
+	return a.changeOther(w, r, sess, room.MembershipChange{Membership: room.MembershipInvite})
 }
 
-// kick removes a user from a room.
+// kick removes a user from a room, revokes their invite or denies their
+// knock. A user who is not in the room (never joined, left, banned) is 403
+// M_FORBIDDEN ("the kickee is not currently in the room") and nothing is
+// written.
 //
 // POST /_matrix/client/v3/rooms/{roomId}/kick
 func (a *roomAPI) kick(w http.ResponseWriter, r *http.Request, sess session) error {
-	return a.changeOther(w, r, sess, room.MembershipLeave)
+	return a.changeOther(w, r, sess, room.MembershipChange{Membership: room.MembershipLeave})
 }
 
 // ban bans a user.
 //
 // POST /_matrix/client/v3/rooms/{roomId}/ban
 func (a *roomAPI) ban(w http.ResponseWriter, r *http.Request, sess session) error {
-	return a.changeOther(w, r, sess, room.MembershipBan)
+	return a.changeOther(w, r, sess, room.MembershipChange{Membership: room.MembershipBan})
 }
 
 // unban lifts a ban; the target must be banned (403 M_FORBIDDEN
-// otherwise), so that unban never turns into a kick.
+// otherwise, checked by the event path under the room lock), so that unban
+// never turns into a kick.
 //
 // POST /_matrix/client/v3/rooms/{roomId}/unban
 func (a *roomAPI) unban(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := pathRoomID(r)
-	if err != nil {
-		return err
-	}
-	target, reason, err := a.decodeTarget(w, r, roomID)
-	if err != nil {
-		return err
-	}
-	cur, err := a.memberEvent(r.Context(), roomID, target)
-	if err != nil {
-		return err
-	}
-	if authrules.MembershipOf(cur) != room.MembershipBan {
-		return matrixerr.Forbidden("the user is not banned from this room")
-	}
-	return a.changeMembership(w, r, roomID, room.MembershipChange{
-		Sender: sess.UserID, Target: target, Membership: room.MembershipLeave, Reason: reason,
-	})
+	return a.changeOther(w, r, sess, room.MembershipChange{Membership: room.MembershipLeave, Unban: true})
 }
 
 // leaveRoom leaves a room, or rejects an invite or retracts a knock.

@@ -2,12 +2,14 @@ package clientapi
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 
 	"maunium.net/go/mautrix"
 
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/store"
 )
 
 // TestForgetRoomPersists checks that POST /rooms/{roomId}/forget records
@@ -48,4 +50,68 @@ func TestForgetRoomPersists(t *testing.T) {
 	if got := forgotten(); len(got) != 0 {
 		t.Errorf("forgotten after rejoining = %v, want none", got)
 	}
+}
+
+// TestKickNeedsTheKickeeInTheRoom checks kicking.yaml's 403 "the kickee is
+// not currently in the room": a user who never joined, who left or who is
+// banned cannot be kicked, and nothing is written; an invited user can be
+// (the invite is revoked). /unban of a user who is not banned is refused
+// the same way, and /ban of a user who never joined is allowed (banning.yaml
+// requires only the banner to be in the room).
+func TestKickNeedsTheKickeeInTheRoom(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		alice, _ := e.user("alice")
+		bob, _ := e.user("bob")
+		carol, _ := e.user("carol")
+		dave, _ := e.user("dave")
+		erin, _ := e.user("erin")
+		ctx := context.Background()
+		r := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"}))
+		roomID := id.RoomID(r.RoomID)
+		must[*mautrix.RespJoinRoom](t, "bob joins")(bob.JoinRoomByID(ctx, r.RoomID))
+		must[*mautrix.RespLeaveRoom](t, "bob leaves")(bob.LeaveRoom(ctx, r.RoomID))
+		must[*mautrix.RespBanUser](t, "ban dave")(alice.BanUser(ctx, r.RoomID, &mautrix.ReqBanUser{UserID: dave.UserID}))
+
+		refused := []struct {
+			name string
+			call func() error
+		}{
+			{"kick a user who never joined", func() error {
+				_, err := alice.KickUser(ctx, r.RoomID, &mautrix.ReqKickUser{UserID: carol.UserID})
+				return err
+			}},
+			{"kick a user who left", func() error {
+				_, err := alice.KickUser(ctx, r.RoomID, &mautrix.ReqKickUser{UserID: bob.UserID})
+				return err
+			}},
+			{"kick a banned user", func() error {
+				_, err := alice.KickUser(ctx, r.RoomID, &mautrix.ReqKickUser{UserID: dave.UserID})
+				return err
+			}},
+			{"unban a user who is not banned", func() error {
+				_, err := alice.UnbanUser(ctx, r.RoomID, &mautrix.ReqUnbanUser{UserID: bob.UserID})
+				return err
+			}},
+		}
+		for _, tc := range refused {
+			before := must[int64](t, "stream position")(e.db.MaxStreamPos(ctx))
+			wantErr(t, tc.name, tc.call(), 403, "M_FORBIDDEN")
+			if after := must[int64](t, "stream position")(e.db.MaxStreamPos(ctx)); after != before {
+				t.Errorf("%s wrote events: stream position %d → %d", tc.name, before, after)
+			}
+		}
+		if _, err := e.db.Membership(ctx, roomID, id.UserID(carol.UserID)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("carol's membership after the refused kick: %v, want none", err)
+		}
+		if m := must[store.Member](t, "dave's membership")(e.db.Membership(ctx, roomID, id.UserID(dave.UserID))); m.Membership != "ban" {
+			t.Errorf("dave's membership after the refused kick = %s, want ban", m.Membership)
+		}
+
+		must[*mautrix.RespInviteUser](t, "invite erin")(alice.InviteUser(ctx, r.RoomID, &mautrix.ReqInviteUser{UserID: erin.UserID}))
+		must[*mautrix.RespKickUser](t, "revoke erin's invite")(alice.KickUser(ctx, r.RoomID, &mautrix.ReqKickUser{UserID: erin.UserID}))
+		if m := must[store.Member](t, "erin's membership")(e.db.Membership(ctx, roomID, id.UserID(erin.UserID))); m.Membership != "leave" {
+			t.Errorf("erin's membership after the kick = %s, want leave", m.Membership)
+		}
+		must[*mautrix.RespBanUser](t, "ban carol, who never joined")(alice.BanUser(ctx, r.RoomID, &mautrix.ReqBanUser{UserID: carol.UserID}))
+	})
 }

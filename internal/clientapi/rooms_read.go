@@ -173,20 +173,6 @@ func (a *roomAPI) viewStateHeaders(ctx context.Context, roomID id.RoomID, v *roo
 	return a.db.CurrentStateHeaders(ctx, roomID, typ)
 }
 
-// streamToken renders a stream position as a pagination token, the form
-// sync uses for prev_batch and next_batch.
-func streamToken(pos int64) string { return clientsync.Token(pos) }
-
-// parseStreamToken parses a token made by streamToken: 400 M_INVALID_PARAM
-// if it is not one.
-func parseStreamToken(name, tok string) (int64, error) {
-	pos, err := clientsync.ParseToken(tok)
-	if err != nil {
-		return 0, matrixerr.InvalidParam("%s is not a valid pagination token", name)
-	}
-	return pos, nil
-}
-
 // parseLimit parses the limit query parameter: default def, at most
 // maxPageLimit, 400 M_INVALID_PARAM for anything but a non-negative
 // integer.
@@ -237,29 +223,29 @@ func parsePageQuery(q url.Values) (int, *clientsync.RoomEventFilter, error) {
 // page is the result of paginate.
 type page struct {
 	events []store.Event
-	// next is the token position just past the last event returned (or
-	// scanned), from which a following request continues.
-	next int64
+	// next is the point just past the last event returned (or scanned),
+	// from which a following request continues.
+	next store.TopoPos
 	// more reports whether visible events may remain in that direction.
 	more bool
 }
 
-// paginate walks a room's timeline from position from towards bound in
-// direction dir and returns up to limit events the user may see that pass
-// filter. A position stands for the point just after the event there.
+// paginate walks a room's timeline in topological order from the point
+// from towards bound in direction dir and returns up to limit events the
+// user may see that pass filter.
 func (a *roomAPI) paginate(ctx context.Context, roomID id.RoomID, user id.UserID, joined bool,
-	from, bound int64, dir store.Direction, limit int, filter *clientsync.RoomEventFilter) (page, error) {
-	// after returns the position just past e in the walking direction.
-	after := func(e store.Event) int64 {
+	from, bound store.TopoPos, dir store.Direction, limit int, filter *clientsync.RoomEventFilter) (page, error) {
+	// after returns the point just past e in the walking direction.
+	after := func(e store.Event) store.TopoPos {
 		if dir == store.Backward {
-			return e.StreamPos - 1
+			return store.TopoPosOf(e).Before()
 		}
-		return e.StreamPos
+		return store.TopoPosOf(e)
 	}
 	p := page{next: from}
 	cursor, scanned := from, 0
 	for {
-		batch, err := a.db.RoomEventsRange(ctx, roomID, cursor, bound, dir, limit+1)
+		batch, err := a.db.RoomEventsTopo(ctx, roomID, cursor, bound, dir, limit+1)
 		if err != nil {
 			return page{}, err
 		}
@@ -302,10 +288,13 @@ func (a *roomAPI) paginate(ctx context.Context, roomID id.RoomID, user id.UserID
 //
 // GET /_matrix/client/v3/rooms/{roomId}/messages
 //
-// Tokens are stream positions ("s123", as in sync): backwards from s<p>
-// returns events at p and before, forwards from s<p> those after p, so
-// following end tokens never returns an event twice. end is left out once
-// no further visible event exists.
+// Events come in topological order, by (depth, stream position), so that
+// history which arrives late takes its place by depth. from and to may be
+// topological tokens ("t<depth>-<stream>", which start and end are) or
+// stream tokens from sync (see rooms_tokens.go). Backwards from a point
+// returns the event there and those before it, forwards the events after
+// it, so following end tokens never returns an event twice. end is left
+// out once no further visible event exists.
 func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess session) error {
 	roomID, err := pathRoomID(r)
 	if err != nil {
@@ -327,50 +316,69 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 	if err != nil {
 		return err
 	}
-	var from int64
-	if tok := q.Get("from"); tok != "" {
-		if from, err = parseStreamToken("from", tok); err != nil {
-			return err
-		}
-	} else if dir == store.Backward {
-		if from, err = a.db.MaxStreamPos(r.Context()); err != nil {
-			return err
-		}
-	}
-	bound := int64(0)
+	fromTok := clientsync.PageToken{Stream: math.MaxInt64} // backwards from the newest
 	if dir == store.Forward {
-		bound = math.MaxInt64
+		fromTok = clientsync.PageToken{Topological: true} // forwards from the start
 	}
-	if tok := q.Get("to"); tok != "" {
-		if bound, err = parseStreamToken("to", tok); err != nil {
+	if tok := q.Get("from"); tok != "" {
+		if fromTok, err = parsePageToken("from", tok); err != nil {
 			return err
 		}
 	}
-	v, err := a.view(r.Context(), roomID, sess.UserID)
+	var toTok *clientsync.PageToken
+	if tok := q.Get("to"); tok != "" {
+		t, err := parsePageToken("to", tok)
+		if err != nil {
+			return err
+		}
+		toTok = &t
+	}
+	ctx := r.Context()
+	v, err := a.view(ctx, roomID, sess.UserID)
 	if err != nil {
 		return err
 	}
-	resp := map[string]any{"start": streamToken(from)}
-	if v.leftAt != nil {
-		// A former member sees nothing after leaving: do not walk it.
-		if dir == store.Backward {
-			from = min(from, v.leftAt.StreamPos)
-		} else {
-			bound = min(bound, v.leftAt.StreamPos)
+	from, err := a.topoPos(ctx, roomID, fromTok)
+	if err != nil {
+		return err
+	}
+	bound := store.TopoPos{}
+	if dir == store.Forward {
+		bound = store.MaxTopoPos
+	}
+	if toTok != nil {
+		if bound, err = a.topoPos(ctx, roomID, *toTok); err != nil {
+			return err
 		}
 	}
+	if v.leftAt != nil {
+		// A former member sees nothing after leaving: do not walk it.
+		left := store.TopoPosOf(*v.leftAt)
+		if dir == store.Backward && left.Less(from) {
+			from = left
+		} else if dir == store.Forward && left.Less(bound) {
+			bound = left
+		}
+	}
+	// start is the value given as from (as the spec has it), or else the
+	// point the walk starts at.
+	start := q.Get("from")
+	if start == "" {
+		start = topoToken(from)
+	}
+	resp := map[string]any{"start": start}
 	var events []store.Event
 	if limit > 0 {
-		p, err := a.paginate(r.Context(), roomID, sess.UserID, v.joined, from, bound, dir, limit, filter)
+		p, err := a.paginate(ctx, roomID, sess.UserID, v.joined, from, bound, dir, limit, filter)
 		if err != nil {
 			return err
 		}
 		events = p.events
 		if p.more {
-			resp["end"] = streamToken(p.next)
+			resp["end"] = topoToken(p.next)
 		}
 	} else {
-		resp["end"] = streamToken(from)
+		resp["end"] = topoToken(from)
 	}
 	f := a.formatter(roomID, v.version, sess)
 	chunk, err := f.formatAll(r.Context(), events)
@@ -493,15 +501,16 @@ func (a *roomAPI) getEventContext(w http.ResponseWriter, r *http.Request, sess s
 	}
 	nBefore := limit / 2
 	nAfter := limit - nBefore
-	before := page{next: e.StreamPos - 1}
+	at := store.TopoPosOf(e)
+	before := page{next: at.Before()}
 	if nBefore > 0 {
-		if before, err = a.paginate(ctx, roomID, sess.UserID, v.joined, e.StreamPos-1, 0, store.Backward, nBefore, filter); err != nil {
+		if before, err = a.paginate(ctx, roomID, sess.UserID, v.joined, at.Before(), store.TopoPos{}, store.Backward, nBefore, filter); err != nil {
 			return err
 		}
 	}
-	after := page{next: e.StreamPos}
+	after := page{next: at}
 	if nAfter > 0 {
-		if after, err = a.paginate(ctx, roomID, sess.UserID, v.joined, e.StreamPos, math.MaxInt64, store.Forward, nAfter, filter); err != nil {
+		if after, err = a.paginate(ctx, roomID, sess.UserID, v.joined, at, store.MaxTopoPos, store.Forward, nAfter, filter); err != nil {
 			return err
 		}
 	}
@@ -524,7 +533,7 @@ func (a *roomAPI) getEventContext(w http.ResponseWriter, r *http.Request, sess s
 			state = append(state, s)
 		}
 	}
-	resp := map[string]any{"start": streamToken(before.next), "end": streamToken(after.next)}
+	resp := map[string]any{"start": topoToken(before.next), "end": topoToken(after.next)}
 	for key, evs := range map[string][]store.Event{"events_before": before.events, "events_after": after.events, "state": state} {
 		out, err := f.formatAll(ctx, evs)
 		if err != nil {
@@ -558,9 +567,10 @@ func parseMembershipParam(name, val string) (string, error) {
 //
 // GET /_matrix/client/v3/rooms/{roomId}/members
 //
-// at is a stream token (as from sync's prev_batch): the members are those
-// of the state after the last room event at or before it. A former member
-// sees at most the state when they left.
+// at is a pagination token (a stream token as from sync's prev_batch, or a
+// topological one from /messages): the members are those of the state
+// after the last room event at or before it. A former member sees at most
+// the state when they left.
 func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess session) error {
 	roomID, err := pathRoomID(r)
 	if err != nil {
@@ -575,11 +585,13 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 	if err != nil {
 		return err
 	}
-	at := int64(-1)
+	var at *clientsync.PageToken
 	if tok := q.Get("at"); tok != "" {
-		if at, err = parseStreamToken("at", tok); err != nil {
+		t, err := parsePageToken("at", tok)
+		if err != nil {
 			return err
 		}
+		at = &t
 	}
 	ctx := r.Context()
 	v, err := a.view(ctx, roomID, sess.UserID)
@@ -588,8 +600,8 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 	}
 	var headers store.Headers
 	switch {
-	case at >= 0 && (v.leftAt == nil || at < v.leftAt.StreamPos):
-		last, err := a.db.LastRoomEventAt(ctx, roomID, at)
+	case at != nil && (v.leftAt == nil || tokenBefore(*at, *v.leftAt)):
+		last, err := a.lastEventAt(ctx, roomID, *at)
 		if errors.Is(err, store.ErrNotFound) {
 			break // before the room existed: no members
 		}

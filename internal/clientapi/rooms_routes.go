@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
@@ -29,6 +30,7 @@ type RoomService interface {
 	CurrentState(ctx context.Context, roomID id.RoomID) ([]*event.PDU, error)
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
 	Forget(ctx context.Context, user id.UserID, roomID id.RoomID) error
+	Deactivate(ctx context.Context, user id.UserID, erase bool) error
 }
 
 // RoomStore is the storage the room endpoints read; they never write to
@@ -37,7 +39,8 @@ type RoomStore interface {
 	room.VisibilityStore
 	Event(ctx context.Context, eventID id.EventID) (store.Event, error)
 	EventsByID(ctx context.Context, ids []id.EventID) ([]store.Event, error)
-	RoomEventsRange(ctx context.Context, roomID id.RoomID, from, to int64, dir store.Direction, limit int) ([]store.Event, error)
+	RoomEventsTopo(ctx context.Context, roomID id.RoomID, from, to store.TopoPos, dir store.Direction, limit int) ([]store.Event, error)
+	RoomTopoPosAt(ctx context.Context, roomID id.RoomID, pos int64) (store.TopoPos, error)
 	LastRoomEventAt(ctx context.Context, roomID id.RoomID, pos int64) (store.Event, error)
 	StateGroupBeforeEvent(ctx context.Context, nid int64) (int64, error)
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
@@ -46,8 +49,7 @@ type RoomStore interface {
 	EventHeadersByNID(ctx context.Context, nids []int64) (store.Headers, error)
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
-	TxnEventID(ctx context.Context, userID id.UserID, deviceID id.DeviceID, txnID string) (id.EventID, error)
-	MaxStreamPos(ctx context.Context) (int64, error)
+	TxnEventID(ctx context.Context, k store.TxnKey) (id.EventID, error)
 }
 
 var _ RoomStore = (*store.DB)(nil)
@@ -190,6 +192,8 @@ func roomErr(err error) error {
 		return matrixerr.Wrap(matrixerr.KindForbidden, err, err.Error())
 	case errors.Is(err, room.ErrEventTooLarge):
 		return matrixerr.Wrap(matrixerr.KindTooLarge, err, "the event is larger than 65536 bytes")
+	case errors.Is(err, room.ErrUnableToGrantJoin):
+		return matrixerr.Wrap(matrixerr.KindUnableToGrantJoin, err, "no user of this server in the room may invite, so none can authorise the join")
 	case errors.Is(err, room.ErrAliasInUse):
 		return matrixerr.Wrap(matrixerr.KindRoomInUse, err, "the room alias is already taken")
 	case errors.Is(err, room.ErrInvalidRequest):
@@ -236,6 +240,24 @@ func contentString(content []byte, key string) string {
 	}
 	s, _ := c[key].(string)
 	return s
+}
+
+// powerLevels returns the room's current power levels as the auth rules
+// read them (creators included).
+func (a *roomAPI) powerLevels(ctx context.Context, roomID id.RoomID) (*authrules.PowerLevels, error) {
+	v, err := a.roomVersion(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	create, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.create", "")
+	if err != nil {
+		return nil, roomErr(err)
+	}
+	pl, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.power_levels", "")
+	if err != nil {
+		return nil, roomErr(err)
+	}
+	return authrules.NewPowerLevels(v, pl, authrules.Creators(create)), nil
 }
 
 // isLocalServer reports whether a server name is this server's (case

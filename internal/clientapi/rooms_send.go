@@ -11,7 +11,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
@@ -42,21 +41,35 @@ func pathTxnID(r *http.Request) (string, error) {
 	return txnID, nil
 }
 
-// sendWithTxn sends p unless the device used txnID before, in which case
-// it returns the event that transaction produced.
-func (a *roomAPI) sendWithTxn(ctx context.Context, roomID id.RoomID, sess session, txnID string, p room.Proposal) (id.EventID, error) {
-	prior, err := a.db.TxnEventID(ctx, sess.UserID, sess.DeviceID, txnID)
+// sendScope is the transaction scope of PUT /rooms/{roomId}/send/{eventType}.
+func sendScope(roomID id.RoomID, eventType string) string {
+	return "send:" + string(roomID) + ":" + eventType
+}
+
+// redactScope is the transaction scope of PUT
+// /rooms/{roomId}/redact/{eventId}.
+func redactScope(roomID id.RoomID, eventID id.EventID) string {
+	return "redact:" + string(roomID) + ":" + string(eventID)
+}
+
+// sendWithTxn sends p unless the device made the transaction txnID on the
+// same endpoint and path (scope) before, in which case it returns the event
+// that transaction produced. The spec calls a request a retry only when
+// its path is the same: the same txnId elsewhere is a new request.
+func (a *roomAPI) sendWithTxn(ctx context.Context, roomID id.RoomID, sess session, scope, txnID string, p room.Proposal) (id.EventID, error) {
+	key := store.TxnKey{UserID: sess.UserID, DeviceID: sess.DeviceID, Scope: scope, TxnID: txnID}
+	prior, err := a.db.TxnEventID(ctx, key)
 	if err == nil {
 		return prior, nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
 		return "", err
 	}
-	p.Sender, p.TxnID, p.DeviceID = sess.UserID, txnID, sess.DeviceID
+	p.Sender, p.TxnID, p.TxnScope, p.DeviceID = sess.UserID, txnID, scope, sess.DeviceID
 	pdu, _, err := a.svc.Send(ctx, roomID, p)
 	if errors.Is(err, store.ErrExists) {
 		// A concurrent retry recorded the transaction first.
-		if prior, lerr := a.db.TxnEventID(ctx, sess.UserID, sess.DeviceID, txnID); lerr == nil {
+		if prior, lerr := a.db.TxnEventID(ctx, key); lerr == nil {
 			return prior, nil
 		}
 	}
@@ -70,7 +83,8 @@ func (a *roomAPI) sendWithTxn(ctx context.Context, roomID id.RoomID, sess sessio
 //
 // PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId}
 //
-// A retried txnId of the same device returns the first event's ID.
+// A retried txnId of the same device on the same path returns the first
+// event's ID.
 func (a *roomAPI) sendMessage(w http.ResponseWriter, r *http.Request, sess session) error {
 	roomID, typ, err := pathRoomEventType(r)
 	if err != nil {
@@ -96,13 +110,13 @@ func (a *roomAPI) sendMessage(w http.ResponseWriter, r *http.Request, sess sessi
 		if err != nil {
 			return matrixerr.BadJSON("content.redacts is not a valid event ID")
 		}
-		eventID, err := a.redact(r.Context(), roomID, sess, txnID, target, content)
+		eventID, err := a.redact(r.Context(), roomID, sess, sendScope(roomID, typ), txnID, target, content)
 		if err != nil {
 			return err
 		}
 		return httpapi.OK(w, map[string]any{"event_id": eventID})
 	}
-	eventID, err := a.sendWithTxn(r.Context(), roomID, sess, txnID, room.Proposal{Type: typ, Content: content})
+	eventID, err := a.sendWithTxn(r.Context(), roomID, sess, sendScope(roomID, typ), txnID, room.Proposal{Type: typ, Content: content})
 	if err != nil {
 		return err
 	}
@@ -138,7 +152,7 @@ func (a *roomAPI) redactEvent(w http.ResponseWriter, r *http.Request, sess sessi
 	if err != nil {
 		return err
 	}
-	redactionID, err := a.redact(r.Context(), roomID, sess, txnID, eventID, raw)
+	redactionID, err := a.redact(r.Context(), roomID, sess, redactScope(roomID, eventID), txnID, eventID, raw)
 	if err != nil {
 		return err
 	}
@@ -150,8 +164,9 @@ const typeRedaction = "m.room.redaction"
 
 // redact sends a redaction of eventID with the given content after
 // checking that the event is in the room (404 M_NOT_FOUND) and that the
-// user sent it or has the power to redact others' events (403).
-func (a *roomAPI) redact(ctx context.Context, roomID id.RoomID, sess session, txnID string, eventID id.EventID, content json.RawMessage) (id.EventID, error) {
+// user sent it or has the power to redact others' events (403). scope and
+// txnID are the client transaction of the request.
+func (a *roomAPI) redact(ctx context.Context, roomID id.RoomID, sess session, scope, txnID string, eventID id.EventID, content json.RawMessage) (id.EventID, error) {
 	target, err := a.db.Event(ctx, eventID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (target.RoomID != roomID || target.Rejected)) {
 		return "", matrixerr.NotFound("event not found")
@@ -168,25 +183,16 @@ func (a *roomAPI) redact(ctx context.Context, roomID id.RoomID, sess session, tx
 			return "", matrixerr.Forbidden("you may only redact your own events")
 		}
 	}
-	return a.sendWithTxn(ctx, roomID, sess, txnID, room.Proposal{Type: typeRedaction, Content: content, Redacts: eventID})
+	return a.sendWithTxn(ctx, roomID, sess, scope, txnID, room.Proposal{Type: typeRedaction, Content: content, Redacts: eventID})
 }
 
 // canRedactOthers reports whether user's power level in the room reaches
 // its redact level, as the auth rules read m.room.power_levels (creators
 // included).
 func (a *roomAPI) canRedactOthers(ctx context.Context, roomID id.RoomID, user id.UserID) (bool, error) {
-	v, err := a.roomVersion(ctx, roomID)
+	levels, err := a.powerLevels(ctx, roomID)
 	if err != nil {
 		return false, err
 	}
-	create, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.create", "")
-	if err != nil {
-		return false, roomErr(err)
-	}
-	pl, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.power_levels", "")
-	if err != nil {
-		return false, roomErr(err)
-	}
-	levels := authrules.NewPowerLevels(v, pl, authrules.Creators(create))
 	return levels.UserLevel(user) >= levels.Redact(), nil
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
@@ -101,8 +102,8 @@ func (a *roomAPI) setRoomStateWithKey(w http.ResponseWriter, r *http.Request, se
 		}
 	}
 	if typ == "m.room.canonical_alias" && stateKey == "" {
-		if err := a.dir.CheckCanonicalAlias(r.Context(), roomID, content); err != nil {
-			return directoryErr(err)
+		if err := a.checkCanonicalAlias(r.Context(), roomID, sess.UserID, content); err != nil {
+			return err
 		}
 	}
 	pdu, _, err := a.svc.Send(r.Context(), roomID, room.Proposal{
@@ -112,6 +113,25 @@ func (a *roomAPI) setRoomStateWithKey(w http.ResponseWriter, r *http.Request, se
 		return roomErr(err)
 	}
 	return httpapi.OK(w, map[string]any{"event_id": pdu.EventID()})
+}
+
+// checkCanonicalAlias checks the aliases of a new m.room.canonical_alias
+// event (400 M_INVALID_PARAM or M_BAD_ALIAS) when the user may send it: a
+// user the auth rules would refuse gets their 403 from the event path
+// instead, without learning anything about the aliases.
+func (a *roomAPI) checkCanonicalAlias(ctx context.Context, roomID id.RoomID, user id.UserID, content []byte) error {
+	member, err := a.memberEvent(ctx, roomID, user)
+	if err != nil || authrules.MembershipOf(member) != room.MembershipJoin {
+		return err
+	}
+	levels, err := a.powerLevels(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	if levels.UserLevel(user) < levels.EventLevel("m.room.canonical_alias", true) {
+		return nil
+	}
+	return directoryErr(a.dir.CheckCanonicalAlias(ctx, roomID, content))
 }
 
 // viewStateEvent returns one state event of the state the view allows, or

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/store/storetest"
 )
 
 // roomEnv is the real stack for the room endpoints: the router with the
@@ -31,7 +31,7 @@ type roomEnv struct {
 
 func newRoomEnv(t *testing.T) *roomEnv {
 	t.Helper()
-	return newRoomEnvDSN(t, filepath.Join(t.TempDir(), "hafen.db"))
+	return newRoomEnvDSN(t, storetest.SQLiteDSN(t))
 }
 
 // testLogWriter sends log lines to the test's log, so a failure shows the
@@ -43,18 +43,12 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// user registers an account (also as a row of the SQLite users table,
-// where profiles live) and returns a mautrix client and the raw token.
+// user registers an account and returns a mautrix client and the raw
+// token.
 func (e *roomEnv) user(name string) (*mautrix.Client, string) {
 	e.t.Helper()
 	reg := e.register(name, "pw-"+name)
 	userID := id.UserID(reg.str("user_id"))
-	err := e.db.Write(context.Background(), func(tx *store.Tx) error {
-		return tx.CreateUser(context.Background(), store.User{UserID: userID, CreatedTS: 1})
-	})
-	if err != nil {
-		e.t.Fatalf("create user row: %v", err)
-	}
 	cli, err := mautrix.NewClient(e.url, mid.UserID(userID), reg.str("access_token"))
 	if err != nil {
 		e.t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 )
@@ -24,8 +25,10 @@ type AccountStore interface {
 	// UserExists reports whether the user ID is taken (deactivated accounts
 	// included: their IDs are never reused).
 	UserExists(ctx context.Context, userID id.UserID) (bool, error)
-	// SetPasswordHash replaces a user's password hash.
-	SetPasswordHash(ctx context.Context, userID id.UserID, hash string) error
+	// SetPassword replaces a user's password hash and, with logout,
+	// removes every device but keep (all when keep is empty) and their
+	// access tokens, in one transaction.
+	SetPassword(ctx context.Context, userID id.UserID, hash string, logout bool, keep id.DeviceID) error
 	// DeactivateUser marks the account deactivated and removes all its
 	// devices and access tokens.
 	DeactivateUser(ctx context.Context, userID id.UserID) error
@@ -103,9 +106,11 @@ type Registration struct {
 // Rate-limit actions used by this package, the keys of the rates given to
 // httpapi.NewRateLimiter.
 const (
-	ActionLogin    = "login"
-	ActionRegister = "register"
-	ActionAccount  = "account"
+	ActionLogin = "login"
+	// ActionFailedLogin counts failed logins per account (user ID).
+	ActionFailedLogin = "failed_login"
+	ActionRegister    = "register"
+	ActionAccount     = "account"
 	// ActionMessage covers sending events into a room (messages, state,
 	// redactions), per user.
 	ActionMessage = "message"
@@ -128,6 +133,9 @@ type Server struct {
 	Limiter *httpapi.RateLimiter
 	// Registration is the registration policy.
 	Registration Registration
+	// DefaultRoomVersion is the version of rooms created without one,
+	// announced in /capabilities; nil means roomversion.Default.
+	DefaultRoomVersion *roomversion.Version
 	// PublicBaseURL is announced in /.well-known/matrix/client and in the
 	// login response; empty means derived from the request.
 	PublicBaseURL string
@@ -147,6 +155,14 @@ type Server struct {
 	Now func() time.Time
 
 	nonces nonceSet
+}
+
+// defaultRoomVersion returns the version of new rooms that ask for none.
+func (s *Server) defaultRoomVersion() *roomversion.Version {
+	if s.DefaultRoomVersion != nil {
+		return s.DefaultRoomVersion
+	}
+	return roomversion.Default
 }
 
 func (s *Server) now() time.Time {

@@ -44,7 +44,7 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request, sess session) erro
 	q := r.URL.Query()
 	req := clientsync.Request{User: sess.UserID, Device: sess.DeviceID, Since: q.Get("since")}
 	if req.Since != "" {
-		if _, err := clientsync.ParseToken(req.Since); err != nil {
+		if _, err := clientsync.ParseSyncToken(req.Since); err != nil {
 			return matrixerr.InvalidParam("since is not a valid sync token")
 		}
 	}
@@ -149,9 +149,14 @@ func (s *Server) getFilter(w http.ResponseWriter, r *http.Request, sess session)
 	return err
 }
 
-// ownUserPath checks that the {userId} of the path is the requester.
+// ownUserPath checks that the {userId} of the path is a user ID (400
+// M_INVALID_PARAM) and the requester (403 M_FORBIDDEN).
 func (s *Server) ownUserPath(r *http.Request, sess session) error {
-	if id.UserID(r.PathValue("userId")) != sess.UserID {
+	user, err := pathUserID(r)
+	if err != nil {
+		return err
+	}
+	if user != sess.UserID {
 		return matrixerr.Forbidden("cannot access another user's filters")
 	}
 	return nil

@@ -31,5 +31,13 @@
 // of the leave section until the user joins, is invited or knocks again.
 // The store is asked only when a left room is about to be sent.
 //
-// Tokens are "s" followed by the stream position the response covers.
+// # Tokens
+//
+// A sync token holds one position per stream (events today; account data,
+// receipts, typing, to-device, device lists and presence have their places
+// reserved), "s<events>_<account data>_…" with trailing zero streams left
+// out. New streams are appended, so tokens clients stored before a stream
+// existed keep working. Timelines' prev_batch are stream tokens, which
+// /messages turns into a place in the room's topological order. token.go
+// holds both forms and their rules.
 package clientsync

@@ -3,6 +3,7 @@ package clientsync
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // Notifier tells waiting sync requests that the event stream has moved on.
@@ -17,12 +18,24 @@ type Notifier struct {
 	mu      sync.Mutex
 	pos     int64
 	changed chan struct{}
+	// stopped is closed by Stop: waiting is over for good.
+	stopped  chan struct{}
+	stopOnce sync.Once
+	waiting  atomic.Int64
 }
 
 // NewNotifier returns a notifier starting at stream position pos.
 func NewNotifier(pos int64) *Notifier {
-	return &Notifier{pos: pos, changed: make(chan struct{})}
+	return &Notifier{pos: pos, changed: make(chan struct{}), stopped: make(chan struct{})}
 }
+
+// Stop ends every current and future Wait at once, as if its context were
+// done: at shutdown, long-polling requests answer with what they have
+// instead of holding the server up.
+func (n *Notifier) Stop() { n.stopOnce.Do(func() { close(n.stopped) }) }
+
+// Waiting returns how many callers are blocked in Wait.
+func (n *Notifier) Waiting() int { return int(n.waiting.Load()) }
 
 // Advance moves the stream to pos and wakes every waiter. Positions that do
 // not move the stream forward are ignored.
@@ -48,6 +61,8 @@ func (n *Notifier) Position() int64 {
 // newest position. A caller that wakes for a position that holds nothing for
 // it calls Wait again with the new position.
 func (n *Notifier) Wait(ctx context.Context, since int64) int64 {
+	n.waiting.Add(1)
+	defer n.waiting.Add(-1)
 	for {
 		n.mu.Lock()
 		pos, ch := n.pos, n.changed
@@ -58,6 +73,8 @@ func (n *Notifier) Wait(ctx context.Context, since int64) int64 {
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			return n.Position()
+		case <-n.stopped:
 			return n.Position()
 		}
 	}

@@ -32,3 +32,28 @@ func TestNotifierWaitHonoursContext(t *testing.T) {
 		t.Fatalf("Wait after deadline = %d, want 1", pos)
 	}
 }
+
+func TestNotifierStopEndsWaits(t *testing.T) {
+	n := NewNotifier(3)
+	got := make(chan int64, 2)
+	for range 2 {
+		go func() { got <- n.Wait(context.Background(), 3) }()
+	}
+	for n.Waiting() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	n.Stop()
+	for range 2 {
+		if pos := <-got; pos != 3 {
+			t.Fatalf("Wait after Stop = %d, want 3", pos)
+		}
+	}
+	// Waits that start after Stop return at once.
+	if pos := n.Wait(context.Background(), 3); pos != 3 {
+		t.Fatalf("Wait after Stop = %d, want 3", pos)
+	}
+	n.Stop() // twice is fine
+	if n.Waiting() != 0 {
+		t.Errorf("Waiting = %d after every Wait returned", n.Waiting())
+	}
+}

@@ -86,6 +86,14 @@ func New(cfg Config) *Service {
 	}
 }
 
+// StopWaiting makes every long-polling sync, now and from now on, answer
+// with what it has at once; call it at shutdown, before draining the HTTP
+// servers.
+func (s *Service) StopWaiting() { s.notifier.Stop() }
+
+// Waiting returns how many syncs are long-polling right now.
+func (s *Service) Waiting() int { return s.notifier.Waiting() }
+
 // EventsPersisted implements room.Listener: it records committed events in
 // the ring, the membership cache and the notification counts, then wakes
 // waiting syncs.

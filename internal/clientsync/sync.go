@@ -43,10 +43,11 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 		pos := s.notifier.Position()
 		return s.initial(ctx, req, pos)
 	}
-	since, err := ParseToken(req.Since)
+	tok, err := ParseSyncToken(req.Since)
 	if err != nil {
 		return nil, err
 	}
+	since := tok.Events
 	// A token from the future (for example after restoring an older
 	// backup) is treated as "now" rather than waiting forever.
 	since = min(since, s.notifier.Position())

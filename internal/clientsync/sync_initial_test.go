@@ -45,11 +45,11 @@ func TestInitialSyncJoinedRoom(t *testing.T) {
 	}
 	// Paging back from prev_batch must continue exactly where the
 	// timeline starts.
-	pos, err := ParseToken(jr.Timeline.PrevBatch)
+	tok, err := ParseSyncToken(jr.Timeline.PrevBatch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs, err := h.db.RoomEventsRange(h.ctx, roomID, pos, math.MaxInt64, store.Forward, 1)
+	evs, err := h.db.RoomEventsRange(h.ctx, roomID, tok.Events, math.MaxInt64, store.Forward, 1)
 	if err != nil || len(evs) != 1 || string(evs[0].EventID) != jr.Timeline.Events[0].EventID {
 		t.Errorf("first event after prev_batch = %v, %v; want the timeline's first %s", evs, err, jr.Timeline.Events[0].EventID)
 	}

@@ -65,9 +65,9 @@ func TestRingAndDatabaseAgree(t *testing.T) {
 
 func mustParse(t *testing.T, tok string) int64 {
 	t.Helper()
-	pos, err := ParseToken(tok)
+	st, err := ParseSyncToken(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pos
+	return st.Events
 }

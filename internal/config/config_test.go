@@ -304,3 +304,28 @@ func TestLoadNewSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEExampleIsValid: the hafen.yaml snippet of the README's reverse
+// proxy setup loads.
+func TestREADMEExampleIsValid(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "<!-- hafen.yaml example: checked by internal/config tests -->\n```yaml\n")
+	if !ok {
+		t.Fatal("README has no hafen.yaml example")
+	}
+	snippet, _, _ := strings.Cut(rest, "```")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(snippet), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load("serve", []string{"--data-dir", dir}, env(nil))
+	if err != nil {
+		t.Fatalf("the README's example does not load: %v", err)
+	}
+	if len(l.Config.TrustedProxies) == 0 {
+		t.Error("the README's example sets no trusted_proxies")
+	}
+}

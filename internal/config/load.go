@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -64,13 +65,24 @@ type flagValue struct {
 }
 
 // NewFlagSet returns a flag set with one flag per setting plus --config.
-// Parse it, then call Flags.Load.
+// Parse it (with ParseFlags), then call Flags.Load.
 func NewFlagSet(name string) (*flag.FlagSet, *Flags) {
+	return NewFlagSetFor(name)
+}
+
+// NewFlagSetFor is NewFlagSet with flags for the named settings only (YAML
+// paths such as "data_dir"; none means all), for commands that need a
+// few: their --help then lists only what they use. The file and the
+// environment still set every setting.
+func NewFlagSetFor(name string, only ...string) (*flag.FlagSet, *Flags) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	f := &Flags{}
 	fs.StringVar(&f.configPath, "config", "", "configuration file (default: "+FileName+" in the data directory; env HAFEN_CONFIG)")
 	defaults := Defaults()
 	for _, s := range settings(&defaults) {
+		if len(only) > 0 && !slices.Contains(only, strings.Join(s.path, ".")) {
+			continue
+		}
 		fv := &settingFlag{flags: f, path: s.path, isBool: s.value.Kind() == reflect.Bool}
 		usage := "sets " + strings.Join(s.path, ".") + " (env " + envName(s.path) + ")"
 		fs.Var(fv, flagName(s.path), usage)

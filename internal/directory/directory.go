@@ -19,26 +19,6 @@ import (
 	"github.com/hafenchat/hafen/internal/store"
 )
 
-// Errors of the directory (possibly wrapped).
-var (
-	// ErrNotFound: the directory does not hold the alias.
-	ErrNotFound = errors.New("unknown room alias")
-	// ErrExists: the alias is taken.
-	ErrExists = errors.New("the room alias already exists")
-	// ErrNotLocal: the alias belongs to another server.
-	ErrNotLocal = errors.New("room aliases of other servers cannot be created here")
-	// ErrNotJoined: only members of a room may give it an alias.
-	ErrNotJoined = errors.New("you must be joined to the room to give it an alias")
-	// ErrNotCreator: only the alias's creator or a server admin may delete
-	// it.
-	ErrNotCreator = errors.New("only the alias's creator or a server admin may delete it")
-	// ErrInvalidAlias: a canonical alias event lists a malformed alias.
-	ErrInvalidAlias = errors.New("invalid room alias")
-	// ErrBadAlias: a canonical alias event lists an alias that does not
-	// point to its room.
-	ErrBadAlias = errors.New("the room alias does not point to this room")
-)
-
 // Alias is a directory entry.
 type Alias = store.RoomAlias
 
@@ -95,24 +75,6 @@ func (s *Service) Create(ctx context.Context, alias id.RoomAlias, roomID id.Room
 		return ErrNotJoined
 	}
 	return s.insert(ctx, Alias{Alias: alias, RoomID: roomID, Creator: creator})
-}
-
-// EnsureForNewRoom records the alias of a room just created with it,
-// unless the event path already did: ErrExists when the alias points to
-// another room.
-func (s *Service) EnsureForNewRoom(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error {
-	err := s.insert(ctx, Alias{Alias: alias, RoomID: roomID, Creator: creator})
-	if !errors.Is(err, ErrExists) {
-		return err
-	}
-	a, err := s.Lookup(ctx, alias)
-	if err != nil {
-		return err
-	}
-	if a.RoomID != roomID {
-		return fmt.Errorf("%w: %s points to %s", ErrExists, alias, a.RoomID)
-	}
-	return nil
 }
 
 func (s *Service) insert(ctx context.Context, a Alias) error {

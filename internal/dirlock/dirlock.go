@@ -21,7 +21,7 @@ import (
 const FileName = "hafen.lock"
 
 // ErrLocked is returned (wrapped) when another process holds the lock.
-var ErrLocked = errors.New("directory is locked by another process")
+var ErrLocked = errors.New("in use by another hafen process")
 
 // Lock is a held directory lock.
 type Lock struct {
@@ -46,7 +46,7 @@ func Acquire(dir string) (*Lock, error) {
 		}
 		f.Close()
 		if errors.Is(err, errWouldBlock) {
-			return nil, fmt.Errorf("%s is in use by another hafen process%s: %w", dir, holder, ErrLocked)
+			return nil, fmt.Errorf("%s is %w%s", dir, ErrLocked, holder)
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

@@ -96,6 +96,28 @@ func (l *RateLimiter) Allow(action, key string) (bool, time.Duration) {
 	return false, wait
 }
 
+// Blocked reports whether the bucket of action and key is empty, and then
+// how long until it holds a token, without taking one. Together with
+// Allow it limits failures: check Blocked before an attempt, call Allow
+// only when the attempt failed.
+func (l *RateLimiter) Blocked(action, key string) (bool, time.Duration) {
+	if l == nil {
+		return false, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rate, ok := l.rates[action]
+	b := l.buckets[bucketKey{action, key}]
+	if !ok || rate.PerSecond <= 0 || b == nil {
+		return false, 0
+	}
+	tokens := math.Min(float64(max(rate.Burst, 1)), b.tokens+l.now().Sub(b.last).Seconds()*rate.PerSecond)
+	if tokens >= 1 {
+		return false, 0
+	}
+	return true, time.Duration(math.Ceil((1 - tokens) / rate.PerSecond * float64(time.Second)))
+}
+
 func (l *RateLimiter) now() time.Time {
 	if l.Now != nil {
 		return l.Now()

@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -51,7 +53,9 @@ func echoLen() http.Handler {
 }
 
 func TestBodyDeadlineCutsStalledBody(t *testing.T) {
-	addr := serveOn(t, listen(t), BodyDeadline(100*time.Millisecond, 1<<20, echoLen()))
+	// Behind the access log and recovery, as in Middleware: the deadline
+	// reaches the connection through their response writer.
+	addr := serveOn(t, listen(t), AccessLog(nil, Recover(BodyDeadline(100*time.Millisecond, 1<<20, echoLen()))))
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -160,5 +164,26 @@ func TestLimitConnsPerIPExempt(t *testing.T) {
 			t.Fatalf("exempt connection %d: %v", i, err)
 		}
 		resp.Body.Close()
+	}
+}
+
+func TestInFlightWaitsForHandlers(t *testing.T) {
+	var f InFlight
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	h := f.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release
+	}))
+	go h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	<-entered
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.Wait(ctx); err == nil {
+		t.Fatal("Wait returned nil while a handler runs")
+	}
+	close(release)
+	if err := f.Wait(context.Background()); err != nil {
+		t.Fatalf("Wait after the handler returned = %v", err)
 	}
 }

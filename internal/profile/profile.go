@@ -31,18 +31,6 @@ const (
 	maxAvatarURLBytes   = 1024
 )
 
-// Errors of the profile service (possibly wrapped).
-var (
-	// ErrNotFound: the user is unknown, deactivated or not local.
-	ErrNotFound = errors.New("profile not found")
-	// ErrNotStored: the field is not one Hafen stores.
-	ErrNotStored = errors.New("this server only stores displayname and avatar_url")
-	// ErrTooLarge: the value is longer than the field allows.
-	ErrTooLarge = errors.New("profile value too large")
-	// ErrInvalid: the value breaks the field's format.
-	ErrInvalid = errors.New("invalid profile value")
-)
-
 // Profile is a user's profile: field name → value, only the fields set.
 type Profile map[string]string
 
@@ -78,15 +66,16 @@ func fields(u store.User) Profile {
 	return p
 }
 
-// Get returns the profile of a user: ErrNotFound for unknown or
-// deactivated users and for other servers' users.
+// Get returns the profile of a user: ErrNotFound for unknown users and for
+// other servers' users. A deactivated account keeps its profile unless
+// its owner asked for erasure, which clears it.
 func (s *Service) Get(ctx context.Context, user id.UserID) (Profile, error) {
 	if !strings.EqualFold(string(user.Domain()), string(s.ServerName)) {
 		// TODO(#3): query other servers' profiles over federation.
 		return nil, ErrNotFound
 	}
 	u, err := s.DB.User(ctx, user)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.Deactivated) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNotFound
 	}
 	if err != nil {

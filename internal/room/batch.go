@@ -96,8 +96,8 @@ func (b *batch) add(req *request) {
 	}
 	key, hasTxn := req.prop.txnKey()
 	if hasTxn {
-		if pdu, ok := b.rs.txns.get(key); ok {
-			b.results[req] = result{pdu: pdu}
+		if eid, ok := b.rs.txns.get(key); ok {
+			b.results[req] = b.s.storedResult(b.ctx, eid, b.v)
 			return
 		}
 		if b.inBatch[key] {
@@ -227,7 +227,7 @@ func (b *batch) deliver(reqs []*request, err error) {
 	if err == nil {
 		for _, en := range b.entries {
 			if key, ok := en.prop.txnKey(); ok {
-				b.rs.txns.put(key, en.pdu, now)
+				b.rs.txns.put(key, en.pdu.EventID(), now)
 			}
 		}
 	}
@@ -248,12 +248,36 @@ func (b *batch) deliver(reqs []*request, err error) {
 	// Retries within the batch get their original's outcome.
 	for _, req := range b.retries {
 		key, _ := req.prop.txnKey()
-		if pdu, ok := b.rs.txns.get(key); ok {
-			req.done <- result{pdu: pdu}
+		var orig *entry
+		for _, en := range b.entries {
+			if k, ok := en.prop.txnKey(); ok && k == key {
+				orig = en
+				break
+			}
+		}
+		if err == nil && orig != nil {
+			req.done <- result{pdu: orig.pdu, pos: orig.pos}
 		} else {
 			req.done <- result{err: fmt.Errorf("%w: the original of this transaction failed", ErrInvalidRequest)}
 		}
 	}
+}
+
+// storedResult answers a retried transaction with its event, read from the
+// store.
+func (s *Service) storedResult(ctx context.Context, eid id.EventID, v *roomversion.Version) result {
+	evs, err := s.db.EventsByID(ctx, []id.EventID{eid})
+	if err != nil {
+		return result{err: err}
+	}
+	if len(evs) != 1 {
+		return result{err: fmt.Errorf("event %s of a recent transaction is not stored", eid)}
+	}
+	pdu, err := event.ParseTrusted(evs[0].JSON, v, eid)
+	if err != nil {
+		return result{err: err}
+	}
+	return result{pdu: pdu, pos: evs[0].StreamPos}
 }
 
 // ids returns the IDs of events.

@@ -16,9 +16,10 @@ import (
 // creator unable to send the later events).
 var ErrInvalidRoomState = errors.New("invalid initial room state")
 
-// CreateRoom creates a room as POST /createRoom describes, persisting all of
-// its initial events (and its alias) in one transaction, and returns the
-// room ID.
+// CreateRoom creates a room as POST /createRoom describes and returns the
+// room ID. The room row, all of its initial events and its alias are
+// written in one transaction: when the alias is taken (ErrAliasInUse),
+// nothing of the room is left behind.
 func (s *Service) CreateRoom(ctx context.Context, r *CreateRequest) (id.RoomID, error) {
 	for _, u := range r.Invite {
 		if u.Domain() != s.serverName {
@@ -58,19 +59,44 @@ func (s *Service) CreateRoom(ctx context.Context, r *CreateRequest) (id.RoomID, 
 		head.applyLinear(pdu)
 		entries = append(entries, &entry{pdu: pdu, prop: p, verdict: pducheck.Accept, stateKnown: true, linear: true})
 	}
-	newRoom := &store.Room{
+	rec := &newRoomRecord{room: store.Room{
 		RoomID:      roomID,
 		RoomVersion: string(v.ID),
 		Creator:     r.Creator,
 		CreatedTS:   entries[0].pdu.OriginServerTS(),
 		IsPublic:    r.Visibility == "public",
+	}}
+	if r.Alias != "" {
+		rec.alias = &store.RoomAlias{Alias: r.Alias, RoomID: roomID, Creator: r.Creator}
 	}
-	err = s.persist(ctx, roomID, rs, head, entries, newRoom)
-	if errors.Is(err, store.ErrExists) && r.Alias != "" {
-		return "", fmt.Errorf("%w: %s", ErrAliasInUse, r.Alias)
-	}
-	if err != nil {
+	if err := s.persist(ctx, roomID, rs, head, entries, rec); err != nil {
 		return "", err
 	}
 	return roomID, nil
+}
+
+// newRoomRecord is what a new room writes besides its events: its row and,
+// when createRoom named one, its alias.
+type newRoomRecord struct {
+	room  store.Room
+	alias *store.RoomAlias
+}
+
+// write creates the room row and the alias in tx. A taken alias is
+// ErrAliasInUse, which fails the whole transaction.
+func (n *newRoomRecord) write(ctx context.Context, tx *store.Tx) error {
+	if err := tx.CreateRoom(ctx, n.room); err != nil {
+		return fmt.Errorf("create room %s: %w", n.room.RoomID, err)
+	}
+	if n.alias == nil {
+		return nil
+	}
+	err := tx.CreateRoomAlias(ctx, *n.alias)
+	if errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("%w: %s", ErrAliasInUse, n.alias.Alias)
+	}
+	if err != nil {
+		return fmt.Errorf("create alias of new room %s: %w", n.room.RoomID, err)
+	}
+	return nil
 }

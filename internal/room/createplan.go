@@ -56,8 +56,9 @@ type plannedEvent struct {
 }
 
 // planCreate turns a request into the ordered events the spec prescribes:
-// create, creator join, power levels, canonical alias, preset events,
-// initial_state, name, topic, then invites. It is pure so that the order and
+// create, creator join, power levels (those of initial_state, if it has
+// them), canonical alias, preset events, the rest of initial_state, name,
+// topic, then invites. It is pure so that the order and
 // contents can be tested without a database.
 func planCreate(r *CreateRequest) ([]plannedEvent, error) {
 	v := r.Version
@@ -117,12 +118,26 @@ func planCreate(r *CreateRequest) ([]plannedEvent, error) {
 	}
 	plan = append(plan, plannedEvent{typ: "m.room.member", stateKey: string(r.Creator), content: mustJSON(member)})
 
-	// 3. Power levels, with the override applied on top.
-	pl := defaultPowerLevels(r, preset, additional)
-	for k, val := range r.PowerLevelContentOverride {
-		pl[k] = val
+	// 3. Power levels: the defaults with power_level_content_override
+	// applied on top; or, when initial_state holds m.room.power_levels, that
+	// content instead.
+	//
+	// NOTSPEC: the spec's order sends the overridden defaults here and the
+	// initial_state power levels in step 6, replacing them. Like Synapse,
+	// Hafen sends only the initial_state content, here: the room ends in
+	// the same state, and a room whose defaults would not let the creator
+	// send the replacement can still be created.
+	var plContent json.RawMessage
+	if se, ok := initialPowerLevels(r.InitialState); ok {
+		plContent = se.Content
+	} else {
+		pl := defaultPowerLevels(r, preset, additional)
+		for k, val := range r.PowerLevelContentOverride {
+			pl[k] = val
+		}
+		plContent = mustJSON(pl)
 	}
-	plan = append(plan, plannedEvent{typ: "m.room.power_levels", content: mustJSON(pl)})
+	plan = append(plan, plannedEvent{typ: "m.room.power_levels", content: plContent})
 
 	// 4. Canonical alias.
 	if r.Alias != "" {
@@ -137,11 +152,14 @@ func planCreate(r *CreateRequest) ([]plannedEvent, error) {
 		{typ: "m.room.guest_access", content: mustJSON(map[string]string{"guest_access": guestAccess})},
 	}
 	for _, se := range r.InitialState {
-		switch se.Type {
-		case "m.room.create", "m.room.member", "m.room.power_levels":
+		switch {
+		case se.Type == "m.room.create" || se.Type == "m.room.member":
 			// These are set by the steps above; accepting them here would
-			// let initial_state replace the creator's power or membership.
+			// let initial_state replace the room's creation or the
+			// creator's membership.
 			return nil, fmt.Errorf("%w: initial_state may not contain %s", ErrInvalidRequest, se.Type)
+		case se.Type == "m.room.power_levels" && se.StateKey == "":
+			continue // sent in step 3
 		}
 		state = setPlanned(state, plannedEvent{typ: se.Type, stateKey: se.StateKey, content: se.Content})
 	}
@@ -166,6 +184,18 @@ func planCreate(r *CreateRequest) ([]plannedEvent, error) {
 		plan = append(plan, plannedEvent{typ: "m.room.member", stateKey: string(u), content: mustJSON(c)})
 	}
 	return plan, nil
+}
+
+// initialPowerLevels returns the last m.room.power_levels event of
+// initial_state, if there is one (a later entry for the same state
+// replaces an earlier one, as for every other event of initial_state).
+func initialPowerLevels(initial []StateEvent) (StateEvent, bool) {
+	for i := len(initial) - 1; i >= 0; i-- {
+		if se := initial[i]; se.Type == "m.room.power_levels" && se.StateKey == "" {
+			return se, true
+		}
+	}
+	return StateEvent{}, false
 }
 
 // defaultPowerLevels returns the power levels a new room starts with.

@@ -13,4 +13,9 @@
 // core/authrules.NeededStateKeys, checks them with core/authrules.Check and
 // persists them through store. Handlers call it for every write into a room;
 // reads go straight to the store.
+//
+// Around that path it owns what a membership change implies beyond the
+// auth rules: the authoriser of a restricted join (restricted.go), the
+// target checks of kicks and unbans, and the leaves of a deactivated
+// account (deactivate.go).
 package room

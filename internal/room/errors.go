@@ -17,4 +17,11 @@ var (
 	ErrMissingPrevEvents = errors.New("prev events missing")
 	// ErrAliasInUse means a requested room alias already exists.
 	ErrAliasInUse = errors.New("room alias in use")
+	// ErrStillMember means a user asked to forget a room they are joined
+	// to, invited to or knocking on.
+	ErrStillMember = errors.New("leave the room before forgetting it")
+	// ErrUnableToGrantJoin means a user qualifies for a restricted join but
+	// no user of this server in the room may invite, so none can authorise
+	// it.
+	ErrUnableToGrantJoin = errors.New("unable to grant join")
 )

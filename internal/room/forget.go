@@ -10,10 +10,6 @@ import (
 	"github.com/hafenchat/hafen/internal/store"
 )
 
-// ErrStillMember means a user asked to forget a room they are joined to,
-// invited to or knocking on.
-var ErrStillMember = errors.New("leave the room before forgetting it")
-
 // Forget forgets a room the user has left or was banned from: sync leaves
 // it out until the user joins, is invited or knocks again. It returns
 // ErrStillMember while the user is joined, invited or knocking, and does

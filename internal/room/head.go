@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,8 +69,9 @@ type roomState struct {
 	extremities []*event.PDU
 
 	// txns maps the client transactions of recently persisted events to
-	// those events, so a retry racing its original is answered with the
-	// original instead of failing its batch on the unique transaction ID.
+	// those events' IDs, so a retry racing its original is answered with
+	// the original instead of failing its batch on the unique transaction
+	// ID. It holds IDs, not events, so that it keeps no event alive.
 	// Guarded by mu.
 	txns recentTxns
 }
@@ -79,16 +81,16 @@ type roomState struct {
 // is older than the window, and are dropped with prev a window later. Its
 // size is bounded by the room's traffic within that time, not its history.
 type recentTxns struct {
-	cur, prev map[txnKey]*event.PDU
+	cur, prev map[txnKey]id.EventID
 	rotated   time.Time
 }
 
-func (r *recentTxns) get(k txnKey) (*event.PDU, bool) {
-	if pdu, ok := r.cur[k]; ok {
-		return pdu, true
+func (r *recentTxns) get(k txnKey) (id.EventID, bool) {
+	if e, ok := r.cur[k]; ok {
+		return e, true
 	}
-	pdu, ok := r.prev[k]
-	return pdu, ok
+	e, ok := r.prev[k]
+	return e, ok
 }
 
 // expire drops the entries older than the window as of now.
@@ -101,12 +103,15 @@ func (r *recentTxns) expire(now time.Time) {
 	}
 }
 
-func (r *recentTxns) put(k txnKey, pdu *event.PDU, now time.Time) {
+func (r *recentTxns) put(k txnKey, e id.EventID, now time.Time) {
 	r.expire(now)
 	if r.cur == nil {
-		r.cur = map[txnKey]*event.PDU{}
+		r.cur = map[txnKey]id.EventID{}
 	}
-	r.cur[k] = pdu
+	// The key's strings may share memory with a whole request (path
+	// values): copy them so the entry keeps only itself alive.
+	k.txn, k.scope = strings.Clone(k.txn), strings.Clone(k.scope)
+	r.cur[k] = e
 }
 
 func (r *recentTxns) len() int { return len(r.cur) + len(r.prev) }

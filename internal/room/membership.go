@@ -13,13 +13,13 @@ import (
 	"github.com/hafenchat/hafen/internal/core/id"
 )
 
-// Membership values.
+// Membership values, as the auth rules name them.
 const (
-	MembershipJoin   = "join"
-	MembershipInvite = "invite"
-	MembershipLeave  = "leave"
-	MembershipBan    = "ban"
-	MembershipKnock  = "knock"
+	MembershipJoin   = authrules.MembershipJoin
+	MembershipInvite = authrules.MembershipInvite
+	MembershipLeave  = authrules.MembershipLeave
+	MembershipBan    = authrules.MembershipBan
+	MembershipKnock  = authrules.MembershipKnock
 )
 
 // MembershipChange is a request to change target's membership of a room.
@@ -32,15 +32,38 @@ type MembershipChange struct {
 	IsDirect bool
 	// Profile is copied into join events (displayname, avatar_url).
 	Profile map[string]string
+	// Unban marks a leave of another user as an unban: the target must be
+	// banned. Otherwise such a leave is a kick, and the target must be
+	// joined, invited or knocking.
+	Unban bool
 }
 
 // ChangeMembership sends the m.room.member event a join, invite, leave,
 // kick, ban, unban or knock implies, and returns it. Whether the change is
-// allowed is decided by the auth rules alone.
+// allowed is decided by the auth rules, and for a kick or an unban (a leave
+// of another user) by the target's current membership, checked under the
+// room lock: the spec's 403 for /kick covers "the kickee is not currently in
+// the room" and /unban undoes a ban only, so neither may turn into the
+// other or write a leave over a leave.
 func (s *Service) ChangeMembership(ctx context.Context, roomID id.RoomID, c MembershipChange) (*event.PDU, error) {
 	if c.Target.Domain() != s.serverName && c.Membership == MembershipInvite {
 		// TODO(#3): invites to other servers need the federation API.
 		return nil, fmt.Errorf("%w: inviting %s needs federation, which this server does not offer yet", ErrForbidden, c.Target)
+	}
+	var require func(state func(typ, stateKey string) *event.PDU) error
+	if c.Membership == MembershipLeave && c.Sender != c.Target {
+		require = func(state func(typ, stateKey string) *event.PDU) error {
+			cur := authrules.MembershipOf(state("m.room.member", string(c.Target)))
+			switch {
+			case c.Unban && cur != MembershipBan:
+				return fmt.Errorf("%w: %s is not banned from this room", ErrForbidden, c.Target)
+			case !c.Unban && cur != MembershipJoin && cur != MembershipInvite && cur != MembershipKnock:
+				// An invite or a knock counts: kicking revokes the invite or
+				// denies the knock, as clients use it.
+				return fmt.Errorf("%w: %s is not in this room", ErrForbidden, c.Target)
+			}
+			return nil
+		}
 	}
 	content := map[string]any{"membership": c.Membership}
 	if c.Reason != "" {
@@ -56,12 +79,21 @@ func (s *Service) ChangeMembership(ctx context.Context, roomID id.RoomID, c Memb
 			}
 		}
 	}
+	if c.Membership == MembershipJoin && c.Sender == c.Target {
+		auth, err := s.joinAuthoriser(ctx, roomID, c.Target)
+		if err != nil {
+			return nil, err
+		}
+		if auth != "" {
+			content[contentKeyAuthoriser] = auth
+		}
+	}
 	raw, err := json.Marshal(content)
 	if err != nil {
 		return nil, fmt.Errorf("encode member content: %w", err)
 	}
 	sk := string(c.Target)
-	pdu, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.member", StateKey: &sk, Sender: c.Sender, Content: raw})
+	pdu, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.member", StateKey: &sk, Sender: c.Sender, Content: raw, Require: require})
 	return pdu, err
 }
 

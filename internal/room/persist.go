@@ -47,11 +47,11 @@ type entry struct {
 // transaction IDs and the forward extremities o ends with. The head is
 // fenced: the room's generation must still be the one rs read, otherwise
 // nothing is written and the error wraps store.ErrStale. newRoom, when
-// set, creates the room row in the same transaction (and registers rs for
-// it). Right after the commit it advances rs to o and notifies the
+// set, creates the room row and its alias in the same transaction (and
+// registers rs for the room). Right after the commit it advances rs to o and notifies the
 // listeners. On any error the head is marked unloaded, so that the next
 // batch reads it from the database. The caller holds rs.mu.
-func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, o *overlay, entries []*entry, newRoom *store.Room) error {
+func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, o *overlay, entries []*entry, newRoom *newRoomRecord) error {
 	var (
 		group   int64
 		newNIDs map[event.StateKey]int64
@@ -60,8 +60,8 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
 		out = out[:0]
 		if newRoom != nil {
-			if err := tx.CreateRoom(ctx, *newRoom); err != nil {
-				return fmt.Errorf("create room %s: %w", roomID, err)
+			if err := newRoom.write(ctx, tx); err != nil {
+				return err
 			}
 		}
 		group = rs.stateGroup
@@ -145,7 +145,8 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				}
 			}
 			if p := en.prop; p.TxnID != "" {
-				if err := tx.AddTxnID(ctx, p.Sender, p.DeviceID, p.TxnID, pdu.EventID(), pdu.OriginServerTS()); err != nil {
+				k := store.TxnKey{UserID: p.Sender, DeviceID: p.DeviceID, Scope: p.TxnScope, TxnID: p.TxnID}
+				if err := tx.AddTxnID(ctx, k, pdu.EventID(), pdu.OriginServerTS()); err != nil {
 					return fmt.Errorf("record txn id %s: %w", p.TxnID, err)
 				}
 			}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
+	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
 )
@@ -84,8 +86,9 @@ var historyKey = store.StateKey{Type: "m.room.history_visibility"}
 // when that is not enough. Rejected events and events whose state is
 // unknown (outliers) are never visible.
 //
-// A user whose membership has been join since before the oldest event sees
-// every event (rule 2) at the cost of one lookup.
+// A user whose membership has been join since before the oldest event, in
+// the stream and in the room's history, sees every event (rule 2) at the
+// cost of two lookups.
 func FilterVisible(ctx context.Context, db VisibilityStore, user id.UserID, joinedNow bool, events []store.Event) ([]store.Event, error) {
 	if len(events) == 0 {
 		return events, nil
@@ -104,15 +107,13 @@ func FilterVisible(ctx context.Context, db VisibilityStore, user id.UserID, join
 		return nil, fmt.Errorf("filter visible events: %w", err)
 	}
 	if current.Membership == MembershipJoin && current.StreamPos > 0 && current.StreamPos < oldestPos(events) {
-		// The user's newest member event is a join before every event:
-		// they were joined at each of them.
-		out := make([]store.Event, 0, len(events))
-		for _, e := range events {
-			if !e.Rejected && !e.Outlier && e.StreamPos > 0 {
-				out = append(out, e)
-			}
+		joinedAtAll, err := joinedBeforeInHistory(ctx, db, current, events)
+		if err != nil {
+			return nil, fmt.Errorf("filter visible events: %w", err)
 		}
-		return out, nil
+		if joinedAtAll {
+			return joinedVisible(events), nil
+		}
 	}
 
 	nids := make([]int64, len(events))
@@ -166,7 +167,7 @@ func FilterVisible(ctx context.Context, db VisibilityStore, user id.UserID, join
 		b := atGroup[g]
 		v := EventVisibility{
 			HistoryBefore:    contentString(content[b.history], "history_visibility"),
-			MembershipBefore: contentString(content[b.membership], "membership"),
+			MembershipBefore: authrules.Membership(event.RawContent(content[b.membership])),
 		}
 		v.HistoryAfter, v.MembershipAfter = v.HistoryBefore, v.MembershipBefore
 		if e.StateKey != nil {
@@ -174,7 +175,7 @@ func FilterVisible(ctx context.Context, db VisibilityStore, user id.UserID, join
 			case e.Type == historyKey.Type && *e.StateKey == "":
 				v.HistoryAfter = contentString(e.JSON, "history_visibility")
 			case e.Type == memberKey.Type && *e.StateKey == memberKey.StateKey:
-				v.MembershipAfter = contentString(e.JSON, "membership")
+				v.MembershipAfter = authrules.Membership(event.RawContent(e.JSON))
 			}
 		}
 		vis[i] = v
@@ -195,6 +196,40 @@ func FilterVisible(ctx context.Context, db VisibilityStore, user id.UserID, join
 		}
 	}
 	return out, nil
+}
+
+// joinedBeforeInHistory reports whether the user's current membership, a
+// join that reached the server before every event, also precedes each of
+// them in the room's history (by depth). Events that arrive after the join
+// with an older depth (backfilled history, events of a server that lagged)
+// may be history from before the join, which only the state before each
+// event can decide.
+func joinedBeforeInHistory(ctx context.Context, db VisibilityStore, join store.Member, events []store.Event) (bool, error) {
+	evs, err := db.EventsByNID(ctx, []int64{join.EventNID})
+	if err != nil {
+		return false, err
+	}
+	if len(evs) == 0 {
+		return false, nil
+	}
+	for _, e := range events {
+		if e.Depth <= evs[0].Depth {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// joinedVisible returns the events a user who was joined at each of them
+// sees (rule 2): all but rejected events and outliers.
+func joinedVisible(events []store.Event) []store.Event {
+	out := make([]store.Event, 0, len(events))
+	for _, e := range events {
+		if !e.Rejected && !e.Outlier && e.StreamPos > 0 {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // oldestPos returns the smallest stream position among events that have
@@ -244,7 +279,7 @@ func newestJoin(ctx context.Context, db VisibilityStore, current store.Member, f
 		if len(evs) == 0 || evs[0].StreamPos >= pos {
 			return 0, nil // not in the timeline, or not older: stop
 		}
-		nid, pos, membership = prev, evs[0].StreamPos, contentString(evs[0].JSON, "membership")
+		nid, pos, membership = prev, evs[0].StreamPos, authrules.Membership(event.RawContent(evs[0].JSON))
 	}
 	return 0, nil
 }

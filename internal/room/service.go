@@ -134,10 +134,12 @@ func (s *Service) verifyKeys(remote signing.KeyLookup) signing.KeyLookup {
 // starts taking requests.
 func (s *Service) AddListener(l Listener) { s.listeners = append(s.listeners, l) }
 
-// txnKey identifies a client transaction.
+// txnKey identifies a client transaction: the device, the endpoint and
+// path it was made on (see Proposal.TxnScope) and the transaction ID.
 type txnKey struct {
 	user   id.UserID
 	device id.DeviceID
+	scope  string
 	txn    string
 }
 
@@ -150,9 +152,17 @@ type Proposal struct {
 	// Redacts is the event an m.room.redaction redacts.
 	Redacts id.EventID
 	// TxnID, when set with DeviceID, records the client transaction ID so
-	// that a retried send returns the same event.
+	// that a retried send returns the same event. TxnScope names the
+	// endpoint and path the transaction was made on (for example
+	// "send:{roomId}:{eventType}"): the same TxnID in another scope is
+	// another transaction.
 	TxnID    string
+	TxnScope string
 	DeviceID id.DeviceID
+	// Require, when set, is checked against the room's state right before
+	// the event is built, under the room lock: an error refuses the event
+	// and nothing is written. It must only read the state it is given.
+	Require func(state func(typ, stateKey string) *event.PDU) error
 }
 
 // request is one event waiting for its room's next batch: a local
@@ -218,13 +228,21 @@ func (s *Service) submit(ctx context.Context, roomID id.RoomID, reqs ...*request
 
 // txnKey returns the client transaction of a proposal, if it has one.
 func (p Proposal) txnKey() (txnKey, bool) {
-	return txnKey{user: p.Sender, device: p.DeviceID, txn: p.TxnID}, p.TxnID != ""
+	return txnKey{user: p.Sender, device: p.DeviceID, scope: p.TxnScope, txn: p.TxnID}, p.TxnID != ""
 }
 
 // buildAndCheck turns a proposal into a signed event with the given
 // prev_events, on top of the state before it, and checks it against the
 // auth rules.
 func (s *Service) buildAndCheck(roomID id.RoomID, v *roomversion.Version, before stateReader, prevs []*event.PDU, p Proposal) (*event.PDU, error) {
+	if p.Require != nil {
+		get := func(typ, stateKey string) *event.PDU {
+			return before.get(event.StateKey{Type: typ, StateKey: stateKey})
+		}
+		if err := p.Require(get); err != nil {
+			return nil, err
+		}
+	}
 	needed, err := authrules.NeededStateKeys(v, p.Type, p.StateKey, p.Sender, p.Content)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidRequest, err)

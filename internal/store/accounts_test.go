@@ -357,16 +357,28 @@ func TestFilters(t *testing.T) {
 func TestTxnIDs(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *DB) {
 		ctx := context.Background()
-		write(t, db, func(tx *Tx) error { return tx.AddTxnID(ctx, alice, "PHONE", "t1", "$e1", 10) })
+		phone := TxnKey{UserID: alice, DeviceID: "PHONE", Scope: "send:!a:hafen.test:m.room.message", TxnID: "t1"}
+		write(t, db, func(tx *Tx) error { return tx.AddTxnID(ctx, phone, "$e1", 10) })
 		if err := db.Write(ctx, func(tx *Tx) error {
-			return tx.AddTxnID(ctx, alice, "PHONE", "t1", "$e2", 11)
+			return tx.AddTxnID(ctx, phone, "$e2", 11)
 		}); !errors.Is(err, ErrExists) {
 			t.Errorf("AddTxnID twice = %v, want ErrExists", err)
 		}
-		// The same transaction ID from another device is another transaction.
-		write(t, db, func(tx *Tx) error { return tx.AddTxnID(ctx, alice, "LAPTOP", "t1", "$e3", 100) })
-		if got, err := db.TxnEventID(ctx, alice, "PHONE", "t1"); err != nil || got != "$e1" {
-			t.Errorf("TxnEventID = %s, %v; want $e1", got, err)
+		// The same transaction ID from another device, or on another path,
+		// is another transaction.
+		laptop := phone
+		laptop.DeviceID = "LAPTOP"
+		write(t, db, func(tx *Tx) error { return tx.AddTxnID(ctx, laptop, "$e3", 100) })
+		otherRoom := phone
+		otherRoom.Scope = "send:!b:hafen.test:m.room.message"
+		write(t, db, func(tx *Tx) error { return tx.AddTxnID(ctx, otherRoom, "$e4", 100) })
+		for _, tc := range []struct {
+			key  TxnKey
+			want id.EventID
+		}{{phone, "$e1"}, {laptop, "$e3"}, {otherRoom, "$e4"}} {
+			if got, err := db.TxnEventID(ctx, tc.key); err != nil || got != tc.want {
+				t.Errorf("TxnEventID(%s) = %s, %v; want %s", tc.key, got, err, tc.want)
+			}
 		}
 		var n int64
 		write(t, db, func(tx *Tx) error {
@@ -377,7 +389,7 @@ func TestTxnIDs(t *testing.T) {
 		if n != 1 {
 			t.Errorf("DeleteTxnIDsBefore deleted %d, want 1", n)
 		}
-		if _, err := db.TxnEventID(ctx, alice, "PHONE", "t1"); !errors.Is(err, ErrNotFound) {
+		if _, err := db.TxnEventID(ctx, phone); !errors.Is(err, ErrNotFound) {
 			t.Errorf("expired txn: %v, want ErrNotFound", err)
 		}
 	})

@@ -13,7 +13,7 @@ import (
 
 // BenchmarkPersistEvents measures events persisted per second, the way the
 // event path persists them (event, its state group reference, the room's
-// extremities, one write each), by one caller at a time and by many
+// extremities and the fence on the room's generation, one write each), by one caller at a time and by many
 // concurrent callers, whose writes the writer groups into shared
 // transactions.
 func BenchmarkPersistEvents(b *testing.B) {
@@ -38,10 +38,16 @@ func benchmarkPersistEvents(b *testing.B, dsn string, writers int) {
 	db := openTestDB(b, dsn)
 	var group int64
 	write(b, db, func(tx *Tx) error {
+		if err := tx.CreateRoom(ctx, Room{RoomID: roomA, RoomVersion: "12", Creator: alice}); err != nil {
+			return err
+		}
 		var err error
 		group, err = tx.StoreStateGroup(ctx, roomA, 0, map[StateKey]int64{{"m.room.create", ""}: 0})
 		return err
 	})
+	// generation is only touched by write functions, which the writer
+	// runs one at a time.
+	var generation int64
 	payload := []byte(`{"content":{"body":"hello","msgtype":"m.text"},"type":"m.room.message","sender":"@alice:hafen.test"}`)
 	var seq atomic.Int64
 	persist := func() error {
@@ -58,7 +64,14 @@ func benchmarkPersistEvents(b *testing.B, dsn string, writers int) {
 			if err := tx.SetEventState(ctx, nid, group); err != nil {
 				return err
 			}
-			return tx.SetExtremities(ctx, roomA, []id.EventID{eid})
+			if err := tx.SetExtremities(ctx, roomA, []id.EventID{eid}); err != nil {
+				return err
+			}
+			if err := tx.AdvanceRoomHead(ctx, roomA, generation, group); err != nil {
+				return err
+			}
+			generation++
+			return nil
 		})
 	}
 	batchesBefore, jobsBefore := db.w.batches.Load(), db.w.jobs.Load()

@@ -10,7 +10,7 @@ import (
 
 // ErrDatabaseInUse is returned (wrapped) by LockProcess when another
 // process holds the database.
-var ErrDatabaseInUse = errors.New("database is in use by another hafen process")
+var ErrDatabaseInUse = errors.New("in use by another hafen process")
 
 // ProcessLock is a held LockProcess lock.
 type ProcessLock struct {
@@ -42,6 +42,10 @@ func LockProcess(ctx context.Context, dsn string) (*ProcessLock, error) {
 	pool.SetMaxIdleConns(1)
 	pool.SetConnMaxLifetime(0)
 	pool.SetConnMaxIdleTime(0)
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
 	var ok bool
 	var schema string
 	err = pool.QueryRowContext(ctx,
@@ -52,7 +56,7 @@ func LockProcess(ctx context.Context, dsn string) (*ProcessLock, error) {
 	}
 	if !ok {
 		pool.Close()
-		return nil, fmt.Errorf("schema %s: %w", schema, ErrDatabaseInUse)
+		return nil, fmt.Errorf("PostgreSQL schema %s is %w", schema, ErrDatabaseInUse)
 	}
 	return &ProcessLock{db: pool}, nil
 }

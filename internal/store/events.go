@@ -17,9 +17,11 @@ import (
 // streams.go), NULL for outliers and rejected events, which never reach a
 // timeline.
 //
-// prev_events are not split into their own table: /messages and sync page
-// by stream_pos, and backfill walks prev_events by loading events (their
-// JSON) by ID and depth, so an edges table would only duplicate the JSON.
+// prev_events are not split into their own table: sync pages by
+// stream_pos, /messages by (depth, stream_pos) (see room_order.go, whose
+// index replaced events_room_depth), and backfill walks prev_events by
+// loading events (their JSON) by ID and depth, so an edges table would only
+// duplicate the JSON.
 const eventsSchema = `
 CREATE TABLE events (
 	event_nid        {{bigserial_pk}},

@@ -63,6 +63,16 @@ var migrations = []migration{
 	},
 	{
 		version:    5,
+		name:       "transaction ids scoped by endpoint and path",
+		statements: []string{txnIDsScopeMigration},
+	},
+	{
+		version:    6,
+		name:       "topological order of room events",
+		statements: []string{roomOrderIndex},
+	},
+	{
+		version:    7,
 		name:       "state event replaces",
 		statements: []string{eventStateReplacesSchema},
 	},

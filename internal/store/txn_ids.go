@@ -7,8 +7,15 @@ import (
 	"github.com/hafenchat/hafen/internal/core/id"
 )
 
-// txn_ids remembers the event each client transaction ID produced, so that
-// a retried PUT /send returns the same event instead of sending it twice.
+// txn_ids remembers the event each client transaction produced, so that a
+// retried request returns the same event instead of sending it twice. The
+// spec treats a request as a retry only when its path is the same, so a
+// transaction is identified by the device and a scope naming the endpoint
+// and path (for example "send:{roomId}:{eventType}") as well as the
+// transaction ID: the same txnId on another path is a new request.
+//
+// The first schema had no scope; migration 5 (txnIDsScopeMigration) moves
+// its rows over with the scope of /send they had.
 const txnIDsSchema = `
 CREATE TABLE txn_ids (
 	user_id    TEXT NOT NULL,
@@ -20,30 +27,65 @@ CREATE TABLE txn_ids (
 );
 CREATE INDEX txn_ids_created ON txn_ids (created_ts)`
 
-// AddTxnID records that a device's transaction ID produced eventID. It
-// returns an error wrapping ErrExists if the transaction ID was used before.
-func (t *Tx) AddTxnID(ctx context.Context, userID id.UserID, deviceID id.DeviceID, txnID string, eventID id.EventID, createdTS int64) error {
+// txnIDsScopeMigration rebuilds txn_ids with a scope in its key. Every row
+// of the old table came from PUT /send (redactions sent through /redact
+// included), so it gets the scope "send:{room}:{type}" of its event; a
+// retry of such a /redact after the upgrade is taken as a new request,
+// which redacts the same event again and changes nothing.
+const txnIDsScopeMigration = `
+CREATE TABLE txn_ids_scoped (
+	user_id    TEXT NOT NULL,
+	device_id  TEXT NOT NULL,
+	scope      TEXT NOT NULL,
+	txn_id     TEXT NOT NULL,
+	event_id   TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, device_id, scope, txn_id)
+);
+INSERT INTO txn_ids_scoped (user_id, device_id, scope, txn_id, event_id, created_ts)
+	SELECT t.user_id, t.device_id, 'send:' || e.room_id || ':' || e.type, t.txn_id, t.event_id, t.created_ts
+	FROM txn_ids t JOIN events e ON e.event_id = t.event_id;
+DROP TABLE txn_ids;
+ALTER TABLE txn_ids_scoped RENAME TO txn_ids;
+CREATE INDEX txn_ids_created ON txn_ids (created_ts)`
+
+// TxnKey identifies a client transaction: the device that made it, the
+// endpoint and path it was made on (Scope) and the client's transaction ID.
+type TxnKey struct {
+	UserID   id.UserID
+	DeviceID id.DeviceID
+	Scope    string
+	TxnID    string
+}
+
+func (k TxnKey) String() string {
+	return fmt.Sprintf("%s of %s/%s on %s", k.TxnID, k.UserID, k.DeviceID, k.Scope)
+}
+
+// AddTxnID records that a transaction produced eventID. It returns an error
+// wrapping ErrExists if the transaction was recorded before.
+func (t *Tx) AddTxnID(ctx context.Context, k TxnKey, eventID id.EventID, createdTS int64) error {
 	_, err := t.q.ExecContext(ctx,
-		`INSERT INTO txn_ids (user_id, device_id, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5)`,
-		string(userID), string(deviceID), txnID, string(eventID), createdTS)
+		`INSERT INTO txn_ids (user_id, device_id, scope, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5, $6)`,
+		string(k.UserID), string(k.DeviceID), k.Scope, k.TxnID, string(eventID), createdTS)
 	if t.d.isUniqueViolation(err) {
-		return fmt.Errorf("add transaction %s of %s/%s: %w", txnID, userID, deviceID, ErrExists)
+		return fmt.Errorf("add transaction %s: %w", k, ErrExists)
 	}
 	if err != nil {
-		return fmt.Errorf("add transaction %s of %s/%s: %w", txnID, userID, deviceID, err)
+		return fmt.Errorf("add transaction %s: %w", k, err)
 	}
 	return nil
 }
 
-// TxnEventID returns the event a transaction ID produced, or an error
-// wrapping ErrNotFound.
-func (r reader) TxnEventID(ctx context.Context, userID id.UserID, deviceID id.DeviceID, txnID string) (id.EventID, error) {
+// TxnEventID returns the event a transaction produced, or an error wrapping
+// ErrNotFound.
+func (r reader) TxnEventID(ctx context.Context, k TxnKey) (id.EventID, error) {
 	var eventID id.EventID
 	err := r.q.QueryRowContext(ctx,
-		`SELECT event_id FROM txn_ids WHERE user_id = $1 AND device_id = $2 AND txn_id = $3`,
-		string(userID), string(deviceID), txnID).Scan(&eventID)
+		`SELECT event_id FROM txn_ids WHERE user_id = $1 AND device_id = $2 AND scope = $3 AND txn_id = $4`,
+		string(k.UserID), string(k.DeviceID), k.Scope, k.TxnID).Scan(&eventID)
 	if err != nil {
-		return "", fmt.Errorf("look up transaction %s of %s/%s: %w", txnID, userID, deviceID, notFound(err))
+		return "", fmt.Errorf("look up transaction %s: %w", k, notFound(err))
 	}
 	return eventID, nil
 }

@@ -120,6 +120,20 @@ func (t *Tx) DeactivateUser(ctx context.Context, userID id.UserID) error {
 	return nil
 }
 
+// EraseUserData removes the non-event data an account deactivated with
+// "erase" leaves behind: the global profile (displayname, avatar_url) and
+// the sync filters. A user without an account row has none, which is not
+// an error.
+func (t *Tx) EraseUserData(ctx context.Context, userID id.UserID) error {
+	if _, err := t.q.ExecContext(ctx, `UPDATE users SET displayname = NULL, avatar_url = NULL WHERE user_id = $1`, string(userID)); err != nil {
+		return fmt.Errorf("erase profile of %s: %w", userID, err)
+	}
+	if _, err := t.q.ExecContext(ctx, `DELETE FROM filters WHERE user_id = $1`, string(userID)); err != nil {
+		return fmt.Errorf("erase filters of %s: %w", userID, err)
+	}
+	return nil
+}
+
 // updateUser runs an UPDATE of one user row whose last parameter is the
 // user ID; value, unless nil, is the first. It returns an error wrapping
 // ErrNotFound if the user does not exist.
