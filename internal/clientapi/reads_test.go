@@ -3,6 +3,7 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"testing"
@@ -10,6 +11,9 @@ import (
 	"maunium.net/go/mautrix"
 	mevent "maunium.net/go/mautrix/event"
 	mid "maunium.net/go/mautrix/id"
+
+	"github.com/hafenchat/hafen/internal/clientsync"
+	"github.com/hafenchat/hafen/internal/room"
 )
 
 // roomPath is the path of a room endpoint.
@@ -214,6 +218,112 @@ func TestStateReadsCarryPrevContentAndRedactions(t *testing.T) {
 		}
 		if c, _ := chunk[0].(map[string]any)["content"].(map[string]any); c["displayname"] != "Alice" {
 			t.Errorf("member content = %v", c)
+		}
+	})
+}
+
+func TestLegacyR0PathsAreAliases(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		withSync(t, e)
+		_, token := e.user("alice")
+		who := e.do("GET", "/_matrix/client/r0/account/whoami", token, nil)
+		e.expect(who, 200, "")
+		if who.str("user_id") != "@alice:hafen.test" {
+			t.Errorf("r0 whoami = %s", who.raw)
+		}
+		created := e.do("POST", "/_matrix/client/r0/createRoom", token, map[string]any{"name": "old bot"})
+		e.expect(created, 200, "")
+		roomID := mid.RoomID(created.str("room_id"))
+		e.expect(e.do("PUT", "/_matrix/client/r0/rooms/"+url.PathEscape(string(roomID))+"/send/m.room.message/t1", token,
+			map[string]any{"msgtype": "m.text", "body": "hi"}), 200, "")
+		msgs := e.do("GET", "/_matrix/client/r0/rooms/"+url.PathEscape(string(roomID))+"/messages?dir=b&limit=1", token, nil)
+		e.expect(msgs, 200, "")
+		e.expect(e.do("GET", "/_matrix/client/r0/sync", token, nil), 200, "")
+		// Endpoints added after r0 have no r0 path.
+		e.expect(e.do("POST", "/_matrix/client/r0/knock/"+url.PathEscape(string(roomID)), token, map[string]any{}), 404, "M_UNRECOGNIZED")
+	})
+}
+
+// withSync gives the environment's server the sync service, wired to the
+// room service as cmd/hafen wires it. Call it before any event is sent.
+func withSync(t *testing.T, e *roomEnv) {
+	t.Helper()
+	svc, ok := e.srv.Rooms.Service.(*room.Service)
+	if !ok {
+		t.Fatalf("room service is %T", e.srv.Rooms.Service)
+	}
+	syncer := clientsync.New(clientsync.Config{DB: e.db, Rooms: svc, Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	svc.AddListener(syncer)
+	e.srv.Sync = syncer
+}
+
+// syncRoom returns the joined room of a /sync response body.
+func syncRoom(t *testing.T, body map[string]any, roomID mid.RoomID) map[string]any {
+	t.Helper()
+	rooms, _ := body["rooms"].(map[string]any)
+	join, _ := rooms["join"].(map[string]any)
+	r, ok := join[string(roomID)].(map[string]any)
+	if !ok {
+		t.Fatalf("room %s not in rooms.join of the sync response", roomID)
+	}
+	return r
+}
+
+func TestSyncTimelineCompatibilityAndMembership(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		withSync(t, e)
+		alice, aliceToken := e.user("alice")
+		bob, bobToken := e.user("bob")
+		ctx := context.Background()
+		r := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"}))
+		before := must[*mautrix.RespSendEvent](t, "send")(alice.SendText(ctx, r.RoomID, "before bob"))
+		must[*mautrix.RespJoinRoom](t, "bob joins")(bob.JoinRoomByID(ctx, r.RoomID))
+
+		// Initial sync, not limited: limited is false and prev_batch is set.
+		initial := e.do("GET", "/_matrix/client/v3/sync", bobToken, nil)
+		e.expect(initial, 200, "")
+		tl, _ := syncRoom(t, initial.body, r.RoomID)["timeline"].(map[string]any)
+		if l, ok := tl["limited"]; !ok || l != false {
+			t.Errorf("initial sync: timeline.limited = %v (present %v), want false", l, ok)
+		}
+		if pb, _ := tl["prev_batch"].(string); pb == "" {
+			t.Errorf("initial sync: timeline.prev_batch missing")
+		}
+		// spec v1.11: unsigned.membership is bob's membership at each event.
+		events := eventsByID(tl["events"])
+		if got := unsignedOf(events[string(before.EventID)])["membership"]; got != "leave" {
+			t.Errorf("initial sync: membership at the message before bob joined = %v, want leave", got)
+		}
+		for id, ev := range events {
+			if ev["type"] == "m.room.member" && ev["state_key"] == string(bob.UserID) {
+				if got := unsignedOf(ev)["membership"]; got != "join" {
+					t.Errorf("initial sync: membership at bob's join %s = %v, want join", id, got)
+				}
+			}
+		}
+
+		// Incremental sync with one new event.
+		after := must[*mautrix.RespSendEvent](t, "send")(alice.SendText(ctx, r.RoomID, "after bob"))
+		next := e.do("GET", "/_matrix/client/v3/sync?since="+url.QueryEscape(initial.str("next_batch")), bobToken, nil)
+		e.expect(next, 200, "")
+		tl, _ = syncRoom(t, next.body, r.RoomID)["timeline"].(map[string]any)
+		if l, ok := tl["limited"]; !ok || l != false {
+			t.Errorf("incremental sync: timeline.limited = %v (present %v), want false", l, ok)
+		}
+		if pb, _ := tl["prev_batch"].(string); pb == "" {
+			t.Errorf("incremental sync: timeline.prev_batch missing")
+		}
+		if got := unsignedOf(eventsByID(tl["events"])[string(after.EventID)])["membership"]; got != "join" {
+			t.Errorf("incremental sync: membership at the new message = %v, want join", got)
+		}
+		// alice sees her own membership: join at both messages.
+		async := e.do("GET", "/_matrix/client/v3/sync", aliceToken, nil)
+		e.expect(async, 200, "")
+		tl, _ = syncRoom(t, async.body, r.RoomID)["timeline"].(map[string]any)
+		for _, id := range []mid.EventID{before.EventID, after.EventID} {
+			if got := unsignedOf(eventsByID(tl["events"])[string(id)])["membership"]; got != "join" {
+				t.Errorf("alice's sync: membership at %s = %v, want join", id, got)
+			}
 		}
 	})
 }

@@ -21,6 +21,7 @@ import (
 type Router struct {
 	mux      *http.ServeMux
 	patterns []string
+	handlers map[string]http.Handler
 }
 
 // fallbackPattern catches every request no route matches.
@@ -44,6 +45,25 @@ func (rt *Router) Handle(pattern string, h http.Handler) {
 	}
 	rt.mux.Handle(pattern, h)
 	rt.patterns = append(rt.patterns, pattern)
+	if rt.handlers == nil {
+		rt.handlers = map[string]http.Handler{}
+	}
+	rt.handlers[pattern] = h
+}
+
+// Alias registers, for every route registered so far whose path starts
+// with from, the same handler under the path with to in place of from
+// ("/_matrix/client/v3/" → "/_matrix/client/r0/"), unless skip reports
+// the route's pattern. Routes registered later are not aliased.
+func (rt *Router) Alias(from, to string, skip func(pattern string) bool) {
+	for _, pattern := range slices.Clone(rt.patterns) {
+		method, path, _ := strings.Cut(pattern, " ")
+		rest, ok := strings.CutPrefix(path, from)
+		if !ok || skip(pattern) {
+			continue
+		}
+		rt.Handle(method+" "+to+rest, rt.handlers[pattern])
+	}
 }
 
 // Patterns returns the patterns registered with Handle, in the order they
