@@ -84,7 +84,13 @@ func (f *eventFormatter) formatAll(ctx context.Context, events []store.Event) ([
 	if err != nil {
 		return nil, err
 	}
-	if len(events) >= minHeadLookup {
+	states := 0
+	for _, e := range events {
+		if e.StateKey != nil {
+			states++
+		}
+	}
+	if states >= minHeadLookup {
 		if err := f.loadHead(ctx); err != nil {
 			return nil, err
 		}
