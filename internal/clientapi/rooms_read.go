@@ -153,14 +153,30 @@ func (a *roomAPI) stateNIDsAfter(ctx context.Context, e store.Event, typ string)
 }
 
 // stateHeadersAfter is stateAfter restricted to the state events of type
-// typ ("" for all), as headers for eventFormatter.prepare: a state that is
-// mostly the current one is then neither read nor parsed again.
+// typ ("" for all), as headers for eventFormatter.prepare, read in one
+// query: a state that is mostly the current one is then neither read nor
+// parsed again.
 func (a *roomAPI) stateHeadersAfter(ctx context.Context, e store.Event, typ string) (store.Headers, error) {
-	nids, err := a.stateNIDsAfter(ctx, e, typ)
+	g, err := a.db.StateGroupBeforeEvent(ctx, e.NID)
+	if err != nil {
+		return store.Headers{}, fmt.Errorf("state before %s: %w", e.EventID, err)
+	}
+	h, err := a.db.StateHeadersAtGroup(ctx, g, typ)
 	if err != nil {
 		return store.Headers{}, err
 	}
-	return a.db.EventHeadersByNID(ctx, nids)
+	if e.StateKey == nil || e.Rejected || typ != "" && e.Type != typ {
+		return h, nil
+	}
+	// The event itself replaces what the state before it had at its key.
+	out := h.Events[:0]
+	for _, s := range h.Events {
+		if s.Type != e.Type || s.StateKey == nil || *s.StateKey != *e.StateKey {
+			out = append(out, s)
+		}
+	}
+	h.Events = append(out, e)
+	return h, nil
 }
 
 // viewStateHeaders returns the state the view allows, of type typ ("" for

@@ -46,7 +46,7 @@ type RoomStore interface {
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
 	StateReplaces(ctx context.Context, nids []int64) (map[int64]int64, error)
 	CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ string) (store.Headers, error)
-	EventHeadersByNID(ctx context.Context, nids []int64) (store.Headers, error)
+	StateHeadersAtGroup(ctx context.Context, groupID int64, typ string) (store.Headers, error)
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
 	TxnEventID(ctx context.Context, k store.TxnKey) (id.EventID, error)

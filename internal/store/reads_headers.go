@@ -59,26 +59,42 @@ func (r reader) CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ s
 	return h, nil
 }
 
-// EventHeadersByNID returns the headers of the events with the given NIDs,
-// in the order of nids. NIDs not stored are left out.
-func (r reader) EventHeadersByNID(ctx context.Context, nids []int64) (Headers, error) {
-	all := Headers{Replaces: map[int64]int64{}}
-	err := queryList(ctx, r, `SELECT `+headerColumns+`
-		FROM events ev LEFT JOIN event_state s ON s.event_nid = ev.event_nid
-		WHERE ev.event_nid `+anyList(1), nil, nids, all.scan)
+// StateHeadersAtGroup returns the headers of the events in the state at a
+// group, of type typ ("" for all), in one query: the group's delta chain
+// is walked as StateAtGroup walks it (the newest entry of a key wins, a
+// removal hides the key), and the events are joined in the database
+// rather than looked up by a list of NIDs. The CROSS JOIN makes SQLite
+// walk the chain first and look each group's entries up by its key (it
+// could otherwise scan every group's entries for the type); PostgreSQL
+// plans it as any join.
+func (r reader) StateHeadersAtGroup(ctx context.Context, groupID int64, typ string) (Headers, error) {
+	h := Headers{Replaces: map[int64]int64{}}
+	typeFilter := ""
+	args := []any{groupID}
+	if typ != "" {
+		typeFilter = `AND e.type = $2`
+		args = append(args, typ)
+	}
+	err := r.scanRows(ctx, `
+		WITH RECURSIVE chain (group_id, prev_group, hop) AS (
+			SELECT group_id, prev_group, 0 FROM state_groups WHERE group_id = $1
+			UNION ALL
+			SELECT g.group_id, g.prev_group, c.hop + 1
+			FROM state_groups g JOIN chain c ON g.group_id = c.prev_group
+		),
+		entries AS (
+			SELECT e.event_nid,
+				ROW_NUMBER() OVER (PARTITION BY e.type, e.state_key ORDER BY c.hop) AS newest
+			FROM chain c CROSS JOIN state_group_entries e
+			WHERE e.group_id = c.group_id `+typeFilter+`
+		)
+		SELECT `+headerColumns+`
+		FROM entries x JOIN events ev ON ev.event_nid = x.event_nid
+		LEFT JOIN event_state s ON s.event_nid = x.event_nid
+		WHERE x.newest = 1`,
+		args, h.scan)
 	if err != nil {
-		return Headers{}, fmt.Errorf("load %d event headers: %w", len(nids), err)
+		return Headers{}, fmt.Errorf("load state at group %d: %w", groupID, err)
 	}
-	byNID := make(map[int64]Event, len(all.Events))
-	for _, e := range all.Events {
-		byNID[e.NID] = e
-	}
-	out := Headers{Events: make([]Event, 0, len(byNID)), Replaces: all.Replaces}
-	for _, nid := range nids {
-		if e, ok := byNID[nid]; ok {
-			out.Events = append(out.Events, e)
-			delete(byNID, nid)
-		}
-	}
-	return out, nil
+	return h, nil
 }
