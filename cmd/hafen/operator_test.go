@@ -49,6 +49,15 @@ func TestSecondServerIsRefused(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "in use by another hafen process") || strings.Count(err.Error(), "\n") > 0 {
 				t.Errorf("second serve on the same data directory = %v, want one line saying it is in use", err)
 			}
+			if name == "sqlite" {
+				// Another data directory, one SQLite file outside both.
+				dbFile := filepath.Join(t.TempDir(), "shared.db")
+				startServe(t, filepath.Join(t.TempDir(), "a"), "--database", dbFile)
+				err, _ := serveOnce(t, filepath.Join(t.TempDir(), "b"), "--database", dbFile)
+				if err == nil || !strings.Contains(err.Error(), "database "+dbFile+" is in use by another hafen process") {
+					t.Errorf("second serve on the same SQLite file = %v, want it refused", err)
+				}
+			}
 			if name == "postgres" {
 				// Another data directory, the same database.
 				err, _ := serveOnce(t, filepath.Join(t.TempDir(), "other"), db...)

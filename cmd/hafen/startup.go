@@ -31,11 +31,11 @@ type resources struct {
 	// server has never run before (its data directory may have been made
 	// empty by the operator).
 	newServer bool
-	clientLn   net.Listener
-	fedLn      net.Listener
-	db         *store.DB
-	key        signing.Key
-	cert       tls.Certificate
+	clientLn  net.Listener
+	fedLn     net.Listener
+	db        *store.DB
+	key       signing.Key
+	cert      tls.Certificate
 
 	closers []func() error
 }
@@ -94,6 +94,9 @@ func openResources(ctx context.Context, loaded *config.Loaded, logger *slog.Logg
 		return r, fmt.Errorf("database: %w", err)
 	}
 	r.onClose(dbLock.Release)
+	if err := lockSQLiteElsewhere(r, cfg, dsn); err != nil {
+		return r, err
+	}
 
 	if r.firstStart {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -140,6 +143,41 @@ func lockDataDir(r *resources, dir string) error {
 	}
 	r.onClose(l.Release)
 	return nil
+}
+
+// lockSQLiteElsewhere locks an SQLite database that lives outside the
+// data directory (whose lock covers the default one), through a lock file
+// next to it, so two servers with different data directories cannot share
+// it either.
+func lockSQLiteElsewhere(r *resources, cfg config.Config, dsn string) error {
+	if isPostgresDSN(dsn) {
+		return nil
+	}
+	path, err := filepath.Abs(strings.TrimPrefix(dsn, "sqlite:"))
+	if err != nil {
+		return fmt.Errorf("database path: %w", err)
+	}
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("data directory path: %w", err)
+	}
+	if filepath.Dir(path) == dataDir {
+		return nil
+	}
+	l, err := dirlock.AcquireFile(path+".lock", "database "+path)
+	if errors.Is(err, dirlock.ErrLocked) {
+		return fmt.Errorf("%w; stop that server first, or give this one another --database", err)
+	}
+	if err != nil {
+		return fmt.Errorf("lock database: %w", err)
+	}
+	r.onClose(l.Release)
+	return nil
+}
+
+// isPostgresDSN reports whether dsn selects PostgreSQL.
+func isPostgresDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // listen binds both listeners, each capped at max_connections_per_ip

@@ -180,7 +180,7 @@ func userCommand(ctx context.Context, cmd string, args []string, lookupEnv func(
 // PostgreSQL database is checked by connecting to it.
 func checkDatabaseExists(cfg config.Config) error {
 	dsn := databaseDSN(cfg)
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if isPostgresDSN(dsn) {
 		return nil
 	}
 	dir := filepath.Dir(strings.TrimPrefix(dsn, "sqlite:"))

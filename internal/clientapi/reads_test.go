@@ -244,16 +244,21 @@ func TestLegacyR0PathsAreAliases(t *testing.T) {
 	})
 }
 
-// withSync gives the environment's server the sync service, wired to the
-// room service as cmd/hafen wires it. Call it before any event is sent.
+// withSync gives the environment's server the sync service, reading the
+// room service's event stream as cmd/hafen wires it. Call it before any
+// event is sent.
 func withSync(t *testing.T, e *roomEnv) {
 	t.Helper()
 	svc, ok := e.srv.Rooms.Service.(*room.Service)
-	if !ok {
-		t.Fatalf("room service is %T", e.srv.Rooms.Service)
+	if !ok || e.events == nil {
+		t.Fatalf("room service %T has no event stream", e.srv.Rooms.Service)
 	}
-	syncer := clientsync.New(clientsync.Config{DB: e.db, Rooms: svc, Logger: slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	svc.AddListener(syncer)
+	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	syncer := clientsync.New(clientsync.Config{DB: e.db, Rooms: svc, Logger: logger, Stream: e.events})
+	if err := syncer.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(syncer.Stop)
 	e.srv.Sync = syncer
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/stream"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 )
 
@@ -27,6 +28,8 @@ type roomEnv struct {
 	*testEnv
 	db  *store.DB
 	url string
+	// events is the stream the room service publishes to (see withSync).
+	events *stream.Stream
 }
 
 func newRoomEnv(t *testing.T) *roomEnv {

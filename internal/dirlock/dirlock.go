@@ -32,7 +32,17 @@ type Lock struct {
 // process (or another Acquire in this one) holds the lock, the error wraps
 // ErrLocked and names the holder's process ID when it is known.
 func Acquire(dir string) (*Lock, error) {
-	path := filepath.Join(dir, FileName)
+	return acquire(filepath.Join(dir, FileName), dir)
+}
+
+// AcquireFile locks the lock file at path, creating it, like Acquire: for
+// a resource outside the data directory (an SQLite database elsewhere),
+// locked through a file next to it. what names the resource in errors.
+func AcquireFile(path, what string) (*Lock, error) {
+	return acquire(path, what)
+}
+
+func acquire(path, dir string) (*Lock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)

@@ -36,3 +36,15 @@ func TestAcquireNeedsTheDirectory(t *testing.T) {
 		t.Errorf("Acquire of a missing directory = %v", err)
 	}
 }
+
+func TestAcquireFile(t *testing.T) {
+	path := t.TempDir() + "/hafen.db.lock"
+	l, err := AcquireFile(path, "database /x/hafen.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	if _, err := AcquireFile(path, "database /x/hafen.db"); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "database /x/hafen.db is in use") {
+		t.Errorf("second AcquireFile = %v", err)
+	}
+}

@@ -30,28 +30,26 @@ const ReplacesUnknown int64 = -1
 
 // SetEventState records the state group before an event, replacing any
 // earlier record (an outlier whose state became known). What a state event
-// replaces is left unknown; see SetEventStateReplacing.
+// replaces is left unknown; see SetEventStateReplacing. The statement may
+// be queued (see Tx.execLater).
 func (t *Tx) SetEventState(ctx context.Context, nid, groupBefore int64) error {
 	return t.SetEventStateReplacing(ctx, nid, groupBefore, ReplacesUnknown)
 }
 
 // SetEventStateReplacing records the state group before an event and, for
 // a state event, the NID of the event at its key in that state (0 for none,
-// ReplacesUnknown if not known).
+// ReplacesUnknown if not known). The statement may be queued (see
+// Tx.execLater).
 func (t *Tx) SetEventStateReplacing(ctx context.Context, nid, groupBefore, replaces int64) error {
 	var rep sql.NullInt64
 	if replaces >= 0 {
 		rep = sql.NullInt64{Int64: replaces, Valid: true}
 	}
-	_, err := t.q.ExecContext(ctx, `
+	return t.execLater(ctx, fmt.Sprintf("set state of event %d", nid), `
 		INSERT INTO event_state (event_nid, state_group_before, replaces_nid) VALUES ($1, $2, $3)
 		ON CONFLICT (event_nid) DO UPDATE SET state_group_before = excluded.state_group_before,
 			replaces_nid = excluded.replaces_nid`,
 		nid, groupBefore, rep)
-	if err != nil {
-		return fmt.Errorf("set state of event %d: %w", nid, err)
-	}
-	return nil
 }
 
 // StateGroupBeforeEvent returns the state group before an event, or an

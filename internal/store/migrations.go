@@ -73,6 +73,16 @@ var migrations = []migration{
 	},
 	{
 		version:    7,
+		name:       "signing key history and remote server keys",
+		statements: []string{ownSigningKeysSchema, remoteServerKeysSchema, remoteKeyResponsesSchema},
+	},
+	{
+		version:    8,
+		name:       "stream consumers",
+		statements: []string{streamConsumersSchema},
+	},
+	{
+		version:    9,
 		name:       "state event replaces",
 		statements: []string{eventStateReplacesSchema},
 	},
