@@ -15,8 +15,8 @@ import (
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/store"
-	"github.com/hafenchat/hafen/internal/stream"
 	"github.com/hafenchat/hafen/internal/store/storetest"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 // roomEnv is the real stack for the room endpoints: the router with the
