@@ -13,6 +13,7 @@ import (
 	mid "maunium.net/go/mautrix/id"
 
 	"github.com/hafenchat/hafen/internal/clientsync"
+	hid "github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/room"
 )
 
@@ -179,8 +180,21 @@ func TestStateReadsCarryPrevContentAndRedactions(t *testing.T) {
 		alice, token := e.user("alice")
 		ctx := context.Background()
 		r := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{}))
-		must[*mautrix.RespSendEvent](t, "topic 1")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateTopic, "", map[string]any{"topic": "first"}))
-		must[*mautrix.RespSendEvent](t, "topic 2")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateTopic, "", map[string]any{"topic": "second"}))
+		topic1 := must[*mautrix.RespSendEvent](t, "topic 1")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateTopic, "", map[string]any{"topic": "first"}))
+		topic2 := must[*mautrix.RespSendEvent](t, "topic 2")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateTopic, "", map[string]any{"topic": "second"}))
+		// The event path records what each state event replaced.
+		stored := map[mid.EventID]int64{}
+		for _, id := range []mid.EventID{topic1.EventID, topic2.EventID} {
+			ev, err := e.db.Event(ctx, hid.EventID(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored[id] = ev.NID
+		}
+		rep, err := e.db.StateReplaces(ctx, []int64{stored[topic1.EventID], stored[topic2.EventID]})
+		if err != nil || rep[stored[topic2.EventID]] != stored[topic1.EventID] || rep[stored[topic1.EventID]] != 0 {
+			t.Errorf("recorded replaced events = %v, %v; want topic 2 → topic 1 → none", rep, err)
+		}
 		name := must[*mautrix.RespSendEvent](t, "name")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateRoomName, "", map[string]any{"name": "rude"}))
 		must[*mautrix.RespSendEvent](t, "redact")(alice.RedactEvent(ctx, r.RoomID, name.EventID))
 		must[*mautrix.RespSendEvent](t, "name 2")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateRoomName, "", map[string]any{"name": "nice"}))
