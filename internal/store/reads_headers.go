@@ -1,9 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 )
@@ -63,38 +66,87 @@ func (r reader) CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ s
 // group, of type typ ("" for all), in one query: the group's delta chain
 // is walked as StateAtGroup walks it (the newest entry of a key wins, a
 // removal hides the key), and the events are joined in the database
-// rather than looked up by a list of NIDs. The CROSS JOIN makes SQLite
+// rather than looked up by a list of NIDs. The few entries that newer
+// groups of the chain supersede are dropped here, which costs less than
+// sorting every entry by key in the database. The CROSS JOIN makes SQLite
 // walk the chain first and look each group's entries up by its key (it
 // could otherwise scan every group's entries for the type); PostgreSQL
 // plans it as any join.
 func (r reader) StateHeadersAtGroup(ctx context.Context, groupID int64, typ string) (Headers, error) {
-	h := Headers{Replaces: map[int64]int64{}}
 	typeFilter := ""
 	args := []any{groupID}
 	if typ != "" {
 		typeFilter = `AND e.type = $2`
 		args = append(args, typ)
 	}
+	type entry struct {
+		hop      int
+		event    Event
+		replaces sql.NullInt64
+		removed  bool
+	}
+	newest := map[StateKey]entry{}
 	err := r.scanRows(ctx, `
 		WITH RECURSIVE chain (group_id, prev_group, hop) AS (
 			SELECT group_id, prev_group, 0 FROM state_groups WHERE group_id = $1
 			UNION ALL
 			SELECT g.group_id, g.prev_group, c.hop + 1
 			FROM state_groups g JOIN chain c ON g.group_id = c.prev_group
-		),
-		entries AS (
-			SELECT e.event_nid,
-				ROW_NUMBER() OVER (PARTITION BY e.type, e.state_key ORDER BY c.hop) AS newest
-			FROM chain c CROSS JOIN state_group_entries e
-			WHERE e.group_id = c.group_id `+typeFilter+`
 		)
-		SELECT `+headerColumns+`
-		FROM entries x JOIN events ev ON ev.event_nid = x.event_nid
-		LEFT JOIN event_state s ON s.event_nid = x.event_nid
-		WHERE x.newest = 1`,
-		args, h.scan)
+		SELECT c.hop, e.type, e.state_key, e.event_nid IS NULL, `+headerColumns+`
+		FROM chain c CROSS JOIN state_group_entries e
+		LEFT JOIN events ev ON ev.event_nid = e.event_nid
+		LEFT JOIN event_state s ON s.event_nid = e.event_nid
+		WHERE e.group_id = c.group_id `+typeFilter,
+		args,
+		func(scan func(...any) error) error {
+			var en entry
+			var k StateKey
+			var (
+				nid                                    sql.NullInt64
+				eventID, roomID, evType, sender        sql.NullString
+				stateKey, redactedBecause, txnDev, txn sql.NullString
+				depth, ts, pos                         sql.NullInt64
+				json                                   []byte
+				rejected, outlier                      sql.NullBool
+			)
+			if err := scan(&en.hop, &k.Type, &k.StateKey, &en.removed,
+				&nid, &eventID, &roomID, &evType, &stateKey, &sender, &depth, &ts, &pos, &json,
+				&rejected, &outlier, &redactedBecause, &txnDev, &txn, &en.replaces); err != nil {
+				return err
+			}
+			if cur, ok := newest[k]; ok && cur.hop <= en.hop {
+				return nil
+			}
+			if !en.removed {
+				e := &en.event
+				e.NID, e.EventID, e.RoomID = nid.Int64, id.EventID(eventID.String), id.RoomID(roomID.String)
+				e.Type, e.Sender, e.Depth, e.OriginServerTS = evType.String, id.UserID(sender.String), depth.Int64, ts.Int64
+				if stateKey.Valid {
+					e.StateKey = &stateKey.String
+				}
+				e.StreamPos, e.Rejected, e.Outlier = pos.Int64, rejected.Bool, outlier.Bool
+				e.RedactedBecause = id.EventID(redactedBecause.String)
+				e.TxnDeviceID, e.TxnID = id.DeviceID(txnDev.String), txn.String
+			}
+			newest[k] = en
+			return nil
+		})
 	if err != nil {
 		return Headers{}, fmt.Errorf("load state at group %d: %w", groupID, err)
 	}
+	h := Headers{Events: make([]Event, 0, len(newest)), Replaces: map[int64]int64{}}
+	for _, en := range newest {
+		if en.removed || en.event.NID == 0 {
+			continue
+		}
+		h.Events = append(h.Events, en.event)
+		if en.replaces.Valid {
+			h.Replaces[en.event.NID] = en.replaces.Int64
+		}
+	}
+	slices.SortFunc(h.Events, func(a, b Event) int {
+		return cmp.Or(strings.Compare(a.Type, b.Type), strings.Compare(*a.StateKey, *b.StateKey))
+	})
 	return h, nil
 }
