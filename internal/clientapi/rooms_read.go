@@ -122,16 +122,6 @@ func (a *roomAPI) worldReadable(ctx context.Context, roomID id.RoomID) bool {
 // stateAfter returns the state of a room just after a stored event: the
 // state before it plus the event itself if it is a state event.
 func (a *roomAPI) stateAfter(ctx context.Context, e store.Event) ([]store.Event, error) {
-	nids, err := a.stateNIDsAfter(ctx, e, "")
-	if err != nil {
-		return nil, err
-	}
-	return a.db.EventsByNID(ctx, nids)
-}
-
-// stateNIDsAfter returns the NIDs of the state events of type typ ("" for
-// all) in the state just after a stored event.
-func (a *roomAPI) stateNIDsAfter(ctx context.Context, e store.Event, typ string) ([]int64, error) {
 	g, err := a.db.StateGroupBeforeEvent(ctx, e.NID)
 	if err != nil {
 		return nil, fmt.Errorf("state before %s: %w", e.EventID, err)
@@ -144,12 +134,10 @@ func (a *roomAPI) stateNIDsAfter(ctx context.Context, e store.Event, typ string)
 		state[store.StateKey{Type: e.Type, StateKey: *e.StateKey}] = e.NID
 	}
 	nids := make([]int64, 0, len(state))
-	for k, nid := range state {
-		if typ == "" || k.Type == typ {
-			nids = append(nids, nid)
-		}
+	for _, nid := range state {
+		nids = append(nids, nid)
 	}
-	return nids, nil
+	return a.db.EventsByNID(ctx, nids)
 }
 
 // stateHeadersAfter is stateAfter restricted to the state events of type
