@@ -346,3 +346,33 @@ func TestSyncTimelineCompatibilityAndMembership(t *testing.T) {
 		}
 	})
 }
+
+func TestFormerMemberReadsStateAtLeave(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		alice, _ := e.user("alice")
+		bob, bobToken := e.user("bob")
+		ctx := context.Background()
+		r := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"}))
+		must[*mautrix.RespSendEvent](t, "topic")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateTopic, "", map[string]any{"topic": "old"}))
+		must[*mautrix.RespJoinRoom](t, "bob joins")(bob.JoinRoomByID(ctx, r.RoomID))
+		must[*mautrix.RespLeaveRoom](t, "bob leaves")(bob.LeaveRoom(ctx, r.RoomID))
+		must[*mautrix.RespSendEvent](t, "topic")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateTopic, "", map[string]any{"topic": "new"}))
+
+		res := e.do("GET", roomPath(r.RoomID, "/state/m.room.topic/"), bobToken, nil)
+		e.expect(res, 200, "")
+		if res.str("topic") != "old" {
+			t.Errorf("former member's topic = %s, want the one at their leave", res.raw)
+		}
+		res = e.do("GET", roomPath(r.RoomID, "/state/m.room.member/"+url.PathEscape(string(bob.UserID))), bobToken, nil)
+		e.expect(res, 200, "")
+		if res.str("membership") != "leave" {
+			t.Errorf("former member's own member state = %s, want their leave", res.raw)
+		}
+		e.expect(e.do("GET", roomPath(r.RoomID, "/state/m.room.name/"), bobToken, nil), 404, "M_NOT_FOUND")
+		res = e.do("GET", roomPath(r.RoomID, "/members"), bobToken, nil)
+		e.expect(res, 200, "")
+		if n := len(res.body["chunk"].([]any)); n != 2 {
+			t.Errorf("former member's member list has %d members, want 2", n)
+		}
+	})
+}

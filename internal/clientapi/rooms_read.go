@@ -119,29 +119,9 @@ func (a *roomAPI) worldReadable(ctx context.Context, roomID id.RoomID) bool {
 	return contentString(ev.Content(), "history_visibility") == room.HistoryWorldReadable
 }
 
-// stateAfter returns the state of a room just after a stored event: the
-// state before it plus the event itself if it is a state event.
-func (a *roomAPI) stateAfter(ctx context.Context, e store.Event) ([]store.Event, error) {
-	g, err := a.db.StateGroupBeforeEvent(ctx, e.NID)
-	if err != nil {
-		return nil, fmt.Errorf("state before %s: %w", e.EventID, err)
-	}
-	state, err := a.db.StateAtGroup(ctx, g)
-	if err != nil {
-		return nil, err
-	}
-	if e.StateKey != nil && !e.Rejected {
-		state[store.StateKey{Type: e.Type, StateKey: *e.StateKey}] = e.NID
-	}
-	nids := make([]int64, 0, len(state))
-	for _, nid := range state {
-		nids = append(nids, nid)
-	}
-	return a.db.EventsByNID(ctx, nids)
-}
-
-// stateHeadersAfter is stateAfter restricted to the state events of type
-// typ ("" for all), as headers for eventFormatter.prepare, read in one
+// stateHeadersAfter returns the state of a room just after a stored event
+// (the state before it plus the event itself if it is a state event), of
+// type typ ("" for all), as headers for eventFormatter.prepare, read in one
 // query: a state that is mostly the current one is then neither read nor
 // parsed again.
 func (a *roomAPI) stateHeadersAfter(ctx context.Context, e store.Event, typ string) (store.Headers, error) {
