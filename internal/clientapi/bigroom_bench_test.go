@@ -65,6 +65,7 @@ func newBigRoom(b *testing.B, dsn string) *bigRoom {
 		b.Fatal(err)
 	}
 	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger})
+	b.Cleanup(svc.Close)
 	st := &account.Service{DB: db}
 	s := &Server{
 		ServerName: "hafen.test", Store: st, BcryptCost: bcrypt.MinCost,
