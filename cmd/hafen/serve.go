@@ -234,6 +234,19 @@ func loadSigningKey(path string, server id.ServerName) (signing.Key, error) {
 
 // createSigningKey writes a new ed25519 signing key file.
 func createSigningKey(path string, server id.ServerName) (signing.Key, error) {
+	k, err := generateSigningKey(server)
+	if err != nil {
+		return signing.Key{}, err
+	}
+	if err := writeKeyFile(path, k); err != nil {
+		return signing.Key{}, err
+	}
+	return k, nil
+}
+
+// generateSigningKey returns a new ed25519 signing key with a random key
+// ID.
+func generateSigningKey(server id.ServerName) (signing.Key, error) {
 	keyID, err := signing.ParseKeyID("ed25519:a_" + strings.ToLower(rand.Text()[:4]))
 	if err != nil {
 		return signing.Key{}, err
@@ -242,14 +255,19 @@ func createSigningKey(path string, server id.ServerName) (signing.Key, error) {
 	if err != nil {
 		return signing.Key{}, fmt.Errorf("generate signing key: %w", err)
 	}
+	return k, nil
+}
+
+// writeKeyFile writes k to a new key file, readable by its owner only.
+func writeKeyFile(path string, k signing.Key) error {
 	data, err := signing.MarshalKeyFile(k)
 	if err != nil {
-		return signing.Key{}, err
+		return err
 	}
 	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return signing.Key{}, fmt.Errorf("write signing key: %w", err)
+		return fmt.Errorf("write signing key: %w", err)
 	}
-	return k, nil
+	return nil
 }
 
 // newLogger builds the process logger from the log settings.
