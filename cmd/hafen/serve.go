@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -59,6 +60,11 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	if err != nil {
 		return err
 	}
+	restoreLimit, err := applyMemoryLimit(cfg)
+	if err != nil {
+		return err
+	}
+	defer restoreLimit()
 	res, err := openResources(ctx, loaded, logger)
 	if err != nil {
 		return err
@@ -129,7 +135,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		}()
 	}
 	logger.Info("hafen started", "server_name", cfg.ServerName, "client", clientLn.Addr().String(),
-		"federation", fedLn.Addr().String(), "registration", cfg.Registration.Enabled, "rate_limit", cfg.RateLimit.Enabled)
+		"federation", fedLn.Addr().String(), "registration", cfg.Registration.Enabled, "rate_limit", cfg.RateLimit.Enabled,
+		"memory_limit", cfg.MemoryLimit)
 	warnLocalhost(logger, cfg, clientLn.Addr(), fedLn.Addr())
 	if res.newServer {
 		firstStartNote(stderr, logger, loaded, clientLn.Addr())
@@ -268,6 +275,21 @@ func writeKeyFile(path string, k signing.Key) error {
 		return fmt.Errorf("write signing key: %w", err)
 	}
 	return nil
+}
+
+// applyMemoryLimit sets the Go runtime's soft memory limit from
+// memory_limit; "off" leaves it alone (the runtime's default, or
+// GOMEMLIMIT). restore puts back the limit there was before.
+func applyMemoryLimit(cfg config.Config) (restore func(), err error) {
+	n, err := cfg.MemoryLimitBytes()
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return func() {}, nil
+	}
+	prev := debug.SetMemoryLimit(n)
+	return func() { debug.SetMemoryLimit(prev) }, nil
 }
 
 // newLogger builds the process logger from the log settings.

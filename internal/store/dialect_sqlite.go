@@ -18,6 +18,25 @@ import (
 // before it gives up with SQLITE_BUSY.
 const sqliteBusyTimeoutMS = 10000
 
+// sqliteCacheKiB bounds the page cache of each SQLite connection, in KiB
+// (the cache_size pragma, negative for KiB). It is SQLite's own default,
+// set here so that the bound does not depend on how the library was
+// built. The cache lives outside the Go heap (memory_limit does not
+// see it), so SQLite's share of the resident memory is at most this
+// times the connections: one writer and at most sqliteMaxReaders
+// readers.
+const sqliteCacheKiB = 2000
+
+// sqliteMaxReaders caps the read pool: beyond a few connections, reads
+// wait on the disk and the single writer rather than on each other, and
+// every connection holds a page cache and prepared statements of its
+// own.
+const sqliteMaxReaders = 8
+
+// sqliteReaders is the size of the read pool on a machine with ncpu
+// CPUs: one per CPU, at least 4, at most sqliteMaxReaders.
+func sqliteReaders(ncpu int) int { return min(max(4, ncpu), sqliteMaxReaders) }
+
 type sqliteDialect struct{}
 
 // SQLiteSynchronous is SQLite's synchronous setting for the write
@@ -150,6 +169,7 @@ func openSQLite(ctx context.Context, path string, sync SQLiteSynchronous) (*back
 	common := url.Values{}
 	common.Set("_busy_timeout", fmt.Sprint(sqliteBusyTimeoutMS))
 	common.Set("_foreign_keys", "1")
+	common.Add("_pragma", fmt.Sprintf("cache_size(-%d)", sqliteCacheKiB))
 
 	wq := url.Values{}
 	for k, v := range common {
@@ -186,7 +206,7 @@ func openSQLite(ctx context.Context, path string, sync SQLiteSynchronous) (*back
 		write.Close()
 		return nil, fmt.Errorf("open sqlite read pool %s: %w", path, err)
 	}
-	readers := max(4, runtime.NumCPU())
+	readers := sqliteReaders(runtime.NumCPU())
 	read.SetMaxOpenConns(readers)
 	read.SetMaxIdleConns(readers)
 	read.SetConnMaxLifetime(0)
