@@ -75,7 +75,8 @@ func ownKeys(t *testing.T, addr string) signing.ServerKeys {
 // TestKeyRotate checks `hafen key rotate`: refused while the server runs;
 // on a stopped server it replaces the signing key, and the restarted
 // server signs with the new key and publishes the old one under
-// old_verify_keys with the time it expired.
+// old_verify_keys with the time it expired; a rotation interrupted before
+// its new key file was moved in place is finished by the next start.
 func TestKeyRotate(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
@@ -113,7 +114,7 @@ func TestKeyRotate(t *testing.T) {
 				t.Errorf("old key file not kept: %v", err)
 			}
 
-			serveUntilStopped(t, dataDir, addr, extra...)
+			stop = serveUntilStopped(t, dataDir, addr, extra...)
 			after := ownKeys(t, addr)
 			var current []signing.KeyID
 			for k, v := range after.Keys {
@@ -130,6 +131,25 @@ func TestKeyRotate(t *testing.T) {
 			old, ok := after.Keys[oldID]
 			if !ok || old.ExpiredTS < start || !bytes.Equal(old.Public, oldKey.Public) {
 				t.Fatalf("old_verify_keys[%s] = %+v (present %v), want the old public key expired at the rotation", oldID, old, ok)
+			}
+
+			// A rotation interrupted after its database commit, before the
+			// new key file was moved in place, is finished by the next start.
+			stop()
+			path := filepath.Join(dataDir, "signing.key")
+			backup := path + "." + strings.ReplaceAll(string(oldID), ":", "_") + ".old"
+			if err := os.Rename(path, path+".new"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(backup, path); err != nil {
+				t.Fatal(err)
+			}
+			serveUntilStopped(t, dataDir, addr, extra...)
+			if again := ownKeys(t, addr); again.Keys[current[0]].ExpiredTS != 0 || again.Keys[oldID].ExpiredTS == 0 {
+				t.Errorf("after an interrupted rotation the server publishes %+v, want %s current and %s old", again.Keys, current[0], oldID)
+			}
+			if _, err := os.Stat(path + ".new"); err == nil {
+				t.Errorf("signing.key.new left behind")
 			}
 		})
 	}
