@@ -47,10 +47,11 @@ type Config struct {
 	// rather than letting the heap grow to twice what is live, so a
 	// server on a small machine stays within it at a little CPU cost. It
 	// is not a hard cap: when more is live, the server uses more rather
-	// than stopping. SQLite's page cache (at most 2 MiB for each of its
-	// few connections) comes on top. A size in KiB, MiB or GiB (48MiB,
-	// 1GiB), at least 16MiB, or "off" to leave the Go runtime's own
-	// default (or the GOMEMLIMIT environment variable) in charge.
+	// than stopping. SQLite's page cache (at most 2 MiB for the writer and
+	// 512 KiB for each of a few readers) and the program's own code come
+	// on top. A size in KiB, MiB or GiB (48MiB, 1GiB), at least 16MiB, or
+	// "off" to leave the Go runtime's own default (or the GOMEMLIMIT
+	// environment variable) in charge.
 	MemoryLimit string `yaml:"memory_limit"`
 
 	// ListenClient is the address of the Client-Server API listener (plain

@@ -18,14 +18,18 @@ import (
 // before it gives up with SQLITE_BUSY.
 const sqliteBusyTimeoutMS = 10000
 
-// sqliteCacheKiB bounds the page cache of each SQLite connection, in KiB
-// (the cache_size pragma, negative for KiB). It is SQLite's own default,
-// set here so that the bound does not depend on how the library was
-// built. The cache lives outside the Go heap (memory_limit does not
-// see it), so SQLite's share of the resident memory is at most this
-// times the connections: one writer and at most sqliteMaxReaders
-// readers.
-const sqliteCacheKiB = 2000
+// The page cache of each SQLite connection is bounded, in KiB (the
+// cache_size pragma, negative for KiB). The cache lives outside the Go
+// heap (memory_limit does not see it), so SQLite's share of the resident
+// memory is at most the writer's cache plus sqliteMaxReaders readers'.
+// The writer keeps SQLite's default, which spares it re-reading the index
+// pages every insert touches; readers take less, as the pages they miss
+// come from the operating system's file cache, which they would otherwise
+// duplicate.
+const (
+	sqliteWriteCacheKiB = 2000
+	sqliteReadCacheKiB  = 512
+)
 
 // sqliteMaxReaders caps the read pool: beyond a few connections, reads
 // wait on the disk and the single writer rather than on each other, and
@@ -169,13 +173,13 @@ func openSQLite(ctx context.Context, path string, sync SQLiteSynchronous) (*back
 	common := url.Values{}
 	common.Set("_busy_timeout", fmt.Sprint(sqliteBusyTimeoutMS))
 	common.Set("_foreign_keys", "1")
-	common.Add("_pragma", fmt.Sprintf("cache_size(-%d)", sqliteCacheKiB))
 
 	wq := url.Values{}
 	for k, v := range common {
 		wq[k] = v
 	}
 	wq.Set("_journal_mode", "WAL")
+	wq.Add("_pragma", fmt.Sprintf("cache_size(-%d)", sqliteWriteCacheKiB))
 	// FULL syncs the write-ahead log at every commit, so a write that
 	// returned is durable; NORMAL syncs at checkpoints only. Group commit
 	// shares one sync among every write of a batch.
@@ -201,6 +205,7 @@ func openSQLite(ctx context.Context, path string, sync SQLiteSynchronous) (*back
 		rq[k] = v
 	}
 	rq.Set("_query_only", "1")
+	rq.Add("_pragma", fmt.Sprintf("cache_size(-%d)", sqliteReadCacheKiB))
 	read, err := sql.Open("sqlite", path+"?"+rq.Encode())
 	if err != nil {
 		write.Close()

@@ -200,8 +200,9 @@ func TestSQLiteSynchronous(t *testing.T) {
 }
 
 // TestSQLiteMemoryIsBounded checks what bounds SQLite's memory, which
-// lives outside the Go heap: every connection's page cache is capped at
-// sqliteCacheKiB, and the read pool at sqliteMaxReaders connections.
+// lives outside the Go heap: every connection's page cache is capped
+// (readers' below SQLite's default of 2000 KiB), and the read pool at
+// sqliteMaxReaders connections.
 func TestSQLiteMemoryIsBounded(t *testing.T) {
 	ctx := context.Background()
 	db, err := Open(ctx, filepath.Join(t.TempDir(), "m.db"), testLogger())
@@ -217,13 +218,17 @@ func TestSQLiteMemoryIsBounded(t *testing.T) {
 			t.Errorf("sqliteReaders(%d) = %d, want %d", tc.ncpu, got, tc.want)
 		}
 	}
-	for name, pool := range map[string]*sql.DB{"write": db.b.write, "read": db.b.read} {
+	for _, p := range []struct {
+		name string
+		pool *sql.DB
+		kib  int
+	}{{"write", db.b.write, sqliteWriteCacheKiB}, {"read", db.b.read, sqliteReadCacheKiB}} {
 		var got int
-		if err := pool.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&got); err != nil {
+		if err := p.pool.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&got); err != nil {
 			t.Fatal(err)
 		}
-		if got != -sqliteCacheKiB {
-			t.Errorf("%s pool: cache_size = %d, want %d", name, got, -sqliteCacheKiB)
+		if got != -p.kib {
+			t.Errorf("%s pool: cache_size = %d, want %d", p.name, got, -p.kib)
 		}
 	}
 }
