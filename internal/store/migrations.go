@@ -81,6 +81,11 @@ var migrations = []migration{
 		name:       "stream consumers",
 		statements: []string{streamConsumersSchema},
 	},
+	{
+		version:    9,
+		name:       "answers to inbound federation transactions",
+		statements: []string{federationTxnsSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
