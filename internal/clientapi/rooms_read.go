@@ -416,7 +416,7 @@ func (a *roomAPI) visibleEvent(ctx context.Context, roomID id.RoomID, eventID id
 	if err != nil {
 		return store.Event{}, err
 	}
-	if e.RoomID != roomID || e.Rejected || e.Outlier {
+	if e.RoomID != roomID || !e.ShownToClients() {
 		return store.Event{}, notFound
 	}
 	vis, err := room.FilterVisible(ctx, a.db, user, joined, []store.Event{e})
