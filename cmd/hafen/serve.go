@@ -22,6 +22,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
+	"github.com/hafenchat/hafen/internal/e2ee"
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/profile"
@@ -85,6 +86,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Profiles:  &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger},
 	}
 	cs.Filters = &filter.Service{DB: db}
+	cs.Keys = &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName)}
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	// TODO(#fedapi): serve the Server-Server API here. Until then the

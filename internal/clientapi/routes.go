@@ -29,6 +29,12 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("DELETE /_matrix/client/v3/devices/{deviceId}", s.authed(s.deleteDevice))
 	rt.Handle("POST /_matrix/client/v3/delete_devices", s.authed(s.deleteDevices))
 
+	rt.Handle("POST /_matrix/client/v3/keys/upload", s.authed(s.uploadKeys))
+	rt.Handle("POST /_matrix/client/v3/keys/query", s.authed(s.queryKeys))
+	rt.Handle("POST /_matrix/client/v3/keys/claim", s.authed(s.claimKeys))
+	rt.Handle("POST /_matrix/client/v3/keys/device_signing/upload", s.authed(s.uploadCrossSigningKeys))
+	rt.Handle("POST /_matrix/client/v3/keys/signatures/upload", s.authed(s.uploadCrossSigningSignatures))
+
 	rt.Handle("GET /_matrix/client/v3/sync", s.authed(s.sync))
 	rt.Handle("POST /_matrix/client/v3/user/{userId}/filter", s.authed(s.defineFilter))
 	rt.Handle("GET /_matrix/client/v3/user/{userId}/filter/{filterId}", s.authed(s.getFilter))

@@ -151,6 +151,8 @@ type Server struct {
 	Sync *clientsync.Service
 	// Filters keeps users' sync filters.
 	Filters Filters
+	// Keys keeps the end-to-end encryption keys.
+	Keys Keys
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 

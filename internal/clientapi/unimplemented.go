@@ -71,9 +71,6 @@ var unimplementedOps = []unimplementedOp{
 	{"getContentThumbnail", "GET", "/_matrix/media/v3/thumbnail/{serverName}/{mediaId}"},
 	{"getUrlPreview", "GET", "/_matrix/media/v3/preview_url"},
 	{"getConfig", "GET", "/_matrix/media/v3/config"},
-	// cross_signing.yaml
-	{"uploadCrossSigningKeys", "POST", "/_matrix/client/v3/keys/device_signing/upload"},
-	{"uploadCrossSigningSignatures", "POST", "/_matrix/client/v3/keys/signatures/upload"},
 	// key_backup.yaml
 	{"postRoomKeysVersion", "POST", "/_matrix/client/v3/room_keys/version"},
 	{"getRoomKeysVersionCurrent", "GET", "/_matrix/client/v3/room_keys/version"},
@@ -90,9 +87,6 @@ var unimplementedOps = []unimplementedOp{
 	{"getRoomKeys", "GET", "/_matrix/client/v3/room_keys/keys"},
 	{"deleteRoomKeys", "DELETE", "/_matrix/client/v3/room_keys/keys"},
 	// keys.yaml
-	{"uploadKeys", "POST", "/_matrix/client/v3/keys/upload"},
-	{"queryKeys", "POST", "/_matrix/client/v3/keys/query"},
-	{"claimKeys", "POST", "/_matrix/client/v3/keys/claim"},
 	{"getKeysChanges", "GET", "/_matrix/client/v3/keys/changes"},
 	// list_public_rooms.yaml
 	{"getRoomVisibilityOnDirectory", "GET", "/_matrix/client/v3/directory/list/room/{roomId}"},

@@ -71,6 +71,17 @@ var migrations = []migration{
 		name:       "topological order of room events",
 		statements: []string{roomOrderIndex},
 	},
+	{
+		version: 7,
+		name:    "end-to-end encryption keys",
+		statements: []string{
+			deviceKeysSchema,
+			oneTimeKeysSchema,
+			fallbackKeysSchema,
+			crossSigningKeysSchema,
+			keySignaturesSchema,
+		},
+	},
 }
 
 const schemaMigrationsSchema = `
