@@ -86,7 +86,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Profiles:  &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger},
 	}
 	cs.Filters = &filter.Service{DB: db}
-	cs.Keys = &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName)}
+	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName)}
+	cs.Keys, cs.KeyBackups = keys, keys
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	// TODO(#fedapi): serve the Server-Server API here. Until then the

@@ -50,8 +50,9 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Directory: &directory.Service{ServerName: "hafen.test", DB: db, Rooms: svc},
 			Profiles:  &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger},
 		},
-		Filters: &filter.Service{DB: db},
-		Keys:    &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		Filters:    &filter.Service{DB: db},
+		Keys:       &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		KeyBackups: &e2ee.Service{DB: db, ServerName: "hafen.test"},
 	}
 	rt := httpapi.NewRouter()
 	s.Routes(rt)

@@ -153,6 +153,8 @@ type Server struct {
 	Filters Filters
 	// Keys keeps the end-to-end encryption keys.
 	Keys Keys
+	// KeyBackups keeps users' server-side key backups.
+	KeyBackups KeyBackups
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 

@@ -71,21 +71,6 @@ var unimplementedOps = []unimplementedOp{
 	{"getContentThumbnail", "GET", "/_matrix/media/v3/thumbnail/{serverName}/{mediaId}"},
 	{"getUrlPreview", "GET", "/_matrix/media/v3/preview_url"},
 	{"getConfig", "GET", "/_matrix/media/v3/config"},
-	// key_backup.yaml
-	{"postRoomKeysVersion", "POST", "/_matrix/client/v3/room_keys/version"},
-	{"getRoomKeysVersionCurrent", "GET", "/_matrix/client/v3/room_keys/version"},
-	{"getRoomKeysVersion", "GET", "/_matrix/client/v3/room_keys/version/{version}"},
-	{"putRoomKeysVersion", "PUT", "/_matrix/client/v3/room_keys/version/{version}"},
-	{"deleteRoomKeysVersion", "DELETE", "/_matrix/client/v3/room_keys/version/{version}"},
-	{"putRoomKeyBySessionId", "PUT", "/_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}"},
-	{"getRoomKeyBySessionId", "GET", "/_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}"},
-	{"deleteRoomKeyBySessionId", "DELETE", "/_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}"},
-	{"putRoomKeysByRoomId", "PUT", "/_matrix/client/v3/room_keys/keys/{roomId}"},
-	{"getRoomKeysByRoomId", "GET", "/_matrix/client/v3/room_keys/keys/{roomId}"},
-	{"deleteRoomKeysByRoomId", "DELETE", "/_matrix/client/v3/room_keys/keys/{roomId}"},
-	{"putRoomKeys", "PUT", "/_matrix/client/v3/room_keys/keys"},
-	{"getRoomKeys", "GET", "/_matrix/client/v3/room_keys/keys"},
-	{"deleteRoomKeys", "DELETE", "/_matrix/client/v3/room_keys/keys"},
 	// keys.yaml
 	{"getKeysChanges", "GET", "/_matrix/client/v3/keys/changes"},
 	// list_public_rooms.yaml

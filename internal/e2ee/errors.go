@@ -19,3 +19,23 @@ var (
 	// not have.
 	ErrUnknownKey = errors.New("unknown key")
 )
+
+// Errors of key backups.
+var (
+	// ErrBackupNotFound: the user has no such backup version (or none at
+	// all), or no such key in it.
+	ErrBackupNotFound = errors.New("unknown backup version")
+	// ErrKeyNotFound: the backup holds no such key.
+	ErrKeyNotFound = errors.New("key not found")
+)
+
+// WrongBackupVersionError is returned when keys are written to a backup
+// version that is not the user's current one.
+type WrongBackupVersionError struct {
+	// Current is the user's current backup version.
+	Current string
+}
+
+func (e *WrongBackupVersionError) Error() string {
+	return "wrong backup version, the current one is " + e.Current
+}

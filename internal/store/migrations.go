@@ -82,6 +82,11 @@ var migrations = []migration{
 			keySignaturesSchema,
 		},
 	},
+	{
+		version:    8,
+		name:       "key backups",
+		statements: []string{keyBackupVersionsSchema, keyBackupKeysSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
