@@ -36,7 +36,7 @@ func backends(t *testing.T) map[string]func(t *testing.T) []string {
 }
 
 // freshSchema creates a schema for one test and returns a DSN that uses it.
-func freshSchema(t *testing.T, dsn string) string {
+func freshSchema(t testing.TB, dsn string) string {
 	t.Helper()
 	schema := "e2e_" + strings.ToLower(rand.Text()[:10])
 	db, err := sql.Open("pgx", dsn)
@@ -64,7 +64,7 @@ func freshSchema(t *testing.T, dsn string) string {
 	return u.String()
 }
 
-func register(t *testing.T, base, name string) *mautrix.Client {
+func register(t testing.TB, base, name string) *mautrix.Client {
 	t.Helper()
 	ctx := context.Background()
 	cli, err := mautrix.NewClient(base, "", "")

@@ -28,6 +28,7 @@ import (
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish.
@@ -70,11 +71,23 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	if err != nil {
 		return fmt.Errorf("read stream position: %w", err)
 	}
-	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, Logger: logger})
+	fed, err := newFederation(ctx, cfg, db, res.key, logger)
+	if err != nil {
+		return err
+	}
+	defer fed.client.Close()
+	// The event path publishes committed events to events; each consumer
+	// (sync now) reads them on a goroutine it owns, stopped before the
+	// store closes.
+	events := stream.New(pos, 0)
+	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger, Stream: events})
 	// Deferred after res.close, so it runs before the store closes.
 	defer rooms.Close()
-	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, StreamPos: pos})
-	rooms.AddListener(syncer)
+	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos})
+	if err := syncer.Start(ctx); err != nil {
+		return fmt.Errorf("start sync: %w", err)
+	}
+	defer syncer.Stop()
 
 	cs := newClientServer(cfg, db)
 	cs.Sync = syncer
@@ -90,10 +103,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Keys, cs.KeyBackups = keys, keys
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
-	// TODO(#fedapi): serve the Server-Server API here. Until then the
-	// federation listener answers discovery and M_UNRECOGNIZED.
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
+	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()
 	if err != nil {
@@ -201,7 +213,8 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 
 // openStore opens the configured database.
 func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*store.DB, error) {
-	db, err := store.Open(ctx, databaseDSN(cfg), logger)
+	db, err := store.OpenWith(ctx, databaseDSN(cfg), logger,
+		store.Options{SQLiteSynchronous: store.SQLiteSynchronous(cfg.SQLiteSynchronous)})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -35,7 +35,7 @@ func (s *syncBuffer) String() string {
 
 // startServe runs `hafen serve` in-process on loopback and returns the
 // client API base URL and a function that stops it and returns its error.
-func startServe(t *testing.T, dataDir string, extra ...string) (string, func() error, *syncBuffer) {
+func startServe(t testing.TB, dataDir string, extra ...string) (string, func() error, *syncBuffer) {
 	t.Helper()
 	base, stop, logs, _ := startServeInfo(t, dataDir, extra...)
 	return base, stop, logs
@@ -43,7 +43,7 @@ func startServe(t *testing.T, dataDir string, extra ...string) (string, func() e
 
 // startServeInfo is startServe that also returns what serve reported on
 // start.
-func startServeInfo(t *testing.T, dataDir string, extra ...string) (string, func() error, *syncBuffer, started) {
+func startServeInfo(t testing.TB, dataDir string, extra ...string) (string, func() error, *syncBuffer, started) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	logs := &syncBuffer{}

@@ -549,8 +549,8 @@ func parseMembershipParam(name, val string) (string, error) {
 //
 // at is a pagination token (a stream token as from sync's prev_batch, or a
 // topological one from /messages): the members are those of the state
-// after the last room event at or before it. A former member sees at most
-// the state when they left.
+// after the room's topologically last event at or before it (see
+// lastEventAt). A former member sees at most the state when they left.
 func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess session) error {
 	roomID, err := pathRoomID(r)
 	if err != nil {

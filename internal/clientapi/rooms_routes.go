@@ -41,7 +41,6 @@ type RoomStore interface {
 	EventsByID(ctx context.Context, ids []id.EventID) ([]store.Event, error)
 	RoomEventsTopo(ctx context.Context, roomID id.RoomID, from, to store.TopoPos, dir store.Direction, limit int) ([]store.Event, error)
 	RoomTopoPosAt(ctx context.Context, roomID id.RoomID, pos int64) (store.TopoPos, error)
-	LastRoomEventAt(ctx context.Context, roomID id.RoomID, pos int64) (store.Event, error)
 	StateGroupBeforeEvent(ctx context.Context, nid int64) (int64, error)
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)

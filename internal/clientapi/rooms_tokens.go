@@ -55,15 +55,18 @@ func tokenBefore(tok clientsync.PageToken, e store.Event) bool {
 	return tok.Stream < e.StreamPos
 }
 
-// lastEventAt returns the room's last timeline event at or before a token
-// (the newest by stream position for a stream token, the topologically
-// last for a topological one), or an error wrapping store.ErrNotFound if
-// the room has none there.
+// lastEventAt returns the room's topologically last timeline event at or
+// before a token, or an error wrapping store.ErrNotFound if the room has
+// none there. For a stream token that is the newest event in the room's
+// history among those that had arrived by then (not the newest arrival,
+// which may be late history), so the state after it is the room's state at
+// that point of the stream.
 func (a *roomAPI) lastEventAt(ctx context.Context, roomID id.RoomID, tok clientsync.PageToken) (store.Event, error) {
-	if !tok.Topological {
-		return a.db.LastRoomEventAt(ctx, roomID, tok.Stream)
+	pos, err := a.topoPos(ctx, roomID, tok)
+	if err != nil {
+		return store.Event{}, err
 	}
-	evs, err := a.db.RoomEventsTopo(ctx, roomID, store.TopoPos{Depth: tok.Depth, Stream: tok.Stream}, store.TopoPos{}, store.Backward, 1)
+	evs, err := a.db.RoomEventsTopo(ctx, roomID, pos, store.TopoPos{}, store.Backward, 1)
 	if err != nil {
 		return store.Event{}, err
 	}

@@ -300,3 +300,36 @@ func TestBackfilledHistoryBeforeJoinStaysHidden(t *testing.T) {
 		}
 	})
 }
+
+// TestMembersAtStreamTokenAfterBackfill: /members at a stream token shows
+// the room as it was at that point of the stream, even when the newest
+// event by then was history that arrived late (a backfill) from before
+// later joins.
+func TestMembersAtStreamTokenAfterBackfill(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		ctx := context.Background()
+		alice, _ := e.user("alice")
+		bob, _ := e.user("bob")
+		r := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"}))
+		before := must[*mautrix.RespSendEvent](t, "send")(alice.SendText(ctx, r.RoomID, "before bob"))
+		must[*mautrix.RespJoinRoom](t, "bob joins")(bob.JoinRoomByID(ctx, r.RoomID))
+		like, err := e.db.Event(ctx, id.EventID(before.EventID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := storeBackfilled(t, e, like, "old")
+		stored, err := e.db.Event(ctx, id.EventID(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := clientsync.Token(stored.StreamPos) // as a sync's next_batch right after the backfill
+		resp := must[*mautrix.RespMembers](t, "members")(alice.Members(ctx, r.RoomID, mautrix.ReqMembers{At: at, Membership: "join"}))
+		got := map[mid.UserID]bool{}
+		for _, ev := range resp.Chunk {
+			got[mid.UserID(*ev.StateKey)] = true
+		}
+		if len(got) != 2 || !got[alice.UserID] || !got[bob.UserID] {
+			t.Errorf("joined members at %s = %v, want alice and bob", at, got)
+		}
+	})
+}

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/store/storetest"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 const (
@@ -31,7 +34,27 @@ const (
 // different times (unsigned.age) compare equal.
 var testNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// harness is a sync Service fed by a real event path over SQLite.
+// forEachBackend runs f once on SQLite and once on PostgreSQL (when
+// HAFEN_TEST_POSTGRES_DSN is set), as subtests named after the backend;
+// newHarness opens the backend its test runs under.
+func forEachBackend(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	for _, b := range storetest.Backends() {
+		t.Run(b, f)
+	}
+}
+
+// backendOf returns the backend a test runs under: the subtest name
+// forEachBackend gave it, SQLite outside forEachBackend (benchmarks).
+func backendOf(t testing.TB) string {
+	parts := strings.Split(t.Name(), "/")
+	if len(parts) > 1 && slices.Contains(storetest.Backends(), parts[1]) {
+		return parts[1]
+	}
+	return "sqlite"
+}
+
+// harness is a sync Service fed by a real event path over a real store.
 type harness struct {
 	t     testing.TB
 	ctx   context.Context
@@ -47,7 +70,7 @@ func newHarness(t testing.TB, ringSize int) *harness {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "hafen.db"), log)
+	db, err := store.Open(ctx, storetest.DSN(t, backendOf(t)), log)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -60,7 +83,11 @@ func newHarness(t testing.TB, ringSize int) *harness {
 	// created alike still get distinct create events (and room IDs).
 	var tick atomic.Int64
 	now := func() time.Time { return testNow.Add(-time.Hour + time.Duration(tick.Add(1))*time.Millisecond) }
-	rooms := room.New(room.Config{DB: db, ServerName: testServer, Key: key, Logger: log, Now: now})
+	pos, err := db.MaxStreamPos(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rooms := room.New(room.Config{DB: db, ServerName: testServer, Key: key, Logger: log, Now: now, Stream: stream.New(pos, 0)})
 	h := &harness{t: t, ctx: ctx, db: db, rooms: rooms}
 	h.calls = &countingStore{Store: db}
 	h.sync = h.addSync(ringSize)
@@ -75,12 +102,16 @@ func (h *harness) addSync(ringSize int) *Service {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	s := New(Config{DB: &countingStore{Store: h.db}, Rooms: h.rooms, Logger: slog.New(slog.DiscardHandler),
-		StreamPos: pos, RingSize: ringSize, Now: func() time.Time { return testNow }})
+	db := &countingStore{Store: h.db}
 	if h.sync == nil {
-		s.db = h.calls
+		db = h.calls
 	}
-	h.rooms.AddListener(s)
+	s := New(Config{DB: db, Rooms: h.rooms, Logger: slog.New(slog.DiscardHandler), Stream: h.rooms.Stream(),
+		StreamPos: pos, RingSize: ringSize, Now: func() time.Time { return testNow }})
+	if err := s.Start(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(s.Stop)
 	return s
 }
 
@@ -127,6 +158,33 @@ func (h *harness) sendTxn(roomID id.RoomID, sender id.UserID, device id.DeviceID
 	return pdu.EventID()
 }
 
+// sendMany sends n messages from several goroutines at once (so the event
+// path batches them), for windows far larger than any timeline.
+func (h *harness) sendMany(roomID id.RoomID, sender id.UserID, n int) {
+	h.t.Helper()
+	const workers = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				content := fmt.Sprintf(`{"msgtype":"m.text","body":"bulk %d"}`, i)
+				if _, _, err := h.rooms.Send(h.ctx, roomID, room.Proposal{Type: "m.room.message", Sender: sender, Content: json.RawMessage(content)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		h.t.Fatalf("send: %v", err)
+	}
+}
+
 // state sends a state event.
 func (h *harness) state(roomID id.RoomID, sender id.UserID, typ, stateKey, content string) id.EventID {
 	h.t.Helper()
@@ -168,7 +226,15 @@ func (h *harness) next(user id.UserID, since string, f *Filter) *Response {
 	return h.syncWith(h.sync, Request{User: user, Device: "DEV", Since: since, Filter: f})
 }
 
-func (h *harness) pos() string { return Token(h.sync.Position()) }
+// pos returns the token of the newest position, once sync has applied
+// every event committed so far.
+func (h *harness) pos() string {
+	h.t.Helper()
+	if err := h.sync.caughtUp(h.ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	return Token(h.sync.Position())
+}
 
 // bodies returns the body of each message event of a timeline and the
 // type of every other event, in order.
@@ -231,17 +297,49 @@ func intp(n int) *int { return &n }
 type countingStore struct {
 	Store
 	n atomic.Int64
+	// ranges records the room and limit of each RoomEventsRange call.
+	rangesMu sync.Mutex
+	ranges   []rangeCall
+	// onMemberships, when set, runs before each membership load, and
+	// afterMemberships after its query.
+	onMemberships    atomic.Pointer[func()]
+	afterMemberships atomic.Pointer[func()]
 }
 
 var _ Store = (*countingStore)(nil)
 
 func (c *countingStore) UserMembershipsSince(ctx context.Context, userID id.UserID, pos int64) ([]store.Member, error) {
 	c.n.Add(1)
-	return c.Store.UserMembershipsSince(ctx, userID, pos)
+	if f := c.onMemberships.Load(); f != nil {
+		(*f)()
+	}
+	ms, err := c.Store.UserMembershipsSince(ctx, userID, pos)
+	if f := c.afterMemberships.Load(); f != nil {
+		(*f)()
+	}
+	return ms, err
+}
+
+// rangeCall is one RoomEventsRange call.
+type rangeCall struct {
+	room  id.RoomID
+	limit int
+}
+
+// takeRanges returns the RoomEventsRange calls since the last take.
+func (c *countingStore) takeRanges() []rangeCall {
+	c.rangesMu.Lock()
+	defer c.rangesMu.Unlock()
+	out := c.ranges
+	c.ranges = nil
+	return out
 }
 
 func (c *countingStore) RoomEventsRange(ctx context.Context, roomID id.RoomID, from, to int64, dir store.Direction, limit int) ([]store.Event, error) {
 	c.n.Add(1)
+	c.rangesMu.Lock()
+	c.ranges = append(c.ranges, rangeCall{roomID, limit})
+	c.rangesMu.Unlock()
 	return c.Store.RoomEventsRange(ctx, roomID, from, to, dir, limit)
 }
 
@@ -278,6 +376,16 @@ func (c *countingStore) Membership(ctx context.Context, roomID id.RoomID, userID
 func (c *countingStore) Event(ctx context.Context, eventID id.EventID) (store.Event, error) {
 	c.n.Add(1)
 	return c.Store.Event(ctx, eventID)
+}
+
+func (c *countingStore) RoomsWithEventsInRange(ctx context.Context, userID id.UserID, after, upto int64) ([]id.RoomID, error) {
+	c.n.Add(1)
+	return c.Store.RoomsWithEventsInRange(ctx, userID, after, upto)
+}
+
+func (c *countingStore) MemberEventsInRange(ctx context.Context, roomID id.RoomID, userID id.UserID, after, upto int64) ([]store.Event, error) {
+	c.n.Add(1)
+	return c.Store.MemberEventsInRange(ctx, roomID, userID, after, upto)
 }
 
 func (c *countingStore) Filter(ctx context.Context, userID id.UserID, filterID int64) ([]byte, error) {

@@ -3,13 +3,11 @@ package clientsync
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
-	"github.com/hafenchat/hafen/internal/store"
 )
 
 // incremental computes what is new for the user in (since, pos].
@@ -22,27 +20,22 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 	if err != nil {
 		return nil, err
 	}
-	byRoom, err := s.eventsInRange(ctx, req.User, ms, since, pos)
+	byRoom, err := s.windows(ctx, req, ms, since, pos)
 	if err != nil {
 		return nil, err
 	}
 	// forgotten is read only when a left room is about to be sent, which
 	// incremental syncs seldom do.
 	var forgotten map[id.RoomID]bool
-	for roomID, items := range byRoom {
+	for roomID, w := range byRoom {
 		if !req.Filter.Room.MatchRoom(string(roomID)) {
 			continue
 		}
-		var own []item
-		for _, it := range items {
-			if it.pdu.IsStateKey("m.room.member", string(req.User)) {
-				own = append(own, it)
-			}
-		}
+		own := w.own
 		membership := ms[roomID]
 		if len(own) == 0 {
 			if membership == "join" {
-				if err := s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, items, since, pos); err != nil {
+				if err := s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, w, since, pos); err != nil {
 					return nil, err
 				}
 			}
@@ -76,20 +69,17 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 		}
 		switch {
 		case membership == "join" && stayed:
-			err = s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, items, since, pos)
+			err = s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, w, since, pos)
 		case membership == "join":
 			// A new join (or a rejoin): the room in full.
 			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil)
 		case (membership == "leave" || membership == "ban") && stayed:
 			// The client has the room up to since: send what happened
 			// from there up to the leave.
-			var upto []item
-			for _, it := range items {
-				if it.pos <= last.pos {
-					upto = append(upto, it)
-				}
+			var upto *window
+			if upto, err = s.windowUpTo(ctx, roomID, w, since, last.pos, timelineLimit(timelineFilter(req.Filter))); err == nil {
+				err = s.addIncrementalLeft(ctx, req, resp.Rooms, roomID, upto, since)
 			}
-			err = s.addIncrementalLeft(ctx, req, resp.Rooms, roomID, upto)
 		case membership == "leave" || membership == "ban":
 			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, &last)
 		default:
@@ -106,50 +96,12 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 			if _, done := resp.Rooms.Join[string(roomID)]; done || membership != "join" || !req.Filter.Room.MatchRoom(string(roomID)) {
 				continue
 			}
-			if err := s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, nil, since, pos); err != nil {
+			if err := s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, &window{complete: true}, since, pos); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return resp, nil
-}
-
-// eventsInRange returns the events in (since, pos] of the rooms the user is
-// or was in, by room, oldest first: from the ring when it still covers
-// since, else from the store.
-func (s *Service) eventsInRange(ctx context.Context, user id.UserID, ms map[id.RoomID]string, since, pos int64) (map[id.RoomID][]item, error) {
-	out := map[id.RoomID][]item{}
-	if entries, ok := s.timeline.Range(since, pos); ok {
-		for _, e := range entries {
-			roomID := e.pdu.RoomID()
-			if _, member := ms[roomID]; !member {
-				continue
-			}
-			out[roomID] = append(out[roomID], item{pos: e.pos, pdu: e.pdu, txnDevice: e.txnDevice, txnID: e.txnID})
-		}
-		for roomID, items := range out {
-			out[roomID] = redactInWindow(items, s.now().UnixMilli())
-		}
-		return out, nil
-	}
-	// The ring has moved past since: read each room's newest events in the
-	// range from the store. Enough to fill a limited timeline and notice
-	// the user's own membership changes.
-	for roomID := range ms {
-		evs, err := s.db.RoomEventsRange(ctx, roomID, pos, since, store.Backward, MaxTimelineLimit+1)
-		if err != nil {
-			return nil, err
-		}
-		items, err := s.parse(ctx, roomID, evs)
-		if err != nil {
-			return nil, err
-		}
-		slices.Reverse(items)
-		if len(items) > 0 {
-			out[roomID] = items
-		}
-	}
-	return out, nil
 }
 
 func (s *Service) nidOf(ctx context.Context, it item) (int64, error) {
@@ -167,9 +119,9 @@ func (s *Service) nidOf(ctx context.Context, it item) (int64, error) {
 // the new events as timeline, and when they exceed the limit, the state
 // changes in the part left out (with full_state, the whole state at the
 // start of the timeline).
-func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, items []item, since, pos int64) error {
+func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, w *window, since, pos int64) error {
 	jr := newJoinedRoom()
-	timeline, err := s.incrementalBatch(ctx, req, roomID, items, &jr.State, &jr.Timeline, true)
+	timeline, membersChanged, err := s.incrementalBatch(ctx, req, roomID, w, since, &jr.State, &jr.Timeline, true)
 	if err != nil {
 		return err
 	}
@@ -185,11 +137,7 @@ func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *
 	if req.FullState || fresh || changed > since {
 		jr.UnreadNotifications = &counts
 	}
-	summarize := req.FullState
-	for _, it := range items {
-		summarize = summarize || it.pdu.Type() == "m.room.member"
-	}
-	if summarize {
+	if req.FullState || membersChanged {
 		sum, err := s.summary(ctx, req.User, roomID)
 		if err != nil {
 			return err
@@ -203,9 +151,9 @@ func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *
 
 // addIncrementalLeft adds a room the user left (or was removed from) since
 // the last sync while joined: the events from since up to the leave.
-func (s *Service) addIncrementalLeft(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, items []item) error {
+func (s *Service) addIncrementalLeft(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, w *window, since int64) error {
 	lr := &LeftRoom{State: StateBatch{Events: []clientevent.Event{}}, Timeline: TimelineBatch{Events: []clientevent.Event{}}, AccountData: EventBatch{Events: emptyRaw()}}
-	if _, err := s.incrementalBatch(ctx, req, roomID, items, &lr.State, &lr.Timeline, false); err != nil {
+	if _, _, err := s.incrementalBatch(ctx, req, roomID, w, since, &lr.State, &lr.Timeline, false); err != nil {
 		return err
 	}
 	sortState(lr.State.Events)
@@ -213,15 +161,21 @@ func (s *Service) addIncrementalLeft(ctx context.Context, req Request, rooms *Ro
 	return nil
 }
 
-// incrementalBatch fills state and timeline from the events of a room
-// since the last sync, oldest first, and returns the timeline's events.
-func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.RoomID, items []item, state *StateBatch, tl *TimelineBatch, joined bool) ([]item, error) {
+// incrementalBatch fills state and timeline from a room's window since the
+// last sync and returns the timeline's events, and whether a member event
+// is in the window (the room summary may have changed).
+func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.RoomID, w *window, since int64, state *StateBatch, tl *TimelineBatch, joined bool) ([]item, bool, error) {
 	tf := timelineFilter(req.Filter)
 	limit := timelineLimit(tf)
+	items := w.items
 	var skipped []item
 	if len(items) > limit {
 		skipped, items = items[:len(items)-limit], items[len(items)-limit:]
 		tl.Limited = true
+	}
+	membersChanged := false
+	for _, it := range w.items {
+		membersChanged = membersChanged || it.pdu.Type() == "m.room.member"
 	}
 	now := s.now().UnixMilli()
 	var timeline []item
@@ -234,22 +188,12 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 	if len(items) > 0 {
 		tl.PrevBatch = Token(items[0].pos - 1)
 	}
-	sf := stateFilter(req.Filter)
-	if req.FullState {
-		var first *item
-		if len(items) > 0 {
-			first = &items[0]
-		}
-		full, err := s.fullState(ctx, req, roomID, first, timeline, joined)
-		if err != nil {
-			return nil, err
-		}
-		state.Events = append(state.Events, full...)
-		return timeline, nil
-	}
-	if tl.Limited {
-		// The state between since and the start of the timeline: the
-		// newest state event per key among the events left out.
+	// The state between since and the start of the timeline: in a whole
+	// window, the newest state event per key among the events left out;
+	// otherwise the difference between the state at since and the state
+	// before the timeline, from their state groups.
+	var delta []item
+	if tl.Limited && w.complete {
 		latest := map[event.StateKey]item{}
 		for _, it := range skipped {
 			if it.pdu.IsState() {
@@ -257,10 +201,34 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 			}
 		}
 		for _, it := range latest {
-			if sf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
-				state.Events = append(state.Events, s.format(req, it, now))
-			}
+			delta = append(delta, it)
+		}
+	} else if tl.Limited && !req.FullState {
+		var err error
+		if delta, err = s.stateDelta(ctx, roomID, since, items[0]); err != nil {
+			return nil, false, err
 		}
 	}
-	return timeline, nil
+	for _, it := range delta {
+		membersChanged = membersChanged || it.pdu.Type() == "m.room.member"
+	}
+	if req.FullState {
+		var first *item
+		if len(items) > 0 {
+			first = &items[0]
+		}
+		full, err := s.fullState(ctx, req, roomID, first, timeline, joined)
+		if err != nil {
+			return nil, false, err
+		}
+		state.Events = append(state.Events, full...)
+		return timeline, membersChanged, nil
+	}
+	sf := stateFilter(req.Filter)
+	for _, it := range delta {
+		if sf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
+			state.Events = append(state.Events, s.format(req, it, now))
+		}
+	}
+	return timeline, membersChanged, nil
 }

@@ -12,13 +12,17 @@ import (
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 // Store is what sync reads from the database. History visibility is
 // decided by room.FilterVisible, the same as for the room endpoints.
 type Store interface {
 	room.VisibilityStore
+	stream.Reader
 	UserMembershipsSince(ctx context.Context, userID id.UserID, pos int64) ([]store.Member, error)
+	RoomsWithEventsInRange(ctx context.Context, userID id.UserID, after, upto int64) ([]id.RoomID, error)
+	MemberEventsInRange(ctx context.Context, roomID id.RoomID, userID id.UserID, after, upto int64) ([]store.Event, error)
 	RoomEventsRange(ctx context.Context, roomID id.RoomID, from, to int64, dir store.Direction, limit int) ([]store.Event, error)
 	StateGroupBeforeEvent(ctx context.Context, nid int64) (int64, error)
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
@@ -33,8 +37,6 @@ type RoomReader interface {
 	CurrentState(ctx context.Context, roomID id.RoomID) ([]*event.PDU, error)
 }
 
-var _ room.Listener = (*Service)(nil)
-
 // Service answers /sync requests. It is safe for concurrent use.
 type Service struct {
 	db       Store
@@ -44,11 +46,25 @@ type Service struct {
 	notifier *Notifier
 	timeline *Timeline
 	unread   *unreadCounts
+	// stream is the published event stream; consumer applies it to the
+	// ring, the membership cache and the unread counts on its own
+	// goroutine.
+	stream   *stream.Stream
+	consumer *stream.Consumer
 
 	mu sync.Mutex
 	// members caches the memberships of users who have synced, by user
-	// and room; EventsPersisted keeps it current.
+	// and room; apply keeps it current.
 	members map[id.UserID]map[id.RoomID]string
+	// loading holds, for each user whose memberships are being read from
+	// the store, the changes apply saw meanwhile.
+	loading map[id.UserID]*memberLoad
+}
+
+// memberLoad is a load of one user's memberships in progress.
+type memberLoad struct {
+	changes []store.Member
+	done    chan struct{}
 }
 
 // Config holds a Service's dependencies.
@@ -56,7 +72,11 @@ type Config struct {
 	DB     Store
 	Rooms  RoomReader
 	Logger *slog.Logger
-	// StreamPos is the newest stream position when the server starts.
+	// Stream is the event stream the event path publishes to.
+	Stream *stream.Stream
+	// StreamPos is the newest stream position when the server starts:
+	// the ring is complete after it, and sync consumes the stream from
+	// there.
 	StreamPos int64
 	// RingSize is the number of recent events kept in memory; 0 means 8192.
 	RingSize int
@@ -74,7 +94,10 @@ func New(cfg Config) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
 		db:       cfg.DB,
 		rooms:    cfg.Rooms,
 		log:      cfg.Logger,
@@ -82,8 +105,15 @@ func New(cfg Config) *Service {
 		notifier: NewNotifier(cfg.StreamPos),
 		timeline: NewTimeline(size, cfg.StreamPos),
 		unread:   newUnreadCounts(cfg.StreamPos),
+		stream:   cfg.Stream,
 		members:  map[id.UserID]map[id.RoomID]string{},
+		loading:  map[id.UserID]*memberLoad{},
 	}
+	// Sync is not durable: it starts from the database's state at
+	// StreamPos on every start, so it consumes from there.
+	s.consumer = stream.NewConsumer(stream.ConsumerConfig{Name: "sync", Stream: cfg.Stream, DB: cfg.DB,
+		Handle: s.apply, From: cfg.StreamPos, Logger: cfg.Logger})
+	return s
 }
 
 // StopWaiting makes every long-polling sync, now and from now on, answer
@@ -94,56 +124,100 @@ func (s *Service) StopWaiting() { s.notifier.Stop() }
 // Waiting returns how many syncs are long-polling right now.
 func (s *Service) Waiting() int { return s.notifier.Waiting() }
 
-// EventsPersisted implements room.Listener: it records committed events in
-// the ring, the membership cache and the notification counts, then wakes
-// waiting syncs.
-func (s *Service) EventsPersisted(evs []room.Persisted) {
+// Start starts the goroutine that applies the event stream to sync's
+// memory. Stop stops it.
+func (s *Service) Start(ctx context.Context) error { return s.consumer.Start(ctx) }
+
+// Stop stops the stream consumer and waits for it.
+func (s *Service) Stop() { s.consumer.Stop() }
+
+// apply records committed events in the ring, the membership cache and the
+// notification counts, then wakes waiting syncs. It runs on sync's stream
+// consumer, one batch at a time in stream order.
+func (s *Service) apply(_ context.Context, evs []stream.Event) error {
 	s.unread.apply(evs)
 	var top int64
 	for _, p := range evs {
 		s.timeline.Append(entry{pos: p.StreamPos, pdu: p.PDU, txnDevice: p.DeviceID, txnID: p.TxnID})
 		if p.PDU.Type() == "m.room.member" {
 			if sk, ok := p.PDU.StateKey(); ok {
-				s.setMembership(id.UserID(sk), p.PDU.RoomID(), authrules.Membership(p.PDU.Content()))
+				s.setMembership(store.Member{UserID: id.UserID(sk), RoomID: p.PDU.RoomID(),
+					Membership: authrules.Membership(p.PDU.Content()), StreamPos: p.StreamPos})
 			}
 		}
 		top = max(top, p.StreamPos)
 	}
 	s.notifier.Advance(top)
+	return nil
 }
 
-func (s *Service) setMembership(user id.UserID, roomID id.RoomID, membership string) {
+func (s *Service) setMembership(m store.Member) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if m, ok := s.members[user]; ok {
-		m[roomID] = membership
+	if ms, ok := s.members[m.UserID]; ok {
+		ms[m.RoomID] = m.Membership
+	} else if l := s.loading[m.UserID]; l != nil {
+		l.changes = append(l.changes, m)
 	}
+}
+
+// caughtUp waits until sync has applied every event published before the
+// call, so a client that syncs right after its own send sees it.
+func (s *Service) caughtUp(ctx context.Context) error {
+	return s.consumer.WaitFor(ctx, s.stream.Position())
 }
 
 // memberships returns a copy of the user's memberships, loading them on
-// first use.
+// first use. The load runs without s.mu: changes that apply sees
+// meanwhile are kept aside and laid over the loaded rows, the newer by
+// stream position winning, so none is lost.
 func (s *Service) memberships(ctx context.Context, user id.UserID) (map[id.RoomID]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m, ok := s.members[user]
-	if !ok {
-		// Loading under the lock keeps EventsPersisted from applying a
-		// change that the query has not seen yet and then losing it.
+	for {
+		s.mu.Lock()
+		if m, ok := s.members[user]; ok {
+			out := make(map[id.RoomID]string, len(m))
+			for k, v := range m {
+				out[k] = v
+			}
+			s.mu.Unlock()
+			return out, nil
+		}
+		if l := s.loading[user]; l != nil {
+			// Another sync of the user is loading them.
+			s.mu.Unlock()
+			select {
+			case <-l.done:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		l := &memberLoad{done: make(chan struct{})}
+		s.loading[user] = l
+		s.mu.Unlock()
+
 		ms, err := s.db.UserMembershipsSince(ctx, user, 0)
+
+		s.mu.Lock()
+		delete(s.loading, user)
+		close(l.done)
 		if err != nil {
+			s.mu.Unlock()
 			return nil, fmt.Errorf("load memberships of %s: %w", user, err)
 		}
-		m = make(map[id.RoomID]string, len(ms))
+		m := make(map[id.RoomID]string, len(ms))
+		at := make(map[id.RoomID]int64, len(ms))
 		for _, mm := range ms {
-			m[mm.RoomID] = mm.Membership
+			m[mm.RoomID], at[mm.RoomID] = mm.Membership, mm.StreamPos
+		}
+		for _, c := range l.changes {
+			if c.StreamPos > at[c.RoomID] {
+				m[c.RoomID], at[c.RoomID] = c.Membership, c.StreamPos
+			}
 		}
 		s.members[user] = m
+		s.mu.Unlock()
 	}
-	out := make(map[id.RoomID]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out, nil
 }
 
 // Position returns the newest stream position sync knows about.

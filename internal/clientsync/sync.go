@@ -39,6 +39,9 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 }
 
 func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
+	if err := s.caughtUp(ctx); err != nil {
+		return nil, err
+	}
 	if req.Since == "" {
 		pos := s.notifier.Position()
 		return s.initial(ctx, req, pos)

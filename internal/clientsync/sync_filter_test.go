@@ -8,7 +8,9 @@ import (
 	"github.com/hafenchat/hafen/internal/store"
 )
 
-func TestSyncFilters(t *testing.T) {
+func TestSyncFilters(t *testing.T) { forEachBackend(t, testSyncFilters) }
+
+func testSyncFilters(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
 	other := h.createRoom(alice)
@@ -59,7 +61,9 @@ func TestSyncFilters(t *testing.T) {
 	}
 }
 
-func TestSyncLazyLoadMembers(t *testing.T) {
+func TestSyncLazyLoadMembers(t *testing.T) { forEachBackend(t, testSyncLazyLoadMembers) }
+
+func testSyncLazyLoadMembers(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
 	h.member(roomID, bob, bob, "join")
@@ -98,7 +102,9 @@ func TestSyncLazyLoadMembers(t *testing.T) {
 	}
 }
 
-func TestSyncEventFields(t *testing.T) {
+func TestSyncEventFields(t *testing.T) { forEachBackend(t, testSyncEventFields) }
+
+func testSyncEventFields(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
 	h.state(roomID, alice, "m.room.topic", "", `{"topic":"T","m.dotted":"d"}`)
@@ -145,7 +151,9 @@ func TestSyncEventFields(t *testing.T) {
 	}
 }
 
-func TestSyncStoredFilter(t *testing.T) {
+func TestSyncStoredFilter(t *testing.T) { forEachBackend(t, testSyncStoredFilter) }
+
+func testSyncStoredFilter(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
 	h.send(roomID, alice, "one")
@@ -175,7 +183,9 @@ func TestSyncStoredFilter(t *testing.T) {
 	}
 }
 
-func TestSyncTransactionID(t *testing.T) {
+func TestSyncTransactionID(t *testing.T) { forEachBackend(t, testSyncTransactionID) }
+
+func testSyncTransactionID(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
 	h.member(roomID, bob, bob, "join")

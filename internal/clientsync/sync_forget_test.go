@@ -17,7 +17,9 @@ func (h *harness) forget(user id.UserID, roomID id.RoomID) {
 // TestForgottenRoomsLeftOut follows Leaving rooms: "Rooms which have been
 // forgotten will never appear in the response to the /sync API, until the
 // user re-joins, is re-invited, or knocks."
-func TestForgottenRoomsLeftOut(t *testing.T) {
+func TestForgottenRoomsLeftOut(t *testing.T) { forEachBackend(t, testForgottenRoomsLeftOut) }
+
+func testForgottenRoomsLeftOut(t *testing.T) {
 	includeLeave := &Filter{Room: &RoomFilter{IncludeLeave: true}}
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)

@@ -9,6 +9,10 @@ import (
 )
 
 func TestIncrementalSyncNewEventsOnly(t *testing.T) {
+	forEachBackend(t, testIncrementalSyncNewEventsOnly)
+}
+
+func testIncrementalSyncNewEventsOnly(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
 	h.send(roomID, alice, "old")
@@ -39,6 +43,10 @@ func TestIncrementalSyncNewEventsOnly(t *testing.T) {
 }
 
 func TestIncrementalSyncLimitedWithStateDelta(t *testing.T) {
+	forEachBackend(t, testIncrementalSyncLimitedWithStateDelta)
+}
+
+func testIncrementalSyncLimitedWithStateDelta(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
 	since := h.initial(alice, nil).NextBatch
@@ -69,6 +77,10 @@ func TestIncrementalSyncLimitedWithStateDelta(t *testing.T) {
 }
 
 func TestIncrementalSyncMembershipTransitions(t *testing.T) {
+	forEachBackend(t, testIncrementalSyncMembershipTransitions)
+}
+
+func testIncrementalSyncMembershipTransitions(t *testing.T) {
 	cases := []struct {
 		name string
 		// act changes bob's membership of the room; it runs after bob's
@@ -200,7 +212,9 @@ func checkLeaveTimeline(want []string) func(t *testing.T, h *harness, r id.RoomI
 	}
 }
 
-func TestIncrementalSyncFullState(t *testing.T) {
+func TestIncrementalSyncFullState(t *testing.T) { forEachBackend(t, testIncrementalSyncFullState) }
+
+func testIncrementalSyncFullState(t *testing.T) {
 	h := newHarness(t, 0)
 	quiet := h.createRoom(alice)
 	busy := h.createRoom(alice)

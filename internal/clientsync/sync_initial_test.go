@@ -8,7 +8,9 @@ import (
 	"github.com/hafenchat/hafen/internal/store"
 )
 
-func TestInitialSyncJoinedRoom(t *testing.T) {
+func TestInitialSyncJoinedRoom(t *testing.T) { forEachBackend(t, testInitialSyncJoinedRoom) }
+
+func testInitialSyncJoinedRoom(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
 	h.member(roomID, bob, bob, "join")
@@ -56,6 +58,10 @@ func TestInitialSyncJoinedRoom(t *testing.T) {
 }
 
 func TestInitialSyncSmallRoomIsNotLimited(t *testing.T) {
+	forEachBackend(t, testInitialSyncSmallRoomIsNotLimited)
+}
+
+func testInitialSyncSmallRoomIsNotLimited(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
 	h.send(roomID, alice, "hi")
@@ -76,6 +82,10 @@ func TestInitialSyncSmallRoomIsNotLimited(t *testing.T) {
 }
 
 func TestInitialSyncInviteKnockLeave(t *testing.T) {
+	forEachBackend(t, testInitialSyncInviteKnockLeave)
+}
+
+func testInitialSyncInviteKnockLeave(t *testing.T) {
 	h := newHarness(t, 0)
 	invited := h.createRoom(alice, withState("m.room.name", "", `{"name":"Invited"}`))
 	inviteID := h.member(invited, alice, bob, "invite")
@@ -144,6 +154,10 @@ func TestInitialSyncInviteKnockLeave(t *testing.T) {
 }
 
 func TestInitialSyncHistoryVisibility(t *testing.T) {
+	forEachBackend(t, testInitialSyncHistoryVisibility)
+}
+
+func testInitialSyncHistoryVisibility(t *testing.T) {
 	joined := `{"history_visibility":"joined"}`
 	t.Run("history_visibility joined: a later joiner does not see earlier events", func(t *testing.T) {
 		h := newHarness(t, 0)

@@ -40,7 +40,9 @@ func await(t *testing.T, ch <-chan syncResult) *Response {
 	}
 }
 
-func TestLongPoll(t *testing.T) {
+func TestLongPoll(t *testing.T) { forEachBackend(t, testLongPoll) }
+
+func testLongPoll(t *testing.T) {
 	t.Run("sync timeout: returns with the event that arrives while waiting", func(t *testing.T) {
 		h := newHarness(t, 0)
 		roomID := h.createRoom(alice)
@@ -102,7 +104,9 @@ func TestLongPoll(t *testing.T) {
 	})
 }
 
-func TestSyncTokens(t *testing.T) {
+func TestSyncTokens(t *testing.T) { forEachBackend(t, testSyncTokens) }
+
+func testSyncTokens(t *testing.T) {
 	h := newHarness(t, 0)
 	h.createRoom(alice)
 	for _, tok := range []string{"x", "s", "s-1", "sabc", "12", "s1_", "t1-2", "s99999999999999999999"} {

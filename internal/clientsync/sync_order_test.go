@@ -14,6 +14,10 @@ import (
 // many rooms are written concurrently while a client keeps syncing; every
 // message must arrive exactly once.
 func TestConcurrentRoomsReachSyncInStreamOrder(t *testing.T) {
+	forEachBackend(t, testConcurrentRoomsReachSyncInStreamOrder)
+}
+
+func testConcurrentRoomsReachSyncInStreamOrder(t *testing.T) {
 	h := newHarness(t, 0)
 	const rooms, each = 8, 25
 	var roomIDs []id.RoomID

@@ -14,7 +14,9 @@ import (
 // keys not in the following list" — a client must never receive the
 // original content of a redacted event, on the store path (initial sync)
 // nor on the ring path (catching up over a window holding both events).
-func TestSyncServesRedactedEvents(t *testing.T) {
+func TestSyncServesRedactedEvents(t *testing.T) { forEachBackend(t, testSyncServesRedactedEvents) }
+
+func testSyncServesRedactedEvents(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
 	h.member(roomID, bob, bob, room.MembershipJoin)

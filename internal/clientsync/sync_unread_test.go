@@ -32,7 +32,9 @@ func wantUnread(t *testing.T, what string, got *UnreadNotifications, notify, hig
 	}
 }
 
-func TestUnreadNotifications(t *testing.T) {
+func TestUnreadNotifications(t *testing.T) { forEachBackend(t, testUnreadNotifications) }
+
+func testUnreadNotifications(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
 	h.member(roomID, carol, carol, "join")
@@ -82,6 +84,10 @@ func TestUnreadNotifications(t *testing.T) {
 }
 
 func TestUnreadNotificationsSetUpInIncrementalSync(t *testing.T) {
+	forEachBackend(t, testUnreadNotificationsSetUpInIncrementalSync)
+}
+
+func testUnreadNotificationsSetUpInIncrementalSync(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
 	h.member(roomID, bob, bob, "join")
@@ -94,6 +100,10 @@ func TestUnreadNotificationsSetUpInIncrementalSync(t *testing.T) {
 }
 
 func TestUnreadNotificationsFullState(t *testing.T) {
+	forEachBackend(t, testUnreadNotificationsFullState)
+}
+
+func testUnreadNotificationsFullState(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
 	h.member(roomID, bob, bob, "join")

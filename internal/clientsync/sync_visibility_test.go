@@ -49,7 +49,9 @@ var wideTimeline = &Filter{Room: &RoomFilter{IncludeLeave: true, Timeline: &Room
 // member events. Each timeline starts with the history_visibility event of
 // the room's creation: before it none is set, which counts as shared, and
 // bob joins later (rule 3).
-func TestSyncHistoryVisibility(t *testing.T) {
+func TestSyncHistoryVisibility(t *testing.T) { forEachBackend(t, testSyncHistoryVisibility) }
+
+func testSyncHistoryVisibility(t *testing.T) {
 	tests := []struct {
 		name    string
 		history string
@@ -274,6 +276,10 @@ func TestSyncHistoryVisibility(t *testing.T) {
 }
 
 func TestSyncHistoryVisibilityOwnInviteRejection(t *testing.T) {
+	forEachBackend(t, testSyncHistoryVisibilityOwnInviteRejection)
+}
+
+func testSyncHistoryVisibilityOwnInviteRejection(t *testing.T) {
 	// Under joined neither the invite nor the rejection is visible by
 	// rules 1–5; the rejection is shown all the same (see visibleEvents).
 	h := newHarness(t, 0)
@@ -292,6 +298,10 @@ func TestSyncHistoryVisibilityOwnInviteRejection(t *testing.T) {
 }
 
 func TestSyncHistoryVisibilityChangeSeenByMemberFromRing(t *testing.T) {
+	forEachBackend(t, testSyncHistoryVisibilityChangeSeenByMemberFromRing)
+}
+
+func testSyncHistoryVisibilityChangeSeenByMemberFromRing(t *testing.T) {
 	// Rule 2: a member joined before every event of the window sees a
 	// history_visibility change and what follows it, with no lookup.
 	h := newHarness(t, 0)

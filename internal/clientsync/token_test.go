@@ -163,3 +163,31 @@ func BenchmarkSyncTokenRoundTrip(b *testing.B) {
 		tok = Token(st.Events)
 	}
 }
+
+// FuzzParseTokens: any input either fails with ErrBadToken or parses to a
+// token whose encoding parses back to the same token.
+func FuzzParseTokens(f *testing.F) {
+	for _, seed := range []string{"s0", "s42", "s1_2_3_4_5_6_7_8", "s1__2", "t5-7", "t0-0", "s-1", "t", "s9223372036854775807"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		st, err := ParseSyncToken(tok)
+		if err != nil && !errors.Is(err, ErrBadToken) {
+			t.Fatalf("ParseSyncToken(%q) = %v, want ErrBadToken", tok, err)
+		}
+		if err == nil {
+			if again, err := ParseSyncToken(st.String()); err != nil || again != st {
+				t.Fatalf("ParseSyncToken(%q) = %+v, encoded %q parses to %+v, %v", tok, st, st.String(), again, err)
+			}
+		}
+		pt, err := ParsePageToken(tok)
+		if err != nil && !errors.Is(err, ErrBadToken) {
+			t.Fatalf("ParsePageToken(%q) = %v, want ErrBadToken", tok, err)
+		}
+		if err == nil {
+			if again, err := ParsePageToken(pt.String()); err != nil || again != pt {
+				t.Fatalf("ParsePageToken(%q) = %+v, encoded %q parses to %+v, %v", tok, pt, pt.String(), again, err)
+			}
+		}
+	})
+}

@@ -11,8 +11,8 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
-	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 // unreadScanLimit bounds the events read from the store to set up one
@@ -31,7 +31,7 @@ type unreadCounter struct {
 	// store query counts is then already read.
 	reset bool
 	// displayName is the user's display name in the room; nameSet means it
-	// came from a member event EventsPersisted saw.
+	// came from a member event the stream consumer applied.
 	displayName string
 	nameSet     bool
 }
@@ -42,13 +42,13 @@ type unreadRoom struct {
 	users  map[id.UserID]*unreadCounter
 	create *event.PDU
 	// powerLevels is the room's current m.room.power_levels event;
-	// plSet means EventsPersisted has set it.
+	// plSet means the stream consumer has set it.
 	powerLevels *event.PDU
 	plSet       bool
 }
 
 // unreadCounts keeps the notification counts of the users who sync, per
-// room, in memory: EventsPersisted updates them from each new event, so
+// room, in memory: the stream consumer updates them from each new event, so
 // incremental syncs never count from the database. A (user, room) pair is
 // set up from the store the first time sync needs it.
 type unreadCounts struct {
@@ -63,7 +63,7 @@ func newUnreadCounts(pos int64) *unreadCounts {
 }
 
 // apply updates the counters of the rooms in a committed batch.
-func (u *unreadCounts) apply(evs []room.Persisted) {
+func (u *unreadCounts) apply(evs []stream.Event) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	for _, p := range evs {

@@ -31,6 +31,16 @@ type Config struct {
 	// other value is the path of an SQLite file.
 	Database string `yaml:"database"`
 
+	// SQLiteSynchronous says when SQLite writes a commit through to the
+	// disk. full (the default) syncs at every commit, so a message a client
+	// was told is sent survives a power loss; concurrent writes share one
+	// sync. normal syncs only at checkpoints: writes are faster, and a
+	// power loss (not a crash of Hafen alone) may lose the last seconds of
+	// writes, including events other servers may already have received,
+	// but never corrupts the database. Ignored with PostgreSQL, whose own
+	// fsync and synchronous_commit settings decide.
+	SQLiteSynchronous string `yaml:"sqlite_synchronous"`
+
 	// ListenClient is the address of the Client-Server API listener (plain
 	// HTTP, meant to sit behind a TLS-terminating reverse proxy or to be
 	// used on loopback).
@@ -89,6 +99,22 @@ type Config struct {
 	// server: it protects the internal network from requests crafted by
 	// remote servers. Turn it on for test federations on one machine.
 	FederationAllowPrivate bool `yaml:"federation_allow_private"`
+
+	// FederationSkipTLSVerify accepts any TLS certificate from other
+	// servers, unchecked: the equivalent of Synapse's
+	// federation_verify_certificates: false. Only for test federations
+	// with self-signed certificates; Hafen logs a warning at every start
+	// while it is on. For a private certificate authority, use TrustCA
+	// instead.
+	FederationSkipTLSVerify bool `yaml:"federation_skip_tls_verify"`
+
+	// TrustedKeyServers are the notary servers asked for another server's
+	// signing keys when that server cannot be reached itself (for example
+	// to check events of a server that is down), in order, as server
+	// names (matrix.org). Their own keys are fetched from them directly.
+	// Empty (the default) asks only the servers themselves. As an
+	// environment variable or flag, a comma-separated list.
+	TrustedKeyServers []string `yaml:"trusted_key_servers"`
 
 	// DefaultRoomVersion is the room version of new rooms whose creator
 	// does not ask for one, announced in /capabilities. The spec
@@ -206,8 +232,10 @@ func Defaults() Config {
 	return Config{
 		ServerName:          "localhost",
 		DataDir:             "./hafen-data",
+		SQLiteSynchronous:   "full",
 		ListenClient:        "127.0.0.1:8008",
 		TrustedProxies:      []string{},
+		TrustedKeyServers:   []string{},
 		ListenFederation:    ":8448",
 		MaxConnectionsPerIP: 256,
 		DefaultRoomVersion:  "12",

@@ -58,6 +58,10 @@ rate_limit:
 		t.Fatal(err)
 	}
 	c := l.Config
+	normal, err := Load("serve", []string{"--sqlite-synchronous=normal"}, e)
+	if err != nil {
+		t.Fatal(err)
+	}
 	checks := []struct {
 		name string
 		got  any
@@ -70,6 +74,8 @@ rate_limit:
 		{"nested env value", c.RateLimit.Login.PerSecond, 2.5},
 		{"section flag --rate-limit=false", c.RateLimit.Enabled, false},
 		{"untouched default", c.ListenFederation, ":8448"},
+		{"durable by default", c.SQLiteSynchronous, "full"},
+		{"--sqlite-synchronous=normal", normal.Config.SQLiteSynchronous, "normal"},
 		{"file found in the data dir", l.FileExists, true},
 	}
 	for _, ck := range checks {
@@ -141,6 +147,9 @@ func TestLoadRejectsBadInput(t *testing.T) {
 		{"unknown flag", "", nil, []string{"--no-such-flag"}, "no-such-flag"},
 		{"stray argument", "", nil, []string{"extra"}, "unexpected arguments"},
 		{"postgres is fine, mysql is not", "database: mysql://x/y\n", nil, nil, "database"},
+		{"sqlite_synchronous off is refused", "sqlite_synchronous: \"off\"\n", nil, nil, "sqlite_synchronous"},
+		{"sqlite_synchronous unknown in env", "", map[string]string{"HAFEN_SQLITE_SYNCHRONOUS": "fast"}, nil, "sqlite_synchronous"},
+		{"sqlite_synchronous unknown flag value", "", nil, []string{"--sqlite-synchronous=extra"}, "sqlite_synchronous"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,6 +29,11 @@ func (c *Config) Validate() error {
 		u.Scheme != "postgres" && u.Scheme != "postgresql" && u.Scheme != "file" {
 		add("database: unsupported scheme %q (use a postgres:// URL or an SQLite file path)", u.Scheme)
 	}
+	switch c.SQLiteSynchronous {
+	case "full", "normal":
+	default:
+		add("sqlite_synchronous: %q is not one of full, normal", c.SQLiteSynchronous)
+	}
 	for _, l := range []struct{ key, addr string }{
 		{"listen_client", c.ListenClient},
 		{"listen_federation", c.ListenFederation},
@@ -46,6 +51,13 @@ func (c *Config) Validate() error {
 	if c.WellKnownServer != "" {
 		if _, err := id.ParseServerName(c.WellKnownServer); err != nil {
 			add("well_known_server: %w", err)
+		}
+	}
+	for _, ks := range c.TrustedKeyServers {
+		if _, err := id.ParseServerName(ks); err != nil {
+			add("trusted_key_servers: %w", err)
+		} else if ks == c.ServerName {
+			add("trusted_key_servers: %q is this server itself", ks)
 		}
 	}
 	if _, err := c.TrustedProxyPrefixes(); err != nil {

@@ -30,7 +30,7 @@ const maxPrevEvents = 10
 const txnRetryWindow = time.Minute
 
 // defaultIdleTimeout is how long a room head stays in memory unused.
-const defaultIdleTimeout = 5 * time.Minute
+const defaultIdleTimeout = 2 * time.Minute
 
 // roomState is the in-memory head of one room. mu is the room lock: it is
 // held while a batch of the room's events is built, checked and persisted,
@@ -271,24 +271,23 @@ func (s *Service) janitor(every time.Duration) {
 
 // evictIdle drops the heads of rooms nobody looked up since now minus the
 // idle timeout, and returns how many it dropped. A head that is busy (its
-// lock held or requests queued) stays.
+// lock held or requests queued) stays. The heads it keeps forget their
+// transactions older than the retry window.
 func (s *Service) evictIdle(now time.Time) int {
 	cutoff := now.Add(-s.idleTimeout).UnixNano()
-	type idle struct {
+	type head struct {
 		roomID id.RoomID
 		rs     *roomState
 	}
-	var cands []idle
 	s.mu.Lock()
+	heads := make([]head, 0, len(s.rooms))
 	for roomID, rs := range s.rooms {
-		if rs.lastUsed.Load() < cutoff {
-			cands = append(cands, idle{roomID, rs})
-		}
+		heads = append(heads, head{roomID, rs})
 	}
 	s.mu.Unlock()
 	n := 0
-	for _, c := range cands {
-		rs := c.rs
+	for _, h := range heads {
+		rs := h.rs
 		if !rs.mu.TryLock() {
 			continue
 		}
@@ -296,11 +295,13 @@ func (s *Service) evictIdle(now time.Time) int {
 		if len(rs.pending) == 0 && rs.lastUsed.Load() < cutoff {
 			rs.evicted = true
 			s.mu.Lock()
-			if s.rooms[c.roomID] == rs {
-				delete(s.rooms, c.roomID)
+			if s.rooms[h.roomID] == rs {
+				delete(s.rooms, h.roomID)
 				n++
 			}
 			s.mu.Unlock()
+		} else {
+			rs.txns.expire(now)
 		}
 		rs.pmu.Unlock()
 		rs.mu.Unlock()

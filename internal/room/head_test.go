@@ -2,11 +2,13 @@ package room
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/pducheck"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/store"
 )
@@ -40,17 +42,23 @@ func TestPersistOnStaleHeadIsRefusedAndRetried(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = m2
-		notified := len(rec1.pos)
-		m3, _, err := s1.Send(ctx, roomID, Proposal{Type: "m.room.message", Sender: alice, Content: text("three")})
+		m3, pos3, err := s1.Send(ctx, roomID, Proposal{Type: "m.room.message", Sender: alice, Content: text("three")})
 		if err != nil {
 			t.Fatalf("send on a stale head: %v", err)
 		}
 		if p := m3.PrevEvents(); len(p) != 1 || p[0] != topic.EventID() || m3.Depth() != topic.Depth()+1 {
 			t.Fatalf("m3 prev_events=%v depth=%d, want [%s] %d", p, m3.Depth(), topic.EventID(), topic.Depth()+1)
 		}
-		if len(rec1.pos) != notified+1 {
-			t.Errorf("listeners heard of %d events, want 1", len(rec1.pos)-notified)
+		// The refused batch was never published; the retried one was,
+		// once.
+		if err := rec1.c.WaitFor(ctx, s1.Stream().Position()); err != nil {
+			t.Fatal(err)
 		}
+		rec1.mu.Lock()
+		if n := slices.Index(rec1.pos, pos3); n < 0 || n != len(rec1.pos)-1 || s1.Stream().Position() != pos3 {
+			t.Errorf("s1's stream consumer saw %v (published up to %d), want it to end with m3 at %d once", rec1.pos, s1.Stream().Position(), pos3)
+		}
+		rec1.mu.Unlock()
 		ext, err := db.Extremities(ctx, roomID)
 		if err != nil || len(ext) != 1 || ext[0] != m3.EventID() {
 			t.Fatalf("stored extremities = %v, %v; want [%s]", ext, err, m3.EventID())
@@ -226,5 +234,81 @@ func TestRecentTxnsAreBoundedByTime(t *testing.T) {
 	send("later")
 	if n := rs.txns.len(); n != 1 {
 		t.Errorf("remembered %d transactions two minutes on, want 1", n)
+	}
+}
+
+// TestFailedPersistUnloadsTheHead makes a persist fail (an event stored
+// already) and checks that the head is marked unloaded, so the next batch
+// reads it from the database, and that the room goes on from what is
+// stored.
+func TestFailedPersistUnloadsTheHead(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s, _, rec := newService(t, dsn)
+		alice := id.UserID("@alice:hafen.test")
+		roomID, err := s.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: roomversion.V12, Preset: PresetPublicChat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m1, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.message", Sender: alice, Content: text("one")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := s.room(ctx, roomID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		notified := len(rec.pos)
+		rs.mu.Lock()
+		o := newOverlay(rs)
+		o.applyLinear(m1)
+		perr := s.persist(ctx, roomID, rs, o, []*entry{{pdu: m1, verdict: pducheck.Accept, stateKnown: true}}, nil)
+		loaded := rs.loaded.Load()
+		rs.mu.Unlock()
+		if perr == nil || loaded {
+			t.Fatalf("persist of a stored event: err %v, head loaded %v; want an error and an unloaded head", perr, loaded)
+		}
+		if len(rec.pos) != notified {
+			t.Errorf("a failed persist reached the listeners")
+		}
+		m2, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.message", Sender: alice, Content: text("two")})
+		if err != nil {
+			t.Fatalf("send after a failed persist: %v", err)
+		}
+		if p := m2.PrevEvents(); len(p) != 1 || p[0] != m1.EventID() {
+			t.Errorf("prev_events after reload = %v, want [%s]", p, m1.EventID())
+		}
+	})
+}
+
+// TestJanitorExpiresTransactionsOfBusyRooms checks that a head kept in
+// memory (read often, written rarely) forgets its transactions once they
+// are older than the retry window, without waiting for another send.
+func TestJanitorExpiresTransactionsOfBusyRooms(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s, _, _ := newServiceWith(t, t.TempDir()+"/hafen.db", Config{Now: clock, IdleTimeout: time.Hour})
+	alice := id.UserID("@alice:hafen.test")
+	roomID, err := s.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: roomversion.V12, Preset: PresetPublicChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.message", Sender: alice, Content: text("x"), TxnID: "t1", DeviceID: "DEV"}); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := s.room(ctx, roomID)
+	mu.Lock()
+	now = now.Add(2*txnRetryWindow + time.Second)
+	mu.Unlock()
+	if n := s.evictIdle(clock()); n != 0 {
+		t.Fatalf("evicted %d heads of a room used within the idle timeout", n)
+	}
+	rs.mu.Lock()
+	left := rs.txns.len()
+	rs.mu.Unlock()
+	if left != 0 {
+		t.Errorf("head remembers %d transactions after the retry window", left)
 	}
 }

@@ -48,8 +48,9 @@ type entry struct {
 // fenced: the room's generation must still be the one rs read, otherwise
 // nothing is written and the error wraps store.ErrStale. newRoom, when
 // set, creates the room row and its alias in the same transaction (and
-// registers rs for the room). Right after the commit it advances rs to o and notifies the
-// listeners. On any error the head is marked unloaded, so that the next
+// registers rs for the room). Right after the commit it advances rs to o
+// and publishes the events to the stream. On any error the head is marked
+// unloaded, so that the next
 // batch reads it from the database. The caller holds rs.mu.
 func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, o *overlay, entries []*entry, newRoom *newRoomRecord) error {
 	var (
@@ -163,7 +164,7 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 			return err
 		}
 		// Once committed, and before any later commit is announced: the
-		// head moves on and listeners hear of the events, so that they
+		// head moves on and the events are published, so that consumers
 		// see every room's events in stream order. The caller still holds
 		// rs.mu, waiting in Write.
 		tx.AfterCommit(func() {
@@ -182,8 +183,10 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 	if err != nil {
 		// Whether or not anything committed (a failed COMMIT is
 		// ambiguous), the head in memory may no longer be the one in the
-		// database: read it afresh next time.
+		// database: read it afresh next time. Consumers must not trust
+		// the published batches to be complete until the next one.
 		rs.unload()
+		s.stream.Invalidate()
 		return err
 	}
 	return nil

@@ -28,7 +28,7 @@ type RemoteResult struct {
 	EventID id.EventID
 	// Verdict is pducheck.Drop (not stored), Reject (stored as rejected),
 	// SoftFail (stored, not shown to clients, not a forward extremity) or
-	// Accept (stored, in the timeline, listeners notified).
+	// Accept (stored, in the timeline, published to the stream).
 	Verdict pducheck.Verdict
 	// Err says why the verdict is not Accept, or why the PDU could not be
 	// processed at all (unknown room, missing prev_events, store errors).
@@ -40,7 +40,7 @@ type RemoteResult struct {
 // auth events, auth against the state before, soft failure against the
 // current state), computes the state before each from its prev_events
 // (resolving forks with the room version's state resolution), and persists
-// them through the same room lock, batches and listeners as local events.
+// them through the same room lock, batches and stream as local events.
 // PDUs of one room are processed in the order given, so a PDU may name an
 // earlier one as a prev event. It returns one result per PDU, in order.
 func (s *Service) ProcessRemote(ctx context.Context, origin id.ServerName, pdus []json.RawMessage) []RemoteResult {

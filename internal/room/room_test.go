@@ -16,21 +16,26 @@ import (
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 const testServer = id.ServerName("hafen.test")
 
+// recorder consumes the service's stream and records the positions it
+// sees.
 type recorder struct {
+	c   *stream.Consumer
 	mu  sync.Mutex
 	pos []int64
 }
 
-func (r *recorder) EventsPersisted(evs []Persisted) {
+func (r *recorder) handle(_ context.Context, evs []stream.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, e := range evs {
 		r.pos = append(r.pos, e.StreamPos)
 	}
+	return nil
 }
 
 func newService(t *testing.T, path string) (*Service, *store.DB, *recorder) {
@@ -51,11 +56,20 @@ func newServiceWith(t *testing.T, path string, cfg Config) (*Service, *store.DB,
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DB, cfg.ServerName, cfg.Key, cfg.Logger = db, testServer, key, slog.New(slog.DiscardHandler)
+	pos, err := db.MaxStreamPos(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := stream.New(pos, 0)
+	cfg.DB, cfg.ServerName, cfg.Key, cfg.Logger, cfg.Stream = db, testServer, key, slog.New(slog.DiscardHandler), st
 	s := New(cfg)
 	t.Cleanup(s.Close)
 	rec := &recorder{}
-	s.AddListener(rec)
+	rec.c = stream.NewConsumer(stream.ConsumerConfig{Name: "recorder", Stream: st, DB: db, Handle: rec.handle, From: pos})
+	if err := rec.c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(rec.c.Stop)
 	return s, db, rec
 }
 
@@ -153,11 +167,17 @@ func TestSendBatchesAndPersistsInOrder(t *testing.T) {
 			t.Fatalf("event %d depth = %d, want %d", i, pdu.Depth(), evs[i-1].Depth+1)
 		}
 	}
+	if err := rec.c.WaitFor(ctx, s.Stream().Position()); err != nil {
+		t.Fatal(err)
+	}
 	rec.mu.Lock()
 	for i := 1; i < len(rec.pos); i++ {
 		if rec.pos[i] <= rec.pos[i-1] {
-			t.Fatalf("listener saw positions out of order: %v", rec.pos)
+			t.Fatalf("consumer saw positions out of order: %v", rec.pos)
 		}
+	}
+	if len(rec.pos) != len(evs) {
+		t.Errorf("consumer saw %d events, want %d", len(rec.pos), len(evs))
 	}
 	rec.mu.Unlock()
 

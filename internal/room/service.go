@@ -18,27 +18,12 @@ import (
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 // Persisted is an event the event path has committed, with its position in
 // the server's event stream.
-type Persisted struct {
-	PDU       *event.PDU
-	StreamPos int64
-	// DeviceID and TxnID are the sending device's transaction, for events
-	// of local clients that gave one.
-	DeviceID id.DeviceID
-	TxnID    string
-}
-
-// Listener receives every committed batch of events, in stream order across
-// all rooms. It is called right after the commit on the store's writer
-// goroutine, so it must be quick and must not call back into the Service or
-// write to the store: the sync notifier, the federation sender and push
-// hang off this hook and hand longer work to their own goroutines.
-type Listener interface {
-	EventsPersisted(evs []Persisted)
-}
+type Persisted = stream.Event
 
 // Service is the event path: local events enter rooms through Send,
 // ChangeMembership and CreateRoom, events of other servers through
@@ -52,9 +37,11 @@ type Service struct {
 	now         func() time.Time
 	idleTimeout time.Duration
 
-	mu        sync.Mutex
-	rooms     map[id.RoomID]*roomState
-	listeners []Listener
+	mu    sync.Mutex
+	rooms map[id.RoomID]*roomState
+	// stream receives every committed batch, in commit order, from the
+	// store's after-commit hook.
+	stream *stream.Stream
 
 	stop        chan struct{}
 	janitorDone chan struct{}
@@ -71,10 +58,14 @@ type Config struct {
 	// server's own key is always known. Nil knows no other server.
 	RemoteKeys signing.KeyLookup
 	Logger     *slog.Logger
+	// Stream is where committed events are published for their
+	// consumers (sync, and later federation and push); nil gives the
+	// Service a stream of its own starting at position 0.
+	Stream *stream.Stream
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 	// IdleTimeout is how long a room's head stays in memory without being
-	// used; 5 minutes when 0.
+	// used; 2 minutes when 0.
 	IdleTimeout time.Duration
 }
 
@@ -89,7 +80,12 @@ func New(cfg Config) *Service {
 	if idle <= 0 {
 		idle = defaultIdleTimeout
 	}
+	st := cfg.Stream
+	if st == nil {
+		st = stream.New(0, 0)
+	}
 	s := &Service{
+		stream:      st,
 		db:          cfg.DB,
 		serverName:  cfg.ServerName,
 		key:         cfg.Key,
@@ -130,9 +126,8 @@ func (s *Service) verifyKeys(remote signing.KeyLookup) signing.KeyLookup {
 	}
 }
 
-// AddListener registers l for committed events. Call it before the server
-// starts taking requests.
-func (s *Service) AddListener(l Listener) { s.listeners = append(s.listeners, l) }
+// Stream returns the stream the Service publishes committed events to.
+func (s *Service) Stream() *stream.Stream { return s.stream }
 
 // txnKey identifies a client transaction: the device, the endpoint and
 // path it was made on (see Proposal.TxnScope) and the transaction ID.
@@ -320,11 +315,10 @@ func (s *Service) build(p event.Proto, v *roomversion.Version) (*event.PDU, erro
 	return pdu, nil
 }
 
-func (s *Service) notify(evs []Persisted) {
-	for _, l := range s.listeners {
-		l.EventsPersisted(evs)
-	}
-}
+// notify publishes a committed batch. It runs on the store's writer
+// goroutine (an after-commit hook), so it only records the batch and wakes
+// the consumers, which do their work on their own goroutines.
+func (s *Service) notify(evs []Persisted) { s.stream.Publish(evs) }
 
 // randomLocalpart returns an opaque identifier part for room IDs of
 // versions that have a server-chosen room ID.

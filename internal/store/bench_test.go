@@ -20,22 +20,29 @@ func BenchmarkPersistEvents(b *testing.B) {
 	backends := []struct {
 		name string
 		dsn  func(b *testing.B) string
+		opts Options
 	}{
-		{"sqlite", func(b *testing.B) string { return filepath.Join(b.TempDir(), "bench.db") }},
-		{"postgres", func(b *testing.B) string { return postgresTestDSN(b) }},
+		{"sqlite", func(b *testing.B) string { return filepath.Join(b.TempDir(), "bench.db") }, Options{}},
+		{"sqlite-normal", func(b *testing.B) string { return filepath.Join(b.TempDir(), "bench.db") },
+			Options{SQLiteSynchronous: SQLiteSyncNormal}},
+		{"postgres", func(b *testing.B) string { return postgresTestDSN(b) }, Options{}},
 	}
 	for _, be := range backends {
 		for _, writers := range []int{1, 8, 64} {
 			b.Run(fmt.Sprintf("%s/writers=%d", be.name, writers), func(b *testing.B) {
-				benchmarkPersistEvents(b, be.dsn(b), writers)
+				benchmarkPersistEvents(b, be.dsn(b), be.opts, writers)
 			})
 		}
 	}
 }
 
-func benchmarkPersistEvents(b *testing.B, dsn string, writers int) {
+func benchmarkPersistEvents(b *testing.B, dsn string, opts Options, writers int) {
 	ctx := context.Background()
-	db := openTestDB(b, dsn)
+	db, err := OpenWith(ctx, dsn, testLogger(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
 	var group int64
 	write(b, db, func(tx *Tx) error {
 		if err := tx.CreateRoom(ctx, Room{RoomID: roomA, RoomVersion: "12", Creator: alice}); err != nil {

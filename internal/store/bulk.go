@@ -10,7 +10,8 @@ import (
 // insertRows runs "prefix VALUES ($1, …), (…) suffix" over args, which
 // holds the rows' values one row after another, each row cols wide. It
 // splits the rows into statements of at most the dialect's maxParams
-// parameters.
+// parameters. The statements may be queued (see Tx.execLater): an error
+// may be reported by the transaction's next statement instead.
 func (t *Tx) insertRows(ctx context.Context, prefix, suffix string, cols int, args []any) error {
 	if len(args)%cols != 0 {
 		return fmt.Errorf("insert rows: %d values do not fill rows of %d", len(args), cols)
@@ -18,7 +19,8 @@ func (t *Tx) insertRows(ctx context.Context, prefix, suffix string, cols int, ar
 	chunk := max(1, t.d.maxParams()/cols) * cols
 	for start := 0; start < len(args); start += chunk {
 		end := min(start+chunk, len(args))
-		if _, err := t.q.ExecContext(ctx, valuesStatement(prefix, suffix, cols, (end-start)/cols), args[start:end]...); err != nil {
+		query := valuesStatement(prefix, suffix, cols, (end-start)/cols)
+		if err := t.execLater(ctx, "insert rows", query, args[start:end]...); err != nil {
 			return err
 		}
 	}

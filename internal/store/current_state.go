@@ -19,15 +19,16 @@ CREATE TABLE current_state (
 )`
 
 // UpdateCurrentState applies changes to a room's current state: each key is
-// set to its event NID, or removed if the NID is 0.
+// set to its event NID, or removed if the NID is 0. The statements may be
+// queued (see Tx.execLater).
 func (t *Tx) UpdateCurrentState(ctx context.Context, roomID id.RoomID, changes map[StateKey]int64) error {
 	upserts := make([]any, 0, 4*len(changes))
 	for k, nid := range changes {
 		if nid == 0 {
-			if _, err := t.q.ExecContext(ctx,
+			if err := t.execLater(ctx, fmt.Sprintf("remove %s/%s from current state of %s", k.Type, k.StateKey, roomID),
 				`DELETE FROM current_state WHERE room_id = $1 AND type = $2 AND state_key = $3`,
 				string(roomID), k.Type, k.StateKey); err != nil {
-				return fmt.Errorf("remove %s/%s from current state of %s: %w", k.Type, k.StateKey, roomID, err)
+				return err
 			}
 			continue
 		}

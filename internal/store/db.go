@@ -13,8 +13,23 @@ import (
 // reads, or the writer's transaction.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (rowIter, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) rowScanner
+}
+
+// rowScanner is one row of a result (*sql.Row, or the PostgreSQL writer's
+// row). Scan returns sql.ErrNoRows for a query that returned none.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// rowIter walks the rows of a result (*sql.Rows, or the PostgreSQL
+// writer's rows).
+type rowIter interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
 }
 
 // reader holds the read methods. DB embeds it over its read pool, Tx over
@@ -55,6 +70,11 @@ func (b *backend) close() error {
 	b.readStmts.close()
 	b.writeStmts.close()
 	var errs []error
+	if b.closeWriter != nil {
+		if err := b.closeWriter(); err != nil {
+			errs = append(errs, fmt.Errorf("close writer connection: %w", err))
+		}
+	}
 	if b.read != b.write {
 		if err := b.read.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close read pool: %w", err))
@@ -64,62 +84,6 @@ func (b *backend) close() error {
 		errs = append(errs, fmt.Errorf("close write pool: %w", err))
 	}
 	return errors.Join(errs...)
-}
-
-// txQuerier runs statements inside the writer's transaction. A caller's
-// context is honoured between statements, never during one: cancelling a
-// running statement would abort the transaction shared with the other jobs
-// of the batch (SQLite rolls the whole transaction back on interrupt, and
-// the PostgreSQL driver closes the connection).
-type txQuerier struct {
-	tx *sql.Tx
-	// cache holds the write pool's prepared statements; the transaction
-	// runs on that pool's one connection, so they are reused as they are.
-	cache *stmtCache
-}
-
-// stmtContext returns ctx itself when it is done, so database/sql fails the
-// statement with ctx.Err() before it reaches the driver, and otherwise a
-// context that keeps ctx's values but cannot be cancelled.
-func stmtContext(ctx context.Context) context.Context {
-	if ctx.Err() != nil {
-		return ctx
-	}
-	return context.WithoutCancel(ctx)
-}
-
-func (t txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if s := t.stmt(ctx, query); s != nil {
-		return s.ExecContext(stmtContext(ctx), args...)
-	}
-	return t.tx.ExecContext(stmtContext(ctx), query, args...)
-}
-
-func (t txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if s := t.stmt(ctx, query); s != nil {
-		return s.QueryContext(stmtContext(ctx), args...)
-	}
-	return t.tx.QueryContext(stmtContext(ctx), query, args...)
-}
-
-func (t txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if s := t.stmt(ctx, query); s != nil {
-		return s.QueryRowContext(stmtContext(ctx), args...)
-	}
-	return t.tx.QueryRowContext(stmtContext(ctx), query, args...)
-}
-
-// stmt returns the cached statement for query bound to the transaction, or
-// nil to run the query unprepared.
-func (t txQuerier) stmt(ctx context.Context, query string) *sql.Stmt {
-	if t.cache == nil {
-		return nil
-	}
-	s := t.cache.get(query)
-	if s == nil {
-		return nil
-	}
-	return t.tx.StmtContext(stmtContext(ctx), s)
 }
 
 // notFound turns sql.ErrNoRows into ErrNotFound and leaves other errors as

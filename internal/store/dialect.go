@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // dialect holds exactly what differs between the two backends. Everything
@@ -28,6 +29,9 @@ type dialect interface {
 	// nextStreamPos allocates the next global stream position inside the
 	// write transaction q.
 	nextStreamPos(ctx context.Context, q querier) (int64, error)
+	// nextStreamPosExpr is nextStreamPos as an SQL expression, for the
+	// value list of an INSERT INTO events run in the write transaction.
+	nextStreamPosExpr() string
 	// expandList rewrites query so that its parameter $n, written as
 	// "= ANY($n)", takes the list vals ([]string or []int64). The list must
 	// be the query's last parameter. args are the parameters before it.
@@ -35,6 +39,9 @@ type dialect interface {
 	// isUniqueViolation reports whether err is a unique or primary key
 	// violation of this backend.
 	isUniqueViolation(err error) bool
+	// isNotNullViolation reports whether err is a NOT NULL violation of
+	// this backend.
+	isNotNullViolation(err error) bool
 	// maxParams is the most parameters one statement should carry; longer
 	// lists and multi-row inserts are split into several statements.
 	maxParams() int
@@ -51,10 +58,24 @@ type dialect interface {
 // Open lives with the dialects because choosing the backend from the DSN is
 // part of the seam.
 func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
+	return OpenWith(ctx, dsn, logger, Options{})
+}
+
+// Options are the settings of a database that its DSN does not carry. The
+// zero value is the default of every setting.
+type Options struct {
+	// SQLiteSynchronous says when SQLite makes a commit durable (see
+	// SQLiteSynchronous). Empty means SQLiteSyncFull. PostgreSQL ignores
+	// it: its own fsync and synchronous_commit settings decide.
+	SQLiteSynchronous SQLiteSynchronous
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dsn string, logger *slog.Logger, opts Options) (*DB, error) {
 	if logger == nil {
 		return nil, errors.New("open store: nil logger")
 	}
-	b, err := openBackend(ctx, dsn)
+	b, err := openBackend(ctx, dsn, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +98,8 @@ func Open(ctx context.Context, dsn string, logger *slog.Logger) (*DB, error) {
 }
 
 // backend is an opened database: its dialect and its connection pools. read
-// and write are the same pool where the backend has no single-writer rule.
+// and write are the same pool where the backend has no single-writer rule
+// (PostgreSQL, whose writer has a connection of its own).
 type backend struct {
 	d     dialect
 	read  *sql.DB
@@ -85,17 +107,24 @@ type backend struct {
 	// readStmts and writeStmts cache prepared statements per pool; nil
 	// where the driver caches statements itself (pgx does).
 	readStmts, writeStmts *stmtCache
+	// beginWrite starts the writer's transaction: on the write pool, or
+	// on a connection of the writer's own (closed by closeWriter).
+	beginWrite  func(ctx context.Context) (writeTx, error)
+	closeWriter func() error
+	// writerRoundTrips counts the writer's round trips to the server,
+	// where it has any (PostgreSQL); nil otherwise.
+	writerRoundTrips *atomic.Int64
 }
 
 // openBackend chooses the backend from the DSN and opens its pools. A
 // postgres:// or postgresql:// URL selects PostgreSQL; anything else is a
 // SQLite file path, optionally prefixed with "sqlite:".
-func openBackend(ctx context.Context, dsn string) (*backend, error) {
+func openBackend(ctx context.Context, dsn string, opts Options) (*backend, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return openPostgres(ctx, dsn)
 	default:
-		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"))
+		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"), opts.SQLiteSynchronous)
 	}
 }
 

@@ -11,8 +11,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 )
 
-// postgresMaxConns bounds the PostgreSQL pool. The writer holds one
-// connection for its transaction; the rest serve reads.
+// postgresMaxConns bounds the PostgreSQL read pool. The writer has a
+// connection of its own.
 const postgresMaxConns = 16
 
 // postgresMigrationLockKey is the advisory lock key that serializes schema
@@ -53,6 +53,8 @@ func (postgresDialect) nextStreamPos(ctx context.Context, q querier) (int64, err
 	return pos, nil
 }
 
+func (postgresDialect) nextStreamPosExpr() string { return "nextval('stream_pos_seq')" }
+
 // expandList passes the list as one array parameter; pgx encodes []string
 // and []int64 as text[] and int8[].
 func (postgresDialect) expandList(query string, n int, args []any, vals any) (string, []any, error) {
@@ -73,6 +75,12 @@ func (postgresDialect) maxParams() int { return 2000 }
 
 func (postgresDialect) isUniqueViolation(err error) bool { return postgresUniqueViolation(err) }
 
+// isNotNullViolation matches SQLSTATE 23502, not_null_violation.
+func (postgresDialect) isNotNullViolation(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23502"
+}
+
 func (postgresDialect) forUpdate() string { return " FOR UPDATE" }
 
 // postgresUniqueViolation matches SQLSTATE 23505, unique_violation.
@@ -81,8 +89,9 @@ func postgresUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
-// openPostgres opens one pool for reads and writes. Writes are still
-// serialized through the writer goroutine, for group commit.
+// openPostgres opens a pool for reads and migrations and the writer's own
+// connection (see pgWriter), which the writer pipelines its transactions
+// through.
 func openPostgres(ctx context.Context, dsn string) (*backend, error) {
 	pool, err := sql.Open("pgx", dsn)
 	if err != nil {
@@ -94,5 +103,11 @@ func openPostgres(ctx context.Context, dsn string) (*backend, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
-	return &backend{d: postgresDialect{}, read: pool, write: pool}, nil
+	w := &pgWriter{dsn: dsn}
+	if _, err := w.connect(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &backend{d: postgresDialect{}, read: pool, write: pool, beginWrite: w.begin, closeWriter: w.close,
+		writerRoundTrips: &w.roundTrips}, nil
 }

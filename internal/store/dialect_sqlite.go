@@ -20,6 +20,32 @@ const sqliteBusyTimeoutMS = 10000
 
 type sqliteDialect struct{}
 
+// SQLiteSynchronous is SQLite's synchronous setting for the write
+// connection: when a commit reaches the disk.
+type SQLiteSynchronous string
+
+const (
+	// SQLiteSyncFull syncs the write-ahead log at every commit: a write
+	// that returned survives a power loss. The default.
+	SQLiteSyncFull SQLiteSynchronous = "full"
+	// SQLiteSyncNormal syncs only at checkpoints: commits are faster, and
+	// a power loss (not a crash of Hafen alone) may lose the last commits,
+	// but never corrupts the database.
+	SQLiteSyncNormal SQLiteSynchronous = "normal"
+)
+
+// pragma returns the value of SQLite's synchronous pragma for s.
+func (s SQLiteSynchronous) pragma() (string, error) {
+	switch s {
+	case "", SQLiteSyncFull:
+		return "FULL", nil
+	case SQLiteSyncNormal:
+		return "NORMAL", nil
+	default:
+		return "", fmt.Errorf("sqlite synchronous %q is not one of full, normal", string(s))
+	}
+}
+
 var sqliteTypes = strings.NewReplacer(
 	// AUTOINCREMENT keeps a deleted row's NID from being handed out again,
 	// which matters because NIDs are referenced from other tables.
@@ -48,6 +74,10 @@ func (sqliteDialect) nextStreamPos(ctx context.Context, q querier) (int64, error
 		return 0, fmt.Errorf("allocate stream position: %w", err)
 	}
 	return pos, nil
+}
+
+func (sqliteDialect) nextStreamPosExpr() string {
+	return "(SELECT COALESCE(MAX(stream_pos), 0) + 1 FROM events)"
 }
 
 // expandList turns "= ANY($n)" into "IN ($n, $n+1, …)". SQLite has no
@@ -82,6 +112,11 @@ func (sqliteDialect) maxParams() int { return 100 }
 
 func (sqliteDialect) isUniqueViolation(err error) bool { return sqliteUniqueViolation(err) }
 
+func (sqliteDialect) isNotNullViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_NOTNULL
+}
+
 // forUpdate: the single writer already holds the database's write lock for
 // the whole transaction, and SQLite does not know FOR UPDATE.
 func (sqliteDialect) forUpdate() string { return "" }
@@ -99,9 +134,13 @@ func sqliteUniqueViolation(err error) bool {
 // taking the lock up front avoids deadlocked upgrades from read to write
 // locks), and a read pool of several query-only connections, which WAL mode
 // lets run alongside the writer.
-func openSQLite(ctx context.Context, path string) (*backend, error) {
+func openSQLite(ctx context.Context, path string, sync SQLiteSynchronous) (*backend, error) {
 	if path == "" {
 		return nil, errors.New("empty sqlite database path")
+	}
+	syncPragma, err := sync.pragma()
+	if err != nil {
+		return nil, err
 	}
 	if path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
 		// The read and write pools must open the same file, and the driver
@@ -117,9 +156,10 @@ func openSQLite(ctx context.Context, path string) (*backend, error) {
 		wq[k] = v
 	}
 	wq.Set("_journal_mode", "WAL")
-	// NORMAL in WAL mode syncs at checkpoints, not at every commit: a
-	// power loss may lose the last commits but never corrupts the file.
-	wq.Set("_synchronous", "NORMAL")
+	// FULL syncs the write-ahead log at every commit, so a write that
+	// returned is durable; NORMAL syncs at checkpoints only. Group commit
+	// shares one sync among every write of a batch.
+	wq.Set("_synchronous", syncPragma)
 	wq.Set("_txlock", "immediate")
 	write, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
@@ -156,6 +196,8 @@ func openSQLite(ctx context.Context, path string) (*backend, error) {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite database %s for reading: %w", path, err)
 	}
-	return &backend{d: sqliteDialect{}, read: read, write: write,
-		readStmts: newStmtCache(read), writeStmts: newDeferredStmtCache(write)}, nil
+	b := &backend{d: sqliteDialect{}, read: read, write: write,
+		readStmts: newStmtCache(read), writeStmts: newDeferredStmtCache(write)}
+	b.beginWrite = func(ctx context.Context) (writeTx, error) { return beginSQLWrite(ctx, write, b.writeStmts) }
+	return b, nil
 }

@@ -19,12 +19,16 @@
 // # Reads and writes
 //
 // Reads are methods on [DB] and go straight to the connection pool. Every
-// write goes through [DB.Write], which hands a function to the single writer
-// goroutine. The writer runs the queued functions of many callers in one
+// write goes through [DB.Write], which hands a function to the single
+// writer. The writer runs the queued functions of many callers in one
 // transaction, each under its own savepoint, and commits once (group
 // commit): a function that fails is rolled back to its savepoint and gets
-// its own error, the others commit. Read methods are also available on [Tx],
-// where they see the transaction's own uncommitted writes.
+// its own error, the others commit. A caller that finds the writer idle
+// runs its transaction on its own goroutine. On PostgreSQL the writer
+// pipelines: statements that return nothing but their error are sent
+// together with the next statement or the commit (see writeTx). Read
+// methods are also available on [Tx], where they see the transaction's own
+// uncommitted writes.
 //
 //	err := db.Write(ctx, func(tx *store.Tx) error {
 //		nid, pos, err := tx.InsertEvent(ctx, rec)

@@ -16,16 +16,13 @@ CREATE TABLE event_state (
 )`
 
 // SetEventState records the state group before an event, replacing any
-// earlier record (an outlier whose state became known).
+// earlier record (an outlier whose state became known). The statement may
+// be queued (see Tx.execLater).
 func (t *Tx) SetEventState(ctx context.Context, nid, groupBefore int64) error {
-	_, err := t.q.ExecContext(ctx, `
+	return t.execLater(ctx, fmt.Sprintf("set state of event %d", nid), `
 		INSERT INTO event_state (event_nid, state_group_before) VALUES ($1, $2)
 		ON CONFLICT (event_nid) DO UPDATE SET state_group_before = excluded.state_group_before`,
 		nid, groupBefore)
-	if err != nil {
-		return fmt.Errorf("set state of event %d: %w", nid, err)
-	}
-	return nil
 }
 
 // StateGroupBeforeEvent returns the state group before an event, or an

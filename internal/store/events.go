@@ -125,27 +125,26 @@ func scanEvent(scan func(...any) error) (Event, error) {
 // error wrapping ErrExists if the event ID is stored already; the
 // transaction stays usable in that case.
 func (t *Tx) InsertEvent(ctx context.Context, ev EventRecord) (nid int64, streamPos int64, err error) {
-	var pos sql.NullInt64
+	// The position is allocated by the insert itself: one statement, one
+	// round trip.
+	posExpr := "NULL"
 	if !ev.Outlier && !ev.Rejected && !ev.SoftFailed {
-		p, err := t.d.nextStreamPos(ctx, t.q)
-		if err != nil {
-			return 0, 0, fmt.Errorf("insert event %s: %w", ev.EventID, err)
-		}
-		pos = sql.NullInt64{Int64: p, Valid: true}
+		posExpr = t.d.nextStreamPosExpr()
 	}
 	var stateKey sql.NullString
 	if ev.StateKey != nil {
 		stateKey = sql.NullString{String: *ev.StateKey, Valid: true}
 	}
+	var pos sql.NullInt64
 	err = t.q.QueryRowContext(ctx, `
 		INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
 			stream_pos, json, rejected, outlier, txn_device_id, txn_id, soft_failed)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, `+posExpr+`, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (event_id) DO NOTHING
-		RETURNING event_nid`,
+		RETURNING event_nid, stream_pos`,
 		string(ev.EventID), string(ev.RoomID), ev.Type, stateKey, string(ev.Sender), ev.Depth, ev.OriginServerTS,
-		pos, ev.JSON, ev.Rejected, ev.Outlier, nullString(string(ev.TxnDeviceID)), nullString(ev.TxnID), ev.SoftFailed).
-		Scan(&nid)
+		ev.JSON, ev.Rejected, ev.Outlier, nullString(string(ev.TxnDeviceID)), nullString(ev.TxnID), ev.SoftFailed).
+		Scan(&nid, &pos)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, fmt.Errorf("insert event %s: %w", ev.EventID, ErrExists)
 	}

@@ -34,17 +34,14 @@ type Member struct {
 const memberColumns = `room_id, user_id, membership, event_nid, stream_pos`
 
 // SetMembership records a user's current membership of a room, from the
-// m.room.member event nid at streamPos.
+// m.room.member event nid at streamPos. The statement may be queued (see
+// Tx.execLater).
 func (t *Tx) SetMembership(ctx context.Context, m Member) error {
-	_, err := t.q.ExecContext(ctx, `
+	return t.execLater(ctx, fmt.Sprintf("set membership of %s in %s", m.UserID, m.RoomID), `
 		INSERT INTO memberships (`+memberColumns+`) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (room_id, user_id) DO UPDATE SET
 			membership = excluded.membership, event_nid = excluded.event_nid, stream_pos = excluded.stream_pos`,
 		string(m.RoomID), string(m.UserID), m.Membership, m.EventNID, m.StreamPos)
-	if err != nil {
-		return fmt.Errorf("set membership of %s in %s: %w", m.UserID, m.RoomID, err)
-	}
-	return nil
 }
 
 // Membership returns a user's membership of a room, or an error wrapping

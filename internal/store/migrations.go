@@ -72,7 +72,17 @@ var migrations = []migration{
 		statements: []string{roomOrderIndex},
 	},
 	{
-		version: 7,
+		version:    7,
+		name:       "signing key history and remote server keys",
+		statements: []string{ownSigningKeysSchema, remoteServerKeysSchema, remoteKeyResponsesSchema},
+	},
+	{
+		version:    8,
+		name:       "stream consumers",
+		statements: []string{streamConsumersSchema},
+	},
+	{
+		version: 9,
 		name:    "end-to-end encryption keys",
 		statements: []string{
 			deviceKeysSchema,
@@ -83,7 +93,7 @@ var migrations = []migration{
 		},
 	},
 	{
-		version:    8,
+		version:    10,
 		name:       "key backups",
 		statements: []string{keyBackupVersionsSchema, keyBackupKeysSchema},
 	},

@@ -154,3 +154,45 @@ func TestSQLitePragmas(t *testing.T) {
 		t.Errorf("write on the read pool succeeded, want query-only error")
 	}
 }
+
+// TestSQLiteSynchronous checks that commits are synced at every commit by
+// default (FULL, so a write that returned survives a power loss) and that
+// operators can choose NORMAL.
+func TestSQLiteSynchronous(t *testing.T) {
+	tests := []struct {
+		name    string
+		opt     SQLiteSynchronous
+		want    int // PRAGMA synchronous: 1 NORMAL, 2 FULL
+		wantErr bool
+	}{
+		{"default is full", "", 2, false},
+		{"full", SQLiteSyncFull, 2, false},
+		{"normal", SQLiteSyncNormal, 1, false},
+		{"off is refused", "off", 0, true},
+		{"unknown is refused", "fast", 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := OpenWith(ctx, filepath.Join(t.TempDir(), "s.db"), testLogger(), Options{SQLiteSynchronous: tc.opt})
+			if tc.wantErr {
+				if err == nil {
+					db.Close()
+					t.Fatalf("OpenWith(%q) succeeded, want error", tc.opt)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("OpenWith(%q): %v", tc.opt, err)
+			}
+			defer db.Close()
+			var got int
+			if err := db.b.write.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("synchronous with %q = %d, want %d", tc.opt, got, tc.want)
+			}
+		})
+	}
+}

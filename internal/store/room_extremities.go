@@ -17,10 +17,12 @@ CREATE TABLE room_extremities (
 	PRIMARY KEY (room_id, event_id)
 )`
 
-// SetExtremities replaces a room's forward extremities.
+// SetExtremities replaces a room's forward extremities. The statements may
+// be queued (see Tx.execLater).
 func (t *Tx) SetExtremities(ctx context.Context, roomID id.RoomID, eventIDs []id.EventID) error {
-	if _, err := t.q.ExecContext(ctx, `DELETE FROM room_extremities WHERE room_id = $1`, string(roomID)); err != nil {
-		return fmt.Errorf("clear extremities of %s: %w", roomID, err)
+	if err := t.execLater(ctx, fmt.Sprintf("clear extremities of %s", roomID),
+		`DELETE FROM room_extremities WHERE room_id = $1`, string(roomID)); err != nil {
+		return err
 	}
 	if len(eventIDs) == 0 {
 		return nil

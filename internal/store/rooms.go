@@ -67,7 +67,9 @@ func (r reader) Room(ctx context.Context, roomID id.RoomID) (Room, error) {
 }
 
 // SetRoomStateGroup records the state group of a room's current state. It
-// returns an error wrapping ErrNotFound for an unknown room.
+// returns an error wrapping ErrNotFound for an unknown room. (It is not
+// queued: an update of no row succeeds at the server, which would go on
+// to commit a transaction the caller is told failed.)
 func (t *Tx) SetRoomStateGroup(ctx context.Context, roomID id.RoomID, group int64) error {
 	res, err := t.q.ExecContext(ctx, `UPDATE rooms SET state_group = $1 WHERE room_id = $2`, group, string(roomID))
 	if err != nil {
@@ -85,21 +87,26 @@ func (t *Tx) SetRoomStateGroup(ctx context.Context, roomID id.RoomID, group int6
 // On PostgreSQL the updated row stays locked until the transaction ends, so
 // a concurrent writer of the same room waits and then sees the new
 // generation.
+//
+// The statement may be queued (see Tx.execLater), so the error may come
+// from the transaction's next statement or the end of the write function.
+// A stale generation therefore fails at the server, not by counting rows:
+// the update sets the NOT NULL generation to NULL, which the server
+// refuses, and a pipeline stops at the refused statement instead of going
+// on to COMMIT. The caller has read the room's row, so it exists.
 func (t *Tx) AdvanceRoomHead(ctx context.Context, roomID id.RoomID, generation, group int64) error {
-	res, err := t.q.ExecContext(ctx,
-		`UPDATE rooms SET state_group = $1, generation = generation + 1 WHERE room_id = $2 AND generation = $3`,
-		group, string(roomID), generation)
-	if err != nil {
-		return fmt.Errorf("advance head of %s: %w", roomID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("advance head of %s: rows affected: %w", roomID, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("advance head of %s from generation %d: %w", roomID, generation, ErrStale)
-	}
-	return nil
+	return t.w.execLater(ctx, func(err error) error {
+		if t.d.isNotNullViolation(err) {
+			return fmt.Errorf("advance head of %s from generation %d: %w", roomID, generation, ErrStale)
+		}
+		if err != nil {
+			return fmt.Errorf("advance head of %s: %w", roomID, err)
+		}
+		return nil
+	}, `UPDATE rooms SET state_group = $1,
+			generation = CASE WHEN generation = $2 THEN generation + 1 END
+		WHERE room_id = $3`,
+		group, generation, string(roomID))
 }
 
 // SetRoomPublic publishes a room in, or removes it from, the room

@@ -112,14 +112,21 @@ func (p poolQuerier) ExecContext(ctx context.Context, query string, args ...any)
 	return p.pool.ExecContext(ctx, query, args...)
 }
 
-func (p poolQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (p poolQuerier) QueryContext(ctx context.Context, query string, args ...any) (rowIter, error) {
+	var rows *sql.Rows
+	var err error
 	if s := p.c.get(query); s != nil {
-		return s.QueryContext(ctx, args...)
+		rows, err = s.QueryContext(ctx, args...)
+	} else {
+		rows, err = p.pool.QueryContext(ctx, query, args...)
 	}
-	return p.pool.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
-func (p poolQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+func (p poolQuerier) QueryRowContext(ctx context.Context, query string, args ...any) rowScanner {
 	if s := p.c.get(query); s != nil {
 		return s.QueryRowContext(ctx, args...)
 	}

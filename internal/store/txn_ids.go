@@ -62,19 +62,22 @@ func (k TxnKey) String() string {
 	return fmt.Sprintf("%s of %s/%s on %s", k.TxnID, k.UserID, k.DeviceID, k.Scope)
 }
 
-// AddTxnID records that a transaction produced eventID. It returns an error
-// wrapping ErrExists if the transaction was recorded before.
+// AddTxnID records that a transaction produced eventID. It fails with an
+// error wrapping ErrExists if the transaction was recorded before. The
+// statement may be queued (see Tx.execLater): the error may then come from
+// the transaction's next statement or the end of the write function, and
+// fails the write function either way.
 func (t *Tx) AddTxnID(ctx context.Context, k TxnKey, eventID id.EventID, createdTS int64) error {
-	_, err := t.q.ExecContext(ctx,
-		`INSERT INTO txn_ids (user_id, device_id, scope, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5, $6)`,
+	return t.w.execLater(ctx, func(err error) error {
+		if t.d.isUniqueViolation(err) {
+			return fmt.Errorf("add transaction %s: %w", k, ErrExists)
+		}
+		if err != nil {
+			return fmt.Errorf("add transaction %s: %w", k, err)
+		}
+		return nil
+	}, `INSERT INTO txn_ids (user_id, device_id, scope, txn_id, event_id, created_ts) VALUES ($1, $2, $3, $4, $5, $6)`,
 		string(k.UserID), string(k.DeviceID), k.Scope, k.TxnID, string(eventID), createdTS)
-	if t.d.isUniqueViolation(err) {
-		return fmt.Errorf("add transaction %s: %w", k, ErrExists)
-	}
-	if err != nil {
-		return fmt.Errorf("add transaction %s: %w", k, err)
-	}
-	return nil
 }
 
 // TxnEventID returns the event a transaction produced, or an error wrapping

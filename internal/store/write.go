@@ -19,6 +19,7 @@ const maxBatchJobs = 64
 // other goroutines.
 type Tx struct {
 	reader
+	w             writeTx
 	maxStateDelta int
 	// afterCommit holds the functions registered by AfterCommit.
 	afterCommit []func()
@@ -26,19 +27,24 @@ type Tx struct {
 
 // AfterCommit registers fn to run once the transaction has committed, and
 // not at all if the write function's writes are rolled back. The writer
-// runs such functions on its own goroutine, in commit order across all
-// callers, before Write returns to the caller that registered them: this is
-// how committed events reach listeners in stream order. fn must be quick
-// and must not call Write.
+// runs such functions (on the goroutine running the batch: the writer
+// goroutine, or the caller that found the writer idle), one batch after
+// another, in commit order across all callers, before Write returns to the
+// caller that registered them: this is how committed events reach
+// listeners in stream order. fn must be quick and must not call Write.
 func (t *Tx) AfterCommit(fn func()) { t.afterCommit = append(t.afterCommit, fn) }
 
 // Write runs fn in the writer's transaction and returns once that
 // transaction has committed (nil) or fn's writes have been rolled back (an
-// error). fn runs on the writer goroutine, together with the functions of
-// other callers: it must not call Write itself (that would deadlock), and
-// it should only touch the database, since every caller in its batch waits
+// error). fn runs in the writer, together with the functions of other
+// callers: it must not call Write itself (that would deadlock), and it
+// should only touch the database, since every caller in its batch waits
 // for it. If fn returns an error, its writes are rolled back and Write
 // returns that error; the other functions of the batch still commit.
+//
+// When no batch is running, the caller runs its batch on its own goroutine
+// and hands the writer on to the writer goroutine only if more writes
+// queued meanwhile; an uncontended write thus costs no goroutine switch.
 //
 // If ctx is done before fn starts, fn never runs and Write returns
 // ctx.Err(). Once fn has started, Write waits for the outcome of the batch,
@@ -50,8 +56,12 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 		return err
 	}
 	j := &writeJob{fn: fn, done: make(chan error, 1)}
-	if err := db.w.enqueue(j); err != nil {
+	batch, err := db.w.enqueue(j)
+	if err != nil {
 		return err
+	}
+	if batch != nil {
+		db.w.runInline(batch)
 	}
 	select {
 	case err := <-j.done:
@@ -77,9 +87,12 @@ type writeJob struct {
 	done  chan error // buffered: the writer never blocks on delivery
 }
 
-// writer is the goroutine that runs all writes of a DB, in batches of up to
-// maxBatchJobs jobs per transaction. It is owned by the DB: started in Open,
-// stopped in Close.
+// writer runs all writes of a DB, one batch of up to maxBatchJobs jobs per
+// transaction at a time. Running batches is a role: the caller of Write
+// that finds no batch running takes it and runs one batch on its own
+// goroutine; if jobs queued up meanwhile, it hands the role to the writer
+// goroutine, which runs batches until the queue is empty. The writer
+// goroutine is owned by the DB: started in Open, stopped in Close.
 //
 // One writer per process serializes all writes, which SQLite requires
 // anyway. On PostgreSQL, scaling out will shard writers by room, each with
@@ -88,11 +101,15 @@ type writeJob struct {
 type writer struct {
 	db *DB
 
-	mu     sync.Mutex // guards queue and closed
+	mu     sync.Mutex // guards queue, closed and active
 	queue  []*writeJob
 	closed bool
+	// active is set while a goroutine holds the role of running batches.
+	active bool
 
-	wake    chan struct{} // capacity 1: "the queue may have changed"
+	// wake hands the role to the writer goroutine (capacity 1; only the
+	// holder of the role sends, so a send never blocks).
+	wake    chan struct{}
 	stopped chan struct{}
 
 	batches atomic.Int64 // transactions committed or attempted
@@ -109,22 +126,37 @@ func startWriter(db *DB) *writer {
 	return w
 }
 
-func (w *writer) enqueue(j *writeJob) error {
+// enqueue queues j. If no batch is running, the caller takes the role and
+// gets the batch to run (see runInline); otherwise the batch is nil and the
+// role's holder will run j.
+func (w *writer) enqueue(j *writeJob) ([]*writeJob, error) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.closed {
-		w.mu.Unlock()
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	w.queue = append(w.queue, j)
-	w.mu.Unlock()
-	w.signal()
-	return nil
+	if w.active {
+		return nil, nil
+	}
+	w.active = true
+	return w.take(), nil
 }
 
-func (w *writer) signal() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
+// runInline runs a batch on the caller's goroutine, which holds the role,
+// then hands the role on: to the writer goroutine if jobs are waiting or
+// the writer is closing, to nobody otherwise.
+func (w *writer) runInline(batch []*writeJob) {
+	w.runBatch(batch)
+	w.db.b.writeStmts.preparePending()
+	w.mu.Lock()
+	handOver := len(w.queue) > 0 || w.closed
+	if !handOver {
+		w.active = false
+	}
+	w.mu.Unlock()
+	if handOver {
+		w.wake <- struct{}{}
 	}
 }
 
@@ -139,43 +171,62 @@ func (w *writer) queued() int {
 func (w *writer) stop() {
 	w.mu.Lock()
 	w.closed = true
+	idle := !w.active
+	w.active = true
 	w.mu.Unlock()
-	w.signal()
+	if idle {
+		w.wake <- struct{}{}
+	}
+	// Otherwise the role's holder hands it to the writer goroutine, which
+	// sees closed.
 	<-w.stopped
 }
 
+// run is the writer goroutine: each time it is handed the role, it runs
+// batches until the queue is empty, then gives the role up, or exits once
+// the writer is closed.
 func (w *writer) run() {
 	defer close(w.stopped)
-	for {
-		batch, ok := w.next()
-		if !ok {
-			return
+	for range w.wake {
+		for {
+			batch, exit := w.next()
+			if batch == nil {
+				if exit {
+					return
+				}
+				break
+			}
+			w.runBatch(batch)
+			w.db.b.writeStmts.preparePending()
 		}
-		w.runBatch(batch)
-		w.db.b.writeStmts.preparePending()
 	}
 }
 
-// next waits for queued jobs and takes up to maxBatchJobs of them. It
-// returns false once the writer is closed and the queue is empty.
-func (w *writer) next() ([]*writeJob, bool) {
+// next takes the next batch for the holder of the role. With the queue
+// empty it returns nil and gives up the role, or reports exit once the
+// writer is closed.
+func (w *writer) next() (batch []*writeJob, exit bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for len(w.queue) == 0 {
-		if w.closed {
-			return nil, false
-		}
-		w.mu.Unlock()
-		<-w.wake
-		w.mu.Lock()
+	if len(w.queue) > 0 {
+		return w.take(), false
 	}
+	if w.closed {
+		return nil, true
+	}
+	w.active = false
+	return nil, false
+}
+
+// take removes up to maxBatchJobs jobs from the queue. The caller holds mu.
+func (w *writer) take() []*writeJob {
 	n := min(len(w.queue), maxBatchJobs)
 	batch := make([]*writeJob, n)
 	copy(batch, w.queue)
 	rest := copy(w.queue, w.queue[n:])
 	clear(w.queue[rest:])
 	w.queue = w.queue[:rest]
-	return batch, true
+	return batch
 }
 
 // runBatch runs the jobs in one transaction, each under a savepoint, and
@@ -193,8 +244,9 @@ func (w *writer) runBatch(batch []*writeJob) {
 	w.batches.Add(1)
 	w.jobs.Add(int64(len(live)))
 
-	// The writer is a long-lived goroutine: its own statements are not tied
-	// to any caller's context, so no caller can abort a shared transaction.
+	// A batch carries the jobs of many callers, whichever goroutine runs
+	// it: its own statements are not tied to any caller's context, so no
+	// caller can abort a shared transaction.
 	ctx := context.Background()
 	results := make([]error, len(live))
 	deliver := func(batchErr error) {
@@ -206,30 +258,31 @@ func (w *writer) runBatch(batch []*writeJob) {
 		}
 	}
 
-	tx, err := w.db.b.write.BeginTx(ctx, nil)
+	tx, err := w.db.b.beginWrite(ctx)
 	if err != nil {
 		deliver(fmt.Errorf("begin write transaction: %w", err))
 		return
 	}
 	abort := func(err error) {
-		// The transaction is unusable; nothing in it commits. Rollback's
-		// own error adds nothing: the transaction is gone either way.
-		_ = tx.Rollback()
+		// The transaction is unusable; nothing in it commits.
+		tx.rollback()
 		deliver(err)
 	}
-	t := &Tx{reader: reader{q: txQuerier{tx: tx, cache: w.db.b.writeStmts}, d: w.db.b.d}, maxStateDelta: w.db.maxStateDelta}
+	t := &Tx{reader: reader{q: tx, d: w.db.b.d}, w: tx, maxStateDelta: w.db.maxStateDelta}
 	if len(live) == 1 {
 		// A lone job needs no savepoint: if it fails, the whole transaction
-		// is rolled back. This saves two round trips per write when the
-		// server is not busy, which matters most on PostgreSQL.
+		// is rolled back. This saves round trips when the server is not
+		// busy, which matters most on PostgreSQL.
 		if jerr := w.runJob(t, live[0]); jerr != nil {
 			results[0] = jerr
-			_ = tx.Rollback() // the job's error is the result either way
+			tx.rollback() // the job's error is the result either way
 			deliver(nil)
 			return
 		}
-		if err := tx.Commit(); err != nil {
-			deliver(fmt.Errorf("commit write: %w", err))
+		// On PostgreSQL the job's queued statements travel with the
+		// COMMIT, so their errors are reported here.
+		if err := tx.commit(ctx); err != nil {
+			abort(fmt.Errorf("commit write: %w", err))
 			return
 		}
 		w.runAfterCommit(t.afterCommit)
@@ -237,26 +290,28 @@ func (w *writer) runBatch(batch []*writeJob) {
 		return
 	}
 	for i, j := range live {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT write_job"); err != nil {
-			abort(fmt.Errorf("create savepoint: %w", err))
+		if err := tx.savepoint(ctx); err != nil {
+			abort(err)
 			return
 		}
 		hooks := len(t.afterCommit)
-		if jerr := w.runJob(t, j); jerr != nil {
+		jerr := w.runJob(t, j)
+		if jerr == nil {
+			// Sends the job's queued statements: their errors are the
+			// job's.
+			jerr = tx.releaseSavepoint(ctx)
+		}
+		if jerr != nil {
 			results[i] = jerr
 			t.afterCommit = t.afterCommit[:hooks] // rolled back: nothing to run
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT write_job"); err != nil {
+			if err := tx.rollbackToSavepoint(ctx); err != nil {
 				abort(fmt.Errorf("roll back failed write (%v): %w", jerr, err))
 				return
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT write_job"); err != nil {
-			abort(fmt.Errorf("release savepoint: %w", err))
-			return
-		}
 	}
-	if err := tx.Commit(); err != nil {
-		deliver(fmt.Errorf("commit write batch: %w", err))
+	if err := tx.commit(ctx); err != nil {
+		abort(fmt.Errorf("commit write batch: %w", err))
 		return
 	}
 	w.runAfterCommit(t.afterCommit)

@@ -30,3 +30,11 @@ var (
 	// ErrInvalidBase64 means a string is not (padded or unpadded) base64.
 	ErrInvalidBase64 = errors.New("invalid base64")
 )
+
+// ErrInvalidAuthHeader means an Authorization header is not a well-formed
+// X-Matrix header with origin, key and sig.
+var ErrInvalidAuthHeader = errors.New("invalid X-Matrix authorization header")
+
+// ErrInvalidKeyResponse means a server key response is malformed, names
+// another server, or lacks a signature of one of its verify keys.
+var ErrInvalidKeyResponse = errors.New("invalid server key response")

@@ -14,7 +14,7 @@ const (
 	vectorKeyID         = "ed25519:1"
 )
 
-func vectorKey(t *testing.T) Key {
+func vectorKey(t testing.TB) Key {
 	t.Helper()
 	seed, err := DecodeBase64(vectorSeed)
 	if err != nil {

@@ -33,6 +33,20 @@ func ForEachDSN(t *testing.T, f func(t *testing.T, dsn string)) {
 	})
 }
 
+// Backends returns the subtest names ForEachDSN runs, one per backend.
+func Backends() []string { return []string{"sqlite", "postgres"} }
+
+// DSN returns the DSN of a fresh, empty database on the named backend
+// ("sqlite" or "postgres"), skipping the test when PostgreSQL is asked for
+// and not configured.
+func DSN(t testing.TB, backend string) string {
+	t.Helper()
+	if backend == "postgres" {
+		return PostgresDSN(t)
+	}
+	return SQLiteDSN(t)
+}
+
 // SQLiteDSN returns the path of a new SQLite database in t.TempDir().
 func SQLiteDSN(t testing.TB) string {
 	return filepath.Join(t.TempDir(), "hafen.db")

@@ -1,0 +1,209 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// DefaultBatch is the number of events a consumer reads from the store at
+// once.
+const DefaultBatch = 512
+
+// DefaultRetryDelay is the pause before a consumer retries a batch that
+// failed.
+const DefaultRetryDelay = time.Second
+
+// Handler handles a batch of committed events, oldest first. The slice and
+// its events are shared with other consumers and must not be changed. An
+// error makes the consumer retry the same batch after a pause.
+type Handler func(ctx context.Context, evs []Event) error
+
+// ConsumerConfig holds a Consumer's dependencies.
+type ConsumerConfig struct {
+	// Name identifies a durable consumer's stored position; it must be
+	// unique among the server's consumers.
+	Name   string
+	Stream *Stream
+	DB     Reader
+	Handle Handler
+	// Positions, when set, makes the consumer durable: it stores its
+	// position there after every batch and resumes from it when started.
+	Positions Positions
+	// From is where a consumer without a stored position starts: it
+	// handles the events after From. Sync passes the stream position it
+	// loaded its state at.
+	From int64
+	// Batch is the number of events read from the store at once; 0 means
+	// DefaultBatch.
+	Batch int
+	// RetryDelay is the pause before a failed read or batch is tried
+	// again; 0 means DefaultRetryDelay.
+	RetryDelay time.Duration
+	Logger     *slog.Logger
+}
+
+// Consumer reads the committed event stream in order on its own goroutine
+// and hands it to its Handler. Start runs it; Stop stops it and waits.
+type Consumer struct {
+	cfg ConsumerConfig
+
+	mu sync.Mutex
+	// pos is the position up to which every event has been handled.
+	pos     int64
+	changed chan struct{}
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// NewConsumer returns a consumer; it does nothing until Start.
+func NewConsumer(cfg ConsumerConfig) *Consumer {
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.RetryDelay <= 0 {
+		cfg.RetryDelay = DefaultRetryDelay
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Consumer{cfg: cfg, pos: cfg.From, changed: make(chan struct{})}
+}
+
+// Start loads a durable consumer's position and starts its goroutine,
+// which runs until Stop. Call it once.
+func (c *Consumer) Start(ctx context.Context) error {
+	if c.cfg.Positions != nil {
+		pos, ok, err := c.cfg.Positions.ConsumerPosition(ctx, c.cfg.Name)
+		if err != nil {
+			return fmt.Errorf("start consumer %s: %w", c.cfg.Name, err)
+		}
+		if ok {
+			c.mu.Lock()
+			c.pos = pos
+			c.mu.Unlock()
+		}
+	}
+	// The goroutine outlives the caller's request; Stop ends it.
+	runCtx, cancel := context.WithCancel(context.Background())
+	c.cancel, c.done = cancel, make(chan struct{})
+	go func() {
+		defer close(c.done)
+		c.run(runCtx)
+	}()
+	return nil
+}
+
+// Stop stops the consumer's goroutine and waits for it to end (the
+// handler sees its ctx done). A batch being handled is abandoned; a durable consumer sees it again after the
+// next Start.
+func (c *Consumer) Stop() {
+	if c.cancel == nil {
+		return
+	}
+	c.cancel()
+	<-c.done
+	c.cancel = nil
+}
+
+// Position returns the position up to which every event has been handled.
+func (c *Consumer) Position() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pos
+}
+
+// WaitFor blocks until the consumer has handled every event up to pos, or
+// ctx is done.
+func (c *Consumer) WaitFor(ctx context.Context, pos int64) error {
+	for {
+		c.mu.Lock()
+		cur, ch := c.pos, c.changed
+		c.mu.Unlock()
+		if cur >= pos {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (c *Consumer) run(ctx context.Context) {
+	pos := c.Position()
+	for {
+		published := c.cfg.Stream.Wait(ctx, pos)
+		if ctx.Err() != nil {
+			return
+		}
+		evs, upto, ok := c.cfg.Stream.recent(pos, c.cfg.Batch)
+		if !ok {
+			var err error
+			if evs, err = readStore(ctx, c.cfg.DB, pos, published, c.cfg.Batch); err != nil {
+				if !c.pause(ctx, "read", err) {
+					return
+				}
+				continue
+			}
+			upto = published
+			if len(evs) == c.cfg.Batch {
+				upto = evs[len(evs)-1].StreamPos // more to read
+			}
+		}
+		if !c.deliver(ctx, evs, upto) {
+			return
+		}
+		pos = upto
+		c.mu.Lock()
+		c.pos = pos
+		close(c.changed)
+		c.changed = make(chan struct{})
+		c.mu.Unlock()
+	}
+}
+
+// deliver hands a batch to the handler until it succeeds, and stores a
+// durable consumer's new position; it returns false when ctx is done.
+func (c *Consumer) deliver(ctx context.Context, evs []Event, upto int64) bool {
+	for {
+		err := error(nil)
+		if len(evs) > 0 {
+			err = c.cfg.Handle(ctx, evs)
+		}
+		if err == nil && c.cfg.Positions != nil && len(evs) > 0 {
+			err = c.cfg.Positions.Write(ctx, func(tx *store.Tx) error {
+				return tx.SetConsumerPosition(ctx, c.cfg.Name, upto)
+			})
+		}
+		if err == nil {
+			return true
+		}
+		if !c.pause(ctx, "handle", err) {
+			return false
+		}
+	}
+}
+
+// pause logs a failed step and waits before the retry; false means ctx is
+// done.
+func (c *Consumer) pause(ctx context.Context, step string, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	c.cfg.Logger.Error("stream consumer failed", "consumer", c.cfg.Name, "step", step, "err", err)
+	t := time.NewTimer(c.cfg.RetryDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
