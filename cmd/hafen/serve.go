@@ -91,6 +91,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 
 	cs := newClientServer(cfg, db)
 	cs.Sync = syncer
+	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers}
+	syncer.SetE2EE(keys)
+	cs.Keys, cs.KeyBackups, cs.ToDevice = keys, keys, keys
 	serverName := id.ServerName(cfg.ServerName)
 	cs.Rooms = &clientapi.Rooms{
 		Service:   rooms,
@@ -99,8 +102,6 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Profiles:  &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger},
 	}
 	cs.Filters = &filter.Service{DB: db}
-	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName)}
-	cs.Keys, cs.KeyBackups = keys, keys
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()

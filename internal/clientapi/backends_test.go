@@ -53,6 +53,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 		Filters:    &filter.Service{DB: db},
 		Keys:       &e2ee.Service{DB: db, ServerName: "hafen.test"},
 		KeyBackups: &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		ToDevice:   &e2ee.Service{DB: db, ServerName: "hafen.test"},
 	}
 	rt := httpapi.NewRouter()
 	s.Routes(rt)

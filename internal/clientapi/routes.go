@@ -50,6 +50,8 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("GET /_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}", s.authed(s.getRoomKeyBySessionId))
 	rt.Handle("DELETE /_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}", s.authed(s.deleteRoomKeyBySessionId))
 
+	rt.Handle("PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId}", s.authed(s.sendToDevice))
+
 	rt.Handle("GET /_matrix/client/v3/sync", s.authed(s.sync))
 	rt.Handle("POST /_matrix/client/v3/user/{userId}/filter", s.authed(s.defineFilter))
 	rt.Handle("GET /_matrix/client/v3/user/{userId}/filter/{filterId}", s.authed(s.getFilter))

@@ -155,6 +155,8 @@ type Server struct {
 	Keys Keys
 	// KeyBackups keeps users' server-side key backups.
 	KeyBackups KeyBackups
+	// ToDevice sends to-device messages.
+	ToDevice ToDevice
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 

@@ -162,8 +162,6 @@ var unimplementedOps = []unimplementedOp{
 	{"queryUserByID", "GET", "/_matrix/client/v3/thirdparty/user"},
 	// threads_list.yaml
 	{"getThreadRoots", "GET", "/_matrix/client/v1/rooms/{roomId}/threads"},
-	// to_device.yaml
-	{"sendToDevice", "PUT", "/_matrix/client/v3/sendToDevice/{eventType}/{txnId}"},
 	// typing.yaml
 	{"setTyping", "PUT", "/_matrix/client/v3/rooms/{roomId}/typing/{userId}"},
 	// users.yaml

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
@@ -22,6 +23,12 @@ type Service struct {
 	// ServerName is the homeserver's name: users of other servers are
 	// answered through federation.
 	ServerName id.ServerName
+	// Notify, if set, is called after a commit with the local users who
+	// have new to-device messages, so that their syncs wake up. It must be
+	// quick and must not block.
+	Notify func(users []id.UserID)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Upload is the body of /keys/upload.

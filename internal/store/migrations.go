@@ -97,6 +97,11 @@ var migrations = []migration{
 		name:       "key backups",
 		statements: []string{keyBackupVersionsSchema, keyBackupKeysSchema},
 	},
+	{
+		version:    11,
+		name:       "to-device messages",
+		statements: []string{toDeviceMessagesSchema, toDeviceTxnsSchema, toDevicePositionsSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
