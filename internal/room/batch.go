@@ -237,8 +237,11 @@ func (b *batch) deliver(reqs []*request, err error) {
 			continue
 		}
 		var verr error
-		if en.verdict == pducheck.Reject {
-			verr = fmt.Errorf("%w: rejected", ErrForbidden)
+		switch en.verdict {
+		case pducheck.Reject:
+			verr = fmt.Errorf("%w: rejected: %w", ErrForbidden, en.why)
+		case pducheck.SoftFail:
+			verr = fmt.Errorf("soft failed: %w", en.why)
 		}
 		en.req.done <- result{pdu: en.pdu, pos: en.pos, verdict: en.verdict, err: verr}
 	}

@@ -18,8 +18,10 @@ type entry struct {
 	req  *request
 	pdu  *event.PDU
 	prop Proposal // the local proposal; zero for remote events
-	// verdict is Accept, SoftFail or Reject.
+	// verdict is Accept, SoftFail or Reject; why says why it is not
+	// Accept.
 	verdict pducheck.Verdict
+	why     error
 	// before is the state before the event; nil when it is the room's
 	// current state at the event's turn in the batch.
 	before stateMap

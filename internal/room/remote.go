@@ -88,6 +88,10 @@ func (s *Service) ProcessRemote(ctx context.Context, origin id.ServerName, pdus 
 			if res.Verdict == 0 {
 				res.Verdict = pducheck.Drop
 			}
+			if res.Verdict != pducheck.Accept {
+				s.log.Debug("remote event not accepted", "origin", origin, "room_id", roomID,
+					"event_id", res.EventID, "verdict", res.Verdict.String(), "err", res.Err)
+			}
 			results[i] = res
 		}
 	}
@@ -117,7 +121,7 @@ func (b *batch) addRemote(req *request) {
 	if res.Verdict == pducheck.Reject {
 		// Check 4 failed: the state before it does not matter.
 		d.reject(e)
-		b.entries = append(b.entries, &entry{req: req, pdu: e, verdict: pducheck.Reject})
+		b.entries = append(b.entries, &entry{req: req, pdu: e, verdict: pducheck.Reject, why: res.Err})
 		return
 	}
 
@@ -146,7 +150,7 @@ func (b *batch) addRemote(req *request) {
 	if err := authrules.Check(e, authStateOf(e, beforeReader)); err != nil {
 		d.reject(e)
 		d.recordAfter(e, b.stateOrCurrent(before))
-		en.verdict = pducheck.Reject
+		en.verdict, en.why = pducheck.Reject, err
 		b.entries = append(b.entries, en)
 		return
 	}
@@ -157,7 +161,7 @@ func (b *batch) addRemote(req *request) {
 	if !linear {
 		if err := authrules.Check(e, authStateOf(e, b.o)); err != nil {
 			d.recordAfter(e, before)
-			en.verdict = pducheck.SoftFail
+			en.verdict, en.why = pducheck.SoftFail, err
 			b.entries = append(b.entries, en)
 			return
 		}

@@ -231,7 +231,7 @@ func testRemoteForks(t *testing.T, dsn string, vid roomversion.ID) {
 	_, extBan := head(t, s, roomID)
 	late := b.event(t, v, roomID, "m.room.message", nil, carol, `{"msgtype":"m.text","body":"late"}`, []*event.PDU{topicB}, withKey(st, topicB))
 	published := s.Stream().Position()
-	if r := process(t, s, b, late); r.Verdict != pducheck.SoftFail {
+	if r := process(t, s, b, late); r.Verdict != pducheck.SoftFail || r.Err == nil {
 		t.Fatalf("late event: %v %v, want soft-fail", r.Verdict, r.Err)
 	}
 	if _, ext := head(t, s, roomID); !sameIDs(ids(ext), ids(extBan)) {
