@@ -172,3 +172,80 @@ func TestToDeviceEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceListsEndToEnd follows "Tracking the device list for a user":
+// when a user sharing a room with alice publishes device keys or removes a
+// device, alice's next sync lists the user in device_lists.changed, at
+// once even on a long poll, and once only; /keys/changes between the two
+// tokens lists it too. A user sharing no room with alice is never listed.
+func TestDeviceListsEndToEnd(t *testing.T) {
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			args := append([]string{"--open-registration", "--rate-limit=false"}, dbArgs(t)...)
+			base, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), args...)
+			ctx := context.Background()
+			alice, bob, carol := register(t, base, "alice"), register(t, base, "bob"), register(t, base, "carol")
+			created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+			if err != nil {
+				t.Fatalf("createRoom: %v\n%s", err, logs)
+			}
+			if _, err := bob.JoinRoomByID(ctx, created.RoomID); err != nil {
+				t.Fatal(err)
+			}
+			s0, err := alice.SyncRequest(ctx, 0, "", "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			newOlmDevice(t, carol).uploadKeys(t, 1)
+			newOlmDevice(t, bob).uploadKeys(t, 1)
+			// Pending changes answer a long poll at once.
+			s1, err := alice.SyncRequest(ctx, 60000, s0.NextBatch, "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(s1.DeviceLists.Changed) != fmt.Sprint([]id.UserID{bob.UserID}) {
+				t.Fatalf("device_lists.changed = %v, want [%s]", s1.DeviceLists.Changed, bob.UserID)
+			}
+			var changes struct {
+				Changed []id.UserID `json:"changed"`
+				Left    []id.UserID `json:"left"`
+			}
+			u := alice.BuildURLWithQuery(mautrix.ClientURLPath{"v3", "keys", "changes"}, map[string]string{"from": s0.NextBatch, "to": s1.NextBatch})
+			if _, err := alice.MakeRequest(ctx, "GET", u, nil, &changes); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(changes.Changed) != fmt.Sprint([]id.UserID{bob.UserID}) || changes.Left == nil {
+				t.Errorf("/keys/changes = %+v, want changed [%s] and left []", changes, bob.UserID)
+			}
+			s2, err := alice.SyncRequest(ctx, 0, s1.NextBatch, "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s2.DeviceLists.Changed) != 0 {
+				t.Errorf("device_lists.changed repeated: %v", s2.DeviceLists.Changed)
+			}
+
+			// Bob logs in a second device, then logs the first one out.
+			_, err = bob.Login(ctx, &mautrix.ReqLogin{Type: mautrix.AuthTypePassword,
+				Identifier: mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: bob.UserID.Localpart()},
+				Password:   "correct horse bob"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s3, err := alice.SyncRequest(ctx, 0, s2.NextBatch, "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bob.MakeRequest(ctx, "POST", bob.BuildClientURL("v3", "logout"), struct{}{}, nil); err != nil {
+				t.Fatal(err)
+			}
+			s4, err := alice.SyncRequest(ctx, 0, s3.NextBatch, "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(s4.DeviceLists.Changed) != fmt.Sprint([]id.UserID{bob.UserID}) {
+				t.Errorf("after bob removed a device: device_lists.changed = %v, want [%s]", s4.DeviceLists.Changed, bob.UserID)
+			}
+		})
+	}
+}

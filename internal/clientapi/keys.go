@@ -8,8 +8,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
+	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/e2ee"
 	"github.com/hafenchat/hafen/internal/httpapi"
@@ -35,6 +37,9 @@ type Keys interface {
 	// UploadSignatures checks and stores signatures on keys, reporting
 	// the keys whose signatures were refused.
 	UploadSignatures(ctx context.Context, signer id.UserID, keys map[id.UserID]map[string]json.RawMessage) (e2ee.SignatureFailures, error)
+	// ChangedDeviceLists returns the users sharing a room with requester
+	// (or requester) whose device lists changed in (after, upTo].
+	ChangedDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
 }
 
 var _ Keys = (*e2ee.Service)(nil)
@@ -149,4 +154,34 @@ func (s *Server) claimKeys(w http.ResponseWriter, r *http.Request, _ session) er
 		"one_time_keys": res.OneTimeKeys,
 		"failures":      failuresJSON(res.Failures),
 	})
+}
+
+// getKeysChanges lists the users whose device lists changed between two
+// sync tokens and who share a room with the requester.
+//
+// GET /_matrix/client/v3/keys/changes
+func (s *Server) getKeysChanges(w http.ResponseWriter, r *http.Request, sess session) error {
+	q := r.URL.Query()
+	var toks [2]clientsync.SyncToken
+	for i, name := range []string{"from", "to"} {
+		raw := q.Get(name)
+		if raw == "" {
+			return matrixerr.MissingParam(name)
+		}
+		tok, err := clientsync.ParseSyncToken(raw)
+		if err != nil {
+			return matrixerr.InvalidParam("%s is not a sync token", name)
+		}
+		toks[i] = tok
+	}
+	changed, err := s.Keys.ChangedDeviceLists(r.Context(), sess.UserID, toks[0].DeviceLists, toks[1].DeviceLists)
+	if err != nil {
+		return fmt.Errorf("device list changes: %w", err)
+	}
+	if changed == nil {
+		changed = []id.UserID{}
+	}
+	// TODO(#9): left, the users who stopped sharing a room with the
+	// requester between the tokens.
+	return httpapi.OK(w, map[string]any{"changed": changed, "left": []id.UserID{}})
 }

@@ -32,6 +32,7 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("POST /_matrix/client/v3/keys/upload", s.authed(s.uploadKeys))
 	rt.Handle("POST /_matrix/client/v3/keys/query", s.authed(s.queryKeys))
 	rt.Handle("POST /_matrix/client/v3/keys/claim", s.authed(s.claimKeys))
+	rt.Handle("GET /_matrix/client/v3/keys/changes", s.authed(s.getKeysChanges))
 	rt.Handle("POST /_matrix/client/v3/keys/device_signing/upload", s.authed(s.uploadCrossSigningKeys))
 	rt.Handle("POST /_matrix/client/v3/keys/signatures/upload", s.authed(s.uploadCrossSigningSignatures))
 

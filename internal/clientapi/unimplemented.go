@@ -71,8 +71,6 @@ var unimplementedOps = []unimplementedOp{
 	{"getContentThumbnail", "GET", "/_matrix/media/v3/thumbnail/{serverName}/{mediaId}"},
 	{"getUrlPreview", "GET", "/_matrix/media/v3/preview_url"},
 	{"getConfig", "GET", "/_matrix/media/v3/config"},
-	// keys.yaml
-	{"getKeysChanges", "GET", "/_matrix/client/v3/keys/changes"},
 	// list_public_rooms.yaml
 	{"getRoomVisibilityOnDirectory", "GET", "/_matrix/client/v3/directory/list/room/{roomId}"},
 	{"setRoomVisibilityOnDirectory", "PUT", "/_matrix/client/v3/directory/list/room/{roomId}"},

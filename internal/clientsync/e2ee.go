@@ -29,11 +29,24 @@ type E2EE interface {
 	// UnusedFallbackKeyTypes returns the algorithms of the device's
 	// fallback keys not handed out yet.
 	UnusedFallbackKeyTypes(ctx context.Context, user id.UserID, device id.DeviceID) ([]string, error)
+	// DeviceListPosition returns the newest position of the device list
+	// stream.
+	DeviceListPosition(ctx context.Context) (int64, error)
+	// ChangedDeviceLists returns the users sharing a room with requester
+	// (or requester) whose device lists changed in (after, upTo].
+	ChangedDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
+}
+
+// DeviceLists is the device_lists section of a sync response.
+type DeviceLists struct {
+	Changed []id.UserID `json:"changed,omitempty"`
+	Left    []id.UserID `json:"left,omitempty"`
 }
 
 // E2EESections are the end-to-end encryption members of a sync response.
 type E2EESections struct {
 	ToDevice                     *EventBatch    `json:"to_device,omitempty"`
+	DeviceLists                  *DeviceLists   `json:"device_lists,omitempty"`
 	DeviceOneTimeKeysCount       map[string]int `json:"device_one_time_keys_count,omitempty"`
 	DeviceUnusedFallbackKeyTypes []string       `json:"device_unused_fallback_key_types,omitzero"`
 }
@@ -94,22 +107,43 @@ func (s *Service) e2eeWake(ctx context.Context, req Request) context.Context {
 	// Checked after registering, so a message that arrives in between
 	// still wakes the poll. On an error the poll answers at once, and
 	// addE2EE reports the error.
-	if pending, err := s.e2ee.keys.HasToDevice(ctx, req.User, req.Device, e2eeSince(req)); pending || err != nil {
+	if pending, err := s.e2eePending(ctx, req); pending || err != nil {
 		cancel()
 	}
 	return wctx
 }
 
-// e2eeSince returns the to-device position of the request's since token.
-func e2eeSince(req Request) int64 {
+// e2eePending reports whether the device has to-device messages, or the
+// user device list changes, that the request's since token has not seen.
+func (s *Service) e2eePending(ctx context.Context, req Request) (bool, error) {
+	since := e2eeToken(req)
+	if pending, err := s.e2ee.keys.HasToDevice(ctx, req.User, req.Device, since.ToDevice); pending || err != nil {
+		return pending, err
+	}
 	if req.Since == "" {
-		return 0
+		return false, nil
+	}
+	pos, err := s.e2ee.keys.DeviceListPosition(ctx)
+	if err != nil || pos <= since.DeviceLists {
+		return false, err
+	}
+	changed, err := s.e2ee.keys.ChangedDeviceLists(ctx, req.User, since.DeviceLists, pos)
+	return len(changed) > 0, err
+}
+
+// e2eeSince returns the to-device position of the request's since token.
+func e2eeSince(req Request) int64 { return e2eeToken(req).ToDevice }
+
+// e2eeToken returns the request's since token (zero for an initial sync).
+func e2eeToken(req Request) SyncToken {
+	if req.Since == "" {
+		return SyncToken{}
 	}
 	tok, err := ParseSyncToken(req.Since)
 	if err != nil {
-		return 0
+		return SyncToken{}
 	}
-	return tok.ToDevice
+	return tok
 }
 
 // addE2EE fills the end-to-end encryption sections of resp and puts the
@@ -140,6 +174,23 @@ func (s *Service) addE2EE(ctx context.Context, req Request, resp *Response) erro
 		return fmt.Errorf("next_batch %q: %w", resp.NextBatch, err)
 	}
 	tok.ToDevice = next
+	pos, err := s.e2ee.keys.DeviceListPosition(ctx)
+	if err != nil {
+		return fmt.Errorf("device list position: %w", err)
+	}
+	if since := e2eeToken(req); req.Since != "" && since.DeviceLists < pos {
+		changed, err := s.e2ee.keys.ChangedDeviceLists(ctx, req.User, since.DeviceLists, pos)
+		if err != nil {
+			return fmt.Errorf("device list changes for %s: %w", req.User, err)
+		}
+		if len(changed) > 0 {
+			// TODO(#9): device_lists.left, and users who start or stop
+			// sharing a room with the user, from the membership changes
+			// of the sync's window.
+			resp.DeviceLists = &DeviceLists{Changed: changed}
+		}
+	}
+	tok.DeviceLists = max(pos, e2eeToken(req).DeviceLists)
 	resp.NextBatch = tok.String()
 	return nil
 }

@@ -160,7 +160,7 @@ func (s *Service) UploadCrossSigningKeys(ctx context.Context, user id.UserID, up
 				return err
 			}
 		}
-		return nil
+		return tx.AddDeviceListChange(ctx, user)
 	})
 	if err != nil {
 		return fmt.Errorf("store cross-signing keys of %s: %w", user, err)

@@ -76,9 +76,16 @@ func (s *Service) UploadSignatures(ctx context.Context, signer id.UserID, keys m
 	}
 	if len(toStore) > 0 {
 		err := s.DB.Write(ctx, func(tx *store.Tx) error {
+			changed := map[id.UserID]bool{}
 			for _, a := range toStore {
 				if err := tx.AddKeySignature(ctx, a.target, a.sig); err != nil {
 					return err
+				}
+				if !changed[a.target] {
+					changed[a.target] = true
+					if err := tx.AddDeviceListChange(ctx, a.target); err != nil {
+						return err
+					}
 				}
 			}
 			return nil

@@ -49,6 +49,7 @@ type Upload struct {
 // Spec: https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3keysupload
 func (s *Service) UploadKeys(ctx context.Context, user id.UserID, device id.DeviceID, up Upload) (map[string]int, error) {
 	var newKeys []byte
+	keysChanged := false
 	var pub ed25519.PublicKey
 	if len(up.DeviceKeys) > 0 && string(up.DeviceKeys) != "null" {
 		dk, p, err := parseDeviceKeys(up.DeviceKeys, user, device)
@@ -75,6 +76,7 @@ func (s *Service) UploadKeys(ctx context.Context, user id.UserID, device id.Devi
 			return nil, fmt.Errorf("%w: device_keys: %w", ErrInvalid, err)
 		}
 		newKeys = buf.Bytes()
+		keysChanged = errors.Is(err, store.ErrNotFound) || !jsonEqual(old, newKeys)
 	} else if len(up.OneTimeKeys)+len(up.FallbackKeys) > 0 {
 		old, err := s.DB.DeviceKeysOf(ctx, user, device)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -108,6 +110,11 @@ func (s *Service) UploadKeys(ctx context.Context, user id.UserID, device id.Devi
 		if newKeys != nil {
 			if err := tx.SetDeviceKeys(ctx, user, device, newKeys); err != nil {
 				return err
+			}
+			if keysChanged {
+				if err := tx.AddDeviceListChange(ctx, user); err != nil {
+					return err
+				}
 			}
 		}
 		for _, k := range otks {

@@ -102,6 +102,11 @@ var migrations = []migration{
 		name:       "to-device messages",
 		statements: []string{toDeviceMessagesSchema, toDeviceTxnsSchema, toDevicePositionsSchema},
 	},
+	{
+		version:    12,
+		name:       "device list changes",
+		statements: []string{deviceListChangesSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
