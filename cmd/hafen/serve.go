@@ -94,6 +94,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers}
 	syncer.SetE2EE(keys)
 	cs.Keys, cs.KeyBackups, cs.ToDevice = keys, keys, keys
+	// The account service tells the keys' cache when devices go.
+	cs.Store = &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
 	serverName := id.ServerName(cfg.ServerName)
 	cs.Rooms = &clientapi.Rooms{
 		Service:   rooms,

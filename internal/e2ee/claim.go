@@ -70,6 +70,8 @@ func (s *Service) ClaimKeys(ctx context.Context, req map[id.UserID]map[id.Device
 					res.OneTimeKeys[user] = map[id.DeviceID]map[string]json.RawMessage{}
 				}
 				res.OneTimeKeys[user][dev] = map[string]json.RawMessage{k.Algorithm + ":" + k.KeyID: k.KeyJSON}
+				claimed := deviceKey{user, dev}
+				tx.AfterCommit(func() { s.cache.keysChanged(claimed) })
 			}
 		}
 		return nil

@@ -160,7 +160,12 @@ func (s *Service) UploadCrossSigningKeys(ctx context.Context, user id.UserID, up
 				return err
 			}
 		}
-		return tx.AddDeviceListChange(ctx, user)
+		pos, err := tx.AddDeviceListChange(ctx, user)
+		if err != nil {
+			return err
+		}
+		tx.AfterCommit(func() { s.cache.deviceListMoved(pos) })
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store cross-signing keys of %s: %w", user, err)

@@ -13,12 +13,6 @@ import (
 //
 // Spec: https://spec.matrix.org/v1.19/client-server-api/#tracking-the-device-list-for-a-user
 
-// DeviceListPosition returns the newest position of the device list
-// stream, for sync tokens.
-func (s *Service) DeviceListPosition(ctx context.Context) (int64, error) {
-	return s.DB.DeviceListPosition(ctx)
-}
-
 // ChangedDeviceLists returns the users whose device lists changed in
 // (after, upTo] and who are the requester or share a joined room with
 // the requester.

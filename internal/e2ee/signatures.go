@@ -83,9 +83,11 @@ func (s *Service) UploadSignatures(ctx context.Context, signer id.UserID, keys m
 				}
 				if !changed[a.target] {
 					changed[a.target] = true
-					if err := tx.AddDeviceListChange(ctx, a.target); err != nil {
+					pos, err := tx.AddDeviceListChange(ctx, a.target)
+					if err != nil {
 						return err
 					}
+					tx.AfterCommit(func() { s.cache.deviceListMoved(pos) })
 				}
 			}
 			return nil

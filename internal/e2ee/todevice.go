@@ -81,12 +81,14 @@ func (s *Service) SendToDevice(ctx context.Context, sender id.UserID, senderDevi
 		}
 		woken := map[id.UserID]bool{}
 		for _, t := range targets {
-			_, ok, err := tx.AddToDeviceMessage(ctx, t.user, t.dev, store.ToDeviceMessage{Sender: sender, EventType: eventType, Content: t.msg})
+			pos, ok, err := tx.AddToDeviceMessage(ctx, t.user, t.dev, store.ToDeviceMessage{Sender: sender, EventType: eventType, Content: t.msg})
 			if err != nil {
 				return err
 			}
 			if ok {
 				woken[t.user] = true
+				k := deviceKey{t.user, t.dev}
+				tx.AfterCommit(func() { s.cache.toDeviceQueued(k, pos) })
 			}
 		}
 		if s.Notify != nil && len(woken) > 0 {
@@ -113,17 +115,28 @@ type toDeviceEvent struct {
 // MaxToDevicePerSync, with the stream position to put in next_batch
 // (since when there are none).
 func (s *Service) ToDeviceForSync(ctx context.Context, user id.UserID, device id.DeviceID, since int64) ([]json.RawMessage, int64, error) {
-	if since > 0 {
-		acked, err := s.DB.HasToDeviceMessagesUpTo(ctx, user, device, since)
+	k := deviceKey{user, device}
+	s.cache.mu.Lock()
+	acked := since <= s.cache.state(k).ackedUpTo
+	s.cache.mu.Unlock()
+	if since > 0 && !acked {
+		has, err := s.DB.HasToDeviceMessagesUpTo(ctx, user, device, since)
 		if err != nil {
 			return nil, 0, err
 		}
-		if acked {
+		if has {
 			err := s.DB.Write(ctx, func(tx *store.Tx) error { return tx.DeleteToDeviceMessages(ctx, user, device, since) })
 			if err != nil {
 				return nil, 0, fmt.Errorf("delete acknowledged to-device messages: %w", err)
 			}
 		}
+		s.cache.mu.Lock()
+		st := s.cache.state(k)
+		st.ackedUpTo = max(st.ackedUpTo, since)
+		s.cache.mu.Unlock()
+	}
+	if pending, err := s.HasToDevice(ctx, user, device, since); err != nil || !pending {
+		return nil, since, err
 	}
 	msgs, err := s.DB.ToDeviceMessages(ctx, user, device, since, MaxToDevicePerSync)
 	if err != nil {
@@ -144,6 +157,6 @@ func (s *Service) ToDeviceForSync(ctx context.Context, user id.UserID, device id
 
 // HasToDevice reports whether the device has messages after since.
 func (s *Service) HasToDevice(ctx context.Context, user id.UserID, device id.DeviceID, since int64) (bool, error) {
-	msgs, err := s.DB.ToDeviceMessages(ctx, user, device, since, 1)
-	return len(msgs) > 0, err
+	last, err := s.toDeviceLast(ctx, user, device)
+	return last > since, err
 }

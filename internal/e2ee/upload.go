@@ -29,6 +29,8 @@ type Service struct {
 	Notify func(users []id.UserID)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	cache cache
 }
 
 // Upload is the body of /keys/upload.
@@ -112,9 +114,11 @@ func (s *Service) UploadKeys(ctx context.Context, user id.UserID, device id.Devi
 				return err
 			}
 			if keysChanged {
-				if err := tx.AddDeviceListChange(ctx, user); err != nil {
+				pos, err := tx.AddDeviceListChange(ctx, user)
+				if err != nil {
 					return err
 				}
+				tx.AfterCommit(func() { s.cache.deviceListMoved(pos) })
 			}
 		}
 		for _, k := range otks {
@@ -139,6 +143,7 @@ func (s *Service) UploadKeys(ctx context.Context, user id.UserID, device id.Devi
 				return err
 			}
 		}
+		tx.AfterCommit(func() { s.cache.keysChanged(deviceKey{user, device}) })
 		var err error
 		counts, err = tx.OneTimeKeyCounts(ctx, user, device)
 		return err
@@ -179,23 +184,4 @@ func jsonEqual(a, b []byte) bool {
 	ja, _ := json.Marshal(va)
 	jb, _ := json.Marshal(vb)
 	return bytes.Equal(ja, jb)
-}
-
-// OneTimeKeyCounts returns the device's count of unclaimed one-time keys
-// per algorithm (always including signed_curve25519), for /sync.
-func (s *Service) OneTimeKeyCounts(ctx context.Context, user id.UserID, device id.DeviceID) (map[string]int, error) {
-	counts, err := s.DB.OneTimeKeyCounts(ctx, user, device)
-	if err != nil {
-		return nil, err
-	}
-	if _, ok := counts[algSignedCurve25519]; !ok {
-		counts[algSignedCurve25519] = 0
-	}
-	return counts, nil
-}
-
-// UnusedFallbackKeyTypes returns the algorithms of the device's fallback
-// keys not handed out yet, for /sync.
-func (s *Service) UnusedFallbackKeyTypes(ctx context.Context, user id.UserID, device id.DeviceID) ([]string, error) {
-	return s.DB.UnusedFallbackKeyTypes(ctx, user, device)
 }

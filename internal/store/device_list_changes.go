@@ -18,12 +18,15 @@ CREATE TABLE device_list_changes (
 );
 CREATE INDEX device_list_changes_user ON device_list_changes (user_id, stream_id)`
 
-// AddDeviceListChange records that the user's device list changed.
-func (t *Tx) AddDeviceListChange(ctx context.Context, userID id.UserID) error {
-	if _, err := t.q.ExecContext(ctx, `INSERT INTO device_list_changes (user_id) VALUES ($1)`, string(userID)); err != nil {
-		return fmt.Errorf("record device list change of %s: %w", userID, err)
+// AddDeviceListChange records that the user's device list changed and
+// returns the change's stream position.
+func (t *Tx) AddDeviceListChange(ctx context.Context, userID id.UserID) (int64, error) {
+	var pos int64
+	err := t.q.QueryRowContext(ctx, `INSERT INTO device_list_changes (user_id) VALUES ($1) RETURNING stream_id`, string(userID)).Scan(&pos)
+	if err != nil {
+		return 0, fmt.Errorf("record device list change of %s: %w", userID, err)
 	}
-	return nil
+	return pos, nil
 }
 
 // DeviceListPosition returns the newest position of the device list

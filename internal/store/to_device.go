@@ -156,3 +156,18 @@ func (t *Tx) DeleteToDeviceMessages(ctx context.Context, userID id.UserID, devic
 	}
 	return nil
 }
+
+// ToDevicePosition returns the last stream ID given to a message for the
+// device (0 if none ever was).
+func (r reader) ToDevicePosition(ctx context.Context, userID id.UserID, deviceID id.DeviceID) (int64, error) {
+	var pos int64
+	err := r.q.QueryRowContext(ctx, `SELECT last_stream_id FROM to_device_positions WHERE user_id = $1 AND device_id = $2`,
+		string(userID), string(deviceID)).Scan(&pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read to-device position of %s %s: %w", userID, deviceID, err)
+	}
+	return pos, nil
+}
