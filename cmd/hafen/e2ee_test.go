@@ -178,6 +178,8 @@ func TestToDeviceEndToEnd(t *testing.T) {
 // device, alice's next sync lists the user in device_lists.changed, at
 // once even on a long poll, and once only; /keys/changes between the two
 // tokens lists it too. A user sharing no room with alice is never listed.
+// A user who starts sharing a room with alice is changed, one who stops
+// sharing any is left, also when alice is the one who leaves.
 func TestDeviceListsEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
@@ -245,6 +247,39 @@ func TestDeviceListsEndToEnd(t *testing.T) {
 			}
 			if fmt.Sprint(s4.DeviceLists.Changed) != fmt.Sprint([]id.UserID{bob.UserID}) {
 				t.Errorf("after bob removed a device: device_lists.changed = %v, want [%s]", s4.DeviceLists.Changed, bob.UserID)
+			}
+
+			// Carol starts sharing a room with alice, then stops.
+			if _, err := carol.JoinRoomByID(ctx, created.RoomID); err != nil {
+				t.Fatal(err)
+			}
+			s5, err := alice.SyncRequest(ctx, 0, s4.NextBatch, "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(s5.DeviceLists.Changed) != fmt.Sprint([]id.UserID{carol.UserID}) || len(s5.DeviceLists.Left) != 0 {
+				t.Errorf("after carol joined: device_lists = %+v, want carol changed", s5.DeviceLists)
+			}
+			if _, err := carol.LeaveRoom(ctx, created.RoomID); err != nil {
+				t.Fatal(err)
+			}
+			s6, err := alice.SyncRequest(ctx, 0, s5.NextBatch, "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(s6.DeviceLists.Left) != fmt.Sprint([]id.UserID{carol.UserID}) || len(s6.DeviceLists.Changed) != 0 {
+				t.Errorf("after carol left: device_lists = %+v, want carol left", s6.DeviceLists)
+			}
+			// Alice leaves the only room she shares with bob.
+			if _, err := alice.LeaveRoom(ctx, created.RoomID); err != nil {
+				t.Fatal(err)
+			}
+			s7, err := alice.SyncRequest(ctx, 0, s6.NextBatch, "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(s7.DeviceLists.Left) != fmt.Sprint([]id.UserID{bob.UserID}) {
+				t.Errorf("after alice left the only shared room: device_lists = %+v, want bob left", s7.DeviceLists)
 			}
 		})
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -35,6 +37,9 @@ type E2EE interface {
 	// ChangedDeviceLists returns the users sharing a room with requester
 	// (or requester) whose device lists changed in (after, upTo].
 	ChangedDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
+	// SharesRoom reports whether the two users are both joined to some
+	// room.
+	SharesRoom(ctx context.Context, a, b id.UserID) (bool, error)
 }
 
 // DeviceLists is the device_lists section of a sync response.
@@ -178,16 +183,23 @@ func (s *Service) addE2EE(ctx context.Context, req Request, resp *Response) erro
 	if err != nil {
 		return fmt.Errorf("device list position: %w", err)
 	}
-	if since := e2eeToken(req); req.Since != "" && since.DeviceLists < pos {
-		changed, err := s.e2ee.keys.ChangedDeviceLists(ctx, req.User, since.DeviceLists, pos)
+	if req.Since != "" {
+		changed, left, err := s.membershipDeviceLists(ctx, req, resp)
 		if err != nil {
-			return fmt.Errorf("device list changes for %s: %w", req.User, err)
+			return fmt.Errorf("device list memberships for %s: %w", req.User, err)
 		}
-		if len(changed) > 0 {
-			// TODO(#9): device_lists.left, and users who start or stop
-			// sharing a room with the user, from the membership changes
-			// of the sync's window.
-			resp.DeviceLists = &DeviceLists{Changed: changed}
+		if since := e2eeToken(req); since.DeviceLists < pos {
+			keyed, err := s.e2ee.keys.ChangedDeviceLists(ctx, req.User, since.DeviceLists, pos)
+			if err != nil {
+				return fmt.Errorf("device list changes for %s: %w", req.User, err)
+			}
+			for _, u := range keyed {
+				changed[u] = true
+				delete(left, u)
+			}
+		}
+		if len(changed)+len(left) > 0 {
+			resp.DeviceLists = &DeviceLists{Changed: slices.Sorted(maps.Keys(changed)), Left: slices.Sorted(maps.Keys(left))}
 		}
 	}
 	tok.DeviceLists = max(pos, e2eeToken(req).DeviceLists)

@@ -38,3 +38,8 @@ func (s *Service) ChangedDeviceLists(ctx context.Context, requester id.UserID, a
 	}
 	return out, nil
 }
+
+// SharesRoom reports whether the two users are both joined to some room.
+func (s *Service) SharesRoom(ctx context.Context, a, b id.UserID) (bool, error) {
+	return s.DB.SharesRoom(ctx, a, b)
+}
