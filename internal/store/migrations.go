@@ -82,7 +82,12 @@ var migrations = []migration{
 		statements: []string{streamConsumersSchema},
 	},
 	{
-		version: 9,
+		version:    9,
+		name:       "answers to inbound federation transactions",
+		statements: []string{federationTxnsSchema},
+	},
+	{
+		version: 10,
 		name:    "end-to-end encryption keys",
 		statements: []string{
 			deviceKeysSchema,
@@ -93,17 +98,17 @@ var migrations = []migration{
 		},
 	},
 	{
-		version:    10,
+		version:    11,
 		name:       "key backups",
 		statements: []string{keyBackupVersionsSchema, keyBackupKeysSchema},
 	},
 	{
-		version:    11,
+		version:    12,
 		name:       "to-device messages",
 		statements: []string{toDeviceMessagesSchema, toDeviceTxnsSchema, toDevicePositionsSchema},
 	},
 	{
-		version:    12,
+		version:    13,
 		name:       "device list changes",
 		statements: []string{deviceListChangesSchema},
 	},
