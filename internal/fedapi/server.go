@@ -28,6 +28,10 @@ type Server struct {
 	Keys Keys
 	// Version is the version reported by /_matrix/federation/v1/version.
 	Version string
+	// Contacted, when set, is told the origin of every authenticated
+	// request before it is handled: the server is up (the federation
+	// sender retries its queue at once). It must not block.
+	Contacted func(origin id.ServerName)
 }
 
 // ServerImplementationName is the name /version reports.

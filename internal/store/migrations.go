@@ -81,6 +81,11 @@ var migrations = []migration{
 		name:       "stream consumers",
 		statements: []string{streamConsumersSchema},
 	},
+	{
+		version:    9,
+		name:       "federation send queues",
+		statements: []string{federationQueueSchema},
+	},
 }
 
 const schemaMigrationsSchema = `

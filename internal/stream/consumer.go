@@ -24,6 +24,15 @@ const DefaultRetryDelay = time.Second
 // error makes the consumer retry the same batch after a pause.
 type Handler func(ctx context.Context, evs []Event) error
 
+// Stager prepares a batch of committed events, oldest first, for a durable
+// consumer whose output is rows in the database: it returns the writes to
+// commit in the same transaction as the consumer's new position (nil for
+// none), so that the output and the position are stored together or not
+// at all, and a function to run once they committed (nil for none). The
+// events must not be changed. An error makes the consumer retry the same
+// batch after a pause.
+type Stager func(ctx context.Context, evs []Event) (write func(tx *store.Tx) error, committed func(), err error)
+
 // ConsumerConfig holds a Consumer's dependencies.
 type ConsumerConfig struct {
 	// Name identifies a durable consumer's stored position; it must be
@@ -31,7 +40,10 @@ type ConsumerConfig struct {
 	Name   string
 	Stream *Stream
 	DB     Reader
+	// Handle handles each batch; Stage replaces it for a consumer whose
+	// output goes to the database (Positions is then required).
 	Handle Handler
+	Stage  Stager
 	// Positions, when set, makes the consumer durable: it stores its
 	// position there after every batch and resumes from it when started.
 	Positions Positions
@@ -78,6 +90,9 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 // Start loads a durable consumer's position and starts its goroutine,
 // which runs until Stop. Call it once.
 func (c *Consumer) Start(ctx context.Context) error {
+	if c.cfg.Stage != nil && c.cfg.Positions == nil {
+		return fmt.Errorf("start consumer %s: a staging consumer needs Positions", c.cfg.Name)
+	}
 	if c.cfg.Positions != nil {
 		pos, ok, err := c.cfg.Positions.ConsumerPosition(ctx, c.cfg.Name)
 		if err != nil {
@@ -174,7 +189,12 @@ func (c *Consumer) run(ctx context.Context) {
 func (c *Consumer) deliver(ctx context.Context, evs []Event, upto int64) bool {
 	for {
 		err := error(nil)
-		if len(evs) > 0 {
+		if len(evs) > 0 && c.cfg.Stage != nil {
+			err = c.stage(ctx, evs, upto)
+			if err == nil {
+				return true
+			}
+		} else if len(evs) > 0 {
 			err = c.cfg.Handle(ctx, evs)
 		}
 		if err == nil && c.cfg.Positions != nil && len(evs) > 0 {
@@ -189,6 +209,30 @@ func (c *Consumer) deliver(ctx context.Context, evs []Event, upto int64) bool {
 			return false
 		}
 	}
+}
+
+// stage prepares a batch with the Stager and commits its writes with the
+// consumer's new position in one transaction.
+func (c *Consumer) stage(ctx context.Context, evs []Event, upto int64) error {
+	write, committed, err := c.cfg.Stage(ctx, evs)
+	if err != nil {
+		return err
+	}
+	err = c.cfg.Positions.Write(ctx, func(tx *store.Tx) error {
+		if write != nil {
+			if err := write(tx); err != nil {
+				return err
+			}
+		}
+		return tx.SetConsumerPosition(ctx, c.cfg.Name, upto)
+	})
+	if err != nil {
+		return err
+	}
+	if committed != nil {
+		committed()
+	}
+	return nil
 }
 
 // pause logs a failed step and waits before the retry; false means ctx is
