@@ -4,6 +4,7 @@
 //	hafen user create <localpart> [--admin] [--password …]
 //	hafen user reset-password <user> [--password …]
 //	hafen user list
+//	hafen federation status
 //	hafen version
 //
 // `hafen serve --help` lists every configuration flag; the user commands
@@ -53,6 +54,7 @@ const usage = `usage:
   hafen user create <localpart> [--admin] [--password PASSWORD] [flags]
   hafen user reset-password <user> [--password PASSWORD] [flags]
   hafen user list [flags]
+  hafen federation status [flags]
   hafen version
 Run "hafen serve --help" for the configuration flags, "hafen user --help"
 for the user commands.`
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 			return errors.New("missing user command")
 		}
 		return userCommand(ctx, args[1], args[2:], lookupEnv, stdin, stdout, stderr)
+	case "federation":
+		return federationCommand(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "version":
 		fs := flag.NewFlagSet("hafen version", flag.ContinueOnError)
 		fs.SetOutput(stdout)

@@ -22,6 +22,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
+	"github.com/hafenchat/hafen/internal/fedsender"
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/profile"
@@ -76,7 +77,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 	defer fed.client.Close()
 	// The event path publishes committed events to events; each consumer
-	// (sync now) reads them on a goroutine it owns, stopped before the
+	// (sync, the federation sender) reads them on a goroutine it owns, stopped before the
 	// store closes.
 	events := stream.New(pos, 0)
 	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger, Stream: events})
@@ -87,6 +88,20 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		return fmt.Errorf("start sync: %w", err)
 	}
 	defer syncer.Stop()
+	// The federation sender queues the events of local users for the
+	// other servers in their rooms and sends them, on goroutines it owns.
+	sender, err := fedsender.New(fedsender.Config{
+		DB: db, Stream: events, Client: fed.client, ServerName: id.ServerName(cfg.ServerName), From: pos,
+		MaxBackoff: time.Duration(cfg.FederationMaxBackoffSeconds) * time.Second, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := sender.Start(ctx); err != nil {
+		return err
+	}
+	defer sender.Stop()
+	fed.api.Contacted = sender.Contacted
 
 	cs := newClientServer(cfg, db)
 	cs.Sync = syncer
