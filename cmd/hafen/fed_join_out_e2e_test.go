@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -139,5 +140,75 @@ func TestOutboundJoinEndToEnd(t *testing.T) {
 	}
 	if _, err := j.Join(ctx, roomID, carol, []id.ServerName{p.name}, nil); !errors.Is(err, fedjoin.ErrNoServer) {
 		t.Errorf("join through only itself = %v, want ErrNoServer", err)
+	}
+}
+
+// TestRemoteJoinAndMessagesEndToEnd: bob of server B joins a room of
+// server A through B's client API (/join with via), and messages go both
+// ways through the federation senders and /send, into each side's sync.
+func TestRemoteJoinAndMessagesEndToEnd(t *testing.T) {
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			a := startFedServer(t, dbArgs(t)...)
+			b := startFedServer(t, dbArgs(t)...)
+			alice := register(t, a.base, "alice")
+			bob := register(t, b.base, "bob")
+			roomID := createPublicRoom(t, a.base, alice.AccessToken)
+			rq := url.PathEscape(string(roomID))
+
+			var unknown struct {
+				Errcode string `json:"errcode"`
+			}
+			if st := csCall(t, b.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape("!nosuchroom:"+string(a.name)), struct{}{}, nil); st != 404 {
+				t.Errorf("join of a room A does not know = %d %+v, want 404", st, unknown)
+			}
+			var joined struct {
+				RoomID id.RoomID `json:"room_id"`
+			}
+			csCall(t, b.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/join/"+rq+"?via="+url.QueryEscape(string(a.name)), struct{}{}, &joined)
+			if joined.RoomID != roomID {
+				t.Fatalf("join answered room %s, want %s", joined.RoomID, roomID)
+			}
+			send := func(base, token, body string) {
+				t.Helper()
+				path := "/_matrix/client/v3/rooms/" + rq + "/send/m.room.message/" + url.PathEscape(body)
+				csCall(t, base, token, http.MethodPut, path, map[string]any{"msgtype": "m.text", "body": body}, &struct{}{})
+			}
+			send(a.base, alice.AccessToken, "hello from A")
+			waitTimelineBody(t, b.base, bob.AccessToken, roomID, "hello from A")
+			send(b.base, bob.AccessToken, "hello from B")
+			waitTimelineBody(t, a.base, alice.AccessToken, roomID, "hello from B")
+
+			// B is in the room now: a second user of B joins on B's own
+			// head, and A hears of it.
+			carol := register(t, b.base, "carol")
+			csCall(t, b.base, carol.AccessToken, http.MethodPost, "/_matrix/client/v3/join/"+rq, struct{}{}, &joined)
+			send(b.base, carol.AccessToken, "carol here")
+			waitTimelineBody(t, a.base, alice.AccessToken, roomID, "carol here")
+		})
+	}
+}
+
+// waitTimelineBody waits until a message with body is in the user's sync
+// timeline of the room.
+func waitTimelineBody(t *testing.T, base, token string, roomID id.RoomID, body string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, raw := range timelineOf(t, base, token, roomID) {
+			var e struct {
+				Content struct {
+					Body string `json:"body"`
+				} `json:"content"`
+			}
+			json.Unmarshal(raw, &e)
+			if e.Content.Body == body {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q never reached %s's timeline of %s", body, base, roomID)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

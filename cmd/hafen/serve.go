@@ -23,6 +23,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/fedevents"
+	"github.com/hafenchat/hafen/internal/fedjoin"
 	"github.com/hafenchat/hafen/internal/fedsender"
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
@@ -114,6 +115,11 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Store:     db,
 		Directory: dir,
 		Profiles:  profiles,
+		// Rooms of other servers are joined over federation.
+		RemoteJoins: &fedjoin.Service{
+			Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
+			Rooms:  rooms,
+		},
 	}
 	cs.Filters = &filter.Service{DB: db}
 	clientRouter := httpapi.NewRouter()

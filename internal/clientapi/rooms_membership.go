@@ -11,6 +11,7 @@ package clientapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -130,6 +131,9 @@ func (a *roomAPI) join(w http.ResponseWriter, r *http.Request, sess session, roo
 	_, err = a.svc.ChangeMembership(r.Context(), roomID, room.MembershipChange{
 		Sender: sess.UserID, Target: sess.UserID, Membership: membership, Reason: reason, Profile: profile,
 	})
+	if errors.Is(err, room.ErrRoomNotFound) && membership == room.MembershipJoin && a.remote != nil {
+		err = a.joinRemote(r, sess.UserID, roomID, reason, profile)
+	}
 	if err != nil {
 		return roomErr(err)
 	}
@@ -140,8 +144,8 @@ func (a *roomAPI) join(w http.ResponseWriter, r *http.Request, sess session, roo
 //
 // POST /_matrix/client/v3/join/{roomIdOrAlias}
 //
-// Only rooms this server takes part in can be joined; via and server_name
-// are ignored until federation exists.
+// A room this server is not in is joined through the servers named by via
+// and server_name, and the server of the room ID (remote_join.go).
 func (a *roomAPI) joinRoom(w http.ResponseWriter, r *http.Request, sess session) error {
 	roomID, err := a.resolveRoom(r.Context(), r.PathValue("roomIdOrAlias"))
 	if err != nil {

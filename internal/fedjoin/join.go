@@ -27,6 +27,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/federation"
 	"github.com/hafenchat/hafen/internal/matrixerr"
+	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/serverkeys"
 )
 
@@ -308,4 +309,33 @@ func createEventID(roomID id.RoomID) id.EventID {
 		s = s[1:]
 	}
 	return id.EventID("$" + s)
+}
+
+// Rooms stores a checked remote join (*room.Service).
+type Rooms interface {
+	ImportJoin(ctx context.Context, rj room.RemoteJoin) (int64, error)
+}
+
+var _ Rooms = (*room.Service)(nil)
+
+// Service joins local users to rooms of other servers and stores the
+// rooms: what the client API's /join calls for a room this server is not
+// in.
+type Service struct {
+	Joiner *Joiner
+	Rooms  Rooms
+}
+
+// JoinRemote joins user to roomID through servers (see Joiner.Join) and
+// stores the room with its state; the join reaches the user's sync through
+// the event stream.
+func (s *Service) JoinRemote(ctx context.Context, roomID id.RoomID, user id.UserID, servers []id.ServerName, content map[string]any) error {
+	joined, err := s.Joiner.Join(ctx, roomID, user, servers, content)
+	if err != nil {
+		return err
+	}
+	_, err = s.Rooms.ImportJoin(ctx, room.RemoteJoin{
+		RoomID: joined.RoomID, Version: joined.Version, Join: joined.Event, State: joined.State, AuthChain: joined.AuthChain,
+	})
+	return err
 }
