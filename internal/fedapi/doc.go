@@ -7,7 +7,8 @@
 // /_matrix/key/v2/query), /_matrix/federation/v1/version, transactions
 // (/send); events, state, auth chains and history (/event, /state,
 // /state_ids, /event_auth, /backfill, /get_missing_events); joins, knocks
-// and leaves (make_*, send_*); profile and directory queries. Every other
+// and leaves (make_*, send_*); invites (/v2/invite); profile and
+// directory queries. Every other
 // endpoint answers 404 M_UNRECOGNIZED, as the spec asks for unsupported
 // endpoints.
 //

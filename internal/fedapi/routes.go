@@ -24,6 +24,7 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}", s.authed(s.sendJoinV2))
 	rt.Handle("GET /_matrix/federation/v1/make_leave/{roomId}/{userId}", s.authed(s.makeLeave))
 	rt.Handle("PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}", s.authed(s.sendLeaveV2))
+	rt.Handle("PUT /_matrix/federation/v2/invite/{roomId}/{eventId}", s.authed(s.sendInviteV2))
 	rt.Handle("GET /_matrix/federation/v1/make_knock/{roomId}/{userId}", s.authed(s.makeKnock))
 	rt.Handle("PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}", s.authed(s.sendKnock))
 	rt.Handle("GET /_matrix/federation/v1/query/profile", s.authed(s.queryProfile))

@@ -4,7 +4,9 @@
 // event path (room.Service.ProcessRemote) after the checks that belong to
 // federation rather than to the event: the room is one this server is in,
 // the sending server is not denied by the room's server ACL, and the keys
-// of the servers that signed each PDU are fetched. It remembers the answer
+// of the servers that signed each PDU are fetched; prev_events the event
+// path finds missing are asked of the origin with get_missing_events
+// (missing.go) and the PDU tried once more. It remembers the answer
 // to every transaction so that a retry is answered the same, and it
 // processes the transactions of one origin one after another while
 // different origins proceed in parallel.

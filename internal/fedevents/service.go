@@ -49,6 +49,9 @@ type Service struct {
 	Key signing.Key
 	// Keys fetches other servers' keys.
 	Keys Keys
+	// Remote asks other servers for the events a transaction's PDUs miss;
+	// nil fetches nothing.
+	Remote Remote
 	// Logger receives the service's logs.
 	Logger *slog.Logger
 	// Now returns the current time; time.Now when nil.

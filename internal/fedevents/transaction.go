@@ -156,7 +156,9 @@ func (s *Service) processPDUs(ctx context.Context, origin id.ServerName, pdus []
 	if len(pass) == 0 {
 		return out
 	}
-	for i, r := range s.Rooms.ProcessRemote(ctx, origin, pass) {
+	results := s.Rooms.ProcessRemote(ctx, origin, pass)
+	results = s.retryGaps(ctx, origin, pass, results)
+	for i, r := range results {
 		eventID := r.EventID
 		if eventID == "" {
 			eventID = passIDs[i]
@@ -169,13 +171,45 @@ func (s *Service) processPDUs(ctx context.Context, origin id.ServerName, pdus []
 	return out
 }
 
+// retryGaps fetches the prev_events the event path found missing from
+// origin and, if it took any, runs the PDUs refused for that once more, in
+// their order, and returns the results with theirs replaced.
+func (s *Service) retryGaps(ctx context.Context, origin id.ServerName, pdus []json.RawMessage, results []room.RemoteResult) []room.RemoteResult {
+	var gaps []gap
+	var idx []int
+	for i, r := range results {
+		if !errors.Is(r.Err, room.ErrMissingPrevEvents) || r.EventID == "" {
+			continue
+		}
+		var head struct {
+			RoomID id.RoomID `json:"room_id"`
+			Depth  int64     `json:"depth"`
+		}
+		json.Unmarshal(pdus[i], &head)
+		gaps = append(gaps, gap{roomID: head.RoomID, eventID: r.EventID, depth: head.Depth})
+		idx = append(idx, i)
+	}
+	if !s.fetchMissing(ctx, origin, gaps) {
+		return results
+	}
+	again := make([]json.RawMessage, len(idx))
+	for j, i := range idx {
+		again[j] = pdus[i]
+	}
+	for j, r := range s.Rooms.ProcessRemote(ctx, origin, again) {
+		results[idx[j]] = r
+	}
+	return results
+}
+
 // pduResult turns the event path's result into the transaction's.
 func pduResult(r room.RemoteResult) PDUResult {
 	switch {
 	case r.Verdict == pducheck.Accept || r.Verdict == pducheck.SoftFail:
 		return PDUResult{}
 	case errors.Is(r.Err, room.ErrMissingPrevEvents):
-		// TODO(#8): fetch the missing events through /get_missing_events.
+		// TODO(#8): gaps deeper than one get_missing_events answer need
+		// the state at the event (/state_ids) and state resolution.
 		return PDUResult{Error: "missing prev_events: this server does not have the events this one follows: " + r.Err.Error()}
 	case r.Err != nil:
 		return PDUResult{Error: r.Verdict.String() + ": " + r.Err.Error()}
