@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/room"
 )
 
 // TestDeliveryAfterOutageAndRestart: events sent while the destination is
@@ -193,5 +194,27 @@ func waitQueue(t *testing.T, h *home, n int) {
 			t.Fatalf("queue length = %d, want %d", got, n)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDestinationsFollowMembership: the destinations of an event are the
+// servers joined before it, plus the target's server of a membership
+// event: a kicked server hears of its kick, and of nothing after it.
+func TestDestinationsFollowMembership(t *testing.T) {
+	h, p := run(t, sqliteDSN(t), time.Hour)
+	roomID, _ := h.publicRoom(t)
+	ctx := context.Background()
+	bob := id.UserID("@bob:" + string(p.name))
+	kick, err := h.rooms.ChangeMembership(ctx, roomID, room.MembershipChange{Sender: alice, Target: bob, Membership: room.MembershipLeave})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, kick.EventID())
+	after := h.send(t, roomID, "after the kick")
+	if n, err := h.db.QueueLength(ctx, p.name); n != 0 || err != nil {
+		t.Errorf("queue after the kick = %d, %v; want nothing for the kicked server", n, err)
+	}
+	if counts, _ := p.received(); counts[after] != 0 || counts[kick.EventID()] != 1 {
+		t.Errorf("peer received %v; want the kick once and not %s", counts, after)
 	}
 }
