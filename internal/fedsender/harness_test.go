@@ -53,7 +53,7 @@ type peer struct {
 	bad     []string
 }
 
-func startPeer(t *testing.T, origin signing.Key) *peer {
+func startPeer(t testing.TB, origin signing.Key) *peer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -68,7 +68,7 @@ func startPeer(t *testing.T, origin signing.Key) *peer {
 	return p
 }
 
-func newKey(t *testing.T, server id.ServerName) signing.Key {
+func newKey(t testing.TB, server id.ServerName) signing.Key {
 	t.Helper()
 	seed := make([]byte, 32)
 	if _, err := rand.Read(seed); err != nil {
@@ -155,7 +155,7 @@ func (p *peer) received() (map[id.EventID]int, [][]id.EventID) {
 }
 
 // waitFor waits until the peer has received every event of want.
-func (p *peer) waitFor(t *testing.T, want ...id.EventID) {
+func (p *peer) waitFor(t testing.TB, want ...id.EventID) {
 	t.Helper()
 	deadline := time.After(30 * time.Second)
 	for {
@@ -199,13 +199,13 @@ type home struct {
 	client *federation.Client
 }
 
-func startHome(t *testing.T, dsn string, first time.Duration) *home {
+func startHome(t testing.TB, dsn string, first time.Duration) *home {
 	t.Helper()
 	h := &home{dsn: dsn, key: newKey(t, local), first: first}
 	return h
 }
 
-func (h *home) open(t *testing.T) {
+func (h *home) open(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, h.dsn, slog.New(slog.DiscardHandler))
@@ -244,7 +244,7 @@ func (h *home) close() {
 }
 
 // run opens the home server with a peer and closes it when the test ends.
-func run(t *testing.T, dsn string, first time.Duration) (*home, *peer) {
+func run(t testing.TB, dsn string, first time.Duration) (*home, *peer) {
 	t.Helper()
 	h := startHome(t, dsn, first)
 	h.peer = startPeer(t, h.key)
@@ -253,7 +253,7 @@ func run(t *testing.T, dsn string, first time.Duration) (*home, *peer) {
 	return h, h.peer
 }
 
-func (h *home) reopen(t *testing.T) {
+func (h *home) reopen(t testing.TB) {
 	t.Helper()
 	h.close()
 	h.open(t)
@@ -261,7 +261,7 @@ func (h *home) reopen(t *testing.T) {
 
 // publicRoom creates a public room of alice that bob of the peer joins;
 // it returns the room and the last event alice sent before the join.
-func (h *home) publicRoom(t *testing.T) (id.RoomID, id.EventID) {
+func (h *home) publicRoom(t testing.TB) (id.RoomID, id.EventID) {
 	t.Helper()
 	ctx := context.Background()
 	roomID, err := h.rooms.CreateRoom(ctx, &room.CreateRequest{Creator: alice, Version: roomversion.V12, Preset: room.PresetPublicChat})
@@ -307,7 +307,7 @@ func (h *home) publicRoom(t *testing.T) (id.RoomID, id.EventID) {
 }
 
 // send sends a message of alice and waits until the sender has queued it.
-func (h *home) send(t *testing.T, roomID id.RoomID, body string) id.EventID {
+func (h *home) send(t testing.TB, roomID id.RoomID, body string) id.EventID {
 	t.Helper()
 	ev, pos, err := h.rooms.Send(context.Background(), roomID, room.Proposal{
 		Type: "m.room.message", Sender: alice, Content: json.RawMessage(fmt.Sprintf(`{"msgtype":"m.text","body":%q}`, body)),
@@ -324,7 +324,7 @@ func (h *home) send(t *testing.T, roomID id.RoomID, body string) id.EventID {
 }
 
 // destination returns the stored state of the peer as a destination.
-func (h *home) destination(t *testing.T) store.Destination {
+func (h *home) destination(t testing.TB) store.Destination {
 	t.Helper()
 	ds, err := h.db.Destinations(context.Background(), false)
 	if err != nil {
@@ -339,7 +339,7 @@ func (h *home) destination(t *testing.T) store.Destination {
 }
 
 // waitFailures waits until the peer has failed n times in a row.
-func (h *home) waitFailures(t *testing.T, n int) {
+func (h *home) waitFailures(t testing.TB, n int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for h.destination(t).Failures < n {
@@ -355,4 +355,4 @@ func forEachDSN(t *testing.T, f func(t *testing.T, dsn string)) {
 	storetest.ForEachDSN(t, f)
 }
 
-func sqliteDSN(t *testing.T) string { return storetest.SQLiteDSN(t) }
+func sqliteDSN(t testing.TB) string { return storetest.SQLiteDSN(t) }
