@@ -185,6 +185,23 @@ func TestRemoteJoinAndMessagesEndToEnd(t *testing.T) {
 			csCall(t, b.base, carol.AccessToken, http.MethodPost, "/_matrix/client/v3/join/"+rq, struct{}{}, &joined)
 			send(b.base, carol.AccessToken, "carol here")
 			waitTimelineBody(t, a.base, alice.AccessToken, roomID, "carol here")
+
+			// A room of A joined by its alias, which A resolves.
+			var aliased struct {
+				RoomID id.RoomID `json:"room_id"`
+			}
+			csCall(t, a.base, alice.AccessToken, http.MethodPost, "/_matrix/client/v3/createRoom", map[string]any{"preset": "public_chat", "room_alias_name": "lobby"}, &aliased)
+			alias := "#lobby:" + string(a.name)
+			csCall(t, b.base, carol.AccessToken, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(alias), struct{}{}, &joined)
+			if joined.RoomID != aliased.RoomID {
+				t.Fatalf("join by alias answered %s, want %s", joined.RoomID, aliased.RoomID)
+			}
+			csCall(t, a.base, alice.AccessToken, http.MethodPut, "/_matrix/client/v3/rooms/"+url.PathEscape(string(aliased.RoomID))+"/send/m.room.message/lobby1",
+				map[string]any{"msgtype": "m.text", "body": "welcome to the lobby"}, &struct{}{})
+			waitTimelineBody(t, b.base, carol.AccessToken, aliased.RoomID, "welcome to the lobby")
+			if st := csCall(t, b.base, carol.AccessToken, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape("#nowhere:"+string(a.name)), struct{}{}, nil); st != 404 {
+				t.Errorf("join by an alias A does not know = %d, want 404", st)
+			}
 		})
 	}
 }

@@ -19,16 +19,32 @@ import (
 // (*fedjoin.Service).
 type RemoteJoiner interface {
 	JoinRemote(ctx context.Context, roomID id.RoomID, user id.UserID, servers []id.ServerName, content map[string]any) error
+	ResolveAlias(ctx context.Context, alias id.RoomAlias) (id.RoomID, []id.ServerName, error)
 }
 
 var _ RemoteJoiner = (*fedjoin.Service)(nil)
 
+// remoteAlias resolves an alias of another server through that server,
+// and returns the room and the servers to join it through.
+func (a *roomAPI) remoteAlias(ctx context.Context, alias id.RoomAlias) (id.RoomID, []id.ServerName, error) {
+	roomID, servers, err := a.remote.ResolveAlias(ctx, alias)
+	switch {
+	case errors.Is(err, fedjoin.ErrAliasNotFound):
+		return "", nil, matrixerr.Wrap(matrixerr.KindNotFound, err, "room alias not found")
+	case err != nil && ctx.Err() == nil:
+		// NOTSPEC: an alias server that cannot be asked is answered like an
+		// unknown alias.
+		return "", nil, matrixerr.Wrap(matrixerr.KindNotFound, err, "could not ask the alias's server")
+	}
+	return roomID, servers, err
+}
+
 // joinRemote joins a room this server is not in through the servers the
-// request names (via, and the older server_name) and the server of the
-// room ID, if it has one.
-func (a *roomAPI) joinRemote(r *http.Request, user id.UserID, roomID id.RoomID, reason string, profile map[string]string) error {
+// request names (via, and the older server_name), those an alias's
+// server named (via), and the server of the room ID, if it has one.
+func (a *roomAPI) joinRemote(r *http.Request, user id.UserID, roomID id.RoomID, via []id.ServerName, reason string, profile map[string]string) error {
 	q := r.URL.Query()
-	var servers []id.ServerName
+	servers := append([]id.ServerName(nil), via...)
 	for _, s := range append(q["via"], q["server_name"]...) {
 		srv, err := id.ParseServerName(s)
 		if err != nil {

@@ -339,3 +339,35 @@ func (s *Service) JoinRemote(ctx context.Context, roomID id.RoomID, user id.User
 	})
 	return err
 }
+
+// ErrAliasNotFound means the alias's server does not know the alias.
+var ErrAliasNotFound = errors.New("room alias not found")
+
+// ResolveAlias asks the alias's server for the room it names and the
+// servers in it (GET /_matrix/federation/v1/query/directory).
+func (s *Service) ResolveAlias(ctx context.Context, alias id.RoomAlias) (id.RoomID, []id.ServerName, error) {
+	srv := alias.Domain()
+	raw, err := s.Joiner.Client.Do(ctx, federation.Request{
+		Destination: srv, Method: http.MethodGet,
+		Path: "/_matrix/federation/v1/query/directory?room_alias=" + url.QueryEscape(string(alias)),
+	})
+	var he *federation.HTTPError
+	if errors.As(err, &he) && he.Status == http.StatusNotFound {
+		return "", nil, fmt.Errorf("resolve %s: %w", alias, ErrAliasNotFound)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("resolve %s: %w", alias, err)
+	}
+	var ans struct {
+		RoomID  id.RoomID       `json:"room_id"`
+		Servers []id.ServerName `json:"servers"`
+	}
+	if err := json.Unmarshal(raw, &ans); err != nil {
+		return "", nil, fmt.Errorf("resolve %s: %w", alias, err)
+	}
+	if _, err := id.ParseRoomID(string(ans.RoomID)); err != nil {
+		return "", nil, fmt.Errorf("resolve %s: bad room ID %q", alias, ans.RoomID)
+	}
+	// The alias's server first: it answered, so it is up.
+	return ans.RoomID, append([]id.ServerName{srv}, ans.Servers...), nil
+}
