@@ -30,7 +30,10 @@ type Handler func(ctx context.Context, evs []Event) error
 // none), so that the output and the position are stored together or not
 // at all, and a function to run once they committed (nil for none). The
 // events must not be changed. An error makes the consumer retry the same
-// batch after a pause.
+// batch after a pause. A batch with nothing to write (both nil) does not
+// store the position at once: it is stored every Batch such events and at
+// Stop, so after a crash up to Batch events are staged again, and staging
+// must be deterministic for them to write nothing again.
 type Stager func(ctx context.Context, evs []Event) (write func(tx *store.Tx) error, committed func(), err error)
 
 // ConsumerConfig holds a Consumer's dependencies.
@@ -71,6 +74,12 @@ type Consumer struct {
 	changed chan struct{}
 	cancel  context.CancelFunc
 	done    chan struct{}
+	// unsaved counts the events a staging consumer handled, with nothing
+	// to write, since it last stored its position; lazyPos is where they
+	// end. Only the consumer's goroutine (and Stop, after it ended) uses
+	// them.
+	unsaved int
+	lazyPos int64
 }
 
 // NewConsumer returns a consumer; it does nothing until Start.
@@ -124,7 +133,24 @@ func (c *Consumer) Stop() {
 	c.cancel()
 	<-c.done
 	c.cancel = nil
+	if c.unsaved > 0 {
+		// The position of the batches that wrote nothing; the store is
+		// still open (consumers stop before it closes).
+		ctx, cancel := context.WithTimeout(context.Background(), stopSaveTimeout)
+		defer cancel()
+		err := c.cfg.Positions.Write(ctx, func(tx *store.Tx) error {
+			return tx.SetConsumerPosition(ctx, c.cfg.Name, c.lazyPos)
+		})
+		if err != nil {
+			c.cfg.Logger.Warn("store consumer position at stop", "consumer", c.cfg.Name, "err", err)
+		}
+		c.unsaved = 0
+	}
 }
+
+// stopSaveTimeout bounds the write of a staging consumer's position at
+// Stop.
+const stopSaveTimeout = 5 * time.Second
 
 // Position returns the position up to which every event has been handled.
 func (c *Consumer) Position() int64 {
@@ -218,6 +244,17 @@ func (c *Consumer) stage(ctx context.Context, evs []Event, upto int64) error {
 	if err != nil {
 		return err
 	}
+	if write == nil && committed == nil {
+		// Nothing to write: the position is stored only every Batch
+		// events (and at Stop), so a consumer with nothing to do costs no
+		// transaction per batch. After a crash it stages up to Batch
+		// events again, which write nothing again.
+		c.unsaved += len(evs)
+		c.lazyPos = upto
+		if c.unsaved < c.cfg.Batch {
+			return nil
+		}
+	}
 	err = c.cfg.Positions.Write(ctx, func(tx *store.Tx) error {
 		if write != nil {
 			if err := write(tx); err != nil {
@@ -229,6 +266,7 @@ func (c *Consumer) stage(ctx context.Context, evs []Event, upto int64) error {
 	if err != nil {
 		return err
 	}
+	c.unsaved = 0
 	if committed != nil {
 		committed()
 	}

@@ -403,3 +403,37 @@ func TestStagedWritesCommitWithThePosition(t *testing.T) {
 		}
 	})
 }
+
+// TestStagingWithNothingToWriteStoresLazily: batches that write nothing
+// store the consumer's position only every Batch events and at Stop.
+func TestStagingWithNothingToWriteStoresLazily(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		srv := open(t, dsn)
+		roomID := srv.createRoom(t)
+		nothing := func(context.Context, []stream.Event) (func(tx *store.Tx) error, func(), error) { return nil, nil, nil }
+		cfg := stream.ConsumerConfig{Name: "lazy", Stream: srv.stream, DB: srv.db, Positions: srv.db,
+			Stage: nothing, From: srv.stream.Position(), Batch: 3}
+		c := start(t, cfg)
+		first := srv.send(t, roomID, "a")
+		waitFor(t, c, first)
+		if _, ok, err := srv.db.ConsumerPosition(ctx, "lazy"); ok || err != nil {
+			t.Errorf("position stored after one event with nothing to write (%v)", err)
+		}
+		var last int64
+		for i := range 3 {
+			last = srv.send(t, roomID, fmt.Sprint(i))
+			waitFor(t, c, last)
+		}
+		pos, ok, err := srv.db.ConsumerPosition(ctx, "lazy")
+		if !ok || err != nil || pos < first {
+			t.Errorf("position after %d events = %d, %v, %v; want it stored", 4, pos, ok, err)
+		}
+		last = srv.send(t, roomID, "before stop")
+		waitFor(t, c, last)
+		c.Stop()
+		if pos, _, err := srv.db.ConsumerPosition(ctx, "lazy"); pos != last || err != nil {
+			t.Errorf("position after Stop = %d, %v; want %d", pos, err, last)
+		}
+	})
+}
