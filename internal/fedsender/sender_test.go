@@ -210,6 +210,7 @@ func TestDestinationsFollowMembership(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.waitFor(t, kick.EventID())
+	waitQueue(t, h, 0) // the kick's transaction is complete
 	after := h.send(t, roomID, "after the kick")
 	if n, err := h.db.QueueLength(ctx, p.name); n != 0 || err != nil {
 		t.Errorf("queue after the kick = %d, %v; want nothing for the kicked server", n, err)
