@@ -87,7 +87,12 @@ var migrations = []migration{
 		statements: []string{federationTxnsSchema},
 	},
 	{
-		version: 10,
+		version:    10,
+		name:       "state event replaces",
+		statements: []string{eventStateReplacesSchema},
+	},
+	{
+		version: 11,
 		name:    "end-to-end encryption keys",
 		statements: []string{
 			deviceKeysSchema,
@@ -98,17 +103,17 @@ var migrations = []migration{
 		},
 	},
 	{
-		version:    11,
+		version:    12,
 		name:       "key backups",
 		statements: []string{keyBackupVersionsSchema, keyBackupKeysSchema},
 	},
 	{
-		version:    12,
+		version:    13,
 		name:       "to-device messages",
 		statements: []string{toDeviceMessagesSchema, toDeviceTxnsSchema, toDevicePositionsSchema},
 	},
 	{
-		version:    13,
+		version:    14,
 		name:       "device list changes",
 		statements: []string{deviceListChangesSchema},
 	},
