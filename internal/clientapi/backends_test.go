@@ -11,11 +11,13 @@ import (
 	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
+	"github.com/hafenchat/hafen/internal/e2ee"
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store/storetest"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 // forEachRoomEnv runs f once per backend on a fresh stack: SQLite in
@@ -37,7 +39,8 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger})
+	events := stream.New(0, 0)
+	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger, Stream: events})
 	s := &Server{
 		ServerName:   "hafen.test",
 		Store:        &account.Service{DB: db},
@@ -49,12 +52,15 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Directory: &directory.Service{ServerName: "hafen.test", DB: db, Rooms: svc},
 			Profiles:  &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger},
 		},
-		Filters: &filter.Service{DB: db},
+		Filters:    &filter.Service{DB: db},
+		Keys:       &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		KeyBackups: &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		ToDevice:   &e2ee.Service{DB: db, ServerName: "hafen.test"},
 	}
 	rt := httpapi.NewRouter()
 	s.Routes(rt)
 	h := httpapi.Middleware(logger, rt)
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &roomEnv{testEnv: &testEnv{t: t, h: h, srv: s, db: db}, db: db, url: ts.URL}
+	return &roomEnv{testEnv: &testEnv{t: t, h: h, srv: s, db: db}, db: db, url: ts.URL, events: events}
 }

@@ -29,6 +29,30 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("DELETE /_matrix/client/v3/devices/{deviceId}", s.authed(s.deleteDevice))
 	rt.Handle("POST /_matrix/client/v3/delete_devices", s.authed(s.deleteDevices))
 
+	rt.Handle("POST /_matrix/client/v3/keys/upload", s.authed(s.uploadKeys))
+	rt.Handle("POST /_matrix/client/v3/keys/query", s.authed(s.queryKeys))
+	rt.Handle("POST /_matrix/client/v3/keys/claim", s.authed(s.claimKeys))
+	rt.Handle("GET /_matrix/client/v3/keys/changes", s.authed(s.getKeysChanges))
+	rt.Handle("POST /_matrix/client/v3/keys/device_signing/upload", s.authed(s.uploadCrossSigningKeys))
+	rt.Handle("POST /_matrix/client/v3/keys/signatures/upload", s.authed(s.uploadCrossSigningSignatures))
+
+	rt.Handle("POST /_matrix/client/v3/room_keys/version", s.authed(s.postRoomKeysVersion))
+	rt.Handle("GET /_matrix/client/v3/room_keys/version", s.authed(s.getRoomKeysVersionCurrent))
+	rt.Handle("GET /_matrix/client/v3/room_keys/version/{version}", s.authed(s.getRoomKeysVersion))
+	rt.Handle("PUT /_matrix/client/v3/room_keys/version/{version}", s.authed(s.putRoomKeysVersion))
+	rt.Handle("DELETE /_matrix/client/v3/room_keys/version/{version}", s.authed(s.deleteRoomKeysVersion))
+	rt.Handle("PUT /_matrix/client/v3/room_keys/keys", s.authed(s.putRoomKeys))
+	rt.Handle("GET /_matrix/client/v3/room_keys/keys", s.authed(s.getRoomKeys))
+	rt.Handle("DELETE /_matrix/client/v3/room_keys/keys", s.authed(s.deleteRoomKeys))
+	rt.Handle("PUT /_matrix/client/v3/room_keys/keys/{roomId}", s.authed(s.putRoomKeysByRoomId))
+	rt.Handle("GET /_matrix/client/v3/room_keys/keys/{roomId}", s.authed(s.getRoomKeysByRoomId))
+	rt.Handle("DELETE /_matrix/client/v3/room_keys/keys/{roomId}", s.authed(s.deleteRoomKeysByRoomId))
+	rt.Handle("PUT /_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}", s.authed(s.putRoomKeyBySessionId))
+	rt.Handle("GET /_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}", s.authed(s.getRoomKeyBySessionId))
+	rt.Handle("DELETE /_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}", s.authed(s.deleteRoomKeyBySessionId))
+
+	rt.Handle("PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId}", s.authed(s.sendToDevice))
+
 	rt.Handle("GET /_matrix/client/v3/sync", s.authed(s.sync))
 	rt.Handle("POST /_matrix/client/v3/user/{userId}/filter", s.authed(s.defineFilter))
 	rt.Handle("GET /_matrix/client/v3/user/{userId}/filter/{filterId}", s.authed(s.getFilter))
@@ -40,5 +64,16 @@ func (s *Server) Routes(rt *httpapi.Router) {
 
 	s.roomRoutes(rt, s.Rooms)
 
+	// Old bots and bridges still call the endpoints that existed in r0 on
+	// their r0 paths; they behave as their v3 successors.
+	rt.Alias("/_matrix/client/v3/", "/_matrix/client/r0/", func(pattern string) bool { return notInR0[pattern] })
+
 	registerUnimplemented(rt) // last: the spec's operations no route above serves
+}
+
+// notInR0 are the routes under /_matrix/client/v3/ that the spec added
+// after r0 (r0.6.1), so that they have no r0 path.
+var notInR0 = map[string]bool{
+	"POST /_matrix/client/v3/knock/{roomIdOrAlias}":        true, // v1.1
+	"DELETE /_matrix/client/v3/profile/{userId}/{keyName}": true, // v1.16
 }

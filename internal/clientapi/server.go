@@ -151,6 +151,12 @@ type Server struct {
 	Sync *clientsync.Service
 	// Filters keeps users' sync filters.
 	Filters Filters
+	// Keys keeps the end-to-end encryption keys.
+	Keys Keys
+	// KeyBackups keeps users' server-side key backups.
+	KeyBackups KeyBackups
+	// ToDevice sends to-device messages.
+	ToDevice ToDevice
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 

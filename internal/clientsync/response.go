@@ -12,6 +12,7 @@ type Response struct {
 	Rooms       *Rooms      `json:"rooms,omitempty"`
 	AccountData *EventBatch `json:"account_data,omitempty"`
 	Presence    *EventBatch `json:"presence,omitempty"`
+	E2EESections
 }
 
 // Rooms holds the per-room sections of a sync response.
@@ -41,7 +42,7 @@ type StateBatch struct {
 // TimelineBatch is the timeline section of a room.
 type TimelineBatch struct {
 	Events    []clientevent.Event `json:"events"`
-	Limited   bool                `json:"limited,omitempty"`
+	Limited   bool                `json:"limited"`
 	PrevBatch string              `json:"prev_batch,omitempty"`
 	// fields, when set, are the filter's event_fields (see MarshalJSON).
 	fields fieldTree

@@ -86,6 +86,37 @@ var migrations = []migration{
 		name:       "answers to inbound federation transactions",
 		statements: []string{federationTxnsSchema},
 	},
+	{
+		version:    10,
+		name:       "state event replaces",
+		statements: []string{eventStateReplacesSchema},
+	},
+	{
+		version: 11,
+		name:    "end-to-end encryption keys",
+		statements: []string{
+			deviceKeysSchema,
+			oneTimeKeysSchema,
+			fallbackKeysSchema,
+			crossSigningKeysSchema,
+			keySignaturesSchema,
+		},
+	},
+	{
+		version:    12,
+		name:       "key backups",
+		statements: []string{keyBackupVersionsSchema, keyBackupKeysSchema},
+	},
+	{
+		version:    13,
+		name:       "to-device messages",
+		statements: []string{toDeviceMessagesSchema, toDeviceTxnsSchema, toDevicePositionsSchema},
+	},
+	{
+		version:    14,
+		name:       "device list changes",
+		statements: []string{deviceListChangesSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
