@@ -20,7 +20,7 @@ import (
 // "ev", followed by the recorded replaced event (event_state "s").
 const headerColumns = `ev.event_nid, ev.event_id, ev.room_id, ev.type, ev.state_key, ev.sender, ev.depth,
 	ev.origin_server_ts, ev.stream_pos, NULL, ev.rejected, ev.outlier, ev.redacted_because,
-	ev.txn_device_id, ev.txn_id, s.replaces_nid`
+	ev.txn_device_id, ev.txn_id, ev.soft_failed, s.replaces_nid`
 
 // Headers are event headers (Events whose JSON is nil) and the events they
 // replaced where that is recorded, by NID (0: replaced nothing).
