@@ -117,6 +117,11 @@ var migrations = []migration{
 		name:       "device list changes",
 		statements: []string{deviceListChangesSchema},
 	},
+	{
+		version:    15,
+		name:       "federation send queues",
+		statements: []string{federationQueueSchema},
+	},
 }
 
 const schemaMigrationsSchema = `

@@ -16,8 +16,9 @@ import (
 // the JSON of the others only. With each header comes what the event
 // replaced, when recorded (see SetEventStateReplacing).
 
-// headerColumns are eventColumns with a NULL in place of the JSON, aliased
-// "ev", followed by the recorded replaced event (event_state "s").
+// headerColumns are prefixedEventColumns with a NULL in place of the JSON,
+// followed by the recorded replaced event (event_state "s"); keep them in
+// step with eventColumns (scanEvent reads them).
 const headerColumns = `ev.event_nid, ev.event_id, ev.room_id, ev.type, ev.state_key, ev.sender, ev.depth,
 	ev.origin_server_ts, ev.stream_pos, NULL, ev.rejected, ev.outlier, ev.redacted_because,
 	ev.txn_device_id, ev.txn_id, ev.soft_failed, s.replaces_nid`
@@ -108,11 +109,11 @@ func (r reader) StateHeadersAtGroup(ctx context.Context, groupID int64, typ stri
 				stateKey, redactedBecause, txnDev, txn sql.NullString
 				depth, ts, pos                         sql.NullInt64
 				json                                   []byte
-				rejected, outlier                      sql.NullBool
+				rejected, outlier, softFailed          sql.NullBool
 			)
 			if err := scan(&en.hop, &k.Type, &k.StateKey, &en.removed,
 				&nid, &eventID, &roomID, &evType, &stateKey, &sender, &depth, &ts, &pos, &json,
-				&rejected, &outlier, &redactedBecause, &txnDev, &txn, &en.replaces); err != nil {
+				&rejected, &outlier, &redactedBecause, &txnDev, &txn, &softFailed, &en.replaces); err != nil {
 				return err
 			}
 			if cur, ok := newest[k]; ok && cur.hop <= en.hop {
@@ -125,7 +126,7 @@ func (r reader) StateHeadersAtGroup(ctx context.Context, groupID int64, typ stri
 				if stateKey.Valid {
 					e.StateKey = &stateKey.String
 				}
-				e.StreamPos, e.Rejected, e.Outlier = pos.Int64, rejected.Bool, outlier.Bool
+				e.StreamPos, e.Rejected, e.Outlier, e.SoftFailed = pos.Int64, rejected.Bool, outlier.Bool, softFailed.Bool
 				e.RedactedBecause = id.EventID(redactedBecause.String)
 				e.TxnDeviceID, e.TxnID = id.DeviceID(txnDev.String), txn.String
 			}
