@@ -45,13 +45,15 @@ type Config struct {
 	// (heap, goroutine stacks and runtime structures), applied at start:
 	// as the runtime nears it, the garbage collector runs more often
 	// rather than letting the heap grow to twice what is live, so a
-	// server on a small machine stays within it at a little CPU cost. It
-	// is not a hard cap: when more is live, the server uses more rather
-	// than stopping. SQLite's page cache (at most 2 MiB for the writer and
-	// 512 KiB for each of a few readers) and the program's own code come
-	// on top. A size in KiB, MiB or GiB (48MiB, 1GiB), at least 16MiB, or
-	// "off" to leave the Go runtime's own default (or the GOMEMLIMIT
-	// environment variable) in charge.
+	// server on a small machine stays small at a little CPU cost. It is
+	// not a hard cap: when more is live, the server uses more rather than
+	// stopping, but the collector then takes up to half the CPU, so raise
+	// it as the server grows (the default suits a server with tens of
+	// active users; give a larger one 256MiB or more). SQLite's page cache
+	// (at most 2 MiB for the writer and 512 KiB for each of a few readers)
+	// and the program's code come on top. A size in KiB, MiB or GiB
+	// (28MiB, 1GiB), at least 16MiB, or "off" to leave the Go runtime's
+	// own default (or the GOMEMLIMIT environment variable) in charge.
 	MemoryLimit string `yaml:"memory_limit"`
 
 	// ListenClient is the address of the Client-Server API listener (plain
