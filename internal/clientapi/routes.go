@@ -40,5 +40,9 @@ func (s *Server) Routes(rt *httpapi.Router) {
 
 	s.roomRoutes(rt, s.Rooms)
 
+	if s.Media != nil {
+		s.mediaRoutes(rt)
+	}
+
 	registerUnimplemented(rt) // last: the spec's operations no route above serves
 }
