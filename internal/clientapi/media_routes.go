@@ -1,3 +1,6 @@
+// Spec: Client-Server API § Content repository (the routes of the media endpoints)
+// https://spec.matrix.org/v1.19/client-server-api/#content-repository
+
 package clientapi
 
 import "github.com/hafenchat/hafen/internal/httpapi"
