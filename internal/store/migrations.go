@@ -83,6 +83,11 @@ var migrations = []migration{
 	},
 	{
 		version:    9,
+		name:       "answers to inbound federation transactions",
+		statements: []string{federationTxnsSchema},
+	},
+	{
+		version:    10,
 		name:       "media repository",
 		statements: []string{mediaSchema},
 	},
