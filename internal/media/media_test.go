@@ -22,6 +22,11 @@ import (
 // t.TempDir().
 func newService(t *testing.T, dsn string) (*Service, string) {
 	t.Helper()
+	return newServiceTB(t, dsn)
+}
+
+func newServiceTB(t testing.TB, dsn string) (*Service, string) {
+	t.Helper()
 	db, err := store.Open(context.Background(), dsn, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -113,10 +113,11 @@ func (s *Service) Thumbnail(ctx context.Context, serverName id.ServerName, media
 			}
 		}
 	}
-	th, err := s.generate(ctx, m, size)
+	ths, err := s.generate(ctx, m, []thumbSize{size})
 	if err != nil {
 		return store.Thumbnail{}, nil, err
 	}
+	th := ths[0]
 	f, err := s.Files.Open(ctx, th.SHA256)
 	if err != nil {
 		return store.Thumbnail{}, nil, err
@@ -131,16 +132,21 @@ func (s *Service) pregenerate(ctx context.Context, m store.Media) {
 	if !thumbnailable(m.ContentType) {
 		return
 	}
-	for _, size := range thumbSizes[:pregenerated] {
-		if _, err := s.generate(ctx, m, size); err != nil {
-			s.logger().Debug("thumbnail not generated", "media_id", m.MediaID, "err", err)
-			return
-		}
+	if _, err := s.generate(ctx, m, thumbSizes[:pregenerated]); err != nil {
+		s.logger().Debug("thumbnail not generated", "media_id", m.MediaID, "err", err)
 	}
 }
 
-// generate makes one thumbnail of m, stores it and records it.
-func (s *Service) generate(ctx context.Context, m store.Media, size thumbSize) (store.Thumbnail, error) {
+// rendered is one encoded thumbnail.
+type rendered struct {
+	size thumbSize
+	data []byte
+	ct   string
+}
+
+// generate makes thumbnails of m at the given sizes from one decoding of
+// the image, stores them and records them.
+func (s *Service) generate(ctx context.Context, m store.Media, sizes []thumbSize) ([]store.Thumbnail, error) {
 	timeout := s.ThumbnailTimeout
 	if timeout <= 0 {
 		timeout = DefaultThumbnailTimeout
@@ -153,12 +159,11 @@ func (s *Service) generate(ctx context.Context, m store.Media, size thumbSize) (
 	select {
 	case s.sem() <- struct{}{}:
 	case <-ctx.Done():
-		return store.Thumbnail{}, fmt.Errorf("wait to thumbnail %s: %w", m.MediaID, ErrThumbnailTimeout)
+		return nil, fmt.Errorf("wait to thumbnail %s: %w", m.MediaID, ErrThumbnailTimeout)
 	}
 	type result struct {
-		data []byte
-		ct   string
-		err  error
+		out []rendered
+		err error
 	}
 	done := make(chan result, 1)
 	go func() {
@@ -166,31 +171,40 @@ func (s *Service) generate(ctx context.Context, m store.Media, size thumbSize) (
 		// semaphore until it finishes, so a slow image still counts
 		// against the bound after its caller gave up.
 		defer func() { <-s.sem() }()
-		data, ct, err := s.render(ctx, m, size)
-		done <- result{data, ct, err}
+		out, err := s.render(ctx, m, sizes)
+		done <- result{out, err}
 	}()
 	var res result
 	select {
 	case res = <-done:
 	case <-ctx.Done():
-		return store.Thumbnail{}, fmt.Errorf("thumbnail %s: %w", m.MediaID, ErrThumbnailTimeout)
+		return nil, fmt.Errorf("thumbnail %s: %w", m.MediaID, ErrThumbnailTimeout)
 	}
 	if res.err != nil {
-		return store.Thumbnail{}, res.err
+		return nil, res.err
 	}
-	sum, n, err := s.Files.Put(ctx, bytes.NewReader(res.data), int64(len(res.data)))
-	if err != nil {
-		return store.Thumbnail{}, fmt.Errorf("store thumbnail of %s: %w", m.MediaID, err)
+	var ths []store.Thumbnail
+	for _, r := range res.out {
+		sum, n, err := s.Files.Put(ctx, bytes.NewReader(r.data), int64(len(r.data)))
+		if err != nil {
+			return nil, fmt.Errorf("store thumbnail of %s: %w", m.MediaID, err)
+		}
+		ths = append(ths, store.Thumbnail{Width: r.size.width, Height: r.size.height, Method: r.size.method, ContentType: r.ct, Size: n, SHA256: sum})
 	}
-	th := store.Thumbnail{Width: size.width, Height: size.height, Method: size.method, ContentType: res.ct, Size: n, SHA256: sum}
-	if err := s.DB.Write(ctx, func(tx *store.Tx) error { return tx.AddThumbnail(ctx, m.ServerName, m.MediaID, th) }); err != nil {
-		return store.Thumbnail{}, fmt.Errorf("record thumbnail of %s: %w", m.MediaID, err)
+	if err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		for _, th := range ths {
+			if err := tx.AddThumbnail(ctx, m.ServerName, m.MediaID, th); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("record thumbnails of %s: %w", m.MediaID, err)
 	}
-	s.logger().Debug("thumbnail generated", "media_id", m.MediaID)
-	return th, nil
+	s.logger().Debug("thumbnails generated", "media_id", m.MediaID)
+	return ths, nil
 }
 
-// sem returns the semaphore that bounds concurrent generations.
 func (s *Service) sem() chan struct{} {
 	s.semOnce.Do(func() { s.thumbSem = make(chan struct{}, maxConcurrentThumbnails) })
 	return s.thumbSem
@@ -223,13 +237,12 @@ func sniffFormat(head []byte) string {
 	return ""
 }
 
-// render decodes m and draws the thumbnail, returning the encoded bytes
-// and their content type: JPEG for JPEG sources, PNG otherwise (to keep
-// transparency).
-func (s *Service) render(ctx context.Context, m store.Media, size thumbSize) ([]byte, string, error) {
+// render decodes m once and draws a thumbnail at each size, encoded as
+// JPEG for JPEG sources and PNG otherwise (to keep transparency).
+func (s *Service) render(ctx context.Context, m store.Media, sizes []thumbSize) ([]rendered, error) {
 	f, err := s.Files.Open(ctx, m.SHA256)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	defer f.Close()
 	var head [16]byte
@@ -237,50 +250,55 @@ func (s *Service) render(ctx context.Context, m store.Media, size thumbSize) ([]
 	format := sniffFormat(head[:n])
 	dec, ok := decoders[format]
 	if !ok {
-		return nil, "", fmt.Errorf("thumbnail of %s: unknown format: %w", m.MediaID, ErrNotImage)
+		return nil, fmt.Errorf("thumbnail of %s: unknown format: %w", m.MediaID, ErrNotImage)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, "", fmt.Errorf("rewind %s: %w", m.MediaID, err)
+		return nil, fmt.Errorf("rewind %s: %w", m.MediaID, err)
 	}
 	cfg, err := dec.config(f)
 	if err != nil {
-		return nil, "", fmt.Errorf("thumbnail of %s: read %s header: %v: %w", m.MediaID, format, err, ErrNotImage)
+		return nil, fmt.Errorf("thumbnail of %s: read %s header: %v: %w", m.MediaID, format, err, ErrNotImage)
 	}
 	maxPixels := s.MaxImagePixels
 	if maxPixels <= 0 {
 		maxPixels = DefaultMaxImagePixels
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, "", fmt.Errorf("thumbnail of %s: image is %d×%d: %w", m.MediaID, cfg.Width, cfg.Height, ErrNotImage)
+		return nil, fmt.Errorf("thumbnail of %s: image is %d×%d: %w", m.MediaID, cfg.Width, cfg.Height, ErrNotImage)
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
-		return nil, "", fmt.Errorf("thumbnail of %s: image is %d×%d: %w", m.MediaID, cfg.Width, cfg.Height, ErrImageTooLarge)
+		return nil, fmt.Errorf("thumbnail of %s: image is %d×%d: %w", m.MediaID, cfg.Width, cfg.Height, ErrImageTooLarge)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, "", fmt.Errorf("rewind %s: %w", m.MediaID, err)
+		return nil, fmt.Errorf("rewind %s: %w", m.MediaID, err)
 	}
 	src, err := dec.decode(f)
 	if err != nil {
-		return nil, "", fmt.Errorf("thumbnail of %s: decode %s: %v: %w", m.MediaID, format, err, ErrNotImage)
+		return nil, fmt.Errorf("thumbnail of %s: decode %s: %v: %w", m.MediaID, format, err, ErrNotImage)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, "", fmt.Errorf("thumbnail of %s: %w", m.MediaID, ErrThumbnailTimeout)
+		return nil, fmt.Errorf("thumbnail of %s: %w", m.MediaID, ErrThumbnailTimeout)
 	}
-	dst := resize(src, size)
-	var buf bytes.Buffer
-	if format == "jpeg" {
-		err = jpeg.Encode(&buf, dst, &jpeg.Options{Quality: 80})
-		return buf.Bytes(), "image/jpeg", wrapEncode(m.MediaID, err)
+	out := make([]rendered, 0, len(sizes))
+	for _, size := range sizes {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("thumbnail of %s: %w", m.MediaID, ErrThumbnailTimeout)
+		}
+		dst := resize(src, size)
+		var buf bytes.Buffer
+		ct := "image/png"
+		if format == "jpeg" {
+			ct = "image/jpeg"
+			err = jpeg.Encode(&buf, dst, &jpeg.Options{Quality: 80})
+		} else {
+			err = png.Encode(&buf, dst)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("encode thumbnail of %s: %w", m.MediaID, err)
+		}
+		out = append(out, rendered{size: size, data: buf.Bytes(), ct: ct})
 	}
-	err = png.Encode(&buf, dst)
-	return buf.Bytes(), "image/png", wrapEncode(m.MediaID, err)
-}
-
-func wrapEncode(mediaID string, err error) error {
-	if err != nil {
-		return fmt.Errorf("encode thumbnail of %s: %w", mediaID, err)
-	}
-	return nil
+	return out, nil
 }
 
 // resize draws src at size. Scale fits the image inside width × height,
