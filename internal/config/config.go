@@ -159,7 +159,8 @@ type Media struct {
 	// that thumbnails are made of. Larger images are refused before they
 	// are decoded, which keeps a small image file declaring huge
 	// dimensions (a decompression bomb) from exhausting memory. Decoding
-	// takes up to 4 bytes per pixel.
+	// takes up to 4 bytes per pixel; progressive JPEGs, which take about
+	// four times that, count four times.
 	MaxImagePixels int `yaml:"max_image_pixels"`
 
 	// LegacyUnauthenticated keeps serving the unauthenticated download and

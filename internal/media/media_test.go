@@ -205,3 +205,39 @@ func TestMalformedImageIsNotAnImage(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressiveJPEGCountsFourTimes: a progressive JPEG, which holds all
+// its coefficients while decoding, counts four times its pixels against
+// MaxImagePixels.
+func TestProgressiveJPEGCountsFourTimes(t *testing.T) {
+	s, _ := newService(t, storetest.SQLiteDSN(t))
+	s.MaxImagePixels = 100 * 100 * 2
+	ctx := context.Background()
+	baseline := encodeImage(t, "jpeg", 100, 100)
+	sof := bytes.Index(baseline, []byte{0xff, 0xc0})
+	if sof < 0 {
+		t.Fatal("no SOF0 marker in the encoded JPEG")
+	}
+	progressive := bytes.Clone(baseline)
+	progressive[sof+1] = 0xc2
+	for _, tc := range []struct {
+		name    string
+		data    []byte
+		wantErr error
+	}{
+		{"baseline", baseline, nil},
+		{"progressive", progressive, ErrImageTooLarge},
+	} {
+		m, err := s.Upload(ctx, "@a:hafen.test", Upload{ContentType: "image/jpeg", Body: bytes.NewReader(tc.data)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, f, err := s.Thumbnail(ctx, "hafen.test", m.MediaID, 32, 32, MethodCrop, 0)
+		if !errors.Is(err, tc.wantErr) {
+			t.Fatalf("%s: Thumbnail err = %v, want %v", tc.name, err, tc.wantErr)
+		}
+		if f != nil {
+			f.Close()
+		}
+	}
+}

@@ -266,7 +266,13 @@ func (s *Service) render(ctx context.Context, m store.Media, sizes []thumbSize) 
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, fmt.Errorf("thumbnail of %s: image is %d×%d: %w", m.MediaID, cfg.Width, cfg.Height, ErrNotImage)
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > maxPixels {
+	// A progressive JPEG keeps every coefficient while it decodes, about
+	// four times the memory of its pixels: it counts four times.
+	cost := int64(cfg.Width) * int64(cfg.Height)
+	if format == "jpeg" && progressiveJPEG(f) {
+		cost *= 4
+	}
+	if cost > maxPixels {
 		return nil, fmt.Errorf("thumbnail of %s: image is %d×%d: %w", m.MediaID, cfg.Width, cfg.Height, ErrImageTooLarge)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -335,4 +341,33 @@ func resize(src image.Image, size thumbSize) image.Image {
 	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
 	draw.ApproxBiLinear.Scale(dst, dst.Bounds(), src, srcRect, draw.Src, nil)
 	return dst
+}
+
+// progressiveJPEG reports whether the JPEG in f has a progressive frame
+// header (SOF2, SOF6, SOF10 or SOF14), reading its marker segments from the
+// start up to the first frame header.
+func progressiveJPEG(f io.ReadSeeker) bool {
+	if _, err := f.Seek(2, io.SeekStart); err != nil {
+		return false
+	}
+	var hdr [4]byte
+	for range 1000 { // a bound on the segments read
+		if _, err := io.ReadFull(f, hdr[:]); err != nil || hdr[0] != 0xff {
+			return false
+		}
+		switch marker := hdr[1]; {
+		case marker == 0xc2 || marker == 0xc6 || marker == 0xca || marker == 0xce:
+			return true
+		case marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc:
+			return false
+		}
+		length := int64(hdr[2])<<8 | int64(hdr[3])
+		if length < 2 {
+			return false
+		}
+		if _, err := f.Seek(length-2, io.SeekCurrent); err != nil {
+			return false
+		}
+	}
+	return false
 }
