@@ -16,6 +16,7 @@ import (
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store/storetest"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 // forEachRoomEnv runs f once per backend on a fresh stack: SQLite in
@@ -37,7 +38,8 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger})
+	events := stream.New(0, 0)
+	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger, Stream: events})
 	s := &Server{
 		ServerName:   "hafen.test",
 		Store:        &account.Service{DB: db},
@@ -56,5 +58,5 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 	h := httpapi.Middleware(logger, rt)
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &roomEnv{testEnv: &testEnv{t: t, h: h, srv: s, db: db}, db: db, url: ts.URL}
+	return &roomEnv{testEnv: &testEnv{t: t, h: h, srv: s, db: db}, db: db, url: ts.URL, events: events}
 }

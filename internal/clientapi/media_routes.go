@@ -22,4 +22,8 @@ func (s *Server) mediaRoutes(rt *httpapi.Router) {
 	rt.Handle("GET "+v3+"/download/{serverName}/{mediaId}", withMediaHeaders(s.legacyMedia(s.getContent)))
 	rt.Handle("GET "+v3+"/download/{serverName}/{mediaId}/{fileName}", withMediaHeaders(s.legacyMedia(s.getContentOverrideName)))
 	rt.Handle("GET "+v3+"/thumbnail/{serverName}/{mediaId}", withMediaHeaders(s.legacyMedia(s.getContentThumbnail)))
+
+	// Old bots and bridges still upload and download on the r0 paths;
+	// uploading to a reserved media ID came after r0.
+	rt.Alias(v3+"/", "/_matrix/media/r0/", func(pattern string) bool { return pattern == "PUT "+v3+"/upload/{serverName}/{mediaId}" })
 }

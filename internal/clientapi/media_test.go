@@ -153,6 +153,7 @@ func TestMediaUploadDownloadRoundTrip(t *testing.T) {
 			{"authenticated with file name", "/_matrix/client/v1/media/download/" + srv + "/" + mid + "/r%C3%A9sum%C3%A9.ogg", tok,
 				`inline; filename*=utf-8''r%C3%A9sum%C3%A9.ogg`},
 			{"legacy", "/_matrix/media/v3/download/" + srv + "/" + mid, "", `inline; filename=note.ogg`},
+			{"legacy r0", "/_matrix/media/r0/download/" + srv + "/" + mid, "", `inline; filename=note.ogg`},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				res := e.send("GET", tc.path, tc.token, nil, nil)
@@ -205,6 +206,7 @@ func TestMediaLegacySwitchOff(t *testing.T) {
 		tok := e.token("alice")
 		_, mid := e.upload(tok, "text/plain", "", []byte("hi"))
 		wantStatus(t, e.send("GET", "/_matrix/media/v3/download/hafen.test/"+mid, "", nil, nil), 404, "M_NOT_FOUND")
+		wantStatus(t, e.send("GET", "/_matrix/media/r0/download/hafen.test/"+mid, "", nil, nil), 404, "M_NOT_FOUND")
 		wantStatus(t, e.send("GET", "/_matrix/media/v3/thumbnail/hafen.test/"+mid+"?width=32&height=32", "", nil, nil), 404, "M_NOT_FOUND")
 		wantStatus(t, e.send("GET", "/_matrix/client/v1/media/download/hafen.test/"+mid, tok, nil, nil), 200, "")
 	})

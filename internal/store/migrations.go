@@ -88,6 +88,11 @@ var migrations = []migration{
 	},
 	{
 		version:    10,
+		name:       "state event replaces",
+		statements: []string{eventStateReplacesSchema},
+	},
+	{
+		version:    11,
 		name:       "media repository",
 		statements: []string{mediaSchema},
 	},
