@@ -157,7 +157,11 @@ func (s *Service) Upload(ctx context.Context, userID id.UserID, up Upload) (stor
 }
 
 // Create reserves a media ID for userID, to be uploaded with UploadTo
-// before the returned metadata's ExpiresTS.
+// before the returned metadata's ExpiresTS. Expired reservations stop
+// counting against MaxPending but keep their (small) row.
+//
+// TODO(#11): sweep expired reservations and files no row references
+// (`hafen media purge`).
 func (s *Service) Create(ctx context.Context, userID id.UserID) (store.Media, error) {
 	now := s.now()
 	maxPending := s.MaxPending
