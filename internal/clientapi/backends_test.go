@@ -11,6 +11,7 @@ import (
 	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
+	"github.com/hafenchat/hafen/internal/e2ee"
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/profile"
@@ -51,7 +52,10 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Directory: &directory.Service{ServerName: "hafen.test", DB: db, Rooms: svc},
 			Profiles:  &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger},
 		},
-		Filters: &filter.Service{DB: db},
+		Filters:    &filter.Service{DB: db},
+		Keys:       &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		KeyBackups: &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		ToDevice:   &e2ee.Service{DB: db, ServerName: "hafen.test"},
 	}
 	rt := httpapi.NewRouter()
 	s.Routes(rt)

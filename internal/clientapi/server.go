@@ -152,6 +152,12 @@ type Server struct {
 	Sync *clientsync.Service
 	// Filters keeps users' sync filters.
 	Filters Filters
+	// Keys keeps the end-to-end encryption keys.
+	Keys Keys
+	// KeyBackups keeps users' server-side key backups.
+	KeyBackups KeyBackups
+	// ToDevice sends to-device messages.
+	ToDevice ToDevice
 	// Media is the content repository; nil leaves its endpoints out.
 	Media *media.Service
 	// LegacyMedia serves the unauthenticated /_matrix/media/v3 download
