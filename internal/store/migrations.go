@@ -119,6 +119,11 @@ var migrations = []migration{
 	},
 	{
 		version:    15,
+		name:       "federation send queues",
+		statements: []string{federationQueueSchema},
+	},
+	{
+		version:    16,
 		name:       "media repository",
 		statements: []string{mediaSchema},
 	},
