@@ -122,6 +122,11 @@ var migrations = []migration{
 		name:       "federation send queues",
 		statements: []string{federationQueueSchema},
 	},
+	{
+		version:    16,
+		name:       "media repository",
+		statements: []string{mediaSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
