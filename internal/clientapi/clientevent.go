@@ -144,6 +144,14 @@ func (f *eventFormatter) loadHead(ctx context.Context) error {
 	return nil
 }
 
+// useParsed hands the formatter events already parsed, by event ID, when
+// it holds none yet: the events a state snapshot came with.
+func (f *eventFormatter) useParsed(parsed map[id.EventID]*event.PDU) {
+	if f.parsed == nil && len(parsed) > 0 {
+		f.parsed = parsed
+	}
+}
+
 // prepare makes event headers ready to format and filter: the events the
 // room head holds are taken from it (so neither their JSON is read nor are
 // they parsed), the JSON of the others is loaded in one batch, and what

@@ -148,13 +148,19 @@ func (a *roomAPI) stateHeadersAfter(ctx context.Context, e store.Event, typ stri
 }
 
 // viewStateHeaders returns the state the view allows, of type typ ("" for
-// all), as headers for eventFormatter.prepare: the current state, read in
-// one query, or the state when the user left.
-func (a *roomAPI) viewStateHeaders(ctx context.Context, roomID id.RoomID, v *roomView, typ string) (store.Headers, error) {
+// all), as headers for f.prepare: the state when the user left, read in
+// one query, or the current state, served from the room head (which also
+// hands f its events parsed).
+func (a *roomAPI) viewStateHeaders(ctx context.Context, roomID id.RoomID, v *roomView, typ string, f *eventFormatter) (store.Headers, error) {
 	if v.leftAt != nil {
 		return a.stateHeadersAfter(ctx, *v.leftAt, typ)
 	}
-	return a.db.CurrentStateHeaders(ctx, roomID, typ)
+	snap, err := a.svc.CurrentStateHeaders(ctx, roomID, typ)
+	if err != nil {
+		return store.Headers{}, roomErr(err)
+	}
+	f.useParsed(snap.Parsed)
+	return snap.Headers, nil
 }
 
 // parseLimit parses the limit query parameter: default def, at most
@@ -583,6 +589,7 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 		return err
 	}
 	var headers store.Headers
+	f := a.formatter(roomID, v.version, sess)
 	switch {
 	case at != nil && (v.leftAt == nil || tokenBefore(*at, *v.leftAt)):
 		last, err := a.lastEventAt(ctx, roomID, *at)
@@ -606,11 +613,10 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 			return err
 		}
 	default:
-		if headers, err = a.viewStateHeaders(ctx, roomID, v, "m.room.member"); err != nil {
+		if headers, err = a.viewStateHeaders(ctx, roomID, v, "m.room.member", f); err != nil {
 			return err
 		}
 	}
-	f := a.formatter(roomID, v.version, sess)
 	state, err := f.prepare(ctx, headers)
 	if err != nil {
 		return err

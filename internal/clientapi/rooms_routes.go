@@ -29,6 +29,7 @@ type RoomService interface {
 	ChangeMembership(ctx context.Context, roomID id.RoomID, c room.MembershipChange) (*event.PDU, error)
 	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)
 	CurrentState(ctx context.Context, roomID id.RoomID) ([]*event.PDU, error)
+	CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ string) (room.StateSnapshot, error)
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
 	Forget(ctx context.Context, user id.UserID, roomID id.RoomID) error
 	Deactivate(ctx context.Context, user id.UserID, erase bool) error

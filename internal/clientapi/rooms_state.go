@@ -31,11 +31,11 @@ func (a *roomAPI) getRoomState(w http.ResponseWriter, r *http.Request, sess sess
 	if err != nil {
 		return err
 	}
-	headers, err := a.viewStateHeaders(r.Context(), roomID, v, "")
+	f := a.formatter(roomID, v.version, sess)
+	headers, err := a.viewStateHeaders(r.Context(), roomID, v, "", f)
 	if err != nil {
 		return err
 	}
-	f := a.formatter(roomID, v.version, sess)
 	state, err := f.prepare(r.Context(), headers)
 	if err != nil {
 		return err

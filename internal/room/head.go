@@ -76,6 +76,13 @@ type roomState struct {
 	generation int64
 	// extremities are the forward extremities, deepest first.
 	extremities []*event.PDU
+	// hdrEpoch advances whenever a stored event's redaction may have
+	// changed or the head was reloaded: headers cached under an older
+	// epoch are dropped.
+	hdrEpoch int64
+	// headers caches the current state's event headers (see
+	// CurrentStateHeaders); its own lock, a leaf, guards it.
+	headers headerCache
 
 	// txns maps the client transactions of recently persisted events to
 	// those events' IDs, so a retry racing its original is answered with
@@ -220,6 +227,7 @@ func (s *Service) load(ctx context.Context, roomID id.RoomID, rs *roomState) err
 		rs.version = v
 	}
 	rs.state, rs.stateNIDs = state, nids
+	rs.hdrEpoch++
 	rs.extremities = extremities
 	rs.stateGroup = info.StateGroup
 	rs.generation = info.Generation

@@ -234,6 +234,9 @@ func advanceHead(rs *roomState, o *overlay, entries []*entry, nids map[event.Sta
 	// Redactions reach the head: a redacted state event is served in its
 	// redacted form from now on, as the store serves it.
 	for _, en := range entries {
+		if en.markRedacted {
+			rs.hdrEpoch++
+		}
 		if r := en.redacted; r != nil {
 			k := r.StateKeyTuple()
 			if cur := rs.state[k]; cur != nil && cur.EventID() == r.EventID() {

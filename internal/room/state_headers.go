@@ -1,0 +1,163 @@
+package room
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// headerCache keeps, for the events of a room head's current state, what
+// readers need besides the parsed events (stream position, redaction,
+// transaction, the event each replaced), so that reading the current
+// state costs no query once warm. Entries are immutable facts of stored
+// events except the redaction: the cache belongs to one epoch of the head
+// (see roomState.hdrEpoch), which a committed redaction or a reload
+// advances, and is dropped when the epoch moved. It lives and dies with
+// the head, so an evicted room keeps nothing.
+type headerCache struct {
+	mu    sync.Mutex
+	epoch int64
+	byNID map[int64]headerEntry
+}
+
+type headerEntry struct {
+	ev store.Event
+	// replaces is the NID of the event ev replaced (0: none); known
+	// reports whether that is recorded.
+	replaces int64
+	known    bool
+}
+
+// StateSnapshot is a room's current state as event headers (store.Events
+// without their JSON, ordered by type and state key) with the events
+// parsed, by event ID.
+type StateSnapshot struct {
+	Headers store.Headers
+	Parsed  map[id.EventID]*event.PDU
+}
+
+// CurrentStateHeaders returns the room's current state of type typ (""
+// for all) from its head: the headers come from the head's cache, and
+// only the events it does not hold yet are read from the store.
+func (s *Service) CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ string) (StateSnapshot, error) {
+	rs, err := s.room(ctx, roomID)
+	if err != nil {
+		return StateSnapshot{}, err
+	}
+	type cur struct {
+		k   event.StateKey
+		pdu *event.PDU
+		nid int64
+	}
+	rs.head.RLock()
+	epoch := rs.hdrEpoch
+	entries := make([]cur, 0, len(rs.state))
+	for k, pdu := range rs.state {
+		if typ == "" || k.Type == typ {
+			entries = append(entries, cur{k, pdu, rs.stateNIDs[k]})
+		}
+	}
+	rs.head.RUnlock()
+	slices.SortFunc(entries, func(a, b cur) int {
+		return cmp.Or(cmp.Compare(a.k.Type, b.k.Type), cmp.Compare(a.k.StateKey, b.k.StateKey))
+	})
+
+	hc := &rs.headers
+	hdrs := make([]headerEntry, len(entries))
+	have := make([]bool, len(entries))
+	var missing []int64
+	hc.mu.Lock()
+	if hc.epoch != epoch {
+		hc.epoch, hc.byNID = epoch, nil
+	}
+	for i, e := range entries {
+		if hdrs[i], have[i] = hc.byNID[e.nid]; !have[i] {
+			missing = append(missing, e.nid)
+		}
+	}
+	hc.mu.Unlock()
+	if len(missing) > 0 {
+		fetched, err := s.stateHeaders(ctx, roomID, typ, missing)
+		if err != nil {
+			return StateSnapshot{}, err
+		}
+		for i, e := range entries {
+			if !have[i] {
+				hdrs[i], have[i] = fetched[e.nid]
+			}
+		}
+		hc.mu.Lock()
+		if hc.epoch == epoch {
+			if hc.byNID == nil {
+				hc.byNID = make(map[int64]headerEntry, len(fetched))
+			}
+			for nid, h := range fetched {
+				hc.byNID[nid] = h
+			}
+			// Drop the entries of replaced events once they add up.
+			if typ == "" && len(hc.byNID) > 2*len(entries)+1024 {
+				keep := make(map[int64]headerEntry, len(entries))
+				for i, e := range entries {
+					if have[i] {
+						keep[e.nid] = hdrs[i]
+					}
+				}
+				hc.byNID = keep
+			}
+		}
+		hc.mu.Unlock()
+	}
+	snap := StateSnapshot{
+		Headers: store.Headers{Events: make([]store.Event, 0, len(entries)), Replaces: make(map[int64]int64, len(entries))},
+		Parsed:  make(map[id.EventID]*event.PDU, len(entries)),
+	}
+	for i, e := range entries {
+		if !have[i] {
+			continue // gone from the store since the head was read
+		}
+		snap.Headers.Events = append(snap.Headers.Events, hdrs[i].ev)
+		if hdrs[i].known {
+			snap.Headers.Replaces[e.nid] = hdrs[i].replaces
+		}
+		snap.Parsed[e.pdu.EventID()] = e.pdu
+	}
+	return snap, nil
+}
+
+// stateHeaders reads the headers of the current-state events nids: the
+// whole current state in one query when most are missing (a cold head),
+// else those events by NID.
+func (s *Service) stateHeaders(ctx context.Context, roomID id.RoomID, typ string, nids []int64) (map[int64]headerEntry, error) {
+	out := make(map[int64]headerEntry, len(nids))
+	if len(nids) >= 64 {
+		h, err := s.db.CurrentStateHeaders(ctx, roomID, typ)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range h.Events {
+			rep, known := h.Replaces[e.NID]
+			out[e.NID] = headerEntry{ev: e, replaces: rep, known: known}
+		}
+		return out, nil
+	}
+	evs, err := s.db.EventsByNID(ctx, nids)
+	if err != nil {
+		return nil, fmt.Errorf("load state headers of %s: %w", roomID, err)
+	}
+	reps, err := s.db.StateReplaces(ctx, nids)
+	if err != nil {
+		return nil, fmt.Errorf("load state headers of %s: %w", roomID, err)
+	}
+	for _, e := range evs {
+		e.JSON = nil
+		rep, known := reps[e.NID]
+		out[e.NID] = headerEntry{ev: e, replaces: rep, known: known}
+	}
+	return out, nil
+}
