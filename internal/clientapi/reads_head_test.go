@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 
 	"maunium.net/go/mautrix"
@@ -47,6 +48,7 @@ func TestCurrentStateReadsFollowChanges(t *testing.T) {
 		}
 		e.expect(e.do("GET", roomPath(r.RoomID, "/members"), token, nil), 200, "")
 
+		old := must[*mautrix.RespSendEvent](t, "old message")(alice.SendText(ctx, r.RoomID, "old"))
 		topic2 := must[*mautrix.RespSendEvent](t, "topic 2")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateTopic, "", map[string]any{"topic": "second"}))
 		if got := getState(t, e, r.RoomID, token)[[2]string{"m.room.topic", ""}]; got["event_id"] != string(topic2.EventID) {
 			t.Fatalf("topic = %v, want %s", got, topic2.EventID)
@@ -54,6 +56,8 @@ func TestCurrentStateReadsFollowChanges(t *testing.T) {
 		custom := must[*mautrix.RespSendEvent](t, "custom")(alice.SendStateEvent(ctx, r.RoomID, mevent.Type{Type: "org.example.thing", Class: mevent.StateEventType}, "k", map[string]any{"v": 1}))
 		red := must[*mautrix.RespSendEvent](t, "redact")(alice.RedactEvent(ctx, r.RoomID, topic2.EventID))
 		must[any](t, "rename")(nil, alice.SetDisplayName(ctx, "Alice"))
+
+		latest := must[*mautrix.RespSendEvent](t, "new message")(alice.SendText(ctx, r.RoomID, "new"))
 
 		after := getState(t, e, r.RoomID, token)
 		topic := after[[2]string{"m.room.topic", ""}]
@@ -88,6 +92,31 @@ func TestCurrentStateReadsFollowChanges(t *testing.T) {
 		}
 		if pc, _ := unsignedOf(chunk[0])["prev_content"].(map[string]any); pc["membership"] != "join" {
 			t.Errorf("member prev_content = %v, want the first join", unsignedOf(chunk[0])["prev_content"])
+		}
+
+		// /context shows the state after its last event: the current
+		// state at the newest message, an older one before topic 2.
+		for _, c := range []struct {
+			event mid.EventID
+			topic mid.EventID
+		}{{latest.EventID, topic2.EventID}, {old.EventID, ""}} {
+			ctxResp := e.do("GET", roomPath(r.RoomID, "/context/"+url.PathEscape(string(c.event))+"?limit=0"), token, nil)
+			e.expect(ctxResp, 200, "")
+			var topic map[string]any
+			for _, ev := range ctxResp.body["state"].([]any) {
+				if m := ev.(map[string]any); m["type"] == "m.room.topic" {
+					topic = m
+				}
+			}
+			if c.topic == "" {
+				if content, _ := topic["content"].(map[string]any); content["topic"] != "first" {
+					t.Errorf("context of the old message: topic = %v, want the first", topic)
+				}
+				continue
+			}
+			if rb, _ := unsignedOf(topic)["redacted_because"].(map[string]any); topic["event_id"] != string(c.topic) || rb["event_id"] != string(red.EventID) {
+				t.Errorf("context of the newest message: topic = %v, want %s redacted by %s", topic, c.topic, red.EventID)
+			}
 		}
 	})
 }

@@ -147,6 +147,36 @@ func (a *roomAPI) stateHeadersAfter(ctx context.Context, e store.Event, typ stri
 	return h, nil
 }
 
+// stateAfterFromHead is stateHeadersAfter for all types, served from the
+// room head (see viewStateHeaders) when the state after e is the current
+// state: e is not a state change and the state before it is the current
+// state's group.
+func (a *roomAPI) stateAfterFromHead(ctx context.Context, roomID id.RoomID, e store.Event, f *eventFormatter) (store.Headers, error) {
+	if e.StateKey != nil && !e.Rejected {
+		return a.stateHeadersAfter(ctx, e, "")
+	}
+	g, err := a.db.StateGroupBeforeEvent(ctx, e.NID)
+	if err != nil {
+		return store.Headers{}, fmt.Errorf("state before %s: %w", e.EventID, err)
+	}
+	cur, err := a.svc.CurrentStateGroup(ctx, roomID)
+	if err != nil {
+		return store.Headers{}, roomErr(err)
+	}
+	if cur != g {
+		return a.stateHeadersAfter(ctx, e, "")
+	}
+	snap, err := a.svc.CurrentStateHeaders(ctx, roomID, "")
+	if err != nil {
+		return store.Headers{}, roomErr(err)
+	}
+	if snap.StateGroup != g {
+		return a.stateHeadersAfter(ctx, e, "") // the state moved on meanwhile
+	}
+	f.useParsed(snap.Parsed)
+	return snap.Headers, nil
+}
+
 // viewStateHeaders returns the state the view allows, of type typ ("" for
 // all), as headers for f.prepare: the state when the user left, read in
 // one query, or the current state, served from the room head (which also
@@ -509,7 +539,7 @@ func (a *roomAPI) getEventContext(w http.ResponseWriter, r *http.Request, sess s
 		last = after.events[n-1]
 	}
 	f := a.formatter(roomID, v.version, sess)
-	headers, err := a.stateHeadersAfter(ctx, last, "")
+	headers, err := a.stateAfterFromHead(ctx, roomID, last, f)
 	if err != nil {
 		return err
 	}

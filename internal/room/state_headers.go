@@ -40,6 +40,19 @@ type headerEntry struct {
 type StateSnapshot struct {
 	Headers store.Headers
 	Parsed  map[id.EventID]*event.PDU
+	// StateGroup is the state group of the current state.
+	StateGroup int64
+}
+
+// CurrentStateGroup returns the state group of a room's current state.
+func (s *Service) CurrentStateGroup(ctx context.Context, roomID id.RoomID) (int64, error) {
+	rs, err := s.room(ctx, roomID)
+	if err != nil {
+		return 0, err
+	}
+	rs.head.RLock()
+	defer rs.head.RUnlock()
+	return rs.stateGroup, nil
 }
 
 // CurrentStateHeaders returns the room's current state of type typ (""
@@ -56,7 +69,7 @@ func (s *Service) CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ
 		nid int64
 	}
 	rs.head.RLock()
-	epoch := rs.hdrEpoch
+	epoch, group := rs.hdrEpoch, rs.stateGroup
 	entries := make([]cur, 0, len(rs.state))
 	for k, pdu := range rs.state {
 		if typ == "" || k.Type == typ {
@@ -114,8 +127,9 @@ func (s *Service) CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ
 		hc.mu.Unlock()
 	}
 	snap := StateSnapshot{
-		Headers: store.Headers{Events: make([]store.Event, 0, len(entries)), Replaces: make(map[int64]int64, len(entries))},
-		Parsed:  make(map[id.EventID]*event.PDU, len(entries)),
+		Headers:    store.Headers{Events: make([]store.Event, 0, len(entries)), Replaces: make(map[int64]int64, len(entries))},
+		Parsed:     make(map[id.EventID]*event.PDU, len(entries)),
+		StateGroup: group,
 	}
 	for i, e := range entries {
 		if !have[i] {
