@@ -31,6 +31,7 @@ type RoomService interface {
 	CurrentState(ctx context.Context, roomID id.RoomID) ([]*event.PDU, error)
 	CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ string) (room.StateSnapshot, error)
 	CurrentStateGroup(ctx context.Context, roomID id.RoomID) (int64, error)
+	CachedStateHeaders(ctx context.Context, roomID id.RoomID, nids []int64) (store.Headers, []int64, error)
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
 	Forget(ctx context.Context, user id.UserID, roomID id.RoomID) error
 	Deactivate(ctx context.Context, user id.UserID, erase bool) error

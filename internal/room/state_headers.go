@@ -175,3 +175,35 @@ func (s *Service) stateHeaders(ctx context.Context, roomID id.RoomID, typ string
 	}
 	return out, nil
 }
+
+// CachedStateHeaders returns the headers the room head's cache holds for
+// the events nids (see CurrentStateHeaders), with what each replaced where
+// recorded, and the NIDs it does not hold. A reader of another state than
+// the current one takes most of its events' headers from here: the events
+// still in the current state.
+func (s *Service) CachedStateHeaders(ctx context.Context, roomID id.RoomID, nids []int64) (store.Headers, []int64, error) {
+	rs, err := s.room(ctx, roomID)
+	if err != nil {
+		return store.Headers{}, nil, err
+	}
+	rs.head.RLock()
+	epoch := rs.hdrEpoch
+	rs.head.RUnlock()
+	h := store.Headers{Events: make([]store.Event, 0, len(nids)), Replaces: make(map[int64]int64, len(nids))}
+	var missing []int64
+	hc := &rs.headers
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	for _, nid := range nids {
+		en, ok := hc.byNID[nid]
+		if !ok || hc.epoch != epoch {
+			missing = append(missing, nid)
+			continue
+		}
+		h.Events = append(h.Events, en.ev)
+		if en.known {
+			h.Replaces[nid] = en.replaces
+		}
+	}
+	return h, missing, nil
+}
