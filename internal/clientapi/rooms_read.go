@@ -479,18 +479,32 @@ func (a *roomAPI) getEventContext(w http.ResponseWriter, r *http.Request, sess s
 			state = append(state, s)
 		}
 	}
-	resp := map[string]any{"start": topoToken(before.next), "end": topoToken(after.next)}
-	for key, evs := range map[string][]store.Event{"events_before": before.events, "events_after": after.events, "state": state} {
-		out, err := f.formatAll(ctx, evs)
+	start, err := json.Marshal(topoToken(before.next))
+	if err != nil {
+		return fmt.Errorf("encode context start: %w", err)
+	}
+	end, err := json.Marshal(topoToken(after.next))
+	if err != nil {
+		return fmt.Errorf("encode context end: %w", err)
+	}
+	out := append(append(append([]byte(`{"start":`), start...), `,"end":`...), end...)
+	for _, part := range []struct {
+		key    string
+		events []store.Event
+	}{{"events_before", before.events}, {"events_after", after.events}, {"state", state}} {
+		formatted, err := f.formatAll(ctx, part.events)
 		if err != nil {
 			return err
 		}
-		resp[key] = out
+		out = append(append(append(out, `,"`...), part.key...), `":`...)
+		out = clientevent.AppendList(out, formatted)
 	}
-	if resp["event"], err = f.format(ctx, e); err != nil {
+	ev, err := f.format(ctx, e)
+	if err != nil {
 		return err
 	}
-	return httpapi.OK(w, resp)
+	out = ev.AppendJSON(append(out, `,"event":`...))
+	return httpapi.OKRawJSON(w, append(out, '}'))
 }
 
 // memberships are the values of the membership and not_membership
@@ -600,7 +614,8 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 	if err != nil {
 		return err
 	}
-	return httpapi.OK(w, map[string]any{"chunk": chunk})
+	out := append([]byte(`{"chunk":`), clientevent.AppendList(nil, chunk)...)
+	return httpapi.OKRawJSON(w, append(out, '}'))
 }
 
 // roomMember is one entry of joined_members.

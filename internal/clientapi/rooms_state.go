@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/hafenchat/hafen/internal/clientevent"
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
@@ -44,7 +45,7 @@ func (a *roomAPI) getRoomState(w http.ResponseWriter, r *http.Request, sess sess
 	if err != nil {
 		return err
 	}
-	return httpapi.OK(w, out)
+	return httpapi.OKRawJSON(w, clientevent.AppendList(nil, out))
 }
 
 // getRoomStateWithKey returns one state event's content, or with

@@ -130,3 +130,13 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	_, _ = w.Write(data)
 	return nil
 }
+
+// OKRawJSON writes data, already encoded JSON, as a 200 response: for
+// large answers their handlers encode without encoding/json.
+func OKRawJSON(w http.ResponseWriter, data []byte) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	// A write error means the client went away; nothing more can be sent.
+	_, _ = w.Write(data)
+	return nil
+}
