@@ -147,8 +147,28 @@ func (a *roomAPI) headersAtGroup(ctx context.Context, roomID id.RoomID, g int64,
 			h.Replaces[nid] = rep
 		}
 	}
-	slices.SortFunc(h.Events, func(a, b store.Event) int {
-		return cmp.Or(strings.Compare(a.Type, b.Type), strings.Compare(*a.StateKey, *b.StateKey))
-	})
+	h.Events = sortByKey(h.Events)
 	return h, nil
+}
+
+// sortByKey returns state events ordered by type and state key. It sorts
+// their keys and places the events after, which costs less than moving
+// the large Event values while sorting.
+func sortByKey(events []store.Event) []store.Event {
+	type key struct {
+		typ, stateKey string
+		i             int
+	}
+	keys := make([]key, len(events))
+	for i, e := range events {
+		keys[i] = key{e.Type, *e.StateKey, i}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(strings.Compare(a.typ, b.typ), strings.Compare(a.stateKey, b.stateKey))
+	})
+	out := make([]store.Event, len(events))
+	for i, k := range keys {
+		out[i] = events[k.i]
+	}
+	return out
 }

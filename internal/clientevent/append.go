@@ -2,6 +2,7 @@ package clientevent
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -64,6 +65,20 @@ func (e *Event) AppendJSON(b []byte) []byte {
 
 // AppendList appends events as a JSON array ([] when there are none).
 func AppendList(b []byte, events []Event) []byte {
+	// Grow once to about the size of the result: a big room's state is
+	// megabytes, which growing by doubling would copy over and over.
+	size := 2
+	for i := range events {
+		e := &events[i]
+		size += 160 + len(e.Content) + len(e.EventID) + len(e.Sender) + len(e.Type) + len(e.RoomID)
+		if e.StateKey != nil {
+			size += len(*e.StateKey)
+		}
+		if u := e.Unsigned; u != nil {
+			size += len(u.PrevContent) + len(u.RedactedBecause) + len(u.PrevSender)
+		}
+	}
+	b = slices.Grow(b, size)
 	b = append(b, '[')
 	for i := range events {
 		if i > 0 {
