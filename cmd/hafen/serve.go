@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hafenchat/hafen/internal/account"
+	"github.com/hafenchat/hafen/internal/accountdata"
 	"github.com/hafenchat/hafen/internal/clientapi"
 	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/config"
@@ -98,6 +99,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Profiles:  &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger},
 	}
 	cs.Filters = &filter.Service{DB: db}
+	cs.AccountData = &accountdata.Service{DB: db}
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hafenchat/hafen/internal/account"
+	"github.com/hafenchat/hafen/internal/accountdata"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/filter"
@@ -49,7 +50,8 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Directory: &directory.Service{ServerName: "hafen.test", DB: db, Rooms: svc},
 			Profiles:  &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger},
 		},
-		Filters: &filter.Service{DB: db},
+		Filters:     &filter.Service{DB: db},
+		AccountData: &accountdata.Service{DB: db},
 	}
 	rt := httpapi.NewRouter()
 	s.Routes(rt)

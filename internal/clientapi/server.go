@@ -151,6 +151,8 @@ type Server struct {
 	Sync *clientsync.Service
 	// Filters keeps users' sync filters.
 	Filters Filters
+	// AccountData keeps users' account data, tags and push rules.
+	AccountData AccountData
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 

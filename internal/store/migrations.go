@@ -81,6 +81,11 @@ var migrations = []migration{
 		name:       "stream consumers",
 		statements: []string{streamConsumersSchema},
 	},
+	{
+		version:    9,
+		name:       "account data",
+		statements: []string{accountDataSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
