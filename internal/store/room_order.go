@@ -19,8 +19,9 @@ import (
 // lagged) take their place in history instead of appearing as new. Within
 // one depth (forks, or events of several servers) arrival breaks the tie.
 //
-// The index events_room_topo (room_id, depth, stream_pos) serves both the
-// walks and RoomTopoPosAt from the index alone.
+// The index events_room_topo (room_id, depth, stream_pos) serves the walks
+// in index order (no sort) and RoomTopoPosAt from the index alone. It
+// replaced events_room_depth, its prefix.
 const roomOrderIndex = `
 CREATE INDEX events_room_topo ON events (room_id, depth, stream_pos);
 DROP INDEX events_room_depth`
