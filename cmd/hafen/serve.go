@@ -83,7 +83,11 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger, Stream: events})
 	// Deferred after res.close, so it runs before the store closes.
 	defer rooms.Close()
-	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos})
+	adPos, err := db.MaxAccountDataPos(ctx)
+	if err != nil {
+		return err
+	}
+	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos, AccountDataPos: adPos})
 	if err := syncer.Start(ctx); err != nil {
 		return fmt.Errorf("start sync: %w", err)
 	}
@@ -99,7 +103,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Profiles:  &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger},
 	}
 	cs.Filters = &filter.Service{DB: db}
-	cs.AccountData = &accountdata.Service{DB: db}
+	cs.AccountData = &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()

@@ -49,9 +49,11 @@ type Service struct {
 	// DB holds the account data.
 	DB *store.DB
 	// Changed, when set, is called after each committed change with the
-	// user, the room ("" for global data), the type and the change's
-	// position in the account data stream. Sync sets it.
-	Changed func(user id.UserID, roomID id.RoomID, typ string, pos int64)
+	// user, the room ("" for global data), the type, the new content and
+	// the change's position in the account data stream, in commit order
+	// (from the store's after-commit hook: it must be quick and must not
+	// write). Sync sets it.
+	Changed func(user id.UserID, roomID id.RoomID, typ string, content json.RawMessage, pos int64)
 }
 
 // Get returns a piece of the user's account data (roomID "" for global),
@@ -91,7 +93,6 @@ func (s *Service) Set(ctx context.Context, user id.UserID, roomID id.RoomID, typ
 // current content (nil if there is none), in one transaction, and tells
 // sync.
 func (s *Service) write(ctx context.Context, user id.UserID, roomID id.RoomID, typ string, edit func(cur json.RawMessage) (json.RawMessage, error)) error {
-	var pos int64
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		cur, err := tx.AccountDataOf(ctx, user, roomID, typ)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -101,14 +102,17 @@ func (s *Service) write(ctx context.Context, user id.UserID, roomID id.RoomID, t
 		if err != nil {
 			return err
 		}
-		pos, err = tx.SetAccountData(ctx, user, roomID, typ, next)
-		return err
+		pos, err := tx.SetAccountData(ctx, user, roomID, typ, next)
+		if err != nil {
+			return err
+		}
+		if s.Changed != nil {
+			tx.AfterCommit(func() { s.Changed(user, roomID, typ, next, pos) })
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("set account data %s of %s: %w", typ, user, err)
-	}
-	if s.Changed != nil {
-		s.Changed(user, roomID, typ, pos)
 	}
 	return nil
 }

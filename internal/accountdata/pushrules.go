@@ -27,16 +27,7 @@ func (s *Service) PushRules(ctx context.Context, user id.UserID) (pushrules.Rule
 // ParsePushRules reads stored m.push_rules content (nil for none) as the
 // user's ruleset, merged over the defaults.
 func ParsePushRules(raw json.RawMessage, user id.UserID) pushrules.Ruleset {
-	if raw == nil {
-		return pushrules.Defaults(string(user))
-	}
-	var r pushrules.Rules
-	if err := json.Unmarshal(raw, &r); err != nil {
-		// Only this package writes m.push_rules; unreadable content
-		// falls back to the defaults rather than failing every read.
-		return pushrules.Defaults(string(user))
-	}
-	return pushrules.Merge(&r.Global, string(user))
+	return pushrules.FromAccountData(raw, string(user))
 }
 
 // EditPushRules applies edit to the user's ruleset and stores the result,

@@ -102,12 +102,16 @@ func (h *harness) addSync(ringSize int) *Service {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	adPos, err := h.db.MaxAccountDataPos(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	db := &countingStore{Store: h.db}
 	if h.sync == nil {
 		db = h.calls
 	}
 	s := New(Config{DB: db, Rooms: h.rooms, Logger: slog.New(slog.DiscardHandler), Stream: h.rooms.Stream(),
-		StreamPos: pos, RingSize: ringSize, Now: func() time.Time { return testNow }})
+		StreamPos: pos, AccountDataPos: adPos, RingSize: ringSize, Now: func() time.Time { return testNow }})
 	if err := s.Start(h.ctx); err != nil {
 		h.t.Fatal(err)
 	}

@@ -43,8 +43,13 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 		return nil, err
 	}
 	if req.Since == "" {
+		adPos := s.accountDataPos()
 		pos := s.notifier.Position()
-		return s.initial(ctx, req, pos)
+		resp, err := s.initial(ctx, req, pos)
+		if err != nil {
+			return nil, err
+		}
+		return resp, s.addAccountData(ctx, req, resp, true, 0, adPos)
 	}
 	tok, err := ParseSyncToken(req.Since)
 	if err != nil {
@@ -59,22 +64,29 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
+		seen := s.notifier.Changes()
+		adPos := s.accountDataPos()
 		pos := s.notifier.Position()
 		resp, err := s.incremental(ctx, req, since, pos)
 		if err != nil {
 			return nil, err
 		}
+		if err := s.addAccountData(ctx, req, resp, false, min(tok.AccountData, adPos), adPos); err != nil {
+			return nil, err
+		}
 		if !resp.isEmpty() || req.FullState || waitCtx.Err() != nil {
 			return resp, nil
 		}
-		// Nothing for this user in (since, pos]: wait for more.
-		if s.notifier.Wait(waitCtx, pos) == pos {
+		// Nothing for this user: wait for the next change of any stream.
+		if s.notifier.WaitChange(waitCtx, seen) == seen {
 			return resp, nil // timed out or the client went away
 		}
 	}
 }
 
-func (r *Response) isEmpty() bool { return r.Rooms == nil || r.Rooms.empty() }
+func (r *Response) isEmpty() bool {
+	return (r.Rooms == nil || r.Rooms.empty()) && (r.AccountData == nil || len(r.AccountData.Events) == 0)
+}
 
 // item is one event as sync handles it.
 type item struct {

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/pushrules"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
 )
@@ -45,6 +47,27 @@ type unreadRoom struct {
 	// plSet means the stream consumer has set it.
 	powerLevels *event.PDU
 	plSet       bool
+	// members holds the room's memberships by user, for
+	// room_member_count: apply records every member event, and the first
+	// counter set up from the store adds the current state's (those apply
+	// has not recorded) and sets membersLoaded.
+	members       map[string]string
+	membersLoaded bool
+}
+
+func newUnreadRoom() *unreadRoom {
+	return &unreadRoom{users: map[id.UserID]*unreadCounter{}, members: map[string]string{}}
+}
+
+// joinedCount counts the room's joined members.
+func (r *unreadRoom) joinedCount() int {
+	n := 0
+	for _, m := range r.members {
+		if m == "join" {
+			n++
+		}
+	}
+	return n
 }
 
 // unreadCounts keeps the notification counts of the users who sync, per
@@ -56,10 +79,13 @@ type unreadCounts struct {
 	// pos is the newest stream position applied to the counters.
 	pos   int64
 	rooms map[id.RoomID]*unreadRoom
+	// rules holds the compiled push rules of the users who have synced,
+	// replaced whenever their m.push_rules change.
+	rules map[id.UserID]*userRules
 }
 
 func newUnreadCounts(pos int64) *unreadCounts {
-	return &unreadCounts{pos: pos, rooms: map[id.RoomID]*unreadRoom{}}
+	return &unreadCounts{pos: pos, rooms: map[id.RoomID]*unreadRoom{}, rules: map[id.UserID]*userRules{}}
 }
 
 // apply updates the counters of the rooms in a committed batch.
@@ -76,7 +102,10 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 		if ev.IsStateKey("m.room.power_levels", "") {
 			r.powerLevels, r.plSet = ev, true
 		}
-		pe := newPushEvent(ev, r.senderMayNotifyRoom) // read once for all users
+		if sk, ok := ev.StateKey(); ok && ev.Type() == "m.room.member" {
+			r.members[sk] = authrules.Membership(ev.Content())
+		}
+		pe := newPushEvent(ev, r.senderMayNotify, r.joinedCount) // read once for all users
 		for user, c := range r.users {
 			if ev.IsStateKey("m.room.member", string(user)) {
 				switch m := memberContentOf(ev.Content()); m.Membership {
@@ -102,7 +131,7 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 				}
 				continue
 			}
-			notify, highlight := defaultPushActions(pe, user, c.displayName)
+			notify, highlight := pushActions(pe, u.rulesOf(user), user, c.displayName)
 			if notify {
 				c.notify++
 				if highlight {
@@ -117,10 +146,10 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 	}
 }
 
-// senderMayNotifyRoom reports whether sender has the power level of
-// notifications.room.
-func (r *unreadRoom) senderMayNotifyRoom(ev *event.PDU) bool {
-	return senderMayNotifyRoom(ev, r.create, r.powerLevels)
+// senderMayNotify reports whether the sender of ev has the power level of
+// notifications[key].
+func (r *unreadRoom) senderMayNotify(ev *event.PDU, key string) bool {
+	return senderMayNotify(ev, r.create, r.powerLevels, key)
 }
 
 // unreadFor returns the user's notification counts in a room they are
@@ -129,11 +158,14 @@ func (r *unreadRoom) senderMayNotifyRoom(ev *event.PDU) bool {
 // this call, so the client has not seen them from this server process.
 func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomID) (counts UnreadNotifications, changed int64, fresh bool, err error) {
 	u := s.unread
+	if err := s.ensureRules(ctx, user); err != nil {
+		return UnreadNotifications{}, 0, false, err
+	}
 	for {
 		u.mu.Lock()
 		r := u.rooms[roomID]
 		if r == nil {
-			r = &unreadRoom{users: map[id.UserID]*unreadCounter{}}
+			r = newUnreadRoom()
 			u.rooms[roomID] = r
 		}
 		c := r.users[user]
@@ -161,7 +193,10 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 
 		// Events up to base are counted from the store, later ones by
 		// apply, which sees the pending counter.
-		l, err := s.loadUnread(ctx, user, roomID, base)
+		u.mu.Lock()
+		rules := u.rulesOf(user)
+		u.mu.Unlock()
+		l, err := s.loadUnread(ctx, user, roomID, base, rules)
 
 		u.mu.Lock()
 		defer u.mu.Unlock()
@@ -184,7 +219,15 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 		if r == nil || r.users[user] != c {
 			// The user left the room meanwhile; the counts answer this
 			// sync only.
-			r = &unreadRoom{users: map[id.UserID]*unreadCounter{}}
+			r = newUnreadRoom()
+		}
+		if !r.membersLoaded {
+			for k, m := range l.members {
+				if _, ok := r.members[k]; !ok {
+					r.members[k] = m
+				}
+			}
+			r.membersLoaded = true
 		}
 		if r.create == nil {
 			r.create = l.create
@@ -203,6 +246,8 @@ type loadedUnread struct {
 	displayName       string
 	create            *event.PDU
 	powerLevels       *event.PDU
+	// members are the memberships of the current state.
+	members map[string]string
 }
 
 // loadUnread counts the user's notifications in a room among its events up
@@ -212,8 +257,8 @@ type loadedUnread struct {
 // last event in the room (at most unreadScanLimit events back), and the
 // rules see today's display name and power levels rather than those at
 // each event. TODO(#receipts): count from the user's m.read receipt.
-func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.RoomID, upto int64) (loadedUnread, error) {
-	var l loadedUnread
+func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.RoomID, upto int64, rules *pushrules.Evaluator) (loadedUnread, error) {
+	l := loadedUnread{members: map[string]string{}}
 	state, err := s.rooms.CurrentState(ctx, roomID)
 	if err != nil {
 		return l, fmt.Errorf("load state of %s: %w", roomID, err)
@@ -224,8 +269,12 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 			l.create = ev
 		case ev.IsStateKey("m.room.power_levels", ""):
 			l.powerLevels = ev
-		case ev.IsStateKey("m.room.member", string(user)):
-			l.displayName = memberContentOf(ev.Content()).DisplayName
+		case ev.Type() == "m.room.member":
+			sk, _ := ev.StateKey()
+			l.members[sk] = authrules.Membership(ev.Content())
+			if sk == string(user) {
+				l.displayName = memberContentOf(ev.Content()).DisplayName
+			}
 		}
 	}
 	evs, err := s.db.RoomEventsRange(ctx, roomID, upto, 0, store.Backward, unreadScanLimit)
@@ -236,12 +285,21 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 	if err != nil {
 		return l, err
 	}
-	mayNotifyRoom := func(ev *event.PDU) bool { return senderMayNotifyRoom(ev, l.create, l.powerLevels) }
+	mayNotify := func(ev *event.PDU, key string) bool { return senderMayNotify(ev, l.create, l.powerLevels, key) }
+	count := func() int {
+		n := 0
+		for _, m := range l.members {
+			if m == "join" {
+				n++
+			}
+		}
+		return n
+	}
 	for _, it := range items { // newest first
 		if it.pdu.Sender() == user {
 			break
 		}
-		notify, highlight := defaultPushActions(newPushEvent(it.pdu, mayNotifyRoom), user, l.displayName)
+		notify, highlight := pushActions(newPushEvent(it.pdu, mayNotify, count), rules, user, l.displayName)
 		if notify {
 			l.notify++
 			if highlight {

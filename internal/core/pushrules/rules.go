@@ -397,3 +397,17 @@ func ValidateActions(actions []json.RawMessage) ([]json.RawMessage, error) {
 	}
 	return out, nil
 }
+
+// FromAccountData reads the content of a user's m.push_rules account data
+// (nil when they have none) as their ruleset, laid over today's defaults
+// (Merge). Content that cannot be read yields the defaults.
+func FromAccountData(raw []byte, user string) Ruleset {
+	if raw == nil {
+		return Defaults(user)
+	}
+	var r Rules
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return Defaults(user)
+	}
+	return Merge(&r.Global, user)
+}
