@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync/atomic"
 )
 
 // dialect holds exactly what differs between the two backends. Everything
@@ -111,9 +110,8 @@ type backend struct {
 	// on a connection of the writer's own (closed by closeWriter).
 	beginWrite  func(ctx context.Context) (writeTx, error)
 	closeWriter func() error
-	// writerRoundTrips counts the writer's round trips to the server,
-	// where it has any (PostgreSQL); nil otherwise.
-	writerRoundTrips *atomic.Int64
+	// pgWriter is the PostgreSQL writer's connection; nil on SQLite.
+	pgWriter *pgWriter
 }
 
 // openBackend chooses the backend from the DSN and opens its pools. A

@@ -103,11 +103,11 @@ func openPostgres(ctx context.Context, dsn string) (*backend, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
-	w := &pgWriter{dsn: dsn}
+	w := &pgWriter{dsn: dsn, idleCheck: pgWriterIdleCheck}
 	if _, err := w.connect(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return &backend{d: postgresDialect{}, read: pool, write: pool, beginWrite: w.begin, closeWriter: w.close,
-		writerRoundTrips: &w.roundTrips}, nil
+		pgWriter: w}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,12 +24,31 @@ import (
 type pgWriter struct {
 	dsn  string
 	conn *pgx.Conn
+	// lastUsed is when the connection last began a transaction.
+	lastUsed time.Time
+	// idleCheck is how long the connection may sit idle before a
+	// transaction first checks that the server has not closed it.
+	idleCheck time.Duration
 	// roundTrips counts the pipelines sent, for tests.
 	roundTrips atomic.Int64
 }
 
-// connect returns the open connection, reconnecting if the last one broke.
+// pgWriterIdleCheck is pgWriter.idleCheck. The check waits up to a
+// millisecond for a sign of a closed connection, so busy writers skip it;
+// an idle connection is where a server restart or an idle timeout would
+// otherwise fail the next write.
+const pgWriterIdleCheck = 30 * time.Second
+
+// connect returns the open connection, reconnecting if the last one broke
+// or, after idleCheck without use, was closed by the server.
 func (w *pgWriter) connect(ctx context.Context) (*pgx.Conn, error) {
+	now := time.Now()
+	if w.conn != nil && !w.conn.IsClosed() && now.Sub(w.lastUsed) >= w.idleCheck {
+		if err := w.conn.PgConn().CheckConn(); err != nil {
+			w.conn.Close(ctx) // broken already: the error adds nothing
+		}
+	}
+	w.lastUsed = now
 	if w.conn != nil && !w.conn.IsClosed() {
 		return w.conn, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 )
@@ -49,7 +50,7 @@ func TestWriterPipelinesOnPostgres(t *testing.T) {
 	db := openTestDB(t, postgresTestDSN(t))
 	ctx := context.Background()
 	group := emptyStateGroup(t, db)
-	trips := db.b.writerRoundTrips
+	trips := &db.b.pgWriter.roundTrips
 
 	write(t, db, func(tx *Tx) error {
 		return tx.CreateRoom(ctx, Room{RoomID: roomA, RoomVersion: "12", Creator: alice, CreatedTS: 1})
@@ -240,29 +241,56 @@ func TestUncontendedWriteRunsOnCallersGoroutine(t *testing.T) {
 	})
 }
 
-// TestPostgresWriterReconnects checks that losing the writer's connection
-// fails the write that was using it, and that the next write reconnects.
+// TestPostgresWriterReconnects checks that a write finding the writer's
+// connection closed by the server after the connection sat idle reconnects
+// instead of failing, and that a write failing on a lost connection is
+// followed by one that reconnects.
 func TestPostgresWriterReconnects(t *testing.T) {
 	dsn := postgresTestDSN(t)
 	db := openTestDB(t, dsn)
 	ctx := context.Background()
-	var pid int64
-	write(t, db, func(tx *Tx) error {
-		return tx.q.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid)
-	})
-	// Another connection ends the writer's session.
-	admin, err := Open(ctx, dsn, testLogger())
-	if err != nil {
-		t.Fatal(err)
+	terminate := func(pid int64) {
+		t.Helper()
+		admin := openTestDB(t, dsn)
+		var ok bool
+		if err := admin.q.QueryRowContext(ctx, "SELECT pg_terminate_backend($1)", pid).Scan(&ok); err != nil || !ok {
+			t.Fatalf("terminate writer backend %d: %v, %v", pid, ok, err)
+		}
+		// Wait until the session is gone, so the writer's socket is closed.
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			var n int
+			if err := admin.q.QueryRowContext(ctx, "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1", pid).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("writer backend %d still running", pid)
 	}
-	defer admin.Close()
-	var ok bool
-	if err := admin.q.QueryRowContext(ctx, "SELECT pg_terminate_backend($1)", pid).Scan(&ok); err != nil || !ok {
-		t.Fatalf("terminate writer backend %d: %v, %v", pid, ok, err)
+	writerPID := func() int64 {
+		t.Helper()
+		var pid int64
+		write(t, db, func(tx *Tx) error {
+			return tx.q.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid)
+		})
+		return pid
 	}
-	// The terminated session may take a moment to go; a write either fails
-	// on it or already reconnects. Either way a later write must succeed.
-	_ = db.Write(ctx, func(tx *Tx) error { return tx.CreateUser(ctx, User{UserID: userN(1), CreatedTS: 1}) })
+
+	// Idle long enough (here: at once) to be checked before use.
+	db.b.pgWriter.idleCheck = 0
+	terminate(writerPID())
+	write(t, db, func(tx *Tx) error { return tx.CreateUser(ctx, User{UserID: userN(0), CreatedTS: 1}) })
+	db.b.pgWriter.idleCheck = time.Hour
+
+	// Not checked: the write using the lost connection fails, the next one
+	// reconnects.
+	terminate(writerPID())
+	if err := db.Write(ctx, func(tx *Tx) error { return tx.CreateUser(ctx, User{UserID: userN(1), CreatedTS: 1}) }); err == nil {
+		t.Errorf("write on a connection the server closed succeeded, want an error")
+	}
 	write(t, db, func(tx *Tx) error { return tx.CreateUser(ctx, User{UserID: userN(2), CreatedTS: 1}) })
 	if _, err := db.User(ctx, userN(2)); err != nil {
 		t.Errorf("user written after the writer's connection was lost: %v", err)
