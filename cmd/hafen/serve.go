@@ -26,6 +26,7 @@ import (
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/profile"
+	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
@@ -87,7 +88,12 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	if err != nil {
 		return err
 	}
-	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos, AccountDataPos: adPos})
+	rcPos, err := db.MaxReceiptPos(ctx)
+	if err != nil {
+		return err
+	}
+	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos,
+		AccountDataPos: adPos, ReceiptPos: rcPos})
 	if err := syncer.Start(ctx); err != nil {
 		return fmt.Errorf("start sync: %w", err)
 	}
@@ -103,7 +109,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Profiles:  &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger},
 	}
 	cs.Filters = &filter.Service{DB: db}
-	cs.AccountData = &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
+	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
+	cs.AccountData = ads
+	cs.Receipts = &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded}
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()

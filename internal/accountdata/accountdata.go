@@ -89,6 +89,13 @@ func (s *Service) Set(ctx context.Context, user id.UserID, roomID id.RoomID, typ
 	return s.write(ctx, user, roomID, typ, func(json.RawMessage) (json.RawMessage, error) { return content, nil })
 }
 
+// SetServerControlled stores account data of a type the server controls
+// (m.fully_read, through the read marker endpoints), without the checks
+// Set makes for clients.
+func (s *Service) SetServerControlled(ctx context.Context, user id.UserID, roomID id.RoomID, typ string, content json.RawMessage) error {
+	return s.write(ctx, user, roomID, typ, func(json.RawMessage) (json.RawMessage, error) { return content, nil })
+}
+
 // write replaces a piece of account data with what edit makes of its
 // current content (nil if there is none), in one transaction, and tells
 // sync.

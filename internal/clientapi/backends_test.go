@@ -15,6 +15,7 @@ import (
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/profile"
+	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 )
@@ -39,6 +40,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 		t.Fatal(err)
 	}
 	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger})
+	ads := &accountdata.Service{DB: db}
 	s := &Server{
 		ServerName:   "hafen.test",
 		Store:        &account.Service{DB: db},
@@ -51,7 +53,8 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Profiles:  &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger},
 		},
 		Filters:     &filter.Service{DB: db},
-		AccountData: &accountdata.Service{DB: db},
+		AccountData: ads,
+		Receipts:    &receipts.Service{DB: db, AccountData: ads},
 	}
 	rt := httpapi.NewRouter()
 	s.Routes(rt)

@@ -153,6 +153,8 @@ type Server struct {
 	Filters Filters
 	// AccountData keeps users' account data, tags and push rules.
 	AccountData AccountData
+	// Receipts keeps read receipts and read markers.
+	Receipts Receipts
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 

@@ -121,10 +121,6 @@ var unimplementedOps = []unimplementedOp{
 	// pusher.yaml
 	{"getPushers", "GET", "/_matrix/client/v3/pushers"},
 	{"postPusher", "POST", "/_matrix/client/v3/pushers/set"},
-	// read_markers.yaml
-	{"setReadMarker", "POST", "/_matrix/client/v3/rooms/{roomId}/read_markers"},
-	// receipts.yaml
-	{"postReceipt", "POST", "/_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}"},
 	// refresh.yaml
 	{"refresh", "POST", "/_matrix/client/v3/refresh"},
 	// registration.yaml

@@ -106,12 +106,16 @@ func (h *harness) addSync(ringSize int) *Service {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	rcPos, err := h.db.MaxReceiptPos(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	db := &countingStore{Store: h.db}
 	if h.sync == nil {
 		db = h.calls
 	}
 	s := New(Config{DB: db, Rooms: h.rooms, Logger: slog.New(slog.DiscardHandler), Stream: h.rooms.Stream(),
-		StreamPos: pos, AccountDataPos: adPos, RingSize: ringSize, Now: func() time.Time { return testNow }})
+		StreamPos: pos, AccountDataPos: adPos, ReceiptPos: rcPos, RingSize: ringSize, Now: func() time.Time { return testNow }})
 	if err := s.Start(h.ctx); err != nil {
 		h.t.Fatal(err)
 	}

@@ -43,13 +43,16 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 		return nil, err
 	}
 	if req.Since == "" {
-		adPos := s.accountDataPos()
+		adPos, rcPos := s.accountDataPos(), s.receiptPos()
 		pos := s.notifier.Position()
 		resp, err := s.initial(ctx, req, pos)
 		if err != nil {
 			return nil, err
 		}
-		return resp, s.addAccountData(ctx, req, resp, true, 0, adPos)
+		if err := s.addAccountData(ctx, req, resp, true, 0, adPos); err != nil {
+			return nil, err
+		}
+		return resp, s.addReceipts(ctx, req, resp, true, 0, rcPos)
 	}
 	tok, err := ParseSyncToken(req.Since)
 	if err != nil {
@@ -65,13 +68,16 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 	defer cancel()
 	for {
 		seen := s.notifier.Changes()
-		adPos := s.accountDataPos()
+		adPos, rcPos := s.accountDataPos(), s.receiptPos()
 		pos := s.notifier.Position()
 		resp, err := s.incremental(ctx, req, since, pos)
 		if err != nil {
 			return nil, err
 		}
 		if err := s.addAccountData(ctx, req, resp, false, min(tok.AccountData, adPos), adPos); err != nil {
+			return nil, err
+		}
+		if err := s.addReceipts(ctx, req, resp, false, min(tok.Receipts, rcPos), rcPos); err != nil {
 			return nil, err
 		}
 		if !resp.isEmpty() || req.FullState || waitCtx.Err() != nil {

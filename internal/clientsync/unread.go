@@ -53,6 +53,8 @@ type unreadRoom struct {
 	// has not recorded) and sets membersLoaded.
 	members       map[string]string
 	membersLoaded bool
+	// last is the newest event apply has seen in the room.
+	last id.EventID
 }
 
 func newUnreadRoom() *unreadRoom {
@@ -105,6 +107,7 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 		if sk, ok := ev.StateKey(); ok && ev.Type() == "m.room.member" {
 			r.members[sk] = authrules.Membership(ev.Content())
 		}
+		r.last = ev.EventID()
 		pe := newPushEvent(ev, r.senderMayNotify, r.joinedCount) // read once for all users
 		for user, c := range r.users {
 			if ev.IsStateKey("m.room.member", string(user)) {
@@ -119,9 +122,8 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 				}
 			}
 			if ev.Sender() == user {
-				// NOTSPEC: without read receipts the user's own event
-				// is taken as having read everything before it.
-				// TODO(#receipts): count from the user's m.read receipt.
+				// The user's own event reads everything before it, as
+				// a read receipt for it would.
 				if c.notify != 0 || c.highlight != 0 || c.loading != nil {
 					c.changed = p.StreamPos
 				}
@@ -144,6 +146,31 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 			delete(u.rooms, ev.RoomID())
 		}
 	}
+}
+
+// readUpTo applies the user's new read receipt (m.read or m.read.private,
+// unthreaded or of the main timeline) for eventID: when it is the newest
+// event of the room the counts drop to zero in memory; otherwise they are
+// set up again from the store on next use, counting after the receipt.
+func (u *unreadCounts) readUpTo(user id.UserID, roomID id.RoomID, eventID id.EventID) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	r := u.rooms[roomID]
+	if r == nil {
+		return
+	}
+	c := r.users[user]
+	if c == nil {
+		return
+	}
+	if c.loading == nil && r.last == eventID {
+		if c.notify != 0 || c.highlight != 0 {
+			c.changed = u.pos
+		}
+		c.notify, c.highlight = 0, 0
+		return
+	}
+	delete(r.users, user)
 }
 
 // senderMayNotify reports whether the sender of ev has the power level of
@@ -253,10 +280,13 @@ type loadedUnread struct {
 // loadUnread counts the user's notifications in a room among its events up
 // to stream position upto, judged by the room's current state.
 //
-// NOTSPEC: without read receipts, the count starts after the user's own
-// last event in the room (at most unreadScanLimit events back), and the
-// rules see today's display name and power levels rather than those at
-// each event. TODO(#receipts): count from the user's m.read receipt.
+// The count starts after the user's read receipt (m.read or
+// m.read.private, unthreaded or of the main timeline) or their own last
+// event in the room, whichever is newer, at most unreadScanLimit events
+// back.
+//
+// NOTSPEC: the rules see today's display name, member count and power
+// levels rather than those at each event.
 func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.RoomID, upto int64, rules *pushrules.Evaluator) (loadedUnread, error) {
 	l := loadedUnread{members: map[string]string{}}
 	state, err := s.rooms.CurrentState(ctx, roomID)
@@ -275,6 +305,16 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 			if sk == string(user) {
 				l.displayName = memberContentOf(ev.Content()).DisplayName
 			}
+		}
+	}
+	rcs, err := s.db.UserReceipts(ctx, roomID, user)
+	if err != nil {
+		return l, err
+	}
+	read := map[id.EventID]bool{}
+	for _, rc := range rcs {
+		if (rc.Type == "m.read" || rc.Type == "m.read.private") && (rc.ThreadID == "" || rc.ThreadID == "main") {
+			read[rc.EventID] = true
 		}
 	}
 	evs, err := s.db.RoomEventsRange(ctx, roomID, upto, 0, store.Backward, unreadScanLimit)
@@ -296,7 +336,7 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 		return n
 	}
 	for _, it := range items { // newest first
-		if it.pdu.Sender() == user {
+		if it.pdu.Sender() == user || read[it.pdu.EventID()] {
 			break
 		}
 		notify, highlight := pushActions(newPushEvent(it.pdu, mayNotify, count), rules, user, l.displayName)

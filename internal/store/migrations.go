@@ -86,6 +86,11 @@ var migrations = []migration{
 		name:       "account data",
 		statements: []string{accountDataSchema},
 	},
+	{
+		version:    10,
+		name:       "receipts",
+		statements: []string{receiptsSchema},
+	},
 }
 
 const schemaMigrationsSchema = `

@@ -1,0 +1,54 @@
+package clientapi
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"maunium.net/go/mautrix"
+)
+
+// TestReceiptsAndReadMarkers posts receipts and read markers through the
+// router, on every backend, including the permission cases.
+func TestReceiptsAndReadMarkers(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		ctx := context.Background()
+		alice, at := e.user("alice")
+		_, bt := e.user("bob")
+		created := must[*mautrix.RespCreateRoom](t, "create room")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"}))
+		sent := must[*mautrix.RespSendEvent](t, "send")(alice.SendText(ctx, created.RoomID, "hello"))
+		room := url.PathEscape(string(created.RoomID))
+		ev := url.PathEscape(string(sent.EventID))
+		receipt := func(typ, eventID string) string {
+			return "/_matrix/client/v3/rooms/" + room + "/receipt/" + typ + "/" + eventID
+		}
+
+		e.expect(e.do("POST", receipt("m.read", ev), at, map[string]any{}), http.StatusOK, "")
+		e.expect(e.do("POST", receipt("m.read", ev), at, nil), http.StatusOK, "")
+		e.expect(e.do("POST", receipt("m.read.private", ev), at, map[string]any{"thread_id": "main"}), http.StatusOK, "")
+		e.expect(e.do("POST", receipt("m.read", ev), at, map[string]any{"thread_id": string(sent.EventID)}), http.StatusOK, "")
+		e.expect(e.do("POST", receipt("m.fully_read", ev), at, map[string]any{}), http.StatusOK, "")
+		marker := e.do("GET", "/_matrix/client/v3/user/"+url.PathEscape(string(alice.UserID))+"/rooms/"+room+"/account_data/m.fully_read", at, nil)
+		if marker.str("event_id") != string(sent.EventID) {
+			t.Errorf("m.fully_read = %s", marker.raw)
+		}
+
+		// Errors: unknown type, bad thread, unknown event, malformed IDs.
+		e.expect(e.do("POST", receipt("m.unread", ev), at, nil), http.StatusBadRequest, "M_INVALID_PARAM")
+		e.expect(e.do("POST", receipt("m.read", ev), at, map[string]any{"thread_id": "nothread"}), http.StatusBadRequest, "M_INVALID_PARAM")
+		e.expect(e.do("POST", receipt("m.fully_read", ev), at, map[string]any{"thread_id": "main"}), http.StatusBadRequest, "M_INVALID_PARAM")
+		e.expect(e.do("POST", receipt("m.read", url.PathEscape("$unknown:hafen.test")), at, nil), http.StatusNotFound, "M_NOT_FOUND")
+		e.expect(e.do("POST", receipt("m.read", "notanevent"), at, nil), http.StatusBadRequest, "M_INVALID_PARAM")
+		// Bob is not in the room: his receipts and markers are refused.
+		e.expect(e.do("POST", receipt("m.read", ev), bt, nil), http.StatusForbidden, "M_FORBIDDEN")
+		markers := "/_matrix/client/v3/rooms/" + room + "/read_markers"
+		e.expect(e.do("POST", markers, bt, map[string]any{"m.fully_read": string(sent.EventID)}), http.StatusForbidden, "M_FORBIDDEN")
+
+		e.expect(e.do("POST", markers, at, map[string]any{"m.fully_read": string(sent.EventID), "m.read": string(sent.EventID), "m.read.private": string(sent.EventID)}), http.StatusOK, "")
+		e.expect(e.do("POST", markers, at, map[string]any{}), http.StatusOK, "")
+		e.expect(e.do("POST", markers, at, map[string]any{"m.read": "nope"}), http.StatusBadRequest, "M_INVALID_PARAM")
+		e.expect(e.do("POST", markers, at, map[string]any{"m.read": "$unknown:hafen.test"}), http.StatusNotFound, "M_NOT_FOUND")
+		e.expect(e.do("POST", markers, at, `[]`), http.StatusBadRequest, "M_BAD_JSON")
+	})
+}
