@@ -23,6 +23,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
+	"github.com/hafenchat/hafen/internal/fedevents"
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/profile"
@@ -102,11 +103,13 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs := newClientServer(cfg, db)
 	cs.Sync = syncer
 	serverName := id.ServerName(cfg.ServerName)
+	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms}
+	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
 	cs.Rooms = &clientapi.Rooms{
 		Service:   rooms,
 		Store:     db,
-		Directory: &directory.Service{ServerName: serverName, DB: db, Rooms: rooms},
-		Profiles:  &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger},
+		Directory: dir,
+		Profiles:  profiles,
 	}
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
@@ -116,6 +119,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
+	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger}
+	fed.api.Profiles, fed.api.Directory = profiles, dir
 	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()

@@ -25,7 +25,7 @@ func receiptContent(t *testing.T, r *Response, roomID id.RoomID) map[string]map[
 	}
 	for _, raw := range jr.Ephemeral.Events {
 		var ev struct {
-			Type    string                                                `json:"type"`
+			Type    string                                           `json:"type"`
 			Content map[string]map[string]map[string]json.RawMessage `json:"content"`
 		}
 		if err := json.Unmarshal(raw, &ev); err != nil {

@@ -23,7 +23,7 @@ import (
 // origin and the body it was given, to test the middleware on requests
 // with a body.
 func echoRoute(s *Server, rt *httpapi.Router) {
-	rt.Handle("PUT /_matrix/federation/v1/send/{txnId}", s.authed(func(w http.ResponseWriter, r *http.Request, origin id.ServerName) error {
+	rt.Handle("PUT /_matrix/federation/v1/test_echo/{txnId}", s.authed(func(w http.ResponseWriter, r *http.Request, origin id.ServerName) error {
 		body, _ := io.ReadAll(r.Body)
 		return httpapi.OK(w, map[string]any{"origin": origin, "body": json.RawMessage(body)})
 	}))
@@ -64,7 +64,7 @@ func TestRequestAuthentication(t *testing.T) {
 		Body   json.RawMessage `json:"body"`
 	}
 	body := []byte(`{"pdus":[],"edus":[]}`)
-	if err := a.client.DoJSON(ctx, federation.Request{Destination: b.name, Method: http.MethodPut, Path: "/_matrix/federation/v1/send/1?x=1", Body: body}, &echo); err != nil {
+	if err := a.client.DoJSON(ctx, federation.Request{Destination: b.name, Method: http.MethodPut, Path: "/_matrix/federation/v1/test_echo/1?x=1", Body: body}, &echo); err != nil {
 		t.Fatalf("signed request = %v", err)
 	}
 	if echo.Origin != a.name || !bytes.Equal(echo.Body, body) {
@@ -73,7 +73,7 @@ func TestRequestAuthentication(t *testing.T) {
 
 	// A request signed by gomatrixserverlib (Dendrite's library) with A's
 	// key is accepted too.
-	fr := fclient.NewFederationRequest(http.MethodPut, spec.ServerName(a.name), spec.ServerName(b.name), "/_matrix/federation/v1/send/gmsl?x=1")
+	fr := fclient.NewFederationRequest(http.MethodPut, spec.ServerName(a.name), spec.ServerName(b.name), "/_matrix/federation/v1/test_echo/gmsl?x=1")
 	if err := fr.SetContent(map[string]any{"pdus": []any{}, "edus": []any{}}); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestRequestAuthentication(t *testing.T) {
 		wantStatus   int
 		wantCode     string
 	}
-	send := signing.Request{Method: http.MethodPut, URI: "/_matrix/federation/v1/send/1?x=1", Origin: a.name, Destination: b.name, Content: body}
+	send := signing.Request{Method: http.MethodPut, URI: "/_matrix/federation/v1/test_echo/1?x=1", Origin: a.name, Destination: b.name, Content: body}
 	with := func(f func(r *signing.Request)) signing.Request { r := send; f(&r); return r }
 	std := func(x signing.XMatrix) string { return x.Header() }
 	cases := []forged{
@@ -117,8 +117,8 @@ func TestRequestAuthentication(t *testing.T) {
 		{name: "origin nobody answers for", signed: with(func(r *signing.Request) { r.Origin = "127.0.0.1:1" }), sent: send, key: reKey(a.key, "127.0.0.1:1", a.key.KeyID), header: std, wantStatus: 401, wantCode: "M_UNAUTHORIZED"},
 		{name: "tampered body", signed: send, sent: with(func(r *signing.Request) { r.Content = []byte(`{"pdus":[{}],"edus":[]}`) }), key: a.key, header: std, wantStatus: 401, wantCode: "M_UNAUTHORIZED"},
 		{name: "body left out", signed: send, sent: with(func(r *signing.Request) { r.Content = nil }), key: a.key, header: std, wantStatus: 401, wantCode: "M_UNAUTHORIZED"},
-		{name: "body replayed under another URI", signed: send, sent: with(func(r *signing.Request) { r.URI = "/_matrix/federation/v1/send/2?x=1" }), key: a.key, header: std, wantStatus: 401, wantCode: "M_UNAUTHORIZED"},
-		{name: "other query string", signed: send, sent: with(func(r *signing.Request) { r.URI = "/_matrix/federation/v1/send/1?x=2" }), key: a.key, header: std, wantStatus: 401, wantCode: "M_UNAUTHORIZED"},
+		{name: "body replayed under another URI", signed: send, sent: with(func(r *signing.Request) { r.URI = "/_matrix/federation/v1/test_echo/2?x=1" }), key: a.key, header: std, wantStatus: 401, wantCode: "M_UNAUTHORIZED"},
+		{name: "other query string", signed: send, sent: with(func(r *signing.Request) { r.URI = "/_matrix/federation/v1/test_echo/1?x=2" }), key: a.key, header: std, wantStatus: 401, wantCode: "M_UNAUTHORIZED"},
 		{name: "body that is not JSON", signed: send, sent: with(func(r *signing.Request) { r.Content = []byte(`{"pdus":`) }), key: a.key, header: std, wantStatus: 400, wantCode: "M_NOT_JSON"},
 		{name: "expired key (receiver two days later)", to: future, signed: with(func(r *signing.Request) { r.Destination = future.name }),
 			sent: with(func(r *signing.Request) { r.Destination = future.name }), key: a.key, header: std, wantStatus: 401, wantCode: "M_UNAUTHORIZED"},
@@ -159,7 +159,7 @@ func TestRequestAuthentication(t *testing.T) {
 	}
 
 	// Unknown federation endpoints answer 404 M_UNRECOGNIZED, signed or not.
-	for _, path := range []string{"/_matrix/federation/v1/event/$x", "/_matrix/federation/v2/send_join/!r:x/$e"} {
+	for _, path := range []string{"/_matrix/federation/v1/hierarchy/!r:x", "/_matrix/federation/v1/user/devices/@u:x"} {
 		resp, err := hc.Get(b.srv.URL + path)
 		if err != nil {
 			t.Fatal(err)

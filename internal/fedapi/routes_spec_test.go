@@ -21,7 +21,10 @@ const specDir = "testdata/openapi"
 
 // implemented are the operations fedapi serves; every other one must
 // answer 404 M_UNRECOGNIZED.
-var implemented = []string{"getServerKey", "perspectivesKeyQuery", "bulkPerspectivesKeyQuery", "getVersion"}
+var implemented = []string{"getServerKey", "perspectivesKeyQuery", "bulkPerspectivesKeyQuery", "getVersion", "sendTransaction",
+	"getEvent", "getRoomState", "getRoomStateIds", "getEventAuth", "backfillRoom", "getMissingPreviousEvents",
+	"makeJoin", "sendJoinV2", "makeLeave", "sendLeaveV2",
+	"queryProfile", "queryRoomDirectory", "makeKnock", "sendKnock", "sendInviteV2"}
 
 // servedElsewhere are operations cmd/hafen routes to another package on the
 // federation listener.

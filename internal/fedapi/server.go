@@ -7,7 +7,11 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/signing"
+	"github.com/hafenchat/hafen/internal/directory"
+	"github.com/hafenchat/hafen/internal/fedevents"
+	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/serverkeys"
+	"github.com/hafenchat/hafen/internal/store"
 )
 
 // Keys is what the federation API needs of the key store
@@ -20,6 +24,23 @@ type Keys interface {
 
 var _ Keys = (*serverkeys.Keys)(nil)
 
+// Events is what the room endpoints need of the inbound federation service
+// (*fedevents.Service).
+type Events interface {
+	ProcessTransaction(ctx context.Context, txn fedevents.Transaction) (json.RawMessage, error)
+	Event(ctx context.Context, server id.ServerName, eventID id.EventID) (json.RawMessage, error)
+	StateAt(ctx context.Context, server id.ServerName, roomID id.RoomID, eventID id.EventID) (fedevents.RoomState, error)
+	EventAuth(ctx context.Context, server id.ServerName, roomID id.RoomID, eventID id.EventID) ([]store.Event, error)
+	Backfill(ctx context.Context, server id.ServerName, roomID id.RoomID, from []id.EventID, limit int) ([]json.RawMessage, error)
+	MissingEvents(ctx context.Context, server id.ServerName, roomID id.RoomID, req fedevents.MissingEventsRequest) ([]json.RawMessage, error)
+	ResidentServers(ctx context.Context, roomID id.RoomID) ([]id.ServerName, error)
+	MakeMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, user id.UserID, membership string, versions []string) (json.RawMessage, string, error)
+	Invite(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, roomVersion string, raw json.RawMessage) (json.RawMessage, error)
+	SendMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, raw json.RawMessage, membership string) (fedevents.MembershipResult, error)
+}
+
+var _ Events = (*fedevents.Service)(nil)
+
 // Server is the Server-Server API. Its fields are set by cmd/hafen.
 type Server struct {
 	// ServerName is this server's name: requests must be addressed to it.
@@ -28,7 +49,29 @@ type Server struct {
 	Keys Keys
 	// Version is the version reported by /_matrix/federation/v1/version.
 	Version string
+	// Events is the service behind the room endpoints (transactions,
+	// events, state, joins).
+	Events Events
+	// Profiles answers profile queries (*profile.Service).
+	Profiles Profiles
+	// Directory answers room alias queries (*directory.Service).
+	Directory Directory
 }
+
+// Profiles is what profile queries need (*profile.Service).
+type Profiles interface {
+	Get(ctx context.Context, user id.UserID) (profile.Profile, error)
+}
+
+// Directory is what room alias queries need (*directory.Service).
+type Directory interface {
+	Lookup(ctx context.Context, alias id.RoomAlias) (directory.Alias, error)
+}
+
+var (
+	_ Profiles  = (*profile.Service)(nil)
+	_ Directory = (*directory.Service)(nil)
+)
 
 // ServerImplementationName is the name /version reports.
 const ServerImplementationName = "Hafen"

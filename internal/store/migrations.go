@@ -83,11 +83,16 @@ var migrations = []migration{
 	},
 	{
 		version:    9,
+		name:       "answers to inbound federation transactions",
+		statements: []string{federationTxnsSchema},
+	},
+	{
+		version:    10,
 		name:       "account data",
 		statements: []string{accountDataSchema},
 	},
 	{
-		version:    10,
+		version:    11,
 		name:       "receipts",
 		statements: []string{receiptsSchema},
 	},

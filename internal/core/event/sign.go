@@ -184,8 +184,15 @@ func VerifySignatures(e *PDU, lookup signing.KeyLookup) error {
 	return nil
 }
 
+// RequiredSigners returns the servers whose signatures e must carry: the
+// sender's (unless it is a third-party invite), the event ID's in room
+// v1/v2, and the authorising server of a restricted join. The receiver
+// makes sure it has their keys before it verifies e.
+func RequiredSigners(e *PDU) ([]id.ServerName, error) { return requiredSigners(e) }
+
 // requiredSigners lists the servers that must have signed e, without
 // duplicates.
+
 func requiredSigners(e *PDU) ([]id.ServerName, error) {
 	var out []id.ServerName
 	add := func(s id.ServerName) {

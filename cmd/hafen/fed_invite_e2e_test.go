@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+)
+
+// TestFederationInviteEndToEnd lets bob of B invite carol of A into a
+// room both servers are in: A signs the invite, and once B sends it to the
+// room, carol's sync shows it. Invites that do not match, of unknown
+// users, of unsupported versions or into rooms A is not in are refused.
+func TestFederationInviteEndToEnd(t *testing.T) {
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			a := startFedServer(t, dbArgs(t)...)
+			b := newFedPeer(t, startFedServer(t))
+			alice := register(t, a.base, "alice")
+			carol := register(t, a.base, "carol")
+			tok := alice.AccessToken
+			// Anyone in the room may invite.
+			var cr struct {
+				RoomID id.RoomID `json:"room_id"`
+			}
+			csCall(t, a.base, tok, http.MethodPost, "/_matrix/client/v3/createRoom", map[string]any{
+				"preset": "public_chat", "power_level_content_override": map[string]any{"invite": 0},
+			}, &cr)
+			roomID := cr.RoomID
+			rq := url.PathEscape(string(roomID))
+			bob := id.UserID("@bob:" + string(b.name))
+			joinOverSend(t, a, b, tok, roomID, bob)
+
+			rv := viewRoom(t, a.base, tok, roomID)
+			invite := func(target string, content string) (path string, body map[string]any, eventID id.EventID) {
+				ev := b.build(t, rv, bob, "m.room.member", &target, content)
+				return "/_matrix/federation/v2/invite/" + rq + "/" + url.PathEscape(string(ev.EventID())),
+					map[string]any{"room_version": string(rv.v.ID), "event": json.RawMessage(ev.JSON()), "invite_room_state": []any{}}, ev.EventID()
+			}
+
+			// Refusals.
+			path, body, _ := invite(carol.UserID.String(), `{"membership":"invite"}`)
+			body["room_version"] = "999"
+			if st, code := b.fedGet(t, a.name, "PUT", path, body, nil); st != 400 || code != "M_INCOMPATIBLE_ROOM_VERSION" {
+				t.Errorf("invite of an unknown room version = %d %s, want 400 M_INCOMPATIBLE_ROOM_VERSION", st, code)
+			}
+			path, body, _ = invite(carol.UserID.String(), `{"membership":"join"}`)
+			if st, code := b.fedGet(t, a.name, "PUT", path, body, nil); st != 400 || code != "M_INVALID_PARAM" {
+				t.Errorf("invite whose membership is join = %d %s, want 400 M_INVALID_PARAM", st, code)
+			}
+			path, body, _ = invite("@nobody:"+string(a.name), `{"membership":"invite"}`)
+			if st, code := b.fedGet(t, a.name, "PUT", path, body, nil); st != 403 || code != "M_FORBIDDEN" {
+				t.Errorf("invite of an unknown user = %d %s, want 403 M_FORBIDDEN", st, code)
+			}
+
+			// The invite.
+			path, body, eventID := invite(carol.UserID.String(), `{"membership":"invite"}`)
+			var signed struct {
+				Event json.RawMessage `json:"event"`
+			}
+			if st, code := b.fedGet(t, a.name, "PUT", path, body, &signed); st != 200 {
+				t.Fatalf("invite = %d %s", st, code)
+			}
+			var sigs struct {
+				Signatures map[id.ServerName]map[string]string `json:"signatures"`
+			}
+			json.Unmarshal(signed.Event, &sigs)
+			if len(sigs.Signatures[a.name]) != 1 || len(sigs.Signatures[b.name]) != 1 {
+				t.Fatalf("signed invite carries signatures of %v, want A and B", sigs.Signatures)
+			}
+			ans := sendOK(t, b, a.name, "invite", signed.Event)
+			if r := ans.PDUs[eventID]; r.Error != nil {
+				t.Fatalf("invite over /send: %s", *r.Error)
+			}
+			var syncResp struct {
+				Rooms struct {
+					Invite map[id.RoomID]json.RawMessage `json:"invite"`
+				} `json:"rooms"`
+			}
+			csCall(t, a.base, carol.AccessToken, http.MethodGet, "/_matrix/client/v3/sync?timeout=0", nil, &syncResp)
+			if _, ok := syncResp.Rooms.Invite[roomID]; !ok {
+				t.Errorf("carol's sync has no invite to %s: %v", roomID, syncResp.Rooms.Invite)
+			}
+
+			// A room A is not in.
+			left := createPublicRoom(t, a.base, tok)
+			rvLeft := viewRoom(t, a.base, tok, left)
+			csCall(t, a.base, tok, http.MethodPost, "/_matrix/client/v3/rooms/"+url.PathEscape(string(left))+"/leave", map[string]any{}, &struct{}{})
+			carolKey := carol.UserID.String()
+			ev := b.build(t, rvLeft, bob, "m.room.member", &carolKey, `{"membership":"invite"}`)
+			if st, code := b.fedGet(t, a.name, "PUT", "/_matrix/federation/v2/invite/"+url.PathEscape(string(left))+"/"+url.PathEscape(string(ev.EventID())),
+				map[string]any{"room_version": string(rvLeft.v.ID), "event": json.RawMessage(ev.JSON())}, nil); st != 403 || code != "M_FORBIDDEN" {
+				t.Errorf("invite into a room A is not in = %d %s, want 403 M_FORBIDDEN", st, code)
+			}
+		})
+	}
+}
