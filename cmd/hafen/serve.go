@@ -115,6 +115,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
 	cs.AccountData = ads
 	cs.Receipts = &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded}
+	cs.Typing = syncer
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()

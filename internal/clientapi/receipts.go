@@ -25,11 +25,12 @@ type Receipts interface {
 
 var _ Receipts = (*receipts.Service)(nil)
 
-// receiptRoutes registers the receipt and read marker endpoints.
+// receiptRoutes registers the receipt, read marker and typing endpoints.
 func (s *Server) receiptRoutes(rt *httpapi.Router, a *roomAPI) {
 	const v3 = "/_matrix/client/v3"
 	rt.Handle("POST "+v3+"/rooms/{roomId}/receipt/{receiptType}/{eventId}", s.authed(a.postReceipt))
 	rt.Handle("POST "+v3+"/rooms/{roomId}/read_markers", s.authed(a.setReadMarker))
+	rt.Handle("PUT "+v3+"/rooms/{roomId}/typing/{userId}", s.authed(a.setTyping))
 }
 
 // readableEvent checks that the user is joined to the room (403

@@ -2,11 +2,17 @@ package clientapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
+
+	"github.com/hafenchat/hafen/internal/clientsync"
+	"github.com/hafenchat/hafen/internal/core/id"
 )
 
 // TestReceiptsAndReadMarkers posts receipts and read markers through the
@@ -50,5 +56,47 @@ func TestReceiptsAndReadMarkers(t *testing.T) {
 		e.expect(e.do("POST", markers, at, map[string]any{"m.read": "nope"}), http.StatusBadRequest, "M_INVALID_PARAM")
 		e.expect(e.do("POST", markers, at, map[string]any{"m.read": "$unknown:hafen.test"}), http.StatusNotFound, "M_NOT_FOUND")
 		e.expect(e.do("POST", markers, at, `[]`), http.StatusBadRequest, "M_BAD_JSON")
+	})
+}
+
+// typingRecorder records SetTyping calls.
+type typingRecorder struct{ calls []string }
+
+func (r *typingRecorder) SetTyping(roomID id.RoomID, user id.UserID, typing bool, timeout time.Duration) {
+	r.calls = append(r.calls, fmt.Sprintf("%s %s %v %v", roomID, user, typing, timeout))
+}
+
+// TestTypingPermissions checks the typing endpoint's checks through the
+// router, on every backend.
+func TestTypingPermissions(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		rec := &typingRecorder{}
+		e.srv.Typing = rec
+		ctx := context.Background()
+		alice, at := e.user("alice")
+		_, bt := e.user("bob")
+		created := must[*mautrix.RespCreateRoom](t, "create room")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"}))
+		path := func(user string) string {
+			return "/_matrix/client/v3/rooms/" + url.PathEscape(string(created.RoomID)) + "/typing/" + url.PathEscape(user)
+		}
+		e.expect(e.do("PUT", path(string(alice.UserID)), at, map[string]any{"typing": true, "timeout": 30000}), http.StatusOK, "")
+		e.expect(e.do("PUT", path(string(alice.UserID)), at, map[string]any{"typing": true, "timeout": 86400000}), http.StatusOK, "")
+		e.expect(e.do("PUT", path(string(alice.UserID)), at, map[string]any{"typing": false}), http.StatusOK, "")
+		want := []string{
+			fmt.Sprintf("%s %s true 30s", created.RoomID, alice.UserID),
+			fmt.Sprintf("%s %s true %v", created.RoomID, alice.UserID, clientsync.MaxTypingTimeout),
+			fmt.Sprintf("%s %s false 0s", created.RoomID, alice.UserID),
+		}
+		if !slices.Equal(rec.calls, want) {
+			t.Errorf("typing calls = %q, want %q", rec.calls, want)
+		}
+		e.expect(e.do("PUT", path(string(alice.UserID)), bt, map[string]any{"typing": true}), http.StatusForbidden, "M_FORBIDDEN")
+		e.expect(e.do("PUT", path("@bob:hafen.test"), bt, map[string]any{"typing": true}), http.StatusForbidden, "M_FORBIDDEN")
+		e.expect(e.do("PUT", path(string(alice.UserID)), at, map[string]any{}), http.StatusBadRequest, "M_MISSING_PARAM")
+		e.expect(e.do("PUT", path(string(alice.UserID)), at, map[string]any{"typing": true, "timeout": -1}), http.StatusBadRequest, "M_INVALID_PARAM")
+		e.expect(e.do("PUT", path("nobody"), at, map[string]any{"typing": true}), http.StatusBadRequest, "M_INVALID_PARAM")
+		if len(rec.calls) != 3 {
+			t.Errorf("refused requests reached sync: %q", rec.calls)
+		}
 	})
 }

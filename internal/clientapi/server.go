@@ -155,6 +155,8 @@ type Server struct {
 	AccountData AccountData
 	// Receipts keeps read receipts and read markers.
 	Receipts Receipts
+	// Typing holds who is typing (sync's memory).
+	Typing Typing
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 

@@ -162,8 +162,6 @@ var unimplementedOps = []unimplementedOp{
 	{"getThreadRoots", "GET", "/_matrix/client/v1/rooms/{roomId}/threads"},
 	// to_device.yaml
 	{"sendToDevice", "PUT", "/_matrix/client/v3/sendToDevice/{eventType}/{txnId}"},
-	// typing.yaml
-	{"setTyping", "PUT", "/_matrix/client/v3/rooms/{roomId}/typing/{userId}"},
 	// users.yaml
 	{"searchUserDirectory", "POST", "/_matrix/client/v3/user_directory/search"},
 	// voip.yaml

@@ -60,6 +60,8 @@ type Service struct {
 	accountData accountDataStream
 	// receipts is sync's memory of the receipt stream.
 	receipts receiptLog
+	// typing holds who is typing where.
+	typing typingState
 
 	mu sync.Mutex
 	// members caches the memberships of users who have synced, by user
@@ -125,6 +127,7 @@ func New(cfg Config) *Service {
 		loading:  map[id.UserID]*memberLoad{},
 	}
 	s.receipts = receiptLog{start: cfg.ReceiptPos, pos: cfg.ReceiptPos}
+	s.typing.rooms = map[id.RoomID]*typingRoom{}
 	s.accountData = accountDataStream{start: cfg.AccountDataPos, pos: cfg.AccountDataPos, users: map[id.UserID]int64{}}
 	// Sync is not durable: it starts from the database's state at
 	// StreamPos on every start, so it consumes from there.

@@ -43,16 +43,16 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 		return nil, err
 	}
 	if req.Since == "" {
-		adPos, rcPos := s.accountDataPos(), s.receiptPos()
+		adPos, rcPos, tyPos := s.accountDataPos(), s.receiptPos(), s.typingPos()
 		pos := s.notifier.Position()
 		resp, err := s.initial(ctx, req, pos)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.addAccountData(ctx, req, resp, true, 0, adPos); err != nil {
+		if err := s.addEphemeral(ctx, req, resp, true, SyncToken{}, SyncToken{AccountData: adPos, Receipts: rcPos, Typing: tyPos}); err != nil {
 			return nil, err
 		}
-		return resp, s.addReceipts(ctx, req, resp, true, 0, rcPos)
+		return resp, nil
 	}
 	tok, err := ParseSyncToken(req.Since)
 	if err != nil {
@@ -68,16 +68,13 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 	defer cancel()
 	for {
 		seen := s.notifier.Changes()
-		adPos, rcPos := s.accountDataPos(), s.receiptPos()
+		upto := SyncToken{AccountData: s.accountDataPos(), Receipts: s.receiptPos(), Typing: s.typingPos()}
 		pos := s.notifier.Position()
 		resp, err := s.incremental(ctx, req, since, pos)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.addAccountData(ctx, req, resp, false, min(tok.AccountData, adPos), adPos); err != nil {
-			return nil, err
-		}
-		if err := s.addReceipts(ctx, req, resp, false, min(tok.Receipts, rcPos), rcPos); err != nil {
+		if err := s.addEphemeral(ctx, req, resp, false, tok, upto); err != nil {
 			return nil, err
 		}
 		if !resp.isEmpty() || req.FullState || waitCtx.Err() != nil {
@@ -88,6 +85,33 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 			return resp, nil // timed out or the client went away
 		}
 	}
+}
+
+// addEphemeral adds what is new in the streams beside the events (account
+// data, receipts, typing) between the client's token and upto, and sets
+// their positions in next_batch. Positions from the future (a token of
+// another server process) count as upto.
+func (s *Service) addEphemeral(ctx context.Context, req Request, resp *Response, initial bool, since, upto SyncToken) error {
+	if err := s.addAccountData(ctx, req, resp, initial, min(since.AccountData, upto.AccountData), upto.AccountData); err != nil {
+		return err
+	}
+	if err := s.addReceipts(ctx, req, resp, initial, min(since.Receipts, upto.Receipts), upto.Receipts); err != nil {
+		return err
+	}
+	// Typing positions restart with the process: a token from before
+	// carries a position this process may not have reached.
+	tySince := since.Typing
+	if tySince > upto.Typing {
+		tySince = 0
+	}
+	if !initial && tySince >= upto.Typing {
+		return s.addTyping(req, resp, nil, false, tySince, upto.Typing)
+	}
+	ms, err := s.memberships(ctx, req.User)
+	if err != nil {
+		return err
+	}
+	return s.addTyping(req, resp, ms, initial, tySince, upto.Typing)
 }
 
 func (r *Response) isEmpty() bool {
