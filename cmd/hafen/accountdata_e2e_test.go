@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -108,6 +109,93 @@ func TestPushRulesAndAccountDataEndToEnd(t *testing.T) {
 			var he mautrix.HTTPError
 			if !errors.As(err, &he) || he.RespError == nil || he.RespError.StatusCode != 403 || he.RespError.ErrCode != "M_FORBIDDEN" {
 				t.Errorf("bob reading alice's account data: %v", err)
+			}
+		})
+	}
+}
+
+// ephemeralOf returns a joined room's ephemeral events in a sync response
+// by type.
+func ephemeralOf(resp *mautrix.RespSync, room id.RoomID) map[string]*event.Event {
+	out := map[string]*event.Event{}
+	if jr := resp.Rooms.Join[room]; jr != nil {
+		for _, ev := range jr.Ephemeral.Events {
+			out[ev.Type.Type] = ev
+		}
+	}
+	return out
+}
+
+// TestReceiptsAndTypingEndToEnd sends a read receipt, a read marker and
+// typing notifications with a real client SDK and sees them in the other
+// member's sync, with unread counts following the receipt, on every
+// backend.
+func TestReceiptsAndTypingEndToEnd(t *testing.T) {
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			args := append([]string{"--open-registration", "--rate-limit=false"}, dbArgs(t)...)
+			base, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), args...)
+			ctx := context.Background()
+			alice, bob := register(t, base, "alice"), register(t, base, "bob")
+			created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+			if err != nil {
+				t.Fatalf("createRoom: %v\n%s", err, logs)
+			}
+			roomID := created.RoomID
+			if _, err := bob.JoinRoomByID(ctx, roomID); err != nil {
+				t.Fatalf("join: %v", err)
+			}
+			aliceFirst, err := alice.SyncRequest(ctx, 0, "", "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent, err := alice.SendText(ctx, roomID, "read me")
+			if err != nil {
+				t.Fatal(err)
+			}
+			bobFirst, err := bob.SyncRequest(ctx, 0, "", "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := bobFirst.Rooms.Join[roomID].UnreadNotifications; n == nil || n.NotificationCount != 1 {
+				t.Errorf("bob's unread before reading = %+v", n)
+			}
+
+			if err := bob.MarkRead(ctx, roomID, sent.EventID); err != nil {
+				t.Fatalf("receipt: %v", err)
+			}
+			if err := bob.SetReadMarkers(ctx, roomID, map[string]any{"m.fully_read": sent.EventID}); err != nil {
+				t.Fatalf("read markers: %v", err)
+			}
+			if _, err := bob.UserTyping(ctx, roomID, true, 30*time.Second); err != nil {
+				t.Fatalf("typing: %v", err)
+			}
+			aliceNext, err := alice.SyncRequest(ctx, 0, aliceFirst.NextBatch, "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eph := ephemeralOf(aliceNext, roomID)
+			if rc := eph["m.receipt"]; rc == nil {
+				t.Errorf("alice's sync lacks bob's receipt: %v", eph)
+			} else if err := rc.Content.ParseRaw(event.EphemeralEventReceipt); err != nil || (*rc.Content.AsReceipt())[sent.EventID][event.ReceiptTypeRead][bob.UserID].Timestamp.IsZero() {
+				t.Errorf("m.receipt = %s (%v)", rc.Content.VeryRaw, err)
+			}
+			if ty := eph["m.typing"]; ty == nil {
+				t.Errorf("alice's sync lacks bob's typing: %v", eph)
+			} else if err := ty.Content.ParseRaw(event.EphemeralEventTyping); err != nil || len(ty.Content.AsTyping().UserIDs) != 1 || ty.Content.AsTyping().UserIDs[0] != bob.UserID {
+				t.Errorf("m.typing = %s (%v)", ty.Content.VeryRaw, err)
+			}
+
+			bobNext, err := bob.SyncRequest(ctx, 0, bobFirst.NextBatch, "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jr := bobNext.Rooms.Join[roomID]
+			if jr == nil || jr.UnreadNotifications == nil || jr.UnreadNotifications.NotificationCount != 0 {
+				t.Errorf("bob's unread after reading = %+v", jr)
+			}
+			if g, inRoom := syncedAccountData(bobNext, roomID); inRoom["m.fully_read"] == nil {
+				t.Errorf("bob's sync lacks m.fully_read: %v %v", g, inRoom)
 			}
 		})
 	}
