@@ -4,6 +4,7 @@
 //	hafen user create <localpart> [--admin] [--password …]
 //	hafen user reset-password <user> [--password …]
 //	hafen user list
+//	hafen key rotate
 //	hafen version
 //
 // `hafen serve --help` lists every configuration flag; the user commands
@@ -53,9 +54,10 @@ const usage = `usage:
   hafen user create <localpart> [--admin] [--password PASSWORD] [flags]
   hafen user reset-password <user> [--password PASSWORD] [flags]
   hafen user list [flags]
+  hafen key rotate [flags]
   hafen version
 Run "hafen serve --help" for the configuration flags, "hafen user --help"
-for the user commands.`
+for the user commands, "hafen key rotate --help" for key rotation.`
 
 // run dispatches a command line.
 func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
@@ -72,6 +74,12 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 			return errors.New("missing user command")
 		}
 		return userCommand(ctx, args[1], args[2:], lookupEnv, stdin, stdout, stderr)
+	case "key":
+		if len(args) < 2 {
+			fmt.Fprintln(stderr, keyUsage)
+			return errors.New("missing key command")
+		}
+		return keyCommand(ctx, args[1], args[2:], lookupEnv, stdout, stderr)
 	case "version":
 		fs := flag.NewFlagSet("hafen version", flag.ContinueOnError)
 		fs.SetOutput(stdout)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -62,6 +63,11 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	if err != nil {
 		return err
 	}
+	restoreLimit, err := applyMemoryLimit(cfg)
+	if err != nil {
+		return err
+	}
+	defer restoreLimit()
 	res, err := openResources(ctx, loaded, logger)
 	if err != nil {
 		return err
@@ -149,7 +155,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		}()
 	}
 	logger.Info("hafen started", "server_name", cfg.ServerName, "client", clientLn.Addr().String(),
-		"federation", fedLn.Addr().String(), "registration", cfg.Registration.Enabled, "rate_limit", cfg.RateLimit.Enabled)
+		"federation", fedLn.Addr().String(), "registration", cfg.Registration.Enabled, "rate_limit", cfg.RateLimit.Enabled,
+		"memory_limit", cfg.MemoryLimit)
 	warnLocalhost(logger, cfg, clientLn.Addr(), fedLn.Addr())
 	if res.newServer {
 		firstStartNote(stderr, logger, loaded, clientLn.Addr())
@@ -254,6 +261,19 @@ func loadSigningKey(path string, server id.ServerName) (signing.Key, error) {
 
 // createSigningKey writes a new ed25519 signing key file.
 func createSigningKey(path string, server id.ServerName) (signing.Key, error) {
+	k, err := generateSigningKey(server)
+	if err != nil {
+		return signing.Key{}, err
+	}
+	if err := writeKeyFile(path, k); err != nil {
+		return signing.Key{}, err
+	}
+	return k, nil
+}
+
+// generateSigningKey returns a new ed25519 signing key with a random key
+// ID.
+func generateSigningKey(server id.ServerName) (signing.Key, error) {
 	keyID, err := signing.ParseKeyID("ed25519:a_" + strings.ToLower(rand.Text()[:4]))
 	if err != nil {
 		return signing.Key{}, err
@@ -262,14 +282,34 @@ func createSigningKey(path string, server id.ServerName) (signing.Key, error) {
 	if err != nil {
 		return signing.Key{}, fmt.Errorf("generate signing key: %w", err)
 	}
+	return k, nil
+}
+
+// writeKeyFile writes k to a new key file, readable by its owner only.
+func writeKeyFile(path string, k signing.Key) error {
 	data, err := signing.MarshalKeyFile(k)
 	if err != nil {
-		return signing.Key{}, err
+		return err
 	}
 	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return signing.Key{}, fmt.Errorf("write signing key: %w", err)
+		return fmt.Errorf("write signing key: %w", err)
 	}
-	return k, nil
+	return nil
+}
+
+// applyMemoryLimit sets the Go runtime's soft memory limit from
+// memory_limit; "off" leaves it alone (the runtime's default, or
+// GOMEMLIMIT). restore puts back the limit there was before.
+func applyMemoryLimit(cfg config.Config) (restore func(), err error) {
+	n, err := cfg.MemoryLimitBytes()
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return func() {}, nil
+	}
+	prev := debug.SetMemoryLimit(n)
+	return func() { debug.SetMemoryLimit(prev) }, nil
 }
 
 // newLogger builds the process logger from the log settings.

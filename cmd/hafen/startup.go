@@ -236,7 +236,7 @@ func checkIdentity(ctx context.Context, db *store.DB, cfg config.Config) (_ sign
 	if rec.ServerName != "" && rec.ServerName != cfg.ServerName {
 		return signing.Key{}, false, serverNameMismatch(cfg.ServerName, rec.ServerName)
 	}
-	path := filepath.Join(cfg.DataDir, "signing.key")
+	path := signingKeyPath(cfg.DataDir)
 	key, err := loadSigningKey(path, id.ServerName(cfg.ServerName))
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && rec.SigningKeyID != "":
@@ -250,7 +250,18 @@ func checkIdentity(ctx context.Context, db *store.DB, cfg config.Config) (_ sign
 		return signing.Key{}, false, err
 	}
 	if rec.SigningKeyID != "" && rec.SigningKeyID != string(key.KeyID) {
-		return signing.Key{}, false, fmt.Errorf("signing key file %s holds key %s, but the database's events are signed with key %s: restore the original file from a backup of the data directory", path, key.KeyID, rec.SigningKeyID)
+		// `hafen key rotate` stopped between recording the new key and
+		// moving its file in place: finish it.
+		newPath := newSigningKeyPath(cfg.DataDir)
+		if next, err := loadSigningKey(newPath, id.ServerName(cfg.ServerName)); err == nil && string(next.KeyID) == rec.SigningKeyID {
+			if err := finishRotation(path, newPath, key.KeyID); err != nil {
+				return signing.Key{}, false, err
+			}
+			key = next
+		}
+	}
+	if rec.SigningKeyID != "" && rec.SigningKeyID != string(key.KeyID) {
+		return signing.Key{}, false, fmt.Errorf("signing key file %s holds key %s, but the database's events are signed with key %s: restore the original file from a backup of the data directory (hafen key rotate keeps former keys as signing.key.<key ID>.old)", path, key.KeyID, rec.SigningKeyID)
 	}
 	if err := db.RecordServerIdentity(ctx, store.ServerIdentity{ServerName: cfg.ServerName, SigningKeyID: string(key.KeyID)}); err != nil {
 		return signing.Key{}, false, err

@@ -18,6 +18,7 @@ import (
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store/storetest"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 // forEachRoomEnv runs f once per backend on a fresh stack: SQLite in
@@ -39,7 +40,8 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger})
+	events := stream.New(0, 0)
+	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger, Stream: events})
 	ads := &accountdata.Service{DB: db}
 	s := &Server{
 		ServerName:   "hafen.test",
@@ -61,5 +63,5 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 	h := httpapi.Middleware(logger, rt)
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &roomEnv{testEnv: &testEnv{t: t, h: h, srv: s, db: db}, db: db, url: ts.URL}
+	return &roomEnv{testEnv: &testEnv{t: t, h: h, srv: s, db: db}, db: db, url: ts.URL, events: events}
 }

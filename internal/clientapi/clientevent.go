@@ -7,6 +7,7 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
@@ -18,8 +19,13 @@ import (
 
 // eventFormatter turns stored events of one room into ClientEvents for one
 // requesting device: redactions applied (with unsigned.redacted_because),
-// unsigned.age, unsigned.transaction_id for the sender's own device, and
-// unsigned.prev_content for state events. It lives for one request.
+// unsigned.age, unsigned.transaction_id for the sender's own device,
+// unsigned.prev_content for state events and unsigned.membership. It lives
+// for one request.
+//
+// formatAll reads what it needs for all events at once (the redactions,
+// the replaced state events), so formatting n events costs a few queries,
+// not a few per event.
 type eventFormatter struct {
 	db       RoomStore
 	roomID   id.RoomID
@@ -27,147 +33,331 @@ type eventFormatter struct {
 	nowMS    int64
 	userID   id.UserID
 	deviceID id.DeviceID
+
+	// memberships is the requesting user's membership timeline in the
+	// room, read on first use.
+	memberships *membershipTimeline
+	// currentState returns the room head's current state, already parsed;
+	// parsed holds it by event ID once a large batch asked for it, so
+	// that those events are not parsed again from their stored JSON.
+	currentState func(ctx context.Context) ([]*event.PDU, error)
+	parsed       map[id.EventID]*event.PDU
+	// replaces holds what state events replaced, by NID, where a header
+	// query already read it (see prepare).
+	replaces map[int64]int64
 }
+
+// minHeadLookup is the batch size from which formatAll takes the events of
+// the current state from the room head instead of parsing them: below it,
+// parsing costs less than indexing the head.
+const minHeadLookup = 64
 
 func (a *roomAPI) formatter(roomID id.RoomID, v *roomversion.Version, sess session) *eventFormatter {
 	return &eventFormatter{
 		db: a.db, roomID: roomID, version: v, nowMS: a.s.now().UnixMilli(),
 		userID: sess.UserID, deviceID: sess.DeviceID,
+		currentState: func(ctx context.Context) ([]*event.PDU, error) { return a.svc.CurrentState(ctx, roomID) },
 	}
-}
-
-// redactionOf returns the redaction that applies to e, if any. The event
-// path records it on the redacted event when it persists the redaction.
-func (f *eventFormatter) redactionOf(ctx context.Context, e store.Event) (store.Event, bool, error) {
-	if e.RedactedBecause == "" {
-		return store.Event{}, false, nil
-	}
-	r, err := f.db.Event(ctx, e.RedactedBecause)
-	if err != nil {
-		return store.Event{}, false, fmt.Errorf("load redaction of %s: %w", e.EventID, err)
-	}
-	return r, true, nil
 }
 
 // format returns the ClientEvent of a stored event.
 func (f *eventFormatter) format(ctx context.Context, e store.Event) (clientevent.Event, error) {
-	return f.formatDepth(ctx, e, 0)
-}
-
-func (f *eventFormatter) formatDepth(ctx context.Context, e store.Event, depth int) (clientevent.Event, error) {
-	pdu, err := event.ParseTrusted(e.JSON, f.version, e.EventID)
+	out, err := f.formatAll(ctx, []store.Event{e})
 	if err != nil {
-		return clientevent.Event{}, fmt.Errorf("parse stored event %s: %w", e.EventID, err)
+		return clientevent.Event{}, err
 	}
-	ce := clientevent.Format(pdu, f.nowMS, true)
-	if e.TxnID != "" && e.Sender == f.userID && e.TxnDeviceID == f.deviceID {
-		ce.Unsigned.TransactionID = e.TxnID
-	}
-	if depth == 0 {
-		red, ok, err := f.redactionOf(ctx, e)
-		if err != nil {
-			return clientevent.Event{}, err
-		}
-		if ok {
-			content, err := f.redactedContent(e)
-			if err != nil {
-				return clientevent.Event{}, err
-			}
-			ce.Content = content
-			because, err := f.formatDepth(ctx, red, depth+1)
-			if err != nil {
-				return clientevent.Event{}, err
-			}
-			b, err := json.Marshal(because)
-			if err != nil {
-				return clientevent.Event{}, fmt.Errorf("encode redacted_because: %w", err)
-			}
-			ce.Unsigned.RedactedBecause = b
-		}
-		if e.StateKey != nil {
-			if err := f.addPrevContent(ctx, e, &ce); err != nil {
-				return clientevent.Event{}, err
-			}
-		}
-	}
-	return ce, nil
-}
-
-// redactedContent returns the content of e after redaction.
-func (f *eventFormatter) redactedContent(e store.Event) (json.RawMessage, error) {
-	red, err := event.Redact(e.JSON, f.version)
-	if err != nil {
-		return nil, fmt.Errorf("redact %s: %w", e.EventID, err)
-	}
-	var r struct {
-		Content json.RawMessage `json:"content"`
-	}
-	if err := json.Unmarshal(red, &r); err != nil {
-		return nil, fmt.Errorf("redact %s: %w", e.EventID, err)
-	}
-	if len(r.Content) == 0 {
-		return json.RawMessage("{}"), nil
-	}
-	return r.Content, nil
-}
-
-// addPrevContent sets unsigned.prev_content and prev_sender of a state
-// event from the state before it.
-func (f *eventFormatter) addPrevContent(ctx context.Context, e store.Event, ce *clientevent.Event) error {
-	g, err := f.db.StateGroupBeforeEvent(ctx, e.NID)
-	if err != nil {
-		return nil // an outlier: nothing is known before it
-	}
-	k := store.StateKey{Type: e.Type, StateKey: *e.StateKey}
-	keys, err := f.db.StateKeysAtGroup(ctx, g, []store.StateKey{k})
-	if err != nil {
-		return err
-	}
-	nid, ok := keys[k]
-	if !ok {
-		return nil
-	}
-	prev, err := f.db.EventsByNID(ctx, []int64{nid})
-	if err != nil || len(prev) == 0 {
-		return err
-	}
-	p := prev[0]
-	content, err := f.contentOf(ctx, p)
-	if err != nil {
-		return err
-	}
-	ce.Unsigned.PrevContent = content
-	ce.Unsigned.PrevSender = string(p.Sender)
-	return nil
-}
-
-// contentOf returns the content of e as a client sees it (redacted if a
-// redaction applies).
-func (f *eventFormatter) contentOf(ctx context.Context, e store.Event) (json.RawMessage, error) {
-	if _, ok, err := f.redactionOf(ctx, e); err != nil {
-		return nil, err
-	} else if ok {
-		return f.redactedContent(e)
-	}
-	var r struct {
-		Content json.RawMessage `json:"content"`
-	}
-	if err := json.Unmarshal(e.JSON, &r); err != nil {
-		return nil, fmt.Errorf("parse stored event %s: %w", e.EventID, err)
-	}
-	return r.Content, nil
+	return out[0], nil
 }
 
 // formatAll formats events in order; the result is never nil, so it
 // encodes as [].
 func (f *eventFormatter) formatAll(ctx context.Context, events []store.Event) ([]clientevent.Event, error) {
 	out := make([]clientevent.Event, 0, len(events))
+	if len(events) == 0 {
+		return out, nil
+	}
+	redactions, err := f.redactions(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := f.replaced(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	states := 0
 	for _, e := range events {
-		ce, err := f.format(ctx, e)
+		if e.StateKey != nil {
+			states++
+		}
+	}
+	if states >= minHeadLookup {
+		if err := f.loadHead(ctx); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range events {
+		ce, err := f.formatOne(e)
 		if err != nil {
+			return nil, err
+		}
+		if e.RedactedBecause != "" {
+			if ce.Content, err = f.redactedContent(e); err != nil {
+				return nil, err
+			}
+			if red, ok := redactions[e.RedactedBecause]; ok {
+				because, err := f.formatOne(red)
+				if err != nil {
+					return nil, err
+				}
+				if ce.Unsigned.RedactedBecause, err = json.Marshal(because); err != nil {
+					return nil, fmt.Errorf("encode redacted_because: %w", err)
+				}
+			}
+		}
+		if p, ok := prev[e.NID]; ok {
+			if ce.Unsigned.PrevContent, err = f.contentOf(p); err != nil {
+				return nil, err
+			}
+			ce.Unsigned.PrevSender = string(p.Sender)
+		}
+		if ce.Unsigned.Membership, err = f.membershipAt(ctx, e); err != nil {
 			return nil, err
 		}
 		out = append(out, ce)
 	}
 	return out, nil
+}
+
+// loadHead indexes the room head's current state by event ID (once).
+func (f *eventFormatter) loadHead(ctx context.Context) error {
+	if f.parsed != nil || f.currentState == nil {
+		return nil
+	}
+	pdus, err := f.currentState(ctx)
+	if err != nil {
+		return roomErr(err)
+	}
+	f.parsed = make(map[id.EventID]*event.PDU, len(pdus))
+	for _, p := range pdus {
+		f.parsed[p.EventID()] = p
+	}
+	return nil
+}
+
+// prepare makes event headers ready to format and filter: the events the
+// room head holds are taken from it (so neither their JSON is read nor are
+// they parsed), the JSON of the others is loaded in one batch, and what
+// the headers say they replaced is kept for formatAll.
+func (f *eventFormatter) prepare(ctx context.Context, h store.Headers) ([]store.Event, error) {
+	if f.replaces == nil {
+		f.replaces = make(map[int64]int64, len(h.Replaces))
+	}
+	for nid, rep := range h.Replaces {
+		f.replaces[nid] = rep
+	}
+	if len(h.Events) >= minHeadLookup {
+		if err := f.loadHead(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var missing []int64
+	for _, e := range h.Events {
+		if e.JSON == nil && f.parsed[e.EventID] == nil {
+			missing = append(missing, e.NID)
+		}
+	}
+	if len(missing) == 0 {
+		return h.Events, nil
+	}
+	full, err := f.db.EventsByNID(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	byNID := make(map[int64][]byte, len(full))
+	for _, e := range full {
+		byNID[e.NID] = e.JSON
+	}
+	out := h.Events[:0]
+	for _, e := range h.Events {
+		if e.JSON == nil && f.parsed[e.EventID] == nil {
+			if e.JSON = byNID[e.NID]; e.JSON == nil {
+				continue // gone since the headers were read
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// eventJSON returns the PDU JSON of a prepared event.
+func (f *eventFormatter) eventJSON(e store.Event) []byte {
+	if e.JSON == nil {
+		if p := f.parsed[e.EventID]; p != nil {
+			return p.JSON()
+		}
+	}
+	return e.JSON
+}
+
+// rawContent returns the content of a prepared event as stored.
+func (f *eventFormatter) rawContent(e store.Event) json.RawMessage {
+	if p := f.parsed[e.EventID]; p != nil {
+		return p.Content()
+	}
+	return event.RawContent(e.JSON)
+}
+
+// formatOne returns the ClientEvent of e without what needs other events.
+func (f *eventFormatter) formatOne(e store.Event) (clientevent.Event, error) {
+	pdu := f.parsed[e.EventID]
+	if pdu == nil {
+		var err error
+		if pdu, err = event.ParseTrusted(e.JSON, f.version, e.EventID); err != nil {
+			return clientevent.Event{}, fmt.Errorf("parse stored event %s: %w", e.EventID, err)
+		}
+	}
+	ce := clientevent.Format(pdu, f.nowMS, true)
+	if e.TxnID != "" && e.Sender == f.userID && e.TxnDeviceID == f.deviceID {
+		ce.Unsigned.TransactionID = e.TxnID
+	}
+	return ce, nil
+}
+
+// redactions loads the redactions that apply to events, by event ID. The
+// event path records a redaction on the event it redacts.
+func (f *eventFormatter) redactions(ctx context.Context, events []store.Event) (map[id.EventID]store.Event, error) {
+	var ids []id.EventID
+	for _, e := range events {
+		if e.RedactedBecause != "" {
+			ids = append(ids, e.RedactedBecause)
+		}
+	}
+	out := map[id.EventID]store.Event{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	reds, err := f.db.EventsByID(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load redactions: %w", err)
+	}
+	for _, r := range reds {
+		out[r.EventID] = r
+	}
+	return out, nil
+}
+
+// replaced loads, for the state events among events, the event each
+// replaced (the one at its key in the state before it), by the replacing
+// event's NID. Events that replaced nothing are left out. What the event
+// path recorded at persist time is read in one query; events stored
+// without that record are looked up in the state before them.
+func (f *eventFormatter) replaced(ctx context.Context, events []store.Event) (map[int64]store.Event, error) {
+	var nids []int64
+	for _, e := range events {
+		if e.StateKey != nil && !e.Outlier {
+			nids = append(nids, e.NID)
+		}
+	}
+	out := map[int64]store.Event{}
+	if len(nids) == 0 {
+		return out, nil
+	}
+	var err error
+	var unknown []int64
+	for _, nid := range nids {
+		if _, ok := f.replaces[nid]; !ok {
+			unknown = append(unknown, nid)
+		}
+	}
+	recorded := f.replaces
+	if len(unknown) > 0 {
+		got, err := f.db.StateReplaces(ctx, unknown)
+		if err != nil {
+			return nil, err
+		}
+		recorded = make(map[int64]int64, len(f.replaces)+len(got))
+		for nid, rep := range f.replaces {
+			recorded[nid] = rep
+		}
+		for nid, rep := range got {
+			recorded[nid] = rep
+		}
+	}
+	byPrev := map[int64][]int64{}
+	var prevNIDs []int64
+	for _, e := range events {
+		if e.StateKey == nil || e.Outlier {
+			continue
+		}
+		p, ok := recorded[e.NID]
+		if !ok {
+			if p, err = f.replacedInState(ctx, e); err != nil {
+				return nil, err
+			}
+		}
+		if p == 0 {
+			continue
+		}
+		if _, dup := byPrev[p]; !dup {
+			prevNIDs = append(prevNIDs, p)
+		}
+		byPrev[p] = append(byPrev[p], e.NID)
+	}
+	if len(prevNIDs) == 0 {
+		return out, nil
+	}
+	prev, err := f.db.EventsByNID(ctx, prevNIDs)
+	if err != nil {
+		return nil, fmt.Errorf("load replaced state events: %w", err)
+	}
+	for _, p := range prev {
+		for _, nid := range byPrev[p.NID] {
+			out[nid] = p
+		}
+	}
+	return out, nil
+}
+
+// replacedInState returns the NID of the event at e's key in the state
+// before e, or 0 if there is none or that state is not known.
+func (f *eventFormatter) replacedInState(ctx context.Context, e store.Event) (int64, error) {
+	g, err := f.db.StateGroupBeforeEvent(ctx, e.NID)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	k := store.StateKey{Type: e.Type, StateKey: *e.StateKey}
+	keys, err := f.db.StateKeysAtGroup(ctx, g, []store.StateKey{k})
+	if err != nil {
+		return 0, err
+	}
+	return keys[k], nil
+}
+
+// redactedContent returns the content of e after redaction.
+func (f *eventFormatter) redactedContent(e store.Event) (json.RawMessage, error) {
+	red, err := event.Redact(f.eventJSON(e), f.version)
+	if err != nil {
+		return nil, fmt.Errorf("redact %s: %w", e.EventID, err)
+	}
+	content := event.RawContent(red)
+	if len(content) == 0 {
+		return json.RawMessage("{}"), nil
+	}
+	return content, nil
+}
+
+// contentOf returns the content of e as a client sees it (redacted if a
+// redaction applies).
+func (f *eventFormatter) contentOf(e store.Event) (json.RawMessage, error) {
+	if e.RedactedBecause != "" {
+		return f.redactedContent(e)
+	}
+	content := event.RawContent(e.JSON)
+	if content == nil {
+		return nil, fmt.Errorf("parse stored event %s: no content", e.EventID)
+	}
+	return content, nil
 }

@@ -119,42 +119,42 @@ func (a *roomAPI) worldReadable(ctx context.Context, roomID id.RoomID) bool {
 	return contentString(ev.Content(), "history_visibility") == room.HistoryWorldReadable
 }
 
-// stateAfter returns the state of a room just after a stored event: the
-// state before it plus the event itself if it is a state event.
-func (a *roomAPI) stateAfter(ctx context.Context, e store.Event) ([]store.Event, error) {
+// stateHeadersAfter returns the state of a room just after a stored event
+// (the state before it plus the event itself if it is a state event), of
+// type typ ("" for all), as headers for eventFormatter.prepare, read in one
+// query: a state that is mostly the current one is then neither read nor
+// parsed again.
+func (a *roomAPI) stateHeadersAfter(ctx context.Context, e store.Event, typ string) (store.Headers, error) {
 	g, err := a.db.StateGroupBeforeEvent(ctx, e.NID)
 	if err != nil {
-		return nil, fmt.Errorf("state before %s: %w", e.EventID, err)
+		return store.Headers{}, fmt.Errorf("state before %s: %w", e.EventID, err)
 	}
-	state, err := a.db.StateAtGroup(ctx, g)
+	h, err := a.db.StateHeadersAtGroup(ctx, g, typ)
 	if err != nil {
-		return nil, err
+		return store.Headers{}, err
 	}
-	if e.StateKey != nil && !e.Rejected {
-		state[store.StateKey{Type: e.Type, StateKey: *e.StateKey}] = e.NID
+	if e.StateKey == nil || e.Rejected || typ != "" && e.Type != typ {
+		return h, nil
 	}
-	nids := make([]int64, 0, len(state))
-	for _, nid := range state {
-		nids = append(nids, nid)
+	// The event itself replaces what the state before it had at its key.
+	out := h.Events[:0]
+	for _, s := range h.Events {
+		if s.Type != e.Type || s.StateKey == nil || *s.StateKey != *e.StateKey {
+			out = append(out, s)
+		}
 	}
-	return a.db.EventsByNID(ctx, nids)
+	h.Events = append(out, e)
+	return h, nil
 }
 
-// viewState returns the state the view allows: the current state, or the
-// state when the user left.
-func (a *roomAPI) viewState(ctx context.Context, roomID id.RoomID, v *roomView) ([]store.Event, error) {
+// viewStateHeaders returns the state the view allows, of type typ ("" for
+// all), as headers for eventFormatter.prepare: the current state, read in
+// one query, or the state when the user left.
+func (a *roomAPI) viewStateHeaders(ctx context.Context, roomID id.RoomID, v *roomView, typ string) (store.Headers, error) {
 	if v.leftAt != nil {
-		return a.stateAfter(ctx, *v.leftAt)
+		return a.stateHeadersAfter(ctx, *v.leftAt, typ)
 	}
-	pdus, err := a.svc.CurrentState(ctx, roomID)
-	if err != nil {
-		return nil, roomErr(err)
-	}
-	ids := make([]id.EventID, len(pdus))
-	for i, p := range pdus {
-		ids[i] = p.EventID()
-	}
-	return a.db.EventsByID(ctx, ids)
+	return a.db.CurrentStateHeaders(ctx, roomID, typ)
 }
 
 // parseLimit parses the limit query parameter: default def, at most
@@ -416,7 +416,7 @@ func (a *roomAPI) visibleEvent(ctx context.Context, roomID id.RoomID, eventID id
 	if err != nil {
 		return store.Event{}, err
 	}
-	if e.RoomID != roomID || e.Rejected || e.Outlier {
+	if e.RoomID != roomID || !e.ShownToClients() {
 		return store.Event{}, notFound
 	}
 	vis, err := room.FilterVisible(ctx, a.db, user, joined, []store.Event{e})
@@ -502,17 +502,21 @@ func (a *roomAPI) getEventContext(w http.ResponseWriter, r *http.Request, sess s
 	if n := len(after.events); n > 0 {
 		last = after.events[n-1]
 	}
-	stateEvents, err := a.stateAfter(ctx, last)
+	f := a.formatter(roomID, v.version, sess)
+	headers, err := a.stateHeadersAfter(ctx, last, "")
+	if err != nil {
+		return err
+	}
+	stateEvents, err := f.prepare(ctx, headers)
 	if err != nil {
 		return err
 	}
 	var state []store.Event
 	for _, s := range stateEvents {
-		if filter.MatchEvent(string(roomID), s.Type, string(s.Sender), event.RawContent(s.JSON)) {
+		if filter.MatchEvent(string(roomID), s.Type, string(s.Sender), f.rawContent(s)) {
 			state = append(state, s)
 		}
 	}
-	f := a.formatter(roomID, v.version, sess)
 	resp := map[string]any{"start": topoToken(before.next), "end": topoToken(after.next)}
 	for key, evs := range map[string][]store.Event{"events_before": before.events, "events_after": after.events, "state": state} {
 		out, err := f.formatAll(ctx, evs)
@@ -578,7 +582,7 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 	if err != nil {
 		return err
 	}
-	var state []store.Event
+	var headers store.Headers
 	switch {
 	case at != nil && (v.leftAt == nil || tokenBefore(*at, *v.leftAt)):
 		last, err := a.lastEventAt(ctx, roomID, *at)
@@ -588,20 +592,35 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 		if err != nil {
 			return err
 		}
-		if state, err = a.stateAfter(ctx, last); err != nil {
+		// The member list at a point of history is as visible as the
+		// event there (as Synapse decides): a user who joined under
+		// "joined" visibility does not see who was in the room before.
+		vis, err := room.FilterVisible(ctx, a.db, sess.UserID, v.joined, []store.Event{last})
+		if err != nil {
+			return err
+		}
+		if len(vis) == 0 {
+			return matrixerr.Forbidden("you may not see the room's members at that point")
+		}
+		if headers, err = a.stateHeadersAfter(ctx, last, "m.room.member"); err != nil {
 			return err
 		}
 	default:
-		if state, err = a.viewState(ctx, roomID, v); err != nil {
+		if headers, err = a.viewStateHeaders(ctx, roomID, v, "m.room.member"); err != nil {
 			return err
 		}
+	}
+	f := a.formatter(roomID, v.version, sess)
+	state, err := f.prepare(ctx, headers)
+	if err != nil {
+		return err
 	}
 	var members []store.Event
 	for _, e := range state {
 		if e.Type != "m.room.member" {
 			continue
 		}
-		m := authrules.Membership(event.RawContent(e.JSON))
+		m := authrules.Membership(f.rawContent(e))
 		keep := true
 		switch {
 		case want != "" && notWant != "":
@@ -615,7 +634,7 @@ func (a *roomAPI) getMembersByRoom(w http.ResponseWriter, r *http.Request, sess 
 			members = append(members, e)
 		}
 	}
-	chunk, err := a.formatter(roomID, v.version, sess).formatAll(ctx, members)
+	chunk, err := f.formatAll(ctx, members)
 	if err != nil {
 		return err
 	}
@@ -642,16 +661,32 @@ func (a *roomAPI) getJoinedMembersByRoom(w http.ResponseWriter, r *http.Request,
 	}
 	joined := map[id.UserID]roomMember{}
 	for _, p := range pdus {
-		sk, _ := p.StateKey()
-		if p.Type() != "m.room.member" || authrules.MembershipOf(p) != room.MembershipJoin {
+		if p.Type() != "m.room.member" {
 			continue
 		}
-		joined[id.UserID(sk)] = roomMember{
-			DisplayName: contentString(p.Content(), "displayname"),
-			AvatarURL:   contentString(p.Content(), "avatar_url"),
+		// One decoding of the content per member: this runs over every
+		// member of the room.
+		var c struct {
+			Membership  string          `json:"membership"`
+			DisplayName json.RawMessage `json:"displayname"`
+			AvatarURL   json.RawMessage `json:"avatar_url"`
 		}
+		if json.Unmarshal(p.Content(), &c) != nil || c.Membership != room.MembershipJoin {
+			continue
+		}
+		sk, _ := p.StateKey()
+		joined[id.UserID(sk)] = roomMember{DisplayName: rawString(c.DisplayName), AvatarURL: rawString(c.AvatarURL)}
 	}
 	return httpapi.OK(w, map[string]any{"joined": joined})
+}
+
+// rawString returns a JSON value if it is a string, or "".
+func rawString(raw json.RawMessage) string {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
 }
 
 // getJoinedRooms lists the rooms the user is joined to.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
@@ -43,6 +44,9 @@ type RoomStore interface {
 	RoomTopoPosAt(ctx context.Context, roomID id.RoomID, pos int64) (store.TopoPos, error)
 	StateGroupBeforeEvent(ctx context.Context, nid int64) (int64, error)
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
+	StateReplaces(ctx context.Context, nids []int64) (map[int64]int64, error)
+	CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ string) (store.Headers, error)
+	StateHeadersAtGroup(ctx context.Context, groupID int64, typ string) (store.Headers, error)
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
 	TxnEventID(ctx context.Context, k store.TxnKey) (id.EventID, error)
@@ -173,6 +177,10 @@ func checkEventType(typ string) error {
 	return nil
 }
 
+// contendedRetryAfter is how long a client is told to wait before
+// retrying an event refused because the room was contended.
+const contendedRetryAfter = 500 * time.Millisecond
+
 // roomErr turns an error of the event path into the Matrix error the spec
 // names; other errors pass through (and become 500s).
 func roomErr(err error) error {
@@ -198,6 +206,18 @@ func roomErr(err error) error {
 		return matrixerr.Wrap(matrixerr.KindBadJSON, err, err.Error())
 	case errors.Is(err, room.ErrStillMember):
 		return matrixerr.Wrap(matrixerr.KindUnknown, err, err.Error())
+	case errors.Is(err, room.ErrContended):
+		// Other writers kept advancing the room while the event path
+		// retried with the head reloaded; nothing was written. The spec's
+		// one error that tells a client to retry the same request later is
+		// 429 M_LIMIT_EXCEEDED with Retry-After (client-server API §
+		// Rate limiting), and clients (matrix-js-sdk, matrix-rust-sdk)
+		// retry it on their own, keeping the txnId so the retry stays
+		// idempotent; a 5xx would be shown as a failed send or retried
+		// without the delay. Synapse likewise retries transactions that hit
+		// contention inside the server and answers 429 when it sheds load.
+		return &matrixerr.Error{Kind: matrixerr.KindLimitExceeded, Err: err,
+			Message: "the room is busy, retry shortly", RetryAfter: contendedRetryAfter}
 	}
 	return err
 }

@@ -168,7 +168,9 @@ const typeRedaction = "m.room.redaction"
 // txnID are the client transaction of the request.
 func (a *roomAPI) redact(ctx context.Context, roomID id.RoomID, sess session, scope, txnID string, eventID id.EventID, content json.RawMessage) (id.EventID, error) {
 	target, err := a.db.Event(ctx, eventID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (target.RoomID != roomID || target.Rejected)) {
+	// Rejected and soft-failed events (and outliers) are never shown to
+	// clients, so for them they do not exist.
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (target.RoomID != roomID || !target.ShownToClients())) {
 		return "", matrixerr.NotFound("event not found")
 	}
 	if err != nil {

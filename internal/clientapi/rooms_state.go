@@ -7,6 +7,7 @@ package clientapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/hafenchat/hafen/internal/core/authrules"
@@ -30,11 +31,16 @@ func (a *roomAPI) getRoomState(w http.ResponseWriter, r *http.Request, sess sess
 	if err != nil {
 		return err
 	}
-	state, err := a.viewState(r.Context(), roomID, v)
+	headers, err := a.viewStateHeaders(r.Context(), roomID, v, "")
 	if err != nil {
 		return err
 	}
-	out, err := a.formatter(roomID, v.version, sess).formatAll(r.Context(), state)
+	f := a.formatter(roomID, v.version, sess)
+	state, err := f.prepare(r.Context(), headers)
+	if err != nil {
+		return err
+	}
+	out, err := f.formatAll(r.Context(), state)
 	if err != nil {
 		return err
 	}
@@ -147,14 +153,31 @@ func (a *roomAPI) viewStateEvent(ctx context.Context, roomID id.RoomID, v *roomV
 		}
 		return &e, nil
 	}
-	state, err := a.stateAfter(ctx, *v.leftAt)
+	// The state when the user left: their leave itself, or the key in the
+	// state before it (one key looked up, whatever the room's size).
+	left := v.leftAt
+	if left.Type == typ && left.StateKey != nil && *left.StateKey == stateKey && !left.Rejected {
+		return left, nil
+	}
+	g, err := a.db.StateGroupBeforeEvent(ctx, left.NID)
+	if err != nil {
+		return nil, fmt.Errorf("state before %s: %w", left.EventID, err)
+	}
+	k := store.StateKey{Type: typ, StateKey: stateKey}
+	keys, err := a.db.StateKeysAtGroup(ctx, g, []store.StateKey{k})
 	if err != nil {
 		return nil, err
 	}
-	for i := range state {
-		if e := &state[i]; e.Type == typ && e.StateKey != nil && *e.StateKey == stateKey {
-			return e, nil
-		}
+	nid, ok := keys[k]
+	if !ok {
+		return nil, notFound
 	}
-	return nil, notFound
+	evs, err := a.db.EventsByNID(ctx, []int64{nid})
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 {
+		return nil, notFound
+	}
+	return &evs[0], nil
 }

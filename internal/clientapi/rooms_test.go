@@ -16,6 +16,7 @@ import (
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/store/storetest"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 // roomEnv is the real stack for the room endpoints: the router with the
@@ -27,6 +28,8 @@ type roomEnv struct {
 	*testEnv
 	db  *store.DB
 	url string
+	// events is the stream the room service publishes to (see withSync).
+	events *stream.Stream
 }
 
 func newRoomEnv(t *testing.T) *roomEnv {

@@ -42,7 +42,18 @@ func (s *Server) Routes(rt *httpapi.Router) {
 
 	s.roomRoutes(rt, s.Rooms)
 
+	// Old bots and bridges still call the endpoints that existed in r0 on
+	// their r0 paths; they behave as their v3 successors.
+	rt.Alias("/_matrix/client/v3/", "/_matrix/client/r0/", func(pattern string) bool { return notInR0[pattern] })
+
 	registerUnimplemented(rt) // last: the spec's operations no route above serves
+}
+
+// notInR0 are the routes under /_matrix/client/v3/ that the spec added
+// after r0 (r0.6.1), so that they have no r0 path.
+var notInR0 = map[string]bool{
+	"POST /_matrix/client/v3/knock/{roomIdOrAlias}":        true, // v1.1
+	"DELETE /_matrix/client/v3/profile/{userId}/{keyName}": true, // v1.16
 }
 
 // accountDataRoutes registers the account data, tag and push rule

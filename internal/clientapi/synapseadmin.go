@@ -23,28 +23,51 @@ import (
 // nonceTTL is how long a registration nonce stays usable (as in Synapse).
 const nonceTTL = time.Minute
 
-// nonceSet holds the unused nonces. The zero value is ready.
+// maxNonces bounds the unused nonces kept: past it, handing out a nonce
+// forgets the oldest one.
+const maxNonces = 1024
+
+// nonceSet holds the unused nonces. The zero value is ready. Nonces are
+// kept in the order they were made, so expiring them costs O(1) per nonce
+// instead of a sweep of the whole set.
 type nonceSet struct {
 	mu     sync.Mutex
 	nonces map[string]time.Time
+	// order holds the nonces oldest first, including ones already taken
+	// (which the map no longer has); head is the index of the oldest.
+	order []string
+	head  int
 }
 
 // add creates a nonce.
 func (n *nonceSet) add(now time.Time) string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for k, t := range n.nonces {
-		if now.Sub(t) > nonceTTL {
-			delete(n.nonces, k)
-		}
-	}
-	if n.nonces == nil {
-		n.nonces = map[string]time.Time{}
-	}
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	nonce := hex.EncodeToString(b[:])
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.nonces == nil {
+		n.nonces = map[string]time.Time{}
+	}
+	// Drop expired and taken nonces from the front, and the oldest live
+	// ones while the set is full.
+	for n.head < len(n.order) {
+		old := n.order[n.head]
+		t, live := n.nonces[old]
+		if live && now.Sub(t) <= nonceTTL && len(n.nonces) < maxNonces {
+			break
+		}
+		delete(n.nonces, old)
+		n.order[n.head] = ""
+		n.head++
+	}
+	if n.head > len(n.order)/2 {
+		// Reuse the drained front of the slice.
+		n.order = append(n.order[:0], n.order[n.head:]...)
+		n.head = 0
+	}
 	n.nonces[nonce] = now
+	n.order = append(n.order, nonce)
 	return nonce
 }
 
@@ -57,10 +80,23 @@ func (n *nonceSet) take(nonce string, now time.Time) bool {
 	return ok && now.Sub(t) <= nonceTTL
 }
 
+// len returns the number of nonces kept.
+func (n *nonceSet) len() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.nonces)
+}
+
 // getRegisterNonce hands out a one-time nonce.
 //
 // GET /_synapse/admin/v1/register
+//
+// It needs no access token, so it is rate-limited per client address like
+// registration.
 func (s *Server) getRegisterNonce(w http.ResponseWriter, r *http.Request) error {
+	if err := s.Limiter.Check(ActionRegister, httpapi.ClientIP(r)); err != nil {
+		return err
+	}
 	return httpapi.OK(w, map[string]string{"nonce": s.nonces.add(s.now())})
 }
 

@@ -24,6 +24,10 @@ type Unsigned struct {
 	PrevSender string `json:"prev_sender,omitempty"`
 	// RedactedBecause is the redaction event, for redacted events.
 	RedactedBecause json.RawMessage `json:"redacted_because,omitempty"`
+	// Membership is the requesting user's membership of the room at the
+	// event, including the event's own change ("leave" before they ever
+	// joined); empty where it is not computed.
+	Membership string `json:"membership,omitempty"`
 }
 
 // Event is the spec's ClientEvent.

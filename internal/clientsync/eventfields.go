@@ -132,7 +132,7 @@ func (b TimelineBatch) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(struct {
 		Events    json.RawMessage `json:"events"`
-		Limited   bool            `json:"limited,omitempty"`
+		Limited   bool            `json:"limited"`
 		PrevBatch string          `json:"prev_batch,omitempty"`
 	}{evs, b.Limited, b.PrevBatch})
 }

@@ -144,6 +144,9 @@ func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *
 		}
 		jr.Summary = sum
 	}
+	if jr.Timeline.PrevBatch == "" {
+		jr.Timeline.PrevBatch = Token(pos) // an empty timeline pages back from now
+	}
 	sortState(jr.State.Events)
 	rooms.Join[string(roomID)] = jr
 	return nil
@@ -178,11 +181,17 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 		membersChanged = membersChanged || it.pdu.Type() == "m.room.member"
 	}
 	now := s.now().UnixMilli()
+	ms, err := s.timelineMemberships(ctx, req.User, items, endMembership(joined))
+	if err != nil {
+		return nil, false, err
+	}
 	var timeline []item
-	for _, it := range items {
+	for i, it := range items {
 		if tf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
 			timeline = append(timeline, it)
-			tl.Events = append(tl.Events, s.format(req, it, now))
+			ev := s.format(req, it, now)
+			ev.Unsigned.Membership = ms[i]
+			tl.Events = append(tl.Events, ev)
 		}
 	}
 	if len(items) > 0 {

@@ -41,7 +41,7 @@ type StateBatch struct {
 // TimelineBatch is the timeline section of a room.
 type TimelineBatch struct {
 	Events    []clientevent.Event `json:"events"`
-	Limited   bool                `json:"limited,omitempty"`
+	Limited   bool                `json:"limited"`
 	PrevBatch string              `json:"prev_batch,omitempty"`
 	// fields, when set, are the filter's event_fields (see MarshalJSON).
 	fields fieldTree

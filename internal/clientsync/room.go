@@ -191,14 +191,23 @@ func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, u
 		}
 	}
 	now := s.now().UnixMilli()
+	ms, err := s.timelineMemberships(ctx, req.User, items, endMembership(joined))
+	if err != nil {
+		return err
+	}
 	var timeline []item
-	for _, it := range items {
+	for i, it := range items {
 		if tf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
 			timeline = append(timeline, it)
-			tl.Events = append(tl.Events, s.format(req, it, now))
+			ev := s.format(req, it, now)
+			ev.Unsigned.Membership = ms[i]
+			tl.Events = append(tl.Events, ev)
 		}
 	}
-	if len(items) > 0 && tl.Limited {
+	// Every timeline has a prev_batch (clients page back from it), also
+	// when it is not limited.
+	tl.PrevBatch = Token(upto)
+	if len(items) > 0 {
 		tl.PrevBatch = Token(items[0].pos - 1)
 	}
 	sf := stateFilter(req.Filter)

@@ -41,6 +41,19 @@ type Config struct {
 	// fsync and synchronous_commit settings decide.
 	SQLiteSynchronous string `yaml:"sqlite_synchronous"`
 
+	// MemoryLimit is a soft limit on the memory of Hafen's Go runtime
+	// (heap, goroutine stacks and runtime structures), applied at start:
+	// as the runtime nears it, the garbage collector runs more often
+	// rather than letting the heap grow to twice what is live, so a
+	// server on a small machine stays within it at a little CPU cost. It
+	// is not a hard cap: when more is live, the server uses more rather
+	// than stopping. SQLite's page cache (at most 2 MiB for the writer and
+	// 512 KiB for each of a few readers) and the program's own code come
+	// on top. A size in KiB, MiB or GiB (48MiB, 1GiB), at least 16MiB, or
+	// "off" to leave the Go runtime's own default (or the GOMEMLIMIT
+	// environment variable) in charge.
+	MemoryLimit string `yaml:"memory_limit"`
+
 	// ListenClient is the address of the Client-Server API listener (plain
 	// HTTP, meant to sit behind a TLS-terminating reverse proxy or to be
 	// used on loopback).
@@ -233,6 +246,7 @@ func Defaults() Config {
 		ServerName:          "localhost",
 		DataDir:             "./hafen-data",
 		SQLiteSynchronous:   "full",
+		MemoryLimit:         DefaultMemoryLimit,
 		ListenClient:        "127.0.0.1:8008",
 		TrustedProxies:      []string{},
 		TrustedKeyServers:   []string{},

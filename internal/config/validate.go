@@ -34,6 +34,9 @@ func (c *Config) Validate() error {
 	default:
 		add("sqlite_synchronous: %q is not one of full, normal", c.SQLiteSynchronous)
 	}
+	if _, err := c.MemoryLimitBytes(); err != nil {
+		add("%w", err)
+	}
 	for _, l := range []struct{ key, addr string }{
 		{"listen_client", c.ListenClient},
 		{"listen_federation", c.ListenFederation},

@@ -377,3 +377,42 @@ func TestLoadOrCreateCertificate(t *testing.T) {
 		t.Error("an existing certificate was replaced")
 	}
 }
+
+// TestRouterUncleanPaths: ServeMux would redirect these to the cleaned path
+// with an HTML body; the API answers JSON, and "." and ".." segments reach
+// the handler as the literal path parameters they are.
+func TestRouterUncleanPaths(t *testing.T) {
+	h := testStack(nil)
+	tests := []struct {
+		name, path string
+		status     int
+		wantID     string
+	}{
+		{"dot-dot segment is a literal parameter", "/things/..", 200, ".."},
+		{"dot segment is a literal parameter", "/things/.", 200, "."},
+		{"encoded dot-dot is a literal parameter", "/things/%2E%2E", 200, ".."},
+		{"dot-dot in the middle matches no route", "/things/../things/a", 404, ""},
+		{"dot-dot climbing out matches no route", "/nothing/../things/a", 404, ""},
+		{"empty segment matches no route", "/things//a", 404, ""},
+		{"leading empty segment matches no route", "//things/a", 404, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", tc.path, nil))
+			if rec.Code != tc.status {
+				t.Fatalf("GET %s = %d %s, want %d", tc.path, rec.Code, rec.Body.String(), tc.status)
+			}
+			if loc := rec.Header().Get("Location"); loc != "" {
+				t.Errorf("GET %s: Location %q, want no redirect", tc.path, loc)
+			}
+			body := decodeBody(t, rec)
+			if tc.status == 404 && body["errcode"] != "M_UNRECOGNIZED" {
+				t.Errorf("errcode = %v, want M_UNRECOGNIZED", body["errcode"])
+			}
+			if tc.wantID != "" && body["id"] != tc.wantID {
+				t.Errorf("id = %v, want %q", body["id"], tc.wantID)
+			}
+		})
+	}
+}

@@ -12,9 +12,16 @@ import (
 // http.ServeMux. Where ServeMux would answer in plain text, Router answers
 // with the spec's JSON: a path no route knows is 404 M_UNRECOGNIZED, a known
 // path with the wrong method is 405 M_UNRECOGNIZED with an Allow header.
+//
+// ServeMux answers a path that is not clean ("." or ".." segments, "//")
+// with a redirect to the cleaned path and an HTML body. The Matrix API has
+// no such redirects: Router routes "." and ".." segments as the literal
+// path parameters they are (a state key may be ".."), and a path with an
+// empty segment ("//"), which no route has, gets 404 M_UNRECOGNIZED.
 type Router struct {
 	mux      *http.ServeMux
 	patterns []string
+	handlers map[string]http.Handler
 }
 
 // fallbackPattern catches every request no route matches.
@@ -38,6 +45,25 @@ func (rt *Router) Handle(pattern string, h http.Handler) {
 	}
 	rt.mux.Handle(pattern, h)
 	rt.patterns = append(rt.patterns, pattern)
+	if rt.handlers == nil {
+		rt.handlers = map[string]http.Handler{}
+	}
+	rt.handlers[pattern] = h
+}
+
+// Alias registers, for every route registered so far whose path starts
+// with from, the same handler under the path with to in place of from
+// ("/_matrix/client/v3/" → "/_matrix/client/r0/"), unless skip reports
+// the route's pattern. Routes registered later are not aliased.
+func (rt *Router) Alias(from, to string, skip func(pattern string) bool) {
+	for _, pattern := range slices.Clone(rt.patterns) {
+		method, path, _ := strings.Cut(pattern, " ")
+		rest, ok := strings.CutPrefix(path, from)
+		if !ok || skip(pattern) {
+			continue
+		}
+		rt.Handle(method+" "+to+rest, rt.handlers[pattern])
+	}
 }
 
 // Patterns returns the patterns registered with Handle, in the order they
@@ -50,6 +76,10 @@ func (rt *Router) Patterns() []string {
 // without calling the handler. Requests no route matches get the 404/405
 // fallback and an empty pattern.
 func (rt *Router) Handler(r *http.Request) (h http.Handler, pattern string) {
+	r, ok := literalDots(r)
+	if !ok {
+		return HandlerFunc(rt.unclean), ""
+	}
 	h, pattern = rt.mux.Handler(r)
 	if pattern == fallbackPattern {
 		pattern = ""
@@ -59,7 +89,46 @@ func (rt *Router) Handler(r *http.Request) (h http.Handler, pattern string) {
 
 // ServeHTTP dispatches r.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r, ok := literalDots(r)
+	if !ok {
+		HandlerFunc(rt.unclean).ServeHTTP(w, r)
+		return
+	}
 	rt.mux.ServeHTTP(w, r)
+}
+
+// unclean answers a path with an empty segment.
+func (rt *Router) unclean(w http.ResponseWriter, r *http.Request) error {
+	return matrixerr.Unrecognized("unrecognized request")
+}
+
+// literalDots returns r with the "." and ".." segments of its path
+// percent-encoded, so that ServeMux matches them as literal segments
+// instead of redirecting to the cleaned path; the handlers' PathValue still
+// decodes them to "." and "..". It reports false for a path with an empty
+// segment ("//"), which cannot be routed. A clean path returns r itself.
+func literalDots(r *http.Request) (*http.Request, bool) {
+	escaped := r.URL.EscapedPath()
+	if !strings.HasPrefix(escaped, "/") || r.Method == http.MethodConnect {
+		return r, true
+	}
+	segs := strings.Split(escaped[1:], "/")
+	changed := false
+	for i, seg := range segs {
+		switch {
+		case seg == "." || seg == "..":
+			segs[i] = strings.ReplaceAll(seg, ".", "%2E")
+			changed = true
+		case seg == "" && i < len(segs)-1:
+			return r, false // "//": only the last segment may be empty
+		}
+	}
+	if !changed {
+		return r, true
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.RawPath = "/" + strings.Join(segs, "/")
+	return r2, true
 }
 
 // notFound answers requests no route matched: 405 when the path is known

@@ -37,17 +37,26 @@ type batch struct {
 	dag *dagView
 }
 
+// maxStaleAttempts bounds how often a batch is built and persisted when
+// the fence keeps refusing it because another writer (another process on
+// the same database) advanced the room in between. Each attempt reloads
+// the head first, so only a room written to faster than one batch can be
+// built and persisted runs out of attempts.
+const maxStaleAttempts = 4
+
 // processBatch builds and checks the batch's requests, persists the
 // accepted ones in one transaction (which advances the head), and delivers
 // every request's result. A persist refused because the head was stale
 // (another writer advanced the room) reloads the head and runs the batch
-// once more. The caller holds rs.mu.
+// again, up to maxStaleAttempts times in all; after that every request of
+// the batch fails with an error wrapping ErrContended. The caller holds
+// rs.mu.
 func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomState, reqs []*request) {
 	var (
 		b   *batch
 		err error
 	)
-	for attempt := 0; ; attempt++ {
+	for attempt := 1; ; attempt++ {
 		if err = s.ensureLoaded(ctx, roomID, rs); err != nil {
 			b = nil
 			break
@@ -64,11 +73,19 @@ func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomSt
 		for _, req := range reqs {
 			b.add(req)
 		}
+		if s.beforePersist != nil {
+			s.beforePersist(roomID, attempt)
+		}
 		err = b.persist()
-		if !errors.Is(err, store.ErrStale) || attempt > 0 {
+		if !errors.Is(err, store.ErrStale) {
 			break
 		}
-		s.log.Info("room head was stale, retrying with the stored head", "room_id", roomID)
+		if attempt == maxStaleAttempts {
+			s.log.Warn("room head stale at every attempt, giving up", "room_id", roomID, "attempts", attempt)
+			err = fmt.Errorf("persist to %s after %d attempts: %w: %w", roomID, attempt, ErrContended, err)
+			break
+		}
+		s.log.Info("room head was stale, retrying with the stored head", "room_id", roomID, "attempts", attempt)
 	}
 	if b == nil {
 		for _, req := range reqs {

@@ -24,4 +24,9 @@ var (
 	// no user of this server in the room may invite, so none can authorise
 	// it.
 	ErrUnableToGrantJoin = errors.New("unable to grant join")
+	// ErrContended means the room's persist fence refused the event at
+	// every attempt because other writers (other processes on the same
+	// database) kept advancing the room: nothing was written, and the
+	// request may be retried as it is.
+	ErrContended = errors.New("room busy with other writers")
 )

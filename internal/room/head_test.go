@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -311,4 +312,69 @@ func TestJanitorExpiresTransactionsOfBusyRooms(t *testing.T) {
 	if left != 0 {
 		t.Errorf("head remembers %d transactions after the retry window", left)
 	}
+}
+
+// TestPersistRefusedSeveralTimesIsRetried has another Service (another
+// process on the same database) write to the room before each of the
+// first attempts to persist a send: the send is retried with the head
+// reloaded and succeeds as long as the refusals stay within
+// maxStaleAttempts, and fails with ErrContended (nothing stored) beyond.
+func TestPersistRefusedSeveralTimesIsRetried(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s1, db, _ := newService(t, dsn)
+		s2, _, _ := newServiceWith(t, dsn, Config{})
+		alice := id.UserID("@alice:hafen.test")
+		roomID, err := s1.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: roomversion.V12, Preset: PresetPublicChat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name     string
+			refusals int
+			wantErr  bool
+		}{
+			{"refused twice", 2, false},
+			{"refused at every attempt but the last", maxStaleAttempts - 1, false},
+			{"refused at every attempt", maxStaleAttempts, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				attempts := 0
+				var others []id.EventID
+				s1.beforePersist = func(r id.RoomID, attempt int) {
+					attempts = attempt
+					if r != roomID || attempt > tc.refusals {
+						return
+					}
+					ev, _, err := s2.Send(ctx, roomID, Proposal{Type: "m.room.message", Sender: alice, Content: text("other writer")})
+					if err != nil {
+						t.Errorf("other writer: %v", err)
+						return
+					}
+					others = append(others, ev.EventID())
+				}
+				defer func() { s1.beforePersist = nil }()
+				ev, _, err := s1.Send(ctx, roomID, Proposal{Type: "m.room.message", Sender: alice, Content: text(tc.name)})
+				if tc.wantErr {
+					if !errors.Is(err, ErrContended) || attempts != maxStaleAttempts {
+						t.Fatalf("send = %v after %d attempts, want ErrContended after %d", err, attempts, maxStaleAttempts)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("send refused %d times: %v", tc.refusals, err)
+				}
+				if attempts != tc.refusals+1 {
+					t.Errorf("attempts = %d, want %d", attempts, tc.refusals+1)
+				}
+				last := others[len(others)-1]
+				if p := ev.PrevEvents(); len(p) != 1 || p[0] != last {
+					t.Errorf("prev_events = %v, want the other writer's last event %s", p, last)
+				}
+				if ext, err := db.Extremities(ctx, roomID); err != nil || len(ext) != 1 || ext[0] != ev.EventID() {
+					t.Errorf("stored extremities = %v, %v; want [%s]", ext, err, ev.EventID())
+				}
+			})
+		}
+	})
 }

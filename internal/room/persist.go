@@ -108,7 +108,13 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 						return fmt.Errorf("store state before %s: %w", pdu.EventID(), err)
 					}
 				}
-				if err := tx.SetEventState(ctx, nid, before); err != nil {
+				// The event a state event replaces is recorded for
+				// prev_content; before a fork's state it is left unknown.
+				replaces := store.ReplacesUnknown
+				if pdu.IsState() && en.before == nil {
+					replaces = w.currentNID(pdu.StateKeyTuple(), newNIDs)
+				}
+				if err := tx.SetEventStateReplacing(ctx, nid, before, replaces); err != nil {
 					return fmt.Errorf("record state before %s: %w", pdu.EventID(), err)
 				}
 			}
@@ -266,6 +272,19 @@ func (w *stateWriter) current() map[event.StateKey]idNID {
 		}
 	}
 	return w.cur
+}
+
+// currentNID returns the NID at k in the current state as the events of
+// the persist so far left it, or 0 if k is not in it. newNIDs are the
+// persist's changes of the current state.
+func (w *stateWriter) currentNID(k event.StateKey, newNIDs map[event.StateKey]int64) int64 {
+	if w.cur != nil {
+		return w.cur[k].nid
+	}
+	if nid, ok := newNIDs[k]; ok {
+		return nid
+	}
+	return w.rs.stateNIDs[k]
 }
 
 // changed records a linear change of the current state.

@@ -46,6 +46,11 @@ type Service struct {
 	stop        chan struct{}
 	janitorDone chan struct{}
 	closeOnce   sync.Once
+
+	// beforePersist, when set (by tests), runs before each attempt to
+	// persist a batch, with the attempt's number (1 for the first), while
+	// the caller holds the room lock and no write transaction.
+	beforePersist func(roomID id.RoomID, attempt int)
 }
 
 // Config holds a Service's dependencies.

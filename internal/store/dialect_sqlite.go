@@ -18,6 +18,29 @@ import (
 // before it gives up with SQLITE_BUSY.
 const sqliteBusyTimeoutMS = 10000
 
+// The page cache of each SQLite connection is bounded, in KiB (the
+// cache_size pragma, negative for KiB). The cache lives outside the Go
+// heap (memory_limit does not see it), so SQLite's share of the resident
+// memory is at most the writer's cache plus sqliteMaxReaders readers'.
+// The writer keeps SQLite's default, which spares it re-reading the index
+// pages every insert touches; readers take less, as the pages they miss
+// come from the operating system's file cache, which they would otherwise
+// duplicate.
+const (
+	sqliteWriteCacheKiB = 2000
+	sqliteReadCacheKiB  = 512
+)
+
+// sqliteMaxReaders caps the read pool: beyond a few connections, reads
+// wait on the disk and the single writer rather than on each other, and
+// every connection holds a page cache and prepared statements of its
+// own.
+const sqliteMaxReaders = 8
+
+// sqliteReaders is the size of the read pool on a machine with ncpu
+// CPUs: one per CPU, at least 4, at most sqliteMaxReaders.
+func sqliteReaders(ncpu int) int { return min(max(4, ncpu), sqliteMaxReaders) }
+
 type sqliteDialect struct{}
 
 // SQLiteSynchronous is SQLite's synchronous setting for the write
@@ -156,6 +179,7 @@ func openSQLite(ctx context.Context, path string, sync SQLiteSynchronous) (*back
 		wq[k] = v
 	}
 	wq.Set("_journal_mode", "WAL")
+	wq.Add("_pragma", fmt.Sprintf("cache_size(-%d)", sqliteWriteCacheKiB))
 	// FULL syncs the write-ahead log at every commit, so a write that
 	// returned is durable; NORMAL syncs at checkpoints only. Group commit
 	// shares one sync among every write of a batch.
@@ -181,12 +205,13 @@ func openSQLite(ctx context.Context, path string, sync SQLiteSynchronous) (*back
 		rq[k] = v
 	}
 	rq.Set("_query_only", "1")
+	rq.Add("_pragma", fmt.Sprintf("cache_size(-%d)", sqliteReadCacheKiB))
 	read, err := sql.Open("sqlite", path+"?"+rq.Encode())
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite read pool %s: %w", path, err)
 	}
-	readers := max(4, runtime.NumCPU())
+	readers := sqliteReaders(runtime.NumCPU())
 	read.SetMaxOpenConns(readers)
 	read.SetMaxIdleConns(readers)
 	read.SetConnMaxLifetime(0)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 )
 
@@ -15,14 +16,40 @@ CREATE TABLE event_state (
 	state_group_before BIGINT NOT NULL REFERENCES state_groups (group_id)
 )`
 
+// eventStateReplacesSchema adds, for a state event, the event at its key
+// in the state before it (the one it replaces, whose content clients see
+// as unsigned.prev_content): its NID, 0 when the key was empty, NULL when
+// not recorded (events stored before this column existed, or whose state
+// before was resolved from a fork). Reads then need no state group walk
+// per event.
+const eventStateReplacesSchema = `ALTER TABLE event_state ADD COLUMN replaces_nid BIGINT`
+
+// ReplacesUnknown, given to SetEventStateReplacing, records that the event
+// it replaces is not known.
+const ReplacesUnknown int64 = -1
+
 // SetEventState records the state group before an event, replacing any
-// earlier record (an outlier whose state became known). The statement may
+// earlier record (an outlier whose state became known). What a state event
+// replaces is left unknown; see SetEventStateReplacing. The statement may
 // be queued (see Tx.execLater).
 func (t *Tx) SetEventState(ctx context.Context, nid, groupBefore int64) error {
+	return t.SetEventStateReplacing(ctx, nid, groupBefore, ReplacesUnknown)
+}
+
+// SetEventStateReplacing records the state group before an event and, for
+// a state event, the NID of the event at its key in that state (0 for none,
+// ReplacesUnknown if not known). The statement may be queued (see
+// Tx.execLater).
+func (t *Tx) SetEventStateReplacing(ctx context.Context, nid, groupBefore, replaces int64) error {
+	var rep sql.NullInt64
+	if replaces >= 0 {
+		rep = sql.NullInt64{Int64: replaces, Valid: true}
+	}
 	return t.execLater(ctx, fmt.Sprintf("set state of event %d", nid), `
-		INSERT INTO event_state (event_nid, state_group_before) VALUES ($1, $2)
-		ON CONFLICT (event_nid) DO UPDATE SET state_group_before = excluded.state_group_before`,
-		nid, groupBefore)
+		INSERT INTO event_state (event_nid, state_group_before, replaces_nid) VALUES ($1, $2, $3)
+		ON CONFLICT (event_nid) DO UPDATE SET state_group_before = excluded.state_group_before,
+			replaces_nid = excluded.replaces_nid`,
+		nid, groupBefore, rep)
 }
 
 // StateGroupBeforeEvent returns the state group before an event, or an
@@ -51,6 +78,27 @@ func (r reader) StateGroupsBeforeEvents(ctx context.Context, nids []int64) (map[
 		})
 	if err != nil {
 		return nil, fmt.Errorf("load state groups before %d events: %w", len(nids), err)
+	}
+	return out, nil
+}
+
+// StateReplaces maps the state events among nids whose replaced event is
+// recorded (see SetEventStateReplacing) to it: a NID, or 0 if the event
+// replaced nothing. Events without a record are left out.
+func (r reader) StateReplaces(ctx context.Context, nids []int64) (map[int64]int64, error) {
+	out := make(map[int64]int64, len(nids))
+	err := queryList(ctx, r, `SELECT event_nid, replaces_nid FROM event_state
+		WHERE replaces_nid IS NOT NULL AND event_nid `+anyList(1), nil, nids,
+		func(scan func(...any) error) error {
+			var nid, rep int64
+			if err := scan(&nid, &rep); err != nil {
+				return err
+			}
+			out[nid] = rep
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("load replaced state of %d events: %w", len(nids), err)
 	}
 	return out, nil
 }

@@ -82,6 +82,12 @@ type Event struct {
 	RedactedBecause id.EventID // the redaction that applies, if any
 }
 
+// ShownToClients reports whether clients may be served the event by its
+// ID: it is in the room's timeline. Rejected events, soft-failed events
+// and outliers are kept for the room's graph and state, but for clients
+// they do not exist.
+func (e Event) ShownToClients() bool { return !e.Rejected && !e.SoftFailed && !e.Outlier }
+
 // Direction is the order in which RoomEventsRange walks the stream.
 type Direction int
 
@@ -93,20 +99,20 @@ const (
 )
 
 const eventColumns = `event_nid, event_id, room_id, type, state_key, sender, depth, origin_server_ts,
-	stream_pos, json, rejected, outlier, redacted_because, txn_device_id, txn_id`
+	stream_pos, json, rejected, outlier, redacted_because, txn_device_id, txn_id, soft_failed`
 
 // prefixedEventColumns are eventColumns of the events table aliased "ev",
 // for joins.
 const prefixedEventColumns = `ev.event_nid, ev.event_id, ev.room_id, ev.type, ev.state_key, ev.sender, ev.depth,
 	ev.origin_server_ts, ev.stream_pos, ev.json, ev.rejected, ev.outlier, ev.redacted_because,
-	ev.txn_device_id, ev.txn_id`
+	ev.txn_device_id, ev.txn_id, ev.soft_failed`
 
 func scanEvent(scan func(...any) error) (Event, error) {
 	var e Event
 	var stateKey, redactedBecause, txnDevice, txnID sql.NullString
 	var pos sql.NullInt64
 	err := scan(&e.NID, &e.EventID, &e.RoomID, &e.Type, &stateKey, &e.Sender, &e.Depth, &e.OriginServerTS,
-		&pos, &e.JSON, &e.Rejected, &e.Outlier, &redactedBecause, &txnDevice, &txnID)
+		&pos, &e.JSON, &e.Rejected, &e.Outlier, &redactedBecause, &txnDevice, &txnID, &e.SoftFailed)
 	if err != nil {
 		return Event{}, err
 	}

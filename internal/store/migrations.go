@@ -88,11 +88,16 @@ var migrations = []migration{
 	},
 	{
 		version:    10,
+		name:       "state event replaces",
+		statements: []string{eventStateReplacesSchema},
+	},
+	{
+		version:    11,
 		name:       "account data",
 		statements: []string{accountDataSchema},
 	},
 	{
-		version:    11,
+		version:    12,
 		name:       "receipts",
 		statements: []string{receiptsSchema},
 	},

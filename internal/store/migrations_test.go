@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -194,5 +196,39 @@ func TestSQLiteSynchronous(t *testing.T) {
 				t.Errorf("synchronous with %q = %d, want %d", tc.opt, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestSQLiteMemoryIsBounded checks what bounds SQLite's memory, which
+// lives outside the Go heap: every connection's page cache is capped
+// (readers' below SQLite's default of 2000 KiB), and the read pool at
+// sqliteMaxReaders connections.
+func TestSQLiteMemoryIsBounded(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "m.db"), testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n := db.b.read.Stats().MaxOpenConnections; n != sqliteReaders(runtime.NumCPU()) {
+		t.Errorf("read pool of %d connections, want %d", n, sqliteReaders(runtime.NumCPU()))
+	}
+	for _, tc := range []struct{ ncpu, want int }{{1, 4}, {2, 4}, {6, 6}, {64, sqliteMaxReaders}} {
+		if got := sqliteReaders(tc.ncpu); got != tc.want {
+			t.Errorf("sqliteReaders(%d) = %d, want %d", tc.ncpu, got, tc.want)
+		}
+	}
+	for _, p := range []struct {
+		name string
+		pool *sql.DB
+		kib  int
+	}{{"write", db.b.write, sqliteWriteCacheKiB}, {"read", db.b.read, sqliteReadCacheKiB}} {
+		var got int
+		if err := p.pool.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != -p.kib {
+			t.Errorf("%s pool: cache_size = %d, want %d", p.name, got, -p.kib)
+		}
 	}
 }

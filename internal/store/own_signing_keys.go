@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/hafenchat/hafen/internal/core/signing"
@@ -69,4 +71,45 @@ func (r reader) OwnSigningKeys(ctx context.Context) ([]OwnSigningKey, error) {
 		return nil, fmt.Errorf("load own signing keys: %w", err)
 	}
 	return out, nil
+}
+
+// RotateOwnSigningKey records, in one transaction, that the server stops
+// signing with old (marked expired at nowMS, and recorded if it was not)
+// and signs with newKey from now on, and makes newKey's ID the signing key
+// ID the database belongs to (see ServerIdentity). The recorded key ID
+// must be old's, or none yet; otherwise it returns an error wrapping
+// ErrStale and changes nothing.
+func (db *DB) RotateOwnSigningKey(ctx context.Context, old, newKey OwnSigningKey, nowMS int64) error {
+	return db.Write(ctx, func(tx *Tx) error {
+		var recorded string
+		err := tx.q.QueryRowContext(ctx, `SELECT value FROM server_identity WHERE name = 'signing_key_id'`).Scan(&recorded)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read recorded signing key: %w", err)
+		}
+		if recorded != "" && recorded != string(old.KeyID) {
+			return fmt.Errorf("rotate signing key %s: the database's key is %s: %w", old.KeyID, recorded, ErrStale)
+		}
+		if _, err := tx.q.ExecContext(ctx, `
+			INSERT INTO own_signing_keys (key_id, public_key, expired_ts) VALUES ($1, $2, $3)
+			ON CONFLICT (key_id) DO UPDATE SET expired_ts = excluded.expired_ts`,
+			string(old.KeyID), old.PublicKey, nowMS); err != nil {
+			return fmt.Errorf("expire signing key %s: %w", old.KeyID, err)
+		}
+		if _, err := tx.q.ExecContext(ctx, `
+			UPDATE own_signing_keys SET expired_ts = $1 WHERE expired_ts = 0 AND key_id <> $2`,
+			nowMS, string(newKey.KeyID)); err != nil {
+			return fmt.Errorf("expire previous signing keys: %w", err)
+		}
+		if _, err := tx.q.ExecContext(ctx, `
+			INSERT INTO own_signing_keys (key_id, public_key, expired_ts) VALUES ($1, $2, 0)`,
+			string(newKey.KeyID), newKey.PublicKey); err != nil {
+			return fmt.Errorf("record signing key %s: %w", newKey.KeyID, err)
+		}
+		if _, err := tx.q.ExecContext(ctx, `
+			INSERT INTO server_identity (name, value) VALUES ('signing_key_id', $1)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, string(newKey.KeyID)); err != nil {
+			return fmt.Errorf("record signing key id %s: %w", newKey.KeyID, err)
+		}
+		return nil
+	})
 }

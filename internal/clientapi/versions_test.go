@@ -1,0 +1,80 @@
+package clientapi
+
+import (
+	"net/http/httptest"
+	"slices"
+	"testing"
+)
+
+// routedOps returns the spec's operations that a real handler serves (not
+// the unimplemented table).
+func routedOps(t *testing.T) map[string]bool {
+	t.Helper()
+	rt := specRouter(t)
+	out := map[string]bool{}
+	for _, op := range loadSpecOps(t) {
+		h, pattern := rt.Handler(httptest.NewRequest(op.method, samplePath(op.path), nil))
+		if _, unimpl := h.(*unimplemented); pattern != "" && !unimpl {
+			out[op.operationID] = true
+		}
+	}
+	return out
+}
+
+// TestAdvertisedVersionsAreImplemented ties /versions to the router: every
+// advertised version's operations, and those of every earlier version, are
+// served by a handler, and the list stops only at a version whose
+// operations are not (so it grows when they are).
+func TestAdvertisedVersionsAreImplemented(t *testing.T) {
+	routed := routedOps(t)
+	known := map[string]bool{}
+	for _, op := range loadSpecOps(t) {
+		known[op.operationID] = true
+	}
+	var honest []string
+	complete := true
+	for _, req := range versionRequirements {
+		for _, op := range req.ops {
+			if !known[op] {
+				t.Errorf("%s requires %s, which is no operation of the spec", req.version, op)
+			}
+			if !routed[op] {
+				if slices.Contains(specVersions, req.version) {
+					t.Errorf("/versions advertises %s, but its operation %s is not implemented", req.version, op)
+				}
+				complete = false
+			}
+		}
+		if complete {
+			honest = append(honest, req.version)
+		}
+	}
+	if !slices.Equal(specVersions, honest) {
+		t.Errorf("/versions advertises %v; the implemented versions are %v", specVersions, honest)
+	}
+	for flag, ops := range unstableFeatures {
+		for _, op := range ops {
+			if !routed[op] {
+				t.Errorf("unstable feature %s needs %s, which is not implemented", flag, op)
+			}
+		}
+	}
+}
+
+func TestVersionsEndpoint(t *testing.T) {
+	e := newEnv(t, nil)
+	r := e.do("GET", "/_matrix/client/versions", "", nil)
+	e.expect(r, 200, "")
+	got, _ := r.body["versions"].([]any)
+	if len(got) != len(specVersions) {
+		t.Fatalf("versions = %v, want %v", got, specVersions)
+	}
+	for i, v := range got {
+		if v != specVersions[i] {
+			t.Fatalf("versions = %v, want %v", got, specVersions)
+		}
+	}
+	if _, ok := r.body["unstable_features"].(map[string]any); !ok {
+		t.Errorf("unstable_features = %v, want an object", r.body["unstable_features"])
+	}
+}
