@@ -24,6 +24,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
+	"github.com/hafenchat/hafen/internal/e2ee"
 	"github.com/hafenchat/hafen/internal/fedevents"
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
@@ -108,6 +109,11 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 
 	cs := newClientServer(cfg, db)
 	cs.Sync = syncer
+	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers}
+	syncer.SetE2EE(keys)
+	cs.Keys, cs.KeyBackups, cs.ToDevice = keys, keys, keys
+	// The account service tells the keys' cache when devices go.
+	cs.Store = &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
 	serverName := id.ServerName(cfg.ServerName)
 	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}

@@ -26,6 +26,10 @@ type Service struct {
 	DB *store.DB
 	// Now is the clock for creation times; nil means time.Now.
 	Now func() time.Time
+	// DevicesRemoved, if set, is called after a write that may have
+	// removed devices of the user, so that what caches them (the
+	// end-to-end encryption keys) forgets them.
+	DevicesRemoved func(userID id.UserID)
 
 	tokens tokenCache
 }
@@ -38,6 +42,13 @@ func (s *Service) now() time.Time {
 }
 
 func (s *Service) nowMS() int64 { return s.now().UnixMilli() }
+
+// devicesRemoved runs the DevicesRemoved hook.
+func (s *Service) devicesRemoved(userID id.UserID) {
+	if s.DevicesRemoved != nil {
+		s.DevicesRemoved(userID)
+	}
+}
 
 // Device is a device as the store keeps it.
 type Device struct {
@@ -114,6 +125,7 @@ func (s *Service) UserExists(ctx context.Context, userID id.UserID) (bool, error
 func (s *Service) SetPassword(ctx context.Context, userID id.UserID, hash string, logout bool, keep id.DeviceID) error {
 	if logout {
 		defer s.tokens.forgetUser(userID)
+		defer s.devicesRemoved(userID)
 	}
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		if err := tx.SetPasswordHash(ctx, userID, hash); err != nil {
@@ -129,6 +141,7 @@ func (s *Service) SetPassword(ctx context.Context, userID id.UserID, hash string
 // DeactivateUser deactivates the account; the store removes its devices
 // and tokens.
 func (s *Service) DeactivateUser(ctx context.Context, userID id.UserID) error {
+	defer s.devicesRemoved(userID)
 	defer s.tokens.forgetUser(userID)
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		return tx.DeactivateUser(ctx, userID)
@@ -188,6 +201,7 @@ func (s *Service) SetDeviceDisplayName(ctx context.Context, userID id.UserID, de
 // DeleteDevices removes devices (their tokens go with them); unknown IDs
 // are ignored.
 func (s *Service) DeleteDevices(ctx context.Context, userID id.UserID, deviceIDs []id.DeviceID) error {
+	defer s.devicesRemoved(userID)
 	defer s.tokens.forgetUser(userID)
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		for _, d := range deviceIDs {
@@ -201,6 +215,7 @@ func (s *Service) DeleteDevices(ctx context.Context, userID id.UserID, deviceIDs
 
 // DeleteDevicesExcept removes every device of the user but keep.
 func (s *Service) DeleteDevicesExcept(ctx context.Context, userID id.UserID, keep id.DeviceID) error {
+	defer s.devicesRemoved(userID)
 	defer s.tokens.forgetUser(userID)
 	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
 		return deleteDevicesExcept(ctx, tx, userID, keep)

@@ -12,6 +12,7 @@ import (
 	"github.com/hafenchat/hafen/internal/accountdata"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
+	"github.com/hafenchat/hafen/internal/e2ee"
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/profile"
@@ -55,6 +56,9 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Profiles:  &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger},
 		},
 		Filters:     &filter.Service{DB: db},
+		Keys:        &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		KeyBackups:  &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		ToDevice:    &e2ee.Service{DB: db, ServerName: "hafen.test"},
 		AccountData: ads,
 		Receipts:    &receipts.Service{DB: db, AccountData: ads},
 	}

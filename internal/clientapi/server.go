@@ -157,6 +157,12 @@ type Server struct {
 	Receipts Receipts
 	// Typing holds who is typing (sync's memory).
 	Typing Typing
+	// Keys keeps the end-to-end encryption keys.
+	Keys Keys
+	// KeyBackups keeps users' server-side key backups.
+	KeyBackups KeyBackups
+	// ToDevice sends to-device messages.
+	ToDevice ToDevice
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 

@@ -66,29 +66,6 @@ var unimplementedOps = []unimplementedOp{
 	{"getContentThumbnail", "GET", "/_matrix/media/v3/thumbnail/{serverName}/{mediaId}"},
 	{"getUrlPreview", "GET", "/_matrix/media/v3/preview_url"},
 	{"getConfig", "GET", "/_matrix/media/v3/config"},
-	// cross_signing.yaml
-	{"uploadCrossSigningKeys", "POST", "/_matrix/client/v3/keys/device_signing/upload"},
-	{"uploadCrossSigningSignatures", "POST", "/_matrix/client/v3/keys/signatures/upload"},
-	// key_backup.yaml
-	{"postRoomKeysVersion", "POST", "/_matrix/client/v3/room_keys/version"},
-	{"getRoomKeysVersionCurrent", "GET", "/_matrix/client/v3/room_keys/version"},
-	{"getRoomKeysVersion", "GET", "/_matrix/client/v3/room_keys/version/{version}"},
-	{"putRoomKeysVersion", "PUT", "/_matrix/client/v3/room_keys/version/{version}"},
-	{"deleteRoomKeysVersion", "DELETE", "/_matrix/client/v3/room_keys/version/{version}"},
-	{"putRoomKeyBySessionId", "PUT", "/_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}"},
-	{"getRoomKeyBySessionId", "GET", "/_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}"},
-	{"deleteRoomKeyBySessionId", "DELETE", "/_matrix/client/v3/room_keys/keys/{roomId}/{sessionId}"},
-	{"putRoomKeysByRoomId", "PUT", "/_matrix/client/v3/room_keys/keys/{roomId}"},
-	{"getRoomKeysByRoomId", "GET", "/_matrix/client/v3/room_keys/keys/{roomId}"},
-	{"deleteRoomKeysByRoomId", "DELETE", "/_matrix/client/v3/room_keys/keys/{roomId}"},
-	{"putRoomKeys", "PUT", "/_matrix/client/v3/room_keys/keys"},
-	{"getRoomKeys", "GET", "/_matrix/client/v3/room_keys/keys"},
-	{"deleteRoomKeys", "DELETE", "/_matrix/client/v3/room_keys/keys"},
-	// keys.yaml
-	{"uploadKeys", "POST", "/_matrix/client/v3/keys/upload"},
-	{"queryKeys", "POST", "/_matrix/client/v3/keys/query"},
-	{"claimKeys", "POST", "/_matrix/client/v3/keys/claim"},
-	{"getKeysChanges", "GET", "/_matrix/client/v3/keys/changes"},
 	// list_public_rooms.yaml
 	{"getRoomVisibilityOnDirectory", "GET", "/_matrix/client/v3/directory/list/room/{roomId}"},
 	{"setRoomVisibilityOnDirectory", "PUT", "/_matrix/client/v3/directory/list/room/{roomId}"},
@@ -160,8 +137,6 @@ var unimplementedOps = []unimplementedOp{
 	{"queryUserByID", "GET", "/_matrix/client/v3/thirdparty/user"},
 	// threads_list.yaml
 	{"getThreadRoots", "GET", "/_matrix/client/v1/rooms/{roomId}/threads"},
-	// to_device.yaml
-	{"sendToDevice", "PUT", "/_matrix/client/v3/sendToDevice/{eventType}/{txnId}"},
 	// users.yaml
 	{"searchUserDirectory", "POST", "/_matrix/client/v3/user_directory/search"},
 	// voip.yaml

@@ -12,6 +12,7 @@ type Response struct {
 	Rooms       *Rooms      `json:"rooms,omitempty"`
 	AccountData *EventBatch `json:"account_data,omitempty"`
 	Presence    *EventBatch `json:"presence,omitempty"`
+	E2EESections
 }
 
 // Rooms holds the per-room sections of a sync response.

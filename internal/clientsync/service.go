@@ -70,6 +70,9 @@ type Service struct {
 	// loading holds, for each user whose memberships are being read from
 	// the store, the changes apply saw meanwhile.
 	loading map[id.UserID]*memberLoad
+
+	// e2ee serves the end-to-end encryption sections (e2ee.go).
+	e2ee e2eeState
 }
 
 // memberLoad is a load of one user's memberships in progress.

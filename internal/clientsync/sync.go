@@ -34,6 +34,9 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.addE2EE(ctx, req, resp); err != nil {
+		return nil, err
+	}
 	resp.applyEventFields(req.Filter)
 	return resp, nil
 }
@@ -64,7 +67,7 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 	since = min(since, s.notifier.Position())
 
 	timeout := min(max(req.Timeout, 0), MaxTimeout)
-	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	waitCtx, cancel := context.WithTimeout(s.e2eeWake(ctx, req), timeout)
 	defer cancel()
 	for {
 		seen := s.notifier.Changes()

@@ -121,5 +121,10 @@ func (t *Tx) DeleteDevice(ctx context.Context, userID id.UserID, deviceID id.Dev
 	if err != nil {
 		return fmt.Errorf("delete device %s of %s: %w", deviceID, userID, err)
 	}
-	return expectRow(res, fmt.Sprintf("delete device %s of %s", deviceID, userID))
+	if err := expectRow(res, fmt.Sprintf("delete device %s of %s", deviceID, userID)); err != nil {
+		return err
+	}
+	// Other users' encrypting clients must stop encrypting for it.
+	_, err = t.AddDeviceListChange(ctx, userID)
+	return err
 }

@@ -133,3 +133,16 @@ func (r reader) queryMembers(ctx context.Context, query string, args ...any) ([]
 	})
 	return out, err
 }
+
+// SharesRoom reports whether the two users are both joined to some room.
+func (r reader) SharesRoom(ctx context.Context, a, b id.UserID) (bool, error) {
+	var n int64
+	err := r.q.QueryRowContext(ctx, `
+		SELECT COUNT(*) FROM (SELECT 1 FROM memberships x JOIN memberships y ON x.room_id = y.room_id
+		WHERE x.user_id = $1 AND x.membership = 'join' AND y.user_id = $2 AND y.membership = 'join' LIMIT 1) AS shared`,
+		string(a), string(b)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up rooms shared by %s and %s: %w", a, b, err)
+	}
+	return n > 0, nil
+}

@@ -92,12 +92,38 @@ var migrations = []migration{
 		statements: []string{eventStateReplacesSchema},
 	},
 	{
-		version:    11,
+		version: 11,
+		name:    "end-to-end encryption keys",
+		statements: []string{
+			deviceKeysSchema,
+			oneTimeKeysSchema,
+			fallbackKeysSchema,
+			crossSigningKeysSchema,
+			keySignaturesSchema,
+		},
+	},
+	{
+		version:    12,
+		name:       "key backups",
+		statements: []string{keyBackupVersionsSchema, keyBackupKeysSchema},
+	},
+	{
+		version:    13,
+		name:       "to-device messages",
+		statements: []string{toDeviceMessagesSchema, toDeviceTxnsSchema, toDevicePositionsSchema},
+	},
+	{
+		version:    14,
+		name:       "device list changes",
+		statements: []string{deviceListChangesSchema},
+	},
+	{
+		version:    15,
 		name:       "account data",
 		statements: []string{accountDataSchema},
 	},
 	{
-		version:    12,
+		version:    16,
 		name:       "receipts",
 		statements: []string{receiptsSchema},
 	},

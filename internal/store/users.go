@@ -117,7 +117,8 @@ func (t *Tx) DeactivateUser(ctx context.Context, userID id.UserID) error {
 	if _, err := t.q.ExecContext(ctx, `DELETE FROM devices WHERE user_id = $1`, string(userID)); err != nil {
 		return fmt.Errorf("delete devices of %s: %w", userID, err)
 	}
-	return nil
+	_, err := t.AddDeviceListChange(ctx, userID)
+	return err
 }
 
 // EraseUserData removes the non-event data an account deactivated with

@@ -1,0 +1,187 @@
+package e2ee
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// Service keeps the end-to-end encryption keys of local users. It is safe
+// for concurrent use.
+type Service struct {
+	// DB holds the keys.
+	DB *store.DB
+	// ServerName is the homeserver's name: users of other servers are
+	// answered through federation.
+	ServerName id.ServerName
+	// Notify, if set, is called after a commit with the local users who
+	// have new to-device messages, so that their syncs wake up. It must be
+	// quick and must not block.
+	Notify func(users []id.UserID)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	cache cache
+}
+
+// Upload is the body of /keys/upload.
+type Upload struct {
+	// DeviceKeys is the device's signed DeviceKeys object, nil if absent.
+	DeviceKeys json.RawMessage
+	// OneTimeKeys maps "algorithm:key_id" to the key.
+	OneTimeKeys map[string]json.RawMessage
+	// FallbackKeys maps "algorithm:key_id" to the key, at most one per
+	// algorithm.
+	FallbackKeys map[string]json.RawMessage
+}
+
+// UploadKeys validates and stores the keys of user's device and returns
+// the device's count of unclaimed one-time keys per algorithm (always
+// including signed_curve25519). Nothing is stored if any key is invalid.
+//
+// Spec: https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3keysupload
+func (s *Service) UploadKeys(ctx context.Context, user id.UserID, device id.DeviceID, up Upload) (map[string]int, error) {
+	var newKeys []byte
+	keysChanged := false
+	var pub ed25519.PublicKey
+	if len(up.DeviceKeys) > 0 && string(up.DeviceKeys) != "null" {
+		dk, p, err := parseDeviceKeys(up.DeviceKeys, user, device)
+		if err != nil {
+			return nil, err
+		}
+		pub = p
+		old, err := s.DB.DeviceKeysOf(ctx, user, device)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("upload keys: %w", err)
+		default:
+			var prev deviceKeys
+			if err := json.Unmarshal(old, &prev); err != nil {
+				return nil, fmt.Errorf("upload keys: stored keys of %s: %w", device, err)
+			}
+			if !maps.Equal(prev.Keys, dk.Keys) {
+				return nil, fmt.Errorf("%w: device %s already published other identity keys", ErrKeyChanged, device)
+			}
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, up.DeviceKeys); err != nil {
+			return nil, fmt.Errorf("%w: device_keys: %w", ErrInvalid, err)
+		}
+		newKeys = buf.Bytes()
+		keysChanged = errors.Is(err, store.ErrNotFound) || !jsonEqual(old, newKeys)
+	} else if len(up.OneTimeKeys)+len(up.FallbackKeys) > 0 {
+		old, err := s.DB.DeviceKeysOf(ctx, user, device)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("upload keys: %w", err)
+		}
+		if err == nil {
+			if pub, err = deviceEd25519(old, device); err != nil {
+				return nil, fmt.Errorf("upload keys: %w", err)
+			}
+		}
+	}
+
+	otks, err := checkKeys(up.OneTimeKeys, user, device, pub)
+	if err != nil {
+		return nil, err
+	}
+	fallbacks, err := checkKeys(up.FallbackKeys, user, device, pub)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, k := range fallbacks {
+		if seen[k.Algorithm] {
+			return nil, fmt.Errorf("%w: more than one fallback key for %s", ErrInvalid, k.Algorithm)
+		}
+		seen[k.Algorithm] = true
+	}
+
+	var counts map[string]int
+	err = s.DB.Write(ctx, func(tx *store.Tx) error {
+		if newKeys != nil {
+			if err := tx.SetDeviceKeys(ctx, user, device, newKeys); err != nil {
+				return err
+			}
+			if keysChanged {
+				pos, err := tx.AddDeviceListChange(ctx, user)
+				if err != nil {
+					return err
+				}
+				tx.AfterCommit(func() { s.cache.deviceListMoved(pos) })
+			}
+		}
+		for _, k := range otks {
+			old, err := tx.OneTimeKeyJSON(ctx, user, device, k.Algorithm, k.KeyID)
+			if err == nil {
+				// A retried upload repeats keys; a different key under
+				// an ID in use is a client bug.
+				if !jsonEqual(old, k.KeyJSON) {
+					return fmt.Errorf("%w: one-time key %s:%s already exists with another value", ErrInvalid, k.Algorithm, k.KeyID)
+				}
+				continue
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			if err := tx.AddOneTimeKey(ctx, user, device, k); err != nil {
+				return err
+			}
+		}
+		for _, k := range fallbacks {
+			if err := tx.SetFallbackKey(ctx, user, device, k); err != nil {
+				return err
+			}
+		}
+		tx.AfterCommit(func() { s.cache.keysChanged(deviceKey{user, device}) })
+		var err error
+		counts, err = tx.OneTimeKeyCounts(ctx, user, device)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("upload keys of %s %s: %w", user, device, err)
+	}
+	if _, ok := counts[algSignedCurve25519]; !ok {
+		counts[algSignedCurve25519] = 0
+	}
+	return counts, nil
+}
+
+// checkKeys validates uploaded one-time or fallback keys, in a stable
+// order.
+func checkKeys(keys map[string]json.RawMessage, user id.UserID, device id.DeviceID, pub ed25519.PublicKey) ([]store.OneTimeKey, error) {
+	out := make([]store.OneTimeKey, 0, len(keys))
+	for _, name := range slices.Sorted(maps.Keys(keys)) {
+		alg, kid, err := checkOneTimeKey(name, keys[name], user, device, pub)
+		if err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, keys[name]); err != nil {
+			return nil, fmt.Errorf("%w: key %s: %w", ErrInvalid, name, err)
+		}
+		out = append(out, store.OneTimeKey{Algorithm: alg, KeyID: kid, KeyJSON: buf.Bytes()})
+	}
+	return out, nil
+}
+
+// jsonEqual reports whether two JSON values are equal as values.
+func jsonEqual(a, b []byte) bool {
+	var va, vb any
+	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	ja, _ := json.Marshal(va)
+	jb, _ := json.Marshal(vb)
+	return bytes.Equal(ja, jb)
+}
