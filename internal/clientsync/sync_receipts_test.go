@@ -126,3 +126,41 @@ func testSyncReceipts(t *testing.T) {
 		t.Errorf("thread receipt = %s", got)
 	}
 }
+
+// TestReceiptsFanOutFromMemory checks that incremental syncs of a busy
+// room, where every member reads every message, make no store calls.
+func TestReceiptsFanOutFromMemory(t *testing.T) { forEachBackend(t, testReceiptsFanOutFromMemory) }
+
+func testReceiptsFanOutFromMemory(t *testing.T) {
+	h := newHarness(t, 0)
+	rs := h.receipts()
+	roomID := h.createRoom(alice)
+	users := []id.UserID{alice, bob, carol}
+	for _, u := range users[1:] {
+		h.member(roomID, u, u, "join")
+	}
+	since := map[id.UserID]string{}
+	for _, u := range users {
+		since[u] = h.initial(u, nil).NextBatch
+	}
+	for round := range 3 {
+		ev := h.send(roomID, users[round%len(users)], "msg")
+		h.calls.n.Store(0)
+		for _, u := range users {
+			if err := rs.Post(h.ctx, u, roomID, receipts.TypeRead, ev, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, u := range users {
+			resp := h.next(u, since[u], nil)
+			since[u] = resp.NextBatch
+			if got := receiptContent(t, resp, roomID)[string(ev)]["m.read"]; len(got) != len(users) {
+				t.Errorf("round %d: %s sees receipts %v", round, u, got)
+			}
+			wantUnread(t, "after reading", unreadOf(t, resp, roomID), 0, 0)
+		}
+		if n := h.calls.n.Load(); n != 0 {
+			t.Errorf("round %d: store calls of syncs with receipts = %d, want 0", round, n)
+		}
+	}
+}
