@@ -6,6 +6,7 @@ package clientsync
 import (
 	"context"
 	"encoding/json"
+	"sort"
 	"sync"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -61,11 +62,14 @@ func (s *Service) receiptsSince(ctx context.Context, since, upto int64) ([]store
 	l := &s.receipts
 	l.mu.Lock()
 	if since >= l.start {
+		// The log is in stream order.
+		i := sort.Search(len(l.recent), func(i int) bool { return l.recent[i].StreamPos > since })
 		var out []store.Receipt
-		for _, rc := range l.recent {
-			if rc.StreamPos > since && rc.StreamPos <= upto {
-				out = append(out, rc)
+		for _, rc := range l.recent[i:] {
+			if rc.StreamPos > upto {
+				break
 			}
+			out = append(out, rc)
 		}
 		l.mu.Unlock()
 		return out, nil

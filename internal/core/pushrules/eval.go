@@ -118,6 +118,11 @@ type compiledRule struct {
 type compiledCond struct {
 	c  Condition
 	re *regexp.Regexp // event_match
+	// literal is an event_match pattern without wildcards outside
+	// content.body, matched by case-insensitive equality; isLiteral says
+	// it is used.
+	literal   string
+	isLiteral bool
 	// value is the parsed value of event_property_is/contains; ok says
 	// it is a non-compound value the spec allows.
 	value   any
@@ -163,6 +168,10 @@ func compileCond(c Condition) compiledCond {
 	case CondEventMatch:
 		if c.Key == "" || c.Pattern == nil {
 			cc.never = true
+			break
+		}
+		if c.Key != "content.body" && !strings.ContainsAny(*c.Pattern, "*?") {
+			cc.literal, cc.isLiteral = *c.Pattern, true
 			break
 		}
 		cc.re = globRegexp(*c.Pattern, c.Key == "content.body")
@@ -247,6 +256,9 @@ func (c *compiledCond) matches(e *Event, ctx *Context) bool {
 	switch c.c.Kind {
 	case CondEventMatch:
 		s, ok := jsonString(e.props[c.c.Key])
+		if c.isLiteral {
+			return ok && strings.EqualFold(s, c.literal)
+		}
 		return ok && c.re.MatchString(s)
 	case CondEventPropertyIs:
 		v, ok := scalar(e.props[c.c.Key])
