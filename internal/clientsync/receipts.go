@@ -20,6 +20,59 @@ const receiptLogSize = 4096
 // receiptStoreLimit bounds the receipts one sync reads from the store.
 const receiptStoreLimit = 10000
 
+// receiptKey names the public receipts of a room in a range of the
+// receipt stream.
+type receiptKey struct {
+	room        id.RoomID
+	since, upto int64
+}
+
+// maxEncodedReceipts bounds the cache of encoded m.receipt events.
+const maxEncodedReceipts = 1024
+
+// encoded returns the m.receipt event of rcs, the public receipts of key,
+// encoding it only once per key.
+func (l *receiptLog) encoded(key receiptKey, rcs []store.Receipt) (json.RawMessage, error) {
+	l.mu.Lock()
+	ev, ok := l.cache[key]
+	l.mu.Unlock()
+	if ok {
+		return ev, nil
+	}
+	ev, err := receiptEvent(rcs)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	if l.cache == nil || len(l.cache) >= maxEncodedReceipts {
+		l.cache = map[receiptKey]json.RawMessage{}
+	}
+	l.cache[key] = ev
+	l.mu.Unlock()
+	return ev, nil
+}
+
+// receiptEvent encodes receipts as one m.receipt event.
+func receiptEvent(rcs []store.Receipt) (json.RawMessage, error) {
+	content := map[id.EventID]map[string]map[id.UserID]map[string]any{}
+	for _, rc := range rcs {
+		byType := content[rc.EventID]
+		if byType == nil {
+			byType = map[string]map[id.UserID]map[string]any{}
+			content[rc.EventID] = byType
+		}
+		if byType[rc.Type] == nil {
+			byType[rc.Type] = map[id.UserID]map[string]any{}
+		}
+		r := map[string]any{"ts": rc.TS}
+		if rc.ThreadID != "" {
+			r["thread_id"] = rc.ThreadID
+		}
+		byType[rc.Type][rc.UserID] = r
+	}
+	return json.Marshal(map[string]any{"type": "m.receipt", "content": content})
+}
+
 // receiptLog is sync's memory of the receipt stream: the newest receipts,
 // so incremental syncs fan them out without reading the store.
 type receiptLog struct {
@@ -28,6 +81,8 @@ type receiptLog struct {
 	start  int64
 	pos    int64
 	recent []store.Receipt
+	// cache holds encoded m.receipt events of public receipts.
+	cache map[receiptKey]json.RawMessage
 }
 
 // ReceiptAdded records a committed receipt, moves the sender's unread
@@ -135,32 +190,27 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 		if ms[roomID] != "join" || !req.Filter.Room.MatchRoom(room) || !ephemeral.MatchEvent(room, "m.receipt", "", nil) {
 			continue
 		}
-		content := map[id.EventID]map[string]map[id.UserID]map[string]any{}
-		own := false
+		var visible []store.Receipt
+		own, private := false, false
 		for _, rc := range rcs {
 			if rc.Type == "m.read.private" && rc.UserID != req.User {
 				continue
 			}
 			own = own || rc.UserID == req.User
-			byType := content[rc.EventID]
-			if byType == nil {
-				byType = map[string]map[id.UserID]map[string]any{}
-				content[rc.EventID] = byType
-			}
-			if byType[rc.Type] == nil {
-				byType[rc.Type] = map[id.UserID]map[string]any{}
-			}
-			r := map[string]any{"ts": rc.TS}
-			if rc.ThreadID != "" {
-				r["thread_id"] = rc.ThreadID
-			}
-			byType[rc.Type][rc.UserID] = r
+			private = private || rc.Type == "m.read.private"
+			visible = append(visible, rc)
 		}
-		if len(content) == 0 {
+		if len(visible) == 0 {
 			continue
 		}
-		ev, err := json.Marshal(map[string]any{"type": "m.receipt", "content": content})
-		if err != nil {
+		var ev json.RawMessage
+		if !initial && !private {
+			// Every member syncing the same range gets the same event:
+			// it is encoded once.
+			if ev, err = s.receipts.encoded(receiptKey{roomID, since, upto}, visible); err != nil {
+				return err
+			}
+		} else if ev, err = receiptEvent(visible); err != nil {
 			return err
 		}
 		jr := resp.Rooms.Join[room]
