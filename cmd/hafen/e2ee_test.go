@@ -179,7 +179,8 @@ func TestToDeviceEndToEnd(t *testing.T) {
 // once even on a long poll, and once only; /keys/changes between the two
 // tokens lists it too. A user sharing no room with alice is never listed.
 // A user who starts sharing a room with alice is changed, one who stops
-// sharing any is left, also when alice is the one who leaves.
+// sharing any is left, also when alice is the one who leaves, in sync and
+// in /keys/changes.
 func TestDeviceListsEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
@@ -270,6 +271,24 @@ func TestDeviceListsEndToEnd(t *testing.T) {
 			if fmt.Sprint(s6.DeviceLists.Left) != fmt.Sprint([]id.UserID{carol.UserID}) || len(s6.DeviceLists.Changed) != 0 {
 				t.Errorf("after carol left: device_lists = %+v, want carol left", s6.DeviceLists)
 			}
+			leftBetween := func(from, to string) []id.UserID {
+				t.Helper()
+				var ch struct {
+					Left []id.UserID `json:"left"`
+				}
+				u := alice.BuildURLWithQuery(mautrix.ClientURLPath{"v3", "keys", "changes"}, map[string]string{"from": from, "to": to})
+				if _, err := alice.MakeRequest(ctx, "GET", u, nil, &ch); err != nil {
+					t.Fatal(err)
+				}
+				return ch.Left
+			}
+			// /keys/changes reports the same left users between the tokens.
+			if got := leftBetween(s5.NextBatch, s6.NextBatch); fmt.Sprint(got) != fmt.Sprint([]id.UserID{carol.UserID}) {
+				t.Errorf("/keys/changes after carol left: left %v, want [%s]", got, carol.UserID)
+			}
+			if got := leftBetween(s4.NextBatch, s5.NextBatch); got == nil || len(got) != 0 {
+				t.Errorf("/keys/changes after carol joined: left %v, want []", got)
+			}
 			// Alice leaves the only room she shares with bob.
 			if _, err := alice.LeaveRoom(ctx, created.RoomID); err != nil {
 				t.Fatal(err)
@@ -281,6 +300,10 @@ func TestDeviceListsEndToEnd(t *testing.T) {
 			if fmt.Sprint(s7.DeviceLists.Left) != fmt.Sprint([]id.UserID{bob.UserID}) {
 				t.Errorf("after alice left the only shared room: device_lists = %+v, want bob left", s7.DeviceLists)
 			}
+			if got := leftBetween(s6.NextBatch, s7.NextBatch); fmt.Sprint(got) != fmt.Sprint([]id.UserID{bob.UserID}) {
+				t.Errorf("/keys/changes after alice left: left %v, want [%s]", got, bob.UserID)
+			}
+
 		})
 	}
 }

@@ -4,6 +4,7 @@
 //	hafen user create <localpart> [--admin] [--password …]
 //	hafen user reset-password <user> [--password …]
 //	hafen user list
+//	hafen federation status
 //	hafen key rotate
 //	hafen version
 //
@@ -54,6 +55,7 @@ const usage = `usage:
   hafen user create <localpart> [--admin] [--password PASSWORD] [flags]
   hafen user reset-password <user> [--password PASSWORD] [flags]
   hafen user list [flags]
+  hafen federation status [flags]
   hafen key rotate [flags]
   hafen version
 Run "hafen serve --help" for the configuration flags, "hafen user --help"
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 			return errors.New("missing user command")
 		}
 		return userCommand(ctx, args[1], args[2:], lookupEnv, stdin, stdout, stderr)
+	case "federation":
+		return federationCommand(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "key":
 		if len(args) < 2 {
 			fmt.Fprintln(stderr, keyUsage)

@@ -26,6 +26,8 @@ import (
 	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/e2ee"
 	"github.com/hafenchat/hafen/internal/fedevents"
+	"github.com/hafenchat/hafen/internal/fedjoin"
+	"github.com/hafenchat/hafen/internal/fedsender"
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/profile"
@@ -86,7 +88,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 	defer fed.client.Close()
 	// The event path publishes committed events to events; each consumer
-	// (sync now) reads them on a goroutine it owns, stopped before the
+	// (sync, the federation sender) reads them on a goroutine it owns, stopped before the
 	// store closes.
 	events := stream.New(pos, 0)
 	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger, Stream: events})
@@ -106,6 +108,20 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		return fmt.Errorf("start sync: %w", err)
 	}
 	defer syncer.Stop()
+	// The federation sender queues the events of local users for the
+	// other servers in their rooms and sends them, on goroutines it owns.
+	sender, err := fedsender.New(fedsender.Config{
+		DB: db, Stream: events, Client: fed.client, ServerName: id.ServerName(cfg.ServerName), From: pos,
+		MaxBackoff: time.Duration(cfg.FederationMaxBackoffSeconds) * time.Second, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := sender.Start(ctx); err != nil {
+		return err
+	}
+	defer sender.Stop()
+	fed.api.Contacted = sender.Contacted
 
 	cs := newClientServer(cfg, db)
 	cs.Sync = syncer
@@ -122,6 +138,11 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Store:     db,
 		Directory: dir,
 		Profiles:  profiles,
+		// Rooms of other servers are joined over federation.
+		RemoteJoins: &fedjoin.Service{
+			Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
+			Rooms:  rooms,
+		},
 	}
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}

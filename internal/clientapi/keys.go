@@ -40,6 +40,9 @@ type Keys interface {
 	// ChangedDeviceLists returns the users sharing a room with requester
 	// (or requester) whose device lists changed in (after, upTo].
 	ChangedDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
+	// LeftDeviceLists returns the users who stopped sharing any room with
+	// requester at event stream positions in (after, upTo].
+	LeftDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
 }
 
 var _ Keys = (*e2ee.Service)(nil)
@@ -181,7 +184,11 @@ func (s *Server) getKeysChanges(w http.ResponseWriter, r *http.Request, sess ses
 	if changed == nil {
 		changed = []id.UserID{}
 	}
-	// TODO(#9): left, the users who stopped sharing a room with the
-	// requester between the tokens.
-	return httpapi.OK(w, map[string]any{"changed": changed, "left": []id.UserID{}})
+	left, err := s.Keys.LeftDeviceLists(r.Context(), sess.UserID, toks[0].Events, toks[1].Events)
+	if err != nil {
+		return fmt.Errorf("device list changes: %w", err)
+	}
+	// TODO(#9): users who started sharing a room with the requester
+	// between the tokens belong in changed too.
+	return httpapi.OK(w, map[string]any{"changed": changed, "left": left})
 }

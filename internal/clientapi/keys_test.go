@@ -329,3 +329,38 @@ func TestKeysUploadRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestKeysGoWithTheirDevice: a deleted device's identity, one-time and
+// fallback keys are gone from /keys/query and /keys/claim.
+func TestKeysGoWithTheirDevice(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		alice, bob := e.newKeyDevice("alice"), e.newKeyDevice("bob")
+		login := e.login("alice", "pw-alice", "SECOND")
+		e.expect(login, 200, "")
+		second := e.keyDeviceOf(alice.user, "SECOND", login.str("access_token"))
+		e.expect(second.upload(map[string]any{
+			"device_keys": second.deviceKeys(), "one_time_keys": second.otks(2),
+			"fallback_keys": map[string]any{"signed_curve25519:F": second.signedKey(true)},
+		}), 200, "")
+		query := func() map[string]any {
+			q := e.do("POST", "/_matrix/client/v3/keys/query", bob.token, map[string]any{"device_keys": map[string]any{string(alice.user): []string{}}})
+			e.expect(q, 200, "")
+			devs, _ := lookup(q.body, "device_keys", string(alice.user)).(map[string]any)
+			return devs
+		}
+		if _, ok := query()["SECOND"]; !ok {
+			t.Fatalf("the second device's keys are not queryable")
+		}
+		res := e.do("DELETE", "/_matrix/client/v3/devices/SECOND", alice.token, map[string]any{})
+		e.expect(res, 401, "")
+		e.expect(e.do("DELETE", "/_matrix/client/v3/devices/SECOND", alice.token, map[string]any{
+			"auth": passwordAuth(string(alice.user), "pw-alice", res.str("session")),
+		}), 200, "")
+		if devs := query(); len(devs) != 0 {
+			t.Errorf("keys of the deleted device still queryable: %v", devs)
+		}
+		if k := claimedKeyID(bob.claim(alice.user, "SECOND", "signed_curve25519"), alice.user, "SECOND"); k != "" {
+			t.Errorf("claimed %q of a deleted device", k)
+		}
+	})
+}

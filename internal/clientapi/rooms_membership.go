@@ -11,6 +11,7 @@ package clientapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -119,6 +120,12 @@ func (a *roomAPI) resolveRoom(ctx context.Context, s string) (id.RoomID, error) 
 // join reads the optional reason of the request, sends the user's join
 // or knock event, with their profile, and answers {"room_id"}.
 func (a *roomAPI) join(w http.ResponseWriter, r *http.Request, sess session, roomID id.RoomID, membership string) error {
+	return a.joinVia(w, r, sess, roomID, membership, nil)
+}
+
+// joinVia is join with servers to join a room of other servers through,
+// besides those the request names.
+func (a *roomAPI) joinVia(w http.ResponseWriter, r *http.Request, sess session, roomID id.RoomID, membership string, via []id.ServerName) error {
 	reason, err := decodeReason(w, r)
 	if err != nil {
 		return err
@@ -130,6 +137,9 @@ func (a *roomAPI) join(w http.ResponseWriter, r *http.Request, sess session, roo
 	_, err = a.svc.ChangeMembership(r.Context(), roomID, room.MembershipChange{
 		Sender: sess.UserID, Target: sess.UserID, Membership: membership, Reason: reason, Profile: profile,
 	})
+	if errors.Is(err, room.ErrRoomNotFound) && membership == room.MembershipJoin && a.remote != nil {
+		err = a.joinRemote(r, sess.UserID, roomID, via, reason, profile)
+	}
 	if err != nil {
 		return roomErr(err)
 	}
@@ -140,10 +150,19 @@ func (a *roomAPI) join(w http.ResponseWriter, r *http.Request, sess session, roo
 //
 // POST /_matrix/client/v3/join/{roomIdOrAlias}
 //
-// Only rooms this server takes part in can be joined; via and server_name
-// are ignored until federation exists.
+// A room this server is not in is joined through the servers named by via
+// and server_name, and the server of the room ID (remote_join.go); an
+// alias of another server is resolved by that server.
 func (a *roomAPI) joinRoom(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := a.resolveRoom(r.Context(), r.PathValue("roomIdOrAlias"))
+	target := r.PathValue("roomIdOrAlias")
+	if alias, err := id.ParseRoomAlias(target); err == nil && alias.Domain() != a.s.ServerName && a.remote != nil {
+		roomID, servers, err := a.remoteAlias(r.Context(), alias)
+		if err != nil {
+			return err
+		}
+		return a.joinVia(w, r, sess, roomID, room.MembershipJoin, servers)
+	}
+	roomID, err := a.resolveRoom(r.Context(), target)
 	if err != nil {
 		return err
 	}

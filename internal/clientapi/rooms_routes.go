@@ -64,6 +64,9 @@ type Rooms struct {
 	Directory Directory
 	// Profiles keeps users' profiles.
 	Profiles Profiles
+	// RemoteJoins joins rooms of other servers (*fedjoin.Service); nil
+	// when the server does not federate.
+	RemoteJoins RemoteJoiner
 }
 
 // roomAPI serves the room and profile endpoints. It reuses the Server's
@@ -74,6 +77,7 @@ type roomAPI struct {
 	db       RoomStore
 	dir      Directory
 	profiles Profiles
+	remote   RemoteJoiner
 }
 
 // roomRoutes registers the room and profile endpoints, one per line. A nil
@@ -82,7 +86,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	if rooms == nil {
 		return
 	}
-	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles}
+	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins}
 	const v3 = "/_matrix/client/v3"
 
 	rt.Handle("POST "+v3+"/createRoom", s.authed(s.limited(ActionCreateRoom, a.createRoom)))

@@ -129,6 +129,12 @@ type Config struct {
 	// environment variable or flag, a comma-separated list.
 	TrustedKeyServers []string `yaml:"trusted_key_servers"`
 
+	// FederationMaxBackoffSeconds caps the pause, in seconds, between two
+	// attempts to deliver events to a server that is unreachable: the
+	// pause doubles after each failure up to this cap. A server that
+	// contacts this one is retried at once regardless. From 2 to 86400.
+	FederationMaxBackoffSeconds int `yaml:"federation_max_backoff_seconds"`
+
 	// DefaultRoomVersion is the room version of new rooms whose creator
 	// does not ask for one, announced in /capabilities. The spec
 	// recommends 12; choose 11 (or lower) while the clients in use
@@ -252,7 +258,9 @@ func Defaults() Config {
 		TrustedKeyServers:   []string{},
 		ListenFederation:    ":8448",
 		MaxConnectionsPerIP: 256,
-		DefaultRoomVersion:  "12",
+		// The federation sender's DefaultMaxBackoff.
+		FederationMaxBackoffSeconds: 600,
+		DefaultRoomVersion:          "12",
 		RateLimit: RateLimit{
 			Enabled:     true,
 			Login:       Rate{PerSecond: 0.17, Burst: 5},

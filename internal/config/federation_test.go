@@ -17,6 +17,9 @@ func TestLoadFederationSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if d.FederationMaxBackoffSeconds != 600 {
+		t.Errorf("default federation_max_backoff_seconds = %d, want 600", d.FederationMaxBackoffSeconds)
+	}
 	if !l.Config.FederationSkipTLSVerify {
 		t.Errorf("--federation-skip-tls-verify did not turn federation_skip_tls_verify on")
 	}
@@ -29,6 +32,8 @@ func TestLoadFederationSettings(t *testing.T) {
 	}{
 		{[]string{"--trusted-key-servers", "not a server"}, "trusted_key_servers"},
 		{[]string{"--server-name", "me.example", "--trusted-key-servers", "me.example"}, "trusted_key_servers"},
+		{[]string{"--federation-max-backoff-seconds", "1"}, "federation_max_backoff_seconds"},
+		{[]string{"--federation-max-backoff-seconds", "86401"}, "federation_max_backoff_seconds"},
 	} {
 		_, err := Load("serve", append([]string{"--data-dir", dir}, tc.args...), env(nil))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

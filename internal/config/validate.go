@@ -66,6 +66,9 @@ func (c *Config) Validate() error {
 	if _, err := c.TrustedProxyPrefixes(); err != nil {
 		add("trusted_proxies: %w", err)
 	}
+	if c.FederationMaxBackoffSeconds < 2 || c.FederationMaxBackoffSeconds > 86400 {
+		add("federation_max_backoff_seconds: %d is not between 2 and 86400", c.FederationMaxBackoffSeconds)
+	}
 	if c.MaxConnectionsPerIP < 0 {
 		add("max_connections_per_ip: must not be negative")
 	}

@@ -3,6 +3,7 @@ package e2ee
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 )
@@ -42,4 +43,31 @@ func (s *Service) ChangedDeviceLists(ctx context.Context, requester id.UserID, a
 // SharesRoom reports whether the two users are both joined to some room.
 func (s *Service) SharesRoom(ctx context.Context, a, b id.UserID) (bool, error) {
 	return s.DB.SharesRoom(ctx, a, b)
+}
+
+// LeftDeviceLists returns the users who stopped sharing any room with the
+// requester at event stream positions in (after, upTo], for /keys/changes.
+// It reads the current memberships: a user who left and came back in the
+// range is not listed (they share a room again), nor is one who left a
+// room the requester has left since.
+func (s *Service) LeftDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error) {
+	out := []id.UserID{}
+	if upTo <= after {
+		return out, nil
+	}
+	candidates, err := s.DB.LeaveCandidates(ctx, requester, after, upTo)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range candidates {
+		shared, err := s.DB.SharesRoom(ctx, requester, u)
+		if err != nil {
+			return nil, err
+		}
+		if !shared {
+			out = append(out, u)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

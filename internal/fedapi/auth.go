@@ -74,6 +74,9 @@ func (s *Server) authed(h authedHandler) httpapi.HandlerFunc {
 			httpapi.Logger(r).Warn("bad request signature", "origin", string(x.Origin), "err", err)
 			return matrixerr.Wrap(matrixerr.KindUnauthorized, err, "invalid signature")
 		}
+		if s.Contacted != nil {
+			s.Contacted(x.Origin)
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		return h(w, r, x.Origin)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,4 +180,51 @@ func TestRequestAuthentication(t *testing.T) {
 // forge signatures.
 func reKey(k signing.Key, server id.ServerName, keyID signing.KeyID) signing.Key {
 	return signing.Key{ServerName: server, KeyID: keyID, Private: k.Private}
+}
+
+// TestContactedHook checks that the federation listener tells Contacted
+// the origin of each authenticated request, and of no other.
+func TestContactedHook(t *testing.T) {
+	ctx := context.Background()
+	b := startServer(t, sqliteOnly, withRoutes(echoRoute))
+	a := startServer(t, sqliteOnly)
+	var mu sync.Mutex
+	var contacted []id.ServerName
+	b.mu.Lock()
+	b.api.Contacted = func(origin id.ServerName) {
+		mu.Lock()
+		contacted = append(contacted, origin)
+		mu.Unlock()
+	}
+	b.mu.Unlock()
+
+	resp, err := rawClient().Post("https://"+string(b.name)+"/_matrix/federation/v1/version", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	forged := `X-Matrix origin="` + string(a.name) + `",destination="` + string(b.name) + `",key="` + string(a.key.KeyID) + `",sig="AAAA"`
+	req, _ := http.NewRequest(http.MethodGet, "https://"+string(b.name)+"/_matrix/federation/v1/version", nil)
+	req.Header.Set("Authorization", forged)
+	if resp, err = rawClient().Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("forged request = %d, want 401", resp.StatusCode)
+	}
+	mu.Lock()
+	if len(contacted) != 0 {
+		t.Errorf("unauthenticated requests reported as contacts: %v", contacted)
+	}
+	mu.Unlock()
+
+	if err := a.client.DoJSON(ctx, federation.Request{Destination: b.name, Method: http.MethodGet, Path: "/_matrix/federation/v1/version"}, &struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(contacted) != 1 || contacted[0] != a.name {
+		t.Errorf("contacts = %v, want [%s]", contacted, a.name)
+	}
 }

@@ -56,6 +56,10 @@ type Server struct {
 	Profiles Profiles
 	// Directory answers room alias queries (*directory.Service).
 	Directory Directory
+	// Contacted, when set, is told the origin of every authenticated
+	// request before it is handled: the server is up (the federation
+	// sender retries its queue at once). It must not block.
+	Contacted func(origin id.ServerName)
 }
 
 // Profiles is what profile queries need (*profile.Service).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -31,6 +32,24 @@ func (s *Service) CreateRoom(ctx context.Context, r *CreateRequest) (id.RoomID, 
 	if err != nil {
 		return "", err
 	}
+	// Two identical requests in the same millisecond build the same v12
+	// create event and so the same room ID; the one that loses the race
+	// builds its room again a moment later.
+	for attempt := 1; ; attempt++ {
+		roomID, err := s.createOnce(ctx, r, plan)
+		if !errors.Is(err, errRoomIDTaken) || attempt == 3 {
+			return roomID, err
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// errRoomIDTaken is returned by createOnce when the room ID it built is
+// already in use.
+var errRoomIDTaken = errors.New("room ID already in use")
+
+// createOnce builds and persists a new room's events once.
+func (s *Service) createOnce(ctx context.Context, r *CreateRequest, plan []plannedEvent) (id.RoomID, error) {
 	v := r.Version
 	var roomID id.RoomID
 	if !v.RoomIDFromCreateEvent {
@@ -85,13 +104,17 @@ type newRoomRecord struct {
 // write creates the room row and the alias in tx. A taken alias is
 // ErrAliasInUse, which fails the whole transaction.
 func (n *newRoomRecord) write(ctx context.Context, tx *store.Tx) error {
-	if err := tx.CreateRoom(ctx, n.room); err != nil {
+	err := tx.CreateRoom(ctx, n.room)
+	if errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("%w: %s", errRoomIDTaken, n.room.RoomID)
+	}
+	if err != nil {
 		return fmt.Errorf("create room %s: %w", n.room.RoomID, err)
 	}
 	if n.alias == nil {
 		return nil
 	}
-	err := tx.CreateRoomAlias(ctx, *n.alias)
+	err = tx.CreateRoomAlias(ctx, *n.alias)
 	if errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("%w: %s", ErrAliasInUse, n.alias.Alias)
 	}

@@ -119,11 +119,16 @@ var migrations = []migration{
 	},
 	{
 		version:    15,
+		name:       "federation send queues",
+		statements: []string{federationQueueSchema},
+	},
+	{
+		version:    16,
 		name:       "account data",
 		statements: []string{accountDataSchema},
 	},
 	{
-		version:    16,
+		version:    17,
 		name:       "receipts",
 		statements: []string{receiptsSchema},
 	},

@@ -16,8 +16,9 @@ import (
 // the JSON of the others only. With each header comes what the event
 // replaced, when recorded (see SetEventStateReplacing).
 
-// headerColumns are eventColumns with a NULL in place of the JSON, aliased
-// "ev", followed by the recorded replaced event (event_state "s").
+// headerColumns are prefixedEventColumns with a NULL in place of the JSON,
+// followed by the recorded replaced event (event_state "s"); keep them in
+// step with eventColumns (scanEvent reads them).
 const headerColumns = `ev.event_nid, ev.event_id, ev.room_id, ev.type, ev.state_key, ev.sender, ev.depth,
 	ev.origin_server_ts, ev.stream_pos, NULL, ev.rejected, ev.outlier, ev.redacted_because,
 	ev.txn_device_id, ev.txn_id, ev.soft_failed, s.replaces_nid`

@@ -24,6 +24,18 @@ const DefaultRetryDelay = time.Second
 // error makes the consumer retry the same batch after a pause.
 type Handler func(ctx context.Context, evs []Event) error
 
+// Stager prepares a batch of committed events, oldest first, for a durable
+// consumer whose output is rows in the database: it returns the writes to
+// commit in the same transaction as the consumer's new position (nil for
+// none), so that the output and the position are stored together or not
+// at all, and a function to run once they committed (nil for none). The
+// events must not be changed. An error makes the consumer retry the same
+// batch after a pause. A batch with nothing to write (both nil) does not
+// store the position at once: it is stored every Batch such events and at
+// Stop, so after a crash up to Batch events are staged again, and staging
+// must be deterministic for them to write nothing again.
+type Stager func(ctx context.Context, evs []Event) (write func(tx *store.Tx) error, committed func(), err error)
+
 // ConsumerConfig holds a Consumer's dependencies.
 type ConsumerConfig struct {
 	// Name identifies a durable consumer's stored position; it must be
@@ -31,7 +43,10 @@ type ConsumerConfig struct {
 	Name   string
 	Stream *Stream
 	DB     Reader
+	// Handle handles each batch; Stage replaces it for a consumer whose
+	// output goes to the database (Positions is then required).
 	Handle Handler
+	Stage  Stager
 	// Positions, when set, makes the consumer durable: it stores its
 	// position there after every batch and resumes from it when started.
 	Positions Positions
@@ -59,6 +74,12 @@ type Consumer struct {
 	changed chan struct{}
 	cancel  context.CancelFunc
 	done    chan struct{}
+	// unsaved counts the events a staging consumer handled, with nothing
+	// to write, since it last stored its position; lazyPos is where they
+	// end. Only the consumer's goroutine (and Stop, after it ended) uses
+	// them.
+	unsaved int
+	lazyPos int64
 }
 
 // NewConsumer returns a consumer; it does nothing until Start.
@@ -78,6 +99,9 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 // Start loads a durable consumer's position and starts its goroutine,
 // which runs until Stop. Call it once.
 func (c *Consumer) Start(ctx context.Context) error {
+	if c.cfg.Stage != nil && c.cfg.Positions == nil {
+		return fmt.Errorf("start consumer %s: a staging consumer needs Positions", c.cfg.Name)
+	}
 	if c.cfg.Positions != nil {
 		pos, ok, err := c.cfg.Positions.ConsumerPosition(ctx, c.cfg.Name)
 		if err != nil {
@@ -109,7 +133,24 @@ func (c *Consumer) Stop() {
 	c.cancel()
 	<-c.done
 	c.cancel = nil
+	if c.unsaved > 0 {
+		// The position of the batches that wrote nothing; the store is
+		// still open (consumers stop before it closes).
+		ctx, cancel := context.WithTimeout(context.Background(), stopSaveTimeout)
+		defer cancel()
+		err := c.cfg.Positions.Write(ctx, func(tx *store.Tx) error {
+			return tx.SetConsumerPosition(ctx, c.cfg.Name, c.lazyPos)
+		})
+		if err != nil {
+			c.cfg.Logger.Warn("store consumer position at stop", "consumer", c.cfg.Name, "err", err)
+		}
+		c.unsaved = 0
+	}
 }
+
+// stopSaveTimeout bounds the write of a staging consumer's position at
+// Stop.
+const stopSaveTimeout = 5 * time.Second
 
 // Position returns the position up to which every event has been handled.
 func (c *Consumer) Position() int64 {
@@ -174,7 +215,12 @@ func (c *Consumer) run(ctx context.Context) {
 func (c *Consumer) deliver(ctx context.Context, evs []Event, upto int64) bool {
 	for {
 		err := error(nil)
-		if len(evs) > 0 {
+		if len(evs) > 0 && c.cfg.Stage != nil {
+			err = c.stage(ctx, evs, upto)
+			if err == nil {
+				return true
+			}
+		} else if len(evs) > 0 {
 			err = c.cfg.Handle(ctx, evs)
 		}
 		if err == nil && c.cfg.Positions != nil && len(evs) > 0 {
@@ -189,6 +235,42 @@ func (c *Consumer) deliver(ctx context.Context, evs []Event, upto int64) bool {
 			return false
 		}
 	}
+}
+
+// stage prepares a batch with the Stager and commits its writes with the
+// consumer's new position in one transaction.
+func (c *Consumer) stage(ctx context.Context, evs []Event, upto int64) error {
+	write, committed, err := c.cfg.Stage(ctx, evs)
+	if err != nil {
+		return err
+	}
+	if write == nil && committed == nil {
+		// Nothing to write: the position is stored only every Batch
+		// events (and at Stop), so a consumer with nothing to do costs no
+		// transaction per batch. After a crash it stages up to Batch
+		// events again, which write nothing again.
+		c.unsaved += len(evs)
+		c.lazyPos = upto
+		if c.unsaved < c.cfg.Batch {
+			return nil
+		}
+	}
+	err = c.cfg.Positions.Write(ctx, func(tx *store.Tx) error {
+		if write != nil {
+			if err := write(tx); err != nil {
+				return err
+			}
+		}
+		return tx.SetConsumerPosition(ctx, c.cfg.Name, upto)
+	})
+	if err != nil {
+		return err
+	}
+	c.unsaved = 0
+	if committed != nil {
+		committed()
+	}
+	return nil
 }
 
 // pause logs a failed step and waits before the retry; false means ctx is

@@ -338,3 +338,102 @@ func TestFailedBatchIsRetried(t *testing.T) {
 		}
 	})
 }
+
+// TestStagedWritesCommitWithThePosition: a staging consumer's writes are
+// committed in the same transaction as its position: a batch whose writes
+// fail leaves neither, is staged again, and the function for after the
+// commit runs only for committed batches.
+func TestStagedWritesCommitWithThePosition(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		srv := open(t, dsn)
+		roomID := srv.createRoom(t)
+		var mu sync.Mutex
+		var failAt, seenOnRetry int64
+		var attempts int
+		var committed []int64
+		stage := func(ctx context.Context, evs []stream.Event) (func(tx *store.Tx) error, func(), error) {
+			last := evs[len(evs)-1].StreamPos
+			mu.Lock()
+			defer mu.Unlock()
+			fail := false
+			if failAt != 0 && last >= failAt {
+				attempts++
+				fail = attempts == 1
+				if attempts == 2 {
+					// The failed attempt's output was rolled back.
+					seenOnRetry, _, _ = srv.db.ConsumerPosition(ctx, "output")
+				}
+			}
+			write := func(tx *store.Tx) error {
+				if err := tx.SetConsumerPosition(ctx, "output", last); err != nil {
+					return err
+				}
+				if fail {
+					return errors.New("write failed")
+				}
+				return nil
+			}
+			return write, func() {
+				mu.Lock()
+				committed = append(committed, last)
+				mu.Unlock()
+			}, nil
+		}
+		c := start(t, stream.ConsumerConfig{Name: "staged", Stream: srv.stream, DB: srv.db, Positions: srv.db,
+			Stage: stage, From: srv.stream.Position(), RetryDelay: time.Millisecond})
+		first := srv.send(t, roomID, "a")
+		waitFor(t, c, first)
+		mu.Lock()
+		failAt = srv.send(t, roomID, "fails once")
+		mu.Unlock()
+		waitFor(t, c, failAt)
+		mu.Lock()
+		defer mu.Unlock()
+		if attempts != 2 || seenOnRetry != first {
+			t.Errorf("%d attempts, output seen on the retry = %d; want 2 and %d (the failed write rolled back)", attempts, seenOnRetry, first)
+		}
+		for _, name := range []string{"output", "staged"} {
+			if pos, _, err := srv.db.ConsumerPosition(ctx, name); pos != failAt || err != nil {
+				t.Errorf("position %s = %d, %v; want %d", name, pos, err, failAt)
+			}
+		}
+		if !slices.Equal(committed, []int64{first, failAt}) {
+			t.Errorf("after-commit functions ran for %v, want %v", committed, []int64{first, failAt})
+		}
+	})
+}
+
+// TestStagingWithNothingToWriteStoresLazily: batches that write nothing
+// store the consumer's position only every Batch events and at Stop.
+func TestStagingWithNothingToWriteStoresLazily(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		srv := open(t, dsn)
+		roomID := srv.createRoom(t)
+		nothing := func(context.Context, []stream.Event) (func(tx *store.Tx) error, func(), error) { return nil, nil, nil }
+		cfg := stream.ConsumerConfig{Name: "lazy", Stream: srv.stream, DB: srv.db, Positions: srv.db,
+			Stage: nothing, From: srv.stream.Position(), Batch: 3}
+		c := start(t, cfg)
+		first := srv.send(t, roomID, "a")
+		waitFor(t, c, first)
+		if _, ok, err := srv.db.ConsumerPosition(ctx, "lazy"); ok || err != nil {
+			t.Errorf("position stored after one event with nothing to write (%v)", err)
+		}
+		var last int64
+		for i := range 3 {
+			last = srv.send(t, roomID, fmt.Sprint(i))
+			waitFor(t, c, last)
+		}
+		pos, ok, err := srv.db.ConsumerPosition(ctx, "lazy")
+		if !ok || err != nil || pos < first {
+			t.Errorf("position after %d events = %d, %v, %v; want it stored", 4, pos, ok, err)
+		}
+		last = srv.send(t, roomID, "before stop")
+		waitFor(t, c, last)
+		c.Stop()
+		if pos, _, err := srv.db.ConsumerPosition(ctx, "lazy"); pos != last || err != nil {
+			t.Errorf("position after Stop = %d, %v; want %d", pos, err, last)
+		}
+	})
+}

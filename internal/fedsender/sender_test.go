@@ -1,0 +1,221 @@
+package fedsender
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/room"
+)
+
+// TestDeliveryAfterOutageAndRestart: events sent while the destination is
+// down wait in the database, survive a restart of the sending server, and
+// arrive exactly once when the destination is back; the message before
+// the remote join and the remote server's own join are not sent to it.
+func TestDeliveryAfterOutageAndRestart(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		h, p := run(t, dsn, time.Hour)
+		roomID, before := h.publicRoom(t)
+		p.setDown(true)
+		var sent []id.EventID
+		for i := range 5 {
+			sent = append(sent, h.send(t, roomID, "while down "+string(rune('a'+i))))
+		}
+		h.waitFailures(t, 1)
+		if d := h.destination(t); d.Queued != 5 || d.LastError == "" || d.NextRetryTS <= d.LastErrorTS {
+			t.Errorf("destination while down = %+v, want 5 queued, an error and a retry after it", d)
+		}
+
+		h.reopen(t)
+		if d := h.destination(t); d.Queued != 5 || d.Failures != 1 {
+			t.Errorf("destination after restart = %+v, want 5 queued and the failure kept", d)
+		}
+		sent = append(sent, h.send(t, roomID, "after restart"))
+		p.setDown(false)
+		// The backoff is an hour: only the peer's contact sends now.
+		h.sender.Contacted(p.name)
+		p.waitFor(t, sent...)
+		counts, _ := p.received()
+		for _, e := range sent {
+			if counts[e] != 1 {
+				t.Errorf("event %s arrived %d times, want once", e, counts[e])
+			}
+		}
+		if len(counts) != len(sent) {
+			t.Errorf("peer received %d events, want the %d sent after its join (not %s before it, nor its own join)", len(counts), len(sent), before)
+		}
+		waitQueue(t, h, 0)
+		if d := h.destination(t); d.Failures != 0 || d.LastSuccessTS == 0 {
+			t.Errorf("destination after delivery = %+v, want no failures and a last success", d)
+		}
+		if bad := p.badRequests(); len(bad) > 0 {
+			t.Errorf("bad requests at the peer: %v", bad)
+		}
+	})
+}
+
+// TestRetrySameTransactionAfterRestart: a transaction whose answer got
+// lost is sent again under the same ID after a restart, so the peer,
+// which keeps each transaction ID once, has every event exactly once.
+func TestRetrySameTransactionAfterRestart(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		h, p := run(t, dsn, time.Hour)
+		roomID, _ := h.publicRoom(t)
+		p.mu.Lock()
+		p.lose = true
+		p.mu.Unlock()
+		first := h.send(t, roomID, "answer lost")
+		h.waitFailures(t, 1)
+		txnID, inflight, err := h.db.InFlightPDUs(context.Background(), p.name)
+		if err != nil || len(inflight) != 1 || inflight[0].EventID != first {
+			t.Fatalf("in flight = %s %+v %v, want the first event", txnID, inflight, err)
+		}
+		h.reopen(t)
+		second := h.send(t, roomID, "after restart")
+		h.sender.Contacted(p.name)
+		p.waitFor(t, first, second)
+		counts, txns := p.received()
+		if counts[first] != 1 || counts[second] != 1 {
+			t.Errorf("arrivals = %v, want each event once", counts)
+		}
+		p.mu.Lock()
+		_, retried := p.txns[txnID]
+		p.mu.Unlock()
+		if !retried || len(txns) != 2 || !slices.Equal(txns[0], []id.EventID{first}) {
+			t.Errorf("transactions = %v, want %s (%s) then one with the second event", txns, txnID, first)
+		}
+	})
+}
+
+// TestBackoffThenContact: a failed destination waits out its backoff while
+// events queue; when it contacts us they go at once, batched into one
+// transaction.
+func TestBackoffThenContact(t *testing.T) {
+	h, p := run(t, sqliteDSN(t), time.Hour)
+	roomID, _ := h.publicRoom(t)
+	p.setDown(true)
+	first := h.send(t, roomID, "one")
+	h.waitFailures(t, 1)
+	p.setDown(false)
+	second := h.send(t, roomID, "two")
+	third := h.send(t, roomID, "three")
+	// Queued while backing off: nothing is sent yet.
+	if counts, _ := p.received(); len(counts) != 0 {
+		t.Fatalf("peer received %v during the backoff", counts)
+	}
+	if d := h.destination(t); d.Queued != 3 {
+		t.Fatalf("queued = %d, want 3", d.Queued)
+	}
+	h.sender.Contacted(p.name)
+	p.waitFor(t, first, second, third)
+	_, txns := p.received()
+	// The failed transaction held the first event; the two queued meanwhile
+	// go together.
+	if len(txns) != 2 || !slices.Equal(txns[1], []id.EventID{second, third}) {
+		t.Errorf("transactions = %v, want [first] then [second third]", txns)
+	}
+}
+
+// TestCatchUpNewestPerRoom: after an outage, a backlog longer than one
+// transaction is cut to the newest event of each room (the peer fetches
+// the rest with /get_missing_events), and the queue stays in the database
+// with one in-memory destination however long the peer stays away.
+func TestCatchUpNewestPerRoom(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		h, p := run(t, dsn, time.Hour)
+		room1, _ := h.publicRoom(t)
+		room2, _ := h.publicRoom(t)
+		p.setDown(true)
+		first := h.send(t, room1, "first")
+		h.waitFailures(t, 1)
+		var last1, last2 id.EventID
+		for i := range MaxPDUs + 10 {
+			last1 = h.send(t, room1, "backlog")
+			if i%20 == 0 {
+				last2 = h.send(t, room2, "backlog")
+			}
+		}
+		if d := h.destination(t); d.Queued < MaxPDUs+11 {
+			t.Fatalf("queued = %d, want the whole backlog in the database", d.Queued)
+		}
+		h.sender.mu.Lock()
+		inMemory := len(h.sender.dests)
+		h.sender.mu.Unlock()
+		if inMemory != 1 {
+			t.Errorf("%d destinations in memory, want 1", inMemory)
+		}
+		p.setDown(false)
+		h.sender.Contacted(p.name)
+		p.waitFor(t, first, last1, last2)
+		waitQueue(t, h, 0)
+		counts, txns := p.received()
+		if len(counts) != 3 || len(txns) != 2 {
+			t.Errorf("peer received %d events in %d transactions, want the first event, then the newest of each room", len(counts), len(txns))
+		}
+	})
+}
+
+// TestBackoff checks the backoff sequence and its validation.
+func TestBackoff(t *testing.T) {
+	s, err := New(Config{FirstBackoff: time.Second, MaxBackoff: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []time.Duration
+	for n := 1; n <= 6; n++ {
+		got = append(got, s.backoff(n))
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}
+	if !slices.Equal(got, want) {
+		t.Errorf("backoff = %v, want %v", got, want)
+	}
+	if s, _ := New(Config{}); s.backoff(100) != DefaultMaxBackoff {
+		t.Errorf("default cap = %s, want %s", s.backoff(100), DefaultMaxBackoff)
+	}
+	if _, err := New(Config{FirstBackoff: time.Minute, MaxBackoff: time.Second}); err == nil {
+		t.Error("a maximum below the first backoff was accepted")
+	}
+}
+
+func waitQueue(t *testing.T, h *home, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := h.db.QueueLength(context.Background(), h.peer.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue length = %d, want %d", got, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestDestinationsFollowMembership: the destinations of an event are the
+// servers joined before it, plus the target's server of a membership
+// event: a kicked server hears of its kick, and of nothing after it.
+func TestDestinationsFollowMembership(t *testing.T) {
+	h, p := run(t, sqliteDSN(t), time.Hour)
+	roomID, _ := h.publicRoom(t)
+	ctx := context.Background()
+	bob := id.UserID("@bob:" + string(p.name))
+	kick, err := h.rooms.ChangeMembership(ctx, roomID, room.MembershipChange{Sender: alice, Target: bob, Membership: room.MembershipLeave})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, kick.EventID())
+	waitQueue(t, h, 0) // the kick's transaction is complete
+	after := h.send(t, roomID, "after the kick")
+	if n, err := h.db.QueueLength(ctx, p.name); n != 0 || err != nil {
+		t.Errorf("queue after the kick = %d, %v; want nothing for the kicked server", n, err)
+	}
+	if counts, _ := p.received(); counts[after] != 0 || counts[kick.EventID()] != 1 {
+		t.Errorf("peer received %v; want the kick once and not %s", counts, after)
+	}
+}

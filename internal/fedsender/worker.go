@@ -1,0 +1,213 @@
+package fedsender
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/federation"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// maxErrorLen caps the error text stored for a destination.
+const maxErrorLen = 500
+
+// run is a destination's goroutine: it sends its queue, one transaction
+// at a time, until the queue is empty or ctx ends.
+func (s *Sender) run(ctx context.Context, d *destination) {
+	log := s.cfg.Logger.With("destination", string(d.name))
+	for {
+		if !s.waitRetry(ctx, d) {
+			return
+		}
+		s.mu.Lock()
+		d.pending = false
+		s.mu.Unlock()
+		// A contact that came before this attempt is answered by it.
+		select {
+		case <-d.poke:
+		default:
+		}
+		sent, err := s.sendNext(ctx, d, log)
+		if isCanceled(ctx, err) {
+			return
+		}
+		if err != nil {
+			s.failed(ctx, d, log, err)
+			continue
+		}
+		if sent {
+			continue
+		}
+		s.mu.Lock()
+		if d.pending {
+			s.mu.Unlock()
+			continue
+		}
+		delete(s.dests, d.name)
+		s.mu.Unlock()
+		return
+	}
+}
+
+// waitRetry waits until the destination's next retry, or until it
+// contacts us; false means ctx ended.
+func (s *Sender) waitRetry(ctx context.Context, d *destination) bool {
+	wait := d.nextRetry.Sub(s.cfg.Now())
+	if d.nextRetry.IsZero() || wait <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-d.poke:
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
+// backoff returns the pause after the nth failure in a row.
+func (s *Sender) backoff(n int) time.Duration {
+	b := s.cfg.FirstBackoff
+	for i := 1; i < n && b < s.cfg.MaxBackoff; i++ {
+		b *= 2
+	}
+	return min(b, s.cfg.MaxBackoff)
+}
+
+// failed records a failed attempt and schedules the next one.
+func (s *Sender) failed(ctx context.Context, d *destination, log *slog.Logger, err error) {
+	d.failures++
+	now := s.cfg.Now()
+	wait := s.backoff(d.failures)
+	d.nextRetry = now.Add(wait)
+	msg := err.Error()
+	if len(msg) > maxErrorLen {
+		msg = msg[:maxErrorLen]
+	}
+	log.Warn("federation transaction failed", "failures", d.failures, "retry_in", wait.String(), "err", err)
+	werr := s.cfg.DB.Write(ctx, func(tx *store.Tx) error {
+		return tx.RecordFailure(ctx, d.name, d.failures, d.nextRetry.UnixMilli(), msg, now.UnixMilli())
+	})
+	if werr != nil && !isCanceled(ctx, werr) {
+		log.Warn("record federation failure", "err", werr)
+	}
+}
+
+// transaction is the body of PUT /send/{txnId}.
+type transaction struct {
+	Origin         id.ServerName     `json:"origin"`
+	OriginServerTS int64             `json:"origin_server_ts"`
+	PDUs           []json.RawMessage `json:"pdus"`
+	EDUs           []json.RawMessage `json:"edus"`
+}
+
+// sendNext sends the destination's transaction in flight, or else starts
+// one with the oldest queued entries; false means the queue was empty.
+func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger) (bool, error) {
+	db := s.cfg.DB
+	if d.failures > 0 {
+		if err := s.compact(ctx, d, log); err != nil {
+			return false, err
+		}
+	}
+	txnID, entries, err := db.InFlightPDUs(ctx, d.name)
+	if err != nil {
+		return false, err
+	}
+	if len(entries) == 0 {
+		if entries, err = db.QueuedPDUs(ctx, d.name, MaxPDUs); err != nil || len(entries) == 0 {
+			return false, err
+		}
+		txnID = newTxnID(s.cfg.Now())
+		positions := make([]int64, len(entries))
+		for i, e := range entries {
+			positions[i] = e.StreamPos
+		}
+		if err := db.Write(ctx, func(tx *store.Tx) error {
+			return tx.StartTransaction(ctx, d.name, txnID, positions)
+		}); err != nil {
+			return false, err
+		}
+	}
+	ids := make([]id.EventID, len(entries))
+	for i, e := range entries {
+		ids[i] = e.EventID
+	}
+	evs, err := db.EventsByID(ctx, ids)
+	if err != nil {
+		return false, fmt.Errorf("load events of transaction %s: %w", txnID, err)
+	}
+	byID := make(map[id.EventID][]byte, len(evs))
+	for _, e := range evs {
+		byID[e.EventID] = e.JSON
+	}
+	txn := transaction{Origin: s.cfg.ServerName, OriginServerTS: s.cfg.Now().UnixMilli(), PDUs: []json.RawMessage{}, EDUs: []json.RawMessage{}}
+	for _, e := range entries {
+		if j := byID[e.EventID]; j != nil {
+			txn.PDUs = append(txn.PDUs, j)
+		}
+	}
+	body, err := json.Marshal(txn)
+	if err != nil {
+		return false, fmt.Errorf("encode transaction %s: %w", txnID, err)
+	}
+	resp, err := s.cfg.Client.Do(ctx, federation.Request{
+		Destination: d.name, Method: http.MethodPut,
+		Path: "/_matrix/federation/v1/send/" + url.PathEscape(txnID), Body: body,
+	})
+	if err != nil {
+		return false, err
+	}
+	var result struct {
+		PDUs map[id.EventID]struct {
+			Error string `json:"error"`
+		} `json:"pdus"`
+	}
+	if json.Unmarshal(resp, &result) == nil {
+		for eventID, r := range result.PDUs {
+			if r.Error != "" {
+				log.Warn("federation destination refused event", "event_id", string(eventID), "err", r.Error)
+			}
+		}
+	}
+	if err := db.Write(ctx, func(tx *store.Tx) error {
+		return tx.CompleteTransaction(ctx, d.name, txnID, s.cfg.Now().UnixMilli())
+	}); err != nil {
+		return false, err
+	}
+	d.failures, d.nextRetry = 0, time.Time{}
+	return true, nil
+}
+
+// compact cuts a backlog longer than one transaction down to the newest
+// event of each room.
+func (s *Sender) compact(ctx context.Context, d *destination, log *slog.Logger) error {
+	n, err := s.cfg.DB.QueueLength(ctx, d.name)
+	if err != nil || n <= MaxPDUs {
+		return err
+	}
+	var removed int64
+	err = s.cfg.DB.Write(ctx, func(tx *store.Tx) (err error) {
+		removed, err = tx.CompactQueue(ctx, d.name)
+		return err
+	})
+	if err == nil && removed > 0 {
+		log.Warn("federation destination catches up with the newest event of each room", "queued", n, "dropped", removed)
+	}
+	return err
+}
+
+// newTxnID returns a transaction ID never used before by this server: the
+// time and random letters.
+func newTxnID(now time.Time) string {
+	return fmt.Sprintf("%d.%s", now.UnixMilli(), rand.Text()[:12])
+}

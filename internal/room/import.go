@@ -1,0 +1,140 @@
+package room
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hafenchat/hafen/internal/core/authrules"
+	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// ErrRoomKnown means a room this server is asked to import is stored
+// already.
+var ErrRoomKnown = errors.New("room is known already")
+
+// RemoteJoin is a checked join of a local user to a room of other servers
+// (see package fedjoin): the state before the join and the auth chain,
+// every event checked, and the join as the resident server accepted it.
+type RemoteJoin struct {
+	RoomID    id.RoomID
+	Version   *roomversion.Version
+	Join      *event.PDU
+	State     []*event.PDU
+	AuthChain []*event.PDU
+}
+
+// ImportJoin stores a room this server joins through another server, in
+// one transaction: the room, the state and auth chain events as outliers
+// (no stream position: clients see them as the room's state, not as its
+// timeline), the state before the join, and the join itself as the room's
+// first timeline event and forward extremity, with the room's current
+// state and memberships. The join is published to the event stream like
+// any event. The room's head is loaded from the database on first use. It
+// returns the join's stream position, and ErrRoomKnown when the room is
+// stored already.
+func (s *Service) ImportJoin(ctx context.Context, rj RemoteJoin) (int64, error) {
+	var create *event.PDU
+	for _, e := range rj.State {
+		if e.IsStateKey("m.room.create", "") {
+			create = e
+		}
+	}
+	if create == nil {
+		return 0, fmt.Errorf("import %s: the state has no create event", rj.RoomID)
+	}
+	if _, err := s.db.Room(ctx, rj.RoomID); err == nil {
+		return 0, fmt.Errorf("import %s: %w", rj.RoomID, ErrRoomKnown)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return 0, fmt.Errorf("import %s: %w", rj.RoomID, err)
+	}
+	var pos int64
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		err := tx.CreateRoom(ctx, store.Room{RoomID: rj.RoomID, RoomVersion: string(rj.Version.ID), Creator: create.Sender(), CreatedTS: create.OriginServerTS()})
+		if errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("import %s: %w", rj.RoomID, ErrRoomKnown)
+		}
+		if err != nil {
+			return err
+		}
+		nids := map[id.EventID]int64{}
+		for _, e := range append(append([]*event.PDU(nil), rj.AuthChain...), rj.State...) {
+			if _, ok := nids[e.EventID()]; ok {
+				continue
+			}
+			nid, _, err := tx.InsertEvent(ctx, record(e, true))
+			if err != nil {
+				return fmt.Errorf("import %s: %w", rj.RoomID, err)
+			}
+			nids[e.EventID()] = nid
+		}
+		state := map[store.StateKey]int64{}
+		for _, e := range rj.State {
+			k := e.StateKeyTuple()
+			state[store.StateKey{Type: k.Type, StateKey: k.StateKey}] = nids[e.EventID()]
+		}
+		before, err := tx.StoreStateGroup(ctx, rj.RoomID, 0, state)
+		if err != nil {
+			return fmt.Errorf("import state of %s: %w", rj.RoomID, err)
+		}
+		nid, p, err := tx.InsertEvent(ctx, record(rj.Join, false))
+		if err != nil {
+			return fmt.Errorf("import join of %s: %w", rj.RoomID, err)
+		}
+		pos = p
+		if err := tx.SetEventState(ctx, nid, before); err != nil {
+			return err
+		}
+		jk := rj.Join.StateKeyTuple()
+		joinKey := store.StateKey{Type: jk.Type, StateKey: jk.StateKey}
+		after, err := tx.StoreStateGroup(ctx, rj.RoomID, before, map[store.StateKey]int64{joinKey: nid})
+		if err != nil {
+			return fmt.Errorf("import state of %s: %w", rj.RoomID, err)
+		}
+		state[joinKey] = nid
+		if err := tx.UpdateCurrentState(ctx, rj.RoomID, state); err != nil {
+			return err
+		}
+		for _, e := range append(append([]*event.PDU(nil), rj.State...), rj.Join) {
+			if e.Type() != "m.room.member" {
+				continue
+			}
+			sk, _ := e.StateKey()
+			m := store.Member{RoomID: rj.RoomID, UserID: id.UserID(sk), Membership: authrules.MembershipOf(e), EventNID: nids[e.EventID()], StreamPos: pos}
+			if e == rj.Join {
+				m.EventNID = nid
+			}
+			if err := tx.SetMembership(ctx, m); err != nil {
+				return err
+			}
+		}
+		if err := tx.SetExtremities(ctx, rj.RoomID, []id.EventID{rj.Join.EventID()}); err != nil {
+			return err
+		}
+		if err := tx.AdvanceRoomHead(ctx, rj.RoomID, 0, after); err != nil {
+			return err
+		}
+		tx.AfterCommit(func() { s.notify([]Persisted{{PDU: rj.Join, StreamPos: pos}}) })
+		return nil
+	})
+	if err != nil {
+		s.stream.Invalidate()
+		return 0, err
+	}
+	return pos, nil
+}
+
+// record is the store record of an event of another server.
+func record(e *event.PDU, outlier bool) store.EventRecord {
+	rec := store.EventRecord{
+		EventID: e.EventID(), RoomID: e.RoomID(), Type: e.Type(), Sender: e.Sender(), Depth: e.Depth(),
+		OriginServerTS: e.OriginServerTS(), JSON: e.JSON(), Outlier: outlier,
+	}
+	if sk, ok := e.StateKey(); ok {
+		rec.StateKey = &sk
+	}
+	return rec
+}
