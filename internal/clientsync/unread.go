@@ -36,6 +36,9 @@ type unreadCounter struct {
 	// came from a member event the stream consumer applied.
 	displayName string
 	nameSet     bool
+	// pendingRead is the event of a read receipt that arrived before
+	// apply saw the event: the counts drop to zero once it does.
+	pendingRead id.EventID
 }
 
 // unreadRoom holds the counters of one room's users and the room state
@@ -53,8 +56,23 @@ type unreadRoom struct {
 	// has not recorded) and sets membersLoaded.
 	members       map[string]string
 	membersLoaded bool
-	// last is the newest event apply has seen in the room.
-	last id.EventID
+	// last is the newest event apply has seen in the room, recent the
+	// newest recentEvents (a ring).
+	last   id.EventID
+	recent [recentEvents]id.EventID
+	next   int
+}
+
+// recentEvents is how many of a room's newest events readUpTo recognises.
+const recentEvents = 64
+
+func (r *unreadRoom) isRecent(ev id.EventID) bool {
+	for _, e := range r.recent {
+		if e == ev {
+			return true
+		}
+	}
+	return false
 }
 
 func newUnreadRoom() *unreadRoom {
@@ -108,6 +126,8 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 			r.members[sk] = authrules.Membership(ev.Content())
 		}
 		r.last = ev.EventID()
+		r.recent[r.next] = r.last
+		r.next = (r.next + 1) % recentEvents
 		pe := newPushEvent(ev, r.senderMayNotify, r.joinedCount) // read once for all users
 		for user, c := range r.users {
 			if ev.IsStateKey("m.room.member", string(user)) {
@@ -141,6 +161,13 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 				}
 				c.changed = p.StreamPos
 			}
+			if c.pendingRead != "" && c.pendingRead == ev.EventID() {
+				c.pendingRead = ""
+				if c.notify != 0 || c.highlight != 0 {
+					c.changed = p.StreamPos
+				}
+				c.notify, c.highlight = 0, 0
+			}
 		}
 		if len(r.users) == 0 {
 			delete(u.rooms, ev.RoomID())
@@ -150,8 +177,14 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 
 // readUpTo applies the user's new read receipt (m.read or m.read.private,
 // unthreaded or of the main timeline) for eventID: when it is the newest
-// event of the room the counts drop to zero in memory; otherwise they are
-// set up again from the store on next use, counting after the receipt.
+// event of the room the counts drop to zero in memory, and when apply has
+// not seen the event yet (the receipt's commit raced ahead of sync's
+// stream consumer) they drop once it does; for an older event they are set
+// up again from the store on next use, counting after the receipt.
+//
+// NOTSPEC: a receipt for an event older than the room's newest
+// recentEvents that this process applied is taken as one not seen yet;
+// the counts then stay until the user's next own event or receipt.
 func (u *unreadCounts) readUpTo(user id.UserID, roomID id.RoomID, eventID id.EventID) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -163,14 +196,19 @@ func (u *unreadCounts) readUpTo(user id.UserID, roomID id.RoomID, eventID id.Eve
 	if c == nil {
 		return
 	}
-	if c.loading == nil && r.last == eventID {
+	switch {
+	case c.loading != nil:
+		delete(r.users, user)
+	case r.last == eventID:
 		if c.notify != 0 || c.highlight != 0 {
 			c.changed = u.pos
 		}
-		c.notify, c.highlight = 0, 0
-		return
+		c.notify, c.highlight, c.pendingRead = 0, 0, ""
+	case r.isRecent(eventID):
+		delete(r.users, user)
+	default:
+		c.pendingRead = eventID
 	}
-	delete(r.users, user)
 }
 
 // senderMayNotify reports whether the sender of ev has the power level of
