@@ -30,6 +30,7 @@ import (
 	"github.com/hafenchat/hafen/internal/fedsender"
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/media"
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/room"
@@ -238,6 +239,14 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 		},
 		PublicBaseURL:   cfg.PublicBaseURL,
 		WellKnownServer: cfg.WellKnownServer,
+		Media: &media.Service{
+			ServerName:     id.ServerName(cfg.ServerName),
+			DB:             db,
+			Files:          media.DirFiles{Root: cfg.MediaDir()},
+			MaxUploadSize:  int64(cfg.Media.MaxUploadSize),
+			MaxImagePixels: int64(cfg.Media.MaxImagePixels),
+		},
+		LegacyMedia: cfg.Media.LegacyUnauthenticated,
 	}
 	// Validated by config.Load.
 	s.DefaultRoomVersion, _ = roomversion.Lookup(roomversion.ID(cfg.DefaultRoomVersion))
@@ -257,6 +266,7 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 			clientapi.ActionJoin:        rate(rl.Join),
 			clientapi.ActionInvite:      rate(rl.Invite),
 			clientapi.ActionCreateRoom:  rate(rl.CreateRoom),
+			clientapi.ActionUpload:      rate(rl.Upload),
 		})
 	}
 	return s

@@ -55,16 +55,11 @@ func redactScope(roomID id.RoomID, eventID id.EventID) string {
 // sendWithTxn sends p unless the device made the transaction txnID on the
 // same endpoint and path (scope) before, in which case it returns the event
 // that transaction produced. The spec calls a request a retry only when
-// its path is the same: the same txnId elsewhere is a new request.
+// its path is the same: the same txnId elsewhere is a new request. The
+// event path answers retries (from the room's head, or from the store when
+// the head does not know the transaction), so a send costs no read here.
 func (a *roomAPI) sendWithTxn(ctx context.Context, roomID id.RoomID, sess session, scope, txnID string, p room.Proposal) (id.EventID, error) {
 	key := store.TxnKey{UserID: sess.UserID, DeviceID: sess.DeviceID, Scope: scope, TxnID: txnID}
-	prior, err := a.db.TxnEventID(ctx, key)
-	if err == nil {
-		return prior, nil
-	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return "", err
-	}
 	p.Sender, p.TxnID, p.TxnScope, p.DeviceID = sess.UserID, txnID, scope, sess.DeviceID
 	pdu, _, err := a.svc.Send(ctx, roomID, p)
 	if errors.Is(err, store.ErrExists) {

@@ -66,6 +66,10 @@ func (s *Server) Routes(rt *httpapi.Router) {
 
 	s.roomRoutes(rt, s.Rooms)
 
+	if s.Media != nil {
+		s.mediaRoutes(rt)
+	}
+
 	// Old bots and bridges still call the endpoints that existed in r0 on
 	// their r0 paths; they behave as their v3 successors.
 	rt.Alias("/_matrix/client/v3/", "/_matrix/client/r0/", func(pattern string) bool { return notInR0[pattern] })

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/media"
 )
 
 // specDir holds the spec's Client-Server OpenAPI files (see its README).
@@ -169,6 +170,7 @@ func specRouter(t *testing.T) *httpapi.Router {
 	newServer := func() *Server {
 		return &Server{
 			ServerName:   "hafen.test",
+			Media:        &media.Service{},
 			Registration: Registration{Enabled: true, SharedSecret: "registers the Synapse admin routes too"},
 		}
 	}

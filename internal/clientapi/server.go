@@ -11,6 +11,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
+	"github.com/hafenchat/hafen/internal/media"
 )
 
 // AccountStore is what the account endpoints need of the account
@@ -163,6 +164,11 @@ type Server struct {
 	KeyBackups KeyBackups
 	// ToDevice sends to-device messages.
 	ToDevice ToDevice
+	// Media is the content repository; nil leaves its endpoints out.
+	Media *media.Service
+	// LegacyMedia serves the unauthenticated /_matrix/media/v3 download
+	// and thumbnail endpoints; off, they answer 404 M_NOT_FOUND.
+	LegacyMedia bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 

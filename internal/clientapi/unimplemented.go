@@ -52,20 +52,9 @@ var unimplementedOps = []unimplementedOp{
 	// appservice_room_directory.yaml
 	{"updateAppserviceRoomDirectoryVisibility", "PUT", "/_matrix/client/v3/directory/list/appservice/{networkId}/{roomId}"},
 	// authed-content-repo.yaml
-	{"getContentAuthed", "GET", "/_matrix/client/v1/media/download/{serverName}/{mediaId}"},
-	{"getContentOverrideNameAuthed", "GET", "/_matrix/client/v1/media/download/{serverName}/{mediaId}/{fileName}"},
-	{"getContentThumbnailAuthed", "GET", "/_matrix/client/v1/media/thumbnail/{serverName}/{mediaId}"},
 	{"getUrlPreviewAuthed", "GET", "/_matrix/client/v1/media/preview_url"},
-	{"getConfigAuthed", "GET", "/_matrix/client/v1/media/config"},
 	// content-repo.yaml
-	{"uploadContent", "POST", "/_matrix/media/v3/upload"},
-	{"uploadContentToMXC", "PUT", "/_matrix/media/v3/upload/{serverName}/{mediaId}"},
-	{"createContent", "POST", "/_matrix/media/v1/create"},
-	{"getContent", "GET", "/_matrix/media/v3/download/{serverName}/{mediaId}"},
-	{"getContentOverrideName", "GET", "/_matrix/media/v3/download/{serverName}/{mediaId}/{fileName}"},
-	{"getContentThumbnail", "GET", "/_matrix/media/v3/thumbnail/{serverName}/{mediaId}"},
 	{"getUrlPreview", "GET", "/_matrix/media/v3/preview_url"},
-	{"getConfig", "GET", "/_matrix/media/v3/config"},
 	// list_public_rooms.yaml
 	{"getRoomVisibilityOnDirectory", "GET", "/_matrix/client/v3/directory/list/room/{roomId}"},
 	{"setRoomVisibilityOnDirectory", "PUT", "/_matrix/client/v3/directory/list/room/{roomId}"},

@@ -1,6 +1,9 @@
 package config
 
-import "log/slog"
+import (
+	"log/slog"
+	"path/filepath"
+)
 
 // Config is the configuration of a Hafen server. Every setting has a default
 // that works on a laptop: `hafen serve` with no configuration at all stores
@@ -45,13 +48,15 @@ type Config struct {
 	// (heap, goroutine stacks and runtime structures), applied at start:
 	// as the runtime nears it, the garbage collector runs more often
 	// rather than letting the heap grow to twice what is live, so a
-	// server on a small machine stays within it at a little CPU cost. It
-	// is not a hard cap: when more is live, the server uses more rather
-	// than stopping. SQLite's page cache (at most 2 MiB for the writer and
-	// 512 KiB for each of a few readers) and the program's own code come
-	// on top. A size in KiB, MiB or GiB (48MiB, 1GiB), at least 16MiB, or
-	// "off" to leave the Go runtime's own default (or the GOMEMLIMIT
-	// environment variable) in charge.
+	// server on a small machine stays small at a little CPU cost. It is
+	// not a hard cap: when more is live, the server uses more rather than
+	// stopping, but the collector then takes up to half the CPU, so raise
+	// it as the server grows (the default suits a server with tens of
+	// active users; give a larger one 256MiB or more). SQLite's page cache
+	// (at most 2 MiB for the writer and 512 KiB for each of a few readers)
+	// and the program's code come on top. A size in KiB, MiB or GiB
+	// (28MiB, 1GiB), at least 16MiB, or "off" to leave the Go runtime's
+	// own default (or the GOMEMLIMIT environment variable) in charge.
 	MemoryLimit string `yaml:"memory_limit"`
 
 	// ListenClient is the address of the Client-Server API listener (plain
@@ -149,8 +154,49 @@ type Config struct {
 	// costly actions.
 	RateLimit RateLimit `yaml:"rate_limit"`
 
+	// Media configures the content repository (uploads, downloads and
+	// thumbnails).
+	Media Media `yaml:"media"`
+
 	// Log controls Hafen's log output (standard error).
 	Log Log `yaml:"log"`
+}
+
+// Media configures the content repository.
+type Media struct {
+	// Dir is the directory uploaded files and thumbnails are kept in,
+	// stored once per distinct content (by SHA-256). Empty means the
+	// directory media in DataDir. Plan its disk space: every upload up to
+	// MaxUploadSize lands here.
+	Dir string `yaml:"dir"`
+
+	// MaxUploadSize is the largest upload accepted, in bytes; larger
+	// uploads are refused (413) before their body is read, or as soon as
+	// it passes the limit when the client does not announce its size.
+	// Clients learn it from /_matrix/client/v1/media/config.
+	MaxUploadSize int `yaml:"max_upload_size"`
+
+	// MaxImagePixels is the largest image, in pixels (width × height),
+	// that thumbnails are made of. Larger images are refused before they
+	// are decoded, which keeps a small image file declaring huge
+	// dimensions (a decompression bomb) from exhausting memory. Decoding
+	// takes up to 4 bytes per pixel; progressive JPEGs, which take about
+	// four times that, count four times.
+	MaxImagePixels int `yaml:"max_image_pixels"`
+
+	// LegacyUnauthenticated keeps serving the unauthenticated download and
+	// thumbnail endpoints under /_matrix/media/v3 that clients used before
+	// Matrix 1.11. Turn it off once your users' clients use authenticated
+	// media: media is then only served to logged-in users.
+	LegacyUnauthenticated bool `yaml:"legacy_unauthenticated"`
+}
+
+// MediaDir returns the directory media files are kept in.
+func (c *Config) MediaDir() string {
+	if c.Media.Dir != "" {
+		return c.Media.Dir
+	}
+	return filepath.Join(c.DataDir, "media")
 }
 
 // Registration controls account creation. By default nobody can register
@@ -209,6 +255,10 @@ type RateLimit struct {
 	// Account limits password changes, deactivation and device deletion per
 	// user (these check a password).
 	Account Rate `yaml:"account"`
+
+	// Upload limits media uploads (and reservations of media IDs for
+	// later upload) per user.
+	Upload Rate `yaml:"upload"`
 }
 
 // Rate is one token bucket.
@@ -271,6 +321,12 @@ func Defaults() Config {
 			Invite:      Rate{PerSecond: 0.3, Burst: 10},
 			CreateRoom:  Rate{PerSecond: 0.05, Burst: 5},
 			Account:     Rate{PerSecond: 0.1, Burst: 5},
+			Upload:      Rate{PerSecond: 1, Burst: 20},
+		},
+		Media: Media{
+			MaxUploadSize:         50 << 20,
+			MaxImagePixels:        40_000_000,
+			LegacyUnauthenticated: true,
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}

@@ -338,3 +338,32 @@ func TestREADMEExampleIsValid(t *testing.T) {
 		t.Error("the README's example sets no trusted_proxies")
 	}
 }
+
+func TestLoadMediaSettings(t *testing.T) {
+	dir := t.TempDir()
+	d := Defaults()
+	if d.Media.MaxUploadSize != 50<<20 || !d.Media.LegacyUnauthenticated || d.MediaDir() != filepath.Join(d.DataDir, "media") {
+		t.Errorf("media defaults = %+v, dir %s", d.Media, d.MediaDir())
+	}
+	l, err := Load("serve", []string{"--data-dir", dir, "--media-legacy-unauthenticated=false", "--media-dir", "/srv/media"},
+		env(map[string]string{"HAFEN_MEDIA_MAX_UPLOAD_SIZE": "1000", "HAFEN_RATE_LIMIT_UPLOAD_BURST": "3"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Config
+	if c.Media.MaxUploadSize != 1000 || c.Media.LegacyUnauthenticated || c.MediaDir() != "/srv/media" || c.RateLimit.Upload.Burst != 3 {
+		t.Errorf("media = %+v, upload rate %+v", c.Media, c.RateLimit.Upload)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--media-max-upload-size", "0"}, "media.max_upload_size"},
+		{[]string{"--media-max-image-pixels", "-5"}, "media.max_image_pixels"},
+	} {
+		_, err := Load("serve", append([]string{"--data-dir", dir}, tc.args...), env(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%q) = %v, want an error about %s", tc.args, err, tc.want)
+		}
+	}
+}

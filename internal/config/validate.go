@@ -108,6 +108,12 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.Media.MaxUploadSize <= 0 {
+		add("media.max_upload_size: must be positive")
+	}
+	if c.Media.MaxImagePixels <= 0 {
+		add("media.max_image_pixels: must be positive")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -56,6 +57,7 @@ func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomSt
 		b   *batch
 		err error
 	)
+	learned := false
 	for attempt := 1; ; attempt++ {
 		if err = s.ensureLoaded(ctx, roomID, rs); err != nil {
 			b = nil
@@ -76,11 +78,28 @@ func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomSt
 		if s.beforePersist != nil {
 			s.beforePersist(roomID, attempt)
 		}
+		start := time.Now()
 		err = b.persist()
+		rs.recordBatch(len(reqs), time.Since(start))
+		if errors.Is(err, store.ErrExists) && !learned {
+			// A transaction of the batch was recorded before this head
+			// remembers (before a restart, an eviction or the retry
+			// window): learn the batch's transactions from the store and
+			// build the batch again, so the retries get their original
+			// events and the other requests are not failed with them.
+			learned = true
+			found, lerr := s.learnStoredTxns(ctx, rs, b.entries)
+			if lerr != nil {
+				s.log.Warn("look up stored transactions failed", "room_id", roomID, "err", lerr)
+			}
+			if found {
+				continue
+			}
+		}
 		if !errors.Is(err, store.ErrStale) {
 			break
 		}
-		if attempt == maxStaleAttempts {
+		if attempt >= maxStaleAttempts {
 			s.log.Warn("room head stale at every attempt, giving up", "room_id", roomID, "attempts", attempt)
 			err = fmt.Errorf("persist to %s after %d attempts: %w: %w", roomID, attempt, ErrContended, err)
 			break
@@ -281,6 +300,31 @@ func (b *batch) deliver(reqs []*request, err error) {
 			req.done <- result{err: fmt.Errorf("%w: the original of this transaction failed", ErrInvalidRequest)}
 		}
 	}
+}
+
+// learnStoredTxns looks up in the store the client transactions of a batch's
+// local events and remembers those already recorded in the room's head, so
+// that the next build answers them as retries. It reports whether it found
+// any. The caller holds rs.mu.
+func (s *Service) learnStoredTxns(ctx context.Context, rs *roomState, entries []*entry) (bool, error) {
+	now, found := s.now(), false
+	for _, en := range entries {
+		key, ok := en.prop.txnKey()
+		if !ok {
+			continue
+		}
+		p := en.prop
+		eid, err := s.db.TxnEventID(ctx, store.TxnKey{UserID: p.Sender, DeviceID: p.DeviceID, Scope: p.TxnScope, TxnID: p.TxnID})
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return found, fmt.Errorf("look up transaction %s: %w", p.TxnID, err)
+		}
+		rs.txns.put(key, eid, now)
+		found = true
+	}
+	return found, nil
 }
 
 // storedResult answers a retried transaction with its event, read from the

@@ -26,7 +26,8 @@ const maxPrevEvents = 10
 
 // txnRetryWindow is how long a persisted client transaction stays in its
 // room's head, so that a retry racing its original is answered from memory.
-// Older retries are answered from the store by the handler.
+// Older retries are answered from the store by the event path when the
+// transaction's insert finds it recorded (processBatch).
 const txnRetryWindow = time.Minute
 
 // defaultIdleTimeout is how long a room head stays in memory unused.
@@ -47,6 +48,14 @@ type roomState struct {
 	pmu     sync.Mutex
 	pending []*request
 	evicted bool
+	// gathering, when set, is closed once gatherTarget requests are
+	// pending: a batch leader waits on it (see gather.go).
+	gathering    chan struct{}
+	gatherTarget int
+
+	// gatherStats describe the last batch, for the next one's leader.
+	// Guarded by mu.
+	gatherStats gatherStats
 
 	// loaded is set while the head fields hold the room as committed; it
 	// is cleared after a failed persist so the next batch reloads the

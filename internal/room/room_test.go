@@ -401,3 +401,58 @@ func TestUnknownRoomsLeaveNoState(t *testing.T) {
 		t.Errorf("%d room entries left after lookups of unknown rooms, want 0", n)
 	}
 }
+
+// A retried transaction that the room's head does not remember (recorded by
+// another process, or before a restart or an eviction) is answered with its
+// original event from the store, and the other requests of its batch are
+// persisted as usual.
+func TestRetryUnknownToTheHeadIsAnsweredFromTheStore(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s1, db, _ := newService(t, dsn)
+		s2, _, _ := newServiceWith(t, dsn, Config{})
+		alice, bob := id.UserID("@alice:hafen.test"), id.UserID("@bob:hafen.test")
+		roomID, err := s1.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: roomversion.V12, Preset: PresetPublicChat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s1.ChangeMembership(ctx, roomID, MembershipChange{Sender: bob, Target: bob, Membership: MembershipJoin}); err != nil {
+			t.Fatal(err)
+		}
+		prop := Proposal{Type: "m.room.message", Sender: alice, Content: text("once"), TxnID: "t1", TxnScope: "send:x", DeviceID: "DEV"}
+		orig, _, err := s1.Send(ctx, roomID, prop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One batch on the other service: the retry and a new message.
+		retry := &request{prop: prop, done: make(chan result, 1)}
+		other := &request{prop: Proposal{Type: "m.room.message", Sender: bob, Content: text("new")}, done: make(chan result, 1)}
+		if err := s2.submit(ctx, roomID, retry, other); err != nil {
+			t.Fatal(err)
+		}
+		r := <-retry.done
+		if r.err != nil || r.pdu == nil || r.pdu.EventID() != orig.EventID() {
+			t.Fatalf("retry = %v, %v; want the original %s", r.pdu, r.err, orig.EventID())
+		}
+		o := <-other.done
+		if o.err != nil {
+			t.Fatalf("the retry's batch mate failed: %v", o.err)
+		}
+		evs, err := db.RoomEventsRange(ctx, roomID, 0, 1<<62, store.Forward, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		onces, news := 0, 0
+		for _, e := range evs {
+			switch {
+			case e.Type == "m.room.message" && e.Sender == alice:
+				onces++
+			case e.Type == "m.room.message" && e.Sender == bob:
+				news++
+			}
+		}
+		if onces != 1 || news != 1 {
+			t.Errorf("stored %d copies of the transaction and %d new messages; want 1 and 1", onces, news)
+		}
+	})
+}

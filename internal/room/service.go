@@ -210,9 +210,11 @@ func (s *Service) submit(ctx context.Context, roomID id.RoomID, reqs ...*request
 			continue
 		}
 		rs.pending = append(rs.pending, reqs...)
+		rs.wakeGatherer()
 		rs.pmu.Unlock()
 
 		rs.mu.Lock()
+		rs.gather()
 		rs.pmu.Lock()
 		batch := rs.pending
 		rs.pending = nil

@@ -124,11 +124,16 @@ var migrations = []migration{
 	},
 	{
 		version:    16,
+		name:       "media repository",
+		statements: []string{mediaSchema},
+	},
+	{
+		version:    17,
 		name:       "account data",
 		statements: []string{accountDataSchema},
 	},
 	{
-		version:    17,
+		version:    18,
 		name:       "receipts",
 		statements: []string{receiptsSchema},
 	},

@@ -1,0 +1,23 @@
+// Package media is Hafen's content repository: it stores uploaded files,
+// keeps their metadata in the store (tables media and media_thumbnails),
+// reserves media IDs for asynchronous uploads and generates thumbnails.
+//
+// The bytes live behind the Files interface, content-addressed by SHA-256 so
+// identical uploads are stored once; DirFiles keeps them in sharded
+// directories under the data directory and writes each one through a temp
+// file, fsync and rename, so a crash never leaves a half file where a
+// database row points. A file whose row was never written is invisible to
+// clients, which only reach files through their row.
+//
+// Image decoding is bounded: an image's declared size is read first and
+// images with more than MaxImagePixels pixels are refused before any pixel
+// is decoded, at most a few thumbnails are generated at once, and each
+// generation is time-boxed. Decoding is pure Go (JPEG, PNG, GIF's first
+// frame, WebP); animated thumbnails are not generated.
+//
+// The package does not speak HTTP: internal/clientapi maps its errors to
+// Matrix errors. Remote media (another server's name) is not fetched yet.
+//
+//	svc := &media.Service{ServerName: "example.org", DB: db, Files: media.DirFiles{Root: dir}}
+//	m, err := svc.Upload(ctx, userID, media.Upload{ContentType: "image/png", Body: r})
+package media
