@@ -69,7 +69,7 @@ func (s *Service) CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ
 		nid int64
 	}
 	rs.head.RLock()
-	epoch, group := rs.hdrEpoch, rs.stateGroup
+	epoch, group, stateLen := rs.hdrEpoch, rs.stateGroup, len(rs.state)
 	entries := make([]cur, 0, len(rs.state))
 	for k, pdu := range rs.state {
 		if typ == "" || k.Type == typ {
@@ -113,12 +113,16 @@ func (s *Service) CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ
 			for nid, h := range fetched {
 				hc.byNID[nid] = h
 			}
-			// Drop the entries of replaced events once they add up.
-			if typ == "" && len(hc.byNID) > 2*len(entries)+1024 {
-				keep := make(map[int64]headerEntry, len(entries))
-				for i, e := range entries {
-					if have[i] {
-						keep[e.nid] = hdrs[i]
+			// Drop the entries of replaced events once they add up:
+			// keep the state read (all of it when typ is ""), or, for
+			// a read of one type, start over.
+			if len(hc.byNID) > 2*stateLen+1024 {
+				keep := map[int64]headerEntry{}
+				if typ == "" {
+					for i, e := range entries {
+						if have[i] {
+							keep[e.nid] = hdrs[i]
+						}
 					}
 				}
 				hc.byNID = keep
