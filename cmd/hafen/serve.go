@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hafenchat/hafen/internal/account"
+	"github.com/hafenchat/hafen/internal/accountdata"
 	"github.com/hafenchat/hafen/internal/clientapi"
 	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/config"
@@ -31,6 +32,7 @@ import (
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/media"
 	"github.com/hafenchat/hafen/internal/profile"
+	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
@@ -93,7 +95,16 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger, Stream: events})
 	// Deferred after res.close, so it runs before the store closes.
 	defer rooms.Close()
-	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos})
+	adPos, err := db.MaxAccountDataPos(ctx)
+	if err != nil {
+		return err
+	}
+	rcPos, err := db.MaxReceiptPos(ctx)
+	if err != nil {
+		return err
+	}
+	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos,
+		AccountDataPos: adPos, ReceiptPos: rcPos})
 	if err := syncer.Start(ctx); err != nil {
 		return fmt.Errorf("start sync: %w", err)
 	}
@@ -135,6 +146,10 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		},
 	}
 	cs.Filters = &filter.Service{DB: db}
+	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
+	cs.AccountData = ads
+	cs.Receipts = &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded}
+	cs.Typing = syncer
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()

@@ -9,12 +9,14 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hafenchat/hafen/internal/account"
+	"github.com/hafenchat/hafen/internal/accountdata"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/e2ee"
 	"github.com/hafenchat/hafen/internal/filter"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/profile"
+	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 	"github.com/hafenchat/hafen/internal/stream"
@@ -41,6 +43,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 	}
 	events := stream.New(0, 0)
 	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger, Stream: events})
+	ads := &accountdata.Service{DB: db}
 	s := &Server{
 		ServerName:   "hafen.test",
 		Store:        &account.Service{DB: db},
@@ -52,10 +55,12 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Directory: &directory.Service{ServerName: "hafen.test", DB: db, Rooms: svc},
 			Profiles:  &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger},
 		},
-		Filters:    &filter.Service{DB: db},
-		Keys:       &e2ee.Service{DB: db, ServerName: "hafen.test"},
-		KeyBackups: &e2ee.Service{DB: db, ServerName: "hafen.test"},
-		ToDevice:   &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		Filters:     &filter.Service{DB: db},
+		Keys:        &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		KeyBackups:  &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		ToDevice:    &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		AccountData: ads,
+		Receipts:    &receipts.Service{DB: db, AccountData: ads},
 	}
 	rt := httpapi.NewRouter()
 	s.Routes(rt)

@@ -126,6 +126,8 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("GET "+v3+"/profile/{userId}/{keyName}", httpapi.HandlerFunc(a.getProfileField))
 	rt.Handle("PUT "+v3+"/profile/{userId}/{keyName}", s.authed(a.setProfileField))
 	rt.Handle("DELETE "+v3+"/profile/{userId}/{keyName}", s.authed(a.deleteProfileField))
+
+	s.receiptRoutes(rt, a)
 }
 
 // pathRoomID parses the {roomId} path parameter: 400 M_INVALID_PARAM if it

@@ -57,6 +57,8 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("POST /_matrix/client/v3/user/{userId}/filter", s.authed(s.defineFilter))
 	rt.Handle("GET /_matrix/client/v3/user/{userId}/filter/{filterId}", s.authed(s.getFilter))
 
+	s.accountDataRoutes(rt)
+
 	if s.Registration.SharedSecret != "" {
 		rt.Handle("GET /_synapse/admin/v1/register", httpapi.HandlerFunc(s.getRegisterNonce))
 		rt.Handle("POST /_synapse/admin/v1/register", httpapi.HandlerFunc(s.sharedSecretRegister))
@@ -80,4 +82,26 @@ func (s *Server) Routes(rt *httpapi.Router) {
 var notInR0 = map[string]bool{
 	"POST /_matrix/client/v3/knock/{roomIdOrAlias}":        true, // v1.1
 	"DELETE /_matrix/client/v3/profile/{userId}/{keyName}": true, // v1.16
+}
+
+// accountDataRoutes registers the account data, tag and push rule
+// endpoints, one per line.
+func (s *Server) accountDataRoutes(rt *httpapi.Router) {
+	rt.Handle("PUT /_matrix/client/v3/user/{userId}/account_data/{type}", s.authed(s.setAccountData))
+	rt.Handle("GET /_matrix/client/v3/user/{userId}/account_data/{type}", s.authed(s.getAccountData))
+	rt.Handle("PUT /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}", s.authed(s.setAccountDataPerRoom))
+	rt.Handle("GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}", s.authed(s.getAccountDataPerRoom))
+	rt.Handle("GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/tags", s.authed(s.getRoomTags))
+	rt.Handle("PUT /_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/{tag}", s.authed(s.setRoomTag))
+	rt.Handle("DELETE /_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/{tag}", s.authed(s.deleteRoomTag))
+
+	rt.Handle("GET /_matrix/client/v3/pushrules/{$}", s.authed(s.getPushRules))
+	rt.Handle("GET /_matrix/client/v3/pushrules/global/{$}", s.authed(s.getPushRulesGlobal))
+	rt.Handle("GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId}", s.authed(s.getPushRule))
+	rt.Handle("DELETE /_matrix/client/v3/pushrules/global/{kind}/{ruleId}", s.authed(s.deletePushRule))
+	rt.Handle("PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId}", s.authed(s.setPushRule))
+	rt.Handle("GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled", s.authed(s.isPushRuleEnabled))
+	rt.Handle("PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled", s.authed(s.setPushRuleEnabled))
+	rt.Handle("GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions", s.authed(s.getPushRuleActions))
+	rt.Handle("PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions", s.authed(s.setPushRuleActions))
 }

@@ -152,6 +152,12 @@ type Server struct {
 	Sync *clientsync.Service
 	// Filters keeps users' sync filters.
 	Filters Filters
+	// AccountData keeps users' account data, tags and push rules.
+	AccountData AccountData
+	// Receipts keeps read receipts and read markers.
+	Receipts Receipts
+	// Typing holds who is typing (sync's memory).
+	Typing Typing
 	// Keys keeps the end-to-end encryption keys.
 	Keys Keys
 	// KeyBackups keeps users' server-side key backups.

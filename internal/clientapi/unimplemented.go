@@ -32,11 +32,6 @@ func (op unimplementedOp) pattern() string { return op.method + " " + op.path }
 // routes.go and deleting its line here; routes_spec_test.go checks that
 // every operation of the spec is in exactly one of the two places.
 var unimplementedOps = []unimplementedOp{
-	// account-data.yaml
-	{"setAccountData", "PUT", "/_matrix/client/v3/user/{userId}/account_data/{type}"},
-	{"getAccountData", "GET", "/_matrix/client/v3/user/{userId}/account_data/{type}"},
-	{"setAccountDataPerRoom", "PUT", "/_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}"},
-	{"getAccountDataPerRoom", "GET", "/_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}"},
 	// admin.yaml
 	{"getWhoIs", "GET", "/_matrix/client/v3/admin/whois/{userId}"},
 	{"getAdminSuspendUser", "GET", "/_matrix/client/v1/admin/suspend/{userId}"},
@@ -92,20 +87,6 @@ var unimplementedOps = []unimplementedOp{
 	// pusher.yaml
 	{"getPushers", "GET", "/_matrix/client/v3/pushers"},
 	{"postPusher", "POST", "/_matrix/client/v3/pushers/set"},
-	// pushrules.yaml
-	{"getPushRules", "GET", "/_matrix/client/v3/pushrules/{$}"},
-	{"getPushRulesGlobal", "GET", "/_matrix/client/v3/pushrules/global/{$}"},
-	{"getPushRule", "GET", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}"},
-	{"deletePushRule", "DELETE", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}"},
-	{"setPushRule", "PUT", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}"},
-	{"isPushRuleEnabled", "GET", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled"},
-	{"setPushRuleEnabled", "PUT", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled"},
-	{"getPushRuleActions", "GET", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions"},
-	{"setPushRuleActions", "PUT", "/_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions"},
-	// read_markers.yaml
-	{"setReadMarker", "POST", "/_matrix/client/v3/rooms/{roomId}/read_markers"},
-	// receipts.yaml
-	{"postReceipt", "POST", "/_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}"},
 	// refresh.yaml
 	{"refresh", "POST", "/_matrix/client/v3/refresh"},
 	// registration.yaml
@@ -136,10 +117,6 @@ var unimplementedOps = []unimplementedOp{
 	{"redirectToIdP", "GET", "/_matrix/client/v3/login/sso/redirect/{idpId}"},
 	// support.yaml
 	{"getWellknownSupport", "GET", "/.well-known/matrix/support"},
-	// tags.yaml
-	{"getRoomTags", "GET", "/_matrix/client/v3/user/{userId}/rooms/{roomId}/tags"},
-	{"setRoomTag", "PUT", "/_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/{tag}"},
-	{"deleteRoomTag", "DELETE", "/_matrix/client/v3/user/{userId}/rooms/{roomId}/tags/{tag}"},
 	// third_party_lookup.yaml
 	{"getProtocols", "GET", "/_matrix/client/v3/thirdparty/protocols"},
 	{"getProtocolMetadata", "GET", "/_matrix/client/v3/thirdparty/protocol/{protocol}"},
@@ -149,8 +126,6 @@ var unimplementedOps = []unimplementedOp{
 	{"queryUserByID", "GET", "/_matrix/client/v3/thirdparty/user"},
 	// threads_list.yaml
 	{"getThreadRoots", "GET", "/_matrix/client/v1/rooms/{roomId}/threads"},
-	// typing.yaml
-	{"setTyping", "PUT", "/_matrix/client/v3/rooms/{roomId}/typing/{userId}"},
 	// users.yaml
 	{"searchUserDirectory", "POST", "/_matrix/client/v3/user_directory/search"},
 	// voip.yaml

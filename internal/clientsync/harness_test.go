@@ -102,12 +102,20 @@ func (h *harness) addSync(ringSize int) *Service {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	adPos, err := h.db.MaxAccountDataPos(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	rcPos, err := h.db.MaxReceiptPos(h.ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	db := &countingStore{Store: h.db}
 	if h.sync == nil {
 		db = h.calls
 	}
 	s := New(Config{DB: db, Rooms: h.rooms, Logger: slog.New(slog.DiscardHandler), Stream: h.rooms.Stream(),
-		StreamPos: pos, RingSize: ringSize, Now: func() time.Time { return testNow }})
+		StreamPos: pos, AccountDataPos: adPos, ReceiptPos: rcPos, RingSize: ringSize, Now: func() time.Time { return testNow }})
 	if err := s.Start(h.ctx); err != nil {
 		h.t.Fatal(err)
 	}
@@ -402,3 +410,28 @@ func equalJSON(a, b any) bool {
 
 func userID(s string) id.UserID     { return id.UserID(s) }
 func deviceID(s string) id.DeviceID { return id.DeviceID(s) }
+
+func (c *countingStore) AccountDataSince(ctx context.Context, userID id.UserID, since int64) ([]store.AccountData, error) {
+	c.n.Add(1)
+	return c.Store.AccountDataSince(ctx, userID, since)
+}
+
+func (c *countingStore) AccountDataOf(ctx context.Context, userID id.UserID, roomID id.RoomID, typ string) ([]byte, error) {
+	c.n.Add(1)
+	return c.Store.AccountDataOf(ctx, userID, roomID, typ)
+}
+
+func (c *countingStore) RoomReceipts(ctx context.Context, roomID id.RoomID) ([]store.Receipt, error) {
+	c.n.Add(1)
+	return c.Store.RoomReceipts(ctx, roomID)
+}
+
+func (c *countingStore) ReceiptsSince(ctx context.Context, since int64, limit int) ([]store.Receipt, error) {
+	c.n.Add(1)
+	return c.Store.ReceiptsSince(ctx, since, limit)
+}
+
+func (c *countingStore) UserReceipts(ctx context.Context, roomID id.RoomID, userID id.UserID) ([]store.Receipt, error) {
+	c.n.Add(1)
+	return c.Store.UserReceipts(ctx, roomID, userID)
+}

@@ -22,6 +22,8 @@ type Notifier struct {
 	stopped  chan struct{}
 	stopOnce sync.Once
 	waiting  atomic.Int64
+	// changes counts every Advance that moved the stream and every Poke.
+	changes uint64
 }
 
 // NewNotifier returns a notifier starting at stream position pos.
@@ -46,8 +48,49 @@ func (n *Notifier) Advance(pos int64) {
 		return
 	}
 	n.pos = pos
+	n.changes++
 	close(n.changed)
 	n.changed = make(chan struct{})
+}
+
+// Poke wakes every waiter without moving the event stream: another stream
+// a sync follows (account data) has moved.
+func (n *Notifier) Poke() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.changes++
+	close(n.changed)
+	n.changed = make(chan struct{})
+}
+
+// Changes returns the number of changes so far (advances and pokes), for
+// WaitChange.
+func (n *Notifier) Changes() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.changes
+}
+
+// WaitChange blocks until there were more than seen changes or ctx is
+// done, and returns the number of changes.
+func (n *Notifier) WaitChange(ctx context.Context, seen uint64) uint64 {
+	n.waiting.Add(1)
+	defer n.waiting.Add(-1)
+	for {
+		n.mu.Lock()
+		c, ch := n.changes, n.changed
+		n.mu.Unlock()
+		if c != seen {
+			return c
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return n.Changes()
+		case <-n.stopped:
+			return n.Changes()
+		}
+	}
 }
 
 // Position returns the newest stream position.

@@ -1,218 +1,144 @@
 package clientsync
 
 // Spec: Client-Server API § Push Rules, § Predefined Rules
-// https://spec.matrix.org/v1.19/client-server-api/#predefined-rules
+// https://spec.matrix.org/v1.19/client-server-api/#push-rules
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
-	"strings"
-	"unicode"
-	"unicode/utf8"
+	"errors"
 
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/pushrules"
+	"github.com/hafenchat/hafen/internal/store"
 )
 
-// pushContent is the part of an event's content the default push rules
-// look at. Values are kept raw, since a rule matches only values of the
-// right JSON type.
-type pushContent struct {
-	MsgType   json.RawMessage `json:"msgtype"`
-	Body      json.RawMessage `json:"body"`
-	Mentions  json.RawMessage `json:"m.mentions"`
-	RelatesTo json.RawMessage `json:"m.relates_to"`
-}
-
-// pushEvent is an event prepared for the default push rules: its content is
-// read once, however many users the rules are then evaluated for.
+// pushEvent is an event prepared for push rules: its properties are read
+// once, and the room facts the rules may ask for are computed at most
+// once, however many users the rules are then evaluated for.
 type pushEvent struct {
-	ev          *event.PDU
-	msgType     string
-	body        string
-	hasBody     bool
-	hasMention  bool // content has m.mentions
-	userIDs     json.RawMessage
-	roomMention bool
-	isEdit      bool
-	membership  string
+	ev *event.PDU
+	pe *pushrules.Event
 
-	mayNotifyRoom func(*event.PDU) bool
-	roomChecked   bool
-	roomAllowed   bool
+	// mayNotify reports whether the sender holds a notifications level.
+	mayNotify func(ev *event.PDU, key string) bool
+	notifyOK  map[string]bool
+	// memberCount counts the room's joined members.
+	memberCount func() int
+	count       int
+	counted     bool
 }
 
-// newPushEvent reads what the default push rules need from ev.
-// mayNotifyRoom reports whether the event's sender holds the
-// notifications.room level; it is asked at most once.
-func newPushEvent(ev *event.PDU, mayNotifyRoom func(*event.PDU) bool) *pushEvent {
-	pe := &pushEvent{ev: ev, mayNotifyRoom: mayNotifyRoom}
-	var c pushContent
-	_ = json.Unmarshal(ev.Content(), &c) // content that is no object matches no content condition
-	pe.msgType, _ = jsonString(c.MsgType)
-	pe.body, pe.hasBody = jsonString(c.Body)
-	if c.Mentions != nil {
-		pe.hasMention = true
-		var mentions struct {
-			UserIDs json.RawMessage `json:"user_ids"`
-			Room    json.RawMessage `json:"room"`
-		}
-		_ = json.Unmarshal(c.Mentions, &mentions) // no object: no mentions
-		pe.userIDs = mentions.UserIDs
-		pe.roomMention = bytes.Equal(bytes.TrimSpace(mentions.Room), []byte("true"))
+// newPushEvent prepares ev. mayNotify and memberCount answer the
+// sender_notification_permission and room_member_count conditions; each is
+// asked at most once per key.
+func newPushEvent(ev *event.PDU, mayNotify func(ev *event.PDU, key string) bool, memberCount func() int) *pushEvent {
+	var sk *string
+	if k, ok := ev.StateKey(); ok {
+		sk = &k
 	}
-	if c.RelatesTo != nil {
-		var rel struct {
-			RelType json.RawMessage `json:"rel_type"`
-		}
-		_ = json.Unmarshal(c.RelatesTo, &rel) // no object: no relation
-		rt, _ := jsonString(rel.RelType)
-		pe.isEdit = rt == "m.replace"
+	return &pushEvent{
+		ev:          ev,
+		pe:          pushrules.NewEvent(ev.Type(), string(ev.Sender()), string(ev.RoomID()), sk, ev.Content()),
+		mayNotify:   mayNotify,
+		memberCount: memberCount,
 	}
-	if ev.Type() == "m.room.member" {
-		pe.membership = authrules.Membership(ev.Content())
-	}
-	return pe
 }
 
-// senderMayNotifyRoom asks, once per event, whether the sender may mention
-// the whole room.
-func (pe *pushEvent) senderMayNotifyRoom() bool {
-	if !pe.roomChecked {
-		pe.roomChecked = true
-		pe.roomAllowed = pe.mayNotifyRoom(pe.ev)
+func (p *pushEvent) senderMayNotify(key string) bool {
+	if v, ok := p.notifyOK[key]; ok {
+		return v
 	}
-	return pe.roomAllowed
+	if p.notifyOK == nil {
+		p.notifyOK = map[string]bool{}
+	}
+	v := p.mayNotify(p.ev, key)
+	p.notifyOK[key] = v
+	return v
 }
 
-// defaultPushActions evaluates the server-default push rules, in their
-// order (override, content, underride), for an event sent by someone other
-// than user: whether it notifies the user, and whether it highlights.
-// displayName is the user's display name in the room. Rules that only
-// change the sound are not distinguished.
-func defaultPushActions(pe *pushEvent, user id.UserID, displayName string) (notify, highlight bool) {
-	typ := pe.ev.Type()
-	sk, isState := pe.ev.StateKey()
-
-	// Override rules.
-	// .m.rule.master is disabled by default.
-	// .m.rule.suppress_notices
-	if pe.msgType == "m.notice" {
-		return false, false
+func (p *pushEvent) members() int {
+	if !p.counted {
+		p.count, p.counted = p.memberCount(), true
 	}
-	if typ == "m.room.member" {
-		// .m.rule.invite_for_me, then .m.rule.member_event.
-		return isState && sk == string(user) && pe.membership == "invite", false
-	}
-	// .m.rule.is_user_mention
-	if containsString(pe.userIDs, string(user)) {
-		return true, true
-	}
-	// NOTSPEC: the legacy rules .m.rule.contains_display_name and
-	// .m.rule.contains_user_name were removed in v1.17; Hafen keeps them
-	// for events without m.mentions, which clients that predate
-	// intentional mentions still send.
-	legacy := !pe.hasMention && pe.hasBody
-	if legacy && displayName != "" && containsWord(pe.body, displayName) {
-		return true, true
-	}
-	// .m.rule.is_room_mention
-	if pe.roomMention && pe.senderMayNotifyRoom() {
-		return true, true
-	}
-	// .m.rule.tombstone
-	if typ == "m.room.tombstone" && isState && sk == "" {
-		return true, true
-	}
-	// .m.rule.reaction and .m.rule.room.server_acl
-	if typ == "m.reaction" || typ == "m.room.server_acl" && isState && sk == "" {
-		return false, false
-	}
-	// .m.rule.suppress_edits
-	if pe.isEdit {
-		return false, false
-	}
-
-	// Content rules: the legacy .m.rule.contains_user_name (see above).
-	if legacy && containsWord(pe.body, user.Localpart()) {
-		return true, true
-	}
-
-	// Underride rules: .m.rule.call, .m.rule.encrypted_room_one_to_one,
-	// .m.rule.room_one_to_one, .m.rule.message, .m.rule.encrypted.
-	switch typ {
-	case "m.call.invite", "m.room.message", "m.room.encrypted":
-		return true, false
-	}
-	return false, false
+	return p.count
 }
 
-// senderMayNotifyRoom reports whether the sender of ev has the power level
-// notifications.room (sender_notification_permission "room") in a room
-// with the given create and power levels events.
-func senderMayNotifyRoom(ev, create, powerLevels *event.PDU) bool {
+// pushActions evaluates the user's rules for an event someone else sent:
+// whether it notifies the user, and whether it highlights.
+func pushActions(p *pushEvent, rules *pushrules.Evaluator, user id.UserID, displayName string) (notify, highlight bool) {
+	res := rules.Evaluate(p.pe, &pushrules.Context{
+		UserID:          string(user),
+		DisplayName:     displayName,
+		MemberCount:     p.members,
+		SenderMayNotify: p.senderMayNotify,
+	})
+	return res.Notify, res.Highlight
+}
+
+// senderMayNotify reports whether the sender of ev has the power level of
+// notifications[key] in a room with the given create and power levels
+// events.
+func senderMayNotify(ev, create, powerLevels *event.PDU, key string) bool {
 	v := ev.Version()
 	if create != nil {
 		v = create.Version()
 	}
 	pl := authrules.NewPowerLevels(v, powerLevels, authrules.Creators(create))
-	need, _ := pl.NotificationLevel("room")
+	need, _ := pl.NotificationLevel(key)
 	return pl.UserLevel(ev.Sender()) >= need
 }
 
-// jsonString returns the value of a JSON string.
-func jsonString(raw json.RawMessage) (string, bool) {
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", false
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false
-	}
-	return s, true
+// userRules is a user's compiled push rules.
+type userRules struct {
+	ev *pushrules.Evaluator
 }
 
-// containsString reports whether raw is a JSON array holding the string s
-// (event_property_contains).
-func containsString(raw json.RawMessage, s string) bool {
-	var arr []json.RawMessage
-	if len(raw) == 0 || json.Unmarshal(raw, &arr) != nil {
-		return false
+// rulesOf returns the user's compiled rules; the defaults when none were
+// loaded (callers load them first with ensureRules). Call with u.mu held.
+func (u *unreadCounts) rulesOf(user id.UserID) *pushrules.Evaluator {
+	if r := u.rules[user]; r != nil {
+		return r.ev
 	}
-	for _, v := range arr {
-		if got, ok := jsonString(v); ok && got == s {
-			return true
-		}
-	}
-	return false
+	ev := pushrules.Compile(pushrules.Defaults(string(user)))
+	u.rules[user] = &userRules{ev: ev}
+	return ev
 }
 
-// containsWord reports whether text contains word, case-insensitively, at
-// word boundaries: how event_match matches content.body.
-func containsWord(text, word string) bool {
-	text, word = strings.ToLower(text), strings.ToLower(word)
-	if word == "" {
-		return false
-	}
-	for from := 0; from <= len(text)-len(word); {
-		i := strings.Index(text[from:], word)
-		if i < 0 {
-			return false
-		}
-		start, end := from+i, from+i+len(word)
-		before, _ := utf8.DecodeLastRuneInString(text[:start])
-		after, _ := utf8.DecodeRuneInString(text[end:])
-		if (start == 0 || !isWordRune(before)) && (end == len(text) || !isWordRune(after)) {
-			return true
-		}
-		_, size := utf8.DecodeRuneInString(text[start:])
-		from = start + size
-	}
-	return false
+// setRules replaces the user's rules with the content of their new
+// m.push_rules account data.
+func (u *unreadCounts) setRules(user id.UserID, content json.RawMessage, _ int64) {
+	ev := pushrules.Compile(pushrules.FromAccountData(content, string(user)))
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.rules[user] = &userRules{ev: ev}
 }
 
-func isWordRune(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
+// ensureRules loads the user's push rules from the store unless sync has
+// them. A change that lands while they load (setRules) wins over the
+// loaded rules, which may predate it.
+func (s *Service) ensureRules(ctx context.Context, user id.UserID) error {
+	u := s.unread
+	u.mu.Lock()
+	have := u.rules[user] != nil
+	u.mu.Unlock()
+	if have {
+		return nil
+	}
+	raw, err := s.db.AccountDataOf(ctx, user, "", pushRulesType)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	ev := pushrules.Compile(pushrules.FromAccountData(raw, string(user)))
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.rules[user] == nil {
+		u.rules[user] = &userRules{ev: ev}
+	}
+	return nil
+}
 
 // memberContent is the part of m.room.member content sync reads.
 type memberContent struct {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/pushrules"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/core/signing"
 )
@@ -31,7 +32,7 @@ func testPDU(t *testing.T, typ string, stateKey *string, sender id.UserID, conte
 	return pdu
 }
 
-func TestDefaultPushActions(t *testing.T) {
+func TestDefaultPushRules(t *testing.T) {
 	sk := func(s string) *string { return &s }
 	cases := []struct {
 		name              string
@@ -58,43 +59,21 @@ func TestDefaultPushActions(t *testing.T) {
 		{"push .m.rule.tombstone: a tombstone highlights", "m.room.tombstone", sk(""), `{"body":"moved","replacement_room":"!new:hafen.test"}`, false, true, true},
 		{"push .m.rule.reaction: a reaction does not notify", "m.reaction", nil, `{"m.relates_to":{"rel_type":"m.annotation","event_id":"$x","key":"+1"}}`, false, false, false},
 		{"push .m.rule.suppress_edits: an edit does not notify", "m.room.message", nil, `{"msgtype":"m.text","body":"* fixed","m.relates_to":{"rel_type":"m.replace","event_id":"$x"}}`, false, false, false},
-		{"push legacy display name: the body names the user", "m.room.message", nil, `{"msgtype":"m.text","body":"Hello Bobby!"}`, false, true, true},
-		{"push legacy display name: only whole words", "m.room.message", nil, `{"msgtype":"m.text","body":"Bobbyfication"}`, false, true, false},
-		{"push legacy user name: the body holds the localpart", "m.room.message", nil, `{"msgtype":"m.text","body":"ask bob about it"}`, false, true, true},
-		{"push legacy rules: not when m.mentions is present", "m.room.message", nil, `{"msgtype":"m.text","body":"ask bob or Bobby","m.mentions":{}}`, false, true, false},
-		{"push legacy user name: edits stay suppressed", "m.room.message", nil, `{"msgtype":"m.text","body":"* bob","m.relates_to":{"rel_type":"m.replace","event_id":"$x"}}`, false, false, false},
+		{"push: the legacy display name rule is gone since v1.17", "m.room.message", nil, `{"msgtype":"m.text","body":"Hello Bobby!"}`, false, true, false},
+		{"push: the legacy user name rule is gone since v1.17", "m.room.message", nil, `{"msgtype":"m.text","body":"ask bob about it"}`, false, true, false},
+		{"push .m.rule.suppress_edits: edits naming the user stay suppressed", "m.room.message", nil, `{"msgtype":"m.text","body":"* bob","m.relates_to":{"rel_type":"m.replace","event_id":"$x"}}`, false, false, false},
 		{"push: an unknown event type does not notify", "org.example.custom", nil, `{"body":"hi"}`, false, false, false},
 	}
+	rules := pushrules.Compile(pushrules.Defaults(string(bob)))
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ev := testPDU(t, tc.typ, tc.stateKey, alice, tc.content)
-			may := func(*event.PDU) bool { return tc.mayNotifyRoom }
-			notify, highlight := defaultPushActions(newPushEvent(ev, may), bob, "Bobby")
+			may := func(_ *event.PDU, key string) bool { return key == "room" && tc.mayNotifyRoom }
+			three := func() int { return 3 }
+			notify, highlight := pushActions(newPushEvent(ev, may, three), rules, bob, "Bobby")
 			if notify != tc.notify || highlight != tc.highlight {
-				t.Errorf("defaultPushActions = notify %v, highlight %v; want %v, %v", notify, highlight, tc.notify, tc.highlight)
+				t.Errorf("pushActions = notify %v, highlight %v; want %v, %v", notify, highlight, tc.notify, tc.highlight)
 			}
 		})
-	}
-}
-
-func TestContainsWord(t *testing.T) {
-	cases := []struct {
-		text, word string
-		want       bool
-	}{
-		{"hello bob", "bob", true},
-		{"bob: hi", "bob", true},
-		{"BOB", "bob", true},
-		{"bobby", "bob", false},
-		{"jimbob", "bob", false},
-		{"jimbob bob", "bob", true},
-		{"snake_bob", "bob", false},
-		{"héllo Zoë!", "zoë", true},
-		{"anything", "", false},
-	}
-	for _, tc := range cases {
-		if got := containsWord(tc.text, tc.word); got != tc.want {
-			t.Errorf("containsWord(%q, %q) = %v, want %v", tc.text, tc.word, got, tc.want)
-		}
 	}
 }

@@ -28,6 +28,11 @@ type Store interface {
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
 	Event(ctx context.Context, eventID id.EventID) (store.Event, error)
 	Filter(ctx context.Context, userID id.UserID, filterID int64) ([]byte, error)
+	AccountDataSince(ctx context.Context, userID id.UserID, since int64) ([]store.AccountData, error)
+	AccountDataOf(ctx context.Context, userID id.UserID, roomID id.RoomID, typ string) ([]byte, error)
+	RoomReceipts(ctx context.Context, roomID id.RoomID) ([]store.Receipt, error)
+	ReceiptsSince(ctx context.Context, since int64, limit int) ([]store.Receipt, error)
+	UserReceipts(ctx context.Context, roomID id.RoomID, userID id.UserID) ([]store.Receipt, error)
 	ForgottenRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
 }
 
@@ -51,6 +56,12 @@ type Service struct {
 	// goroutine.
 	stream   *stream.Stream
 	consumer *stream.Consumer
+	// accountData is sync's memory of the account data stream.
+	accountData accountDataStream
+	// receipts is sync's memory of the receipt stream.
+	receipts receiptLog
+	// typing holds who is typing where.
+	typing typingState
 
 	mu sync.Mutex
 	// members caches the memberships of users who have synced, by user
@@ -81,6 +92,12 @@ type Config struct {
 	// the ring is complete after it, and sync consumes the stream from
 	// there.
 	StreamPos int64
+	// AccountDataPos is the newest position of the account data stream
+	// when the server starts.
+	AccountDataPos int64
+	// ReceiptPos is the newest position of the receipt stream when the
+	// server starts.
+	ReceiptPos int64
 	// RingSize is the number of recent events kept in memory; 0 means 8192.
 	RingSize int
 	// Now returns the current time; time.Now when nil.
@@ -112,6 +129,9 @@ func New(cfg Config) *Service {
 		members:  map[id.UserID]map[id.RoomID]string{},
 		loading:  map[id.UserID]*memberLoad{},
 	}
+	s.receipts = receiptLog{start: cfg.ReceiptPos, pos: cfg.ReceiptPos}
+	s.typing.rooms = map[id.RoomID]*typingRoom{}
+	s.accountData = accountDataStream{start: cfg.AccountDataPos, pos: cfg.AccountDataPos, users: map[id.UserID]int64{}}
 	// Sync is not durable: it starts from the database's state at
 	// StreamPos on every start, so it consumes from there.
 	s.consumer = stream.NewConsumer(stream.ConsumerConfig{Name: "sync", Stream: cfg.Stream, DB: cfg.DB,

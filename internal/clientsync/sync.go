@@ -46,8 +46,16 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 		return nil, err
 	}
 	if req.Since == "" {
+		adPos, rcPos, tyPos := s.accountDataPos(), s.receiptPos(), s.typingPos()
 		pos := s.notifier.Position()
-		return s.initial(ctx, req, pos)
+		resp, err := s.initial(ctx, req, pos)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.addEphemeral(ctx, req, resp, true, SyncToken{}, SyncToken{AccountData: adPos, Receipts: rcPos, Typing: tyPos}); err != nil {
+			return nil, err
+		}
+		return resp, nil
 	}
 	tok, err := ParseSyncToken(req.Since)
 	if err != nil {
@@ -62,22 +70,56 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 	waitCtx, cancel := context.WithTimeout(s.e2eeWake(ctx, req), timeout)
 	defer cancel()
 	for {
+		seen := s.notifier.Changes()
+		upto := SyncToken{AccountData: s.accountDataPos(), Receipts: s.receiptPos(), Typing: s.typingPos()}
 		pos := s.notifier.Position()
 		resp, err := s.incremental(ctx, req, since, pos)
 		if err != nil {
 			return nil, err
 		}
+		if err := s.addEphemeral(ctx, req, resp, false, tok, upto); err != nil {
+			return nil, err
+		}
 		if !resp.isEmpty() || req.FullState || waitCtx.Err() != nil {
 			return resp, nil
 		}
-		// Nothing for this user in (since, pos]: wait for more.
-		if s.notifier.Wait(waitCtx, pos) == pos {
+		// Nothing for this user: wait for the next change of any stream.
+		if s.notifier.WaitChange(waitCtx, seen) == seen {
 			return resp, nil // timed out or the client went away
 		}
 	}
 }
 
-func (r *Response) isEmpty() bool { return r.Rooms == nil || r.Rooms.empty() }
+// addEphemeral adds what is new in the streams beside the events (account
+// data, receipts, typing) between the client's token and upto, and sets
+// their positions in next_batch. Positions from the future (a token of
+// another server process) count as upto.
+func (s *Service) addEphemeral(ctx context.Context, req Request, resp *Response, initial bool, since, upto SyncToken) error {
+	if err := s.addAccountData(ctx, req, resp, initial, min(since.AccountData, upto.AccountData), upto.AccountData); err != nil {
+		return err
+	}
+	if err := s.addReceipts(ctx, req, resp, initial, min(since.Receipts, upto.Receipts), upto.Receipts); err != nil {
+		return err
+	}
+	// Typing positions restart with the process: a token from before
+	// carries a position this process may not have reached.
+	tySince := since.Typing
+	if tySince > upto.Typing {
+		tySince = 0
+	}
+	if !initial && tySince >= upto.Typing {
+		return s.addTyping(req, resp, nil, false, tySince, upto.Typing)
+	}
+	ms, err := s.memberships(ctx, req.User)
+	if err != nil {
+		return err
+	}
+	return s.addTyping(req, resp, ms, initial, tySince, upto.Typing)
+}
+
+func (r *Response) isEmpty() bool {
+	return (r.Rooms == nil || r.Rooms.empty()) && (r.AccountData == nil || len(r.AccountData.Events) == 0)
+}
 
 // item is one event as sync handles it.
 type item struct {

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/pushrules"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
 )
@@ -34,6 +36,9 @@ type unreadCounter struct {
 	// came from a member event the stream consumer applied.
 	displayName string
 	nameSet     bool
+	// pendingRead is the event of a read receipt that arrived before
+	// apply saw the event: the counts drop to zero once it does.
+	pendingRead id.EventID
 }
 
 // unreadRoom holds the counters of one room's users and the room state
@@ -45,6 +50,44 @@ type unreadRoom struct {
 	// plSet means the stream consumer has set it.
 	powerLevels *event.PDU
 	plSet       bool
+	// members holds the room's memberships by user, for
+	// room_member_count: apply records every member event, and the first
+	// counter set up from the store adds the current state's (those apply
+	// has not recorded) and sets membersLoaded.
+	members       map[string]string
+	membersLoaded bool
+	// last is the newest event apply has seen in the room, recent the
+	// newest recentEvents (a ring).
+	last   id.EventID
+	recent [recentEvents]id.EventID
+	next   int
+}
+
+// recentEvents is how many of a room's newest events readUpTo recognises.
+const recentEvents = 64
+
+func (r *unreadRoom) isRecent(ev id.EventID) bool {
+	for _, e := range r.recent {
+		if e == ev {
+			return true
+		}
+	}
+	return false
+}
+
+func newUnreadRoom() *unreadRoom {
+	return &unreadRoom{users: map[id.UserID]*unreadCounter{}, members: map[string]string{}}
+}
+
+// joinedCount counts the room's joined members.
+func (r *unreadRoom) joinedCount() int {
+	n := 0
+	for _, m := range r.members {
+		if m == "join" {
+			n++
+		}
+	}
+	return n
 }
 
 // unreadCounts keeps the notification counts of the users who sync, per
@@ -56,10 +99,13 @@ type unreadCounts struct {
 	// pos is the newest stream position applied to the counters.
 	pos   int64
 	rooms map[id.RoomID]*unreadRoom
+	// rules holds the compiled push rules of the users who have synced,
+	// replaced whenever their m.push_rules change.
+	rules map[id.UserID]*userRules
 }
 
 func newUnreadCounts(pos int64) *unreadCounts {
-	return &unreadCounts{pos: pos, rooms: map[id.RoomID]*unreadRoom{}}
+	return &unreadCounts{pos: pos, rooms: map[id.RoomID]*unreadRoom{}, rules: map[id.UserID]*userRules{}}
 }
 
 // apply updates the counters of the rooms in a committed batch.
@@ -76,7 +122,13 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 		if ev.IsStateKey("m.room.power_levels", "") {
 			r.powerLevels, r.plSet = ev, true
 		}
-		pe := newPushEvent(ev, r.senderMayNotifyRoom) // read once for all users
+		if sk, ok := ev.StateKey(); ok && ev.Type() == "m.room.member" {
+			r.members[sk] = authrules.Membership(ev.Content())
+		}
+		r.last = ev.EventID()
+		r.recent[r.next] = r.last
+		r.next = (r.next + 1) % recentEvents
+		pe := newPushEvent(ev, r.senderMayNotify, r.joinedCount) // read once for all users
 		for user, c := range r.users {
 			if ev.IsStateKey("m.room.member", string(user)) {
 				switch m := memberContentOf(ev.Content()); m.Membership {
@@ -90,9 +142,8 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 				}
 			}
 			if ev.Sender() == user {
-				// NOTSPEC: without read receipts the user's own event
-				// is taken as having read everything before it.
-				// TODO(#receipts): count from the user's m.read receipt.
+				// The user's own event reads everything before it, as
+				// a read receipt for it would.
 				if c.notify != 0 || c.highlight != 0 || c.loading != nil {
 					c.changed = p.StreamPos
 				}
@@ -102,13 +153,20 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 				}
 				continue
 			}
-			notify, highlight := defaultPushActions(pe, user, c.displayName)
+			notify, highlight := pushActions(pe, u.rulesOf(user), user, c.displayName)
 			if notify {
 				c.notify++
 				if highlight {
 					c.highlight++
 				}
 				c.changed = p.StreamPos
+			}
+			if c.pendingRead != "" && c.pendingRead == ev.EventID() {
+				c.pendingRead = ""
+				if c.notify != 0 || c.highlight != 0 {
+					c.changed = p.StreamPos
+				}
+				c.notify, c.highlight = 0, 0
 			}
 		}
 		if len(r.users) == 0 {
@@ -117,10 +175,46 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 	}
 }
 
-// senderMayNotifyRoom reports whether sender has the power level of
-// notifications.room.
-func (r *unreadRoom) senderMayNotifyRoom(ev *event.PDU) bool {
-	return senderMayNotifyRoom(ev, r.create, r.powerLevels)
+// readUpTo applies the user's new read receipt (m.read or m.read.private,
+// unthreaded or of the main timeline) for eventID: when it is the newest
+// event of the room the counts drop to zero in memory, and when apply has
+// not seen the event yet (the receipt's commit raced ahead of sync's
+// stream consumer) they drop once it does; for an older event they are set
+// up again from the store on next use, counting after the receipt.
+//
+// NOTSPEC: a receipt for an event older than the room's newest
+// recentEvents that this process applied is taken as one not seen yet;
+// the counts then stay until the user's next own event or receipt.
+func (u *unreadCounts) readUpTo(user id.UserID, roomID id.RoomID, eventID id.EventID) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	r := u.rooms[roomID]
+	if r == nil {
+		return
+	}
+	c := r.users[user]
+	if c == nil {
+		return
+	}
+	switch {
+	case c.loading != nil:
+		delete(r.users, user)
+	case r.last == eventID:
+		if c.notify != 0 || c.highlight != 0 {
+			c.changed = u.pos
+		}
+		c.notify, c.highlight, c.pendingRead = 0, 0, ""
+	case r.isRecent(eventID):
+		delete(r.users, user)
+	default:
+		c.pendingRead = eventID
+	}
+}
+
+// senderMayNotify reports whether the sender of ev has the power level of
+// notifications[key].
+func (r *unreadRoom) senderMayNotify(ev *event.PDU, key string) bool {
+	return senderMayNotify(ev, r.create, r.powerLevels, key)
 }
 
 // unreadFor returns the user's notification counts in a room they are
@@ -129,11 +223,14 @@ func (r *unreadRoom) senderMayNotifyRoom(ev *event.PDU) bool {
 // this call, so the client has not seen them from this server process.
 func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomID) (counts UnreadNotifications, changed int64, fresh bool, err error) {
 	u := s.unread
+	if err := s.ensureRules(ctx, user); err != nil {
+		return UnreadNotifications{}, 0, false, err
+	}
 	for {
 		u.mu.Lock()
 		r := u.rooms[roomID]
 		if r == nil {
-			r = &unreadRoom{users: map[id.UserID]*unreadCounter{}}
+			r = newUnreadRoom()
 			u.rooms[roomID] = r
 		}
 		c := r.users[user]
@@ -161,7 +258,10 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 
 		// Events up to base are counted from the store, later ones by
 		// apply, which sees the pending counter.
-		l, err := s.loadUnread(ctx, user, roomID, base)
+		u.mu.Lock()
+		rules := u.rulesOf(user)
+		u.mu.Unlock()
+		l, err := s.loadUnread(ctx, user, roomID, base, rules)
 
 		u.mu.Lock()
 		defer u.mu.Unlock()
@@ -184,7 +284,15 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 		if r == nil || r.users[user] != c {
 			// The user left the room meanwhile; the counts answer this
 			// sync only.
-			r = &unreadRoom{users: map[id.UserID]*unreadCounter{}}
+			r = newUnreadRoom()
+		}
+		if !r.membersLoaded {
+			for k, m := range l.members {
+				if _, ok := r.members[k]; !ok {
+					r.members[k] = m
+				}
+			}
+			r.membersLoaded = true
 		}
 		if r.create == nil {
 			r.create = l.create
@@ -203,17 +311,22 @@ type loadedUnread struct {
 	displayName       string
 	create            *event.PDU
 	powerLevels       *event.PDU
+	// members are the memberships of the current state.
+	members map[string]string
 }
 
 // loadUnread counts the user's notifications in a room among its events up
 // to stream position upto, judged by the room's current state.
 //
-// NOTSPEC: without read receipts, the count starts after the user's own
-// last event in the room (at most unreadScanLimit events back), and the
-// rules see today's display name and power levels rather than those at
-// each event. TODO(#receipts): count from the user's m.read receipt.
-func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.RoomID, upto int64) (loadedUnread, error) {
-	var l loadedUnread
+// The count starts after the user's read receipt (m.read or
+// m.read.private, unthreaded or of the main timeline) or their own last
+// event in the room, whichever is newer, at most unreadScanLimit events
+// back.
+//
+// NOTSPEC: the rules see today's display name, member count and power
+// levels rather than those at each event.
+func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.RoomID, upto int64, rules *pushrules.Evaluator) (loadedUnread, error) {
+	l := loadedUnread{members: map[string]string{}}
 	state, err := s.rooms.CurrentState(ctx, roomID)
 	if err != nil {
 		return l, fmt.Errorf("load state of %s: %w", roomID, err)
@@ -224,8 +337,22 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 			l.create = ev
 		case ev.IsStateKey("m.room.power_levels", ""):
 			l.powerLevels = ev
-		case ev.IsStateKey("m.room.member", string(user)):
-			l.displayName = memberContentOf(ev.Content()).DisplayName
+		case ev.Type() == "m.room.member":
+			sk, _ := ev.StateKey()
+			l.members[sk] = authrules.Membership(ev.Content())
+			if sk == string(user) {
+				l.displayName = memberContentOf(ev.Content()).DisplayName
+			}
+		}
+	}
+	rcs, err := s.db.UserReceipts(ctx, roomID, user)
+	if err != nil {
+		return l, err
+	}
+	read := map[id.EventID]bool{}
+	for _, rc := range rcs {
+		if (rc.Type == "m.read" || rc.Type == "m.read.private") && (rc.ThreadID == "" || rc.ThreadID == "main") {
+			read[rc.EventID] = true
 		}
 	}
 	evs, err := s.db.RoomEventsRange(ctx, roomID, upto, 0, store.Backward, unreadScanLimit)
@@ -236,12 +363,21 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 	if err != nil {
 		return l, err
 	}
-	mayNotifyRoom := func(ev *event.PDU) bool { return senderMayNotifyRoom(ev, l.create, l.powerLevels) }
+	mayNotify := func(ev *event.PDU, key string) bool { return senderMayNotify(ev, l.create, l.powerLevels, key) }
+	count := func() int {
+		n := 0
+		for _, m := range l.members {
+			if m == "join" {
+				n++
+			}
+		}
+		return n
+	}
 	for _, it := range items { // newest first
-		if it.pdu.Sender() == user {
+		if it.pdu.Sender() == user || read[it.pdu.EventID()] {
 			break
 		}
-		notify, highlight := defaultPushActions(newPushEvent(it.pdu, mayNotifyRoom), user, l.displayName)
+		notify, highlight := pushActions(newPushEvent(it.pdu, mayNotify, count), rules, user, l.displayName)
 		if notify {
 			l.notify++
 			if highlight {

@@ -71,6 +71,9 @@ const (
 	KindUnableToAuthoriseJoin
 	KindUnableToGrantJoin
 	KindInvalidSignature
+	// KindServerControlled is a write of account data whose type the
+	// server controls (m.fully_read, m.push_rules): 405 M_BAD_JSON.
+	KindServerControlled
 
 	numKinds
 )
@@ -139,6 +142,7 @@ var table = [numKinds]entry{
 	KindUnableToAuthoriseJoin:       {"M_UNABLE_TO_AUTHORISE_JOIN", http.StatusBadRequest},
 	KindUnableToGrantJoin:           {"M_UNABLE_TO_GRANT_JOIN", http.StatusBadRequest},
 	KindInvalidSignature:            {"M_INVALID_SIGNATURE", http.StatusBadRequest},
+	KindServerControlled:            {"M_BAD_JSON", http.StatusMethodNotAllowed},
 }
 
 // Code returns the kind's errcode, for example "M_FORBIDDEN". An out of

@@ -127,6 +127,16 @@ var migrations = []migration{
 		name:       "media repository",
 		statements: []string{mediaSchema},
 	},
+	{
+		version:    17,
+		name:       "account data",
+		statements: []string{accountDataSchema},
+	},
+	{
+		version:    18,
+		name:       "receipts",
+		statements: []string{receiptsSchema},
+	},
 }
 
 const schemaMigrationsSchema = `

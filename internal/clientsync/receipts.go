@@ -1,0 +1,231 @@
+package clientsync
+
+// Spec: Client-Server API § Receipts (m.receipt in /sync)
+// https://spec.matrix.org/v1.19/client-server-api/#receipts
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+	"sync"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// receiptLogSize is the number of recent receipts sync keeps in memory;
+// older tokens read the store.
+const receiptLogSize = 4096
+
+// receiptStoreLimit bounds the receipts one sync reads from the store.
+const receiptStoreLimit = 10000
+
+// receiptKey names the public receipts of a room in a range of the
+// receipt stream.
+type receiptKey struct {
+	room        id.RoomID
+	since, upto int64
+}
+
+// maxEncodedReceipts bounds the cache of encoded m.receipt events.
+const maxEncodedReceipts = 1024
+
+// encoded returns the m.receipt event of rcs, the public receipts of key,
+// encoding it only once per key.
+func (l *receiptLog) encoded(key receiptKey, rcs []store.Receipt) (json.RawMessage, error) {
+	l.mu.Lock()
+	ev, ok := l.cache[key]
+	l.mu.Unlock()
+	if ok {
+		return ev, nil
+	}
+	ev, err := receiptEvent(rcs)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	if l.cache == nil || len(l.cache) >= maxEncodedReceipts {
+		l.cache = map[receiptKey]json.RawMessage{}
+	}
+	l.cache[key] = ev
+	l.mu.Unlock()
+	return ev, nil
+}
+
+// receiptEvent encodes receipts as one m.receipt event.
+func receiptEvent(rcs []store.Receipt) (json.RawMessage, error) {
+	content := map[id.EventID]map[string]map[id.UserID]map[string]any{}
+	for _, rc := range rcs {
+		byType := content[rc.EventID]
+		if byType == nil {
+			byType = map[string]map[id.UserID]map[string]any{}
+			content[rc.EventID] = byType
+		}
+		if byType[rc.Type] == nil {
+			byType[rc.Type] = map[id.UserID]map[string]any{}
+		}
+		r := map[string]any{"ts": rc.TS}
+		if rc.ThreadID != "" {
+			r["thread_id"] = rc.ThreadID
+		}
+		byType[rc.Type][rc.UserID] = r
+	}
+	return json.Marshal(map[string]any{"type": "m.receipt", "content": content})
+}
+
+// receiptLog is sync's memory of the receipt stream: the newest receipts,
+// so incremental syncs fan them out without reading the store.
+type receiptLog struct {
+	mu sync.Mutex
+	// start is the position after which the log is complete.
+	start  int64
+	pos    int64
+	recent []store.Receipt
+	// cache holds encoded m.receipt events of public receipts.
+	cache map[receiptKey]json.RawMessage
+}
+
+// ReceiptAdded records a committed receipt, moves the sender's unread
+// counts when it is their own read receipt, and wakes waiting syncs. The
+// receipt service calls it after each commit, in commit order.
+func (s *Service) ReceiptAdded(rc store.Receipt) {
+	l := &s.receipts
+	l.mu.Lock()
+	l.recent = append(l.recent, rc)
+	if len(l.recent) > receiptLogSize {
+		drop := len(l.recent) - receiptLogSize/2
+		l.start = l.recent[drop-1].StreamPos
+		l.recent = append([]store.Receipt(nil), l.recent[drop:]...)
+	}
+	l.pos = max(l.pos, rc.StreamPos)
+	l.mu.Unlock()
+	if rc.ThreadID == "" || rc.ThreadID == "main" {
+		s.unread.readUpTo(rc.UserID, rc.RoomID, rc.EventID)
+	}
+	s.notifier.Poke()
+}
+
+func (s *Service) receiptPos() int64 {
+	s.receipts.mu.Lock()
+	defer s.receipts.mu.Unlock()
+	return s.receipts.pos
+}
+
+// receiptsSince returns the receipts in (since, upto], from memory when
+// the log reaches back to since.
+func (s *Service) receiptsSince(ctx context.Context, since, upto int64) ([]store.Receipt, error) {
+	l := &s.receipts
+	l.mu.Lock()
+	if since >= l.start {
+		// The log is in stream order.
+		i := sort.Search(len(l.recent), func(i int) bool { return l.recent[i].StreamPos > since })
+		var out []store.Receipt
+		for _, rc := range l.recent[i:] {
+			if rc.StreamPos > upto {
+				break
+			}
+			out = append(out, rc)
+		}
+		l.mu.Unlock()
+		return out, nil
+	}
+	l.mu.Unlock()
+	all, err := s.db.ReceiptsSince(ctx, since, receiptStoreLimit)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Receipt
+	for _, rc := range all {
+		if rc.StreamPos <= upto {
+			out = append(out, rc)
+		}
+	}
+	return out, nil
+}
+
+// addReceipts adds the receipts of the user's joined rooms in (since,
+// upto] to resp as m.receipt ephemeral events (private receipts only to
+// their owner); an initial sync gets each joined room's current receipts.
+// A room where the user's own receipt moved also gets its unread counts.
+// It sets next_batch's receipt position to upto.
+func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, initial bool, since, upto int64) error {
+	tok, err := ParseSyncToken(resp.NextBatch)
+	if err != nil {
+		return err
+	}
+	tok.Receipts = upto
+	resp.NextBatch = tok.String()
+
+	byRoom := map[id.RoomID][]store.Receipt{}
+	if initial {
+		for room := range resp.Rooms.Join {
+			rcs, err := s.db.RoomReceipts(ctx, id.RoomID(room))
+			if err != nil {
+				return err
+			}
+			byRoom[id.RoomID(room)] = rcs
+		}
+	} else if since < upto {
+		rcs, err := s.receiptsSince(ctx, since, upto)
+		if err != nil {
+			return err
+		}
+		for _, rc := range rcs {
+			byRoom[rc.RoomID] = append(byRoom[rc.RoomID], rc)
+		}
+	}
+	if len(byRoom) == 0 {
+		return nil
+	}
+	ms, err := s.memberships(ctx, req.User)
+	if err != nil {
+		return err
+	}
+	var ephemeral *RoomEventFilter
+	if req.Filter.Room != nil {
+		ephemeral = req.Filter.Room.Ephemeral
+	}
+	for roomID, rcs := range byRoom {
+		room := string(roomID)
+		if ms[roomID] != "join" || !req.Filter.Room.MatchRoom(room) || !ephemeral.MatchEvent(room, "m.receipt", "", nil) {
+			continue
+		}
+		var visible []store.Receipt
+		own, private := false, false
+		for _, rc := range rcs {
+			if rc.Type == "m.read.private" && rc.UserID != req.User {
+				continue
+			}
+			own = own || rc.UserID == req.User
+			private = private || rc.Type == "m.read.private"
+			visible = append(visible, rc)
+		}
+		if len(visible) == 0 {
+			continue
+		}
+		var ev json.RawMessage
+		if !initial && !private {
+			// Every member syncing the same range gets the same event:
+			// it is encoded once.
+			if ev, err = s.receipts.encoded(receiptKey{roomID, since, upto}, visible); err != nil {
+				return err
+			}
+		} else if ev, err = receiptEvent(visible); err != nil {
+			return err
+		}
+		jr := resp.Rooms.Join[room]
+		if jr == nil {
+			jr = newJoinedRoom()
+			resp.Rooms.Join[room] = jr
+		}
+		jr.Ephemeral.Events = append(jr.Ephemeral.Events, ev)
+		if own && !initial && jr.UnreadNotifications == nil {
+			counts, _, _, err := s.unreadFor(ctx, req.User, roomID)
+			if err != nil {
+				return err
+			}
+			jr.UnreadNotifications = &counts
+		}
+	}
+	return nil
+}

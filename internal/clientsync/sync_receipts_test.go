@@ -1,0 +1,166 @@
+package clientsync
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/receipts"
+)
+
+// receiptsService returns a receipt service wired to the harness's first
+// sync Service, as cmd/hafen wires it.
+func (h *harness) receipts() *receipts.Service {
+	return &receipts.Service{DB: h.db, AccountData: h.accountData(), Changed: h.sync.ReceiptAdded}
+}
+
+// receiptContent returns the content of the m.receipt events of a room in
+// a sync response, merged.
+func receiptContent(t *testing.T, r *Response, roomID id.RoomID) map[string]map[string]map[string]json.RawMessage {
+	t.Helper()
+	out := map[string]map[string]map[string]json.RawMessage{}
+	jr := roomsOf(r).Join[string(roomID)]
+	if jr == nil {
+		return out
+	}
+	for _, raw := range jr.Ephemeral.Events {
+		var ev struct {
+			Type    string                                           `json:"type"`
+			Content map[string]map[string]map[string]json.RawMessage `json:"content"`
+		}
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatalf("ephemeral event %s: %v", raw, err)
+		}
+		if ev.Type != "m.receipt" {
+			continue
+		}
+		for eid, byType := range ev.Content {
+			if out[eid] == nil {
+				out[eid] = map[string]map[string]json.RawMessage{}
+			}
+			for typ, users := range byType {
+				out[eid][typ] = users
+			}
+		}
+	}
+	return out
+}
+
+func TestSyncReceipts(t *testing.T) { forEachBackend(t, testSyncReceipts) }
+
+func testSyncReceipts(t *testing.T) {
+	h := newHarness(t, 0)
+	rs := h.receipts()
+	roomID := h.createRoom(alice)
+	h.member(roomID, bob, bob, "join")
+	h.member(roomID, carol, carol, "join")
+	aliceFirst := h.initial(alice, nil)
+	bobFirst := h.initial(bob, nil)
+
+	h.send(roomID, alice, "one")
+	two := h.send(roomID, alice, "two")
+	bobSecond := h.next(bob, bobFirst.NextBatch, nil)
+	wantUnread(t, "before reading", unreadOf(t, bobSecond, roomID), 2, 0)
+
+	// Bob reads up to the newest event: his counts drop to 0, alice sees
+	// his public receipt; carol's private receipt reaches only carol.
+	if err := rs.Post(h.ctx, bob, roomID, receipts.TypeRead, two, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Post(h.ctx, carol, roomID, receipts.TypeReadPrivate, two, ""); err != nil {
+		t.Fatal(err)
+	}
+	bobThird := h.next(bob, bobSecond.NextBatch, nil)
+	wantUnread(t, "after bob's read receipt", unreadOf(t, bobThird, roomID), 0, 0)
+	if got := receiptContent(t, bobThird, roomID)[string(two)]["m.read"]; got[string(bob)] == nil {
+		t.Errorf("bob's sync lacks his receipt: %v", receiptContent(t, bobThird, roomID))
+	}
+	if got := receiptContent(t, bobThird, roomID)[string(two)]["m.read.private"]; got != nil {
+		t.Errorf("bob sees carol's private receipt: %v", got)
+	}
+	aliceNext := h.next(alice, aliceFirst.NextBatch, nil)
+	if got := receiptContent(t, aliceNext, roomID)[string(two)]; got["m.read"][string(bob)] == nil || got["m.read.private"] != nil {
+		t.Errorf("alice's receipts = %v", got)
+	}
+	carolSync := h.initial(carol, nil)
+	if got := receiptContent(t, carolSync, roomID)[string(two)]; got["m.read.private"][string(carol)] == nil || got["m.read"][string(bob)] == nil {
+		t.Errorf("carol's initial sync receipts = %v", got)
+	}
+	// Nothing is repeated.
+	if again := h.next(bob, bobThird.NextBatch, nil); !again.isEmpty() {
+		t.Errorf("sync after the receipts = %+v", again.Rooms)
+	}
+
+	// A receipt on an older event counts what follows it, from the store.
+	one := h.send(roomID, alice, "three")
+	h.send(roomID, alice, "four")
+	h.send(roomID, alice, "five")
+	bobFourth := h.next(bob, bobThird.NextBatch, nil)
+	wantUnread(t, "three new", unreadOf(t, bobFourth, roomID), 3, 0)
+	if err := rs.Post(h.ctx, bob, roomID, receipts.TypeReadPrivate, one, ""); err != nil {
+		t.Fatal(err)
+	}
+	bobFifth := h.next(bob, bobFourth.NextBatch, nil)
+	wantUnread(t, "after reading three", unreadOf(t, bobFifth, roomID), 2, 0)
+	// A fresh Service agrees.
+	fresh := h.syncWith(h.addSync(0), Request{User: bob, Device: "DEV"})
+	wantUnread(t, "fresh Service", unreadOf(t, fresh, roomID), 2, 0)
+
+	// A long-polling sync wakes for a receipt; a thread receipt carries
+	// its thread_id and does not touch the main counts.
+	caughtUp := h.next(alice, aliceNext.NextBatch, nil)
+	ch := h.startSync(Request{User: alice, Since: caughtUp.NextBatch, Timeout: MaxTimeout})
+	if err := rs.Post(h.ctx, bob, roomID, receipts.TypeRead, one, string(two)); err != nil {
+		t.Fatal(err)
+	}
+	woken := await(t, ch)
+	got := receiptContent(t, woken, roomID)[string(one)]["m.read"][string(bob)]
+	if got == nil || !json.Valid(got) {
+		t.Fatalf("woken sync receipts = %v", receiptContent(t, woken, roomID))
+	}
+	var r struct {
+		TS       int64  `json:"ts"`
+		ThreadID string `json:"thread_id"`
+	}
+	if err := json.Unmarshal(got, &r); err != nil || r.ThreadID != string(two) || r.TS == 0 {
+		t.Errorf("thread receipt = %s", got)
+	}
+}
+
+// TestReceiptsFanOutFromMemory checks that incremental syncs of a busy
+// room, where every member reads every message, make no store calls.
+func TestReceiptsFanOutFromMemory(t *testing.T) { forEachBackend(t, testReceiptsFanOutFromMemory) }
+
+func testReceiptsFanOutFromMemory(t *testing.T) {
+	h := newHarness(t, 0)
+	rs := h.receipts()
+	roomID := h.createRoom(alice)
+	users := []id.UserID{alice, bob, carol}
+	for _, u := range users[1:] {
+		h.member(roomID, u, u, "join")
+	}
+	since := map[id.UserID]string{}
+	for _, u := range users {
+		since[u] = h.initial(u, nil).NextBatch
+	}
+	for round := range 3 {
+		ev := h.send(roomID, users[round%len(users)], "msg")
+		h.calls.n.Store(0)
+		for _, u := range users {
+			if err := rs.Post(h.ctx, u, roomID, receipts.TypeRead, ev, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, u := range users {
+			resp := h.next(u, since[u], nil)
+			since[u] = resp.NextBatch
+			if got := receiptContent(t, resp, roomID)[string(ev)]["m.read"]; len(got) != len(users) {
+				t.Errorf("round %d: %s sees receipts %v", round, u, got)
+			}
+			wantUnread(t, "after reading", unreadOf(t, resp, roomID), 0, 0)
+		}
+		if n := h.calls.n.Load(); n != 0 {
+			t.Errorf("round %d: store calls of syncs with receipts = %d, want 0", round, n)
+		}
+	}
+}

@@ -1,0 +1,397 @@
+package pushrules
+
+// Spec: Client-Server API § Push Rules (conditions, actions), Appendices
+// § Glob-style matching, § Dot-separated property paths
+// https://spec.matrix.org/v1.19/client-server-api/#conditions-1
+// https://spec.matrix.org/v1.19/appendices/#dot-separated-property-paths
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// maxPropertyDepth bounds how deep NewEvent flattens content.
+const maxPropertyDepth = 16
+
+// Event is an event prepared for evaluation: its properties by
+// dot-separated path. Prepare it once, then evaluate it for every user.
+type Event struct {
+	props  map[string]json.RawMessage
+	roomID string
+	sender string
+	// body is content.body when it is a string.
+	body    string
+	hasBody bool
+}
+
+// NewEvent prepares an event of type typ; stateKey is nil for a message
+// event. Content that is no JSON object has no properties.
+func NewEvent(typ, sender, roomID string, stateKey *string, content json.RawMessage) *Event {
+	e := &Event{props: map[string]json.RawMessage{}, roomID: roomID, sender: sender}
+	e.props["type"] = mustJSON(typ)
+	e.props["sender"] = mustJSON(sender)
+	e.props["room_id"] = mustJSON(roomID)
+	if stateKey != nil {
+		e.props["state_key"] = mustJSON(*stateKey)
+	}
+	e.flatten("content", content, 0)
+	if b, ok := e.props["content.body"]; ok {
+		e.body, e.hasBody = jsonString(b)
+	}
+	return e
+}
+
+func (e *Event) flatten(prefix string, raw json.RawMessage, depth int) {
+	if depth >= maxPropertyDepth {
+		return
+	}
+	var obj map[string]json.RawMessage
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &obj) != nil {
+		return
+	}
+	for k, v := range obj {
+		path := prefix + "." + escapeKey(k)
+		e.props[path] = v
+		if t := bytes.TrimSpace(v); len(t) > 0 && t[0] == '{' {
+			e.flatten(path, t, depth+1)
+		}
+	}
+}
+
+// escapeKey escapes a property name for a dot-separated path: "\" and "."
+// get a backslash before them.
+func escapeKey(k string) string {
+	if !strings.ContainsAny(k, `.\`) {
+		return k
+	}
+	return strings.NewReplacer(`\`, `\\`, `.`, `\.`).Replace(k)
+}
+
+// Context is what the evaluation of one event for one user needs besides
+// the rules and the event.
+type Context struct {
+	// UserID is the user whose rules are evaluated.
+	UserID string
+	// DisplayName is the user's display name in the room ("" for none).
+	DisplayName string
+	// MemberCount returns the room's number of joined members; it is
+	// called only when a room_member_count condition is reached.
+	MemberCount func() int
+	// SenderMayNotify reports whether the sender's power level reaches
+	// the room's notifications level for key; called only when a
+	// sender_notification_permission condition is reached.
+	SenderMayNotify func(key string) bool
+}
+
+// Result is the outcome of evaluating an event: the first matching rule
+// and what its actions mean.
+type Result struct {
+	// Kind and RuleID name the matching rule; both are empty if none
+	// matched.
+	Kind, RuleID string
+	// Actions are the rule's actions.
+	Actions []json.RawMessage
+	// Notify reports a "notify" action; Highlight a highlight tweak whose
+	// value is true (or absent).
+	Notify, Highlight bool
+}
+
+// Evaluator is a user's ruleset compiled for evaluation. It is immutable
+// and safe for concurrent use.
+type Evaluator struct {
+	rules []compiledRule
+}
+
+type compiledRule struct {
+	kind, id string
+	actions  []json.RawMessage
+	notify   bool
+	high     bool
+	conds    []compiledCond
+	// body is the compiled pattern of a content rule.
+	body *regexp.Regexp
+}
+
+type compiledCond struct {
+	c  Condition
+	re *regexp.Regexp // event_match
+	// literal is an event_match pattern without wildcards outside
+	// content.body, matched by case-insensitive equality; isLiteral says
+	// it is used.
+	literal   string
+	isLiteral bool
+	// value is the parsed value of event_property_is/contains; ok says
+	// it is a non-compound value the spec allows.
+	value   any
+	valueOK bool
+	// op and n are room_member_count's comparison.
+	op string
+	n  int
+	// unknown conditions (or malformed ones) never match.
+	never bool
+}
+
+// Compile prepares rs for evaluation: the enabled rules in the order they
+// are checked, with their patterns compiled.
+func Compile(rs Ruleset) *Evaluator {
+	ev := &Evaluator{}
+	for _, k := range []string{KindOverride, KindContent, KindRoom, KindSender, KindUnderride} {
+		for _, r := range *rs.kind(k) {
+			if !r.Enabled {
+				continue
+			}
+			cr := compiledRule{kind: k, id: r.RuleID, actions: r.Actions}
+			cr.notify, cr.high = actionFlags(r.Actions)
+			switch k {
+			case KindContent:
+				if r.Pattern == nil {
+					continue
+				}
+				cr.body = globRegexp(*r.Pattern, true)
+			case KindOverride, KindUnderride:
+				for _, c := range r.Conditions {
+					cr.conds = append(cr.conds, compileCond(c))
+				}
+			}
+			ev.rules = append(ev.rules, cr)
+		}
+	}
+	return ev
+}
+
+func compileCond(c Condition) compiledCond {
+	cc := compiledCond{c: c}
+	switch c.Kind {
+	case CondEventMatch:
+		if c.Key == "" || c.Pattern == nil {
+			cc.never = true
+			break
+		}
+		if c.Key != "content.body" && !strings.ContainsAny(*c.Pattern, "*?") {
+			cc.literal, cc.isLiteral = *c.Pattern, true
+			break
+		}
+		cc.re = globRegexp(*c.Pattern, c.Key == "content.body")
+	case CondEventPropertyIs, CondEventPropertyContains:
+		cc.value, cc.valueOK = scalar(c.Value)
+		cc.never = c.Key == "" || !cc.valueOK
+	case CondRoomMemberCount:
+		is := c.Is
+		for _, op := range []string{"==", "<=", ">=", "<", ">"} {
+			if strings.HasPrefix(is, op) {
+				cc.op, is = op, is[len(op):]
+				break
+			}
+		}
+		if cc.op == "" {
+			cc.op = "=="
+		}
+		n, err := strconv.Atoi(is)
+		cc.n, cc.never = n, err != nil
+	case CondContainsDisplayName:
+	case CondSenderNotificationPermission:
+		cc.never = c.Key == ""
+	default:
+		cc.never = true
+	}
+	return cc
+}
+
+// actionFlags reads whether actions notify and highlight.
+func actionFlags(actions []json.RawMessage) (notify, highlight bool) {
+	for _, a := range actions {
+		if s, ok := jsonString(a); ok {
+			notify = notify || s == "notify"
+			continue
+		}
+		var t struct {
+			SetTweak string          `json:"set_tweak"`
+			Value    json.RawMessage `json:"value"`
+		}
+		if json.Unmarshal(a, &t) != nil || t.SetTweak != "highlight" {
+			continue
+		}
+		v := bytes.TrimSpace(t.Value)
+		highlight = len(v) == 0 || bytes.Equal(v, []byte("true"))
+	}
+	return notify, highlight
+}
+
+// Evaluate returns the result of the first enabled rule that matches e.
+// The caller skips events the user sent themselves, which never notify.
+func (ev *Evaluator) Evaluate(e *Event, ctx *Context) Result {
+	for i := range ev.rules {
+		r := &ev.rules[i]
+		if r.matches(e, ctx) {
+			return Result{Kind: r.kind, RuleID: r.id, Actions: r.actions, Notify: r.notify, Highlight: r.notify && r.high}
+		}
+	}
+	return Result{}
+}
+
+func (r *compiledRule) matches(e *Event, ctx *Context) bool {
+	switch r.kind {
+	case KindContent:
+		return e.hasBody && r.body.MatchString(e.body)
+	case KindRoom:
+		return e.roomID == r.id
+	case KindSender:
+		return e.sender == r.id
+	}
+	for i := range r.conds {
+		if !r.conds[i].matches(e, ctx) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *compiledCond) matches(e *Event, ctx *Context) bool {
+	if c.never {
+		return false
+	}
+	switch c.c.Kind {
+	case CondEventMatch:
+		s, ok := jsonString(e.props[c.c.Key])
+		if c.isLiteral {
+			return ok && strings.EqualFold(s, c.literal)
+		}
+		return ok && c.re.MatchString(s)
+	case CondEventPropertyIs:
+		v, ok := scalar(e.props[c.c.Key])
+		return ok && v == c.value
+	case CondEventPropertyContains:
+		var arr []json.RawMessage
+		raw := e.props[c.c.Key]
+		if len(raw) == 0 || json.Unmarshal(raw, &arr) != nil {
+			return false
+		}
+		for _, a := range arr {
+			if v, ok := scalar(a); ok && v == c.value {
+				return true
+			}
+		}
+		return false
+	case CondContainsDisplayName:
+		return e.hasBody && ctx.DisplayName != "" && containsWord(e.body, ctx.DisplayName)
+	case CondRoomMemberCount:
+		if ctx.MemberCount == nil {
+			return false
+		}
+		n := ctx.MemberCount()
+		switch c.op {
+		case "<":
+			return n < c.n
+		case ">":
+			return n > c.n
+		case "<=":
+			return n <= c.n
+		case ">=":
+			return n >= c.n
+		}
+		return n == c.n
+	case CondSenderNotificationPermission:
+		return ctx.SenderMayNotify != nil && ctx.SenderMayNotify(c.c.Key)
+	}
+	return false
+}
+
+// scalar decodes a non-compound canonical JSON value (string, integer
+// within ±(2^53-1), boolean or null) into a comparable Go value.
+func scalar(raw json.RawMessage) (any, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return nil, false
+	}
+	switch raw[0] {
+	case '"':
+		return jsonString(raw)
+	case 't', 'f', 'n':
+		var v any
+		if json.Unmarshal(raw, &v) != nil {
+			return nil, false
+		}
+		return v, true
+	case '{', '[':
+		return nil, false
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil || n > 1<<53-1 || n < -(1<<53-1) {
+		return nil, false
+	}
+	return n, true
+}
+
+// jsonString returns the value of a JSON string.
+func jsonString(raw json.RawMessage) (string, bool) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// wordBoundary is a character that is not in [A-Za-z0-9_], the spec's
+// word boundary for content.body.
+const wordBoundary = `[^A-Za-z0-9_]`
+
+// globRegexp compiles a glob pattern ("*" any run of characters, "?" one
+// character) for a case-insensitive match of the whole value, or with
+// words of any substring that starts and ends at a word boundary.
+func globRegexp(pattern string, words bool) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString(`(?is)`)
+	if words {
+		b.WriteString(`(?:^|` + wordBoundary + `)`)
+	} else {
+		b.WriteString(`^`)
+	}
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			b.WriteString(`.*`)
+		case '?':
+			b.WriteString(`.`)
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	if words {
+		b.WriteString(`(?:$|` + wordBoundary + `)`)
+	} else {
+		b.WriteString(`$`)
+	}
+	return regexp.MustCompile(b.String()) // every piece is quoted or a fixed construct
+}
+
+// containsWord reports whether text contains word, case-insensitively,
+// starting and ending at word boundaries.
+func containsWord(text, word string) bool {
+	text, word = strings.ToLower(text), strings.ToLower(word)
+	if word == "" {
+		return false
+	}
+	for from := 0; from <= len(text)-len(word); {
+		i := strings.Index(text[from:], word)
+		if i < 0 {
+			return false
+		}
+		start, end := from+i, from+i+len(word)
+		if (start == 0 || !isWordByte(text[start-1])) && (end == len(text) || !isWordByte(text[end])) {
+			return true
+		}
+		from = start + 1
+	}
+	return false
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
