@@ -53,8 +53,7 @@ func register(t testing.TB, base, name string) *mautrix.Client {
 func TestRoomsAndSyncEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
-			args := append([]string{"--open-registration", "--rate-limit=false"}, dbArgs(t)...)
-			base, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), args...)
+			base, logs := startOpenServe(t, dbArgs(t))
 			ctx := context.Background()
 			alice, bob := register(t, base, "alice"), register(t, base, "bob")
 
