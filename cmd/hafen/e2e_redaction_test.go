@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"maunium.net/go/mautrix"
@@ -17,8 +16,7 @@ import (
 func TestRedactedStateIsServedRedacted(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
-			args := append([]string{"--open-registration", "--rate-limit=false"}, dbArgs(t)...)
-			base, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), args...)
+			base, logs := startOpenServe(t, dbArgs(t))
 			ctx := context.Background()
 			alice, bob, carol := register(t, base, "alice"), register(t, base, "bob"), register(t, base, "carol")
 

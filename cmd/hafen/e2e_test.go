@@ -2,19 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/hafenchat/hafen/internal/store/storetest"
 )
 
 // backends returns the --database values the end-to-end tests run on:
@@ -24,44 +21,14 @@ func backends(t *testing.T) map[string]func(t *testing.T) []string {
 	out := map[string]func(t *testing.T) []string{
 		"sqlite": func(t *testing.T) []string { return nil },
 	}
-	dsn := os.Getenv("HAFEN_TEST_POSTGRES_DSN")
-	if dsn == "" {
+	if os.Getenv(storetest.PostgresDSNEnv) == "" {
 		t.Log("HAFEN_TEST_POSTGRES_DSN not set; skipping PostgreSQL (see README)")
 		return out
 	}
 	out["postgres"] = func(t *testing.T) []string {
-		return []string{"--database", freshSchema(t, dsn)}
+		return []string{"--database", storetest.PostgresDSN(t)}
 	}
 	return out
-}
-
-// freshSchema creates a schema for one test and returns a DSN that uses it.
-func freshSchema(t testing.TB, dsn string) string {
-	t.Helper()
-	schema := "e2e_" + strings.ToLower(rand.Text()[:10])
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	defer db.Close()
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", dsn)
-		if err == nil {
-			_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-			db.Close()
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("parse DSN: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func register(t testing.TB, base, name string) *mautrix.Client {
@@ -86,8 +53,7 @@ func register(t testing.TB, base, name string) *mautrix.Client {
 func TestRoomsAndSyncEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
-			args := append([]string{"--open-registration", "--rate-limit=false"}, dbArgs(t)...)
-			base, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), args...)
+			base, logs := startOpenServe(t, dbArgs(t))
 			ctx := context.Background()
 			alice, bob := register(t, base, "alice"), register(t, base, "bob")
 

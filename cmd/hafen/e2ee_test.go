@@ -184,8 +184,7 @@ func TestToDeviceEndToEnd(t *testing.T) {
 func TestDeviceListsEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
-			args := append([]string{"--open-registration", "--rate-limit=false"}, dbArgs(t)...)
-			base, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), args...)
+			base, logs := startOpenServe(t, dbArgs(t))
 			ctx := context.Background()
 			alice, bob, carol := register(t, base, "alice"), register(t, base, "bob"), register(t, base, "carol")
 			created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})

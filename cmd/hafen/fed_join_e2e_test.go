@@ -127,16 +127,8 @@ func TestFederationJoinEndToEnd(t *testing.T) {
 			}
 
 			// A restricted room that allows members of the first room.
-			var cr struct {
-				RoomID id.RoomID `json:"room_id"`
-			}
-			csCall(t, a.base, tok, http.MethodPost, "/_matrix/client/v3/createRoom", map[string]any{
-				"preset": "public_chat",
-				"initial_state": []any{map[string]any{"type": "m.room.join_rules", "state_key": "", "content": map[string]any{
-					"join_rule": "restricted", "allow": []any{map[string]any{"type": "m.room_membership", "room_id": roomID}},
-				}}},
-			}, &cr)
-			r2 := url.PathEscape(string(cr.RoomID))
+			restricted := createRestrictedRoom(t, a.base, tok, roomID)
+			r2 := url.PathEscape(string(restricted))
 			carol := id.UserID("@carol:" + string(b.name))
 			if st, code := b.fedGet(t, a.name, "GET", "/_matrix/federation/v1/make_join/"+r2+"/"+url.PathEscape(string(carol))+"?"+allVersions(), nil, nil); st != 403 || code != "M_FORBIDDEN" {
 				t.Errorf("restricted make_join for a user in no allowed room = %d %s, want 403 M_FORBIDDEN", st, code)
@@ -164,22 +156,14 @@ func TestFederationJoinEndToEnd(t *testing.T) {
 			if len(signed.Signatures[a.name]) != 1 || len(signed.Signatures[b.name]) != 1 {
 				t.Errorf("restricted send_join: event signed by %v, want A and B", signed.Signatures)
 			}
-			if _, ok := timelineOf(t, a.base, tok, cr.RoomID)[rjoin.EventID()]; !ok {
+			if _, ok := timelineOf(t, a.base, tok, restricted)[rjoin.EventID()]; !ok {
 				t.Errorf("bob's restricted join is not in alice's timeline")
 			}
 
 			// A restricted room that allows only a room A is not in: A cannot
 			// tell whether bob may join.
-			var cr3 struct {
-				RoomID id.RoomID `json:"room_id"`
-			}
-			csCall(t, a.base, tok, http.MethodPost, "/_matrix/client/v3/createRoom", map[string]any{
-				"preset": "public_chat",
-				"initial_state": []any{map[string]any{"type": "m.room.join_rules", "state_key": "", "content": map[string]any{
-					"join_rule": "restricted", "allow": []any{map[string]any{"type": "m.room_membership", "room_id": "!nowhere:elsewhere.example"}},
-				}}},
-			}, &cr3)
-			if st, code := b.fedGet(t, a.name, "GET", "/_matrix/federation/v1/make_join/"+url.PathEscape(string(cr3.RoomID))+"/"+url.PathEscape(string(bob))+"?"+allVersions(), nil, nil); st != 400 || code != "M_UNABLE_TO_AUTHORISE_JOIN" {
+			elsewhere := createRestrictedRoom(t, a.base, tok, "!nowhere:elsewhere.example")
+			if st, code := b.fedGet(t, a.name, "GET", "/_matrix/federation/v1/make_join/"+url.PathEscape(string(elsewhere))+"/"+url.PathEscape(string(bob))+"?"+allVersions(), nil, nil); st != 400 || code != "M_UNABLE_TO_AUTHORISE_JOIN" {
 				t.Errorf("restricted make_join allowed only by a room A is not in = %d %s, want 400 M_UNABLE_TO_AUTHORISE_JOIN", st, code)
 			}
 
@@ -271,4 +255,20 @@ func TestFederationKnockEndToEnd(t *testing.T) {
 			}
 		})
 	}
+}
+
+// createRestrictedRoom creates a public room whose join rule is
+// restricted to the members of allow, and returns its ID.
+func createRestrictedRoom(t *testing.T, base, token string, allow id.RoomID) id.RoomID {
+	t.Helper()
+	var resp struct {
+		RoomID id.RoomID `json:"room_id"`
+	}
+	csCall(t, base, token, http.MethodPost, "/_matrix/client/v3/createRoom", map[string]any{
+		"preset": "public_chat",
+		"initial_state": []any{map[string]any{"type": "m.room.join_rules", "state_key": "", "content": map[string]any{
+			"join_rule": "restricted", "allow": []any{map[string]any{"type": "m.room_membership", "room_id": allow}},
+		}}},
+	}, &resp)
+	return resp.RoomID
 }

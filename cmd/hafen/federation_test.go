@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -41,39 +39,7 @@ func startFederating(t *testing.T, extra ...string) (id.ServerName, *syncBuffer)
 func startFederatingIn(t *testing.T, dataDir string, extra ...string) (id.ServerName, *syncBuffer, string) {
 	t.Helper()
 	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	logs := &syncBuffer{}
-	ready := make(chan struct{})
-	errc := make(chan error, 1)
-	args := append([]string{
-		"--data-dir", dataDir,
-		"--server-name", addr,
-		"--listen-client", "127.0.0.1:0",
-		"--listen-federation", addr,
-	}, extra...)
-	go func() {
-		errc <- serve(ctx, args, func(string) (string, bool) { return "", false }, logs, func(started) { close(ready) })
-	}()
-	select {
-	case <-ready:
-	case err := <-errc:
-		cancel()
-		t.Fatalf("serve failed to start: %v\n%s", err, logs.String())
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatalf("serve did not start\n%s", logs.String())
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-errc:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("serve did not stop")
-		}
-	})
+	logs, _ := serveFederating(t, dataDir, addr, extra...)
 	return id.ServerName(addr), logs, dataDir
 }
 

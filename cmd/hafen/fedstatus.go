@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,10 +50,7 @@ func federationCommand(ctx context.Context, args []string, lookupEnv func(string
 		return err
 	}
 	cfg := loaded.Config
-	if err := checkDatabaseExists(cfg); err != nil {
-		return err
-	}
-	db, err := openStore(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	db, err := openExistingStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,11 +98,7 @@ func rotateKey(ctx context.Context, cfg config.Config, stderr io.Writer) (signin
 		return "", fmt.Errorf("database: %w", err)
 	}
 	r.onClose(dbLock.Release)
-	if err := checkDatabaseExists(cfg); err != nil {
-		return "", err
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, err := openStore(ctx, cfg, logger)
+	db, err := openExistingStore(ctx, cfg, stderr)
 	if err != nil {
 		return "", err
 	}

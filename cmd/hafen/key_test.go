@@ -20,6 +20,15 @@ import (
 // listener) in dataDir and returns a function that stops it and waits.
 func serveUntilStopped(t *testing.T, dataDir, addr string, extra ...string) func() {
 	t.Helper()
+	_, stop := serveFederating(t, dataDir, addr, extra...)
+	return stop
+}
+
+// serveFederating runs `hafen serve` named after addr (its federation
+// listener) in dataDir and returns its logs and a function that stops it
+// and waits; the test's cleanup stops it too, if it still runs.
+func serveFederating(t *testing.T, dataDir, addr string, extra ...string) (*syncBuffer, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	logs := &syncBuffer{}
 	ready := make(chan struct{})
@@ -55,7 +64,7 @@ func serveUntilStopped(t *testing.T, dataDir, addr string, extra ...string) func
 		}
 	}
 	t.Cleanup(stop)
-	return stop
+	return logs, stop
 }
 
 // ownKeys fetches the server's key response and checks its signatures.

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 
 	"maunium.net/go/mautrix"
@@ -202,8 +201,7 @@ func decrypted(t *testing.T, plain []byte, from, to *olmDevice) string {
 func TestOlmToDeviceEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
-			args := append([]string{"--open-registration", "--rate-limit=false"}, dbArgs(t)...)
-			base, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), args...)
+			base, logs := startOpenServe(t, dbArgs(t))
 			alice := newOlmDevice(t, register(t, base, "alice"))
 			bob := newOlmDevice(t, register(t, base, "bob"))
 			alice.uploadKeys(t, 2)

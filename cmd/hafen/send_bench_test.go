@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix"
+
+	"github.com/hafenchat/hafen/internal/store/storetest"
 )
 
 // BenchmarkSendSequential measures the latency of one uncontended send: one
@@ -38,9 +40,9 @@ func BenchmarkSendSequential(b *testing.B) {
 			variants = append(variants, variant{"sqlite" + strings.Join(args, ""), func(*testing.B) []string { return args }})
 		}
 	}
-	if dsn := os.Getenv("HAFEN_TEST_POSTGRES_DSN"); dsn != "" {
+	if os.Getenv(storetest.PostgresDSNEnv) != "" {
 		variants = append(variants, variant{"postgres", func(b *testing.B) []string {
-			return []string{"--database", freshSchema(b, dsn)}
+			return []string{"--database", storetest.PostgresDSN(b)}
 		}})
 	}
 	for _, v := range variants {

@@ -41,6 +41,16 @@ func startServe(t testing.TB, dataDir string, extra ...string) (string, func() e
 	return base, stop, logs
 }
 
+// startOpenServe runs `hafen serve` with open registration and no rate
+// limits on a fresh data directory, dbArgs choosing the database, and
+// returns its client API's base URL and its logs.
+func startOpenServe(t testing.TB, dbArgs []string) (string, *syncBuffer) {
+	t.Helper()
+	args := append([]string{"--open-registration", "--rate-limit=false"}, dbArgs...)
+	base, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), args...)
+	return base, logs
+}
+
 // startServeInfo is startServe that also returns what serve reported on
 // start.
 func startServeInfo(t testing.TB, dataDir string, extra ...string) (string, func() error, *syncBuffer, started) {

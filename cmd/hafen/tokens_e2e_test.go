@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"maunium.net/go/mautrix"
@@ -15,8 +14,7 @@ import (
 func TestTokensEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
-			args := append([]string{"--open-registration", "--rate-limit=false"}, dbArgs(t)...)
-			base, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), args...)
+			base, logs := startOpenServe(t, dbArgs(t))
 			ctx := context.Background()
 			alice := register(t, base, "alice")
 			created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"})

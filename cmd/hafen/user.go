@@ -79,11 +79,7 @@ func userCommand(ctx context.Context, cmd string, args []string, lookupEnv func(
 		return err
 	}
 	cfg := loaded.Config
-	if err := checkDatabaseExists(cfg); err != nil {
-		return err
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, err := openStore(ctx, cfg, logger)
+	db, err := openExistingStore(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
@@ -171,6 +167,15 @@ func userCommand(ctx context.Context, cmd string, args []string, lookupEnv func(
 		}
 	}
 	return fmt.Errorf("unknown user command %q", cmd)
+}
+
+// openExistingStore opens the store of an operator command, after
+// checkDatabaseExists, logging warnings to stderr.
+func openExistingStore(ctx context.Context, cfg config.Config, stderr io.Writer) (*store.DB, error) {
+	if err := checkDatabaseExists(cfg); err != nil {
+		return nil, err
+	}
+	return openStore(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
 
 // checkDatabaseExists explains, instead of SQLite's "unable to open

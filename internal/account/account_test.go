@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -27,6 +28,12 @@ type env struct {
 
 func newEnv(t *testing.T, dsn string, reg clientapi.Registration) *env {
 	t.Helper()
+	return newEnvAt(t, dsn, reg, nil)
+}
+
+// newEnvAt is newEnv with the server's clock given (nil for the real one).
+func newEnvAt(t *testing.T, dsn string, reg clientapi.Registration, now func() time.Time) *env {
+	t.Helper()
 	db, err := store.Open(t.Context(), dsn, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +44,7 @@ func newEnv(t *testing.T, dsn string, reg clientapi.Registration) *env {
 		Store:        &account.Service{DB: db},
 		Registration: reg,
 		BcryptCost:   bcrypt.MinCost,
+		Now:          now,
 	}
 	rt := httpapi.NewRouter()
 	s.Routes(rt)

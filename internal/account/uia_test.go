@@ -11,11 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/clientapi"
-	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 )
@@ -28,21 +25,7 @@ func TestUIAAcrossServers(t *testing.T) {
 		now := time.Now()
 		clock := func() time.Time { return now }
 		newServer := func() *env {
-			db, err := store.Open(t.Context(), dsn, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			s := &clientapi.Server{
-				ServerName:   "hafen.test",
-				Store:        &account.Service{DB: db},
-				Registration: clientapi.Registration{Enabled: true},
-				BcryptCost:   bcrypt.MinCost,
-				Now:          clock,
-			}
-			rt := httpapi.NewRouter()
-			s.Routes(rt)
-			return &env{t: t, h: httpapi.Middleware(nil, rt), db: db}
+			return newEnvAt(t, dsn, clientapi.Registration{Enabled: true}, clock)
 		}
 		a, b := newServer(), newServer()
 

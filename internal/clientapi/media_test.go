@@ -2,10 +2,7 @@ package clientapi
 
 import (
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
 	"encoding/json"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -25,6 +22,7 @@ import (
 	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/media"
+	"github.com/hafenchat/hafen/internal/media/mediatest"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 )
 
@@ -414,7 +412,7 @@ func TestMediaThumbnails(t *testing.T) {
 		thumb := func(mid, query string) *http.Response {
 			return e.send("GET", "/_matrix/client/v1/media/thumbnail/hafen.test/"+mid+"?"+query, tok, nil, nil)
 		}
-		_, bomb := e.upload(tok, "image/png", "", bombPNG(50000, 50000))
+		_, bomb := e.upload(tok, "image/png", "", mediatest.BombPNG(50000, 50000))
 		wantStatus(t, thumb(bomb, "width=32&height=32"), 413, "M_TOO_LARGE")
 		_, garbage := e.upload(tok, "image/png", "", []byte("\x89PNG\r\n\x1a\nthen garbage"))
 		wantStatus(t, thumb(garbage, "width=32&height=32"), 400, "M_UNKNOWN")
@@ -426,34 +424,6 @@ func TestMediaThumbnails(t *testing.T) {
 		wantStatus(t, thumb(ok, "width=32&height=32&method=stretch"), 400, "M_INVALID_PARAM")
 		wantStatus(t, thumb(ok, "width=32&height=32&animated=true"), 200, "")
 	})
-}
-
-// bombPNG returns a valid PNG of a few hundred bytes whose header declares
-// w×h RGBA pixels: decoding it would allocate w*h*4 bytes.
-func bombPNG(w, h uint32) []byte {
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		binary.Write(&out, binary.BigEndian, uint32(len(data)))
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(data)
-		out.WriteString(typ)
-		out.Write(data)
-		binary.Write(&out, binary.BigEndian, crc.Sum32())
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 6 // 8-bit RGBA
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	zw.Write(make([]byte, 1<<16))
-	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return out.Bytes()
 }
 
 // unreadable is a body that fails the test when read.

@@ -4,16 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/httpapi/openapitest"
 	"github.com/hafenchat/hafen/internal/media"
 )
 
@@ -21,124 +17,10 @@ import (
 const specDir = "testdata/openapi"
 
 // specOp is one operation of the spec's OpenAPI files.
-type specOp struct {
-	file        string
-	operationID string
-	method      string
-	// path is the file's base path (from its servers block) and the
-	// operation's path: "/_matrix/client/v3/devices/{deviceId}". Spaces
-	// around the path are dropped: the spec writes "/events " and
-	// "/rooms/{roomId}/invite " with a trailing space where a second file
-	// defines another operation on the same route (peeking_events.yaml
-	// beside old_sync.yaml, inviting.yaml beside third_party_membership.yaml).
-	path string
-}
+type specOp = openapitest.Op
 
-func (op specOp) String() string {
-	return op.operationID + " (" + op.file + ": " + op.method + " " + op.path + ")"
-}
-
-// openAPIFile is the part of an OpenAPI file the route check reads.
-type openAPIFile struct {
-	Servers []struct {
-		URL       string `yaml:"url"`
-		Variables map[string]struct {
-			Default string `yaml:"default"`
-		} `yaml:"variables"`
-	} `yaml:"servers"`
-	// Paths maps a path to its path item, whose keys are methods and
-	// other fields ("parameters", "summary").
-	Paths map[string]map[string]yaml.Node `yaml:"paths"`
-}
-
-// openAPIMethods are the keys of an OpenAPI path item that are operations.
-var openAPIMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-
-// loadSpecOps returns every operation of the OpenAPI files in specDir, once
-// for each server (base path) its file names, sorted by file and path.
-func loadSpecOps(t *testing.T) []specOp {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(specDir, "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) == 0 {
-		t.Fatalf("no OpenAPI files in %s", specDir)
-	}
-	if _, err := os.Stat(filepath.Join(specDir, "LICENSE")); err != nil {
-		t.Errorf("the spec's LICENSE must sit next to its copied files: %v", err)
-	}
-	var ops []specOp
-	for _, file := range files {
-		name := filepath.Base(file)
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc openAPIFile
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if len(doc.Paths) == 0 {
-			t.Errorf("%s: no paths", name)
-			continue
-		}
-		if len(doc.Servers) == 0 {
-			t.Errorf("%s: no servers block, so no base path", name)
-			continue
-		}
-		for _, srv := range doc.Servers {
-			base := basePath(t, name, srv.URL, func(v string) string { return srv.Variables[v].Default })
-			for path, item := range doc.Paths {
-				for _, method := range openAPIMethods {
-					node, ok := item[method]
-					if !ok {
-						continue
-					}
-					var op struct {
-						OperationID string `yaml:"operationId"`
-					}
-					if err := node.Decode(&op); err != nil {
-						t.Fatalf("%s: %s %s: %v", name, method, path, err)
-					}
-					if op.OperationID == "" {
-						t.Errorf("%s: %s %s has no operationId", name, method, path)
-					}
-					ops = append(ops, specOp{
-						file:        name,
-						operationID: op.OperationID,
-						method:      strings.ToUpper(method),
-						path:        base + strings.TrimSpace(path),
-					})
-				}
-			}
-		}
-	}
-	slices.SortFunc(ops, func(a, b specOp) int {
-		return strings.Compare(a.file+" "+a.path+" "+a.method, b.file+" "+b.path+" "+b.method)
-	})
-	return ops
-}
-
-// basePath expands a server URL such as "{protocol}://{hostname}{basePath}"
-// with its variables' defaults and returns its path.
-func basePath(t *testing.T, file, rawURL string, defaultOf func(string) string) string {
-	t.Helper()
-	expanded := rawURL
-	for {
-		open := strings.Index(expanded, "{")
-		end := strings.Index(expanded, "}")
-		if open < 0 || end < open {
-			break
-		}
-		expanded = expanded[:open] + defaultOf(expanded[open+1:end]) + expanded[end+1:]
-	}
-	u, err := url.Parse(expanded)
-	if err != nil || !strings.HasPrefix(u.Path, "/") {
-		t.Fatalf("%s: server URL %q expands to %q, which has no base path", file, rawURL, expanded)
-	}
-	return strings.TrimSuffix(u.Path, "/")
-}
+// loadSpecOps returns every operation of the OpenAPI files in specDir.
+func loadSpecOps(t *testing.T) []specOp { return openapitest.Load(t, specDir) }
 
 // muxPath returns the ServeMux form of a spec path: a trailing slash
 // matches only itself ("{$}"), not the subtree below it.
@@ -206,7 +88,7 @@ func unimplementedSet(t *testing.T) map[string]bool {
 }
 
 // pattern returns the ServeMux pattern of op, as unimplemented.go writes it.
-func (op specOp) pattern() string { return op.method + " " + muxPath(op.path) }
+func opPattern(op specOp) string { return op.Method + " " + muxPath(op.Path) }
 
 // TestSpecOperationsAreRouted checks that every operation of the spec is
 // served by exactly one of a real handler and the unimplemented table.
@@ -218,18 +100,18 @@ func TestSpecOperationsAreRouted(t *testing.T) {
 	seen := make(map[string]specOp)
 	var routed, unimpl int
 	for _, op := range ops {
-		if prev, dup := seen[op.operationID]; dup && prev.file != op.file {
-			t.Errorf("operationId %s is used by two files: %v and %v", op.operationID, prev, op)
+		if prev, dup := seen[op.OperationID]; dup && prev.File != op.File {
+			t.Errorf("operationId %s is used by two files: %v and %v", op.OperationID, prev, op)
 		}
-		seen[op.operationID] = op
+		seen[op.OperationID] = op
 
-		h, pattern := rt.Handler(httptest.NewRequest(op.method, samplePath(op.path), nil))
+		h, pattern := rt.Handler(httptest.NewRequest(op.Method, samplePath(op.Path), nil))
 		u, isUnimpl := h.(*unimplemented)
-		isListed := listed[op.operationID+" "+op.pattern()]
+		isListed := listed[op.OperationID+" "+opPattern(op)]
 		switch {
 		case pattern == "":
 			t.Errorf("%v is not routed: route it in routes.go or list it in unimplemented.go", op)
-		case isUnimpl && !slices.Contains(u.operationIDs, op.operationID):
+		case isUnimpl && !slices.Contains(u.operationIDs, op.OperationID):
 			t.Errorf("%v is answered by the unimplemented route %q of %v but is not listed with it in unimplemented.go",
 				op, pattern, u.operationIDs)
 		case isUnimpl:
@@ -248,7 +130,7 @@ func TestSpecOperationsAreRouted(t *testing.T) {
 func TestUnimplementedTableMatchesSpec(t *testing.T) {
 	paths := make(map[string][]string)
 	for _, op := range loadSpecOps(t) {
-		paths[op.operationID] = append(paths[op.operationID], op.pattern())
+		paths[op.OperationID] = append(paths[op.OperationID], opPattern(op))
 	}
 	unimplementedSet(t)
 	for _, line := range unimplementedOps {

@@ -13,9 +13,9 @@ func routedOps(t *testing.T) map[string]bool {
 	rt := specRouter(t)
 	out := map[string]bool{}
 	for _, op := range loadSpecOps(t) {
-		h, pattern := rt.Handler(httptest.NewRequest(op.method, samplePath(op.path), nil))
+		h, pattern := rt.Handler(httptest.NewRequest(op.Method, samplePath(op.Path), nil))
 		if _, unimpl := h.(*unimplemented); pattern != "" && !unimpl {
-			out[op.operationID] = true
+			out[op.OperationID] = true
 		}
 	}
 	return out
@@ -29,7 +29,7 @@ func TestAdvertisedVersionsAreImplemented(t *testing.T) {
 	routed := routedOps(t)
 	known := map[string]bool{}
 	for _, op := range loadSpecOps(t) {
-		known[op.operationID] = true
+		known[op.OperationID] = true
 	}
 	var honest []string
 	complete := true

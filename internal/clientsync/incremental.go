@@ -181,18 +181,9 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 		membersChanged = membersChanged || it.pdu.Type() == "m.room.member"
 	}
 	now := s.now().UnixMilli()
-	ms, err := s.timelineMemberships(ctx, req.User, items, endMembership(joined))
+	timeline, err := s.appendTimeline(ctx, req, roomID, tf, items, joined, now, tl)
 	if err != nil {
 		return nil, false, err
-	}
-	var timeline []item
-	for i, it := range items {
-		if tf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
-			timeline = append(timeline, it)
-			ev := s.format(req, it, now)
-			ev.Unsigned.Membership = ms[i]
-			tl.Events = append(tl.Events, ev)
-		}
 	}
 	if len(items) > 0 {
 		tl.PrevBatch = Token(items[0].pos - 1)

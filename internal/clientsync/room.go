@@ -191,18 +191,9 @@ func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, u
 		}
 	}
 	now := s.now().UnixMilli()
-	ms, err := s.timelineMemberships(ctx, req.User, items, endMembership(joined))
+	timeline, err := s.appendTimeline(ctx, req, roomID, tf, items, joined, now, tl)
 	if err != nil {
 		return err
-	}
-	var timeline []item
-	for i, it := range items {
-		if tf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
-			timeline = append(timeline, it)
-			ev := s.format(req, it, now)
-			ev.Unsigned.Membership = ms[i]
-			tl.Events = append(tl.Events, ev)
-		}
 	}
 	// Every timeline has a prev_batch (clients page back from it), also
 	// when it is not limited.
@@ -318,6 +309,27 @@ func newJoinedRoom() *JoinedRoom {
 		Ephemeral:   EventBatch{Events: emptyRaw()},
 		AccountData: EventBatch{Events: emptyRaw()},
 	}
+}
+
+// appendTimeline appends to tl the items the timeline filter tf lets
+// through, formatted for the client with the user's membership at each
+// (joined tells whether the user is joined at the end) and their age at
+// now, and returns them.
+func (s *Service) appendTimeline(ctx context.Context, req Request, roomID id.RoomID, tf *RoomEventFilter, items []item, joined bool, now int64, tl *TimelineBatch) ([]item, error) {
+	ms, err := s.timelineMemberships(ctx, req.User, items, endMembership(joined))
+	if err != nil {
+		return nil, err
+	}
+	var timeline []item
+	for i, it := range items {
+		if tf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
+			timeline = append(timeline, it)
+			ev := s.format(req, it, now)
+			ev.Unsigned.Membership = ms[i]
+			tl.Events = append(tl.Events, ev)
+		}
+	}
+	return timeline, nil
 }
 
 func timelineFilter(f *Filter) *RoomEventFilter {

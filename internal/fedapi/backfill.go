@@ -21,9 +21,9 @@ const maxMissingEventsBody = 64 << 10
 //
 // GET /_matrix/federation/v1/backfill/{roomId}
 func (s *Server) backfillRoom(w http.ResponseWriter, r *http.Request, origin id.ServerName) error {
-	roomID, err := id.ParseRoomID(r.PathValue("roomId"))
+	roomID, err := pathRoomID(r)
 	if err != nil {
-		return matrixerr.InvalidParam("roomId: %v", err)
+		return err
 	}
 	q := r.URL.Query()
 	if len(q["v"]) == 0 {
@@ -56,9 +56,9 @@ func (s *Server) backfillRoom(w http.ResponseWriter, r *http.Request, origin id.
 //
 // POST /_matrix/federation/v1/get_missing_events/{roomId}
 func (s *Server) getMissingPreviousEvents(w http.ResponseWriter, r *http.Request, origin id.ServerName) error {
-	roomID, err := id.ParseRoomID(r.PathValue("roomId"))
+	roomID, err := pathRoomID(r)
 	if err != nil {
-		return matrixerr.InvalidParam("roomId: %v", err)
+		return err
 	}
 	var body struct {
 		Limit          *int          `json:"limit"`

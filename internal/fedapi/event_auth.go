@@ -9,20 +9,15 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
-	"github.com/hafenchat/hafen/internal/matrixerr"
 )
 
 // getEventAuth returns the auth chain of an event.
 //
 // GET /_matrix/federation/v1/event_auth/{roomId}/{eventId}
 func (s *Server) getEventAuth(w http.ResponseWriter, r *http.Request, origin id.ServerName) error {
-	roomID, err := id.ParseRoomID(r.PathValue("roomId"))
+	roomID, eventID, err := pathRoomAndEvent(r)
 	if err != nil {
-		return matrixerr.InvalidParam("roomId: %v", err)
-	}
-	eventID, err := id.ParseEventID(r.PathValue("eventId"))
-	if err != nil {
-		return matrixerr.InvalidParam("eventId: %v", err)
+		return err
 	}
 	chain, err := s.Events.EventAuth(r.Context(), origin, roomID, eventID)
 	if err != nil {

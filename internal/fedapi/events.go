@@ -22,9 +22,9 @@ import (
 //
 // GET /_matrix/federation/v1/event/{eventId}
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, origin id.ServerName) error {
-	eventID, err := id.ParseEventID(r.PathValue("eventId"))
+	eventID, err := pathEventID(r)
 	if err != nil {
-		return matrixerr.InvalidParam("eventId: %v", err)
+		return err
 	}
 	pdu, err := s.Events.Event(r.Context(), origin, eventID)
 	if err != nil {
@@ -38,13 +38,9 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request, origin id.Serv
 //
 // GET /_matrix/federation/v1/state/{roomId}
 func (s *Server) getRoomState(w http.ResponseWriter, r *http.Request, origin id.ServerName) error {
-	roomID, eventID, err := roomAndEventQuery(r)
+	st, err := s.stateAtQuery(r, origin)
 	if err != nil {
 		return err
-	}
-	st, err := s.Events.StateAt(r.Context(), origin, roomID, eventID)
-	if err != nil {
-		return eventsError(err)
 	}
 	return httpapi.OK(w, map[string]any{"pdus": pduList(st.State), "auth_chain": pduList(st.AuthChain)})
 }
@@ -54,23 +50,34 @@ func (s *Server) getRoomState(w http.ResponseWriter, r *http.Request, origin id.
 //
 // GET /_matrix/federation/v1/state_ids/{roomId}
 func (s *Server) getRoomStateIds(w http.ResponseWriter, r *http.Request, origin id.ServerName) error {
-	roomID, eventID, err := roomAndEventQuery(r)
+	st, err := s.stateAtQuery(r, origin)
 	if err != nil {
 		return err
 	}
+	return httpapi.OK(w, map[string]any{"pdu_ids": idList(st.State), "auth_chain_ids": idList(st.AuthChain)})
+}
+
+// stateAtQuery answers the state and state_ids requests' common part: the
+// room's state before the event the query names, as the asking server may
+// see it.
+func (s *Server) stateAtQuery(r *http.Request, origin id.ServerName) (fedevents.RoomState, error) {
+	roomID, eventID, err := roomAndEventQuery(r)
+	if err != nil {
+		return fedevents.RoomState{}, err
+	}
 	st, err := s.Events.StateAt(r.Context(), origin, roomID, eventID)
 	if err != nil {
-		return eventsError(err)
+		return fedevents.RoomState{}, eventsError(err)
 	}
-	return httpapi.OK(w, map[string]any{"pdu_ids": idList(st.State), "auth_chain_ids": idList(st.AuthChain)})
+	return st, nil
 }
 
 // roomAndEventQuery reads the roomId path value and the event_id query
 // parameter.
 func roomAndEventQuery(r *http.Request) (id.RoomID, id.EventID, error) {
-	roomID, err := id.ParseRoomID(r.PathValue("roomId"))
+	roomID, err := pathRoomID(r)
 	if err != nil {
-		return "", "", matrixerr.InvalidParam("roomId: %v", err)
+		return "", "", err
 	}
 	q := r.URL.Query().Get("event_id")
 	if q == "" {

@@ -4,21 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"database/sql"
-	"encoding/hex"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/signing"
@@ -26,6 +20,7 @@ import (
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/serverkeys"
 	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/store/storetest"
 )
 
 // backend makes fresh databases of one kind.
@@ -35,48 +30,17 @@ type backend func(t *testing.T) string
 // set, on PostgreSQL; newDSN returns a fresh database each call.
 func forEachBackend(t *testing.T, f func(t *testing.T, newDSN backend)) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) {
-		f(t, func(t *testing.T) string { return filepath.Join(t.TempDir(), "hafen.db") })
-	})
-	t.Run("postgres", func(t *testing.T) {
-		base := os.Getenv("HAFEN_TEST_POSTGRES_DSN")
-		if base == "" {
-			t.Skip("HAFEN_TEST_POSTGRES_DSN not set; skipping PostgreSQL (see README)")
-		}
-		f(t, func(t *testing.T) string { return postgresSchema(t, base) })
-	})
+	for _, name := range storetest.Backends() {
+		t.Run(name, func(t *testing.T) {
+			if name == "postgres" && os.Getenv(storetest.PostgresDSNEnv) == "" {
+				t.Skipf("%s not set; skipping PostgreSQL (see CONTRIBUTING.md)", storetest.PostgresDSNEnv)
+			}
+			f(t, func(t *testing.T) string { return storetest.DSN(t, name) })
+		})
+	}
 }
 
-func sqliteOnly(t *testing.T) string { return filepath.Join(t.TempDir(), "hafen.db") }
-
-func postgresSchema(t *testing.T, base string) string {
-	t.Helper()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatalf("open postgres: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "fedapi_test_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func sqliteOnly(t *testing.T) string { return storetest.SQLiteDSN(t) }
 
 // clock is a settable clock, starting at the real time plus an offset.
 type clock struct {

@@ -24,13 +24,9 @@ const maxInviteBody = 1 << 20
 //
 // PUT /_matrix/federation/v2/invite/{roomId}/{eventId}
 func (s *Server) sendInviteV2(w http.ResponseWriter, r *http.Request, origin id.ServerName) error {
-	roomID, err := id.ParseRoomID(r.PathValue("roomId"))
+	roomID, eventID, err := pathRoomAndEvent(r)
 	if err != nil {
-		return matrixerr.InvalidParam("roomId: %v", err)
-	}
-	eventID, err := id.ParseEventID(r.PathValue("eventId"))
-	if err != nil {
-		return matrixerr.InvalidParam("eventId: %v", err)
+		return err
 	}
 	var body struct {
 		RoomVersion *string         `json:"room_version"`

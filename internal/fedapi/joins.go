@@ -51,9 +51,9 @@ func (s *Server) sendJoinV2(w http.ResponseWriter, r *http.Request, origin id.Se
 
 // makeMembership answers make_join and make_leave.
 func (s *Server) makeMembership(w http.ResponseWriter, r *http.Request, origin id.ServerName, membership string, versions []string) error {
-	roomID, err := id.ParseRoomID(r.PathValue("roomId"))
+	roomID, err := pathRoomID(r)
 	if err != nil {
-		return matrixerr.InvalidParam("roomId: %v", err)
+		return err
 	}
 	user, err := id.ParseUserID(r.PathValue("userId"))
 	if err != nil {
@@ -72,13 +72,9 @@ func (s *Server) makeMembership(w http.ResponseWriter, r *http.Request, origin i
 // sendMembership reads the event of send_join and send_leave and hands it
 // to the service.
 func (s *Server) sendMembership(w http.ResponseWriter, r *http.Request, origin id.ServerName, membership string) (fedevents.MembershipResult, error) {
-	roomID, err := id.ParseRoomID(r.PathValue("roomId"))
+	roomID, eventID, err := pathRoomAndEvent(r)
 	if err != nil {
-		return fedevents.MembershipResult{}, matrixerr.InvalidParam("roomId: %v", err)
-	}
-	eventID, err := id.ParseEventID(r.PathValue("eventId"))
-	if err != nil {
-		return fedevents.MembershipResult{}, matrixerr.InvalidParam("eventId: %v", err)
+		return fedevents.MembershipResult{}, err
 	}
 	var raw json.RawMessage
 	if err := httpapi.DecodeJSONLimit(w, r, &raw, maxMembershipEventBody); err != nil {

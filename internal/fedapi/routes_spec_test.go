@@ -4,16 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/httpapi/openapitest"
 )
 
 // specDir holds the spec's Server-Server OpenAPI files (see its README).
@@ -30,69 +26,11 @@ var implemented = []string{"getServerKey", "perspectivesKeyQuery", "bulkPerspect
 // federation listener.
 var servedElsewhere = map[string]string{"getWellKnown": "clientapi (/.well-known/matrix/server)"}
 
-type specOp struct {
-	file, operationID, method, path string
-}
+// specOp is one operation of the spec's OpenAPI files.
+type specOp = openapitest.Op
 
 // loadSpecOps reads every operation of the copied OpenAPI files.
-func loadSpecOps(t *testing.T) []specOp {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(specDir, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no OpenAPI files in %s: %v", specDir, err)
-	}
-	if _, err := os.Stat(filepath.Join(specDir, "LICENSE")); err != nil {
-		t.Errorf("the spec's LICENSE must sit next to its copied files: %v", err)
-	}
-	var ops []specOp
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc struct {
-			Servers []struct {
-				URL       string `yaml:"url"`
-				Variables map[string]struct {
-					Default string `yaml:"default"`
-				} `yaml:"variables"`
-			} `yaml:"servers"`
-			Paths map[string]map[string]yaml.Node `yaml:"paths"`
-		}
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		if len(doc.Servers) == 0 {
-			t.Fatalf("%s: no servers block", file)
-		}
-		srv := doc.Servers[0]
-		expanded := srv.URL
-		for v, d := range srv.Variables {
-			expanded = strings.ReplaceAll(expanded, "{"+v+"}", d.Default)
-		}
-		u, err := url.Parse(expanded)
-		if err != nil {
-			t.Fatalf("%s: server URL %q: %v", file, expanded, err)
-		}
-		base := strings.TrimSuffix(u.Path, "/")
-		for path, item := range doc.Paths {
-			for _, method := range []string{"get", "put", "post", "delete"} {
-				node, ok := item[method]
-				if !ok {
-					continue
-				}
-				var op struct {
-					OperationID string `yaml:"operationId"`
-				}
-				if err := node.Decode(&op); err != nil {
-					t.Fatal(err)
-				}
-				ops = append(ops, specOp{filepath.Base(file), op.OperationID, strings.ToUpper(method), base + strings.TrimSpace(path)})
-			}
-		}
-	}
-	return ops
-}
+func loadSpecOps(t *testing.T) []specOp { return openapitest.Load(t, specDir) }
 
 // samplePath fills each {param} of a spec path with a value.
 func samplePath(p string) string {
@@ -115,20 +53,20 @@ func TestSpecRoutes(t *testing.T) {
 	ops := loadSpecOps(t)
 	routed := map[string]bool{}
 	for _, op := range ops {
-		if _, ok := servedElsewhere[op.operationID]; ok {
+		if _, ok := servedElsewhere[op.OperationID]; ok {
 			continue
 		}
-		req := httptest.NewRequest(op.method, samplePath(op.path), strings.NewReader("{}"))
+		req := httptest.NewRequest(op.Method, samplePath(op.Path), strings.NewReader("{}"))
 		_, pattern := rt.Handler(req)
-		if slices.Contains(implemented, op.operationID) {
+		if slices.Contains(implemented, op.OperationID) {
 			if pattern == "" {
-				t.Errorf("%s (%s %s in %s) is implemented but not routed", op.operationID, op.method, op.path, op.file)
+				t.Errorf("%s (%s %s in %s) is implemented but not routed", op.OperationID, op.Method, op.Path, op.File)
 			}
-			routed[op.operationID] = true
+			routed[op.OperationID] = true
 			continue
 		}
 		if pattern != "" {
-			t.Errorf("%s (%s %s) is routed to %q but not listed as implemented", op.operationID, op.method, op.path, pattern)
+			t.Errorf("%s (%s %s) is routed to %q but not listed as implemented", op.OperationID, op.Method, op.Path, pattern)
 			continue
 		}
 		w := httptest.NewRecorder()
@@ -138,7 +76,7 @@ func TestSpecRoutes(t *testing.T) {
 		}
 		json.Unmarshal(w.Body.Bytes(), &e)
 		if w.Code != http.StatusNotFound || e.Errcode != "M_UNRECOGNIZED" {
-			t.Errorf("%s (%s %s) = %d %s, want 404 M_UNRECOGNIZED", op.operationID, op.method, op.path, w.Code, e.Errcode)
+			t.Errorf("%s (%s %s) = %d %s, want 404 M_UNRECOGNIZED", op.OperationID, op.Method, op.Path, w.Code, e.Errcode)
 		}
 	}
 	for _, id := range implemented {

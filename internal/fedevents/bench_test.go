@@ -48,9 +48,7 @@ func BenchmarkProcessTransaction(b *testing.B) {
 			}
 			defer db.Close()
 			newKey := func(server id.ServerName) signing.Key {
-				seed := make([]byte, 32)
-				rand.Read(seed)
-				k, err := signing.KeyFromSeed(server, "ed25519:k1", seed)
+				k, err := signing.GenerateKey(rand.Reader, server, "ed25519:k1")
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -96,11 +96,8 @@ func (s *Service) EventAuth(ctx context.Context, server id.ServerName, roomID id
 // roomEvent checks a room-scoped request for an event: the room exists,
 // its ACL allows server, the event is in it and visible to server.
 func (s *Service) roomEvent(ctx context.Context, server id.ServerName, roomID id.RoomID, eventID id.EventID) (*roomversion.Version, store.Event, error) {
-	v, err := s.roomVersion(ctx, roomID)
+	v, err := s.roomVersionFor(ctx, roomID, server)
 	if err != nil {
-		return nil, store.Event{}, err
-	}
-	if err := s.CheckACL(ctx, roomID, server); err != nil {
 		return nil, store.Event{}, err
 	}
 	ev, err := s.storedEvent(ctx, eventID, roomID)
@@ -126,6 +123,19 @@ func (s *Service) roomVersion(ctx context.Context, roomID id.RoomID) (*roomversi
 	v, ok := roomversion.Lookup(roomversion.ID(vs))
 	if !ok {
 		return nil, fmt.Errorf("room %s has unsupported version %q", roomID, vs)
+	}
+	return v, nil
+}
+
+// roomVersionFor returns the version of a room this server knows, if the
+// room's ACL allows server (an error wrapping ErrDeniedByACL otherwise).
+func (s *Service) roomVersionFor(ctx context.Context, roomID id.RoomID, server id.ServerName) (*roomversion.Version, error) {
+	v, err := s.roomVersion(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.CheckACL(ctx, roomID, server); err != nil {
+		return nil, err
 	}
 	return v, nil
 }

@@ -37,11 +37,8 @@ func (s *Service) Backfill(ctx context.Context, server id.ServerName, roomID id.
 		return nil, fmt.Errorf("%w: backfill needs events to start from and a positive limit", ErrBadRequest)
 	}
 	limit = min(limit, MaxBackfill)
-	v, err := s.roomVersion(ctx, roomID)
+	v, err := s.roomVersionFor(ctx, roomID, server)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.CheckACL(ctx, roomID, server); err != nil {
 		return nil, err
 	}
 	w := &walker{s: s, roomID: roomID, v: v, seen: map[id.EventID]bool{}}
@@ -79,11 +76,8 @@ func (s *Service) MissingEvents(ctx context.Context, server id.ServerName, roomI
 		limit = DefaultMissingEvents
 	}
 	limit = min(limit, MaxMissingEvents)
-	v, err := s.roomVersion(ctx, roomID)
+	v, err := s.roomVersionFor(ctx, roomID, server)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.CheckACL(ctx, roomID, server); err != nil {
 		return nil, err
 	}
 	w := &walker{s: s, roomID: roomID, v: v, seen: map[id.EventID]bool{}}

@@ -70,11 +70,7 @@ func startPeer(t testing.TB, origin signing.Key) *peer {
 
 func newKey(t testing.TB, server id.ServerName) signing.Key {
 	t.Helper()
-	seed := make([]byte, 32)
-	if _, err := rand.Read(seed); err != nil {
-		t.Fatal(err)
-	}
-	k, err := signing.KeyFromSeed(server, "ed25519:k1", seed)
+	k, err := signing.GenerateKey(rand.Reader, server, "ed25519:k1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/media/mediatest"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 )
@@ -174,7 +175,7 @@ func TestThumbnailsOfEveryFormat(t *testing.T) {
 func TestDecompressionBombRefused(t *testing.T) {
 	s, _ := newService(t, storetest.SQLiteDSN(t))
 	ctx := context.Background()
-	bomb := bombPNG(50000, 50000)
+	bomb := mediatest.BombPNG(50000, 50000)
 	m, err := s.Upload(ctx, "@a:hafen.test", Upload{ContentType: "image/png", Body: bytes.NewReader(bomb)})
 	if err != nil {
 		t.Fatal(err)

@@ -28,11 +28,7 @@ type remoteServer struct {
 
 func newRemote(t *testing.T, name id.ServerName) *remoteServer {
 	t.Helper()
-	seed := make([]byte, 32)
-	if _, err := rand.Read(seed); err != nil {
-		t.Fatal(err)
-	}
-	k, err := signing.KeyFromSeed(name, "ed25519:k1", seed)
+	k, err := signing.GenerateKey(rand.Reader, name, "ed25519:k1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,139 @@
+// Package openapitest reads the operations of the spec's OpenAPI files, for
+// tests that check a router against them.
+package openapitest
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Op is one operation of the spec's OpenAPI files.
+type Op struct {
+	// File is the name of the file that defines the operation.
+	File string
+	// OperationID is the operation's operationId.
+	OperationID string
+	// Method is the HTTP method, upper case.
+	Method string
+	// Path is the file's base path (from its servers block) and the
+	// operation's path: "/_matrix/client/v3/devices/{deviceId}". Spaces
+	// around the path are dropped: the spec writes "/events " and
+	// "/rooms/{roomId}/invite " with a trailing space where a second file
+	// defines another operation on the same route (peeking_events.yaml
+	// beside old_sync.yaml, inviting.yaml beside third_party_membership.yaml).
+	Path string
+}
+
+// String names the operation, its file, method and path.
+func (op Op) String() string {
+	return op.OperationID + " (" + op.File + ": " + op.Method + " " + op.Path + ")"
+}
+
+// openAPIFile is the part of an OpenAPI file the route check reads.
+type openAPIFile struct {
+	Servers []struct {
+		URL       string `yaml:"url"`
+		Variables map[string]struct {
+			Default string `yaml:"default"`
+		} `yaml:"variables"`
+	} `yaml:"servers"`
+	// Paths maps a path to its path item, whose keys are methods and
+	// other fields ("parameters", "summary").
+	Paths map[string]map[string]yaml.Node `yaml:"paths"`
+}
+
+// openAPIMethods are the keys of an OpenAPI path item that are operations.
+var openAPIMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+// Load returns every operation of the OpenAPI files in specDir, once for
+// each server (base path) its file names, sorted by file and path. The
+// spec's LICENSE must sit beside the files.
+func Load(t testing.TB, specDir string) []Op {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(specDir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no OpenAPI files in %s", specDir)
+	}
+	if _, err := os.Stat(filepath.Join(specDir, "LICENSE")); err != nil {
+		t.Errorf("the spec's LICENSE must sit next to its copied files: %v", err)
+	}
+	var ops []Op
+	for _, file := range files {
+		name := filepath.Base(file)
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc openAPIFile
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(doc.Paths) == 0 {
+			t.Errorf("%s: no paths", name)
+			continue
+		}
+		if len(doc.Servers) == 0 {
+			t.Errorf("%s: no servers block, so no base path", name)
+			continue
+		}
+		for _, srv := range doc.Servers {
+			base := basePath(t, name, srv.URL, func(v string) string { return srv.Variables[v].Default })
+			for path, item := range doc.Paths {
+				for _, method := range openAPIMethods {
+					node, ok := item[method]
+					if !ok {
+						continue
+					}
+					var op struct {
+						OperationID string `yaml:"operationId"`
+					}
+					if err := node.Decode(&op); err != nil {
+						t.Fatalf("%s: %s %s: %v", name, method, path, err)
+					}
+					if op.OperationID == "" {
+						t.Errorf("%s: %s %s has no operationId", name, method, path)
+					}
+					ops = append(ops, Op{
+						File:        name,
+						OperationID: op.OperationID,
+						Method:      strings.ToUpper(method),
+						Path:        base + strings.TrimSpace(path),
+					})
+				}
+			}
+		}
+	}
+	slices.SortFunc(ops, func(a, b Op) int {
+		return strings.Compare(a.File+" "+a.Path+" "+a.Method, b.File+" "+b.Path+" "+b.Method)
+	})
+	return ops
+}
+
+// basePath expands a server URL such as "{protocol}://{hostname}{basePath}"
+// with its variables' defaults and returns its path.
+func basePath(t testing.TB, file, rawURL string, defaultOf func(string) string) string {
+	t.Helper()
+	expanded := rawURL
+	for {
+		open := strings.Index(expanded, "{")
+		end := strings.Index(expanded, "}")
+		if open < 0 || end < open {
+			break
+		}
+		expanded = expanded[:open] + defaultOf(expanded[open+1:end]) + expanded[end+1:]
+	}
+	u, err := url.Parse(expanded)
+	if err != nil || !strings.HasPrefix(u.Path, "/") {
+		t.Fatalf("%s: server URL %q expands to %q, which has no base path", file, rawURL, expanded)
+	}
+	return strings.TrimSuffix(u.Path, "/")
+}
