@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ErrDatabaseInUse is returned (wrapped) by LockProcess when another
@@ -61,12 +62,24 @@ func LockProcess(ctx context.Context, dsn string) (*ProcessLock, error) {
 	return &ProcessLock{db: pool}, nil
 }
 
-// Release gives the lock up by closing its connection.
+// Release gives the lock up: it unlocks explicitly, then closes the
+// connection. PostgreSQL drops a session's locks only once the session's
+// backend has exited, which may be after the client closed the
+// connection, so without the unlock a server started right after this one
+// could still find the schema taken.
 func (l *ProcessLock) Release() error {
 	if l == nil || l.db == nil {
 		return nil
 	}
+	// Release runs on the shutdown path, which has no request context; the
+	// unlock gets a few seconds and the close follows either way.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, uerr := l.db.ExecContext(ctx, `SELECT pg_advisory_unlock(hashtext('hafen'), hashtext(current_schema()))`)
 	err := l.db.Close()
 	l.db = nil
+	if uerr != nil {
+		return fmt.Errorf("release postgres advisory lock: %w", uerr)
+	}
 	return err
 }
