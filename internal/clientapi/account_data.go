@@ -53,15 +53,6 @@ func ownAccountDataPath(r *http.Request, sess session) error {
 	return nil
 }
 
-// pathRoomIDParam parses {roomId}: 400 M_INVALID_PARAM if malformed.
-func pathRoomIDParam(r *http.Request) (id.RoomID, error) {
-	roomID, err := id.ParseRoomID(r.PathValue("roomId"))
-	if err != nil {
-		return "", matrixerr.InvalidParam("roomId is not a valid room ID")
-	}
-	return roomID, nil
-}
-
 // accountDataErr maps the service's errors to the spec's.
 func accountDataErr(err error) error {
 	switch {
@@ -102,7 +93,7 @@ func (s *Server) setAccountData(w http.ResponseWriter, r *http.Request, sess ses
 //
 // PUT /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}
 func (s *Server) setAccountDataPerRoom(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := pathRoomIDParam(r)
+	roomID, err := pathRoomID(r)
 	if err != nil {
 		return err
 	}
@@ -134,7 +125,7 @@ func (s *Server) getAccountData(w http.ResponseWriter, r *http.Request, sess ses
 //
 // GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}
 func (s *Server) getAccountDataPerRoom(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := pathRoomIDParam(r)
+	roomID, err := pathRoomID(r)
 	if err != nil {
 		return err
 	}
@@ -159,7 +150,7 @@ func (s *Server) getRoomTags(w http.ResponseWriter, r *http.Request, sess sessio
 	if err := ownAccountDataPath(r, sess); err != nil {
 		return err
 	}
-	roomID, err := pathRoomIDParam(r)
+	roomID, err := pathRoomID(r)
 	if err != nil {
 		return err
 	}
@@ -177,7 +168,7 @@ func (s *Server) setRoomTag(w http.ResponseWriter, r *http.Request, sess session
 	if err := ownAccountDataPath(r, sess); err != nil {
 		return err
 	}
-	roomID, err := pathRoomIDParam(r)
+	roomID, err := pathRoomID(r)
 	if err != nil {
 		return err
 	}
@@ -198,7 +189,7 @@ func (s *Server) deleteRoomTag(w http.ResponseWriter, r *http.Request, sess sess
 	if err := ownAccountDataPath(r, sess); err != nil {
 		return err
 	}
-	roomID, err := pathRoomIDParam(r)
+	roomID, err := pathRoomID(r)
 	if err != nil {
 		return err
 	}
