@@ -118,7 +118,6 @@ var unimplementedOps = []unimplementedOp{
 	// support.yaml
 	{"getWellknownSupport", "GET", "/.well-known/matrix/support"},
 	// third_party_lookup.yaml
-	{"getProtocols", "GET", "/_matrix/client/v3/thirdparty/protocols"},
 	{"getProtocolMetadata", "GET", "/_matrix/client/v3/thirdparty/protocol/{protocol}"},
 	{"queryLocationByProtocol", "GET", "/_matrix/client/v3/thirdparty/location/{protocol}"},
 	{"queryUserByProtocol", "GET", "/_matrix/client/v3/thirdparty/user/{protocol}"},
