@@ -39,14 +39,11 @@ var unimplementedOps = []unimplementedOp{
 	{"getAdminLockUser", "GET", "/_matrix/client/v1/admin/lock/{userId}"},
 	{"setAdminLockUser", "PUT", "/_matrix/client/v1/admin/lock/{userId}"},
 	// administrative_contact.yaml
-	{"getAccount3PIDs", "GET", "/_matrix/client/v3/account/3pid"},
 	{"post3PIDs", "POST", "/_matrix/client/v3/account/3pid"},
 	{"add3PID", "POST", "/_matrix/client/v3/account/3pid/add"},
 	{"bind3PID", "POST", "/_matrix/client/v3/account/3pid/bind"},
 	{"delete3pidFromAccount", "POST", "/_matrix/client/v3/account/3pid/delete"},
 	{"unbind3pidFromAccount", "POST", "/_matrix/client/v3/account/3pid/unbind"},
-	{"requestTokenTo3PIDEmail", "POST", "/_matrix/client/v3/account/3pid/email/requestToken"},
-	{"requestTokenTo3PIDMSISDN", "POST", "/_matrix/client/v3/account/3pid/msisdn/requestToken"},
 	// appservice_ping.yaml
 	{"pingAppservice", "POST", "/_matrix/client/v1/appservice/{appserviceId}/ping"},
 	// appservice_room_directory.yaml
