@@ -28,6 +28,7 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("POST /_matrix/client/v3/account/3pid/msisdn/requestToken", httpapi.HandlerFunc(s.requestTokenTo3PIDMSISDN))
 
 	rt.Handle("GET /_matrix/client/v3/thirdparty/protocols", s.authed(s.getProtocols))
+	rt.Handle("GET /_matrix/client/v3/voip/turnServer", s.authed(s.getTurnServer))
 
 	rt.Handle("GET /_matrix/client/v3/devices", s.authed(s.getDevices))
 	rt.Handle("GET /_matrix/client/v3/devices/{deviceId}", s.authed(s.getDevice))

@@ -46,3 +46,18 @@ func TestAccount3PIDs(t *testing.T) {
 		e.expect(e.do("POST", path+"/email/requestToken", "", `{"send_attempt":"one"}`), http.StatusBadRequest, "M_BAD_JSON")
 	})
 }
+
+// TestTurnServer checks that, with no TURN server configured, the
+// credentials are an empty object and need an access token.
+func TestTurnServer(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		at := e.register("alice", "pw-alice").str("access_token")
+		const path = "/_matrix/client/v3/voip/turnServer"
+		got := e.do("GET", path, at, nil)
+		e.expect(got, http.StatusOK, "")
+		if strings.TrimSpace(got.raw) != `{}` {
+			t.Errorf("turnServer = %s, want {}", got.raw)
+		}
+		e.expect(e.do("GET", path, "", nil), http.StatusUnauthorized, "M_MISSING_TOKEN")
+	})
+}

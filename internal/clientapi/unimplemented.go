@@ -124,8 +124,6 @@ var unimplementedOps = []unimplementedOp{
 	{"getThreadRoots", "GET", "/_matrix/client/v1/rooms/{roomId}/threads"},
 	// users.yaml
 	{"searchUserDirectory", "POST", "/_matrix/client/v3/user_directory/search"},
-	// voip.yaml
-	{"getTurnServer", "GET", "/_matrix/client/v3/voip/turnServer"},
 }
 
 // registerUnimplemented registers the operations of unimplementedOps, each
