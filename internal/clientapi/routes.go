@@ -23,6 +23,13 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("POST /_matrix/client/v3/account/password", s.authed(s.changePassword))
 	rt.Handle("POST /_matrix/client/v3/account/deactivate", s.authed(s.deactivateAccount))
 
+	rt.Handle("GET /_matrix/client/v3/account/3pid", s.authed(s.getAccount3PIDs))
+	rt.Handle("POST /_matrix/client/v3/account/3pid/email/requestToken", httpapi.HandlerFunc(s.requestTokenTo3PIDEmail))
+	rt.Handle("POST /_matrix/client/v3/account/3pid/msisdn/requestToken", httpapi.HandlerFunc(s.requestTokenTo3PIDMSISDN))
+
+	rt.Handle("GET /_matrix/client/v3/thirdparty/protocols", s.authed(s.getProtocols))
+	rt.Handle("GET /_matrix/client/v3/voip/turnServer", s.authed(s.getTurnServer))
+
 	rt.Handle("GET /_matrix/client/v3/devices", s.authed(s.getDevices))
 	rt.Handle("GET /_matrix/client/v3/devices/{deviceId}", s.authed(s.getDevice))
 	rt.Handle("PUT /_matrix/client/v3/devices/{deviceId}", s.authed(s.updateDevice))

@@ -39,14 +39,11 @@ var unimplementedOps = []unimplementedOp{
 	{"getAdminLockUser", "GET", "/_matrix/client/v1/admin/lock/{userId}"},
 	{"setAdminLockUser", "PUT", "/_matrix/client/v1/admin/lock/{userId}"},
 	// administrative_contact.yaml
-	{"getAccount3PIDs", "GET", "/_matrix/client/v3/account/3pid"},
 	{"post3PIDs", "POST", "/_matrix/client/v3/account/3pid"},
 	{"add3PID", "POST", "/_matrix/client/v3/account/3pid/add"},
 	{"bind3PID", "POST", "/_matrix/client/v3/account/3pid/bind"},
 	{"delete3pidFromAccount", "POST", "/_matrix/client/v3/account/3pid/delete"},
 	{"unbind3pidFromAccount", "POST", "/_matrix/client/v3/account/3pid/unbind"},
-	{"requestTokenTo3PIDEmail", "POST", "/_matrix/client/v3/account/3pid/email/requestToken"},
-	{"requestTokenTo3PIDMSISDN", "POST", "/_matrix/client/v3/account/3pid/msisdn/requestToken"},
 	// appservice_ping.yaml
 	{"pingAppservice", "POST", "/_matrix/client/v1/appservice/{appserviceId}/ping"},
 	// appservice_room_directory.yaml
@@ -118,7 +115,6 @@ var unimplementedOps = []unimplementedOp{
 	// support.yaml
 	{"getWellknownSupport", "GET", "/.well-known/matrix/support"},
 	// third_party_lookup.yaml
-	{"getProtocols", "GET", "/_matrix/client/v3/thirdparty/protocols"},
 	{"getProtocolMetadata", "GET", "/_matrix/client/v3/thirdparty/protocol/{protocol}"},
 	{"queryLocationByProtocol", "GET", "/_matrix/client/v3/thirdparty/location/{protocol}"},
 	{"queryUserByProtocol", "GET", "/_matrix/client/v3/thirdparty/user/{protocol}"},
@@ -128,8 +124,6 @@ var unimplementedOps = []unimplementedOp{
 	{"getThreadRoots", "GET", "/_matrix/client/v1/rooms/{roomId}/threads"},
 	// users.yaml
 	{"searchUserDirectory", "POST", "/_matrix/client/v3/user_directory/search"},
-	// voip.yaml
-	{"getTurnServer", "GET", "/_matrix/client/v3/voip/turnServer"},
 }
 
 // registerUnimplemented registers the operations of unimplementedOps, each

@@ -1,0 +1,63 @@
+package clientapi
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestThirdPartyProtocols checks that the protocol list is an empty object
+// while no bridge is registered, and that it needs an access token.
+func TestThirdPartyProtocols(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		at := e.register("alice", "pw-alice").str("access_token")
+		const path = "/_matrix/client/v3/thirdparty/protocols"
+		got := e.do("GET", path, at, nil)
+		e.expect(got, http.StatusOK, "")
+		if strings.TrimSpace(got.raw) != `{}` {
+			t.Errorf("protocols = %s, want {}", got.raw)
+		}
+		e.expect(e.do("GET", path, "", nil), http.StatusUnauthorized, "M_MISSING_TOKEN")
+		// The r0 path old bridges call behaves the same.
+		e.expect(e.do("GET", "/_matrix/client/r0/thirdparty/protocols", at, nil), http.StatusOK, "")
+	})
+}
+
+// TestAccount3PIDs checks that an account lists no 3PIDs and that asking
+// to validate an email address or phone number is refused as a medium the
+// server does not support, after the body is checked as JSON.
+func TestAccount3PIDs(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		at := e.register("alice", "pw-alice").str("access_token")
+		const path = "/_matrix/client/v3/account/3pid"
+		got := e.do("GET", path, at, nil)
+		e.expect(got, http.StatusOK, "")
+		if strings.TrimSpace(got.raw) != `{"threepids":[]}` {
+			t.Errorf("3pids = %s, want {\"threepids\":[]}", got.raw)
+		}
+		e.expect(e.do("GET", path, "", nil), http.StatusUnauthorized, "M_MISSING_TOKEN")
+
+		email := map[string]any{"client_secret": "s3cr3t", "email": "alice@example.org", "send_attempt": 1}
+		msisdn := map[string]any{"client_secret": "s3cr3t", "country": "GB", "phone_number": "07700900001", "send_attempt": 1}
+		e.expect(e.do("POST", path+"/email/requestToken", "", email), http.StatusBadRequest, "M_THREEPID_MEDIUM_NOT_SUPPORTED")
+		e.expect(e.do("POST", path+"/msisdn/requestToken", "", msisdn), http.StatusBadRequest, "M_THREEPID_MEDIUM_NOT_SUPPORTED")
+		e.expect(e.do("POST", path+"/email/requestToken", "", `{`), http.StatusBadRequest, "M_NOT_JSON")
+		e.expect(e.do("POST", path+"/msisdn/requestToken", "", `[1]`), http.StatusBadRequest, "M_BAD_JSON")
+		e.expect(e.do("POST", path+"/email/requestToken", "", `{"send_attempt":"one"}`), http.StatusBadRequest, "M_BAD_JSON")
+	})
+}
+
+// TestTurnServer checks that, with no TURN server configured, the
+// credentials are an empty object and need an access token.
+func TestTurnServer(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		at := e.register("alice", "pw-alice").str("access_token")
+		const path = "/_matrix/client/v3/voip/turnServer"
+		got := e.do("GET", path, at, nil)
+		e.expect(got, http.StatusOK, "")
+		if strings.TrimSpace(got.raw) != `{}` {
+			t.Errorf("turnServer = %s, want {}", got.raw)
+		}
+		e.expect(e.do("GET", path, "", nil), http.StatusUnauthorized, "M_MISSING_TOKEN")
+	})
+}
