@@ -100,25 +100,19 @@ func (n *Notifier) Position() int64 {
 	return n.pos
 }
 
-// Wait blocks until the stream is past since or ctx is done, and returns the
-// newest position. A caller that wakes for a position that holds nothing for
-// it calls Wait again with the new position.
+// Wait blocks until the stream is past since or ctx is done (or the
+// notifier stopped), and returns the newest position. It waits through
+// WaitChange, so both kinds of waiter share one loop.
 func (n *Notifier) Wait(ctx context.Context, since int64) int64 {
-	n.waiting.Add(1)
-	defer n.waiting.Add(-1)
 	for {
 		n.mu.Lock()
-		pos, ch := n.pos, n.changed
+		pos, seen := n.pos, n.changes
 		n.mu.Unlock()
 		if pos > since {
 			return pos
 		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return n.Position()
-		case <-n.stopped:
-			return n.Position()
+		if n.WaitChange(ctx, seen) == seen {
+			return n.Position() // ctx done or stopped
 		}
 	}
 }
