@@ -26,6 +26,7 @@ import (
 	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/e2ee"
 	"github.com/hafenchat/hafen/internal/fedevents"
+	"github.com/hafenchat/hafen/internal/fedfetch"
 	"github.com/hafenchat/hafen/internal/fedjoin"
 	"github.com/hafenchat/hafen/internal/fedsender"
 	"github.com/hafenchat/hafen/internal/filter"
@@ -134,6 +135,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	serverName := id.ServerName(cfg.ServerName)
 	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
+	// History of other servers' rooms: after a remote join, and when
+	// /messages reaches the start of what this server has.
+	history := &fedfetch.Fetcher{ServerName: serverName, Remote: fed.client, Keys: fed.keys, Rooms: rooms, DB: db, Logger: logger}
 	cs.Rooms = &clientapi.Rooms{
 		Service:   rooms,
 		Store:     db,
@@ -141,9 +145,12 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Profiles:  profiles,
 		// Rooms of other servers are joined over federation.
 		RemoteJoins: &fedjoin.Service{
-			Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
-			Rooms:  rooms,
+			Joiner:  &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
+			Rooms:   rooms,
+			History: history,
+			Logger:  logger,
 		},
+		History: history,
 	}
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}

@@ -31,6 +31,11 @@ type dialect interface {
 	// nextStreamPosExpr is nextStreamPos as an SQL expression, for the
 	// value list of an INSERT INTO events run in the write transaction.
 	nextStreamPosExpr() string
+	// backfillPosExpr allocates the position of an event that arrives as
+	// history (backfill), as an SQL expression: below every position
+	// handed out so far, negative, so that no stream reader after 0 ever
+	// sees it (see streams.go).
+	backfillPosExpr() string
 	// expandList rewrites query so that its parameter $n, written as
 	// "= ANY($n)", takes the list vals ([]string or []int64). The list must
 	// be the query's last parameter. args are the parameters before it.

@@ -55,6 +55,10 @@ func (postgresDialect) nextStreamPos(ctx context.Context, q querier) (int64, err
 
 func (postgresDialect) nextStreamPosExpr() string { return "nextval('stream_pos_seq')" }
 
+// backfillPosExpr draws from a sequence of its own, negated, so that
+// several processes never collide.
+func (postgresDialect) backfillPosExpr() string { return "-nextval('backfill_pos_seq')" }
+
 // expandList passes the list as one array parameter; pgx encodes []string
 // and []int64 as text[] and int8[].
 func (postgresDialect) expandList(query string, n int, args []any, vals any) (string, []any, error) {

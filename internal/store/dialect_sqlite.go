@@ -103,6 +103,12 @@ func (sqliteDialect) nextStreamPosExpr() string {
 	return "(SELECT COALESCE(MAX(stream_pos), 0) + 1 FROM events)"
 }
 
+// backfillPosExpr is MIN-1, below 0: the single writer makes it safe,
+// like nextStreamPos.
+func (sqliteDialect) backfillPosExpr() string {
+	return "(SELECT MIN(COALESCE(MIN(stream_pos), 0), 0) - 1 FROM events)"
+}
+
 // expandList turns "= ANY($n)" into "IN ($n, $n+1, …)". SQLite has no
 // array parameters.
 func (sqliteDialect) expandList(query string, n int, args []any, vals any) (string, []any, error) {

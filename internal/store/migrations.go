@@ -137,6 +137,11 @@ var migrations = []migration{
 		name:       "receipts",
 		statements: []string{receiptsSchema},
 	},
+	{
+		version:   19,
+		name:      "backfilled history positions",
+		sequences: []string{"backfill_pos_seq"},
+	},
 }
 
 const schemaMigrationsSchema = `
