@@ -134,16 +134,19 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	serverName := id.ServerName(cfg.ServerName)
 	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
+	// Rooms of other servers are joined, and their aliases and users'
+	// profiles looked up, over federation.
+	remote := &fedjoin.Service{
+		Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
+		Rooms:  rooms,
+	}
+	profiles.Remote = remote
 	cs.Rooms = &clientapi.Rooms{
-		Service:   rooms,
-		Store:     db,
-		Directory: dir,
-		Profiles:  profiles,
-		// Rooms of other servers are joined over federation.
-		RemoteJoins: &fedjoin.Service{
-			Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
-			Rooms:  rooms,
-		},
+		Service:     rooms,
+		Store:       db,
+		Directory:   dir,
+		Profiles:    profiles,
+		RemoteJoins: remote,
 	}
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
