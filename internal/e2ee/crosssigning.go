@@ -160,7 +160,7 @@ func (s *Service) UploadCrossSigningKeys(ctx context.Context, user id.UserID, up
 				return err
 			}
 		}
-		pos, err := tx.AddDeviceListChange(ctx, user)
+		pos, err := tx.AddDeviceListChange(ctx, user, "")
 		if err != nil {
 			return err
 		}

@@ -114,7 +114,7 @@ func (s *Service) UploadKeys(ctx context.Context, user id.UserID, device id.Devi
 				return err
 			}
 			if keysChanged {
-				pos, err := tx.AddDeviceListChange(ctx, user)
+				pos, err := tx.AddDeviceListChange(ctx, user, string(device))
 				if err != nil {
 					return err
 				}
