@@ -91,7 +91,7 @@ func (s *Service) UploadSignatures(ctx context.Context, signer id.UserID, keys m
 					if err != nil {
 						return err
 					}
-					tx.AfterCommit(func() { s.cache.deviceListMoved(pos) })
+					tx.AfterCommit(func() { s.deviceListMoved(pos) })
 				}
 			}
 			return nil
