@@ -111,9 +111,13 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	defer syncer.Stop()
 	// The federation sender queues the events of local users for the
 	// other servers in their rooms and sends them, on goroutines it owns.
+	// The keys of end-to-end encryption: remote users' keys are asked of
+	// their servers, local device list changes announced to them.
+	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers, Remote: fed.client}
 	sender, err := fedsender.New(fedsender.Config{
 		DB: db, Stream: events, Client: fed.client, ServerName: id.ServerName(cfg.ServerName), From: pos,
 		MaxBackoff: time.Duration(cfg.FederationMaxBackoffSeconds) * time.Second, Logger: logger,
+		DeviceLists: keys,
 	})
 	if err != nil {
 		return err
@@ -123,10 +127,10 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 	defer sender.Stop()
 	fed.api.Contacted = sender.Contacted
+	keys.Federation = sender
 
 	cs := newClientServer(cfg, db)
 	cs.Sync = syncer
-	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers}
 	syncer.SetE2EE(keys)
 	cs.Keys, cs.KeyBackups, cs.ToDevice = keys, keys, keys
 	// The account service tells the keys' cache when devices go.
@@ -151,14 +155,18 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
 	cs.AccountData = ads
-	cs.Receipts = &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded}
-	cs.Typing = syncer
+	rcs := &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded, ServerName: serverName, Federation: sender}
+	cs.Receipts = rcs
+	// Typing goes to sync's memory and, for rooms with users of other
+	// servers, to those servers.
+	cs.Typing = &fedsender.Typing{Local: syncer, Sender: sender}
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
-	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger}
-	fed.api.Profiles, fed.api.Directory = profiles, dir
+	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger,
+		EDUs: fedevents.EDUs{Typing: syncer, Receipts: rcs, Devices: keys}}
+	fed.api.Profiles, fed.api.Directory, fed.api.E2EE = profiles, dir, keys
 	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()

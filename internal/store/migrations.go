@@ -137,6 +137,11 @@ var migrations = []migration{
 		name:       "receipts",
 		statements: []string{receiptsSchema},
 	},
+	{
+		version:    19,
+		name:       "federation edus and remote device lists",
+		statements: []string{federationEDUQueueSchema, deviceListChangesDeviceSchema, remoteDeviceListsSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
