@@ -105,6 +105,9 @@ func startJS(t *testing.T, script, base string, cli *mautrix.Client, logs *syncB
 		}
 		if t.Failed() {
 			t.Logf("%s stderr:\n%s", script, c.stderr.String())
+		} else if os.Getenv("HAFEN_JS_SHOW") != "" {
+			// For debugging: HAFEN_JS_SHOW=1 HAFEN_JS_LOG_LEVEL=debug
+			t.Logf("%s stderr:\n%s\nserver logs:\n%s", script, c.stderr.String(), c.logs.String())
 		}
 	})
 	return c
