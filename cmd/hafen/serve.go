@@ -33,6 +33,7 @@ import (
 	"github.com/hafenchat/hafen/internal/media"
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/receipts"
+	"github.com/hafenchat/hafen/internal/relations"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
@@ -151,6 +152,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Directory:   dir,
 		Profiles:    profiles,
 		RemoteJoins: remote,
+		Relations:   &relations.Service{DB: db},
 	}
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}

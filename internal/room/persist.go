@@ -109,6 +109,13 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 			nid, pos := inserted[i].NID, inserted[i].StreamPos
 			w.batchNIDs[pdu.EventID()] = nid
 			en.pos = pos
+			if pos > 0 {
+				if rel, ok := relationRecord(pdu, nid, pos); ok {
+					if err := tx.AddRelation(ctx, rel); err != nil {
+						return err
+					}
+				}
+			}
 			if en.stateKnown {
 				before := group
 				if en.before != nil {
@@ -412,6 +419,10 @@ func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, r
 		return fmt.Errorf("load redaction target %s: %w", target, err)
 	}
 	if err := tx.SetRedactedBecause(ctx, target, redaction); err != nil {
+		return fmt.Errorf("mark %s redacted: %w", target, err)
+	}
+	// A redacted child no longer relates to its parent.
+	if err := tx.DeleteRelation(ctx, ev.NID); err != nil {
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
 	return nil

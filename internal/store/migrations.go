@@ -142,6 +142,11 @@ var migrations = []migration{
 		name:       "federation edus and remote device lists",
 		statements: []string{federationEDUQueueSchema, deviceListChangesDeviceSchema, remoteDeviceListsSchema},
 	},
+	{
+		version:    20,
+		name:       "event relations",
+		statements: []string{eventRelationsSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
