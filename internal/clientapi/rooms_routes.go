@@ -74,6 +74,9 @@ type Rooms struct {
 	// the start of what this server has (*fedfetch.Fetcher); nil when the
 	// server does not federate.
 	History HistoryFetcher
+	// Relations reads relationships between events (*relations.Service)
+	// for the relations and threads endpoints and bundled aggregations.
+	Relations Relations
 }
 
 // roomAPI serves the room and profile endpoints. It reuses the Server's
@@ -86,6 +89,7 @@ type roomAPI struct {
 	profiles Profiles
 	remote   RemoteJoiner
 	history  HistoryFetcher
+	rel      Relations
 }
 
 // roomRoutes registers the room and profile endpoints, one per line. A nil
@@ -94,7 +98,8 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	if rooms == nil {
 		return
 	}
-	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins, history: rooms.History}
+	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins,
+		rel: rooms.Relations, history: rooms.History}
 	const v3 = "/_matrix/client/v3"
 
 	rt.Handle("POST "+v3+"/createRoom", s.authed(s.limited(ActionCreateRoom, a.createRoom)))
@@ -136,6 +141,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("DELETE "+v3+"/profile/{userId}/{keyName}", s.authed(a.deleteProfileField))
 
 	s.receiptRoutes(rt, a)
+	s.relationsRoutes(rt, a)
 }
 
 // pathRoomID parses the {roomId} path parameter: 400 M_INVALID_PARAM if it

@@ -89,10 +89,6 @@ var unimplementedOps = []unimplementedOp{
 	// registration.yaml
 	{"requestTokenToRegisterEmail", "POST", "/_matrix/client/v3/register/email/requestToken"},
 	{"requestTokenToRegisterMSISDN", "POST", "/_matrix/client/v3/register/msisdn/requestToken"},
-	// relations.yaml
-	{"getRelatingEvents", "GET", "/_matrix/client/v1/rooms/{roomId}/relations/{eventId}"},
-	{"getRelatingEventsWithRelType", "GET", "/_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}"},
-	{"getRelatingEventsWithRelTypeAndEventType", "GET", "/_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}"},
 	// report_content.yaml
 	{"reportRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/report"},
 	{"reportEvent", "POST", "/_matrix/client/v3/rooms/{roomId}/report/{eventId}"},
@@ -120,8 +116,6 @@ var unimplementedOps = []unimplementedOp{
 	{"queryUserByProtocol", "GET", "/_matrix/client/v3/thirdparty/user/{protocol}"},
 	{"queryLocationByAlias", "GET", "/_matrix/client/v3/thirdparty/location"},
 	{"queryUserByID", "GET", "/_matrix/client/v3/thirdparty/user"},
-	// threads_list.yaml
-	{"getThreadRoots", "GET", "/_matrix/client/v1/rooms/{roomId}/threads"},
 	// users.yaml
 	{"searchUserDirectory", "POST", "/_matrix/client/v3/user_directory/search"},
 }

@@ -58,6 +58,9 @@ type Server struct {
 	Profiles Profiles
 	// Directory answers room alias queries (*directory.Service).
 	Directory Directory
+	// E2EE answers the device and key endpoints (*e2ee.Service); nil
+	// leaves them unrouted.
+	E2EE E2EE
 	// Contacted, when set, is told the origin of every authenticated
 	// request before it is handled: the server is up (the federation
 	// sender retries its queue at once). It must not block.

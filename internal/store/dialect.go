@@ -36,6 +36,11 @@ type dialect interface {
 	// handed out so far, negative, so that no stream reader after 0 ever
 	// sees it (see streams.go).
 	backfillPosExpr() string
+	// streamPosPerRow reports whether nextStreamPosExpr draws a new
+	// position for each row of one multi-row INSERT, in the order of its
+	// VALUES list, so that several events can be inserted with one
+	// statement.
+	streamPosPerRow() bool
 	// expandList rewrites query so that its parameter $n, written as
 	// "= ANY($n)", takes the list vals ([]string or []int64). The list must
 	// be the query's last parameter. args are the parameters before it.

@@ -138,7 +138,17 @@ var migrations = []migration{
 		statements: []string{receiptsSchema},
 	},
 	{
-		version:   19,
+		version:    19,
+		name:       "federation edus and remote device lists",
+		statements: []string{federationEDUQueueSchema, deviceListChangesDeviceSchema, remoteDeviceListsSchema},
+	},
+	{
+		version:    20,
+		name:       "event relations",
+		statements: []string{eventRelationsSchema},
+	},
+	{
+		version:   21,
 		name:      "backfilled history positions",
 		sequences: []string{"backfill_pos_seq"},
 	},
