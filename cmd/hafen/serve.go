@@ -173,7 +173,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
-	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger,
+	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, States: history, Logger: logger,
 		EDUs: fedevents.EDUs{Typing: syncer, Receipts: rcs, Devices: keys}}
 	fed.api.Profiles, fed.api.Directory, fed.api.E2EE = profiles, dir, keys
 	fed.api.Routes(fedRouter)

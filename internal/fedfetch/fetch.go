@@ -228,6 +228,57 @@ func (f *Fetcher) StateBefore(ctx context.Context, srv id.ServerName, roomID id.
 	return f.stateBefore(ctx, srv, v, roomID, eventID)
 }
 
+// StateAfter fetches from srv the state of roomID after eventID: the
+// state before it (see StateBefore) with the event itself, fetched,
+// checked and stored as an outlier if this server lacks it, in its place
+// if it is a state event that passed its checks.
+func (f *Fetcher) StateAfter(ctx context.Context, srv id.ServerName, roomID id.RoomID, eventID id.EventID) (room.StateIDs, error) {
+	v, err := f.version(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+	defer cancel()
+	st, err := f.stateBefore(ctx, srv, v, roomID, eventID)
+	if err != nil {
+		return nil, err
+	}
+	known, err := f.DB.EventsByID(ctx, []id.EventID{eventID})
+	if err != nil {
+		return nil, err
+	}
+	var e *event.PDU
+	switch {
+	case len(known) == 1 && known[0].RoomID == roomID:
+		if known[0].Rejected || known[0].StateKey == nil {
+			return st, nil
+		}
+		st[event.StateKey{Type: known[0].Type, StateKey: *known[0].StateKey}] = eventID
+		return st, nil
+	default:
+		raw, err := f.fetchEvent(ctx, srv, eventID)
+		if err != nil {
+			return nil, fmt.Errorf("state after %s via %s: %w", eventID, srv, err)
+		}
+		checked, err := f.check(ctx, srv, v, roomID, []json.RawMessage{raw})
+		if err != nil {
+			return nil, fmt.Errorf("state after %s via %s: %w", eventID, srv, err)
+		}
+		if err := f.Rooms.StoreOutliers(ctx, roomID, checked); err != nil {
+			return nil, err
+		}
+		for _, c := range checked {
+			if c.EventID() == eventID {
+				e = c
+			}
+		}
+	}
+	if e != nil && e.IsState() {
+		st[e.StateKeyTuple()] = eventID
+	}
+	return st, nil
+}
+
 func (f *Fetcher) stateBefore(ctx context.Context, srv id.ServerName, v *roomversion.Version, roomID id.RoomID, eventID id.EventID) (room.StateIDs, error) {
 	var ids struct {
 		PDUIDs       []id.EventID `json:"pdu_ids"`
