@@ -234,10 +234,10 @@ func (p *peer) badRequests() []string {
 // home is this server's stack on one database: store, stream, room
 // service and sender; reopen restarts it on the same database.
 type home struct {
-	dsn    string
-	key    signing.Key
-	peer   *peer
-	first  time.Duration
+	dsn   string
+	key   signing.Key
+	peer  *peer
+	first time.Duration
 	// probe and after are the sender's ProbeInterval (never, unless a
 	// test sets it) and timers (real ones when nil).
 	probe  time.Duration
