@@ -132,7 +132,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	// The account service tells the keys' cache when devices go.
 	cs.Store = &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
 	serverName := id.ServerName(cfg.ServerName)
-	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms}
+	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms, Remote: fed.client}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
 	cs.Rooms = &clientapi.Rooms{
 		Service:   rooms,

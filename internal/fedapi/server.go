@@ -69,9 +69,10 @@ type Profiles interface {
 	Get(ctx context.Context, user id.UserID) (profile.Profile, error)
 }
 
-// Directory is what room alias queries need (*directory.Service).
+// Directory is what room alias queries and the room directory need (*directory.Service).
 type Directory interface {
 	Lookup(ctx context.Context, alias id.RoomAlias) (directory.Alias, error)
+	PublicRooms(ctx context.Context, req directory.PublicRoomsRequest) (*directory.PublicRooms, error)
 }
 
 var (
