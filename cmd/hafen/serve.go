@@ -34,6 +34,7 @@ import (
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
 )
@@ -145,6 +146,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 			Rooms:  rooms,
 		},
 	}
+	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
+	cs.Spaces = spaceTrees
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
 	cs.AccountData = ads
@@ -155,7 +158,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
 	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger}
-	fed.api.Profiles, fed.api.Directory = profiles, dir
+	fed.api.Profiles, fed.api.Directory, fed.api.Spaces = profiles, dir, spaceTrees
 	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()

@@ -102,8 +102,6 @@ var unimplementedOps = []unimplementedOp{
 	{"upgradeRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/upgrade"},
 	// search.yaml
 	{"search", "POST", "/_matrix/client/v3/search"},
-	// space_hierarchy.yaml
-	{"getSpaceHierarchy", "GET", "/_matrix/client/v1/rooms/{roomId}/hierarchy"},
 	// sso_login_redirect.yaml
 	{"redirectToSSO", "GET", "/_matrix/client/v3/login/sso/redirect"},
 	{"redirectToIdP", "GET", "/_matrix/client/v3/login/sso/redirect/{idpId}"},

@@ -31,4 +31,5 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("GET /_matrix/federation/v1/query/directory", s.authed(s.queryRoomDirectory))
 	rt.Handle("GET /_matrix/federation/v1/publicRooms", s.authed(s.getPublicRooms))
 	rt.Handle("POST /_matrix/federation/v1/publicRooms", s.authed(s.queryPublicRooms))
+	rt.Handle("GET /_matrix/federation/v1/hierarchy/{roomId}", s.authed(s.getSpaceHierarchy))
 }

@@ -58,6 +58,9 @@ type Server struct {
 	Profiles Profiles
 	// Directory answers room alias queries (*directory.Service).
 	Directory Directory
+	// Spaces answers space hierarchy queries (*spaces.Service); nil
+	// answers 404 for every room.
+	Spaces Spaces
 	// Contacted, when set, is told the origin of every authenticated
 	// request before it is handled: the server is up (the federation
 	// sender retries its queue at once). It must not block.
