@@ -35,6 +35,7 @@ import (
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/relations"
 	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
 )
@@ -137,7 +138,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	// The account service tells the keys' cache when devices go.
 	cs.Store = &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
 	serverName := id.ServerName(cfg.ServerName)
-	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms}
+	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms, Remote: fed.client}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
 	// Rooms of other servers are joined, and their aliases and users'
 	// profiles looked up, over federation.
@@ -154,6 +155,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		RemoteJoins: remote,
 		Relations:   &relations.Service{DB: db},
 	}
+	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
+	cs.Spaces = spaceTrees
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
 	cs.AccountData = ads
@@ -168,7 +171,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
 	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger,
 		EDUs: fedevents.EDUs{Typing: syncer, Receipts: rcs, Devices: keys}}
-	fed.api.Profiles, fed.api.Directory, fed.api.E2EE = profiles, dir, keys
+	fed.api.Profiles, fed.api.Directory, fed.api.E2EE, fed.api.Spaces = profiles, dir, keys, spaceTrees
 	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()
