@@ -29,4 +29,6 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}", s.authed(s.sendKnock))
 	rt.Handle("GET /_matrix/federation/v1/query/profile", s.authed(s.queryProfile))
 	rt.Handle("GET /_matrix/federation/v1/query/directory", s.authed(s.queryRoomDirectory))
+	rt.Handle("GET /_matrix/federation/v1/media/download/{mediaId}", s.authed(s.getContent))
+	rt.Handle("GET /_matrix/federation/v1/media/thumbnail/{mediaId}", s.authed(s.getContentThumbnail))
 }

@@ -58,6 +58,9 @@ type Server struct {
 	Profiles Profiles
 	// Directory answers room alias queries (*directory.Service).
 	Directory Directory
+	// Media serves this server's media (*media.Service); nil answers
+	// 404 to every media request.
+	Media Media
 	// Contacted, when set, is told the origin of every authenticated
 	// request before it is handled: the server is up (the federation
 	// sender retries its queue at once). It must not block.
