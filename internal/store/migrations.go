@@ -147,6 +147,11 @@ var migrations = []migration{
 		name:       "event relations",
 		statements: []string{eventRelationsSchema},
 	},
+	{
+		version:    21,
+		name:       "media quarantine and cleanup",
+		statements: []string{mediaCleanupSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
