@@ -36,6 +36,7 @@ import (
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/relations"
 	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
 )
@@ -132,13 +133,30 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	keys.Federation = sender
 
 	cs := newClientServer(cfg, db)
+	// Other servers' media is fetched over federation and cached; this
+	// server's is served to them.
+	cs.Media.Remote = media.FederationFetcher{Client: fed.client}
+	cs.Media.Logger = logger
+	fed.api.Media = cs.Media
+	// The media janitor removes expired reservations and files without a
+	// row, hourly, until shutdown.
+	janitorCtx, stopJanitor := context.WithCancel(ctx)
+	janitorDone := make(chan struct{})
+	go func() {
+		defer close(janitorDone)
+		cs.Media.Run(janitorCtx, 0)
+	}()
+	defer func() {
+		stopJanitor()
+		<-janitorDone
+	}()
 	cs.Sync = syncer
 	syncer.SetE2EE(keys)
 	cs.Keys, cs.KeyBackups, cs.ToDevice = keys, keys, keys
 	// The account service tells the keys' cache when devices go.
 	cs.Store = &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
 	serverName := id.ServerName(cfg.ServerName)
-	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms}
+	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms, Remote: fed.client}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
 	// History of other servers' rooms: after a remote join, and when
 	// /messages reaches the start of what this server has.
@@ -161,6 +179,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Relations:   &relations.Service{DB: db},
 		History:     history,
 	}
+	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
+	cs.Spaces = spaceTrees
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
 	cs.AccountData = ads
@@ -175,7 +195,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
 	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, States: history, Logger: logger,
 		EDUs: fedevents.EDUs{Typing: syncer, Receipts: rcs, Devices: keys}}
-	fed.api.Profiles, fed.api.Directory, fed.api.E2EE = profiles, dir, keys
+	fed.api.Profiles, fed.api.Directory, fed.api.E2EE, fed.api.Spaces = profiles, dir, keys, spaceTrees
 	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()

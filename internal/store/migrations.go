@@ -148,7 +148,12 @@ var migrations = []migration{
 		statements: []string{eventRelationsSchema},
 	},
 	{
-		version:   21,
+		version:    21,
+		name:       "media quarantine and cleanup",
+		statements: []string{mediaCleanupSchema},
+	},
+	{
+		version:   22,
 		name:      "backfilled history positions",
 		sequences: []string{"backfill_pos_seq"},
 	},
