@@ -48,6 +48,9 @@ const (
 	maxStateIDs = 100_000
 	// DefaultTimeout bounds one Backfill or StateBefore.
 	DefaultTimeout = 20 * time.Second
+	// RoomBackfillTimeout bounds BackfillRoom, which a client's /messages
+	// waits for.
+	RoomBackfillTimeout = 5 * time.Second
 )
 
 // Remote sends requests to other servers (*federation.Client).
@@ -194,6 +197,8 @@ func (f *Fetcher) backfillFrom(ctx context.Context, srv id.ServerName, v *roomve
 // timeline already starts with the room's create event. It returns how
 // many events entered the timeline (0 when there is nothing to fetch).
 func (f *Fetcher) BackfillRoom(ctx context.Context, roomID id.RoomID, limit int) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, RoomBackfillTimeout)
+	defer cancel()
 	first, err := f.DB.RoomEventsTopo(ctx, roomID, store.TopoPos{}, store.MaxTopoPos, store.Forward, 1)
 	if err != nil {
 		return 0, err

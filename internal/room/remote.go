@@ -153,9 +153,9 @@ func (b *batch) addRemote(req *request) {
 		var err error
 		before, err = d.stateBefore(prevs)
 		if errors.Is(err, errStateUnknown) {
-			// TODO(#8): fetch the missing prev_events (/get_missing_events)
-			// or accept the event as an outlier with the state its origin
-			// reports (/state_ids); until federation exists it is refused.
+			// Refused: the caller (fedevents) fetches the missing events
+			// (/get_missing_events) or the state after them (/state_ids,
+			// ProcessRemoteWithStates) and offers the event again.
 			b.results[req] = result{pdu: e, verdict: pducheck.Drop, err: fmt.Errorf("%w: %v", ErrMissingPrevEvents, err)}
 			return
 		}
