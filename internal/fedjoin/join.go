@@ -329,6 +329,9 @@ type History interface {
 // remote join.
 const JoinBackfill = 20
 
+// joinBackfillTimeout bounds fetching history after a join.
+const joinBackfillTimeout = 10 * time.Second
+
 // Service joins local users to rooms of other servers and stores the
 // rooms: what the client API's /join calls for a room this server is not
 // in.
@@ -360,6 +363,9 @@ func (s *Service) JoinRemote(ctx context.Context, roomID id.RoomID, user id.User
 	}
 	from := slices.Clip(joined.Event.PrevEvents())
 	via := append([]id.ServerName{joined.Server}, servers...)
+	// The client waits for its join: history gets a few seconds.
+	ctx, cancel := context.WithTimeout(ctx, joinBackfillTimeout)
+	defer cancel()
 	if _, err := s.History.Backfill(ctx, roomID, via, from, JoinBackfill); err != nil && s.Logger != nil {
 		s.Logger.Warn("could not fetch history after a join", "room_id", string(roomID), "origin", string(joined.Server), "err", err)
 	}
