@@ -337,6 +337,15 @@ func (hv *historyView) write(ctx context.Context, tx *store.Tx, plan []historyEv
 		if nid, ok := nids[eid]; ok {
 			return nid, nil
 		}
+		// Stored meanwhile by another import.
+		more, err := tx.EventNIDs(ctx, []id.EventID{eid})
+		if err != nil {
+			return 0, err
+		}
+		if nid, ok := more[eid]; ok {
+			nids[eid] = nid
+			return nid, nil
+		}
 		return 0, fmt.Errorf("state event %s is not stored", eid)
 	}
 	for _, he := range plan {
