@@ -109,9 +109,10 @@ func TestBackfillAfterRemoteJoinEndToEnd(t *testing.T) {
 			roomID := createPublicRoom(t, a.base, alice.AccessToken)
 			const n = 30
 			var want []string
+			var newest id.EventID
 			for i := range n {
 				body := fmt.Sprintf("old %d", i)
-				sendMessage(t, a.base, alice.AccessToken, roomID, fmt.Sprintf("old%d", i), body)
+				newest = sendMessage(t, a.base, alice.AccessToken, roomID, fmt.Sprintf("old%d", i), body)
 				want = append(want, body)
 			}
 			csCall(t, a.base, alice.AccessToken, http.MethodPut, "/_matrix/client/v3/rooms/"+url.PathEscape(string(roomID))+"/state/m.room.topic/",
@@ -137,6 +138,11 @@ func TestBackfillAfterRemoteJoinEndToEnd(t *testing.T) {
 				t.Errorf("full sync after the join has messages %v, want none of the history as timeline", got)
 			}
 			_, since = syncBodies(t, b.base, bob.AccessToken, roomID, "")
+			// The join fetches recent history by itself: the newest old
+			// message is there before bob pages back.
+			waitFor(t, "B fetches recent history after the join", func() bool {
+				return csCall(t, b.base, bob.AccessToken, http.MethodGet, roomPath(roomID, "/event/"+url.PathEscape(string(newest))), nil, nil) == 200
+			})
 
 			evs := decodeEvents(t, messagesBack(t, b.base, bob.AccessToken, roomID, 7))
 			got := bodiesOf(evs)

@@ -32,7 +32,7 @@ type fedServer struct {
 
 // startFedServer starts a federating server; extra are more flags (the
 // database).
-func startFedServer(t *testing.T, extra ...string) *fedServer {
+func startFedServer(t testing.TB, extra ...string) *fedServer {
 	t.Helper()
 	addr := freeAddr(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
@@ -185,7 +185,7 @@ func (p *fedPeer) buildWith(t *testing.T, rv roomView, sender id.UserID, typ str
 
 // csCall makes a Client-Server API request with an access token, decodes
 // the answer into out and returns the status.
-func csCall(t *testing.T, base, token, method, path string, body any, out any) int {
+func csCall(t testing.TB, base, token, method, path string, body any, out any) int {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {

@@ -169,6 +169,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		History: history,
 		Logger:  logger,
 	}
+	// Stops fetching history for joins before the store closes.
+	defer remote.Close()
 	profiles.Remote = remote
 	cs.Rooms = &clientapi.Rooms{
 		Service:     rooms,
