@@ -46,6 +46,9 @@ type clientEvent struct {
 	Content struct {
 		Body string `json:"body"`
 	} `json:"content"`
+	Unsigned struct {
+		Membership string `json:"membership"`
+	} `json:"unsigned"`
 }
 
 func decodeEvents(t *testing.T, raws []json.RawMessage) []clientEvent {
@@ -155,7 +158,16 @@ func TestBackfillAfterRemoteJoinEndToEnd(t *testing.T) {
 			}
 			seen := map[id.EventID]bool{}
 			var types []string
-			for _, e := range evs {
+			for i, e := range evs {
+				// Bob's membership at each event: joined at his join,
+				// not yet in the room at the history before it.
+				want := "leave"
+				if i == 0 {
+					want = "join"
+				}
+				if e.Unsigned.Membership != want {
+					t.Errorf("unsigned.membership of %s %s = %q", e.Type, e.EventID, e.Unsigned.Membership)
+				}
 				if seen[e.EventID] {
 					t.Errorf("event %s paged twice", e.EventID)
 				}
