@@ -127,6 +127,14 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				w.batchNIDs[pdu.EventID()] = nid
 				en.pos = inserted[i].StreamPos
 			}
+			// A batch without NIDs holds no relations (nidsNotNeeded).
+			if !byID && en.pos > 0 {
+				if rel, ok := relationRecord(pdu, nid, en.pos); ok {
+					if err := tx.AddRelation(ctx, rel); err != nil {
+						return err
+					}
+				}
+			}
 			if en.stateKnown {
 				before := group
 				if en.before != nil {
@@ -235,11 +243,14 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 
 // nidsNotNeeded reports whether persisting entries needs none of their
 // NIDs inside the transaction: they are message events on top of the
-// current state, which no state group, current state or membership
-// refers to.
+// current state, which no state group, current state, membership or
+// relation refers to.
 func nidsNotNeeded(entries []*entry) bool {
 	for _, en := range entries {
 		if en.pdu.IsState() || en.before != nil || en.linear || en.current != nil {
+			return false
+		}
+		if _, ok := relationRecord(en.pdu, 0, 0); ok {
 			return false
 		}
 	}
@@ -450,6 +461,10 @@ func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, r
 		return fmt.Errorf("load redaction target %s: %w", target, err)
 	}
 	if err := tx.SetRedactedBecause(ctx, target, redaction); err != nil {
+		return fmt.Errorf("mark %s redacted: %w", target, err)
+	}
+	// A redacted child no longer relates to its parent.
+	if err := tx.DeleteRelation(ctx, ev.NID); err != nil {
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
 	return nil

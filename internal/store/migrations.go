@@ -137,6 +137,21 @@ var migrations = []migration{
 		name:       "receipts",
 		statements: []string{receiptsSchema},
 	},
+	{
+		version:    19,
+		name:       "federation edus and remote device lists",
+		statements: []string{federationEDUQueueSchema, deviceListChangesDeviceSchema, remoteDeviceListsSchema},
+	},
+	{
+		version:    20,
+		name:       "event relations",
+		statements: []string{eventRelationsSchema},
+	},
+	{
+		version:    21,
+		name:       "media quarantine and cleanup",
+		statements: []string{mediaCleanupSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
