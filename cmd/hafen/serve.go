@@ -33,7 +33,9 @@ import (
 	"github.com/hafenchat/hafen/internal/media"
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/receipts"
+	"github.com/hafenchat/hafen/internal/relations"
 	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
 )
@@ -130,25 +132,48 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	keys.Federation = sender
 
 	cs := newClientServer(cfg, db)
+	// Other servers' media is fetched over federation and cached; this
+	// server's is served to them.
+	cs.Media.Remote = media.FederationFetcher{Client: fed.client}
+	cs.Media.Logger = logger
+	fed.api.Media = cs.Media
+	// The media janitor removes expired reservations and files without a
+	// row, hourly, until shutdown.
+	janitorCtx, stopJanitor := context.WithCancel(ctx)
+	janitorDone := make(chan struct{})
+	go func() {
+		defer close(janitorDone)
+		cs.Media.Run(janitorCtx, 0)
+	}()
+	defer func() {
+		stopJanitor()
+		<-janitorDone
+	}()
 	cs.Sync = syncer
 	syncer.SetE2EE(keys)
 	cs.Keys, cs.KeyBackups, cs.ToDevice = keys, keys, keys
 	// The account service tells the keys' cache when devices go.
 	cs.Store = &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
 	serverName := id.ServerName(cfg.ServerName)
-	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms}
+	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms, Remote: fed.client}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
-	cs.Rooms = &clientapi.Rooms{
-		Service:   rooms,
-		Store:     db,
-		Directory: dir,
-		Profiles:  profiles,
-		// Rooms of other servers are joined over federation.
-		RemoteJoins: &fedjoin.Service{
-			Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
-			Rooms:  rooms,
-		},
+	// Rooms of other servers are joined, and their aliases and users'
+	// profiles looked up, over federation.
+	remote := &fedjoin.Service{
+		Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
+		Rooms:  rooms,
 	}
+	profiles.Remote = remote
+	cs.Rooms = &clientapi.Rooms{
+		Service:     rooms,
+		Store:       db,
+		Directory:   dir,
+		Profiles:    profiles,
+		RemoteJoins: remote,
+		Relations:   &relations.Service{DB: db},
+	}
+	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
+	cs.Spaces = spaceTrees
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
 	cs.AccountData = ads
@@ -163,7 +188,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
 	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger,
 		EDUs: fedevents.EDUs{Typing: syncer, Receipts: rcs, Devices: keys}}
-	fed.api.Profiles, fed.api.Directory, fed.api.E2EE = profiles, dir, keys
+	fed.api.Profiles, fed.api.Directory, fed.api.E2EE, fed.api.Spaces = profiles, dir, keys, spaceTrees
 	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()
