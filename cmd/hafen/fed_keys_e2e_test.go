@@ -47,7 +47,19 @@ func TestFederationKeysEndToEnd(t *testing.T) {
 			bob := register(t, b.base, "bob")
 			bobID := id.UserID(bob.UserID)
 			roomID := createPublicRoom(t, a.base, alice.AccessToken)
+			beforeJoin := syncOnce(t, a.base, alice.AccessToken, "", 0).NextBatch
 			csCall(t, b.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(string(roomID))+"?via="+url.QueryEscape(string(a.name)), struct{}{}, nil)
+			// bob's remote join makes him changed for alice's
+			// /keys/changes, before any key of his is known.
+			afterJoin := syncOnce(t, a.base, alice.AccessToken, beforeJoin, 0).NextBatch
+			var changes struct {
+				Changed []id.UserID `json:"changed"`
+				Left    []id.UserID `json:"left"`
+			}
+			csCall(t, a.base, alice.AccessToken, http.MethodGet, "/_matrix/client/v3/keys/changes?from="+url.QueryEscape(beforeJoin)+"&to="+url.QueryEscape(afterJoin), nil, &changes)
+			if !slices.Contains(changes.Changed, bobID) || len(changes.Left) != 0 {
+				t.Errorf("/keys/changes across bob's join = %+v, want bob changed", changes)
+			}
 			bobDev := newOlmDevice(t, bob)
 			bobDev.uploadKeys(t, 2)
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -43,6 +44,9 @@ type Keys interface {
 	// LeftDeviceLists returns the users who stopped sharing any room with
 	// requester at event stream positions in (after, upTo].
 	LeftDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
+	// JoinedDeviceLists returns the users who started sharing a room with
+	// requester at event stream positions in (after, upTo].
+	JoinedDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
 }
 
 var _ Keys = (*e2ee.Service)(nil)
@@ -188,7 +192,17 @@ func (s *Server) getKeysChanges(w http.ResponseWriter, r *http.Request, sess ses
 	if err != nil {
 		return fmt.Errorf("device list changes: %w", err)
 	}
-	// TODO(#9): users who started sharing a room with the requester
-	// between the tokens belong in changed too.
+	// Users who started sharing a room with the requester between the
+	// tokens are changed too: the requester must fetch their keys.
+	joined, err := s.Keys.JoinedDeviceLists(r.Context(), sess.UserID, toks[0].Events, toks[1].Events)
+	if err != nil {
+		return fmt.Errorf("device list changes: %w", err)
+	}
+	for _, u := range joined {
+		if !slices.Contains(changed, u) {
+			changed = append(changed, u)
+		}
+	}
+	slices.Sort(changed)
 	return httpapi.OK(w, map[string]any{"changed": changed, "left": left})
 }
