@@ -10,8 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"maunium.net/go/mautrix"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/signing"
@@ -29,6 +32,96 @@ func (p *fedPeer) sendEDUs(t *testing.T, dest id.ServerName, txnID string, edus 
 	}
 }
 
+// peerInRoom starts a recording peer whose user carol joins a public room
+// of alice, a new user of A.
+func peerInRoom(t *testing.T, a *fedServer) (*recordingPeer, *mautrix.Client, id.RoomID, id.UserID) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(a.dataDir, "signing.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aKeys, err := signing.ParseKeyFile(raw, a.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startRecordingPeer(t, aKeys[0])
+	alice := register(t, a.base, "alice")
+	roomID := createPublicRoom(t, a.base, alice.AccessToken)
+	rq := url.PathEscape(string(roomID))
+	carol := id.UserID("@carol:" + string(p.name))
+	var m makeResp
+	if st, code := p.fedGet(t, a.name, "GET", "/_matrix/federation/v1/make_join/"+rq+"/"+url.PathEscape(string(carol))+"?"+allVersions(), nil, &m); st != 200 {
+		t.Fatalf("make_join = %d %s", st, code)
+	}
+	join := p.fromTemplate(t, m)
+	if st, code := p.fedGet(t, a.name, "PUT", "/_matrix/federation/v2/send_join/"+rq+"/"+url.PathEscape(string(join.EventID())), join.JSON(), nil); st != 200 {
+		t.Fatalf("send_join = %d %s", st, code)
+	}
+	return p, alice, roomID, carol
+}
+
+// TestFederationRoomEDUChecksEndToEnd: typing notifications and receipts
+// another server sends are taken only for its own users who are joined to
+// the room; the others in the same transaction are dropped.
+func TestFederationRoomEDUChecksEndToEnd(t *testing.T) {
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) { roomEDUChecks(t, startFedServer(t, dbArgs(t)...)) })
+	}
+}
+
+func roomEDUChecks(t *testing.T, a *fedServer) {
+	p, alice, roomID, carol := peerInRoom(t, a)
+	aliceID := id.UserID(alice.UserID)
+	dave := id.UserID("@dave:" + string(p.name))
+	var sent struct {
+		EventID id.EventID `json:"event_id"`
+	}
+	csCall(t, a.base, alice.AccessToken, http.MethodPut, "/_matrix/client/v3/rooms/"+url.PathEscape(string(roomID))+"/send/m.room.message/r1",
+		map[string]any{"msgtype": "m.text", "body": "read me"}, &sent)
+	since := syncOnce(t, a.base, alice.AccessToken, "", 0).NextBatch
+	typing := func(user id.UserID, on bool) any {
+		return map[string]any{"edu_type": "m.typing", "content": map[string]any{"room_id": roomID, "user_id": user, "typing": on}}
+	}
+	receipt := func(user id.UserID) any {
+		return map[string]any{"edu_type": "m.receipt", "content": map[id.RoomID]any{roomID: map[string]any{"m.read": map[id.UserID]any{
+			user: map[string]any{"event_ids": []id.EventID{sent.EventID}, "data": map[string]any{"ts": 1}}}}}}
+	}
+	// alice is A's own user, dave is not in the room.
+	p.sendEDUs(t, a.name, "e1", typing(aliceID, true), typing(dave, true), typing(carol, true), receipt(aliceID), receipt(dave), receipt(carol))
+	s := syncOnce(t, a.base, alice.AccessToken, since, 0)
+	var typers []id.UserID
+	readers := map[id.UserID]bool{}
+	for _, e := range s.Rooms.Join[roomID].Ephemeral.Events {
+		switch e.Type {
+		case "m.typing":
+			var c struct {
+				UserIDs []id.UserID `json:"user_ids"`
+			}
+			json.Unmarshal(e.Content, &c)
+			typers = c.UserIDs
+		case "m.receipt":
+			var c map[id.EventID]map[string]map[id.UserID]json.RawMessage
+			json.Unmarshal(e.Content, &c)
+			for u := range c[sent.EventID]["m.read"] {
+				readers[u] = true
+			}
+		}
+	}
+	if !slices.Equal(typers, []id.UserID{carol}) {
+		t.Errorf("typing = %v, want only carol", typers)
+	}
+	if len(readers) != 1 || !readers[carol] {
+		t.Errorf("receipts from %v, want only carol", readers)
+	}
+	p.sendEDUs(t, a.name, "e2", typing(carol, false))
+	s = syncOnce(t, a.base, alice.AccessToken, s.NextBatch, 0)
+	for _, e := range s.Rooms.Join[roomID].Ephemeral.Events {
+		if e.Type == "m.typing" && !strings.Contains(string(e.Content), `"user_ids":[]`) {
+			t.Errorf("after carol stopped typing: %s", e.Content)
+		}
+	}
+}
+
 // TestFederationDeviceListGapsEndToEnd: a remote server's device list
 // updates for its user carol, who shares a room with alice of A. The
 // first update A cannot place (nothing cached) makes A fetch carol's list
@@ -42,28 +135,8 @@ func TestFederationDeviceListGapsEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			a := startFedServer(t, dbArgs(t)...)
-			raw, err := os.ReadFile(filepath.Join(a.dataDir, "signing.key"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			aKeys, err := signing.ParseKeyFile(raw, a.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := startRecordingPeer(t, aKeys[0])
-			alice := register(t, a.base, "alice")
+			p, alice, _, carol := peerInRoom(t, a)
 			aliceID := id.UserID(alice.UserID)
-			roomID := createPublicRoom(t, a.base, alice.AccessToken)
-			rq := url.PathEscape(string(roomID))
-			carol := id.UserID("@carol:" + string(p.name))
-			var m makeResp
-			if st, code := p.fedGet(t, a.name, "GET", "/_matrix/federation/v1/make_join/"+rq+"/"+url.PathEscape(string(carol))+"?"+allVersions(), nil, &m); st != 200 {
-				t.Fatalf("make_join = %d %s", st, code)
-			}
-			join := p.fromTemplate(t, m)
-			if st, code := p.fedGet(t, a.name, "PUT", "/_matrix/federation/v2/send_join/"+rq+"/"+url.PathEscape(string(join.EventID())), join.JSON(), nil); st != 200 {
-				t.Fatalf("send_join = %d %s", st, code)
-			}
 
 			devKeys := func(dev string) map[string]any {
 				return map[string]any{"user_id": carol, "device_id": dev, "algorithms": []string{"m.olm.v1.curve25519-aes-sha2"},
