@@ -24,12 +24,18 @@ import (
 // sendEDUs sends a transaction of EDUs from the peer to dest.
 func (p *fedPeer) sendEDUs(t *testing.T, dest id.ServerName, txnID string, edus ...any) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"origin": p.name, "origin_server_ts": time.Now().UnixMilli(), "pdus": []any{}, "edus": edus})
-	if _, err := p.client.Do(context.Background(), federation.Request{
-		Destination: dest, Method: http.MethodPut, Path: "/_matrix/federation/v1/send/" + url.PathEscape(txnID), Body: body,
-	}); err != nil {
+	if err := p.trySendEDUs(dest, txnID, edus...); err != nil {
 		t.Fatalf("transaction %s: %v", txnID, err)
 	}
+}
+
+// trySendEDUs is sendEDUs for another goroutine than the test's.
+func (p *fedPeer) trySendEDUs(dest id.ServerName, txnID string, edus ...any) error {
+	body, _ := json.Marshal(map[string]any{"origin": p.name, "origin_server_ts": time.Now().UnixMilli(), "pdus": []any{}, "edus": edus})
+	_, err := p.client.Do(context.Background(), federation.Request{
+		Destination: dest, Method: http.MethodPut, Path: "/_matrix/federation/v1/send/" + url.PathEscape(txnID), Body: body,
+	})
+	return err
 }
 
 // peerInRoom starts a recording peer whose user carol joins a public room
@@ -157,15 +163,18 @@ func TestFederationDeviceListGapsEndToEnd(t *testing.T) {
 				defer p.mu.Unlock()
 				return p.devicesAsked
 			}
-			update := func(txnID string, dev string, streamID int64, prev []int64, deleted bool) {
-				t.Helper()
+			updateEDU := func(dev string, streamID int64, prev []int64, deleted bool) any {
 				c := map[string]any{"user_id": carol, "device_id": dev, "stream_id": streamID, "prev_id": prev}
 				if deleted {
 					c["deleted"] = true
 				} else {
 					c["keys"] = devKeys(dev)
 				}
-				p.sendEDUs(t, a.name, txnID, map[string]any{"edu_type": "m.device_list_update", "content": c})
+				return map[string]any{"edu_type": "m.device_list_update", "content": c}
+			}
+			update := func(txnID string, dev string, streamID int64, prev []int64, deleted bool) {
+				t.Helper()
+				p.sendEDUs(t, a.name, txnID, updateEDU(dev, streamID, prev, deleted))
 			}
 			since := syncOnce(t, a.base, alice.AccessToken, "", 0).NextBatch
 			expect := func(step string, wantAsked int, want ...id.DeviceID) {
@@ -192,7 +201,21 @@ func TestFederationDeviceListGapsEndToEnd(t *testing.T) {
 			setList(5, "C1")
 			update("d1", "C1", 5, []int64{4}, false)
 			expect("first update", 1, "C1")
-			update("d2", "C2", 6, []int64{5}, false)
+			// A long poll of alice is woken by the update: it answers with
+			// carol changed long before its timeout (the request's own
+			// deadline is 30 s).
+			sent := make(chan error, 1)
+			go func() {
+				time.Sleep(100 * time.Millisecond)
+				sent <- p.trySendEDUs(a.name, "d2", updateEDU("C2", 6, []int64{5}, false))
+			}()
+			woken := syncOnce(t, a.base, alice.AccessToken, since, 600_000)
+			if err := <-sent; err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Contains(woken.DeviceLists.Changed, carol) {
+				t.Errorf("woken long poll: device_lists.changed = %v, want carol", woken.DeviceLists.Changed)
+			}
 			expect("update that follows", 1, "C1", "C2")
 			update("d2-again", "C2", 6, []int64{5}, false)
 			setList(9, "C1", "C2", "C3")

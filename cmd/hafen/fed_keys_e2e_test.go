@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -128,13 +131,37 @@ func TestFederationKeysEndToEnd(t *testing.T) {
 			if _, err := bob2.MakeRequest(ctx, "POST", bob2.BuildClientURL("v3", "logout"), struct{}{}, nil); err != nil {
 				t.Fatal(err)
 			}
-			syncUntil(t, a.base, alice.AccessToken, since, "bob's removed device", func(s edSync) bool {
+			since = syncUntil(t, a.base, alice.AccessToken, since, "bob's removed device", func(s edSync) bool {
 				if !slices.Contains(s.DeviceLists.Changed, bobID) {
 					return false
 				}
 				q = queryKeys(t, a.base, alice.AccessToken, bobID)
 				_, ok := q.DeviceKeys[bobID][id.DeviceID(bob.DeviceID)]
 				return ok && len(q.DeviceKeys[bobID]) == 1
+			}).NextBatch
+
+			// bob publishes a master key: alice hears of it and sees it.
+			_, priv, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mk := base64.RawStdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey))
+			if st := csCall(t, b.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/keys/device_signing/upload", map[string]any{
+				"master_key": map[string]any{"user_id": bobID, "usage": []string{"master"}, "keys": map[string]string{"ed25519:" + mk: mk}},
+			}, &struct{}{}); st != 200 {
+				t.Fatalf("device_signing/upload = %d", st)
+			}
+			syncUntil(t, a.base, alice.AccessToken, since, "bob's master key", func(s edSync) bool {
+				if !slices.Contains(s.DeviceLists.Changed, bobID) {
+					return false
+				}
+				var q struct {
+					MasterKeys map[id.UserID]struct {
+						Keys map[string]string `json:"keys"`
+					} `json:"master_keys"`
+				}
+				csCall(t, a.base, alice.AccessToken, http.MethodPost, "/_matrix/client/v3/keys/query", map[string]any{"device_keys": map[id.UserID][]string{bobID: {}}}, &q)
+				return q.MasterKeys[bobID].Keys["ed25519:"+mk] == mk
 			})
 		})
 	}

@@ -203,7 +203,7 @@ func (s *Service) DeviceListUpdate(ctx context.Context, origin id.ServerName, co
 		if err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.deviceListMoved(pos) })
+		tx.AfterCommit(func() { s.deviceListMoved(pos, upd.UserID) })
 		return nil
 	})
 	if err != nil {
@@ -235,7 +235,7 @@ func (s *Service) SigningKeyUpdate(ctx context.Context, origin id.ServerName, co
 		if err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.deviceListMoved(pos) })
+		tx.AfterCommit(func() { s.deviceListMoved(pos, upd.UserID) })
 		return nil
 	})
 	if err != nil {

@@ -293,7 +293,7 @@ func (s *Service) resync(ctx context.Context, user id.UserID) error {
 		if err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.deviceListMoved(pos) })
+		tx.AfterCommit(func() { s.deviceListMoved(pos, user) })
 		return nil
 	})
 	if err != nil {
