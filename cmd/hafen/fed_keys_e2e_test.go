@@ -54,7 +54,11 @@ func TestFederationKeysEndToEnd(t *testing.T) {
 			csCall(t, b.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(string(roomID))+"?via="+url.QueryEscape(string(a.name)), struct{}{}, nil)
 			// bob's remote join makes him changed for alice's
 			// /keys/changes, before any key of his is known.
-			afterJoin := syncOnce(t, a.base, alice.AccessToken, beforeJoin, 0).NextBatch
+			joinSync := syncOnce(t, a.base, alice.AccessToken, beforeJoin, 0)
+			afterJoin := joinSync.NextBatch
+			if !slices.Contains(joinSync.DeviceLists.Changed, bobID) {
+				t.Errorf("sync across bob's join: device_lists.changed = %v, want bob", joinSync.DeviceLists.Changed)
+			}
 			var changes struct {
 				Changed []id.UserID `json:"changed"`
 				Left    []id.UserID `json:"left"`
