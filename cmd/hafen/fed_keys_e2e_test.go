@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -70,15 +71,28 @@ func TestFederationKeysEndToEnd(t *testing.T) {
 			bobDev := newOlmDevice(t, bob)
 			bobDev.uploadKeys(t, 2)
 
+			// ghost's server is not there; silent's accepts connections
+			// and never answers: both end in failures, within the
+			// timeout the client gives, and bob's keys come all the same.
 			ghost := id.UserID("@ghost:" + freeAddr(t))
-			q := queryKeys(t, a.base, alice.AccessToken, bobID, ghost)
+			hang, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { hang.Close() })
+			silent := id.UserID("@silent:" + hang.Addr().String())
+			var q keysQuery
+			csCall(t, a.base, alice.AccessToken, http.MethodPost, "/_matrix/client/v3/keys/query", map[string]any{
+				"device_keys": map[id.UserID][]string{bobID: {}, ghost: {}, silent: {}}, "timeout": 1000}, &q)
 			dk, ok := q.DeviceKeys[bobID][id.DeviceID(bob.DeviceID)]
 			if !ok {
 				t.Fatalf("/keys/query on A has no key of bob's device: %+v", q)
 			}
 			verify(t, dk, bob.UserID, bob.DeviceID, bobDev.ed)
-			if _, ok := q.Failures[string(ghost.Domain())]; !ok || len(q.Failures) != 1 {
-				t.Errorf("failures = %v, want only %s", q.Failures, ghost.Domain())
+			_, ghostFailed := q.Failures[string(ghost.Domain())]
+			_, silentFailed := q.Failures[string(silent.Domain())]
+			if !ghostFailed || !silentFailed || len(q.Failures) != 2 {
+				t.Errorf("failures = %v, want %s and %s", q.Failures, ghost.Domain(), silent.Domain())
 			}
 
 			claim := func() map[string]json.RawMessage {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -114,7 +115,7 @@ func (s *Server) queryKeys(w http.ResponseWriter, r *http.Request, sess session)
 	if err := parseUserIDs(req.DeviceKeys, "device_keys"); err != nil {
 		return err
 	}
-	res, err := s.Keys.QueryKeys(r.Context(), sess.UserID, req.DeviceKeys)
+	res, err := s.Keys.QueryKeys(remoteTimeout(r, req.Timeout), sess.UserID, req.DeviceKeys)
 	if err != nil {
 		return keysError(err)
 	}
@@ -125,6 +126,15 @@ func (s *Server) queryKeys(w http.ResponseWriter, r *http.Request, sess session)
 		"user_signing_keys": res.UserSigningKeys,
 		"failures":          failuresJSON(res.Failures),
 	})
+}
+
+// remoteTimeout returns the request's context carrying the client's
+// timeout for other servers, if it gave a positive one.
+func remoteTimeout(r *http.Request, timeoutMS *int64) context.Context {
+	if timeoutMS == nil || *timeoutMS <= 0 {
+		return r.Context()
+	}
+	return e2ee.WithRemoteTimeout(r.Context(), time.Duration(min(*timeoutMS, e2ee.MaxRemoteTimeout.Milliseconds()))*time.Millisecond)
 }
 
 // failuresJSON renders the servers that could not be reached.
@@ -153,7 +163,7 @@ func (s *Server) claimKeys(w http.ResponseWriter, r *http.Request, _ session) er
 	if err := parseUserIDs(req.OneTimeKeys, "one_time_keys"); err != nil {
 		return err
 	}
-	res, err := s.Keys.ClaimKeys(r.Context(), req.OneTimeKeys)
+	res, err := s.Keys.ClaimKeys(remoteTimeout(r, req.Timeout), req.OneTimeKeys)
 	if err != nil {
 		return keysError(err)
 	}

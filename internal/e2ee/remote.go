@@ -47,7 +47,22 @@ var _ Remote = (*federation.Client)(nil)
 // errNoFederation: no Remote is configured.
 var errNoFederation = errors.New("federation is not configured")
 
-func (s *Service) remoteTimeout() time.Duration {
+// MaxRemoteTimeout caps the per-server timeout a client may ask for.
+const MaxRemoteTimeout = time.Minute
+
+type remoteTimeoutKey struct{}
+
+// WithRemoteTimeout returns a context under which /keys/query and
+// /keys/claim wait at most d (capped at MaxRemoteTimeout) for each other
+// server: the timeout a client gave in its request.
+func WithRemoteTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, remoteTimeoutKey{}, min(d, MaxRemoteTimeout))
+}
+
+func (s *Service) remoteTimeout(ctx context.Context) time.Duration {
+	if d, ok := ctx.Value(remoteTimeoutKey{}).(time.Duration); ok && d > 0 {
+		return d
+	}
 	if s.RemoteTimeout > 0 {
 		return s.RemoteTimeout
 	}
@@ -68,7 +83,7 @@ func (s *Service) askServers(ctx context.Context, servers []id.ServerName, ask f
 			if s.Remote == nil {
 				err = errNoFederation
 			} else {
-				sctx, cancel := context.WithTimeout(ctx, s.remoteTimeout())
+				sctx, cancel := context.WithTimeout(ctx, s.remoteTimeout(ctx))
 				err = ask(sctx, server)
 				cancel()
 			}
