@@ -141,7 +141,7 @@ func TestFederationDeviceListGapsEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			a := startFedServer(t, dbArgs(t)...)
-			p, alice, _, carol := peerInRoom(t, a)
+			p, alice, roomID, carol := peerInRoom(t, a)
 			aliceID := id.UserID(alice.UserID)
 
 			devKeys := func(dev string) map[string]any {
@@ -239,6 +239,32 @@ func TestFederationDeviceListGapsEndToEnd(t *testing.T) {
 			if q.MasterKeys[carol].Keys["ed25519:"+mk] != mk {
 				t.Errorf("carol's master key after the signing key update = %+v", q.MasterKeys[carol])
 			}
+
+			// carol leaves and joins again: updates of the time between
+			// never reached A, so its cache no longer answers (the remote
+			// server answers no key queries: a failure), until an update
+			// follows again, after a resync.
+			rq := url.PathEscape(string(roomID))
+			for _, step := range []struct{ make, send string }{{"make_leave", "send_leave"}, {"make_join", "send_join"}} {
+				var m makeResp
+				path := "/_matrix/federation/v1/" + step.make + "/" + rq + "/" + url.PathEscape(string(carol))
+				if step.make == "make_join" {
+					path += "?" + allVersions()
+				}
+				if st, code := p.fedGet(t, a.name, "GET", path, nil, &m); st != 200 {
+					t.Fatalf("%s = %d %s", step.make, st, code)
+				}
+				ev := p.fromTemplate(t, m)
+				if st, code := p.fedGet(t, a.name, "PUT", "/_matrix/federation/v2/"+step.send+"/"+rq+"/"+url.PathEscape(string(ev.EventID())), ev.JSON(), nil); st != 200 {
+					t.Fatalf("%s = %d %s", step.send, st, code)
+				}
+			}
+			if q := queryKeys(t, a.base, alice.AccessToken, carol); len(q.Failures) != 1 {
+				t.Errorf("after carol left and came back: %d devices, failures %v; want the cache unused", len(q.DeviceKeys[carol]), q.Failures)
+			}
+			setList(12, "C2", "C4")
+			update("d5", "C4", 12, []int64{11}, false)
+			expect("update after carol came back", 3, "C2", "C4")
 
 			// The remote server speaks for alice, a user of A: dropped.
 			p.sendEDUs(t, a.name, "forged", map[string]any{"edu_type": "m.device_list_update", "content": map[string]any{

@@ -300,7 +300,11 @@ func (s *Service) resync(ctx context.Context, user id.UserID) error {
 			if err := storeRemoteCrossSigning(ctx, tx, user, ans.MasterKey, ans.SelfSigningKey); err != nil {
 				return err
 			}
-			if err := tx.SetRemoteDeviceList(ctx, user, store.RemoteDeviceList{StreamID: ans.StreamID}); err != nil {
+			checked, err := tx.MaxStreamPos(ctx)
+			if err != nil {
+				return err
+			}
+			if err := tx.SetRemoteDeviceList(ctx, user, store.RemoteDeviceList{StreamID: ans.StreamID, CheckedPos: checked}); err != nil {
 				return err
 			}
 		}
@@ -350,7 +354,8 @@ func storeRemoteCrossSigning(ctx context.Context, tx *store.Tx, user id.UserID, 
 
 // cachedListUsable reports whether the cached device list of a remote
 // user may answer /keys/query: it exists, is complete, and a local user
-// still shares a room with the user (otherwise no updates arrive).
+// has shared a room with the user all along since it was last known
+// complete (updates arrive only while rooms are shared).
 func (s *Service) cachedListUsable(ctx context.Context, user id.UserID) (bool, error) {
 	l, err := s.DB.RemoteDeviceListOf(ctx, user)
 	if errors.Is(err, store.ErrNotFound) {
@@ -359,7 +364,7 @@ func (s *Service) cachedListUsable(ctx context.Context, user id.UserID) (bool, e
 	if err != nil || l.Stale {
 		return false, err
 	}
-	return s.sharedWithLocal(ctx, user)
+	return s.DB.SharingSince(ctx, user, s.ServerName, l.CheckedPos)
 }
 
 // sharedWithLocal reports whether a user of this server shares a room

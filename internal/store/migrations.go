@@ -152,6 +152,11 @@ var migrations = []migration{
 		name:       "media quarantine and cleanup",
 		statements: []string{mediaCleanupSchema},
 	},
+	{
+		version:    22,
+		name:       "remote device lists checked position",
+		statements: []string{remoteDeviceListsCheckedSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
