@@ -157,6 +157,11 @@ var migrations = []migration{
 		name:      "backfilled history positions",
 		sequences: []string{"backfill_pos_seq"},
 	},
+	{
+		version:    23,
+		name:       "remote device lists checked position",
+		statements: []string{remoteDeviceListsCheckedSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
