@@ -66,6 +66,14 @@ func (s *Service) ImportJoin(ctx context.Context, rj RemoteJoin) (int64, error) 
 				continue
 			}
 			nid, _, err := tx.InsertEvent(ctx, record(e, true))
+			if errors.Is(err, store.ErrExists) {
+				// A local user's invite to the room, stored before this
+				// server was in it (ImportInvite).
+				var known map[id.EventID]int64
+				if known, err = tx.EventNIDs(ctx, []id.EventID{e.EventID()}); err == nil {
+					nid = known[e.EventID()]
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("import %s: %w", rj.RoomID, err)
 			}
@@ -111,6 +119,9 @@ func (s *Service) ImportJoin(ctx context.Context, rj RemoteJoin) (int64, error) 
 				return err
 			}
 		}
+		if err := tx.DeleteRemoteInvites(ctx, rj.RoomID); err != nil {
+			return err
+		}
 		if err := tx.SetExtremities(ctx, rj.RoomID, []id.EventID{rj.Join.EventID()}); err != nil {
 			return err
 		}
@@ -137,4 +148,49 @@ func record(e *event.PDU, outlier bool) store.EventRecord {
 		rec.StateKey = &sk
 	}
 	return rec
+}
+
+// ImportInvite stores an invite of a local user to a room this server is
+// not in, already checked and signed by this server: the invite event
+// with a stream position (so the user's sync shows it, with inviteState,
+// the stripped state the inviting server sent, as a JSON array) and as
+// the user's membership. The room itself stays unknown until a user
+// joins it (ImportJoin). It returns the invite's stream position.
+func (s *Service) ImportInvite(ctx context.Context, invite *event.PDU, v *roomversion.Version, inviteState []byte) (int64, error) {
+	sk, _ := invite.StateKey()
+	var pos int64
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		nid, p, err := tx.InsertEvent(ctx, record(invite, false))
+		if err != nil {
+			return fmt.Errorf("import invite to %s: %w", invite.RoomID(), err)
+		}
+		pos = p
+		if err := tx.SetMembership(ctx, store.Member{RoomID: invite.RoomID(), UserID: id.UserID(sk), Membership: MembershipInvite, EventNID: nid, StreamPos: pos}); err != nil {
+			return err
+		}
+		if err := tx.PutRemoteInvite(ctx, store.RemoteInvite{RoomID: invite.RoomID(), UserID: id.UserID(sk), EventID: invite.EventID(), RoomVersion: string(v.ID), InviteState: inviteState}); err != nil {
+			return err
+		}
+		tx.AfterCommit(func() { s.notify([]Persisted{{PDU: invite, StreamPos: pos}}) })
+		return nil
+	})
+	if err != nil {
+		s.stream.Invalidate()
+		return 0, err
+	}
+	return pos, nil
+}
+
+// InvitingServer returns the server whose user invited user to a room
+// this server is not in, or an error wrapping store.ErrNotFound.
+func (s *Service) InvitingServer(ctx context.Context, roomID id.RoomID, user id.UserID) (id.ServerName, error) {
+	ri, err := s.db.RemoteInvite(ctx, roomID, user)
+	if err != nil {
+		return "", err
+	}
+	e, err := s.db.Event(ctx, ri.EventID)
+	if err != nil {
+		return "", fmt.Errorf("load invite %s: %w", ri.EventID, err)
+	}
+	return e.Sender.Domain(), nil
 }

@@ -137,6 +137,11 @@ var migrations = []migration{
 		name:       "receipts",
 		statements: []string{receiptsSchema},
 	},
+	{
+		version:    19,
+		name:       "invites to rooms of other servers",
+		statements: []string{remoteInvitesSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
