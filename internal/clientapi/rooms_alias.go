@@ -6,6 +6,7 @@ package clientapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -34,6 +35,11 @@ type Directory interface {
 	Create(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error
 	Delete(ctx context.Context, alias id.RoomAlias, user id.UserID) error
 	CheckCanonicalAlias(ctx context.Context, roomID id.RoomID, content []byte) error
+
+	Visibility(ctx context.Context, roomID id.RoomID) (string, error)
+	SetVisibility(ctx context.Context, roomID id.RoomID, user id.UserID, visibility string) error
+	PublicRooms(ctx context.Context, req directory.PublicRoomsRequest) (*directory.PublicRooms, error)
+	RemotePublicRooms(ctx context.Context, server id.ServerName, req directory.PublicRoomsRequest) (json.RawMessage, error)
 }
 
 // directoryErr turns an error of the directory into the Matrix error the
@@ -52,6 +58,14 @@ func directoryErr(err error) error {
 		return matrixerr.Wrap(matrixerr.KindInvalidParam, err, err.Error())
 	case errors.Is(err, directory.ErrBadAlias):
 		return matrixerr.Wrap(matrixerr.KindBadAlias, err, err.Error())
+	case errors.Is(err, directory.ErrRoomUnknown):
+		return matrixerr.Wrap(matrixerr.KindNotFound, err, "room not found")
+	case errors.Is(err, directory.ErrNotAllowed):
+		return matrixerr.Wrap(matrixerr.KindForbidden, err, err.Error())
+	case errors.Is(err, directory.ErrBadToken):
+		return matrixerr.Wrap(matrixerr.KindInvalidParam, err, err.Error())
+	case errors.Is(err, directory.ErrRemote):
+		return matrixerr.Wrap(matrixerr.KindRemoteUnavailable, err, "the remote server did not answer")
 	}
 	return roomErr(err)
 }
