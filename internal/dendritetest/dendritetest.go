@@ -75,6 +75,12 @@ func isFile(p string) bool {
 	return err == nil && !st.IsDir()
 }
 
+// Installed reports whether dendrite, generate-keys and generate-config
+// are installed.
+func Installed() bool {
+	return binary("dendrite") != "" && binary("generate-keys") != "" && binary("generate-config") != ""
+}
+
 // Require returns the paths of dendrite, generate-keys and
 // generate-config, and skips the test when they are not installed.
 func Require(t testing.TB) (dendrite, keys, config string) {
