@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -146,7 +147,7 @@ func TestDendriteInterop(t *testing.T) {
 	d := dendritetest.Start(t)
 	h := startFedServer(t)
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("HAFEN_TEST_DENDRITE_LOGS") != "" {
 			t.Logf("hafen %s logs:\n%s", h.name, h.logs.String())
 		}
 	})

@@ -158,7 +158,7 @@ func Start(t testing.TB) *Server {
 			_ = cmd.Process.Kill()
 			<-exited
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("HAFEN_TEST_DENDRITE_LOGS") != "" {
 			t.Logf("dendrite %s logs:\n%s", name, tail(logs.String(), 200))
 		}
 	})
