@@ -20,13 +20,14 @@ type watcher struct {
 	cli   *mautrix.Client
 	since string
 	seen  []*event.Event
-	// invited are the rooms whose invite section the user's sync has
-	// shown.
+	// invited and left are the rooms whose invite or leave section the
+	// user's sync has shown.
 	invited map[id.RoomID]bool
+	left    map[id.RoomID]bool
 }
 
 func newWatcher(cli *mautrix.Client) *watcher {
-	return &watcher{cli: cli, invited: map[id.RoomID]bool{}}
+	return &watcher{cli: cli, invited: map[id.RoomID]bool{}, left: map[id.RoomID]bool{}}
 }
 
 // poll runs one incremental sync and records what it returns.
@@ -51,6 +52,7 @@ func (w *watcher) poll(t *testing.T) {
 		w.invited[roomID] = true
 	}
 	for roomID, lr := range resp.Rooms.Leave {
+		w.left[roomID] = true
 		for _, ev := range lr.Timeline.Events {
 			ev.RoomID = roomID
 			w.seen = append(w.seen, ev)
@@ -98,6 +100,18 @@ func (w *watcher) waitInvite(t *testing.T, roomID id.RoomID) {
 	for !w.invited[roomID] {
 		if time.Now().After(deadline) {
 			t.Fatalf("the invite to %s never reached %s's sync", roomID, w.cli.UserID)
+		}
+		w.poll(t)
+	}
+}
+
+// waitLeave syncs until the room is in the user's leave section.
+func (w *watcher) waitLeave(t *testing.T, roomID id.RoomID) {
+	t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for !w.left[roomID] {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never reached the leave section of %s's sync", roomID, w.cli.UserID)
 		}
 		w.poll(t)
 	}
@@ -298,6 +312,18 @@ func TestDendriteInterop(t *testing.T) {
 		dw.waitMember(t, created.RoomID, alice.UserID, "join")
 		sendText(t, alice, created.RoomID, "hafen accepted")
 		dw.waitMessage(t, created.RoomID, "hafen accepted")
+
+		// An invite rejected through Dendrite (make_leave, send_leave).
+		declined, err := dave.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Declined", Invite: []id.UserID{alice.UserID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		aw.waitInvite(t, declined.RoomID)
+		if _, err := alice.LeaveRoom(ctx, declined.RoomID); err != nil {
+			t.Fatalf("hafen user rejects a dendrite invite: %v", err)
+		}
+		dw.waitMember(t, declined.RoomID, alice.UserID, "leave")
+		aw.waitLeave(t, declined.RoomID)
 	})
 
 	t.Run("users leave rooms of the other server", func(t *testing.T) {

@@ -159,6 +159,23 @@ func TestRemoteInvitesEndToEnd(t *testing.T) {
 			}
 			sendText(t, alice, direct.RoomID, "alice accepted")
 			bw.waitMessage(t, direct.RoomID, "alice accepted")
+
+			// bob rejects an invite into a room B is not in: through A
+			// (make_leave, send_leave); alice sees the rejection, and
+			// bob's sync moves the room from invites to leaves.
+			declined, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Declined", Invite: []mid.UserID{bob.UserID}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bw.waitInvite(t, declined.RoomID)
+			if _, err := bob.LeaveRoom(ctx, declined.RoomID); err != nil {
+				t.Fatalf("bob rejects the invite: %v", err)
+			}
+			aw.waitMember(t, declined.RoomID, bob.UserID, "leave")
+			bw.waitLeave(t, declined.RoomID)
+			if _, err := bob.LeaveRoom(ctx, "!nosuchroom:"+mid.RoomID(a.name)); err == nil {
+				t.Errorf("leaving a room bob was never invited to succeeded")
+			}
 		})
 	}
 }

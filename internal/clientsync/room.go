@@ -127,6 +127,16 @@ func (s *Service) addRoom(ctx context.Context, req Request, rooms *Rooms, roomID
 			upto = m
 		}
 		lr := &LeftRoom{State: StateBatch{Events: []clientevent.Event{}}, Timeline: TimelineBatch{Events: []clientevent.Event{}}, AccountData: EventBatch{Events: emptyRaw()}}
+		if _, err := s.rooms.Version(ctx, roomID); errors.Is(err, room.ErrRoomNotFound) {
+			// A rejected invite to a room this server is not in: there is
+			// no state, only the rejection itself.
+			if leave != nil {
+				lr.Timeline.Events = append(lr.Timeline.Events, s.format(req, *leave, s.now().UnixMilli()))
+			}
+			lr.Timeline.PrevBatch = Token(upto)
+			rooms.Leave[string(roomID)] = lr
+			return nil
+		}
 		if err := s.fillFull(ctx, req, roomID, upto, &lr.State, &lr.Timeline, false); err != nil {
 			return err
 		}

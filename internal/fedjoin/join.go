@@ -315,6 +315,7 @@ func createEventID(roomID id.RoomID) id.EventID {
 type Rooms interface {
 	ImportJoin(ctx context.Context, rj room.RemoteJoin) (int64, error)
 	InvitingServer(ctx context.Context, roomID id.RoomID, user id.UserID) (id.ServerName, error)
+	ImportRejection(ctx context.Context, leave *event.PDU, v *roomversion.Version) (int64, error)
 }
 
 var _ Rooms = (*room.Service)(nil)

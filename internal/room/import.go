@@ -153,25 +153,45 @@ func record(e *event.PDU, outlier bool) store.EventRecord {
 // ImportInvite stores an invite of a local user to a room this server is
 // not in, already checked and signed by this server: the invite event
 // with a stream position (so the user's sync shows it, with inviteState,
-// the stripped state the inviting server sent, as a JSON array) and as
-// the user's membership. The room itself stays unknown until a user
+// the stripped state the inviting server sent with it, as a JSON array)
+// and as the user's membership. The room itself stays unknown until a user
 // joins it (ImportJoin). It returns the invite's stream position.
 func (s *Service) ImportInvite(ctx context.Context, invite *event.PDU, v *roomversion.Version, inviteState []byte) (int64, error) {
-	sk, _ := invite.StateKey()
+	return s.importOutsider(ctx, invite, v, inviteState)
+}
+
+// ImportRejection stores a local user's leave of a room this server is not
+// in, which rejected the user's invite through another server: the leave
+// with a stream position and as the user's membership; the invite's
+// stripped state is forgotten.
+func (s *Service) ImportRejection(ctx context.Context, leave *event.PDU, v *roomversion.Version) (int64, error) {
+	return s.importOutsider(ctx, leave, v, nil)
+}
+
+// importOutsider stores a local user's membership event of a room this
+// server is not in: an invite with its stripped state, or the leave that
+// rejects it (inviteState nil).
+func (s *Service) importOutsider(ctx context.Context, ev *event.PDU, v *roomversion.Version, inviteState []byte) (int64, error) {
+	sk, _ := ev.StateKey()
+	user := id.UserID(sk)
 	var pos int64
 	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		nid, p, err := tx.InsertEvent(ctx, record(invite, false))
+		nid, p, err := tx.InsertEvent(ctx, record(ev, false))
 		if err != nil {
-			return fmt.Errorf("import invite to %s: %w", invite.RoomID(), err)
+			return fmt.Errorf("import %s of %s: %w", ev.EventID(), ev.RoomID(), err)
 		}
 		pos = p
-		if err := tx.SetMembership(ctx, store.Member{RoomID: invite.RoomID(), UserID: id.UserID(sk), Membership: MembershipInvite, EventNID: nid, StreamPos: pos}); err != nil {
+		if err := tx.SetMembership(ctx, store.Member{RoomID: ev.RoomID(), UserID: user, Membership: authrules.MembershipOf(ev), EventNID: nid, StreamPos: pos}); err != nil {
 			return err
 		}
-		if err := tx.PutRemoteInvite(ctx, store.RemoteInvite{RoomID: invite.RoomID(), UserID: id.UserID(sk), EventID: invite.EventID(), RoomVersion: string(v.ID), InviteState: inviteState}); err != nil {
+		if inviteState == nil {
+			// A rejection keeps the room's version known, for sync.
+			inviteState = []byte("[]")
+		}
+		if err := tx.PutRemoteInvite(ctx, store.RemoteInvite{RoomID: ev.RoomID(), UserID: user, EventID: ev.EventID(), RoomVersion: string(v.ID), InviteState: inviteState}); err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.notify([]Persisted{{PDU: invite, StreamPos: pos}}) })
+		tx.AfterCommit(func() { s.notify([]Persisted{{PDU: ev, StreamPos: pos}}) })
 		return nil
 	})
 	if err != nil {

@@ -11,7 +11,9 @@ import (
 // not in: the invite event itself is stored in events (with a stream
 // position, so sync hears of it) and as the user's membership; this table
 // keeps the stripped state of the room that the inviting server sent
-// along (invite_room_state), a JSON array, for the invite's sync entry.
+// along (invite_room_state), a JSON array, for the invite's sync entry,
+// and the room's version. A rejected invite keeps its row, with the
+// leave's event ID and no stripped state, so the version stays known.
 //
 // Spec: https://spec.matrix.org/v1.19/server-server-api/#inviting-to-a-room
 const remoteInvitesSchema = `
