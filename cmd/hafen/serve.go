@@ -95,7 +95,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	// (sync, the federation sender) reads them on a goroutine it owns, stopped before the
 	// store closes.
 	events := stream.New(pos, 0)
-	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger, Stream: events})
+	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger, Stream: events,
+		Inviter: &fedjoin.Inviter{Client: fed.client, Keys: fed.keys}})
 	// Deferred after res.close, so it runs before the store closes.
 	defer rooms.Close()
 	adPos, err := db.MaxAccountDataPos(ctx)

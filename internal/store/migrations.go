@@ -162,6 +162,11 @@ var migrations = []migration{
 		name:       "remote device lists checked position",
 		statements: []string{remoteDeviceListsCheckedSchema},
 	},
+	{
+		version:    24,
+		name:       "invites to rooms of other servers",
+		statements: []string{remoteInvitesSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
