@@ -135,6 +135,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	serverName := id.ServerName(cfg.ServerName)
 	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
+	rels := &relations.Service{DB: db}
+	syncer.SetAggregator(rels)
 	cs.Rooms = &clientapi.Rooms{
 		Service:   rooms,
 		Store:     db,
@@ -145,7 +147,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 			Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
 			Rooms:  rooms,
 		},
-		Relations: &relations.Service{DB: db},
+		Relations: rels,
 	}
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
