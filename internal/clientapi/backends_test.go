@@ -19,6 +19,7 @@ import (
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/relations"
 	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 	"github.com/hafenchat/hafen/internal/stream"
 )
@@ -63,6 +64,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 		ToDevice:    &e2ee.Service{DB: db, ServerName: "hafen.test"},
 		AccountData: ads,
 		Receipts:    &receipts.Service{DB: db, AccountData: ads},
+		Spaces:      &spaces.Service{ServerName: "hafen.test", DB: db},
 	}
 	rt := httpapi.NewRouter()
 	s.Routes(rt)

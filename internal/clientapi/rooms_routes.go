@@ -128,6 +128,10 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("GET "+v3+"/directory/room/{roomAlias}", httpapi.HandlerFunc(a.getRoomIDByAlias))
 	rt.Handle("DELETE "+v3+"/directory/room/{roomAlias}", s.authed(a.deleteRoomAlias))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/aliases", s.authed(a.getLocalAliases))
+	rt.Handle("GET "+v3+"/directory/list/room/{roomId}", httpapi.HandlerFunc(a.getRoomVisibilityOnDirectory))
+	rt.Handle("PUT "+v3+"/directory/list/room/{roomId}", s.authed(a.setRoomVisibilityOnDirectory))
+	rt.Handle("GET "+v3+"/publicRooms", httpapi.HandlerFunc(a.getPublicRooms))
+	rt.Handle("POST "+v3+"/publicRooms", s.authed(a.queryPublicRooms))
 
 	rt.Handle("GET "+v3+"/profile/{userId}", httpapi.HandlerFunc(a.getUserProfile))
 	rt.Handle("GET "+v3+"/profile/{userId}/{keyName}", httpapi.HandlerFunc(a.getProfileField))

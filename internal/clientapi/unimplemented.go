@@ -52,11 +52,6 @@ var unimplementedOps = []unimplementedOp{
 	{"getUrlPreviewAuthed", "GET", "/_matrix/client/v1/media/preview_url"},
 	// content-repo.yaml
 	{"getUrlPreview", "GET", "/_matrix/media/v3/preview_url"},
-	// list_public_rooms.yaml
-	{"getRoomVisibilityOnDirectory", "GET", "/_matrix/client/v3/directory/list/room/{roomId}"},
-	{"setRoomVisibilityOnDirectory", "PUT", "/_matrix/client/v3/directory/list/room/{roomId}"},
-	{"getPublicRooms", "GET", "/_matrix/client/v3/publicRooms"},
-	{"queryPublicRooms", "POST", "/_matrix/client/v3/publicRooms"},
 	// login_token.yaml
 	{"generateLoginToken", "POST", "/_matrix/client/v1/login/get_token"},
 	// mutual_rooms.yaml
@@ -103,8 +98,6 @@ var unimplementedOps = []unimplementedOp{
 	{"upgradeRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/upgrade"},
 	// search.yaml
 	{"search", "POST", "/_matrix/client/v3/search"},
-	// space_hierarchy.yaml
-	{"getSpaceHierarchy", "GET", "/_matrix/client/v1/rooms/{roomId}/hierarchy"},
 	// sso_login_redirect.yaml
 	{"redirectToSSO", "GET", "/_matrix/client/v3/login/sso/redirect"},
 	{"redirectToIdP", "GET", "/_matrix/client/v3/login/sso/redirect/{idpId}"},

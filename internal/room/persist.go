@@ -77,9 +77,13 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 		}
 		w := &stateWriter{tx: tx, roomID: roomID, rs: rs, batchNIDs: map[id.EventID]int64{}}
 		newNIDs = map[event.StateKey]int64{}
-		for _, en := range entries {
+		// The batch's events first, with one statement where the backend
+		// allows (one round trip on PostgreSQL); what refers to them
+		// follows.
+		recs := make([]store.EventRecord, len(entries))
+		for i, en := range entries {
 			pdu := en.pdu
-			rec := store.EventRecord{
+			recs[i] = store.EventRecord{
 				EventID:        pdu.EventID(),
 				RoomID:         roomID,
 				Type:           pdu.Type(),
@@ -93,12 +97,16 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				TxnID:          en.prop.TxnID,
 			}
 			if sk, ok := pdu.StateKey(); ok {
-				rec.StateKey = &sk
+				recs[i].StateKey = &sk
 			}
-			nid, pos, err := tx.InsertEvent(ctx, rec)
-			if err != nil {
-				return fmt.Errorf("insert event %s: %w", pdu.EventID(), err)
-			}
+		}
+		inserted, err := tx.InsertEvents(ctx, recs)
+		if err != nil {
+			return fmt.Errorf("insert events of %s: %w", roomID, err)
+		}
+		for i, en := range entries {
+			pdu := en.pdu
+			nid, pos := inserted[i].NID, inserted[i].StreamPos
 			w.batchNIDs[pdu.EventID()] = nid
 			en.pos = pos
 			if pos > 0 {
