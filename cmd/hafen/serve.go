@@ -35,6 +35,7 @@ import (
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/relations"
 	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/search"
 	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
@@ -156,6 +157,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Profiles:    profiles,
 		RemoteJoins: remote,
 		Relations:   rels,
+		Search:      &search.Service{DB: db},
 	}
 	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
 	cs.Spaces = spaceTrees

@@ -73,6 +73,8 @@ type Rooms struct {
 	// Relations reads relationships between events (*relations.Service)
 	// for the relations and threads endpoints and bundled aggregations.
 	Relations Relations
+	// Search searches room events (*search.Service).
+	Search Searcher
 }
 
 // roomAPI serves the room and profile endpoints. It reuses the Server's
@@ -85,6 +87,7 @@ type roomAPI struct {
 	profiles Profiles
 	remote   RemoteJoiner
 	rel      Relations
+	searcher Searcher
 }
 
 // roomRoutes registers the room and profile endpoints, one per line. A nil
@@ -93,7 +96,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	if rooms == nil {
 		return
 	}
-	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins, rel: rooms.Relations}
+	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins, rel: rooms.Relations, searcher: rooms.Search}
 	const v3 = "/_matrix/client/v3"
 
 	rt.Handle("POST "+v3+"/createRoom", s.authed(s.limited(ActionCreateRoom, a.createRoom)))
@@ -140,6 +143,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 
 	s.receiptRoutes(rt, a)
 	s.relationsRoutes(rt, a)
+	rt.Handle("POST "+v3+"/search", s.authed(a.search))
 }
 
 // pathRoomID parses the {roomId} path parameter: 400 M_INVALID_PARAM if it

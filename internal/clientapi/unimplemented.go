@@ -96,8 +96,6 @@ var unimplementedOps = []unimplementedOp{
 	{"getRoomSummary", "GET", "/_matrix/client/v1/room_summary/{roomIdOrAlias}"},
 	// room_upgrades.yaml
 	{"upgradeRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/upgrade"},
-	// search.yaml
-	{"search", "POST", "/_matrix/client/v3/search"},
 	// sso_login_redirect.yaml
 	{"redirectToSSO", "GET", "/_matrix/client/v3/login/sso/redirect"},
 	{"redirectToIdP", "GET", "/_matrix/client/v3/login/sso/redirect/{idpId}"},
