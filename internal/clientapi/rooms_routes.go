@@ -35,6 +35,7 @@ type RoomService interface {
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
 	Forget(ctx context.Context, user id.UserID, roomID id.RoomID) error
 	Deactivate(ctx context.Context, user id.UserID, erase bool) error
+	Upgrade(ctx context.Context, r room.UpgradeRequest) (id.RoomID, error)
 }
 
 // RoomStore is the storage the room endpoints read; they never write to
@@ -110,6 +111,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("POST "+v3+"/rooms/{roomId}/kick", s.authed(a.kick))
 	rt.Handle("POST "+v3+"/rooms/{roomId}/ban", s.authed(a.ban))
 	rt.Handle("POST "+v3+"/rooms/{roomId}/unban", s.authed(a.unban))
+	rt.Handle("POST "+v3+"/rooms/{roomId}/upgrade", s.authed(s.limited(ActionCreateRoom, a.upgradeRoom)))
 
 	rt.Handle("GET "+v3+"/rooms/{roomId}/state", s.authed(a.getRoomState))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/state/{eventType}", s.authed(a.getRoomStateWithKey))

@@ -94,8 +94,6 @@ var unimplementedOps = []unimplementedOp{
 	{"roomInitialSync", "GET", "/_matrix/client/v3/rooms/{roomId}/initialSync"},
 	// room_summary.yaml
 	{"getRoomSummary", "GET", "/_matrix/client/v1/room_summary/{roomIdOrAlias}"},
-	// room_upgrades.yaml
-	{"upgradeRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/upgrade"},
 	// sso_login_redirect.yaml
 	{"redirectToSSO", "GET", "/_matrix/client/v3/login/sso/redirect"},
 	{"redirectToIdP", "GET", "/_matrix/client/v3/login/sso/redirect/{idpId}"},
