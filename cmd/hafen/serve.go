@@ -34,6 +34,7 @@ import (
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/relations"
+	"github.com/hafenchat/hafen/internal/reports"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/search"
 	"github.com/hafenchat/hafen/internal/spaces"
@@ -161,6 +162,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
 	cs.Spaces = spaceTrees
+	cs.Reports = &reports.Service{DB: db, ServerName: serverName}
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
 	cs.AccountData = ads

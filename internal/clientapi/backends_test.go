@@ -18,6 +18,7 @@ import (
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/relations"
+	"github.com/hafenchat/hafen/internal/reports"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/search"
 	"github.com/hafenchat/hafen/internal/spaces"
@@ -66,6 +67,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 		ToDevice:    &e2ee.Service{DB: db, ServerName: "hafen.test"},
 		AccountData: ads,
 		Receipts:    &receipts.Service{DB: db, AccountData: ads},
+		Reports:     &reports.Service{DB: db, ServerName: "hafen.test"},
 		Spaces:      &spaces.Service{ServerName: "hafen.test", DB: db},
 	}
 	rt := httpapi.NewRouter()

@@ -54,6 +54,7 @@ type RoomStore interface {
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
 	TxnEventID(ctx context.Context, k store.TxnKey) (id.EventID, error)
+	RoomEventsByTimestamp(ctx context.Context, roomID id.RoomID, ts int64, dir store.Direction, limit, offset int) ([]store.Event, error)
 }
 
 var _ RoomStore = (*store.DB)(nil)
@@ -127,6 +128,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("GET "+v3+"/rooms/{roomId}/event/{eventId}", s.authed(a.getOneRoomEvent))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/members", s.authed(a.getMembersByRoom))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/joined_members", s.authed(a.getJoinedMembersByRoom))
+	rt.Handle("GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event", s.authed(a.getEventByTimestamp))
 	rt.Handle("GET "+v3+"/joined_rooms", s.authed(a.getJoinedRooms))
 
 	rt.Handle("PUT "+v3+"/directory/room/{roomAlias}", s.authed(a.setRoomAlias))

@@ -155,6 +155,11 @@ var migrations = []migration{
 		name:      "full-text search of event text",
 		byDialect: func(d dialect) []string { return d.searchSchema() },
 	},
+	{
+		version:    22,
+		name:       "content reports and events by timestamp",
+		statements: []string{reportsSchema, eventsTimestampIndex},
+	},
 }
 
 const schemaMigrationsSchema = `
