@@ -151,12 +151,17 @@ var migrations = []migration{
 		statements: []string{eventRelationsSchema},
 	},
 	{
-		version:   21,
+		version:    21,
+		name:       "media quarantine and cleanup",
+		statements: []string{mediaCleanupSchema},
+	},
+	{
+		version:   22,
 		name:      "full-text search of event text",
 		byDialect: func(d dialect) []string { return d.searchSchema() },
 	},
 	{
-		version:    22,
+		version:    23,
 		name:       "content reports and events by timestamp",
 		statements: []string{reportsSchema, eventsTimestampIndex},
 	},
