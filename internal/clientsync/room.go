@@ -201,6 +201,11 @@ func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, u
 	if err != nil {
 		return err
 	}
+	if tl.Limited {
+		if err := s.bundle(ctx, req, roomID, timeline, tl.Events[len(tl.Events)-len(timeline):], now, 0); err != nil {
+			return err
+		}
+	}
 	// Every timeline has a prev_batch (clients page back from it), also
 	// when it is not limited.
 	tl.PrevBatch = Token(upto)
