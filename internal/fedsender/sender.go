@@ -86,10 +86,12 @@ type Sender struct {
 	members  *memberCache
 
 	// mu guards dests, each destination's pending and down flags, and
-	// the typing notifications waiting (LOCKS.md).
-	mu     sync.Mutex
-	dests  map[id.ServerName]*destination
-	typing map[id.ServerName]map[typingKey]bool
+	// the ephemeral EDUs waiting (LOCKS.md).
+	mu        sync.Mutex
+	dests     map[id.ServerName]*destination
+	ephemeral map[id.ServerName]map[ephemeralKey]ephemeralEDU
+	// ephemeralSeq orders the ephemeral EDUs.
+	ephemeralSeq uint64
 	// runCtx ends the destination goroutines; wg waits for them.
 	runCtx  context.Context
 	cancel  context.CancelFunc
@@ -109,10 +111,10 @@ type destination struct {
 	// down is set (under Sender.mu) while the destination is in backoff.
 	down bool
 	// flightTxn is the ID of the transaction in flight that carries
-	// flightTyping, the typing EDUs (kept in memory only) it was started
-	// with, so that a retry sends them again.
-	flightTxn    string
-	flightTyping []json.RawMessage
+	// flightEphemeral, the ephemeral EDUs (kept in memory only) it was
+	// started with, so that a retry sends them again.
+	flightTxn       string
+	flightEphemeral []json.RawMessage
 	// poke wakes a goroutine waiting out its backoff: the destination
 	// contacted us.
 	poke      chan struct{}
@@ -149,7 +151,7 @@ func New(cfg Config) (*Sender, error) {
 	if cfg.ProbeFor == 0 {
 		cfg.ProbeFor = DefaultProbeFor
 	}
-	s := &Sender{cfg: cfg, dests: map[id.ServerName]*destination{}, typing: map[id.ServerName]map[typingKey]bool{},
+	s := &Sender{cfg: cfg, dests: map[id.ServerName]*destination{}, ephemeral: map[id.ServerName]map[ephemeralKey]ephemeralEDU{},
 		devicePoke: make(chan struct{}, 1), members: newMemberCache(cfg.DB, cfg.ServerName)}
 	s.consumer = stream.NewConsumer(stream.ConsumerConfig{
 		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,

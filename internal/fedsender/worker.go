@@ -164,11 +164,11 @@ func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger)
 	if txnID == "" {
 		txnID = eduTxn
 	}
-	var typing []json.RawMessage
+	var ephemeral []json.RawMessage
 	switch {
 	case txnID != "":
 		if d.flightTxn == txnID {
-			typing = d.flightTyping
+			ephemeral = d.flightEphemeral
 		}
 	default:
 		if entries, err = db.QueuedPDUs(ctx, d.name, MaxPDUs); err != nil {
@@ -177,10 +177,10 @@ func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger)
 		if queued, err = db.QueuedEDUs(ctx, d.name, MaxEDUs); err != nil {
 			return false, err
 		}
-		if typing, err = s.takeTyping(d.name, MaxEDUs-len(queued)); err != nil {
+		if ephemeral, err = s.takeEphemeral(d.name, MaxEDUs-len(queued)); err != nil {
 			return false, err
 		}
-		if len(entries) == 0 && len(queued) == 0 && len(typing) == 0 {
+		if len(entries) == 0 && len(queued) == 0 && len(ephemeral) == 0 {
 			return false, nil
 		}
 		txnID = newTxnID(s.cfg.Now())
@@ -202,7 +202,7 @@ func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger)
 				return false, err
 			}
 		}
-		d.flightTxn, d.flightTyping = txnID, typing
+		d.flightTxn, d.flightEphemeral = txnID, ephemeral
 	}
 	txn := transaction{Origin: s.cfg.ServerName, OriginServerTS: s.cfg.Now().UnixMilli(), PDUs: []json.RawMessage{}, EDUs: []json.RawMessage{}}
 	if len(entries) > 0 {
@@ -227,7 +227,7 @@ func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger)
 	if txn.EDUs, err = encodeEDUs(queued); err != nil {
 		return false, err
 	}
-	txn.EDUs = append(txn.EDUs, typing...)
+	txn.EDUs = append(txn.EDUs, ephemeral...)
 	body, err := json.Marshal(txn)
 	if err != nil {
 		return false, fmt.Errorf("encode transaction %s: %w", txnID, err)
@@ -257,7 +257,7 @@ func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger)
 		return false, err
 	}
 	d.failures, d.nextRetry, d.failingSince = 0, time.Time{}, time.Time{}
-	d.flightTxn, d.flightTyping = "", nil
+	d.flightTxn, d.flightEphemeral = "", nil
 	if d.down {
 		s.setDown(d, false)
 	}
