@@ -164,6 +164,9 @@ type Server struct {
 	KeyBackups KeyBackups
 	// ToDevice sends to-device messages.
 	ToDevice ToDevice
+	// Spaces walks space trees; nil makes /hierarchy answer
+	// M_UNRECOGNIZED.
+	Spaces Spaces
 	// Media is the content repository; nil leaves its endpoints out.
 	Media *media.Service
 	// LegacyMedia serves the unauthenticated /_matrix/media/v3 download
