@@ -10,6 +10,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -59,7 +60,8 @@ func TestRemoteMediaEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			a := startFedServer(t, dbArgs(t)...)
-			b := startFedServer(t, dbArgs(t)...)
+			bArgs := dbArgs(t)
+			b := startFedServer(t, bArgs...)
 			ctx := context.Background()
 			alice := register(t, a.base, "alice")
 			bob := register(t, b.base, "bob")
@@ -161,6 +163,31 @@ func TestRemoteMediaEndToEnd(t *testing.T) {
 			// Unknown remote media.
 			if st, _, _ := rawGet(t, b.base, bob.AccessToken, "/_matrix/client/v1/media/download/"+string(a.name)+"/nosuchmedia"); st != 404 {
 				t.Fatalf("unknown remote media = %d, want 404", st)
+			}
+
+			// The operator's view of B, and a purge of its remote media.
+			cli := append([]string{"--data-dir", b.dataDir, "--server-name", string(b.name)}, bArgs...)
+			var out bytes.Buffer
+			if err := run(ctx, append([]string{"media", "stats"}, cli...), noEnv, nil, &out, io.Discard); err != nil {
+				t.Fatalf("media stats: %v", err)
+			}
+			if !regexp.MustCompile(`(?m)^remote media\s+\S+ \S+\s+1$`).MatchString(out.String()) ||
+				!regexp.MustCompile(`(?m)^local media\s+0 B\s+0$`).MatchString(out.String()) ||
+				!regexp.MustCompile(`(?m)^disk usage\s+\S+ \S+\s+\d+ files`).MatchString(out.String()) {
+				t.Fatalf("media stats =\n%s", out.String())
+			}
+			out.Reset()
+			if err := run(ctx, append([]string{"media", "purge-remote"}, cli...), noEnv, nil, &out, io.Discard); err == nil {
+				t.Fatal("purge-remote without --older-than succeeded")
+			}
+			if err := run(ctx, append([]string{"media", "purge-remote", "--older-than", "0d"}, cli...), noEnv, nil, &out, io.Discard); err != nil {
+				t.Fatalf("media purge-remote: %v", err)
+			}
+			if !strings.Contains(out.String(), "purged 1 remote media") || !strings.Contains(out.String(), "janitor") {
+				t.Fatalf("purge-remote said %q", out.String())
+			}
+			if st, _, _ := rawGet(t, b.base, "", legacy+"?allow_remote=false"); st != 404 {
+				t.Fatalf("legacy download with allow_remote=false after the purge = %d, want 404", st)
 			}
 		})
 	}

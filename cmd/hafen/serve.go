@@ -278,6 +278,8 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 			Files:          media.DirFiles{Root: cfg.MediaDir()},
 			MaxUploadSize:  int64(cfg.Media.MaxUploadSize),
 			MaxImagePixels: int64(cfg.Media.MaxImagePixels),
+			MaxRemoteSize:  int64(cfg.Media.MaxRemoteSize),
+			Quota:          int64(cfg.Media.UserQuota),
 		},
 		LegacyMedia: cfg.Media.LegacyUnauthenticated,
 	}

@@ -184,6 +184,18 @@ type Media struct {
 	// four times that, count four times.
 	MaxImagePixels int `yaml:"max_image_pixels"`
 
+	// UserQuota is the most bytes one user's uploads may take in all
+	// (thumbnails not counted); an upload past it is refused with 403
+	// M_FORBIDDEN. 0 means no quota. Uploads of one user that run at the
+	// same time may pass it by their own size. How fast a user may upload
+	// is rate_limit.upload.
+	UserQuota int `yaml:"user_quota"`
+
+	// MaxRemoteSize is the largest file fetched from another server for
+	// this server's users, in bytes; 0 means max_upload_size. Clients
+	// asking for larger remote media get 502 M_TOO_LARGE.
+	MaxRemoteSize int `yaml:"max_remote_size"`
+
 	// LegacyUnauthenticated keeps serving the unauthenticated download and
 	// thumbnail endpoints under /_matrix/media/v3 that clients used before
 	// Matrix 1.11. Turn it off once your users' clients use authenticated

@@ -114,6 +114,12 @@ func (c *Config) Validate() error {
 	if c.Media.MaxImagePixels <= 0 {
 		add("media.max_image_pixels: must be positive")
 	}
+	if c.Media.UserQuota < 0 {
+		add("media.user_quota: must be 0 (no quota) or positive")
+	}
+	if c.Media.MaxRemoteSize < 0 {
+		add("media.max_remote_size: must be 0 (max_upload_size) or positive")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -18,6 +18,19 @@ const DefaultOrphanGrace = time.Hour
 // DefaultJanitorInterval is how often Run sweeps.
 const DefaultJanitorInterval = time.Hour
 
+// CheckAdmin fails with ErrForbidden unless userID is a server
+// administrator.
+func (s *Service) CheckAdmin(ctx context.Context, userID id.UserID) error {
+	u, err := s.DB.User(ctx, userID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("load %s: %w", userID, err)
+	}
+	if err != nil || !u.IsAdmin {
+		return fmt.Errorf("%s is not a server administrator: %w", userID, ErrNotAdmin)
+	}
+	return nil
+}
+
 // Quarantine sets or clears the quarantine of a media ID, of this server
 // or another: quarantined media is kept but answers 404 to everyone, and
 // remote media that is quarantined is not fetched again.

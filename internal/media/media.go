@@ -44,6 +44,7 @@ type Store interface {
 	Thumbnails(ctx context.Context, serverName id.ServerName, mediaID string) ([]store.Thumbnail, error)
 	MediaUsage(ctx context.Context, userID id.UserID) (int64, error)
 	MediaReferenced(ctx context.Context, sum string) (bool, error)
+	User(ctx context.Context, userID id.UserID) (store.User, error)
 }
 
 var _ Store = (*store.DB)(nil)

@@ -87,12 +87,12 @@ func (s *Service) fetchRemote(ctx context.Context, server id.ServerName, mediaID
 	}
 	rf, err := s.Remote.Download(ctx, server, mediaID, s.maxRemote())
 	if err != nil {
-		return store.Media{}, fmt.Errorf("fetch media %s/%s: %w", server, mediaID, err)
+		return store.Media{}, fmt.Errorf("fetch media %s/%s: %w", server, mediaID, classifyRemote(err))
 	}
 	defer rf.Body.Close()
 	st, err := s.Files.Stage(ctx, rf.Body, s.maxRemote())
 	if err != nil {
-		return store.Media{}, fmt.Errorf("fetch media %s/%s: %w", server, mediaID, err)
+		return store.Media{}, fmt.Errorf("fetch media %s/%s: %w", server, mediaID, classifyRemote(err))
 	}
 	defer st.Discard()
 	m := store.Media{
@@ -115,6 +115,20 @@ func (s *Service) fetchRemote(ctx context.Context, server id.ServerName, mediaID
 	}
 	s.logger().Debug("remote media cached", "origin", server, "media_id", mediaID, "size", m.Size)
 	return m, nil
+}
+
+// classifyRemote turns the errors of a fetch into the service's: too
+// large, not found and not an image keep their meaning, and any other
+// failure (a server that is down, times out or answers nonsense) is
+// ErrRemoteUnavailable.
+func classifyRemote(err error) error {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return fmt.Errorf("%w: %w", ErrRemoteTooLarge, err)
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotImage):
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrRemoteUnavailable, err)
 }
 
 // remoteThumbnail returns a thumbnail of another server's media: cached,
@@ -141,7 +155,7 @@ func (s *Service) remoteThumbnail(ctx context.Context, server id.ServerName, med
 	_, err = s.fetches.do(ctx, key, func() (store.Media, error) {
 		return store.Media{}, s.fetchRemoteThumbnail(ctx, server, mediaID, size)
 	})
-	if errors.Is(err, ErrNotImage) || errors.Is(err, ErrTooLarge) {
+	if errors.Is(err, ErrNotImage) || errors.Is(err, ErrRemoteTooLarge) {
 		return store.Thumbnail{}, nil, err
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -177,7 +191,7 @@ func (s *Service) fetchRemoteThumbnail(ctx context.Context, server id.ServerName
 	}
 	rf, err := s.Remote.Thumbnail(ctx, server, mediaID, size.width, size.height, size.method, s.maxRemote())
 	if err != nil {
-		return fmt.Errorf("fetch thumbnail of %s/%s: %w", server, mediaID, err)
+		return fmt.Errorf("fetch thumbnail of %s/%s: %w", server, mediaID, classifyRemote(err))
 	}
 	defer rf.Body.Close()
 	if !thumbnailable(rf.ContentType) {
@@ -185,7 +199,7 @@ func (s *Service) fetchRemoteThumbnail(ctx context.Context, server id.ServerName
 	}
 	st, err := s.Files.Stage(ctx, rf.Body, s.maxRemote())
 	if err != nil {
-		return fmt.Errorf("fetch thumbnail of %s/%s: %w", server, mediaID, err)
+		return fmt.Errorf("fetch thumbnail of %s/%s: %w", server, mediaID, classifyRemote(err))
 	}
 	defer st.Discard()
 	th := store.Thumbnail{Width: size.width, Height: size.height, Method: size.method, ContentType: rf.ContentType, Size: st.Size(), SHA256: st.Sum()}
