@@ -169,6 +169,9 @@ type Server struct {
 	Spaces Spaces
 	// Media is the content repository; nil leaves its endpoints out.
 	Media *media.Service
+	// Previews makes URL previews; nil leaves preview_url unimplemented
+	// (404 M_UNRECOGNIZED), the default.
+	Previews *media.Previewer
 	// LegacyMedia serves the unauthenticated /_matrix/media/v3 download
 	// and thumbnail endpoints; off, they answer 404 M_NOT_FOUND.
 	LegacyMedia bool

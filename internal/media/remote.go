@@ -214,21 +214,21 @@ func (s *Service) fetchRemoteThumbnail(ctx context.Context, server id.ServerName
 // flights runs one fetch per key at a time: requests for a key that is
 // being fetched wait for that fetch's result instead of starting another.
 // The zero value is ready.
-type flights struct {
+type flights[T any] struct {
 	mu sync.Mutex
-	m  map[string]*flight
+	m  map[string]*flight[T]
 }
 
 // flight is one running fetch.
-type flight struct {
+type flight[T any] struct {
 	done    chan struct{}
 	waiters int // guarded by flights.mu
-	m       store.Media
+	v       T
 	err     error
 }
 
 // waiting returns how many requests wait for the fetch under key.
-func (f *flights) waiting(key string) int {
+func (f *flights[T]) waiting(key string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fl, ok := f.m[key]; ok {
@@ -241,22 +241,23 @@ func (f *flights) waiting(key string) int {
 // on the caller's goroutine and must not depend on the caller's context
 // staying alive (it serves the waiters too); a waiter whose ctx ends
 // stops waiting.
-func (f *flights) do(ctx context.Context, key string, fn func() (store.Media, error)) (store.Media, error) {
+func (f *flights[T]) do(ctx context.Context, key string, fn func() (T, error)) (T, error) {
 	f.mu.Lock()
 	if fl, ok := f.m[key]; ok {
 		fl.waiters++
 		f.mu.Unlock()
 		select {
 		case <-fl.done:
-			return fl.m, fl.err
+			return fl.v, fl.err
 		case <-ctx.Done():
-			return store.Media{}, ctx.Err()
+			var zero T
+			return zero, ctx.Err()
 		}
 	}
 	if f.m == nil {
-		f.m = map[string]*flight{}
+		f.m = map[string]*flight[T]{}
 	}
-	fl := &flight{done: make(chan struct{})}
+	fl := &flight[T]{done: make(chan struct{})}
 	f.m[key] = fl
 	f.mu.Unlock()
 	defer func() {
@@ -265,6 +266,6 @@ func (f *flights) do(ctx context.Context, key string, fn func() (store.Media, er
 		f.mu.Unlock()
 		close(fl.done)
 	}()
-	fl.m, fl.err = fn()
-	return fl.m, fl.err
+	fl.v, fl.err = fn()
+	return fl.v, fl.err
 }
