@@ -138,6 +138,11 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Media.Remote = media.FederationFetcher{Client: fed.client}
 	cs.Media.Logger = logger
 	fed.api.Media = cs.Media
+	// With the legacy endpoints off, media stored before they were first
+	// switched off stays available to them (the spec's freeze).
+	if cs.LegacyFrozenSince, err = cs.Media.FreezeLegacy(ctx, !cfg.Media.LegacyUnauthenticated); err != nil {
+		return err
+	}
 	if cfg.Media.URLPreview.Enabled {
 		cs.Previews = newPreviewer(cfg.Media.URLPreview, cs.Media)
 	}

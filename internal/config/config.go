@@ -206,7 +206,11 @@ type Media struct {
 	// LegacyUnauthenticated keeps serving the unauthenticated download and
 	// thumbnail endpoints under /_matrix/media/v3 that clients used before
 	// Matrix 1.11. Turn it off once your users' clients use authenticated
-	// media: media is then only served to logged-in users.
+	// media: the legacy endpoints are then frozen, as the spec suggests —
+	// media stored before the first start with the setting off stays
+	// available to them, media stored later is only served to logged-in
+	// users. Turning it on again serves everything again and forgets the
+	// freeze.
 	LegacyUnauthenticated bool `yaml:"legacy_unauthenticated"`
 }
 

@@ -152,6 +152,11 @@ var migrations = []migration{
 		name:       "media quarantine and cleanup",
 		statements: []string{mediaCleanupSchema},
 	},
+	{
+		version:    22,
+		name:       "media legacy freeze",
+		statements: []string{mediaLegacyFreezeSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
