@@ -52,9 +52,30 @@ func (s *Service) remoteContext(ctx context.Context) (context.Context, context.C
 	return context.WithTimeout(context.WithoutCancel(ctx), t)
 }
 
+// validRemote checks a remote media ID's server name and media ID before
+// anything is looked up or fetched: a malformed one is media that cannot
+// exist.
+func validRemote(server id.ServerName, mediaID string) error {
+	if _, err := id.ParseServerName(string(server)); err != nil {
+		return fmt.Errorf("remote media %.80q/%.80q: %w", server, mediaID, ErrNotFound)
+	}
+	if mediaID == "" || len(mediaID) > 255 {
+		return fmt.Errorf("remote media %s/%.80q: %w", server, mediaID, ErrNotFound)
+	}
+	for _, c := range mediaID {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' && c != '-' && c != '=' && c != '.' {
+			return fmt.Errorf("remote media %s/%.80q: %w", server, mediaID, ErrNotFound)
+		}
+	}
+	return nil
+}
+
 // getRemote returns another server's media from the cache, fetching it
 // first when it is not there and allowRemote is set.
 func (s *Service) getRemote(ctx context.Context, server id.ServerName, mediaID string, wait time.Duration, allowRemote bool) (store.Media, error) {
+	if err := validRemote(server, mediaID); err != nil {
+		return store.Media{}, err
+	}
 	m, err := s.DB.Media(ctx, server, mediaID)
 	switch {
 	case err == nil && m.Quarantined:
@@ -135,6 +156,9 @@ func classifyRemote(err error) error {
 // made here from the cached original, or fetched from the other server
 // (and cached) when the original is not here.
 func (s *Service) remoteThumbnail(ctx context.Context, server id.ServerName, mediaID string, size thumbSize, wait time.Duration, allowRemote bool) (store.Thumbnail, io.ReadSeekCloser, error) {
+	if err := validRemote(server, mediaID); err != nil {
+		return store.Thumbnail{}, nil, err
+	}
 	m, err := s.DB.Media(ctx, server, mediaID)
 	switch {
 	case err == nil && m.Quarantined:

@@ -14,7 +14,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/federation"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/store/storetest"
@@ -142,6 +144,25 @@ func TestRemoteMediaFetch(t *testing.T) {
 		}
 		if _, err := s.Get(ctx, "new.example", "never", 0); !errors.Is(err, ErrNotFound) || len(fed.calls) != n {
 			t.Fatalf("quarantined uncached media: err = %v, %d requests", err, len(fed.calls)-n)
+		}
+		for _, bad := range [][2]string{{"bad server!", "x"}, {"new.example", "a b"}, {"new.example", ""}, {"new.example", strings.Repeat("a", 256)}} {
+			if _, err := s.Get(ctx, id.ServerName(bad[0]), bad[1], 0); !errors.Is(err, ErrNotFound) || len(fed.calls) != n {
+				t.Fatalf("Get(%q, %q): err = %v, %d requests, want ErrNotFound and none", bad[0], bad[1], err, len(fed.calls)-n)
+			}
+		}
+
+		// Purged with its file (nothing else shares it), fetched again
+		// when asked for.
+		located, _ := s.DB.Media(ctx, "new.example", "located")
+		p, err := s.PurgeRemote(ctx, time.Now().Add(time.Hour), true)
+		if err != nil || p.Media != 2 {
+			t.Fatalf("PurgeRemote = %+v, %v, want 2 media (the quarantined one stays)", p, err)
+		}
+		if _, err := s.Open(ctx, located); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("purged file still there: %v", err)
+		}
+		if m, err := s.Get(ctx, "new.example", "located", 0); err != nil || readMedia(t, s, m) != "from the location" || len(fed.calls) != n+1 {
+			t.Fatalf("refetch after purge = %+v, %v", m, err)
 		}
 	})
 }
