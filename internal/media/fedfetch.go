@@ -76,7 +76,9 @@ func (f FederationFetcher) fetch(ctx context.Context, server id.ServerName, path
 	if err != nil {
 		return RemoteFile{}, remoteErr(err)
 	}
-	return fileOf(resp.Header, resp.Body), nil
+	rf := fileOf(resp.Header, resp.Body)
+	rf.Legacy = true
+	return rf, nil
 }
 
 // unrecognized reports whether err is the answer of a server that does not

@@ -31,6 +31,9 @@ type RemoteFile struct {
 	FileName string
 	// Body is the content.
 	Body io.ReadCloser
+	// Legacy reports that it came from the deprecated /_matrix/media
+	// endpoints (a server without the federation ones).
+	Legacy bool
 }
 
 // maxRemote returns the largest remote file fetched.
@@ -134,7 +137,7 @@ func (s *Service) fetchRemote(ctx context.Context, server id.ServerName, mediaID
 	if err != nil {
 		return store.Media{}, fmt.Errorf("cache media %s/%s: %w", server, mediaID, err)
 	}
-	s.logger().Debug("remote media cached", "origin", server, "media_id", mediaID, "size", m.Size)
+	s.logger().Debug("remote media cached", "origin", server, "media_id", mediaID, "size", m.Size, "legacy", rf.Legacy)
 	return m, nil
 }
 
