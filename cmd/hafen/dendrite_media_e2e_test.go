@@ -17,8 +17,14 @@ import (
 // from Hafen exercises Hafen's federation media endpoints.
 func TestDendriteMediaEndToEnd(t *testing.T) {
 	dendritetest.Require(t)
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) { testDendriteMedia(t, dbArgs(t)) })
+	}
+}
+
+func testDendriteMedia(t *testing.T, dbArgs []string) {
 	d := dendritetest.Start(t)
-	h := startFedServer(t, "--log-level", "debug")
+	h := startFedServer(t, append([]string{"--log-level", "debug"}, dbArgs...)...)
 	ctx := context.Background()
 	dan := register(t, d.ClientURL, "dan")
 	bob := register(t, h.base, "bob")
