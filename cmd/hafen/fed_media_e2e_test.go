@@ -10,6 +10,8 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -221,5 +223,26 @@ func readParts(t *testing.T, resp *http.Response) []part {
 		}
 		b, _ := io.ReadAll(p)
 		out = append(out, part{p.Header.Get("Content-Type"), p.Header.Get("Content-Disposition"), string(b)})
+	}
+}
+
+// TestURLPreviewConfigEndToEnd: previews are off by default (404
+// M_UNRECOGNIZED); switched on, a served server refuses pages on loopback
+// and denied host names with 403 M_FORBIDDEN (the private-address check
+// cannot be switched off in a real server).
+func TestURLPreviewConfigEndToEnd(t *testing.T) {
+	page := "http://127.0.0.1:1/page"
+	off, _, _ := startServe(t, filepath.Join(t.TempDir(), "data"), "--open-registration", "--rate-limit=false")
+	tok := register(t, off, "alice").AccessToken
+	if st, _, body := rawGet(t, off, tok, "/_matrix/client/v1/media/preview_url?url="+url.QueryEscape(page)); st != 404 || !strings.Contains(string(body), "M_UNRECOGNIZED") {
+		t.Fatalf("preview with previews off = %d %s", st, body)
+	}
+	on, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), "--open-registration", "--rate-limit=false",
+		"--media-url-preview-enabled", "--media-url-preview-deny-hosts", "*.corp.example,intranet.example")
+	tok = register(t, on, "alice").AccessToken
+	for _, u := range []string{page, "http://[::1]:1/", "http://intranet.example/", "https://wiki.corp.example/page"} {
+		if st, _, body := rawGet(t, on, tok, "/_matrix/client/v1/media/preview_url?url="+url.QueryEscape(u)); st != 403 || !strings.Contains(string(body), "M_FORBIDDEN") {
+			t.Errorf("preview of %s = %d %s, want 403 M_FORBIDDEN\n%s", u, st, body, logs)
+		}
 	}
 }
