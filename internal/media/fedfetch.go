@@ -102,6 +102,8 @@ func remoteErr(err error) error {
 		return err
 	case he.Status == http.StatusNotFound:
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case he.Status == http.StatusGatewayTimeout && he.Errcode == matrixerr.KindNotYetUploaded.Code():
+		return fmt.Errorf("%w: %w", ErrNotYetUploaded, err)
 	case he.Status == http.StatusBadRequest:
 		return fmt.Errorf("%w: %w", ErrNotImage, err)
 	case he.Status == http.StatusRequestEntityTooLarge, he.Status == http.StatusBadGateway && he.Errcode == matrixerr.KindTooLarge.Code():

@@ -102,6 +102,8 @@ type Service struct {
 	// fetches lets concurrent requests for one remote file share one
 	// fetch.
 	fetches flights[store.Media]
+	// failed remembers recent failed fetches of remote media.
+	failed failures
 }
 
 // maxConcurrentThumbnails is how many thumbnails are generated at once.

@@ -92,8 +92,13 @@ func (s *Service) getRemote(ctx context.Context, server id.ServerName, mediaID s
 		return store.Media{}, fmt.Errorf("remote media %s/%s not cached: %w", server, mediaID, ErrNotFound)
 	}
 	_ = wait // the other server applies its own wait; see Fetcher
-	return s.fetches.do(ctx, "download "+string(server)+"/"+mediaID, func() (store.Media, error) {
-		return s.fetchRemote(ctx, server, mediaID)
+	key := "download " + string(server) + "/" + mediaID
+	return s.fetches.do(ctx, key, func() (m store.Media, err error) {
+		err = s.fetchOnce(key, func() error {
+			m, err = s.fetchRemote(ctx, server, mediaID)
+			return err
+		})
+		return m, err
 	})
 }
 
@@ -149,10 +154,72 @@ func classifyRemote(err error) error {
 	switch {
 	case errors.Is(err, ErrTooLarge):
 		return fmt.Errorf("%w: %w", ErrRemoteTooLarge, err)
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotImage):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotImage), errors.Is(err, ErrNotYetUploaded):
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrRemoteUnavailable, err)
+}
+
+// failureTTL is how long a failed fetch of remote media is answered from
+// memory: clients retrying a missing or unreachable file do not turn into
+// a stream of requests to the other server.
+const failureTTL = 30 * time.Second
+
+// maxFailures bounds the failed fetches remembered.
+const maxFailures = 10000
+
+// failures remembers recent failed fetches by key. The zero value is
+// ready.
+type failures struct {
+	mu sync.Mutex
+	m  map[string]failure
+}
+
+type failure struct {
+	err   error
+	until time.Time
+}
+
+// get returns the remembered failure of key, if it has not expired.
+func (f *failures) get(key string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl, ok := f.m[key]; ok && now.Before(fl.until) {
+		return fl.err
+	}
+	return nil
+}
+
+// add remembers a failure of key for failureTTL; when full, it first drops
+// expired entries, then arbitrary ones.
+func (f *failures) add(key string, err error, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[string]failure{}
+	}
+	if len(f.m) >= maxFailures {
+		for k, fl := range f.m {
+			if !now.Before(fl.until) || len(f.m) >= maxFailures {
+				delete(f.m, k)
+			}
+		}
+	}
+	f.m[key] = failure{err: err, until: now.Add(failureTTL)}
+}
+
+// fetchOnce runs fetch for key unless it failed within failureTTL, and
+// remembers a failure that another try soon would repeat (not found,
+// unreachable).
+func (s *Service) fetchOnce(key string, fetch func() error) error {
+	if err := s.failed.get(key, s.now()); err != nil {
+		return err
+	}
+	err := fetch()
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrRemoteUnavailable) {
+		s.failed.add(key, err, s.now())
+	}
+	return err
 }
 
 // remoteThumbnail returns a thumbnail of another server's media: cached,
@@ -180,7 +247,7 @@ func (s *Service) remoteThumbnail(ctx context.Context, server id.ServerName, med
 	}
 	key := fmt.Sprintf("thumbnail %s/%s %dx%d %s", server, mediaID, size.width, size.height, size.method)
 	_, err = s.fetches.do(ctx, key, func() (store.Media, error) {
-		return store.Media{}, s.fetchRemoteThumbnail(ctx, server, mediaID, size)
+		return store.Media{}, s.fetchOnce(key, func() error { return s.fetchRemoteThumbnail(ctx, server, mediaID, size) })
 	})
 	if errors.Is(err, ErrNotImage) || errors.Is(err, ErrRemoteTooLarge) {
 		return store.Thumbnail{}, nil, err

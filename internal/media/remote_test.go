@@ -128,6 +128,18 @@ func TestRemoteMediaFetch(t *testing.T) {
 		if _, err := s.Get(ctx, "new.example", "missing", 0); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("missing remote media: err = %v, want ErrNotFound", err)
 		}
+		// The failure is remembered for a while: a client retrying does
+		// not make the other server answer again.
+		before := len(fed.calls)
+		if _, err := s.Get(ctx, "new.example", "missing", 0); !errors.Is(err, ErrNotFound) || len(fed.calls) != before {
+			t.Fatalf("missing remote media again: err = %v, %d more requests, want ErrNotFound and none", err, len(fed.calls)-before)
+		}
+		later := time.Now().Add(failureTTL + time.Second)
+		s.Now = func() time.Time { return later }
+		if _, err := s.Get(ctx, "new.example", "missing", 0); !errors.Is(err, ErrNotFound) || len(fed.calls) != before+1 {
+			t.Fatalf("missing remote media after %v: err = %v, %d more requests, want 1", failureTTL, err, len(fed.calls)-before)
+		}
+		s.Now = nil
 		// Cached: served without asking again, with allow_remote=false too.
 		n := len(fed.calls)
 		if _, err := s.Lookup(ctx, "new.example", "inline", 0, false); err != nil || len(fed.calls) != n {
