@@ -36,6 +36,8 @@ var _ FederationClient = (*federation.Client)(nil)
 // M_UNRECOGNIZED, as the spec says, or a 404/405 without a Matrix error),
 // the deprecated /_matrix/media/v3 endpoints with allow_remote=false.
 type FederationFetcher struct {
+	// Client makes the requests (signed, with federation's resolution,
+	// timeouts and private-address guard).
 	Client FederationClient
 }
 
