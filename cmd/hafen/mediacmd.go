@@ -26,8 +26,9 @@ const mediaUsage = `usage:
 stats prints the disk space the media directory takes and the media
 counted by kind (uploaded here, cached from other servers, thumbnails,
 reserved, quarantined). purge-remote removes other servers' media cached
-here longer ago than --older-than (30d, 12h, 90m; quarantined media stays):
-it is fetched again when someone asks for it. While the server runs, the
+here longer ago than --older-than (30d, 12h, 90m; quarantined media stays),
+with its thumbnails, and thumbnails fetched without their original
+whatever their age: all of it is fetched again when someone asks for it. While the server runs, the
 files themselves are removed by its janitor within the hour.`
 
 // mediaSettings are the settings media commands take as flags.
