@@ -25,6 +25,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/e2ee"
+	"github.com/hafenchat/hafen/internal/federation"
 	"github.com/hafenchat/hafen/internal/fedevents"
 	"github.com/hafenchat/hafen/internal/fedfetch"
 	"github.com/hafenchat/hafen/internal/fedjoin"
@@ -141,6 +142,14 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Media.Remote = media.FederationFetcher{Client: fed.client}
 	cs.Media.Logger = logger
 	fed.api.Media = cs.Media
+	// With the legacy endpoints off, media stored before they were first
+	// switched off stays available to them (the spec's freeze).
+	if cs.LegacyFrozenSince, err = cs.Media.FreezeLegacy(ctx, !cfg.Media.LegacyUnauthenticated); err != nil {
+		return err
+	}
+	if cfg.Media.URLPreview.Enabled {
+		cs.Previews = newPreviewer(cfg.Media.URLPreview, cs.Media)
+	}
 	// The media janitor removes expired reservations and files without a
 	// row, hourly, until shutdown.
 	janitorCtx, stopJanitor := context.WithCancel(ctx)
@@ -292,6 +301,8 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 			Files:          media.DirFiles{Root: cfg.MediaDir()},
 			MaxUploadSize:  int64(cfg.Media.MaxUploadSize),
 			MaxImagePixels: int64(cfg.Media.MaxImagePixels),
+			MaxRemoteSize:  int64(cfg.Media.MaxRemoteSize),
+			Quota:          int64(cfg.Media.UserQuota),
 		},
 		LegacyMedia: cfg.Media.LegacyUnauthenticated,
 	}
@@ -317,6 +328,25 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 		})
 	}
 	return s
+}
+
+// newPreviewer builds the URL previewer: its client never connects to
+// non-public addresses or the configured deny lists (validated by
+// config.Load).
+func newPreviewer(c config.URLPreview, m *media.Service) *media.Previewer {
+	deny, _ := c.DenyPrefixes()
+	client := federation.NewGuardedHTTPClient(federation.GuardConfig{
+		Deny: deny,
+		DenyHost: func(host string) error {
+			if c.HostDenied(host) {
+				return federation.ErrDeniedHost
+			}
+			return nil
+		},
+		Timeout:      media.DefaultPreviewTimeout,
+		MaxRedirects: 5,
+	})
+	return &media.Previewer{Media: m, Client: client}
 }
 
 // openStore opens the configured database.

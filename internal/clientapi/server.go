@@ -171,6 +171,13 @@ type Server struct {
 	Spaces Spaces
 	// Media is the content repository; nil leaves its endpoints out.
 	Media *media.Service
+	// LegacyFrozenSince is when the legacy media endpoints were switched
+	// off (LegacyMedia false): media stored before it is still served by
+	// them. Zero serves none.
+	LegacyFrozenSince time.Time
+	// Previews makes URL previews; nil leaves preview_url unimplemented
+	// (404 M_UNRECOGNIZED), the default.
+	Previews *media.Previewer
 	// LegacyMedia serves the unauthenticated /_matrix/media/v3 download
 	// and thumbnail endpoints; off, they answer 404 M_NOT_FOUND.
 	LegacyMedia bool

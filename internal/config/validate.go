@@ -114,6 +114,20 @@ func (c *Config) Validate() error {
 	if c.Media.MaxImagePixels <= 0 {
 		add("media.max_image_pixels: must be positive")
 	}
+	if _, err := c.Media.URLPreview.DenyPrefixes(); err != nil {
+		add("%v", err)
+	}
+	for _, h := range c.Media.URLPreview.DenyHosts {
+		if h == "" || strings.ContainsAny(strings.TrimPrefix(h, "*."), "*/: ") {
+			add("media.url_preview.deny_hosts: %q is not a host name or *.domain", h)
+		}
+	}
+	if c.Media.UserQuota < 0 {
+		add("media.user_quota: must be 0 (no quota) or positive")
+	}
+	if c.Media.MaxRemoteSize < 0 {
+		add("media.max_remote_size: must be 0 (max_upload_size) or positive")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

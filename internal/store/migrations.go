@@ -180,6 +180,11 @@ var migrations = []migration{
 		name:       "content reports and events by timestamp",
 		statements: []string{reportsSchema, eventsTimestampIndex},
 	},
+	{
+		version:    27,
+		name:       "media legacy freeze",
+		statements: []string{mediaLegacyFreezeSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
