@@ -37,6 +37,7 @@ import (
 	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
+	"github.com/hafenchat/hafen/internal/userdir"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish.
@@ -125,7 +126,16 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	defer sender.Stop()
 	fed.api.Contacted = sender.Contacted
 
+	// The user directory's index follows the stream on a goroutine of its
+	// own consumer.
+	users := userdir.New(userdir.Config{DB: db, Stream: events, Logger: logger})
+	if err := users.Start(ctx); err != nil {
+		return fmt.Errorf("start user directory: %w", err)
+	}
+	defer users.Stop()
+
 	cs := newClientServer(cfg, db)
+	cs.UserDirectory = users
 	cs.Sync = syncer
 	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers}
 	syncer.SetE2EE(keys)

@@ -73,6 +73,7 @@ func (s *Server) Routes(rt *httpapi.Router) {
 
 	s.roomRoutes(rt, s.Rooms)
 	rt.Handle("GET /_matrix/client/v1/rooms/{roomId}/hierarchy", s.authed(s.getSpaceHierarchy))
+	rt.Handle("POST /_matrix/client/v3/user_directory/search", s.authed(s.searchUserDirectory))
 
 	if s.Media != nil {
 		s.mediaRoutes(rt)

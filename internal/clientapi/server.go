@@ -164,6 +164,9 @@ type Server struct {
 	KeyBackups KeyBackups
 	// ToDevice sends to-device messages.
 	ToDevice ToDevice
+	// UserDirectory finds users by name; nil makes its endpoint answer
+	// M_UNRECOGNIZED.
+	UserDirectory UserDirectory
 	// Spaces walks space trees; nil makes /hierarchy answer
 	// M_UNRECOGNIZED.
 	Spaces Spaces

@@ -115,8 +115,6 @@ var unimplementedOps = []unimplementedOp{
 	{"queryUserByID", "GET", "/_matrix/client/v3/thirdparty/user"},
 	// threads_list.yaml
 	{"getThreadRoots", "GET", "/_matrix/client/v1/rooms/{roomId}/threads"},
-	// users.yaml
-	{"searchUserDirectory", "POST", "/_matrix/client/v3/user_directory/search"},
 }
 
 // registerUnimplemented registers the operations of unimplementedOps, each
