@@ -106,7 +106,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		return err
 	}
 	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos,
-		AccountDataPos: adPos, ReceiptPos: rcPos})
+		AccountDataPos: adPos, ReceiptPos: rcPos, Presence: presenceConfig(cfg)})
 	if err := syncer.Start(ctx); err != nil {
 		return fmt.Errorf("start sync: %w", err)
 	}
@@ -163,6 +163,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.AccountData = ads
 	cs.Receipts = &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded}
 	cs.Typing = syncer
+	cs.Presence = syncer
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()
@@ -381,4 +382,18 @@ func hostOf(serverName string) string {
 		return h
 	}
 	return strings.Trim(serverName, "[]")
+}
+
+// presenceConfig turns the presence settings into sync's presence
+// configuration.
+func presenceConfig(cfg config.Config) clientsync.PresenceConfig {
+	return clientsync.PresenceConfig{
+		Enabled:        cfg.Presence != "off",
+		IdleTimeout:    time.Duration(cfg.PresenceIdleSeconds) * time.Second,
+		OfflineTimeout: time.Duration(cfg.PresenceOfflineSeconds) * time.Second,
+		// TODO(#8): with presence "on", send local users' changes to the
+		// servers they share rooms with as m.presence EDUs (Changed), and
+		// take other servers' m.presence EDUs into sync, once the
+		// federation sender carries EDUs.
+	}
 }

@@ -158,6 +158,8 @@ type Server struct {
 	Receipts Receipts
 	// Typing holds who is typing (sync's memory).
 	Typing Typing
+	// Presence holds users' presence (sync's memory).
+	Presence Presence
 	// Keys keeps the end-to-end encryption keys.
 	Keys Keys
 	// KeyBackups keeps users' server-side key backups.

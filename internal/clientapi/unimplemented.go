@@ -73,9 +73,6 @@ var unimplementedOps = []unimplementedOp{
 	{"peekEvents", "GET", "/_matrix/client/v3/events"},
 	// policy_server.yaml
 	{"getWellknownPolicy", "GET", "/.well-known/matrix/policy_server"},
-	// presence.yaml
-	{"setPresence", "PUT", "/_matrix/client/v3/presence/{userId}/status"},
-	{"getPresence", "GET", "/_matrix/client/v3/presence/{userId}/status"},
 	// pusher.yaml
 	{"getPushers", "GET", "/_matrix/client/v3/pushers"},
 	{"postPusher", "POST", "/_matrix/client/v3/pushers/set"},

@@ -34,6 +34,17 @@ func (c *Config) Validate() error {
 	default:
 		add("sqlite_synchronous: %q is not one of full, normal", c.SQLiteSynchronous)
 	}
+	switch c.Presence {
+	case "on", "local", "off":
+	default:
+		add("presence: %q is not one of on, local, off", c.Presence)
+	}
+	if c.PresenceIdleSeconds < 10 || c.PresenceIdleSeconds > 86400 {
+		add("presence_idle_seconds: %d is not between 10 and 86400", c.PresenceIdleSeconds)
+	}
+	if c.PresenceOfflineSeconds < 5 || c.PresenceOfflineSeconds > 86400 {
+		add("presence_offline_seconds: %d is not between 5 and 86400", c.PresenceOfflineSeconds)
+	}
 	if _, err := c.MemoryLimitBytes(); err != nil {
 		add("%w", err)
 	}
