@@ -33,6 +33,7 @@ import (
 	"github.com/hafenchat/hafen/internal/media"
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/receipts"
+	"github.com/hafenchat/hafen/internal/relations"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store"
@@ -113,9 +114,13 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	defer syncer.Stop()
 	// The federation sender queues the events of local users for the
 	// other servers in their rooms and sends them, on goroutines it owns.
+	// The keys of end-to-end encryption: remote users' keys are asked of
+	// their servers, local device list changes announced to them.
+	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers, Remote: fed.client}
 	sender, err := fedsender.New(fedsender.Config{
 		DB: db, Stream: events, Client: fed.client, ServerName: id.ServerName(cfg.ServerName), From: pos,
 		MaxBackoff: time.Duration(cfg.FederationMaxBackoffSeconds) * time.Second, Logger: logger,
+		DeviceLists: keys,
 	})
 	if err != nil {
 		return err
@@ -125,6 +130,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 	defer sender.Stop()
 	fed.api.Contacted = sender.Contacted
+	keys.Federation = sender
 
 	// The user directory's index follows the stream on a goroutine of its
 	// own consumer.
@@ -136,8 +142,24 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 
 	cs := newClientServer(cfg, db)
 	cs.UserDirectory = users
+	// Other servers' media is fetched over federation and cached; this
+	// server's is served to them.
+	cs.Media.Remote = media.FederationFetcher{Client: fed.client}
+	cs.Media.Logger = logger
+	fed.api.Media = cs.Media
+	// The media janitor removes expired reservations and files without a
+	// row, hourly, until shutdown.
+	janitorCtx, stopJanitor := context.WithCancel(ctx)
+	janitorDone := make(chan struct{})
+	go func() {
+		defer close(janitorDone)
+		cs.Media.Run(janitorCtx, 0)
+	}()
+	defer func() {
+		stopJanitor()
+		<-janitorDone
+	}()
 	cs.Sync = syncer
-	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers}
 	syncer.SetE2EE(keys)
 	cs.Keys, cs.KeyBackups, cs.ToDevice = keys, keys, keys
 	// The account service tells the keys' cache when devices go.
@@ -145,31 +167,39 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	serverName := id.ServerName(cfg.ServerName)
 	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms, Remote: fed.client}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
+	// Rooms of other servers are joined, and their aliases and users'
+	// profiles looked up, over federation.
+	remote := &fedjoin.Service{
+		Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
+		Rooms:  rooms,
+	}
+	profiles.Remote = remote
 	cs.Rooms = &clientapi.Rooms{
-		Service:   rooms,
-		Store:     db,
-		Directory: dir,
-		Profiles:  profiles,
-		// Rooms of other servers are joined over federation.
-		RemoteJoins: &fedjoin.Service{
-			Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
-			Rooms:  rooms,
-		},
+		Service:     rooms,
+		Store:       db,
+		Directory:   dir,
+		Profiles:    profiles,
+		RemoteJoins: remote,
+		Relations:   &relations.Service{DB: db},
 	}
 	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
 	cs.Spaces = spaceTrees
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
 	cs.AccountData = ads
-	cs.Receipts = &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded}
-	cs.Typing = syncer
+	rcs := &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded, ServerName: serverName, Federation: sender}
+	cs.Receipts = rcs
+	// Typing goes to sync's memory and, for rooms with users of other
+	// servers, to those servers.
+	cs.Typing = &fedsender.Typing{Local: syncer, Sender: sender}
 	cs.Presence = syncer
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
-	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger}
-	fed.api.Profiles, fed.api.Directory, fed.api.Spaces = profiles, dir, spaceTrees
+	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger,
+		EDUs: fedevents.EDUs{Typing: syncer, Receipts: rcs, Devices: keys}}
+	fed.api.Profiles, fed.api.Directory, fed.api.E2EE, fed.api.Spaces = profiles, dir, keys, spaceTrees
 	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()

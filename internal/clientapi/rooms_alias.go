@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/directory"
@@ -96,13 +97,29 @@ func (a *roomAPI) setRoomAlias(w http.ResponseWriter, r *http.Request, sess sess
 	return httpapi.OK(w, struct{}{})
 }
 
-// getRoomIDByAlias resolves a local alias.
+// getRoomIDByAlias resolves an alias: a local one from the directory,
+// another server's by asking that server.
 //
 // GET /_matrix/client/v3/directory/room/{roomAlias}
 func (a *roomAPI) getRoomIDByAlias(w http.ResponseWriter, r *http.Request) error {
 	alias, err := pathAlias(r)
 	if err != nil {
 		return err
+	}
+	if alias.Domain() != a.s.ServerName && a.remote != nil {
+		roomID, servers, err := a.remoteAlias(r.Context(), alias)
+		if err != nil {
+			return err
+		}
+		// remoteAlias puts the alias's server first; it may be listed
+		// again among the room's servers.
+		var unique []id.ServerName
+		for _, s := range servers {
+			if !slices.Contains(unique, s) {
+				unique = append(unique, s)
+			}
+		}
+		return httpapi.OK(w, map[string]any{"room_id": roomID, "servers": unique})
 	}
 	ra, err := a.dir.Lookup(r.Context(), alias)
 	if err != nil {

@@ -71,6 +71,9 @@ type Rooms struct {
 	// RemoteJoins joins rooms of other servers (*fedjoin.Service); nil
 	// when the server does not federate.
 	RemoteJoins RemoteJoiner
+	// Relations reads relationships between events (*relations.Service)
+	// for the relations and threads endpoints and bundled aggregations.
+	Relations Relations
 }
 
 // roomAPI serves the room and profile endpoints. It reuses the Server's
@@ -82,6 +85,7 @@ type roomAPI struct {
 	dir      Directory
 	profiles Profiles
 	remote   RemoteJoiner
+	rel      Relations
 }
 
 // roomRoutes registers the room and profile endpoints, one per line. A nil
@@ -90,7 +94,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	if rooms == nil {
 		return
 	}
-	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins}
+	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins, rel: rooms.Relations}
 	const v3 = "/_matrix/client/v3"
 
 	rt.Handle("POST "+v3+"/createRoom", s.authed(s.limited(ActionCreateRoom, a.createRoom)))
@@ -139,6 +143,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("GET "+v3+"/presence/{userId}/status", s.authed(a.getPresence))
 
 	s.receiptRoutes(rt, a)
+	s.relationsRoutes(rt, a)
 }
 
 // pathRoomID parses the {roomId} path parameter: 400 M_INVALID_PARAM if it

@@ -81,10 +81,6 @@ var unimplementedOps = []unimplementedOp{
 	// registration.yaml
 	{"requestTokenToRegisterEmail", "POST", "/_matrix/client/v3/register/email/requestToken"},
 	{"requestTokenToRegisterMSISDN", "POST", "/_matrix/client/v3/register/msisdn/requestToken"},
-	// relations.yaml
-	{"getRelatingEvents", "GET", "/_matrix/client/v1/rooms/{roomId}/relations/{eventId}"},
-	{"getRelatingEventsWithRelType", "GET", "/_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}"},
-	{"getRelatingEventsWithRelTypeAndEventType", "GET", "/_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}"},
 	// report_content.yaml
 	{"reportRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/report"},
 	{"reportEvent", "POST", "/_matrix/client/v3/rooms/{roomId}/report/{eventId}"},
@@ -110,8 +106,6 @@ var unimplementedOps = []unimplementedOp{
 	{"queryUserByProtocol", "GET", "/_matrix/client/v3/thirdparty/user/{protocol}"},
 	{"queryLocationByAlias", "GET", "/_matrix/client/v3/thirdparty/location"},
 	{"queryUserByID", "GET", "/_matrix/client/v3/thirdparty/user"},
-	// threads_list.yaml
-	{"getThreadRoots", "GET", "/_matrix/client/v1/rooms/{roomId}/threads"},
 }
 
 // registerUnimplemented registers the operations of unimplementedOps, each

@@ -58,9 +58,15 @@ type Server struct {
 	Profiles Profiles
 	// Directory answers room alias queries (*directory.Service).
 	Directory Directory
+	// E2EE answers the device and key endpoints (*e2ee.Service); nil
+	// leaves them unrouted.
+	E2EE E2EE
 	// Spaces answers space hierarchy queries (*spaces.Service); nil
 	// answers 404 for every room.
 	Spaces Spaces
+	// Media serves this server's media (*media.Service); nil answers
+	// 404 to every media request.
+	Media Media
 	// Contacted, when set, is told the origin of every authenticated
 	// request before it is handled: the server is up (the federation
 	// sender retries its queue at once). It must not block.

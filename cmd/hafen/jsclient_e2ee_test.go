@@ -1,0 +1,241 @@
+//go:build goolm
+
+// The Megolm tests need mautrix's crypto machine, which uses its pure-Go
+// Olm (goolm) only with this build tag: go test -tags goolm ./cmd/hafen/
+
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// megolmClient is a Go client with mautrix's crypto machine: it uploads
+// its keys, tracks device lists, decrypts what it syncs and encrypts what
+// it sends.
+type megolmClient struct {
+	cli     *mautrix.Client
+	mach    *crypto.OlmMachine
+	events  chan *event.Event // decrypted messages and membership changes
+	syncErr chan error
+}
+
+func newMegolmClient(t *testing.T, base, name string) *megolmClient {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cli := register(t, base, name)
+	states := mautrix.NewMemoryStateStore()
+	cli.StateStore = states
+	mach := crypto.NewOlmMachine(cli, nil, crypto.NewMemoryStore(nil), states.(crypto.StateStore))
+	// Devices are trusted on first use; nobody cross-signs here.
+	mach.ShareKeysMinTrust = id.TrustStateUnset
+	if err := mach.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := mach.ShareKeys(ctx, -1); err != nil {
+		t.Fatalf("%s uploads its keys: %v", name, err)
+	}
+	c := &megolmClient{cli: cli, mach: mach, events: make(chan *event.Event, 64), syncErr: make(chan error, 1)}
+	syncer := cli.Syncer.(*mautrix.DefaultSyncer)
+	// The state store first, so that the crypto machine sees the room's
+	// members and encryption.
+	syncer.OnEvent(cli.StateStoreSyncHandler)
+	syncer.OnSync(mach.ProcessSyncResponse)
+	syncer.OnEventType(event.StateMember, mach.HandleMemberEvent)
+	syncer.OnEventType(event.StateMember, func(_ context.Context, evt *event.Event) { c.events <- evt })
+	syncer.OnEventType(event.EventEncrypted, func(ctx context.Context, evt *event.Event) {
+		dec, err := mach.DecryptMegolmEvent(ctx, evt)
+		if err != nil {
+			// Messages sent before the device joined the room have keys it
+			// was never sent; a test that waits for a message fails on it.
+			t.Logf("%s cannot decrypt %s: %v", name, evt.ID, err)
+			return
+		}
+		c.events <- dec
+	})
+	go func() { c.syncErr <- cli.SyncWithContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-c.syncErr
+	})
+	return c
+}
+
+// sendText sends an encrypted text message, sharing a new room key with
+// the room's members' devices first if there is none.
+func (c *megolmClient) sendText(ctx context.Context, room id.RoomID, text string) (id.EventID, error) {
+	msg := &event.MessageEventContent{MsgType: event.MsgText, Body: text}
+	enc, err := c.mach.EncryptMegolmEvent(ctx, room, event.EventMessage, msg)
+	if errors.Is(err, crypto.ErrNoGroupSession) {
+		members, merr := c.cli.StateStore.GetRoomJoinedOrInvitedMembers(ctx, room)
+		if merr != nil {
+			return "", merr
+		}
+		if serr := c.mach.ShareGroupSession(ctx, room, members); serr != nil {
+			return "", fmt.Errorf("share room key: %w", serr)
+		}
+		enc, err = c.mach.EncryptMegolmEvent(ctx, room, event.EventMessage, msg)
+	}
+	if err != nil {
+		return "", fmt.Errorf("encrypt: %w", err)
+	}
+	resp, err := c.cli.SendMessageEvent(ctx, room, event.EventEncrypted, enc)
+	if err != nil {
+		return "", err
+	}
+	return resp.EventID, nil
+}
+
+// await returns the first synced event for which match holds.
+func (c *megolmClient) await(t *testing.T, what string, match func(*event.Event) bool) *event.Event {
+	t.Helper()
+	timeout := time.After(jsWait)
+	for {
+		select {
+		case evt := <-c.events:
+			if match(evt) {
+				return evt
+			}
+		case err := <-c.syncErr:
+			t.Fatalf("%s's sync stopped while waiting for %s: %v", c.cli.UserID, what, err)
+		case <-timeout:
+			t.Fatalf("%s saw no %s within %s", c.cli.UserID, what, jsWait)
+		}
+	}
+}
+
+// joinedBy waits until c has synced user's join to room.
+func (c *megolmClient) joinedBy(t *testing.T, room id.RoomID, user id.UserID) {
+	t.Helper()
+	c.await(t, fmt.Sprintf("%s's join", user), func(evt *event.Event) bool {
+		return evt.RoomID == room && evt.GetStateKey() == string(user) && evt.Content.AsMember().Membership == event.MembershipJoin
+	})
+}
+
+// readsText waits until c has decrypted the message eventID and checks
+// its text.
+func (c *megolmClient) readsText(t *testing.T, eventID id.EventID, text string) {
+	t.Helper()
+	evt := c.await(t, "message "+string(eventID), func(evt *event.Event) bool {
+		return evt.ID == eventID && evt.Type == event.EventMessage
+	})
+	if !evt.Mautrix.WasEncrypted || evt.Content.AsMessage().Body != text {
+		t.Fatalf("%s read %+v (encrypted %v), want %q", c.cli.UserID, evt.Content.AsMessage(), evt.Mautrix.WasEncrypted, text)
+	}
+}
+
+// jsSends has the JS client send text to room and returns the event ID.
+func jsSends(t *testing.T, js *jsClient, room id.RoomID, text string) id.EventID {
+	t.Helper()
+	js.send(map[string]any{"cmd": "send", "room_id": room, "body": text})
+	return id.EventID(js.await("sent", nil).str("event_id"))
+}
+
+// jsReads waits until the JS client has decrypted eventID and checks its
+// text and sender.
+func jsReads(t *testing.T, js *jsClient, eventID id.EventID, sender id.UserID, text string) {
+	t.Helper()
+	got := js.await("message", func(m jsMsg) bool { return m.str("event_id") == string(eventID) })
+	if got.str("body") != text || got["encrypted"] != true || got.str("sender") != string(sender) {
+		t.Fatalf("the js client read %v, want %q from %s, encrypted", got, text, sender)
+	}
+}
+
+// TestJSClientMegolmWithGoClient has matrix-js-sdk with its Rust crypto
+// (Element Web's stack) and Go clients with mautrix's crypto machine
+// exchange Megolm-encrypted messages in an encrypted room through Hafen,
+// each decrypting the others': device keys, key queries, one-time key
+// claims (by each stack), room keys as Olm-encrypted to-device messages,
+// and device-list tracking when a third user joins later.
+func TestJSClientMegolmWithGoClient(t *testing.T) {
+	jsClientDir(t)
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			base, logs := startOpenServe(t, dbArgs(t))
+			ctx := t.Context()
+			alice := newMegolmClient(t, base, "alice")
+			bobCli := register(t, base, "bob")
+			bob := startJS(t, "e2ee.mjs", base, bobCli, logs)
+			keys := bob.await("ready", nil)
+
+			created, err := alice.cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+				Preset: "private_chat",
+				Invite: []id.UserID{bobCli.UserID},
+				InitialState: []*event.Event{{
+					Type:    event.StateEncryption,
+					Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+				}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			room := created.RoomID
+			bob.send(map[string]any{"cmd": "join", "room_id": room})
+			if joined := bob.await("joined", nil); joined["encrypted"] != true {
+				t.Fatalf("the js client sees the room as not encrypted: %v", joined)
+			}
+			alice.joinedBy(t, room, bobCli.UserID)
+
+			// JS → Go: bob's client claims a one-time key of alice's
+			// device, sends it the room key over Olm and encrypts.
+			fromJS := jsSends(t, bob, room, "hello from js")
+			raw, err := alice.cli.GetEvent(ctx, room, fromJS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if raw.Type != event.EventEncrypted {
+				t.Fatalf("bob's message is stored as %s, want m.room.encrypted", raw.Type.Type)
+			}
+			alice.readsText(t, fromJS, "hello from js")
+
+			// Go → JS: alice's client shares its own room key and encrypts.
+			fromGo, err := alice.sendText(ctx, room, "hello from go")
+			if err != nil {
+				t.Fatalf("alice sends: %v\n%s", err, logs)
+			}
+			jsReads(t, bob, fromGo, alice.cli.UserID, "hello from go")
+
+			// The JS device alice encrypted for is the one it reported.
+			dev, err := alice.mach.GetOrFetchDevice(ctx, bobCli.UserID, bobCli.DeviceID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(dev.IdentityKey) != keys.str("curve25519") || string(dev.SigningKey) != keys.str("ed25519") {
+				t.Fatalf("alice knows bob's device with keys %s/%s, it reported %v", dev.IdentityKey, dev.SigningKey, keys)
+			}
+
+			// Carol joins later: bob's client learns of her device from the
+			// membership and device lists, and shares its room key with her;
+			// carol's client claims a one-time key of bob's device.
+			carol := newMegolmClient(t, base, "carol")
+			if _, err := alice.cli.InviteUser(ctx, room, &mautrix.ReqInviteUser{UserID: carol.cli.UserID}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := carol.cli.JoinRoomByID(ctx, room); err != nil {
+				t.Fatal(err)
+			}
+			carol.joinedBy(t, room, carol.cli.UserID)
+			alice.joinedBy(t, room, carol.cli.UserID)
+			bob.await("member", func(m jsMsg) bool {
+				return m.str("user_id") == string(carol.cli.UserID) && m.str("membership") == "join"
+			})
+			toCarol := jsSends(t, bob, room, "hello carol")
+			carol.readsText(t, toCarol, "hello carol")
+			alice.readsText(t, toCarol, "hello carol")
+			fromCarol, err := carol.sendText(ctx, room, "hello from carol")
+			if err != nil {
+				t.Fatalf("carol sends: %v", err)
+			}
+			jsReads(t, bob, fromCarol, carol.cli.UserID, "hello from carol")
+			alice.readsText(t, fromCarol, "hello from carol")
+		})
+	}
+}

@@ -1,0 +1,80 @@
+// A matrix-js-sdk client with its Rust crypto (the stack of Element Web).
+//
+// Reports: {"event":"ready", ed25519, curve25519} once the first sync is
+// done; {"event":"message", room_id, event_id, sender, body, encrypted}
+// for every m.room.message it could read (decrypted if it was encrypted);
+// {"event":"undecryptable", ...} for an encrypted event it cannot decrypt
+// yet (the SDK retries when the room key arrives).
+// {"event":"member", room_id, user_id, membership} for every membership
+// change. Commands: {"cmd":"join", room_id} → {"event":"joined"};
+// {"cmd":"send", room_id, body} → {"event":"sent", event_id}.
+import "fake-indexeddb/auto";
+import { commands, emit, fail, newClient, sdk, startAndWaitPrepared } from "./lib.mjs";
+
+const client = newClient();
+
+function report(ev) {
+    if (ev.isDecryptionFailure()) {
+        emit({ event: "undecryptable", room_id: ev.getRoomId(), event_id: ev.getId(), reason: ev.decryptionFailureReason });
+    } else if (ev.getType() === "m.room.message") {
+        emit({
+            event: "message",
+            room_id: ev.getRoomId(),
+            event_id: ev.getId(),
+            sender: ev.getSender(),
+            body: ev.getContent().body,
+            encrypted: ev.isEncrypted(),
+        });
+    }
+}
+
+// An encrypted event is reported once its decryption ends (successfully
+// or not; a later success is reported again), a plain one at once.
+client.on(sdk.MatrixEventEvent.Decrypted, report);
+client.on(sdk.RoomEvent.Timeline, (ev) => {
+    if (!ev.isEncrypted()) report(ev);
+});
+
+client.on(sdk.RoomStateEvent.Members, (ev, state, member) => {
+    emit({ event: "member", room_id: member.roomId, user_id: member.userId, membership: member.membership });
+});
+
+// synced resolves once the client has synced its join to roomId and its
+// crypto has taken up the room's encryption, if any; it tells whether the
+// room is encrypted.
+async function synced(roomId) {
+    for (;;) {
+        const room = client.getRoom(roomId);
+        if (room?.getMyMembership() === "join") {
+            const encrypted = await client.getCrypto().isEncryptionEnabledInRoom(roomId);
+            if (encrypted || !room.currentState.getStateEvents("m.room.encryption", "")) return encrypted;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+}
+
+try {
+    await client.initRustCrypto({ useIndexedDB: false });
+    await startAndWaitPrepared(client);
+    const keys = await client.getCrypto().getOwnDeviceKeys();
+    emit({ event: "ready", ed25519: keys.ed25519, curve25519: keys.curve25519 });
+    for await (const cmd of commands()) {
+        switch (cmd.cmd) {
+            case "join":
+                await client.joinRoom(cmd.room_id);
+                emit({ event: "joined", room_id: cmd.room_id, encrypted: await synced(cmd.room_id) });
+                break;
+            case "send": {
+                const { event_id } = await client.sendTextMessage(cmd.room_id, cmd.body);
+                emit({ event: "sent", room_id: cmd.room_id, event_id });
+                break;
+            }
+            default:
+                throw new Error(`unknown command ${cmd.cmd}`);
+        }
+    }
+} catch (err) {
+    fail(err);
+}
+client.stopClient();
+process.exit(0);
