@@ -197,8 +197,15 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
+	edus := fedevents.EDUs{Typing: syncer, Receipts: rcs, Devices: keys}
+	if cfg.Presence == "on" {
+		// Presence crosses servers: local changes go to the servers
+		// sharing a room, other servers' updates come into sync.
+		syncer.FederatePresence(func(p clientsync.Presence) { sender.QueuePresence(presenceUpdate(p)) })
+		edus.Presence = syncer.RemotePresence
+	}
 	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger,
-		EDUs: fedevents.EDUs{Typing: syncer, Receipts: rcs, Devices: keys}}
+		EDUs: edus}
 	fed.api.Profiles, fed.api.Directory, fed.api.E2EE, fed.api.Spaces = profiles, dir, keys, spaceTrees
 	fed.api.Routes(fedRouter)
 
@@ -421,9 +428,11 @@ func presenceConfig(cfg config.Config) clientsync.PresenceConfig {
 		Enabled:        cfg.Presence != "off",
 		IdleTimeout:    time.Duration(cfg.PresenceIdleSeconds) * time.Second,
 		OfflineTimeout: time.Duration(cfg.PresenceOfflineSeconds) * time.Second,
-		// TODO(#8): with presence "on", send local users' changes to the
-		// servers they share rooms with as m.presence EDUs (Changed), and
-		// take other servers' m.presence EDUs into sync, once the
-		// federation sender carries EDUs.
 	}
+}
+
+// presenceUpdate turns sync's presence into the federation sender's.
+func presenceUpdate(p clientsync.Presence) fedsender.PresenceUpdate {
+	return fedsender.PresenceUpdate{UserID: p.UserID, Presence: p.State, StatusMsg: p.StatusMsg,
+		LastActiveAgo: p.LastActiveAgo, CurrentlyActive: p.CurrentlyActive}
 }

@@ -40,9 +40,14 @@ type PresenceConfig struct {
 	OfflineTimeout time.Duration
 	// Changed, when set, is told every change of a local user's presence
 	// (after it is recorded, without locks held): the hook for sending
-	// m.presence EDUs to other servers. It must not block.
+	// m.presence EDUs to other servers. It may read the database but must
+	// not wait for anything else. FederatePresence sets it later.
 	Changed func(Presence)
 }
+
+// remotePresenceTimeout is how long another server's user stays as their
+// server last said without a new update before showing as offline.
+const remotePresenceTimeout = 30 * time.Minute
 
 // Presence is a user's presence as the spec's m.presence content has it.
 type Presence struct {
@@ -84,6 +89,9 @@ type presenceEntry struct {
 	lastSeen time.Time
 	syncing  int
 	timer    *time.Timer
+	// remote marks a user of another server: their server reports
+	// idleness; only remotePresenceTimeout applies here.
+	remote bool
 }
 
 func (s *Service) presenceEnabled() bool { return s.presenceCfg.Enabled }
@@ -153,14 +161,66 @@ func (s *Service) updatePresence(user id.UserID, f func(e *presenceEntry, now ti
 		out = e.view(user, now, s.presenceCfg.IdleTimeout)
 	}
 	s.armPresenceTimer(user, e, now)
+	hook := s.presenceCfg.Changed
 	p.mu.Unlock()
 	if changed {
 		s.notifier.Poke()
-		if s.presenceCfg.Changed != nil {
-			s.presenceCfg.Changed(out)
+		if hook != nil && !e.remote {
+			hook(out)
 		}
 	}
 }
+
+// FederatePresence sets the hook told of local users' presence changes
+// (see PresenceConfig.Changed).
+func (s *Service) FederatePresence(changed func(Presence)) {
+	s.presence.mu.Lock()
+	s.presenceCfg.Changed = changed
+	s.presence.mu.Unlock()
+}
+
+// RemotePresence takes the push list of an m.presence EDU from origin
+// (already cut down to origin's users): each user's presence as their
+// server reports it.
+func (s *Service) RemotePresence(_ context.Context, origin id.ServerName, content json.RawMessage) {
+	if !s.presenceEnabled() {
+		return
+	}
+	var c struct {
+		Push []struct {
+			UserID          id.UserID `json:"user_id"`
+			Presence        string    `json:"presence"`
+			StatusMsg       *string   `json:"status_msg"`
+			LastActiveAgo   int64     `json:"last_active_ago"`
+			CurrentlyActive bool      `json:"currently_active"`
+		} `json:"push"`
+	}
+	if json.Unmarshal(content, &c) != nil {
+		return
+	}
+	for _, u := range c.Push {
+		if u.UserID.Domain() != origin {
+			continue
+		}
+		switch u.Presence {
+		case PresenceOnline, PresenceUnavailable, PresenceOffline:
+		default:
+			continue
+		}
+		if u.StatusMsg != nil && len(*u.StatusMsg) > maxRemoteStatusBytes {
+			continue
+		}
+		s.updatePresence(u.UserID, func(e *presenceEntry, now time.Time) {
+			e.remote = true
+			e.state, e.statusMsg, e.lastSeen = u.Presence, u.StatusMsg, now
+			e.lastActive = now.Add(-time.Duration(max(u.LastActiveAgo, 0)) * time.Millisecond)
+		})
+	}
+}
+
+// maxRemoteStatusBytes bounds the status message taken from another
+// server.
+const maxRemoteStatusBytes = 1024
 
 // record takes the next position for a change of user. Called with p.mu
 // held.
@@ -181,10 +241,13 @@ func sameStatus(a, b *string) bool {
 // sync running. Called with presence.mu held.
 func (s *Service) armPresenceTimer(user id.UserID, e *presenceEntry, now time.Time) {
 	var next time.Time
-	if e.state == PresenceOnline {
+	if e.remote && e.state != PresenceOffline {
+		next = e.lastSeen.Add(remotePresenceTimeout)
+	}
+	if e.state == PresenceOnline && !e.remote {
 		next = e.lastActive.Add(s.presenceCfg.IdleTimeout)
 	}
-	if e.state != PresenceOffline && e.state != "" && e.syncing == 0 {
+	if e.state != PresenceOffline && e.state != "" && e.syncing == 0 && !e.remote {
 		off := e.lastSeen.Add(s.presenceCfg.OfflineTimeout)
 		if next.IsZero() || off.Before(next) {
 			next = off
@@ -207,6 +270,12 @@ func (s *Service) armPresenceTimer(user id.UserID, e *presenceEntry, now time.Ti
 // presenceTimeout applies the timeouts that have passed.
 func (s *Service) presenceTimeout(user id.UserID) {
 	s.updatePresence(user, func(e *presenceEntry, now time.Time) {
+		if e.remote {
+			if now.Sub(e.lastSeen) >= remotePresenceTimeout {
+				e.state = PresenceOffline
+			}
+			return
+		}
 		if e.state == PresenceOnline && now.Sub(e.lastActive) >= s.presenceCfg.IdleTimeout {
 			e.state = PresenceUnavailable
 		}

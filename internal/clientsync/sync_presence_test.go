@@ -124,12 +124,33 @@ func testSyncPresence(t *testing.T) {
 		t.Errorf("after set_presence=unavailable alice = %+v", got)
 	}
 
+	// Another server's users, as its m.presence EDUs say: only its own
+	// users, never sent on, offline after the remote timeout.
+	remote, foreign := id.UserID("@dan:other.test"), id.UserID("@eve:evil.test")
+	s.RemotePresence(h.ctx, "other.test", json.RawMessage(`{"push":[
+		{"user_id":"@dan:other.test","presence":"online","status_msg":"remote","last_active_ago":5000,"currently_active":true},
+		{"user_id":"@eve:evil.test","presence":"online"}]}`))
+	if got := s.GetPresence(remote); got.State != PresenceOnline || got.StatusMsg == nil || *got.StatusMsg != "remote" || got.LastActiveAgo != 5000 {
+		t.Errorf("remote user's presence = %+v", got)
+	}
+	if got := s.GetPresence(foreign); got.State != PresenceOffline {
+		t.Errorf("a user of another server than the EDU's origin was taken: %+v", got)
+	}
+	advance(remotePresenceTimeout)
+	s.presenceTimeout(remote)
+	if got := s.GetPresence(remote); got.State != PresenceOffline {
+		t.Errorf("remote user after the remote timeout = %+v, want offline", got)
+	}
+
 	mu.Lock()
 	defer mu.Unlock()
 	var states []string
 	for _, p := range hooked {
 		if p.UserID == alice {
 			states = append(states, p.State)
+		}
+		if p.UserID.Domain() != testServer {
+			t.Errorf("another server's user %s reached the federation hook", p.UserID)
 		}
 	}
 	want := []string{"online", "unavailable", "offline", "online", "unavailable", "offline", "unavailable"}

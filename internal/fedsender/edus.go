@@ -82,7 +82,8 @@ func (s *Sender) QueueTyping(dests []id.ServerName, roomID id.RoomID, user id.Us
 }
 
 // takeTyping removes and returns up to limit typing EDUs waiting for the
-// destination.
+// destination, and the presence updates waiting for it as one m.presence
+// EDU when the limit leaves room.
 func (s *Sender) takeTyping(name id.ServerName, limit int) ([]json.RawMessage, error) {
 	s.mu.Lock()
 	m := s.typing[name]
@@ -108,7 +109,18 @@ func (s *Sender) takeTyping(name id.ServerName, limit int) ([]json.RawMessage, e
 		delete(s.typing, name)
 	}
 	s.mu.Unlock()
-	out := make([]json.RawMessage, 0, len(keys))
+	out := make([]json.RawMessage, 0, len(keys)+1)
+	if len(keys) < limit {
+		// The presence updates waiting ride in the same slot: one
+		// m.presence EDU carries them all.
+		p, err := s.takePresence(name)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			out = append(out, p)
+		}
+	}
 	for i, k := range keys {
 		content, err := json.Marshal(map[string]any{"room_id": k.room, "user_id": k.user, "typing": states[i]})
 		if err != nil {
@@ -124,12 +136,13 @@ func (s *Sender) takeTyping(name id.ServerName, limit int) ([]json.RawMessage, e
 }
 
 // setDown records whether the destination is in backoff; going down drops
-// the typing notifications waiting for it.
+// the typing notifications and presence updates waiting for it.
 func (s *Sender) setDown(d *destination, down bool) {
 	s.mu.Lock()
 	d.down = down
 	if down {
 		delete(s.typing, d.name)
+		delete(s.presence, d.name)
 	}
 	s.mu.Unlock()
 }

@@ -69,10 +69,11 @@ type Sender struct {
 	members  *memberCache
 
 	// mu guards dests, each destination's pending and down flags, and
-	// the typing notifications waiting (LOCKS.md).
-	mu     sync.Mutex
-	dests  map[id.ServerName]*destination
-	typing map[id.ServerName]map[typingKey]bool
+	// the typing notifications and presence updates waiting (LOCKS.md).
+	mu       sync.Mutex
+	dests    map[id.ServerName]*destination
+	typing   map[id.ServerName]map[typingKey]bool
+	presence map[id.ServerName]map[id.UserID]json.RawMessage
 	// runCtx ends the destination goroutines; wg waits for them.
 	runCtx  context.Context
 	cancel  context.CancelFunc
@@ -121,6 +122,7 @@ func New(cfg Config) (*Sender, error) {
 		cfg.Now = time.Now
 	}
 	s := &Sender{cfg: cfg, dests: map[id.ServerName]*destination{}, typing: map[id.ServerName]map[typingKey]bool{},
+		presence:   map[id.ServerName]map[id.UserID]json.RawMessage{},
 		devicePoke: make(chan struct{}, 1), members: newMemberCache(cfg.DB, cfg.ServerName)}
 	s.consumer = stream.NewConsumer(stream.ConsumerConfig{
 		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
