@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ import (
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/media"
 	"github.com/hafenchat/hafen/internal/profile"
+	"github.com/hafenchat/hafen/internal/push"
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/relations"
 	"github.com/hafenchat/hafen/internal/room"
@@ -185,7 +187,18 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
 	cs.Spaces = spaceTrees
 	cs.Filters = &filter.Service{DB: db}
-	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
+	// The push consumer finds each local user's notifications on a
+	// goroutine of its own.
+	notifier := push.NewNotifier(push.NotifierConfig{DB: db, Stream: events, Rooms: rooms, ServerName: serverName, From: pos, Logger: logger})
+	if err := notifier.Start(ctx); err != nil {
+		return fmt.Errorf("start push notifier: %w", err)
+	}
+	defer notifier.Stop()
+	cs.Push = &push.Service{DB: db}
+	ads := &accountdata.Service{DB: db, Changed: func(user id.UserID, roomID id.RoomID, typ string, content json.RawMessage, pos int64) {
+		syncer.AccountDataChanged(user, roomID, typ, content, pos)
+		notifier.AccountDataChanged(user, roomID, typ, content, pos)
+	}}
 	cs.AccountData = ads
 	rcs := &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded, ServerName: serverName, Federation: sender}
 	cs.Receipts = rcs

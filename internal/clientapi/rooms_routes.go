@@ -141,6 +141,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 
 	rt.Handle("PUT "+v3+"/presence/{userId}/status", s.authed(a.setPresence))
 	rt.Handle("GET "+v3+"/presence/{userId}/status", s.authed(a.getPresence))
+	rt.Handle("GET "+v3+"/notifications", s.authed(a.getNotifications))
 
 	s.receiptRoutes(rt, a)
 	s.relationsRoutes(rt, a)

@@ -56,8 +56,6 @@ var unimplementedOps = []unimplementedOp{
 	{"generateLoginToken", "POST", "/_matrix/client/v1/login/get_token"},
 	// mutual_rooms.yaml
 	{"getMutualRooms", "GET", "/_matrix/client/v1/mutual_rooms"},
-	// notifications.yaml
-	{"getNotifications", "GET", "/_matrix/client/v3/notifications"},
 	// oauth_server_metadata.yaml
 	{"getAuthMetadata", "GET", "/_matrix/client/v1/auth_metadata"},
 	// old_sync.yaml
@@ -73,9 +71,6 @@ var unimplementedOps = []unimplementedOp{
 	{"peekEvents", "GET", "/_matrix/client/v3/events"},
 	// policy_server.yaml
 	{"getWellknownPolicy", "GET", "/.well-known/matrix/policy_server"},
-	// pusher.yaml
-	{"getPushers", "GET", "/_matrix/client/v3/pushers"},
-	{"postPusher", "POST", "/_matrix/client/v3/pushers/set"},
 	// refresh.yaml
 	{"refresh", "POST", "/_matrix/client/v3/refresh"},
 	// registration.yaml

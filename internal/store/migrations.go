@@ -157,6 +157,11 @@ var migrations = []migration{
 		name:       "user directory",
 		statements: []string{userDirectorySchema},
 	},
+	{
+		version:    23,
+		name:       "pushers and notifications",
+		statements: []string{pushersSchema, notificationsSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
