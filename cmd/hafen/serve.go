@@ -165,7 +165,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	syncer.SetE2EE(keys)
 	cs.Keys, cs.KeyBackups, cs.ToDevice = keys, keys, keys
 	// The account service tells the keys' cache when devices go.
-	cs.Store = &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
+	accounts := &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
+	cs.Store, cs.ShortTokens = accounts, accounts
 	serverName := id.ServerName(cfg.ServerName)
 	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms, Remote: fed.client}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
@@ -220,6 +221,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger,
 		EDUs: edus}
 	fed.api.Profiles, fed.api.Directory, fed.api.E2EE, fed.api.Spaces = profiles, dir, keys, spaceTrees
+	fed.api.OpenID = accounts
 	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()

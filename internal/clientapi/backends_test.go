@@ -66,6 +66,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 		Receipts:    &receipts.Service{DB: db, AccountData: ads},
 		Spaces:      &spaces.Service{ServerName: "hafen.test", DB: db},
 	}
+	s.ShortTokens = s.Store.(*account.Service)
 	rt := httpapi.NewRouter()
 	s.Routes(rt)
 	h := httpapi.Middleware(logger, rt)

@@ -74,6 +74,7 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	s.roomRoutes(rt, s.Rooms)
 	rt.Handle("GET /_matrix/client/v1/rooms/{roomId}/hierarchy", s.authed(s.getSpaceHierarchy))
 	rt.Handle("POST /_matrix/client/v3/user_directory/search", s.authed(s.searchUserDirectory))
+	rt.Handle("POST /_matrix/client/v3/user/{userId}/openid/request_token", s.authed(s.requestOpenIdToken))
 	rt.Handle("GET /_matrix/client/v3/pushers", s.authed(s.getPushers))
 	rt.Handle("POST /_matrix/client/v3/pushers/set", s.authed(s.postPusher))
 

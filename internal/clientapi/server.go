@@ -169,6 +169,9 @@ type Server struct {
 	// UserDirectory finds users by name; nil makes its endpoint answer
 	// M_UNRECOGNIZED.
 	UserDirectory UserDirectory
+	// ShortTokens issues OpenID and login tokens; nil makes their
+	// endpoints answer M_UNRECOGNIZED.
+	ShortTokens ShortTokens
 	// Push keeps pushers and lists notifications; nil makes their
 	// endpoints answer M_UNRECOGNIZED.
 	Push Push

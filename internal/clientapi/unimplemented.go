@@ -62,8 +62,6 @@ var unimplementedOps = []unimplementedOp{
 	{"getEvents", "GET", "/_matrix/client/v3/events"},
 	{"initialSync", "GET", "/_matrix/client/v3/initialSync"},
 	{"getOneEvent", "GET", "/_matrix/client/v3/events/{eventId}"},
-	// openid.yaml
-	{"requestOpenIdToken", "POST", "/_matrix/client/v3/user/{userId}/openid/request_token"},
 	// password_management.yaml
 	{"requestTokenToResetPasswordEmail", "POST", "/_matrix/client/v3/account/password/email/requestToken"},
 	{"requestTokenToResetPasswordMSISDN", "POST", "/_matrix/client/v3/account/password/msisdn/requestToken"},

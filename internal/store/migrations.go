@@ -162,6 +162,11 @@ var migrations = []migration{
 		name:       "pushers and notifications",
 		statements: []string{pushersSchema, notificationsSchema},
 	},
+	{
+		version:    24,
+		name:       "openid and login tokens",
+		statements: []string{shortTokensSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
