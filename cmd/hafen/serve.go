@@ -303,8 +303,10 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 			RequireToken: cfg.Registration.RequireToken,
 			SharedSecret: string(cfg.Registration.SharedSecret),
 		},
-		PublicBaseURL:   cfg.PublicBaseURL,
-		WellKnownServer: cfg.WellKnownServer,
+		PublicBaseURL: cfg.PublicBaseURL,
+		// Off at 0; config.Load checked the range.
+		LoginTokenLifetime: time.Duration(cfg.LoginTokenSeconds) * time.Second,
+		WellKnownServer:    cfg.WellKnownServer,
 		Media: &media.Service{
 			ServerName:     id.ServerName(cfg.ServerName),
 			DB:             db,

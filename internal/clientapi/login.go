@@ -32,17 +32,19 @@ type loginRequest struct {
 //
 // GET /_matrix/client/v3/login
 func (s *Server) getLoginFlows(w http.ResponseWriter, r *http.Request) error {
-	return httpapi.OK(w, map[string]any{
-		"flows": []map[string]string{{"type": stagePassword}},
-	})
+	flows := []map[string]any{{"type": stagePassword}}
+	if s.loginTokensEnabled() {
+		flows = append(flows, map[string]any{"type": stageToken, "get_login_token": true})
+	}
+	return httpapi.OK(w, map[string]any{"flows": flows})
 }
 
-// login exchanges a password for an access token.
+// login exchanges a password or a login token for an access token.
 //
 // POST /_matrix/client/v3/login
 //
-// Only m.login.password with an m.id.user identifier (or the deprecated
-// "user" field) is supported. Refresh tokens are not offered: access tokens
+// m.login.password with an m.id.user identifier (or the deprecated "user"
+// field) and m.login.token are supported. Refresh tokens are not offered: access tokens
 // do not expire, which the spec allows for clients that ask for refresh
 // tokens too.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
@@ -55,6 +57,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch req.Type {
 	case stagePassword:
+	case stageToken:
+		deviceID, err := optionalDeviceID(req.DeviceID)
+		if err != nil {
+			return err
+		}
+		userID, err := s.loginWithToken(r, req.Token)
+		if err != nil {
+			return err
+		}
+		return s.completeLogin(w, r, userID, deviceID, req.InitialDeviceDisplayName)
 	case "":
 		return matrixerr.MissingParam("type")
 	case "m.login.application_service":
@@ -113,10 +125,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return matrixerr.UserDeactivated("the account is deactivated")
 	}
 
+	return s.completeLogin(w, r, userID, deviceID, req.InitialDeviceDisplayName)
+}
+
+// completeLogin gives the user's device an access token and answers the
+// login.
+func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, userID id.UserID, deviceID id.DeviceID, displayName string) error {
 	// Reusing a device ID keeps the device and replaces its token, as the
 	// spec requires ("the server will invalidate any access and refresh
 	// tokens previously assigned to that device").
-	tok, dev, err := s.issueToken(r.Context(), userID, deviceID, req.InitialDeviceDisplayName)
+	tok, dev, err := s.issueToken(r.Context(), userID, deviceID, displayName)
 	if err != nil {
 		return err
 	}

@@ -172,6 +172,9 @@ type Server struct {
 	// ShortTokens issues OpenID and login tokens; nil makes their
 	// endpoints answer M_UNRECOGNIZED.
 	ShortTokens ShortTokens
+	// LoginTokenLifetime is how long a token of /login/get_token is
+	// valid; 0 turns the endpoint off.
+	LoginTokenLifetime time.Duration
 	// Push keeps pushers and lists notifications; nil makes their
 	// endpoints answer M_UNRECOGNIZED.
 	Push Push

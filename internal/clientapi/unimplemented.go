@@ -52,8 +52,6 @@ var unimplementedOps = []unimplementedOp{
 	{"getUrlPreviewAuthed", "GET", "/_matrix/client/v1/media/preview_url"},
 	// content-repo.yaml
 	{"getUrlPreview", "GET", "/_matrix/media/v3/preview_url"},
-	// login_token.yaml
-	{"generateLoginToken", "POST", "/_matrix/client/v1/login/get_token"},
 	// mutual_rooms.yaml
 	{"getMutualRooms", "GET", "/_matrix/client/v1/mutual_rooms"},
 	// oauth_server_metadata.yaml

@@ -157,6 +157,13 @@ type Config struct {
 	// of every client at each change.
 	Presence string `yaml:"presence"`
 
+	// LoginTokenSeconds turns on POST /_matrix/client/v1/login/get_token
+	// (spec v1.7, for signing in a new device from one already signed in,
+	// for example by QR code): a signed-in user, after entering their
+	// password again, gets a single-use m.login.token valid for this many
+	// seconds. 0 (the default) keeps the endpoint off. From 0 to 600.
+	LoginTokenSeconds int `yaml:"login_token_seconds"`
+
 	// PresenceIdleSeconds is how long, in seconds, an online user may do
 	// nothing before showing as unavailable. From 10 to 86400.
 	PresenceIdleSeconds int `yaml:"presence_idle_seconds"`

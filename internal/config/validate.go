@@ -39,6 +39,9 @@ func (c *Config) Validate() error {
 	default:
 		add("presence: %q is not one of on, local, off", c.Presence)
 	}
+	if c.LoginTokenSeconds < 0 || c.LoginTokenSeconds > 600 {
+		add("login_token_seconds: %d is not between 0 and 600", c.LoginTokenSeconds)
+	}
 	if c.PresenceIdleSeconds < 10 || c.PresenceIdleSeconds > 86400 {
 		add("presence_idle_seconds: %d is not between 10 and 86400", c.PresenceIdleSeconds)
 	}
