@@ -166,7 +166,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Keys, cs.KeyBackups, cs.ToDevice = keys, keys, keys
 	// The account service tells the keys' cache when devices go.
 	accounts := &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
-	cs.Store, cs.ShortTokens = accounts, accounts
+	cs.Store, cs.ShortTokens, cs.Refresher = accounts, accounts, accounts
 	serverName := id.ServerName(cfg.ServerName)
 	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms, Remote: fed.client}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
@@ -305,8 +305,9 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 		},
 		PublicBaseURL: cfg.PublicBaseURL,
 		// Off at 0; config.Load checked the range.
-		LoginTokenLifetime: time.Duration(cfg.LoginTokenSeconds) * time.Second,
-		WellKnownServer:    cfg.WellKnownServer,
+		LoginTokenLifetime:  time.Duration(cfg.LoginTokenSeconds) * time.Second,
+		AccessTokenLifetime: time.Duration(cfg.AccessTokenLifetimeSeconds) * time.Second,
+		WellKnownServer:     cfg.WellKnownServer,
 		Media: &media.Service{
 			ServerName:     id.ServerName(cfg.ServerName),
 			DB:             db,

@@ -81,3 +81,33 @@ func (s *Service) UseLoginToken(ctx context.Context, token string) (id.UserID, e
 	}
 	return user, nil
 }
+
+// CreateRefreshableToken stores an access token for the device that
+// expires after lifetime, with the refresh token that renews it,
+// replacing the device's earlier tokens.
+func (s *Service) CreateRefreshableToken(ctx context.Context, token, refresh string, userID id.UserID, deviceID id.DeviceID, lifetime time.Duration) error {
+	defer s.tokens.forgetUser(userID) // the device's earlier tokens are revoked
+	now := s.now()
+	return mapErr(s.DB.Write(ctx, func(tx *store.Tx) error {
+		return tx.AddExpiringAccessToken(ctx, token, refresh, userID, deviceID, now.UnixMilli(), now.Add(lifetime).UnixMilli())
+	}))
+}
+
+// Refresh spends a refresh token for a new access token (valid for
+// lifetime) and refresh token of the same device, and returns the
+// device's user: ErrNotFound for an unknown or revoked refresh token.
+func (s *Service) Refresh(ctx context.Context, old, token, refresh string, lifetime time.Duration) (id.UserID, id.DeviceID, error) {
+	now := s.now()
+	var user id.UserID
+	var device id.DeviceID
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		user, device, err = tx.RotateRefreshToken(ctx, old, token, refresh, now.UnixMilli(), now.Add(lifetime).UnixMilli())
+		return err
+	})
+	if err != nil {
+		return "", "", mapErr(err)
+	}
+	s.tokens.forgetUser(user) // the device's earlier access token is revoked
+	return user, device, nil
+}

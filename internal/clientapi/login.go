@@ -44,9 +44,9 @@ func (s *Server) getLoginFlows(w http.ResponseWriter, r *http.Request) error {
 // POST /_matrix/client/v3/login
 //
 // m.login.password with an m.id.user identifier (or the deprecated "user"
-// field) and m.login.token are supported. Refresh tokens are not offered: access tokens
-// do not expire, which the spec allows for clients that ask for refresh
-// tokens too.
+// field) and m.login.token are supported. A client that asks for a
+// refresh token gets one only while access_token_lifetime_seconds is set;
+// otherwise its access token does not expire, which the spec allows.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Limiter.Check(ActionLogin, httpapi.ClientIP(r)); err != nil {
 		return err
@@ -66,7 +66,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return s.completeLogin(w, r, userID, deviceID, req.InitialDeviceDisplayName)
+		return s.completeLogin(w, r, userID, deviceID, req.InitialDeviceDisplayName, req.RefreshToken)
 	case "":
 		return matrixerr.MissingParam("type")
 	case "m.login.application_service":
@@ -125,26 +125,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return matrixerr.UserDeactivated("the account is deactivated")
 	}
 
-	return s.completeLogin(w, r, userID, deviceID, req.InitialDeviceDisplayName)
+	return s.completeLogin(w, r, userID, deviceID, req.InitialDeviceDisplayName, req.RefreshToken)
 }
 
 // completeLogin gives the user's device an access token and answers the
 // login.
-func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, userID id.UserID, deviceID id.DeviceID, displayName string) error {
-	// Reusing a device ID keeps the device and replaces its token, as the
+func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, userID id.UserID, deviceID id.DeviceID, displayName string, wantRefresh bool) error {
+	// Reusing a device ID keeps the device and replaces its tokens, as the
 	// spec requires ("the server will invalidate any access and refresh
 	// tokens previously assigned to that device").
-	tok, dev, err := s.issueToken(r.Context(), userID, deviceID, displayName)
-	if err != nil {
+	resp := loginResponse{UserID: userID, HomeServer: s.ServerName}
+	if err := s.issueLogin(r.Context(), &resp, userID, deviceID, displayName, wantRefresh); err != nil {
 		return err
 	}
-	httpapi.Logger(r).Info("user logged in", "user_id", userID, "device_id", dev)
-	resp := loginResponse{
-		UserID:      userID,
-		AccessToken: string(tok),
-		DeviceID:    dev,
-		HomeServer:  s.ServerName,
-	}
+	httpapi.Logger(r).Info("user logged in", "user_id", userID, "device_id", resp.DeviceID)
 	if s.PublicBaseURL != "" {
 		resp.WellKnown = map[string]any{"m.homeserver": map[string]string{"base_url": s.baseURL(r)}}
 	}

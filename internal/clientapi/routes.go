@@ -17,6 +17,7 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("GET /_matrix/client/v3/login", httpapi.HandlerFunc(s.getLoginFlows))
 	rt.Handle("POST /_matrix/client/v3/login", httpapi.HandlerFunc(s.login))
 	rt.Handle("POST /_matrix/client/v1/login/get_token", s.authed(s.generateLoginToken))
+	rt.Handle("POST /_matrix/client/v3/refresh", httpapi.HandlerFunc(s.refresh))
 	rt.Handle("POST /_matrix/client/v3/logout", s.authed(s.logout))
 	rt.Handle("POST /_matrix/client/v3/logout/all", s.authed(s.logoutAll))
 

@@ -172,6 +172,11 @@ type Server struct {
 	// ShortTokens issues OpenID and login tokens; nil makes their
 	// endpoints answer M_UNRECOGNIZED.
 	ShortTokens ShortTokens
+	// Refresher keeps refresh tokens; with AccessTokenLifetime above 0,
+	// clients that ask get refresh tokens and access tokens that expire
+	// after it. Off (0) access tokens never expire.
+	Refresher           Refresher
+	AccessTokenLifetime time.Duration
 	// LoginTokenLifetime is how long a token of /login/get_token is
 	// valid; 0 turns the endpoint off.
 	LoginTokenLifetime time.Duration

@@ -67,8 +67,6 @@ var unimplementedOps = []unimplementedOp{
 	{"peekEvents", "GET", "/_matrix/client/v3/events"},
 	// policy_server.yaml
 	{"getWellknownPolicy", "GET", "/.well-known/matrix/policy_server"},
-	// refresh.yaml
-	{"refresh", "POST", "/_matrix/client/v3/refresh"},
 	// registration.yaml
 	{"requestTokenToRegisterEmail", "POST", "/_matrix/client/v3/register/email/requestToken"},
 	{"requestTokenToRegisterMSISDN", "POST", "/_matrix/client/v3/register/msisdn/requestToken"},

@@ -157,6 +157,14 @@ type Config struct {
 	// of every client at each change.
 	Presence string `yaml:"presence"`
 
+	// AccessTokenLifetimeSeconds turns on refresh tokens (spec v1.3):
+	// clients that ask for one at login or registration get an access token
+	// that expires after this many seconds and a refresh token that renews
+	// it (POST /_matrix/client/v3/refresh). Other clients' access tokens
+	// never expire. 0 (the default) offers no refresh tokens. 0, or from 60
+	// to 604800 (a week).
+	AccessTokenLifetimeSeconds int `yaml:"access_token_lifetime_seconds"`
+
 	// LoginTokenSeconds turns on POST /_matrix/client/v1/login/get_token
 	// (spec v1.7, for signing in a new device from one already signed in,
 	// for example by QR code): a signed-in user, after entering their

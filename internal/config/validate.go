@@ -39,6 +39,9 @@ func (c *Config) Validate() error {
 	default:
 		add("presence: %q is not one of on, local, off", c.Presence)
 	}
+	if c.AccessTokenLifetimeSeconds != 0 && (c.AccessTokenLifetimeSeconds < 60 || c.AccessTokenLifetimeSeconds > 604800) {
+		add("access_token_lifetime_seconds: %d is neither 0 nor between 60 and 604800", c.AccessTokenLifetimeSeconds)
+	}
 	if c.LoginTokenSeconds < 0 || c.LoginTokenSeconds > 600 {
 		add("login_token_seconds: %d is not between 0 and 600", c.LoginTokenSeconds)
 	}

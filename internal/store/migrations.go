@@ -167,6 +167,11 @@ var migrations = []migration{
 		name:       "openid and login tokens",
 		statements: []string{shortTokensSchema},
 	},
+	{
+		version:    25,
+		name:       "refresh tokens",
+		statements: []string{accessTokensExpirySchema, refreshTokensSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
