@@ -183,6 +183,8 @@ type Server struct {
 	// Push keeps pushers and lists notifications; nil makes their
 	// endpoints answer M_UNRECOGNIZED.
 	Push Push
+	// Reports stores users' content reports.
+	Reports Reports
 	// Spaces walks space trees; nil makes /hierarchy answer
 	// M_UNRECOGNIZED.
 	Spaces Spaces
