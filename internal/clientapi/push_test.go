@@ -112,6 +112,19 @@ func TestPushers(t *testing.T) {
 			}
 		}
 		e.expect(e.do("POST", "/_matrix/client/v3/pushers/set", alice, map[string]any{"kind": 5}), 400, "M_BAD_JSON")
+
+		// A pusher goes with the device (access token) that set it.
+		carol := e.register("carol", "pw-carol")
+		phone := e.login("carol", "pw-carol", "PHONE")
+		e.expect(phone, 200, "")
+		e.expect(e.do("POST", "/_matrix/client/v3/pushers/set", phone.str("access_token"), pusherBody("org.example.app", "carolkey")), 200, "")
+		if got := list(carol.str("access_token")); len(got) != 1 {
+			t.Fatalf("carol's pushers = %v", got)
+		}
+		e.expect(e.do("POST", "/_matrix/client/v3/logout", phone.str("access_token"), nil), 200, "")
+		if got := list(carol.str("access_token")); len(got) != 0 {
+			t.Errorf("carol's pushers after the device that set it logged out = %v", got)
+		}
 		e.expect(e.do("GET", "/_matrix/client/v3/pushers", "", nil), 401, "M_MISSING_TOKEN")
 		if got := list(alice); len(got) != 0 {
 			t.Errorf("a refused request stored a pusher: %v", got)
