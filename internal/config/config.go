@@ -150,6 +150,40 @@ type Config struct {
 	// recognise as the most powerful users.
 	DefaultRoomVersion string `yaml:"default_room_version"`
 
+	// Presence says whether users' presence (online, unavailable, offline
+	// and a status message) is kept: on keeps it for the users of this
+	// server and those they share rooms with (other servers' presence
+	// arrives once federation carries presence), local keeps it for the
+	// users of this server only, off keeps none: clients are told everyone
+	// is offline and syncs carry no presence. It lives in memory
+	// and costs little, but on a very busy server off saves the wake-ups
+	// of every client at each change.
+	Presence string `yaml:"presence"`
+
+	// AccessTokenLifetimeSeconds turns on refresh tokens (spec v1.3):
+	// clients that ask for one at login or registration get an access token
+	// that expires after this many seconds and a refresh token that renews
+	// it (POST /_matrix/client/v3/refresh). Other clients' access tokens
+	// never expire. 0 (the default) offers no refresh tokens. 0, or from 60
+	// to 604800 (a week).
+	AccessTokenLifetimeSeconds int `yaml:"access_token_lifetime_seconds"`
+
+	// LoginTokenSeconds turns on POST /_matrix/client/v1/login/get_token
+	// (spec v1.7, for signing in a new device from one already signed in,
+	// for example by QR code): a signed-in user, after entering their
+	// password again, gets a single-use m.login.token valid for this many
+	// seconds. 0 (the default) keeps the endpoint off. From 0 to 600.
+	LoginTokenSeconds int `yaml:"login_token_seconds"`
+
+	// PresenceIdleSeconds is how long, in seconds, an online user may do
+	// nothing before showing as unavailable. From 10 to 86400.
+	PresenceIdleSeconds int `yaml:"presence_idle_seconds"`
+
+	// PresenceOfflineSeconds is how long, in seconds, after a user's last
+	// sync ended (with no sync running) they show as offline. From 5 to
+	// 86400.
+	PresenceOfflineSeconds int `yaml:"presence_offline_seconds"`
+
 	// Registration controls who may create accounts.
 	Registration Registration `yaml:"registration"`
 
@@ -390,6 +424,9 @@ func Defaults() Config {
 		// The federation sender's DefaultMaxBackoff.
 		FederationMaxBackoffSeconds: 600,
 		DefaultRoomVersion:          "12",
+		Presence:                    "on",
+		PresenceIdleSeconds:         300,
+		PresenceOfflineSeconds:      30,
 		RateLimit: RateLimit{
 			Enabled:     true,
 			Login:       Rate{PerSecond: 0.17, Burst: 5},

@@ -185,6 +185,25 @@ var migrations = []migration{
 		name:       "media legacy freeze",
 		statements: []string{mediaLegacyFreezeSchema},
 	},
+	{
+		name:       "user directory",
+		statements: []string{userDirectorySchema},
+	},
+	{
+		version:    28,
+		name:       "pushers and notifications",
+		statements: []string{pushersSchema, notificationsSchema},
+	},
+	{
+		version:    29,
+		name:       "openid and login tokens",
+		statements: []string{shortTokensSchema},
+	},
+	{
+		version:    30,
+		name:       "refresh tokens",
+		statements: []string{accessTokensExpirySchema, refreshTokensSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
