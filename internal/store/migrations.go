@@ -186,21 +186,22 @@ var migrations = []migration{
 		statements: []string{mediaLegacyFreezeSchema},
 	},
 	{
+		version:    28,
 		name:       "user directory",
 		statements: []string{userDirectorySchema},
 	},
 	{
-		version:    28,
+		version:    29,
 		name:       "pushers and notifications",
 		statements: []string{pushersSchema, notificationsSchema},
 	},
 	{
-		version:    29,
+		version:    30,
 		name:       "openid and login tokens",
 		statements: []string{shortTokensSchema},
 	},
 	{
-		version:    30,
+		version:    31,
 		name:       "refresh tokens",
 		statements: []string{accessTokensExpirySchema, refreshTokensSchema},
 	},
