@@ -330,6 +330,7 @@ type Rooms interface {
 	ImportJoin(ctx context.Context, rj room.RemoteJoin) (int64, error)
 	InvitingServer(ctx context.Context, roomID id.RoomID, user id.UserID) (id.ServerName, error)
 	ImportRejection(ctx context.Context, leave *event.PDU, v *roomversion.Version) (int64, error)
+	RejectLocally(ctx context.Context, roomID id.RoomID, user id.UserID, reason string) (*event.PDU, error)
 }
 
 var _ Rooms = (*room.Service)(nil)
