@@ -26,6 +26,7 @@ import (
 	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/e2ee"
 	"github.com/hafenchat/hafen/internal/fedevents"
+	"github.com/hafenchat/hafen/internal/fedfetch"
 	"github.com/hafenchat/hafen/internal/fedjoin"
 	"github.com/hafenchat/hafen/internal/fedsender"
 	"github.com/hafenchat/hafen/internal/filter"
@@ -96,7 +97,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	// (sync, the federation sender) reads them on a goroutine it owns, stopped before the
 	// store closes.
 	events := stream.New(pos, 0)
-	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger, Stream: events})
+	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger, Stream: events,
+		Inviter: &fedjoin.Inviter{Client: fed.client, Keys: fed.keys}})
 	// Deferred after res.close, so it runs before the store closes.
 	defer rooms.Close()
 	adPos, err := db.MaxAccountDataPos(ctx)
@@ -159,11 +161,16 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	serverName := id.ServerName(cfg.ServerName)
 	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms, Remote: fed.client}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
+	// History of other servers' rooms: after a remote join, and when
+	// /messages reaches the start of what this server has.
+	history := &fedfetch.Fetcher{ServerName: serverName, Remote: fed.client, Keys: fed.keys, Rooms: rooms, DB: db, Logger: logger}
 	// Rooms of other servers are joined, and their aliases and users'
 	// profiles looked up, over federation.
 	remote := &fedjoin.Service{
-		Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
-		Rooms:  rooms,
+		Joiner:  &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
+		Rooms:   rooms,
+		History: history,
+		Logger:  logger,
 	}
 	profiles.Remote = remote
 	rels := &relations.Service{DB: db}
@@ -175,6 +182,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Profiles:    profiles,
 		RemoteJoins: remote,
 		Relations:   rels,
+		History:     history,
 		Search:      &search.Service{DB: db},
 	}
 	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
@@ -193,7 +201,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
-	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger,
+	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, States: history, Logger: logger,
 		EDUs: fedevents.EDUs{Typing: syncer, Receipts: rcs, Devices: keys}}
 	fed.api.Profiles, fed.api.Directory, fed.api.E2EE, fed.api.Spaces = profiles, dir, keys, spaceTrees
 	fed.api.Routes(fedRouter)

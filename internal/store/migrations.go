@@ -157,11 +157,25 @@ var migrations = []migration{
 	},
 	{
 		version:   22,
+		name:      "backfilled history positions",
+		sequences: []string{"backfill_pos_seq"},
+	},
+	{
+		version:    23,
+		name:       "remote device lists checked position",
+		statements: []string{remoteDeviceListsCheckedSchema},
+	},
+	{
+		version:    24,
+		name:       "invites to rooms of other servers",
+		statements: []string{remoteInvitesSchema},
+	},
+	{
 		name:      "full-text search of event text",
 		byDialect: func(d dialect) []string { return d.searchSchema() },
 	},
 	{
-		version:    23,
+		version:    25,
 		name:       "content reports and events by timestamp",
 		statements: []string{reportsSchema, eventsTimestampIndex},
 	},
