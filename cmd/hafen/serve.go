@@ -26,6 +26,7 @@ import (
 	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/e2ee"
 	"github.com/hafenchat/hafen/internal/fedevents"
+	"github.com/hafenchat/hafen/internal/fedfetch"
 	"github.com/hafenchat/hafen/internal/fedjoin"
 	"github.com/hafenchat/hafen/internal/fedsender"
 	"github.com/hafenchat/hafen/internal/filter"
@@ -34,7 +35,9 @@ import (
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/relations"
+	"github.com/hafenchat/hafen/internal/reports"
 	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/search"
 	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
@@ -158,26 +161,37 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	serverName := id.ServerName(cfg.ServerName)
 	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms, Remote: fed.client}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
+	// History of other servers' rooms: after a remote join, and when
+	// /messages reaches the start of what this server has.
+	history := &fedfetch.Fetcher{ServerName: serverName, Remote: fed.client, Keys: fed.keys, Rooms: rooms, DB: db, Logger: logger}
 	// Rooms of other servers are joined, and their aliases and users'
 	// profiles looked up, over federation.
 	remote := &fedjoin.Service{
-		Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
-		Rooms:  rooms,
+		Joiner:  &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
+		Rooms:   rooms,
+		History: history,
+		Logger:  logger,
 	}
 	profiles.Remote = remote
+	rels := &relations.Service{DB: db}
+	syncer.SetAggregator(rels)
 	cs.Rooms = &clientapi.Rooms{
 		Service:     rooms,
 		Store:       db,
 		Directory:   dir,
 		Profiles:    profiles,
 		RemoteJoins: remote,
-		Relations:   &relations.Service{DB: db},
+		Relations:   rels,
+		History:     history,
+		Search:      &search.Service{DB: db},
 	}
 	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
 	cs.Spaces = spaceTrees
+	cs.Reports = &reports.Service{DB: db, ServerName: serverName}
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
 	cs.AccountData = ads
+	rels.Ignored = ads.IgnoredUsers
 	rcs := &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded, ServerName: serverName, Federation: sender}
 	cs.Receipts = rcs
 	// Typing goes to sync's memory and, for rooms with users of other
@@ -187,7 +201,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
-	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger,
+	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, States: history, Logger: logger,
 		EDUs: fedevents.EDUs{Typing: syncer, Receipts: rcs, Devices: keys}}
 	fed.api.Profiles, fed.api.Directory, fed.api.E2EE, fed.api.Spaces = profiles, dir, keys, spaceTrees
 	fed.api.Routes(fedRouter)

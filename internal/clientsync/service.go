@@ -75,6 +75,11 @@ type Service struct {
 
 	// e2ee serves the end-to-end encryption sections (e2ee.go).
 	e2ee e2eeState
+	// aggregator, when set, adds bundled aggregations to limited
+	// timelines (relations.go).
+	aggregator Aggregator
+	// ignore holds the users each user ignores (ignored.go).
+	ignore ignoreLists
 }
 
 // memberLoad is a load of one user's memberships in progress.

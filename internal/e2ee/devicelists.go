@@ -71,3 +71,20 @@ func (s *Service) LeftDeviceLists(ctx context.Context, requester id.UserID, afte
 	slices.Sort(out)
 	return out, nil
 }
+
+// JoinedDeviceLists returns the users who started sharing a room with the
+// requester at event stream positions in (after, upTo] — they joined one
+// of its rooms, or it joined one of theirs (local or remote joins alike) —
+// and still do: /keys/changes lists them as changed, since the requester
+// must fetch their keys.
+func (s *Service) JoinedDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error) {
+	if upTo <= after {
+		return nil, nil
+	}
+	users, err := s.DB.JoinCandidates(ctx, requester, after, upTo)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(users)
+	return slices.Compact(users), nil
+}

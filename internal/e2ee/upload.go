@@ -128,7 +128,7 @@ func (s *Service) UploadKeys(ctx context.Context, user id.UserID, device id.Devi
 				if err != nil {
 					return err
 				}
-				tx.AfterCommit(func() { s.deviceListMoved(pos) })
+				tx.AfterCommit(func() { s.deviceListMoved(pos, user) })
 			}
 		}
 		for _, k := range otks {
