@@ -226,6 +226,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		notifier.AccountDataChanged(user, roomID, typ, content, pos)
 	}}
 	cs.AccountData = ads
+	rels.Ignored = ads.IgnoredUsers
 	rcs := &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded, ServerName: serverName, Federation: sender}
 	cs.Receipts = rcs
 	// Typing goes to sync's memory and, for rooms with users of other

@@ -220,18 +220,33 @@ func (j *Joiner) check(ctx context.Context, v *roomversion.Version, roomID id.Ro
 	all := append(append(slices.Clip(ans.AuthChain), ans.State...), joinRaw)
 	j.Keys.EnsureForPDUs(ctx, all)
 
-	// Parse everything first, so events can be checked in auth order.
+	// Parse everything first, once (the state and the auth chain share
+	// many events), so events can be checked in auth order.
 	parsed := map[id.EventID]*event.PDU{}
-	raws := map[id.EventID][]byte{}
-	for _, raw := range append(slices.Clip(ans.AuthChain), ans.State...) {
-		e, err := event.Parse(raw, v)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadAnswer, err)
+	parse := func(raws []json.RawMessage) ([]id.EventID, error) {
+		out := make([]id.EventID, 0, len(raws))
+		for _, raw := range raws {
+			e, err := event.Parse(raw, v)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrBadAnswer, err)
+			}
+			if e.RoomID() != roomID {
+				return nil, fmt.Errorf("%w: event %s is of room %s", ErrBadAnswer, e.EventID(), e.RoomID())
+			}
+			if _, ok := parsed[e.EventID()]; !ok {
+				parsed[e.EventID()] = e
+			}
+			out = append(out, e.EventID())
 		}
-		if e.RoomID() != roomID {
-			return nil, fmt.Errorf("%w: event %s is of room %s", ErrBadAnswer, e.EventID(), e.RoomID())
-		}
-		parsed[e.EventID()], raws[e.EventID()] = e, raw
+		return out, nil
+	}
+	authIDs, err := parse(ans.AuthChain)
+	if err != nil {
+		return nil, err
+	}
+	stateIDs, err := parse(ans.State)
+	if err != nil {
+		return nil, err
 	}
 	accepted := map[id.EventID]*event.PDU{}
 	lookup := func(eid id.EventID) (*event.PDU, bool) {
@@ -259,7 +274,7 @@ func (j *Joiner) check(ctx context.Context, v *roomversion.Version, roomID id.Ro
 				return err
 			}
 		}
-		res, err := pducheck.CheckIncoming(raws[eid], v, j.Keys.Lookup, lookup)
+		res, err := pducheck.CheckParsed(e, v, j.Keys.Lookup, lookup)
 		if err != nil {
 			return fmt.Errorf("%w: event %s: %w", ErrBadAnswer, eid, err)
 		}
@@ -268,23 +283,22 @@ func (j *Joiner) check(ctx context.Context, v *roomversion.Version, roomID id.Ro
 	}
 	out := &Joined{RoomID: roomID, Version: v}
 	state := authrules.StateMap{}
-	for _, raw := range ans.State {
-		e, _ := event.Parse(raw, v)
-		if err := visit(e.EventID(), 0); err != nil {
+	for _, eid := range stateIDs {
+		if err := visit(eid, 0); err != nil {
 			return nil, err
 		}
+		e := accepted[eid]
 		if !e.IsState() {
-			return nil, fmt.Errorf("%w: %s in the state is not a state event", ErrBadAnswer, e.EventID())
+			return nil, fmt.Errorf("%w: %s in the state is not a state event", ErrBadAnswer, eid)
 		}
-		out.State = append(out.State, accepted[e.EventID()])
-		state[e.StateKeyTuple()] = accepted[e.EventID()]
+		out.State = append(out.State, e)
+		state[e.StateKeyTuple()] = e
 	}
-	for _, raw := range ans.AuthChain {
-		e, _ := event.Parse(raw, v)
-		if err := visit(e.EventID(), 0); err != nil {
+	for _, eid := range authIDs {
+		if err := visit(eid, 0); err != nil {
 			return nil, err
 		}
-		out.AuthChain = append(out.AuthChain, accepted[e.EventID()])
+		out.AuthChain = append(out.AuthChain, accepted[eid])
 	}
 	if state[event.StateKey{Type: "m.room.create"}] == nil {
 		return nil, fmt.Errorf("%w: the state has no create event", ErrBadAnswer)
@@ -318,6 +332,7 @@ type Rooms interface {
 	ImportJoin(ctx context.Context, rj room.RemoteJoin) (int64, error)
 	InvitingServer(ctx context.Context, roomID id.RoomID, user id.UserID) (id.ServerName, error)
 	ImportRejection(ctx context.Context, leave *event.PDU, v *roomversion.Version) (int64, error)
+	RejectLocally(ctx context.Context, roomID id.RoomID, user id.UserID, reason string) (*event.PDU, error)
 }
 
 var _ Rooms = (*room.Service)(nil)
