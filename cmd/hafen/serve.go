@@ -141,7 +141,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 
 	// The user directory's index follows the stream on a goroutine of its
 	// own consumer.
-	users := userdir.New(userdir.Config{DB: db, Stream: events, Logger: logger})
+	users := userdir.New(userdir.Config{DB: db, Stream: events, ServerName: id.ServerName(cfg.ServerName), Logger: logger})
 	if err := users.Start(ctx); err != nil {
 		return fmt.Errorf("start user directory: %w", err)
 	}
