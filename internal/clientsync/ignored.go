@@ -10,7 +10,7 @@ import (
 	"sync"
 
 	"github.com/hafenchat/hafen/internal/accountdata"
-	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/clientevent"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
 )
@@ -67,16 +67,16 @@ func (s *Service) ignoredBy(ctx context.Context, user id.UserID) (map[id.UserID]
 	return set, nil
 }
 
-// invitedByIgnored reports whether the user's invite in a room's state was
-// sent by a user they ignore.
-func (s *Service) invitedByIgnored(ctx context.Context, user id.UserID, state []*event.PDU) (bool, error) {
+// invitedByIgnored reports whether the user's invite, in the stripped
+// state of the invite, was sent by a user they ignore.
+func (s *Service) invitedByIgnored(ctx context.Context, user id.UserID, stripped []clientevent.StrippedState) (bool, error) {
 	ignored, err := s.ignoredBy(ctx, user)
 	if err != nil || len(ignored) == 0 {
 		return false, err
 	}
-	for _, ev := range state {
-		if ev.IsStateKey("m.room.member", string(user)) {
-			return ignored[ev.Sender()], nil
+	for _, ev := range stripped {
+		if ev.Type == "m.room.member" && ev.StateKey == string(user) {
+			return ignored[id.UserID(ev.Sender)], nil
 		}
 	}
 	return false, nil

@@ -104,7 +104,7 @@ func (s *Service) addRoom(ctx context.Context, req Request, rooms *Rooms, roomID
 			return stripped[i].Type < stripped[j].Type || stripped[i].Type == stripped[j].Type && stripped[i].StateKey < stripped[j].StateKey
 		})
 		if membership == "invite" {
-			if invited, err := s.invitedByIgnored(ctx, req.User, state); invited || err != nil {
+			if invited, err := s.invitedByIgnored(ctx, req.User, stripped); invited || err != nil {
 				return err // an ignored user's invite is not shown
 			}
 			ir := &InvitedRoom{}

@@ -61,6 +61,9 @@ type dialect interface {
 	// NID, $2 the text); searchDelete removes it ($1 the NID).
 	searchInsert() string
 	searchDelete() string
+	// searchInsertOf indexes the text ($2) of a timeline event named by
+	// its ID ($1), for batches whose NIDs are not known yet.
+	searchInsertOf() string
 	// searchMatch returns, for a full-text query in parameter n, the
 	// FROM item of the index, the expression of a match's event NID, the
 	// condition that selects matches and the expression of their rank

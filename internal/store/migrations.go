@@ -171,11 +171,12 @@ var migrations = []migration{
 		statements: []string{remoteInvitesSchema},
 	},
 	{
+		version:   25,
 		name:      "full-text search of event text",
 		byDialect: func(d dialect) []string { return d.searchSchema() },
 	},
 	{
-		version:    25,
+		version:    26,
 		name:       "content reports and events by timestamp",
 		statements: []string{reportsSchema, eventsTimestampIndex},
 	},
