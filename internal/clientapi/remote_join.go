@@ -10,6 +10,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/federation"
+	"github.com/hafenchat/hafen/internal/fedfetch"
 	"github.com/hafenchat/hafen/internal/fedjoin"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 	"github.com/hafenchat/hafen/internal/room"
@@ -23,6 +24,14 @@ type RemoteJoiner interface {
 }
 
 var _ RemoteJoiner = (*fedjoin.Service)(nil)
+
+// HistoryFetcher fetches a room's history from other servers when the
+// local history runs out (*fedfetch.Fetcher).
+type HistoryFetcher interface {
+	BackfillRoom(ctx context.Context, roomID id.RoomID, limit int) (int, error)
+}
+
+var _ HistoryFetcher = (*fedfetch.Fetcher)(nil)
 
 // remoteAlias resolves an alias of another server through that server,
 // and returns the room and the servers to join it through.

@@ -70,6 +70,10 @@ type Rooms struct {
 	// RemoteJoins joins rooms of other servers (*fedjoin.Service); nil
 	// when the server does not federate.
 	RemoteJoins RemoteJoiner
+	// History fetches history from other servers when /messages reaches
+	// the start of what this server has (*fedfetch.Fetcher); nil when the
+	// server does not federate.
+	History HistoryFetcher
 	// Relations reads relationships between events (*relations.Service)
 	// for the relations and threads endpoints and bundled aggregations.
 	Relations Relations
@@ -84,6 +88,7 @@ type roomAPI struct {
 	dir      Directory
 	profiles Profiles
 	remote   RemoteJoiner
+	history  HistoryFetcher
 	rel      Relations
 }
 
@@ -93,7 +98,8 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	if rooms == nil {
 		return
 	}
-	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins, rel: rooms.Relations}
+	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins,
+		rel: rooms.Relations, history: rooms.History}
 	const v3 = "/_matrix/client/v3"
 
 	rt.Handle("POST "+v3+"/createRoom", s.authed(s.limited(ActionCreateRoom, a.createRoom)))

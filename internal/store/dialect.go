@@ -31,6 +31,11 @@ type dialect interface {
 	// nextStreamPosExpr is nextStreamPos as an SQL expression, for the
 	// value list of an INSERT INTO events run in the write transaction.
 	nextStreamPosExpr() string
+	// backfillPosExpr allocates the position of an event that arrives as
+	// history (backfill), as an SQL expression: below every position
+	// handed out so far, negative, so that no stream reader after 0 ever
+	// sees it (see streams.go).
+	backfillPosExpr() string
 	// streamPosPerRow reports whether nextStreamPosExpr draws a new
 	// position for each row of one multi-row INSERT, in the order of its
 	// VALUES list, so that several events can be inserted with one

@@ -153,7 +153,12 @@ var migrations = []migration{
 		statements: []string{mediaCleanupSchema},
 	},
 	{
-		version:    22,
+		version:   22,
+		name:      "backfilled history positions",
+		sequences: []string{"backfill_pos_seq"},
+	},
+	{
+		version:    23,
 		name:       "remote device lists checked position",
 		statements: []string{remoteDeviceListsCheckedSchema},
 	},
