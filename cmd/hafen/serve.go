@@ -35,7 +35,9 @@ import (
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/relations"
+	"github.com/hafenchat/hafen/internal/reports"
 	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/search"
 	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
@@ -95,7 +97,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	// (sync, the federation sender) reads them on a goroutine it owns, stopped before the
 	// store closes.
 	events := stream.New(pos, 0)
-	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger, Stream: events})
+	rooms := room.New(room.Config{DB: db, ServerName: id.ServerName(cfg.ServerName), Key: res.key, RemoteKeys: fed.keys.Lookup, Logger: logger, Stream: events,
+		Inviter: &fedjoin.Inviter{Client: fed.client, Keys: fed.keys}})
 	// Deferred after res.close, so it runs before the store closes.
 	defer rooms.Close()
 	adPos, err := db.MaxAccountDataPos(ctx)
@@ -170,17 +173,21 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		Logger:  logger,
 	}
 	profiles.Remote = remote
+	rels := &relations.Service{DB: db}
+	syncer.SetAggregator(rels)
 	cs.Rooms = &clientapi.Rooms{
 		Service:     rooms,
 		Store:       db,
 		Directory:   dir,
 		Profiles:    profiles,
 		RemoteJoins: remote,
-		Relations:   &relations.Service{DB: db},
+		Relations:   rels,
 		History:     history,
+		Search:      &search.Service{DB: db},
 	}
 	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
 	cs.Spaces = spaceTrees
+	cs.Reports = &reports.Service{DB: db, ServerName: serverName}
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
 	cs.AccountData = ads

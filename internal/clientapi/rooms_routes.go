@@ -35,6 +35,7 @@ type RoomService interface {
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
 	Forget(ctx context.Context, user id.UserID, roomID id.RoomID) error
 	Deactivate(ctx context.Context, user id.UserID, erase bool) error
+	Upgrade(ctx context.Context, r room.UpgradeRequest) (id.RoomID, error)
 }
 
 // RoomStore is the storage the room endpoints read; they never write to
@@ -53,6 +54,7 @@ type RoomStore interface {
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
 	TxnEventID(ctx context.Context, k store.TxnKey) (id.EventID, error)
+	RoomEventsByTimestamp(ctx context.Context, roomID id.RoomID, ts int64, dir store.Direction, limit, offset int) ([]store.Event, error)
 }
 
 var _ RoomStore = (*store.DB)(nil)
@@ -77,6 +79,8 @@ type Rooms struct {
 	// Relations reads relationships between events (*relations.Service)
 	// for the relations and threads endpoints and bundled aggregations.
 	Relations Relations
+	// Search searches room events (*search.Service).
+	Search Searcher
 }
 
 // roomAPI serves the room and profile endpoints. It reuses the Server's
@@ -90,6 +94,7 @@ type roomAPI struct {
 	remote   RemoteJoiner
 	history  HistoryFetcher
 	rel      Relations
+	searcher Searcher
 }
 
 // roomRoutes registers the room and profile endpoints, one per line. A nil
@@ -99,7 +104,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 		return
 	}
 	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins,
-		rel: rooms.Relations, history: rooms.History}
+		rel: rooms.Relations, history: rooms.History, searcher: rooms.Search}
 	const v3 = "/_matrix/client/v3"
 
 	rt.Handle("POST "+v3+"/createRoom", s.authed(s.limited(ActionCreateRoom, a.createRoom)))
@@ -113,6 +118,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("POST "+v3+"/rooms/{roomId}/kick", s.authed(a.kick))
 	rt.Handle("POST "+v3+"/rooms/{roomId}/ban", s.authed(a.ban))
 	rt.Handle("POST "+v3+"/rooms/{roomId}/unban", s.authed(a.unban))
+	rt.Handle("POST "+v3+"/rooms/{roomId}/upgrade", s.authed(s.limited(ActionCreateRoom, a.upgradeRoom)))
 
 	rt.Handle("GET "+v3+"/rooms/{roomId}/state", s.authed(a.getRoomState))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/state/{eventType}", s.authed(a.getRoomStateWithKey))
@@ -128,6 +134,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("GET "+v3+"/rooms/{roomId}/event/{eventId}", s.authed(a.getOneRoomEvent))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/members", s.authed(a.getMembersByRoom))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/joined_members", s.authed(a.getJoinedMembersByRoom))
+	rt.Handle("GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event", s.authed(a.getEventByTimestamp))
 	rt.Handle("GET "+v3+"/joined_rooms", s.authed(a.getJoinedRooms))
 
 	rt.Handle("PUT "+v3+"/directory/room/{roomAlias}", s.authed(a.setRoomAlias))
@@ -146,6 +153,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 
 	s.receiptRoutes(rt, a)
 	s.relationsRoutes(rt, a)
+	rt.Handle("POST "+v3+"/search", s.authed(a.search))
 }
 
 // pathRoomID parses the {roomId} path parameter: 400 M_INVALID_PARAM if it

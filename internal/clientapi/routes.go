@@ -29,6 +29,7 @@ func (s *Server) Routes(rt *httpapi.Router) {
 
 	rt.Handle("GET /_matrix/client/v3/thirdparty/protocols", s.authed(s.getProtocols))
 	rt.Handle("GET /_matrix/client/v3/voip/turnServer", s.authed(s.getTurnServer))
+	s.reportRoutes(rt)
 
 	rt.Handle("GET /_matrix/client/v3/devices", s.authed(s.getDevices))
 	rt.Handle("GET /_matrix/client/v3/devices/{deviceId}", s.authed(s.getDevice))

@@ -164,6 +164,8 @@ type Server struct {
 	KeyBackups KeyBackups
 	// ToDevice sends to-device messages.
 	ToDevice ToDevice
+	// Reports stores users' content reports.
+	Reports Reports
 	// Spaces walks space trees; nil makes /hierarchy answer
 	// M_UNRECOGNIZED.
 	Spaces Spaces

@@ -84,20 +84,10 @@ var unimplementedOps = []unimplementedOp{
 	// registration.yaml
 	{"requestTokenToRegisterEmail", "POST", "/_matrix/client/v3/register/email/requestToken"},
 	{"requestTokenToRegisterMSISDN", "POST", "/_matrix/client/v3/register/msisdn/requestToken"},
-	// report_content.yaml
-	{"reportRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/report"},
-	{"reportEvent", "POST", "/_matrix/client/v3/rooms/{roomId}/report/{eventId}"},
-	{"reportUser", "POST", "/_matrix/client/v3/users/{userId}/report"},
-	// room_event_by_timestamp.yaml
-	{"getEventByTimestamp", "GET", "/_matrix/client/v1/rooms/{roomId}/timestamp_to_event"},
 	// room_initial_sync.yaml
 	{"roomInitialSync", "GET", "/_matrix/client/v3/rooms/{roomId}/initialSync"},
 	// room_summary.yaml
 	{"getRoomSummary", "GET", "/_matrix/client/v1/room_summary/{roomIdOrAlias}"},
-	// room_upgrades.yaml
-	{"upgradeRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/upgrade"},
-	// search.yaml
-	{"search", "POST", "/_matrix/client/v3/search"},
 	// sso_login_redirect.yaml
 	{"redirectToSSO", "GET", "/_matrix/client/v3/login/sso/redirect"},
 	{"redirectToIdP", "GET", "/_matrix/client/v3/login/sso/redirect/{idpId}"},

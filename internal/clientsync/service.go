@@ -34,6 +34,8 @@ type Store interface {
 	ReceiptsSince(ctx context.Context, since int64, limit int) ([]store.Receipt, error)
 	UserReceipts(ctx context.Context, roomID id.RoomID, userID id.UserID) ([]store.Receipt, error)
 	ForgottenRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
+	RemoteInvite(ctx context.Context, roomID id.RoomID, user id.UserID) (store.RemoteInvite, error)
+	RemoteInviteRoomVersion(ctx context.Context, roomID id.RoomID) (string, error)
 }
 
 // RoomReader is what sync needs from the event path.
@@ -73,6 +75,9 @@ type Service struct {
 
 	// e2ee serves the end-to-end encryption sections (e2ee.go).
 	e2ee e2eeState
+	// aggregator, when set, adds bundled aggregations to limited
+	// timelines (relations.go).
+	aggregator Aggregator
 }
 
 // memberLoad is a load of one user's memberships in progress.

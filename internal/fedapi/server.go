@@ -37,7 +37,7 @@ type Events interface {
 	MissingEvents(ctx context.Context, server id.ServerName, roomID id.RoomID, req fedevents.MissingEventsRequest) ([]json.RawMessage, error)
 	ResidentServers(ctx context.Context, roomID id.RoomID) ([]id.ServerName, error)
 	MakeMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, user id.UserID, membership string, versions []string) (json.RawMessage, string, error)
-	Invite(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, roomVersion string, raw json.RawMessage) (json.RawMessage, error)
+	Invite(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, roomVersion string, raw, inviteState json.RawMessage) (json.RawMessage, error)
 	SendMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, raw json.RawMessage, membership string) (fedevents.MembershipResult, error)
 }
 

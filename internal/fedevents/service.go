@@ -8,6 +8,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
@@ -19,6 +20,7 @@ type Rooms interface {
 	ProcessRemoteWithStates(ctx context.Context, origin id.ServerName, pdus []json.RawMessage, prevStates map[id.EventID]room.StateIDs) []room.RemoteResult
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
 	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)
+	ImportInvite(ctx context.Context, invite *event.PDU, v *roomversion.Version, inviteState []byte) (int64, error)
 }
 
 var (

@@ -315,6 +315,8 @@ func createEventID(roomID id.RoomID) id.EventID {
 // Rooms stores a checked remote join (*room.Service).
 type Rooms interface {
 	ImportJoin(ctx context.Context, rj room.RemoteJoin) (int64, error)
+	InvitingServer(ctx context.Context, roomID id.RoomID, user id.UserID) (id.ServerName, error)
+	ImportRejection(ctx context.Context, leave *event.PDU, v *roomversion.Version) (int64, error)
 }
 
 var _ Rooms = (*room.Service)(nil)
@@ -344,13 +346,19 @@ type Service struct {
 	Logger *slog.Logger
 }
 
-// JoinRemote joins user to roomID through servers (see Joiner.Join) and
+// JoinRemote joins user to roomID through servers, and the server that
+// invited the user if one did (see Joiner.Join), and
 // stores the room with its state; the join reaches the user's sync through
 // the event stream. Then it fetches the room's recent history from the
 // server it joined through, so that the user finds the messages from
 // before the join that the room's history visibility lets them see;
 // a failure there leaves the join as it is.
 func (s *Service) JoinRemote(ctx context.Context, roomID id.RoomID, user id.UserID, servers []id.ServerName, content map[string]any) error {
+	// A user invited to the room joins through the inviting server too
+	// (the only server a room ID of version 12 gives away).
+	if srv, err := s.Rooms.InvitingServer(ctx, roomID, user); err == nil && !slices.Contains(servers, srv) {
+		servers = append(slices.Clone(servers), srv)
+	}
 	joined, err := s.Joiner.Join(ctx, roomID, user, servers, content)
 	if err != nil {
 		return err

@@ -275,7 +275,8 @@ func (h *home) open(t testing.TB) {
 				return signing.VerifyKey{Public: peerKey.Public(), ValidUntilTS: math.MaxInt64}, true
 			}
 			return signing.VerifyKey{}, false
-		}})
+		},
+		Inviter: peerInviter{peerKey}})
 	h.client = federation.New(federation.Config{ServerName: local, Key: h.key, AllowPrivate: true, SkipTLSVerify: true})
 	h.sender, err = New(Config{DB: db, Stream: st, Client: h.client, ServerName: local, From: pos, FirstBackoff: h.first, MaxBackoff: 2 * h.first,
 		ProbeInterval: h.probe, After: h.after, DeviceLists: h.deviceLists})
@@ -408,3 +409,11 @@ func forEachDSN(t *testing.T, f func(t *testing.T, dsn string)) {
 }
 
 func sqliteDSN(t testing.TB) string { return storetest.SQLiteDSN(t) }
+
+// peerInviter signs invites of the peer's users as the peer's server
+// would through /v2/invite.
+type peerInviter struct{ key signing.Key }
+
+func (i peerInviter) SignInvite(_ context.Context, v *roomversion.Version, invite *event.PDU, _ []json.RawMessage) (json.RawMessage, error) {
+	return event.Sign(invite.JSON(), v, i.key)
+}

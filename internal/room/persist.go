@@ -134,6 +134,11 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 						return err
 					}
 				}
+				if text, ok := searchText(pdu); ok {
+					if err := tx.IndexEventText(ctx, nid, text); err != nil {
+						return err
+					}
+				}
 			}
 			if en.stateKnown {
 				before := group
@@ -463,8 +468,12 @@ func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, r
 	if err := tx.SetRedactedBecause(ctx, target, redaction); err != nil {
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
-	// A redacted child no longer relates to its parent.
+	// A redacted child no longer relates to its parent, and its text is
+	// gone.
 	if err := tx.DeleteRelation(ctx, ev.NID); err != nil {
+		return fmt.Errorf("mark %s redacted: %w", target, err)
+	}
+	if err := tx.UnindexEventText(ctx, ev.NID); err != nil {
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
 	return nil

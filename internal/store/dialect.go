@@ -54,6 +54,21 @@ type dialect interface {
 	// maxParams is the most parameters one statement should carry; longer
 	// lists and multi-row inserts are split into several statements.
 	maxParams() int
+	// searchSchema returns the statements creating the full-text index
+	// of event text, event_search.
+	searchSchema() []string
+	// searchInsert is the statement indexing an event's text ($1 its
+	// NID, $2 the text); searchDelete removes it ($1 the NID).
+	searchInsert() string
+	searchDelete() string
+	// searchMatch returns, for a full-text query in parameter n, the
+	// FROM item of the index, the expression of a match's event NID, the
+	// condition that selects matches and the expression of their rank
+	// (larger is better).
+	searchMatch(n string) (from, nid, where, rank string)
+	// searchQuery turns search terms (letters and digits only) into this
+	// backend's full-text query: every term must match, as a prefix.
+	searchQuery(terms []string) string
 	// forUpdate is the suffix that locks the selected rows until the end of
 	// the transaction, or "" where the writer already holds every lock.
 	forUpdate() string

@@ -19,6 +19,9 @@ type migration struct {
 	// sequences are created on backends that have sequences; see
 	// dialect.createSequence.
 	sequences []string
+	// byDialect, when set, returns statements that differ between the
+	// backends, run after statements.
+	byDialect func(d dialect) []string
 }
 
 // migrations is the schema's history. Append only: never edit or reorder
@@ -162,6 +165,21 @@ var migrations = []migration{
 		name:       "remote device lists checked position",
 		statements: []string{remoteDeviceListsCheckedSchema},
 	},
+	{
+		version:    24,
+		name:       "invites to rooms of other servers",
+		statements: []string{remoteInvitesSchema},
+	},
+	{
+		version:   25,
+		name:      "full-text search of event text",
+		byDialect: func(d dialect) []string { return d.searchSchema() },
+	},
+	{
+		version:    26,
+		name:       "content reports and events by timestamp",
+		statements: []string{reportsSchema, eventsTimestampIndex},
+	},
 }
 
 const schemaMigrationsSchema = `
@@ -217,7 +235,11 @@ func migrate(ctx context.Context, pool *sql.DB, d dialect) (int, error) {
 				}
 			}
 		}
-		for _, s := range m.statements {
+		statements := m.statements
+		if m.byDialect != nil {
+			statements = append(append([]string(nil), statements...), m.byDialect(d)...)
+		}
+		for _, s := range statements {
 			rendered, err := renderSchema(d, s)
 			if err != nil {
 				return 0, fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
