@@ -128,7 +128,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Sync = syncer
 	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers}
 	syncer.SetE2EE(keys)
-	cs.Keys, cs.KeyBackups, cs.ToDevice = keys, keys, keys
+	cs.Keys, cs.KeyBackups, cs.ToDevice, cs.DehydratedDevices = keys, keys, keys, keys
 	// The account service tells the keys' cache when devices go.
 	cs.Store = &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
 	serverName := id.ServerName(cfg.ServerName)

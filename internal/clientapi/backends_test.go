@@ -55,12 +55,13 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Directory: &directory.Service{ServerName: "hafen.test", DB: db, Rooms: svc},
 			Profiles:  &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger},
 		},
-		Filters:     &filter.Service{DB: db},
-		Keys:        &e2ee.Service{DB: db, ServerName: "hafen.test"},
-		KeyBackups:  &e2ee.Service{DB: db, ServerName: "hafen.test"},
-		ToDevice:    &e2ee.Service{DB: db, ServerName: "hafen.test"},
-		AccountData: ads,
-		Receipts:    &receipts.Service{DB: db, AccountData: ads},
+		Filters:           &filter.Service{DB: db},
+		Keys:              &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		KeyBackups:        &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		ToDevice:          &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		DehydratedDevices: &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		AccountData:       ads,
+		Receipts:          &receipts.Service{DB: db, AccountData: ads},
 	}
 	rt := httpapi.NewRouter()
 	s.Routes(rt)

@@ -164,6 +164,8 @@ type Server struct {
 	KeyBackups KeyBackups
 	// ToDevice sends to-device messages.
 	ToDevice ToDevice
+	// DehydratedDevices keeps users' dehydrated devices (MSC3814).
+	DehydratedDevices DehydratedDevices
 	// Media is the content repository; nil leaves its endpoints out.
 	Media *media.Service
 	// LegacyMedia serves the unauthenticated /_matrix/media/v3 download

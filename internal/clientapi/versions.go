@@ -77,9 +77,18 @@ var versionRequirements = []versionRequirement{
 var specVersions = []string{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5"}
 
 // unstableFeatures are the unstable features Hafen advertises, each with
-// the operations it needs (versions_test.go checks they are routed). There
-// are none.
-var unstableFeatures = map[string][]string{}
+// the routes ("METHOD path") it needs (versions_test.go checks they are
+// routed to a handler).
+var unstableFeatures = map[string][]string{
+	// Dehydrated devices (dehydrated_device.go); Element looks for this
+	// flag before it offers them.
+	"org.matrix.msc3814": {
+		"PUT " + msc3814 + "/dehydrated_device",
+		"GET " + msc3814 + "/dehydrated_device",
+		"DELETE " + msc3814 + "/dehydrated_device",
+		"POST " + msc3814 + "/dehydrated_device/{deviceId}/events",
+	},
+}
 
 // getVersions answers the supported spec versions.
 //

@@ -3,6 +3,7 @@ package clientapi
 import (
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -52,10 +53,13 @@ func TestAdvertisedVersionsAreImplemented(t *testing.T) {
 	if !slices.Equal(specVersions, honest) {
 		t.Errorf("/versions advertises %v; the implemented versions are %v", specVersions, honest)
 	}
-	for flag, ops := range unstableFeatures {
-		for _, op := range ops {
-			if !routed[op] {
-				t.Errorf("unstable feature %s needs %s, which is not implemented", flag, op)
+	rt := specRouter(t)
+	for flag, routes := range unstableFeatures {
+		for _, route := range routes {
+			method, path, _ := strings.Cut(route, " ")
+			h, pattern := rt.Handler(httptest.NewRequest(method, samplePath(path), nil))
+			if _, unimpl := h.(*unimplemented); pattern != route || unimpl {
+				t.Errorf("unstable feature %s needs %s, which is not implemented (routed to %q)", flag, route, pattern)
 			}
 		}
 	}
@@ -74,7 +78,13 @@ func TestVersionsEndpoint(t *testing.T) {
 			t.Fatalf("versions = %v, want %v", got, specVersions)
 		}
 	}
-	if _, ok := r.body["unstable_features"].(map[string]any); !ok {
-		t.Errorf("unstable_features = %v, want an object", r.body["unstable_features"])
+	flags, ok := r.body["unstable_features"].(map[string]any)
+	if !ok || len(flags) != len(unstableFeatures) {
+		t.Errorf("unstable_features = %v, want an object with %d flags", r.body["unstable_features"], len(unstableFeatures))
+	}
+	for flag := range unstableFeatures {
+		if flags[flag] != true {
+			t.Errorf("unstable_features[%s] = %v, want true", flag, flags[flag])
+		}
 	}
 }

@@ -137,6 +137,11 @@ var migrations = []migration{
 		name:       "receipts",
 		statements: []string{receiptsSchema},
 	},
+	{
+		version:    19,
+		name:       "dehydrated devices",
+		statements: []string{dehydratedDevicesSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
