@@ -60,3 +60,41 @@ func TestFederationQueryEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoteProfileAndAliasLookupEndToEnd: a user of B looks up, through
+// B's client API, a profile and a room alias of A, which B asks A for;
+// unknown users and aliases of A answer 404.
+func TestRemoteProfileAndAliasLookupEndToEnd(t *testing.T) {
+	a := startFedServer(t)
+	b := startFedServer(t)
+	alice := register(t, a.base, "alice")
+	bob := register(t, b.base, "bob")
+	csCall(t, a.base, alice.AccessToken, http.MethodPut, "/_matrix/client/v3/profile/"+url.PathEscape(alice.UserID.String())+"/displayname", map[string]any{"displayname": "Alice A."}, &struct{}{})
+	var cr struct {
+		RoomID id.RoomID `json:"room_id"`
+	}
+	csCall(t, a.base, alice.AccessToken, http.MethodPost, "/_matrix/client/v3/createRoom", map[string]any{"preset": "public_chat", "room_alias_name": "lobby"}, &cr)
+
+	var prof map[string]string
+	if st := csCall(t, b.base, bob.AccessToken, http.MethodGet, "/_matrix/client/v3/profile/"+url.PathEscape(alice.UserID.String()), nil, &prof); st != 200 || prof["displayname"] != "Alice A." {
+		t.Errorf("B's profile of alice = %d %v", st, prof)
+	}
+	prof = nil
+	if st := csCall(t, b.base, bob.AccessToken, http.MethodGet, "/_matrix/client/v3/profile/"+url.PathEscape(alice.UserID.String())+"/displayname", nil, &prof); st != 200 || prof["displayname"] != "Alice A." {
+		t.Errorf("B's displayname of alice = %d %v", st, prof)
+	}
+	if st := csCall(t, b.base, bob.AccessToken, http.MethodGet, "/_matrix/client/v3/profile/"+url.PathEscape("@nobody:"+string(a.name)), nil, nil); st != 404 {
+		t.Errorf("B's profile of an unknown user of A = %d, want 404", st)
+	}
+
+	var dir struct {
+		RoomID  id.RoomID       `json:"room_id"`
+		Servers []id.ServerName `json:"servers"`
+	}
+	if st := csCall(t, b.base, bob.AccessToken, http.MethodGet, "/_matrix/client/v3/directory/room/"+url.PathEscape("#lobby:"+string(a.name)), nil, &dir); st != 200 || dir.RoomID != cr.RoomID || !slices.Equal(dir.Servers, []id.ServerName{a.name}) {
+		t.Errorf("B resolves A's alias = %d %s %v, want %s [%s]", st, dir.RoomID, dir.Servers, cr.RoomID, a.name)
+	}
+	if st := csCall(t, b.base, bob.AccessToken, http.MethodGet, "/_matrix/client/v3/directory/room/"+url.PathEscape("#nothere:"+string(a.name)), nil, nil); st != 404 {
+		t.Errorf("B resolves an unknown alias of A = %d, want 404", st)
+	}
+}

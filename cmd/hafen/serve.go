@@ -33,7 +33,9 @@ import (
 	"github.com/hafenchat/hafen/internal/media"
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/receipts"
+	"github.com/hafenchat/hafen/internal/relations"
 	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
 )
@@ -111,9 +113,13 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	defer syncer.Stop()
 	// The federation sender queues the events of local users for the
 	// other servers in their rooms and sends them, on goroutines it owns.
+	// The keys of end-to-end encryption: remote users' keys are asked of
+	// their servers, local device list changes announced to them.
+	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers, Remote: fed.client}
 	sender, err := fedsender.New(fedsender.Config{
 		DB: db, Stream: events, Client: fed.client, ServerName: id.ServerName(cfg.ServerName), From: pos,
 		MaxBackoff: time.Duration(cfg.FederationMaxBackoffSeconds) * time.Second, Logger: logger,
+		DeviceLists: keys,
 	})
 	if err != nil {
 		return err
@@ -123,39 +129,49 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}
 	defer sender.Stop()
 	fed.api.Contacted = sender.Contacted
+	keys.Federation = sender
 
 	cs := newClientServer(cfg, db)
 	cs.Sync = syncer
-	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers}
 	syncer.SetE2EE(keys)
 	cs.Keys, cs.KeyBackups, cs.ToDevice, cs.DehydratedDevices = keys, keys, keys, keys
 	// The account service tells the keys' cache when devices go.
 	cs.Store = &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
 	serverName := id.ServerName(cfg.ServerName)
-	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms}
+	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms, Remote: fed.client}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
-	cs.Rooms = &clientapi.Rooms{
-		Service:   rooms,
-		Store:     db,
-		Directory: dir,
-		Profiles:  profiles,
-		// Rooms of other servers are joined over federation.
-		RemoteJoins: &fedjoin.Service{
-			Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
-			Rooms:  rooms,
-		},
+	// Rooms of other servers are joined, and their aliases and users'
+	// profiles looked up, over federation.
+	remote := &fedjoin.Service{
+		Joiner: &fedjoin.Joiner{ServerName: serverName, Key: res.key, Client: fed.client, Keys: fed.keys},
+		Rooms:  rooms,
 	}
+	profiles.Remote = remote
+	cs.Rooms = &clientapi.Rooms{
+		Service:     rooms,
+		Store:       db,
+		Directory:   dir,
+		Profiles:    profiles,
+		RemoteJoins: remote,
+		Relations:   &relations.Service{DB: db},
+	}
+	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
+	cs.Spaces = spaceTrees
 	cs.Filters = &filter.Service{DB: db}
 	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
 	cs.AccountData = ads
-	cs.Receipts = &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded}
-	cs.Typing = syncer
+	rcs := &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded, ServerName: serverName, Federation: sender}
+	cs.Receipts = rcs
+	// Typing goes to sync's memory and, for rooms with users of other
+	// servers, to those servers.
+	cs.Typing = &fedsender.Typing{Local: syncer, Sender: sender}
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
-	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger}
-	fed.api.Profiles, fed.api.Directory = profiles, dir
+	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, Logger: logger,
+		EDUs: fedevents.EDUs{Typing: syncer, Receipts: rcs, Devices: keys}}
+	fed.api.Profiles, fed.api.Directory, fed.api.E2EE, fed.api.Spaces = profiles, dir, keys, spaceTrees
 	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()

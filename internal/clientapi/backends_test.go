@@ -17,7 +17,9 @@ import (
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/receipts"
+	"github.com/hafenchat/hafen/internal/relations"
 	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 	"github.com/hafenchat/hafen/internal/stream"
 )
@@ -54,6 +56,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Store:     db,
 			Directory: &directory.Service{ServerName: "hafen.test", DB: db, Rooms: svc},
 			Profiles:  &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger},
+			Relations: &relations.Service{DB: db},
 		},
 		Filters:           &filter.Service{DB: db},
 		Keys:              &e2ee.Service{DB: db, ServerName: "hafen.test"},
@@ -62,6 +65,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 		DehydratedDevices: &e2ee.Service{DB: db, ServerName: "hafen.test"},
 		AccountData:       ads,
 		Receipts:          &receipts.Service{DB: db, AccountData: ads},
+		Spaces:            &spaces.Service{ServerName: "hafen.test", DB: db},
 	}
 	rt := httpapi.NewRouter()
 	s.Routes(rt)

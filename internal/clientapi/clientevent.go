@@ -45,6 +45,10 @@ type eventFormatter struct {
 	// replaces holds what state events replaced, by NID, where a header
 	// query already read it (see prepare).
 	replaces map[int64]int64
+	// rel reads bundled aggregations; nil leaves them out. bundleDepth
+	// counts the aggregations being formatted (see bundle).
+	rel         Relations
+	bundleDepth int
 }
 
 // minHeadLookup is the batch size from which formatAll takes the events of
@@ -55,7 +59,7 @@ const minHeadLookup = 64
 func (a *roomAPI) formatter(roomID id.RoomID, v *roomversion.Version, sess session) *eventFormatter {
 	return &eventFormatter{
 		db: a.db, roomID: roomID, version: v, nowMS: a.s.now().UnixMilli(),
-		userID: sess.UserID, deviceID: sess.DeviceID,
+		userID: sess.UserID, deviceID: sess.DeviceID, rel: a.rel,
 		currentState: func(ctx context.Context) ([]*event.PDU, error) { return a.svc.CurrentState(ctx, roomID) },
 	}
 }
@@ -124,6 +128,9 @@ func (f *eventFormatter) formatAll(ctx context.Context, events []store.Event) ([
 			return nil, err
 		}
 		out = append(out, ce)
+	}
+	if err := f.bundle(ctx, events, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

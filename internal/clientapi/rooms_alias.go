@@ -6,8 +6,10 @@ package clientapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/directory"
@@ -33,6 +35,11 @@ type Directory interface {
 	Create(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error
 	Delete(ctx context.Context, alias id.RoomAlias, user id.UserID) error
 	CheckCanonicalAlias(ctx context.Context, roomID id.RoomID, content []byte) error
+
+	Visibility(ctx context.Context, roomID id.RoomID) (string, error)
+	SetVisibility(ctx context.Context, roomID id.RoomID, user id.UserID, visibility string) error
+	PublicRooms(ctx context.Context, req directory.PublicRoomsRequest) (*directory.PublicRooms, error)
+	RemotePublicRooms(ctx context.Context, server id.ServerName, req directory.PublicRoomsRequest) (json.RawMessage, error)
 }
 
 // directoryErr turns an error of the directory into the Matrix error the
@@ -51,6 +58,14 @@ func directoryErr(err error) error {
 		return matrixerr.Wrap(matrixerr.KindInvalidParam, err, err.Error())
 	case errors.Is(err, directory.ErrBadAlias):
 		return matrixerr.Wrap(matrixerr.KindBadAlias, err, err.Error())
+	case errors.Is(err, directory.ErrRoomUnknown):
+		return matrixerr.Wrap(matrixerr.KindNotFound, err, "room not found")
+	case errors.Is(err, directory.ErrNotAllowed):
+		return matrixerr.Wrap(matrixerr.KindForbidden, err, err.Error())
+	case errors.Is(err, directory.ErrBadToken):
+		return matrixerr.Wrap(matrixerr.KindInvalidParam, err, err.Error())
+	case errors.Is(err, directory.ErrRemote):
+		return matrixerr.Wrap(matrixerr.KindRemoteUnavailable, err, "the remote server did not answer")
 	}
 	return roomErr(err)
 }
@@ -82,13 +97,29 @@ func (a *roomAPI) setRoomAlias(w http.ResponseWriter, r *http.Request, sess sess
 	return httpapi.OK(w, struct{}{})
 }
 
-// getRoomIDByAlias resolves a local alias.
+// getRoomIDByAlias resolves an alias: a local one from the directory,
+// another server's by asking that server.
 //
 // GET /_matrix/client/v3/directory/room/{roomAlias}
 func (a *roomAPI) getRoomIDByAlias(w http.ResponseWriter, r *http.Request) error {
 	alias, err := pathAlias(r)
 	if err != nil {
 		return err
+	}
+	if alias.Domain() != a.s.ServerName && a.remote != nil {
+		roomID, servers, err := a.remoteAlias(r.Context(), alias)
+		if err != nil {
+			return err
+		}
+		// remoteAlias puts the alias's server first; it may be listed
+		// again among the room's servers.
+		var unique []id.ServerName
+		for _, s := range servers {
+			if !slices.Contains(unique, s) {
+				unique = append(unique, s)
+			}
+		}
+		return httpapi.OK(w, map[string]any{"room_id": roomID, "servers": unique})
 	}
 	ra, err := a.dir.Lookup(r.Context(), alias)
 	if err != nil {

@@ -70,6 +70,9 @@ type Rooms struct {
 	// RemoteJoins joins rooms of other servers (*fedjoin.Service); nil
 	// when the server does not federate.
 	RemoteJoins RemoteJoiner
+	// Relations reads relationships between events (*relations.Service)
+	// for the relations and threads endpoints and bundled aggregations.
+	Relations Relations
 }
 
 // roomAPI serves the room and profile endpoints. It reuses the Server's
@@ -81,6 +84,7 @@ type roomAPI struct {
 	dir      Directory
 	profiles Profiles
 	remote   RemoteJoiner
+	rel      Relations
 }
 
 // roomRoutes registers the room and profile endpoints, one per line. A nil
@@ -89,7 +93,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	if rooms == nil {
 		return
 	}
-	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins}
+	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins, rel: rooms.Relations}
 	const v3 = "/_matrix/client/v3"
 
 	rt.Handle("POST "+v3+"/createRoom", s.authed(s.limited(ActionCreateRoom, a.createRoom)))
@@ -124,6 +128,10 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("GET "+v3+"/directory/room/{roomAlias}", httpapi.HandlerFunc(a.getRoomIDByAlias))
 	rt.Handle("DELETE "+v3+"/directory/room/{roomAlias}", s.authed(a.deleteRoomAlias))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/aliases", s.authed(a.getLocalAliases))
+	rt.Handle("GET "+v3+"/directory/list/room/{roomId}", httpapi.HandlerFunc(a.getRoomVisibilityOnDirectory))
+	rt.Handle("PUT "+v3+"/directory/list/room/{roomId}", s.authed(a.setRoomVisibilityOnDirectory))
+	rt.Handle("GET "+v3+"/publicRooms", httpapi.HandlerFunc(a.getPublicRooms))
+	rt.Handle("POST "+v3+"/publicRooms", s.authed(a.queryPublicRooms))
 
 	rt.Handle("GET "+v3+"/profile/{userId}", httpapi.HandlerFunc(a.getUserProfile))
 	rt.Handle("GET "+v3+"/profile/{userId}/{keyName}", httpapi.HandlerFunc(a.getProfileField))
@@ -131,6 +139,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("DELETE "+v3+"/profile/{userId}/{keyName}", s.authed(a.deleteProfileField))
 
 	s.receiptRoutes(rt, a)
+	s.relationsRoutes(rt, a)
 }
 
 // pathRoomID parses the {roomId} path parameter: 400 M_INVALID_PARAM if it

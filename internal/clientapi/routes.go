@@ -77,6 +77,7 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	}
 
 	s.roomRoutes(rt, s.Rooms)
+	rt.Handle("GET /_matrix/client/v1/rooms/{roomId}/hierarchy", s.authed(s.getSpaceHierarchy))
 
 	if s.Media != nil {
 		s.mediaRoutes(rt)

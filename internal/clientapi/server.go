@@ -166,6 +166,9 @@ type Server struct {
 	ToDevice ToDevice
 	// DehydratedDevices keeps users' dehydrated devices (MSC3814).
 	DehydratedDevices DehydratedDevices
+	// Spaces walks space trees; nil makes /hierarchy answer
+	// M_UNRECOGNIZED.
+	Spaces Spaces
 	// Media is the content repository; nil leaves its endpoints out.
 	Media *media.Service
 	// LegacyMedia serves the unauthenticated /_matrix/media/v3 download

@@ -52,11 +52,6 @@ var unimplementedOps = []unimplementedOp{
 	{"getUrlPreviewAuthed", "GET", "/_matrix/client/v1/media/preview_url"},
 	// content-repo.yaml
 	{"getUrlPreview", "GET", "/_matrix/media/v3/preview_url"},
-	// list_public_rooms.yaml
-	{"getRoomVisibilityOnDirectory", "GET", "/_matrix/client/v3/directory/list/room/{roomId}"},
-	{"setRoomVisibilityOnDirectory", "PUT", "/_matrix/client/v3/directory/list/room/{roomId}"},
-	{"getPublicRooms", "GET", "/_matrix/client/v3/publicRooms"},
-	{"queryPublicRooms", "POST", "/_matrix/client/v3/publicRooms"},
 	// login_token.yaml
 	{"generateLoginToken", "POST", "/_matrix/client/v1/login/get_token"},
 	// mutual_rooms.yaml
@@ -89,10 +84,6 @@ var unimplementedOps = []unimplementedOp{
 	// registration.yaml
 	{"requestTokenToRegisterEmail", "POST", "/_matrix/client/v3/register/email/requestToken"},
 	{"requestTokenToRegisterMSISDN", "POST", "/_matrix/client/v3/register/msisdn/requestToken"},
-	// relations.yaml
-	{"getRelatingEvents", "GET", "/_matrix/client/v1/rooms/{roomId}/relations/{eventId}"},
-	{"getRelatingEventsWithRelType", "GET", "/_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}"},
-	{"getRelatingEventsWithRelTypeAndEventType", "GET", "/_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}"},
 	// report_content.yaml
 	{"reportRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/report"},
 	{"reportEvent", "POST", "/_matrix/client/v3/rooms/{roomId}/report/{eventId}"},
@@ -107,8 +98,6 @@ var unimplementedOps = []unimplementedOp{
 	{"upgradeRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/upgrade"},
 	// search.yaml
 	{"search", "POST", "/_matrix/client/v3/search"},
-	// space_hierarchy.yaml
-	{"getSpaceHierarchy", "GET", "/_matrix/client/v1/rooms/{roomId}/hierarchy"},
 	// sso_login_redirect.yaml
 	{"redirectToSSO", "GET", "/_matrix/client/v3/login/sso/redirect"},
 	{"redirectToIdP", "GET", "/_matrix/client/v3/login/sso/redirect/{idpId}"},
@@ -120,8 +109,6 @@ var unimplementedOps = []unimplementedOp{
 	{"queryUserByProtocol", "GET", "/_matrix/client/v3/thirdparty/user/{protocol}"},
 	{"queryLocationByAlias", "GET", "/_matrix/client/v3/thirdparty/location"},
 	{"queryUserByID", "GET", "/_matrix/client/v3/thirdparty/user"},
-	// threads_list.yaml
-	{"getThreadRoots", "GET", "/_matrix/client/v1/rooms/{roomId}/threads"},
 	// users.yaml
 	{"searchUserDirectory", "POST", "/_matrix/client/v3/user_directory/search"},
 }

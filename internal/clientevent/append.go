@@ -58,6 +58,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 			b = append(b, `,"membership":`...)
 			b = appendString(b, u.Membership)
 		}
+		if len(u.Relations) > 0 {
+			b = append(b, `,"m.relations":`...)
+			b = appendRaw(b, u.Relations)
+		}
 		b = append(b, '}')
 	}
 	return append(b, '}')
@@ -75,7 +79,7 @@ func AppendList(b []byte, events []Event) []byte {
 			size += len(*e.StateKey)
 		}
 		if u := e.Unsigned; u != nil {
-			size += len(u.PrevContent) + len(u.RedactedBecause) + len(u.PrevSender)
+			size += len(u.PrevContent) + len(u.RedactedBecause) + len(u.PrevSender) + len(u.Relations)
 		}
 	}
 	b = slices.Grow(b, size)

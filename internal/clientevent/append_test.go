@@ -13,8 +13,8 @@ func TestAppendJSONEncodesAsEncodingJSON(t *testing.T) {
 	if n := reflect.TypeOf(Event{}).NumField(); n != 9 {
 		t.Fatalf("Event has %d fields; AppendJSON writes 9", n)
 	}
-	if n := reflect.TypeOf(Unsigned{}).NumField(); n != 6 {
-		t.Fatalf("Unsigned has %d fields; AppendJSON writes 6", n)
+	if n := reflect.TypeOf(Unsigned{}).NumField(); n != 7 {
+		t.Fatalf("Unsigned has %d fields; AppendJSON writes 7", n)
 	}
 	sk, empty := "@a:x", ""
 	events := []Event{
@@ -25,6 +25,7 @@ func TestAppendJSONEncodesAsEncodingJSON(t *testing.T) {
 			Type: "m.room.member", Redacts: "$x", Unsigned: &Unsigned{
 				Age: 7, TransactionID: "t\n1", PrevContent: json.RawMessage(`{"membership":"invite"}`), PrevSender: "@b:x",
 				RedactedBecause: json.RawMessage(`{"type":"m.room.redaction"}`), Membership: "join",
+				Relations: json.RawMessage(`{"m.reference":{"chunk":[{"event_id":"$r"}]}}`),
 			}},
 		{Content: json.RawMessage(`{}`), EventID: "$e4", Sender: "@\x01odd:x", Type: "weird\"type", Unsigned: &Unsigned{}},
 	}

@@ -28,6 +28,9 @@ type Unsigned struct {
 	// event, including the event's own change ("leave" before they ever
 	// joined); empty where it is not computed.
 	Membership string `json:"membership,omitempty"`
+	// Relations is the bundled aggregation of the event's children
+	// (unsigned["m.relations"]), when it has any.
+	Relations json.RawMessage `json:"m.relations,omitempty"`
 }
 
 // Event is the spec's ClientEvent.

@@ -37,7 +37,7 @@ func BenchmarkIncrementalSyncE2EE(b *testing.B) {
 				h.send(ids[n%rooms], alice, "msg")
 				if mode == "e2ee_device_list_change" {
 					err := h.db.Write(h.ctx, func(tx *store.Tx) error {
-						_, err := tx.AddDeviceListChange(h.ctx, bob)
+						_, err := tx.AddDeviceListChange(h.ctx, bob, "")
 						return err
 					})
 					if err != nil {

@@ -1,7 +1,9 @@
 // Package directory owns the local room directory: room aliases, who may
 // create and delete them, and the aliases a room may advertise in its
-// m.room.canonical_alias event. The client API, and later the federation
-// and admin APIs, go through it.
+// m.room.canonical_alias event; the published room directory (which rooms
+// are listed, the list for clients and other servers, and other servers'
+// lists); and room summaries, which the space hierarchy shares. The client
+// and federation APIs go through it.
 //
 // Spec: https://spec.matrix.org/v1.19/client-server-api/#room-aliases
 package directory
@@ -25,6 +27,7 @@ type Alias = store.RoomAlias
 // Rooms reads the current state of rooms. room.Service implements it.
 type Rooms interface {
 	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)
+	Version(ctx context.Context, roomID id.RoomID) (string, error)
 }
 
 // Service is the local room directory. It is safe for concurrent use.
@@ -35,6 +38,9 @@ type Service struct {
 	DB *store.DB
 	// Rooms is read for memberships.
 	Rooms Rooms
+	// Remote asks other servers for their room directories; nil when the
+	// server does not federate.
+	Remote Remote
 }
 
 func (s *Service) isLocal(alias id.RoomAlias) bool {

@@ -21,3 +21,16 @@ var (
 	// point to its room.
 	ErrBadAlias = errors.New("the room alias does not point to this room")
 )
+
+// Errors of the room directory and space hierarchy (possibly wrapped).
+var (
+	// ErrRoomUnknown: this server does not know the room.
+	ErrRoomUnknown = errors.New("unknown room")
+	// ErrNotAllowed: the user may not change the room's visibility in the
+	// directory.
+	ErrNotAllowed = errors.New("only the room's moderators or a server admin may change its visibility in the room directory")
+	// ErrBadToken: a pagination token this server did not make.
+	ErrBadToken = errors.New("invalid pagination token")
+	// ErrRemote: another server did not answer, or not as the spec says.
+	ErrRemote = errors.New("the remote server did not answer")
+)

@@ -193,4 +193,16 @@ func (s *Service) DevicesRemoved(user id.UserID) {
 		}
 	}
 	s.cache.listRead = time.Time{}
+	if s.Federation != nil {
+		s.Federation.DeviceListsChanged()
+	}
+}
+
+// deviceListMoved records a committed device list change at pos and tells
+// the federation sender, which announces it to other servers.
+func (s *Service) deviceListMoved(pos int64) {
+	s.cache.deviceListMoved(pos)
+	if s.Federation != nil {
+		s.Federation.DeviceListsChanged()
+	}
 }

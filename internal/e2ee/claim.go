@@ -32,6 +32,7 @@ func (s *Service) ClaimKeys(ctx context.Context, req map[id.UserID]map[id.Device
 		Failures:    map[id.ServerName]struct{}{},
 	}
 	local := map[id.UserID]map[id.DeviceID]string{}
+	remote := map[id.ServerName]map[id.UserID]map[id.DeviceID]string{}
 	for user, devices := range req {
 		for dev, alg := range devices {
 			if !ValidAlgorithm(alg) {
@@ -39,15 +40,55 @@ func (s *Service) ClaimKeys(ctx context.Context, req map[id.UserID]map[id.Device
 			}
 		}
 		if user.Domain() != s.ServerName {
-			// TODO(#8): claim the keys of remote users over federation
-			// (/_matrix/federation/v1/user/keys/claim).
-			res.Failures[user.Domain()] = struct{}{}
+			if remote[user.Domain()] == nil {
+				remote[user.Domain()] = map[id.UserID]map[id.DeviceID]string{}
+			}
+			remote[user.Domain()][user] = devices
 			continue
 		}
 		local[user] = devices
 	}
+	if len(local) > 0 {
+		if err := s.claimLocal(ctx, local, &res); err != nil {
+			return ClaimResult{}, err
+		}
+	}
+	if len(remote) > 0 {
+		s.claimRemote(ctx, remote, &res)
+	}
+	return res, nil
+}
+
+// ClaimLocalKeys answers another server's /user/keys/claim: the keys of
+// the local users among req, claimed as ClaimKeys does.
+//
+// Spec: https://spec.matrix.org/v1.19/server-server-api/#post_matrixfederationv1userkeysclaim
+func (s *Service) ClaimLocalKeys(ctx context.Context, req map[id.UserID]map[id.DeviceID]string) (ClaimResult, error) {
+	res := ClaimResult{
+		OneTimeKeys: map[id.UserID]map[id.DeviceID]map[string]json.RawMessage{},
+		Failures:    map[id.ServerName]struct{}{},
+	}
+	local := map[id.UserID]map[id.DeviceID]string{}
+	for user, devices := range req {
+		for dev, alg := range devices {
+			if !ValidAlgorithm(alg) {
+				return ClaimResult{}, fmt.Errorf("%w: malformed algorithm %q for %s %s", ErrInvalid, alg, user, dev)
+			}
+		}
+		if user.Domain() == s.ServerName {
+			local[user] = devices
+		}
+	}
+	if err := s.claimLocal(ctx, local, &res); err != nil {
+		return ClaimResult{}, err
+	}
+	return res, nil
+}
+
+// claimLocal claims the keys of local users into res.
+func (s *Service) claimLocal(ctx context.Context, local map[id.UserID]map[id.DeviceID]string, res *ClaimResult) error {
 	if len(local) == 0 {
-		return res, nil
+		return nil
 	}
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		clear(res.OneTimeKeys)
@@ -77,7 +118,7 @@ func (s *Service) ClaimKeys(ctx context.Context, req map[id.UserID]map[id.Device
 		return nil
 	})
 	if err != nil {
-		return ClaimResult{}, fmt.Errorf("claim keys: %w", err)
+		return fmt.Errorf("claim keys: %w", err)
 	}
-	return res, nil
+	return nil
 }

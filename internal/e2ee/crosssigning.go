@@ -160,11 +160,11 @@ func (s *Service) UploadCrossSigningKeys(ctx context.Context, user id.UserID, up
 				return err
 			}
 		}
-		pos, err := tx.AddDeviceListChange(ctx, user)
+		pos, err := tx.AddDeviceListChange(ctx, user, "")
 		if err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.cache.deviceListMoved(pos) })
+		tx.AfterCommit(func() { s.deviceListMoved(pos) })
 		return nil
 	})
 	if err != nil {

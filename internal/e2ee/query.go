@@ -44,15 +44,48 @@ func (s *Service) QueryKeys(ctx context.Context, requester id.UserID, req map[id
 		UserSigningKeys: map[id.UserID]json.RawMessage{},
 		Failures:        map[id.ServerName]struct{}{},
 	}
+	remote := map[id.ServerName]map[id.UserID][]id.DeviceID{}
 	for user, devices := range req {
 		if user.Domain() != s.ServerName {
-			// TODO(#8): query the keys of remote users over federation
-			// (/_matrix/federation/v1/user/keys/query), with a timeout
-			// per server.
-			res.Failures[user.Domain()] = struct{}{}
+			if remote[user.Domain()] == nil {
+				remote[user.Domain()] = map[id.UserID][]id.DeviceID{}
+			}
+			if devices == nil {
+				devices = []id.DeviceID{}
+			}
+			remote[user.Domain()][user] = devices
 			continue
 		}
 		if err := s.queryLocal(ctx, requester, user, devices, &res); err != nil {
+			return QueryResult{}, fmt.Errorf("query keys of %s: %w", user, err)
+		}
+	}
+	if len(remote) > 0 {
+		if err := s.queryRemote(ctx, remote, &res); err != nil {
+			return QueryResult{}, fmt.Errorf("query keys of remote users: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// QueryLocalKeys answers another server's /user/keys/query: the keys of
+// the local users among req, as any user of that server may see them (no
+// user-signing keys, only the owners' signatures).
+//
+// Spec: https://spec.matrix.org/v1.19/server-server-api/#post_matrixfederationv1userkeysquery
+func (s *Service) QueryLocalKeys(ctx context.Context, req map[id.UserID][]id.DeviceID) (QueryResult, error) {
+	res := QueryResult{
+		DeviceKeys:      map[id.UserID]map[id.DeviceID]json.RawMessage{},
+		MasterKeys:      map[id.UserID]json.RawMessage{},
+		SelfSigningKeys: map[id.UserID]json.RawMessage{},
+		UserSigningKeys: map[id.UserID]json.RawMessage{},
+		Failures:        map[id.ServerName]struct{}{},
+	}
+	for user, devices := range req {
+		if user.Domain() != s.ServerName {
+			continue
+		}
+		if err := s.queryLocal(ctx, "", user, devices, &res); err != nil {
 			return QueryResult{}, fmt.Errorf("query keys of %s: %w", user, err)
 		}
 	}

@@ -76,18 +76,22 @@ func (s *Service) UploadSignatures(ctx context.Context, signer id.UserID, keys m
 	}
 	if len(toStore) > 0 {
 		err := s.DB.Write(ctx, func(tx *store.Tx) error {
-			changed := map[id.UserID]bool{}
+			type changedKey struct {
+				user id.UserID
+				key  string
+			}
+			changed := map[changedKey]bool{}
 			for _, a := range toStore {
 				if err := tx.AddKeySignature(ctx, a.target, a.sig); err != nil {
 					return err
 				}
-				if !changed[a.target] {
-					changed[a.target] = true
-					pos, err := tx.AddDeviceListChange(ctx, a.target)
+				if k := (changedKey{a.target, a.sig.TargetKeyID}); !changed[k] {
+					changed[k] = true
+					pos, err := tx.AddDeviceListChange(ctx, a.target, a.sig.TargetKeyID)
 					if err != nil {
 						return err
 					}
-					tx.AfterCommit(func() { s.cache.deviceListMoved(pos) })
+					tx.AfterCommit(func() { s.deviceListMoved(pos) })
 				}
 			}
 			return nil

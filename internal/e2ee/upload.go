@@ -29,6 +29,16 @@ type Service struct {
 	Notify func(users []id.UserID)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Federation, when set, sends what concerns other servers: it is
+	// woken after to-device messages for their users were queued, and
+	// told of device list changes (*fedsender.Sender).
+	Federation Sender
+	// Remote asks other servers for their users' keys and device lists;
+	// nil answers every remote user with a failure.
+	Remote Remote
+	// RemoteTimeout bounds each request to another server;
+	// DefaultRemoteTimeout when 0.
+	RemoteTimeout time.Duration
 
 	cache cache
 }
@@ -140,11 +150,11 @@ func (s *Service) storeUpload(ctx context.Context, tx *store.Tx, user id.UserID,
 			return nil, err
 		}
 		if ku.keysChanged {
-			pos, err := tx.AddDeviceListChange(ctx, user)
+			pos, err := tx.AddDeviceListChange(ctx, user, string(device))
 			if err != nil {
 				return nil, err
 			}
-			tx.AfterCommit(func() { s.cache.deviceListMoved(pos) })
+			tx.AfterCommit(func() { s.deviceListMoved(pos) })
 		}
 	}
 	for _, k := range ku.otks {

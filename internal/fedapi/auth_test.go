@@ -160,7 +160,7 @@ func TestRequestAuthentication(t *testing.T) {
 	}
 
 	// Unknown federation endpoints answer 404 M_UNRECOGNIZED, signed or not.
-	for _, path := range []string{"/_matrix/federation/v1/hierarchy/!r:x", "/_matrix/federation/v1/user/devices/@u:x"} {
+	for _, path := range []string{"/_matrix/federation/v1/no/such/endpoint", "/_matrix/federation/v1/no/such/user/@u:x"} {
 		resp, err := hc.Get(b.srv.URL + path)
 		if err != nil {
 			t.Fatal(err)

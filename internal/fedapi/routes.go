@@ -29,4 +29,12 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}", s.authed(s.sendKnock))
 	rt.Handle("GET /_matrix/federation/v1/query/profile", s.authed(s.queryProfile))
 	rt.Handle("GET /_matrix/federation/v1/query/directory", s.authed(s.queryRoomDirectory))
+	if s.E2EE != nil {
+		rt.Handle("GET /_matrix/federation/v1/user/devices/{userId}", s.authed(s.getUserDevices))
+		rt.Handle("POST /_matrix/federation/v1/user/keys/query", s.authed(s.userKeysQuery))
+		rt.Handle("POST /_matrix/federation/v1/user/keys/claim", s.authed(s.userKeysClaim))
+	}
+	rt.Handle("GET /_matrix/federation/v1/publicRooms", s.authed(s.getPublicRooms))
+	rt.Handle("POST /_matrix/federation/v1/publicRooms", s.authed(s.queryPublicRooms))
+	rt.Handle("GET /_matrix/federation/v1/hierarchy/{roomId}", s.authed(s.getSpaceHierarchy))
 }

@@ -58,6 +58,12 @@ type Server struct {
 	Profiles Profiles
 	// Directory answers room alias queries (*directory.Service).
 	Directory Directory
+	// E2EE answers the device and key endpoints (*e2ee.Service); nil
+	// leaves them unrouted.
+	E2EE E2EE
+	// Spaces answers space hierarchy queries (*spaces.Service); nil
+	// answers 404 for every room.
+	Spaces Spaces
 	// Contacted, when set, is told the origin of every authenticated
 	// request before it is handled: the server is up (the federation
 	// sender retries its queue at once). It must not block.
@@ -69,9 +75,10 @@ type Profiles interface {
 	Get(ctx context.Context, user id.UserID) (profile.Profile, error)
 }
 
-// Directory is what room alias queries need (*directory.Service).
+// Directory is what room alias queries and the room directory need (*directory.Service).
 type Directory interface {
 	Lookup(ctx context.Context, alias id.RoomAlias) (directory.Alias, error)
+	PublicRooms(ctx context.Context, req directory.PublicRoomsRequest) (*directory.PublicRooms, error)
 }
 
 var (

@@ -52,6 +52,8 @@ type Service struct {
 	// Remote asks other servers for the events a transaction's PDUs miss;
 	// nil fetches nothing.
 	Remote Remote
+	// EDUs receive the EDUs of transactions.
+	EDUs EDUs
 	// Logger receives the service's logs.
 	Logger *slog.Logger
 	// Now returns the current time; time.Now when nil.

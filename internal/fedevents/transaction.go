@@ -87,7 +87,7 @@ func (s *Service) ProcessTransaction(ctx context.Context, txn Transaction) (json
 	// its retry would find no answer and send the rest again.
 	ctx = context.WithoutCancel(ctx)
 	res := TransactionResult{PDUs: s.processPDUs(ctx, txn.Origin, txn.PDUs)}
-	s.processEDUs(txn.Origin, txn.EDUs)
+	s.processEDUs(ctx, txn.Origin, txn.EDUs)
 
 	answer, err := json.Marshal(res)
 	if err != nil {
@@ -277,15 +277,6 @@ func (s *Service) ensureKeys(ctx context.Context, raw json.RawMessage, v *roomve
 		if err := s.Keys.Ensure(ctx, server, keyIDs, e.OriginServerTS()); err != nil {
 			s.Logger.Debug("could not fetch signing keys", "origin", string(server), "event_id", string(e.EventID()), "err", err)
 		}
-	}
-}
-
-// processEDUs handles the transaction's EDUs. No EDU type is handled yet
-// (typing, receipts, presence and device lists come with their features):
-// each is logged and ignored, as the spec asks for unknown types.
-func (s *Service) processEDUs(origin id.ServerName, edus []EDU) {
-	for _, e := range edus {
-		s.Logger.Debug("edu of an unhandled type ignored", "origin", string(origin), "event_type", e.Type)
 	}
 }
 

@@ -48,6 +48,7 @@ type peer struct {
 	// got lost.
 	lose    bool
 	txns    map[string][]id.EventID
+	edus    map[string][]edu
 	order   []string
 	changed chan struct{}
 	bad     []string
@@ -59,7 +60,7 @@ func startPeer(t testing.TB, origin signing.Key) *peer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &peer{name: id.ServerName(ln.Addr().String()), origin: origin, txns: map[string][]id.EventID{}, changed: make(chan struct{})}
+	p := &peer{name: id.ServerName(ln.Addr().String()), origin: origin, txns: map[string][]id.EventID{}, edus: map[string][]edu{}, changed: make(chan struct{})}
 	p.key = newKey(t, p.name)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
 	srv.Listener = ln
@@ -99,7 +100,7 @@ func (p *peer) serve(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = json.Unmarshal(body, &txn)
 	}
-	if err != nil || x.Origin != local || x.Destination != p.name || txn.Origin != local || len(txn.PDUs) > MaxPDUs {
+	if err != nil || x.Origin != local || x.Destination != p.name || txn.Origin != local || len(txn.PDUs) > MaxPDUs || len(txn.EDUs) > MaxEDUs {
 		p.bad = append(p.bad, fmt.Sprintf("txn %s: %v", txnID, err))
 		w.WriteHeader(http.StatusUnauthorized)
 		return
@@ -115,6 +116,14 @@ func (p *peer) serve(w http.ResponseWriter, r *http.Request) {
 			ids = append(ids, pdu.EventID())
 		}
 		p.txns[txnID] = ids
+		for _, raw := range txn.EDUs {
+			var e edu
+			if err := json.Unmarshal(raw, &e); err != nil || e.Type == "" {
+				p.bad = append(p.bad, fmt.Sprintf("txn %s: edu %s: %v", txnID, raw, err))
+				continue
+			}
+			p.edus[txnID] = append(p.edus[txnID], e)
+		}
 		p.order = append(p.order, txnID)
 		close(p.changed)
 		p.changed = make(chan struct{})
@@ -172,6 +181,37 @@ func (p *peer) waitFor(t testing.TB, want ...id.EventID) {
 		case <-ch:
 		case <-deadline:
 			t.Fatalf("peer did not receive %d of %d events", missing, len(want))
+		}
+	}
+}
+
+// receivedEDUs returns the EDUs received, over distinct transactions, in
+// order.
+func (p *peer) receivedEDUs() []edu {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []edu
+	for _, txnID := range p.order {
+		out = append(out, p.edus[txnID]...)
+	}
+	return out
+}
+
+// waitEDUs waits until the peer has received at least n EDUs.
+func (p *peer) waitEDUs(t testing.TB, n int) []edu {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		p.mu.Lock()
+		ch := p.changed
+		p.mu.Unlock()
+		if got := p.receivedEDUs(); len(got) >= n {
+			return got
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("peer received %d EDUs, want %d", len(p.receivedEDUs()), n)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package fedsender
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,9 @@ type Config struct {
 	FirstBackoff time.Duration
 	MaxBackoff   time.Duration
 	Logger       *slog.Logger
+	// DeviceLists builds the EDUs of local users' device list changes;
+	// nil announces none.
+	DeviceLists DeviceListEDUs
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 }
@@ -64,14 +68,18 @@ type Sender struct {
 	consumer *stream.Consumer
 	members  *memberCache
 
-	// mu guards dests and each destination's pending flag (LOCKS.md).
-	mu    sync.Mutex
-	dests map[id.ServerName]*destination
+	// mu guards dests, each destination's pending and down flags, and
+	// the typing notifications waiting (LOCKS.md).
+	mu     sync.Mutex
+	dests  map[id.ServerName]*destination
+	typing map[id.ServerName]map[typingKey]bool
 	// runCtx ends the destination goroutines; wg waits for them.
 	runCtx  context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	stopped bool
+	// devicePoke wakes the goroutine announcing device list changes.
+	devicePoke chan struct{}
 }
 
 // destination is the in-memory state of a destination whose queue is not
@@ -81,6 +89,13 @@ type destination struct {
 	// pending is set (under Sender.mu) when entries were queued since the
 	// goroutine last looked at the queue.
 	pending bool
+	// down is set (under Sender.mu) while the destination is in backoff.
+	down bool
+	// flightTxn is the ID of the transaction in flight that carries
+	// flightTyping, the typing EDUs (kept in memory only) it was started
+	// with, so that a retry sends them again.
+	flightTxn    string
+	flightTyping []json.RawMessage
 	// poke wakes a goroutine waiting out its backoff: the destination
 	// contacted us.
 	poke      chan struct{}
@@ -105,7 +120,8 @@ func New(cfg Config) (*Sender, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Sender{cfg: cfg, dests: map[id.ServerName]*destination{}, members: newMemberCache(cfg.DB, cfg.ServerName)}
+	s := &Sender{cfg: cfg, dests: map[id.ServerName]*destination{}, typing: map[id.ServerName]map[typingKey]bool{},
+		devicePoke: make(chan struct{}, 1), members: newMemberCache(cfg.DB, cfg.ServerName)}
 	s.consumer = stream.NewConsumer(stream.ConsumerConfig{
 		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
 		Stage: s.stage, From: cfg.From, Logger: cfg.Logger,
@@ -134,6 +150,18 @@ func (s *Sender) Start(ctx context.Context) error {
 	if err := s.consumer.Start(ctx); err != nil {
 		s.Stop()
 		return fmt.Errorf("start federation sender: %w", err)
+	}
+	if s.cfg.DeviceLists != nil {
+		pos, err := s.deviceListStart(ctx)
+		if err != nil {
+			s.Stop()
+			return fmt.Errorf("start federation sender: %w", err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.runDeviceLists(s.runCtx, pos)
+		}()
 	}
 	return nil
 }

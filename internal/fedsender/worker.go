@@ -86,6 +86,7 @@ func (s *Sender) backoff(n int) time.Duration {
 // failed records a failed attempt and schedules the next one.
 func (s *Sender) failed(ctx context.Context, d *destination, log *slog.Logger, err error) {
 	d.failures++
+	s.setDown(d, true)
 	now := s.cfg.Now()
 	wait := s.backoff(d.failures)
 	d.nextRetry = now.Add(wait)
@@ -111,7 +112,8 @@ type transaction struct {
 }
 
 // sendNext sends the destination's transaction in flight, or else starts
-// one with the oldest queued entries; false means the queue was empty.
+// one with the oldest queued PDUs and EDUs; false means nothing was
+// queued.
 func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger) (bool, error) {
 	db := s.cfg.DB
 	if d.failures > 0 {
@@ -123,39 +125,77 @@ func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger)
 	if err != nil {
 		return false, err
 	}
-	if len(entries) == 0 {
-		if entries, err = db.QueuedPDUs(ctx, d.name, MaxPDUs); err != nil || len(entries) == 0 {
+	eduTxn, queued, err := db.InFlightEDUs(ctx, d.name, txnID)
+	if err != nil {
+		return false, err
+	}
+	if txnID == "" {
+		txnID = eduTxn
+	}
+	var typing []json.RawMessage
+	switch {
+	case txnID != "":
+		if d.flightTxn == txnID {
+			typing = d.flightTyping
+		}
+	default:
+		if entries, err = db.QueuedPDUs(ctx, d.name, MaxPDUs); err != nil {
 			return false, err
+		}
+		if queued, err = db.QueuedEDUs(ctx, d.name, MaxEDUs); err != nil {
+			return false, err
+		}
+		if typing, err = s.takeTyping(d.name, MaxEDUs-len(queued)); err != nil {
+			return false, err
+		}
+		if len(entries) == 0 && len(queued) == 0 && len(typing) == 0 {
+			return false, nil
 		}
 		txnID = newTxnID(s.cfg.Now())
-		positions := make([]int64, len(entries))
-		for i, e := range entries {
-			positions[i] = e.StreamPos
+		if len(entries) > 0 || len(queued) > 0 {
+			positions := make([]int64, len(entries))
+			for i, e := range entries {
+				positions[i] = e.StreamPos
+			}
+			eduIDs := make([]int64, len(queued))
+			for i, e := range queued {
+				eduIDs[i] = e.ID
+			}
+			if err := db.Write(ctx, func(tx *store.Tx) error {
+				if err := tx.StartTransaction(ctx, d.name, txnID, positions); err != nil {
+					return err
+				}
+				return tx.StartEDUTransaction(ctx, d.name, txnID, eduIDs)
+			}); err != nil {
+				return false, err
+			}
 		}
-		if err := db.Write(ctx, func(tx *store.Tx) error {
-			return tx.StartTransaction(ctx, d.name, txnID, positions)
-		}); err != nil {
-			return false, err
-		}
-	}
-	ids := make([]id.EventID, len(entries))
-	for i, e := range entries {
-		ids[i] = e.EventID
-	}
-	evs, err := db.EventsByID(ctx, ids)
-	if err != nil {
-		return false, fmt.Errorf("load events of transaction %s: %w", txnID, err)
-	}
-	byID := make(map[id.EventID][]byte, len(evs))
-	for _, e := range evs {
-		byID[e.EventID] = e.JSON
+		d.flightTxn, d.flightTyping = txnID, typing
 	}
 	txn := transaction{Origin: s.cfg.ServerName, OriginServerTS: s.cfg.Now().UnixMilli(), PDUs: []json.RawMessage{}, EDUs: []json.RawMessage{}}
-	for _, e := range entries {
-		if j := byID[e.EventID]; j != nil {
-			txn.PDUs = append(txn.PDUs, j)
+	if len(entries) > 0 {
+		ids := make([]id.EventID, len(entries))
+		for i, e := range entries {
+			ids[i] = e.EventID
+		}
+		evs, err := db.EventsByID(ctx, ids)
+		if err != nil {
+			return false, fmt.Errorf("load events of transaction %s: %w", txnID, err)
+		}
+		byID := make(map[id.EventID][]byte, len(evs))
+		for _, e := range evs {
+			byID[e.EventID] = e.JSON
+		}
+		for _, e := range entries {
+			if j := byID[e.EventID]; j != nil {
+				txn.PDUs = append(txn.PDUs, j)
+			}
 		}
 	}
+	if txn.EDUs, err = encodeEDUs(queued); err != nil {
+		return false, err
+	}
+	txn.EDUs = append(txn.EDUs, typing...)
 	body, err := json.Marshal(txn)
 	if err != nil {
 		return false, fmt.Errorf("encode transaction %s: %w", txnID, err)
@@ -185,6 +225,10 @@ func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger)
 		return false, err
 	}
 	d.failures, d.nextRetry = 0, time.Time{}
+	d.flightTxn, d.flightTyping = "", nil
+	if d.down {
+		s.setDown(d, false)
+	}
 	return true, nil
 }
 

@@ -74,6 +74,10 @@ const (
 	// KindServerControlled is a write of account data whose type the
 	// server controls (m.fully_read, m.push_rules): 405 M_BAD_JSON.
 	KindServerControlled
+	// KindRemoteUnavailable is another server that did not answer a
+	// request made on the client's behalf (a remote room directory or
+	// space hierarchy): 502 M_UNKNOWN, as other servers answer.
+	KindRemoteUnavailable
 
 	numKinds
 )
@@ -140,6 +144,7 @@ var table = [numKinds]entry{
 	KindProfileTooLarge:             {"M_PROFILE_TOO_LARGE", http.StatusBadRequest},
 	KindKeyTooLarge:                 {"M_KEY_TOO_LARGE", http.StatusBadRequest},
 	KindUnableToAuthoriseJoin:       {"M_UNABLE_TO_AUTHORISE_JOIN", http.StatusBadRequest},
+	KindRemoteUnavailable:           {"M_UNKNOWN", http.StatusBadGateway},
 	KindUnableToGrantJoin:           {"M_UNABLE_TO_GRANT_JOIN", http.StatusBadRequest},
 	KindInvalidSignature:            {"M_INVALID_SIGNATURE", http.StatusBadRequest},
 	KindServerControlled:            {"M_BAD_JSON", http.StatusMethodNotAllowed},

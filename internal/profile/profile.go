@@ -52,6 +52,15 @@ type Service struct {
 	Rooms Rooms
 	// Logger reports rooms that refused a profile update; nil discards.
 	Logger *slog.Logger
+	// Remote asks other servers for their users' profiles; nil answers
+	// ErrNotFound for them.
+	Remote RemoteProfiles
+}
+
+// RemoteProfiles queries other servers' users' profiles over federation
+// (*fedjoin.Service). Get answers any of its errors as ErrNotFound.
+type RemoteProfiles interface {
+	QueryProfile(ctx context.Context, user id.UserID) (map[string]string, error)
 }
 
 // fields returns the profile fields a user has set.
@@ -66,13 +75,22 @@ func fields(u store.User) Profile {
 	return p
 }
 
-// Get returns the profile of a user: ErrNotFound for unknown users and for
-// other servers' users. A deactivated account keeps its profile unless
+// Get returns the profile of a user: ErrNotFound for unknown users. Other
+// servers' users' profiles are asked of their servers (Remote); a server
+// that cannot be asked is answered as ErrNotFound too. A deactivated account keeps its profile unless
 // its owner asked for erasure, which clears it.
 func (s *Service) Get(ctx context.Context, user id.UserID) (Profile, error) {
 	if !strings.EqualFold(string(user.Domain()), string(s.ServerName)) {
-		// TODO(#3): query other servers' profiles over federation.
-		return nil, ErrNotFound
+		if s.Remote == nil {
+			return nil, ErrNotFound
+		}
+		p, err := s.Remote.QueryProfile(ctx, user)
+		if err != nil {
+			// NOTSPEC: a server that cannot be asked is answered like an
+			// unknown user (the spec names no other error).
+			return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+		}
+		return Profile(p), nil
 	}
 	u, err := s.DB.User(ctx, user)
 	if errors.Is(err, store.ErrNotFound) {

@@ -41,6 +41,47 @@ type Service struct {
 	Changed func(store.Receipt)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ServerName is this server's name.
+	ServerName id.ServerName
+	// Federation, when set, sends local users' public receipts to the
+	// other servers of the room: Post queues an m.receipt EDU for them
+	// in the receipt's own transaction and wakes them after the commit
+	// (*fedsender.Sender).
+	Federation interface{ Wake(dests []id.ServerName) }
+}
+
+// receiptEDU returns the content of the m.receipt EDU of one receipt.
+func receiptEDU(rc store.Receipt) ([]byte, error) {
+	data := map[string]any{"ts": rc.TS}
+	if rc.ThreadID != "" {
+		data["thread_id"] = rc.ThreadID
+	}
+	return json.Marshal(map[id.RoomID]any{rc.RoomID: map[string]any{rc.Type: map[id.UserID]any{
+		rc.UserID: map[string]any{"event_ids": []id.EventID{rc.EventID}, "data": data},
+	}}})
+}
+
+// AddRemote stores receipts of other servers' users, received over
+// federation (the caller checked that each user belongs to the sending
+// server and is joined to the room).
+func (s *Service) AddRemote(ctx context.Context, rcs []store.Receipt) error {
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		for _, rc := range rcs {
+			pos, err := tx.SetReceipt(ctx, rc)
+			if err != nil {
+				return err
+			}
+			rc.StreamPos = pos
+			if s.Changed != nil {
+				tx.AfterCommit(func() { s.Changed(rc) })
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store remote receipts: %w", err)
+	}
+	return nil
 }
 
 // ValidType reports whether typ is a receipt type the receipt endpoint
@@ -91,6 +132,21 @@ func (s *Service) Post(ctx context.Context, user id.UserID, roomID id.RoomID, ty
 		if s.Changed != nil {
 			tx.AfterCommit(func() { s.Changed(rc) })
 		}
+		if s.Federation == nil || typ != TypeRead {
+			return nil
+		}
+		dests, err := tx.JoinedServers(ctx, roomID, s.ServerName)
+		if err != nil || len(dests) == 0 {
+			return err
+		}
+		content, err := receiptEDU(rc)
+		if err != nil {
+			return err
+		}
+		if err := tx.EnqueueEDU(ctx, dests, "m.receipt", content); err != nil {
+			return err
+		}
+		tx.AfterCommit(func() { s.Federation.Wake(dests) })
 		return nil
 	})
 	if err != nil {

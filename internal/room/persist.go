@@ -77,9 +77,13 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 		}
 		w := &stateWriter{tx: tx, roomID: roomID, rs: rs, batchNIDs: map[id.EventID]int64{}}
 		newNIDs = map[event.StateKey]int64{}
-		for _, en := range entries {
+		// The batch's events first, with one statement where the backend
+		// allows (one round trip on PostgreSQL); what refers to them
+		// follows.
+		recs := make([]store.EventRecord, len(entries))
+		for i, en := range entries {
 			pdu := en.pdu
-			rec := store.EventRecord{
+			recs[i] = store.EventRecord{
 				EventID:        pdu.EventID(),
 				RoomID:         roomID,
 				Type:           pdu.Type(),
@@ -93,14 +97,25 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				TxnID:          en.prop.TxnID,
 			}
 			if sk, ok := pdu.StateKey(); ok {
-				rec.StateKey = &sk
+				recs[i].StateKey = &sk
 			}
-			nid, pos, err := tx.InsertEvent(ctx, rec)
-			if err != nil {
-				return fmt.Errorf("insert event %s: %w", pdu.EventID(), err)
-			}
+		}
+		inserted, err := tx.InsertEvents(ctx, recs)
+		if err != nil {
+			return fmt.Errorf("insert events of %s: %w", roomID, err)
+		}
+		for i, en := range entries {
+			pdu := en.pdu
+			nid, pos := inserted[i].NID, inserted[i].StreamPos
 			w.batchNIDs[pdu.EventID()] = nid
 			en.pos = pos
+			if pos > 0 {
+				if rel, ok := relationRecord(pdu, nid, pos); ok {
+					if err := tx.AddRelation(ctx, rel); err != nil {
+						return err
+					}
+				}
+			}
 			if en.stateKnown {
 				before := group
 				if en.before != nil {
@@ -404,6 +419,10 @@ func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, r
 		return fmt.Errorf("load redaction target %s: %w", target, err)
 	}
 	if err := tx.SetRedactedBecause(ctx, target, redaction); err != nil {
+		return fmt.Errorf("mark %s redacted: %w", target, err)
+	}
+	// A redacted child no longer relates to its parent.
+	if err := tx.DeleteRelation(ctx, ev.NID); err != nil {
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
 	return nil

@@ -125,6 +125,6 @@ func (t *Tx) DeleteDevice(ctx context.Context, userID id.UserID, deviceID id.Dev
 		return err
 	}
 	// Other users' encrypting clients must stop encrypting for it.
-	_, err = t.AddDeviceListChange(ctx, userID)
+	_, err = t.AddDeviceListChange(ctx, userID, string(deviceID))
 	return err
 }

@@ -31,6 +31,11 @@ type dialect interface {
 	// nextStreamPosExpr is nextStreamPos as an SQL expression, for the
 	// value list of an INSERT INTO events run in the write transaction.
 	nextStreamPosExpr() string
+	// streamPosPerRow reports whether nextStreamPosExpr draws a new
+	// position for each row of one multi-row INSERT, in the order of its
+	// VALUES list, so that several events can be inserted with one
+	// statement.
+	streamPosPerRow() bool
 	// expandList rewrites query so that its parameter $n, written as
 	// "= ANY($n)", takes the list vals ([]string or []int64). The list must
 	// be the query's last parameter. args are the parameters before it.

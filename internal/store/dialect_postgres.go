@@ -55,6 +55,10 @@ func (postgresDialect) nextStreamPos(ctx context.Context, q querier) (int64, err
 
 func (postgresDialect) nextStreamPosExpr() string { return "nextval('stream_pos_seq')" }
 
+// streamPosPerRow: nextval is called once per row, as the rows are
+// inserted.
+func (postgresDialect) streamPosPerRow() bool { return true }
+
 // expandList passes the list as one array parameter; pgx encodes []string
 // and []int64 as text[] and int8[].
 func (postgresDialect) expandList(query string, n int, args []any, vals any) (string, []any, error) {

@@ -103,6 +103,10 @@ func (sqliteDialect) nextStreamPosExpr() string {
 	return "(SELECT COALESCE(MAX(stream_pos), 0) + 1 FROM events)"
 }
 
+// streamPosPerRow is false: SQLite may evaluate the MAX+1 subquery once
+// for a whole statement, and each insert is a local call anyway.
+func (sqliteDialect) streamPosPerRow() bool { return false }
+
 // expandList turns "= ANY($n)" into "IN ($n, $n+1, …)". SQLite has no
 // array parameters.
 func (sqliteDialect) expandList(query string, n int, args []any, vals any) (string, []any, error) {

@@ -48,8 +48,9 @@ type QueuedPDU struct {
 // Destination is the delivery state of a destination server.
 type Destination struct {
 	Name id.ServerName
-	// Queued is the number of queued PDUs.
-	Queued int
+	// Queued is the number of queued PDUs, QueuedEDUs of queued EDUs.
+	Queued     int
+	QueuedEDUs int
 	// Failures counts the failed attempts since the last success.
 	Failures int
 	// NextRetryTS, LastSuccessTS and LastErrorTS are in milliseconds
@@ -160,12 +161,14 @@ func (t *Tx) StartTransaction(ctx context.Context, dest id.ServerName, txnID str
 	return nil
 }
 
-// CompleteTransaction removes the entries of a delivered transaction from
-// a destination's queue and records the success at nowMS.
+// CompleteTransaction removes the entries (PDUs and EDUs) of a delivered
+// transaction from a destination's queues and records the success at nowMS.
 func (t *Tx) CompleteTransaction(ctx context.Context, dest id.ServerName, txnID string, nowMS int64) error {
-	if _, err := t.q.ExecContext(ctx, `DELETE FROM federation_queue WHERE destination = $1 AND txn_id = $2`,
-		string(dest), txnID); err != nil {
-		return fmt.Errorf("complete transaction %s to %s: %w", txnID, dest, err)
+	for _, table := range []string{"federation_queue", "federation_edu_queue"} {
+		if _, err := t.q.ExecContext(ctx, `DELETE FROM `+table+` WHERE destination = $1 AND txn_id = $2`,
+			string(dest), txnID); err != nil {
+			return fmt.Errorf("complete transaction %s to %s: %w", txnID, dest, err)
+		}
 	}
 	if _, err := t.q.ExecContext(ctx, `
 		INSERT INTO federation_destinations (destination, last_success_ts) VALUES ($1, $2)
@@ -213,15 +216,18 @@ func (t *Tx) CompactQueue(ctx context.Context, dest id.ServerName) (int64, error
 }
 
 // Destinations returns the delivery state of every destination ever
-// queued for, by name. With queuedOnly, only those with queued entries.
+// queued for, by name. With queuedOnly, only those with queued PDUs or
+// EDUs.
 func (r reader) Destinations(ctx context.Context, queuedOnly bool) ([]Destination, error) {
 	query := `
-		SELECT d.destination, COALESCE(q.n, 0), d.failures, d.next_retry_ts, d.last_success_ts, d.last_error, d.last_error_ts
+		SELECT d.destination, COALESCE(q.n, 0), COALESCE(e.n, 0), d.failures, d.next_retry_ts, d.last_success_ts, d.last_error, d.last_error_ts
 		FROM federation_destinations d
 		LEFT JOIN (SELECT destination, COUNT(*) AS n FROM federation_queue GROUP BY destination) q
-			ON q.destination = d.destination`
+			ON q.destination = d.destination
+		LEFT JOIN (SELECT destination, COUNT(*) AS n FROM federation_edu_queue GROUP BY destination) e
+			ON e.destination = d.destination`
 	if queuedOnly {
-		query += ` WHERE q.n > 0`
+		query += ` WHERE q.n > 0 OR e.n > 0`
 	}
 	rows, err := r.q.QueryContext(ctx, query+` ORDER BY d.destination`)
 	if err != nil {
@@ -231,11 +237,11 @@ func (r reader) Destinations(ctx context.Context, queuedOnly bool) ([]Destinatio
 	var out []Destination
 	for rows.Next() {
 		var d Destination
-		var n sql.NullInt64
-		if err := rows.Scan(&d.Name, &n, &d.Failures, &d.NextRetryTS, &d.LastSuccessTS, &d.LastError, &d.LastErrorTS); err != nil {
+		var n, ne sql.NullInt64
+		if err := rows.Scan(&d.Name, &n, &ne, &d.Failures, &d.NextRetryTS, &d.LastSuccessTS, &d.LastError, &d.LastErrorTS); err != nil {
 			return nil, fmt.Errorf("load federation destinations: %w", err)
 		}
-		d.Queued = int(n.Int64)
+		d.Queued, d.QueuedEDUs = int(n.Int64), int(ne.Int64)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {

@@ -139,6 +139,16 @@ var migrations = []migration{
 	},
 	{
 		version:    19,
+		name:       "federation edus and remote device lists",
+		statements: []string{federationEDUQueueSchema, deviceListChangesDeviceSchema, remoteDeviceListsSchema},
+	},
+	{
+		version:    20,
+		name:       "event relations",
+		statements: []string{eventRelationsSchema},
+	},
+	{
+		version:    21,
 		name:       "dehydrated devices",
 		statements: []string{dehydratedDevicesSchema},
 	},

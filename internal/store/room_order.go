@@ -46,6 +46,17 @@ func (p TopoPos) Less(q TopoPos) bool {
 	return p.Depth < q.Depth || p.Depth == q.Depth && p.Stream < q.Stream
 }
 
+// Compare returns -1, 0 or +1 as p lies before, at or after q.
+func (p TopoPos) Compare(q TopoPos) int {
+	switch {
+	case p.Less(q):
+		return -1
+	case q.Less(p):
+		return 1
+	}
+	return 0
+}
+
 // Before returns the point just before the event after p: walking
 // backwards past the event at p continues from there.
 func (p TopoPos) Before() TopoPos { return TopoPos{Depth: p.Depth, Stream: p.Stream - 1} }

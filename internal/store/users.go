@@ -113,11 +113,22 @@ func (t *Tx) DeactivateUser(ctx context.Context, userID id.UserID) error {
 	if err := t.updateUser(ctx, "deactivate", `UPDATE users SET deactivated = TRUE, password_hash = '' WHERE user_id = $1`, nil, userID); err != nil {
 		return err
 	}
+	devices, err := t.Devices(ctx, userID)
+	if err != nil {
+		return err
+	}
 	// Access tokens go with their devices (ON DELETE CASCADE).
 	if _, err := t.q.ExecContext(ctx, `DELETE FROM devices WHERE user_id = $1`, string(userID)); err != nil {
 		return fmt.Errorf("delete devices of %s: %w", userID, err)
 	}
-	_, err := t.AddDeviceListChange(ctx, userID)
+	for _, d := range devices {
+		if _, err := t.AddDeviceListChange(ctx, userID, string(d.DeviceID)); err != nil {
+			return err
+		}
+	}
+	if len(devices) == 0 {
+		_, err = t.AddDeviceListChange(ctx, userID, "")
+	}
 	return err
 }
 

@@ -1,0 +1,48 @@
+package fedjoin
+
+// Spec: Server-Server API § Querying for information (profile)
+// https://spec.matrix.org/v1.19/server-server-api/#get_matrixfederationv1queryprofile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/federation"
+)
+
+// ErrProfileNotFound means the user's server knows no such user.
+var ErrProfileNotFound = errors.New("remote profile not found")
+
+// QueryProfile asks the user's server for the user's profile
+// (GET /_matrix/federation/v1/query/profile) and returns its string
+// fields.
+func (s *Service) QueryProfile(ctx context.Context, user id.UserID) (map[string]string, error) {
+	raw, err := s.Joiner.Client.Do(ctx, federation.Request{
+		Destination: user.Domain(), Method: http.MethodGet,
+		Path: "/_matrix/federation/v1/query/profile?user_id=" + url.QueryEscape(string(user)),
+	})
+	var he *federation.HTTPError
+	if errors.As(err, &he) && he.Status == http.StatusNotFound {
+		return nil, fmt.Errorf("profile of %s: %w", user, ErrProfileNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("profile of %s: %w", user, err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, fmt.Errorf("profile of %s: %w", user, err)
+	}
+	out := map[string]string{}
+	for k, v := range fields {
+		// Servers send null for unset fields.
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out, nil
+}

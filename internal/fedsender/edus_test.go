@@ -1,0 +1,85 @@
+package fedsender
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// TestEDUsSurviveOutageAndRestart: EDUs queued while the destination is
+// down wait in the database, survive a restart, and arrive exactly once
+// and in order when it is back, at most MaxEDUs per transaction (the peer
+// refuses larger ones); typing notifications for a destination in backoff
+// are dropped, and go out once it is up.
+func TestEDUsSurviveOutageAndRestart(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		h, p := run(t, dsn, time.Hour)
+		ctx := context.Background()
+		roomID, _ := h.publicRoom(t)
+		p.setDown(true)
+		const n = 150
+		queue := func(from, to int) {
+			err := h.db.Write(ctx, func(tx *store.Tx) error {
+				for i := from; i < to; i++ {
+					if err := tx.EnqueueEDU(ctx, []id.ServerName{p.name}, EDUReceipt, []byte(fmt.Sprintf(`{"n":%d}`, i))); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.sender.Wake([]id.ServerName{p.name})
+		}
+		queue(0, 1)
+		h.waitFailures(t, 1)
+		queue(1, n)
+		h.sender.QueueTyping([]id.ServerName{p.name}, roomID, alice, true)
+		if d := h.destination(t); d.QueuedEDUs != n {
+			t.Errorf("destination while down = %+v, want %d queued EDUs", d, n)
+		}
+
+		h.reopen(t)
+		p.setDown(false)
+		h.sender.Contacted(p.name)
+		got := p.waitEDUs(t, n)
+		if len(got) != n {
+			t.Fatalf("peer received %d EDUs, want %d", len(got), n)
+		}
+		for i, e := range got {
+			var c struct{ N int }
+			json.Unmarshal(e.Content, &c)
+			if e.Type != EDUReceipt || c.N != i {
+				t.Fatalf("EDU %d = %s %s, want %s n=%d (each once, in order; no typing from the outage)", i, e.Type, e.Content, EDUReceipt, i)
+			}
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for d := h.destination(t); d.QueuedEDUs != 0 || d.Failures != 0; d = h.destination(t) {
+			if time.Now().After(deadline) {
+				t.Fatalf("destination after delivery = %+v, want nothing queued", d)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+
+		h.sender.QueueTyping([]id.ServerName{p.name}, roomID, alice, true)
+		got = p.waitEDUs(t, n+1)
+		var typing struct {
+			RoomID id.RoomID `json:"room_id"`
+			UserID id.UserID `json:"user_id"`
+			Typing bool      `json:"typing"`
+		}
+		json.Unmarshal(got[n].Content, &typing)
+		if got[n].Type != EDUTyping || typing.RoomID != roomID || typing.UserID != alice || !typing.Typing {
+			t.Errorf("typing EDU = %s %s", got[n].Type, got[n].Content)
+		}
+		if bad := p.badRequests(); len(bad) > 0 {
+			t.Errorf("bad requests at the peer: %v", bad)
+		}
+	})
+}
