@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -40,6 +41,9 @@ type Keys interface {
 	// ChangedDeviceLists returns the users sharing a room with requester
 	// (or requester) whose device lists changed in (after, upTo].
 	ChangedDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
+	// JoinedDeviceLists returns the users who started sharing a room with
+	// requester at event stream positions in (after, upTo].
+	JoinedDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
 	// LeftDeviceLists returns the users who stopped sharing any room with
 	// requester at event stream positions in (after, upTo].
 	LeftDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
@@ -181,6 +185,15 @@ func (s *Server) getKeysChanges(w http.ResponseWriter, r *http.Request, sess ses
 	if err != nil {
 		return fmt.Errorf("device list changes: %w", err)
 	}
+	// Users who started sharing a room with the requester between the
+	// tokens are new to its client: changed too.
+	joined, err := s.Keys.JoinedDeviceLists(r.Context(), sess.UserID, toks[0].Events, toks[1].Events)
+	if err != nil {
+		return fmt.Errorf("device list changes: %w", err)
+	}
+	changed = append(changed, joined...)
+	slices.Sort(changed)
+	changed = slices.Compact(changed)
 	if changed == nil {
 		changed = []id.UserID{}
 	}
@@ -188,7 +201,5 @@ func (s *Server) getKeysChanges(w http.ResponseWriter, r *http.Request, sess ses
 	if err != nil {
 		return fmt.Errorf("device list changes: %w", err)
 	}
-	// TODO(#9): users who started sharing a room with the requester
-	// between the tokens belong in changed too.
 	return httpapi.OK(w, map[string]any{"changed": changed, "left": left})
 }
