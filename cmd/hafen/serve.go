@@ -132,6 +132,23 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	keys.Federation = sender
 
 	cs := newClientServer(cfg, db)
+	// Other servers' media is fetched over federation and cached; this
+	// server's is served to them.
+	cs.Media.Remote = media.FederationFetcher{Client: fed.client}
+	cs.Media.Logger = logger
+	fed.api.Media = cs.Media
+	// The media janitor removes expired reservations and files without a
+	// row, hourly, until shutdown.
+	janitorCtx, stopJanitor := context.WithCancel(ctx)
+	janitorDone := make(chan struct{})
+	go func() {
+		defer close(janitorDone)
+		cs.Media.Run(janitorCtx, 0)
+	}()
+	defer func() {
+		stopJanitor()
+		<-janitorDone
+	}()
 	cs.Sync = syncer
 	syncer.SetE2EE(keys)
 	cs.Keys, cs.KeyBackups, cs.ToDevice, cs.DehydratedDevices = keys, keys, keys, keys

@@ -75,6 +75,14 @@ func timeoutParam(r *http.Request) (time.Duration, error) {
 	return time.Duration(min(ms, int64(media.MaxWait/time.Millisecond))) * time.Millisecond, nil
 }
 
+// allowRemote reads the legacy endpoints' allow_remote parameter: false
+// serves other servers' media only when it is cached here, which is how
+// servers ask each other without fetching in circles. The authenticated
+// endpoints have no such parameter (it is then absent: true).
+func allowRemote(r *http.Request) bool {
+	return r.URL.Query().Get("allow_remote") != "false"
+}
+
 // serveMedia answers a download: the content with its uploaded type, the
 // file name of the path (or the uploaded one) and Range support.
 func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) error {
@@ -82,7 +90,7 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := s.Media.Get(r.Context(), id.ServerName(r.PathValue("serverName")), r.PathValue("mediaId"), wait)
+	m, err := s.Media.Lookup(r.Context(), id.ServerName(r.PathValue("serverName")), r.PathValue("mediaId"), wait, allowRemote(r))
 	if err != nil {
 		return mediaErr(err)
 	}
@@ -138,7 +146,7 @@ func (s *Server) serveThumbnail(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	th, f, err := s.Media.Thumbnail(r.Context(), id.ServerName(r.PathValue("serverName")), r.PathValue("mediaId"), width, height, method, wait)
+	th, f, err := s.Media.LookupThumbnail(r.Context(), id.ServerName(r.PathValue("serverName")), r.PathValue("mediaId"), width, height, method, wait, allowRemote(r))
 	if err != nil {
 		return mediaErr(err)
 	}

@@ -64,6 +64,9 @@ type Server struct {
 	// Spaces answers space hierarchy queries (*spaces.Service); nil
 	// answers 404 for every room.
 	Spaces Spaces
+	// Media serves this server's media (*media.Service); nil answers
+	// 404 to every media request.
+	Media Media
 	// Contacted, when set, is told the origin of every authenticated
 	// request before it is handled: the server is up (the federation
 	// sender retries its queue at once). It must not block.

@@ -72,6 +72,8 @@ type Client struct {
 	transport *http.Transport
 	http      *http.Client
 	wellKnown *http.Transport
+	// urls fetches the URLs other servers redirect media downloads to.
+	urls *http.Client
 }
 
 // New returns a Client.
@@ -123,7 +125,26 @@ func New(cfg Config) *Client {
 		IdleConnTimeout:     90 * time.Second,
 	}
 	c.http = &http.Client{Transport: c.transport, Timeout: cfg.Timeout, CheckRedirect: noRedirects}
+	c.urls = NewGuardedHTTPClient(GuardConfig{Resolver: cfg.Resolver, AllowPrivate: cfg.AllowPrivate,
+		Timeout: cfg.Timeout, DialTimeout: cfg.DialTimeout, MaxRedirects: 5, SkipTLSVerify: cfg.SkipTLSVerify})
 	return c
+}
+
+// GetURL fetches an http(s) URL another server pointed to (a media
+// download's Location), with the federation's rules on private addresses
+// and the client's timeout, following at most 5 redirects. Only 2xx
+// answers are returned (the caller closes the body); others are an
+// *HTTPError.
+func (c *Client) GetURL(ctx context.Context, rawURL string) (*http.Response, error) {
+	resp, err := guardedGet(ctx, c.urls, rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		resp.Body.Close()
+		return nil, fmt.Errorf("fetch %s: %w", resp.Request.URL.Redacted(), &HTTPError{Status: resp.StatusCode})
+	}
+	return resp, nil
 }
 
 // noRedirects makes the federation client return 3xx answers as they are:
@@ -132,6 +153,7 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 
 // Close closes idle connections.
 func (c *Client) Close() {
+	c.urls.CloseIdleConnections()
 	c.transport.CloseIdleConnections()
 	c.wellKnown.CloseIdleConnections()
 }
@@ -161,8 +183,54 @@ type Request struct {
 // Do sends req and returns the body of a 2xx answer; any other answer is
 // an *HTTPError.
 func (c *Client) Do(ctx context.Context, req Request) ([]byte, error) {
+	resp, err := c.Stream(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read response: %w", req.Method, req.Destination, err)
+	}
+	return data, nil
+}
+
+// Stream sends req and returns a 2xx answer with its body still to be
+// read (and closed by the caller); any other answer is an *HTTPError. The
+// body is cut off with an error wrapping ErrResponseTooLarge after
+// MaxResponseBytes, and reading it is bounded by the client's timeout.
+func (c *Client) Stream(ctx context.Context, req Request) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	resp, err := c.send(ctx, req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	limit := req.MaxResponseBytes
+	if limit <= 0 {
+		limit = DefaultMaxResponseBytes
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		defer cancel()
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		he := &HTTPError{Status: resp.StatusCode}
+		var e struct {
+			Errcode string `json:"errcode"`
+			Error   string `json:"error"`
+		}
+		if json.Unmarshal(data, &e) == nil {
+			he.Errcode, he.Message = e.Errcode, e.Error
+		}
+		return nil, fmt.Errorf("%s %s%s: %w", req.Method, req.Destination, req.Path, he)
+	}
+	resp.Body = &limitedBody{rc: resp.Body, left: limit, cancel: cancel,
+		what: fmt.Sprintf("%s %s", req.Method, req.Destination)}
+	return resp, nil
+}
+
+// send sends req and returns the answer, whatever its status.
+func (c *Client) send(ctx context.Context, req Request) (*http.Response, error) {
 	target, err := c.resolver.Resolve(ctx, req.Destination)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Destination, err)
@@ -196,30 +264,37 @@ func (c *Client) Do(ctx context.Context, req Request) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", req.Method, req.Destination, err)
 	}
-	defer resp.Body.Close()
-	limit := req.MaxResponseBytes
-	if limit <= 0 {
-		limit = DefaultMaxResponseBytes
+	return resp, nil
+}
+
+// limitedBody is a response body that fails after a number of bytes and
+// releases the request's context when closed.
+type limitedBody struct {
+	rc     io.ReadCloser
+	left   int64
+	cancel context.CancelFunc
+	what   string
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, fmt.Errorf("%s: %w", b.what, ErrResponseTooLarge)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: read response: %w", req.Method, req.Destination, err)
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
 	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s %s: %w (over %d bytes)", req.Method, req.Destination, ErrResponseTooLarge, limit)
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n - 1, fmt.Errorf("%s: %w (over the limit)", b.what, ErrResponseTooLarge)
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		he := &HTTPError{Status: resp.StatusCode}
-		var e struct {
-			Errcode string `json:"errcode"`
-			Error   string `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil {
-			he.Errcode, he.Message = e.Errcode, e.Error
-		}
-		return nil, fmt.Errorf("%s %s%s: %w", req.Method, req.Destination, req.Path, he)
-	}
-	return data, nil
+	return n, err
+}
+
+func (b *limitedBody) Close() error {
+	err := b.rc.Close()
+	b.cancel()
+	return err
 }
 
 // DoJSON sends req and decodes the JSON answer into out.

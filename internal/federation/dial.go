@@ -58,7 +58,9 @@ func IsPublic(addr netip.Addr) bool {
 type dialer struct {
 	resolver     Resolver
 	allowPrivate bool
-	net          net.Dialer
+	// deny lists ranges refused even when private addresses are allowed.
+	deny []netip.Prefix
+	net  net.Dialer
 }
 
 func newDialer(resolver Resolver, allowPrivate bool, timeout time.Duration) *dialer {
@@ -67,16 +69,22 @@ func newDialer(resolver Resolver, allowPrivate bool, timeout time.Duration) *dia
 	return d
 }
 
-// control refuses connections to non-public addresses unless allowed.
+// control refuses connections to denied addresses, and to non-public
+// addresses unless allowed.
 func (d *dialer) control(network, address string, _ syscall.RawConn) error {
-	if d.allowPrivate {
+	if d.allowPrivate && len(d.deny) == 0 {
 		return nil
 	}
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", address, ErrPrivateAddress)
 	}
-	if !IsPublic(ap.Addr()) {
+	for _, p := range d.deny {
+		if p.Contains(ap.Addr().Unmap()) {
+			return fmt.Errorf("dial %s: %w", address, ErrDeniedAddress)
+		}
+	}
+	if !d.allowPrivate && !IsPublic(ap.Addr()) {
 		return fmt.Errorf("dial %s: %w", address, ErrPrivateAddress)
 	}
 	return nil

@@ -11,6 +11,9 @@ var (
 	// private, link-local or otherwise non-public address while
 	// Config.AllowPrivate is off.
 	ErrPrivateAddress = errors.New("destination address is not public")
+	// ErrDeniedAddress means a destination resolved to an address in a
+	// configured deny list.
+	ErrDeniedAddress = errors.New("destination address is denied")
 	// ErrNoAddress means a destination's name resolved to no address.
 	ErrNoAddress = errors.New("destination has no address")
 	// ErrInvalidServerName means a destination or a delegation is not a

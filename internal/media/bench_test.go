@@ -88,7 +88,7 @@ func BenchmarkThumbnail12MP(b *testing.B) {
 	s, _ := newBenchService(b)
 	photo := benchPhoto(b)
 	ctx := context.Background()
-	sum, size, err := s.Files.Put(ctx, bytes.NewReader(photo), int64(len(photo)))
+	sum, size, err := s.Files.(DirFiles).Put(ctx, bytes.NewReader(photo), int64(len(photo)))
 	if err != nil {
 		b.Fatal(err)
 	}

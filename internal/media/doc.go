@@ -15,8 +15,20 @@
 // generation is time-boxed. Decoding is pure Go (JPEG, PNG, GIF's first
 // frame, WebP); animated thumbnails are not generated.
 //
-// The package does not speak HTTP: internal/clientapi maps its errors to
-// Matrix errors. Remote media (another server's name) is not fetched yet.
+// Other servers' media is fetched through a Fetcher (FederationFetcher:
+// the federation media endpoints, then the legacy ones of servers without
+// them), cached in the same tables and files under the other server's
+// name, one fetch at a time per file however many requests ask for it.
+//
+// A janitor (Run, Sweep) removes expired reservations and files no row
+// references; files are made visible (Files.Stage, then Commit) and rows
+// written under a lock the janitor takes to delete, so it never removes a
+// file an upload is about to reference. Administrators quarantine and
+// delete media (Quarantine, Delete) and purge old remote media
+// (PurgeRemote).
+//
+// The package speaks HTTP only as a client of other servers:
+// internal/clientapi and internal/fedapi map its errors to Matrix errors.
 //
 //	svc := &media.Service{ServerName: "example.org", DB: db, Files: media.DirFiles{Root: dir}}
 //	m, err := svc.Upload(ctx, userID, media.Upload{ContentType: "image/png", Body: r})

@@ -25,4 +25,7 @@ var (
 	ErrImageTooLarge = errors.New("image too large to thumbnail")
 	// ErrThumbnailTimeout: generating the thumbnail took too long.
 	ErrThumbnailTimeout = errors.New("thumbnail generation timed out")
+	// ErrQuotaExceeded: the upload would take the user past their
+	// storage quota.
+	ErrQuotaExceeded = errors.New("media storage quota exceeded")
 )

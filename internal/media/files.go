@@ -7,21 +7,47 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Files stores content by its SHA-256. DirFiles keeps it on the local disk;
 // an S3-compatible implementation can take its place.
+//
+// Content is stored in two steps, so that the media service can make a
+// file visible and record its row without the janitor deleting the file
+// in between: Stage writes the bytes aside, Commit puts them in place.
 type Files interface {
-	// Put stores the bytes of r and returns their SHA-256 (lower-case hex)
-	// and size. More than limit bytes fail with an error wrapping
-	// ErrTooLarge and store nothing. A Put of content already stored
-	// keeps one copy.
-	Put(ctx context.Context, r io.Reader, limit int64) (sum string, size int64, err error)
+	// Stage stores the bytes of r aside and returns them staged, with
+	// their SHA-256 (lower-case hex) and size. More than limit bytes fail
+	// with an error wrapping ErrTooLarge and store nothing.
+	Stage(ctx context.Context, r io.Reader, limit int64) (Staged, error)
 	// Open returns the content stored under sum, or an error wrapping
 	// ErrNotFound.
 	Open(ctx context.Context, sum string) (io.ReadSeekCloser, error)
+	// Remove deletes the content stored under sum; removing content that
+	// is not there is no error.
+	Remove(ctx context.Context, sum string) error
+	// Walk calls fn for every content stored, with the time it was last
+	// written, and removes staged content abandoned before staleBefore (a
+	// crash between Stage and Commit). An error of fn stops the walk.
+	Walk(ctx context.Context, staleBefore time.Time, fn func(sum string, modified time.Time) error) error
+}
+
+// Staged is content written by Files.Stage and not yet in place: Commit
+// or Discard it.
+type Staged interface {
+	// Sum is the content's SHA-256, lower-case hex.
+	Sum() string
+	// Size is its length in bytes.
+	Size() int64
+	// Commit puts the content in place under its sum; content already
+	// stored keeps one copy.
+	Commit() error
+	// Discard drops staged content; after Commit it does nothing.
+	Discard()
 }
 
 // DirFiles is Files in a directory: the content of SHA-256 abcdef… is the
@@ -53,19 +79,64 @@ func validSum(sum string) bool {
 	return true
 }
 
-// Put implements Files.
+// Put stages and commits the bytes of r (Stage, then Commit) and returns
+// their SHA-256 and size.
 func (d DirFiles) Put(ctx context.Context, r io.Reader, limit int64) (string, int64, error) {
+	st, err := d.Stage(ctx, r, limit)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := st.Commit(); err != nil {
+		st.Discard()
+		return "", 0, err
+	}
+	return st.Sum(), st.Size(), nil
+}
+
+// dirStaged is content staged in Root/tmp.
+type dirStaged struct {
+	d         DirFiles
+	tmp       string
+	sum       string
+	size      int64
+	committed bool
+}
+
+func (s *dirStaged) Sum() string { return s.sum }
+func (s *dirStaged) Size() int64 { return s.size }
+func (s *dirStaged) Discard() {
+	if !s.committed {
+		os.Remove(s.tmp)
+	}
+}
+
+// Commit renames the temp file into place and syncs the directory.
+func (s *dirStaged) Commit() error {
+	dst := s.d.path(s.sum)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return fmt.Errorf("create media directory: %w", err)
+	}
+	if err := os.Rename(s.tmp, dst); err != nil {
+		return fmt.Errorf("move media file into place: %w", err)
+	}
+	s.committed = true
+	return syncDir(filepath.Dir(dst))
+}
+
+// Stage implements Files: the bytes go to a temp file in Root/tmp, synced
+// before it is renamed into place by Commit.
+func (d DirFiles) Stage(ctx context.Context, r io.Reader, limit int64) (Staged, error) {
 	tmpDir := filepath.Join(d.Root, "tmp")
 	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
-		return "", 0, fmt.Errorf("create media temp directory: %w", err)
+		return nil, fmt.Errorf("create media temp directory: %w", err)
 	}
 	f, err := os.CreateTemp(tmpDir, "upload-*")
 	if err != nil {
-		return "", 0, fmt.Errorf("create media temp file: %w", err)
+		return nil, fmt.Errorf("create media temp file: %w", err)
 	}
-	committed := false
+	ok := false
 	defer func() {
-		if !committed {
+		if !ok {
 			f.Close()
 			os.Remove(f.Name())
 		}
@@ -73,30 +144,66 @@ func (d DirFiles) Put(ctx context.Context, r io.Reader, limit int64) (string, in
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(ctxReader{ctx, r}, limit+1))
 	if err != nil {
-		return "", 0, fmt.Errorf("write media: %w", err)
+		return nil, fmt.Errorf("write media: %w", err)
 	}
 	if n > limit {
-		return "", 0, fmt.Errorf("media larger than %d bytes: %w", limit, ErrTooLarge)
+		return nil, fmt.Errorf("media larger than %d bytes: %w", limit, ErrTooLarge)
 	}
 	if err := f.Sync(); err != nil {
-		return "", 0, fmt.Errorf("sync media file: %w", err)
+		return nil, fmt.Errorf("sync media file: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return "", 0, fmt.Errorf("close media file: %w", err)
+		return nil, fmt.Errorf("close media file: %w", err)
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	dst := d.path(sum)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return "", 0, fmt.Errorf("create media directory: %w", err)
+	ok = true
+	return &dirStaged{d: d, tmp: f.Name(), sum: hex.EncodeToString(h.Sum(nil)), size: n}, nil
+}
+
+// Remove implements Files.
+func (d DirFiles) Remove(_ context.Context, sum string) error {
+	if !validSum(sum) {
+		return nil
 	}
-	if err := os.Rename(f.Name(), dst); err != nil {
-		return "", 0, fmt.Errorf("move media file into place: %w", err)
+	if err := os.Remove(d.path(sum)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove media file %s: %w", sum, err)
 	}
-	committed = true
-	if err := syncDir(filepath.Dir(dst)); err != nil {
-		return "", 0, err
+	return nil
+}
+
+// Walk implements Files.
+func (d DirFiles) Walk(ctx context.Context, staleBefore time.Time, fn func(sum string, modified time.Time) error) error {
+	err := filepath.WalkDir(d.Root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.IsDir() {
+			return nil
+		}
+		info, err := e.Info()
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		if filepath.Base(filepath.Dir(p)) == "tmp" && filepath.Dir(filepath.Dir(p)) == filepath.Clean(d.Root) {
+			if info.ModTime().Before(staleBefore) {
+				os.Remove(p)
+			}
+			return nil
+		}
+		if sum := e.Name(); validSum(sum) && p == d.path(sum) {
+			return fn(sum, info.ModTime())
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("walk media files: %w", err)
 	}
-	return sum, n, nil
+	return nil
 }
 
 // syncDir makes a rename in dir durable.

@@ -32,6 +32,8 @@ const (
 	// MaxWait is the longest a download waits for a pending upload,
 	// whatever timeout_ms asks for.
 	MaxWait = 60 * time.Second
+	// DefaultRemoteTimeout bounds one fetch of another server's media.
+	DefaultRemoteTimeout = 60 * time.Second
 )
 
 // Store is what the service needs of the database. *store.DB implements it.
@@ -40,6 +42,8 @@ type Store interface {
 	Media(ctx context.Context, serverName id.ServerName, mediaID string) (store.Media, error)
 	PendingMediaCount(ctx context.Context, userID id.UserID, now int64) (int, error)
 	Thumbnails(ctx context.Context, serverName id.ServerName, mediaID string) ([]store.Thumbnail, error)
+	MediaUsage(ctx context.Context, userID id.UserID) (int64, error)
+	MediaReferenced(ctx context.Context, sum string) (bool, error)
 }
 
 var _ Store = (*store.DB)(nil)
@@ -73,8 +77,30 @@ type Service struct {
 	// looks again; 0 means 100 ms.
 	PollInterval time.Duration
 
+	// Remote fetches other servers' media; nil serves only what is
+	// cached.
+	Remote Fetcher
+	// MaxRemoteSize is the largest remote file fetched; 0 means
+	// MaxUpload().
+	MaxRemoteSize int64
+	// RemoteTimeout bounds one fetch of remote media; 0 means
+	// DefaultRemoteTimeout.
+	RemoteTimeout time.Duration
+
+	// Quota is the most bytes one user's uploads may take in all; 0
+	// means no quota.
+	Quota int64
+
 	semOnce  sync.Once
 	thumbSem chan struct{}
+
+	// refs orders making files visible against deleting unreferenced
+	// ones: held shared from a file's Commit until its row is written,
+	// exclusively while a file is checked for rows and removed.
+	refs sync.RWMutex
+	// fetches lets concurrent requests for one remote file share one
+	// fetch.
+	fetches flights
 }
 
 // maxConcurrentThumbnails is how many thumbnails are generated at once.
@@ -135,9 +161,16 @@ func contentTypeOr(ct string) string {
 // its metadata. Thumbnails of the common sizes are generated before it
 // returns when the content is an image.
 func (s *Service) Upload(ctx context.Context, userID id.UserID, up Upload) (store.Media, error) {
-	sum, size, err := s.Files.Put(ctx, up.Body, s.MaxUpload())
+	if err := s.checkQuota(ctx, userID, 0); err != nil {
+		return store.Media{}, err
+	}
+	st, err := s.Files.Stage(ctx, up.Body, s.MaxUpload())
 	if err != nil {
 		return store.Media{}, fmt.Errorf("store upload of %s: %w", userID, err)
+	}
+	defer st.Discard()
+	if err := s.checkQuota(ctx, userID, st.Size()); err != nil {
+		return store.Media{}, err
 	}
 	m := store.Media{
 		ServerName:  s.ServerName,
@@ -145,11 +178,11 @@ func (s *Service) Upload(ctx context.Context, userID id.UserID, up Upload) (stor
 		UserID:      userID,
 		ContentType: contentTypeOr(up.ContentType),
 		UploadName:  up.FileName,
-		Size:        size,
-		SHA256:      sum,
+		Size:        st.Size(),
+		SHA256:      st.Sum(),
 		CreatedTS:   s.now().UnixMilli(),
 	}
-	if err := s.DB.Write(ctx, func(tx *store.Tx) error { return tx.AddMedia(ctx, m) }); err != nil {
+	if err := s.commit(ctx, []Staged{st}, func(ctx context.Context, tx *store.Tx) error { return tx.AddMedia(ctx, m) }); err != nil {
 		return store.Media{}, fmt.Errorf("record upload of %s: %w", userID, err)
 	}
 	s.pregenerate(ctx, m)
@@ -158,10 +191,8 @@ func (s *Service) Upload(ctx context.Context, userID id.UserID, up Upload) (stor
 
 // Create reserves a media ID for userID, to be uploaded with UploadTo
 // before the returned metadata's ExpiresTS. Expired reservations stop
-// counting against MaxPending but keep their (small) row.
-//
-// TODO(#11): sweep expired reservations and files no row references
-// (`hafen media purge`).
+// counting against MaxPending at once; the janitor (Sweep) removes their
+// rows.
 func (s *Service) Create(ctx context.Context, userID id.UserID) (store.Media, error) {
 	now := s.now()
 	maxPending := s.MaxPending
@@ -214,13 +245,20 @@ func (s *Service) UploadTo(ctx context.Context, userID id.UserID, serverName id.
 	case m.ExpiresTS <= s.now().UnixMilli():
 		return store.Media{}, fmt.Errorf("upload to expired %s/%s: %w", serverName, mediaID, ErrNotFound)
 	}
-	sum, size, err := s.Files.Put(ctx, up.Body, s.MaxUpload())
+	if err := s.checkQuota(ctx, userID, 0); err != nil {
+		return store.Media{}, err
+	}
+	st, err := s.Files.Stage(ctx, up.Body, s.MaxUpload())
 	if err != nil {
 		return store.Media{}, fmt.Errorf("store upload to %s/%s: %w", serverName, mediaID, err)
 	}
-	m.ContentType, m.UploadName, m.Size, m.SHA256, m.ExpiresTS = contentTypeOr(up.ContentType), up.FileName, size, sum, 0
+	defer st.Discard()
+	if err := s.checkQuota(ctx, userID, st.Size()); err != nil {
+		return store.Media{}, err
+	}
+	m.ContentType, m.UploadName, m.Size, m.SHA256, m.ExpiresTS = contentTypeOr(up.ContentType), up.FileName, st.Size(), st.Sum(), 0
 	var done bool
-	if err := s.DB.Write(ctx, func(tx *store.Tx) error {
+	if err := s.commit(ctx, []Staged{st}, func(ctx context.Context, tx *store.Tx) error {
 		var err error
 		done, err = tx.CompleteMedia(ctx, m)
 		return err
@@ -236,13 +274,19 @@ func (s *Service) UploadTo(ctx context.Context, userID id.UserID, serverName id.
 }
 
 // Get returns the metadata of a media ID whose content is there, waiting up
-// to wait (capped at MaxWait) for a pending upload. Remote media IDs,
-// unknown and expired ones fail with ErrNotFound; a pending one still
+// to wait (capped at MaxWait) for a pending upload, and fetching another
+// server's media over federation when it is not cached. Unknown, expired
+// and quarantined media IDs fail with ErrNotFound; a pending one still
 // pending after wait with ErrNotYetUploaded.
 func (s *Service) Get(ctx context.Context, serverName id.ServerName, mediaID string, wait time.Duration) (store.Media, error) {
+	return s.Lookup(ctx, serverName, mediaID, wait, true)
+}
+
+// Lookup is Get, with allowRemote false serving other servers' media only
+// from the cache (the legacy endpoints' allow_remote=false).
+func (s *Service) Lookup(ctx context.Context, serverName id.ServerName, mediaID string, wait time.Duration, allowRemote bool) (store.Media, error) {
 	if serverName != s.ServerName {
-		// TODO(#8): fetch remote media over federation and cache it.
-		return store.Media{}, fmt.Errorf("remote media %s/%s: %w", serverName, mediaID, ErrNotFound)
+		return s.getRemote(ctx, serverName, mediaID, wait, allowRemote)
 	}
 	wait = min(max(wait, 0), MaxWait)
 	deadline := s.now().Add(wait)
@@ -257,6 +301,9 @@ func (s *Service) Get(ctx context.Context, serverName id.ServerName, mediaID str
 		}
 		if err != nil {
 			return store.Media{}, err
+		}
+		if m.Quarantined {
+			return store.Media{}, fmt.Errorf("quarantined media %s/%s: %w", serverName, mediaID, ErrNotFound)
 		}
 		if m.Uploaded() {
 			return m, nil
@@ -276,6 +323,23 @@ func (s *Service) Get(ctx context.Context, serverName id.ServerName, mediaID str
 		case <-t.C:
 		}
 	}
+}
+
+// commit puts staged files in place and runs write, which records the
+// rows that reference them, so that the janitor never sees one of these
+// files without its row (see refs).
+func (s *Service) commit(ctx context.Context, staged []Staged, write func(ctx context.Context, tx *store.Tx) error) error {
+	s.refs.RLock()
+	defer s.refs.RUnlock()
+	for _, st := range staged {
+		if err := st.Commit(); err != nil {
+			return err
+		}
+	}
+	// The write is not abandoned for a gone client: the files are in
+	// place.
+	ctx = context.WithoutCancel(ctx)
+	return s.DB.Write(ctx, func(tx *store.Tx) error { return write(ctx, tx) })
 }
 
 // Open returns the content of media returned by Get.

@@ -81,7 +81,7 @@ func TestOrphanFileIsInvisible(t *testing.T) {
 	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
 		s, _ := newService(t, dsn)
 		ctx := context.Background()
-		if _, _, err := s.Files.Put(ctx, strings.NewReader("orphan"), 100); err != nil {
+		if _, _, err := s.Files.(DirFiles).Put(ctx, strings.NewReader("orphan"), 100); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Get(ctx, "hafen.test", "orphan", 0); !errors.Is(err, ErrNotFound) {

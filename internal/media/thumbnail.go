@@ -90,14 +90,47 @@ func thumbnailable(contentType string) bool {
 // an image of a supported format fails with ErrNotImage, an image larger
 // than MaxImagePixels with ErrImageTooLarge; wait is as for Get.
 func (s *Service) Thumbnail(ctx context.Context, serverName id.ServerName, mediaID string, width, height int, method string, wait time.Duration) (store.Thumbnail, io.ReadSeekCloser, error) {
+	return s.LookupThumbnail(ctx, serverName, mediaID, width, height, method, wait, true)
+}
+
+// LookupThumbnail is Thumbnail, with allowRemote false serving other
+// servers' media only from the cache.
+func (s *Service) LookupThumbnail(ctx context.Context, serverName id.ServerName, mediaID string, width, height int, method string, wait time.Duration, allowRemote bool) (store.Thumbnail, io.ReadSeekCloser, error) {
+	size := pickSize(width, height, method)
+	if serverName != s.ServerName {
+		return s.remoteThumbnail(ctx, serverName, mediaID, size, wait, allowRemote)
+	}
 	m, err := s.Get(ctx, serverName, mediaID, wait)
 	if err != nil {
 		return store.Thumbnail{}, nil, err
 	}
+	return s.localThumbnail(ctx, m, size)
+}
+
+// localThumbnail returns a thumbnail of content stored here, cached or
+// made now.
+func (s *Service) localThumbnail(ctx context.Context, m store.Media, size thumbSize) (store.Thumbnail, io.ReadSeekCloser, error) {
 	if !thumbnailable(m.ContentType) {
-		return store.Thumbnail{}, nil, fmt.Errorf("thumbnail of %s/%s (%s): %w", serverName, mediaID, m.ContentType, ErrNotImage)
+		return store.Thumbnail{}, nil, fmt.Errorf("thumbnail of %s/%s (%s): %w", m.ServerName, m.MediaID, m.ContentType, ErrNotImage)
 	}
-	size := pickSize(width, height, method)
+	if th, f, err := s.cachedThumbnail(ctx, m.ServerName, m.MediaID, size); err != nil || f != nil {
+		return th, f, err
+	}
+	ths, err := s.generate(ctx, m, []thumbSize{size})
+	if err != nil {
+		return store.Thumbnail{}, nil, err
+	}
+	th := ths[0]
+	f, err := s.Files.Open(ctx, th.SHA256)
+	if err != nil {
+		return store.Thumbnail{}, nil, err
+	}
+	return th, f, nil
+}
+
+// cachedThumbnail returns the stored thumbnail of a media ID at size, or
+// a nil file when there is none.
+func (s *Service) cachedThumbnail(ctx context.Context, serverName id.ServerName, mediaID string, size thumbSize) (store.Thumbnail, io.ReadSeekCloser, error) {
 	have, err := s.DB.Thumbnails(ctx, serverName, mediaID)
 	if err != nil {
 		return store.Thumbnail{}, nil, err
@@ -113,16 +146,7 @@ func (s *Service) Thumbnail(ctx context.Context, serverName id.ServerName, media
 			}
 		}
 	}
-	ths, err := s.generate(ctx, m, []thumbSize{size})
-	if err != nil {
-		return store.Thumbnail{}, nil, err
-	}
-	th := ths[0]
-	f, err := s.Files.Open(ctx, th.SHA256)
-	if err != nil {
-		return store.Thumbnail{}, nil, err
-	}
-	return th, f, nil
+	return store.Thumbnail{}, nil, nil
 }
 
 // pregenerate makes the common thumbnails of a new image. Failures are
@@ -184,14 +208,21 @@ func (s *Service) generate(ctx context.Context, m store.Media, sizes []thumbSize
 		return nil, res.err
 	}
 	var ths []store.Thumbnail
+	var staged []Staged
+	defer func() {
+		for _, st := range staged {
+			st.Discard()
+		}
+	}()
 	for _, r := range res.out {
-		sum, n, err := s.Files.Put(ctx, bytes.NewReader(r.data), int64(len(r.data)))
+		st, err := s.Files.Stage(ctx, bytes.NewReader(r.data), int64(len(r.data)))
 		if err != nil {
 			return nil, fmt.Errorf("store thumbnail of %s: %w", m.MediaID, err)
 		}
-		ths = append(ths, store.Thumbnail{Width: r.size.width, Height: r.size.height, Method: r.size.method, ContentType: r.ct, Size: n, SHA256: sum})
+		staged = append(staged, st)
+		ths = append(ths, store.Thumbnail{Width: r.size.width, Height: r.size.height, Method: r.size.method, ContentType: r.ct, Size: st.Size(), SHA256: st.Sum()})
 	}
-	if err := s.DB.Write(ctx, func(tx *store.Tx) error {
+	if err := s.commit(ctx, staged, func(ctx context.Context, tx *store.Tx) error {
 		for _, th := range ths {
 			if err := tx.AddThumbnail(ctx, m.ServerName, m.MediaID, th); err != nil {
 				return err

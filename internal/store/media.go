@@ -52,6 +52,9 @@ type Media struct {
 	SHA256      string
 	CreatedTS   int64
 	ExpiresTS   int64
+	// Quarantined media is kept but served to nobody (an administrator's
+	// decision); a quarantined row may have no content.
+	Quarantined bool
 }
 
 // Uploaded reports whether the content has arrived.
@@ -67,13 +70,15 @@ type Thumbnail struct {
 	SHA256      string
 }
 
-const mediaColumns = `server_name, media_id, user_id, content_type, upload_name, size, sha256, created_ts, expires_ts`
+const mediaColumns = `server_name, media_id, user_id, content_type, upload_name, size, sha256, created_ts, expires_ts, quarantined`
 
-// AddMedia stores a media row (complete, or pending when SHA256 is empty).
+// AddMedia stores a media row (complete, or pending when SHA256 is empty):
+// this server's uploads, and other servers' media cached here (UserID
+// empty, CreatedTS the time it was fetched).
 // It returns an error wrapping ErrExists when the media ID is taken.
 func (t *Tx) AddMedia(ctx context.Context, m Media) error {
-	_, err := t.q.ExecContext(ctx, `INSERT INTO media (`+mediaColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		string(m.ServerName), m.MediaID, string(m.UserID), m.ContentType, m.UploadName, m.Size, m.SHA256, m.CreatedTS, m.ExpiresTS)
+	_, err := t.q.ExecContext(ctx, `INSERT INTO media (`+mediaColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		string(m.ServerName), m.MediaID, string(m.UserID), m.ContentType, m.UploadName, m.Size, m.SHA256, m.CreatedTS, m.ExpiresTS, m.Quarantined)
 	if t.d.isUniqueViolation(err) {
 		return fmt.Errorf("add media %s/%s: %w", m.ServerName, m.MediaID, ErrExists)
 	}
@@ -106,7 +111,7 @@ func (r reader) Media(ctx context.Context, serverName id.ServerName, mediaID str
 	var m Media
 	var srv, user string
 	err := r.q.QueryRowContext(ctx, `SELECT `+mediaColumns+` FROM media WHERE server_name = $1 AND media_id = $2`,
-		string(serverName), mediaID).Scan(&srv, &m.MediaID, &user, &m.ContentType, &m.UploadName, &m.Size, &m.SHA256, &m.CreatedTS, &m.ExpiresTS)
+		string(serverName), mediaID).Scan(&srv, &m.MediaID, &user, &m.ContentType, &m.UploadName, &m.Size, &m.SHA256, &m.CreatedTS, &m.ExpiresTS, &m.Quarantined)
 	if err != nil {
 		return Media{}, fmt.Errorf("load media %s/%s: %w", serverName, mediaID, notFound(err))
 	}

@@ -149,6 +149,11 @@ var migrations = []migration{
 	},
 	{
 		version:    21,
+		name:       "media quarantine and cleanup",
+		statements: []string{mediaCleanupSchema},
+	},
+	{
+		version:    22,
 		name:       "dehydrated devices",
 		statements: []string{dehydratedDevicesSchema},
 	},

@@ -1,0 +1,196 @@
+package media
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hafenchat/hafen/internal/federation"
+	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/store/storetest"
+)
+
+// fakeFed answers federation media requests from a map of paths.
+type fakeFed struct {
+	mu    sync.Mutex
+	calls []string
+	// answer returns the response to a path (federation or legacy).
+	answer func(path string) (*http.Response, error)
+	urls   map[string]string
+}
+
+func (f *fakeFed) Stream(_ context.Context, req federation.Request) (*http.Response, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, req.Path)
+	f.mu.Unlock()
+	return f.answer(req.Path)
+}
+
+func (f *fakeFed) GetURL(_ context.Context, u string) (*http.Response, error) {
+	body, ok := f.urls[u]
+	if !ok {
+		return nil, &federation.HTTPError{Status: 404}
+	}
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"text/plain"}}, Body: io.NopCloser(strings.NewReader(body))}, nil
+}
+
+// multipartAnswer builds a federation media answer.
+func multipartAnswer(second textproto.MIMEHeader, body string) *http.Response {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	p, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/json"}})
+	p.Write([]byte("{}"))
+	p, _ = mw.CreatePart(second)
+	p.Write([]byte(body))
+	mw.Close()
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"multipart/mixed; boundary=" + mw.Boundary()}},
+		Body: io.NopCloser(&buf)}
+}
+
+func plainAnswer(ct, disp, body string) *http.Response {
+	return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {ct}, "Content-Disposition": {disp}},
+		Body: io.NopCloser(strings.NewReader(body))}
+}
+
+func unrecognizedErr() error {
+	return fmt.Errorf("GET: %w", &federation.HTTPError{Status: 404, Errcode: "M_UNRECOGNIZED"})
+}
+
+func readMedia(t *testing.T, s *Service, m store.Media) string {
+	t.Helper()
+	f, err := s.Open(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(f)
+	return string(b)
+}
+
+// TestRemoteMediaFetch covers the three ways another server answers
+// (bytes, a Location, the legacy endpoint for servers without the
+// federation ones), allow_remote=false, the size limit and quarantine.
+func TestRemoteMediaFetch(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s, _ := newService(t, dsn)
+		fed := &fakeFed{urls: map[string]string{"https://cdn.example/abc": "from the location"}}
+		fed.answer = func(path string) (*http.Response, error) {
+			switch path {
+			case "/_matrix/federation/v1/media/download/inline":
+				return multipartAnswer(textproto.MIMEHeader{"Content-Type": {"text/plain"}, "Content-Disposition": {`inline; filename="a.txt"`}}, "inline bytes"), nil
+			case "/_matrix/federation/v1/media/download/located":
+				return multipartAnswer(textproto.MIMEHeader{"Location": {"https://cdn.example/abc"}}, ""), nil
+			case "/_matrix/federation/v1/media/download/big":
+				return multipartAnswer(textproto.MIMEHeader{"Content-Type": {"text/plain"}}, strings.Repeat("x", 200)), nil
+			case "/_matrix/media/v3/download/old.example/legacy?allow_remote=false":
+				return plainAnswer("text/plain", `attachment; filename="old.txt"`, "legacy bytes"), nil
+			}
+			if strings.HasPrefix(path, "/_matrix/federation/v1/") && strings.Contains(path, "legacy") {
+				return nil, unrecognizedErr()
+			}
+			return nil, fmt.Errorf("GET: %w", &federation.HTTPError{Status: 404, Errcode: "M_NOT_FOUND"})
+		}
+		s.Remote = FederationFetcher{Client: fed}
+		s.MaxRemoteSize = 100
+
+		// allow_remote=false fetches nothing.
+		if _, err := s.Lookup(ctx, "new.example", "inline", 0, false); !errors.Is(err, ErrNotFound) || len(fed.calls) != 0 {
+			t.Fatalf("Lookup without remote = %v after %v, want ErrNotFound and no request", err, fed.calls)
+		}
+		m, err := s.Get(ctx, "new.example", "inline", 0)
+		if err != nil || m.ContentType != "text/plain" || m.UploadName != "a.txt" || readMedia(t, s, m) != "inline bytes" {
+			t.Fatalf("inline remote media = %+v, %v", m, err)
+		}
+		m, err = s.Get(ctx, "new.example", "located", 0)
+		if err != nil || readMedia(t, s, m) != "from the location" {
+			t.Fatalf("located remote media = %+v, %v", m, err)
+		}
+		m, err = s.Get(ctx, "old.example", "legacy", 0)
+		if err != nil || m.UploadName != "old.txt" || readMedia(t, s, m) != "legacy bytes" {
+			t.Fatalf("legacy remote media = %+v, %v (calls %v)", m, err, fed.calls)
+		}
+		if _, err := s.Get(ctx, "new.example", "big", 0); !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("remote media over the limit: err = %v, want ErrTooLarge", err)
+		}
+		if _, err := s.Get(ctx, "new.example", "missing", 0); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("missing remote media: err = %v, want ErrNotFound", err)
+		}
+		// Cached: served without asking again, with allow_remote=false too.
+		n := len(fed.calls)
+		if _, err := s.Lookup(ctx, "new.example", "inline", 0, false); err != nil || len(fed.calls) != n {
+			t.Fatalf("cached remote media = %v, %d requests, want none", err, len(fed.calls)-n)
+		}
+		if err := s.Quarantine(ctx, "new.example", "inline", true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, "new.example", "inline", 0); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("quarantined remote media: err = %v, want ErrNotFound", err)
+		}
+		if err := s.Quarantine(ctx, "new.example", "never", true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Get(ctx, "new.example", "never", 0); !errors.Is(err, ErrNotFound) || len(fed.calls) != n {
+			t.Fatalf("quarantined uncached media: err = %v, %d requests", err, len(fed.calls)-n)
+		}
+	})
+}
+
+// TestRemoteMediaFetchedOnce: concurrent requests for one remote file
+// share one fetch.
+func TestRemoteMediaFetchedOnce(t *testing.T) {
+	storetest.ForEachDSN(t, testRemoteMediaFetchedOnce)
+}
+
+func testRemoteMediaFetchedOnce(t *testing.T, dsn string) {
+	ctx := context.Background()
+	s, _ := newService(t, dsn)
+	release := make(chan struct{})
+	var fetches atomic.Int32
+	fed := &fakeFed{}
+	fed.answer = func(path string) (*http.Response, error) {
+		fetches.Add(1)
+		<-release
+		return multipartAnswer(textproto.MIMEHeader{"Content-Type": {"text/plain"}}, "shared"), nil
+	}
+	s.Remote = FederationFetcher{Client: fed}
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m, err := s.Get(ctx, "other.example", "m1", 0)
+			if err == nil && m.Size != 6 {
+				err = fmt.Errorf("size %d", m.Size)
+			}
+			errs <- err
+		}()
+	}
+	// Wait until one request fetches and the others wait for it.
+	for s.fetches.waiting("download other.example/m1") != n-1 {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := fetches.Load(); got != 1 {
+		t.Fatalf("%d fetches for %d concurrent requests, want 1", got, n)
+	}
+}
