@@ -239,3 +239,98 @@ func TestJSClientMegolmWithGoClient(t *testing.T) {
 		})
 	}
 }
+
+// TestJSClientMegolmDehydratedDevice follows Element's use of dehydrated
+// devices (MSC3814) through Hafen: bob's matrix-js-sdk client sets up
+// cross-signing, secret storage and key backup and uploads a dehydrated
+// device; while bob has no client running, alice's Go client sends an
+// encrypted message, and its room key reaches the dehydrated device; bob
+// then logs in on a new device, which rehydrates the dehydrated device
+// with the key from secret storage, reads its to-device messages and
+// decrypts alice's message, and uploads a new dehydrated device.
+func TestJSClientMegolmDehydratedDevice(t *testing.T) {
+	jsClientDir(t)
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			base, logs := startOpenServe(t, dbArgs(t))
+			ctx := t.Context()
+			alice := newMegolmClient(t, base, "alice")
+			bobCli := register(t, base, "bob")
+			bob := startJS(t, "e2ee.mjs", base, bobCli, logs)
+			bob.await("ready", nil)
+			bob.send(map[string]any{"cmd": "bootstrap", "password": "correct horse bob"})
+			recoveryKey := bob.await("bootstrapped", nil).str("recovery_key")
+			bob.send(map[string]any{"cmd": "dehydrate"})
+			bob.await("dehydrated", nil)
+
+			var dehydrated struct {
+				DeviceID id.DeviceID `json:"device_id"`
+			}
+			dehydratedURL := bobCli.BuildURL(mautrix.BaseURLPath{"_matrix", "client", "unstable", "org.matrix.msc3814.v1", "dehydrated_device"})
+			if _, err := bobCli.MakeRequest(ctx, "GET", dehydratedURL, nil, &dehydrated); err != nil {
+				t.Fatalf("GET dehydrated_device: %v", err)
+			}
+			first := dehydrated.DeviceID
+			if first == "" || first == bobCli.DeviceID {
+				t.Fatalf("dehydrated device %q", first)
+			}
+
+			created, err := alice.cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+				Preset: "private_chat",
+				Invite: []id.UserID{bobCli.UserID},
+				InitialState: []*event.Event{{
+					Type:    event.StateEncryption,
+					Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+				}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			room := created.RoomID
+			bob.send(map[string]any{"cmd": "join", "room_id": room})
+			bob.await("joined", nil)
+			alice.joinedBy(t, room, bobCli.UserID)
+			bob.stop()
+
+			// Alice encrypts for every device of bob's, the dehydrated one
+			// included.
+			sent, err := alice.sendText(ctx, room, "while you were away")
+			if err != nil {
+				t.Fatalf("alice sends: %v\n%s", err, logs)
+			}
+			dev, err := alice.mach.GetOrFetchDevice(ctx, bobCli.UserID, first)
+			if err != nil {
+				t.Fatalf("alice does not know bob's dehydrated device: %v", err)
+			}
+			if dev.Name != "Dehydrated device" {
+				t.Errorf("alice sees bob's dehydrated device as %q, not marked dehydrated", dev.Name)
+			}
+
+			// Bob logs in on a new device, which rehydrates.
+			bob2Cli, err := mautrix.NewClient(base, "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bob2Cli.Login(ctx, &mautrix.ReqLogin{Type: mautrix.AuthTypePassword,
+				Identifier: mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: bobCli.UserID.Localpart()},
+				Password:   "correct horse bob", StoreCredentials: true}); err != nil {
+				t.Fatal(err)
+			}
+			bob2 := startJS(t, "e2ee.mjs", base, bob2Cli, logs, "HAFEN_RECOVERY_KEY="+recoveryKey)
+			bob2.await("ready", nil)
+			bob2.send(map[string]any{"cmd": "dehydrate"})
+			if got := bob2.await("dehydrated", nil); got["room_keys"].(float64) < 1 {
+				t.Fatalf("rehydration found no room key: %v", got)
+			}
+			jsReads(t, bob2, sent, alice.cli.UserID, "while you were away")
+
+			// The rehydrating client replaced the dehydrated device.
+			if _, err := bob2Cli.MakeRequest(ctx, "GET", dehydratedURL, nil, &dehydrated); err != nil {
+				t.Fatalf("GET dehydrated_device: %v", err)
+			}
+			if dehydrated.DeviceID == first || dehydrated.DeviceID == "" {
+				t.Errorf("after rehydration the dehydrated device is %q, want a new one", dehydrated.DeviceID)
+			}
+		})
+	}
+}
