@@ -64,7 +64,6 @@ func fedMediaErr(err error) error {
 func writeMultipart(w http.ResponseWriter, contentType, disposition string, body io.Reader) error {
 	mw := multipart.NewWriter(w)
 	w.Header().Set("Content-Type", mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": mw.Boundary()}))
-	w.WriteHeader(http.StatusOK)
 	meta, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/json"}})
 	if err != nil {
 		return nil // the client went away; the status is sent
