@@ -14,6 +14,8 @@
 // key backup → {"event":"bootstrapped", recovery_key};
 // {"cmd":"dehydrate"} rehydrates the dehydrated device if there is one,
 // then uploads a new one → {"event":"dehydrated", room_keys, to_device}.
+// {"cmd":"restore"} loads the key backup's key from secret storage and
+// restores the backup → {"event":"restored", imported, total}.
 // A client started with HAFEN_RECOVERY_KEY (a recovery_key reported by
 // bootstrap) reads secret storage with it; its "dehydrate" takes the
 // cross-signing keys from there first.
@@ -122,6 +124,13 @@ try {
                 client.off(CryptoEvent.RehydrationProgress, progress);
                 client.off(CryptoEvent.RehydrationError, failed);
                 emit({ event: "dehydrated", ...counts });
+                break;
+            }
+            case "restore": {
+                const crypto = client.getCrypto();
+                await crypto.loadSessionBackupPrivateKeyFromSecretStorage();
+                const { imported, total } = await crypto.restoreKeyBackup();
+                emit({ event: "restored", imported, total });
                 break;
             }
             default:
