@@ -6,6 +6,10 @@ import (
 	"net/url"
 	"testing"
 
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	mid "maunium.net/go/mautrix/id"
+
 	"github.com/hafenchat/hafen/internal/core/id"
 )
 
@@ -93,6 +97,84 @@ func TestFederationInviteEndToEnd(t *testing.T) {
 			if st, code := b.fedGet(t, a.name, "PUT", "/_matrix/federation/v2/invite/"+url.PathEscape(string(left))+"/"+url.PathEscape(string(ev.EventID())),
 				map[string]any{"room_version": string(rvLeft.v.ID), "event": json.RawMessage(ev.JSON())}, nil); st != 403 || code != "M_FORBIDDEN" {
 				t.Errorf("invite into a room A is not in = %d %s, want 403 M_FORBIDDEN", st, code)
+			}
+		})
+	}
+}
+
+// TestRemoteInvitesEndToEnd: users of two servers invite each other into
+// rooms only the inviter's server is in (by /invite and by createRoom's
+// invite list). The invitee's server signs and stores the invite, the
+// invitee's sync (initial and incremental) shows it with the room's
+// stripped state, and the invitee joins through the inviting server,
+// after which messages go both ways.
+func TestRemoteInvitesEndToEnd(t *testing.T) {
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			a := startFedServer(t, dbArgs(t)...)
+			b := startFedServer(t, dbArgs(t)...)
+			ctx := t.Context()
+			alice := register(t, a.base, "alice")
+			bob := register(t, b.base, "bob")
+			bw := newWatcher(bob)
+			bw.poll(t)
+
+			// alice of A invites bob of B with /invite.
+			created, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Harbour office"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := alice.InviteUser(ctx, created.RoomID, &mautrix.ReqInviteUser{UserID: bob.UserID}); err != nil {
+				t.Fatalf("invite of a user of B: %v", err)
+			}
+			bw.waitInvite(t, created.RoomID)
+			initial, err := bob.SyncRequest(ctx, 0, "", "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv := initial.Rooms.Invite[created.RoomID]
+			if inv == nil || !hasState(inv.State.Events, "m.room.name") || !hasState(inv.State.Events, "m.room.member") {
+				t.Fatalf("bob's initial sync lacks the invite with its stripped state: %+v", inv)
+			}
+			// The room ID (version 12) names no server: bob joins through
+			// the inviting one.
+			if _, err := bob.JoinRoomByID(ctx, created.RoomID); err != nil {
+				t.Fatalf("bob accepts the invite: %v", err)
+			}
+			bw.waitMember(t, created.RoomID, bob.UserID, "join")
+			aw := newWatcher(alice)
+			sendText(t, bob, created.RoomID, "bob accepted")
+			aw.waitMessage(t, created.RoomID, "bob accepted")
+			sendText(t, alice, created.RoomID, "welcome bob")
+			bw.waitMessage(t, created.RoomID, "welcome bob")
+
+			// bob of B invites alice of A in createRoom.
+			direct, err := bob.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "trusted_private_chat", IsDirect: true, Invite: []mid.UserID{alice.UserID}})
+			if err != nil {
+				t.Fatalf("createRoom inviting a user of A: %v", err)
+			}
+			aw.waitInvite(t, direct.RoomID)
+			if _, err := alice.JoinRoomByID(ctx, direct.RoomID); err != nil {
+				t.Fatalf("alice accepts the invite: %v", err)
+			}
+			sendText(t, alice, direct.RoomID, "alice accepted")
+			bw.waitMessage(t, direct.RoomID, "alice accepted")
+
+			// bob rejects an invite into a room B is not in: through A
+			// (make_leave, send_leave); alice sees the rejection, and
+			// bob's sync moves the room from invites to leaves.
+			declined, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Declined", Invite: []mid.UserID{bob.UserID}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bw.waitInvite(t, declined.RoomID)
+			if _, err := bob.LeaveRoom(ctx, declined.RoomID); err != nil {
+				t.Fatalf("bob rejects the invite: %v", err)
+			}
+			aw.waitMember(t, declined.RoomID, bob.UserID, "leave")
+			bw.waitLeave(t, declined.RoomID)
+			if _, err := bob.LeaveRoom(ctx, "!nosuchroom:"+mid.RoomID(a.name)); err == nil {
+				t.Errorf("leaving a room bob was never invited to succeeded")
 			}
 		})
 	}

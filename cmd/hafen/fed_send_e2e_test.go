@@ -222,7 +222,7 @@ func TestFederationSendEndToEnd(t *testing.T) {
 }
 
 // sendOK sends a transaction that must succeed and returns its answer.
-func sendOK(t *testing.T, p *fedPeer, dest id.ServerName, txnID string, pdus ...json.RawMessage) txnAnswer {
+func sendOK(t testing.TB, p *fedPeer, dest id.ServerName, txnID string, pdus ...json.RawMessage) txnAnswer {
 	t.Helper()
 	raw, err := p.sendTxn(t, dest, txnID, pdus...)
 	if err != nil {

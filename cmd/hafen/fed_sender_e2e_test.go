@@ -36,6 +36,10 @@ type recordingPeer struct {
 	down bool
 	txns map[string][]json.RawMessage
 	bad  []string
+	// devices answers GET /user/devices/{userId}; devicesAsked counts
+	// those requests.
+	devices      []byte
+	devicesAsked int
 }
 
 func startRecordingPeer(t *testing.T, sender signing.Key) *recordingPeer {
@@ -79,9 +83,20 @@ func (p *recordingPeer) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/_matrix/federation/v1/user/devices/") && p.devices != nil {
+		p.devicesAsked++
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(p.devices)
+		return
+	}
 	txnID, ok := strings.CutPrefix(r.URL.Path, "/_matrix/federation/v1/send/")
 	if p.down {
 		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	if r.URL.Path == "/_matrix/federation/v1/version" {
+		// A sender's probe while it backs off.
+		w.Write([]byte(`{"server":{"name":"recording peer"}}`))
 		return
 	}
 	x, err := signing.ParseXMatrix(r.Header.Get("Authorization"))

@@ -32,7 +32,7 @@ type fedServer struct {
 
 // startFedServer starts a federating server; extra are more flags (the
 // database).
-func startFedServer(t *testing.T, extra ...string) *fedServer {
+func startFedServer(t testing.TB, extra ...string) *fedServer {
 	t.Helper()
 	addr := freeAddr(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
@@ -56,7 +56,7 @@ type fedPeer struct {
 	depth  int64
 }
 
-func newFedPeer(t *testing.T, s *fedServer) *fedPeer {
+func newFedPeer(t testing.TB, s *fedServer) *fedPeer {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(s.dataDir, "signing.key"))
 	if err != nil {
@@ -80,7 +80,7 @@ type txnAnswer struct {
 
 // sendTxn sends a transaction of PDUs to dest and returns the raw answer
 // (or the error, an *federation.HTTPError for non-2xx answers).
-func (p *fedPeer) sendTxn(t *testing.T, dest id.ServerName, txnID string, pdus ...json.RawMessage) ([]byte, error) {
+func (p *fedPeer) sendTxn(t testing.TB, dest id.ServerName, txnID string, pdus ...json.RawMessage) ([]byte, error) {
 	t.Helper()
 	if pdus == nil {
 		pdus = []json.RawMessage{}
@@ -101,7 +101,7 @@ type roomView struct {
 }
 
 // viewRoom reads a room through the Client-Server API of a member.
-func viewRoom(t *testing.T, base, token string, roomID id.RoomID) roomView {
+func viewRoom(t testing.TB, base, token string, roomID id.RoomID) roomView {
 	t.Helper()
 	var state []struct {
 		EventID  id.EventID      `json:"event_id"`
@@ -143,14 +143,14 @@ func viewRoom(t *testing.T, base, token string, roomID id.RoomID) roomView {
 
 // build makes an event of the peer's in the room, after the room's latest
 // event, with the auth events the auth rules select from its state.
-func (p *fedPeer) build(t *testing.T, rv roomView, sender id.UserID, typ string, stateKey *string, content string) *event.PDU {
+func (p *fedPeer) build(t testing.TB, rv roomView, sender id.UserID, typ string, stateKey *string, content string) *event.PDU {
 	t.Helper()
 	return p.buildWith(t, rv, sender, typ, stateKey, content, p.key, nil)
 }
 
 // buildWith is build with another signing key and a change to the proto
 // event before signing.
-func (p *fedPeer) buildWith(t *testing.T, rv roomView, sender id.UserID, typ string, stateKey *string, content string, key signing.Key, edit func(*event.Proto)) *event.PDU {
+func (p *fedPeer) buildWith(t testing.TB, rv roomView, sender id.UserID, typ string, stateKey *string, content string, key signing.Key, edit func(*event.Proto)) *event.PDU {
 	t.Helper()
 	needed, err := authrules.NeededStateKeys(rv.v, typ, stateKey, sender, json.RawMessage(content))
 	if err != nil {
@@ -185,7 +185,7 @@ func (p *fedPeer) buildWith(t *testing.T, rv roomView, sender id.UserID, typ str
 
 // csCall makes a Client-Server API request with an access token, decodes
 // the answer into out and returns the status.
-func csCall(t *testing.T, base, token, method, path string, body any, out any) int {
+func csCall(t testing.TB, base, token, method, path string, body any, out any) int {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {

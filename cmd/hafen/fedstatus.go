@@ -67,7 +67,7 @@ func federationCommand(ctx context.Context, args []string, lookupEnv func(string
 			lastErr = statusTime(d.LastErrorTS) + " " + strings.ReplaceAll(d.LastError, "\n", " ")
 		}
 		next := "-"
-		if d.Queued > 0 {
+		if d.Queued > 0 || d.QueuedEDUs > 0 {
 			next = "now"
 			if d.NextRetryTS > time.Now().UnixMilli() {
 				next = statusTime(d.NextRetryTS)

@@ -18,7 +18,9 @@ import (
 	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/relations"
+	"github.com/hafenchat/hafen/internal/reports"
 	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/search"
 	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 	"github.com/hafenchat/hafen/internal/stream"
@@ -57,6 +59,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Directory: &directory.Service{ServerName: "hafen.test", DB: db, Rooms: svc},
 			Profiles:  &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger},
 			Relations: &relations.Service{DB: db},
+			Search:    &search.Service{DB: db},
 		},
 		Filters:           &filter.Service{DB: db},
 		Keys:              &e2ee.Service{DB: db, ServerName: "hafen.test"},
@@ -65,8 +68,11 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 		DehydratedDevices: &e2ee.Service{DB: db, ServerName: "hafen.test"},
 		AccountData:       ads,
 		Receipts:          &receipts.Service{DB: db, AccountData: ads},
+		Reports:           &reports.Service{DB: db, ServerName: "hafen.test"},
 		Spaces:            &spaces.Service{ServerName: "hafen.test", DB: db},
 	}
+	s.ShortTokens = s.Store.(*account.Service)
+	s.Refresher = s.Store.(*account.Service)
 	rt := httpapi.NewRouter()
 	s.Routes(rt)
 	h := httpapi.Middleware(logger, rt)

@@ -24,7 +24,7 @@ var profileFields = []string{profile.DisplayName, profile.AvatarURL}
 // Each capability says what the endpoints behind it do
 // (capabilities_test.go checks them against the router): users set their
 // display name and avatar (and only those: profileFields), change their
-// password, and have no 3PIDs; login tokens are not issued. The deprecated
+// password, and have no 3PIDs; login tokens are issued when configured. The deprecated
 // m.set_displayname and m.set_avatar_url agree with m.profile_fields, as
 // the spec requires.
 func (s *Server) getCapabilities(w http.ResponseWriter, r *http.Request, _ session) error {
@@ -48,7 +48,7 @@ func (s *Server) getCapabilities(w http.ResponseWriter, r *http.Request, _ sessi
 			"m.set_avatar_url":  enabled(slices.Contains(profileFields, profile.AvatarURL)),
 			"m.profile_fields":  map[string]any{"enabled": true, "allowed": profileFields},
 			"m.3pid_changes":    enabled(false),
-			"m.get_login_token": enabled(false),
+			"m.get_login_token": enabled(s.loginTokensEnabled()),
 		},
 	})
 }

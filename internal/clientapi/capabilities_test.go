@@ -55,12 +55,15 @@ func TestCapabilitiesMatchEndpoints(t *testing.T) {
 			"auth": map[string]any{"type": "m.login.password", "identifier": map[string]any{"type": "m.id.user", "user": "kim"}, "password": "pw-kim"},
 		}), 200, "")
 
-		// No 3PIDs can be added, no login tokens are issued.
+		// No 3PIDs can be added; login tokens are not configured here.
 		for _, name := range []string{"m.3pid_changes", "m.get_login_token"} {
 			if caps(name)["enabled"] != false {
 				t.Errorf("%s = %v, want disabled", name, caps(name))
 			}
 		}
 		e.expect(e.do("POST", "/_matrix/client/v1/login/get_token", tok, map[string]any{}), 404, "M_UNRECOGNIZED")
+		e.expect(e.do("POST", "/_matrix/client/v3/account/3pid/email/requestToken", "", map[string]any{
+			"client_secret": "s", "email": "kim@example.org", "send_attempt": 1,
+		}), 400, "M_THREEPID_MEDIUM_NOT_SUPPORTED")
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -41,12 +42,12 @@ type Keys interface {
 	// ChangedDeviceLists returns the users sharing a room with requester
 	// (or requester) whose device lists changed in (after, upTo].
 	ChangedDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
-	// JoinedDeviceLists returns the users who started sharing a room with
-	// requester at event stream positions in (after, upTo].
-	JoinedDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
 	// LeftDeviceLists returns the users who stopped sharing any room with
 	// requester at event stream positions in (after, upTo].
 	LeftDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
+	// JoinedDeviceLists returns the users who started sharing a room with
+	// requester at event stream positions in (after, upTo].
+	JoinedDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error)
 }
 
 var _ Keys = (*e2ee.Service)(nil)
@@ -114,7 +115,7 @@ func (s *Server) queryKeys(w http.ResponseWriter, r *http.Request, sess session)
 	if err := parseUserIDs(req.DeviceKeys, "device_keys"); err != nil {
 		return err
 	}
-	res, err := s.Keys.QueryKeys(r.Context(), sess.UserID, req.DeviceKeys)
+	res, err := s.Keys.QueryKeys(remoteTimeout(r, req.Timeout), sess.UserID, req.DeviceKeys)
 	if err != nil {
 		return keysError(err)
 	}
@@ -125,6 +126,15 @@ func (s *Server) queryKeys(w http.ResponseWriter, r *http.Request, sess session)
 		"user_signing_keys": res.UserSigningKeys,
 		"failures":          failuresJSON(res.Failures),
 	})
+}
+
+// remoteTimeout returns the request's context carrying the client's
+// timeout for other servers, if it gave a positive one.
+func remoteTimeout(r *http.Request, timeoutMS *int64) context.Context {
+	if timeoutMS == nil || *timeoutMS <= 0 {
+		return r.Context()
+	}
+	return e2ee.WithRemoteTimeout(r.Context(), time.Duration(min(*timeoutMS, e2ee.MaxRemoteTimeout.Milliseconds()))*time.Millisecond)
 }
 
 // failuresJSON renders the servers that could not be reached.
@@ -153,7 +163,7 @@ func (s *Server) claimKeys(w http.ResponseWriter, r *http.Request, _ session) er
 	if err := parseUserIDs(req.OneTimeKeys, "one_time_keys"); err != nil {
 		return err
 	}
-	res, err := s.Keys.ClaimKeys(r.Context(), req.OneTimeKeys)
+	res, err := s.Keys.ClaimKeys(remoteTimeout(r, req.Timeout), req.OneTimeKeys)
 	if err != nil {
 		return keysError(err)
 	}
@@ -185,15 +195,6 @@ func (s *Server) getKeysChanges(w http.ResponseWriter, r *http.Request, sess ses
 	if err != nil {
 		return fmt.Errorf("device list changes: %w", err)
 	}
-	// Users who started sharing a room with the requester between the
-	// tokens are new to its client: changed too.
-	joined, err := s.Keys.JoinedDeviceLists(r.Context(), sess.UserID, toks[0].Events, toks[1].Events)
-	if err != nil {
-		return fmt.Errorf("device list changes: %w", err)
-	}
-	changed = append(changed, joined...)
-	slices.Sort(changed)
-	changed = slices.Compact(changed)
 	if changed == nil {
 		changed = []id.UserID{}
 	}
@@ -201,5 +202,17 @@ func (s *Server) getKeysChanges(w http.ResponseWriter, r *http.Request, sess ses
 	if err != nil {
 		return fmt.Errorf("device list changes: %w", err)
 	}
+	// Users who started sharing a room with the requester between the
+	// tokens are changed too: the requester must fetch their keys.
+	joined, err := s.Keys.JoinedDeviceLists(r.Context(), sess.UserID, toks[0].Events, toks[1].Events)
+	if err != nil {
+		return fmt.Errorf("device list changes: %w", err)
+	}
+	for _, u := range joined {
+		if !slices.Contains(changed, u) {
+			changed = append(changed, u)
+		}
+	}
+	slices.Sort(changed)
 	return httpapi.OK(w, map[string]any{"changed": changed, "left": left})
 }

@@ -7,9 +7,7 @@ package clientapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
@@ -220,7 +218,7 @@ func (f *eventFormatter) bundle(ctx context.Context, events []store.Event, out [
 		if !ok {
 			continue
 		}
-		raw, err := f.aggregationJSON(ctx, agg)
+		raw, err := relations.Render(ctx, agg, f.formatAll)
 		if err != nil {
 			return err
 		}
@@ -230,46 +228,4 @@ func (f *eventFormatter) bundle(ctx context.Context, events []store.Event, out [
 		out[i].Unsigned.Relations = raw
 	}
 	return nil
-}
-
-// aggregationJSON renders one event's bundled aggregation.
-func (f *eventFormatter) aggregationJSON(ctx context.Context, agg *relations.Aggregation) (json.RawMessage, error) {
-	type threadJSON struct {
-		LatestEvent  clientevent.Event `json:"latest_event"`
-		Count        int               `json:"count"`
-		Participated bool              `json:"current_user_participated"`
-	}
-	type eventRef struct {
-		EventID id.EventID `json:"event_id"`
-	}
-	type referenceJSON struct {
-		Chunk []eventRef `json:"chunk"`
-	}
-	out := map[string]any{}
-	if t := agg.Thread; t != nil {
-		latest, err := f.formatAll(ctx, []store.Event{t.Latest})
-		if err != nil {
-			return nil, err
-		}
-		out[relations.RelThread] = threadJSON{LatestEvent: latest[0], Count: t.Count, Participated: t.Participated}
-	}
-	if len(agg.References) > 0 {
-		refs := referenceJSON{Chunk: make([]eventRef, len(agg.References))}
-		for i, r := range agg.References {
-			refs.Chunk[i] = eventRef{EventID: r}
-		}
-		out[relations.RelReference] = refs
-	}
-	if agg.Replace != nil {
-		edit, err := f.formatAll(ctx, []store.Event{*agg.Replace})
-		if err != nil {
-			return nil, err
-		}
-		out[relations.RelReplace] = edit[0]
-	}
-	raw, err := json.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("encode bundled aggregations: %w", err)
-	}
-	return raw, nil
 }

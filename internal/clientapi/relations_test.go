@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"maunium.net/go/mautrix"
 	mevent "maunium.net/go/mautrix/event"
 	mid "maunium.net/go/mautrix/id"
+
+	"github.com/hafenchat/hafen/internal/relations"
 )
 
 // relatesTo returns message content relating to parent with relType.
@@ -248,3 +251,76 @@ func reversed[T any](s []T) []T {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestSyncBundlesAggregationsInLimitedTimelines checks that /sync adds
+// bundled aggregations to events of limited timelines (initial and
+// incremental), on every backend, and leaves unlimited ones alone.
+func TestSyncBundlesAggregationsInLimitedTimelines(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		withSync(t, e)
+		e.srv.Sync.SetAggregator(&relations.Service{DB: e.db})
+		ctx := context.Background()
+		alice, aliceTok := e.user("alice")
+		created := must[*mautrix.RespCreateRoom](t, "create room")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"}))
+		roomID := created.RoomID
+		send := func(content any) mid.EventID {
+			t.Helper()
+			return must[*mautrix.RespSendEvent](t, "send")(alice.SendMessageEvent(ctx, roomID, mevent.EventMessage, content)).EventID
+		}
+		fill := func() {
+			for i := range 5 {
+				send(map[string]any{"msgtype": "m.text", "body": fmt.Sprint("filler ", i)})
+			}
+		}
+		filter := url.QueryEscape(`{"room":{"timeline":{"limit":3}}}`)
+		timelineOf := func(body map[string]any) (map[string]map[string]any, bool) {
+			tl, _ := syncRoom(t, body, roomID)["timeline"].(map[string]any)
+			limited, _ := tl["limited"].(bool)
+			return eventsByID(tl["events"]), limited
+		}
+		relationsOf := func(ev map[string]any) map[string]any {
+			m, _ := unsignedOf(ev)["m.relations"].(map[string]any)
+			return m
+		}
+
+		fill()
+		root := send(map[string]any{"msgtype": "m.text", "body": "root"})
+		reply := send(relatesTo("reply", "m.thread", root, nil))
+		edit := send(relatesTo("* root!", "m.replace", root, map[string]any{"m.new_content": map[string]any{"msgtype": "m.text", "body": "root!"}}))
+		initial := e.do("GET", "/_matrix/client/v3/sync?filter="+filter, aliceTok, nil)
+		e.expect(initial, http.StatusOK, "")
+		evs, limited := timelineOf(initial.body)
+		if !limited || evs[string(root)] == nil {
+			t.Fatalf("initial sync: limited %v, root present %v", limited, evs[string(root)] != nil)
+		}
+		rel := relationsOf(evs[string(root)])
+		thread, _ := rel["m.thread"].(map[string]any)
+		latest, _ := thread["latest_event"].(map[string]any)
+		if thread["count"] != float64(1) || latest["event_id"] != string(reply) {
+			t.Errorf("initial sync: m.thread = %v", thread)
+		}
+		if replace, _ := rel["m.replace"].(map[string]any); replace["event_id"] != string(edit) {
+			t.Errorf("initial sync: m.replace = %v", rel["m.replace"])
+		}
+
+		// Incremental, limited.
+		fill()
+		root2 := send(map[string]any{"msgtype": "m.text", "body": "root 2"})
+		send(relatesTo("reply 2", "m.thread", root2, nil))
+		next := e.do("GET", "/_matrix/client/v3/sync?filter="+filter+"&since="+url.QueryEscape(initial.str("next_batch")), aliceTok, nil)
+		e.expect(next, http.StatusOK, "")
+		evs, limited = timelineOf(next.body)
+		if !limited || relationsOf(evs[string(root2)])["m.thread"] == nil {
+			t.Errorf("incremental limited sync: limited %v, root 2 relations %v", limited, relationsOf(evs[string(root2)]))
+		}
+
+		// Incremental, not limited: the client aggregates itself.
+		root3 := send(map[string]any{"msgtype": "m.text", "body": "root 3"})
+		send(relatesTo("reply 3", "m.thread", root3, nil))
+		last := e.do("GET", "/_matrix/client/v3/sync?since="+url.QueryEscape(next.str("next_batch")), aliceTok, nil)
+		evs, limited = timelineOf(last.body)
+		if limited || evs[string(root3)] == nil || relationsOf(evs[string(root3)]) != nil {
+			t.Errorf("unlimited sync: limited %v, root 3 relations %v", limited, relationsOf(evs[string(root3)]))
+		}
+	})
+}

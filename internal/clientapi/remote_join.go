@@ -6,13 +6,16 @@ package clientapi
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/federation"
+	"github.com/hafenchat/hafen/internal/fedfetch"
 	"github.com/hafenchat/hafen/internal/fedjoin"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/store"
 )
 
 // RemoteJoiner joins local users to rooms of other servers
@@ -20,9 +23,18 @@ import (
 type RemoteJoiner interface {
 	JoinRemote(ctx context.Context, roomID id.RoomID, user id.UserID, servers []id.ServerName, content map[string]any) error
 	ResolveAlias(ctx context.Context, alias id.RoomAlias) (id.RoomID, []id.ServerName, error)
+	RejectInvite(ctx context.Context, roomID id.RoomID, user id.UserID, servers []id.ServerName, reason string) error
 }
 
 var _ RemoteJoiner = (*fedjoin.Service)(nil)
+
+// HistoryFetcher fetches a room's history from other servers when the
+// local history runs out (*fedfetch.Fetcher).
+type HistoryFetcher interface {
+	BackfillRoom(ctx context.Context, roomID id.RoomID, limit int) (int, error)
+}
+
+var _ HistoryFetcher = (*fedfetch.Fetcher)(nil)
 
 // remoteAlias resolves an alias of another server through that server,
 // and returns the room and the servers to join it through.
@@ -82,4 +94,25 @@ func (a *roomAPI) joinRemote(r *http.Request, user id.UserID, roomID id.RoomID, 
 	// joined through (unreachable, or an answer that fails the checks);
 	// like an unknown room, it is 404.
 	return matrixerr.Wrap(matrixerr.KindNotFound, err, "could not join the room through any server")
+}
+
+// rejectRemoteInvite rejects the user's invite to a room this server is
+// not in, through the inviting server (make_leave, send_leave). Without
+// such an invite the room is unknown: 404.
+func (a *roomAPI) rejectRemoteInvite(r *http.Request, user id.UserID, roomID id.RoomID, reason string) error {
+	err := a.remote.RejectInvite(r.Context(), roomID, user, nil, reason)
+	var he *federation.HTTPError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return roomErr(fmt.Errorf("%w: %w", room.ErrRoomNotFound, err))
+	case errors.As(err, &he) && he.Status == 403:
+		return matrixerr.Wrap(matrixerr.KindForbidden, err, "the room's server refused the leave: "+he.Message)
+	case r.Context().Err() != nil:
+		return err
+	}
+	// NOTSPEC: the spec names no error for an invite no server could be
+	// asked to reject; like an unknown room, it is 404.
+	return matrixerr.Wrap(matrixerr.KindNotFound, err, "could not reach the inviting server to reject the invite")
 }

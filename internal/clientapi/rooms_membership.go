@@ -259,9 +259,20 @@ func (a *roomAPI) leaveRoom(w http.ResponseWriter, r *http.Request, sess session
 	if err != nil {
 		return err
 	}
-	return a.changeMembership(w, r, roomID, room.MembershipChange{
+	_, err = a.svc.ChangeMembership(r.Context(), roomID, room.MembershipChange{
 		Sender: sess.UserID, Target: sess.UserID, Membership: room.MembershipLeave, Reason: reason,
 	})
+	if errors.Is(err, room.ErrRoomNotFound) && a.remote != nil {
+		// An invite to a room this server is not in.
+		if err := a.rejectRemoteInvite(r, sess.UserID, roomID, reason); err != nil {
+			return err
+		}
+		return httpapi.OK(w, struct{}{})
+	}
+	if err != nil {
+		return roomErr(err)
+	}
+	return httpapi.OK(w, struct{}{})
 }
 
 // forgetRoom forgets a room the user has left: sync leaves it out until

@@ -119,6 +119,10 @@ func (a *roomAPI) worldReadable(ctx context.Context, roomID id.RoomID) bool {
 	return contentString(ev.Content(), "history_visibility") == room.HistoryWorldReadable
 }
 
+// minBackfill is the fewest events /messages asks other servers for when
+// the local history runs out.
+const minBackfill = 20
+
 // parseLimit parses the limit query parameter: default def, at most
 // maxPageLimit, 400 M_INVALID_PARAM for anything but a non-negative
 // integer.
@@ -318,6 +322,23 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 		p, err := a.paginate(ctx, roomID, sess.UserID, v.joined, from, bound, dir, limit, filter)
 		if err != nil {
 			return err
+		}
+		if dir == store.Backward && !p.more && bound == (store.TopoPos{}) && a.history != nil {
+			// The local history runs out: fetch more from the servers in
+			// the room, then walk on from where the page ended.
+			n, err := a.history.BackfillRoom(ctx, roomID, max(limit, minBackfill))
+			if err != nil {
+				httpapi.Logger(r).Debug("could not fetch history", "room_id", roomID, "err", err)
+			}
+			if n > 0 && len(p.events) < limit {
+				rest, err := a.paginate(ctx, roomID, sess.UserID, v.joined, p.next, bound, dir, limit-len(p.events), filter)
+				if err != nil {
+					return err
+				}
+				p.events, p.next = append(p.events, rest.events...), rest.next
+			}
+			// More may wait on the other servers: the next page asks.
+			p.more = n > 0
 		}
 		events = p.events
 		if p.more {

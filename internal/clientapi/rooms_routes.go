@@ -35,6 +35,7 @@ type RoomService interface {
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
 	Forget(ctx context.Context, user id.UserID, roomID id.RoomID) error
 	Deactivate(ctx context.Context, user id.UserID, erase bool) error
+	Upgrade(ctx context.Context, r room.UpgradeRequest) (id.RoomID, error)
 }
 
 // RoomStore is the storage the room endpoints read; they never write to
@@ -52,7 +53,9 @@ type RoomStore interface {
 	StateHeadersAtGroup(ctx context.Context, groupID int64, typ string) (store.Headers, error)
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
+	SharesRoom(ctx context.Context, a, b id.UserID) (bool, error)
 	TxnEventID(ctx context.Context, k store.TxnKey) (id.EventID, error)
+	RoomEventsByTimestamp(ctx context.Context, roomID id.RoomID, ts int64, dir store.Direction, limit, offset int) ([]store.Event, error)
 }
 
 var _ RoomStore = (*store.DB)(nil)
@@ -70,9 +73,15 @@ type Rooms struct {
 	// RemoteJoins joins rooms of other servers (*fedjoin.Service); nil
 	// when the server does not federate.
 	RemoteJoins RemoteJoiner
+	// History fetches history from other servers when /messages reaches
+	// the start of what this server has (*fedfetch.Fetcher); nil when the
+	// server does not federate.
+	History HistoryFetcher
 	// Relations reads relationships between events (*relations.Service)
 	// for the relations and threads endpoints and bundled aggregations.
 	Relations Relations
+	// Search searches room events (*search.Service).
+	Search Searcher
 }
 
 // roomAPI serves the room and profile endpoints. It reuses the Server's
@@ -84,7 +93,9 @@ type roomAPI struct {
 	dir      Directory
 	profiles Profiles
 	remote   RemoteJoiner
+	history  HistoryFetcher
 	rel      Relations
+	searcher Searcher
 }
 
 // roomRoutes registers the room and profile endpoints, one per line. A nil
@@ -93,7 +104,8 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	if rooms == nil {
 		return
 	}
-	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins, rel: rooms.Relations}
+	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins,
+		rel: rooms.Relations, history: rooms.History, searcher: rooms.Search}
 	const v3 = "/_matrix/client/v3"
 
 	rt.Handle("POST "+v3+"/createRoom", s.authed(s.limited(ActionCreateRoom, a.createRoom)))
@@ -107,6 +119,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("POST "+v3+"/rooms/{roomId}/kick", s.authed(a.kick))
 	rt.Handle("POST "+v3+"/rooms/{roomId}/ban", s.authed(a.ban))
 	rt.Handle("POST "+v3+"/rooms/{roomId}/unban", s.authed(a.unban))
+	rt.Handle("POST "+v3+"/rooms/{roomId}/upgrade", s.authed(s.limited(ActionCreateRoom, a.upgradeRoom)))
 
 	rt.Handle("GET "+v3+"/rooms/{roomId}/state", s.authed(a.getRoomState))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/state/{eventType}", s.authed(a.getRoomStateWithKey))
@@ -122,6 +135,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("GET "+v3+"/rooms/{roomId}/event/{eventId}", s.authed(a.getOneRoomEvent))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/members", s.authed(a.getMembersByRoom))
 	rt.Handle("GET "+v3+"/rooms/{roomId}/joined_members", s.authed(a.getJoinedMembersByRoom))
+	rt.Handle("GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event", s.authed(a.getEventByTimestamp))
 	rt.Handle("GET "+v3+"/joined_rooms", s.authed(a.getJoinedRooms))
 
 	rt.Handle("PUT "+v3+"/directory/room/{roomAlias}", s.authed(a.setRoomAlias))
@@ -138,8 +152,13 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("PUT "+v3+"/profile/{userId}/{keyName}", s.authed(a.setProfileField))
 	rt.Handle("DELETE "+v3+"/profile/{userId}/{keyName}", s.authed(a.deleteProfileField))
 
+	rt.Handle("PUT "+v3+"/presence/{userId}/status", s.authed(a.setPresence))
+	rt.Handle("GET "+v3+"/presence/{userId}/status", s.authed(a.getPresence))
+	rt.Handle("GET "+v3+"/notifications", s.authed(a.getNotifications))
+
 	s.receiptRoutes(rt, a)
 	s.relationsRoutes(rt, a)
+	rt.Handle("POST "+v3+"/search", s.authed(a.search))
 }
 
 // pathRoomID parses the {roomId} path parameter: 400 M_INVALID_PARAM if it

@@ -52,20 +52,14 @@ var unimplementedOps = []unimplementedOp{
 	{"getUrlPreviewAuthed", "GET", "/_matrix/client/v1/media/preview_url"},
 	// content-repo.yaml
 	{"getUrlPreview", "GET", "/_matrix/media/v3/preview_url"},
-	// login_token.yaml
-	{"generateLoginToken", "POST", "/_matrix/client/v1/login/get_token"},
 	// mutual_rooms.yaml
 	{"getMutualRooms", "GET", "/_matrix/client/v1/mutual_rooms"},
-	// notifications.yaml
-	{"getNotifications", "GET", "/_matrix/client/v3/notifications"},
 	// oauth_server_metadata.yaml
 	{"getAuthMetadata", "GET", "/_matrix/client/v1/auth_metadata"},
 	// old_sync.yaml
 	{"getEvents", "GET", "/_matrix/client/v3/events"},
 	{"initialSync", "GET", "/_matrix/client/v3/initialSync"},
 	{"getOneEvent", "GET", "/_matrix/client/v3/events/{eventId}"},
-	// openid.yaml
-	{"requestOpenIdToken", "POST", "/_matrix/client/v3/user/{userId}/openid/request_token"},
 	// password_management.yaml
 	{"requestTokenToResetPasswordEmail", "POST", "/_matrix/client/v3/account/password/email/requestToken"},
 	{"requestTokenToResetPasswordMSISDN", "POST", "/_matrix/client/v3/account/password/msisdn/requestToken"},
@@ -73,31 +67,13 @@ var unimplementedOps = []unimplementedOp{
 	{"peekEvents", "GET", "/_matrix/client/v3/events"},
 	// policy_server.yaml
 	{"getWellknownPolicy", "GET", "/.well-known/matrix/policy_server"},
-	// presence.yaml
-	{"setPresence", "PUT", "/_matrix/client/v3/presence/{userId}/status"},
-	{"getPresence", "GET", "/_matrix/client/v3/presence/{userId}/status"},
-	// pusher.yaml
-	{"getPushers", "GET", "/_matrix/client/v3/pushers"},
-	{"postPusher", "POST", "/_matrix/client/v3/pushers/set"},
-	// refresh.yaml
-	{"refresh", "POST", "/_matrix/client/v3/refresh"},
 	// registration.yaml
 	{"requestTokenToRegisterEmail", "POST", "/_matrix/client/v3/register/email/requestToken"},
 	{"requestTokenToRegisterMSISDN", "POST", "/_matrix/client/v3/register/msisdn/requestToken"},
-	// report_content.yaml
-	{"reportRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/report"},
-	{"reportEvent", "POST", "/_matrix/client/v3/rooms/{roomId}/report/{eventId}"},
-	{"reportUser", "POST", "/_matrix/client/v3/users/{userId}/report"},
-	// room_event_by_timestamp.yaml
-	{"getEventByTimestamp", "GET", "/_matrix/client/v1/rooms/{roomId}/timestamp_to_event"},
 	// room_initial_sync.yaml
 	{"roomInitialSync", "GET", "/_matrix/client/v3/rooms/{roomId}/initialSync"},
 	// room_summary.yaml
 	{"getRoomSummary", "GET", "/_matrix/client/v1/room_summary/{roomIdOrAlias}"},
-	// room_upgrades.yaml
-	{"upgradeRoom", "POST", "/_matrix/client/v3/rooms/{roomId}/upgrade"},
-	// search.yaml
-	{"search", "POST", "/_matrix/client/v3/search"},
 	// sso_login_redirect.yaml
 	{"redirectToSSO", "GET", "/_matrix/client/v3/login/sso/redirect"},
 	{"redirectToIdP", "GET", "/_matrix/client/v3/login/sso/redirect/{idpId}"},
@@ -109,8 +85,6 @@ var unimplementedOps = []unimplementedOp{
 	{"queryUserByProtocol", "GET", "/_matrix/client/v3/thirdparty/user/{protocol}"},
 	{"queryLocationByAlias", "GET", "/_matrix/client/v3/thirdparty/location"},
 	{"queryUserByID", "GET", "/_matrix/client/v3/thirdparty/user"},
-	// users.yaml
-	{"searchUserDirectory", "POST", "/_matrix/client/v3/user_directory/search"},
 }
 
 // registerUnimplemented registers the operations of unimplementedOps, each

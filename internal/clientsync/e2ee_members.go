@@ -2,6 +2,7 @@ package clientsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"github.com/hafenchat/hafen/internal/clientevent"
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/room"
 )
 
 // Device list changes that come from memberships: a user who starts
@@ -33,9 +35,13 @@ func memberEventsOf(evs []clientevent.Event, into map[id.UserID]string) {
 	}
 }
 
-// joinedMembers returns the users joined to the room in its current state.
+// joinedMembers returns the users joined to the room in its current state;
+// none for a room this server is not in (a rejected invite).
 func (s *Service) joinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserID, error) {
 	state, err := s.rooms.CurrentState(ctx, roomID)
+	if errors.Is(err, room.ErrRoomNotFound) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load state of %s: %w", roomID, err)
 	}

@@ -185,6 +185,11 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 	if err != nil {
 		return nil, false, err
 	}
+	if tl.Limited {
+		if err := s.bundle(ctx, req, roomID, timeline, tl.Events[len(tl.Events)-len(timeline):], now, 0); err != nil {
+			return nil, false, err
+		}
+	}
 	if len(items) > 0 {
 		tl.PrevBatch = Token(items[0].pos - 1)
 	}

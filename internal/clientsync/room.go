@@ -3,6 +3,7 @@ package clientsync
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
+	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
@@ -94,15 +96,9 @@ func (s *Service) addRoom(ctx context.Context, req Request, rooms *Rooms, roomID
 		jr.UnreadNotifications = &counts
 		rooms.Join[string(roomID)] = jr
 	case "invite", "knock":
-		state, err := s.rooms.CurrentState(ctx, roomID)
+		stripped, err := s.strippedState(ctx, req.User, roomID, membership)
 		if err != nil {
-			return fmt.Errorf("load state of %s: %w", roomID, err)
-		}
-		var stripped []clientevent.StrippedState
-		for _, ev := range state {
-			if slices.Contains(clientevent.StrippedStateTypes, ev.Type()) || ev.IsStateKey("m.room.member", string(req.User)) {
-				stripped = append(stripped, clientevent.Strip(ev))
-			}
+			return err
 		}
 		sort.Slice(stripped, func(i, j int) bool {
 			return stripped[i].Type < stripped[j].Type || stripped[i].Type == stripped[j].Type && stripped[i].StateKey < stripped[j].StateKey
@@ -131,6 +127,16 @@ func (s *Service) addRoom(ctx context.Context, req Request, rooms *Rooms, roomID
 			upto = m
 		}
 		lr := &LeftRoom{State: StateBatch{Events: []clientevent.Event{}}, Timeline: TimelineBatch{Events: []clientevent.Event{}}, AccountData: EventBatch{Events: emptyRaw()}}
+		if _, err := s.rooms.Version(ctx, roomID); errors.Is(err, room.ErrRoomNotFound) {
+			// A rejected invite to a room this server is not in: there is
+			// no state, only the rejection itself.
+			if leave != nil {
+				lr.Timeline.Events = append(lr.Timeline.Events, s.format(req, *leave, s.now().UnixMilli()))
+			}
+			lr.Timeline.PrevBatch = Token(upto)
+			rooms.Leave[string(roomID)] = lr
+			return nil
+		}
 		if err := s.fillFull(ctx, req, roomID, upto, &lr.State, &lr.Timeline, false); err != nil {
 			return err
 		}
@@ -195,6 +201,11 @@ func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, u
 	if err != nil {
 		return err
 	}
+	if tl.Limited {
+		if err := s.bundle(ctx, req, roomID, timeline, tl.Events[len(tl.Events)-len(timeline):], now, 0); err != nil {
+			return err
+		}
+	}
 	// Every timeline has a prev_batch (clients page back from it), also
 	// when it is not limited.
 	tl.PrevBatch = Token(upto)
@@ -253,6 +264,10 @@ func (s *Service) parse(ctx context.Context, roomID id.RoomID, evs []store.Event
 		return nil, nil
 	}
 	vid, err := s.rooms.Version(ctx, roomID)
+	if errors.Is(err, room.ErrRoomNotFound) {
+		// A room this server is not in, known only by invites to it.
+		vid, err = s.db.RemoteInviteRoomVersion(ctx, roomID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("version of %s: %w", roomID, err)
 	}
@@ -373,3 +388,61 @@ func deref(s *string) string {
 }
 
 func emptyRaw() []json.RawMessage { return []json.RawMessage{} }
+
+// strippedState returns the stripped state of a room the user is invited
+// to or knocking on: from the room's current state, or, for an invite to
+// a room this server is not in, the stripped state the inviting server
+// sent with it and the invite itself.
+func (s *Service) strippedState(ctx context.Context, user id.UserID, roomID id.RoomID, membership string) ([]clientevent.StrippedState, error) {
+	if membership == "invite" {
+		ri, err := s.db.RemoteInvite(ctx, roomID, user)
+		if err == nil {
+			return remoteInviteState(ctx, s, ri)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	state, err := s.rooms.CurrentState(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("load state of %s: %w", roomID, err)
+	}
+	var stripped []clientevent.StrippedState
+	for _, ev := range state {
+		if slices.Contains(clientevent.StrippedStateTypes, ev.Type()) || ev.IsStateKey("m.room.member", string(user)) {
+			stripped = append(stripped, clientevent.Strip(ev))
+		}
+	}
+	return stripped, nil
+}
+
+// remoteInviteState is the stripped state of an invite to a room this
+// server is not in: what the inviting server sent, without entries that
+// are not stripped state events, and the invite event.
+func remoteInviteState(ctx context.Context, s *Service, ri store.RemoteInvite) ([]clientevent.StrippedState, error) {
+	var sent []json.RawMessage
+	_ = json.Unmarshal(ri.InviteState, &sent) // stored as a JSON array
+	var out []clientevent.StrippedState
+	for _, raw := range sent {
+		var st clientevent.StrippedState
+		if json.Unmarshal(raw, &st) != nil || st.Type == "" || len(st.Content) == 0 || st.Content[0] != '{' {
+			continue
+		}
+		if st.Type == "m.room.member" && st.StateKey == string(ri.UserID) {
+			continue // the invite itself is added below
+		}
+		out = append(out, st)
+	}
+	e, err := s.db.Event(ctx, ri.EventID)
+	if err != nil {
+		return nil, fmt.Errorf("load invite %s: %w", ri.EventID, err)
+	}
+	if v, ok := roomversion.Lookup(roomversion.ID(ri.RoomVersion)); ok {
+		pdu, err := event.Parse(e.JSON, v)
+		if err != nil {
+			return nil, fmt.Errorf("parse invite %s: %w", ri.EventID, err)
+		}
+		out = append(out, clientevent.Strip(pdu))
+	}
+	return out, nil
+}

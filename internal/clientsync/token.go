@@ -126,6 +126,8 @@ func Token(pos int64) string { return SyncToken{Events: pos}.String() }
 // appearing as new. Their tokens come in two forms:
 //   - "t<depth>-<stream>" (topological): the point just after the event
 //     with that depth and stream position, in the room's topological order.
+//     The stream position is negative for history fetched from other
+//     servers ("t5--3").
 //     /messages and /context return these.
 //   - a sync token (stream): the point just after the events position,
 //     taken as the room's topological position at that point of the stream
@@ -150,7 +152,9 @@ func TopoToken(depth, pos int64) string {
 	b := append(buf[:0], 't')
 	b = strconv.AppendInt(b, max(depth, 0), 10)
 	b = append(b, '-')
-	b = strconv.AppendInt(b, max(pos, 0), 10)
+	// History fetched from other servers has negative stream positions
+	// (see store/streams.go): "t5--3".
+	b = strconv.AppendInt(b, pos, 10)
 	return string(b)
 }
 
@@ -168,7 +172,14 @@ func ParsePageToken(tok string) (PageToken, error) {
 	if strings.HasPrefix(tok, "t") {
 		d, s, ok := strings.Cut(tok[1:], "-")
 		depth, okD := parsePos(d)
+		neg := strings.HasPrefix(s, "-")
+		if neg {
+			s = s[1:]
+		}
 		pos, okS := parsePos(s)
+		if neg {
+			pos = -pos
+		}
 		if !ok || !okD || !okS {
 			return PageToken{}, fmt.Errorf("%w: %q", ErrBadToken, tok)
 		}

@@ -90,6 +90,7 @@ func TestParsePageToken(t *testing.T) {
 	}{
 		{"topological", "t12-345", PageToken{Topological: true, Depth: 12, Stream: 345}},
 		{"topological at the start", "t0-0", PageToken{Topological: true}},
+		{"topological in backfilled history (negative stream position)", "t5--7", PageToken{Topological: true, Depth: 5, Stream: -7}},
 		{"stream token (sync prev_batch)", "s99", PageToken{Stream: 99}},
 		{"sync next_batch with several streams: its events position", "s99_4_1", PageToken{Stream: 99}},
 	}
@@ -107,7 +108,7 @@ func TestParsePageToken(t *testing.T) {
 		})
 	}
 	for _, tok := range []string{
-		"", "t", "t5", "t-5", "t5-", "t-", "t5-x", "t5--7", "t+5-7", "t5-+7", "t5-7-8", "t5_7", "T5-7",
+		"", "t", "t5", "t-5", "t5-", "t-", "t5-x", "t5---7", "t5--", "t5--+7", "t+5-7", "t5-+7", "t5-7-8", "t5_7", "T5-7",
 		"t99999999999999999999-1", "t1-99999999999999999999", "t1-9223372036854775808", "u5", "s", "s-1",
 	} {
 		t.Run("malformed "+tok, func(t *testing.T) {
@@ -171,7 +172,7 @@ func BenchmarkSyncTokenRoundTrip(b *testing.B) {
 // FuzzParseTokens: any input either fails with ErrBadToken or parses to a
 // token whose encoding parses back to the same token.
 func FuzzParseTokens(f *testing.F) {
-	for _, seed := range []string{"s0", "s42", "s1_2_3_4_5_6_7_8", "s1__2", "t5-7", "t0-0", "s-1", "t", "s9223372036854775807"} {
+	for _, seed := range []string{"s0", "s42", "s1_2_3_4_5_6_7_8", "s1__2", "t5-7", "t0-0", "t5--3", "t1--0", "s-1", "t", "s9223372036854775807"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, tok string) {

@@ -14,6 +14,7 @@ package clientsync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hafenchat/hafen/internal/core/authrules"
@@ -49,6 +50,11 @@ func (s *Service) visibleEvents(ctx context.Context, user id.UserID, joined bool
 // stored event nid.
 func (s *Service) membershipBefore(ctx context.Context, user id.UserID, nid int64) (string, error) {
 	group, err := s.db.StateGroupBeforeEvent(ctx, nid)
+	if errors.Is(err, store.ErrNotFound) {
+		// No state is known before an invite to a room this server is
+		// not in (room.Service.ImportInvite).
+		return "", nil
+	}
 	if err != nil {
 		return "", fmt.Errorf("state before event %d: %w", nid, err)
 	}

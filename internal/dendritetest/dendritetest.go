@@ -75,6 +75,12 @@ func isFile(p string) bool {
 	return err == nil && !st.IsDir()
 }
 
+// Installed reports whether dendrite, generate-keys and generate-config
+// are installed.
+func Installed() bool {
+	return binary("dendrite") != "" && binary("generate-keys") != "" && binary("generate-config") != ""
+}
+
 // Require returns the paths of dendrite, generate-keys and
 // generate-config, and skips the test when they are not installed.
 func Require(t testing.TB) (dendrite, keys, config string) {
@@ -152,7 +158,7 @@ func Start(t testing.TB) *Server {
 			_ = cmd.Process.Kill()
 			<-exited
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("HAFEN_TEST_DENDRITE_LOGS") != "" {
 			t.Logf("dendrite %s logs:\n%s", name, tail(logs.String(), 200))
 		}
 	})

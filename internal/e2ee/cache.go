@@ -196,13 +196,38 @@ func (s *Service) DevicesRemoved(user id.UserID) {
 	if s.Federation != nil {
 		s.Federation.DeviceListsChanged()
 	}
+	if s.Notify != nil {
+		go s.wakeSharing(user)
+	}
 }
 
-// deviceListMoved records a committed device list change at pos and tells
-// the federation sender, which announces it to other servers.
-func (s *Service) deviceListMoved(pos int64) {
+// deviceListMoved records a committed device list change of user at pos,
+// tells the federation sender, which announces it to other servers, and
+// wakes the syncs of the local users who share a room with user (and its
+// own), which report it in device_lists.changed. It runs after a commit:
+// the users are looked up on a goroutine of its own.
+func (s *Service) deviceListMoved(pos int64, user id.UserID) {
 	s.cache.deviceListMoved(pos)
 	if s.Federation != nil {
 		s.Federation.DeviceListsChanged()
+	}
+	if s.Notify != nil {
+		go s.wakeSharing(user)
+	}
+}
+
+// wakeSharing wakes the syncs of the local users who share a room with
+// user, and of user if it is local.
+func (s *Service) wakeSharing(user id.UserID) {
+	users, err := s.DB.LocalUsersSharingRooms(context.Background(), user, s.ServerName)
+	if err != nil {
+		// The syncs answer at their timeout instead.
+		return
+	}
+	if user.Domain() == s.ServerName {
+		users = append(users, user)
+	}
+	if len(users) > 0 {
+		s.Notify(users)
 	}
 }

@@ -164,7 +164,7 @@ func (s *Service) UploadCrossSigningKeys(ctx context.Context, user id.UserID, up
 		if err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.deviceListMoved(pos) })
+		tx.AfterCommit(func() { s.deviceListMoved(pos, user) })
 		return nil
 	})
 	if err != nil {

@@ -45,26 +45,6 @@ func (s *Service) SharesRoom(ctx context.Context, a, b id.UserID) (bool, error) 
 	return s.DB.SharesRoom(ctx, a, b)
 }
 
-// JoinedDeviceLists returns the users who started sharing a room with the
-// requester at event stream positions in (after, upTo] and still do, for
-// /keys/changes: the requester's client must query their keys. It reads
-// the current memberships, so a user who joined and left again in the
-// range is not listed (LeftDeviceLists lists them when they share no room
-// any more).
-func (s *Service) JoinedDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error) {
-	out := []id.UserID{}
-	if upTo <= after {
-		return out, nil
-	}
-	users, err := s.DB.JoinCandidates(ctx, requester, after, upTo)
-	if err != nil {
-		return nil, err
-	}
-	out = append(out, users...)
-	slices.Sort(out)
-	return out, nil
-}
-
 // LeftDeviceLists returns the users who stopped sharing any room with the
 // requester at event stream positions in (after, upTo], for /keys/changes.
 // It reads the current memberships: a user who left and came back in the
@@ -90,4 +70,21 @@ func (s *Service) LeftDeviceLists(ctx context.Context, requester id.UserID, afte
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// JoinedDeviceLists returns the users who started sharing a room with the
+// requester at event stream positions in (after, upTo] — they joined one
+// of its rooms, or it joined one of theirs (local or remote joins alike) —
+// and still do: /keys/changes lists them as changed, since the requester
+// must fetch their keys.
+func (s *Service) JoinedDeviceLists(ctx context.Context, requester id.UserID, after, upTo int64) ([]id.UserID, error) {
+	if upTo <= after {
+		return nil, nil
+	}
+	users, err := s.DB.JoinCandidates(ctx, requester, after, upTo)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(users)
+	return slices.Compact(users), nil
 }

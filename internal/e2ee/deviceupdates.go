@@ -196,14 +196,20 @@ func (s *Service) DeviceListUpdate(ctx context.Context, origin id.ServerName, co
 		} else if err := tx.SetRemoteDevice(ctx, upd.UserID, store.DeviceKeys{DeviceID: upd.DeviceID, DisplayName: upd.DisplayName, KeyJSON: upd.Keys}); err != nil {
 			return err
 		}
-		if err := tx.SetRemoteDeviceList(ctx, upd.UserID, store.RemoteDeviceList{StreamID: upd.StreamID}); err != nil {
+		// An update that follows the last one applied shows the list is
+		// complete now: the user's server chains every change.
+		checked, err := tx.MaxStreamPos(ctx)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetRemoteDeviceList(ctx, upd.UserID, store.RemoteDeviceList{StreamID: upd.StreamID, CheckedPos: checked}); err != nil {
 			return err
 		}
 		pos, err := tx.AddDeviceListChange(ctx, upd.UserID, string(upd.DeviceID))
 		if err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.deviceListMoved(pos) })
+		tx.AfterCommit(func() { s.deviceListMoved(pos, upd.UserID) })
 		return nil
 	})
 	if err != nil {
@@ -235,7 +241,7 @@ func (s *Service) SigningKeyUpdate(ctx context.Context, origin id.ServerName, co
 		if err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.deviceListMoved(pos) })
+		tx.AfterCommit(func() { s.deviceListMoved(pos, upd.UserID) })
 		return nil
 	})
 	if err != nil {

@@ -47,7 +47,22 @@ var _ Remote = (*federation.Client)(nil)
 // errNoFederation: no Remote is configured.
 var errNoFederation = errors.New("federation is not configured")
 
-func (s *Service) remoteTimeout() time.Duration {
+// MaxRemoteTimeout caps the per-server timeout a client may ask for.
+const MaxRemoteTimeout = time.Minute
+
+type remoteTimeoutKey struct{}
+
+// WithRemoteTimeout returns a context under which /keys/query and
+// /keys/claim wait at most d (capped at MaxRemoteTimeout) for each other
+// server: the timeout a client gave in its request.
+func WithRemoteTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, remoteTimeoutKey{}, min(d, MaxRemoteTimeout))
+}
+
+func (s *Service) remoteTimeout(ctx context.Context) time.Duration {
+	if d, ok := ctx.Value(remoteTimeoutKey{}).(time.Duration); ok && d > 0 {
+		return d
+	}
 	if s.RemoteTimeout > 0 {
 		return s.RemoteTimeout
 	}
@@ -68,7 +83,7 @@ func (s *Service) askServers(ctx context.Context, servers []id.ServerName, ask f
 			if s.Remote == nil {
 				err = errNoFederation
 			} else {
-				sctx, cancel := context.WithTimeout(ctx, s.remoteTimeout())
+				sctx, cancel := context.WithTimeout(ctx, s.remoteTimeout(ctx))
 				err = ask(sctx, server)
 				cancel()
 			}
@@ -285,7 +300,11 @@ func (s *Service) resync(ctx context.Context, user id.UserID) error {
 			if err := storeRemoteCrossSigning(ctx, tx, user, ans.MasterKey, ans.SelfSigningKey); err != nil {
 				return err
 			}
-			if err := tx.SetRemoteDeviceList(ctx, user, store.RemoteDeviceList{StreamID: ans.StreamID}); err != nil {
+			checked, err := tx.MaxStreamPos(ctx)
+			if err != nil {
+				return err
+			}
+			if err := tx.SetRemoteDeviceList(ctx, user, store.RemoteDeviceList{StreamID: ans.StreamID, CheckedPos: checked}); err != nil {
 				return err
 			}
 		}
@@ -293,7 +312,7 @@ func (s *Service) resync(ctx context.Context, user id.UserID) error {
 		if err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.deviceListMoved(pos) })
+		tx.AfterCommit(func() { s.deviceListMoved(pos, user) })
 		return nil
 	})
 	if err != nil {
@@ -335,7 +354,8 @@ func storeRemoteCrossSigning(ctx context.Context, tx *store.Tx, user id.UserID, 
 
 // cachedListUsable reports whether the cached device list of a remote
 // user may answer /keys/query: it exists, is complete, and a local user
-// still shares a room with the user (otherwise no updates arrive).
+// has shared a room with the user all along since it was last known
+// complete (updates arrive only while rooms are shared).
 func (s *Service) cachedListUsable(ctx context.Context, user id.UserID) (bool, error) {
 	l, err := s.DB.RemoteDeviceListOf(ctx, user)
 	if errors.Is(err, store.ErrNotFound) {
@@ -344,7 +364,7 @@ func (s *Service) cachedListUsable(ctx context.Context, user id.UserID) (bool, e
 	if err != nil || l.Stale {
 		return false, err
 	}
-	return s.sharedWithLocal(ctx, user)
+	return s.DB.SharingSince(ctx, user, s.ServerName, l.CheckedPos)
 }
 
 // sharedWithLocal reports whether a user of this server shares a room

@@ -91,7 +91,8 @@ func (s *Service) UploadSignatures(ctx context.Context, signer id.UserID, keys m
 					if err != nil {
 						return err
 					}
-					tx.AfterCommit(func() { s.deviceListMoved(pos) })
+					target := a.target
+					tx.AfterCommit(func() { s.deviceListMoved(pos, target) })
 				}
 			}
 			return nil

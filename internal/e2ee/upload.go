@@ -154,7 +154,7 @@ func (s *Service) storeUpload(ctx context.Context, tx *store.Tx, user id.UserID,
 			if err != nil {
 				return nil, err
 			}
-			tx.AfterCommit(func() { s.deviceListMoved(pos) })
+			tx.AfterCommit(func() { s.deviceListMoved(pos, user) })
 		}
 	}
 	for _, k := range ku.otks {

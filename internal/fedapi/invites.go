@@ -29,8 +29,9 @@ func (s *Server) sendInviteV2(w http.ResponseWriter, r *http.Request, origin id.
 		return err
 	}
 	var body struct {
-		RoomVersion *string         `json:"room_version"`
-		Event       json.RawMessage `json:"event"`
+		RoomVersion     *string         `json:"room_version"`
+		Event           json.RawMessage `json:"event"`
+		InviteRoomState json.RawMessage `json:"invite_room_state"`
 	}
 	if err := httpapi.DecodeJSONLimit(w, r, &body, maxInviteBody); err != nil {
 		return err
@@ -41,7 +42,7 @@ func (s *Server) sendInviteV2(w http.ResponseWriter, r *http.Request, origin id.
 	if len(body.Event) == 0 || string(body.Event) == "null" {
 		return matrixerr.BadJSON("event is required")
 	}
-	signed, err := s.Events.Invite(r.Context(), origin, roomID, eventID, *body.RoomVersion, body.Event)
+	signed, err := s.Events.Invite(r.Context(), origin, roomID, eventID, *body.RoomVersion, body.Event, body.InviteRoomState)
 	switch {
 	case errors.Is(err, fedevents.ErrIncompatibleVersion):
 		return matrixerr.IncompatibleRoomVersion(*body.RoomVersion)

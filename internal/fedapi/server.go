@@ -37,7 +37,7 @@ type Events interface {
 	MissingEvents(ctx context.Context, server id.ServerName, roomID id.RoomID, req fedevents.MissingEventsRequest) ([]json.RawMessage, error)
 	ResidentServers(ctx context.Context, roomID id.RoomID) ([]id.ServerName, error)
 	MakeMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, user id.UserID, membership string, versions []string) (json.RawMessage, string, error)
-	Invite(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, roomVersion string, raw json.RawMessage) (json.RawMessage, error)
+	Invite(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, roomVersion string, raw, inviteState json.RawMessage) (json.RawMessage, error)
 	SendMembership(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, raw json.RawMessage, membership string) (fedevents.MembershipResult, error)
 }
 
@@ -61,6 +61,9 @@ type Server struct {
 	// E2EE answers the device and key endpoints (*e2ee.Service); nil
 	// leaves them unrouted.
 	E2EE E2EE
+	// OpenID resolves OpenID tokens for /openid/userinfo
+	// (*account.Service); nil answers every token as unknown.
+	OpenID OpenID
 	// Spaces answers space hierarchy queries (*spaces.Service); nil
 	// answers 404 for every room.
 	Spaces Spaces

@@ -12,26 +12,28 @@ import (
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
+	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
 // Invite checks an invite of a local user that origin's user sends and
 // returns it signed by this server, for the inviting server to send to the
-// room. The invite itself reaches the user through the room's events, so
-// only rooms this server is in take invites.
+// room. An invite to a room this server is in reaches the user through the
+// room's events; an invite to a room this server does not know is stored
+// with inviteState, the room's stripped state as the inviting server sent
+// it (a JSON array; anything else is taken as none), and shown in the
+// user's sync until the user joins through the inviting server.
 //
-// The spec lets a server refuse "to participate in the room" with 403.
-// Invites to rooms this server is not in are refused that way until they
-// can be stored with their stripped state and shown in the invited user's
-// sync without the room.
-// TODO(#8): accept invites to rooms this server is not in.
+// The spec lets a server refuse "to participate in the room" with 403:
+// a room this server knows but has no joined user in is refused that way
+// (ErrNotInRoom), because its stored state is stale.
 //
 // Errors wrap ErrIncompatibleVersion (roomVersion is not supported),
 // ErrBadEvent (the event does not match the request, is not an invite of
 // a user of this server by a user of origin, or its signatures fail),
 // ErrNotInRoom, ErrDeniedByACL or ErrWrongServer (the invited user does
 // not exist here).
-func (s *Service) Invite(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, roomVersion string, raw json.RawMessage) (json.RawMessage, error) {
+func (s *Service) Invite(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, roomVersion string, raw, inviteState json.RawMessage) (json.RawMessage, error) {
 	v, ok := roomversion.Lookup(roomversion.ID(roomVersion))
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrIncompatibleVersion, roomVersion)
@@ -67,6 +69,9 @@ func (s *Service) Invite(ctx context.Context, origin id.ServerName, roomID id.Ro
 		return nil, fmt.Errorf("load user %s: %w", sk, err)
 	}
 	rv, err := s.roomVersion(ctx, roomID)
+	if errors.Is(err, room.ErrRoomNotFound) {
+		return s.inviteToUnknownRoom(ctx, e, v, raw, inviteState)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotInRoom, roomID)
 	}
@@ -79,6 +84,31 @@ func (s *Service) Invite(ctx context.Context, origin id.ServerName, roomID id.Ro
 	signed, err := event.Sign(raw, v, s.Key)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadEvent, err)
+	}
+	return signed, nil
+}
+
+// inviteToUnknownRoom signs and stores an invite to a room this server
+// does not know.
+func (s *Service) inviteToUnknownRoom(ctx context.Context, e *event.PDU, v *roomversion.Version, raw, inviteState json.RawMessage) (json.RawMessage, error) {
+	signed, err := event.Sign(raw, v, s.Key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadEvent, err)
+	}
+	pdu, err := event.Parse(signed, v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadEvent, err)
+	}
+	var stripped []json.RawMessage
+	if json.Unmarshal(inviteState, &stripped) != nil {
+		stripped = nil
+	}
+	state, err := json.Marshal(stripped)
+	if err != nil {
+		return nil, fmt.Errorf("encode invite state: %w", err)
+	}
+	if _, err := s.Rooms.ImportInvite(ctx, pdu, v, state); err != nil && !errors.Is(err, store.ErrExists) {
+		return nil, fmt.Errorf("store invite %s: %w", e.EventID(), err)
 	}
 	return signed, nil
 }

@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/federation"
+	"github.com/hafenchat/hafen/internal/room"
 )
 
 // Bounds of fetching missing prev_events for one transaction.
@@ -26,7 +28,18 @@ const (
 	fetchMissingPDUs = 5
 	// fetchMissingTimeout bounds the fetches of one transaction.
 	fetchMissingTimeout = 10 * time.Second
+	// fillGapPrevs is the most missing prev events of one PDU whose state
+	// is fetched; a PDU missing more keeps its error.
+	fillGapPrevs = 5
+	// fillGapsTimeout bounds the state fetches of one transaction.
+	fillGapsTimeout = 20 * time.Second
 )
+
+// States fetches the state after an event from another server, every
+// event of it stored (*fedfetch.Fetcher).
+type States interface {
+	StateAfter(ctx context.Context, srv id.ServerName, roomID id.RoomID, eventID id.EventID) (room.StateIDs, error)
+}
 
 // Remote sends requests to other servers (*federation.Client).
 type Remote interface {
@@ -116,4 +129,72 @@ func (s *Service) fetchMissing(ctx context.Context, origin id.ServerName, gaps [
 		took = true
 	}
 	return took
+}
+
+// fillGaps takes the PDUs still refused for missing prev_events once
+// get_missing_events could not close their gap (at most fetchMissingPDUs
+// of them, within fillGapsTimeout): for each prev event this server does
+// not have with its state (at most fillGapPrevs), it fetches the state
+// after it from origin (/state_ids, then the events it lacks), and hands
+// the PDU to the event path with those states, which resolves them with
+// the states after the prev events it has. PDUs are taken in order, so
+// one that follows a filled gap finds its prev event stored. It returns
+// the results with those of the PDUs it took replaced.
+func (s *Service) fillGaps(ctx context.Context, origin id.ServerName, pdus []json.RawMessage, results []room.RemoteResult) []room.RemoteResult {
+	if s.States == nil {
+		return results
+	}
+	ctx, cancel := context.WithTimeout(ctx, fillGapsTimeout)
+	defer cancel()
+	taken := 0
+	for i, r := range results {
+		if !errors.Is(r.Err, room.ErrMissingPrevEvents) || r.EventID == "" || taken >= fetchMissingPDUs || ctx.Err() != nil {
+			continue
+		}
+		var head struct {
+			RoomID     id.RoomID    `json:"room_id"`
+			PrevEvents []id.EventID `json:"prev_events"`
+		}
+		if json.Unmarshal(pdus[i], &head) != nil {
+			continue
+		}
+		stored, err := s.DB.EventsByID(ctx, head.PrevEvents)
+		if err != nil {
+			continue
+		}
+		have := map[id.EventID]bool{}
+		for _, e := range stored {
+			if e.RoomID == head.RoomID && !e.Outlier {
+				have[e.EventID] = true
+			}
+		}
+		var missing []id.EventID
+		for _, p := range head.PrevEvents {
+			if !have[p] && !slices.Contains(missing, p) {
+				missing = append(missing, p)
+			}
+		}
+		if len(missing) > fillGapPrevs {
+			continue
+		}
+		if len(missing) > 0 {
+			taken++
+		}
+		states := map[id.EventID]room.StateIDs{}
+		for _, p := range missing {
+			st, err := s.States.StateAfter(ctx, origin, head.RoomID, p)
+			if err != nil {
+				s.Logger.Warn("could not fetch the state at a gap", "origin", string(origin), "room_id", string(head.RoomID), "event_id", string(p), "err", err)
+				break
+			}
+			states[p] = st
+		}
+		if len(states) != len(missing) {
+			continue
+		}
+		results[i] = s.Rooms.ProcessRemoteWithStates(ctx, origin, pdus[i:i+1], states)[0]
+		s.Logger.Debug("gap filled with the state at the missing events", "origin", string(origin), "room_id", string(head.RoomID),
+			"event_id", string(r.EventID), "verdict", results[i].Verdict.String())
+	}
+	return results
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
@@ -16,8 +17,10 @@ import (
 // Rooms is what the service needs of the event path (*room.Service).
 type Rooms interface {
 	ProcessRemote(ctx context.Context, origin id.ServerName, pdus []json.RawMessage) []room.RemoteResult
+	ProcessRemoteWithStates(ctx context.Context, origin id.ServerName, pdus []json.RawMessage, prevStates map[id.EventID]room.StateIDs) []room.RemoteResult
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
 	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)
+	ImportInvite(ctx context.Context, invite *event.PDU, v *roomversion.Version, inviteState []byte) (int64, error)
 }
 
 var (
@@ -52,6 +55,9 @@ type Service struct {
 	// Remote asks other servers for the events a transaction's PDUs miss;
 	// nil fetches nothing.
 	Remote Remote
+	// States fetches the state after prev events that stay missing
+	// (*fedfetch.Fetcher); nil leaves such gaps open.
+	States States
 	// EDUs receive the EDUs of transactions.
 	EDUs EDUs
 	// Logger receives the service's logs.

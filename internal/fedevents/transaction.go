@@ -189,17 +189,16 @@ func (s *Service) retryGaps(ctx context.Context, origin id.ServerName, pdus []js
 		gaps = append(gaps, gap{roomID: head.RoomID, eventID: r.EventID, depth: head.Depth})
 		idx = append(idx, i)
 	}
-	if !s.fetchMissing(ctx, origin, gaps) {
-		return results
+	if s.fetchMissing(ctx, origin, gaps) {
+		again := make([]json.RawMessage, len(idx))
+		for j, i := range idx {
+			again[j] = pdus[i]
+		}
+		for j, r := range s.Rooms.ProcessRemote(ctx, origin, again) {
+			results[idx[j]] = r
+		}
 	}
-	again := make([]json.RawMessage, len(idx))
-	for j, i := range idx {
-		again[j] = pdus[i]
-	}
-	for j, r := range s.Rooms.ProcessRemote(ctx, origin, again) {
-		results[idx[j]] = r
-	}
-	return results
+	return s.fillGaps(ctx, origin, pdus, results)
 }
 
 // pduResult turns the event path's result into the transaction's.
@@ -208,8 +207,6 @@ func pduResult(r room.RemoteResult) PDUResult {
 	case r.Verdict == pducheck.Accept || r.Verdict == pducheck.SoftFail:
 		return PDUResult{}
 	case errors.Is(r.Err, room.ErrMissingPrevEvents):
-		// TODO(#8): gaps deeper than one get_missing_events answer need
-		// the state at the event (/state_ids) and state resolution.
 		return PDUResult{Error: "missing prev_events: this server does not have the events this one follows: " + r.Err.Error()}
 	case r.Err != nil:
 		return PDUResult{Error: r.Verdict.String() + ": " + r.Err.Error()}

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -314,9 +315,24 @@ func createEventID(roomID id.RoomID) id.EventID {
 // Rooms stores a checked remote join (*room.Service).
 type Rooms interface {
 	ImportJoin(ctx context.Context, rj room.RemoteJoin) (int64, error)
+	InvitingServer(ctx context.Context, roomID id.RoomID, user id.UserID) (id.ServerName, error)
+	ImportRejection(ctx context.Context, leave *event.PDU, v *roomversion.Version) (int64, error)
 }
 
 var _ Rooms = (*room.Service)(nil)
+
+// History fetches a room's history from other servers
+// (*fedfetch.Fetcher).
+type History interface {
+	Backfill(ctx context.Context, roomID id.RoomID, servers []id.ServerName, from []id.EventID, limit int) (int, error)
+}
+
+// JoinBackfill is the number of events of history fetched right after a
+// remote join.
+const JoinBackfill = 20
+
+// joinBackfillTimeout bounds fetching history after a join.
+const joinBackfillTimeout = 10 * time.Second
 
 // Service joins local users to rooms of other servers and stores the
 // rooms: what the client API's /join calls for a room this server is not
@@ -324,12 +340,25 @@ var _ Rooms = (*room.Service)(nil)
 type Service struct {
 	Joiner *Joiner
 	Rooms  Rooms
+	// History fetches recent history after a join; nil fetches none.
+	History History
+	// Logger receives the failures of fetching history; nil discards them.
+	Logger *slog.Logger
 }
 
-// JoinRemote joins user to roomID through servers (see Joiner.Join) and
+// JoinRemote joins user to roomID through servers, and the server that
+// invited the user if one did (see Joiner.Join), and
 // stores the room with its state; the join reaches the user's sync through
-// the event stream.
+// the event stream. Then it fetches the room's recent history from the
+// server it joined through, so that the user finds the messages from
+// before the join that the room's history visibility lets them see;
+// a failure there leaves the join as it is.
 func (s *Service) JoinRemote(ctx context.Context, roomID id.RoomID, user id.UserID, servers []id.ServerName, content map[string]any) error {
+	// A user invited to the room joins through the inviting server too
+	// (the only server a room ID of version 12 gives away).
+	if srv, err := s.Rooms.InvitingServer(ctx, roomID, user); err == nil && !slices.Contains(servers, srv) {
+		servers = append(slices.Clone(servers), srv)
+	}
 	joined, err := s.Joiner.Join(ctx, roomID, user, servers, content)
 	if err != nil {
 		return err
@@ -337,7 +366,18 @@ func (s *Service) JoinRemote(ctx context.Context, roomID id.RoomID, user id.User
 	_, err = s.Rooms.ImportJoin(ctx, room.RemoteJoin{
 		RoomID: joined.RoomID, Version: joined.Version, Join: joined.Event, State: joined.State, AuthChain: joined.AuthChain,
 	})
-	return err
+	if err != nil || s.History == nil {
+		return err
+	}
+	from := slices.Clip(joined.Event.PrevEvents())
+	via := append([]id.ServerName{joined.Server}, servers...)
+	// The client waits for its join: history gets a few seconds.
+	ctx, cancel := context.WithTimeout(ctx, joinBackfillTimeout)
+	defer cancel()
+	if _, err := s.History.Backfill(ctx, roomID, via, from, JoinBackfill); err != nil && s.Logger != nil {
+		s.Logger.Warn("could not fetch history after a join", "room_id", string(roomID), "origin", string(joined.Server), "err", err)
+	}
+	return nil
 }
 
 // ErrAliasNotFound means the alias's server does not know the alias.

@@ -63,8 +63,11 @@ func (s *Sender) queueEntries(ctx context.Context, evs []stream.Event) ([]store.
 			}
 		}
 		// The target of a membership event hears of it even when none of
-		// its users is joined: an invitee, a kicked or banned user.
-		if target, ok := ev.PDU.StateKey(); ok && ev.PDU.Type() == "m.room.member" {
+		// its users is joined: a kicked or banned user, a revoked invite.
+		// An invite itself reached the invitee's server through
+		// /v2/invite, which signed it; a server not in the room has no
+		// use for it as a PDU.
+		if target, ok := ev.PDU.StateKey(); ok && ev.PDU.Type() == "m.room.member" && membership(ev.PDU.JSON()) != "invite" {
 			if srv := id.UserID(target).Domain(); srv != "" && srv != s.cfg.ServerName && !slices.Contains(dests, srv) {
 				dests = append(slices.Clone(dests), srv)
 			}

@@ -1,11 +1,11 @@
 package fedsender
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -17,14 +17,14 @@ import (
 // key updates, to-device messages) are queued in the database by the
 // service that makes the change, in the change's own transaction
 // (store.Tx.EnqueueEDU), which then wakes the destinations (Wake).
-// Typing notifications are ephemeral: they wait in memory, at most
-// maxTypingPerDestination per destination, only the newest state of a
-// user in a room, and none for a destination in backoff (it would only
-// learn of typing that ended long ago).
+// Typing notifications (and presence, QueueEphemeral) are ephemeral: they
+// wait in memory, at most maxEphemeralPerDestination per destination, only
+// the newest state of a user in a room, and none for a destination in
+// backoff (it would only learn of typing that ended long ago).
 
-// maxTypingPerDestination bounds the typing notifications waiting for one
+// maxEphemeralPerDestination bounds the typing notifications waiting for one
 // destination.
-const maxTypingPerDestination = 1000
+const maxEphemeralPerDestination = 1000
 
 // EDU types this server sends.
 const (
@@ -42,10 +42,18 @@ type edu struct {
 	Content json.RawMessage `json:"content"`
 }
 
-// typingKey is a user typing in a room.
-type typingKey struct {
-	room id.RoomID
-	user id.UserID
+// ephemeralKey names an ephemeral EDU waiting in memory: a newer one of
+// the same type and key replaces it (the key is what it is about: a user
+// in a room for typing, a user for presence).
+type ephemeralKey struct {
+	typ string
+	key string
+}
+
+// ephemeralEDU is an ephemeral EDU waiting in memory, with its order.
+type ephemeralEDU struct {
+	seq     uint64
+	content json.RawMessage
 }
 
 // Wake makes the destinations send what was queued for them: a service
@@ -59,64 +67,71 @@ func (s *Sender) Wake(dests []id.ServerName) {
 // QueueTyping queues an m.typing EDU (the user is typing in the room, or
 // stopped) for each destination and wakes them.
 func (s *Sender) QueueTyping(dests []id.ServerName, roomID id.RoomID, user id.UserID, typing bool) {
+	content, err := json.Marshal(map[string]any{"room_id": roomID, "user_id": user, "typing": typing})
+	if err != nil {
+		return
+	}
+	s.QueueEphemeral(dests, EDUTyping, string(roomID)+" "+string(user), content)
+}
+
+// QueueEphemeral queues an EDU that need not survive a restart or an
+// outage (typing, presence) for each destination and wakes them. It waits
+// in memory only; a newer EDU of the same type and key replaces it, at
+// most maxEphemeralPerDestination wait per destination, and a destination in
+// backoff gets none.
+func (s *Sender) QueueEphemeral(dests []id.ServerName, eduType, key string, content json.RawMessage) {
 	var woken []id.ServerName
 	s.mu.Lock()
 	for _, name := range dests {
 		if d := s.dests[name]; d != nil && d.down {
 			continue
 		}
-		m := s.typing[name]
+		m := s.ephemeral[name]
 		if m == nil {
-			m = map[typingKey]bool{}
-			s.typing[name] = m
+			m = map[ephemeralKey]ephemeralEDU{}
+			s.ephemeral[name] = m
 		}
-		k := typingKey{roomID, user}
-		if _, ok := m[k]; !ok && len(m) >= maxTypingPerDestination {
+		k := ephemeralKey{eduType, key}
+		if _, ok := m[k]; !ok && len(m) >= maxEphemeralPerDestination {
 			continue
 		}
-		m[k] = typing
+		s.ephemeralSeq++
+		m[k] = ephemeralEDU{seq: s.ephemeralSeq, content: content}
 		woken = append(woken, name)
 	}
 	s.mu.Unlock()
 	s.Wake(woken)
 }
 
-// takeTyping removes and returns up to limit typing EDUs waiting for the
-// destination.
-func (s *Sender) takeTyping(name id.ServerName, limit int) ([]json.RawMessage, error) {
+// takeEphemeral removes and returns up to limit ephemeral EDUs waiting
+// for the destination, oldest first.
+func (s *Sender) takeEphemeral(name id.ServerName, limit int) ([]json.RawMessage, error) {
+	type waiting struct {
+		k ephemeralKey
+		e ephemeralEDU
+	}
 	s.mu.Lock()
-	m := s.typing[name]
-	var keys []typingKey
-	for k := range m {
-		keys = append(keys, k)
+	m := s.ephemeral[name]
+	all := make([]waiting, 0, len(m))
+	for k, e := range m {
+		all = append(all, waiting{k, e})
 	}
-	slices.SortFunc(keys, func(a, b typingKey) int {
-		if a.room != b.room {
-			return strings.Compare(string(a.room), string(b.room))
-		}
-		return strings.Compare(string(a.user), string(b.user))
-	})
-	if len(keys) > limit {
-		keys = keys[:limit]
+	slices.SortFunc(all, func(a, b waiting) int { return cmp.Compare(a.e.seq, b.e.seq) })
+	if len(all) > limit {
+		all = all[:limit]
 	}
-	states := make([]bool, len(keys))
-	for i, k := range keys {
-		states[i] = m[k]
-		delete(m, k)
+	for _, w := range all {
+		delete(m, w.k)
 	}
 	if len(m) == 0 {
-		delete(s.typing, name)
+		delete(s.ephemeral, name)
 	}
 	s.mu.Unlock()
-	out := make([]json.RawMessage, 0, len(keys))
-	for i, k := range keys {
-		content, err := json.Marshal(map[string]any{"room_id": k.room, "user_id": k.user, "typing": states[i]})
+	out := make([]json.RawMessage, 0, len(all))
+	for _, w := range all {
+		b, err := json.Marshal(edu{Type: w.k.typ, Content: w.e.content})
 		if err != nil {
-			return nil, fmt.Errorf("encode typing edu: %w", err)
-		}
-		b, err := json.Marshal(edu{Type: EDUTyping, Content: content})
-		if err != nil {
-			return nil, fmt.Errorf("encode typing edu: %w", err)
+			return nil, fmt.Errorf("encode %s edu: %w", w.k.typ, err)
 		}
 		out = append(out, b)
 	}
@@ -124,12 +139,12 @@ func (s *Sender) takeTyping(name id.ServerName, limit int) ([]json.RawMessage, e
 }
 
 // setDown records whether the destination is in backoff; going down drops
-// the typing notifications waiting for it.
+// the ephemeral EDUs waiting for it.
 func (s *Sender) setDown(d *destination, down bool) {
 	s.mu.Lock()
 	d.down = down
 	if down {
-		delete(s.typing, d.name)
+		delete(s.ephemeral, d.name)
 	}
 	s.mu.Unlock()
 }

@@ -52,6 +52,8 @@ type peer struct {
 	order   []string
 	changed chan struct{}
 	bad     []string
+	// probes counts the GET /version requests.
+	probes int
 }
 
 func startPeer(t testing.TB, origin signing.Key) *peer {
@@ -83,8 +85,15 @@ func (p *peer) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if r.URL.Path == "/_matrix/federation/v1/version" && r.Method == http.MethodGet {
+		p.probes++
+	}
 	if p.down {
 		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	if r.URL.Path == "/_matrix/federation/v1/version" && r.Method == http.MethodGet {
+		io.WriteString(w, `{"server":{"name":"peer"}}`)
 		return
 	}
 	if !ok || r.Method != http.MethodPut {
@@ -225,10 +234,14 @@ func (p *peer) badRequests() []string {
 // home is this server's stack on one database: store, stream, room
 // service and sender; reopen restarts it on the same database.
 type home struct {
-	dsn    string
-	key    signing.Key
-	peer   *peer
-	first  time.Duration
+	dsn   string
+	key   signing.Key
+	peer  *peer
+	first time.Duration
+	// probe and after are the sender's ProbeInterval (never, unless a
+	// test sets it) and timers (real ones when nil).
+	probe  time.Duration
+	after  func(time.Duration) <-chan time.Time
 	db     *store.DB
 	rooms  *room.Service
 	sender *Sender
@@ -237,7 +250,7 @@ type home struct {
 
 func startHome(t testing.TB, dsn string, first time.Duration) *home {
 	t.Helper()
-	h := &home{dsn: dsn, key: newKey(t, local), first: first}
+	h := &home{dsn: dsn, key: newKey(t, local), first: first, probe: -1}
 	return h
 }
 
@@ -260,9 +273,11 @@ func (h *home) open(t testing.TB) {
 				return signing.VerifyKey{Public: peerKey.Public(), ValidUntilTS: math.MaxInt64}, true
 			}
 			return signing.VerifyKey{}, false
-		}})
+		},
+		Inviter: peerInviter{peerKey}})
 	h.client = federation.New(federation.Config{ServerName: local, Key: h.key, AllowPrivate: true, SkipTLSVerify: true})
-	h.sender, err = New(Config{DB: db, Stream: st, Client: h.client, ServerName: local, From: pos, FirstBackoff: h.first, MaxBackoff: 2 * h.first})
+	h.sender, err = New(Config{DB: db, Stream: st, Client: h.client, ServerName: local, From: pos, FirstBackoff: h.first, MaxBackoff: 2 * h.first,
+		ProbeInterval: h.probe, After: h.after})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,3 +407,11 @@ func forEachDSN(t *testing.T, f func(t *testing.T, dsn string)) {
 }
 
 func sqliteDSN(t testing.TB) string { return storetest.SQLiteDSN(t) }
+
+// peerInviter signs invites of the peer's users as the peer's server
+// would through /v2/invite.
+type peerInviter struct{ key signing.Key }
+
+func (i peerInviter) SignInvite(_ context.Context, v *roomversion.Version, invite *event.PDU, _ []json.RawMessage) (json.RawMessage, error) {
+	return event.Sign(invite.JSON(), v, i.key)
+}

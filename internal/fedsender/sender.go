@@ -23,8 +23,10 @@ const (
 
 // Defaults of Config.
 const (
-	DefaultMaxBackoff   = 10 * time.Minute
-	DefaultFirstBackoff = 2 * time.Second
+	DefaultMaxBackoff    = 10 * time.Minute
+	DefaultFirstBackoff  = 2 * time.Second
+	DefaultProbeInterval = time.Second
+	DefaultProbeFor      = 24 * time.Hour
 )
 
 // ConsumerName is the name under which the sender stores its stream
@@ -59,6 +61,21 @@ type Config struct {
 	DeviceLists DeviceListEDUs
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
+	// ProbeInterval is how often a destination in backoff is probed with
+	// a cheap request (GET /_matrix/federation/v1/version) while its
+	// backoff lasts longer; one that answers is retried at once, so a
+	// server that comes back is caught up within about this time even if
+	// it does not contact us. DefaultProbeInterval when 0; negative
+	// probes never (only contacts and the backoff retry).
+	ProbeInterval time.Duration
+	// ProbeFor is how long after its first failure in a row a destination
+	// is probed; after that only its backoff and its contacts retry it,
+	// so servers gone for good are not probed forever.
+	// DefaultProbeFor when 0.
+	ProbeFor time.Duration
+	// After returns a channel that receives once d has passed (the
+	// sender's timers); time.After when nil. Tests pass a fake clock.
+	After func(d time.Duration) <-chan time.Time
 }
 
 // Sender sends the events of this server's users to the other servers in
@@ -69,10 +86,12 @@ type Sender struct {
 	members  *memberCache
 
 	// mu guards dests, each destination's pending and down flags, and
-	// the typing notifications waiting (LOCKS.md).
-	mu     sync.Mutex
-	dests  map[id.ServerName]*destination
-	typing map[id.ServerName]map[typingKey]bool
+	// the ephemeral EDUs waiting (LOCKS.md).
+	mu        sync.Mutex
+	dests     map[id.ServerName]*destination
+	ephemeral map[id.ServerName]map[ephemeralKey]ephemeralEDU
+	// ephemeralSeq orders the ephemeral EDUs.
+	ephemeralSeq uint64
 	// runCtx ends the destination goroutines; wg waits for them.
 	runCtx  context.Context
 	cancel  context.CancelFunc
@@ -92,15 +111,18 @@ type destination struct {
 	// down is set (under Sender.mu) while the destination is in backoff.
 	down bool
 	// flightTxn is the ID of the transaction in flight that carries
-	// flightTyping, the typing EDUs (kept in memory only) it was started
-	// with, so that a retry sends them again.
-	flightTxn    string
-	flightTyping []json.RawMessage
+	// flightEphemeral, the ephemeral EDUs (kept in memory only) it was
+	// started with, so that a retry sends them again.
+	flightTxn       string
+	flightEphemeral []json.RawMessage
 	// poke wakes a goroutine waiting out its backoff: the destination
 	// contacted us.
 	poke      chan struct{}
 	failures  int
 	nextRetry time.Time
+	// failingSince is when the failures in a row began (zero when none;
+	// the sender's start for failures from before it).
+	failingSince time.Time
 }
 
 // New returns a Sender; it does nothing until Start.
@@ -120,7 +142,16 @@ func New(cfg Config) (*Sender, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Sender{cfg: cfg, dests: map[id.ServerName]*destination{}, typing: map[id.ServerName]map[typingKey]bool{},
+	if cfg.After == nil {
+		cfg.After = time.After
+	}
+	if cfg.ProbeInterval == 0 {
+		cfg.ProbeInterval = DefaultProbeInterval
+	}
+	if cfg.ProbeFor == 0 {
+		cfg.ProbeFor = DefaultProbeFor
+	}
+	s := &Sender{cfg: cfg, dests: map[id.ServerName]*destination{}, ephemeral: map[id.ServerName]map[ephemeralKey]ephemeralEDU{},
 		devicePoke: make(chan struct{}, 1), members: newMemberCache(cfg.DB, cfg.ServerName)}
 	s.consumer = stream.NewConsumer(stream.ConsumerConfig{
 		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
@@ -219,6 +250,9 @@ func (s *Sender) wake(dests []id.ServerName) {
 // entries wait in the database.
 func (s *Sender) startLocked(name id.ServerName, failures int, nextRetry time.Time) {
 	d := &destination{name: name, poke: make(chan struct{}, 1), failures: failures, nextRetry: nextRetry}
+	if failures > 0 {
+		d.failingSince = s.cfg.Now()
+	}
 	if s.stopped || s.runCtx == nil {
 		return
 	}

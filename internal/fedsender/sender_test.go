@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/room"
 )
 
@@ -217,5 +218,31 @@ func TestDestinationsFollowMembership(t *testing.T) {
 	}
 	if counts, _ := p.received(); counts[after] != 0 || counts[kick.EventID()] != 1 {
 		t.Errorf("peer received %v; want the kick once and not %s", counts, after)
+	}
+}
+
+// TestInviteIsNotSentToTheInviteesServer: an invite of a user of a server
+// that is not in the room went to that server through /v2/invite; it is
+// not queued for it again, while a later revocation (a kick of the
+// invitee) is.
+func TestInviteIsNotSentToTheInviteesServer(t *testing.T) {
+	h, p := run(t, sqliteDSN(t), time.Hour)
+	ctx := context.Background()
+	roomID, err := h.rooms.CreateRoom(ctx, &room.CreateRequest{Creator: alice, Version: roomversion.V12, Preset: room.PresetPrivateChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol := id.UserID("@carol:" + string(p.name))
+	invite, err := h.rooms.ChangeMembership(ctx, roomID, room.MembershipChange{Sender: alice, Target: carol, Membership: room.MembershipInvite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoke, err := h.rooms.ChangeMembership(ctx, roomID, room.MembershipChange{Sender: alice, Target: carol, Membership: room.MembershipLeave})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.waitFor(t, revoke.EventID())
+	if counts, _ := p.received(); counts[invite.EventID()] != 0 || counts[revoke.EventID()] != 1 {
+		t.Errorf("peer received %v; want the revocation once and not the invite %s", counts, invite.EventID())
 	}
 }

@@ -57,21 +57,50 @@ func (s *Sender) run(ctx context.Context, d *destination) {
 }
 
 // waitRetry waits until the destination's next retry, or until it
-// contacts us; false means ctx ended.
+// contacts us or answers a probe; false means ctx ended. While the wait
+// is longer than the probe interval (and the failures began less than
+// ProbeFor ago), it probes the destination every interval.
 func (s *Sender) waitRetry(ctx context.Context, d *destination) bool {
-	wait := d.nextRetry.Sub(s.cfg.Now())
-	if d.nextRetry.IsZero() || wait <= 0 {
-		return ctx.Err() == nil
+	for {
+		now := s.cfg.Now()
+		wait := d.nextRetry.Sub(now)
+		if d.nextRetry.IsZero() || wait <= 0 {
+			return ctx.Err() == nil
+		}
+		probe := s.cfg.ProbeInterval > 0 && wait > s.cfg.ProbeInterval &&
+			(d.failingSince.IsZero() || now.Sub(d.failingSince) < s.cfg.ProbeFor)
+		if probe {
+			wait = s.cfg.ProbeInterval
+		}
+		select {
+		case <-s.cfg.After(wait):
+		case <-d.poke:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+		if !probe {
+			return true
+		}
+		if s.answers(ctx, d) {
+			return true
+		}
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-d.poke:
-	case <-ctx.Done():
-		return false
-	}
-	return true
+}
+
+// probeTimeout bounds one probe.
+const probeTimeout = 5 * time.Second
+
+// answers probes a destination in backoff with a cheap request (GET
+// /_matrix/federation/v1/version, which needs no signature) and reports
+// whether it answered.
+func (s *Sender) answers(ctx context.Context, d *destination) bool {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	_, err := s.cfg.Client.Do(ctx, federation.Request{
+		Destination: d.name, Method: http.MethodGet, Path: "/_matrix/federation/v1/version", Unsigned: true,
+	})
+	return err == nil
 }
 
 // backoff returns the pause after the nth failure in a row.
@@ -88,6 +117,9 @@ func (s *Sender) failed(ctx context.Context, d *destination, log *slog.Logger, e
 	d.failures++
 	s.setDown(d, true)
 	now := s.cfg.Now()
+	if d.failingSince.IsZero() {
+		d.failingSince = now
+	}
 	wait := s.backoff(d.failures)
 	d.nextRetry = now.Add(wait)
 	msg := err.Error()
@@ -132,11 +164,11 @@ func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger)
 	if txnID == "" {
 		txnID = eduTxn
 	}
-	var typing []json.RawMessage
+	var ephemeral []json.RawMessage
 	switch {
 	case txnID != "":
 		if d.flightTxn == txnID {
-			typing = d.flightTyping
+			ephemeral = d.flightEphemeral
 		}
 	default:
 		if entries, err = db.QueuedPDUs(ctx, d.name, MaxPDUs); err != nil {
@@ -145,10 +177,10 @@ func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger)
 		if queued, err = db.QueuedEDUs(ctx, d.name, MaxEDUs); err != nil {
 			return false, err
 		}
-		if typing, err = s.takeTyping(d.name, MaxEDUs-len(queued)); err != nil {
+		if ephemeral, err = s.takeEphemeral(d.name, MaxEDUs-len(queued)); err != nil {
 			return false, err
 		}
-		if len(entries) == 0 && len(queued) == 0 && len(typing) == 0 {
+		if len(entries) == 0 && len(queued) == 0 && len(ephemeral) == 0 {
 			return false, nil
 		}
 		txnID = newTxnID(s.cfg.Now())
@@ -170,7 +202,7 @@ func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger)
 				return false, err
 			}
 		}
-		d.flightTxn, d.flightTyping = txnID, typing
+		d.flightTxn, d.flightEphemeral = txnID, ephemeral
 	}
 	txn := transaction{Origin: s.cfg.ServerName, OriginServerTS: s.cfg.Now().UnixMilli(), PDUs: []json.RawMessage{}, EDUs: []json.RawMessage{}}
 	if len(entries) > 0 {
@@ -195,7 +227,7 @@ func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger)
 	if txn.EDUs, err = encodeEDUs(queued); err != nil {
 		return false, err
 	}
-	txn.EDUs = append(txn.EDUs, typing...)
+	txn.EDUs = append(txn.EDUs, ephemeral...)
 	body, err := json.Marshal(txn)
 	if err != nil {
 		return false, fmt.Errorf("encode transaction %s: %w", txnID, err)
@@ -224,8 +256,8 @@ func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger)
 	}); err != nil {
 		return false, err
 	}
-	d.failures, d.nextRetry = 0, time.Time{}
-	d.flightTxn, d.flightTyping = "", nil
+	d.failures, d.nextRetry, d.failingSince = 0, time.Time{}, time.Time{}
+	d.flightTxn, d.flightEphemeral = "", nil
 	if d.down {
 		s.setDown(d, false)
 	}

@@ -23,9 +23,8 @@ var ErrInvalidRoomState = errors.New("invalid initial room state")
 // nothing of the room is left behind.
 func (s *Service) CreateRoom(ctx context.Context, r *CreateRequest) (id.RoomID, error) {
 	for _, u := range r.Invite {
-		if u.Domain() != s.serverName {
-			// TODO(#3): invites to other servers need the federation API.
-			return "", fmt.Errorf("%w: inviting %s needs federation, which this server does not offer yet", ErrForbidden, u)
+		if u.Domain() != s.serverName && s.inviter == nil {
+			return "", fmt.Errorf("%w: inviting %s needs federation, which is not configured", ErrForbidden, u)
 		}
 	}
 	plan, err := planCreate(r)
@@ -37,6 +36,9 @@ func (s *Service) CreateRoom(ctx context.Context, r *CreateRequest) (id.RoomID, 
 	// builds its room again a moment later.
 	for attempt := 1; ; attempt++ {
 		roomID, err := s.createOnce(ctx, r, plan)
+		if err == nil {
+			s.inviteRemoteCreate(ctx, roomID, r)
+		}
 		if !errors.Is(err, errRoomIDTaken) || attempt == 3 {
 			return roomID, err
 		}
@@ -122,4 +124,19 @@ func (n *newRoomRecord) write(ctx context.Context, tx *store.Tx) error {
 		return fmt.Errorf("create alias of new room %s: %w", n.room.RoomID, err)
 	}
 	return nil
+}
+
+// inviteRemoteCreate invites the users of other servers a createRoom
+// request names, now that the room exists. An invite their server refuses
+// does not undo the room; it is logged.
+func (s *Service) inviteRemoteCreate(ctx context.Context, roomID id.RoomID, r *CreateRequest) {
+	for _, u := range dedupeUsers(r.Invite, r.Creator) {
+		if u.Domain() == s.serverName {
+			continue
+		}
+		_, err := s.ChangeMembership(ctx, roomID, MembershipChange{Sender: r.Creator, Target: u, Membership: MembershipInvite, IsDirect: r.IsDirect})
+		if err != nil && s.log != nil {
+			s.log.Warn("remote invite of new room failed", "room_id", roomID, "user_id", u, "err", err)
+		}
+	}
 }

@@ -175,8 +175,12 @@ func planCreate(r *CreateRequest) ([]plannedEvent, error) {
 	}
 	plan = append(plan, state...)
 
-	// 8. Invites.
+	// 8. Invites of local users; users of other servers are invited once
+	// the room exists, through their servers (Service.CreateRoom).
 	for _, u := range dedupeUsers(r.Invite, r.Creator) {
+		if u.Domain() != r.Creator.Domain() {
+			continue
+		}
 		c := map[string]any{"membership": "invite"}
 		if r.IsDirect {
 			c["is_direct"] = true

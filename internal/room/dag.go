@@ -31,6 +31,10 @@ type dagView struct {
 	rejected map[id.EventID]bool
 	// missing are IDs the store does not have.
 	missing map[id.EventID]bool
+	// supplied are states after prev events this server does not have
+	// with their state, fetched from another server
+	// (ProcessRemoteWithStates).
+	supplied map[id.EventID]StateIDs
 }
 
 func (b *batch) dagView() *dagView {
@@ -102,12 +106,12 @@ func (d *dagView) stateAfter(eid id.EventID) (stateMap, error) {
 		return nil, fmt.Errorf("load event %s: %w", eid, err)
 	}
 	if len(evs) == 0 || evs[0].RoomID != d.b.roomID {
-		return nil, fmt.Errorf("%w: %s is not stored", errStateUnknown, eid)
+		return d.suppliedState(eid, fmt.Errorf("%w: %s is not stored", errStateUnknown, eid))
 	}
 	e := evs[0]
 	group, err := db.StateGroupBeforeEvent(ctx, e.NID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s is stored without its state", errStateUnknown, eid)
+		return d.suppliedState(eid, fmt.Errorf("%w: %s is stored without its state", errStateUnknown, eid))
 	}
 	if err != nil {
 		return nil, err
@@ -138,6 +142,25 @@ func (d *dagView) stateAfter(eid id.EventID) (stateMap, error) {
 	}
 	if self.IsState() && !e.Rejected {
 		st[self.StateKeyTuple()] = self
+	}
+	d.after[eid] = st
+	return st, nil
+}
+
+// suppliedState returns the state after eid fetched from another server,
+// if one was supplied, and otherwise err.
+func (d *dagView) suppliedState(eid id.EventID, err error) (stateMap, error) {
+	ids, ok := d.supplied[eid]
+	if !ok {
+		return nil, err
+	}
+	st := make(stateMap, len(ids))
+	for k, sid := range ids {
+		pdu, ok := d.lookup(sid)
+		if !ok {
+			return nil, fmt.Errorf("%w: state event %s after %s is not stored", errStateUnknown, sid, eid)
+		}
+		st[k] = pdu
 	}
 	d.after[eid] = st
 	return st, nil

@@ -66,6 +66,14 @@ func (s *Service) ImportJoin(ctx context.Context, rj RemoteJoin) (int64, error) 
 				continue
 			}
 			nid, _, err := tx.InsertEvent(ctx, record(e, true))
+			if errors.Is(err, store.ErrExists) {
+				// A local user's invite to the room, stored before this
+				// server was in it (ImportInvite).
+				var known map[id.EventID]int64
+				if known, err = tx.EventNIDs(ctx, []id.EventID{e.EventID()}); err == nil {
+					nid = known[e.EventID()]
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("import %s: %w", rj.RoomID, err)
 			}
@@ -111,6 +119,9 @@ func (s *Service) ImportJoin(ctx context.Context, rj RemoteJoin) (int64, error) 
 				return err
 			}
 		}
+		if err := tx.DeleteRemoteInvites(ctx, rj.RoomID); err != nil {
+			return err
+		}
 		if err := tx.SetExtremities(ctx, rj.RoomID, []id.EventID{rj.Join.EventID()}); err != nil {
 			return err
 		}
@@ -137,4 +148,69 @@ func record(e *event.PDU, outlier bool) store.EventRecord {
 		rec.StateKey = &sk
 	}
 	return rec
+}
+
+// ImportInvite stores an invite of a local user to a room this server is
+// not in, already checked and signed by this server: the invite event
+// with a stream position (so the user's sync shows it, with inviteState,
+// the stripped state the inviting server sent with it, as a JSON array)
+// and as the user's membership. The room itself stays unknown until a user
+// joins it (ImportJoin). It returns the invite's stream position.
+func (s *Service) ImportInvite(ctx context.Context, invite *event.PDU, v *roomversion.Version, inviteState []byte) (int64, error) {
+	return s.importOutsider(ctx, invite, v, inviteState)
+}
+
+// ImportRejection stores a local user's leave of a room this server is not
+// in, which rejected the user's invite through another server: the leave
+// with a stream position and as the user's membership; the invite's
+// stripped state is forgotten.
+func (s *Service) ImportRejection(ctx context.Context, leave *event.PDU, v *roomversion.Version) (int64, error) {
+	return s.importOutsider(ctx, leave, v, nil)
+}
+
+// importOutsider stores a local user's membership event of a room this
+// server is not in: an invite with its stripped state, or the leave that
+// rejects it (inviteState nil).
+func (s *Service) importOutsider(ctx context.Context, ev *event.PDU, v *roomversion.Version, inviteState []byte) (int64, error) {
+	sk, _ := ev.StateKey()
+	user := id.UserID(sk)
+	var pos int64
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		nid, p, err := tx.InsertEvent(ctx, record(ev, false))
+		if err != nil {
+			return fmt.Errorf("import %s of %s: %w", ev.EventID(), ev.RoomID(), err)
+		}
+		pos = p
+		if err := tx.SetMembership(ctx, store.Member{RoomID: ev.RoomID(), UserID: user, Membership: authrules.MembershipOf(ev), EventNID: nid, StreamPos: pos}); err != nil {
+			return err
+		}
+		if inviteState == nil {
+			// A rejection keeps the room's version known, for sync.
+			inviteState = []byte("[]")
+		}
+		if err := tx.PutRemoteInvite(ctx, store.RemoteInvite{RoomID: ev.RoomID(), UserID: user, EventID: ev.EventID(), RoomVersion: string(v.ID), InviteState: inviteState}); err != nil {
+			return err
+		}
+		tx.AfterCommit(func() { s.notify([]Persisted{{PDU: ev, StreamPos: pos}}) })
+		return nil
+	})
+	if err != nil {
+		s.stream.Invalidate()
+		return 0, err
+	}
+	return pos, nil
+}
+
+// InvitingServer returns the server whose user invited user to a room
+// this server is not in, or an error wrapping store.ErrNotFound.
+func (s *Service) InvitingServer(ctx context.Context, roomID id.RoomID, user id.UserID) (id.ServerName, error) {
+	ri, err := s.db.RemoteInvite(ctx, roomID, user)
+	if err != nil {
+		return "", err
+	}
+	e, err := s.db.Event(ctx, ri.EventID)
+	if err != nil {
+		return "", fmt.Errorf("load invite %s: %w", ri.EventID, err)
+	}
+	return e.Sender.Domain(), nil
 }

@@ -46,10 +46,6 @@ type MembershipChange struct {
 // the room" and /unban undoes a ban only, so neither may turn into the
 // other or write a leave over a leave.
 func (s *Service) ChangeMembership(ctx context.Context, roomID id.RoomID, c MembershipChange) (*event.PDU, error) {
-	if c.Target.Domain() != s.serverName && c.Membership == MembershipInvite {
-		// TODO(#3): invites to other servers need the federation API.
-		return nil, fmt.Errorf("%w: inviting %s needs federation, which this server does not offer yet", ErrForbidden, c.Target)
-	}
 	var require func(state func(typ, stateKey string) *event.PDU) error
 	if c.Membership == MembershipLeave && c.Sender != c.Target {
 		require = func(state func(typ, stateKey string) *event.PDU) error {
@@ -93,7 +89,11 @@ func (s *Service) ChangeMembership(ctx context.Context, roomID id.RoomID, c Memb
 		return nil, fmt.Errorf("encode member content: %w", err)
 	}
 	sk := string(c.Target)
-	pdu, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.member", StateKey: &sk, Sender: c.Sender, Content: raw, Require: require})
+	p := Proposal{Type: "m.room.member", StateKey: &sk, Sender: c.Sender, Content: raw, Require: require}
+	if c.Membership == MembershipInvite && c.Target.Domain() != s.serverName {
+		return s.inviteRemote(ctx, roomID, p)
+	}
+	pdu, _, err := s.Send(ctx, roomID, p)
 	return pdu, err
 }
 

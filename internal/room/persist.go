@@ -100,18 +100,52 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				recs[i].StateKey = &sk
 			}
 		}
-		inserted, err := tx.InsertEvents(ctx, recs)
+		// When no statement of the batch needs the events' NIDs, the
+		// insert may travel with the rest of the transaction (one round
+		// trip on PostgreSQL) and the positions arrive before the commit
+		// is announced.
+		byID := nidsNotNeeded(entries)
+		var inserted []store.InsertedEvent
+		var err error
+		if byID {
+			err = tx.InsertEventsLater(ctx, recs, func(ins []store.InsertedEvent) {
+				for i, en := range entries {
+					en.pos = ins[i].StreamPos
+				}
+			})
+		} else {
+			inserted, err = tx.InsertEvents(ctx, recs)
+		}
 		if err != nil {
 			return fmt.Errorf("insert events of %s: %w", roomID, err)
 		}
 		for i, en := range entries {
 			pdu := en.pdu
-			nid, pos := inserted[i].NID, inserted[i].StreamPos
-			w.batchNIDs[pdu.EventID()] = nid
-			en.pos = pos
-			if pos > 0 {
-				if rel, ok := relationRecord(pdu, nid, pos); ok {
+			var nid int64
+			if !byID {
+				nid = inserted[i].NID
+				w.batchNIDs[pdu.EventID()] = nid
+				en.pos = inserted[i].StreamPos
+			}
+			// A batch without NIDs holds no relations (nidsNotNeeded);
+			// its text is indexed by event ID. Outliers, rejected and
+			// backfilled events (no positive stream position) are not
+			// indexed.
+			if byID && !recs[i].Rejected && !recs[i].Outlier && !recs[i].Backfilled {
+				if text, ok := searchText(pdu); ok {
+					if err := tx.IndexEventTextOf(ctx, pdu.EventID(), text); err != nil {
+						return err
+					}
+				}
+			}
+			if !byID && en.pos > 0 {
+				if rel, ok := relationRecord(pdu, nid, en.pos); ok {
 					if err := tx.AddRelation(ctx, rel); err != nil {
+						return err
+					}
+				}
+				if text, ok := searchText(pdu); ok {
+					if err := tx.IndexEventText(ctx, nid, text); err != nil {
 						return err
 					}
 				}
@@ -129,7 +163,12 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				if pdu.IsState() && en.before == nil {
 					replaces = w.currentNID(pdu.StateKeyTuple(), newNIDs)
 				}
-				if err := tx.SetEventStateReplacing(ctx, nid, before, replaces); err != nil {
+				if byID {
+					err = tx.SetEventStateOf(ctx, pdu.EventID(), before, replaces)
+				} else {
+					err = tx.SetEventStateReplacing(ctx, nid, before, replaces)
+				}
+				if err != nil {
 					return fmt.Errorf("record state before %s: %w", pdu.EventID(), err)
 				}
 			}
@@ -145,7 +184,7 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 					return fmt.Errorf("set current state %s: %w", pdu.EventID(), err)
 				}
 				if k.Type == "m.room.member" {
-					m := store.Member{RoomID: roomID, UserID: id.UserID(k.StateKey), Membership: authrules.MembershipOf(pdu), EventNID: nid, StreamPos: pos}
+					m := store.Member{RoomID: roomID, UserID: id.UserID(k.StateKey), Membership: authrules.MembershipOf(pdu), EventNID: nid, StreamPos: en.pos}
 					if err := tx.SetMembership(ctx, m); err != nil {
 						return fmt.Errorf("set membership %s: %w", pdu.EventID(), err)
 					}
@@ -168,9 +207,6 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 					return fmt.Errorf("record txn id %s: %w", p.TxnID, err)
 				}
 			}
-			if en.verdict == pducheck.Accept {
-				out = append(out, Persisted{PDU: pdu, StreamPos: pos, DeviceID: en.prop.DeviceID, TxnID: en.prop.TxnID})
-			}
 		}
 		if !sameExtremities(o.extremities, rs.extremities) {
 			ids := make([]id.EventID, len(o.extremities))
@@ -191,6 +227,11 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 		// see every room's events in stream order. The caller still holds
 		// rs.mu, waiting in Write.
 		tx.AfterCommit(func() {
+			for _, en := range entries {
+				if en.verdict == pducheck.Accept {
+					out = append(out, Persisted{PDU: en.pdu, StreamPos: en.pos, DeviceID: en.prop.DeviceID, TxnID: en.prop.TxnID})
+				}
+			}
 			advanceHead(rs, o, entries, newNIDs, group)
 			if newRoom != nil {
 				s.mu.Lock()
@@ -213,6 +254,22 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 		return err
 	}
 	return nil
+}
+
+// nidsNotNeeded reports whether persisting entries needs none of their
+// NIDs inside the transaction: they are message events on top of the
+// current state, which no state group, current state, membership or
+// relation refers to.
+func nidsNotNeeded(entries []*entry) bool {
+	for _, en := range entries {
+		if en.pdu.IsState() || en.before != nil || en.linear || en.current != nil {
+			return false
+		}
+		if _, ok := relationRecord(en.pdu, 0, 0); ok {
+			return false
+		}
+	}
+	return true
 }
 
 // sameExtremities reports whether a and b hold the same events.
@@ -421,8 +478,12 @@ func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, r
 	if err := tx.SetRedactedBecause(ctx, target, redaction); err != nil {
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
-	// A redacted child no longer relates to its parent.
+	// A redacted child no longer relates to its parent, and its text is
+	// gone.
 	if err := tx.DeleteRelation(ctx, ev.NID); err != nil {
+		return fmt.Errorf("mark %s redacted: %w", target, err)
+	}
+	if err := tx.UnindexEventText(ctx, ev.NID); err != nil {
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
 	return nil

@@ -19,6 +19,9 @@ import (
 type remoteEvent struct {
 	origin id.ServerName
 	raw    json.RawMessage
+	// prevStates are the states after prev events this server does not
+	// have with their state, fetched from another server.
+	prevStates map[id.EventID]StateIDs
 }
 
 // RemoteResult is the outcome of one PDU given to ProcessRemote.
@@ -44,6 +47,17 @@ type RemoteResult struct {
 // PDUs of one room are processed in the order given, so a PDU may name an
 // earlier one as a prev event. It returns one result per PDU, in order.
 func (s *Service) ProcessRemote(ctx context.Context, origin id.ServerName, pdus []json.RawMessage) []RemoteResult {
+	return s.ProcessRemoteWithStates(ctx, origin, pdus, nil)
+}
+
+// ProcessRemoteWithStates is ProcessRemote for PDUs after a gap this
+// server could not close by fetching the missing events: prevStates give
+// the state after prev events it does not have (or has only as outliers),
+// as fetched from another server with every event of it stored (see
+// StoreOutliers). The state before such a PDU is the resolution of the
+// states after its prev events, as for any fork; its missing prev events
+// stay out of the timeline.
+func (s *Service) ProcessRemoteWithStates(ctx context.Context, origin id.ServerName, pdus []json.RawMessage, prevStates map[id.EventID]StateIDs) []RemoteResult {
 	results := make([]RemoteResult, len(pdus))
 	var order []id.RoomID
 	byRoom := map[id.RoomID][]int{}
@@ -69,7 +83,7 @@ func (s *Service) ProcessRemote(ctx context.Context, origin id.ServerName, pdus 
 		idxs := byRoom[roomID]
 		reqs := make([]*request, len(idxs))
 		for j, i := range idxs {
-			reqs[j] = &request{remote: &remoteEvent{origin: origin, raw: pdus[i]}, done: make(chan result, 1)}
+			reqs[j] = &request{remote: &remoteEvent{origin: origin, raw: pdus[i], prevStates: prevStates}, done: make(chan result, 1)}
 		}
 		if err := s.submit(ctx, roomID, reqs...); err != nil {
 			// TODO(#8): events of rooms this server is not in arrive only
@@ -126,6 +140,12 @@ func (b *batch) addRemote(req *request) {
 	}
 
 	prevs := e.PrevEvents()
+	for p, st := range req.remote.prevStates {
+		if d.supplied == nil {
+			d.supplied = map[id.EventID]StateIDs{}
+		}
+		d.supplied[p] = st
+	}
 	linear := b.o.coversExtremities(prevs)
 	var before stateMap
 	var beforeReader stateReader = b.o
@@ -133,9 +153,9 @@ func (b *batch) addRemote(req *request) {
 		var err error
 		before, err = d.stateBefore(prevs)
 		if errors.Is(err, errStateUnknown) {
-			// TODO(#8): fetch the missing prev_events (/get_missing_events)
-			// or accept the event as an outlier with the state its origin
-			// reports (/state_ids); until federation exists it is refused.
+			// Refused: the caller (fedevents) fetches the missing events
+			// (/get_missing_events) or the state after them (/state_ids,
+			// ProcessRemoteWithStates) and offers the event again.
 			b.results[req] = result{pdu: e, verdict: pducheck.Drop, err: fmt.Errorf("%w: %v", ErrMissingPrevEvents, err)}
 			return
 		}

@@ -33,6 +33,7 @@ type Service struct {
 	serverName  id.ServerName
 	key         signing.Key
 	keys        signing.KeyLookup
+	inviter     RemoteInviter
 	log         *slog.Logger
 	now         func() time.Time
 	idleTimeout time.Duration
@@ -72,6 +73,9 @@ type Config struct {
 	// IdleTimeout is how long a room's head stays in memory without being
 	// used; 2 minutes when 0.
 	IdleTimeout time.Duration
+	// Inviter has invites of other servers' users signed by their
+	// servers; nil refuses such invites.
+	Inviter RemoteInviter
 }
 
 // New returns a Service and starts its janitor, which drops the heads of
@@ -94,6 +98,7 @@ func New(cfg Config) *Service {
 		db:          cfg.DB,
 		serverName:  cfg.ServerName,
 		key:         cfg.Key,
+		inviter:     cfg.Inviter,
 		log:         cfg.Logger,
 		now:         now,
 		idleTimeout: idle,

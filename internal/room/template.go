@@ -21,27 +21,8 @@ import (
 // ErrRoomNotFound, ErrForbidden (the auth rules refuse the event) or
 // ErrInvalidRequest.
 func (s *Service) MembershipTemplate(ctx context.Context, roomID id.RoomID, user id.UserID, content json.RawMessage) (json.RawMessage, string, error) {
-	rs, err := s.room(ctx, roomID)
-	if err != nil {
-		return nil, "", err
-	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if err := s.ensureLoaded(ctx, roomID, rs); err != nil {
-		return nil, "", err
-	}
-	b := s.newBatch(ctx, roomID, rs)
-	prevs := b.o.prevEvents()
-	var before stateReader = b.o
-	if len(prevs) < len(b.o.extremities) {
-		st, err := b.dagView().stateBefore(ids(prevs))
-		if err != nil {
-			return nil, "", err
-		}
-		before = st
-	}
 	sk := string(user)
-	pdu, err := s.buildAndCheck(roomID, b.v, before, prevs, Proposal{Type: "m.room.member", StateKey: &sk, Sender: user, Content: content})
+	pdu, v, err := s.buildOnHead(ctx, roomID, Proposal{Type: "m.room.member", StateKey: &sk, Sender: user, Content: content})
 	if err != nil {
 		return nil, "", err
 	}
@@ -56,7 +37,7 @@ func (s *Service) MembershipTemplate(ctx context.Context, roomID id.RoomID, user
 	if err != nil {
 		return nil, "", fmt.Errorf("template of %s: %w", roomID, err)
 	}
-	return tmpl, string(b.v.ID), nil
+	return tmpl, string(v.ID), nil
 }
 
 // JoinAuthoriser returns the local user to name in a restricted join's

@@ -31,6 +31,11 @@ type dialect interface {
 	// nextStreamPosExpr is nextStreamPos as an SQL expression, for the
 	// value list of an INSERT INTO events run in the write transaction.
 	nextStreamPosExpr() string
+	// backfillPosExpr allocates the position of an event that arrives as
+	// history (backfill), as an SQL expression: below every position
+	// handed out so far, negative, so that no stream reader after 0 ever
+	// sees it (see streams.go).
+	backfillPosExpr() string
 	// streamPosPerRow reports whether nextStreamPosExpr draws a new
 	// position for each row of one multi-row INSERT, in the order of its
 	// VALUES list, so that several events can be inserted with one
@@ -49,6 +54,24 @@ type dialect interface {
 	// maxParams is the most parameters one statement should carry; longer
 	// lists and multi-row inserts are split into several statements.
 	maxParams() int
+	// searchSchema returns the statements creating the full-text index
+	// of event text, event_search.
+	searchSchema() []string
+	// searchInsert is the statement indexing an event's text ($1 its
+	// NID, $2 the text); searchDelete removes it ($1 the NID).
+	searchInsert() string
+	// searchInsertOf is searchInsert for an event named by its ID ($1)
+	// instead of its NID.
+	searchInsertOf() string
+	searchDelete() string
+	// searchMatch returns, for a full-text query in parameter n, the
+	// FROM item of the index, the expression of a match's event NID, the
+	// condition that selects matches and the expression of their rank
+	// (larger is better).
+	searchMatch(n string) (from, nid, where, rank string)
+	// searchQuery turns search terms (letters and digits only) into this
+	// backend's full-text query: every term must match, as a prefix.
+	searchQuery(terms []string) string
 	// forUpdate is the suffix that locks the selected rows until the end of
 	// the transaction, or "" where the writer already holds every lock.
 	forUpdate() string

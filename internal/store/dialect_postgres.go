@@ -55,6 +55,10 @@ func (postgresDialect) nextStreamPos(ctx context.Context, q querier) (int64, err
 
 func (postgresDialect) nextStreamPosExpr() string { return "nextval('stream_pos_seq')" }
 
+// backfillPosExpr draws from a sequence of its own, negated, so that
+// several processes never collide.
+func (postgresDialect) backfillPosExpr() string { return "-nextval('backfill_pos_seq')" }
+
 // streamPosPerRow: nextval is called once per row, as the rows are
 // inserted.
 func (postgresDialect) streamPosPerRow() bool { return true }

@@ -103,10 +103,43 @@ type pgQueued struct {
 	query string
 	args  []any
 	check func(err error) error
+	// scan, if set, reads the statement's rows (queryLater).
+	scan func(rows rowIter) error
 }
 
 func (t *pgWriteTx) queue(check func(error) error, query string, args ...any) {
 	t.pending = append(t.pending, pgQueued{query: query, args: args, check: check})
+}
+
+// result reads the result of queued statement q from the pipeline.
+func (q *pgQueued) result(br pgx.BatchResults) error {
+	if q.scan == nil {
+		_, err := br.Exec()
+		return err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	err = q.scan(pgQueuedRows{rows})
+	rows.Close()
+	if rerr := rows.Err(); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// pgQueuedRows are the rows of a queued statement; the pipeline goes on
+// after them.
+type pgQueuedRows struct{ rows pgx.Rows }
+
+func (r pgQueuedRows) Next() bool             { return r.rows.Next() }
+func (r pgQueuedRows) Scan(dest ...any) error { return r.rows.Scan(dest...) }
+func (r pgQueuedRows) Err() error             { return r.rows.Err() }
+
+func (r pgQueuedRows) Close() error {
+	r.rows.Close()
+	return r.rows.Err()
 }
 
 // send sends the queued statements, followed by query (if not empty), in
@@ -133,9 +166,9 @@ func (t *pgWriteTx) send(ctx context.Context, query string, args ...any) (pgx.Ba
 	// A running pipeline is never interrupted (see writeTx).
 	t.roundTrips.Add(1)
 	br := t.conn.SendBatch(context.WithoutCancel(ctx), b)
-	for _, q := range pending {
-		_, err := br.Exec()
-		if cerr := q.check(err); cerr != nil {
+	for i := range pending {
+		q := &pending[i]
+		if cerr := q.check(q.result(br)); cerr != nil {
 			br.Close()
 			return nil, cerr
 		}
@@ -190,6 +223,11 @@ func (t *pgWriteTx) QueryRowContext(ctx context.Context, query string, args ...a
 
 func (t *pgWriteTx) execLater(_ context.Context, check func(error) error, query string, args ...any) error {
 	t.queue(check, query, args...)
+	return nil
+}
+
+func (t *pgWriteTx) queryLater(_ context.Context, check func(error) error, scan func(rowIter) error, query string, args ...any) error {
+	t.pending = append(t.pending, pgQueued{query: query, args: args, check: check, scan: scan})
 	return nil
 }
 

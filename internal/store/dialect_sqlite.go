@@ -103,6 +103,12 @@ func (sqliteDialect) nextStreamPosExpr() string {
 	return "(SELECT COALESCE(MAX(stream_pos), 0) + 1 FROM events)"
 }
 
+// backfillPosExpr is MIN-1, below 0: the single writer makes it safe,
+// like nextStreamPos.
+func (sqliteDialect) backfillPosExpr() string {
+	return "(SELECT MIN(COALESCE(MIN(stream_pos), 0), 0) - 1 FROM events)"
+}
+
 // streamPosPerRow is false: SQLite may evaluate the MAX+1 subquery once
 // for a whole statement, and each insert is a local call anyway.
 func (sqliteDialect) streamPosPerRow() bool { return false }

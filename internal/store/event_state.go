@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/hafenchat/hafen/internal/core/id"
 )
 
 // event_state maps each event with known state to the state group holding
@@ -50,6 +52,22 @@ func (t *Tx) SetEventStateReplacing(ctx context.Context, nid, groupBefore, repla
 		ON CONFLICT (event_nid) DO UPDATE SET state_group_before = excluded.state_group_before,
 			replaces_nid = excluded.replaces_nid`,
 		nid, groupBefore, rep)
+}
+
+// SetEventStateOf is SetEventStateReplacing for an event named by its ID,
+// for events whose NID the write function does not know yet
+// (InsertEventsLater). The statement may be queued (see Tx.execLater).
+func (t *Tx) SetEventStateOf(ctx context.Context, eventID id.EventID, groupBefore, replaces int64) error {
+	var rep sql.NullInt64
+	if replaces >= 0 {
+		rep = sql.NullInt64{Int64: replaces, Valid: true}
+	}
+	return t.execLater(ctx, fmt.Sprintf("set state of event %s", eventID), `
+		INSERT INTO event_state (event_nid, state_group_before, replaces_nid)
+		SELECT event_nid, $2, $3 FROM events WHERE event_id = $1
+		ON CONFLICT (event_nid) DO UPDATE SET state_group_before = excluded.state_group_before,
+			replaces_nid = excluded.replaces_nid`,
+		string(eventID), groupBefore, rep)
 }
 
 // StateGroupBeforeEvent returns the state group before an event, or an

@@ -62,6 +62,11 @@ type EventRecord struct {
 	JSON           []byte // the PDU as stored; the store does not parse it
 	Rejected       bool   // failed authorization; kept, never shown
 	Outlier        bool   // stored without the state before it
+	// Backfilled marks history fetched from another server: a timeline
+	// event whose stream position is negative, allocated downwards, so
+	// that it takes its place in the room's history (topological order)
+	// but no stream reader (sync, the federation sender) sees it as new.
+	Backfilled bool
 	// SoftFailed marks an event that failed the auth rules only against
 	// the room's current state: kept, never shown to clients.
 	SoftFailed bool
@@ -136,6 +141,9 @@ func (t *Tx) InsertEvent(ctx context.Context, ev EventRecord) (nid int64, stream
 	posExpr := "NULL"
 	if !ev.Outlier && !ev.Rejected && !ev.SoftFailed {
 		posExpr = t.d.nextStreamPosExpr()
+		if ev.Backfilled {
+			posExpr = t.d.backfillPosExpr()
+		}
 	}
 	var stateKey sql.NullString
 	if ev.StateKey != nil {
@@ -178,6 +186,23 @@ func (t *Tx) PromoteOutlier(ctx context.Context, eventID id.EventID) (int64, err
 		return 0, err
 	}
 	return pos, nil
+}
+
+// PromoteOutlierToHistory turns a stored outlier (an event first known
+// as part of the room's state or an auth chain) into backfilled history:
+// a timeline event with a backfill position (see EventRecord.Backfilled).
+// It returns the event's NID and new position, or an error wrapping
+// ErrNotFound unless the event is a non-rejected outlier.
+func (t *Tx) PromoteOutlierToHistory(ctx context.Context, eventID id.EventID) (int64, int64, error) {
+	var nid, pos int64
+	err := t.q.QueryRowContext(ctx, `
+		UPDATE events SET outlier = FALSE, stream_pos = `+t.d.backfillPosExpr()+`
+		WHERE event_id = $1 AND outlier = TRUE AND rejected = FALSE
+		RETURNING event_nid, stream_pos`, string(eventID)).Scan(&nid, &pos)
+	if err != nil {
+		return 0, 0, fmt.Errorf("promote outlier %s to history: %w", eventID, notFound(err))
+	}
+	return nid, pos, nil
 }
 
 // SetRedactedBecause records that redaction applies to eventID. It returns

@@ -67,6 +67,34 @@ func (t *Tx) InsertEvents(ctx context.Context, evs []EventRecord) ([]InsertedEve
 
 // insertEventRows stores evs with one multi-row INSERT and fills out.
 func (t *Tx) insertEventRows(ctx context.Context, evs []EventRecord, out []InsertedEvent) error {
+	query, args, index, err := t.eventRows(evs, " ON CONFLICT (event_id) DO NOTHING")
+	if err != nil {
+		return err
+	}
+	rows, err := t.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("insert %d events: %w", len(evs), err)
+	}
+	found := make([]bool, len(evs))
+	err = scanInserted(rows, index, found, out)
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("insert %d events: %w", len(evs), err)
+	}
+	for i, ok := range found {
+		if !ok {
+			return fmt.Errorf("insert event %s: %w", evs[i].EventID, ErrExists)
+		}
+	}
+	return nil
+}
+
+// eventRows returns the multi-row INSERT of evs, with suffix before its
+// RETURNING clause, its arguments and each event's index in evs. An event
+// named twice fails with ErrExists.
+func (t *Tx) eventRows(evs []EventRecord, suffix string) (string, []any, map[id.EventID]int, error) {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO events (event_id, room_id, type, state_key, sender, depth, origin_server_ts,
 		stream_pos, json, rejected, outlier, txn_device_id, txn_id, soft_failed) VALUES `)
@@ -74,7 +102,7 @@ func (t *Tx) insertEventRows(ctx context.Context, evs []EventRecord, out []Inser
 	index := make(map[id.EventID]int, len(evs))
 	for i, ev := range evs {
 		if _, dup := index[ev.EventID]; dup {
-			return fmt.Errorf("insert event %s: %w", ev.EventID, ErrExists)
+			return "", nil, nil, fmt.Errorf("insert event %s: %w", ev.EventID, ErrExists)
 		}
 		index[ev.EventID] = i
 		if i > 0 {
@@ -106,25 +134,67 @@ func (t *Tx) insertEventRows(ctx context.Context, evs []EventRecord, out []Inser
 			ev.OriginServerTS, ev.JSON, ev.Rejected, ev.Outlier, nullString(string(ev.TxnDeviceID)),
 			nullString(ev.TxnID), ev.SoftFailed)
 	}
-	b.WriteString(` ON CONFLICT (event_id) DO NOTHING RETURNING event_id, event_nid, stream_pos`)
-	rows, err := t.q.QueryContext(ctx, b.String(), args...)
-	if err != nil {
-		return fmt.Errorf("insert %d events: %w", len(evs), err)
-	}
-	found := make([]bool, len(evs))
-	err = scanInserted(rows, index, found, out)
-	if cerr := rows.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("insert %d events: %w", len(evs), err)
-	}
-	for i, ok := range found {
-		if !ok {
-			return fmt.Errorf("insert event %s: %w", evs[i].EventID, ErrExists)
+	b.WriteString(suffix)
+	b.WriteString(" RETURNING event_id, event_nid, stream_pos")
+	return b.String(), args, index, nil
+}
+
+// InsertEventsLater stores events as InsertEvents does, but where the
+// writer queues statements (see Tx.execLater) it queues the insert too:
+// done gets the events' NIDs and stream positions once it has run, at
+// once or when the queue is sent, at the latest with the commit and
+// before any after-commit function runs. Until then the events have no
+// NID in the write function, so statements that refer to them name them
+// by ID (SetEventStateOf); an event stored already, or named twice, fails
+// the write function with ErrExists, from this call or a later statement
+// that sends the queue.
+func (t *Tx) InsertEventsLater(ctx context.Context, evs []EventRecord, done func([]InsertedEvent)) error {
+	if !t.d.streamPosPerRow() || len(evs) > t.d.maxParams()/eventInsertCols {
+		out, err := t.InsertEvents(ctx, evs)
+		if err != nil {
+			return err
 		}
+		done(out)
+		return nil
 	}
-	return nil
+	// Without ON CONFLICT a stored event ID stops the queue at the server,
+	// so that nothing after it runs and the commit fails.
+	query, args, index, err := t.eventRows(evs, "")
+	if err != nil {
+		return err
+	}
+	check := func(err error) error {
+		if t.d.isUniqueViolation(err) {
+			return fmt.Errorf("insert %d events: %w", len(evs), ErrExists)
+		}
+		if err != nil {
+			return fmt.Errorf("insert %d events: %w", len(evs), err)
+		}
+		return nil
+	}
+	scan := func(rows rowIter) error {
+		out := make([]InsertedEvent, len(evs))
+		found := make([]bool, len(evs))
+		if err := scanInserted(rows, index, found, out); err != nil {
+			return err
+		}
+		var last int64
+		for i, ins := range out {
+			if !found[i] {
+				return fmt.Errorf("no row returned for %s", evs[i].EventID)
+			}
+			if ins.StreamPos == 0 {
+				continue
+			}
+			if ins.StreamPos <= last {
+				return fmt.Errorf("stream position %d of %s does not follow %d", ins.StreamPos, evs[i].EventID, last)
+			}
+			last = ins.StreamPos
+		}
+		done(out)
+		return nil
+	}
+	return t.w.queryLater(ctx, check, scan, query, args...)
 }
 
 // scanInserted reads the rows an events insert returned into out.

@@ -136,6 +136,32 @@ func (r reader) ServersSharingRooms(ctx context.Context, user id.UserID, self id
 	return serversOf(rows, self, fmt.Sprintf("servers sharing a room with %s", user))
 }
 
+// LocalUsersSharingRooms returns the users of server self other than user
+// who are joined to a room user is joined to.
+func (r reader) LocalUsersSharingRooms(ctx context.Context, user id.UserID, self id.ServerName) ([]id.UserID, error) {
+	rows, err := r.q.QueryContext(ctx, `
+		SELECT DISTINCT m.user_id FROM memberships me JOIN memberships m ON m.room_id = me.room_id
+		WHERE me.user_id = $1 AND me.membership = 'join' AND m.membership = 'join' AND m.user_id <> $1`, string(user))
+	if err != nil {
+		return nil, fmt.Errorf("users sharing a room with %s: %w", user, err)
+	}
+	defer rows.Close()
+	var out []id.UserID
+	for rows.Next() {
+		var u id.UserID
+		if err := rows.Scan(&u); err != nil {
+			return nil, fmt.Errorf("users sharing a room with %s: %w", user, err)
+		}
+		if u.Domain() == self {
+			out = append(out, u)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("users sharing a room with %s: %w", user, err)
+	}
+	return out, nil
+}
+
 // JoinedServers returns the servers other than self with a user joined to
 // the room, sorted.
 func (r reader) JoinedServers(ctx context.Context, roomID id.RoomID, self id.ServerName) ([]id.ServerName, error) {

@@ -147,37 +147,33 @@ func (r reader) SharesRoom(ctx context.Context, a, b id.UserID) (bool, error) {
 	return n > 0, nil
 }
 
-// JoinCandidates returns the users who may have started sharing a room
-// with user at stream positions in (after, upTo]: those whose current
-// membership of a room user is joined to became join in that range, and
-// those joined to a room user joined in that range. A membership event
-// that changed only a profile counts as a join too, so the list may hold
-// users who shared a room all along.
+// JoinCandidates returns the users other than user who are joined to a
+// room user is joined to, where one of the two joined at a stream
+// position in (after, upTo]: users who may have started sharing a room
+// with user in that range.
 func (r reader) JoinCandidates(ctx context.Context, user id.UserID, after, upTo int64) ([]id.UserID, error) {
 	rows, err := r.q.QueryContext(ctx, `
 		SELECT m.user_id FROM memberships m JOIN memberships me ON me.room_id = m.room_id
 		WHERE me.user_id = $1 AND me.membership = 'join'
-			AND m.membership = 'join' AND m.stream_pos > $2 AND m.stream_pos <= $3
+			AND m.membership = 'join' AND m.stream_pos > $2 AND m.stream_pos <= $3 AND m.user_id <> $1
 		UNION
 		SELECT m.user_id FROM memberships me JOIN memberships m ON m.room_id = me.room_id
 		WHERE me.user_id = $1 AND me.membership = 'join' AND me.stream_pos > $2 AND me.stream_pos <= $3
-			AND m.membership = 'join'`, string(user), after, upTo)
+			AND m.membership = 'join' AND m.user_id <> $1`, string(user), after, upTo)
 	if err != nil {
-		return nil, fmt.Errorf("look up users who joined rooms shared with %s: %w", user, err)
+		return nil, fmt.Errorf("users joining rooms of %s: %w", user, err)
 	}
 	defer rows.Close()
 	var out []id.UserID
 	for rows.Next() {
 		var u id.UserID
 		if err := rows.Scan(&u); err != nil {
-			return nil, fmt.Errorf("look up users who joined rooms shared with %s: %w", user, err)
+			return nil, fmt.Errorf("users joining rooms of %s: %w", user, err)
 		}
-		if u != user {
-			out = append(out, u)
-		}
+		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("look up users who joined rooms shared with %s: %w", user, err)
+		return nil, fmt.Errorf("users joining rooms of %s: %w", user, err)
 	}
 	return out, nil
 }

@@ -19,6 +19,9 @@ type migration struct {
 	// sequences are created on backends that have sequences; see
 	// dialect.createSequence.
 	sequences []string
+	// byDialect, when set, returns statements that differ between the
+	// backends, run after statements.
+	byDialect func(d dialect) []string
 }
 
 // migrations is the schema's history. Append only: never edit or reorder
@@ -153,7 +156,57 @@ var migrations = []migration{
 		statements: []string{mediaCleanupSchema},
 	},
 	{
-		version:    22,
+		version:   22,
+		name:      "backfilled history positions",
+		sequences: []string{"backfill_pos_seq"},
+	},
+	{
+		version:    23,
+		name:       "remote device lists checked position",
+		statements: []string{remoteDeviceListsCheckedSchema},
+	},
+	{
+		version:    24,
+		name:       "invites to rooms of other servers",
+		statements: []string{remoteInvitesSchema},
+	},
+	{
+		version:   25,
+		name:      "full-text search of event text",
+		byDialect: func(d dialect) []string { return d.searchSchema() },
+	},
+	{
+		version:    26,
+		name:       "content reports and events by timestamp",
+		statements: []string{reportsSchema, eventsTimestampIndex},
+	},
+	{
+		version:    27,
+		name:       "media legacy freeze",
+		statements: []string{mediaLegacyFreezeSchema},
+	},
+	{
+		version:    28,
+		name:       "user directory",
+		statements: []string{userDirectorySchema},
+	},
+	{
+		version:    29,
+		name:       "pushers and notifications",
+		statements: []string{pushersSchema, notificationsSchema},
+	},
+	{
+		version:    30,
+		name:       "openid and login tokens",
+		statements: []string{shortTokensSchema},
+	},
+	{
+		version:    31,
+		name:       "refresh tokens",
+		statements: []string{accessTokensExpirySchema, refreshTokensSchema},
+	},
+	{
+		version:    32,
 		name:       "dehydrated devices",
 		statements: []string{dehydratedDevicesSchema},
 	},
@@ -212,7 +265,11 @@ func migrate(ctx context.Context, pool *sql.DB, d dialect) (int, error) {
 				}
 			}
 		}
-		for _, s := range m.statements {
+		statements := m.statements
+		if m.byDialect != nil {
+			statements = append(append([]string(nil), statements...), m.byDialect(d)...)
+		}
+		for _, s := range statements {
 			rendered, err := renderSchema(d, s)
 			if err != nil {
 				return 0, fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)

@@ -35,18 +35,27 @@ CREATE TABLE remote_cross_signing_keys (
 	PRIMARY KEY (user_id, key_type)
 )`
 
+// remoteDeviceListsCheckedSchema adds the event stream position at which
+// a cached list was last known complete: updates reach this server only
+// while it shares a room with the user, so a list is complete only if the
+// sharing has lasted since then (Tx.SharingSince).
+const remoteDeviceListsCheckedSchema = `ALTER TABLE remote_device_lists ADD COLUMN checked_pos BIGINT NOT NULL DEFAULT 0`
+
 // RemoteDeviceList is the cached state of a remote user's device list.
 type RemoteDeviceList struct {
 	StreamID int64
 	Stale    bool
+	// CheckedPos is the event stream position at which the list was last
+	// known complete.
+	CheckedPos int64
 }
 
 // RemoteDeviceListOf returns the cached state of a remote user's device
 // list; an error wrapping ErrNotFound when it is not cached.
 func (r reader) RemoteDeviceListOf(ctx context.Context, user id.UserID) (RemoteDeviceList, error) {
 	var l RemoteDeviceList
-	err := r.q.QueryRowContext(ctx, `SELECT stream_id, stale FROM remote_device_lists WHERE user_id = $1`, string(user)).
-		Scan(&l.StreamID, &l.Stale)
+	err := r.q.QueryRowContext(ctx, `SELECT stream_id, stale, checked_pos FROM remote_device_lists WHERE user_id = $1`, string(user)).
+		Scan(&l.StreamID, &l.Stale, &l.CheckedPos)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, fmt.Errorf("device list of %s: %w", user, ErrNotFound)
 	}
@@ -105,9 +114,9 @@ func (r reader) RemoteCrossSigningKeys(ctx context.Context, user id.UserID) (map
 // SetRemoteDeviceList records the cached state of a remote user's list.
 func (t *Tx) SetRemoteDeviceList(ctx context.Context, user id.UserID, l RemoteDeviceList) error {
 	if _, err := t.q.ExecContext(ctx, `
-		INSERT INTO remote_device_lists (user_id, stream_id, stale) VALUES ($1, $2, $3)
-		ON CONFLICT (user_id) DO UPDATE SET stream_id = excluded.stream_id, stale = excluded.stale`,
-		string(user), l.StreamID, l.Stale); err != nil {
+		INSERT INTO remote_device_lists (user_id, stream_id, stale, checked_pos) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (user_id) DO UPDATE SET stream_id = excluded.stream_id, stale = excluded.stale, checked_pos = excluded.checked_pos`,
+		string(user), l.StreamID, l.Stale, l.CheckedPos); err != nil {
 		return fmt.Errorf("store device list of %s: %w", user, err)
 	}
 	return nil
@@ -156,4 +165,21 @@ func (t *Tx) SetRemoteCrossSigningKey(ctx context.Context, user id.UserID, keyTy
 		return fmt.Errorf("store cached %s key of %s: %w", keyType, user, err)
 	}
 	return nil
+}
+
+// SharingSince reports whether a user of server self and the remote user
+// have both been joined to one room since event stream position pos or
+// before (by their current memberships): the two servers then shared a
+// room all along since pos.
+func (r reader) SharingSince(ctx context.Context, remote id.UserID, self id.ServerName, pos int64) (bool, error) {
+	var n int64
+	err := r.q.QueryRowContext(ctx, `
+		SELECT COUNT(*) FROM (SELECT 1 FROM memberships rm JOIN memberships l ON l.room_id = rm.room_id
+		WHERE rm.user_id = $1 AND rm.membership = 'join' AND rm.stream_pos <= $2
+			AND l.membership = 'join' AND l.stream_pos <= $2 AND l.user_id LIKE $3 LIMIT 1) AS shared`,
+		string(remote), pos, "%:"+string(self)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("rooms shared with %s since %d: %w", remote, pos, err)
+	}
+	return n > 0, nil
 }

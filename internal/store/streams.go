@@ -23,6 +23,12 @@ import (
 //     at the lowest position still in flight across writers (each writer
 //     publishing its own) instead of MaxStreamPos.
 //
+// History fetched from other servers (backfill) gets negative positions,
+// allocated downwards from -1 (SQLite: MIN-1; PostgreSQL: the negated
+// sequence backfill_pos_seq). Stream readers read after a position >= 0,
+// so they never see it as new; /messages and /context order by depth
+// first (room_order.go), where it takes its place in the room's history.
+//
 // NIDs and state group IDs are identity columns (sequences on PostgreSQL)
 // for the same reason: they never collide between writers.
 

@@ -29,6 +29,11 @@ type writeTx interface {
 	// COMMIT included, once a statement succeeded, so only an error the
 	// server raised can stop it.
 	execLater(ctx context.Context, check func(err error) error, query string, args ...any) error
+	// queryLater is execLater for a statement that returns rows: scan
+	// reads them when the statement has run (at once, or when the queue
+	// is sent), and its error is checked like the statement's. The
+	// transaction's other statements must not depend on the rows.
+	queryLater(ctx context.Context, check func(err error) error, scan func(rows rowIter) error, query string, args ...any) error
 	// savepoint starts a job of a batch: its writes can be undone alone.
 	savepoint(ctx context.Context) error
 	// releaseSavepoint ends the job's savepoint, sending what is queued;
@@ -114,6 +119,19 @@ func (t *sqlWriteTx) stmt(ctx context.Context, query string) *sql.Stmt {
 // trip, and its error is best reported where it happened.
 func (t *sqlWriteTx) execLater(ctx context.Context, check func(error) error, query string, args ...any) error {
 	_, err := t.ExecContext(ctx, query, args...)
+	return check(err)
+}
+
+// queryLater runs the query and reads its rows at once (see execLater).
+func (t *sqlWriteTx) queryLater(ctx context.Context, check func(error) error, scan func(rowIter) error, query string, args ...any) error {
+	rows, err := t.QueryContext(ctx, query, args...)
+	if err != nil {
+		return check(err)
+	}
+	err = scan(rows)
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
 	return check(err)
 }
 

@@ -1,0 +1,54 @@
+// Spec: Client-Server API § Room Upgrades
+// OpenAPI: data/api/client-server/room_upgrades.yaml
+// https://spec.matrix.org/v1.19/client-server-api/#room-upgrades
+
+package clientapi
+
+import (
+	"net/http"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
+	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/matrixerr"
+	"github.com/hafenchat/hafen/internal/room"
+)
+
+// upgradeRoom replaces a room by a new room of another version.
+//
+// POST /_matrix/client/v3/rooms/{roomId}/upgrade
+func (a *roomAPI) upgradeRoom(w http.ResponseWriter, r *http.Request, sess session) error {
+	roomID, err := pathRoomID(r)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		NewVersion         *string  `json:"new_version"`
+		AdditionalCreators []string `json:"additional_creators"`
+	}
+	if err := httpapi.DecodeJSON(w, r, &body); err != nil {
+		return err
+	}
+	if body.NewVersion == nil {
+		return matrixerr.MissingParam("new_version")
+	}
+	v, ok := roomversion.Lookup(roomversion.ID(*body.NewVersion))
+	if !ok {
+		return matrixerr.UnsupportedRoomVersion("this server does not support room version " + truncate(*body.NewVersion, 40))
+	}
+	req := room.UpgradeRequest{RoomID: roomID, User: sess.UserID, Version: v}
+	for _, s := range body.AdditionalCreators {
+		u, err := id.ParseCompliantUserID(s)
+		if err != nil {
+			return matrixerr.InvalidParam("additional_creators must be user IDs")
+		}
+		if u != sess.UserID {
+			req.AdditionalCreators = append(req.AdditionalCreators, u)
+		}
+	}
+	newRoom, err := a.svc.Upgrade(r.Context(), req)
+	if err != nil {
+		return roomErr(err)
+	}
+	return httpapi.OK(w, map[string]string{"replacement_room": string(newRoom)})
+}

@@ -1,0 +1,44 @@
+package room
+
+// Spec: Client-Server API § Server Side Search (the keys searched)
+// https://spec.matrix.org/v1.19/client-server-api/#server-side-search
+
+import (
+	"encoding/json"
+
+	"github.com/hafenchat/hafen/internal/core/event"
+)
+
+// searchKeys maps the event types whose text clients search to the content
+// key holding it (content.body, content.name, content.topic).
+var searchKeys = map[string]string{
+	"m.room.message": "body",
+	"m.room.name":    "name",
+	"m.room.topic":   "topic",
+}
+
+// SearchKeyTypes maps the keys of a search request to the event type whose
+// text they search.
+var SearchKeyTypes = map[string]string{
+	"content.body":  "m.room.message",
+	"content.name":  "m.room.name",
+	"content.topic": "m.room.topic",
+}
+
+// searchText returns the text of an event that full-text search indexes,
+// if it has any.
+func searchText(pdu *event.PDU) (string, bool) {
+	key, ok := searchKeys[pdu.Type()]
+	if !ok {
+		return "", false
+	}
+	var c map[string]json.RawMessage
+	if json.Unmarshal(pdu.Content(), &c) != nil {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(c[key], &s) != nil || s == "" {
+		return "", false
+	}
+	return s, true
+}

@@ -1,0 +1,236 @@
+// Package search answers full-text searches over room events: the terms
+// of a request are matched against the backend's full-text index (SQLite
+// FTS5, PostgreSQL tsvector, see store's event_search), only in rooms the
+// user is or was in, and every match passes the history-visibility rules
+// for the user before it is returned.
+//
+// It never writes: the index is written with its events by room.Service.
+//
+// Spec: https://spec.matrix.org/v1.19/client-server-api/#server-side-search
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// ErrBadToken is returned for a next_batch token this server did not hand
+// out for the request's order.
+var ErrBadToken = errors.New("unknown pagination token")
+
+// ErrBadKey is returned for a key that is not content.body, content.name
+// or content.topic.
+var ErrBadKey = errors.New("unknown search key")
+
+// maxScan bounds the matches one request reads while skipping those the
+// user may not see; a page cut short by it still carries a next_batch.
+const maxScan = 1000
+
+// Store is what the service reads. store.DB implements it.
+type Store interface {
+	room.VisibilityStore
+	UserMemberships(ctx context.Context, userID id.UserID, membership string) ([]store.Member, error)
+	SearchEvents(ctx context.Context, q store.SearchQuery) ([]store.SearchHit, error)
+	CountSearch(ctx context.Context, q store.SearchQuery) (int, error)
+}
+
+var _ Store = (*store.DB)(nil)
+
+// Service searches room events.
+type Service struct {
+	DB Store
+}
+
+// Request is a search of room events.
+type Request struct {
+	User id.UserID
+	// Term is the search string.
+	Term string
+	// Keys are the content keys searched; none means all three.
+	Keys []string
+	// Rooms, when not nil, limits the search to these rooms (of those the
+	// user is or was in); NotRooms excludes rooms.
+	Rooms, NotRooms []id.RoomID
+	// Recent orders by arrival, newest first; otherwise by rank.
+	Recent bool
+	Limit  int
+	// Next is the next_batch token of a previous page, or empty.
+	Next string
+	// Match, when set, filters matches further (the request's filter).
+	Match func(e store.Event) bool
+}
+
+// Result is one page of matches.
+type Result struct {
+	Hits []store.SearchHit
+	// Count is the approximate number of matches in the rooms searched,
+	// before history visibility.
+	Count int
+	// Highlights are the terms searched for.
+	Highlights []string
+	// Next is the next_batch token, empty on the last page.
+	Next string
+	// Joined lists the rooms searched that the user is joined to now.
+	Joined map[id.RoomID]bool
+}
+
+// Search returns one page of the events matching r that the user may see.
+func (s *Service) Search(ctx context.Context, r Request) (Result, error) {
+	res := Result{Highlights: store.SearchTerms(r.Term), Joined: map[id.RoomID]bool{}}
+	types, err := keyTypes(r.Keys)
+	if err != nil {
+		return Result{}, err
+	}
+	q := store.SearchQuery{Terms: res.Highlights, Types: types, Recent: r.Recent}
+	if r.Next != "" {
+		if err := parseToken(r.Next, &q); err != nil {
+			return Result{}, err
+		}
+	}
+	rooms, err := s.rooms(ctx, r, res.Joined)
+	if err != nil {
+		return Result{}, err
+	}
+	q.Rooms = rooms
+	if len(q.Terms) == 0 || len(rooms) == 0 || r.Limit <= 0 {
+		return res, nil
+	}
+	if res.Count, err = s.DB.CountSearch(ctx, q); err != nil {
+		return Result{}, err
+	}
+	batch := min(max(2*r.Limit, 20), 200)
+	scanned := 0
+	for {
+		q.Limit = batch
+		hits, err := s.DB.SearchEvents(ctx, q)
+		if err != nil {
+			return Result{}, err
+		}
+		visible, err := s.visible(ctx, r, res.Joined, hits)
+		if err != nil {
+			return Result{}, err
+		}
+		for _, h := range hits {
+			if visible[h.NID] {
+				if len(res.Hits) == r.Limit {
+					return res, nil // res.Next continues after the last hit
+				}
+				res.Hits = append(res.Hits, h)
+			}
+			if q.Recent {
+				q.Before = h.StreamPos
+			} else {
+				q.Offset++
+			}
+			res.Next = token(q)
+		}
+		scanned += len(hits)
+		if len(hits) < batch {
+			res.Next = ""
+			return res, nil
+		}
+		if scanned >= maxScan {
+			return res, nil
+		}
+	}
+}
+
+// keyTypes returns the event types whose text the keys search.
+func keyTypes(keys []string) ([]string, error) {
+	if len(keys) == 0 {
+		keys = []string{"content.body", "content.name", "content.topic"}
+	}
+	var out []string
+	for _, k := range keys {
+		t, ok := room.SearchKeyTypes[k]
+		if !ok {
+			return nil, fmt.Errorf("%w: %q", ErrBadKey, k)
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// rooms returns the rooms searched: those the user is joined to or has
+// left (or was banned from), within r.Rooms and outside r.NotRooms. It
+// records the joined ones.
+func (s *Service) rooms(ctx context.Context, r Request, joined map[id.RoomID]bool) ([]id.RoomID, error) {
+	var out []id.RoomID
+	for _, m := range []string{room.MembershipJoin, room.MembershipLeave, room.MembershipBan} {
+		ms, err := s.DB.UserMemberships(ctx, r.User, m)
+		if err != nil {
+			return nil, fmt.Errorf("rooms of %s: %w", r.User, err)
+		}
+		for _, mm := range ms {
+			if r.Rooms != nil && !slices.Contains(r.Rooms, mm.RoomID) || slices.Contains(r.NotRooms, mm.RoomID) {
+				continue
+			}
+			out = append(out, mm.RoomID)
+			if m == room.MembershipJoin {
+				joined[mm.RoomID] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// visible returns the NIDs of the hits the user may see that pass r.Match.
+func (s *Service) visible(ctx context.Context, r Request, joined map[id.RoomID]bool, hits []store.SearchHit) (map[int64]bool, error) {
+	byRoom := map[id.RoomID][]store.Event{}
+	for _, h := range hits {
+		if r.Match == nil || r.Match(h.Event) {
+			byRoom[h.RoomID] = append(byRoom[h.RoomID], h.Event)
+		}
+	}
+	out := map[int64]bool{}
+	for roomID, evs := range byRoom {
+		vis, err := room.FilterVisible(ctx, s.DB, r.User, joined[roomID], evs)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range vis {
+			out[e.NID] = true
+		}
+	}
+	return out, nil
+}
+
+// Tokens: "p<stream position>" continues a search by recency below that
+// position, "o<offset>" a search by rank after that many matches.
+func token(q store.SearchQuery) string {
+	if q.Recent {
+		return "p" + strconv.FormatInt(q.Before, 10)
+	}
+	return "o" + strconv.Itoa(q.Offset)
+}
+
+func parseToken(tok string, q *store.SearchQuery) error {
+	if len(tok) < 2 {
+		return ErrBadToken
+	}
+	n, err := strconv.ParseInt(tok[1:], 10, 64)
+	if err != nil || n < 0 {
+		return ErrBadToken
+	}
+	switch {
+	case tok[0] == 'p' && q.Recent:
+		q.Before = n
+	case tok[0] == 'o' && !q.Recent && n <= maxOffset:
+		q.Offset = int(n)
+	default:
+		return ErrBadToken
+	}
+	return nil
+}
+
+// maxOffset bounds how deep rank order pages.
+const maxOffset = 100000

@@ -1,0 +1,37 @@
+package store
+
+import "strings"
+
+// SQLite's full-text search is an FTS5 table (modernc.org/sqlite builds
+// it in) whose rowid is the event's NID, tokenised by unicode61 with the
+// Porter stemmer, ranked by bm25.
+
+func (sqliteDialect) searchSchema() []string {
+	return []string{`CREATE VIRTUAL TABLE event_search USING fts5(content, tokenize = 'porter unicode61')`}
+}
+
+func (sqliteDialect) searchInsert() string {
+	return `INSERT INTO event_search (rowid, content) VALUES ($1, $2)`
+}
+
+func (sqliteDialect) searchInsertOf() string {
+	return `INSERT INTO event_search (rowid, content) SELECT event_nid, $2 FROM events WHERE event_id = $1`
+}
+
+func (sqliteDialect) searchDelete() string { return `DELETE FROM event_search WHERE rowid = $1` }
+
+// searchMatch: bm25 is smaller for better matches, so the rank is its
+// negation.
+func (sqliteDialect) searchMatch(n string) (from, nid, where, rank string) {
+	return "event_search", "event_search.rowid", "event_search MATCH " + n, "-bm25(event_search)"
+}
+
+// searchQuery makes every term a quoted prefix query, all of which must
+// match.
+func (sqliteDialect) searchQuery(terms []string) string {
+	parts := make([]string, len(terms))
+	for i, t := range terms {
+		parts[i] = `"` + t + `"*`
+	}
+	return strings.Join(parts, " ")
+}

@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+)
+
+// event_search is the full-text index of the text clients search
+// (content.body of messages, content.name and content.topic of the room's
+// name and topic), one entry per event, keyed by event NID. Its shape is
+// the backend's (see dialect.searchSchema); the event path writes it in
+// the event's transaction and a redaction removes the entry.
+
+// IndexEventText adds an event's searchable text to the full-text index.
+// The statement may be queued (see Tx.execLater).
+func (t *Tx) IndexEventText(ctx context.Context, nid int64, text string) error {
+	return t.execLater(ctx, fmt.Sprintf("index text of event %d", nid), t.d.searchInsert(), nid, text)
+}
+
+// IndexEventTextOf is IndexEventText for an event named by its ID, for a
+// batch whose events have no NIDs yet (InsertEventsLater). The statement
+// may be queued (see Tx.execLater).
+func (t *Tx) IndexEventTextOf(ctx context.Context, eventID id.EventID, text string) error {
+	return t.execLater(ctx, fmt.Sprintf("index text of event %s", eventID), t.d.searchInsertOf(), string(eventID), text)
+}
+
+// UnindexEventText removes an event from the full-text index (it was
+// redacted). The statement may be queued (see Tx.execLater).
+func (t *Tx) UnindexEventText(ctx context.Context, nid int64) error {
+	return t.execLater(ctx, fmt.Sprintf("unindex text of event %d", nid), t.d.searchDelete(), nid)
+}
+
+// maxSearchTerms bounds the terms of one query.
+const maxSearchTerms = 16
+
+// SearchTerms splits a search string into lower-case terms of letters and
+// digits, the only characters that reach the backend's query syntax; at
+// most 16 distinct terms.
+func SearchTerms(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}) {
+		if !slices.Contains(out, f) && len(out) < maxSearchTerms {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// SearchQuery selects events by full-text search.
+type SearchQuery struct {
+	// Terms must all match (as prefixes); see SearchTerms.
+	Terms []string
+	// Rooms are the rooms searched; none means no result.
+	Rooms []id.RoomID
+	// Types are the event types searched (m.room.message for
+	// content.body, m.room.name, m.room.topic).
+	Types []string
+	// Recent orders by stream position, newest first; otherwise by rank,
+	// best first.
+	Recent bool
+	// Before, for Recent, returns only events with a smaller stream
+	// position (0: no bound); Offset, by rank, skips that many matches.
+	Before int64
+	Offset int
+	Limit  int
+}
+
+// SearchHit is a matching event and its rank.
+type SearchHit struct {
+	Event
+	Rank float64
+}
+
+// searchTypes are the event types with indexed text; Types must be among
+// them (they are written into the statement).
+var searchTypes = []string{"m.room.message", "m.room.name", "m.room.topic"}
+
+// searchSQL returns the statement of a search (columns are the event's
+// and the rank, or a count) with $1 the full-text query, $2 the bound of
+// Recent and the rooms list last.
+func (r reader) searchSQL(q SearchQuery, count bool) (string, error) {
+	var types []string
+	for _, t := range q.Types {
+		if !slices.Contains(searchTypes, t) {
+			return "", fmt.Errorf("search: type %q has no indexed text", t)
+		}
+		types = append(types, "'"+t+"'")
+	}
+	from, nid, where, rank := r.d.searchMatch("$1")
+	cols := prefixedEventColumns + ", " + rank
+	if count {
+		cols = "COUNT(*)"
+	}
+	query := `SELECT ` + cols + ` FROM ` + from + ` JOIN events ev ON ev.event_nid = ` + nid + `
+		WHERE ` + where + ` AND ev.type IN (` + strings.Join(types, ", ") + `)
+		AND ev.stream_pos IS NOT NULL AND ev.redacted_because IS NULL AND ($2 = 0 OR ev.stream_pos < $2)
+		AND ev.room_id ` + anyList(3)
+	if count {
+		return query, nil
+	}
+	order := ` ORDER BY ` + rank + ` DESC, ev.stream_pos DESC`
+	if q.Recent {
+		order = ` ORDER BY ev.stream_pos DESC`
+	}
+	return query + order + ` LIMIT ` + strconv.Itoa(q.Offset+q.Limit), nil
+}
+
+// SearchEvents returns up to q.Limit timeline events matching q, in its
+// order. The caller filters them by what the user may see.
+func (r reader) SearchEvents(ctx context.Context, q SearchQuery) ([]SearchHit, error) {
+	if len(q.Terms) == 0 || len(q.Rooms) == 0 || len(q.Types) == 0 || q.Limit <= 0 {
+		return nil, nil
+	}
+	query, err := r.searchSQL(q, false)
+	if err != nil {
+		return nil, err
+	}
+	before := q.Before
+	if !q.Recent {
+		before = 0
+	}
+	var out []SearchHit
+	err = queryList(ctx, r, query, []any{r.d.searchQuery(q.Terms), before}, idStrings(q.Rooms),
+		func(scan func(...any) error) error {
+			var h SearchHit
+			var rank float64
+			e, err := scanEvent(func(dest ...any) error { return scan(append(dest, &rank)...) })
+			if err != nil {
+				return err
+			}
+			h.Event, h.Rank = e, rank
+			out = append(out, h)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("search events: %w", err)
+	}
+	// The rooms may have been split over several statements: order the
+	// union, then skip and cut.
+	slices.SortStableFunc(out, func(a, b SearchHit) int {
+		if !q.Recent && a.Rank != b.Rank {
+			if a.Rank > b.Rank {
+				return -1
+			}
+			return 1
+		}
+		return int(b.StreamPos - a.StreamPos)
+	})
+	if q.Offset >= len(out) {
+		return nil, nil
+	}
+	out = out[q.Offset:]
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
+// CountSearch returns how many events match q (its order and bounds
+// aside), before any visibility filter.
+func (r reader) CountSearch(ctx context.Context, q SearchQuery) (int, error) {
+	if len(q.Terms) == 0 || len(q.Rooms) == 0 || len(q.Types) == 0 {
+		return 0, nil
+	}
+	query, err := r.searchSQL(q, true)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	err = queryList(ctx, r, query, []any{r.d.searchQuery(q.Terms), int64(0)}, idStrings(q.Rooms),
+		func(scan func(...any) error) error {
+			var n int
+			if err := scan(&n); err != nil {
+				return err
+			}
+			total += n
+			return nil
+		})
+	if err != nil {
+		return 0, fmt.Errorf("count search results: %w", err)
+	}
+	return total, nil
+}
