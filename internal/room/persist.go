@@ -130,25 +130,25 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				w.batchNIDs[pdu.EventID()] = nid
 				en.pos = inserted[i].StreamPos
 			}
-			// A batch without NIDs holds no relations (nidsNotNeeded).
+			// A batch without NIDs holds no relations (nidsNotNeeded),
+			// and names the events whose text it indexes by ID.
 			if !byID && en.pos > 0 {
 				if rel, ok := relationRecord(pdu, nid, en.pos); ok {
 					if err := tx.AddRelation(ctx, rel); err != nil {
 						return err
 					}
 				}
-			}
-			// Only events that reach the timeline (a stream position,
-			// which a batch without NIDs learns only at its commit) are
-			// searched.
-			if text, ok := searchText(pdu); ok && en.verdict == pducheck.Accept {
-				if byID {
-					err = tx.IndexEventTextOf(ctx, pdu.EventID(), text)
-				} else {
-					err = tx.IndexEventText(ctx, nid, text)
+				if text, ok := searchText(pdu); ok {
+					if err := tx.IndexEventText(ctx, nid, text); err != nil {
+						return err
+					}
 				}
-				if err != nil {
-					return err
+			}
+			if byID && en.verdict == pducheck.Accept {
+				if text, ok := searchText(pdu); ok {
+					if err := tx.IndexEventTextOf(ctx, pdu.EventID(), text); err != nil {
+						return err
+					}
 				}
 			}
 			if en.stateKnown {
