@@ -141,7 +141,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 
 	// The user directory's index follows the stream on a goroutine of its
 	// own consumer.
-	users := userdir.New(userdir.Config{DB: db, Stream: events, Logger: logger})
+	users := userdir.New(userdir.Config{DB: db, Stream: events, ServerName: id.ServerName(cfg.ServerName), Logger: logger})
 	if err := users.Start(ctx); err != nil {
 		return fmt.Errorf("start user directory: %w", err)
 	}
@@ -194,6 +194,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		History: history,
 		Logger:  logger,
 	}
+	// Stops fetching history for joins before the store closes.
+	defer remote.Close()
 	profiles.Remote = remote
 	rels := &relations.Service{DB: db}
 	syncer.SetAggregator(rels)

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/authrules"
@@ -347,7 +348,7 @@ type History interface {
 const JoinBackfill = 20
 
 // joinBackfillTimeout bounds fetching history after a join.
-const joinBackfillTimeout = 10 * time.Second
+const joinBackfillTimeout = 20 * time.Second
 
 // Service joins local users to rooms of other servers and stores the
 // rooms: what the client API's /join calls for a room this server is not
@@ -359,15 +360,60 @@ type Service struct {
 	History History
 	// Logger receives the failures of fetching history; nil discards them.
 	Logger *slog.Logger
+
+	bg background
+}
+
+// background runs the service's work that outlives a request (fetching
+// history after a join); Close ends it and waits for it.
+type background struct {
+	// mu guards the fields below (LOCKS.md: a leaf).
+	mu     sync.Mutex
+	ctx    context.Context
+	cancel context.CancelFunc
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// run starts fn on a goroutine of its own, unless Close was called.
+func (b *background) run(fn func(ctx context.Context)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	if b.ctx == nil {
+		// The root of the background work: it outlives the requests
+		// that start it and ends with Close.
+		b.ctx, b.cancel = context.WithCancel(context.Background())
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		fn(b.ctx)
+	}()
+}
+
+// Close stops fetching history for joins (a fetch in flight is
+// abandoned) and waits until it has stopped.
+func (s *Service) Close() {
+	s.bg.mu.Lock()
+	s.bg.closed = true
+	if s.bg.cancel != nil {
+		s.bg.cancel()
+	}
+	s.bg.mu.Unlock()
+	s.bg.wg.Wait()
 }
 
 // JoinRemote joins user to roomID through servers, and the server that
 // invited the user if one did (see Joiner.Join), and
 // stores the room with its state; the join reaches the user's sync through
-// the event stream. Then it fetches the room's recent history from the
-// server it joined through, so that the user finds the messages from
-// before the join that the room's history visibility lets them see;
-// a failure there leaves the join as it is.
+// the event stream. Then, in the background (the client does not wait
+// for it), it fetches the room's recent history from the server it joined
+// through, so that the user finds the messages from before the join that
+// the room's history visibility lets them see; a failure there leaves
+// the join as it is (/messages asks again when it reaches the start).
 func (s *Service) JoinRemote(ctx context.Context, roomID id.RoomID, user id.UserID, servers []id.ServerName, content map[string]any) error {
 	// A user invited to the room joins through the inviting server too
 	// (the only server a room ID of version 12 gives away).
@@ -386,12 +432,13 @@ func (s *Service) JoinRemote(ctx context.Context, roomID id.RoomID, user id.User
 	}
 	from := slices.Clip(joined.Event.PrevEvents())
 	via := append([]id.ServerName{joined.Server}, servers...)
-	// The client waits for its join: history gets a few seconds.
-	ctx, cancel := context.WithTimeout(ctx, joinBackfillTimeout)
-	defer cancel()
-	if _, err := s.History.Backfill(ctx, roomID, via, from, JoinBackfill); err != nil && s.Logger != nil {
-		s.Logger.Warn("could not fetch history after a join", "room_id", string(roomID), "origin", string(joined.Server), "err", err)
-	}
+	s.bg.run(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, joinBackfillTimeout)
+		defer cancel()
+		if _, err := s.History.Backfill(ctx, roomID, via, from, JoinBackfill); err != nil && s.Logger != nil {
+			s.Logger.Warn("could not fetch history after a join", "room_id", string(roomID), "origin", string(joined.Server), "err", err)
+		}
+	})
 	return nil
 }
 
