@@ -226,4 +226,16 @@ for kind in hafen dendrite; do
 	done
 done
 echo "(p50/p95: send→seen on the other server; reports in $dir/results)"
+
+# median KIND OBJECT KEY prints the median of a field over KIND's runs.
+median() {
+	local round
+	for round in $(seq 1 "$rounds"); do
+		field "$dir/results/$1-$round.json" "$2" "$3"
+	done | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+h=$(median hafen "" delivered_throughput_per_s)
+d=$(median dendrite "" delivered_throughput_per_s)
+echo "median delivered throughput: hafen $h msg/s, dendrite $d msg/s, ratio $(awk -v h="$h" -v d="$d" 'BEGIN { if (d > 0) printf "%.1f", h / d; else print "n/a" }')×"
+echo "median send→seen p50: hafen $(median hafen send_to_sync_latency p50_ms) ms, dendrite $(median dendrite send_to_sync_latency p50_ms) ms"
 exit $status
