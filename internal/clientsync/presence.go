@@ -110,6 +110,30 @@ func (s *Service) SetPresence(user id.UserID, state string, statusMsg *string) {
 	})
 }
 
+// presenceActive records that local users acted (their devices sent
+// events): they were active now, and an unavailable user (idle, or set
+// so) is online again. Users without a presence entry are left alone.
+func (s *Service) presenceActive(users []id.UserID) {
+	if !s.presenceEnabled() || len(users) == 0 {
+		return
+	}
+	for _, u := range users {
+		s.presence.mu.Lock()
+		e := s.presence.users[u]
+		known := e != nil && !e.remote
+		s.presence.mu.Unlock()
+		if !known {
+			continue
+		}
+		s.updatePresence(u, func(e *presenceEntry, now time.Time) {
+			e.lastActive, e.lastSeen = now, now
+			if e.state == PresenceUnavailable {
+				e.state = PresenceOnline
+			}
+		})
+	}
+}
+
 // syncStarted records that a user started a sync with set_presence
 // (online, unavailable or offline; empty means online), and returns the
 // function to call when it ends.
