@@ -67,6 +67,11 @@ func TestIgnoredUsers(t *testing.T) {
 			t.Errorf("m.thread for alice = %+v, want carol's reply only", th)
 		}
 
+		found := must[*mautrix.RespSearch](t, "search")(alice.Search(ctx, &mautrix.ReqSearch{SearchTerm: "speaks", OrderBy: "recent"}))
+		if got := searchIDs(found); !slices.Equal(got, []mid.EventID{carolMsg}) {
+			t.Errorf("search for alice = %v, want only carol's %s", got, carolMsg)
+		}
+
 		initial := e.do("GET", "/_matrix/client/v3/sync", aliceTok, nil)
 		e.expect(initial, http.StatusOK, "")
 		tl, _ := syncRoom(t, initial.body, roomID)["timeline"].(map[string]any)

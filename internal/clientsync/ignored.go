@@ -67,8 +67,8 @@ func (s *Service) ignoredBy(ctx context.Context, user id.UserID) (map[id.UserID]
 	return set, nil
 }
 
-// invitedByIgnored reports whether the user's invite in a room's stripped
-// state was sent by a user they ignore.
+// invitedByIgnored reports whether the user's invite, in the stripped
+// state of the invite, was sent by a user they ignore.
 func (s *Service) invitedByIgnored(ctx context.Context, user id.UserID, stripped []clientevent.StrippedState) (bool, error) {
 	ignored, err := s.ignoredBy(ctx, user)
 	if err != nil || len(ignored) == 0 {
