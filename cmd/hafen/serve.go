@@ -141,7 +141,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 
 	// The user directory's index follows the stream on a goroutine of its
 	// own consumer.
-	users := userdir.New(userdir.Config{DB: db, Stream: events, Logger: logger})
+	users := userdir.New(userdir.Config{DB: db, Stream: events, ServerName: id.ServerName(cfg.ServerName), Logger: logger})
 	if err := users.Start(ctx); err != nil {
 		return fmt.Errorf("start user directory: %w", err)
 	}
@@ -176,7 +176,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}()
 	cs.Sync = syncer
 	syncer.SetE2EE(keys)
-	cs.Keys, cs.KeyBackups, cs.ToDevice = keys, keys, keys
+	cs.Keys, cs.KeyBackups, cs.ToDevice, cs.DehydratedDevices = keys, keys, keys, keys
 	// The account service tells the keys' cache when devices go.
 	accounts := &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
 	cs.Store, cs.ShortTokens, cs.Refresher = accounts, accounts, accounts
@@ -194,6 +194,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		History: history,
 		Logger:  logger,
 	}
+	// Stops fetching history for joins before the store closes.
+	defer remote.Close()
 	profiles.Remote = remote
 	rels := &relations.Service{DB: db}
 	syncer.SetAggregator(rels)
@@ -224,6 +226,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		notifier.AccountDataChanged(user, roomID, typ, content, pos)
 	}}
 	cs.AccountData = ads
+	rels.Ignored = ads.IgnoredUsers
 	rcs := &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded, ServerName: serverName, Federation: sender}
 	cs.Receipts = rcs
 	// Typing goes to sync's memory and, for rooms with users of other

@@ -37,6 +37,9 @@ func (a *roomAPI) upgradeRoom(w http.ResponseWriter, r *http.Request, sess sessi
 		return matrixerr.UnsupportedRoomVersion("this server does not support room version " + truncate(*body.NewVersion, 40))
 	}
 	req := room.UpgradeRequest{RoomID: roomID, User: sess.UserID, Version: v}
+	if a.dir != nil {
+		req.MoveAliases = a.dir.MoveAliases
+	}
 	for _, s := range body.AdditionalCreators {
 		u, err := id.ParseCompliantUserID(s)
 		if err != nil {

@@ -35,7 +35,7 @@ func TestUpgradeRoom(t *testing.T) {
 		carol, _ := e.user("carol")
 		_, eveTok := e.user("eve")
 		old := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{
-			Preset: "public_chat", RoomVersion: "10", Name: "Old room", Topic: "about things",
+			Preset: "public_chat", RoomVersion: "10", Name: "Old room", Topic: "about things", RoomAliasName: "oldroom",
 			CreationContent: map[string]any{"type": "org.example.kind"},
 			InitialState: []*mevent.Event{
 				{Type: mevent.StateEncryption, StateKey: ptr(""), Content: mevent.Content{Raw: map[string]any{"algorithm": "m.megolm.v1.aes-sha2"}}},
@@ -88,6 +88,12 @@ func TestUpgradeRoom(t *testing.T) {
 		}
 		if m := stateContent(t, alice, newRoom, "m.room.member", string(carol.UserID)); m["membership"] != "invite" {
 			t.Errorf("carol's membership of the new room = %v, want invite", m)
+		}
+		if res, err := alice.ResolveAlias(ctx, "#oldroom:hafen.test"); err != nil || res.RoomID != newRoom {
+			t.Errorf("#oldroom resolves to %v (%v), want the new room %s", res, err, newRoom)
+		}
+		if ca := stateContent(t, alice, newRoom, "m.room.canonical_alias", ""); ca["alias"] != "#oldroom:hafen.test" {
+			t.Errorf("new room's canonical alias = %v", ca)
 		}
 		tomb := stateContent(t, alice, old, "m.room.tombstone", "")
 		if tomb["replacement_room"] != string(newRoom) {

@@ -161,11 +161,19 @@ func (a *roomAPI) search(w http.ResponseWriter, r *http.Request, sess session) e
 		for _, s := range filter.NotRooms {
 			sr.NotRooms = append(sr.NotRooms, id.RoomID(s))
 		}
-		sr.Match = func(e store.Event) bool {
-			return filter.MatchEvent(string(e.RoomID), e.Type, string(e.Sender), event.RawContent(e.JSON))
-		}
 	}
 	ctx := r.Context()
+	ignored, err := a.ignoredBy(ctx, sess.UserID)
+	if err != nil {
+		return err
+	}
+	sr.Match = func(e store.Event) bool {
+		// Ignored users' messages are left out, their state events not.
+		if ignored[e.Sender] && e.StateKey == nil {
+			return false
+		}
+		return filter.MatchEvent(string(e.RoomID), e.Type, string(e.Sender), event.RawContent(e.JSON))
+	}
 	res, err := a.searcher.Search(ctx, sr)
 	switch {
 	case errors.Is(err, search.ErrBadToken):

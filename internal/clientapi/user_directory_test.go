@@ -16,7 +16,7 @@ import (
 func withUserDir(t *testing.T, e *roomEnv) (caughtUp func()) {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	dir := userdir.New(userdir.Config{DB: e.db, Stream: e.events, Logger: logger})
+	dir := userdir.New(userdir.Config{DB: e.db, Stream: e.events, ServerName: "hafen.test", Logger: logger})
 	if err := dir.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -82,6 +82,8 @@ type Service struct {
 	// aggregator, when set, adds bundled aggregations to limited
 	// timelines (relations.go).
 	aggregator Aggregator
+	// ignore holds the users each user ignores (ignored.go).
+	ignore ignoreLists
 }
 
 // memberLoad is a load of one user's memberships in progress.

@@ -119,3 +119,29 @@ func (s *Service) Delete(ctx context.Context, alias id.RoomAlias, user id.UserID
 	}
 	return nil
 }
+
+// MoveAliases maps every local alias of a room to another room, in one
+// transaction, keeping their creators (a room upgrade moves them to the
+// replacement room).
+func (s *Service) MoveAliases(ctx context.Context, from, to id.RoomID) error {
+	return s.DB.Write(ctx, func(tx *store.Tx) error {
+		aliases, err := tx.RoomAliases(ctx, from)
+		if err != nil {
+			return fmt.Errorf("aliases of %s: %w", from, err)
+		}
+		for _, alias := range aliases {
+			a, err := tx.RoomAlias(ctx, alias)
+			if err != nil {
+				return fmt.Errorf("load alias %s: %w", alias, err)
+			}
+			if err := tx.DeleteRoomAlias(ctx, alias); err != nil {
+				return fmt.Errorf("move alias %s: %w", alias, err)
+			}
+			a.RoomID = to
+			if err := tx.CreateRoomAlias(ctx, a); err != nil {
+				return fmt.Errorf("move alias %s: %w", alias, err)
+			}
+		}
+		return nil
+	})
+}

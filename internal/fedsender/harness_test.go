@@ -93,6 +93,15 @@ func (p *peer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Path == "/_matrix/federation/v1/version" && r.Method == http.MethodGet {
+		// Authenticated, as Hafen has every federation endpoint.
+		x, err := signing.ParseXMatrix(r.Header.Get("Authorization"))
+		if err == nil {
+			err = signing.VerifyRequest(signing.Request{Method: r.Method, URI: r.RequestURI, Origin: x.Origin, Destination: x.Destination}, x, p.origin.Public())
+		}
+		if err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
 		io.WriteString(w, `{"server":{"name":"peer"}}`)
 		return
 	}
@@ -240,12 +249,14 @@ type home struct {
 	first time.Duration
 	// probe and after are the sender's ProbeInterval (never, unless a
 	// test sets it) and timers (real ones when nil).
-	probe  time.Duration
-	after  func(time.Duration) <-chan time.Time
-	db     *store.DB
-	rooms  *room.Service
-	sender *Sender
-	client *federation.Client
+	probe time.Duration
+	after func(time.Duration) <-chan time.Time
+	// deviceLists, when set, builds the EDUs of device list changes.
+	deviceLists DeviceListEDUs
+	db          *store.DB
+	rooms       *room.Service
+	sender      *Sender
+	client      *federation.Client
 }
 
 func startHome(t testing.TB, dsn string, first time.Duration) *home {
@@ -277,7 +288,7 @@ func (h *home) open(t testing.TB) {
 		Inviter: peerInviter{peerKey}})
 	h.client = federation.New(federation.Config{ServerName: local, Key: h.key, AllowPrivate: true, SkipTLSVerify: true})
 	h.sender, err = New(Config{DB: db, Stream: st, Client: h.client, ServerName: local, From: pos, FirstBackoff: h.first, MaxBackoff: 2 * h.first,
-		ProbeInterval: h.probe, After: h.after})
+		ProbeInterval: h.probe, After: h.after, DeviceLists: h.deviceLists})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,10 @@ type UpgradeRequest struct {
 	// AdditionalCreators are the new room's creators besides User, in
 	// versions with privileged creators (ignored otherwise).
 	AdditionalCreators []id.UserID
+	// MoveAliases, when set, maps the old room's local aliases to the new
+	// room (the directory's); the new room then takes the old room's
+	// m.room.canonical_alias too.
+	MoveAliases func(ctx context.Context, from, to id.RoomID) error
 }
 
 // transferredState are the state events copied into the replacement room,
@@ -44,12 +48,11 @@ const tombstoneBody = "This room has been replaced"
 // its predecessor and copies its type; the transferable state and the
 // power levels are copied (the user's power raised for the copy if
 // needed, and restored after); users invited to the old room are invited
-// to the new one (those of this server); a tombstone pointing to the new
-// room is sent to the old one, whose power levels are then raised so that
-// ordinary members can no longer send or invite. It returns the new
-// room's ID.
-//
-// TODO(#10): local aliases stay with the old room (the spec moves them).
+// to the new one (those of this server); the local aliases move to the
+// new room (r.MoveAliases) with the canonical alias; a tombstone pointing
+// to the new room is sent to the old one, whose power levels are then
+// raised so that ordinary members can no longer send or invite. It
+// returns the new room's ID.
 func (s *Service) Upgrade(ctx context.Context, r UpgradeRequest) (id.RoomID, error) {
 	state, err := s.CurrentState(ctx, r.RoomID)
 	if err != nil {
@@ -103,6 +106,9 @@ func (s *Service) Upgrade(ctx context.Context, r UpgradeRequest) (id.RoomID, err
 		}
 		req.InitialState = append(req.InitialState, StateEvent{Type: typ, Content: content})
 	}
+	if ca := get("m.room.canonical_alias", ""); ca != nil && r.MoveAliases != nil {
+		req.InitialState = append(req.InitialState, StateEvent{Type: "m.room.canonical_alias", Content: ca.Content()})
+	}
 	for _, e := range state {
 		if sk, _ := e.StateKey(); e.Type() == "m.room.member" && authrules.MembershipOf(e) == MembershipInvite &&
 			id.UserID(sk).Domain() == s.serverName && id.UserID(sk) != r.User {
@@ -113,6 +119,11 @@ func (s *Service) Upgrade(ctx context.Context, r UpgradeRequest) (id.RoomID, err
 	newRoom, err := s.CreateRoom(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("create the replacement of %s: %w", r.RoomID, err)
+	}
+	if r.MoveAliases != nil {
+		if err := r.MoveAliases(ctx, r.RoomID, newRoom); err != nil {
+			return "", fmt.Errorf("move the aliases of %s: %w", r.RoomID, err)
+		}
 	}
 	empty := ""
 	if restorePL != nil {

@@ -19,7 +19,8 @@ func (postgresDialect) searchInsert() string {
 }
 
 func (postgresDialect) searchInsertOf() string {
-	return `INSERT INTO event_search (event_nid, vector) SELECT event_nid, to_tsvector('english', $2) FROM events WHERE event_id = $1
+	return `INSERT INTO event_search (event_nid, vector)
+		SELECT event_nid, to_tsvector('english', $2) FROM events WHERE event_id = $1 AND stream_pos IS NOT NULL
 		ON CONFLICT (event_nid) DO NOTHING`
 }
 

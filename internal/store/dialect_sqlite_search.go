@@ -15,7 +15,8 @@ func (sqliteDialect) searchInsert() string {
 }
 
 func (sqliteDialect) searchInsertOf() string {
-	return `INSERT INTO event_search (rowid, content) SELECT event_nid, $2 FROM events WHERE event_id = $1`
+	return `INSERT INTO event_search (rowid, content)
+		SELECT event_nid, $2 FROM events WHERE event_id = $1 AND stream_pos IS NOT NULL`
 }
 
 func (sqliteDialect) searchDelete() string { return `DELETE FROM event_search WHERE rowid = $1` }

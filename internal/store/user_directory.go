@@ -117,3 +117,24 @@ func (r reader) SearchUserDirectory(ctx context.Context, searcher id.UserID, pre
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
+
+// maxMissingDirectoryMembers bounds the members MissingDirectoryMembers
+// returns at once.
+const maxMissingDirectoryMembers = 10000
+
+// MissingDirectoryMembers returns the member events of users joined to
+// the room who have no user directory entry (such as the members of a
+// room joined over federation, whose state arrived without passing
+// through the event stream), at most maxMissingDirectoryMembers.
+func (r reader) MissingDirectoryMembers(ctx context.Context, roomID id.RoomID) ([]Event, error) {
+	evs, err := r.queryEvents(ctx, `
+		SELECT `+prefixedEventColumns+`
+		FROM memberships m JOIN events ev ON ev.event_nid = m.event_nid
+		LEFT JOIN user_directory d ON d.user_id = m.user_id
+		WHERE m.room_id = $1 AND m.membership = 'join' AND d.user_id IS NULL
+		LIMIT `+strconv.Itoa(maxMissingDirectoryMembers), string(roomID))
+	if err != nil {
+		return nil, fmt.Errorf("load members of %s missing from the user directory: %w", roomID, err)
+	}
+	return evs, nil
+}

@@ -39,13 +39,19 @@ const (
 type Config struct {
 	DB     *store.DB
 	Stream *stream.Stream
-	Logger *slog.Logger
+	// ServerName is this server's name: when one of its users joins a
+	// room, the room's members the index lacks (those of a room joined
+	// over federation, whose state did not pass through the stream) are
+	// indexed too.
+	ServerName id.ServerName
+	Logger     *slog.Logger
 }
 
 // Service is the user directory. Start runs its stream consumer; Stop
 // stops it.
 type Service struct {
 	db       *store.DB
+	server   id.ServerName
 	consumer *stream.Consumer
 }
 
@@ -54,7 +60,7 @@ type Service struct {
 // beginning of the stream, so an existing server indexes its history
 // once.
 func New(cfg Config) *Service {
-	s := &Service{db: cfg.DB}
+	s := &Service{db: cfg.DB, server: cfg.ServerName}
 	s.consumer = stream.NewConsumer(stream.ConsumerConfig{
 		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
 		Stage: s.stage, From: 0, Logger: cfg.Logger,
@@ -79,6 +85,9 @@ func (s *Service) stage(ctx context.Context, evs []stream.Event) (func(tx *store
 	var order []id.UserID
 	rooms := map[id.RoomID]bool{}
 	var roomOrder []id.RoomID
+	// joinedHere are the rooms a user of this server joined in the batch.
+	joinedHere := map[id.RoomID]bool{}
+	var joinedOrder []id.RoomID
 	for _, e := range evs {
 		p := e.PDU
 		sk, isState := p.StateKey()
@@ -87,7 +96,7 @@ func (s *Service) stage(ctx context.Context, evs []stream.Event) (func(tx *store
 		}
 		switch p.Type() {
 		case "m.room.member":
-			u, ok := joinEntry(p)
+			u, ok := joinEntry(sk, p.Content())
 			if !ok {
 				continue
 			}
@@ -95,11 +104,32 @@ func (s *Service) stage(ctx context.Context, evs []stream.Event) (func(tx *store
 				order = append(order, u.UserID)
 			}
 			users[u.UserID] = u
+			if s.server != "" && u.UserID.Domain() == s.server && !joinedHere[p.RoomID()] {
+				joinedHere[p.RoomID()] = true
+				joinedOrder = append(joinedOrder, p.RoomID())
+			}
 		case "m.room.join_rules", "m.room.history_visibility":
 			if sk == "" && !rooms[p.RoomID()] {
 				rooms[p.RoomID()] = true
 				roomOrder = append(roomOrder, p.RoomID())
 			}
+		}
+	}
+	for _, roomID := range joinedOrder {
+		missing, err := s.db.MissingDirectoryMembers(ctx, roomID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("user directory: %w", err)
+		}
+		for _, m := range missing {
+			if m.StateKey == nil {
+				continue
+			}
+			u, ok := joinEntry(*m.StateKey, event.RawContent(m.JSON))
+			if _, seen := users[u.UserID]; !ok || seen {
+				continue
+			}
+			order = append(order, u.UserID)
+			users[u.UserID] = u
 		}
 	}
 	if len(users) == 0 && len(rooms) == 0 {
@@ -133,18 +163,18 @@ func (s *Service) stage(ctx context.Context, evs []stream.Event) (func(tx *store
 	return write, nil, nil
 }
 
-// joinEntry reads a join event into a directory entry.
-func joinEntry(p *event.PDU) (store.DirectoryUser, bool) {
+// joinEntry reads the state key and content of a join event into a
+// directory entry.
+func joinEntry(stateKey string, content []byte) (store.DirectoryUser, bool) {
 	var c struct {
 		Membership  string `json:"membership"`
 		DisplayName any    `json:"displayname"`
 		AvatarURL   any    `json:"avatar_url"`
 	}
-	if json.Unmarshal(p.Content(), &c) != nil || c.Membership != "join" {
+	if json.Unmarshal(content, &c) != nil || c.Membership != "join" {
 		return store.DirectoryUser{}, false
 	}
-	sk, _ := p.StateKey()
-	userID, err := id.ParseUserID(sk)
+	userID, err := id.ParseUserID(stateKey)
 	if err != nil {
 		return store.DirectoryUser{}, false
 	}
