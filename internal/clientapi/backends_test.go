@@ -70,6 +70,8 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 		Reports:     &reports.Service{DB: db, ServerName: "hafen.test"},
 		Spaces:      &spaces.Service{ServerName: "hafen.test", DB: db},
 	}
+	s.ShortTokens = s.Store.(*account.Service)
+	s.Refresher = s.Store.(*account.Service)
 	rt := httpapi.NewRouter()
 	s.Routes(rt)
 	h := httpapi.Middleware(logger, rt)
