@@ -183,8 +183,10 @@ func timeJoin(b *testing.B, cli *mautrix.Client, roomID id.RoomID, via id.Server
 // members and 2,000 state events hosted on one Hafen: by a second Hafen
 // (its own process) and, in the same run, by Dendrite v0.13.8 when it is
 // installed, with each joiner's resident memory before and its peak
-// after. Every iteration joins with fresh servers. Run it with
-// -benchtime=1x (or a few x): setting up the room takes a while.
+// after; with HAFEN_BENCH_BASE_BIN, also by that build of hafen, for
+// before/after comparisons. Every iteration joins with fresh servers.
+// Run it with -benchtime=1x (or a few x): setting up the room takes a
+// while.
 func BenchmarkRemoteJoinBigRoom(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "hafen")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -199,11 +201,30 @@ func BenchmarkRemoteJoinBigRoom(b *testing.B) {
 		b.Logf("Dendrite %s is not installed: measuring Hafen only", dendritetest.Version)
 	}
 
+	// HAFEN_BENCH_BASE_BIN names another build of hafen (an older
+	// commit) to join the room too, alternating with this one.
+	baseBin := os.Getenv("HAFEN_BENCH_BASE_BIN")
+	var baseTotal time.Duration
+	var basePeak float64
+	joinWithBase := func(i int) {
+		if baseBin == "" {
+			return
+		}
+		c := startHafenProcess(b, baseBin)
+		cli := register(b, c.base, fmt.Sprintf("base%d", i))
+		baseTotal += timeJoin(b, cli, roomID, a.name)
+		_, peak := procMemory(b, c.cmd.Process.Pid)
+		basePeak += peak
+	}
+
 	var hafenTotal, dendriteTotal time.Duration
 	var hafenPeak, dendritePeak, hafenBefore, dendriteBefore float64
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
+		if i%2 == 0 {
+			joinWithBase(i)
+		}
 		c := startHafenProcess(b, bin)
 		carol := register(b, c.base, fmt.Sprintf("carol%d", i))
 		rss, _ := procMemory(b, c.cmd.Process.Pid)
@@ -223,12 +244,19 @@ func BenchmarkRemoteJoinBigRoom(b *testing.B) {
 			_, peak := procMemory(b, d.Cmd.Process.Pid)
 			dendritePeak += peak
 		}
+		if i%2 == 1 {
+			joinWithBase(i)
+		}
 		b.StartTimer()
 	}
 	n := float64(b.N)
 	b.ReportMetric(float64(hafenTotal.Milliseconds())/n, "hafen-join-ms")
 	b.ReportMetric(hafenBefore/n, "hafen-rss-before-MiB")
 	b.ReportMetric(hafenPeak/n, "hafen-peak-MiB")
+	if baseBin != "" {
+		b.ReportMetric(float64(baseTotal.Milliseconds())/n, "base-join-ms")
+		b.ReportMetric(basePeak/n, "base-peak-MiB")
+	}
 	if withDendrite {
 		b.ReportMetric(float64(dendriteTotal.Milliseconds())/n, "dendrite-join-ms")
 		b.ReportMetric(dendriteBefore/n, "dendrite-rss-before-MiB")

@@ -151,15 +151,23 @@ func sendText(t *testing.T, cli *mautrix.Client, roomID id.RoomID, body string) 
 // name, which it refuses to parse.
 const dendriteRoomVersion = id.RoomVersion("10")
 
-// TestDendriteInterop federates a Hafen server with a real Dendrite on
-// loopback and drives both with the mautrix client SDK: users of each
+// TestDendriteInterop federates a Hafen server, on each backend, with a
+// real Dendrite on loopback and drives both with the mautrix client SDK: users of each
 // join rooms of the other (by ID and by alias), messages go both ways
 // into both servers' syncs, invites go both ways and are accepted, users
 // leave, and profiles and aliases are looked up across the two.
 func TestDendriteInterop(t *testing.T) {
 	dendritetest.Require(t)
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) { dendriteInterop(t, dbArgs(t)) })
+	}
+}
+
+// dendriteInterop is TestDendriteInterop with Hafen on the database
+// dbArgs choose.
+func dendriteInterop(t *testing.T, dbArgs []string) {
 	d := dendritetest.Start(t)
-	h := startFedServer(t)
+	h := startFedServer(t, dbArgs...)
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("HAFEN_TEST_DENDRITE_LOGS") != "" {
 			t.Logf("hafen %s logs:\n%s", h.name, h.logs.String())

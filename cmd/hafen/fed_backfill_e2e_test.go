@@ -46,6 +46,9 @@ type clientEvent struct {
 	Content struct {
 		Body string `json:"body"`
 	} `json:"content"`
+	Unsigned struct {
+		Membership string `json:"membership"`
+	} `json:"unsigned"`
 }
 
 func decodeEvents(t *testing.T, raws []json.RawMessage) []clientEvent {
@@ -109,9 +112,10 @@ func TestBackfillAfterRemoteJoinEndToEnd(t *testing.T) {
 			roomID := createPublicRoom(t, a.base, alice.AccessToken)
 			const n = 30
 			var want []string
+			var newest id.EventID
 			for i := range n {
 				body := fmt.Sprintf("old %d", i)
-				sendMessage(t, a.base, alice.AccessToken, roomID, fmt.Sprintf("old%d", i), body)
+				newest = sendMessage(t, a.base, alice.AccessToken, roomID, fmt.Sprintf("old%d", i), body)
 				want = append(want, body)
 			}
 			csCall(t, a.base, alice.AccessToken, http.MethodPut, "/_matrix/client/v3/rooms/"+url.PathEscape(string(roomID))+"/state/m.room.topic/",
@@ -137,6 +141,11 @@ func TestBackfillAfterRemoteJoinEndToEnd(t *testing.T) {
 				t.Errorf("full sync after the join has messages %v, want none of the history as timeline", got)
 			}
 			_, since = syncBodies(t, b.base, bob.AccessToken, roomID, "")
+			// The join fetches recent history by itself: the newest old
+			// message is there before bob pages back.
+			waitFor(t, "B fetches recent history after the join", func() bool {
+				return csCall(t, b.base, bob.AccessToken, http.MethodGet, roomPath(roomID, "/event/"+url.PathEscape(string(newest))), nil, nil) == 200
+			})
 
 			evs := decodeEvents(t, messagesBack(t, b.base, bob.AccessToken, roomID, 7))
 			got := bodiesOf(evs)
@@ -149,7 +158,16 @@ func TestBackfillAfterRemoteJoinEndToEnd(t *testing.T) {
 			}
 			seen := map[id.EventID]bool{}
 			var types []string
-			for _, e := range evs {
+			for i, e := range evs {
+				// Bob's membership at each event: joined at his join,
+				// not yet in the room at the history before it.
+				want := "leave"
+				if i == 0 {
+					want = "join"
+				}
+				if e.Unsigned.Membership != want {
+					t.Errorf("unsigned.membership of %s %s = %q", e.Type, e.EventID, e.Unsigned.Membership)
+				}
 				if seen[e.EventID] {
 					t.Errorf("event %s paged twice", e.EventID)
 				}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 
@@ -99,6 +100,41 @@ func TestFederationPublicRoomsEndToEnd(t *testing.T) {
 			csCall(t, b.base, bob.AccessToken, http.MethodGet, "/_matrix/client/v3/publicRooms", nil, &own)
 			if len(own.Chunk) != 0 {
 				t.Errorf("B's directory = %+v, want empty", own)
+			}
+		})
+	}
+}
+
+// TestFederationUserDirectoryEndToEnd: a user of B who joins a room of A
+// finds its members in B's user directory, though their joins reached B
+// as the room's state (send_join), not through B's event stream.
+func TestFederationUserDirectoryEndToEnd(t *testing.T) {
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			a := startFedServer(t, dbArgs(t)...)
+			b := startFedServer(t, dbArgs(t)...)
+			alice := register(t, a.base, "alice")
+			bob := register(t, b.base, "bob")
+			csCall(t, a.base, alice.AccessToken, http.MethodPut, "/_matrix/client/v3/profile/"+url.PathEscape(alice.UserID.String())+"/displayname",
+				map[string]any{"displayname": "Alice Faraway"}, &struct{}{})
+			roomID := createPublicRoom(t, a.base, alice.AccessToken)
+			csCall(t, b.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(string(roomID))+"?via="+url.QueryEscape(string(a.name)), struct{}{}, &struct{}{})
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				var res struct {
+					Results []struct {
+						UserID      string `json:"user_id"`
+						DisplayName string `json:"display_name"`
+					} `json:"results"`
+				}
+				csCall(t, b.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/user_directory/search", map[string]any{"search_term": "faraway"}, &res)
+				if len(res.Results) == 1 && res.Results[0].UserID == alice.UserID.String() && res.Results[0].DisplayName == "Alice Faraway" {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("B's user directory never found alice: %+v", res.Results)
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
 		})
 	}

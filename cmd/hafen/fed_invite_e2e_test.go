@@ -176,6 +176,25 @@ func TestRemoteInvitesEndToEnd(t *testing.T) {
 			if _, err := bob.LeaveRoom(ctx, "!nosuchroom:"+mid.RoomID(a.name)); err == nil {
 				t.Errorf("leaving a room bob was never invited to succeeded")
 			}
+
+			// An invite revoked before bob rejects it: A refuses the leave
+			// (bob is no longer invited there), so B rejects it locally
+			// and bob is not stuck with it.
+			revoked, err := alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Revoked", Invite: []mid.UserID{bob.UserID}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bw.waitInvite(t, revoked.RoomID)
+			if _, err := alice.KickUser(ctx, revoked.RoomID, &mautrix.ReqKickUser{UserID: bob.UserID}); err != nil {
+				t.Fatalf("alice revokes the invite: %v", err)
+			}
+			if _, err := bob.LeaveRoom(ctx, revoked.RoomID); err != nil {
+				t.Fatalf("bob rejects a revoked invite: %v", err)
+			}
+			bw.waitLeave(t, revoked.RoomID)
+			if _, err := bob.LeaveRoom(ctx, revoked.RoomID); err == nil {
+				t.Errorf("rejecting the same invite twice succeeded")
+			}
 		})
 	}
 }

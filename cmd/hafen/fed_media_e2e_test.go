@@ -10,6 +10,9 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -59,7 +62,8 @@ func TestRemoteMediaEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			a := startFedServer(t, dbArgs(t)...)
-			b := startFedServer(t, dbArgs(t)...)
+			bArgs := dbArgs(t)
+			b := startFedServer(t, bArgs...)
 			ctx := context.Background()
 			alice := register(t, a.base, "alice")
 			bob := register(t, b.base, "bob")
@@ -162,6 +166,31 @@ func TestRemoteMediaEndToEnd(t *testing.T) {
 			if st, _, _ := rawGet(t, b.base, bob.AccessToken, "/_matrix/client/v1/media/download/"+string(a.name)+"/nosuchmedia"); st != 404 {
 				t.Fatalf("unknown remote media = %d, want 404", st)
 			}
+
+			// The operator's view of B, and a purge of its remote media.
+			cli := append([]string{"--data-dir", b.dataDir, "--server-name", string(b.name)}, bArgs...)
+			var out bytes.Buffer
+			if err := run(ctx, append([]string{"media", "stats"}, cli...), noEnv, nil, &out, io.Discard); err != nil {
+				t.Fatalf("media stats: %v", err)
+			}
+			if !regexp.MustCompile(`(?m)^remote media\s+\S+ \S+\s+1$`).MatchString(out.String()) ||
+				!regexp.MustCompile(`(?m)^local media\s+0 B\s+0$`).MatchString(out.String()) ||
+				!regexp.MustCompile(`(?m)^disk usage\s+\S+ \S+\s+\d+ files`).MatchString(out.String()) {
+				t.Fatalf("media stats =\n%s", out.String())
+			}
+			out.Reset()
+			if err := run(ctx, append([]string{"media", "purge-remote"}, cli...), noEnv, nil, &out, io.Discard); err == nil {
+				t.Fatal("purge-remote without --older-than succeeded")
+			}
+			if err := run(ctx, append([]string{"media", "purge-remote", "--older-than", "0d"}, cli...), noEnv, nil, &out, io.Discard); err != nil {
+				t.Fatalf("media purge-remote: %v", err)
+			}
+			if !strings.Contains(out.String(), "purged 1 remote media") || !strings.Contains(out.String(), "janitor") {
+				t.Fatalf("purge-remote said %q", out.String())
+			}
+			if st, _, _ := rawGet(t, b.base, "", legacy+"?allow_remote=false"); st != 404 {
+				t.Fatalf("legacy download with allow_remote=false after the purge = %d, want 404", st)
+			}
 		})
 	}
 }
@@ -194,5 +223,26 @@ func readParts(t *testing.T, resp *http.Response) []part {
 		}
 		b, _ := io.ReadAll(p)
 		out = append(out, part{p.Header.Get("Content-Type"), p.Header.Get("Content-Disposition"), string(b)})
+	}
+}
+
+// TestURLPreviewConfigEndToEnd: previews are off by default (404
+// M_UNRECOGNIZED); switched on, a served server refuses pages on loopback
+// and denied host names with 403 M_FORBIDDEN (the private-address check
+// cannot be switched off in a real server).
+func TestURLPreviewConfigEndToEnd(t *testing.T) {
+	page := "http://127.0.0.1:1/page"
+	off, _, _ := startServe(t, filepath.Join(t.TempDir(), "data"), "--open-registration", "--rate-limit=false")
+	tok := register(t, off, "alice").AccessToken
+	if st, _, body := rawGet(t, off, tok, "/_matrix/client/v1/media/preview_url?url="+url.QueryEscape(page)); st != 404 || !strings.Contains(string(body), "M_UNRECOGNIZED") {
+		t.Fatalf("preview with previews off = %d %s", st, body)
+	}
+	on, _, logs := startServe(t, filepath.Join(t.TempDir(), "data"), "--open-registration", "--rate-limit=false",
+		"--media-url-preview-enabled", "--media-url-preview-deny-hosts", "*.corp.example,intranet.example")
+	tok = register(t, on, "alice").AccessToken
+	for _, u := range []string{page, "http://[::1]:1/", "http://intranet.example/", "https://wiki.corp.example/page"} {
+		if st, _, body := rawGet(t, on, tok, "/_matrix/client/v1/media/preview_url?url="+url.QueryEscape(u)); st != 403 || !strings.Contains(string(body), "M_FORBIDDEN") {
+			t.Errorf("preview of %s = %d %s, want 403 M_FORBIDDEN\n%s", u, st, body, logs)
+		}
 	}
 }

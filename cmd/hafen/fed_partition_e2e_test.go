@@ -62,6 +62,17 @@ func TestPartitionEndToEnd(t *testing.T) {
 			setUserPower(t, a.base, alice.AccessToken, roomID, id.UserID(bob.UserID), 100)
 			sendMessage(t, a.base, alice.AccessToken, roomID, "before", "before the cut")
 			waitTimelineBody(t, b.base, bob.AccessToken, roomID, "before the cut")
+			// Both sides know every member before the cut.
+			for _, who := range []struct {
+				srv   *fedServer
+				token string
+				user  string
+			}{{a, alice.AccessToken, string(bob.UserID)}, {a, alice.AccessToken, string(dave.UserID)}, {b, bob.AccessToken, string(carol.UserID)}} {
+				waitFor(t, who.user+" is joined on "+string(who.srv.name), func() bool {
+					m, st := stateContent(t, who.srv.base, who.token, roomID, "m.room.member", who.user)
+					return st == 200 && m["membership"] == "join"
+				})
+			}
 			waitFor(t, "B sees bob's power", func() bool {
 				pl, _ := stateContent(t, b.base, bob.AccessToken, roomID, "m.room.power_levels", "")
 				users, _ := pl["users"].(map[string]any)

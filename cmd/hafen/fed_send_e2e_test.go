@@ -42,7 +42,7 @@ func timelineOf(t *testing.T, base, token string, roomID id.RoomID) map[id.Event
 }
 
 // createRoom creates a public room as the user and returns its ID.
-func createPublicRoom(t *testing.T, base, token string) id.RoomID {
+func createPublicRoom(t testing.TB, base, token string) id.RoomID {
 	t.Helper()
 	var resp struct {
 		RoomID id.RoomID `json:"room_id"`

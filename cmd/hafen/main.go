@@ -56,6 +56,8 @@ const usage = `usage:
   hafen user reset-password <user> [--password PASSWORD] [flags]
   hafen user list [flags]
   hafen federation status [flags]
+  hafen media stats [flags]
+  hafen media purge-remote --older-than 30d [flags]
   hafen key rotate [flags]
   hafen version
 Run "hafen serve --help" for the configuration flags, "hafen user --help"
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return userCommand(ctx, args[1], args[2:], lookupEnv, stdin, stdout, stderr)
 	case "federation":
 		return federationCommand(ctx, args[1:], lookupEnv, stdout, stderr)
+	case "media":
+		return mediaCommand(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "key":
 		if len(args) < 2 {
 			fmt.Fprintln(stderr, keyUsage)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/signing"
 	"github.com/hafenchat/hafen/internal/directory"
 	"github.com/hafenchat/hafen/internal/e2ee"
+	"github.com/hafenchat/hafen/internal/federation"
 	"github.com/hafenchat/hafen/internal/fedevents"
 	"github.com/hafenchat/hafen/internal/fedfetch"
 	"github.com/hafenchat/hafen/internal/fedjoin"
@@ -33,6 +35,7 @@ import (
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/media"
 	"github.com/hafenchat/hafen/internal/profile"
+	"github.com/hafenchat/hafen/internal/push"
 	"github.com/hafenchat/hafen/internal/receipts"
 	"github.com/hafenchat/hafen/internal/relations"
 	"github.com/hafenchat/hafen/internal/reports"
@@ -41,6 +44,7 @@ import (
 	"github.com/hafenchat/hafen/internal/spaces"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
+	"github.com/hafenchat/hafen/internal/userdir"
 )
 
 // shutdownTimeout bounds how long in-flight requests may take to finish.
@@ -110,7 +114,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		return err
 	}
 	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos,
-		AccountDataPos: adPos, ReceiptPos: rcPos})
+		AccountDataPos: adPos, ReceiptPos: rcPos, Presence: presenceConfig(cfg)})
 	if err := syncer.Start(ctx); err != nil {
 		return fmt.Errorf("start sync: %w", err)
 	}
@@ -135,12 +139,29 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	fed.api.Contacted = sender.Contacted
 	keys.Federation = sender
 
+	// The user directory's index follows the stream on a goroutine of its
+	// own consumer.
+	users := userdir.New(userdir.Config{DB: db, Stream: events, ServerName: id.ServerName(cfg.ServerName), Logger: logger})
+	if err := users.Start(ctx); err != nil {
+		return fmt.Errorf("start user directory: %w", err)
+	}
+	defer users.Stop()
+
 	cs := newClientServer(cfg, db)
+	cs.UserDirectory = users
 	// Other servers' media is fetched over federation and cached; this
 	// server's is served to them.
 	cs.Media.Remote = media.FederationFetcher{Client: fed.client}
 	cs.Media.Logger = logger
 	fed.api.Media = cs.Media
+	// With the legacy endpoints off, media stored before they were first
+	// switched off stays available to them (the spec's freeze).
+	if cs.LegacyFrozenSince, err = cs.Media.FreezeLegacy(ctx, !cfg.Media.LegacyUnauthenticated); err != nil {
+		return err
+	}
+	if cfg.Media.URLPreview.Enabled {
+		cs.Previews = newPreviewer(cfg.Media.URLPreview, cs.Media)
+	}
 	// The media janitor removes expired reservations and files without a
 	// row, hourly, until shutdown.
 	janitorCtx, stopJanitor := context.WithCancel(ctx)
@@ -157,7 +178,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	syncer.SetE2EE(keys)
 	cs.Keys, cs.KeyBackups, cs.ToDevice = keys, keys, keys
 	// The account service tells the keys' cache when devices go.
-	cs.Store = &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
+	accounts := &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
+	cs.Store, cs.ShortTokens, cs.Refresher = accounts, accounts, accounts
 	serverName := id.ServerName(cfg.ServerName)
 	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms, Remote: fed.client}
 	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
@@ -172,6 +194,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		History: history,
 		Logger:  logger,
 	}
+	// Stops fetching history for joins before the store closes.
+	defer remote.Close()
 	profiles.Remote = remote
 	rels := &relations.Service{DB: db}
 	syncer.SetAggregator(rels)
@@ -189,20 +213,41 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Spaces = spaceTrees
 	cs.Reports = &reports.Service{DB: db, ServerName: serverName}
 	cs.Filters = &filter.Service{DB: db}
-	ads := &accountdata.Service{DB: db, Changed: syncer.AccountDataChanged}
+	// The push consumer finds each local user's notifications on a
+	// goroutine of its own.
+	notifier := push.NewNotifier(push.NotifierConfig{DB: db, Stream: events, Rooms: rooms, ServerName: serverName, From: pos, Logger: logger})
+	if err := notifier.Start(ctx); err != nil {
+		return fmt.Errorf("start push notifier: %w", err)
+	}
+	defer notifier.Stop()
+	cs.Push = &push.Service{DB: db}
+	ads := &accountdata.Service{DB: db, Changed: func(user id.UserID, roomID id.RoomID, typ string, content json.RawMessage, pos int64) {
+		syncer.AccountDataChanged(user, roomID, typ, content, pos)
+		notifier.AccountDataChanged(user, roomID, typ, content, pos)
+	}}
 	cs.AccountData = ads
+	rels.Ignored = ads.IgnoredUsers
 	rcs := &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded, ServerName: serverName, Federation: sender}
 	cs.Receipts = rcs
 	// Typing goes to sync's memory and, for rooms with users of other
 	// servers, to those servers.
 	cs.Typing = &fedsender.Typing{Local: syncer, Sender: sender}
+	cs.Presence = syncer
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)
 	fedRouter := httpapi.NewRouter()
 	fedRouter.Handle("GET /.well-known/matrix/server", clientRouter)
+	edus := fedevents.EDUs{Typing: syncer, Receipts: rcs, Devices: keys}
+	if cfg.Presence == "on" {
+		// Presence crosses servers: local changes go to the servers
+		// sharing a room, other servers' updates come into sync.
+		syncer.FederatePresence(func(p clientsync.Presence) { sender.QueuePresence(presenceUpdate(p)) })
+		edus.Presence = syncer.RemotePresence
+	}
 	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, States: history, Logger: logger,
-		EDUs: fedevents.EDUs{Typing: syncer, Receipts: rcs, Devices: keys}}
+		EDUs: edus}
 	fed.api.Profiles, fed.api.Directory, fed.api.E2EE, fed.api.Spaces = profiles, dir, keys, spaceTrees
+	fed.api.OpenID = accounts
 	fed.api.Routes(fedRouter)
 
 	trusted, err := cfg.TrustedProxyPrefixes()
@@ -284,14 +329,19 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 			RequireToken: cfg.Registration.RequireToken,
 			SharedSecret: string(cfg.Registration.SharedSecret),
 		},
-		PublicBaseURL:   cfg.PublicBaseURL,
-		WellKnownServer: cfg.WellKnownServer,
+		PublicBaseURL: cfg.PublicBaseURL,
+		// Off at 0; config.Load checked the range.
+		LoginTokenLifetime:  time.Duration(cfg.LoginTokenSeconds) * time.Second,
+		AccessTokenLifetime: time.Duration(cfg.AccessTokenLifetimeSeconds) * time.Second,
+		WellKnownServer:     cfg.WellKnownServer,
 		Media: &media.Service{
 			ServerName:     id.ServerName(cfg.ServerName),
 			DB:             db,
 			Files:          media.DirFiles{Root: cfg.MediaDir()},
 			MaxUploadSize:  int64(cfg.Media.MaxUploadSize),
 			MaxImagePixels: int64(cfg.Media.MaxImagePixels),
+			MaxRemoteSize:  int64(cfg.Media.MaxRemoteSize),
+			Quota:          int64(cfg.Media.UserQuota),
 		},
 		LegacyMedia: cfg.Media.LegacyUnauthenticated,
 	}
@@ -317,6 +367,25 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 		})
 	}
 	return s
+}
+
+// newPreviewer builds the URL previewer: its client never connects to
+// non-public addresses or the configured deny lists (validated by
+// config.Load).
+func newPreviewer(c config.URLPreview, m *media.Service) *media.Previewer {
+	deny, _ := c.DenyPrefixes()
+	client := federation.NewGuardedHTTPClient(federation.GuardConfig{
+		Deny: deny,
+		DenyHost: func(host string) error {
+			if c.HostDenied(host) {
+				return federation.ErrDeniedHost
+			}
+			return nil
+		},
+		Timeout:      media.DefaultPreviewTimeout,
+		MaxRedirects: 5,
+	})
+	return &media.Previewer{Media: m, Client: client}
 }
 
 // openStore opens the configured database.
@@ -415,4 +484,20 @@ func hostOf(serverName string) string {
 		return h
 	}
 	return strings.Trim(serverName, "[]")
+}
+
+// presenceConfig turns the presence settings into sync's presence
+// configuration.
+func presenceConfig(cfg config.Config) clientsync.PresenceConfig {
+	return clientsync.PresenceConfig{
+		Enabled:        cfg.Presence != "off",
+		IdleTimeout:    time.Duration(cfg.PresenceIdleSeconds) * time.Second,
+		OfflineTimeout: time.Duration(cfg.PresenceOfflineSeconds) * time.Second,
+	}
+}
+
+// presenceUpdate turns sync's presence into the federation sender's.
+func presenceUpdate(p clientsync.Presence) fedsender.PresenceUpdate {
+	return fedsender.PresenceUpdate{UserID: p.UserID, Presence: p.State, StatusMsg: p.StatusMsg,
+		LastActiveAgo: p.LastActiveAgo, CurrentlyActive: p.CurrentlyActive}
 }

@@ -247,6 +247,9 @@ func (s *Service) CreateAccessToken(ctx context.Context, token string, userID id
 		if err := tx.DeleteDeviceAccessTokens(ctx, userID, deviceID); err != nil {
 			return err
 		}
+		if err := tx.DeleteDeviceRefreshTokens(ctx, userID, deviceID); err != nil {
+			return err
+		}
 		return tx.AddAccessToken(ctx, token, userID, deviceID, s.nowMS())
 	}))
 }
@@ -262,7 +265,21 @@ func (s *Service) AccessTokenOwner(ctx context.Context, token string) (id.UserID
 	if err != nil {
 		return "", "", mapErr(err)
 	}
-	s.tokens.put(token, t.UserID, t.DeviceID, now, gen)
+	var expires time.Time
+	if t.ExpiresTS > 0 {
+		expires = time.UnixMilli(t.ExpiresTS)
+		if !now.Before(expires) {
+			return "", "", ErrTokenExpired
+		}
+	}
+	if t.RevokesRefresh {
+		// The first use of a refreshed access token revokes the refresh
+		// token it replaced (spec v1.3 § Refreshing access tokens).
+		if err := s.DB.Write(ctx, func(tx *store.Tx) error { return tx.AccessTokenFirstUsed(ctx, token) }); err != nil {
+			return "", "", fmt.Errorf("first use of a refreshed access token: %w", err)
+		}
+	}
+	s.tokens.put(token, t.UserID, t.DeviceID, now, gen, expires)
 	return t.UserID, t.DeviceID, nil
 }
 

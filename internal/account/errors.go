@@ -8,4 +8,7 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrUserExists: the user ID is taken.
 	ErrUserExists = errors.New("user exists")
+	// ErrTokenExpired: the access token has expired; its refresh token
+	// (if the client kept it) renews it.
+	ErrTokenExpired = errors.New("access token expired")
 )

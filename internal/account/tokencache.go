@@ -56,7 +56,9 @@ func (c *tokenCache) get(token string, now time.Time) (tokenEntry, bool) {
 	return e, true
 }
 
-func (c *tokenCache) put(token string, userID id.UserID, deviceID id.DeviceID, now time.Time, gen uint64) {
+// put caches a token until tokenTTL from now, or until the token itself
+// expires when that is sooner (tokenExpires; zero for never).
+func (c *tokenCache) put(token string, userID id.UserID, deviceID id.DeviceID, now time.Time, gen uint64, tokenExpires time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
@@ -65,7 +67,12 @@ func (c *tokenCache) put(token string, userID id.UserID, deviceID id.DeviceID, n
 	if c.entries == nil || len(c.entries) >= maxCachedTokens {
 		c.entries = map[[32]byte]tokenEntry{}
 	}
-	c.entries[sha256.Sum256([]byte(token))] = tokenEntry{userID: userID, deviceID: deviceID, expires: now.Add(tokenTTL)}
+	expires := now.Add(tokenTTL)
+	if !tokenExpires.IsZero() && tokenExpires.Before(expires) {
+		// An entry is valid until, not at, its expiry (get uses After).
+		expires = tokenExpires.Add(-time.Millisecond)
+	}
+	c.entries[sha256.Sum256([]byte(token))] = tokenEntry{userID: userID, deviceID: deviceID, expires: expires}
 }
 
 // forgetUser drops every cached token of a user. Called whenever tokens of

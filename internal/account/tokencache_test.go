@@ -80,11 +80,11 @@ func TestTokenCacheSkipsAnswersRacingARevocation(t *testing.T) {
 	var c tokenCache
 	gen := c.generation()
 	c.forgetUser("@alice:hafen.test") // a revocation while the lookup ran
-	c.put("tok", "@alice:hafen.test", "D", testNow, gen)
+	c.put("tok", "@alice:hafen.test", "D", testNow, gen, time.Time{})
 	if _, ok := c.get("tok", testNow); ok {
 		t.Error("an answer read before a revocation was cached")
 	}
-	c.put("tok", "@alice:hafen.test", "D", testNow, c.generation())
+	c.put("tok", "@alice:hafen.test", "D", testNow, c.generation(), time.Time{})
 	if _, ok := c.get("tok", testNow); !ok {
 		t.Error("a current answer was not cached")
 	}

@@ -34,6 +34,9 @@ type AccountData interface {
 	DeleteTag(ctx context.Context, user id.UserID, roomID id.RoomID, tag string) error
 	// PushRules returns the user's push rules.
 	PushRules(ctx context.Context, user id.UserID) (pushrules.Ruleset, error)
+	// IgnoredUsers returns the users the user ignores
+	// (m.ignored_user_list).
+	IgnoredUsers(ctx context.Context, user id.UserID) (map[id.UserID]bool, error)
 	// EditPushRules applies edit to the user's push rules and stores them.
 	EditPushRules(ctx context.Context, user id.UserID, edit func(*pushrules.Ruleset) error) error
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
@@ -113,6 +115,10 @@ func (s *Server) authenticate(r *http.Request) (session, error) {
 	userID, deviceID, err := s.Store.AccessTokenOwner(r.Context(), string(tok))
 	if isNotFound(err) {
 		return session{}, matrixerr.UnknownToken("unknown access token", false)
+	}
+	if errors.Is(err, account.ErrTokenExpired) {
+		// soft_logout: the client refreshes the token and carries on.
+		return session{}, matrixerr.UnknownToken("the access token has expired", true)
 	}
 	if err != nil {
 		return session{}, fmt.Errorf("look up access token: %w", err)

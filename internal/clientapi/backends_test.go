@@ -58,7 +58,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Store:     db,
 			Directory: &directory.Service{ServerName: "hafen.test", DB: db, Rooms: svc},
 			Profiles:  &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger},
-			Relations: &relations.Service{DB: db},
+			Relations: &relations.Service{DB: db, Ignored: ads.IgnoredUsers},
 			Search:    &search.Service{DB: db},
 		},
 		Filters:     &filter.Service{DB: db},
@@ -70,6 +70,8 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 		Reports:     &reports.Service{DB: db, ServerName: "hafen.test"},
 		Spaces:      &spaces.Service{ServerName: "hafen.test", DB: db},
 	}
+	s.ShortTokens = s.Store.(*account.Service)
+	s.Refresher = s.Store.(*account.Service)
 	rt := httpapi.NewRouter()
 	s.Routes(rt)
 	h := httpapi.Middleware(logger, rt)

@@ -39,7 +39,7 @@ func (s *Server) getCapabilities(w http.ResponseWriter, r *http.Request, _ sessi
 			"m.set_avatar_url":  enabled(false),
 			"m.profile_fields":  enabled(false),
 			"m.3pid_changes":    enabled(false),
-			"m.get_login_token": enabled(false),
+			"m.get_login_token": enabled(s.loginTokensEnabled()),
 		},
 	})
 }

@@ -32,19 +32,21 @@ type loginRequest struct {
 //
 // GET /_matrix/client/v3/login
 func (s *Server) getLoginFlows(w http.ResponseWriter, r *http.Request) error {
-	return httpapi.OK(w, map[string]any{
-		"flows": []map[string]string{{"type": stagePassword}},
-	})
+	flows := []map[string]any{{"type": stagePassword}}
+	if s.loginTokensEnabled() {
+		flows = append(flows, map[string]any{"type": stageToken, "get_login_token": true})
+	}
+	return httpapi.OK(w, map[string]any{"flows": flows})
 }
 
-// login exchanges a password for an access token.
+// login exchanges a password or a login token for an access token.
 //
 // POST /_matrix/client/v3/login
 //
-// Only m.login.password with an m.id.user identifier (or the deprecated
-// "user" field) is supported. Refresh tokens are not offered: access tokens
-// do not expire, which the spec allows for clients that ask for refresh
-// tokens too.
+// m.login.password with an m.id.user identifier (or the deprecated "user"
+// field) and m.login.token are supported. A client that asks for a
+// refresh token gets one only while access_token_lifetime_seconds is set;
+// otherwise its access token does not expire, which the spec allows.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Limiter.Check(ActionLogin, httpapi.ClientIP(r)); err != nil {
 		return err
@@ -55,6 +57,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch req.Type {
 	case stagePassword:
+	case stageToken:
+		deviceID, err := optionalDeviceID(req.DeviceID)
+		if err != nil {
+			return err
+		}
+		userID, err := s.loginWithToken(r, req.Token)
+		if err != nil {
+			return err
+		}
+		return s.completeLogin(w, r, userID, deviceID, req.InitialDeviceDisplayName, req.RefreshToken)
 	case "":
 		return matrixerr.MissingParam("type")
 	case "m.login.application_service":
@@ -113,20 +125,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return matrixerr.UserDeactivated("the account is deactivated")
 	}
 
-	// Reusing a device ID keeps the device and replaces its token, as the
+	return s.completeLogin(w, r, userID, deviceID, req.InitialDeviceDisplayName, req.RefreshToken)
+}
+
+// completeLogin gives the user's device an access token and answers the
+// login.
+func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, userID id.UserID, deviceID id.DeviceID, displayName string, wantRefresh bool) error {
+	// Reusing a device ID keeps the device and replaces its tokens, as the
 	// spec requires ("the server will invalidate any access and refresh
 	// tokens previously assigned to that device").
-	tok, dev, err := s.issueToken(r.Context(), userID, deviceID, req.InitialDeviceDisplayName)
-	if err != nil {
+	resp := loginResponse{UserID: userID, HomeServer: s.ServerName}
+	if err := s.issueLogin(r.Context(), &resp, userID, deviceID, displayName, wantRefresh); err != nil {
 		return err
 	}
-	httpapi.Logger(r).Info("user logged in", "user_id", userID, "device_id", dev)
-	resp := loginResponse{
-		UserID:      userID,
-		AccessToken: string(tok),
-		DeviceID:    dev,
-		HomeServer:  s.ServerName,
-	}
+	httpapi.Logger(r).Info("user logged in", "user_id", userID, "device_id", resp.DeviceID)
 	if s.PublicBaseURL != "" {
 		resp.WellKnown = map[string]any{"m.homeserver": map[string]string{"base_url": s.baseURL(r)}}
 	}

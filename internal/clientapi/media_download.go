@@ -5,6 +5,7 @@
 package clientapi
 
 import (
+	"errors"
 	"mime"
 	"net/http"
 	"strconv"
@@ -159,12 +160,24 @@ func (s *Server) serveThumbnail(w http.ResponseWriter, r *http.Request) error {
 }
 
 // legacyMedia serves a legacy unauthenticated endpoint while the operator
-// allows them, and answers 404 M_NOT_FOUND once they are switched off, as
-// the spec asks of servers that froze them.
+// allows them. Once they are switched off they are frozen, as the spec
+// allows: media stored here before the switch (LegacyFrozenSince) is still
+// served, media stored after it answers 404 M_NOT_FOUND, and so does
+// everything when no freeze time is known.
 func (s *Server) legacyMedia(h httpapi.HandlerFunc) httpapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if !s.LegacyMedia {
-			return matrixerr.NotFound("unauthenticated media is disabled on this server; use /_matrix/client/v1/media")
+		if s.LegacyMedia {
+			return h(w, r)
+		}
+		frozen := errors.New("unauthenticated media is frozen on this server; use /_matrix/client/v1/media")
+		if s.LegacyFrozenSince.IsZero() {
+			return matrixerr.Wrap(matrixerr.KindNotFound, frozen, frozen.Error())
+		}
+		// Only what is stored here counts: a fetch of remote media now
+		// would store it after the freeze.
+		m, err := s.Media.Lookup(r.Context(), id.ServerName(r.PathValue("serverName")), r.PathValue("mediaId"), 0, false)
+		if err != nil || m.CreatedTS >= s.LegacyFrozenSince.UnixMilli() {
+			return matrixerr.Wrap(matrixerr.KindNotFound, frozen, frozen.Error())
 		}
 		return h(w, r)
 	}

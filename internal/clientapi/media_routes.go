@@ -23,6 +23,16 @@ func (s *Server) mediaRoutes(rt *httpapi.Router) {
 	rt.Handle("GET "+v3+"/download/{serverName}/{mediaId}/{fileName}", withMediaHeaders(s.legacyMedia(s.getContentOverrideName)))
 	rt.Handle("GET "+v3+"/thumbnail/{serverName}/{mediaId}", withMediaHeaders(s.legacyMedia(s.getContentThumbnail)))
 
+	if s.Previews != nil {
+		// Previews fetch pages and store their image: they count as
+		// uploads.
+		rt.Handle("GET "+v1+"/preview_url", withMediaHeaders(s.authed(s.limited(ActionUpload, s.getURLPreviewAuthed))))
+		rt.Handle("GET "+v3+"/preview_url", withMediaHeaders(s.authed(s.limited(ActionUpload, s.getURLPreview))))
+	}
+	rt.Handle("POST /_synapse/admin/v1/media/quarantine/{serverName}/{mediaId}", s.adminMedia(s.quarantineMedia))
+	rt.Handle("POST /_synapse/admin/v1/media/unquarantine/{serverName}/{mediaId}", s.adminMedia(s.unquarantineMedia))
+	rt.Handle("DELETE /_synapse/admin/v1/media/{serverName}/{mediaId}", s.adminMedia(s.deleteMedia))
+
 	// Old bots and bridges still upload and download on the r0 paths;
 	// uploading to a reserved media ID came after r0.
 	rt.Alias(v3+"/", "/_matrix/media/r0/", func(pattern string) bool { return pattern == "PUT "+v3+"/upload/{serverName}/{mediaId}" })

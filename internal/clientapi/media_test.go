@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"image"
 	"image/color"
@@ -207,6 +208,48 @@ func TestMediaLegacySwitchOff(t *testing.T) {
 		wantStatus(t, e.send("GET", "/_matrix/media/r0/download/hafen.test/"+mid, "", nil, nil), 404, "M_NOT_FOUND")
 		wantStatus(t, e.send("GET", "/_matrix/media/v3/thumbnail/hafen.test/"+mid+"?width=32&height=32", "", nil, nil), 404, "M_NOT_FOUND")
 		wantStatus(t, e.send("GET", "/_matrix/client/v1/media/download/hafen.test/"+mid, tok, nil, nil), 200, "")
+	})
+}
+
+// TestMediaLegacyFrozen: once the legacy endpoints are switched off, media
+// stored before the freeze is still served by them, media stored after it
+// only by the authenticated endpoints; the freeze time survives restarts
+// (the first one is kept) and switching the endpoints on forgets it.
+func TestMediaLegacyFrozen(t *testing.T) {
+	forEachMediaEnv(t, 1<<20, nil, func(t *testing.T, e *mediaEnv) {
+		ctx := context.Background()
+		now := time.Now()
+		e.srv.Media.Now = func() time.Time { return now }
+		tok := e.token("alice")
+		_, before := e.upload(tok, "image/png", "", testPNG(t, 64, 48))
+
+		now = now.Add(time.Minute)
+		frozen, err := e.srv.Media.FreezeLegacy(ctx, true)
+		if err != nil || !frozen.Equal(time.UnixMilli(now.UnixMilli())) {
+			t.Fatalf("FreezeLegacy = %v, %v, want %v", frozen, err, now)
+		}
+		e.srv.LegacyMedia, e.srv.LegacyFrozenSince = false, frozen
+		now = now.Add(time.Minute)
+		_, after := e.upload(tok, "text/plain", "", []byte("after"))
+
+		wantStatus(t, e.send("GET", "/_matrix/media/v3/download/hafen.test/"+before, "", nil, nil), 200, "")
+		wantStatus(t, e.send("GET", "/_matrix/media/v3/thumbnail/hafen.test/"+before+"?width=32&height=32", "", nil, nil), 200, "")
+		wantStatus(t, e.send("GET", "/_matrix/media/v3/download/hafen.test/"+after, "", nil, nil), 404, "M_NOT_FOUND")
+		wantStatus(t, e.send("GET", "/_matrix/media/r0/download/hafen.test/"+after+"/name.txt", "", nil, nil), 404, "M_NOT_FOUND")
+		wantStatus(t, e.send("GET", "/_matrix/media/v3/download/hafen.test/unknown", "", nil, nil), 404, "M_NOT_FOUND")
+		wantStatus(t, e.send("GET", "/_matrix/client/v1/media/download/hafen.test/"+after, tok, nil, nil), 200, "")
+
+		// A later start with the switch still off keeps the first time.
+		now = now.Add(time.Hour)
+		if again, err := e.srv.Media.FreezeLegacy(ctx, true); err != nil || !again.Equal(frozen) {
+			t.Fatalf("second FreezeLegacy = %v, %v, want %v", again, err, frozen)
+		}
+		if thawed, err := e.srv.Media.FreezeLegacy(ctx, false); err != nil || !thawed.IsZero() {
+			t.Fatalf("thaw = %v, %v", thawed, err)
+		}
+		if refrozen, err := e.srv.Media.FreezeLegacy(ctx, true); err != nil || !refrozen.Equal(time.UnixMilli(now.UnixMilli())) {
+			t.Fatalf("FreezeLegacy after a thaw = %v, %v, want %v", refrozen, err, now)
+		}
 	})
 }
 

@@ -58,6 +58,10 @@ func mediaErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, media.ErrRemoteTooLarge):
+		return matrixerr.New(matrixerr.KindRemoteTooLarge, "the remote content is too large for this server to serve")
+	case errors.Is(err, media.ErrRemoteUnavailable):
+		return matrixerr.Wrap(matrixerr.KindRemoteUnavailable, err, "the server of the content did not answer")
 	case errors.As(err, &mbe), errors.Is(err, media.ErrTooLarge):
 		return matrixerr.TooLarge("the upload is larger than the maximum upload size")
 	case errors.Is(err, media.ErrNotFound):
@@ -68,6 +72,13 @@ func mediaErr(err error) error {
 		return matrixerr.New(matrixerr.KindCannotOverwriteMedia, "the media ID already has content")
 	case errors.Is(err, media.ErrNotYetUploaded):
 		return matrixerr.New(matrixerr.KindNotYetUploaded, "the content has not been uploaded yet")
+	case errors.Is(err, media.ErrNotAdmin):
+		return matrixerr.Forbidden("you are not a server admin")
+	case errors.Is(err, media.ErrQuotaExceeded):
+		// The spec lists a user's quota among the reasons for 403
+		// M_FORBIDDEN on upload; the size limit per upload stays 413
+		// M_TOO_LARGE.
+		return matrixerr.Forbidden("the upload would exceed your media storage quota")
 	case errors.Is(err, media.ErrTooManyPending):
 		return matrixerr.LimitExceeded(time.Minute)
 	case errors.Is(err, media.ErrNotImage):

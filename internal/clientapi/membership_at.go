@@ -78,8 +78,13 @@ func (f *eventFormatter) loadMembershipTimeline(ctx context.Context) (*membershi
 // e's own change: "leave" if they had no member event yet, "" for events
 // outside the timeline.
 func (f *eventFormatter) membershipAt(ctx context.Context, e store.Event) (string, error) {
-	if e.StreamPos <= 0 || e.Outlier {
+	if e.StreamPos == 0 || e.Outlier {
 		return "", nil
+	}
+	if e.StreamPos < 0 {
+		// History fetched from another server: its place in the stream
+		// says nothing of when it happened; the state before it does.
+		return f.membershipInState(ctx, e)
 	}
 	if f.memberships == nil {
 		t, err := f.loadMembershipTimeline(ctx)

@@ -38,6 +38,10 @@ type loginResponse struct {
 	// older clients and bots read it, so Hafen keeps sending it.
 	HomeServer id.ServerName  `json:"home_server"`
 	WellKnown  map[string]any `json:"well_known,omitempty"`
+	// RefreshToken and ExpiresInMS come with an access token that expires
+	// (spec v1.3), when the client asked for a refresh token.
+	RefreshToken string `json:"refresh_token,omitempty"`
+	ExpiresInMS  int64  `json:"expires_in_ms,omitempty"`
 }
 
 // registrationFlows are the UIA flows of /register under the policy.
@@ -125,11 +129,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 
 	resp := loginResponse{UserID: userID, HomeServer: s.ServerName}
 	if !req.InhibitLogin {
-		tok, dev, err := s.issueToken(r.Context(), userID, deviceID, req.InitialDeviceDisplayName)
-		if err != nil {
+		if err := s.issueLogin(r.Context(), &resp, userID, deviceID, req.InitialDeviceDisplayName, req.RefreshToken); err != nil {
 			return err
 		}
-		resp.AccessToken, resp.DeviceID = string(tok), dev
 	}
 	return httpapi.OK(w, resp)
 }

@@ -193,6 +193,10 @@ func (a *roomAPI) paginate(ctx context.Context, roomID id.RoomID, user id.UserID
 		return store.TopoPosOf(e)
 	}
 	p := page{next: from}
+	ignored, err := a.ignoredBy(ctx, user)
+	if err != nil {
+		return page{}, err
+	}
 	cursor, scanned := from, 0
 	for {
 		batch, err := a.db.RoomEventsTopo(ctx, roomID, cursor, bound, dir, limit+1)
@@ -209,7 +213,9 @@ func (a *roomAPI) paginate(ctx context.Context, roomID id.RoomID, user id.UserID
 		}
 		ok := make(map[int64]bool, len(visible))
 		for _, e := range visible {
-			ok[e.NID] = filter.MatchEvent(string(roomID), e.Type, string(e.Sender), event.RawContent(e.JSON))
+			// Ignored users' events are left out, their state events not.
+			ok[e.NID] = filter.MatchEvent(string(roomID), e.Type, string(e.Sender), event.RawContent(e.JSON)) &&
+				(e.StateKey != nil || !ignored[e.Sender])
 		}
 		for _, e := range batch {
 			if !ok[e.NID] {
@@ -232,6 +238,14 @@ func (a *roomAPI) paginate(ctx context.Context, roomID id.RoomID, user id.UserID
 			return p, nil
 		}
 	}
+}
+
+// ignoredBy returns the users user ignores (none without account data).
+func (a *roomAPI) ignoredBy(ctx context.Context, user id.UserID) (map[id.UserID]bool, error) {
+	if a.s.AccountData == nil {
+		return nil, nil
+	}
+	return a.s.AccountData.IgnoredUsers(ctx, user)
 }
 
 // getRoomEvents returns a page of a room's timeline.

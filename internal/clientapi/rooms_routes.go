@@ -53,6 +53,7 @@ type RoomStore interface {
 	StateHeadersAtGroup(ctx context.Context, groupID int64, typ string) (store.Headers, error)
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
+	SharesRoom(ctx context.Context, a, b id.UserID) (bool, error)
 	TxnEventID(ctx context.Context, k store.TxnKey) (id.EventID, error)
 	RoomEventsByTimestamp(ctx context.Context, roomID id.RoomID, ts int64, dir store.Direction, limit, offset int) ([]store.Event, error)
 }
@@ -150,6 +151,10 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("GET "+v3+"/profile/{userId}/{keyName}", httpapi.HandlerFunc(a.getProfileField))
 	rt.Handle("PUT "+v3+"/profile/{userId}/{keyName}", s.authed(a.setProfileField))
 	rt.Handle("DELETE "+v3+"/profile/{userId}/{keyName}", s.authed(a.deleteProfileField))
+
+	rt.Handle("PUT "+v3+"/presence/{userId}/status", s.authed(a.setPresence))
+	rt.Handle("GET "+v3+"/presence/{userId}/status", s.authed(a.getPresence))
+	rt.Handle("GET "+v3+"/notifications", s.authed(a.getNotifications))
 
 	s.receiptRoutes(rt, a)
 	s.relationsRoutes(rt, a)

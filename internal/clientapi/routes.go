@@ -16,6 +16,8 @@ func (s *Server) Routes(rt *httpapi.Router) {
 
 	rt.Handle("GET /_matrix/client/v3/login", httpapi.HandlerFunc(s.getLoginFlows))
 	rt.Handle("POST /_matrix/client/v3/login", httpapi.HandlerFunc(s.login))
+	rt.Handle("POST /_matrix/client/v1/login/get_token", s.authed(s.generateLoginToken))
+	rt.Handle("POST /_matrix/client/v3/refresh", httpapi.HandlerFunc(s.refresh))
 	rt.Handle("POST /_matrix/client/v3/logout", s.authed(s.logout))
 	rt.Handle("POST /_matrix/client/v3/logout/all", s.authed(s.logoutAll))
 
@@ -74,6 +76,10 @@ func (s *Server) Routes(rt *httpapi.Router) {
 
 	s.roomRoutes(rt, s.Rooms)
 	rt.Handle("GET /_matrix/client/v1/rooms/{roomId}/hierarchy", s.authed(s.getSpaceHierarchy))
+	rt.Handle("POST /_matrix/client/v3/user_directory/search", s.authed(s.searchUserDirectory))
+	rt.Handle("POST /_matrix/client/v3/user/{userId}/openid/request_token", s.authed(s.requestOpenIdToken))
+	rt.Handle("GET /_matrix/client/v3/pushers", s.authed(s.getPushers))
+	rt.Handle("POST /_matrix/client/v3/pushers/set", s.authed(s.postPusher))
 
 	if s.Media != nil {
 		s.mediaRoutes(rt)

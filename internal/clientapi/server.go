@@ -158,12 +158,31 @@ type Server struct {
 	Receipts Receipts
 	// Typing holds who is typing (sync's memory).
 	Typing Typing
+	// Presence holds users' presence (sync's memory).
+	Presence Presence
 	// Keys keeps the end-to-end encryption keys.
 	Keys Keys
 	// KeyBackups keeps users' server-side key backups.
 	KeyBackups KeyBackups
 	// ToDevice sends to-device messages.
 	ToDevice ToDevice
+	// UserDirectory finds users by name; nil makes its endpoint answer
+	// M_UNRECOGNIZED.
+	UserDirectory UserDirectory
+	// ShortTokens issues OpenID and login tokens; nil makes their
+	// endpoints answer M_UNRECOGNIZED.
+	ShortTokens ShortTokens
+	// Refresher keeps refresh tokens; with AccessTokenLifetime above 0,
+	// clients that ask get refresh tokens and access tokens that expire
+	// after it. Off (0) access tokens never expire.
+	Refresher           Refresher
+	AccessTokenLifetime time.Duration
+	// LoginTokenLifetime is how long a token of /login/get_token is
+	// valid; 0 turns the endpoint off.
+	LoginTokenLifetime time.Duration
+	// Push keeps pushers and lists notifications; nil makes their
+	// endpoints answer M_UNRECOGNIZED.
+	Push Push
 	// Reports stores users' content reports.
 	Reports Reports
 	// Spaces walks space trees; nil makes /hierarchy answer
@@ -171,6 +190,13 @@ type Server struct {
 	Spaces Spaces
 	// Media is the content repository; nil leaves its endpoints out.
 	Media *media.Service
+	// LegacyFrozenSince is when the legacy media endpoints were switched
+	// off (LegacyMedia false): media stored before it is still served by
+	// them. Zero serves none.
+	LegacyFrozenSince time.Time
+	// Previews makes URL previews; nil leaves preview_url unimplemented
+	// (404 M_UNRECOGNIZED), the default.
+	Previews *media.Previewer
 	// LegacyMedia serves the unauthenticated /_matrix/media/v3 download
 	// and thumbnail endpoints; off, they answer 404 M_NOT_FOUND.
 	LegacyMedia bool

@@ -57,6 +57,7 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request, sess session) erro
 	}
 	switch q.Get("set_presence") {
 	case "", "online", "offline", "unavailable":
+		req.SetPresence = q.Get("set_presence")
 	default:
 		return matrixerr.InvalidParam("set_presence must be online, offline or unavailable")
 	}

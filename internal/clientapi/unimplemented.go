@@ -52,20 +52,14 @@ var unimplementedOps = []unimplementedOp{
 	{"getUrlPreviewAuthed", "GET", "/_matrix/client/v1/media/preview_url"},
 	// content-repo.yaml
 	{"getUrlPreview", "GET", "/_matrix/media/v3/preview_url"},
-	// login_token.yaml
-	{"generateLoginToken", "POST", "/_matrix/client/v1/login/get_token"},
 	// mutual_rooms.yaml
 	{"getMutualRooms", "GET", "/_matrix/client/v1/mutual_rooms"},
-	// notifications.yaml
-	{"getNotifications", "GET", "/_matrix/client/v3/notifications"},
 	// oauth_server_metadata.yaml
 	{"getAuthMetadata", "GET", "/_matrix/client/v1/auth_metadata"},
 	// old_sync.yaml
 	{"getEvents", "GET", "/_matrix/client/v3/events"},
 	{"initialSync", "GET", "/_matrix/client/v3/initialSync"},
 	{"getOneEvent", "GET", "/_matrix/client/v3/events/{eventId}"},
-	// openid.yaml
-	{"requestOpenIdToken", "POST", "/_matrix/client/v3/user/{userId}/openid/request_token"},
 	// password_management.yaml
 	{"requestTokenToResetPasswordEmail", "POST", "/_matrix/client/v3/account/password/email/requestToken"},
 	{"requestTokenToResetPasswordMSISDN", "POST", "/_matrix/client/v3/account/password/msisdn/requestToken"},
@@ -73,14 +67,6 @@ var unimplementedOps = []unimplementedOp{
 	{"peekEvents", "GET", "/_matrix/client/v3/events"},
 	// policy_server.yaml
 	{"getWellknownPolicy", "GET", "/.well-known/matrix/policy_server"},
-	// presence.yaml
-	{"setPresence", "PUT", "/_matrix/client/v3/presence/{userId}/status"},
-	{"getPresence", "GET", "/_matrix/client/v3/presence/{userId}/status"},
-	// pusher.yaml
-	{"getPushers", "GET", "/_matrix/client/v3/pushers"},
-	{"postPusher", "POST", "/_matrix/client/v3/pushers/set"},
-	// refresh.yaml
-	{"refresh", "POST", "/_matrix/client/v3/refresh"},
 	// registration.yaml
 	{"requestTokenToRegisterEmail", "POST", "/_matrix/client/v3/register/email/requestToken"},
 	{"requestTokenToRegisterMSISDN", "POST", "/_matrix/client/v3/register/msisdn/requestToken"},
@@ -99,8 +85,6 @@ var unimplementedOps = []unimplementedOp{
 	{"queryUserByProtocol", "GET", "/_matrix/client/v3/thirdparty/user/{protocol}"},
 	{"queryLocationByAlias", "GET", "/_matrix/client/v3/thirdparty/location"},
 	{"queryUserByID", "GET", "/_matrix/client/v3/thirdparty/user"},
-	// users.yaml
-	{"searchUserDirectory", "POST", "/_matrix/client/v3/user_directory/search"},
 }
 
 // registerUnimplemented registers the operations of unimplementedOps, each

@@ -22,17 +22,13 @@ type versionRequirement struct {
 // introduced in the parts of the Client-Server API Hafen serves (accounts,
 // rooms, membership, events, state, sync, profiles, directory). Versions
 // are cumulative: advertising one claims every earlier one's operations
-// too. Modules Hafen does not offer in any version (media, end-to-end
-// encryption and key backup, push, receipts, typing, presence, account
-// data, relations and threads, spaces, search) are not listed: clients
-// find them missing from their 404 M_UNRECOGNIZED whatever the version.
+// too. Optional modules are not listed: a client finds one Hafen does
+// not offer missing from its 404 M_UNRECOGNIZED whatever the version.
 //
 // Hafen advertises the longest prefix of this list whose operations are all
 // routed to a handler (versions_test.go keeps specVersions equal to it).
-// v1.6 added GET /rooms/{roomId}/timestamp_to_event, which clients call
-// (jump to date) on servers that advertise v1.6 and Hafen does not serve
-// yet, so the list stops at v1.5 — the oldest version current
-// matrix-js-sdk (Element) accepts.
+// v1.15 added the OAuth server metadata, which Hafen does not serve yet,
+// so the list stops at v1.14.
 var versionRequirements = []versionRequirement{
 	{"v1.1", []string{
 		// r0's core, which v1.1 carried over
@@ -70,11 +66,14 @@ var versionRequirements = []versionRequirement{
 	{"v1.19", nil},
 }
 
-// specVersions are the spec versions Hafen advertises: v1.1 through v1.5
+// specVersions are the spec versions Hafen advertises: v1.1 through v1.14
 // (see versionRequirements). The legacy r0 paths of the endpoints that
 // existed in r0 are served too, but r0.x versions are not listed: clients
 // of today pick the v1 paths from the v1.x versions.
-var specVersions = []string{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5"}
+var specVersions = []string{
+	"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7",
+	"v1.8", "v1.9", "v1.10", "v1.11", "v1.12", "v1.13", "v1.14",
+}
 
 // unstableFeatures are the unstable features Hafen advertises, each with
 // the operations it needs (versions_test.go checks they are routed). There

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"sync"
 
+	"github.com/hafenchat/hafen/internal/accountdata"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/pushrules"
 	"github.com/hafenchat/hafen/internal/store"
@@ -39,6 +40,9 @@ func (s *Service) AccountDataChanged(user id.UserID, roomID id.RoomID, typ strin
 	a.mu.Unlock()
 	if roomID == "" && typ == pushRulesType {
 		s.unread.setRules(user, content, pos)
+	}
+	if roomID == "" && typ == accountdata.IgnoredUserListType {
+		s.setIgnored(user, content)
 	}
 	s.notifier.Poke()
 }

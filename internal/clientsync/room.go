@@ -104,6 +104,9 @@ func (s *Service) addRoom(ctx context.Context, req Request, rooms *Rooms, roomID
 			return stripped[i].Type < stripped[j].Type || stripped[i].Type == stripped[j].Type && stripped[i].StateKey < stripped[j].StateKey
 		})
 		if membership == "invite" {
+			if invited, err := s.invitedByIgnored(ctx, req.User, stripped); invited || err != nil {
+				return err // an ignored user's invite is not shown
+			}
 			ir := &InvitedRoom{}
 			ir.InviteState.Events = stripped
 			rooms.Invite[string(roomID)] = ir
@@ -335,8 +338,16 @@ func (s *Service) appendTimeline(ctx context.Context, req Request, roomID id.Roo
 	if err != nil {
 		return nil, err
 	}
+	ignored, err := s.ignoredBy(ctx, req.User)
+	if err != nil {
+		return nil, err
+	}
 	var timeline []item
 	for i, it := range items {
+		// Ignored users' events are left out, their state events not.
+		if ignored[it.pdu.Sender()] && !it.pdu.IsState() {
+			continue
+		}
 		if tf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
 			timeline = append(timeline, it)
 			ev := s.format(req, it, now)

@@ -64,6 +64,10 @@ type Service struct {
 	receipts receiptLog
 	// typing holds who is typing where.
 	typing typingState
+	// presence holds users' presence; presenceCfg says whether it is on
+	// and its timeouts.
+	presence    presenceState
+	presenceCfg PresenceConfig
 
 	mu sync.Mutex
 	// members caches the memberships of users who have synced, by user
@@ -78,6 +82,8 @@ type Service struct {
 	// aggregator, when set, adds bundled aggregations to limited
 	// timelines (relations.go).
 	aggregator Aggregator
+	// ignore holds the users each user ignores (ignored.go).
+	ignore ignoreLists
 }
 
 // memberLoad is a load of one user's memberships in progress.
@@ -107,6 +113,8 @@ type Config struct {
 	RingSize int
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
+	// Presence configures presence; the zero value keeps none.
+	Presence PresenceConfig
 }
 
 // New returns a sync Service.
@@ -136,6 +144,14 @@ func New(cfg Config) *Service {
 	}
 	s.receipts = receiptLog{start: cfg.ReceiptPos, pos: cfg.ReceiptPos}
 	s.typing.rooms = map[id.RoomID]*typingRoom{}
+	s.presence.users = map[id.UserID]*presenceEntry{}
+	s.presenceCfg = cfg.Presence
+	if s.presenceCfg.IdleTimeout <= 0 {
+		s.presenceCfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if s.presenceCfg.OfflineTimeout <= 0 {
+		s.presenceCfg.OfflineTimeout = DefaultOfflineTimeout
+	}
 	s.accountData = accountDataStream{start: cfg.AccountDataPos, pos: cfg.AccountDataPos, users: map[id.UserID]int64{}}
 	// Sync is not durable: it starts from the database's state at
 	// StreamPos on every start, so it consumes from there.
@@ -157,7 +173,10 @@ func (s *Service) Waiting() int { return s.notifier.Waiting() }
 func (s *Service) Start(ctx context.Context) error { return s.consumer.Start(ctx) }
 
 // Stop stops the stream consumer and waits for it.
-func (s *Service) Stop() { s.consumer.Stop() }
+func (s *Service) Stop() {
+	s.consumer.Stop()
+	s.stopPresence()
+}
 
 // apply records committed events in the ring, the membership cache and the
 // notification counts, then wakes waiting syncs. It runs on sync's stream

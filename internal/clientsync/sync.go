@@ -21,6 +21,9 @@ type Request struct {
 	Filter    *Filter
 	FullState bool
 	Timeout   time.Duration
+	// SetPresence is the set_presence parameter: online (or empty),
+	// unavailable or offline.
+	SetPresence string
 }
 
 // Sync answers one /sync request: at once for an initial sync, with
@@ -30,6 +33,7 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 	if req.Filter == nil {
 		req.Filter = &Filter{}
 	}
+	defer s.syncStarted(req.User, req.SetPresence)()
 	resp, err := s.sync(ctx, req)
 	if err != nil {
 		return nil, err
@@ -46,13 +50,13 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 		return nil, err
 	}
 	if req.Since == "" {
-		adPos, rcPos, tyPos := s.accountDataPos(), s.receiptPos(), s.typingPos()
+		adPos, rcPos, tyPos, prPos := s.accountDataPos(), s.receiptPos(), s.typingPos(), s.presencePos()
 		pos := s.notifier.Position()
 		resp, err := s.initial(ctx, req, pos)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.addEphemeral(ctx, req, resp, true, SyncToken{}, SyncToken{AccountData: adPos, Receipts: rcPos, Typing: tyPos}); err != nil {
+		if err := s.addEphemeral(ctx, req, resp, true, SyncToken{}, SyncToken{AccountData: adPos, Receipts: rcPos, Typing: tyPos, Presence: prPos}); err != nil {
 			return nil, err
 		}
 		return resp, nil
@@ -71,7 +75,7 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 	defer cancel()
 	for {
 		seen := s.notifier.Changes()
-		upto := SyncToken{AccountData: s.accountDataPos(), Receipts: s.receiptPos(), Typing: s.typingPos()}
+		upto := SyncToken{AccountData: s.accountDataPos(), Receipts: s.receiptPos(), Typing: s.typingPos(), Presence: s.presencePos()}
 		pos := s.notifier.Position()
 		resp, err := s.incremental(ctx, req, since, pos)
 		if err != nil {
@@ -101,11 +105,18 @@ func (s *Service) addEphemeral(ctx context.Context, req Request, resp *Response,
 	if err := s.addReceipts(ctx, req, resp, initial, min(since.Receipts, upto.Receipts), upto.Receipts); err != nil {
 		return err
 	}
-	// Typing positions restart with the process: a token from before
-	// carries a position this process may not have reached.
+	// Typing and presence positions restart with the process: a token
+	// from before carries a position this process may not have reached.
 	tySince := since.Typing
 	if tySince > upto.Typing {
 		tySince = 0
+	}
+	prSince := since.Presence
+	if prSince > upto.Presence {
+		prSince = 0
+	}
+	if err := s.addPresence(ctx, req, resp, initial, prSince, upto.Presence); err != nil {
+		return err
 	}
 	if !initial && tySince >= upto.Typing {
 		return s.addTyping(req, resp, nil, false, tySince, upto.Typing)
@@ -118,7 +129,8 @@ func (s *Service) addEphemeral(ctx context.Context, req Request, resp *Response,
 }
 
 func (r *Response) isEmpty() bool {
-	return (r.Rooms == nil || r.Rooms.empty()) && (r.AccountData == nil || len(r.AccountData.Events) == 0)
+	return (r.Rooms == nil || r.Rooms.empty()) && (r.AccountData == nil || len(r.AccountData.Events) == 0) &&
+		len(r.presenceEvents()) == 0
 }
 
 // item is one event as sync handles it.

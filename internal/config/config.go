@@ -1,8 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
+	"strings"
 )
 
 // Config is the configuration of a Hafen server. Every setting has a default
@@ -147,6 +150,40 @@ type Config struct {
 	// recognise as the most powerful users.
 	DefaultRoomVersion string `yaml:"default_room_version"`
 
+	// Presence says whether users' presence (online, unavailable, offline
+	// and a status message) is kept: on keeps it for the users of this
+	// server and those they share rooms with (other servers' presence
+	// arrives once federation carries presence), local keeps it for the
+	// users of this server only, off keeps none: clients are told everyone
+	// is offline and syncs carry no presence. It lives in memory
+	// and costs little, but on a very busy server off saves the wake-ups
+	// of every client at each change.
+	Presence string `yaml:"presence"`
+
+	// AccessTokenLifetimeSeconds turns on refresh tokens (spec v1.3):
+	// clients that ask for one at login or registration get an access token
+	// that expires after this many seconds and a refresh token that renews
+	// it (POST /_matrix/client/v3/refresh). Other clients' access tokens
+	// never expire. 0 (the default) offers no refresh tokens. 0, or from 60
+	// to 604800 (a week).
+	AccessTokenLifetimeSeconds int `yaml:"access_token_lifetime_seconds"`
+
+	// LoginTokenSeconds turns on POST /_matrix/client/v1/login/get_token
+	// (spec v1.7, for signing in a new device from one already signed in,
+	// for example by QR code): a signed-in user, after entering their
+	// password again, gets a single-use m.login.token valid for this many
+	// seconds. 0 (the default) keeps the endpoint off. From 0 to 600.
+	LoginTokenSeconds int `yaml:"login_token_seconds"`
+
+	// PresenceIdleSeconds is how long, in seconds, an online user may do
+	// nothing before showing as unavailable. From 10 to 86400.
+	PresenceIdleSeconds int `yaml:"presence_idle_seconds"`
+
+	// PresenceOfflineSeconds is how long, in seconds, after a user's last
+	// sync ended (with no sync running) they show as offline. From 5 to
+	// 86400.
+	PresenceOfflineSeconds int `yaml:"presence_offline_seconds"`
+
 	// Registration controls who may create accounts.
 	Registration Registration `yaml:"registration"`
 
@@ -184,11 +221,87 @@ type Media struct {
 	// four times that, count four times.
 	MaxImagePixels int `yaml:"max_image_pixels"`
 
+	// UserQuota is the most bytes one user's uploads may take in all
+	// (thumbnails not counted); an upload past it is refused with 403
+	// M_FORBIDDEN. 0 means no quota. Uploads of one user that run at the
+	// same time may pass it by their own size. How fast a user may upload
+	// is rate_limit.upload.
+	UserQuota int `yaml:"user_quota"`
+
+	// MaxRemoteSize is the largest file fetched from another server for
+	// this server's users, in bytes; 0 means max_upload_size. Clients
+	// asking for larger remote media get 502 M_TOO_LARGE.
+	MaxRemoteSize int `yaml:"max_remote_size"`
+
+	// URLPreview configures link previews
+	// (/_matrix/client/v1/media/preview_url).
+	URLPreview URLPreview `yaml:"url_preview"`
+
 	// LegacyUnauthenticated keeps serving the unauthenticated download and
 	// thumbnail endpoints under /_matrix/media/v3 that clients used before
 	// Matrix 1.11. Turn it off once your users' clients use authenticated
-	// media: media is then only served to logged-in users.
+	// media: the legacy endpoints are then frozen, as the spec suggests —
+	// media stored before the first start with the setting off stays
+	// available to them, media stored later is only served to logged-in
+	// users. Turning it on again serves everything again and forgets the
+	// freeze.
 	LegacyUnauthenticated bool `yaml:"legacy_unauthenticated"`
+}
+
+// URLPreview configures link previews: the server fetches pages its users
+// link to and reads their title, description and image.
+type URLPreview struct {
+	// Enabled turns link previews on. The server then fetches any URL a
+	// user asks about, from its own network position: it never connects
+	// to loopback, private, link-local or otherwise non-public addresses
+	// (checked on the address actually dialed, after DNS and on every
+	// redirect), nor to DenyIPs and DenyHosts. Clients should not ask for
+	// URLs of encrypted rooms; some do.
+	Enabled bool `yaml:"enabled"`
+
+	// DenyIPs lists more address ranges previews never connect to, as
+	// CIDR prefixes or single addresses (for example 203.0.113.0/24):
+	// public addresses of your own infrastructure.
+	DenyIPs []string `yaml:"deny_ips"`
+
+	// DenyHosts lists host names previews never fetch: an exact name
+	// (intranet.example.org) or every name under a domain
+	// (*.corp.example.org).
+	DenyHosts []string `yaml:"deny_hosts"`
+}
+
+// DenyPrefixes returns DenyIPs as prefixes (single addresses as /32 or
+// /128).
+func (u URLPreview) DenyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range u.DenyIPs {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("media.url_preview.deny_ips: %q is neither an address nor a CIDR prefix", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// HostDenied reports whether host is one of DenyHosts.
+func (u URLPreview) HostDenied(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	for _, d := range u.DenyHosts {
+		d = strings.TrimSuffix(strings.ToLower(d), ".")
+		if suffix, ok := strings.CutPrefix(d, "*."); ok {
+			if host == suffix || strings.HasSuffix(host, "."+suffix) {
+				return true
+			}
+		} else if host == d {
+			return true
+		}
+	}
+	return false
 }
 
 // MediaDir returns the directory media files are kept in.
@@ -311,6 +424,9 @@ func Defaults() Config {
 		// The federation sender's DefaultMaxBackoff.
 		FederationMaxBackoffSeconds: 600,
 		DefaultRoomVersion:          "12",
+		Presence:                    "on",
+		PresenceIdleSeconds:         300,
+		PresenceOfflineSeconds:      30,
 		RateLimit: RateLimit{
 			Enabled:     true,
 			Login:       Rate{PerSecond: 0.17, Burst: 5},
@@ -327,6 +443,7 @@ func Defaults() Config {
 			MaxUploadSize:         50 << 20,
 			MaxImagePixels:        40_000_000,
 			LegacyUnauthenticated: true,
+			URLPreview:            URLPreview{DenyIPs: []string{}, DenyHosts: []string{}},
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}

@@ -360,6 +360,8 @@ func TestLoadMediaSettings(t *testing.T) {
 	}{
 		{[]string{"--media-max-upload-size", "0"}, "media.max_upload_size"},
 		{[]string{"--media-max-image-pixels", "-5"}, "media.max_image_pixels"},
+		{[]string{"--media-user-quota", "-1"}, "media.user_quota"},
+		{[]string{"--media-max-remote-size", "-1"}, "media.max_remote_size"},
 	} {
 		_, err := Load("serve", append([]string{"--data-dir", dir}, tc.args...), env(nil))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -34,6 +34,23 @@ func (c *Config) Validate() error {
 	default:
 		add("sqlite_synchronous: %q is not one of full, normal", c.SQLiteSynchronous)
 	}
+	switch c.Presence {
+	case "on", "local", "off":
+	default:
+		add("presence: %q is not one of on, local, off", c.Presence)
+	}
+	if c.AccessTokenLifetimeSeconds != 0 && (c.AccessTokenLifetimeSeconds < 60 || c.AccessTokenLifetimeSeconds > 604800) {
+		add("access_token_lifetime_seconds: %d is neither 0 nor between 60 and 604800", c.AccessTokenLifetimeSeconds)
+	}
+	if c.LoginTokenSeconds < 0 || c.LoginTokenSeconds > 600 {
+		add("login_token_seconds: %d is not between 0 and 600", c.LoginTokenSeconds)
+	}
+	if c.PresenceIdleSeconds < 10 || c.PresenceIdleSeconds > 86400 {
+		add("presence_idle_seconds: %d is not between 10 and 86400", c.PresenceIdleSeconds)
+	}
+	if c.PresenceOfflineSeconds < 5 || c.PresenceOfflineSeconds > 86400 {
+		add("presence_offline_seconds: %d is not between 5 and 86400", c.PresenceOfflineSeconds)
+	}
 	if _, err := c.MemoryLimitBytes(); err != nil {
 		add("%w", err)
 	}
@@ -113,6 +130,20 @@ func (c *Config) Validate() error {
 	}
 	if c.Media.MaxImagePixels <= 0 {
 		add("media.max_image_pixels: must be positive")
+	}
+	if _, err := c.Media.URLPreview.DenyPrefixes(); err != nil {
+		add("%v", err)
+	}
+	for _, h := range c.Media.URLPreview.DenyHosts {
+		if h == "" || strings.ContainsAny(strings.TrimPrefix(h, "*."), "*/: ") {
+			add("media.url_preview.deny_hosts: %q is not a host name or *.domain", h)
+		}
+	}
+	if c.Media.UserQuota < 0 {
+		add("media.user_quota: must be 0 (no quota) or positive")
+	}
+	if c.Media.MaxRemoteSize < 0 {
+		add("media.max_remote_size: must be 0 (max_upload_size) or positive")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

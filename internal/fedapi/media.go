@@ -63,6 +63,7 @@ func fedMediaErr(err error) error {
 // metadata (an empty JSON object) and the content.
 func writeMultipart(w http.ResponseWriter, contentType, disposition string, body io.Reader) error {
 	mw := multipart.NewWriter(w)
+	// The first write sends 200.
 	w.Header().Set("Content-Type", mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": mw.Boundary()}))
 	meta, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"application/json"}})
 	if err != nil {

@@ -37,6 +37,7 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("GET /_matrix/federation/v1/publicRooms", s.authed(s.getPublicRooms))
 	rt.Handle("POST /_matrix/federation/v1/publicRooms", s.authed(s.queryPublicRooms))
 	rt.Handle("GET /_matrix/federation/v1/hierarchy/{roomId}", s.authed(s.getSpaceHierarchy))
+	rt.Handle("GET /_matrix/federation/v1/openid/userinfo", httpapi.HandlerFunc(s.exchangeOpenIdToken))
 	rt.Handle("GET /_matrix/federation/v1/media/download/{mediaId}", s.authed(s.getContent))
 	rt.Handle("GET /_matrix/federation/v1/media/thumbnail/{mediaId}", s.authed(s.getContentThumbnail))
 }

@@ -20,7 +20,7 @@ const specDir = "testdata/openapi"
 var implemented = []string{"getServerKey", "perspectivesKeyQuery", "bulkPerspectivesKeyQuery", "getVersion", "sendTransaction",
 	"getEvent", "getRoomState", "getRoomStateIds", "getEventAuth", "backfillRoom", "getMissingPreviousEvents",
 	"makeJoin", "sendJoinV2", "makeLeave", "sendLeaveV2",
-	"queryProfile", "queryRoomDirectory", "getPublicRooms", "queryPublicRooms", "getSpaceHierarchy", "makeKnock", "sendKnock", "sendInviteV2", "getContent", "getContentThumbnail"}
+	"queryProfile", "queryRoomDirectory", "getPublicRooms", "queryPublicRooms", "getSpaceHierarchy", "exchangeOpenIdToken", "makeKnock", "sendKnock", "sendInviteV2", "getContent", "getContentThumbnail"}
 
 // servedElsewhere are operations cmd/hafen routes to another package on the
 // federation listener.

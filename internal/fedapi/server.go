@@ -61,6 +61,9 @@ type Server struct {
 	// E2EE answers the device and key endpoints (*e2ee.Service); nil
 	// leaves them unrouted.
 	E2EE E2EE
+	// OpenID resolves OpenID tokens for /openid/userinfo
+	// (*account.Service); nil answers every token as unknown.
+	OpenID OpenID
 	// Spaces answers space hierarchy queries (*spaces.Service); nil
 	// answers 404 for every room.
 	Spaces Spaces

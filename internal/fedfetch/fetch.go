@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/event"
@@ -95,6 +96,58 @@ type Fetcher struct {
 	Rooms      Rooms
 	DB         Store
 	Logger     *slog.Logger
+	// Now returns the current time; time.Now when nil.
+	Now func() time.Time
+
+	// mu guards quiet (LOCKS.md: a leaf).
+	mu sync.Mutex
+	// quiet holds, per room, until when BackfillRoom asks no server
+	// again after none had history to give.
+	quiet map[id.RoomID]time.Time
+}
+
+// quietFor is how long BackfillRoom leaves a room alone after no server
+// had history for it, so that clients paging at the start of what this
+// server has do not wait for other servers each time.
+const quietFor = time.Minute
+
+// maxQuiet bounds the rooms remembered as quiet.
+const maxQuiet = 10_000
+
+func (f *Fetcher) now() time.Time {
+	if f.Now == nil {
+		return time.Now()
+	}
+	return f.Now()
+}
+
+// isQuiet reports whether BackfillRoom found nothing for roomID lately.
+func (f *Fetcher) isQuiet(roomID id.RoomID) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	until, ok := f.quiet[roomID]
+	return ok && f.now().Before(until)
+}
+
+// setQuiet remembers that BackfillRoom found nothing for roomID.
+func (f *Fetcher) setQuiet(roomID id.RoomID) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	if f.quiet == nil {
+		f.quiet = map[id.RoomID]time.Time{}
+	}
+	if len(f.quiet) >= maxQuiet {
+		for r, until := range f.quiet {
+			if !now.Before(until) {
+				delete(f.quiet, r)
+			}
+		}
+		if len(f.quiet) >= maxQuiet {
+			clear(f.quiet)
+		}
+	}
+	f.quiet[roomID] = now.Add(quietFor)
 }
 
 func (f *Fetcher) log() *slog.Logger {
@@ -196,9 +249,22 @@ func (f *Fetcher) backfillFrom(ctx context.Context, srv id.ServerName, v *roomve
 // event of roomID's timeline from the servers in the room, unless the
 // timeline already starts with the room's create event. It returns how
 // many events entered the timeline (0 when there is nothing to fetch).
+// After a fetch that brought nothing it leaves the room alone for a
+// minute.
 func (f *Fetcher) BackfillRoom(ctx context.Context, roomID id.RoomID, limit int) (int, error) {
+	if f.isQuiet(roomID) {
+		return 0, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, RoomBackfillTimeout)
 	defer cancel()
+	n, err := f.backfillRoom(ctx, roomID, limit)
+	if n == 0 {
+		f.setQuiet(roomID)
+	}
+	return n, err
+}
+
+func (f *Fetcher) backfillRoom(ctx context.Context, roomID id.RoomID, limit int) (int, error) {
 	first, err := f.DB.RoomEventsTopo(ctx, roomID, store.TopoPos{}, store.MaxTopoPos, store.Forward, 1)
 	if err != nil {
 		return 0, err
@@ -217,7 +283,16 @@ func (f *Fetcher) BackfillRoom(ctx context.Context, roomID id.RoomID, limit int)
 			servers = append(servers, m.Domain())
 		}
 	}
-	return f.Backfill(ctx, roomID, servers, []id.EventID{first[0].EventID}, limit+1)
+	n, err := f.Backfill(ctx, roomID, servers, []id.EventID{first[0].EventID}, limit+1)
+	if n == 0 {
+		// Another fetch (the one after a join) may have stored the same
+		// history meanwhile: the timeline still grew.
+		if now, ferr := f.DB.RoomEventsTopo(ctx, roomID, store.TopoPos{}, store.MaxTopoPos, store.Forward, 1); ferr == nil &&
+			len(now) == 1 && now[0].EventID != first[0].EventID {
+			return 1, err
+		}
+	}
+	return n, err
 }
 
 // StateBefore fetches from srv the state of roomID before eventID

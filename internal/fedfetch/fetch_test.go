@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
@@ -174,4 +175,78 @@ func TestBackfillFetchesMissingAuthAndState(t *testing.T) {
 			t.Errorf("asked %v, want /event for the missing auth event and /state_ids for the bottom", fr.asked)
 		}
 	})
+}
+
+// TestBackfillRoomQuietAfterNothing: /messages reaching the start of a
+// room joined through another server asks the servers in the room; when
+// none has history to give, it does not ask again for a minute.
+func TestBackfillRoomQuietAfterNothing(t *testing.T) {
+	storetest.ForEachDSN(t, testBackfillRoomQuiet)
+}
+
+func testBackfillRoomQuiet(t *testing.T, dsn string) {
+	ctx := context.Background()
+	v := roomversion.V12
+	db, err := store.Open(ctx, dsn, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	local, _ := signing.GenerateKey(rand.Reader, "hafen.test", "ed25519:l")
+	remote, _ := signing.GenerateKey(rand.Reader, "a.test", "ed25519:a")
+	rooms := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: local, RemoteKeys: staticKeys{remote}.Lookup, Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(rooms.Close)
+	// A room of a.test: its creation, and a join of ours on top.
+	owner, me := id.UserID("@owner:a.test"), id.UserID("@me:hafen.test")
+	create, err := event.Build(event.Proto{Type: "m.room.create", StateKey: new(string), Sender: owner,
+		Content: json.RawMessage(`{"room_version":"12"}`), Depth: 1, OriginServerTS: 1}, v, remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roomID := id.RoomID("!" + string(create.EventID())[1:])
+	ownerKey := string(owner)
+	ownerJoin, err := event.Build(event.Proto{Type: "m.room.member", StateKey: &ownerKey, Sender: owner, RoomID: roomID,
+		Content: json.RawMessage(`{"membership":"join"}`), PrevEvents: []id.EventID{create.EventID()}, Depth: 2, OriginServerTS: 2}, v, remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := event.Build(event.Proto{Type: "m.room.power_levels", StateKey: new(string), Sender: owner, RoomID: roomID,
+		Content: json.RawMessage(`{"users":{"@owner:a.test":100}}`), PrevEvents: []id.EventID{ownerJoin.EventID()},
+		AuthEvents: []id.EventID{ownerJoin.EventID()}, Depth: 3, OriginServerTS: 3}, v, remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jr, err := event.Build(event.Proto{Type: "m.room.join_rules", StateKey: new(string), Sender: owner, RoomID: roomID,
+		Content: json.RawMessage(`{"join_rule":"public"}`), PrevEvents: []id.EventID{pl.EventID()},
+		AuthEvents: []id.EventID{ownerJoin.EventID(), pl.EventID()}, Depth: 4, OriginServerTS: 4}, v, remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := string(me)
+	myJoin, err := event.Build(event.Proto{Type: "m.room.member", StateKey: &ms, Sender: me, RoomID: roomID,
+		Content: json.RawMessage(`{"membership":"join"}`), PrevEvents: []id.EventID{jr.EventID()},
+		AuthEvents: []id.EventID{pl.EventID(), jr.EventID()}, Depth: 5, OriginServerTS: 5}, v, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := []*event.PDU{create, ownerJoin, pl, jr}
+	if _, err := rooms.ImportJoin(ctx, room.RemoteJoin{RoomID: roomID, Version: v, Join: myJoin, State: state, AuthChain: state}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_000_000, 0)
+	fr := &fakeRemote{answers: map[string]any{}}
+	f := &Fetcher{ServerName: "hafen.test", Remote: fr, Keys: staticKeys{remote}, Rooms: rooms, DB: db, Now: func() time.Time { return now }}
+	if n, err := f.BackfillRoom(ctx, roomID, 10); n != 0 || err == nil || len(fr.asked) != 1 {
+		t.Fatalf("BackfillRoom = %d, %v after asking %v; want nothing and an error after asking a.test once", n, err, fr.asked)
+	}
+	if n, err := f.BackfillRoom(ctx, roomID, 10); n != 0 || err != nil || len(fr.asked) != 1 {
+		t.Fatalf("BackfillRoom again = %d, %v after asking %v; want no question within the minute", n, err, fr.asked)
+	}
+	now = now.Add(quietFor + time.Second)
+	if f.BackfillRoom(ctx, roomID, 10); len(fr.asked) != 2 {
+		t.Fatalf("after the minute asked %v, want a second question", fr.asked)
+	}
+	if !strings.HasPrefix(fr.asked[0], "/_matrix/federation/v1/backfill/") || !strings.Contains(fr.asked[0], url.QueryEscape(string(myJoin.EventID()))) {
+		t.Errorf("asked %s, want a backfill from our join", fr.asked[0])
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/authrules"
@@ -219,18 +220,33 @@ func (j *Joiner) check(ctx context.Context, v *roomversion.Version, roomID id.Ro
 	all := append(append(slices.Clip(ans.AuthChain), ans.State...), joinRaw)
 	j.Keys.EnsureForPDUs(ctx, all)
 
-	// Parse everything first, so events can be checked in auth order.
+	// Parse everything first, once (the state and the auth chain share
+	// many events), so events can be checked in auth order.
 	parsed := map[id.EventID]*event.PDU{}
-	raws := map[id.EventID][]byte{}
-	for _, raw := range append(slices.Clip(ans.AuthChain), ans.State...) {
-		e, err := event.Parse(raw, v)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrBadAnswer, err)
+	parse := func(raws []json.RawMessage) ([]id.EventID, error) {
+		out := make([]id.EventID, 0, len(raws))
+		for _, raw := range raws {
+			e, err := event.Parse(raw, v)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrBadAnswer, err)
+			}
+			if e.RoomID() != roomID {
+				return nil, fmt.Errorf("%w: event %s is of room %s", ErrBadAnswer, e.EventID(), e.RoomID())
+			}
+			if _, ok := parsed[e.EventID()]; !ok {
+				parsed[e.EventID()] = e
+			}
+			out = append(out, e.EventID())
 		}
-		if e.RoomID() != roomID {
-			return nil, fmt.Errorf("%w: event %s is of room %s", ErrBadAnswer, e.EventID(), e.RoomID())
-		}
-		parsed[e.EventID()], raws[e.EventID()] = e, raw
+		return out, nil
+	}
+	authIDs, err := parse(ans.AuthChain)
+	if err != nil {
+		return nil, err
+	}
+	stateIDs, err := parse(ans.State)
+	if err != nil {
+		return nil, err
 	}
 	accepted := map[id.EventID]*event.PDU{}
 	lookup := func(eid id.EventID) (*event.PDU, bool) {
@@ -258,7 +274,7 @@ func (j *Joiner) check(ctx context.Context, v *roomversion.Version, roomID id.Ro
 				return err
 			}
 		}
-		res, err := pducheck.CheckIncoming(raws[eid], v, j.Keys.Lookup, lookup)
+		res, err := pducheck.CheckParsed(e, v, j.Keys.Lookup, lookup)
 		if err != nil {
 			return fmt.Errorf("%w: event %s: %w", ErrBadAnswer, eid, err)
 		}
@@ -267,23 +283,22 @@ func (j *Joiner) check(ctx context.Context, v *roomversion.Version, roomID id.Ro
 	}
 	out := &Joined{RoomID: roomID, Version: v}
 	state := authrules.StateMap{}
-	for _, raw := range ans.State {
-		e, _ := event.Parse(raw, v)
-		if err := visit(e.EventID(), 0); err != nil {
+	for _, eid := range stateIDs {
+		if err := visit(eid, 0); err != nil {
 			return nil, err
 		}
+		e := accepted[eid]
 		if !e.IsState() {
-			return nil, fmt.Errorf("%w: %s in the state is not a state event", ErrBadAnswer, e.EventID())
+			return nil, fmt.Errorf("%w: %s in the state is not a state event", ErrBadAnswer, eid)
 		}
-		out.State = append(out.State, accepted[e.EventID()])
-		state[e.StateKeyTuple()] = accepted[e.EventID()]
+		out.State = append(out.State, e)
+		state[e.StateKeyTuple()] = e
 	}
-	for _, raw := range ans.AuthChain {
-		e, _ := event.Parse(raw, v)
-		if err := visit(e.EventID(), 0); err != nil {
+	for _, eid := range authIDs {
+		if err := visit(eid, 0); err != nil {
 			return nil, err
 		}
-		out.AuthChain = append(out.AuthChain, accepted[e.EventID()])
+		out.AuthChain = append(out.AuthChain, accepted[eid])
 	}
 	if state[event.StateKey{Type: "m.room.create"}] == nil {
 		return nil, fmt.Errorf("%w: the state has no create event", ErrBadAnswer)
@@ -317,6 +332,7 @@ type Rooms interface {
 	ImportJoin(ctx context.Context, rj room.RemoteJoin) (int64, error)
 	InvitingServer(ctx context.Context, roomID id.RoomID, user id.UserID) (id.ServerName, error)
 	ImportRejection(ctx context.Context, leave *event.PDU, v *roomversion.Version) (int64, error)
+	RejectLocally(ctx context.Context, roomID id.RoomID, user id.UserID, reason string) (*event.PDU, error)
 }
 
 var _ Rooms = (*room.Service)(nil)
@@ -332,7 +348,7 @@ type History interface {
 const JoinBackfill = 20
 
 // joinBackfillTimeout bounds fetching history after a join.
-const joinBackfillTimeout = 10 * time.Second
+const joinBackfillTimeout = 20 * time.Second
 
 // Service joins local users to rooms of other servers and stores the
 // rooms: what the client API's /join calls for a room this server is not
@@ -344,15 +360,60 @@ type Service struct {
 	History History
 	// Logger receives the failures of fetching history; nil discards them.
 	Logger *slog.Logger
+
+	bg background
+}
+
+// background runs the service's work that outlives a request (fetching
+// history after a join); Close ends it and waits for it.
+type background struct {
+	// mu guards the fields below (LOCKS.md: a leaf).
+	mu     sync.Mutex
+	ctx    context.Context
+	cancel context.CancelFunc
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// run starts fn on a goroutine of its own, unless Close was called.
+func (b *background) run(fn func(ctx context.Context)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	if b.ctx == nil {
+		// The root of the background work: it outlives the requests
+		// that start it and ends with Close.
+		b.ctx, b.cancel = context.WithCancel(context.Background())
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		fn(b.ctx)
+	}()
+}
+
+// Close stops fetching history for joins (a fetch in flight is
+// abandoned) and waits until it has stopped.
+func (s *Service) Close() {
+	s.bg.mu.Lock()
+	s.bg.closed = true
+	if s.bg.cancel != nil {
+		s.bg.cancel()
+	}
+	s.bg.mu.Unlock()
+	s.bg.wg.Wait()
 }
 
 // JoinRemote joins user to roomID through servers, and the server that
 // invited the user if one did (see Joiner.Join), and
 // stores the room with its state; the join reaches the user's sync through
-// the event stream. Then it fetches the room's recent history from the
-// server it joined through, so that the user finds the messages from
-// before the join that the room's history visibility lets them see;
-// a failure there leaves the join as it is.
+// the event stream. Then, in the background (the client does not wait
+// for it), it fetches the room's recent history from the server it joined
+// through, so that the user finds the messages from before the join that
+// the room's history visibility lets them see; a failure there leaves
+// the join as it is (/messages asks again when it reaches the start).
 func (s *Service) JoinRemote(ctx context.Context, roomID id.RoomID, user id.UserID, servers []id.ServerName, content map[string]any) error {
 	// A user invited to the room joins through the inviting server too
 	// (the only server a room ID of version 12 gives away).
@@ -371,12 +432,13 @@ func (s *Service) JoinRemote(ctx context.Context, roomID id.RoomID, user id.User
 	}
 	from := slices.Clip(joined.Event.PrevEvents())
 	via := append([]id.ServerName{joined.Server}, servers...)
-	// The client waits for its join: history gets a few seconds.
-	ctx, cancel := context.WithTimeout(ctx, joinBackfillTimeout)
-	defer cancel()
-	if _, err := s.History.Backfill(ctx, roomID, via, from, JoinBackfill); err != nil && s.Logger != nil {
-		s.Logger.Warn("could not fetch history after a join", "room_id", string(roomID), "origin", string(joined.Server), "err", err)
-	}
+	s.bg.run(func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, joinBackfillTimeout)
+		defer cancel()
+		if _, err := s.History.Backfill(ctx, roomID, via, from, JoinBackfill); err != nil && s.Logger != nil {
+			s.Logger.Warn("could not fetch history after a join", "room_id", string(roomID), "origin", string(joined.Server), "err", err)
+		}
+	})
 	return nil
 }
 

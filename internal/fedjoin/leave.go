@@ -95,7 +95,13 @@ func (j *Joiner) leaveVia(ctx context.Context, srv id.ServerName, roomID id.Room
 
 // RejectInvite has user reject an invite to a room this server is not in,
 // through the inviting server and the others given, and stores the
-// leave.
+// leave. When no server takes the leave (unreachable, or refusing it
+// because the invite is gone), the invite is rejected locally
+// (room.Service.RejectLocally), so the user is not left with an invite
+// they cannot get rid of.
+//
+// NOTSPEC: the spec only describes make_leave/send_leave; the local
+// rejection is what Synapse does when they fail.
 func (s *Service) RejectInvite(ctx context.Context, roomID id.RoomID, user id.UserID, servers []id.ServerName, reason string) error {
 	srv, err := s.Rooms.InvitingServer(ctx, roomID, user)
 	if err != nil {
@@ -107,7 +113,13 @@ func (s *Service) RejectInvite(ctx context.Context, roomID id.RoomID, user id.Us
 	}
 	leave, v, err := s.Joiner.Leave(ctx, roomID, user, servers, reason)
 	if err != nil {
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		if _, lerr := s.Rooms.RejectLocally(ctx, roomID, user, reason); lerr != nil {
+			return errors.Join(err, lerr)
+		}
+		return nil
 	}
 	_, err = s.Rooms.ImportRejection(ctx, leave, v)
 	return err

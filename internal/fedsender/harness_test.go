@@ -93,6 +93,15 @@ func (p *peer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Path == "/_matrix/federation/v1/version" && r.Method == http.MethodGet {
+		// Authenticated, as Hafen has every federation endpoint.
+		x, err := signing.ParseXMatrix(r.Header.Get("Authorization"))
+		if err == nil {
+			err = signing.VerifyRequest(signing.Request{Method: r.Method, URI: r.RequestURI, Origin: x.Origin, Destination: x.Destination}, x, p.origin.Public())
+		}
+		if err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
 		io.WriteString(w, `{"server":{"name":"peer"}}`)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -92,15 +93,19 @@ func (s *Sender) waitRetry(ctx context.Context, d *destination) bool {
 const probeTimeout = 5 * time.Second
 
 // answers probes a destination in backoff with a cheap request (GET
-// /_matrix/federation/v1/version, which needs no signature) and reports
-// whether it answered.
+// /_matrix/federation/v1/version) and reports whether it answered: with
+// success, or with an error of its own (4xx); a 5xx is a proxy in front
+// of a server that is still away. The request is signed, as servers that
+// authenticate every federation request (Hafen among them) want, and so
+// it also tells the destination that this server is up.
 func (s *Sender) answers(ctx context.Context, d *destination) bool {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	_, err := s.cfg.Client.Do(ctx, federation.Request{
-		Destination: d.name, Method: http.MethodGet, Path: "/_matrix/federation/v1/version", Unsigned: true,
+		Destination: d.name, Method: http.MethodGet, Path: "/_matrix/federation/v1/version",
 	})
-	return err == nil
+	var he *federation.HTTPError
+	return err == nil || errors.As(err, &he) && he.Status < 500
 }
 
 // backoff returns the pause after the nth failure in a row.

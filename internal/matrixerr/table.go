@@ -78,6 +78,9 @@ const (
 	// request made on the client's behalf (a remote room directory or
 	// space hierarchy): 502 M_UNKNOWN, as other servers answer.
 	KindRemoteUnavailable
+	// KindRemoteTooLarge is another server's media larger than this
+	// server fetches for its clients: 502 M_TOO_LARGE.
+	KindRemoteTooLarge
 
 	numKinds
 )
@@ -145,6 +148,7 @@ var table = [numKinds]entry{
 	KindKeyTooLarge:                 {"M_KEY_TOO_LARGE", http.StatusBadRequest},
 	KindUnableToAuthoriseJoin:       {"M_UNABLE_TO_AUTHORISE_JOIN", http.StatusBadRequest},
 	KindRemoteUnavailable:           {"M_UNKNOWN", http.StatusBadGateway},
+	KindRemoteTooLarge:              {"M_TOO_LARGE", http.StatusBadGateway},
 	KindUnableToGrantJoin:           {"M_UNABLE_TO_GRANT_JOIN", http.StatusBadRequest},
 	KindInvalidSignature:            {"M_INVALID_SIGNATURE", http.StatusBadRequest},
 	KindServerControlled:            {"M_BAD_JSON", http.StatusMethodNotAllowed},

@@ -18,6 +18,38 @@ const DefaultOrphanGrace = time.Hour
 // DefaultJanitorInterval is how often Run sweeps.
 const DefaultJanitorInterval = time.Hour
 
+// CheckAdmin fails with ErrForbidden unless userID is a server
+// administrator.
+func (s *Service) CheckAdmin(ctx context.Context, userID id.UserID) error {
+	u, err := s.DB.User(ctx, userID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("load %s: %w", userID, err)
+	}
+	if err != nil || !u.IsAdmin {
+		return fmt.Errorf("%s is not a server administrator: %w", userID, ErrNotAdmin)
+	}
+	return nil
+}
+
+// FreezeLegacy records that the unauthenticated legacy endpoints are
+// switched off (frozen true), keeping the time of the first such start,
+// and returns it; media stored before it stays available to them. With
+// frozen false it forgets the freeze and returns the zero time.
+func (s *Service) FreezeLegacy(ctx context.Context, frozen bool) (time.Time, error) {
+	var ts int64
+	err := s.DB.Write(ctx, func(tx *store.Tx) (err error) {
+		if !frozen {
+			return tx.ThawLegacyMedia(ctx)
+		}
+		ts, err = tx.FreezeLegacyMedia(ctx, s.now().UnixMilli())
+		return err
+	})
+	if err != nil || !frozen {
+		return time.Time{}, err
+	}
+	return time.UnixMilli(ts), nil
+}
+
 // Quarantine sets or clears the quarantine of a media ID, of this server
 // or another: quarantined media is kept but answers 404 to everyone, and
 // remote media that is quarantined is not fetched again.

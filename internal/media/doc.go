@@ -27,6 +27,10 @@
 // delete media (Quarantine, Delete) and purge old remote media
 // (PurgeRemote).
 //
+// URL previews (Previewer) read the OpenGraph metadata of a page's head
+// and store its og:image as media of this server, fetching through a
+// client that refuses non-public and denied addresses at dial time.
+//
 // The package speaks HTTP only as a client of other servers:
 // internal/clientapi and internal/fedapi map its errors to Matrix errors.
 //

@@ -25,6 +25,13 @@ var (
 	ErrImageTooLarge = errors.New("image too large to thumbnail")
 	// ErrThumbnailTimeout: generating the thumbnail took too long.
 	ErrThumbnailTimeout = errors.New("thumbnail generation timed out")
+	// ErrRemoteTooLarge: another server's media is larger than the
+	// service fetches.
+	ErrRemoteTooLarge = errors.New("remote media too large")
+	// ErrRemoteUnavailable: another server did not answer a media fetch.
+	ErrRemoteUnavailable = errors.New("remote media server unavailable")
+	// ErrNotAdmin: the user is not a server administrator.
+	ErrNotAdmin = errors.New("not a server administrator")
 	// ErrQuotaExceeded: the upload would take the user past their
 	// storage quota.
 	ErrQuotaExceeded = errors.New("media storage quota exceeded")

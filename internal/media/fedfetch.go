@@ -36,6 +36,8 @@ var _ FederationClient = (*federation.Client)(nil)
 // M_UNRECOGNIZED, as the spec says, or a 404/405 without a Matrix error),
 // the deprecated /_matrix/media/v3 endpoints with allow_remote=false.
 type FederationFetcher struct {
+	// Client makes the requests (signed, with federation's resolution,
+	// timeouts and private-address guard).
 	Client FederationClient
 }
 
@@ -76,7 +78,9 @@ func (f FederationFetcher) fetch(ctx context.Context, server id.ServerName, path
 	if err != nil {
 		return RemoteFile{}, remoteErr(err)
 	}
-	return fileOf(resp.Header, resp.Body), nil
+	rf := fileOf(resp.Header, resp.Body)
+	rf.Legacy = true
+	return rf, nil
 }
 
 // unrecognized reports whether err is the answer of a server that does not
@@ -100,6 +104,8 @@ func remoteErr(err error) error {
 		return err
 	case he.Status == http.StatusNotFound:
 		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	case he.Status == http.StatusGatewayTimeout && he.Errcode == matrixerr.KindNotYetUploaded.Code():
+		return fmt.Errorf("%w: %w", ErrNotYetUploaded, err)
 	case he.Status == http.StatusBadRequest:
 		return fmt.Errorf("%w: %w", ErrNotImage, err)
 	case he.Status == http.StatusRequestEntityTooLarge, he.Status == http.StatusBadGateway && he.Errcode == matrixerr.KindTooLarge.Code():

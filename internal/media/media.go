@@ -44,6 +44,7 @@ type Store interface {
 	Thumbnails(ctx context.Context, serverName id.ServerName, mediaID string) ([]store.Thumbnail, error)
 	MediaUsage(ctx context.Context, userID id.UserID) (int64, error)
 	MediaReferenced(ctx context.Context, sum string) (bool, error)
+	User(ctx context.Context, userID id.UserID) (store.User, error)
 }
 
 var _ Store = (*store.DB)(nil)
@@ -100,7 +101,9 @@ type Service struct {
 	refs sync.RWMutex
 	// fetches lets concurrent requests for one remote file share one
 	// fetch.
-	fetches flights
+	fetches flights[store.Media]
+	// failed remembers recent failed fetches of remote media.
+	failed failures
 }
 
 // maxConcurrentThumbnails is how many thumbnails are generated at once.
@@ -161,10 +164,16 @@ func contentTypeOr(ct string) string {
 // its metadata. Thumbnails of the common sizes are generated before it
 // returns when the content is an image.
 func (s *Service) Upload(ctx context.Context, userID id.UserID, up Upload) (store.Media, error) {
+	return s.upload(ctx, userID, up, s.MaxUpload())
+}
+
+// upload stores content under a fresh media ID for userID, within the
+// user's quota; an empty userID is the server itself (no quota).
+func (s *Service) upload(ctx context.Context, userID id.UserID, up Upload, limit int64) (store.Media, error) {
 	if err := s.checkQuota(ctx, userID, 0); err != nil {
 		return store.Media{}, err
 	}
-	st, err := s.Files.Stage(ctx, up.Body, s.MaxUpload())
+	st, err := s.Files.Stage(ctx, up.Body, limit)
 	if err != nil {
 		return store.Media{}, fmt.Errorf("store upload of %s: %w", userID, err)
 	}

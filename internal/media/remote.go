@@ -31,6 +31,9 @@ type RemoteFile struct {
 	FileName string
 	// Body is the content.
 	Body io.ReadCloser
+	// Legacy reports that it came from the deprecated /_matrix/media
+	// endpoints (a server without the federation ones).
+	Legacy bool
 }
 
 // maxRemote returns the largest remote file fetched.
@@ -52,9 +55,30 @@ func (s *Service) remoteContext(ctx context.Context) (context.Context, context.C
 	return context.WithTimeout(context.WithoutCancel(ctx), t)
 }
 
+// validRemote checks a remote media ID's server name and media ID before
+// anything is looked up or fetched: a malformed one is media that cannot
+// exist.
+func validRemote(server id.ServerName, mediaID string) error {
+	if _, err := id.ParseServerName(string(server)); err != nil {
+		return fmt.Errorf("remote media %.80q/%.80q: %w", server, mediaID, ErrNotFound)
+	}
+	if mediaID == "" || len(mediaID) > 255 {
+		return fmt.Errorf("remote media %s/%.80q: %w", server, mediaID, ErrNotFound)
+	}
+	for _, c := range mediaID {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' && c != '-' && c != '=' && c != '.' {
+			return fmt.Errorf("remote media %s/%.80q: %w", server, mediaID, ErrNotFound)
+		}
+	}
+	return nil
+}
+
 // getRemote returns another server's media from the cache, fetching it
 // first when it is not there and allowRemote is set.
 func (s *Service) getRemote(ctx context.Context, server id.ServerName, mediaID string, wait time.Duration, allowRemote bool) (store.Media, error) {
+	if err := validRemote(server, mediaID); err != nil {
+		return store.Media{}, err
+	}
 	m, err := s.DB.Media(ctx, server, mediaID)
 	switch {
 	case err == nil && m.Quarantined:
@@ -68,8 +92,13 @@ func (s *Service) getRemote(ctx context.Context, server id.ServerName, mediaID s
 		return store.Media{}, fmt.Errorf("remote media %s/%s not cached: %w", server, mediaID, ErrNotFound)
 	}
 	_ = wait // the other server applies its own wait; see Fetcher
-	return s.fetches.do(ctx, "download "+string(server)+"/"+mediaID, func() (store.Media, error) {
-		return s.fetchRemote(ctx, server, mediaID)
+	key := "download " + string(server) + "/" + mediaID
+	return s.fetches.do(ctx, key, func() (m store.Media, err error) {
+		err = s.fetchOnce(key, func() error {
+			m, err = s.fetchRemote(ctx, server, mediaID)
+			return err
+		})
+		return m, err
 	})
 }
 
@@ -87,12 +116,12 @@ func (s *Service) fetchRemote(ctx context.Context, server id.ServerName, mediaID
 	}
 	rf, err := s.Remote.Download(ctx, server, mediaID, s.maxRemote())
 	if err != nil {
-		return store.Media{}, fmt.Errorf("fetch media %s/%s: %w", server, mediaID, err)
+		return store.Media{}, fmt.Errorf("fetch media %s/%s: %w", server, mediaID, classifyRemote(err))
 	}
 	defer rf.Body.Close()
 	st, err := s.Files.Stage(ctx, rf.Body, s.maxRemote())
 	if err != nil {
-		return store.Media{}, fmt.Errorf("fetch media %s/%s: %w", server, mediaID, err)
+		return store.Media{}, fmt.Errorf("fetch media %s/%s: %w", server, mediaID, classifyRemote(err))
 	}
 	defer st.Discard()
 	m := store.Media{
@@ -113,14 +142,93 @@ func (s *Service) fetchRemote(ctx context.Context, server id.ServerName, mediaID
 	if err != nil {
 		return store.Media{}, fmt.Errorf("cache media %s/%s: %w", server, mediaID, err)
 	}
-	s.logger().Debug("remote media cached", "origin", server, "media_id", mediaID, "size", m.Size)
+	s.logger().Debug("remote media cached", "origin", server, "media_id", mediaID, "size", m.Size, "legacy", rf.Legacy)
 	return m, nil
+}
+
+// classifyRemote turns the errors of a fetch into the service's: too
+// large, not found and not an image keep their meaning, and any other
+// failure (a server that is down, times out or answers nonsense) is
+// ErrRemoteUnavailable.
+func classifyRemote(err error) error {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		return fmt.Errorf("%w: %w", ErrRemoteTooLarge, err)
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrNotImage), errors.Is(err, ErrNotYetUploaded):
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrRemoteUnavailable, err)
+}
+
+// failureTTL is how long a failed fetch of remote media is answered from
+// memory: clients retrying a missing or unreachable file do not turn into
+// a stream of requests to the other server.
+const failureTTL = 30 * time.Second
+
+// maxFailures bounds the failed fetches remembered.
+const maxFailures = 10000
+
+// failures remembers recent failed fetches by key. The zero value is
+// ready.
+type failures struct {
+	mu sync.Mutex
+	m  map[string]failure
+}
+
+type failure struct {
+	err   error
+	until time.Time
+}
+
+// get returns the remembered failure of key, if it has not expired.
+func (f *failures) get(key string, now time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl, ok := f.m[key]; ok && now.Before(fl.until) {
+		return fl.err
+	}
+	return nil
+}
+
+// add remembers a failure of key for failureTTL; when full, it first drops
+// expired entries, then arbitrary ones.
+func (f *failures) add(key string, err error, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[string]failure{}
+	}
+	if len(f.m) >= maxFailures {
+		for k, fl := range f.m {
+			if !now.Before(fl.until) || len(f.m) >= maxFailures {
+				delete(f.m, k)
+			}
+		}
+	}
+	f.m[key] = failure{err: err, until: now.Add(failureTTL)}
+}
+
+// fetchOnce runs fetch for key unless it failed within failureTTL, and
+// remembers a failure that another try soon would repeat (not found,
+// unreachable).
+func (s *Service) fetchOnce(key string, fetch func() error) error {
+	if err := s.failed.get(key, s.now()); err != nil {
+		return err
+	}
+	err := fetch()
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrRemoteUnavailable) {
+		s.failed.add(key, err, s.now())
+	}
+	return err
 }
 
 // remoteThumbnail returns a thumbnail of another server's media: cached,
 // made here from the cached original, or fetched from the other server
 // (and cached) when the original is not here.
 func (s *Service) remoteThumbnail(ctx context.Context, server id.ServerName, mediaID string, size thumbSize, wait time.Duration, allowRemote bool) (store.Thumbnail, io.ReadSeekCloser, error) {
+	if err := validRemote(server, mediaID); err != nil {
+		return store.Thumbnail{}, nil, err
+	}
 	m, err := s.DB.Media(ctx, server, mediaID)
 	switch {
 	case err == nil && m.Quarantined:
@@ -139,9 +247,9 @@ func (s *Service) remoteThumbnail(ctx context.Context, server id.ServerName, med
 	}
 	key := fmt.Sprintf("thumbnail %s/%s %dx%d %s", server, mediaID, size.width, size.height, size.method)
 	_, err = s.fetches.do(ctx, key, func() (store.Media, error) {
-		return store.Media{}, s.fetchRemoteThumbnail(ctx, server, mediaID, size)
+		return store.Media{}, s.fetchOnce(key, func() error { return s.fetchRemoteThumbnail(ctx, server, mediaID, size) })
 	})
-	if errors.Is(err, ErrNotImage) || errors.Is(err, ErrTooLarge) {
+	if errors.Is(err, ErrNotImage) || errors.Is(err, ErrRemoteTooLarge) {
 		return store.Thumbnail{}, nil, err
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -177,7 +285,7 @@ func (s *Service) fetchRemoteThumbnail(ctx context.Context, server id.ServerName
 	}
 	rf, err := s.Remote.Thumbnail(ctx, server, mediaID, size.width, size.height, size.method, s.maxRemote())
 	if err != nil {
-		return fmt.Errorf("fetch thumbnail of %s/%s: %w", server, mediaID, err)
+		return fmt.Errorf("fetch thumbnail of %s/%s: %w", server, mediaID, classifyRemote(err))
 	}
 	defer rf.Body.Close()
 	if !thumbnailable(rf.ContentType) {
@@ -185,7 +293,7 @@ func (s *Service) fetchRemoteThumbnail(ctx context.Context, server id.ServerName
 	}
 	st, err := s.Files.Stage(ctx, rf.Body, s.maxRemote())
 	if err != nil {
-		return fmt.Errorf("fetch thumbnail of %s/%s: %w", server, mediaID, err)
+		return fmt.Errorf("fetch thumbnail of %s/%s: %w", server, mediaID, classifyRemote(err))
 	}
 	defer st.Discard()
 	th := store.Thumbnail{Width: size.width, Height: size.height, Method: size.method, ContentType: rf.ContentType, Size: st.Size(), SHA256: st.Sum()}
@@ -200,21 +308,21 @@ func (s *Service) fetchRemoteThumbnail(ctx context.Context, server id.ServerName
 // flights runs one fetch per key at a time: requests for a key that is
 // being fetched wait for that fetch's result instead of starting another.
 // The zero value is ready.
-type flights struct {
+type flights[T any] struct {
 	mu sync.Mutex
-	m  map[string]*flight
+	m  map[string]*flight[T]
 }
 
 // flight is one running fetch.
-type flight struct {
+type flight[T any] struct {
 	done    chan struct{}
 	waiters int // guarded by flights.mu
-	m       store.Media
+	v       T
 	err     error
 }
 
 // waiting returns how many requests wait for the fetch under key.
-func (f *flights) waiting(key string) int {
+func (f *flights[T]) waiting(key string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fl, ok := f.m[key]; ok {
@@ -227,22 +335,23 @@ func (f *flights) waiting(key string) int {
 // on the caller's goroutine and must not depend on the caller's context
 // staying alive (it serves the waiters too); a waiter whose ctx ends
 // stops waiting.
-func (f *flights) do(ctx context.Context, key string, fn func() (store.Media, error)) (store.Media, error) {
+func (f *flights[T]) do(ctx context.Context, key string, fn func() (T, error)) (T, error) {
 	f.mu.Lock()
 	if fl, ok := f.m[key]; ok {
 		fl.waiters++
 		f.mu.Unlock()
 		select {
 		case <-fl.done:
-			return fl.m, fl.err
+			return fl.v, fl.err
 		case <-ctx.Done():
-			return store.Media{}, ctx.Err()
+			var zero T
+			return zero, ctx.Err()
 		}
 	}
 	if f.m == nil {
-		f.m = map[string]*flight{}
+		f.m = map[string]*flight[T]{}
 	}
-	fl := &flight{done: make(chan struct{})}
+	fl := &flight[T]{done: make(chan struct{})}
 	f.m[key] = fl
 	f.mu.Unlock()
 	defer func() {
@@ -251,6 +360,6 @@ func (f *flights) do(ctx context.Context, key string, fn func() (store.Media, er
 		f.mu.Unlock()
 		close(fl.done)
 	}()
-	fl.m, fl.err = fn()
-	return fl.m, fl.err
+	fl.v, fl.err = fn()
+	return fl.v, fl.err
 }

@@ -14,7 +14,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/federation"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/store/storetest"
@@ -126,6 +128,18 @@ func TestRemoteMediaFetch(t *testing.T) {
 		if _, err := s.Get(ctx, "new.example", "missing", 0); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("missing remote media: err = %v, want ErrNotFound", err)
 		}
+		// The failure is remembered for a while: a client retrying does
+		// not make the other server answer again.
+		before := len(fed.calls)
+		if _, err := s.Get(ctx, "new.example", "missing", 0); !errors.Is(err, ErrNotFound) || len(fed.calls) != before {
+			t.Fatalf("missing remote media again: err = %v, %d more requests, want ErrNotFound and none", err, len(fed.calls)-before)
+		}
+		later := time.Now().Add(failureTTL + time.Second)
+		s.Now = func() time.Time { return later }
+		if _, err := s.Get(ctx, "new.example", "missing", 0); !errors.Is(err, ErrNotFound) || len(fed.calls) != before+1 {
+			t.Fatalf("missing remote media after %v: err = %v, %d more requests, want 1", failureTTL, err, len(fed.calls)-before)
+		}
+		s.Now = nil
 		// Cached: served without asking again, with allow_remote=false too.
 		n := len(fed.calls)
 		if _, err := s.Lookup(ctx, "new.example", "inline", 0, false); err != nil || len(fed.calls) != n {
@@ -142,6 +156,25 @@ func TestRemoteMediaFetch(t *testing.T) {
 		}
 		if _, err := s.Get(ctx, "new.example", "never", 0); !errors.Is(err, ErrNotFound) || len(fed.calls) != n {
 			t.Fatalf("quarantined uncached media: err = %v, %d requests", err, len(fed.calls)-n)
+		}
+		for _, bad := range [][2]string{{"bad server!", "x"}, {"new.example", "a b"}, {"new.example", ""}, {"new.example", strings.Repeat("a", 256)}} {
+			if _, err := s.Get(ctx, id.ServerName(bad[0]), bad[1], 0); !errors.Is(err, ErrNotFound) || len(fed.calls) != n {
+				t.Fatalf("Get(%q, %q): err = %v, %d requests, want ErrNotFound and none", bad[0], bad[1], err, len(fed.calls)-n)
+			}
+		}
+
+		// Purged with its file (nothing else shares it), fetched again
+		// when asked for.
+		located, _ := s.DB.Media(ctx, "new.example", "located")
+		p, err := s.PurgeRemote(ctx, time.Now().Add(time.Hour), true)
+		if err != nil || p.Media != 2 {
+			t.Fatalf("PurgeRemote = %+v, %v, want 2 media (the quarantined one stays)", p, err)
+		}
+		if _, err := s.Open(ctx, located); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("purged file still there: %v", err)
+		}
+		if m, err := s.Get(ctx, "new.example", "located", 0); err != nil || readMedia(t, s, m) != "from the location" || len(fed.calls) != n+1 {
+			t.Fatalf("refetch after purge = %+v, %v", m, err)
 		}
 	})
 }

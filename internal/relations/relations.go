@@ -54,6 +54,7 @@ var _ Store = (*store.DB)(nil)
 
 // Service answers relationship queries.
 type Service struct {
+	// DB holds the relations and the events.
 	DB Store
 	// Ignored, when set, returns the users whose events user ignores
 	// (m.ignored_user_list): their children are neither returned nor

@@ -32,6 +32,7 @@ const MaxReasonLength = 1000
 
 // Service stores reports. It is safe for concurrent use.
 type Service struct {
+	// DB holds the reports.
 	DB *store.DB
 	// ServerName is this server's name: users of other servers cannot be
 	// checked and are taken as they are.

@@ -354,6 +354,9 @@ func (hv *historyView) write(ctx context.Context, tx *store.Tx, plan []historyEv
 		var err error
 		if he.promote {
 			nid, pos, err = tx.PromoteOutlierToHistory(ctx, e.EventID())
+			if errors.Is(err, store.ErrNotFound) {
+				continue // promoted meanwhile by another import
+			}
 			*promoted = true
 		} else {
 			rec := record(e, false)

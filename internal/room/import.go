@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -213,4 +214,49 @@ func (s *Service) InvitingServer(ctx context.Context, roomID id.RoomID, user id.
 		return "", fmt.Errorf("load invite %s: %w", ri.EventID, err)
 	}
 	return e.Sender.Domain(), nil
+}
+
+// RejectLocally rejects user's invite to a room this server is not in
+// without the inviting server, when it cannot be reached: a leave that
+// follows the invite, signed by this server and sent nowhere, is stored
+// as with ImportRejection. The inviting server still counts the user as
+// invited; clients no longer see the invite. Errors wrap
+// store.ErrNotFound when the user has no such invite.
+func (s *Service) RejectLocally(ctx context.Context, roomID id.RoomID, user id.UserID, reason string) (*event.PDU, error) {
+	ri, err := s.db.RemoteInvite(ctx, roomID, user)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := roomversion.Lookup(roomversion.ID(ri.RoomVersion))
+	if !ok {
+		return nil, fmt.Errorf("reject invite to %s: unknown room version %q", roomID, ri.RoomVersion)
+	}
+	stored, err := s.db.Event(ctx, ri.EventID)
+	if err != nil {
+		return nil, fmt.Errorf("load invite %s: %w", ri.EventID, err)
+	}
+	if authrules.Membership(event.RawContent(stored.JSON)) != MembershipInvite {
+		return nil, fmt.Errorf("reject invite to %s: %w: the invite was answered already", roomID, store.ErrNotFound)
+	}
+	content := map[string]any{"membership": MembershipLeave}
+	if reason != "" {
+		content["reason"] = reason
+	}
+	raw, err := json.Marshal(content)
+	if err != nil {
+		return nil, fmt.Errorf("encode leave content: %w", err)
+	}
+	sk := string(user)
+	leave, err := event.Build(event.Proto{
+		Type: "m.room.member", StateKey: &sk, Sender: user, RoomID: roomID, Content: raw,
+		PrevEvents: []id.EventID{ri.EventID}, AuthEvents: []id.EventID{ri.EventID},
+		Depth: stored.Depth + 1, OriginServerTS: s.now().UnixMilli(),
+	}, v, s.key)
+	if err != nil {
+		return nil, fmt.Errorf("build local rejection of %s: %w", roomID, err)
+	}
+	if _, err := s.importOutsider(ctx, leave, v, nil); err != nil {
+		return nil, err
+	}
+	return leave, nil
 }

@@ -127,7 +127,17 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				w.batchNIDs[pdu.EventID()] = nid
 				en.pos = inserted[i].StreamPos
 			}
-			// A batch without NIDs holds no relations (nidsNotNeeded).
+			// A batch without NIDs holds no relations (nidsNotNeeded);
+			// its text is indexed by event ID. Outliers, rejected and
+			// backfilled events (no positive stream position) are not
+			// indexed.
+			if byID && !recs[i].Rejected && !recs[i].Outlier && !recs[i].Backfilled {
+				if text, ok := searchText(pdu); ok {
+					if err := tx.IndexEventTextOf(ctx, pdu.EventID(), text); err != nil {
+						return err
+					}
+				}
+			}
 			if !byID && en.pos > 0 {
 				if rel, ok := relationRecord(pdu, nid, en.pos); ok {
 					if err := tx.AddRelation(ctx, rel); err != nil {

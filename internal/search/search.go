@@ -45,6 +45,7 @@ var _ Store = (*store.DB)(nil)
 
 // Service searches room events.
 type Service struct {
+	// DB holds the full-text index and the events.
 	DB Store
 }
 

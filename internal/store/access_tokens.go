@@ -26,6 +26,12 @@ type AccessToken struct {
 	UserID    id.UserID
 	DeviceID  id.DeviceID
 	CreatedTS int64
+	// ExpiresTS is when the token expires (given with a refresh token), 0
+	// for never.
+	ExpiresTS int64
+	// RevokesRefresh says the token came from a refresh whose old refresh
+	// token its first use revokes (Tx.AccessTokenFirstUsed).
+	RevokesRefresh bool
 }
 
 func hashToken(token string) []byte {
@@ -63,8 +69,8 @@ func (t *Tx) DeleteDeviceAccessTokens(ctx context.Context, userID id.UserID, dev
 func (r reader) AccessTokenOwner(ctx context.Context, token string) (AccessToken, error) {
 	var a AccessToken
 	err := r.q.QueryRowContext(ctx,
-		`SELECT user_id, device_id, created_ts FROM access_tokens WHERE token_hash = $1`, hashToken(token)).
-		Scan(&a.UserID, &a.DeviceID, &a.CreatedTS)
+		`SELECT user_id, device_id, created_ts, expires_ts, revokes_refresh IS NOT NULL FROM access_tokens WHERE token_hash = $1`, hashToken(token)).
+		Scan(&a.UserID, &a.DeviceID, &a.CreatedTS, &a.ExpiresTS, &a.RevokesRefresh)
 	if err != nil {
 		return AccessToken{}, fmt.Errorf("look up access token: %w", notFound(err))
 	}

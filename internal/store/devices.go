@@ -124,6 +124,10 @@ func (t *Tx) DeleteDevice(ctx context.Context, userID id.UserID, deviceID id.Dev
 	if err := expectRow(res, fmt.Sprintf("delete device %s of %s", deviceID, userID)); err != nil {
 		return err
 	}
+	// The pushers the device set go with it, as its access token does.
+	if err := t.DeleteDevicePushers(ctx, userID, []id.DeviceID{deviceID}); err != nil {
+		return err
+	}
 	// Other users' encrypting clients must stop encrypting for it.
 	_, err = t.AddDeviceListChange(ctx, userID, string(deviceID))
 	return err

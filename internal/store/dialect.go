@@ -60,6 +60,9 @@ type dialect interface {
 	// searchInsert is the statement indexing an event's text ($1 its
 	// NID, $2 the text); searchDelete removes it ($1 the NID).
 	searchInsert() string
+	// searchInsertOf is searchInsert for an event named by its ID ($1)
+	// instead of its NID.
+	searchInsertOf() string
 	searchDelete() string
 	// searchMatch returns, for a full-text query in parameter n, the
 	// FROM item of the index, the expression of a match's event NID, the

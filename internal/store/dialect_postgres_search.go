@@ -18,6 +18,11 @@ func (postgresDialect) searchInsert() string {
 		ON CONFLICT (event_nid) DO NOTHING`
 }
 
+func (postgresDialect) searchInsertOf() string {
+	return `INSERT INTO event_search (event_nid, vector) SELECT event_nid, to_tsvector('english', $2) FROM events WHERE event_id = $1
+		ON CONFLICT (event_nid) DO NOTHING`
+}
+
 func (postgresDialect) searchDelete() string { return `DELETE FROM event_search WHERE event_nid = $1` }
 
 func (postgresDialect) searchMatch(n string) (from, nid, where, rank string) {

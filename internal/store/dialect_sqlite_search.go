@@ -14,6 +14,10 @@ func (sqliteDialect) searchInsert() string {
 	return `INSERT INTO event_search (rowid, content) VALUES ($1, $2)`
 }
 
+func (sqliteDialect) searchInsertOf() string {
+	return `INSERT INTO event_search (rowid, content) SELECT event_nid, $2 FROM events WHERE event_id = $1`
+}
+
 func (sqliteDialect) searchDelete() string { return `DELETE FROM event_search WHERE rowid = $1` }
 
 // searchMatch: bm25 is smaller for better matches, so the rank is its

@@ -23,6 +23,13 @@ func (t *Tx) IndexEventText(ctx context.Context, nid int64, text string) error {
 	return t.execLater(ctx, fmt.Sprintf("index text of event %d", nid), t.d.searchInsert(), nid, text)
 }
 
+// IndexEventTextOf is IndexEventText for an event named by its ID, for a
+// batch whose events have no NIDs yet (InsertEventsLater). The statement
+// may be queued (see Tx.execLater).
+func (t *Tx) IndexEventTextOf(ctx context.Context, eventID id.EventID, text string) error {
+	return t.execLater(ctx, fmt.Sprintf("index text of event %s", eventID), t.d.searchInsertOf(), string(eventID), text)
+}
+
 // UnindexEventText removes an event from the full-text index (it was
 // redacted). The statement may be queued (see Tx.execLater).
 func (t *Tx) UnindexEventText(ctx context.Context, nid int64) error {

@@ -180,6 +180,31 @@ var migrations = []migration{
 		name:       "content reports and events by timestamp",
 		statements: []string{reportsSchema, eventsTimestampIndex},
 	},
+	{
+		version:    27,
+		name:       "media legacy freeze",
+		statements: []string{mediaLegacyFreezeSchema},
+	},
+	{
+		version:    28,
+		name:       "user directory",
+		statements: []string{userDirectorySchema},
+	},
+	{
+		version:    29,
+		name:       "pushers and notifications",
+		statements: []string{pushersSchema, notificationsSchema},
+	},
+	{
+		version:    30,
+		name:       "openid and login tokens",
+		statements: []string{shortTokensSchema},
+	},
+	{
+		version:    31,
+		name:       "refresh tokens",
+		statements: []string{accessTokensExpirySchema, refreshTokensSchema},
+	},
 }
 
 const schemaMigrationsSchema = `

@@ -117,9 +117,13 @@ func (t *Tx) DeactivateUser(ctx context.Context, userID id.UserID) error {
 	if err != nil {
 		return err
 	}
-	// Access tokens go with their devices (ON DELETE CASCADE).
+	// Access tokens go with their devices (ON DELETE CASCADE); pushers
+	// go too.
 	if _, err := t.q.ExecContext(ctx, `DELETE FROM devices WHERE user_id = $1`, string(userID)); err != nil {
 		return fmt.Errorf("delete devices of %s: %w", userID, err)
+	}
+	if _, err := t.q.ExecContext(ctx, `DELETE FROM pushers WHERE user_id = $1`, string(userID)); err != nil {
+		return fmt.Errorf("delete pushers of %s: %w", userID, err)
 	}
 	for _, d := range devices {
 		if _, err := t.AddDeviceListChange(ctx, userID, string(d.DeviceID)); err != nil {

@@ -1,0 +1,249 @@
+package push
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/hafenchat/hafen/internal/core/authrules"
+	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/pushrules"
+	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/stream"
+)
+
+// ConsumerName is the name of the push consumer's stream position.
+const ConsumerName = "push"
+
+// pushRulesType is the account data type of a user's push rules.
+const pushRulesType = "m.push_rules"
+
+// maxCachedRules bounds the compiled rule sets kept; beyond it the cache
+// starts afresh.
+const maxCachedRules = 10000
+
+// Rooms reads rooms' current state (*room.Service).
+type Rooms interface {
+	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)
+}
+
+// NotifierConfig holds a Notifier's dependencies.
+type NotifierConfig struct {
+	DB         *store.DB
+	Stream     *stream.Stream
+	Rooms      Rooms
+	ServerName id.ServerName
+	// From is where a notifier without a stored position starts (the
+	// stream position at startup: history does not notify).
+	From   int64
+	Logger *slog.Logger
+}
+
+// Notifier is the durable stream consumer that finds notifications: for
+// each event, every local user joined to its room but its sender is
+// evaluated against their push rules, and the events that notify are
+// stored with the rule's actions, in the transaction that advances the
+// consumer's position. Start runs it; Stop stops it.
+type Notifier struct {
+	cfg      NotifierConfig
+	consumer *stream.Consumer
+
+	// mu guards rules, the compiled push rules of users, dropped when
+	// their m.push_rules change (AccountDataChanged).
+	mu    sync.Mutex
+	rules map[id.UserID]*pushrules.Evaluator
+	// changes counts AccountDataChanged calls, so that rules read before
+	// a change are not cached after it.
+	changes uint64
+}
+
+// NewNotifier returns the push consumer; it does nothing until Start.
+func NewNotifier(cfg NotifierConfig) *Notifier {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Notifier{cfg: cfg, rules: map[id.UserID]*pushrules.Evaluator{}}
+	n.consumer = stream.NewConsumer(stream.ConsumerConfig{
+		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
+		Stage: n.stage, From: cfg.From, Logger: cfg.Logger,
+	})
+	return n
+}
+
+// Start starts the consumer.
+func (n *Notifier) Start(ctx context.Context) error { return n.consumer.Start(ctx) }
+
+// Stop stops it and waits.
+func (n *Notifier) Stop() { n.consumer.Stop() }
+
+// WaitFor waits until the notifier has handled the stream up to pos.
+func (n *Notifier) WaitFor(ctx context.Context, pos int64) error { return n.consumer.WaitFor(ctx, pos) }
+
+// AccountDataChanged drops a user's compiled rules when their push rules
+// change; accountdata.Service calls it after the commit.
+func (n *Notifier) AccountDataChanged(user id.UserID, roomID id.RoomID, typ string, _ json.RawMessage, _ int64) {
+	if roomID != "" || typ != pushRulesType {
+		return
+	}
+	n.mu.Lock()
+	delete(n.rules, user)
+	n.changes++
+	n.mu.Unlock()
+}
+
+// rulesOf returns the user's compiled push rules, loading them once.
+func (n *Notifier) rulesOf(ctx context.Context, user id.UserID) (*pushrules.Evaluator, error) {
+	n.mu.Lock()
+	ev, changes := n.rules[user], n.changes
+	n.mu.Unlock()
+	if ev != nil {
+		return ev, nil
+	}
+	raw, err := n.cfg.DB.AccountDataOf(ctx, user, "", pushRulesType)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("load push rules of %s: %w", user, err)
+	}
+	ev = pushrules.Compile(pushrules.FromAccountData(raw, string(user)))
+	n.mu.Lock()
+	if len(n.rules) >= maxCachedRules {
+		n.rules = map[id.UserID]*pushrules.Evaluator{}
+	}
+	// Rules read before a change are used for this batch but not kept:
+	// the next batch reads them again.
+	if n.changes == changes {
+		n.rules[user] = ev
+	}
+	n.mu.Unlock()
+	return ev, nil
+}
+
+// roomFacts are what the rules may ask about a room, read once per batch.
+type roomFacts struct {
+	members     []id.UserID // local users joined
+	joined      int         // all joined members
+	create, pls *event.PDU
+}
+
+// stage evaluates a batch of events for the local members of their rooms.
+func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *store.Tx) error, func(), error) {
+	rooms := map[id.RoomID]*roomFacts{}
+	var out []store.Notification
+	for _, se := range evs {
+		ev := se.PDU
+		roomID := ev.RoomID()
+		f := rooms[roomID]
+		if f == nil {
+			var err error
+			if f, err = n.facts(ctx, roomID); err != nil {
+				return nil, nil, err
+			}
+			rooms[roomID] = f
+		}
+		// Membership changes within the batch move the counts; the
+		// members read at the start of the batch are close enough.
+		if len(f.members) == 0 {
+			continue
+		}
+		var sk *string
+		if k, ok := ev.StateKey(); ok {
+			sk = &k
+		}
+		pe := pushrules.NewEvent(ev.Type(), string(ev.Sender()), string(roomID), sk, ev.Content())
+		mayNotify := map[string]bool{}
+		for _, user := range f.members {
+			if user == ev.Sender() {
+				continue
+			}
+			rules, err := n.rulesOf(ctx, user)
+			if err != nil {
+				return nil, nil, err
+			}
+			name, err := n.displayName(ctx, roomID, user)
+			if err != nil {
+				return nil, nil, err
+			}
+			res := rules.Evaluate(pe, &pushrules.Context{
+				UserID: string(user), DisplayName: name,
+				MemberCount: func() int { return f.joined },
+				SenderMayNotify: func(key string) bool {
+					v, ok := mayNotify[key]
+					if !ok {
+						v = senderMayNotify(ev, f.create, f.pls, key)
+						mayNotify[key] = v
+					}
+					return v
+				},
+			})
+			if !res.Notify {
+				continue
+			}
+			actions, err := json.Marshal(res.Actions)
+			if err != nil {
+				return nil, nil, fmt.Errorf("encode actions: %w", err)
+			}
+			out = append(out, store.Notification{
+				UserID: user, StreamPos: se.StreamPos, RoomID: roomID, EventID: ev.EventID(),
+				Actions: actions, Highlight: res.Highlight, TS: ev.OriginServerTS(),
+			})
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil, nil
+	}
+	return func(tx *store.Tx) error { return tx.AddNotifications(ctx, out) }, nil, nil
+}
+
+// facts reads a room's local members, joined count, create and power
+// levels events.
+func (n *Notifier) facts(ctx context.Context, roomID id.RoomID) (*roomFacts, error) {
+	members, err := n.cfg.DB.LocalJoinedMembers(ctx, roomID, n.cfg.ServerName)
+	if err != nil {
+		return nil, err
+	}
+	f := &roomFacts{members: members}
+	if len(members) == 0 {
+		return f, nil
+	}
+	counts, err := n.cfg.DB.JoinedMemberCounts(ctx, []id.RoomID{roomID})
+	if err != nil {
+		return nil, err
+	}
+	f.joined = counts[roomID]
+	if f.create, err = n.cfg.Rooms.CurrentStateEvent(ctx, roomID, "m.room.create", ""); err != nil {
+		return nil, err
+	}
+	if f.pls, err = n.cfg.Rooms.CurrentStateEvent(ctx, roomID, "m.room.power_levels", ""); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// displayName returns the user's display name in the room, from their
+// member event.
+func (n *Notifier) displayName(ctx context.Context, roomID id.RoomID, user id.UserID) (string, error) {
+	m, err := n.cfg.Rooms.CurrentStateEvent(ctx, roomID, "m.room.member", string(user))
+	if err != nil || m == nil {
+		return "", err
+	}
+	var c struct {
+		DisplayName string `json:"displayname"`
+	}
+	_ = json.Unmarshal(m.Content(), &c) // an unreadable name is no name
+	return c.DisplayName, nil
+}
+
+// senderMayNotify reports whether ev's sender has the power level of
+// notifications[key].
+func senderMayNotify(ev, create, powerLevels *event.PDU, key string) bool {
+	v := ev.Version()
+	if create != nil {
+		v = create.Version()
+	}
+	pl := authrules.NewPowerLevels(v, powerLevels, authrules.Creators(create))
+	need, _ := pl.NotificationLevel(key)
+	return pl.UserLevel(ev.Sender()) >= need
+}
