@@ -3,9 +3,6 @@ package main
 import (
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -14,30 +11,14 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/signing"
+	"github.com/hafenchat/hafen/internal/testnet"
 )
 
 // freeAddr returns a loopback address that was free a moment ago, so a
 // server can be named after the address it will listen on.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	// The port is picked below Linux's ephemeral range (32768–60999):
-	// a port the kernel handed out for 127.0.0.1:0 may be handed out
-	// again, as the source port of an outgoing connection, between this
-	// check and the server's own listen.
-	for range 100 {
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
-		if ln, err := net.Listen("tcp", addr); err == nil {
-			ln.Close()
-			return addr
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return testnet.FreeAddr(t)
 }
 
 // startFederating runs `hafen serve` named after its federation address
