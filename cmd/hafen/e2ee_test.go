@@ -260,6 +260,22 @@ func TestDeviceListsEndToEnd(t *testing.T) {
 			if fmt.Sprint(s5.DeviceLists.Changed) != fmt.Sprint([]id.UserID{carol.UserID}) || len(s5.DeviceLists.Left) != 0 {
 				t.Errorf("after carol joined: device_lists = %+v, want carol changed", s5.DeviceLists)
 			}
+			changesBetween := func(from, to string) (changed, left []id.UserID) {
+				t.Helper()
+				var ch struct {
+					Changed []id.UserID `json:"changed"`
+					Left    []id.UserID `json:"left"`
+				}
+				u := alice.BuildURLWithQuery(mautrix.ClientURLPath{"v3", "keys", "changes"}, map[string]string{"from": from, "to": to})
+				if _, err := alice.MakeRequest(ctx, "GET", u, nil, &ch); err != nil {
+					t.Fatal(err)
+				}
+				return ch.Changed, ch.Left
+			}
+			// Read now: /keys/changes reads the current memberships.
+			if got, _ := changesBetween(s4.NextBatch, s5.NextBatch); fmt.Sprint(got) != fmt.Sprint([]id.UserID{carol.UserID}) {
+				t.Errorf("/keys/changes after carol joined: changed %v, want [%s]", got, carol.UserID)
+			}
 			if _, err := carol.LeaveRoom(ctx, created.RoomID); err != nil {
 				t.Fatal(err)
 			}
@@ -272,15 +288,10 @@ func TestDeviceListsEndToEnd(t *testing.T) {
 			}
 			leftBetween := func(from, to string) []id.UserID {
 				t.Helper()
-				var ch struct {
-					Left []id.UserID `json:"left"`
-				}
-				u := alice.BuildURLWithQuery(mautrix.ClientURLPath{"v3", "keys", "changes"}, map[string]string{"from": from, "to": to})
-				if _, err := alice.MakeRequest(ctx, "GET", u, nil, &ch); err != nil {
-					t.Fatal(err)
-				}
-				return ch.Left
+				_, left := changesBetween(from, to)
+				return left
 			}
+
 			// /keys/changes reports the same left users between the tokens.
 			if got := leftBetween(s5.NextBatch, s6.NextBatch); fmt.Sprint(got) != fmt.Sprint([]id.UserID{carol.UserID}) {
 				t.Errorf("/keys/changes after carol left: left %v, want [%s]", got, carol.UserID)
@@ -301,6 +312,26 @@ func TestDeviceListsEndToEnd(t *testing.T) {
 			}
 			if got := leftBetween(s6.NextBatch, s7.NextBatch); fmt.Sprint(got) != fmt.Sprint([]id.UserID{bob.UserID}) {
 				t.Errorf("/keys/changes after alice left: left %v, want [%s]", got, bob.UserID)
+			}
+
+			// Alice joins a room of dave's, with whom she shared nothing.
+			dave := register(t, base, "dave")
+			davesRoom, err := dave.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := alice.JoinRoomByID(ctx, davesRoom.RoomID); err != nil {
+				t.Fatal(err)
+			}
+			s8, err := alice.SyncRequest(ctx, 0, s7.NextBatch, "", false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(s8.DeviceLists.Changed) != fmt.Sprint([]id.UserID{dave.UserID}) || len(s8.DeviceLists.Left) != 0 {
+				t.Errorf("after alice joined dave's room: device_lists = %+v, want dave changed", s8.DeviceLists)
+			}
+			if changed, left := changesBetween(s7.NextBatch, s8.NextBatch); fmt.Sprint(changed) != fmt.Sprint([]id.UserID{dave.UserID}) || len(left) != 0 {
+				t.Errorf("/keys/changes after alice joined dave's room: changed %v left %v, want dave changed", changed, left)
 			}
 
 		})

@@ -68,7 +68,9 @@ func peerInRoom(t *testing.T, a *fedServer) (*recordingPeer, *mautrix.Client, id
 
 // TestFederationRoomEDUChecksEndToEnd: typing notifications and receipts
 // another server sends are taken only for its own users who are joined to
-// the room; the others in the same transaction are dropped.
+// the room; the others in the same transaction are dropped. A to-device
+// message is delivered once per message_id, and only from the origin's
+// own users.
 func TestFederationRoomEDUChecksEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) { roomEDUChecks(t, startFedServer(t, dbArgs(t)...)) })
@@ -119,6 +121,21 @@ func roomEDUChecks(t *testing.T, a *fedServer) {
 	if len(readers) != 1 || !readers[carol] {
 		t.Errorf("receipts from %v, want only carol", readers)
 	}
+	// A to-device message from carol arrives in two transactions (as
+	// after a lost answer): alice's device gets it once. One claiming to
+	// be from alice's own server is dropped.
+	toDevice := func(sender id.UserID, msgID string, n int) any {
+		return map[string]any{"edu_type": "m.direct_to_device", "content": map[string]any{
+			"sender": sender, "type": "org.example.ping", "message_id": msgID,
+			"messages": map[id.UserID]any{aliceID: map[string]any{"*": map[string]any{"n": n}}}}}
+	}
+	p.sendEDUs(t, a.name, "m1", toDevice(carol, "msg1", 1), toDevice(aliceID, "msg2", 2))
+	p.sendEDUs(t, a.name, "m2", toDevice(carol, "msg1", 1))
+	got := syncOnce(t, a.base, alice.AccessToken, s.NextBatch, 0)
+	if len(got.ToDevice.Events) != 1 || got.ToDevice.Events[0].Sender != carol {
+		t.Errorf("to-device events = %+v, want carol's once", got.ToDevice.Events)
+	}
+
 	p.sendEDUs(t, a.name, "e2", typing(carol, false))
 	s = syncOnce(t, a.base, alice.AccessToken, s.NextBatch, 0)
 	for _, e := range s.Rooms.Join[roomID].Ephemeral.Events {

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -149,6 +150,47 @@ func jsReads(t *testing.T, js *jsClient, eventID id.EventID, sender id.UserID, t
 	}
 }
 
+// encryptedRoom has alice create an encrypted room and invite bobCli's
+// user, whose JS client bob joins it; it returns once alice's client has
+// synced the join.
+func encryptedRoom(t *testing.T, alice *megolmClient, bobCli *mautrix.Client, bob *jsClient) id.RoomID {
+	t.Helper()
+	created, err := alice.cli.CreateRoom(t.Context(), &mautrix.ReqCreateRoom{
+		Preset: "private_chat",
+		Invite: []id.UserID{bobCli.UserID},
+		InitialState: []*event.Event{{
+			Type:    event.StateEncryption,
+			Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.send(map[string]any{"cmd": "join", "room_id": created.RoomID})
+	if joined := bob.await("joined", nil); joined["encrypted"] != true {
+		t.Fatalf("the js client sees the room as not encrypted: %v", joined)
+	}
+	alice.joinedBy(t, created.RoomID, bobCli.UserID)
+	return created.RoomID
+}
+
+// loginAgain logs cli's user in on a new device (registered users'
+// password is "correct horse " + localpart).
+func loginAgain(t *testing.T, base string, cli *mautrix.Client) *mautrix.Client {
+	t.Helper()
+	again, err := mautrix.NewClient(base, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := cli.UserID.Localpart()
+	if _, err := again.Login(t.Context(), &mautrix.ReqLogin{Type: mautrix.AuthTypePassword,
+		Identifier: mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: local},
+		Password:   "correct horse " + local, StoreCredentials: true}); err != nil {
+		t.Fatal(err)
+	}
+	return again
+}
+
 // TestJSClientMegolmWithGoClient has matrix-js-sdk with its Rust crypto
 // (Element Web's stack) and Go clients with mautrix's crypto machine
 // exchange Megolm-encrypted messages in an encrypted room through Hafen,
@@ -166,23 +208,7 @@ func TestJSClientMegolmWithGoClient(t *testing.T) {
 			bob := startJS(t, "e2ee.mjs", base, bobCli, logs)
 			keys := bob.await("ready", nil)
 
-			created, err := alice.cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{
-				Preset: "private_chat",
-				Invite: []id.UserID{bobCli.UserID},
-				InitialState: []*event.Event{{
-					Type:    event.StateEncryption,
-					Content: event.Content{Parsed: &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}},
-				}},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			room := created.RoomID
-			bob.send(map[string]any{"cmd": "join", "room_id": room})
-			if joined := bob.await("joined", nil); joined["encrypted"] != true {
-				t.Fatalf("the js client sees the room as not encrypted: %v", joined)
-			}
-			alice.joinedBy(t, room, bobCli.UserID)
+			room := encryptedRoom(t, alice, bobCli, bob)
 
 			// JS → Go: bob's client claims a one-time key of alice's
 			// device, sends it the room key over Olm and encrypts.
@@ -236,6 +262,138 @@ func TestJSClientMegolmWithGoClient(t *testing.T) {
 			}
 			jsReads(t, bob, fromCarol, carol.cli.UserID, "hello from carol")
 			alice.readsText(t, fromCarol, "hello from carol")
+		})
+	}
+}
+
+// TestJSClientMegolmDehydratedDevice follows Element's use of dehydrated
+// devices (MSC3814) through Hafen: bob's matrix-js-sdk client sets up
+// cross-signing, secret storage and key backup and uploads a dehydrated
+// device; while bob has no client running, alice's Go client sends an
+// encrypted message, and its room key reaches the dehydrated device; bob
+// then logs in on a new device, which rehydrates the dehydrated device
+// with the key from secret storage, reads its to-device messages and
+// decrypts alice's message, and uploads a new dehydrated device.
+func TestJSClientMegolmDehydratedDevice(t *testing.T) {
+	jsClientDir(t)
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			base, logs := startOpenServe(t, dbArgs(t))
+			ctx := t.Context()
+			alice := newMegolmClient(t, base, "alice")
+			bobCli := register(t, base, "bob")
+			bob := startJS(t, "e2ee.mjs", base, bobCli, logs)
+			bob.await("ready", nil)
+			bob.send(map[string]any{"cmd": "bootstrap", "password": "correct horse bob"})
+			recoveryKey := bob.await("bootstrapped", nil).str("recovery_key")
+			bob.send(map[string]any{"cmd": "dehydrate"})
+			bob.await("dehydrated", nil)
+
+			var dehydrated struct {
+				DeviceID id.DeviceID `json:"device_id"`
+			}
+			dehydratedURL := bobCli.BuildURL(mautrix.BaseURLPath{"_matrix", "client", "unstable", "org.matrix.msc3814.v1", "dehydrated_device"})
+			if _, err := bobCli.MakeRequest(ctx, "GET", dehydratedURL, nil, &dehydrated); err != nil {
+				t.Fatalf("GET dehydrated_device: %v", err)
+			}
+			first := dehydrated.DeviceID
+			if first == "" || first == bobCli.DeviceID {
+				t.Fatalf("dehydrated device %q", first)
+			}
+
+			room := encryptedRoom(t, alice, bobCli, bob)
+			bob.stop()
+
+			// Alice encrypts for every device of bob's, the dehydrated one
+			// included.
+			sent, err := alice.sendText(ctx, room, "while you were away")
+			if err != nil {
+				t.Fatalf("alice sends: %v\n%s", err, logs)
+			}
+			dev, err := alice.mach.GetOrFetchDevice(ctx, bobCli.UserID, first)
+			if err != nil {
+				t.Fatalf("alice does not know bob's dehydrated device: %v", err)
+			}
+			if dev.Name != "Dehydrated device" {
+				t.Errorf("alice sees bob's dehydrated device as %q, not marked dehydrated", dev.Name)
+			}
+
+			// Bob logs in on a new device, which rehydrates.
+			bob2Cli := loginAgain(t, base, bobCli)
+			bob2 := startJS(t, "e2ee.mjs", base, bob2Cli, logs, "HAFEN_RECOVERY_KEY="+recoveryKey)
+			bob2.await("ready", nil)
+			bob2.send(map[string]any{"cmd": "dehydrate"})
+			if got := bob2.await("dehydrated", nil); got["room_keys"].(float64) < 1 {
+				t.Fatalf("rehydration found no room key: %v", got)
+			}
+			jsReads(t, bob2, sent, alice.cli.UserID, "while you were away")
+
+			// The rehydrating client replaced the dehydrated device.
+			if _, err := bob2Cli.MakeRequest(ctx, "GET", dehydratedURL, nil, &dehydrated); err != nil {
+				t.Fatalf("GET dehydrated_device: %v", err)
+			}
+			if dehydrated.DeviceID == first || dehydrated.DeviceID == "" {
+				t.Errorf("after rehydration the dehydrated device is %q, want a new one", dehydrated.DeviceID)
+			}
+		})
+	}
+}
+
+// TestJSClientMegolmKeyBackup: bob's matrix-js-sdk client backs up the
+// room key of alice's encrypted message to Hafen's key backup, and bob's
+// next device restores the backup with the key from secret storage and
+// decrypts the message, as Element does after a new login.
+func TestJSClientMegolmKeyBackup(t *testing.T) {
+	jsClientDir(t)
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			base, logs := startOpenServe(t, dbArgs(t))
+			ctx := t.Context()
+			alice := newMegolmClient(t, base, "alice")
+			bobCli := register(t, base, "bob")
+			bob := startJS(t, "e2ee.mjs", base, bobCli, logs)
+			bob.await("ready", nil)
+			bob.send(map[string]any{"cmd": "bootstrap", "password": "correct horse bob"})
+			recoveryKey := bob.await("bootstrapped", nil).str("recovery_key")
+			room := encryptedRoom(t, alice, bobCli, bob)
+			sent, err := alice.sendText(ctx, room, "keep this")
+			if err != nil {
+				t.Fatalf("alice sends: %v\n%s", err, logs)
+			}
+			jsReads(t, bob, sent, alice.cli.UserID, "keep this")
+
+			// The client uploads the room key in the background: wait until
+			// the backup holds a session of the room.
+			var version struct {
+				Version string `json:"version"`
+			}
+			if _, err := bobCli.MakeRequest(ctx, "GET", bobCli.BuildClientURL("v3", "room_keys", "version"), nil, &version); err != nil {
+				t.Fatalf("GET room_keys/version: %v", err)
+			}
+			keysURL := bobCli.BuildURLWithQuery(mautrix.ClientURLPath{"v3", "room_keys", "keys", room}, map[string]string{"version": version.Version})
+			for deadline := time.Now().Add(jsWait); ; time.Sleep(50 * time.Millisecond) {
+				var backed struct {
+					Sessions map[string]json.RawMessage `json:"sessions"`
+				}
+				if _, err := bobCli.MakeRequest(ctx, "GET", keysURL, nil, &backed); err != nil && !errors.Is(err, mautrix.MNotFound) {
+					t.Fatalf("GET room_keys/keys: %v", err)
+				}
+				if len(backed.Sessions) > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("bob's client backed up no room key within %s\n%s", jsWait, logs)
+				}
+			}
+			bob.stop()
+
+			bob2 := startJS(t, "e2ee.mjs", base, loginAgain(t, base, bobCli), logs, "HAFEN_RECOVERY_KEY="+recoveryKey)
+			bob2.await("ready", nil)
+			bob2.send(map[string]any{"cmd": "restore"})
+			if got := bob2.await("restored", nil); got["imported"].(float64) < 1 {
+				t.Fatalf("the restore imported no key: %v", got)
+			}
+			jsReads(t, bob2, sent, alice.cli.UserID, "keep this")
 		})
 	}
 }

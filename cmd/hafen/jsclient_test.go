@@ -50,15 +50,35 @@ type jsClient struct {
 	stdin  io.WriteCloser
 	lines  chan jsMsg
 	stderr *syncBuffer
-	logs   *syncBuffer // the server's
+	logs   *syncBuffer   // the server's
+	exited chan struct{} // closed when the script has exited
+	// skipped holds the reports await passed over, for later awaits.
+	skipped []jsMsg
+}
+
+// stop ends the script (it exits when its stdin closes) and waits for it;
+// what it reports from then on is dropped.
+func (c *jsClient) stop() {
+	c.t.Helper()
+	_ = c.stdin.Close()
+	go func() {
+		for range c.lines {
+		}
+	}()
+	select {
+	case <-c.exited:
+	case <-time.After(jsWait):
+		c.t.Fatal("node did not exit after its input closed")
+	}
 }
 
 // jsWait bounds how long a test waits for a script's report before it
 // fails instead of hanging; it is no assertion on speed.
 const jsWait = 90 * time.Second
 
-// startJS runs script (a file of tests/jsclient) as cli's user and device.
-func startJS(t *testing.T, script, base string, cli *mautrix.Client, logs *syncBuffer) *jsClient {
+// startJS runs script (a file of tests/jsclient) as cli's user and device,
+// with env ("NAME=value") added to its environment.
+func startJS(t *testing.T, script, base string, cli *mautrix.Client, logs *syncBuffer, env ...string) *jsClient {
 	t.Helper()
 	dir := jsClientDir(t)
 	cmd := exec.Command("node", script)
@@ -69,7 +89,8 @@ func startJS(t *testing.T, script, base string, cli *mautrix.Client, logs *syncB
 		"HAFEN_ACCESS_TOKEN="+cli.AccessToken,
 		"HAFEN_DEVICE_ID="+string(cli.DeviceID),
 	)
-	c := &jsClient{t: t, lines: make(chan jsMsg, 64), stderr: &syncBuffer{}, logs: logs}
+	cmd.Env = append(cmd.Env, env...)
+	c := &jsClient{t: t, lines: make(chan jsMsg, 64), stderr: &syncBuffer{}, logs: logs, exited: make(chan struct{})}
 	cmd.Stderr = c.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -82,6 +103,8 @@ func startJS(t *testing.T, script, base string, cli *mautrix.Client, logs *syncB
 		t.Fatalf("start node %s: %v", script, err)
 	}
 	go func() {
+		// Wait only after the last line was read: it closes the pipe.
+		defer func() { _ = cmd.Wait(); close(c.exited) }()
 		defer close(c.lines)
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
@@ -95,13 +118,15 @@ func startJS(t *testing.T, script, base string, cli *mautrix.Client, logs *syncB
 	}()
 	t.Cleanup(func() {
 		_ = c.stdin.Close()
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
+		go func() {
+			for range c.lines {
+			}
+		}()
 		select {
-		case <-done:
+		case <-c.exited:
 		case <-time.After(5 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			<-c.exited
 		}
 		if t.Failed() {
 			t.Logf("%s stderr:\n%s", script, c.stderr.String())
@@ -126,16 +151,22 @@ func (c *jsClient) send(cmd map[string]any) {
 }
 
 // await returns the first report of kind event for which match (if not
-// nil) holds, skipping the others; an "error" report or the script's exit
-// fails the test.
+// nil) holds, among those earlier awaits passed over and then the new
+// ones; an "error" report or the script's exit fails the test.
 func (c *jsClient) await(event string, match func(jsMsg) bool) jsMsg {
 	c.t.Helper()
+	for i, m := range c.skipped {
+		if m.str("event") == event && (match == nil || match(m)) {
+			c.skipped = append(c.skipped[:i], c.skipped[i+1:]...)
+			return m
+		}
+	}
 	timeout := time.After(jsWait)
 	for {
 		select {
 		case m, ok := <-c.lines:
 			if !ok {
-				c.t.Fatalf("node exited while waiting for %q\nserver logs:\n%s", event, c.logs.String())
+				c.t.Fatalf("node exited while waiting for %q; it reported %v\nserver logs:\n%s", event, c.skipped, c.logs.String())
 			}
 			if m.str("event") == "error" {
 				c.t.Fatalf("node reported an error while waiting for %q: %s\nserver logs:\n%s", event, m.str("error"), c.logs.String())
@@ -143,9 +174,9 @@ func (c *jsClient) await(event string, match func(jsMsg) bool) jsMsg {
 			if m.str("event") == event && (match == nil || match(m)) {
 				return m
 			}
-			c.t.Logf("node: %v", m)
+			c.skipped = append(c.skipped, m)
 		case <-timeout:
-			c.t.Fatalf("no %q from node within %s\nserver logs:\n%s", event, jsWait, c.logs.String())
+			c.t.Fatalf("no %q from node within %s; it reported %v\nserver logs:\n%s", event, jsWait, c.skipped, c.logs.String())
 		}
 	}
 }

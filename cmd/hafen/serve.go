@@ -176,7 +176,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}()
 	cs.Sync = syncer
 	syncer.SetE2EE(keys)
-	cs.Keys, cs.KeyBackups, cs.ToDevice = keys, keys, keys
+	cs.Keys, cs.KeyBackups, cs.ToDevice, cs.DehydratedDevices = keys, keys, keys, keys
 	// The account service tells the keys' cache when devices go.
 	accounts := &account.Service{DB: db, DevicesRemoved: keys.DevicesRemoved}
 	cs.Store, cs.ShortTokens, cs.Refresher = accounts, accounts, accounts

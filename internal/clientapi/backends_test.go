@@ -61,14 +61,15 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Relations: &relations.Service{DB: db, Ignored: ads.IgnoredUsers},
 			Search:    &search.Service{DB: db},
 		},
-		Filters:     &filter.Service{DB: db},
-		Keys:        &e2ee.Service{DB: db, ServerName: "hafen.test"},
-		KeyBackups:  &e2ee.Service{DB: db, ServerName: "hafen.test"},
-		ToDevice:    &e2ee.Service{DB: db, ServerName: "hafen.test"},
-		AccountData: ads,
-		Receipts:    &receipts.Service{DB: db, AccountData: ads},
-		Reports:     &reports.Service{DB: db, ServerName: "hafen.test"},
-		Spaces:      &spaces.Service{ServerName: "hafen.test", DB: db},
+		Filters:           &filter.Service{DB: db},
+		Keys:              &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		KeyBackups:        &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		ToDevice:          &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		DehydratedDevices: &e2ee.Service{DB: db, ServerName: "hafen.test"},
+		AccountData:       ads,
+		Receipts:          &receipts.Service{DB: db, AccountData: ads},
+		Reports:           &reports.Service{DB: db, ServerName: "hafen.test"},
+		Spaces:            &spaces.Service{ServerName: "hafen.test", DB: db},
 	}
 	s.ShortTokens = s.Store.(*account.Service)
 	s.Refresher = s.Store.(*account.Service)

@@ -6,18 +6,27 @@ package clientapi
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/profile"
 )
+
+// profileFields are the profile fields users may set here (the profile
+// service stores no others).
+var profileFields = []string{profile.DisplayName, profile.AvatarURL}
 
 // getCapabilities answers what the authenticated user can do here.
 //
 // GET /_matrix/client/v3/capabilities
 //
-// Profile changes and 3PIDs are not implemented yet, so their capabilities
-// say so; m.set_displayname and m.set_avatar_url must agree with
-// m.profile_fields, and do.
+// Each capability says what the endpoints behind it do
+// (capabilities_test.go checks them against the router): users set their
+// display name and avatar (and only those: profileFields), change their
+// password, and have no 3PIDs; login tokens are issued when configured. The deprecated
+// m.set_displayname and m.set_avatar_url agree with m.profile_fields, as
+// the spec requires.
 func (s *Server) getCapabilities(w http.ResponseWriter, r *http.Request, _ session) error {
 	available := map[string]string{}
 	for _, v := range roomversion.All() {
@@ -35,9 +44,9 @@ func (s *Server) getCapabilities(w http.ResponseWriter, r *http.Request, _ sessi
 				"default":   string(s.defaultRoomVersion().ID),
 				"available": available,
 			},
-			"m.set_displayname": enabled(false),
-			"m.set_avatar_url":  enabled(false),
-			"m.profile_fields":  enabled(false),
+			"m.set_displayname": enabled(slices.Contains(profileFields, profile.DisplayName)),
+			"m.set_avatar_url":  enabled(slices.Contains(profileFields, profile.AvatarURL)),
+			"m.profile_fields":  map[string]any{"enabled": true, "allowed": profileFields},
 			"m.3pid_changes":    enabled(false),
 			"m.get_login_token": enabled(s.loginTokensEnabled()),
 		},

@@ -63,6 +63,11 @@ func (s *Server) Routes(rt *httpapi.Router) {
 
 	rt.Handle("PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId}", s.authed(s.sendToDevice))
 
+	rt.Handle("PUT "+msc3814+"/dehydrated_device", s.authed(s.putDehydratedDevice))
+	rt.Handle("GET "+msc3814+"/dehydrated_device", s.authed(s.getDehydratedDevice))
+	rt.Handle("DELETE "+msc3814+"/dehydrated_device", s.authed(s.deleteDehydratedDevice))
+	rt.Handle("POST "+msc3814+"/dehydrated_device/{deviceId}/events", s.authed(s.getDehydratedDeviceEvents))
+
 	rt.Handle("GET /_matrix/client/v3/sync", s.authed(s.sync))
 	rt.Handle("POST /_matrix/client/v3/user/{userId}/filter", s.authed(s.defineFilter))
 	rt.Handle("GET /_matrix/client/v3/user/{userId}/filter/{filterId}", s.authed(s.getFilter))

@@ -166,6 +166,8 @@ type Server struct {
 	KeyBackups KeyBackups
 	// ToDevice sends to-device messages.
 	ToDevice ToDevice
+	// DehydratedDevices keeps users' dehydrated devices (MSC3814).
+	DehydratedDevices DehydratedDevices
 	// UserDirectory finds users by name; nil makes its endpoint answer
 	// M_UNRECOGNIZED.
 	UserDirectory UserDirectory

@@ -60,106 +60,129 @@ type Upload struct {
 //
 // Spec: https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3keysupload
 func (s *Service) UploadKeys(ctx context.Context, user id.UserID, device id.DeviceID, up Upload) (map[string]int, error) {
-	var newKeys []byte
-	keysChanged := false
-	var pub ed25519.PublicKey
-	if len(up.DeviceKeys) > 0 && string(up.DeviceKeys) != "null" {
-		dk, p, err := parseDeviceKeys(up.DeviceKeys, user, device)
-		if err != nil {
-			return nil, err
-		}
-		pub = p
-		old, err := s.DB.DeviceKeysOf(ctx, user, device)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return nil, fmt.Errorf("upload keys: %w", err)
-		default:
-			var prev deviceKeys
-			if err := json.Unmarshal(old, &prev); err != nil {
-				return nil, fmt.Errorf("upload keys: stored keys of %s: %w", device, err)
-			}
-			if !maps.Equal(prev.Keys, dk.Keys) {
-				return nil, fmt.Errorf("%w: device %s already published other identity keys", ErrKeyChanged, device)
-			}
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, up.DeviceKeys); err != nil {
-			return nil, fmt.Errorf("%w: device_keys: %w", ErrInvalid, err)
-		}
-		newKeys = buf.Bytes()
-		keysChanged = errors.Is(err, store.ErrNotFound) || !jsonEqual(old, newKeys)
-	} else if len(up.OneTimeKeys)+len(up.FallbackKeys) > 0 {
-		old, err := s.DB.DeviceKeysOf(ctx, user, device)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("upload keys: %w", err)
-		}
-		if err == nil {
-			if pub, err = deviceEd25519(old, device); err != nil {
-				return nil, fmt.Errorf("upload keys: %w", err)
-			}
-		}
+	old, err := s.DB.DeviceKeysOf(ctx, user, device)
+	if errors.Is(err, store.ErrNotFound) {
+		old = nil
+	} else if err != nil {
+		return nil, fmt.Errorf("upload keys: %w", err)
 	}
-
-	otks, err := checkKeys(up.OneTimeKeys, user, device, pub)
+	ku, err := checkUpload(user, device, up, old)
 	if err != nil {
 		return nil, err
 	}
-	fallbacks, err := checkKeys(up.FallbackKeys, user, device, pub)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	for _, k := range fallbacks {
-		if seen[k.Algorithm] {
-			return nil, fmt.Errorf("%w: more than one fallback key for %s", ErrInvalid, k.Algorithm)
-		}
-		seen[k.Algorithm] = true
-	}
-
 	var counts map[string]int
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {
-		if newKeys != nil {
-			if err := tx.SetDeviceKeys(ctx, user, device, newKeys); err != nil {
-				return err
-			}
-			if keysChanged {
-				pos, err := tx.AddDeviceListChange(ctx, user, string(device))
-				if err != nil {
-					return err
-				}
-				tx.AfterCommit(func() { s.deviceListMoved(pos, user) })
-			}
-		}
-		for _, k := range otks {
-			old, err := tx.OneTimeKeyJSON(ctx, user, device, k.Algorithm, k.KeyID)
-			if err == nil {
-				// A retried upload repeats keys; a different key under
-				// an ID in use is a client bug.
-				if !jsonEqual(old, k.KeyJSON) {
-					return fmt.Errorf("%w: one-time key %s:%s already exists with another value", ErrInvalid, k.Algorithm, k.KeyID)
-				}
-				continue
-			}
-			if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			if err := tx.AddOneTimeKey(ctx, user, device, k); err != nil {
-				return err
-			}
-		}
-		for _, k := range fallbacks {
-			if err := tx.SetFallbackKey(ctx, user, device, k); err != nil {
-				return err
-			}
-		}
-		tx.AfterCommit(func() { s.cache.keysChanged(deviceKey{user, device}) })
 		var err error
-		counts, err = tx.OneTimeKeyCounts(ctx, user, device)
+		counts, err = s.storeUpload(ctx, tx, user, device, ku)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upload keys of %s %s: %w", user, device, err)
+	}
+	return counts, nil
+}
+
+// keyUpload is an upload of keys that passed the checks.
+type keyUpload struct {
+	// deviceKeys is the compacted DeviceKeys object, nil if none came.
+	deviceKeys []byte
+	// keysChanged: deviceKeys differs from what was stored.
+	keysChanged bool
+	otks        []store.OneTimeKey
+	fallbacks   []store.OneTimeKey
+}
+
+// checkUpload validates an upload of keys for user's device whose stored
+// DeviceKeys object is old (nil if none).
+func checkUpload(user id.UserID, device id.DeviceID, up Upload, old []byte) (keyUpload, error) {
+	var ku keyUpload
+	var pub ed25519.PublicKey
+	if len(up.DeviceKeys) > 0 && string(up.DeviceKeys) != "null" {
+		dk, p, err := parseDeviceKeys(up.DeviceKeys, user, device)
+		if err != nil {
+			return ku, err
+		}
+		pub = p
+		if old != nil {
+			var prev deviceKeys
+			if err := json.Unmarshal(old, &prev); err != nil {
+				return ku, fmt.Errorf("upload keys: stored keys of %s: %w", device, err)
+			}
+			if !maps.Equal(prev.Keys, dk.Keys) {
+				return ku, fmt.Errorf("%w: device %s already published other identity keys", ErrKeyChanged, device)
+			}
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, up.DeviceKeys); err != nil {
+			return ku, fmt.Errorf("%w: device_keys: %w", ErrInvalid, err)
+		}
+		ku.deviceKeys = buf.Bytes()
+		ku.keysChanged = old == nil || !jsonEqual(old, ku.deviceKeys)
+	} else if len(up.OneTimeKeys)+len(up.FallbackKeys) > 0 && old != nil {
+		var err error
+		if pub, err = deviceEd25519(old, device); err != nil {
+			return ku, fmt.Errorf("upload keys: %w", err)
+		}
+	}
+
+	var err error
+	if ku.otks, err = checkKeys(up.OneTimeKeys, user, device, pub); err != nil {
+		return ku, err
+	}
+	if ku.fallbacks, err = checkKeys(up.FallbackKeys, user, device, pub); err != nil {
+		return ku, err
+	}
+	seen := map[string]bool{}
+	for _, k := range ku.fallbacks {
+		if seen[k.Algorithm] {
+			return ku, fmt.Errorf("%w: more than one fallback key for %s", ErrInvalid, k.Algorithm)
+		}
+		seen[k.Algorithm] = true
+	}
+	return ku, nil
+}
+
+// storeUpload stores checked keys of user's device in tx and returns the
+// device's one-time key counts.
+func (s *Service) storeUpload(ctx context.Context, tx *store.Tx, user id.UserID, device id.DeviceID, ku keyUpload) (map[string]int, error) {
+	if ku.deviceKeys != nil {
+		if err := tx.SetDeviceKeys(ctx, user, device, ku.deviceKeys); err != nil {
+			return nil, err
+		}
+		if ku.keysChanged {
+			pos, err := tx.AddDeviceListChange(ctx, user, string(device))
+			if err != nil {
+				return nil, err
+			}
+			tx.AfterCommit(func() { s.deviceListMoved(pos, user) })
+		}
+	}
+	for _, k := range ku.otks {
+		old, err := tx.OneTimeKeyJSON(ctx, user, device, k.Algorithm, k.KeyID)
+		if err == nil {
+			// A retried upload repeats keys; a different key under
+			// an ID in use is a client bug.
+			if !jsonEqual(old, k.KeyJSON) {
+				return nil, fmt.Errorf("%w: one-time key %s:%s already exists with another value", ErrInvalid, k.Algorithm, k.KeyID)
+			}
+			continue
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if err := tx.AddOneTimeKey(ctx, user, device, k); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range ku.fallbacks {
+		if err := tx.SetFallbackKey(ctx, user, device, k); err != nil {
+			return nil, err
+		}
+	}
+	tx.AfterCommit(func() { s.cache.keysChanged(deviceKey{user, device}) })
+	counts, err := tx.OneTimeKeyCounts(ctx, user, device)
+	if err != nil {
+		return nil, err
 	}
 	if _, ok := counts[algSignedCurve25519]; !ok {
 		counts[algSignedCurve25519] = 0

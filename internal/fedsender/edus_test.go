@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -80,6 +81,90 @@ func TestEDUsSurviveOutageAndRestart(t *testing.T) {
 		}
 		if bad := p.badRequests(); len(bad) > 0 {
 			t.Errorf("bad requests at the peer: %v", bad)
+		}
+	})
+}
+
+// stubDeviceLists builds a device list EDU naming the change.
+type stubDeviceLists struct{}
+
+func (stubDeviceLists) DeviceListEDU(_ context.Context, c store.DeviceListChange) (string, []byte, error) {
+	b, err := json.Marshal(map[string]any{"user_id": c.UserID, "device_id": c.DeviceID, "stream_id": c.StreamID})
+	return EDUDeviceListUpdate, b, err
+}
+
+// TestDeviceListChangesAnnounced: the device list changes of local users
+// go to the servers sharing a room with them, each once, also when the
+// destination is down and the sender restarts meanwhile; changes of other
+// servers' users, and those made before the sender first ran, are not
+// announced.
+func TestDeviceListChangesAnnounced(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		h := startHome(t, dsn, time.Hour)
+		h.peer = startPeer(t, h.key)
+		change := func(user id.UserID, device string) int64 {
+			t.Helper()
+			var pos int64
+			err := h.db.Write(ctx, func(tx *store.Tx) (err error) {
+				pos, err = tx.AddDeviceListChange(ctx, user, device)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pos
+		}
+		// Before the first start: the history is not announced.
+		db, err := store.Open(ctx, dsn, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.db = db
+		change(alice, "OLD")
+		db.Close()
+		h.deviceLists = stubDeviceLists{}
+		h.open(t)
+		t.Cleanup(func() { h.close() })
+		p := h.peer
+		h.publicRoom(t)
+
+		bob := id.UserID("@bob:" + string(p.name))
+		change(bob, "B1")
+		first := change(alice, "D1")
+		h.sender.DeviceListsChanged()
+		got := p.waitEDUs(t, 1)
+
+		p.setDown(true)
+		second := change(alice, "D2")
+		h.sender.DeviceListsChanged()
+		h.waitFailures(t, 1)
+		h.reopen(t)
+		p.setDown(false)
+		h.sender.Contacted(p.name)
+		p.waitEDUs(t, 2)
+		deadline := time.Now().Add(30 * time.Second)
+		for d := h.destination(t); d.QueuedEDUs != 0; d = h.destination(t) {
+			if time.Now().After(deadline) {
+				t.Fatalf("destination = %+v, want its EDUs sent", d)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		got = p.receivedEDUs()
+		var streams []int64
+		for _, e := range got {
+			var c struct {
+				UserID   id.UserID `json:"user_id"`
+				StreamID int64     `json:"stream_id"`
+			}
+			json.Unmarshal(e.Content, &c)
+			if e.Type != EDUDeviceListUpdate || c.UserID != alice {
+				t.Errorf("EDU %s %s, want alice's device list updates only", e.Type, e.Content)
+			}
+			streams = append(streams, c.StreamID)
+		}
+		if len(streams) != 2 || streams[0] != first || streams[1] != second {
+			t.Errorf("announced changes %v, want [%d %d] once each", streams, first, second)
 		}
 	})
 }

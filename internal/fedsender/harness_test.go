@@ -249,12 +249,14 @@ type home struct {
 	first time.Duration
 	// probe and after are the sender's ProbeInterval (never, unless a
 	// test sets it) and timers (real ones when nil).
-	probe  time.Duration
-	after  func(time.Duration) <-chan time.Time
-	db     *store.DB
-	rooms  *room.Service
-	sender *Sender
-	client *federation.Client
+	probe time.Duration
+	after func(time.Duration) <-chan time.Time
+	// deviceLists, when set, builds the EDUs of device list changes.
+	deviceLists DeviceListEDUs
+	db          *store.DB
+	rooms       *room.Service
+	sender      *Sender
+	client      *federation.Client
 }
 
 func startHome(t testing.TB, dsn string, first time.Duration) *home {
@@ -286,7 +288,7 @@ func (h *home) open(t testing.TB) {
 		Inviter: peerInviter{peerKey}})
 	h.client = federation.New(federation.Config{ServerName: local, Key: h.key, AllowPrivate: true, SkipTLSVerify: true})
 	h.sender, err = New(Config{DB: db, Stream: st, Client: h.client, ServerName: local, From: pos, FirstBackoff: h.first, MaxBackoff: 2 * h.first,
-		ProbeInterval: h.probe, After: h.after})
+		ProbeInterval: h.probe, After: h.after, DeviceLists: h.deviceLists})
 	if err != nil {
 		t.Fatal(err)
 	}

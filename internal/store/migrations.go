@@ -205,6 +205,11 @@ var migrations = []migration{
 		name:       "refresh tokens",
 		statements: []string{accessTokensExpirySchema, refreshTokensSchema},
 	},
+	{
+		version:    32,
+		name:       "dehydrated devices",
+		statements: []string{dehydratedDevicesSchema},
+	},
 }
 
 const schemaMigrationsSchema = `

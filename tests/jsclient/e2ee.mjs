@@ -4,14 +4,36 @@
 // done; {"event":"message", room_id, event_id, sender, body, encrypted}
 // for every m.room.message it could read (decrypted if it was encrypted);
 // {"event":"undecryptable", ...} for an encrypted event it cannot decrypt
-// yet (the SDK retries when the room key arrives).
-// {"event":"member", room_id, user_id, membership} for every membership
-// change. Commands: {"cmd":"join", room_id} → {"event":"joined"};
-// {"cmd":"send", room_id, body} → {"event":"sent", event_id}.
+// yet (the SDK retries when the room key arrives); {"event":"member",
+// room_id, user_id, membership} for every membership change.
+//
+// Commands: {"cmd":"join", room_id} → {"event":"joined", encrypted} once
+// the joined room's state, encryption included, has been synced;
+// {"cmd":"send", room_id, body} → {"event":"sent", event_id};
+// {"cmd":"bootstrap", password} sets up cross-signing, secret storage and
+// key backup → {"event":"bootstrapped", recovery_key};
+// {"cmd":"dehydrate"} rehydrates the dehydrated device if there is one,
+// then uploads a new one → {"event":"dehydrated", room_keys, to_device}.
+// {"cmd":"restore"} loads the key backup's key from secret storage and
+// restores the backup → {"event":"restored", imported, total}.
+// A client started with HAFEN_RECOVERY_KEY (a recovery_key reported by
+// bootstrap) reads secret storage with it; its "dehydrate" takes the
+// cross-signing keys from there first.
 import "fake-indexeddb/auto";
+import { CryptoEvent, decodeRecoveryKey } from "matrix-js-sdk/lib/crypto-api/index.js";
 import { commands, emit, fail, newClient, sdk, startAndWaitPrepared } from "./lib.mjs";
 
-const client = newClient();
+// secretStorageKey is the private key of the default secret storage key.
+let secretStorageKey = process.env.HAFEN_RECOVERY_KEY ? decodeRecoveryKey(process.env.HAFEN_RECOVERY_KEY) : null;
+
+const client = newClient({
+    cryptoCallbacks: {
+        getSecretStorageKey: async ({ keys }) => {
+            const keyId = Object.keys(keys)[0];
+            return secretStorageKey && keyId ? [keyId, secretStorageKey] : null;
+        },
+    },
+});
 
 function report(ev) {
     if (ev.isDecryptionFailure()) {
@@ -67,6 +89,48 @@ try {
             case "send": {
                 const { event_id } = await client.sendTextMessage(cmd.room_id, cmd.body);
                 emit({ event: "sent", room_id: cmd.room_id, event_id });
+                break;
+            }
+            case "bootstrap": {
+                const crypto = client.getCrypto();
+                await crypto.bootstrapCrossSigning({
+                    authUploadDeviceSigningKeys: (makeRequest) =>
+                        makeRequest({
+                            type: "m.login.password",
+                            identifier: { type: "m.id.user", user: client.getUserId() },
+                            password: cmd.password,
+                        }),
+                });
+                const key = await crypto.createRecoveryKeyFromPassphrase();
+                secretStorageKey = key.privateKey;
+                await crypto.bootstrapSecretStorage({
+                    createSecretStorageKey: async () => key,
+                    setupNewSecretStorage: true,
+                    setupNewKeyBackup: true,
+                });
+                emit({ event: "bootstrapped", recovery_key: key.encodedPrivateKey });
+                break;
+            }
+            case "dehydrate": {
+                const crypto = client.getCrypto();
+                if (!(await crypto.isDehydrationSupported())) throw new Error("the server does not support dehydrated devices");
+                if (!(await crypto.isCrossSigningReady())) await crypto.bootstrapCrossSigning({});
+                let counts = { room_keys: 0, to_device: 0 };
+                const progress = (roomKeys, toDevice) => (counts = { room_keys: roomKeys, to_device: toDevice });
+                const failed = (message) => fail(`rehydration failed: ${message}`);
+                client.on(CryptoEvent.RehydrationProgress, progress);
+                client.on(CryptoEvent.RehydrationError, failed);
+                await crypto.startDehydration({ rehydrate: true });
+                client.off(CryptoEvent.RehydrationProgress, progress);
+                client.off(CryptoEvent.RehydrationError, failed);
+                emit({ event: "dehydrated", ...counts });
+                break;
+            }
+            case "restore": {
+                const crypto = client.getCrypto();
+                await crypto.loadSessionBackupPrivateKeyFromSecretStorage();
+                const { imported, total } = await crypto.restoreKeyBackup();
+                emit({ event: "restored", imported, total });
                 break;
             }
             default:

@@ -43,8 +43,9 @@ export function newClient(opts = {}) {
     });
 }
 
-// waitPrepared starts client and resolves once its first sync is done
-// (sync state PREPARED), emitting every sync state it passes through.
+// startAndWaitPrepared starts client with the options Element Web starts
+// it with, and resolves once its first sync is done (sync state PREPARED),
+// emitting every sync state it passes through.
 export function startAndWaitPrepared(client) {
     return new Promise((resolve, reject) => {
         client.on(sdk.ClientEvent.Sync, (state, prevState, data) => {
@@ -54,7 +55,9 @@ export function startAndWaitPrepared(client) {
             if (state === "PREPARED") resolve();
             if (state === "ERROR" && prevState === null) reject(data?.error);
         });
-        client.startClient({ initialSyncLimit: 20 }).catch(reject);
+        client
+            .startClient({ initialSyncLimit: 20, lazyLoadMembers: true, threadSupport: true, pendingEventOrdering: "detached" })
+            .catch(reject);
     });
 }
 

@@ -28,6 +28,12 @@ type Op struct {
 	// defines another operation on the same route (peeking_events.yaml
 	// beside old_sync.yaml, inviting.yaml beside third_party_membership.yaml).
 	Path string
+	// AddedIn is the spec version that added the operation
+	// (x-addedInMatrixVersion, e.g. "1.6"); "" when the file does not
+	// say, which for most operations means it predates v1.1.
+	AddedIn string
+	// Deprecated is the operation's deprecated flag.
+	Deprecated bool
 }
 
 // String names the operation, its file, method and path.
@@ -95,6 +101,8 @@ func Load(t testing.TB, specDir string) []Op {
 					}
 					var op struct {
 						OperationID string `yaml:"operationId"`
+						AddedIn     string `yaml:"x-addedInMatrixVersion"`
+						Deprecated  bool   `yaml:"deprecated"`
 					}
 					if err := node.Decode(&op); err != nil {
 						t.Fatalf("%s: %s %s: %v", name, method, path, err)
@@ -107,6 +115,8 @@ func Load(t testing.TB, specDir string) []Op {
 						OperationID: op.OperationID,
 						Method:      strings.ToUpper(method),
 						Path:        base + strings.TrimSpace(path),
+						AddedIn:     op.AddedIn,
+						Deprecated:  op.Deprecated,
 					})
 				}
 			}
