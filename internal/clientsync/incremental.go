@@ -134,7 +134,7 @@ func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *
 		return err
 	}
 	if req.FullState || fresh || changed > since {
-		jr.UnreadNotifications = &counts
+		jr.setUnread(req, counts)
 	}
 	if req.FullState || membersChanged {
 		sum, err := s.summary(ctx, req.User, roomID)

@@ -74,6 +74,19 @@ type JoinedRoom struct {
 	Ephemeral           EventBatch           `json:"ephemeral"`
 	AccountData         EventBatch           `json:"account_data"`
 	UnreadNotifications *UnreadNotifications `json:"unread_notifications,omitempty"`
+	// UnreadThreadNotifications are the counts per thread root, with the
+	// filter's unread_thread_notifications.
+	UnreadThreadNotifications map[string]UnreadNotifications `json:"unread_thread_notifications,omitempty"`
+}
+
+// setUnread sets the room's notification counts: the whole room's, or
+// with the timeline filter's unread_thread_notifications the main
+// timeline's and each thread's apart.
+func (jr *JoinedRoom) setUnread(req Request, sn unreadSnapshot) {
+	tf := timelineFilter(req.Filter)
+	main, threads := sn.counts(tf != nil && tf.UnreadThreadNotifications)
+	jr.UnreadNotifications = &main
+	jr.UnreadThreadNotifications = threads
 }
 
 // InvitedRoom is a room the user is invited to.

@@ -98,7 +98,7 @@ func (s *Service) addRoom(ctx context.Context, req Request, rooms *Rooms, roomID
 		if err != nil {
 			return err
 		}
-		jr.UnreadNotifications = &counts
+		jr.setUnread(req, counts)
 		rooms.Join[string(roomID)] = jr
 	case "invite", "knock":
 		stripped, err := s.strippedState(ctx, req.User, roomID, membership)
