@@ -84,12 +84,24 @@ func TestSyncUnreadThreadNotifications(t *testing.T) {
 		if main, _ := syncCounts(t, e.do("GET", "/_matrix/client/v3/sync", aliceTok, nil).body, string(roomID)); countOf(main) != float64(2) {
 			t.Errorf("after the threaded receipt, without the option: unread_notifications %v, want 2", main)
 		}
-		reply("three")
+		three := reply("three")
 		third := e.do("GET", threaded+"&since="+url.QueryEscape(next.str("next_batch")), aliceTok, nil)
 		main, threads = syncCounts(t, third.body, string(roomID))
 		th, _ = threads[string(root)].(map[string]any)
 		if countOf(main) != float64(2) || countOf(th) != float64(1) {
 			t.Errorf("after a new reply: unread_notifications %v, unread_thread_notifications %v; want 2 and {%s: 1}", main, threads, root)
+		}
+
+		// A threaded receipt for an older event of the thread reads up to
+		// it only.
+		reply("four")
+		fourth := e.do("GET", threaded+"&since="+url.QueryEscape(third.str("next_batch")), aliceTok, nil)
+		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/receipt/m.read/"+url.PathEscape(three), aliceTok, map[string]any{"thread_id": string(root)}), http.StatusOK, "")
+		fifth := e.do("GET", threaded+"&since="+url.QueryEscape(fourth.str("next_batch")), aliceTok, nil)
+		main, threads = syncCounts(t, fifth.body, string(roomID))
+		th, _ = threads[string(root)].(map[string]any)
+		if countOf(main) != float64(2) || countOf(th) != float64(1) {
+			t.Errorf("after a receipt for an older reply: unread_notifications %v, unread_thread_notifications %v; want 2 and {%s: 1}", main, threads, root)
 		}
 
 		// A sync service set up afresh counts from the store with the
