@@ -35,7 +35,8 @@ func countOf(m map[string]any) any {
 // router on each backend: with the timeline filter's
 // unread_thread_notifications the main timeline's counts leave thread
 // events out and each thread has its own, a threaded read receipt clears
-// its thread only, and a sync service set up afresh from the store agrees.
+// its thread only (up to its event), a main timeline receipt the main
+// timeline only, and a sync service set up afresh from the store agrees.
 func TestSyncUnreadThreadNotifications(t *testing.T) {
 	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
 		withSync(t, e)
@@ -104,14 +105,26 @@ func TestSyncUnreadThreadNotifications(t *testing.T) {
 			t.Errorf("after a receipt for an older reply: unread_notifications %v, unread_thread_notifications %v; want 2 and {%s: 1}", main, threads, root)
 		}
 
+		// A main timeline receipt for the newest main event reads the main
+		// timeline, not the thread.
+		mainLast := string(must[*mautrix.RespSendEvent](t, "main")(carol.SendText(ctx, roomID, "main again")).EventID)
+		sixth := e.do("GET", threaded+"&since="+url.QueryEscape(fifth.str("next_batch")), aliceTok, nil)
+		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/receipt/m.read/"+url.PathEscape(mainLast), aliceTok, map[string]any{"thread_id": "main"}), http.StatusOK, "")
+		seventh := e.do("GET", threaded+"&since="+url.QueryEscape(sixth.str("next_batch")), aliceTok, nil)
+		main, threads = syncCounts(t, seventh.body, string(roomID))
+		th, _ = threads[string(root)].(map[string]any)
+		if countOf(main) != float64(0) || countOf(th) != float64(1) {
+			t.Errorf("after a main timeline receipt: unread_notifications %v, unread_thread_notifications %v; want 0 and {%s: 1}", main, threads, root)
+		}
+
 		// A sync service set up afresh counts from the store with the
 		// threaded receipt and agrees.
 		withSync(t, e)
 		fresh := e.do("GET", threaded, aliceTok, nil)
 		main, threads = syncCounts(t, fresh.body, string(roomID))
 		th, _ = threads[string(root)].(map[string]any)
-		if countOf(main) != float64(2) || len(threads) != 1 || countOf(th) != float64(1) {
-			t.Errorf("fresh service: unread_notifications %v, unread_thread_notifications %v; want 2 and {%s: 1}", main, threads, root)
+		if countOf(main) != float64(0) || len(threads) != 1 || countOf(th) != float64(1) {
+			t.Errorf("fresh service: unread_notifications %v, unread_thread_notifications %v; want 0 and {%s: 1}", main, threads, root)
 		}
 	})
 }

@@ -102,7 +102,7 @@ func (s *Service) ReceiptAdded(rc store.Receipt) {
 	switch {
 	case rc.Type != "m.read" && rc.Type != "m.read.private":
 	case rc.ThreadID == "" || rc.ThreadID == "main":
-		s.unread.readUpTo(rc.UserID, rc.RoomID, rc.EventID)
+		s.unread.readUpTo(rc.UserID, rc.RoomID, rc.EventID, rc.ThreadID == "main")
 	default:
 		s.unread.readThreadUpTo(rc.UserID, rc.RoomID, id.EventID(rc.ThreadID), rc.EventID)
 	}

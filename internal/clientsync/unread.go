@@ -5,6 +5,7 @@ package clientsync
 // https://spec.matrix.org/v1.19/client-server-api/#predefined-rules
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,6 +41,9 @@ type unreadCounter struct {
 	// pendingRead is the event of a read receipt that arrived before
 	// apply saw the event: the counts drop to zero once it does.
 	pendingRead id.EventID
+	// pendingMain tells that pendingRead is a main timeline receipt,
+	// which leaves the threads' counts.
+	pendingMain bool
 	// threads holds, of notify and highlight, the part from events in
 	// threads, by thread root; the rest is the main timeline's.
 	threads map[id.EventID]*threadCount
@@ -67,6 +71,22 @@ func (c *unreadCounter) addThread(root id.EventID, highlight bool) {
 // clear sets every count to zero.
 func (c *unreadCounter) clear() {
 	c.notify, c.highlight, c.threads = 0, 0, nil
+}
+
+// readMain sets the main timeline's counts to zero (all counts unless
+// mainOnly) and reports whether they changed.
+func (c *unreadCounter) readMain(mainOnly bool) bool {
+	oldNotify, oldHighlight := c.notify, c.highlight
+	if !mainOnly {
+		c.clear()
+		return oldNotify != 0 || oldHighlight != 0
+	}
+	c.notify, c.highlight = 0, 0
+	for _, tc := range c.threads {
+		c.notify += tc.notify
+		c.highlight += tc.highlight
+	}
+	return c.notify != oldNotify || c.highlight != oldHighlight
 }
 
 // unreadRoom holds the counters of one room's users and the room state
@@ -204,10 +224,9 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 			}
 			if c.pendingRead != "" && c.pendingRead == ev.EventID() {
 				c.pendingRead = ""
-				if c.notify != 0 || c.highlight != 0 {
+				if c.readMain(c.pendingMain) {
 					c.changed = p.StreamPos
 				}
-				c.clear()
 			}
 		}
 		if len(r.users) == 0 {
@@ -217,8 +236,9 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 }
 
 // readUpTo applies the user's new read receipt (m.read or m.read.private,
-// unthreaded or of the main timeline) for eventID: when it is the newest
-// event of the room the counts drop to zero in memory, and when apply has
+// unthreaded, or of the main timeline when mainOnly) for eventID: when it
+// is the newest event of the room the counts drop to zero in memory (a
+// main timeline receipt leaves the threads' counts), and when apply has
 // not seen the event yet (the receipt's commit raced ahead of sync's
 // stream consumer) they drop once it does; for an older event they are set
 // up again from the store on next use, counting after the receipt.
@@ -226,7 +246,7 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 // NOTSPEC: a receipt for an event older than the room's newest
 // recentEvents that this process applied is taken as one not seen yet;
 // the counts then stay until the user's next own event or receipt.
-func (u *unreadCounts) readUpTo(user id.UserID, roomID id.RoomID, eventID id.EventID) {
+func (u *unreadCounts) readUpTo(user id.UserID, roomID id.RoomID, eventID id.EventID, mainOnly bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	r := u.rooms[roomID]
@@ -241,15 +261,14 @@ func (u *unreadCounts) readUpTo(user id.UserID, roomID id.RoomID, eventID id.Eve
 	case c.loading != nil:
 		delete(r.users, user)
 	case r.last == eventID:
-		if c.notify != 0 || c.highlight != 0 {
+		if c.readMain(mainOnly) {
 			c.changed = u.pos
 		}
-		c.clear()
 		c.pendingRead = ""
 	case r.isRecent(eventID):
 		delete(r.users, user)
 	default:
-		c.pendingRead = eventID
+		c.pendingRead, c.pendingMain = eventID, mainOnly
 	}
 }
 
@@ -329,6 +348,9 @@ func (sn unreadSnapshot) counts(threaded bool) (UnreadNotifications, map[string]
 // threadRoot returns the root of the thread an event is in (its
 // m.relates_to of rel_type m.thread), or "" for the main timeline.
 func threadRoot(ev *event.PDU) id.EventID {
+	if !bytes.Contains(ev.Content(), []byte(`"m.thread"`)) {
+		return "" // most events: no need to decode the content
+	}
 	var c struct {
 		RelatesTo *struct {
 			RelType string `json:"rel_type"`
@@ -407,10 +429,15 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 			c.notify += l.notify
 			c.highlight += l.highlight
 			for root, tc := range l.threads {
-				for range tc.notify {
-					c.addThread(root, false)
+				if c.threads == nil {
+					c.threads = map[id.EventID]*threadCount{}
 				}
-				c.threads[root].highlight += tc.highlight
+				if have := c.threads[root]; have != nil {
+					have.notify += tc.notify
+					have.highlight += tc.highlight
+				} else {
+					c.threads[root] = tc
+				}
 			}
 		}
 		c.loading = nil
@@ -456,10 +483,11 @@ type loadedUnread struct {
 // loadUnread counts the user's notifications in a room among its events up
 // to stream position upto, judged by the room's current state.
 //
-// The count starts after the user's read receipt (m.read or
-// m.read.private, unthreaded or of the main timeline) or their own last
-// event in the room, whichever is newer, at most unreadScanLimit events
-// back.
+// The count starts after the user's unthreaded read receipt (m.read or
+// m.read.private) or their own last event in the room, whichever is
+// newer, at most unreadScanLimit events back; main timeline events are
+// counted after the main timeline receipt, thread events after their
+// thread's receipt.
 //
 // NOTSPEC: the rules see today's display name, member count and power
 // levels rather than those at each event.
@@ -488,6 +516,10 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 		return l, err
 	}
 	read := map[id.EventID]bool{}
+	// mainRead holds the events of main timeline receipts; mainDone
+	// tells that the scan passed one, so only thread events still count.
+	mainRead := map[id.EventID]bool{}
+	mainDone := false
 	// threadRead maps the events of threaded read receipts to their
 	// thread; threadDone holds the threads whose receipt the scan passed.
 	threadRead := map[id.EventID]id.EventID{}
@@ -495,8 +527,10 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 	for _, rc := range rcs {
 		switch {
 		case rc.Type != "m.read" && rc.Type != "m.read.private":
-		case rc.ThreadID == "" || rc.ThreadID == "main":
+		case rc.ThreadID == "":
 			read[rc.EventID] = true
+		case rc.ThreadID == "main":
+			mainRead[rc.EventID] = true
 		default:
 			threadRead[rc.EventID] = id.EventID(rc.ThreadID)
 		}
@@ -526,9 +560,10 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 		if root, ok := threadRead[it.pdu.EventID()]; ok {
 			threadDone[root] = true
 		}
+		mainDone = mainDone || mainRead[it.pdu.EventID()]
 		root := threadRoot(it.pdu)
-		if root != "" && threadDone[root] {
-			continue // read in its thread
+		if root != "" && threadDone[root] || root == "" && mainDone {
+			continue // read in its thread or the main timeline
 		}
 		notify, highlight := pushActions(newPushEvent(it.pdu, mayNotify, count), rules, user, l.displayName)
 		if notify {
