@@ -55,6 +55,13 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request, sess session) erro
 	default:
 		return matrixerr.InvalidParam("full_state must be true or false")
 	}
+	switch usa := q.Get("use_state_after"); usa {
+	case "", "false":
+	case "true":
+		req.UseStateAfter = true
+	default:
+		return matrixerr.InvalidParam("use_state_after must be true or false")
+	}
 	switch q.Get("set_presence") {
 	case "", "online", "offline", "unavailable":
 		req.SetPresence = q.Get("set_presence")

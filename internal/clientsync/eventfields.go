@@ -146,8 +146,14 @@ func (r *Response) applyEventFields(f *Filter) {
 	t := newFieldTree(f.EventFields)
 	for _, jr := range r.Rooms.Join {
 		jr.State.fields, jr.Timeline.fields = t, t
+		if jr.StateAfter != nil {
+			jr.StateAfter.fields = t
+		}
 	}
 	for _, lr := range r.Rooms.Leave {
 		lr.State.fields, lr.Timeline.fields = t, t
+		if lr.StateAfter != nil {
+			lr.StateAfter.fields = t
+		}
 	}
 }

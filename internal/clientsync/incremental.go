@@ -6,7 +6,6 @@ import (
 
 	"github.com/hafenchat/hafen/internal/clientevent"
 	"github.com/hafenchat/hafen/internal/core/authrules"
-	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 )
 
@@ -135,7 +134,7 @@ func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *
 		return err
 	}
 	if req.FullState || fresh || changed > since {
-		jr.UnreadNotifications = &counts
+		jr.setUnread(req, counts)
 	}
 	if req.FullState || membersChanged {
 		sum, err := s.summary(ctx, req.User, roomID)
@@ -197,18 +196,24 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 	// window, the newest state event per key among the events left out;
 	// otherwise the difference between the state at since and the state
 	// before the timeline, from their state groups.
+	//
+	// With use_state_after, the state between since and the end of the
+	// timeline, the timeline's own state events included: in a window
+	// that holds every event since, the newest state event per key;
+	// otherwise from the state groups at since and after the last event.
 	var delta []item
-	if tl.Limited && w.complete {
-		latest := map[event.StateKey]item{}
-		for _, it := range skipped {
-			if it.pdu.IsState() {
-				latest[it.pdu.StateKeyTuple()] = it
-			}
+	switch {
+	case req.FullState:
+	case req.UseStateAfter && (w.complete || !tl.Limited):
+		delta = latestState(w.items)
+	case req.UseStateAfter:
+		var err error
+		if delta, err = s.stateDeltaAfter(ctx, roomID, since, items[len(items)-1]); err != nil {
+			return nil, false, err
 		}
-		for _, it := range latest {
-			delta = append(delta, it)
-		}
-	} else if tl.Limited && !req.FullState {
+	case tl.Limited && w.complete:
+		delta = latestState(skipped)
+	case tl.Limited:
 		var err error
 		if delta, err = s.stateDelta(ctx, roomID, since, items[0]); err != nil {
 			return nil, false, err
@@ -219,7 +224,10 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 	}
 	if req.FullState {
 		var first *item
-		if len(items) > 0 {
+		switch {
+		case len(items) > 0 && req.UseStateAfter:
+			first = &items[len(items)-1]
+		case len(items) > 0:
 			first = &items[0]
 		}
 		full, err := s.fullState(ctx, req, roomID, first, timeline, joined)

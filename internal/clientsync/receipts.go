@@ -99,8 +99,12 @@ func (s *Service) ReceiptAdded(rc store.Receipt) {
 	}
 	l.pos = max(l.pos, rc.StreamPos)
 	l.mu.Unlock()
-	if rc.ThreadID == "" || rc.ThreadID == "main" {
-		s.unread.readUpTo(rc.UserID, rc.RoomID, rc.EventID)
+	switch {
+	case rc.Type != "m.read" && rc.Type != "m.read.private":
+	case rc.ThreadID == "" || rc.ThreadID == "main":
+		s.unread.readUpTo(rc.UserID, rc.RoomID, rc.EventID, rc.ThreadID == "main")
+	default:
+		s.unread.readThreadUpTo(rc.UserID, rc.RoomID, id.EventID(rc.ThreadID), rc.EventID)
 	}
 	s.notifier.Poke()
 }
@@ -224,7 +228,7 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 			if err != nil {
 				return err
 			}
-			jr.UnreadNotifications = &counts
+			jr.setUnread(req, counts)
 		}
 	}
 	return nil

@@ -39,6 +39,10 @@ type StateBatch struct {
 	fields fieldTree
 }
 
+// IsZero reports a batch with no event list, which a room of a
+// use_state_after response has in place of state.
+func (b StateBatch) IsZero() bool { return b.Events == nil }
+
 // TimelineBatch is the timeline section of a room.
 type TimelineBatch struct {
 	Events    []clientevent.Event `json:"events"`
@@ -64,11 +68,25 @@ type UnreadNotifications struct {
 // JoinedRoom is a room the user is joined to.
 type JoinedRoom struct {
 	Summary             *Summary             `json:"summary,omitempty"`
-	State               StateBatch           `json:"state"`
+	State               StateBatch           `json:"state,omitzero"`
+	StateAfter          *StateBatch          `json:"state_after,omitempty"`
 	Timeline            TimelineBatch        `json:"timeline"`
 	Ephemeral           EventBatch           `json:"ephemeral"`
 	AccountData         EventBatch           `json:"account_data"`
 	UnreadNotifications *UnreadNotifications `json:"unread_notifications,omitempty"`
+	// UnreadThreadNotifications are the counts per thread root, with the
+	// filter's unread_thread_notifications.
+	UnreadThreadNotifications map[string]UnreadNotifications `json:"unread_thread_notifications,omitempty"`
+}
+
+// setUnread sets the room's notification counts: the whole room's, or
+// with the timeline filter's unread_thread_notifications the main
+// timeline's and each thread's apart.
+func (jr *JoinedRoom) setUnread(req Request, sn unreadSnapshot) {
+	tf := timelineFilter(req.Filter)
+	main, threads := sn.counts(tf != nil && tf.UnreadThreadNotifications)
+	jr.UnreadNotifications = &main
+	jr.UnreadThreadNotifications = threads
 }
 
 // InvitedRoom is a room the user is invited to.
@@ -87,7 +105,31 @@ type KnockedRoom struct {
 
 // LeftRoom is a room the user has left or was removed from.
 type LeftRoom struct {
-	State       StateBatch    `json:"state"`
+	State       StateBatch    `json:"state,omitzero"`
+	StateAfter  *StateBatch   `json:"state_after,omitempty"`
 	Timeline    TimelineBatch `json:"timeline"`
 	AccountData EventBatch    `json:"account_data"`
+}
+
+// moveStateAfter answers a use_state_after request: each room's state,
+// computed up to the end of its timeline, goes to state_after and state
+// is left out.
+func (r *Response) moveStateAfter() {
+	if r.Rooms == nil {
+		return
+	}
+	move := func(state *StateBatch) *StateBatch {
+		after := *state
+		if after.Events == nil {
+			after.Events = []clientevent.Event{}
+		}
+		*state = StateBatch{}
+		return &after
+	}
+	for _, jr := range r.Rooms.Join {
+		jr.StateAfter = move(&jr.State)
+	}
+	for _, lr := range r.Rooms.Leave {
+		lr.StateAfter = move(&lr.State)
+	}
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/hafenchat/hafen/internal/store"
 )
 
-// fullState returns a room's whole state before the event first, or the
-// current state when first is nil; lazy-loading clients get only the
+// fullState returns a room's whole state before the event first (with
+// use_state_after, after it), or the current state when first is nil; lazy-loading clients get only the
 // member events of the timeline's senders and their own.
 func (s *Service) fullState(ctx context.Context, req Request, roomID id.RoomID, first *item, timeline []item, joined bool) ([]clientevent.Event, error) {
 	sf := stateFilter(req.Filter)
@@ -43,7 +43,12 @@ func (s *Service) fullState(ctx context.Context, req Request, roomID id.RoomID, 
 		if err != nil {
 			return nil, err
 		}
-		nids, err := s.stateBefore(ctx, roomID, item{nid: nid})
+		var nids map[store.StateKey]int64
+		if req.UseStateAfter {
+			nids, err = s.stateAfter(ctx, roomID, item{nid: nid, pdu: first.pdu})
+		} else {
+			nids, err = s.stateBefore(ctx, roomID, item{nid: nid})
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -93,7 +98,7 @@ func (s *Service) addRoom(ctx context.Context, req Request, rooms *Rooms, roomID
 		if err != nil {
 			return err
 		}
-		jr.UnreadNotifications = &counts
+		jr.setUnread(req, counts)
 		rooms.Join[string(roomID)] = jr
 	case "invite", "knock":
 		stripped, err := s.strippedState(ctx, req.User, roomID, membership)
@@ -194,7 +199,12 @@ func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, u
 	}
 	slices.Reverse(items)
 	var stateNIDs map[store.StateKey]int64
-	if len(items) > 0 {
+	switch {
+	case len(items) > 0 && req.UseStateAfter:
+		if stateNIDs, err = s.stateAfter(ctx, roomID, items[len(items)-1]); err != nil {
+			return err
+		}
+	case len(items) > 0:
 		if stateNIDs, err = s.stateBefore(ctx, roomID, items[0]); err != nil {
 			return err
 		}

@@ -24,6 +24,9 @@ type Request struct {
 	// SetPresence is the set_presence parameter: online (or empty),
 	// unavailable or offline.
 	SetPresence string
+	// UseStateAfter is the use_state_after parameter: each room's state
+	// is given up to the end of its timeline, in state_after.
+	UseStateAfter bool
 }
 
 // Sync answers one /sync request: at once for an initial sync, with
@@ -40,6 +43,9 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 	}
 	if err := s.addE2EE(ctx, req, resp); err != nil {
 		return nil, err
+	}
+	if req.UseStateAfter {
+		resp.moveStateAfter()
 	}
 	resp.applyEventFields(req.Filter)
 	return resp, nil

@@ -59,6 +59,19 @@ func testRingAndDatabaseAgree(t *testing.T) {
 			h.state(r, alice, "m.room.topic", "", `{"topic":"late"}`)
 			h.send(r, alice, "last")
 		}},
+		{"sync: state changes inside the timeline", func(h *harness, r id.RoomID) {
+			h.send(r, alice, "a")
+			h.state(r, alice, "m.room.topic", "", `{"topic":"in timeline"}`)
+			h.send(r, alice, "b")
+		}},
+		{"sync: state changes before and inside a limited timeline", func(h *harness, r id.RoomID) {
+			h.state(r, alice, "m.room.name", "", `{"name":"early"}`)
+			for _, b := range msgs(12, "m") {
+				h.send(r, alice, b)
+			}
+			h.state(r, alice, "m.room.topic", "", `{"topic":"late"}`)
+			h.send(r, alice, "last")
+		}},
 		{"sync: the user is invited elsewhere", func(h *harness, r id.RoomID) {
 			other := h.createRoom(alice)
 			h.member(other, alice, bob, "invite")
@@ -92,6 +105,9 @@ func testRingAndDatabaseAgree(t *testing.T) {
 				{"plain", Request{User: bob, Device: "DEV", Since: since}},
 				{"full_state", Request{User: bob, Device: "DEV", Since: since, FullState: true}},
 				{"limit 3, lazy members", Request{User: bob, Device: "DEV", Since: since, Filter: lazy}},
+				{"use_state_after", Request{User: bob, Device: "DEV", Since: since, UseStateAfter: true}},
+				{"use_state_after, full_state", Request{User: bob, Device: "DEV", Since: since, FullState: true, UseStateAfter: true}},
+				{"use_state_after, limit 3, lazy members", Request{User: bob, Device: "DEV", Since: since, Filter: lazy, UseStateAfter: true}},
 			}
 			for _, v := range variants {
 				fromRing, err := json.Marshal(h.syncWith(h.sync, v.req))

@@ -5,7 +5,9 @@ package clientsync
 // https://spec.matrix.org/v1.19/client-server-api/#predefined-rules
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -39,6 +41,52 @@ type unreadCounter struct {
 	// pendingRead is the event of a read receipt that arrived before
 	// apply saw the event: the counts drop to zero once it does.
 	pendingRead id.EventID
+	// pendingMain tells that pendingRead is a main timeline receipt,
+	// which leaves the threads' counts.
+	pendingMain bool
+	// threads holds, of notify and highlight, the part from events in
+	// threads, by thread root; the rest is the main timeline's.
+	threads map[id.EventID]*threadCount
+}
+
+// threadCount is one user's notification counts in one thread.
+type threadCount struct{ notify, highlight int }
+
+// addThread counts a notifying event of the thread root.
+func (c *unreadCounter) addThread(root id.EventID, highlight bool) {
+	if c.threads == nil {
+		c.threads = map[id.EventID]*threadCount{}
+	}
+	tc := c.threads[root]
+	if tc == nil {
+		tc = &threadCount{}
+		c.threads[root] = tc
+	}
+	tc.notify++
+	if highlight {
+		tc.highlight++
+	}
+}
+
+// clear sets every count to zero.
+func (c *unreadCounter) clear() {
+	c.notify, c.highlight, c.threads = 0, 0, nil
+}
+
+// readMain sets the main timeline's counts to zero (all counts unless
+// mainOnly) and reports whether they changed.
+func (c *unreadCounter) readMain(mainOnly bool) bool {
+	oldNotify, oldHighlight := c.notify, c.highlight
+	if !mainOnly {
+		c.clear()
+		return oldNotify != 0 || oldHighlight != 0
+	}
+	c.notify, c.highlight = 0, 0
+	for _, tc := range c.threads {
+		c.notify += tc.notify
+		c.highlight += tc.highlight
+	}
+	return c.notify != oldNotify || c.highlight != oldHighlight
 }
 
 // unreadRoom holds the counters of one room's users and the room state
@@ -61,6 +109,9 @@ type unreadRoom struct {
 	last   id.EventID
 	recent [recentEvents]id.EventID
 	next   int
+	// threadLast is the newest event apply has seen in each thread, by
+	// thread root.
+	threadLast map[id.EventID]id.EventID
 }
 
 // recentEvents is how many of a room's newest events readUpTo recognises.
@@ -128,6 +179,13 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 		r.last = ev.EventID()
 		r.recent[r.next] = r.last
 		r.next = (r.next + 1) % recentEvents
+		root := threadRoot(ev)
+		if root != "" {
+			if r.threadLast == nil {
+				r.threadLast = map[id.EventID]id.EventID{}
+			}
+			r.threadLast[root] = r.last
+		}
 		pe := newPushEvent(ev, r.senderMayNotify, r.joinedCount) // read once for all users
 		for user, c := range r.users {
 			if ev.IsStateKey("m.room.member", string(user)) {
@@ -147,7 +205,7 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 				if c.notify != 0 || c.highlight != 0 || c.loading != nil {
 					c.changed = p.StreamPos
 				}
-				c.notify, c.highlight = 0, 0
+				c.clear()
 				if c.loading != nil {
 					c.reset = true
 				}
@@ -159,14 +217,16 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 				if highlight {
 					c.highlight++
 				}
+				if root != "" {
+					c.addThread(root, highlight)
+				}
 				c.changed = p.StreamPos
 			}
 			if c.pendingRead != "" && c.pendingRead == ev.EventID() {
 				c.pendingRead = ""
-				if c.notify != 0 || c.highlight != 0 {
+				if c.readMain(c.pendingMain) {
 					c.changed = p.StreamPos
 				}
-				c.notify, c.highlight = 0, 0
 			}
 		}
 		if len(r.users) == 0 {
@@ -176,8 +236,9 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 }
 
 // readUpTo applies the user's new read receipt (m.read or m.read.private,
-// unthreaded or of the main timeline) for eventID: when it is the newest
-// event of the room the counts drop to zero in memory, and when apply has
+// unthreaded, or of the main timeline when mainOnly) for eventID: when it
+// is the newest event of the room the counts drop to zero in memory (a
+// main timeline receipt leaves the threads' counts), and when apply has
 // not seen the event yet (the receipt's commit raced ahead of sync's
 // stream consumer) they drop once it does; for an older event they are set
 // up again from the store on next use, counting after the receipt.
@@ -185,7 +246,7 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 // NOTSPEC: a receipt for an event older than the room's newest
 // recentEvents that this process applied is taken as one not seen yet;
 // the counts then stay until the user's next own event or receipt.
-func (u *unreadCounts) readUpTo(user id.UserID, roomID id.RoomID, eventID id.EventID) {
+func (u *unreadCounts) readUpTo(user id.UserID, roomID id.RoomID, eventID id.EventID, mainOnly bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	r := u.rooms[roomID]
@@ -200,15 +261,106 @@ func (u *unreadCounts) readUpTo(user id.UserID, roomID id.RoomID, eventID id.Eve
 	case c.loading != nil:
 		delete(r.users, user)
 	case r.last == eventID:
-		if c.notify != 0 || c.highlight != 0 {
+		if c.readMain(mainOnly) {
 			c.changed = u.pos
 		}
-		c.notify, c.highlight, c.pendingRead = 0, 0, ""
+		c.pendingRead = ""
 	case r.isRecent(eventID):
 		delete(r.users, user)
 	default:
-		c.pendingRead = eventID
+		c.pendingRead, c.pendingMain = eventID, mainOnly
 	}
+}
+
+// readThreadUpTo applies the user's new threaded read receipt for eventID
+// in the thread of root: when it is the thread's newest event the thread's
+// counts drop to zero in memory; otherwise the counts are set up again
+// from the store on next use, counting after the receipt.
+//
+// NOTSPEC: a threaded receipt whose commit raced ahead of sync's stream
+// consumer may leave the event it reads counted until the next receipt or
+// own event.
+func (u *unreadCounts) readThreadUpTo(user id.UserID, roomID id.RoomID, root, eventID id.EventID) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	r := u.rooms[roomID]
+	if r == nil {
+		return
+	}
+	c := r.users[user]
+	if c == nil {
+		return
+	}
+	if c.loading != nil || r.threadLast[root] != eventID {
+		delete(r.users, user)
+		return
+	}
+	if tc := c.threads[root]; tc != nil {
+		c.notify -= tc.notify
+		c.highlight -= tc.highlight
+		delete(c.threads, root)
+		c.changed = u.pos
+	}
+}
+
+// unreadSnapshot is a copy of one user's counts in one room.
+type unreadSnapshot struct {
+	notify, highlight int
+	threads           map[id.EventID]threadCount
+}
+
+func (c *unreadCounter) snapshot() unreadSnapshot {
+	sn := unreadSnapshot{notify: c.notify, highlight: c.highlight}
+	if len(c.threads) > 0 {
+		sn.threads = make(map[id.EventID]threadCount, len(c.threads))
+		for root, tc := range c.threads {
+			sn.threads[root] = *tc
+		}
+	}
+	return sn
+}
+
+// counts renders the counts for sync: the whole room's, or with
+// unread_thread_notifications (threaded) the main timeline's and, apart,
+// each thread's that has any.
+func (sn unreadSnapshot) counts(threaded bool) (UnreadNotifications, map[string]UnreadNotifications) {
+	if !threaded {
+		return UnreadNotifications{NotificationCount: sn.notify, HighlightCount: sn.highlight}, nil
+	}
+	main := UnreadNotifications{NotificationCount: sn.notify, HighlightCount: sn.highlight}
+	var threads map[string]UnreadNotifications
+	for root, tc := range sn.threads {
+		if tc.notify == 0 && tc.highlight == 0 {
+			continue
+		}
+		if threads == nil {
+			threads = map[string]UnreadNotifications{}
+		}
+		threads[string(root)] = UnreadNotifications{NotificationCount: tc.notify, HighlightCount: tc.highlight}
+		main.NotificationCount -= tc.notify
+		main.HighlightCount -= tc.highlight
+	}
+	main.NotificationCount = max(main.NotificationCount, 0)
+	main.HighlightCount = max(main.HighlightCount, 0)
+	return main, threads
+}
+
+// threadRoot returns the root of the thread an event is in (its
+// m.relates_to of rel_type m.thread), or "" for the main timeline.
+func threadRoot(ev *event.PDU) id.EventID {
+	if !bytes.Contains(ev.Content(), []byte(`"m.thread"`)) {
+		return "" // most events: no need to decode the content
+	}
+	var c struct {
+		RelatesTo *struct {
+			RelType string `json:"rel_type"`
+			EventID string `json:"event_id"`
+		} `json:"m.relates_to"`
+	}
+	if json.Unmarshal(ev.Content(), &c) != nil || c.RelatesTo == nil || c.RelatesTo.RelType != "m.thread" {
+		return ""
+	}
+	return id.EventID(c.RelatesTo.EventID)
 }
 
 // senderMayNotify reports whether the sender of ev has the power level of
@@ -221,10 +373,10 @@ func (r *unreadRoom) senderMayNotify(ev *event.PDU, key string) bool {
 // joined to, setting them up from the store on first use, with the stream
 // position of their last change; fresh reports that they were set up by
 // this call, so the client has not seen them from this server process.
-func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomID) (counts UnreadNotifications, changed int64, fresh bool, err error) {
+func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomID) (counts unreadSnapshot, changed int64, fresh bool, err error) {
 	u := s.unread
 	if err := s.ensureRules(ctx, user); err != nil {
-		return UnreadNotifications{}, 0, false, err
+		return unreadSnapshot{}, 0, false, err
 	}
 	for {
 		u.mu.Lock()
@@ -235,7 +387,7 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 		}
 		c := r.users[user]
 		if c != nil && c.loading == nil {
-			counts = UnreadNotifications{NotificationCount: c.notify, HighlightCount: c.highlight}
+			counts = c.snapshot()
 			u.mu.Unlock()
 			return counts, c.changed, false, nil
 		}
@@ -247,7 +399,7 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 			case <-ch:
 				continue
 			case <-ctx.Done():
-				return UnreadNotifications{}, 0, false, ctx.Err()
+				return unreadSnapshot{}, 0, false, ctx.Err()
 			}
 		}
 		loading := make(chan struct{})
@@ -271,11 +423,22 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 			if r != nil && r.users[user] == c {
 				delete(r.users, user)
 			}
-			return UnreadNotifications{}, 0, false, err
+			return unreadSnapshot{}, 0, false, err
 		}
 		if !c.reset {
 			c.notify += l.notify
 			c.highlight += l.highlight
+			for root, tc := range l.threads {
+				if c.threads == nil {
+					c.threads = map[id.EventID]*threadCount{}
+				}
+				if have := c.threads[root]; have != nil {
+					have.notify += tc.notify
+					have.highlight += tc.highlight
+				} else {
+					c.threads[root] = tc
+				}
+			}
 		}
 		c.loading = nil
 		if !c.nameSet {
@@ -300,7 +463,7 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 		if !r.plSet {
 			r.powerLevels = l.powerLevels
 		}
-		counts = UnreadNotifications{NotificationCount: c.notify, HighlightCount: c.highlight}
+		counts = c.snapshot()
 		return counts, max(c.changed, base), true, nil
 	}
 }
@@ -308,9 +471,11 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 // loadedUnread is what loadUnread reads from the store.
 type loadedUnread struct {
 	notify, highlight int
-	displayName       string
-	create            *event.PDU
-	powerLevels       *event.PDU
+	// threads is the part of the counts from events in threads.
+	threads     map[id.EventID]*threadCount
+	displayName string
+	create      *event.PDU
+	powerLevels *event.PDU
 	// members are the memberships of the current state.
 	members map[string]string
 }
@@ -318,10 +483,11 @@ type loadedUnread struct {
 // loadUnread counts the user's notifications in a room among its events up
 // to stream position upto, judged by the room's current state.
 //
-// The count starts after the user's read receipt (m.read or
-// m.read.private, unthreaded or of the main timeline) or their own last
-// event in the room, whichever is newer, at most unreadScanLimit events
-// back.
+// The count starts after the user's unthreaded read receipt (m.read or
+// m.read.private) or their own last event in the room, whichever is
+// newer, at most unreadScanLimit events back; main timeline events are
+// counted after the main timeline receipt, thread events after their
+// thread's receipt.
 //
 // NOTSPEC: the rules see today's display name, member count and power
 // levels rather than those at each event.
@@ -350,9 +516,23 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 		return l, err
 	}
 	read := map[id.EventID]bool{}
+	// mainRead holds the events of main timeline receipts; mainDone
+	// tells that the scan passed one, so only thread events still count.
+	mainRead := map[id.EventID]bool{}
+	mainDone := false
+	// threadRead maps the events of threaded read receipts to their
+	// thread; threadDone holds the threads whose receipt the scan passed.
+	threadRead := map[id.EventID]id.EventID{}
+	threadDone := map[id.EventID]bool{}
 	for _, rc := range rcs {
-		if (rc.Type == "m.read" || rc.Type == "m.read.private") && (rc.ThreadID == "" || rc.ThreadID == "main") {
+		switch {
+		case rc.Type != "m.read" && rc.Type != "m.read.private":
+		case rc.ThreadID == "":
 			read[rc.EventID] = true
+		case rc.ThreadID == "main":
+			mainRead[rc.EventID] = true
+		default:
+			threadRead[rc.EventID] = id.EventID(rc.ThreadID)
 		}
 	}
 	evs, err := s.db.RoomEventsRange(ctx, roomID, upto, 0, store.Backward, unreadScanLimit)
@@ -377,11 +557,33 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 		if it.pdu.Sender() == user || read[it.pdu.EventID()] {
 			break
 		}
+		if root, ok := threadRead[it.pdu.EventID()]; ok {
+			threadDone[root] = true
+		}
+		mainDone = mainDone || mainRead[it.pdu.EventID()]
+		root := threadRoot(it.pdu)
+		if root != "" && threadDone[root] || root == "" && mainDone {
+			continue // read in its thread or the main timeline
+		}
 		notify, highlight := pushActions(newPushEvent(it.pdu, mayNotify, count), rules, user, l.displayName)
 		if notify {
 			l.notify++
 			if highlight {
 				l.highlight++
+			}
+			if root != "" {
+				if l.threads == nil {
+					l.threads = map[id.EventID]*threadCount{}
+				}
+				tc := l.threads[root]
+				if tc == nil {
+					tc = &threadCount{}
+					l.threads[root] = tc
+				}
+				tc.notify++
+				if highlight {
+					tc.highlight++
+				}
 			}
 		}
 	}

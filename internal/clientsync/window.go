@@ -164,18 +164,5 @@ func (s *Service) stateDelta(ctx context.Context, roomID id.RoomID, since int64,
 	if err != nil {
 		return nil, err
 	}
-	var nids []int64
-	for k, n := range atStart {
-		if atSince[k] != n {
-			nids = append(nids, n)
-		}
-	}
-	if len(nids) == 0 {
-		return nil, nil
-	}
-	changed, err := s.db.EventsByNID(ctx, nids)
-	if err != nil {
-		return nil, fmt.Errorf("load state delta of %s: %w", roomID, err)
-	}
-	return s.parse(ctx, roomID, changed)
+	return s.changedState(ctx, roomID, atSince, atStart)
 }
