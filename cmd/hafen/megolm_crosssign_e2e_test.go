@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"slices"
 	"testing"
 
 	"maunium.net/go/mautrix"
@@ -67,20 +66,21 @@ func TestMegolmCrossSigningVerifiesSecondDevice(t *testing.T) {
 		}
 		xs := ac.mach.CrossSigningKeys.PublicKeys()
 		bc.sync(t, roomID)
+		// Bob's machine tracks alice's devices from now on, as a client
+		// does for the members of its encrypted rooms.
+		if _, err := bc.mach.FetchKeys(ctx, []id.UserID{alice.UserID}, true); err != nil {
+			t.Fatalf("bob fetches alice's keys: %v", err)
+		}
 
 		alice2 := loginAgain(t, top.home.base, alice)
 		newCryptoClient(t, alice2, rooms)
-		// Bob's sync reports alice's devices as changed, and his server
-		// (over federation: once alice's server told it) has the new one.
-		changed := false
-		bc.syncUntil(t, roomID, "alice's second device", func(resp *mautrix.RespSync, _ []*event.Event) bool {
-			changed = changed || slices.Contains(resp.DeviceLists.Changed, alice.UserID)
-			return changed && queryDevice(t, top.other.base, bob, alice.UserID, alice2.DeviceID) != nil
+		// Bob's sync reports alice's devices as changed, and his machine,
+		// reading her keys on each such notice, finds the new device.
+		var dev *id.Device
+		bc.syncUntil(t, roomID, "alice's second device", func(*mautrix.RespSync, []*event.Event) bool {
+			dev, _ = bc.mach.CryptoStore.GetDevice(ctx, alice.UserID, alice2.DeviceID)
+			return dev != nil
 		})
-		dev, err := bc.mach.GetOrFetchDevice(ctx, alice.UserID, alice2.DeviceID)
-		if err != nil {
-			t.Fatalf("bob fetches alice's second device: %v", err)
-		}
 		if trust, _ := bc.mach.ResolveTrustContext(ctx, dev); trust >= id.TrustStateCrossSignedUntrusted {
 			t.Fatalf("alice's second device is %s before she signed it", trust)
 		}
@@ -92,13 +92,20 @@ func TestMegolmCrossSigningVerifiesSecondDevice(t *testing.T) {
 		if err := ac.mach.SignOwnDevice(ctx, own); err != nil {
 			t.Fatalf("sign the second device: %v", err)
 		}
-		sigKey := id.NewKeyID(id.KeyAlgorithmEd25519, xs.SelfSigningKey.String())
-		changed = false
-		bc.syncUntil(t, roomID, "the signature on alice's second device", func(resp *mautrix.RespSync, _ []*event.Event) bool {
-			changed = changed || slices.Contains(resp.DeviceLists.Changed, alice.UserID)
-			return changed && queryDevice(t, top.other.base, bob, alice.UserID, alice2.DeviceID)[alice.UserID][sigKey] != ""
+		// Bob's sync reports alice's devices as changed again, and his
+		// machine, reading her keys on the notice, finds the device
+		// cross-signed. Bob has not verified alice: her master key is
+		// trusted on first use at most.
+		var trust id.TrustState
+		bc.syncUntil(t, roomID, "the signature on alice's second device", func(*mautrix.RespSync, []*event.Event) bool {
+			trust, _ = bc.mach.ResolveTrustContext(ctx, dev)
+			return trust >= id.TrustStateCrossSignedUntrusted
 		})
+		if trust >= id.TrustStateCrossSignedVerified {
+			t.Fatalf("bob resolves alice's second device as %s though he verified nobody", trust)
+		}
 
+		sigKey := id.NewKeyID(id.KeyAlgorithmEd25519, xs.SelfSigningKey.String())
 		var q struct {
 			DeviceKeys      map[id.UserID]map[id.DeviceID]json.RawMessage `json:"device_keys"`
 			MasterKeys      map[id.UserID]json.RawMessage                 `json:"master_keys"`
@@ -123,40 +130,7 @@ func TestMegolmCrossSigningVerifiesSecondDevice(t *testing.T) {
 			t.Fatalf("alice's second device carries no self-signing signature: %s", q.DeviceKeys[alice.UserID][alice2.DeviceID])
 		}
 
-		if _, err := bc.mach.FetchKeys(ctx, []id.UserID{alice.UserID}, true); err != nil {
-			t.Fatalf("bob refetches alice's keys: %v", err)
-		}
-		dev, err = bc.mach.GetOrFetchDevice(ctx, alice.UserID, alice2.DeviceID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Bob has not verified alice: her master key is trusted on first
-		// use at most, but the device is cross-signed by it.
-		if trust, err := bc.mach.ResolveTrustContext(ctx, dev); err != nil || trust < id.TrustStateCrossSignedUntrusted || trust >= id.TrustStateCrossSignedVerified {
-			t.Fatalf("bob resolves alice's signed second device as %s (%v), want cross-signed by an unverified master key", trust, err)
-		}
 	})
-}
-
-// queryDevice returns the signatures on user's device as cli's /keys/query
-// shows it, nil if it shows no such device.
-func queryDevice(t *testing.T, base string, cli *mautrix.Client, user id.UserID, device id.DeviceID) map[id.UserID]map[id.KeyID]string {
-	t.Helper()
-	var q struct {
-		DeviceKeys map[id.UserID]map[id.DeviceID]struct {
-			Signatures map[id.UserID]map[id.KeyID]string `json:"signatures"`
-		} `json:"device_keys"`
-	}
-	csCall(t, base, cli.AccessToken, http.MethodPost, "/_matrix/client/v3/keys/query",
-		map[string]any{"device_keys": map[string]any{string(user): []string{}}}, &q)
-	dev, ok := q.DeviceKeys[user][device]
-	if !ok {
-		return nil
-	}
-	if dev.Signatures == nil {
-		return map[id.UserID]map[id.KeyID]string{}
-	}
-	return dev.Signatures
 }
 
 // TestMegolmKeyBackupRestoreOnNewDevice: bob receives a Megolm session
