@@ -14,6 +14,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
+	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 	"github.com/hafenchat/hafen/internal/stream"
@@ -30,6 +31,17 @@ type roomEnv struct {
 	url string
 	// events is the stream the room service publishes to (see withSync).
 	events *stream.Stream
+	// profiles carries profile changes into rooms when a test drains it
+	// (drainProfiles); no worker runs in the background.
+	profiles *profile.Service
+}
+
+// drainProfiles carries every pending profile change into the rooms.
+func (e *roomEnv) drainProfiles() {
+	e.t.Helper()
+	if err := e.profiles.Drain(context.Background()); err != nil {
+		e.t.Fatalf("drain profile changes: %v", err)
+	}
 }
 
 func newRoomEnv(t *testing.T) *roomEnv {
@@ -580,6 +592,7 @@ func TestProfile(t *testing.T) {
 		t.Errorf("displayname = %q", dn.DisplayName)
 	}
 	// The join event in alice's room carries the new profile.
+	e.drainProfiles()
 	var member mevent.MemberEventContent
 	if err := alice.StateEvent(ctx, r.RoomID, mevent.StateMember, string(alice.UserID), &member); err != nil {
 		t.Fatal(err)
