@@ -33,6 +33,18 @@ func TestFederationQueryEndToEnd(t *testing.T) {
 			if st, code := b.fedGet(t, a.name, "GET", q+"&field=avatar_url", nil, nil); st != 404 || code != "M_NOT_FOUND" {
 				t.Errorf("query profile field that is not set = %d %s, want 404 M_NOT_FOUND", st, code)
 			}
+			// Extended fields (spec v1.16) are served whole and one by one.
+			csCall(t, a.base, tok, http.MethodPut, "/_matrix/client/v3/profile/"+url.PathEscape(alice.UserID.String())+"/m.tz", map[string]any{"m.tz": "Europe/Berlin"}, &struct{}{})
+			csCall(t, a.base, tok, http.MethodPut, "/_matrix/client/v3/profile/"+url.PathEscape(alice.UserID.String())+"/org.example.pronouns",
+				map[string]any{"org.example.pronouns": map[string]any{"subject": "she"}}, &struct{}{})
+			var all map[string]any
+			if st, code := b.fedGet(t, a.name, "GET", q, nil, &all); st != 200 || all["m.tz"] != "Europe/Berlin" || all["displayname"] != "Alice A." {
+				t.Errorf("query whole profile with extended fields = %d %s %v", st, code, all)
+			}
+			var one map[string]map[string]string
+			if st, code := b.fedGet(t, a.name, "GET", q+"&field=org.example.pronouns", nil, &one); st != 200 || len(one) != 1 || one["org.example.pronouns"]["subject"] != "she" {
+				t.Errorf("query profile field org.example.pronouns = %d %s %v", st, code, one)
+			}
 			if st, code := b.fedGet(t, a.name, "GET", "/_matrix/federation/v1/query/profile?user_id="+url.QueryEscape("@nobody:"+string(a.name)), nil, nil); st != 404 || code != "M_NOT_FOUND" {
 				t.Errorf("query profile of an unknown user = %d %s, want 404 M_NOT_FOUND", st, code)
 			}

@@ -8,6 +8,7 @@ package profile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -157,6 +158,16 @@ func (s *Service) Set(ctx context.Context, user id.UserID, key, val string) erro
 		return err
 	}
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		if val != "" {
+			f, err := s.localFields(ctx, tx, user)
+			if err != nil {
+				return err
+			}
+			f[key], _ = json.Marshal(val)
+			if f.size() > MaxProfileBytes {
+				return ErrProfileTooLarge
+			}
+		}
 		var err error
 		if key == DisplayName {
 			err = tx.SetDisplayName(ctx, user, val)
