@@ -167,9 +167,15 @@ func (c *client) createRoom(ctx context.Context, name string) (string, error) {
 	return out.RoomID, nil
 }
 
-// join joins the room.
-func (c *client) join(ctx context.Context, roomID string) error {
-	return c.do(ctx, requestTimeout, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(roomID), nil, struct{}{}, nil)
+// join joins the room, through the servers in via when the room is on
+// another server. via goes out both as the spec's via and as the older
+// server_name parameter, which servers of before v1.12 read instead.
+func (c *client) join(ctx context.Context, roomID string, via []string) error {
+	var q url.Values
+	if len(via) > 0 {
+		q = url.Values{"via": via, "server_name": via}
+	}
+	return c.do(ctx, requestTimeout, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(roomID), q, struct{}{}, nil)
 }
 
 // sendMessage sends one m.room.message event with the given content under

@@ -17,6 +17,24 @@
 //	hafen-load --url http://127.0.0.1:8008 --register-shared-secret SECRET \
 //		--senders 5 --messages 40 --syncers 5 --pid 1234 --json
 //
+// # Two federated servers
+//
+// With --remote-url the syncers are users of a second homeserver that
+// federates with the first: the senders register on --url and the first of
+// them creates the room there, the syncers register on --remote-url and join
+// the room over federation (through the server of the room's creator, given
+// as via and server_name). Before the measured phase the first sender sends
+// one warm-up message and the run waits until every syncer has seen it, so
+// that the first contact between the servers (key fetches, connections) is
+// not measured. Send→sync latency is then send→seen on the other server.
+// --remote-pid reads the second server's memory and CPU time like --pid.
+//
+//	hafen-load --url http://127.0.0.1:8008 --remote-url http://127.0.0.1:8018 \
+//		--open-registration --senders 5 --messages 40 --syncers 2
+//
+// scripts/federation-pair.sh starts a pair of Hafen servers and a pair of
+// Dendrite servers on loopback and runs this mode against each in turn.
+//
 // # Registration
 //
 // With --open-registration users register through POST /register and
@@ -26,7 +44,8 @@
 // --register-shared-secret users register through the shared-secret
 // registration endpoint /_synapse/admin/v1/register (a nonce, then an
 // HMAC-SHA1 over nonce, username, password and admin flag), which Synapse,
-// Dendrite and Conduit serve.
+// Dendrite and Conduit serve; --remote-register-shared-secret gives the
+// second server's secret when it differs.
 //
 // # Measurements
 //
@@ -36,7 +55,7 @@
 // Send→sync latency is the time from the same start to the moment a syncer
 // has read the /sync response that holds the message; it is reported over all
 // syncer–message pairs and, per message, until the last syncer has seen it.
-// Percentiles use the nearest-rank method.
+// Percentiles (p50, p95, p99) use the nearest-rank method.
 //
 // # Bounds
 //

@@ -74,9 +74,12 @@ func parseFlags(args []string, stderr io.Writer) (config, bool, error) {
 	fs.BoolVar(&cfg.OpenRegistration, "open-registration", false, "register users through open registration with the m.login.dummy stage")
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Minute, "deadline of the whole run, setup included")
 	fs.IntVar(&cfg.PID, "pid", 0, "process ID of the server on this machine; reports its resident memory (VmRSS) before and after, and its CPU time")
+	fs.StringVar(&cfg.RemoteURL, "remote-url", "", "base URL of a second homeserver federated with --url: the syncers register there and join the room over federation, measuring send→seen on the other server")
+	fs.StringVar(&cfg.RemoteSharedSecret, "remote-register-shared-secret", "", "registration shared secret of --remote-url (default: --register-shared-secret)")
+	fs.IntVar(&cfg.RemotePID, "remote-pid", 0, "process ID of the --remote-url server on this machine; reports its memory and CPU time like --pid")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "%s\n\nusage: hafen-load --url URL (--open-registration | --register-shared-secret SECRET) [flags]\n\n", loadSummary)
+		fmt.Fprintf(fs.Output(), "%s\n\nusage: hafen-load --url URL [--remote-url URL] (--open-registration | --register-shared-secret SECRET) [flags]\n\n", loadSummary)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -89,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (config, bool, error) {
 		return config{}, false, err
 	}
 	cfg.URL = strings.TrimRight(cfg.URL, "/")
+	cfg.RemoteURL = strings.TrimRight(cfg.RemoteURL, "/")
 	return cfg, asJSON, nil
 }
 
@@ -104,6 +108,18 @@ func (cfg config) validate() error {
 	var errs []error
 	if u, err := url.Parse(cfg.URL); cfg.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("--url %q: want an http or https base URL", cfg.URL))
+	}
+	if u, err := url.Parse(cfg.RemoteURL); cfg.RemoteURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		errs = append(errs, fmt.Errorf("--remote-url %q: want an http or https base URL", cfg.RemoteURL))
+	}
+	if cfg.RemoteURL == "" && (cfg.RemoteSharedSecret != "" || cfg.RemotePID != 0) {
+		errs = append(errs, errors.New("--remote-register-shared-secret and --remote-pid need --remote-url"))
+	}
+	if cfg.RemoteSharedSecret != "" && cfg.OpenRegistration {
+		errs = append(errs, errors.New("--remote-register-shared-secret goes with --register-shared-secret, not --open-registration"))
+	}
+	if cfg.RemoteURL != "" && cfg.Syncers < 1 {
+		errs = append(errs, errors.New("--remote-url needs at least one syncer"))
 	}
 	if cfg.Senders < 1 || cfg.Senders > maxUsers {
 		errs = append(errs, fmt.Errorf("--senders %d: want 1 to %d", cfg.Senders, maxUsers))
@@ -125,6 +141,9 @@ func (cfg config) validate() error {
 	}
 	if cfg.PID < 0 {
 		errs = append(errs, fmt.Errorf("--pid %d: want a process ID", cfg.PID))
+	}
+	if cfg.RemotePID < 0 {
+		errs = append(errs, fmt.Errorf("--remote-pid %d: want a process ID", cfg.RemotePID))
 	}
 	return errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -105,4 +106,49 @@ func parseStatus(r io.Reader) (memory, error) {
 		return memory{}, fmt.Errorf("no VmRSS line")
 	}
 	return m, nil
+}
+
+// processWatch holds the readings of a server process taken before a run.
+// Its zero value (no --pid) reads nothing.
+type processWatch struct {
+	pid       int
+	before    memory
+	cpuBefore float64
+}
+
+// watchProcess takes the before readings of process pid; pid 0 watches
+// nothing.
+func watchProcess(pid int) (processWatch, error) {
+	if pid == 0 {
+		return processWatch{}, nil
+	}
+	before, err := readMemory(pid)
+	if err != nil {
+		return processWatch{}, err
+	}
+	cpu, err := readCPUSeconds(pid)
+	if err != nil {
+		return processWatch{}, err
+	}
+	return processWatch{pid: pid, before: before, cpuBefore: cpu}, nil
+}
+
+// finish takes the after readings and returns the process's report, nil
+// when nothing is watched. Failed readings are counted in errs.
+func (w processWatch) finish(errs *errorLog) *serverReport {
+	if w.pid == 0 {
+		return nil
+	}
+	sv := &serverReport{PID: w.pid, Before: w.before}
+	if after, err := readMemory(w.pid); err != nil {
+		errs.add("server process", err)
+	} else {
+		sv.After = after
+	}
+	if cpu, err := readCPUSeconds(w.pid); err != nil {
+		errs.add("server process", err)
+	} else {
+		sv.CPUSeconds = math.Round((cpu-w.cpuBefore)*100) / 100
+	}
+	return sv
 }

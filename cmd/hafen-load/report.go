@@ -11,7 +11,10 @@ import (
 
 // report is the result of one run. Its JSON form is what --json prints.
 type report struct {
-	URL               string `json:"url"`
+	URL string `json:"url"`
+	// RemoteURL is the federated server the syncers used, empty when they
+	// used URL too.
+	RemoteURL         string `json:"remote_url,omitempty"`
 	RunID             string `json:"run_id"`
 	RoomID            string `json:"room_id"`
 	Senders           int    `json:"senders"`
@@ -21,6 +24,9 @@ type report struct {
 	// syncer before the deadline.
 	Complete     bool    `json:"complete"`
 	SetupSeconds float64 `json:"setup_seconds"`
+	// WarmupSeconds is how long the warm-up message took to reach every
+	// syncer on the remote server (part of the setup).
+	WarmupSeconds float64 `json:"warmup_seconds,omitempty"`
 
 	// Messages is the number of messages the run meant to send; Sent got a
 	// 200, SendFailed got an error, NotSent never started (deadline).
@@ -59,6 +65,8 @@ type report struct {
 	ErrorSamples  []string       `json:"error_samples,omitempty"`
 
 	Server *serverReport `json:"server,omitempty"`
+	// RemoteServer describes the process given by --remote-pid.
+	RemoteServer *serverReport `json:"remote_server,omitempty"`
 }
 
 // serverReport describes the server process given by --pid: its memory
@@ -94,18 +102,26 @@ func (r *report) writeText(w io.Writer) error {
 		fmt.Fprintf(&b, "  %-22s %s\n", label, fmt.Sprintf(format, args...))
 	}
 	lat := func(s latencySummary) string {
-		return fmt.Sprintf("p50 %.1f ms  p99 %.1f ms  max %.1f ms  mean %.1f ms  (n=%d)", s.P50MS, s.P99MS, s.MaxMS, s.MeanMS, s.Count)
+		return fmt.Sprintf("p50 %.1f ms  p95 %.1f ms  p99 %.1f ms  max %.1f ms  mean %.1f ms  (n=%d)", s.P50MS, s.P95MS, s.P99MS, s.MaxMS, s.MeanMS, s.Count)
 	}
 	fmt.Fprintf(&b, "hafen-load %s against %s\n", r.RunID, r.URL)
+	syncLabel := "send→sync latency"
+	if r.RemoteURL != "" {
+		fmt.Fprintf(&b, "  syncers on the federated server %s\n", r.RemoteURL)
+		syncLabel = "send→seen remotely"
+	}
 	line("load", "%d senders × %d messages, %d syncers, room %s", r.Senders, r.MessagesPerSender, r.Syncers, r.RoomID)
 	line("setup", "%.2f s", r.SetupSeconds)
+	if r.RemoteURL != "" {
+		line("warm-up", "%.2f s until the first message reached every syncer", r.WarmupSeconds)
+	}
 	line("messages", "%d of %d sent, %d failed, %d not sent", r.Sent, r.Messages, r.SendFailed, r.NotSent)
 	line("send time", "%.2f s", r.SendSeconds)
 	line("wall time", "%.2f s (until every syncer saw every message)", r.WallSeconds)
 	line("send throughput", "%.1f messages/s", r.SendThroughput)
 	line("delivered throughput", "%.1f messages/s seen by all syncers", r.DeliveredThroughput)
 	line("send latency", "%s", lat(r.SendLatency))
-	line("send→sync latency", "%s over syncer–message pairs", lat(r.SyncLatency))
+	line(syncLabel, "%s over syncer–message pairs", lat(r.SyncLatency))
 	line("send→all synced", "%s", lat(r.AllSyncedLatency))
 	line("seen by all syncers", "%d messages", r.SeenByAll)
 	line("missing", "%d syncer–message pairs, %d messages", r.MissingPairs, r.MissingMessages)
@@ -121,10 +137,17 @@ func (r *report) writeText(w io.Writer) error {
 	for _, e := range r.ErrorSamples {
 		line("", "%s", e)
 	}
-	if sv := r.Server; sv != nil {
-		line("server memory", "pid %d: RSS before %.1f MiB, after %.1f MiB, peak %.1f MiB",
+	for _, p := range []struct {
+		label string
+		sv    *serverReport
+	}{{"server", r.Server}, {"remote server", r.RemoteServer}} {
+		label, sv := p.label, p.sv
+		if sv == nil {
+			continue
+		}
+		line(label+" memory", "pid %d: RSS before %.1f MiB, after %.1f MiB, peak %.1f MiB",
 			sv.PID, mib(sv.Before.RSSKiB), mib(sv.After.RSSKiB), mib(sv.After.PeakKiB))
-		line("server CPU", "%.2f s during the run", sv.CPUSeconds)
+		line(label+" CPU", "%.2f s during the run", sv.CPUSeconds)
 	}
 	result := "complete"
 	if !r.ok() {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,13 @@ type config struct {
 	OpenRegistration bool
 	Timeout          time.Duration
 	PID              int // 0: no memory readings
+
+	// RemoteURL, when set, is a second homeserver federated with URL: the
+	// syncers register there and join the room over federation, so
+	// send→sync latency is send→seen on the other server.
+	RemoteURL          string
+	RemoteSharedSecret string // registration on RemoteURL; SharedSecret when empty
+	RemotePID          int    // 0: no readings of the remote server
 }
 
 // syncErrorPause is how long a syncer waits after a failed /sync before it
@@ -70,17 +76,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 		MessagesPerSender: cfg.Messages,
 		Syncers:           cfg.Syncers,
 		Messages:          cfg.Senders * cfg.Messages,
+		RemoteURL:         cfg.RemoteURL,
 	}
-	var cpuBefore float64
-	if cfg.PID != 0 {
-		before, err := readMemory(cfg.PID)
-		if err != nil {
-			return nil, err
-		}
-		if cpuBefore, err = readCPUSeconds(cfg.PID); err != nil {
-			return nil, err
-		}
-		rep.Server = &serverReport{PID: cfg.PID, Before: before}
+	local, err := watchProcess(cfg.PID)
+	if err != nil {
+		return nil, err
+	}
+	remote, err := watchProcess(cfg.RemotePID)
+	if err != nil {
+		return nil, err
 	}
 
 	setupStart := time.Now()
@@ -91,6 +95,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 	}
 	rep.SetupSeconds = seconds(time.Since(setupStart))
 	rep.RoomID = st.roomID
+	rep.WarmupSeconds = st.warmupSeconds
 	senders, syncers, roomID, filter := st.senders, st.syncers, st.roomID, st.filter
 	total := cfg.Senders * cfg.Messages
 
@@ -191,18 +196,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 	syncWG.Wait()
 	end := time.Now()
 
-	if rep.Server != nil {
-		if after, err := readMemory(cfg.PID); err != nil {
-			errs.add("server process", err)
-		} else {
-			rep.Server.After = after
-		}
-		if cpu, err := readCPUSeconds(cfg.PID); err != nil {
-			errs.add("server process", err)
-		} else {
-			rep.Server.CPUSeconds = math.Round((cpu-cpuBefore)*100) / 100
-		}
-	}
+	rep.Server = local.finish(&errs)
+	rep.RemoteServer = remote.finish(&errs)
 
 	r := tr.results()
 	rep.Sent, rep.SendFailed, rep.NotSent = r.sent, r.failed, r.notSent
@@ -247,17 +242,29 @@ type setup struct {
 	roomID           string
 	filter           string   // the syncers' /sync filter
 	sinces           []string // each syncer's next_batch after its initial sync
+	warmupSeconds    float64  // how long the warm-up message took to reach every syncer
 }
 
 // setUp registers the senders and syncers, creates the room with the first
 // sender, lets every other user join it, and runs each syncer's initial
-// /sync.
+// /sync. With a remote server the syncers are its users: they join the room
+// over federation, and a warm-up message must reach each of them before the
+// measured phase starts.
 func setUp(ctx context.Context, cfg config, runID string, retries *atomic.Int64, log *slog.Logger) (*setup, error) {
-	hc := newHTTPClient(cfg.Senders + cfg.Syncers)
 	users := make([]*client, cfg.Senders+cfg.Syncers)
 	log.Info("registering users", "count", len(users), "run_id", runID)
+	hc := newHTTPClient(cfg.Senders + cfg.Syncers)
+	baseURL, secret := cfg.URL, cfg.SharedSecret
 	for i := range users {
-		c := &client{hc: hc, baseURL: cfg.URL, retries: retries}
+		if i == cfg.Senders && cfg.RemoteURL != "" {
+			// The syncers live on the other server.
+			baseURL = cfg.RemoteURL
+			hc = newHTTPClient(cfg.Syncers)
+			if cfg.RemoteSharedSecret != "" {
+				secret = cfg.RemoteSharedSecret
+			}
+		}
+		c := &client{hc: hc, baseURL: baseURL, retries: retries}
 		username := "hafenload-" + runID + "-" + strconv.Itoa(i)
 		password, err := randomHex(16)
 		if err != nil {
@@ -266,10 +273,10 @@ func setUp(ctx context.Context, cfg config, runID string, retries *atomic.Int64,
 		if cfg.OpenRegistration {
 			err = registerOpen(ctx, c, username, password)
 		} else {
-			err = registerSharedSecret(ctx, c, cfg.SharedSecret, username, password)
+			err = registerSharedSecret(ctx, c, secret, username, password)
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("on %s: %w", baseURL, err)
 		}
 		users[i] = c
 	}
@@ -280,8 +287,20 @@ func setUp(ctx context.Context, cfg config, runID string, retries *atomic.Int64,
 		return nil, fmt.Errorf("create room: %w", err)
 	}
 	log.Info("room created", "room_id", st.roomID)
-	for _, c := range users[1:] {
-		if err := c.join(ctx, st.roomID); err != nil {
+	var via []string
+	if cfg.RemoteURL != "" {
+		// The room's server is the server of its creator.
+		via = []string{serverOf(users[0].userID)}
+		if via[0] == "" {
+			return nil, fmt.Errorf("user ID %q has no server name", users[0].userID)
+		}
+	}
+	for i, c := range users[1:] {
+		var through []string
+		if i+1 >= cfg.Senders {
+			through = via
+		}
+		if err := c.join(ctx, st.roomID, through); err != nil {
 			return nil, fmt.Errorf("join %s as %s: %w", st.roomID, c.userID, err)
 		}
 	}
@@ -296,6 +315,14 @@ func setUp(ctx context.Context, cfg config, runID string, retries *atomic.Int64,
 			return nil, fmt.Errorf("initial sync of %s: %w", c.userID, err)
 		}
 		st.sinces[s] = resp.NextBatch
+	}
+	if cfg.RemoteURL != "" && len(st.syncers) > 0 {
+		start := time.Now()
+		if err := warmUp(ctx, st, runID); err != nil {
+			return nil, err
+		}
+		st.warmupSeconds = seconds(time.Since(start))
+		log.Info("warm-up message seen on the remote server", "seconds", st.warmupSeconds)
 	}
 	return st, nil
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,12 +26,13 @@ type fakeServer struct {
 	// hide, when set, keeps matching message events out of /sync answers.
 	hide func(content json.RawMessage) bool
 
-	mu      sync.Mutex
-	users   map[string]string // access token → user ID
-	events  []map[string]any
-	txns    map[string]string // token + txn ID → event ID
-	changed chan struct{}     // closed and replaced on every new event
-	roomID  string
+	mu          sync.Mutex
+	users       map[string]string // access token → user ID
+	events      []map[string]any
+	txns        map[string]string // token + txn ID → event ID
+	changed     chan struct{}     // closed and replaced on every new event
+	roomID      string
+	remoteJoins int // joins on a server other than localhost
 }
 
 func newFakeServer() *fakeServer {
@@ -38,6 +40,18 @@ func newFakeServer() *fakeServer {
 }
 
 func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.serve("localhost", w, r)
+}
+
+// on returns the fake as the homeserver named name: its users are
+// @…:name, it accepts only their tokens, and it joins the room (which lives
+// on localhost) only through localhost. Two views of one fake are two
+// federated servers sharing the room's timeline.
+func (f *fakeServer) on(name string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { f.serve(name, w, r) })
+}
+
+func (f *fakeServer) serve(name string, w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	if path == "/_matrix/client/v3/register" {
 		var req registerRequest
@@ -51,15 +65,15 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.mu.Lock()
 		tok := "tok-" + req.Username
-		f.users[tok] = "@" + req.Username + ":localhost"
+		f.users[tok] = "@" + req.Username + ":" + name
 		f.mu.Unlock()
-		writeJSON(w, 200, map[string]any{"user_id": "@" + req.Username + ":localhost", "access_token": tok, "device_id": "D"})
+		writeJSON(w, 200, map[string]any{"user_id": "@" + req.Username + ":" + name, "access_token": tok, "device_id": "D"})
 		return
 	}
 	f.mu.Lock()
 	user, ok := f.users[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
 	f.mu.Unlock()
-	if !ok {
+	if !ok || !strings.HasSuffix(user, ":"+name) {
 		writeJSON(w, 401, map[string]any{"errcode": "M_UNKNOWN_TOKEN"})
 		return
 	}
@@ -70,6 +84,16 @@ func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		writeJSON(w, 200, map[string]any{"room_id": "!room:localhost"})
 	case strings.HasPrefix(path, "/_matrix/client/v3/join/"):
+		if name != "localhost" {
+			q := r.URL.Query()
+			if !slices.Contains(q["via"], "localhost") || !slices.Contains(q["server_name"], "localhost") {
+				writeJSON(w, 404, map[string]any{"errcode": "M_NOT_FOUND", "error": "no server to join through"})
+				return
+			}
+			f.mu.Lock()
+			f.remoteJoins++
+			f.mu.Unlock()
+		}
 		writeJSON(w, 200, map[string]any{"room_id": strings.TrimPrefix(path, "/_matrix/client/v3/join/")})
 	case r.Method == http.MethodPut && strings.HasPrefix(path, "/_matrix/client/v3/rooms/!room:localhost/send/m.room.message/"):
 		body, _ := io.ReadAll(r.Body)
@@ -190,6 +214,75 @@ func TestRunAgainstFakeServer(t *testing.T) {
 	}
 }
 
+func TestRunWithSyncersOnAFederatedServer(t *testing.T) {
+	fake := newFakeServer()
+	home := httptest.NewServer(fake.on("localhost"))
+	defer home.Close()
+	remote := httptest.NewServer(fake.on("remote.test"))
+	defer remote.Close()
+
+	cfg := config{URL: home.URL, RemoteURL: remote.URL, Senders: 2, Messages: 5, Syncers: 3,
+		OpenRegistration: true, Timeout: 20 * time.Second, RemotePID: os.Getpid()}
+	rep, err := run(context.Background(), cfg, quiet)
+	if err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	if !rep.ok() {
+		t.Errorf("report not ok: %+v", rep)
+	}
+	const total = 10
+	if rep.Sent != total || rep.SyncLatency.Count != total*3 || rep.SeenByAll != total {
+		t.Errorf("sent %d, send→seen pairs %d, seen by all %d; want %d, %d, %d",
+			rep.Sent, rep.SyncLatency.Count, rep.SeenByAll, total, total*3, total)
+	}
+	fake.mu.Lock()
+	joins, events := fake.remoteJoins, slices.Clone(fake.events)
+	fake.mu.Unlock()
+	if joins != 3 {
+		t.Errorf("%d joins through localhost on the remote server, want one per syncer (3)", joins)
+	}
+	// Every message, the warm-up one included, came from a user of the
+	// first server; the syncers (who only read) are the remote's users.
+	if len(events) != total+1 {
+		t.Errorf("%d events, want %d messages and the warm-up message", len(events), total)
+	}
+	for _, ev := range events {
+		if sender := ev["sender"].(string); !strings.HasSuffix(sender, ":localhost") {
+			t.Errorf("message sent by %s, want a user of the first server", sender)
+		}
+	}
+	if rep.RemoteURL != remote.URL || rep.Server != nil {
+		t.Errorf("remote URL %q, server %+v; want %q and no readings of the first server", rep.RemoteURL, rep.Server, remote.URL)
+	}
+	if sv := rep.RemoteServer; sv == nil || sv.Before.RSSKiB <= 0 {
+		t.Errorf("remote server = %+v, want readings of this process", sv)
+	}
+	var text bytes.Buffer
+	if err := rep.writeText(&text); err != nil || !strings.Contains(text.String(), "send→seen remotely") || !strings.Contains(text.String(), "remote server memory") {
+		t.Errorf("writeText = %v, %q", err, text.String())
+	}
+}
+
+func TestRunFailsSetupWhenTheRemoteCannotJoin(t *testing.T) {
+	fake := newFakeServer()
+	home := httptest.NewServer(fake.on("localhost"))
+	defer home.Close()
+	// The remote server refuses every join, as one with federation off does.
+	remote := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/_matrix/client/v3/join/") {
+			writeJSON(w, 403, map[string]any{"errcode": "M_FORBIDDEN", "error": "federation is off"})
+			return
+		}
+		fake.on("remote.test").ServeHTTP(w, r)
+	}))
+	defer remote.Close()
+
+	cfg := config{URL: home.URL, RemoteURL: remote.URL, Senders: 1, Messages: 2, Syncers: 1, OpenRegistration: true, Timeout: 10 * time.Second}
+	if _, err := run(context.Background(), cfg, quiet); err == nil || !strings.Contains(err.Error(), "M_FORBIDDEN") {
+		t.Errorf("run = %v, want a setup error naming the refused join", err)
+	}
+}
+
 func TestRunReportsMissingMessagesAtDeadline(t *testing.T) {
 	fake := newFakeServer()
 	// Hide the message with index 1 from every syncer.
@@ -236,6 +329,12 @@ func TestParseFlags(t *testing.T) {
 		{"both registration modes", []string{"--url", "http://h", "--open-registration", "--register-shared-secret", "x"}, "exactly one"},
 		{"neither registration mode", []string{"--url", "http://h"}, "exactly one"},
 		{"every problem at once", []string{"--url", "ftp://h", "--senders", "0", "--timeout", "0s", "--open-registration"}, "--timeout"},
+		{"remote server", []string{"--url", "http://a", "--remote-url", "http://b/", "--open-registration", "--remote-pid", "7"}, ""},
+		{"remote shared secret", []string{"--url", "http://a", "--remote-url", "http://b", "--register-shared-secret", "x", "--remote-register-shared-secret", "y"}, ""},
+		{"bad remote url", []string{"--url", "http://a", "--remote-url", "b", "--open-registration"}, "--remote-url"},
+		{"remote pid without remote", []string{"--url", "http://a", "--open-registration", "--remote-pid", "7"}, "need --remote-url"},
+		{"remote secret with open registration", []string{"--url", "http://a", "--remote-url", "http://b", "--open-registration", "--remote-register-shared-secret", "y"}, "not --open-registration"},
+		{"remote without syncers", []string{"--url", "http://a", "--remote-url", "http://b", "--open-registration", "--syncers", "0"}, "at least one syncer"},
 		{"too many messages", []string{"--url", "http://h", "--open-registration", "--senders", "1000", "--messages", "1001"}, "at most"},
 	}
 	for _, tc := range tests {
@@ -245,7 +344,7 @@ func TestParseFlags(t *testing.T) {
 				if err != nil {
 					t.Fatalf("parseFlags(%q) = %v", tc.args, err)
 				}
-				if cfg.Senders != 5 || cfg.Messages != 40 || cfg.Syncers != 5 || strings.HasSuffix(cfg.URL, "/") {
+				if cfg.Senders != 5 || cfg.Messages != 40 || cfg.Syncers != 5 || strings.HasSuffix(cfg.URL, "/") || strings.HasSuffix(cfg.RemoteURL, "/") {
 					t.Errorf("parseFlags(%q) = %+v, want defaults 5/40/5 and no trailing slash", tc.args, cfg)
 				}
 				return

@@ -11,11 +11,12 @@ type latencySummary struct {
 	Count  int     `json:"count"`
 	MeanMS float64 `json:"mean_ms"`
 	P50MS  float64 `json:"p50_ms"`
+	P95MS  float64 `json:"p95_ms"`
 	P99MS  float64 `json:"p99_ms"`
 	MaxMS  float64 `json:"max_ms"`
 }
 
-// summarize returns count, mean, p50, p99 and maximum of ds. It sorts a copy
+// summarize returns count, mean, p50, p95, p99 and maximum of ds. It sorts a copy
 // and leaves ds as it is. An empty ds gives the zero summary.
 func summarize(ds []time.Duration) latencySummary {
 	if len(ds) == 0 {
@@ -31,6 +32,7 @@ func summarize(ds []time.Duration) latencySummary {
 		Count:  len(sorted),
 		MeanMS: ms(sum / time.Duration(len(sorted))),
 		P50MS:  ms(percentile(sorted, 50)),
+		P95MS:  ms(percentile(sorted, 95)),
 		P99MS:  ms(percentile(sorted, 99)),
 		MaxMS:  ms(sorted[len(sorted)-1]),
 	}

@@ -51,8 +51,9 @@ func TestSummarize(t *testing.T) {
 		want latencySummary
 	}{
 		{"empty", nil, latencySummary{}},
-		{"unsorted input", msDurations(30, 10, 20, 40), latencySummary{Count: 4, MeanMS: 25, P50MS: 20, P99MS: 40, MaxMS: 40}},
-		{"sub-millisecond precision", []time.Duration{1500 * time.Microsecond, 2500 * time.Microsecond}, latencySummary{Count: 2, MeanMS: 2, P50MS: 1.5, P99MS: 2.5, MaxMS: 2.5}},
+		{"unsorted input", msDurations(30, 10, 20, 40), latencySummary{Count: 4, MeanMS: 25, P50MS: 20, P95MS: 40, P99MS: 40, MaxMS: 40}},
+		{"p95 below the maximum", msDurations(20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1), latencySummary{Count: 20, MeanMS: 10.5, P50MS: 10, P95MS: 19, P99MS: 20, MaxMS: 20}},
+		{"sub-millisecond precision", []time.Duration{1500 * time.Microsecond, 2500 * time.Microsecond}, latencySummary{Count: 2, MeanMS: 2, P50MS: 1.5, P95MS: 2.5, P99MS: 2.5, MaxMS: 2.5}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

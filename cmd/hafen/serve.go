@@ -356,6 +356,13 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 			Quota:          int64(cfg.Media.UserQuota),
 		},
 		LegacyMedia: cfg.Media.LegacyUnauthenticated,
+		TURN: clientapi.TURN{
+			URIs:         cfg.TURN.URIs,
+			SharedSecret: string(cfg.TURN.SharedSecret),
+			Username:     cfg.TURN.Username,
+			Password:     string(cfg.TURN.Password),
+			Lifetime:     time.Duration(cfg.TURN.LifetimeSeconds) * time.Second,
+		},
 	}
 	// Validated by config.Load.
 	s.DefaultRoomVersion, _ = roomversion.Lookup(roomversion.ID(cfg.DefaultRoomVersion))

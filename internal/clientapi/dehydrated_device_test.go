@@ -36,7 +36,7 @@ func dehydratedEvents(e *roomEnv, token string, device id.DeviceID, body any) re
 // (keys queried and claimed, to-device messages reach it), its messages
 // are read in batches with the endpoint's own token and are not deleted by
 // reading, a new upload replaces it with everything it held, and DELETE
-// removes it.
+// removes it, as does deleting it like any other device.
 func TestDehydratedDevice(t *testing.T) {
 	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
 		alice := e.newKeyDevice("alice")
@@ -173,5 +173,16 @@ func TestDehydratedDevice(t *testing.T) {
 		if n := len(devs.body["devices"].([]any)); n != 1 {
 			t.Fatalf("alice has %d devices after DELETE, want 1: %s", n, devs.raw)
 		}
+
+		// Deleting it as a device (with User-Interactive Authentication)
+		// deletes the dehydrated device too.
+		dry3 := e.keyDeviceOf(alice.user, "ThirdDehydratedDevice", alice.token)
+		e.expect(e.do("PUT", dehydratedPath, alice.token, dehydratedBody(dry3, data)), 200, "")
+		devPath := "/_matrix/client/v3/devices/" + string(dry3.device)
+		c := e.do("DELETE", devPath, alice.token, nil)
+		e.expect(c, 401, "")
+		e.expect(e.do("DELETE", devPath, alice.token, map[string]any{"auth": passwordAuth("alice", "pw-alice", c.str("session"))}), 200, "")
+		e.expect(e.do("GET", dehydratedPath, alice.token, nil), 404, "M_NOT_FOUND")
+		e.expect(dehydratedEvents(e, alice.token, dry3.device, nil), 403, "M_FORBIDDEN")
 	})
 }

@@ -199,6 +199,8 @@ type Server struct {
 	// Previews makes URL previews; nil leaves preview_url unimplemented
 	// (404 M_UNRECOGNIZED), the default.
 	Previews *media.Previewer
+	// TURN is the TURN server for calls; none when it has no URIs.
+	TURN TURN
 	// LegacyMedia serves the unauthenticated /_matrix/media/v3 download
 	// and thumbnail endpoints; off, they answer 404 M_NOT_FOUND.
 	LegacyMedia bool

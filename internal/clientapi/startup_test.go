@@ -1,9 +1,13 @@
 package clientapi
 
 import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestThirdPartyProtocols checks that the protocol list is an empty object
@@ -59,5 +63,32 @@ func TestTurnServer(t *testing.T) {
 			t.Errorf("turnServer = %s, want {}", got.raw)
 		}
 		e.expect(e.do("GET", path, "", nil), http.StatusUnauthorized, "M_MISSING_TOKEN")
+
+		// With a shared secret: the coturn REST scheme, valid for the
+		// configured lifetime from the server's clock.
+		now := time.Unix(1_700_000_000, 0)
+		e.srv.Now = func() time.Time { return now }
+		uris := []string{"turns:turn.example.org:5349?transport=tcp"}
+		e.srv.TURN = TURN{URIs: uris, SharedSecret: "s3cret", Lifetime: time.Hour}
+		got = e.do("GET", path, at, nil)
+		e.expect(got, http.StatusOK, "")
+		wantUser := "1700003600:@alice:hafen.test"
+		// base64(HMAC-SHA1("s3cret", wantUser)), computed independently.
+		mac := hmac.New(sha1.New, []byte("s3cret"))
+		mac.Write([]byte(wantUser))
+		wantPass := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+		if got.str("username") != wantUser || got.str("password") != wantPass || got.body["ttl"] != float64(3600) {
+			t.Errorf("turnServer = %s, want user %s password %s ttl 3600", got.raw, wantUser, wantPass)
+		}
+		if u, _ := got.body["uris"].([]any); len(u) != 1 || u[0] != uris[0] {
+			t.Errorf("uris = %v, want %v", got.body["uris"], uris)
+		}
+
+		// With fixed credentials.
+		e.srv.TURN = TURN{URIs: uris, Username: "calls", Password: "pw", Lifetime: time.Hour}
+		got = e.do("GET", path, at, nil)
+		if got.str("username") != "calls" || got.str("password") != "pw" || got.body["ttl"] != float64(3600) {
+			t.Errorf("turnServer = %s, want the fixed credentials", got.raw)
+		}
 	})
 }

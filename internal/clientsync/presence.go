@@ -110,6 +110,30 @@ func (s *Service) SetPresence(user id.UserID, state string, statusMsg *string) {
 	})
 }
 
+// presenceActive records that local users acted (their devices sent
+// events): they were active now, and an unavailable user (idle, or set
+// so) is online again. Users without a presence entry are left alone.
+func (s *Service) presenceActive(users []id.UserID) {
+	if !s.presenceEnabled() || len(users) == 0 {
+		return
+	}
+	for _, u := range users {
+		s.presence.mu.Lock()
+		e := s.presence.users[u]
+		known := e != nil && !e.remote
+		s.presence.mu.Unlock()
+		if !known {
+			continue
+		}
+		s.updatePresence(u, func(e *presenceEntry, now time.Time) {
+			e.lastActive, e.lastSeen = now, now
+			if e.state == PresenceUnavailable {
+				e.state = PresenceOnline
+			}
+		})
+	}
+}
+
 // syncStarted records that a user started a sync with set_presence
 // (online, unavailable or offline; empty means online), and returns the
 // function to call when it ends.
@@ -384,10 +408,6 @@ func (s *Service) addPresence(ctx context.Context, req Request, resp *Response, 
 		}
 		return 0
 	})
-	mine, err := s.memberships(ctx, req.User)
-	if err != nil {
-		return err
-	}
 	limit := req.Filter.Presence.LimitOr(len(candidates), len(candidates))
 	for _, c := range candidates {
 		if len(resp.presenceEvents()) >= limit {
@@ -400,11 +420,11 @@ func (s *Service) addPresence(ctx context.Context, req Request, resp *Response, 
 			continue // nothing to tell in a first sync
 		}
 		if c.UserID != req.User {
-			theirs, err := s.memberships(ctx, c.UserID)
+			shared, err := s.sharesJoinedRoom(ctx, req.User, c.UserID)
 			if err != nil {
 				return err
 			}
-			if !sharesJoinedRoom(mine, theirs) {
+			if !shared {
 				continue
 			}
 		}
@@ -441,16 +461,35 @@ func excludesPresence(f *EventFilter) bool {
 	return f.Types != nil && !slices.ContainsFunc(f.Types, func(p string) bool { return matchType(p, "m.presence") })
 }
 
-// sharesJoinedRoom reports whether two users' memberships have a joined
-// room in common.
-func sharesJoinedRoom(a, b map[id.RoomID]string) bool {
-	if len(b) < len(a) {
-		a, b = b, a
-	}
-	for roomID, m := range a {
-		if m == "join" && b[roomID] == "join" {
-			return true
+// sharesJoinedRoom reports whether two users have a joined room in
+// common, from the membership cache (loading b's memberships on first
+// use; a's are loaded), without copying either.
+func (s *Service) sharesJoinedRoom(ctx context.Context, a, b id.UserID) (bool, error) {
+	for {
+		s.mu.Lock()
+		ma, okA := s.members[a]
+		mb, okB := s.members[b]
+		if okA && okB {
+			if len(mb) < len(ma) {
+				ma, mb = mb, ma
+			}
+			shared := false
+			for roomID, m := range ma {
+				if m == "join" && mb[roomID] == "join" {
+					shared = true
+					break
+				}
+			}
+			s.mu.Unlock()
+			return shared, nil
+		}
+		s.mu.Unlock()
+		missing := b
+		if !okA {
+			missing = a
+		}
+		if _, err := s.memberships(ctx, missing); err != nil {
+			return false, err
 		}
 	}
-	return false
 }

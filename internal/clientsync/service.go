@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -184,8 +185,12 @@ func (s *Service) Stop() {
 func (s *Service) apply(_ context.Context, evs []stream.Event) error {
 	s.unread.apply(evs)
 	var top int64
+	var active []id.UserID // local users whose devices sent events
 	for _, p := range evs {
 		s.timeline.Append(entry{pos: p.StreamPos, pdu: p.PDU, txnDevice: p.DeviceID, txnID: p.TxnID})
+		if p.DeviceID != "" && !slices.Contains(active, p.PDU.Sender()) {
+			active = append(active, p.PDU.Sender())
+		}
 		if p.PDU.Type() == "m.room.member" {
 			if sk, ok := p.PDU.StateKey(); ok {
 				s.setMembership(store.Member{UserID: id.UserID(sk), RoomID: p.PDU.RoomID(),
@@ -195,6 +200,7 @@ func (s *Service) apply(_ context.Context, evs []stream.Event) error {
 		top = max(top, p.StreamPos)
 	}
 	s.notifier.Advance(top)
+	s.presenceActive(active)
 	return nil
 }
 

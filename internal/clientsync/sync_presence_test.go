@@ -124,6 +124,13 @@ func testSyncPresence(t *testing.T) {
 		t.Errorf("after set_presence=unavailable alice = %+v", got)
 	}
 
+	// Sending from a device is activity: unavailable becomes online.
+	h.sendTxn(roomID, alice, "PHONE", "t1", "back")
+	h.syncWith(s, Request{User: bob, SetPresence: PresenceOffline}) // sync has applied the send
+	if got := s.GetPresence(alice); got.State != PresenceOnline || got.LastActiveAgo != 0 || !got.CurrentlyActive {
+		t.Errorf("after alice sent a message: %+v, want online and active now", got)
+	}
+
 	// Another server's users, as its m.presence EDUs say: only its own
 	// users, never sent on, offline after the remote timeout.
 	remote, foreign := id.UserID("@dan:other.test"), id.UserID("@eve:evil.test")
@@ -153,7 +160,7 @@ func testSyncPresence(t *testing.T) {
 			t.Errorf("another server's user %s reached the federation hook", p.UserID)
 		}
 	}
-	want := []string{"online", "unavailable", "offline", "online", "unavailable", "offline", "unavailable"}
+	want := []string{"online", "unavailable", "offline", "online", "unavailable", "offline", "unavailable", "online"}
 	if len(states) != len(want) {
 		t.Fatalf("hooked states of alice = %v, want %v", states, want)
 	}

@@ -195,8 +195,36 @@ type Config struct {
 	// thumbnails).
 	Media Media `yaml:"media"`
 
+	// TURN is the TURN server clients use for voice and video calls.
+	TURN TURN `yaml:"turn"`
+
 	// Log controls Hafen's log output (standard error).
 	Log Log `yaml:"log"`
+}
+
+// TURN points clients to a TURN server (such as coturn) for calls. With no
+// uris, clients are told there is none.
+type TURN struct {
+	// URIs are the TURN server's URIs, each starting with turn:, turns:
+	// or stun: (for example "turns:turn.example.org:5349?transport=tcp").
+	URIs []string `yaml:"uris"`
+
+	// SharedSecret is the secret shared with the TURN server (coturn's
+	// static-auth-secret with use-auth-secret): each client gets
+	// credentials valid for lifetime_seconds. Set it, or username and
+	// password.
+	SharedSecret Secret `yaml:"shared_secret"`
+
+	// Username is a fixed TURN user name handed to every client, used
+	// when shared_secret is empty.
+	Username string `yaml:"username"`
+
+	// Password is the fixed TURN password that goes with username.
+	Password Secret `yaml:"password"`
+
+	// LifetimeSeconds is how long, in seconds, the credentials a client
+	// gets are valid. From 60 to 604800.
+	LifetimeSeconds int `yaml:"lifetime_seconds"`
 }
 
 // Media configures the content repository.
@@ -445,6 +473,7 @@ func Defaults() Config {
 			LegacyUnauthenticated: true,
 			URLPreview:            URLPreview{DenyIPs: []string{}, DenyHosts: []string{}},
 		},
-		Log: Log{Level: "info", Format: "text"},
+		TURN: TURN{URIs: []string{}, LifetimeSeconds: 86400},
+		Log:  Log{Level: "info", Format: "text"},
 	}
 }

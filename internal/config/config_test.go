@@ -369,3 +369,31 @@ func TestLoadMediaSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadTURNSettings checks the TURN settings: a shared secret or a
+// fixed user name and password go with URIs, and bad values are refused.
+func TestLoadTURNSettings(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Load("serve", []string{"--data-dir", dir, "--turn-uris", "turns:turn.example.org:5349?transport=tcp,stun:turn.example.org", "--turn-shared-secret", "s3cret"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Config.TURN; len(got.URIs) != 2 || got.SharedSecret != "s3cret" || got.LifetimeSeconds != 86400 {
+		t.Errorf("turn = %+v", got)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--turn-uris", "https://turn.example.org", "--turn-shared-secret", "x"}, "turn.uris"},
+		{[]string{"--turn-uris", "turn:turn.example.org"}, "turn: set shared_secret"},
+		{[]string{"--turn-uris", "turn:turn.example.org", "--turn-username", "u"}, "turn: set shared_secret"},
+		{[]string{"--turn-uris", "turn:t.example", "--turn-shared-secret", "x", "--turn-username", "u", "--turn-password", "p"}, "not both"},
+		{[]string{"--turn-lifetime-seconds", "10"}, "turn.lifetime_seconds"},
+	} {
+		_, err := Load("serve", append([]string{"--data-dir", dir}, tc.args...), env(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%q) = %v, want an error about %s", tc.args, err, tc.want)
+		}
+	}
+}

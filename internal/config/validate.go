@@ -86,6 +86,20 @@ func (c *Config) Validate() error {
 	if c.FederationMaxBackoffSeconds < 2 || c.FederationMaxBackoffSeconds > 86400 {
 		add("federation_max_backoff_seconds: %d is not between 2 and 86400", c.FederationMaxBackoffSeconds)
 	}
+	if c.TURN.LifetimeSeconds < 60 || c.TURN.LifetimeSeconds > 604800 {
+		add("turn.lifetime_seconds: %d is not between 60 and 604800", c.TURN.LifetimeSeconds)
+	}
+	for _, u := range c.TURN.URIs {
+		if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") && !strings.HasPrefix(u, "stun:") {
+			add("turn.uris: %q does not start with turn:, turns: or stun:", u)
+		}
+	}
+	if len(c.TURN.URIs) > 0 && c.TURN.SharedSecret == "" && (c.TURN.Username == "" || c.TURN.Password == "") {
+		add("turn: set shared_secret, or username and password, with uris")
+	}
+	if c.TURN.SharedSecret != "" && c.TURN.Username != "" {
+		add("turn: set shared_secret or username and password, not both")
+	}
 	if c.MaxConnectionsPerIP < 0 {
 		add("max_connections_per_ip: must not be negative")
 	}

@@ -81,3 +81,18 @@ func (s *Server) authed(h authedHandler) httpapi.HandlerFunc {
 		return h(w, r, x.Origin)
 	}
 }
+
+// optionallyAuthed serves an endpoint the spec leaves open to anyone
+// (such as /version): a request without an Authorization header reaches h
+// with an empty origin, one with a header is authenticated as by authed —
+// a forged signature is still 401, and a signed request tells Contacted.
+// Synapse treats these endpoints the same way.
+func (s *Server) optionallyAuthed(h authedHandler) httpapi.HandlerFunc {
+	checked := s.authed(h)
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.Header.Get("Authorization") == "" {
+			return h(w, r, "")
+		}
+		return checked(w, r)
+	}
+}

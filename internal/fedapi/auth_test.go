@@ -45,6 +45,17 @@ func TestVersion(t *testing.T) {
 	if resp.Server.Name != "Hafen" || resp.Server.Version != "test" {
 		t.Errorf("version = %+v, want Hafen test", resp.Server)
 	}
+	// The spec asks no authentication of /version: a plain GET is
+	// answered too.
+	plain, err := rawClient().Get("https://" + string(b.name) + "/_matrix/federation/v1/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Body.Close()
+	resp.Server.Name = ""
+	if err := json.NewDecoder(plain.Body).Decode(&resp); err != nil || plain.StatusCode != 200 || resp.Server.Name != "Hafen" {
+		t.Errorf("unsigned /version = %d %+v (%v), want 200 with the server's name", plain.StatusCode, resp.Server, err)
+	}
 }
 
 // TestRequestAuthentication sends requests to B's federation listener,

@@ -12,7 +12,7 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("GET /_matrix/key/v2/server", httpapi.HandlerFunc(s.getServerKey))
 	rt.Handle("GET /_matrix/key/v2/query/{serverName}", httpapi.HandlerFunc(s.perspectivesKeyQuery))
 	rt.Handle("POST /_matrix/key/v2/query", httpapi.HandlerFunc(s.bulkPerspectivesKeyQuery))
-	rt.Handle("GET /_matrix/federation/v1/version", s.authed(s.getVersion))
+	rt.Handle("GET /_matrix/federation/v1/version", s.optionallyAuthed(s.getVersion))
 	rt.Handle("PUT /_matrix/federation/v1/send/{txnId}", s.authed(s.sendTransaction))
 	rt.Handle("GET /_matrix/federation/v1/event/{eventId}", s.authed(s.getEvent))
 	rt.Handle("GET /_matrix/federation/v1/state/{roomId}", s.authed(s.getRoomState))

@@ -32,32 +32,32 @@ func newMemberCache(db *store.DB, self id.ServerName) *memberCache {
 // one per event of a local sender and destination.
 func (s *Sender) queueEntries(ctx context.Context, evs []stream.Event) ([]store.QueuedPDU, error) {
 	var local []stream.Event
-	var ids []id.EventID
+	var unknown []id.EventID
 	for _, ev := range evs {
 		if ev.PDU.Sender().Domain() == s.cfg.ServerName {
 			local = append(local, ev)
-			ids = append(ids, ev.PDU.EventID())
+			if ev.StateGroupBefore == 0 {
+				unknown = append(unknown, ev.PDU.EventID())
+			}
 		}
 	}
 	if len(local) == 0 {
 		return nil, nil
 	}
-	nids, err := s.cfg.DB.EventNIDs(ctx, ids)
-	if err != nil {
-		return nil, fmt.Errorf("queue events for federation: %w", err)
-	}
-	nidList := make([]int64, 0, len(nids))
-	for _, nid := range nids {
-		nidList = append(nidList, nid)
-	}
-	groups, err := s.cfg.DB.StateGroupsBeforeEvents(ctx, nidList)
+	// The event path publishes the state group before each event; only
+	// events read back from the store need it looked up.
+	groupOf, err := s.stateGroupsBefore(ctx, unknown)
 	if err != nil {
 		return nil, fmt.Errorf("queue events for federation: %w", err)
 	}
 	var out []store.QueuedPDU
 	for _, ev := range local {
 		var dests []id.ServerName
-		if g, ok := groups[nids[ev.PDU.EventID()]]; ok {
+		g, ok := ev.StateGroupBefore, ev.StateGroupBefore != 0
+		if !ok {
+			g, ok = groupOf[ev.PDU.EventID()]
+		}
+		if ok {
 			if dests, err = s.members.joinedServers(ctx, g); err != nil {
 				return nil, fmt.Errorf("queue %s for federation: %w", ev.PDU.EventID(), err)
 			}
@@ -74,6 +74,33 @@ func (s *Sender) queueEntries(ctx context.Context, evs []stream.Event) ([]store.
 		}
 		for _, d := range dests {
 			out = append(out, store.QueuedPDU{Destination: d, StreamPos: ev.StreamPos, RoomID: ev.PDU.RoomID(), EventID: ev.PDU.EventID()})
+		}
+	}
+	return out, nil
+}
+
+// stateGroupsBefore returns the state group before each of the events
+// whose state is known.
+func (s *Sender) stateGroupsBefore(ctx context.Context, ids []id.EventID) (map[id.EventID]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	nids, err := s.cfg.DB.EventNIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	nidList := make([]int64, 0, len(nids))
+	for _, nid := range nids {
+		nidList = append(nidList, nid)
+	}
+	groups, err := s.cfg.DB.StateGroupsBeforeEvents(ctx, nidList)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[id.EventID]int64, len(groups))
+	for eid, nid := range nids {
+		if g, ok := groups[nid]; ok {
+			out[eid] = g
 		}
 	}
 	return out, nil

@@ -151,10 +151,19 @@ func (f FederationFetcher) multipart(ctx context.Context, resp *http.Response, m
 	return fileOf(http.Header(part.Header), readCloser{part, resp.Body}), nil
 }
 
-// fileOf returns the content of an answer with its type and file name.
+// maxRemoteHeader bounds the content type and file name kept of another
+// server's answer.
+const maxRemoteHeader = 255
+
+// fileOf returns the content of an answer with its type and file name; a
+// type that does not parse, or either of them longer than
+// maxRemoteHeader, is not kept.
 func fileOf(h http.Header, body io.ReadCloser) RemoteFile {
 	rf := RemoteFile{ContentType: h.Get("Content-Type"), Body: body}
-	if _, params, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil {
+	if _, _, err := mime.ParseMediaType(rf.ContentType); err != nil || len(rf.ContentType) > maxRemoteHeader {
+		rf.ContentType = ""
+	}
+	if _, params, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil && len(params["filename"]) <= maxRemoteHeader {
 		rf.FileName = params["filename"]
 	}
 	return rf

@@ -226,7 +226,10 @@ func (p *Previewer) storeImage(ctx context.Context, userID id.UserID, pv Preview
 	if resp.ContentLength > limit {
 		return
 	}
-	ct := resp.Header.Get("Content-Type")
+	ct, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(ct, "image/") || len(ct) > maxRemoteHeader {
+		return
+	}
 	// The image belongs to the server, not the user: it counts against
 	// no quota.
 	m, err := p.Media.upload(ctx, "", Upload{ContentType: ct, Body: resp.Body}, limit)

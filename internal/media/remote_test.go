@@ -93,6 +93,8 @@ func TestRemoteMediaFetch(t *testing.T) {
 				return multipartAnswer(textproto.MIMEHeader{"Content-Type": {"text/plain"}, "Content-Disposition": {`inline; filename="a.txt"`}}, "inline bytes"), nil
 			case "/_matrix/federation/v1/media/download/located":
 				return multipartAnswer(textproto.MIMEHeader{"Location": {"https://cdn.example/abc"}}, ""), nil
+			case "/_matrix/federation/v1/media/download/oddtype":
+				return multipartAnswer(textproto.MIMEHeader{"Content-Type": {"not a type"}, "Content-Disposition": {"attachment; filename=\"" + strings.Repeat("n", 300) + "\""}}, "odd"), nil
 			case "/_matrix/federation/v1/media/download/big":
 				return multipartAnswer(textproto.MIMEHeader{"Content-Type": {"text/plain"}}, strings.Repeat("x", 200)), nil
 			case "/_matrix/media/v3/download/old.example/legacy?allow_remote=false":
@@ -113,6 +115,10 @@ func TestRemoteMediaFetch(t *testing.T) {
 		m, err := s.Get(ctx, "new.example", "inline", 0)
 		if err != nil || m.ContentType != "text/plain" || m.UploadName != "a.txt" || readMedia(t, s, m) != "inline bytes" {
 			t.Fatalf("inline remote media = %+v, %v", m, err)
+		}
+		m, err = s.Get(ctx, "new.example", "oddtype", 0)
+		if err != nil || m.ContentType != "application/octet-stream" || m.UploadName != "" {
+			t.Fatalf("remote media with a malformed type and a long name = %+v, %v", m, err)
 		}
 		m, err = s.Get(ctx, "new.example", "located", 0)
 		if err != nil || readMedia(t, s, m) != "from the location" {
@@ -167,8 +173,8 @@ func TestRemoteMediaFetch(t *testing.T) {
 		// when asked for.
 		located, _ := s.DB.Media(ctx, "new.example", "located")
 		p, err := s.PurgeRemote(ctx, time.Now().Add(time.Hour), true)
-		if err != nil || p.Media != 2 {
-			t.Fatalf("PurgeRemote = %+v, %v, want 2 media (the quarantined one stays)", p, err)
+		if err != nil || p.Media != 3 {
+			t.Fatalf("PurgeRemote = %+v, %v, want 3 media (the quarantined one stays)", p, err)
 		}
 		if _, err := s.Open(ctx, located); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("purged file still there: %v", err)

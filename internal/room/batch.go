@@ -80,7 +80,7 @@ func (s *Service) processBatch(ctx context.Context, roomID id.RoomID, rs *roomSt
 		}
 		start := time.Now()
 		err = b.persist()
-		rs.recordBatch(len(reqs), time.Since(start))
+		rs.recordBatch(reqs, time.Since(start))
 		if errors.Is(err, store.ErrExists) && !learned {
 			// A transaction of the batch was recorded before this head
 			// remembers (before a restart, an eviction or the retry

@@ -75,11 +75,27 @@ func (rs *roomState) wakeGatherer() {
 	}
 }
 
-// recordBatch notes what a finished batch of n requests tells about the
-// next one: commit is how long its persist took. The caller holds rs.mu.
-func (rs *roomState) recordBatch(n int, commit time.Duration) {
+// recordBatch notes what a finished batch of requests tells about the
+// next one: commit is how long its persist took. Only clients' requests
+// count: a client comes back with its next event once the batch answers
+// it, but a federation transaction arrives whole, one after another per
+// origin, so the PDUs of one say nothing about what the next leader may
+// wait for (counting them made every smaller transaction that followed a
+// bigger one wait out the gathering time). The caller holds rs.mu.
+func (rs *roomState) recordBatch(reqs []*request, commit time.Duration) {
 	rs.pmu.Lock()
-	arrived := len(rs.pending)
+	arrived := clientRequests(rs.pending)
 	rs.pmu.Unlock()
-	rs.gatherStats = gatherStats{expect: n + arrived, done: time.Now(), commit: commit}
+	rs.gatherStats = gatherStats{expect: clientRequests(reqs) + arrived, done: time.Now(), commit: commit}
+}
+
+// clientRequests counts the requests of local clients (not remote PDUs).
+func clientRequests(reqs []*request) int {
+	n := 0
+	for _, r := range reqs {
+		if r.remote == nil {
+			n++
+		}
+	}
+	return n
 }

@@ -1,8 +1,16 @@
 package room
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/hafenchat/hafen/internal/core/event"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/pducheck"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
 )
 
 // pend queues n requests on rs the way submit does.
@@ -77,12 +85,78 @@ func TestGatherDoesNotWaitWithoutReason(t *testing.T) {
 	}
 }
 
+// requests returns n client requests and m remote ones.
+func requests(n, m int) []*request {
+	var reqs []*request
+	for range n {
+		reqs = append(reqs, &request{done: make(chan result, 1)})
+	}
+	for range m {
+		reqs = append(reqs, &request{remote: &remoteEvent{}, done: make(chan result, 1)})
+	}
+	return reqs
+}
+
 // recordBatch counts the requests that arrived during the batch.
 func TestRecordBatchExpectsTheArrivals(t *testing.T) {
 	rs := &roomState{}
 	pend(rs, 2)
-	rs.recordBatch(4, time.Millisecond)
+	rs.recordBatch(requests(4, 0), time.Millisecond)
 	if rs.gatherStats.expect != 6 || rs.gatherStats.commit != time.Millisecond {
 		t.Errorf("stats = %+v; want expect 6, commit 1ms", rs.gatherStats)
 	}
+}
+
+// Remote PDUs, in the batch or pending, are not requests the next leader
+// may wait for: a federation transaction arrives whole.
+func TestRecordBatchCountsOnlyClientRequests(t *testing.T) {
+	rs := &roomState{}
+	rs.pending = requests(1, 3)
+	rs.recordBatch(requests(1, 8), time.Millisecond)
+	if rs.gatherStats.expect != 2 {
+		t.Errorf("expect = %d after a batch of 1 client request and 8 PDUs, with 1 client request and 3 PDUs pending; want 2", rs.gatherStats.expect)
+	}
+}
+
+// After a federation transaction of several PDUs, the room's next batch
+// leader does not wait for requests: the event path counted no client
+// requests in that batch.
+func TestRemoteTransactionDoesNotMakeTheNextBatchWait(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		v, _ := roomversion.Lookup("10")
+		a := newRemote(t, "a.test")
+		s, _, _ := newServiceWith(t, dsn, Config{RemoteKeys: keysOf(a)})
+		alice, bob := id.UserID("@alice:hafen.test"), id.UserID("@bob:a.test")
+		roomID, err := s.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: v, Preset: PresetPublicChat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, ext := head(t, s, roomID)
+		join := a.event(t, v, roomID, "m.room.member", str(string(bob)), bob, `{"membership":"join"}`, ext, st)
+		mustAccept(t, s, a, join)
+		st = withKey(st, join)
+		var txn []json.RawMessage
+		prev := []*event.PDU{join}
+		for i := range 3 {
+			msg := a.event(t, v, roomID, "m.room.message", nil, bob, fmt.Sprintf(`{"msgtype":"m.text","body":"%d"}`, i), prev, st)
+			txn = append(txn, msg.JSON())
+			prev = []*event.PDU{msg}
+		}
+		for i, r := range s.ProcessRemote(ctx, a.name, txn) {
+			if r.Verdict != pducheck.Accept || r.Err != nil {
+				t.Fatalf("PDU %d: %v %v, want accept", i, r.Verdict, r.Err)
+			}
+		}
+		rs, err := s.room(ctx, roomID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs.mu.Lock()
+		expect := rs.gatherStats.expect
+		rs.mu.Unlock()
+		if expect != 0 {
+			t.Errorf("after a transaction of 3 PDUs the next batch leader expects %d requests, want 0", expect)
+		}
+	})
 }

@@ -41,6 +41,9 @@ type entry struct {
 	markRedacted bool
 	// pos is the stream position once committed (0 unless accepted).
 	pos int64
+	// groupBefore is the state group before the event once stored (0 if
+	// its state is not known).
+	groupBefore int64
 }
 
 // persist writes a batch of checked events of one room in one transaction:
@@ -155,6 +158,7 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 						return fmt.Errorf("store state before %s: %w", pdu.EventID(), err)
 					}
 				}
+				en.groupBefore = before
 				// The event a state event replaces is recorded for
 				// prev_content; before a fork's state it is left unknown.
 				replaces := store.ReplacesUnknown
@@ -227,7 +231,8 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 		tx.AfterCommit(func() {
 			for _, en := range entries {
 				if en.verdict == pducheck.Accept {
-					out = append(out, Persisted{PDU: en.pdu, StreamPos: en.pos, DeviceID: en.prop.DeviceID, TxnID: en.prop.TxnID})
+					out = append(out, Persisted{PDU: en.pdu, StreamPos: en.pos, DeviceID: en.prop.DeviceID, TxnID: en.prop.TxnID,
+						StateGroupBefore: en.groupBefore})
 				}
 			}
 			advanceHead(rs, o, entries, newNIDs, group)

@@ -27,13 +27,19 @@ type recorder struct {
 	c   *stream.Consumer
 	mu  sync.Mutex
 	pos []int64
+	// groups holds the state group before each event as published.
+	groups map[id.EventID]int64
 }
 
 func (r *recorder) handle(_ context.Context, evs []stream.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.groups == nil {
+		r.groups = map[id.EventID]int64{}
+	}
 	for _, e := range evs {
 		r.pos = append(r.pos, e.StreamPos)
+		r.groups[e.PDU.EventID()] = e.StateGroupBefore
 	}
 	return nil
 }

@@ -64,10 +64,10 @@ func (t *Tx) SetEventStateOf(ctx context.Context, eventID id.EventID, groupBefor
 	}
 	return t.execLater(ctx, fmt.Sprintf("set state of event %s", eventID), `
 		INSERT INTO event_state (event_nid, state_group_before, replaces_nid)
-		SELECT event_nid, $2, $3 FROM events WHERE event_id = $1
+		SELECT event_nid, $1, $2 FROM events WHERE event_id = $3
 		ON CONFLICT (event_nid) DO UPDATE SET state_group_before = excluded.state_group_before,
 			replaces_nid = excluded.replaces_nid`,
-		string(eventID), groupBefore, rep)
+		groupBefore, rep, string(eventID))
 }
 
 // StateGroupBeforeEvent returns the state group before an event, or an

@@ -17,6 +17,11 @@ type Event struct {
 	// of local clients that gave one.
 	DeviceID id.DeviceID
 	TxnID    string
+	// StateGroupBefore is the state group before the event when its
+	// publisher knew it (events published by the event path); 0 when it
+	// is not known (events read back from the store), and consumers that
+	// need it look it up.
+	StateGroupBefore int64
 }
 
 // DefaultHintEvents is the number of recently published events a Stream
