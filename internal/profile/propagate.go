@@ -19,6 +19,10 @@ const DefaultRoomInterval = 20 * time.Millisecond
 // pendingBatch is how many pending users one pass of the worker loads.
 const pendingBatch = 64
 
+// retryInterval is how long Run waits after a failed pass before it
+// tries the changes still pending again.
+const retryInterval = 30 * time.Second
+
 // Run carries profile changes into the join events of the users' rooms
 // until ctx ends: one room at a time, RoomInterval apart, the newest
 // profile each time (a change made while an older one is still being
@@ -28,13 +32,26 @@ const pendingBatch = 64
 func (s *Service) Run(ctx context.Context) {
 	wake := s.wakeChan()
 	for {
-		if err := s.Drain(ctx); err != nil && ctx.Err() == nil && s.Logger != nil {
+		err := s.Drain(ctx)
+		if err == nil || ctx.Err() != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-wake:
+			}
+			continue
+		}
+		if s.Logger != nil {
 			s.Logger.WarnContext(ctx, "profile propagation failed", "err", err)
 		}
+		t := time.NewTimer(retryInterval)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-wake:
+			t.Stop()
+		case <-t.C:
 		}
 	}
 }
@@ -59,21 +76,38 @@ func (s *Service) notify() {
 func (s *Service) Drain(ctx context.Context) error {
 	s.drainMu.Lock()
 	defer s.drainMu.Unlock()
+	// A user whose change failed (the store could not be read) is skipped
+	// for the rest of this call, so the others still go through; the
+	// first failure is returned when nothing else is left.
+	failed := map[id.UserID]bool{}
+	var firstErr error
 	for {
-		pending, err := s.DB.PendingProfileUpdates(ctx, pendingBatch)
+		pending, err := s.DB.PendingProfileUpdates(ctx, pendingBatch+len(failed))
 		if err != nil {
 			return err
 		}
-		if len(pending) == 0 {
-			return nil
-		}
+		progress := false
 		for _, u := range pending {
+			if failed[u.User] {
+				continue
+			}
+			progress = true
 			if err := s.propagate(ctx, u.User); err != nil {
-				return err
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				failed[u.User] = true
+				if firstErr == nil {
+					firstErr = err
+				}
+				continue
 			}
 			if err := s.DB.Write(ctx, func(tx *store.Tx) error { return tx.FinishProfileUpdate(ctx, u) }); err != nil {
 				return err
 			}
+		}
+		if !progress {
+			return firstErr
 		}
 	}
 }
@@ -95,7 +129,12 @@ func (s *Service) propagate(ctx context.Context, user id.UserID) error {
 		}
 		current, err := s.carries(ctx, roomID, user, p)
 		if err != nil {
-			return err
+			// A room whose state cannot be loaded is left as it is, like
+			// one that refuses the update.
+			if s.Logger != nil {
+				s.Logger.WarnContext(ctx, "profile not updated in room", "room_id", roomID, "user_id", user, "err", err)
+			}
+			continue
 		}
 		if current {
 			continue
