@@ -41,15 +41,26 @@ func (f Fields) size() int {
 }
 
 // AllFields returns every field of a user's profile: ErrNotFound for
-// unknown users. Other servers' users' profiles are asked of their servers
-// (only their displayname and avatar_url are kept).
+// unknown users. Other servers' users' profiles are asked of their
+// servers.
 func (s *Service) AllFields(ctx context.Context, user id.UserID) (Fields, error) {
 	if !s.isLocal(user) {
-		p, err := s.Get(ctx, user)
-		if err != nil {
-			return nil, err
+		if s.Remote == nil {
+			return nil, ErrNotFound
 		}
-		return stringFields(p), nil
+		f, err := s.Remote.QueryProfileFields(ctx, user)
+		if err != nil {
+			// NOTSPEC: a server that cannot be asked is answered like an
+			// unknown user (the spec names no other error).
+			return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+		}
+		for _, k := range []string{DisplayName, AvatarURL} {
+			// Servers send null for unset fields.
+			if v, ok := f[k]; ok && string(v) == "null" {
+				delete(f, k)
+			}
+		}
+		return f, nil
 	}
 	return s.localFields(ctx, s.DB, user)
 }

@@ -72,6 +72,7 @@ type Service struct {
 // (*fedjoin.Service). Get answers any of its errors as ErrNotFound.
 type RemoteProfiles interface {
 	QueryProfile(ctx context.Context, user id.UserID) (map[string]string, error)
+	QueryProfileFields(ctx context.Context, user id.UserID) (map[string]json.RawMessage, error)
 }
 
 // fields returns the profile fields a user has set.
