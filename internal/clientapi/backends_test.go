@@ -48,6 +48,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 	events := stream.New(0, 0)
 	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger, Stream: events})
 	ads := &accountdata.Service{DB: db}
+	profiles := &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger}
 	s := &Server{
 		ServerName:   "hafen.test",
 		Store:        &account.Service{DB: db},
@@ -57,7 +58,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Service:   svc,
 			Store:     db,
 			Directory: &directory.Service{ServerName: "hafen.test", DB: db, Rooms: svc},
-			Profiles:  &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger},
+			Profiles:  profiles,
 			Relations: &relations.Service{DB: db, Ignored: ads.IgnoredUsers},
 			Search:    &search.Service{DB: db},
 		},
@@ -78,5 +79,5 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 	h := httpapi.Middleware(logger, rt)
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &roomEnv{testEnv: &testEnv{t: t, h: h, srv: s, db: db}, db: db, url: ts.URL, events: events}
+	return &roomEnv{testEnv: &testEnv{t: t, h: h, srv: s, db: db}, db: db, url: ts.URL, events: events, profiles: profiles}
 }
