@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/room"
@@ -21,9 +22,14 @@ type IndexerConfig struct {
 	Logger *slog.Logger
 }
 
+// indexLinger is how long the indexer lets events gather before it
+// indexes them: sends arriving one at a time share a transaction.
+const indexLinger = 100 * time.Millisecond
+
 // Indexer keeps the full-text index: a durable consumer of the committed
 // event stream that indexes the text of each batch's events in one
-// transaction with its stored position, so a send pays nothing for search
+// transaction with its stored position (letting events gather for up to
+// 100 ms, unless a search is waiting), so a send pays nothing for search
 // and a crash neither loses nor repeats an entry (the insert is
 // idempotent). An event redacted before the indexer reaches it is skipped
 // (store.IndexEventTextOf); one redacted after is removed by the
@@ -46,7 +52,7 @@ func NewIndexer(cfg IndexerConfig) *Indexer {
 	x := &Indexer{stream: cfg.Stream}
 	x.consumer = stream.NewConsumer(stream.ConsumerConfig{
 		Name: IndexerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
-		Stage: x.stage, From: 0, Logger: cfg.Logger,
+		Stage: x.stage, From: 0, Logger: cfg.Logger, Linger: indexLinger,
 	})
 	return x
 }
@@ -60,13 +66,14 @@ func (x *Indexer) Stop() { x.consumer.Stop() }
 // WaitFor waits until every event up to stream position pos is indexed,
 // or ctx is done.
 func (x *Indexer) WaitFor(ctx context.Context, pos int64) error {
+	x.consumer.Flush()
 	return x.consumer.WaitFor(ctx, pos)
 }
 
 // CatchUp waits until every event committed when it is called is indexed,
 // or ctx is done: a search that follows it finds what was sent before it.
 func (x *Indexer) CatchUp(ctx context.Context) error {
-	return x.consumer.WaitFor(ctx, x.stream.Position())
+	return x.WaitFor(ctx, x.stream.Position())
 }
 
 // indexEntry is one event's text to index.
