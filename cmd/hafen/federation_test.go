@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/tls"
 	"encoding/json"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -12,19 +11,14 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/signing"
+	"github.com/hafenchat/hafen/internal/testnet"
 )
 
 // freeAddr returns a loopback address that was free a moment ago, so a
 // server can be named after the address it will listen on.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return testnet.FreeAddr(t)
 }
 
 // startFederating runs `hafen serve` named after its federation address
@@ -78,8 +72,12 @@ func TestServeFederationKeys(t *testing.T) {
 	var e struct {
 		Errcode string `json:"errcode"`
 	}
-	if st := getFederationJSON(t, "https://"+string(a)+"/_matrix/federation/v1/version", &e); st != 401 || e.Errcode != "M_UNAUTHORIZED" {
-		t.Errorf("unsigned GET /version = %d %s, want 401 M_UNAUTHORIZED", st, e.Errcode)
+	// /version is open to anyone; the other endpoints need a signature.
+	if st := getFederationJSON(t, "https://"+string(a)+"/_matrix/federation/v1/version", &struct{}{}); st != 200 {
+		t.Errorf("unsigned GET /version = %d, want 200", st)
+	}
+	if st := getFederationJSON(t, "https://"+string(a)+"/_matrix/federation/v1/query/profile?user_id=@x:"+string(a), &e); st != 401 || e.Errcode != "M_UNAUTHORIZED" {
+		t.Errorf("unsigned GET /query/profile = %d %s, want 401 M_UNAUTHORIZED", st, e.Errcode)
 	}
 	if !strings.Contains(logsA.String(), "federation_skip_tls_verify is on") {
 		t.Errorf("no warning about federation_skip_tls_verify in the log:\n%s", logsA.String())

@@ -50,13 +50,16 @@ func TestSpaceHierarchy(t *testing.T) {
 			content["via"] = []string{"hafen.test"}
 			e.expect(e.do("PUT", "/_matrix/client/v3/rooms/"+url.PathEscape(parent)+"/state/m.space.child/"+url.PathEscape(child), tok, content), 200, "")
 		}
-		// The spec's order: valid order values first (by value), then by
-		// timestamp; the public room comes first by its order.
-		addChild(root, secret, map[string]any{})
-		addChild(root, restricted, map[string]any{"suggested": true})
-		addChild(root, knock, map[string]any{})
-		addChild(root, readable, map[string]any{})
+		// The spec's order: valid order values first (by value), then the
+		// others by timestamp; the public room, added last, comes first by
+		// its order, and sub, with none, comes after every ordered child.
+		// (Children added in the same millisecond would tie on the
+		// timestamp, so only one child goes without an order.)
 		addChild(root, sub, map[string]any{"suggested": true})
+		addChild(root, secret, map[string]any{"order": "b"})
+		addChild(root, restricted, map[string]any{"suggested": true, "order": "c"})
+		addChild(root, knock, map[string]any{"order": "d"})
+		addChild(root, readable, map[string]any{"order": "e"})
 		addChild(root, public, map[string]any{"order": "a"})
 		addChild(sub, deep, map[string]any{})
 		addChild(secret, underSecret, map[string]any{})

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hafenchat/hafen/internal/testnet"
 )
 
 // Version is the Dendrite release the tests are written against.
@@ -95,12 +97,7 @@ func Require(t testing.TB) (dendrite, keys, config string) {
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	_, port, _ := net.SplitHostPort(testnet.FreeAddr(t))
 	return port
 }
 
