@@ -146,6 +146,12 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		return fmt.Errorf("start user directory: %w", err)
 	}
 	defer users.Stop()
+	// So does the full-text search index, off the send path.
+	searchIndex := search.NewIndexer(search.IndexerConfig{DB: db, Stream: events, Logger: logger})
+	if err := searchIndex.Start(ctx); err != nil {
+		return fmt.Errorf("start search indexer: %w", err)
+	}
+	defer searchIndex.Stop()
 
 	cs := newClientServer(cfg, db)
 	cs.UserDirectory = users
@@ -219,7 +225,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		RemoteJoins: remote,
 		Relations:   rels,
 		History:     history,
-		Search:      &search.Service{DB: db},
+		Search:      &search.Service{DB: db, Index: searchIndex},
 	}
 	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
 	cs.Spaces = spaceTrees

@@ -1,10 +1,12 @@
 package clientapi
 
 import (
+	"context"
 	"crypto/rand"
 	"log/slog"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -47,6 +49,11 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 	}
 	events := stream.New(0, 0)
 	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger, Stream: events})
+	index := search.NewIndexer(search.IndexerConfig{DB: db, Stream: events, Logger: logger})
+	if err := index.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(index.Stop)
 	ads := &accountdata.Service{DB: db}
 	profiles := &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger}
 	s := &Server{
@@ -60,7 +67,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Directory: &directory.Service{ServerName: "hafen.test", DB: db, Rooms: svc},
 			Profiles:  profiles,
 			Relations: &relations.Service{DB: db, Ignored: ads.IgnoredUsers},
-			Search:    &search.Service{DB: db},
+			Search:    &search.Service{DB: db, Index: index, IndexWait: time.Minute},
 		},
 		Filters:           &filter.Service{DB: db},
 		Keys:              &e2ee.Service{DB: db, ServerName: "hafen.test"},
