@@ -146,6 +146,12 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		return fmt.Errorf("start user directory: %w", err)
 	}
 	defer users.Stop()
+	// So does the full-text search index, off the send path.
+	searchIndex := search.NewIndexer(search.IndexerConfig{DB: db, Stream: events, Logger: logger})
+	if err := searchIndex.Start(ctx); err != nil {
+		return fmt.Errorf("start search indexer: %w", err)
+	}
+	defer searchIndex.Stop()
 
 	cs := newClientServer(cfg, db)
 	cs.UserDirectory = users
@@ -182,7 +188,19 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Store, cs.ShortTokens, cs.Refresher = accounts, accounts, accounts
 	serverName := id.ServerName(cfg.ServerName)
 	dir := &directory.Service{ServerName: serverName, DB: db, Rooms: rooms, Remote: fed.client}
-	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger}
+	profiles := &profile.Service{ServerName: serverName, DB: db, Rooms: rooms, Logger: logger, RoomInterval: profile.DefaultRoomInterval}
+	// Profile changes are carried into the users' rooms in the
+	// background; the worker stops before the store closes.
+	profileCtx, stopProfiles := context.WithCancel(context.Background())
+	profilesDone := make(chan struct{})
+	go func() {
+		defer close(profilesDone)
+		profiles.Run(profileCtx)
+	}()
+	defer func() {
+		stopProfiles()
+		<-profilesDone
+	}()
 	// History of other servers' rooms: after a remote join, and when
 	// /messages reaches the start of what this server has.
 	history := &fedfetch.Fetcher{ServerName: serverName, Remote: fed.client, Keys: fed.keys, Rooms: rooms, DB: db, Logger: logger}
@@ -207,7 +225,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		RemoteJoins: remote,
 		Relations:   rels,
 		History:     history,
-		Search:      &search.Service{DB: db},
+		Search:      &search.Service{DB: db, Index: searchIndex},
 	}
 	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
 	cs.Spaces = spaceTrees

@@ -37,6 +37,7 @@ func testDeactivate(t *testing.T, e *roomEnv, erase bool) {
 	if err := alice.SetDisplayName(ctx, "Alice A"); err != nil {
 		t.Fatalf("set displayname: %v", err)
 	}
+	e.expect(e.do("PUT", "/_matrix/client/v3/profile/"+url.PathEscape(string(alice.UserID))+"/org.example.job", token, map[string]any{"org.example.job": "pilot"}), 200, "")
 	if err := alice.SetAvatarURL(ctx, mid.ContentURI{Homeserver: "hafen.test", FileID: "avatar"}); err != nil {
 		t.Fatalf("set avatar_url: %v", err)
 	}
@@ -89,10 +90,10 @@ func testDeactivate(t *testing.T, e *roomEnv, erase bool) {
 	}
 	got := e.do("GET", "/_matrix/client/v3/profile/"+url.PathEscape(string(user)), "", nil)
 	if erase {
-		if got.body["displayname"] != nil || got.body["avatar_url"] != nil {
-			t.Errorf("profile after deactivation with erase = %v, want no displayname or avatar_url", got.body)
+		if got.body["displayname"] != nil || got.body["avatar_url"] != nil || got.body["org.example.job"] != nil {
+			t.Errorf("profile after deactivation with erase = %v, want no displayname, avatar_url or extended field", got.body)
 		}
-	} else if got.body["displayname"] != "Alice A" {
+	} else if got.body["displayname"] != "Alice A" || got.body["org.example.job"] != "pilot" {
 		t.Errorf("profile after deactivation without erase = %v, want the displayname kept", got.body)
 	}
 }

@@ -1,10 +1,12 @@
 package clientapi
 
 import (
+	"context"
 	"crypto/rand"
 	"log/slog"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -47,7 +49,13 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 	}
 	events := stream.New(0, 0)
 	svc := room.New(room.Config{DB: db, ServerName: "hafen.test", Key: key, Logger: logger, Stream: events})
+	index := search.NewIndexer(search.IndexerConfig{DB: db, Stream: events, Logger: logger})
+	if err := index.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(index.Stop)
 	ads := &accountdata.Service{DB: db}
+	profiles := &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger}
 	s := &Server{
 		ServerName:   "hafen.test",
 		Store:        &account.Service{DB: db},
@@ -57,9 +65,9 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Service:   svc,
 			Store:     db,
 			Directory: &directory.Service{ServerName: "hafen.test", DB: db, Rooms: svc},
-			Profiles:  &profile.Service{ServerName: "hafen.test", DB: db, Rooms: svc, Logger: logger},
+			Profiles:  profiles,
 			Relations: &relations.Service{DB: db, Ignored: ads.IgnoredUsers},
-			Search:    &search.Service{DB: db},
+			Search:    &search.Service{DB: db, Index: index, IndexWait: time.Minute},
 		},
 		Filters:           &filter.Service{DB: db},
 		Keys:              &e2ee.Service{DB: db, ServerName: "hafen.test"},
@@ -78,5 +86,5 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 	h := httpapi.Middleware(logger, rt)
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &roomEnv{testEnv: &testEnv{t: t, h: h, srv: s, db: db}, db: db, url: ts.URL, events: events}
+	return &roomEnv{testEnv: &testEnv{t: t, h: h, srv: s, db: db}, db: db, url: ts.URL, events: events, profiles: profiles}
 }

@@ -13,17 +13,17 @@ import (
 	"github.com/hafenchat/hafen/internal/profile"
 )
 
-// profileFields are the profile fields users may set here (the profile
-// service stores no others).
-var profileFields = []string{profile.DisplayName, profile.AvatarURL}
+// profileFieldsDisallowed are the profile fields users may not set here:
+// none, every field the keyName grammar allows can be set.
+var profileFieldsDisallowed = []string{}
 
 // getCapabilities answers what the authenticated user can do here.
 //
 // GET /_matrix/client/v3/capabilities
 //
 // Each capability says what the endpoints behind it do
-// (capabilities_test.go checks them against the router): users set their
-// display name and avatar (and only those: profileFields), change their
+// (capabilities_test.go checks them against the router): users set any
+// profile field (none is in profileFieldsDisallowed), change their
 // password, and have no 3PIDs; login tokens are issued when configured. The deprecated
 // m.set_displayname and m.set_avatar_url agree with m.profile_fields, as
 // the spec requires.
@@ -44,9 +44,9 @@ func (s *Server) getCapabilities(w http.ResponseWriter, r *http.Request, _ sessi
 				"default":   string(s.defaultRoomVersion().ID),
 				"available": available,
 			},
-			"m.set_displayname": enabled(slices.Contains(profileFields, profile.DisplayName)),
-			"m.set_avatar_url":  enabled(slices.Contains(profileFields, profile.AvatarURL)),
-			"m.profile_fields":  map[string]any{"enabled": true, "allowed": profileFields},
+			"m.set_displayname": enabled(!slices.Contains(profileFieldsDisallowed, profile.DisplayName)),
+			"m.set_avatar_url":  enabled(!slices.Contains(profileFieldsDisallowed, profile.AvatarURL)),
+			"m.profile_fields":  map[string]any{"enabled": true, "disallowed": profileFieldsDisallowed},
 			"m.3pid_changes":    enabled(false),
 			"m.get_login_token": enabled(s.loginTokensEnabled()),
 		},

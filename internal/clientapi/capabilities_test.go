@@ -1,9 +1,17 @@
 package clientapi
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 )
+
+// jsonEqual reports whether two values encode to the same JSON.
+func jsonEqual(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(ja) == string(jb)
+}
 
 // TestCapabilitiesMatchEndpoints checks /capabilities against what the
 // endpoints behind each capability do: every profile field it lets users
@@ -24,26 +32,35 @@ func TestCapabilitiesMatchEndpoints(t *testing.T) {
 		if pf["enabled"] != true {
 			t.Fatalf("m.profile_fields = %v, want enabled", pf)
 		}
-		var allowed []string
-		for _, f := range pf["allowed"].([]any) {
-			allowed = append(allowed, f.(string))
+		if _, ok := pf["allowed"]; ok {
+			t.Fatalf("m.profile_fields = %v: every field can be set, no allowed list", pf)
 		}
-		values := map[string]string{"displayname": "Kim", "avatar_url": "mxc://hafen.test/kim"}
-		for _, f := range allowed {
+		var disallowed []string
+		for _, f := range pf["disallowed"].([]any) {
+			disallowed = append(disallowed, f.(string))
+		}
+		values := map[string]any{"displayname": "Kim", "avatar_url": "mxc://hafen.test/kim", "m.tz": "Europe/Berlin",
+			"org.example.colour": map[string]any{"name": "blue"}}
+		for f, v := range values {
 			path := "/_matrix/client/v3/profile/" + user + "/" + f
-			e.expect(e.do("PUT", path, tok, map[string]any{f: values[f]}), 200, "")
-			if got := e.do("GET", path, tok, nil); got.str(f) != values[f] {
+			r := e.do("PUT", path, tok, map[string]any{f: v})
+			if slices.Contains(disallowed, f) {
+				if r.status == 200 {
+					t.Errorf("%s is disallowed but was stored", f)
+				}
+				continue
+			}
+			e.expect(r, 200, "")
+			if got := e.do("GET", path, tok, nil); !jsonEqual(got.body[f], v) {
 				t.Errorf("%s after PUT: %s", f, got.raw)
 			}
 			e.expect(e.do("DELETE", path, tok, nil), 200, "")
-		}
-		if r := e.do("PUT", "/_matrix/client/v3/profile/"+user+"/org.example.colour", tok, map[string]any{"org.example.colour": "blue"}); r.status == 200 {
-			t.Errorf("a field outside m.profile_fields.allowed %v was stored", allowed)
+			e.expect(e.do("GET", path, tok, nil), 404, "M_NOT_FOUND")
 		}
 		// The deprecated capabilities agree with m.profile_fields.
 		for name, field := range map[string]string{"m.set_displayname": "displayname", "m.set_avatar_url": "avatar_url"} {
-			if caps(name)["enabled"] != slices.Contains(allowed, field) {
-				t.Errorf("%s = %v, but m.profile_fields allows %v", name, caps(name), allowed)
+			if caps(name)["enabled"] != !slices.Contains(disallowed, field) {
+				t.Errorf("%s = %v, but m.profile_fields disallows %v", name, caps(name), disallowed)
 			}
 		}
 

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -63,19 +62,6 @@ func contentDisposition(contentType, fileName string) string {
 	return disp
 }
 
-// timeoutParam parses timeout_ms (default 20 seconds).
-func timeoutParam(r *http.Request) (time.Duration, error) {
-	q := r.URL.Query().Get("timeout_ms")
-	if q == "" {
-		return 20 * time.Second, nil
-	}
-	ms, err := strconv.ParseInt(q, 10, 64)
-	if err != nil || ms < 0 {
-		return 0, matrixerr.InvalidParam("timeout_ms must be a non-negative integer")
-	}
-	return time.Duration(min(ms, int64(media.MaxWait/time.Millisecond))) * time.Millisecond, nil
-}
-
 // allowRemote reads the legacy endpoints' allow_remote parameter: false
 // serves other servers' media only when it is cached here, which is how
 // servers ask each other without fetching in circles. The authenticated
@@ -87,7 +73,7 @@ func allowRemote(r *http.Request) bool {
 // serveMedia answers a download: the content with its uploaded type, the
 // file name of the path (or the uploaded one) and Range support.
 func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) error {
-	wait, err := timeoutParam(r)
+	wait, err := media.WaitParam(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -113,37 +99,13 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request) error {
 
 // serveThumbnail answers a thumbnail request.
 func (s *Server) serveThumbnail(w http.ResponseWriter, r *http.Request) error {
-	q := r.URL.Query()
-	dim := func(name string) (int, error) {
-		v := q.Get(name)
-		if v == "" {
-			return 0, matrixerr.MissingParam(name)
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return 0, matrixerr.InvalidParam("%s must be a positive integer", name)
-		}
-		return n, nil
-	}
-	width, err := dim("width")
+	width, height, method, err := media.ThumbnailParams(r.URL.Query())
 	if err != nil {
 		return err
-	}
-	height, err := dim("height")
-	if err != nil {
-		return err
-	}
-	method := q.Get("method")
-	switch method {
-	case "":
-		method = media.MethodScale
-	case media.MethodCrop, media.MethodScale:
-	default:
-		return matrixerr.InvalidParam("method must be crop or scale")
 	}
 	// The animated parameter is accepted and ignored: Hafen makes static
 	// thumbnails only, which the spec allows for any value.
-	wait, err := timeoutParam(r)
+	wait, err := media.WaitParam(r.URL.Query())
 	if err != nil {
 		return err
 	}

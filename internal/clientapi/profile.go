@@ -23,12 +23,18 @@ type Profiles interface {
 	Get(ctx context.Context, user id.UserID) (profile.Profile, error)
 	ForJoin(ctx context.Context, user id.UserID) (profile.Profile, error)
 	Set(ctx context.Context, user id.UserID, key, val string) error
+	AllFields(ctx context.Context, user id.UserID) (profile.Fields, error)
+	SetField(ctx context.Context, user id.UserID, key string, val json.RawMessage) error
+	DeleteField(ctx context.Context, user id.UserID, key string) error
 }
 
-// Limits on profile requests; the profile service limits each value.
+// Limits on profile requests; the profile service limits each value and
+// the whole profile (64 KiB). A body may be somewhat larger than a whole
+// profile, so that a value too large for the profile is answered
+// M_PROFILE_TOO_LARGE rather than M_TOO_LARGE.
 const (
 	maxProfileKeyBytes  = 255
-	maxProfileBodyBytes = 64 << 10
+	maxProfileBodyBytes = 2 * profile.MaxProfileBytes
 )
 
 // profileKeyPattern is the keyName grammar of profile.yaml.
@@ -79,7 +85,7 @@ func profileErr(err error) error {
 		return matrixerr.Wrap(matrixerr.KindNotFound, err, "profile not found")
 	case errors.Is(err, profile.ErrNotStored):
 		return matrixerr.Wrap(matrixerr.KindForbidden, err, err.Error())
-	case errors.Is(err, profile.ErrTooLarge):
+	case errors.Is(err, profile.ErrTooLarge), errors.Is(err, profile.ErrProfileTooLarge):
 		return matrixerr.Wrap(matrixerr.KindProfileTooLarge, err, err.Error())
 	case errors.Is(err, profile.ErrInvalid):
 		return matrixerr.Wrap(matrixerr.KindInvalidParam, err, err.Error())
@@ -87,17 +93,17 @@ func profileErr(err error) error {
 	return err
 }
 
-// localProfile returns the stored profile of a user: 404 M_NOT_FOUND for
-// unknown users and for other servers' users.
-func (a *roomAPI) localProfile(ctx context.Context, user id.UserID) (profile.Profile, error) {
-	p, err := a.profiles.Get(ctx, user)
+// allFields returns a user's whole profile: 404 M_NOT_FOUND for unknown
+// users.
+func (a *roomAPI) allFields(ctx context.Context, user id.UserID) (profile.Fields, error) {
+	f, err := a.profiles.AllFields(ctx, user)
 	if err != nil {
 		return nil, profileErr(err)
 	}
-	return p, nil
+	return f, nil
 }
 
-// getUserProfile returns a user's profile.
+// getUserProfile returns every field of a user's profile.
 //
 // GET /_matrix/client/v3/profile/{userId}
 func (a *roomAPI) getUserProfile(w http.ResponseWriter, r *http.Request) error {
@@ -105,11 +111,11 @@ func (a *roomAPI) getUserProfile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := a.localProfile(r.Context(), user)
+	f, err := a.allFields(r.Context(), user)
 	if err != nil {
 		return err
 	}
-	return httpapi.OK(w, p)
+	return httpapi.OK(w, f)
 }
 
 // getProfileField returns one profile field.
@@ -120,19 +126,19 @@ func (a *roomAPI) getProfileField(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	p, err := a.localProfile(r.Context(), user)
+	f, err := a.allFields(r.Context(), user)
 	if err != nil {
 		return err
 	}
-	val, ok := p[key]
+	val, ok := f[key]
 	if !ok {
 		return matrixerr.NotFound("the profile has no such field")
 	}
-	return httpapi.OK(w, map[string]string{key: val})
+	return httpapi.OK(w, map[string]json.RawMessage{key: val})
 }
 
 // ownProfileKey checks that the request changes the requester's own
-// profile and a field Hafen stores.
+// profile and returns the field's key.
 func ownProfileKey(r *http.Request, sess session) (string, error) {
 	user, key, err := pathProfileField(r)
 	if err != nil {
@@ -141,14 +147,11 @@ func ownProfileKey(r *http.Request, sess session) (string, error) {
 	if user != sess.UserID {
 		return "", matrixerr.Forbidden("you may only change your own profile")
 	}
-	if err := profile.Check(key, ""); err != nil {
-		return "", profileErr(err)
-	}
 	return key, nil
 }
 
-// setProfileField sets displayname or avatar_url and updates the user's
-// join events in the rooms they are joined to.
+// setProfileField sets one profile field; a new displayname or avatar_url
+// is carried into the user's join events in the background.
 //
 // PUT /_matrix/client/v3/profile/{userId}/{keyName}
 func (a *roomAPI) setProfileField(w http.ResponseWriter, r *http.Request, sess session) error {
@@ -164,14 +167,19 @@ func (a *roomAPI) setProfileField(w http.ResponseWriter, r *http.Request, sess s
 	if !ok {
 		return matrixerr.MissingParam(key)
 	}
-	var val string
-	if err := json.Unmarshal(raw, &val); err != nil {
-		return matrixerr.BadJSON("%s must be a string", key)
+	if key == profile.DisplayName || key == profile.AvatarURL || key == profile.TimeZone {
+		var val string
+		if err := json.Unmarshal(raw, &val); err != nil {
+			return matrixerr.BadJSON("%s must be a string", key)
+		}
 	}
-	return a.storeProfileField(w, r, sess, key, val)
+	if err := a.profiles.SetField(r.Context(), sess.UserID, key, raw); err != nil {
+		return profileErr(err)
+	}
+	return httpapi.OK(w, struct{}{})
 }
 
-// deleteProfileField removes displayname or avatar_url.
+// deleteProfileField removes one profile field.
 //
 // DELETE /_matrix/client/v3/profile/{userId}/{keyName}
 func (a *roomAPI) deleteProfileField(w http.ResponseWriter, r *http.Request, sess session) error {
@@ -179,13 +187,7 @@ func (a *roomAPI) deleteProfileField(w http.ResponseWriter, r *http.Request, ses
 	if err != nil {
 		return err
 	}
-	return a.storeProfileField(w, r, sess, key, "")
-}
-
-// storeProfileField stores one field ("" removes it) through the profile
-// service, which also updates the user's join events.
-func (a *roomAPI) storeProfileField(w http.ResponseWriter, r *http.Request, sess session, key, val string) error {
-	if err := a.profiles.Set(r.Context(), sess.UserID, key, val); err != nil {
+	if err := a.profiles.DeleteField(r.Context(), sess.UserID, key); err != nil {
 		return profileErr(err)
 	}
 	return httpapi.OK(w, struct{}{})

@@ -56,6 +56,7 @@ func TestCurrentStateReadsFollowChanges(t *testing.T) {
 		custom := must[*mautrix.RespSendEvent](t, "custom")(alice.SendStateEvent(ctx, r.RoomID, mevent.Type{Type: "org.example.thing", Class: mevent.StateEventType}, "k", map[string]any{"v": 1}))
 		red := must[*mautrix.RespSendEvent](t, "redact")(alice.RedactEvent(ctx, r.RoomID, topic2.EventID))
 		must[any](t, "rename")(nil, alice.SetDisplayName(ctx, "Alice"))
+		e.drainProfiles()
 
 		latest := must[*mautrix.RespSendEvent](t, "new message")(alice.SendText(ctx, r.RoomID, "new"))
 

@@ -199,6 +199,7 @@ func TestStateReadsCarryPrevContentAndRedactions(t *testing.T) {
 		must[*mautrix.RespSendEvent](t, "redact")(alice.RedactEvent(ctx, r.RoomID, name.EventID))
 		must[*mautrix.RespSendEvent](t, "name 2")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateRoomName, "", map[string]any{"name": "nice"}))
 		must[any](t, "rename")(nil, alice.SetDisplayName(ctx, "Alice"))
+		e.drainProfiles()
 
 		req := httptest.NewRequest("GET", roomPath(r.RoomID, "/state"), nil)
 		req.Header.Set("Authorization", "Bearer "+token)

@@ -208,6 +208,7 @@ func TestServicesOnEveryBackend(t *testing.T) {
 		if res.str("displayname") != "Bob B." {
 			t.Errorf("profile = %s", res.raw)
 		}
+		e.drainProfiles()
 		member := e.do("GET", rooms+"/state/m.room.member/"+url.PathEscape("@bob:hafen.test"), alice, nil)
 		e.expect(member, 200, "")
 		if member.str("displayname") != "Bob B." || member.str("membership") != "join" {

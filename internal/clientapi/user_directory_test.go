@@ -49,6 +49,7 @@ func TestUserDirectory(t *testing.T) {
 		setName := func(tok, user, name string) {
 			t.Helper()
 			e.expect(e.do("PUT", "/_matrix/client/v3/profile/"+url.PathEscape(user)+"/displayname", tok, map[string]any{"displayname": name}), 200, "")
+			e.drainProfiles()
 		}
 		setName(bob, "@bob:hafen.test", "Bob Builder")
 		setName(carol, "@carol:hafen.test", "Carol Brown")

@@ -12,7 +12,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
-	"strconv"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -30,19 +29,6 @@ type Media interface {
 }
 
 var _ Media = (*media.Service)(nil)
-
-// mediaWait parses timeout_ms (default 20 seconds, at most media.MaxWait).
-func mediaWait(r *http.Request) (time.Duration, error) {
-	q := r.URL.Query().Get("timeout_ms")
-	if q == "" {
-		return 20 * time.Second, nil
-	}
-	ms, err := strconv.ParseInt(q, 10, 64)
-	if err != nil || ms < 0 {
-		return 0, matrixerr.InvalidParam("timeout_ms must be a non-negative integer")
-	}
-	return time.Duration(min(ms, int64(media.MaxWait/time.Millisecond))) * time.Millisecond, nil
-}
 
 // fedMediaErr maps the media service's errors to the spec's answers.
 func fedMediaErr(err error) error {
@@ -92,7 +78,7 @@ func (s *Server) getContent(w http.ResponseWriter, r *http.Request, _ id.ServerN
 	if s.Media == nil {
 		return matrixerr.NotFound("media not found")
 	}
-	wait, err := mediaWait(r)
+	wait, err := media.WaitParam(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -122,35 +108,11 @@ func (s *Server) getContentThumbnail(w http.ResponseWriter, r *http.Request, _ i
 	if s.Media == nil {
 		return matrixerr.NotFound("media not found")
 	}
-	q := r.URL.Query()
-	dim := func(name string) (int, error) {
-		v := q.Get(name)
-		if v == "" {
-			return 0, matrixerr.MissingParam(name)
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return 0, matrixerr.InvalidParam("%s must be a positive integer", name)
-		}
-		return n, nil
-	}
-	width, err := dim("width")
+	width, height, method, err := media.ThumbnailParams(r.URL.Query())
 	if err != nil {
 		return err
 	}
-	height, err := dim("height")
-	if err != nil {
-		return err
-	}
-	method := q.Get("method")
-	switch method {
-	case "":
-		method = media.MethodScale
-	case media.MethodCrop, media.MethodScale:
-	default:
-		return matrixerr.InvalidParam("method must be crop or scale")
-	}
-	wait, err := mediaWait(r)
+	wait, err := media.WaitParam(r.URL.Query())
 	if err != nil {
 		return err
 	}

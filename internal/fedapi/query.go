@@ -7,6 +7,7 @@ package fedapi
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/directory"
@@ -27,25 +28,22 @@ func (s *Server) queryProfile(w http.ResponseWriter, r *http.Request, _ id.Serve
 	if err != nil {
 		return matrixerr.InvalidParam("user_id: %v", err)
 	}
-	p, err := s.Profiles.Get(r.Context(), user)
+	if !strings.EqualFold(string(user.Domain()), string(s.ServerName)) {
+		return matrixerr.NotFound("user does not exist")
+	}
+	out, err := s.Profiles.AllFields(r.Context(), user)
 	if errors.Is(err, profile.ErrNotFound) {
 		return matrixerr.NotFound("user does not exist")
 	}
 	if err != nil {
 		return err
 	}
-	out := map[string]string{}
-	for k, v := range p {
-		if v != "" {
-			out[k] = v
-		}
-	}
 	if field := q.Get("field"); field != "" {
 		v, ok := out[field]
 		if !ok {
 			return matrixerr.NotFound("the user has no " + field)
 		}
-		out = map[string]string{field: v}
+		out = profile.Fields{field: v}
 	}
 	return httpapi.OK(w, out)
 }

@@ -79,6 +79,7 @@ type Server struct {
 // Profiles is what profile queries need (*profile.Service).
 type Profiles interface {
 	Get(ctx context.Context, user id.UserID) (profile.Profile, error)
+	AllFields(ctx context.Context, user id.UserID) (profile.Fields, error)
 }
 
 // Directory is what room alias queries and the room directory need (*directory.Service).

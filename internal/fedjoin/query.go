@@ -22,6 +22,24 @@ var ErrProfileNotFound = errors.New("remote profile not found")
 // (GET /_matrix/federation/v1/query/profile) and returns its string
 // fields.
 func (s *Service) QueryProfile(ctx context.Context, user id.UserID) (map[string]string, error) {
+	fields, err := s.QueryProfileFields(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for k, v := range fields {
+		// Servers send null for unset fields.
+		var str string
+		if json.Unmarshal(v, &str) == nil && string(v) != "null" {
+			out[k] = str
+		}
+	}
+	return out, nil
+}
+
+// QueryProfileFields asks the user's server for the user's whole profile,
+// extended fields included, as field → JSON value.
+func (s *Service) QueryProfileFields(ctx context.Context, user id.UserID) (map[string]json.RawMessage, error) {
 	raw, err := s.Joiner.Client.Do(ctx, federation.Request{
 		Destination: user.Domain(), Method: http.MethodGet,
 		Path: "/_matrix/federation/v1/query/profile?user_id=" + url.QueryEscape(string(user)),
@@ -33,16 +51,9 @@ func (s *Service) QueryProfile(ctx context.Context, user id.UserID) (map[string]
 	if err != nil {
 		return nil, fmt.Errorf("profile of %s: %w", user, err)
 	}
-	var fields map[string]any
+	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return nil, fmt.Errorf("profile of %s: %w", user, err)
 	}
-	out := map[string]string{}
-	for k, v := range fields {
-		// Servers send null for unset fields.
-		if s, ok := v.(string); ok {
-			out[k] = s
-		}
-	}
-	return out, nil
+	return fields, nil
 }

@@ -8,10 +8,13 @@ package profile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -38,6 +41,7 @@ type Profile map[string]string
 // room.Service implements it.
 type Rooms interface {
 	ChangeMembership(ctx context.Context, roomID id.RoomID, c room.MembershipChange) (*event.PDU, error)
+	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)
 }
 
 // Service reads and changes local users' profiles. It is safe for
@@ -55,12 +59,20 @@ type Service struct {
 	// Remote asks other servers for their users' profiles; nil answers
 	// ErrNotFound for them.
 	Remote RemoteProfiles
+	// RoomInterval is the pause between two rooms' new join events when
+	// a change is carried into the user's rooms (0: none).
+	RoomInterval time.Duration
+
+	wakeOnce sync.Once
+	wake     chan struct{} // wakes Run after a change
+	drainMu  sync.Mutex    // one Drain at a time
 }
 
 // RemoteProfiles queries other servers' users' profiles over federation
 // (*fedjoin.Service). Get answers any of its errors as ErrNotFound.
 type RemoteProfiles interface {
 	QueryProfile(ctx context.Context, user id.UserID) (map[string]string, error)
+	QueryProfileFields(ctx context.Context, user id.UserID) (map[string]json.RawMessage, error)
 }
 
 // fields returns the profile fields a user has set.
@@ -137,19 +149,36 @@ func Check(key, val string) error {
 	return nil
 }
 
-// Set stores one field of a local user's profile ("" removes it) and sends
-// new join events carrying the profile to the user's rooms. A room that
-// refuses the update (for example because the user may not change their
-// membership event there) keeps the old one; the profile itself is saved.
+// Set stores one field of a local user's profile ("" removes it) and
+// queues, in the same transaction, the new join events carrying it to the
+// user's rooms; Run sends them in the background, room by room. A room
+// that refuses the update (for example because the user may not change
+// their membership event there) keeps the old one.
 func (s *Service) Set(ctx context.Context, user id.UserID, key, val string) error {
 	if err := Check(key, val); err != nil {
 		return err
 	}
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
-		if key == DisplayName {
-			return tx.SetDisplayName(ctx, user, val)
+		if val != "" {
+			f, err := s.localFields(ctx, tx, user)
+			if err != nil {
+				return err
+			}
+			f[key], _ = json.Marshal(val)
+			if f.size() > MaxProfileBytes {
+				return ErrProfileTooLarge
+			}
 		}
-		return tx.SetAvatarURL(ctx, user, val)
+		var err error
+		if key == DisplayName {
+			err = tx.SetDisplayName(ctx, user, val)
+		} else {
+			err = tx.SetAvatarURL(ctx, user, val)
+		}
+		if err != nil {
+			return err
+		}
+		return tx.QueueProfileUpdate(ctx, user)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNotFound
@@ -157,21 +186,6 @@ func (s *Service) Set(ctx context.Context, user id.UserID, key, val string) erro
 	if err != nil {
 		return fmt.Errorf("store %s of %s: %w", key, user, err)
 	}
-	p, err := s.ForJoin(ctx, user)
-	if err != nil {
-		return err
-	}
-	rooms, err := s.DB.JoinedRooms(ctx, user)
-	if err != nil {
-		return fmt.Errorf("list rooms of %s: %w", user, err)
-	}
-	for _, roomID := range rooms {
-		_, err := s.Rooms.ChangeMembership(ctx, roomID, room.MembershipChange{
-			Sender: user, Target: user, Membership: room.MembershipJoin, Profile: p,
-		})
-		if err != nil && s.Logger != nil {
-			s.Logger.DebugContext(ctx, "profile not updated in room", "room_id", roomID, "user_id", user, "err", err)
-		}
-	}
+	s.notify()
 	return nil
 }

@@ -130,23 +130,12 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 				w.batchNIDs[pdu.EventID()] = nid
 				en.pos = inserted[i].StreamPos
 			}
-			// A batch without NIDs holds no relations (nidsNotNeeded),
-			// and names the events whose text it indexes by ID.
+			// A batch without NIDs holds no relations (nidsNotNeeded).
+			// The events' text is indexed for search off this path, by
+			// search.Indexer's stream consumer.
 			if !byID && en.pos > 0 {
 				if rel, ok := relationRecord(pdu, nid, en.pos); ok {
 					if err := tx.AddRelation(ctx, rel); err != nil {
-						return err
-					}
-				}
-				if text, ok := searchText(pdu); ok {
-					if err := tx.IndexEventText(ctx, nid, text); err != nil {
-						return err
-					}
-				}
-			}
-			if byID && en.verdict == pducheck.Accept {
-				if text, ok := searchText(pdu); ok {
-					if err := tx.IndexEventTextOf(ctx, pdu.EventID(), text); err != nil {
 						return err
 					}
 				}
@@ -482,7 +471,8 @@ func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, r
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
 	// A redacted child no longer relates to its parent, and its text is
-	// gone.
+	// gone (an event the search index has not reached yet is skipped by
+	// it, see store.IndexEventTextOf).
 	if err := tx.DeleteRelation(ctx, ev.NID); err != nil {
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}

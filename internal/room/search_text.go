@@ -25,9 +25,9 @@ var SearchKeyTypes = map[string]string{
 	"content.topic": "m.room.topic",
 }
 
-// searchText returns the text of an event that full-text search indexes,
-// if it has any.
-func searchText(pdu *event.PDU) (string, bool) {
+// SearchText returns the text of an event that full-text search indexes,
+// if it has any (search.Indexer writes it).
+func SearchText(pdu *event.PDU) (string, bool) {
 	key, ok := searchKeys[pdu.Type()]
 	if !ok {
 		return "", false

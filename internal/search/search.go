@@ -4,7 +4,9 @@
 // user is or was in, and every match passes the history-visibility rules
 // for the user before it is returned.
 //
-// It never writes: the index is written with its events by room.Service.
+// The index is written off the send path by Indexer, a durable consumer
+// of the committed event stream; a search first waits, briefly, for it to
+// reach the events committed before the request.
 //
 // Spec: https://spec.matrix.org/v1.19/client-server-api/#server-side-search
 package search
@@ -15,6 +17,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/room"
@@ -47,6 +50,33 @@ var _ Store = (*store.DB)(nil)
 type Service struct {
 	// DB holds the full-text index and the events.
 	DB Store
+	// Index, when set, is the indexer a search waits for, at most
+	// IndexWait (0: DefaultIndexWait), before it reads the index: a
+	// client finds the messages it sent before searching, and under a
+	// longer lag (a server indexing its history after an upgrade) the
+	// search answers from what is indexed.
+	Index     *Indexer
+	IndexWait time.Duration
+}
+
+// DefaultIndexWait bounds how long a search waits for the index.
+const DefaultIndexWait = 3 * time.Second
+
+// catchUp waits for the index as Service.Index says.
+func (s *Service) catchUp(ctx context.Context) error {
+	if s.Index == nil {
+		return nil
+	}
+	wait := s.IndexWait
+	if wait <= 0 {
+		wait = DefaultIndexWait
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := s.Index.CatchUp(wctx); err != nil && ctx.Err() != nil {
+		return fmt.Errorf("wait for search index: %w", ctx.Err())
+	}
+	return nil
 }
 
 // Request is a search of room events.
@@ -102,6 +132,9 @@ func (s *Service) Search(ctx context.Context, r Request) (Result, error) {
 	q.Rooms = rooms
 	if len(q.Terms) == 0 || len(rooms) == 0 || r.Limit <= 0 {
 		return res, nil
+	}
+	if err := s.catchUp(ctx); err != nil {
+		return Result{}, err
 	}
 	if res.Count, err = s.DB.CountSearch(ctx, q); err != nil {
 		return Result{}, err

@@ -57,13 +57,11 @@ type dialect interface {
 	// searchSchema returns the statements creating the full-text index
 	// of event text, event_search.
 	searchSchema() []string
-	// searchInsert is the statement indexing an event's text ($1 its
-	// NID, $2 the text); searchDelete removes it ($1 the NID).
-	searchInsert() string
-	searchDelete() string
 	// searchInsertOf indexes the text ($2) of a timeline event named by
-	// its ID ($1), for batches whose NIDs are not known yet.
+	// its ID ($1) unless it is indexed already or redacted;
+	// searchDelete removes an event's entry ($1 its NID).
 	searchInsertOf() string
+	searchDelete() string
 	// searchMatch returns, for a full-text query in parameter n, the
 	// FROM item of the index, the expression of a match's event NID, the
 	// condition that selects matches and the expression of their rank

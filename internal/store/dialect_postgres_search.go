@@ -13,14 +13,10 @@ func (postgresDialect) searchSchema() []string {
 CREATE INDEX event_search_vector ON event_search USING GIN (vector)`}
 }
 
-func (postgresDialect) searchInsert() string {
-	return `INSERT INTO event_search (event_nid, vector) VALUES ($1, to_tsvector('english', $2))
-		ON CONFLICT (event_nid) DO NOTHING`
-}
-
 func (postgresDialect) searchInsertOf() string {
 	return `INSERT INTO event_search (event_nid, vector)
-		SELECT event_nid, to_tsvector('english', $2) FROM events WHERE event_id = $1 AND stream_pos IS NOT NULL
+		SELECT event_nid, to_tsvector('english', $2) FROM events
+		WHERE event_id = $1 AND stream_pos IS NOT NULL AND redacted_because IS NULL
 		ON CONFLICT (event_nid) DO NOTHING`
 }
 

@@ -4,19 +4,18 @@ import "strings"
 
 // SQLite's full-text search is an FTS5 table (modernc.org/sqlite builds
 // it in) whose rowid is the event's NID, tokenised by unicode61 with the
-// Porter stemmer, ranked by bm25.
+// Porter stemmer, ranked by bm25. FTS5 has no unique constraint: an
+// insert checks the NID is not indexed yet.
 
 func (sqliteDialect) searchSchema() []string {
 	return []string{`CREATE VIRTUAL TABLE event_search USING fts5(content, tokenize = 'porter unicode61')`}
 }
 
-func (sqliteDialect) searchInsert() string {
-	return `INSERT INTO event_search (rowid, content) VALUES ($1, $2)`
-}
-
 func (sqliteDialect) searchInsertOf() string {
 	return `INSERT INTO event_search (rowid, content)
-		SELECT event_nid, $2 FROM events WHERE event_id = $1 AND stream_pos IS NOT NULL`
+		SELECT event_nid, $2 FROM events
+		WHERE event_id = $1 AND stream_pos IS NOT NULL AND redacted_because IS NULL
+		AND NOT EXISTS (SELECT 1 FROM event_search WHERE event_search.rowid = events.event_nid)`
 }
 
 func (sqliteDialect) searchDelete() string { return `DELETE FROM event_search WHERE rowid = $1` }

@@ -14,19 +14,15 @@ import (
 // event_search is the full-text index of the text clients search
 // (content.body of messages, content.name and content.topic of the room's
 // name and topic), one entry per event, keyed by event NID. Its shape is
-// the backend's (see dialect.searchSchema); the event path writes it in
-// the event's transaction and a redaction removes the entry.
+// the backend's (see dialect.searchSchema); search.Indexer writes it from
+// the committed event stream, off the send path, and a redaction removes
+// the entry.
 
-// IndexEventText adds an event's searchable text to the full-text index.
-// The statement may be queued (see Tx.execLater).
-func (t *Tx) IndexEventText(ctx context.Context, nid int64, text string) error {
-	return t.execLater(ctx, fmt.Sprintf("index text of event %d", nid), t.d.searchInsert(), nid, text)
-}
-
-// IndexEventTextOf is IndexEventText for an event named by its ID, inserted
-// earlier in the transaction (see InsertEventsLater); an event without a
-// stream position is not indexed. The statement may be queued (see
-// Tx.execLater).
+// IndexEventTextOf adds the searchable text of an event named by its ID to
+// the full-text index. It is idempotent (an entry already there is kept),
+// and skips an event without a stream position or already redacted, so an
+// index that follows the stream behind the redactions never indexes a
+// redacted event's text. The statement may be queued (see Tx.execLater).
 func (t *Tx) IndexEventTextOf(ctx context.Context, eventID id.EventID, text string) error {
 	return t.execLater(ctx, fmt.Sprintf("index text of event %s", eventID), t.d.searchInsertOf(), string(eventID), text)
 }

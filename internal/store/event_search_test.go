@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"slices"
 	"testing"
 )
@@ -21,4 +22,35 @@ func TestSearchTerms(t *testing.T) {
 			t.Errorf("SearchTerms(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// TestIndexEventTextOf checks, on every backend, that indexing an event's
+// text again keeps one entry (the search index's consumer may index a
+// batch twice after a crash), and that an event redacted before it is
+// indexed, or without a stream position, is not indexed.
+func TestIndexEventTextOf(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		kept, redacted := testEvent(roomA, 1), testEvent(roomA, 2)
+		insertEvents(t, db, kept, redacted)
+		write(t, db, func(tx *Tx) error { return tx.SetRedactedBecause(ctx, redacted.EventID, "$redaction") })
+		for range 2 {
+			write(t, db, func(tx *Tx) error {
+				if err := tx.IndexEventTextOf(ctx, kept.EventID, "kept words"); err != nil {
+					return err
+				}
+				if err := tx.IndexEventTextOf(ctx, redacted.EventID, "redacted words"); err != nil {
+					return err
+				}
+				return tx.IndexEventTextOf(ctx, "$unknown", "unknown words")
+			})
+		}
+		var n int
+		if err := db.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM event_search`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("event_search holds %d entries, want 1 (the kept event's)", n)
+		}
+	})
 }

@@ -210,6 +210,11 @@ var migrations = []migration{
 		name:       "dehydrated devices",
 		statements: []string{dehydratedDevicesSchema},
 	},
+	{
+		version:    33,
+		name:       "profile propagation and extended profile fields",
+		statements: []string{profileUpdatesSchema, profileFieldsSchema},
+	},
 }
 
 const schemaMigrationsSchema = `

@@ -137,12 +137,16 @@ func (t *Tx) DeactivateUser(ctx context.Context, userID id.UserID) error {
 }
 
 // EraseUserData removes the non-event data an account deactivated with
-// "erase" leaves behind: the global profile (displayname, avatar_url) and
+// "erase" leaves behind: the global profile (displayname, avatar_url,
+// extended fields) and
 // the sync filters. A user without an account row has none, which is not
 // an error.
 func (t *Tx) EraseUserData(ctx context.Context, userID id.UserID) error {
 	if _, err := t.q.ExecContext(ctx, `UPDATE users SET displayname = NULL, avatar_url = NULL WHERE user_id = $1`, string(userID)); err != nil {
 		return fmt.Errorf("erase profile of %s: %w", userID, err)
+	}
+	if _, err := t.q.ExecContext(ctx, `DELETE FROM profile_fields WHERE user_id = $1`, string(userID)); err != nil {
+		return fmt.Errorf("erase profile fields of %s: %w", userID, err)
 	}
 	if _, err := t.q.ExecContext(ctx, `DELETE FROM filters WHERE user_id = $1`, string(userID)); err != nil {
 		return fmt.Errorf("erase filters of %s: %w", userID, err)

@@ -60,7 +60,12 @@ type ConsumerConfig struct {
 	// RetryDelay is the pause before a failed read or batch is tried
 	// again; 0 means DefaultRetryDelay.
 	RetryDelay time.Duration
-	Logger     *slog.Logger
+	// Linger, when set, makes the consumer wait that long after the
+	// stream moved before it reads, unless about Batch events are
+	// waiting or Flush is called: a consumer that pays a transaction per
+	// batch then handles events sent one at a time in batches too.
+	Linger time.Duration
+	Logger *slog.Logger
 }
 
 // Consumer reads the committed event stream in order on its own goroutine
@@ -72,8 +77,10 @@ type Consumer struct {
 	// pos is the position up to which every event has been handled.
 	pos     int64
 	changed chan struct{}
-	cancel  context.CancelFunc
-	done    chan struct{}
+	// flush ends a linger early (see Flush).
+	flush  chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
 	// unsaved counts the events a staging consumer handled, with nothing
 	// to write, since it last stored its position; lazyPos is where they
 	// end. Only the consumer's goroutine (and Stop, after it ended) uses
@@ -93,7 +100,7 @@ func NewConsumer(cfg ConsumerConfig) *Consumer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Consumer{cfg: cfg, pos: cfg.From, changed: make(chan struct{})}
+	return &Consumer{cfg: cfg, pos: cfg.From, changed: make(chan struct{}), flush: make(chan struct{}, 1)}
 }
 
 // Start loads a durable consumer's position and starts its goroutine,
@@ -177,12 +184,41 @@ func (c *Consumer) WaitFor(ctx context.Context, pos int64) error {
 	}
 }
 
+// Flush makes a lingering consumer read what is published now, without
+// waiting for the rest of its Linger (the next linger, if it is not
+// lingering).
+func (c *Consumer) Flush() {
+	select {
+	case c.flush <- struct{}{}:
+	default:
+	}
+}
+
+// linger waits as ConsumerConfig.Linger says; false means ctx is done.
+func (c *Consumer) linger(ctx context.Context) bool {
+	t := time.NewTimer(c.cfg.Linger)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.flush:
+	case <-ctx.Done():
+		return false
+	}
+	return true
+}
+
 func (c *Consumer) run(ctx context.Context) {
 	pos := c.Position()
 	for {
 		published := c.cfg.Stream.Wait(ctx, pos)
 		if ctx.Err() != nil {
 			return
+		}
+		if c.cfg.Linger > 0 && published-pos < int64(c.cfg.Batch) {
+			if !c.linger(ctx) {
+				return
+			}
+			published = c.cfg.Stream.Position()
 		}
 		evs, upto, ok := c.cfg.Stream.recent(pos, c.cfg.Batch)
 		if !ok {

@@ -437,3 +437,44 @@ func TestStagingWithNothingToWriteStoresLazily(t *testing.T) {
 		}
 	})
 }
+
+// TestLingerGathersEventsUntilFlushed sends events one at a time to a
+// consumer that lingers for an hour: it handles none of them until Flush,
+// then all of them in one batch.
+func TestLingerGathersEventsUntilFlushed(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		srv := open(t, dsn)
+		roomID := srv.createRoom(t)
+		from := srv.stream.Position()
+		var mu sync.Mutex
+		var batches [][]int64
+		handle := func(_ context.Context, evs []stream.Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			var b []int64
+			for _, e := range evs {
+				b = append(b, e.StreamPos)
+			}
+			batches = append(batches, b)
+			return nil
+		}
+		c := start(t, stream.ConsumerConfig{Name: "lingering", Stream: srv.stream, DB: srv.db, Handle: handle, From: from, Linger: time.Hour})
+		var last int64
+		for i := range 5 {
+			last = srv.send(t, roomID, fmt.Sprint(i))
+		}
+		mu.Lock()
+		early := len(batches)
+		mu.Unlock()
+		if early != 0 {
+			t.Fatalf("%d batches handled before Flush, want 0", early)
+		}
+		c.Flush()
+		waitFor(t, c, last)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(batches) != 1 || len(batches[0]) != 5 {
+			t.Errorf("batches = %v, want one of 5 events", batches)
+		}
+	})
+}

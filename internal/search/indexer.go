@@ -1,0 +1,105 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/store"
+	"github.com/hafenchat/hafen/internal/stream"
+)
+
+// IndexerName is the name of the full-text index's stream position.
+const IndexerName = "search_index"
+
+// IndexerConfig holds an Indexer's dependencies.
+type IndexerConfig struct {
+	DB     *store.DB
+	Stream *stream.Stream
+	Logger *slog.Logger
+}
+
+// indexLinger is how long the indexer lets events gather before it
+// indexes them: sends arriving one at a time share a transaction.
+const indexLinger = 100 * time.Millisecond
+
+// Indexer keeps the full-text index: a durable consumer of the committed
+// event stream that indexes the text of each batch's events in one
+// transaction with its stored position (letting events gather for up to
+// 100 ms, unless a search is waiting), so a send pays nothing for search
+// and a crash neither loses nor repeats an entry (the insert is
+// idempotent). An event redacted before the indexer reaches it is skipped
+// (store.IndexEventTextOf); one redacted after is removed by the
+// redaction's own transaction.
+//
+// History imported by backfill (negative stream positions) never passes
+// through the stream and is not indexed; searches cover the timeline this
+// server saw arrive. TODO(#10): index imported history where
+// room.Service.ImportHistory stores it.
+type Indexer struct {
+	stream   *stream.Stream
+	consumer *stream.Consumer
+}
+
+// NewIndexer returns the indexer; it does nothing until Start. A server
+// without a stored position starts from the beginning of the stream, so
+// an existing server indexes its history once (entries already there are
+// kept).
+func NewIndexer(cfg IndexerConfig) *Indexer {
+	x := &Indexer{stream: cfg.Stream}
+	x.consumer = stream.NewConsumer(stream.ConsumerConfig{
+		Name: IndexerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
+		Stage: x.stage, From: 0, Logger: cfg.Logger, Linger: indexLinger,
+	})
+	return x
+}
+
+// Start starts the indexer's stream consumer.
+func (x *Indexer) Start(ctx context.Context) error { return x.consumer.Start(ctx) }
+
+// Stop stops it and waits.
+func (x *Indexer) Stop() { x.consumer.Stop() }
+
+// WaitFor waits until every event up to stream position pos is indexed,
+// or ctx is done.
+func (x *Indexer) WaitFor(ctx context.Context, pos int64) error {
+	x.consumer.Flush()
+	return x.consumer.WaitFor(ctx, pos)
+}
+
+// CatchUp waits until every event committed when it is called is indexed,
+// or ctx is done: a search that follows it finds what was sent before it.
+func (x *Indexer) CatchUp(ctx context.Context) error {
+	return x.WaitFor(ctx, x.stream.Position())
+}
+
+// indexEntry is one event's text to index.
+type indexEntry struct {
+	eventID id.EventID
+	text    string
+}
+
+// stage turns a batch of events into index writes.
+func (x *Indexer) stage(ctx context.Context, evs []stream.Event) (func(tx *store.Tx) error, func(), error) {
+	var entries []indexEntry
+	for _, e := range evs {
+		if text, ok := room.SearchText(e.PDU); ok {
+			entries = append(entries, indexEntry{e.PDU.EventID(), text})
+		}
+	}
+	if len(entries) == 0 {
+		return nil, nil, nil
+	}
+	write := func(tx *store.Tx) error {
+		for _, en := range entries {
+			if err := tx.IndexEventTextOf(ctx, en.eventID, en.text); err != nil {
+				return fmt.Errorf("search index: %w", err)
+			}
+		}
+		return nil
+	}
+	return write, nil, nil
+}
