@@ -140,10 +140,10 @@ func TestMegolmCrossSigningVerifiesSecondDevice(t *testing.T) {
 // machine (the backup trusted by its public key) and decrypts alice's
 // earlier message from its initial sync.
 func TestMegolmKeyBackupRestoreOnNewDevice(t *testing.T) {
-	megolmTopologies(t, false, func(t *testing.T, top megolmTopology) {
+	megolmTopologies(t, true, func(t *testing.T, top megolmTopology) {
 		ctx := context.Background()
 		alice := register(t, top.home.base, "alice")
-		bob := register(t, top.home.base, "bob")
+		bob := register(t, top.other.base, "bob")
 		roomID := megolmRoom(t, top, alice, bob)
 		rooms := &encryptedRooms{rooms: []id.RoomID{roomID}}
 		ac, bc := newCryptoClient(t, alice, rooms), newCryptoClient(t, bob, rooms)
@@ -169,7 +169,7 @@ func TestMegolmKeyBackupRestoreOnNewDevice(t *testing.T) {
 		}
 		uploadToBackup(t, bob, created.Version, key, igs)
 
-		bob2 := loginAgain(t, top.home.base, bob)
+		bob2 := loginAgain(t, top.other.base, bob)
 		bc2 := newCryptoClient(t, bob2, rooms)
 		version, err := bc2.mach.DownloadAndStoreLatestKeyBackup(ctx, key)
 		if err != nil || version != created.Version {

@@ -181,9 +181,9 @@ func TestMegolmThirdDeviceJoinsLater(t *testing.T) {
 // the fallback key; bob's sync then no longer lists it as unused, and the
 // room key alice sends over that session reaches him.
 func TestMegolmFallbackKeyAfterOneTimeKeysRunOut(t *testing.T) {
-	megolmTopologies(t, false, func(t *testing.T, top megolmTopology) {
+	megolmTopologies(t, true, func(t *testing.T, top megolmTopology) {
 		alice := register(t, top.home.base, "alice")
-		bob := register(t, top.home.base, "bob")
+		bob := register(t, top.other.base, "bob")
 		roomID := megolmRoom(t, top, alice, bob)
 		rooms := &encryptedRooms{rooms: []id.RoomID{roomID}}
 		ac, bc := newCryptoClient(t, alice, rooms), newCryptoClient(t, bob, rooms)
