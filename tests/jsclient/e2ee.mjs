@@ -7,8 +7,9 @@
 // yet (the SDK retries when the room key arrives); {"event":"member",
 // room_id, user_id, membership} for every membership change.
 //
-// Commands: {"cmd":"join", room_id} → {"event":"joined", encrypted} once
-// the joined room's state, encryption included, has been synced;
+// Commands: {"cmd":"join", room_id, via} → {"event":"joined", encrypted}
+// once the joined room's state, encryption included, has been synced (via,
+// optional, lists the servers to join a remote room through);
 // {"cmd":"send", room_id, body} → {"event":"sent", event_id};
 // {"cmd":"bootstrap", password} sets up cross-signing, secret storage and
 // key backup → {"event":"bootstrapped", recovery_key};
@@ -83,7 +84,7 @@ try {
     for await (const cmd of commands()) {
         switch (cmd.cmd) {
             case "join":
-                await client.joinRoom(cmd.room_id);
+                await client.joinRoom(cmd.room_id, cmd.via ? { viaServers: cmd.via } : {});
                 emit({ event: "joined", room_id: cmd.room_id, encrypted: await synced(cmd.room_id) });
                 break;
             case "send": {
