@@ -28,6 +28,10 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("GET /_matrix/client/v3/account/3pid", s.authed(s.getAccount3PIDs))
 	rt.Handle("POST /_matrix/client/v3/account/3pid/email/requestToken", httpapi.HandlerFunc(s.requestTokenTo3PIDEmail))
 	rt.Handle("POST /_matrix/client/v3/account/3pid/msisdn/requestToken", httpapi.HandlerFunc(s.requestTokenTo3PIDMSISDN))
+	rt.Handle("POST /_matrix/client/v3/account/3pid/add", s.authed(s.add3PID))
+	rt.Handle("POST /_matrix/client/v3/account/3pid/bind", s.authed(s.bind3PID))
+	rt.Handle("POST /_matrix/client/v3/account/3pid/delete", s.authed(s.delete3PIDFromAccount))
+	rt.Handle("POST /_matrix/client/v3/account/3pid/unbind", s.authed(s.unbind3PIDFromAccount))
 
 	rt.Handle("GET /_matrix/client/v3/thirdparty/protocols", s.authed(s.getProtocols))
 	rt.Handle("GET /_matrix/client/v3/voip/turnServer", s.authed(s.getTurnServer))

@@ -27,9 +27,11 @@ func TestThirdPartyProtocols(t *testing.T) {
 	})
 }
 
-// TestAccount3PIDs checks that an account lists no 3PIDs and that asking
+// TestAccount3PIDs checks that an account lists no 3PIDs, that asking
 // to validate an email address or phone number is refused as a medium the
-// server does not support, after the body is checked as JSON.
+// server does not support, after the body is checked as JSON, and that
+// adding, binding, deleting and unbinding one answer as a server without
+// 3PID changes or identity servers must.
 func TestAccount3PIDs(t *testing.T) {
 	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
 		at := e.register("alice", "pw-alice").str("access_token")
@@ -48,6 +50,27 @@ func TestAccount3PIDs(t *testing.T) {
 		e.expect(e.do("POST", path+"/email/requestToken", "", `{`), http.StatusBadRequest, "M_NOT_JSON")
 		e.expect(e.do("POST", path+"/msisdn/requestToken", "", `[1]`), http.StatusBadRequest, "M_BAD_JSON")
 		e.expect(e.do("POST", path+"/email/requestToken", "", `{"send_attempt":"one"}`), http.StatusBadRequest, "M_BAD_JSON")
+
+		// Adding or deleting a 3PID: m.3pid_changes is disabled; binding
+		// needs an identity server, and Hafen trusts none; unbinding knows
+		// no identity server to ask.
+		add := map[string]any{"client_secret": "s3cr3t", "sid": "abc"}
+		e.expect(e.do("POST", path+"/add", at, add), http.StatusForbidden, "M_FORBIDDEN")
+		e.expect(e.do("POST", path+"/add", at, map[string]any{"sid": "abc"}), http.StatusBadRequest, "M_MISSING_PARAM")
+		e.expect(e.do("POST", path+"/add", "", add), http.StatusUnauthorized, "M_MISSING_TOKEN")
+		bind := map[string]any{"client_secret": "s3cr3t", "sid": "abc", "id_server": "id.example.org", "id_access_token": "tok"}
+		e.expect(e.do("POST", path+"/bind", at, bind), http.StatusBadRequest, "M_SERVER_NOT_TRUSTED")
+		e.expect(e.do("POST", path+"/bind", at, map[string]any{"client_secret": "s3cr3t", "sid": "abc"}), http.StatusBadRequest, "M_MISSING_PARAM")
+		remove := map[string]any{"medium": "email", "address": "alice@example.org"}
+		e.expect(e.do("POST", path+"/delete", at, remove), http.StatusForbidden, "M_FORBIDDEN")
+		got = e.do("POST", path+"/unbind", at, remove)
+		e.expect(got, http.StatusOK, "")
+		if got.str("id_server_unbind_result") != "no-support" {
+			t.Errorf("unbind = %s, want id_server_unbind_result no-support", got.raw)
+		}
+		e.expect(e.do("POST", path+"/unbind", at, map[string]any{"medium": "carrier-pigeon", "address": "x"}), http.StatusBadRequest, "M_INVALID_PARAM")
+		e.expect(e.do("POST", path+"/delete", at, map[string]any{"medium": "email"}), http.StatusBadRequest, "M_MISSING_PARAM")
+		e.expect(e.do("POST", path+"/unbind", at, `[1]`), http.StatusBadRequest, "M_BAD_JSON")
 	})
 }
 

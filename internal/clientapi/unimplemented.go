@@ -40,10 +40,6 @@ var unimplementedOps = []unimplementedOp{
 	{"setAdminLockUser", "PUT", "/_matrix/client/v1/admin/lock/{userId}"},
 	// administrative_contact.yaml
 	{"post3PIDs", "POST", "/_matrix/client/v3/account/3pid"},
-	{"add3PID", "POST", "/_matrix/client/v3/account/3pid/add"},
-	{"bind3PID", "POST", "/_matrix/client/v3/account/3pid/bind"},
-	{"delete3pidFromAccount", "POST", "/_matrix/client/v3/account/3pid/delete"},
-	{"unbind3pidFromAccount", "POST", "/_matrix/client/v3/account/3pid/unbind"},
 	// appservice_ping.yaml
 	{"pingAppservice", "POST", "/_matrix/client/v1/appservice/{appserviceId}/ping"},
 	// appservice_room_directory.yaml

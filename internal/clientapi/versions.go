@@ -55,10 +55,6 @@ var coreGaps = map[string]string{
 	// identity server; m.3pid_changes is disabled, no account has a 3PID,
 	// and registration and login offer no 3PID flow, so clients do not
 	// call these.
-	"add3PID":                           "no 3PIDs (m.3pid_changes disabled)",
-	"bind3PID":                          "no 3PIDs (m.3pid_changes disabled)",
-	"delete3pidFromAccount":             "no 3PIDs (m.3pid_changes disabled)",
-	"unbind3pidFromAccount":             "no 3PIDs (m.3pid_changes disabled)",
 	"requestTokenToRegisterEmail":       "no 3PIDs: registration offers no email stage",
 	"requestTokenToRegisterMSISDN":      "no 3PIDs: registration offers no msisdn stage",
 	"requestTokenToResetPasswordEmail":  "no 3PIDs: no account can reset its password by email",
