@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -14,7 +16,10 @@ import (
 // with its newest event only; A's /get_missing_events (10 events) cannot
 // reach what it has, so A fetches the state at the gap from B (/state_ids
 // and the events it lacks) and resolves it with its own: the newest
-// message reaches alice's sync and A's topic is B's.
+// message reaches alice's sync and A's topic is B's. Then A fetches the
+// messages inside the gap from B (/backfill) in the background: alice,
+// paging back with /messages, sees every message of the cut once, in
+// order.
 func TestDeepGapFilledWithStateEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
@@ -47,6 +52,36 @@ func TestDeepGapFilledWithStateEndToEnd(t *testing.T) {
 			// The room goes on from the merged state on both sides.
 			sendMessage(t, a.base, alice.AccessToken, roomID, "after", "after the gap")
 			waitTimelineBody(t, b.base, bob.AccessToken, roomID, "after the gap")
+
+			want := []string{"before the cut"}
+			for i := range n {
+				want = append(want, fmt.Sprintf("gap %d", i))
+			}
+			want = append(want, "after the gap")
+			var got []string
+			var evs []clientEvent
+			waitFor(t, "every message of the gap in alice's /messages", func() bool {
+				evs = decodeEvents(t, messagesBack(t, a.base, alice.AccessToken, roomID, 25))
+				got = nil
+				for _, b := range bodiesOf(evs) {
+					if b == "before the cut" || b == "after the gap" || strings.HasPrefix(b, "gap ") {
+						got = append(got, b)
+					}
+				}
+				slices.Reverse(got)
+
+				return len(got) >= len(want)
+			})
+			if !slices.Equal(got, want) {
+				t.Errorf("alice's history = %v, want %v", got, want)
+			}
+			seen := map[id.EventID]bool{}
+			for _, e := range evs {
+				if seen[e.EventID] {
+					t.Errorf("event %s paged twice", e.EventID)
+				}
+				seen[e.EventID] = true
+			}
 		})
 	}
 }

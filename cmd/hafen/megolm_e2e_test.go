@@ -49,6 +49,8 @@ type cryptoClient struct {
 	cli   *mautrix.Client
 	mach  *crypto.OlmMachine
 	since string
+	// onSync, when set, sees each sync response before the machine does.
+	onSync func(*mautrix.RespSync)
 }
 
 func newCryptoClient(t *testing.T, cli *mautrix.Client, rooms *encryptedRooms) *cryptoClient {
@@ -73,6 +75,9 @@ func (c *cryptoClient) sync(t *testing.T, roomID id.RoomID) []*event.Event {
 	if err != nil {
 		t.Fatalf("sync of %s: %v", c.cli.UserID, err)
 	}
+	if c.onSync != nil {
+		c.onSync(resp)
+	}
 	c.mach.ProcessSyncResponse(ctx, resp, c.since)
 	c.since = resp.NextBatch
 	if jr := resp.Rooms.Join[roomID]; jr != nil {
@@ -83,8 +88,8 @@ func (c *cryptoClient) sync(t *testing.T, roomID id.RoomID) []*event.Event {
 
 // send encrypts a text message for the room's members with the room's
 // Megolm session (shared first, over Olm, with every device of users)
-// and sends it.
-func (c *cryptoClient) send(t *testing.T, roomID id.RoomID, users []id.UserID, text string) {
+// and sends it. It returns the Megolm session's ID.
+func (c *cryptoClient) send(t *testing.T, roomID id.RoomID, users []id.UserID, text string) id.SessionID {
 	t.Helper()
 	ctx := context.Background()
 	if err := c.mach.ShareGroupSession(ctx, roomID, users); err != nil {
@@ -97,6 +102,7 @@ func (c *cryptoClient) send(t *testing.T, roomID id.RoomID, users []id.UserID, t
 	if _, err := c.cli.SendMessageEvent(ctx, roomID, event.EventEncrypted, enc); err != nil {
 		t.Fatalf("send encrypted: %v", err)
 	}
+	return enc.SessionID
 }
 
 // receive syncs until an encrypted message of the room decrypts to text.

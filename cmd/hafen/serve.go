@@ -204,6 +204,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	// History of other servers' rooms: after a remote join, and when
 	// /messages reaches the start of what this server has.
 	history := &fedfetch.Fetcher{ServerName: serverName, Remote: fed.client, Keys: fed.keys, Rooms: rooms, DB: db, Logger: logger}
+	// Stops fetching the events of gaps before the store closes.
+	defer history.Close()
 	// Rooms of other servers are joined, and their aliases and users'
 	// profiles looked up, over federation.
 	remote := &fedjoin.Service{
@@ -262,7 +264,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		syncer.FederatePresence(func(p clientsync.Presence) { sender.QueuePresence(presenceUpdate(p)) })
 		edus.Presence = syncer.RemotePresence
 	}
-	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, States: history, Logger: logger,
+	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, States: history, Gaps: history, Logger: logger,
 		EDUs: edus}
 	fed.api.Profiles, fed.api.Directory, fed.api.E2EE, fed.api.Spaces = profiles, dir, keys, spaceTrees
 	fed.api.OpenID = accounts

@@ -46,6 +46,12 @@ type Remote interface {
 	DoJSON(ctx context.Context, req federation.Request, out any) error
 }
 
+// Gaps fetches the events inside a gap filled with state, in the
+// background (*fedfetch.Fetcher).
+type Gaps interface {
+	FillGapLater(srv id.ServerName, roomID id.RoomID, from []id.EventID)
+}
+
 var _ Remote = (*federation.Client)(nil)
 
 // gap is a PDU refused for missing prev_events.
@@ -139,7 +145,8 @@ func (s *Service) fetchMissing(ctx context.Context, origin id.ServerName, gaps [
 // the PDU to the event path with those states, which resolves them with
 // the states after the prev events it has. PDUs are taken in order, so
 // one that follows a filled gap finds its prev event stored. It returns
-// the results with those of the PDUs it took replaced.
+// the results with those of the PDUs it took replaced. The events inside
+// each gap filled are then fetched in the background (Gaps).
 func (s *Service) fillGaps(ctx context.Context, origin id.ServerName, pdus []json.RawMessage, results []room.RemoteResult) []room.RemoteResult {
 	if s.States == nil {
 		return results
@@ -193,6 +200,12 @@ func (s *Service) fillGaps(ctx context.Context, origin id.ServerName, pdus []jso
 			continue
 		}
 		results[i] = s.Rooms.ProcessRemoteWithStates(ctx, origin, pdus[i:i+1], states)[0]
+		if results[i].Err == nil && len(missing) > 0 && s.Gaps != nil {
+			// The gap's state is known; its events (the messages sent
+			// meanwhile) come as history, without holding the
+			// transaction.
+			s.Gaps.FillGapLater(origin, head.RoomID, missing)
+		}
 		s.Logger.Debug("gap filled with the state at the missing events", "origin", string(origin), "room_id", string(head.RoomID),
 			"event_id", string(r.EventID), "verdict", results[i].Verdict.String())
 	}

@@ -58,6 +58,9 @@ type Service struct {
 	// States fetches the state after prev events that stay missing
 	// (*fedfetch.Fetcher); nil leaves such gaps open.
 	States States
+	// Gaps fetches the events inside the gaps filled with state
+	// (*fedfetch.Fetcher); nil leaves them out of the timeline.
+	Gaps Gaps
 	// EDUs receive the EDUs of transactions.
 	EDUs EDUs
 	// Logger receives the service's logs.

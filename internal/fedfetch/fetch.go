@@ -104,6 +104,8 @@ type Fetcher struct {
 	// quiet holds, per room, until when BackfillRoom asks no server
 	// again after none had history to give.
 	quiet map[id.RoomID]time.Time
+
+	bg background
 }
 
 // quietFor is how long BackfillRoom leaves a room alone after no server
@@ -191,6 +193,14 @@ func (f *Fetcher) Backfill(ctx context.Context, roomID id.RoomID, servers []id.S
 }
 
 func (f *Fetcher) backfillFrom(ctx context.Context, srv id.ServerName, v *roomversion.Version, roomID id.RoomID, from []id.EventID, limit int) (int, error) {
+	_, n, err := f.backfillPiece(ctx, srv, v, roomID, from, limit)
+	return n, err
+}
+
+// backfillPiece asks srv for up to limit events before and including from
+// and stores them as history; it returns the checked events srv answered
+// and how many entered the timeline.
+func (f *Fetcher) backfillPiece(ctx context.Context, srv id.ServerName, v *roomversion.Version, roomID id.RoomID, from []id.EventID, limit int) ([]*event.PDU, int, error) {
 	q := url.Values{}
 	for _, eid := range from {
 		q.Add("v", string(eid))
@@ -204,14 +214,14 @@ func (f *Fetcher) backfillFrom(ctx context.Context, srv id.ServerName, v *roomve
 		Path: "/_matrix/federation/v1/backfill/" + url.PathEscape(string(roomID)) + "?" + q.Encode(),
 	}, &resp)
 	if err != nil {
-		return 0, fmt.Errorf("backfill via %s: %w", srv, err)
+		return nil, 0, fmt.Errorf("backfill via %s: %w", srv, err)
 	}
 	if len(resp.PDUs) > limit {
 		resp.PDUs = resp.PDUs[:limit]
 	}
 	checked, err := f.check(ctx, srv, v, roomID, resp.PDUs)
 	if err != nil {
-		return 0, fmt.Errorf("backfill via %s: %w", srv, err)
+		return nil, 0, fmt.Errorf("backfill via %s: %w", srv, err)
 	}
 	// Auth events fetched on the way are outliers; the history is what
 	// the server answered.
@@ -230,7 +240,7 @@ func (f *Fetcher) backfillFrom(ctx context.Context, srv id.ServerName, v *roomve
 		}
 	}
 	if err := f.Rooms.StoreOutliers(ctx, roomID, outliers); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	n, err := f.Rooms.ImportHistory(ctx, room.History{
 		RoomID: roomID, Events: hist,
@@ -239,10 +249,10 @@ func (f *Fetcher) backfillFrom(ctx context.Context, srv id.ServerName, v *roomve
 		},
 	})
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	f.log().Debug("backfilled history", "origin", string(srv), "room_id", string(roomID), "events", n)
-	return n, nil
+	return hist, n, nil
 }
 
 // BackfillRoom fetches up to limit events of history before the earliest

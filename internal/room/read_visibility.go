@@ -221,11 +221,13 @@ func joinedBeforeInHistory(ctx context.Context, db VisibilityStore, join store.M
 }
 
 // joinedVisible returns the events a user who was joined at each of them
-// sees (rule 2): all but rejected events and outliers.
+// sees (rule 2): all but rejected events, outliers and soft-failed events
+// (no stream position). Backfilled history (a negative position) is
+// seen like any other event.
 func joinedVisible(events []store.Event) []store.Event {
 	out := make([]store.Event, 0, len(events))
 	for _, e := range events {
-		if !e.Rejected && !e.Outlier && e.StreamPos > 0 {
+		if !e.Rejected && !e.Outlier && e.StreamPos != 0 {
 			out = append(out, e)
 		}
 	}

@@ -141,3 +141,43 @@ func TestFilterVisibleJoinedLater(t *testing.T) {
 		})
 	}
 }
+
+// A user joined since before every event of a page sees the page's
+// backfilled history (negative stream positions) next to the events that
+// arrived live: the shortcut for joined users keeps both, and leaves out
+// only events without a timeline place.
+func TestFilterVisibleJoinedKeepsBackfilledHistory(t *testing.T) {
+	s, db, _ := newService(t, filepath.Join(t.TempDir(), "hafen.db"))
+	ctx := context.Background()
+	alice := id.UserID("@alice:hafen.test")
+	roomID, err := s.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: roomversion.V12, Preset: PresetPublicChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{"old", "live"} {
+		if _, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.message", Sender: alice, Content: text(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := db.RoomEventsRange(ctx, roomID, 0, math.MaxInt64, store.Forward, 100)
+	if err != nil || len(all) < 2 {
+		t.Fatalf("events = %v, %v", all, err)
+	}
+	events := []store.Event{all[len(all)-1], all[len(all)-2]}
+	// "old" as backfilled history has a negative position; a soft-failed
+	// event has none.
+	events[1].StreamPos = -1
+	softFailed := events[1]
+	softFailed.StreamPos = 0
+	vis, err := FilterVisible(ctx, db, alice, true, append(events, softFailed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range vis {
+		got = append(got, contentString(e.JSON, "body"))
+	}
+	if want := []string{"live", "old"}; !slices.Equal(got, want) {
+		t.Errorf("FilterVisible messages = %v, want %v", got, want)
+	}
+}
