@@ -210,6 +210,7 @@ type syncResponse struct {
 // syncEvent is one timeline event of a /sync answer.
 type syncEvent struct {
 	Type    string          `json:"type"`
+	EventID string          `json:"event_id"`
 	Content json.RawMessage `json:"content"`
 }
 

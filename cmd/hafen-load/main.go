@@ -77,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (config, bool, error) {
 	fs.StringVar(&cfg.RemoteURL, "remote-url", "", "base URL of a second homeserver federated with --url: the syncers register there and join the room over federation, measuring send→seen on the other server")
 	fs.StringVar(&cfg.RemoteSharedSecret, "remote-register-shared-secret", "", "registration shared secret of --remote-url (default: --register-shared-secret)")
 	fs.IntVar(&cfg.RemotePID, "remote-pid", 0, "process ID of the --remote-url server on this machine; reports its memory and CPU time like --pid")
+	fs.BoolVar(&cfg.Receipts, "receipts", false, "each syncer posts an m.read receipt for the newest message of every /sync answer, as a client does")
 	fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "%s\n\nusage: hafen-load --url URL [--remote-url URL] (--open-registration | --register-shared-secret SECRET) [flags]\n\n", loadSummary)

@@ -60,6 +60,14 @@ type report struct {
 	LimitedTimelines int64 `json:"limited_timelines"`
 	RateLimitRetries int64 `json:"rate_limit_retries"`
 
+	// Receipts is true when the syncers posted m.read receipts. ReceiptsSent
+	// got a 200, ReceiptsFailed an error; ReceiptsSuperseded were replaced
+	// by a newer message before they went out.
+	Receipts           bool  `json:"receipts"`
+	ReceiptsSent       int64 `json:"receipts_sent"`
+	ReceiptsFailed     int64 `json:"receipts_failed"`
+	ReceiptsSuperseded int64 `json:"receipts_superseded"`
+
 	Errors        int            `json:"errors"`
 	ErrorsByPhase map[string]int `json:"errors_by_phase,omitempty"`
 	ErrorSamples  []string       `json:"error_samples,omitempty"`
@@ -130,6 +138,9 @@ func (r *report) writeText(w io.Writer) error {
 	}
 	line("sync polls", "%d (%d with a limited timeline)", r.SyncPolls, r.LimitedTimelines)
 	line("rate-limit retries", "%d", r.RateLimitRetries)
+	if r.Receipts {
+		line("read receipts", "%d sent, %d failed, %d superseded by a newer message", r.ReceiptsSent, r.ReceiptsFailed, r.ReceiptsSuperseded)
+	}
 	line("errors", "%d", r.Errors)
 	for _, phase := range slices.Sorted(maps.Keys(r.ErrorsByPhase)) {
 		line("", "%s: %d", phase, r.ErrorsByPhase[phase])

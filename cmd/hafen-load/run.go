@@ -30,6 +30,10 @@ type config struct {
 	RemoteURL          string
 	RemoteSharedSecret string // registration on RemoteURL; SharedSecret when empty
 	RemotePID          int    // 0: no readings of the remote server
+
+	// Receipts makes every syncer post an m.read receipt for the newest
+	// message of each /sync answer.
+	Receipts bool
 }
 
 // syncErrorPause is how long a syncer waits after a failed /sync before it
@@ -77,6 +81,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 		Syncers:           cfg.Syncers,
 		Messages:          cfg.Senders * cfg.Messages,
 		RemoteURL:         cfg.RemoteURL,
+		Receipts:          cfg.Receipts,
 	}
 	local, err := watchProcess(cfg.PID)
 	if err != nil {
@@ -103,6 +108,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 	tr := newTracker(runID, total, len(syncers))
 	var errs errorLog
 	var polls, limited atomic.Int64
+	var receipts receiptCounts
 	maxPolls := 4*total + 100
 
 	// The syncers run until every message is seen, the deadline passes, or
@@ -113,6 +119,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 	for s, c := range syncers {
 		syncWG.Go(func() {
 			since := st.sinces[s]
+			var rp *receiptPoster
+			if cfg.Receipts {
+				rp = startReceipts(ctx, c, roomID, &receipts, &errs)
+				defer rp.close()
+			}
 			for range maxPolls {
 				resp, err := c.sync(syncCtx, filter, since, syncPollTimeout)
 				at := time.Now()
@@ -145,6 +156,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 					}
 				}
 				tr.saw(s, ids, at)
+				if rp != nil {
+					if id := newestMessage(room.Timeline.Events); id != "" {
+						rp.read(id, &receipts)
+					}
+				}
 			}
 		})
 	}
@@ -225,6 +241,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 	rep.SyncPolls = polls.Load()
 	rep.LimitedTimelines = limited.Load()
 	rep.RateLimitRetries = retries.Load()
+	rep.ReceiptsSent = receipts.sent.Load()
+	rep.ReceiptsFailed = receipts.failed.Load()
+	rep.ReceiptsSuperseded = receipts.superseded.Load()
 	errs.mu.Lock()
 	rep.ErrorsByPhase = errs.byPhase
 	rep.ErrorSamples = errs.samples

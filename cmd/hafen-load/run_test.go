@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -33,10 +34,14 @@ type fakeServer struct {
 	changed     chan struct{}     // closed and replaced on every new event
 	roomID      string
 	remoteJoins int // joins on a server other than localhost
+	// receipts is each user's m.read receipt: the index of its event.
+	receipts map[string]int
+	// refuseReceipts, when set, answers every receipt with 403.
+	refuseReceipts bool
 }
 
 func newFakeServer() *fakeServer {
-	return &fakeServer{users: map[string]string{}, txns: map[string]string{}, changed: make(chan struct{})}
+	return &fakeServer{users: map[string]string{}, txns: map[string]string{}, changed: make(chan struct{}), receipts: map[string]int{}}
 }
 
 func (f *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -109,6 +114,22 @@ func (f *fakeServer) serve(name string, w http.ResponseWriter, r *http.Request) 
 		}
 		f.mu.Unlock()
 		writeJSON(w, 200, map[string]any{"event_id": eventID})
+	case r.Method == http.MethodPost && strings.HasPrefix(path, "/_matrix/client/v3/rooms/!room:localhost/receipt/m.read/$"):
+		i, err := strconv.Atoi(strings.TrimPrefix(path, "/_matrix/client/v3/rooms/!room:localhost/receipt/m.read/$"))
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		switch {
+		case f.refuseReceipts:
+			writeJSON(w, 403, map[string]any{"errcode": "M_FORBIDDEN", "error": "no receipts here"})
+		case err != nil || i < 0 || i >= len(f.events):
+			writeJSON(w, 404, map[string]any{"errcode": "M_NOT_FOUND", "error": "no such event"})
+		default:
+			// A receipt never moves back, as on a real server.
+			if old, ok := f.receipts[user]; !ok || i > old {
+				f.receipts[user] = i
+			}
+			writeJSON(w, 200, map[string]any{})
+		}
 	case path == "/_matrix/client/v3/sync":
 		f.sync(w, r)
 	default:
@@ -211,6 +232,89 @@ func TestRunAgainstFakeServer(t *testing.T) {
 	var back report
 	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Sent != total {
 		t.Errorf("JSON report does not read back: %v, sent %d", err, back.Sent)
+	}
+}
+
+func TestRunPostsReadReceipts(t *testing.T) {
+	fake := newFakeServer()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+
+	cfg := config{URL: srv.URL, Senders: 3, Messages: 6, Syncers: 4, OpenRegistration: true, Timeout: 20 * time.Second, Receipts: true}
+	rep, err := run(context.Background(), cfg, quiet)
+	if err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	if !rep.ok() || !rep.Receipts {
+		t.Errorf("report not ok or without receipts: %+v", rep)
+	}
+	fake.mu.Lock()
+	receipts, last := maps.Clone(fake.receipts), len(fake.events)-1
+	fake.mu.Unlock()
+	// Every syncer, and only the syncers, read up to the last message.
+	if len(receipts) != 4 {
+		t.Errorf("receipts of %d users, want the 4 syncers': %v", len(receipts), receipts)
+	}
+	for user, i := range receipts {
+		if i != last {
+			t.Errorf("%s read up to event %d, want the last message %d", user, i, last)
+		}
+	}
+	if rep.ReceiptsSent < 4 || rep.ReceiptsFailed != 0 {
+		t.Errorf("receipts sent %d, failed %d; want at least one per syncer and none failed", rep.ReceiptsSent, rep.ReceiptsFailed)
+	}
+	var text, js bytes.Buffer
+	if err := rep.writeText(&text); err != nil || !strings.Contains(text.String(), "read receipts") {
+		t.Errorf("writeText = %v, %q", err, text.String())
+	}
+	if err := rep.writeJSON(&js); err != nil || !strings.Contains(js.String(), `"receipts_sent": `+strconv.FormatInt(rep.ReceiptsSent, 10)) {
+		t.Errorf("writeJSON = %v, %s", err, js.String())
+	}
+}
+
+func TestRunWithoutReceiptsPostsNone(t *testing.T) {
+	fake := newFakeServer()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+
+	cfg := config{URL: srv.URL, Senders: 2, Messages: 3, Syncers: 2, OpenRegistration: true, Timeout: 20 * time.Second}
+	rep, err := run(context.Background(), cfg, quiet)
+	if err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	fake.mu.Lock()
+	n := len(fake.receipts)
+	fake.mu.Unlock()
+	if !rep.ok() || n != 0 || rep.Receipts || rep.ReceiptsSent != 0 {
+		t.Errorf("ok %v, %d users with receipts, report receipts %v/%d; want ok and none", rep.ok(), n, rep.Receipts, rep.ReceiptsSent)
+	}
+	var text bytes.Buffer
+	if err := rep.writeText(&text); err != nil || strings.Contains(text.String(), "read receipts") {
+		t.Errorf("writeText = %v, %q", err, text.String())
+	}
+}
+
+func TestRunCountsFailedReceipts(t *testing.T) {
+	fake := newFakeServer()
+	fake.refuseReceipts = true
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+
+	cfg := config{URL: srv.URL, Senders: 2, Messages: 3, Syncers: 2, OpenRegistration: true, Timeout: 20 * time.Second, Receipts: true}
+	rep, err := run(context.Background(), cfg, quiet)
+	if err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	// Every message still arrives; the refused receipts make the run fail.
+	if !rep.Complete || rep.SeenByAll != 6 || rep.ok() {
+		t.Errorf("complete %v, seen by all %d, ok %v; want complete, 6, not ok", rep.Complete, rep.SeenByAll, rep.ok())
+	}
+	if rep.ReceiptsFailed < 2 || rep.ReceiptsSent != 0 || rep.ErrorsByPhase["receipt"] != int(rep.ReceiptsFailed) {
+		t.Errorf("receipts failed %d, sent %d, receipt errors %d; want at least one per syncer, none sent, errors = failures",
+			rep.ReceiptsFailed, rep.ReceiptsSent, rep.ErrorsByPhase["receipt"])
+	}
+	if len(rep.ErrorSamples) == 0 || !strings.Contains(rep.ErrorSamples[0], "M_FORBIDDEN") {
+		t.Errorf("error samples = %q, want the refused receipt", rep.ErrorSamples)
 	}
 }
 
@@ -369,5 +473,20 @@ func TestHelpSaysWhatItMeasures(t *testing.T) {
 	}
 	if strings.Count(first, ". ") > 0 {
 		t.Errorf("first line of --help is more than one sentence: %q", first)
+	}
+}
+
+func TestParseFlagsReceipts(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--url", "http://h", "--open-registration"}, false},
+		{[]string{"--url", "http://h", "--open-registration", "--receipts"}, true},
+	} {
+		cfg, _, err := parseFlags(tc.args, io.Discard)
+		if err != nil || cfg.Receipts != tc.want {
+			t.Errorf("parseFlags(%q) = receipts %v, %v; want %v", tc.args, cfg.Receipts, err, tc.want)
+		}
 	}
 }

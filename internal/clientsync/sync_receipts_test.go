@@ -91,7 +91,7 @@ func testSyncReceipts(t *testing.T) {
 		t.Errorf("sync after the receipts = %+v", again.Rooms)
 	}
 
-	// A receipt on an older event counts what follows it, from the store.
+	// A receipt on an older event counts what follows it.
 	one := h.send(roomID, alice, "three")
 	h.send(roomID, alice, "four")
 	h.send(roomID, alice, "five")
@@ -162,5 +162,52 @@ func testReceiptsFanOutFromMemory(t *testing.T) {
 		if n := h.calls.n.Load(); n != 0 {
 			t.Errorf("round %d: store calls of syncs with receipts = %d, want 0", round, n)
 		}
+	}
+}
+
+// TestReceiptOnRecentEventCountsFromMemory checks that a read receipt for
+// an event that newer events have followed, as clients send while a room
+// is busy, recounts the unread counts in memory: the next sync makes no
+// store call, and its counts are those after the receipt, highlights
+// included, as a fresh Service counts them from the store.
+func TestReceiptOnRecentEventCountsFromMemory(t *testing.T) {
+	forEachBackend(t, testReceiptOnRecentEventCountsFromMemory)
+}
+
+func testReceiptOnRecentEventCountsFromMemory(t *testing.T) {
+	h := newHarness(t, 0)
+	rs := h.receipts()
+	roomID := h.createRoom(alice)
+	h.member(roomID, bob, bob, "join")
+	since := h.initial(bob, nil).NextBatch
+	h.send(roomID, alice, "one")
+	two := h.send(roomID, alice, "two")
+	h.sendContent(roomID, alice, "m.room.message", `{"msgtype":"m.text","body":"hey","m.mentions":{"user_ids":["@bob:hafen.test"]}}`)
+	h.send(roomID, alice, "four")
+	resp := h.next(bob, since, nil)
+	wantUnread(t, "four new", unreadOf(t, resp, roomID), 4, 1)
+
+	// Bob reads up to two (events follow it), then up to the newest event
+	// that follows, each time before another message comes.
+	for _, step := range []struct {
+		read              func() id.EventID
+		notify, highlight int
+	}{
+		{func() id.EventID { return two }, 2, 1},
+		{func() id.EventID { return h.send(roomID, alice, "five") }, 0, 0},
+	} {
+		read := step.read()
+		h.calls.n.Store(0)
+		if err := rs.Post(h.ctx, bob, roomID, receipts.TypeRead, read, ""); err != nil {
+			t.Fatal(err)
+		}
+		h.send(roomID, alice, "after the receipt")
+		resp = h.next(bob, resp.NextBatch, nil)
+		wantUnread(t, "after the receipt", unreadOf(t, resp, roomID), step.notify+1, step.highlight)
+		if n := h.calls.n.Load(); n != 0 {
+			t.Errorf("store calls of the sync after a receipt for a recent event = %d, want 0", n)
+		}
+		fresh := h.syncWith(h.addSync(0), Request{User: bob, Device: "DEV"})
+		wantUnread(t, "fresh Service", unreadOf(t, fresh, roomID), step.notify+1, step.highlight)
 	}
 }

@@ -47,6 +47,13 @@ type unreadCounter struct {
 	// threads holds, of notify and highlight, the part from events in
 	// threads, by thread root; the rest is the main timeline's.
 	threads map[id.EventID]*threadCount
+	// counted holds the notifying events apply counted since the counts
+	// were set up or cleared, oldest first, at most recentEvents; the
+	// counts of events not in it are all of events at or before stream
+	// position uncountedUpTo. A read receipt for a recent event recounts
+	// from it (recount) instead of from the store.
+	counted       []countedEvent
+	uncountedUpTo int64
 }
 
 // threadCount is one user's notification counts in one thread.
@@ -71,6 +78,7 @@ func (c *unreadCounter) addThread(root id.EventID, highlight bool) {
 // clear sets every count to zero.
 func (c *unreadCounter) clear() {
 	c.notify, c.highlight, c.threads = 0, 0, nil
+	c.counted, c.uncountedUpTo = nil, 0
 }
 
 // readMain sets the main timeline's counts to zero (all counts unless
@@ -82,6 +90,7 @@ func (c *unreadCounter) readMain(mainOnly bool) bool {
 		return oldNotify != 0 || oldHighlight != 0
 	}
 	c.notify, c.highlight = 0, 0
+	c.keepCounted(func(e countedEvent) bool { return e.root != "" })
 	for _, tc := range c.threads {
 		c.notify += tc.notify
 		c.highlight += tc.highlight
@@ -108,7 +117,9 @@ type unreadRoom struct {
 	// newest recentEvents (a ring).
 	last   id.EventID
 	recent [recentEvents]id.EventID
-	next   int
+	// recentPos holds the stream position of each event of recent.
+	recentPos [recentEvents]int64
+	next      int
 	// threadLast is the newest event apply has seen in each thread, by
 	// thread root.
 	threadLast map[id.EventID]id.EventID
@@ -178,6 +189,7 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 		}
 		r.last = ev.EventID()
 		r.recent[r.next] = r.last
+		r.recentPos[r.next] = p.StreamPos
 		r.next = (r.next + 1) % recentEvents
 		root := threadRoot(ev)
 		if root != "" {
@@ -220,6 +232,7 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 				if root != "" {
 					c.addThread(root, highlight)
 				}
+				c.count(countedEvent{pos: p.StreamPos, root: root, highlight: highlight})
 				c.changed = p.StreamPos
 			}
 			if c.pendingRead != "" && c.pendingRead == ev.EventID() {
@@ -266,7 +279,14 @@ func (u *unreadCounts) readUpTo(user id.UserID, roomID id.RoomID, eventID id.Eve
 		}
 		c.pendingRead = ""
 	case r.isRecent(eventID):
-		delete(r.users, user)
+		pos, _ := r.recentPosition(eventID)
+		recounted, changed := c.recount(pos, mainOnly)
+		if !recounted {
+			delete(r.users, user)
+		} else if changed {
+			c.changed = u.pos
+		}
+		c.pendingRead = ""
 	default:
 		c.pendingRead, c.pendingMain = eventID, mainOnly
 	}
@@ -301,6 +321,7 @@ func (u *unreadCounts) readThreadUpTo(user id.UserID, roomID id.RoomID, root, ev
 		delete(c.threads, root)
 		c.changed = u.pos
 	}
+	c.keepCounted(func(e countedEvent) bool { return e.root != root })
 }
 
 // unreadSnapshot is a copy of one user's counts in one room.
@@ -426,6 +447,9 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 			return unreadSnapshot{}, 0, false, err
 		}
 		if !c.reset {
+			if l.notify > 0 || len(l.threads) > 0 {
+				c.uncountedUpTo = max(c.uncountedUpTo, base)
+			}
 			c.notify += l.notify
 			c.highlight += l.highlight
 			for root, tc := range l.threads {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 )
@@ -163,10 +164,14 @@ func (r reader) LocalUsersSharingRooms(ctx context.Context, user id.UserID, self
 }
 
 // JoinedServers returns the servers other than self with a user joined to
-// the room, sorted.
+// the room, sorted. The database leaves out self's users, so a room of
+// local users (every read receipt asks) costs no rows.
 func (r reader) JoinedServers(ctx context.Context, roomID id.RoomID, self id.ServerName) ([]id.ServerName, error) {
+	suffix := ":" + string(self)
 	rows, err := r.q.QueryContext(ctx, `
-		SELECT user_id FROM memberships WHERE room_id = $1 AND membership = 'join'`, string(roomID))
+		SELECT user_id FROM memberships WHERE room_id = $1 AND membership = 'join'
+			AND substr(user_id, length(user_id) - $3 + 1) <> $2`,
+		string(roomID), suffix, utf8.RuneCountInString(suffix))
 	if err != nil {
 		return nil, fmt.Errorf("servers in %s: %w", roomID, err)
 	}
