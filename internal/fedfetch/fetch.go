@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/background"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
@@ -105,7 +106,7 @@ type Fetcher struct {
 	// again after none had history to give.
 	quiet map[id.RoomID]time.Time
 
-	bg background
+	bg background.Group
 }
 
 // quietFor is how long BackfillRoom leaves a room alone after no server

@@ -5,7 +5,6 @@ package fedfetch
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/event"
@@ -22,51 +21,15 @@ const (
 	gapFillBatch = 100
 )
 
-// background runs the fetches that outlive the transaction that starts
-// them; Close ends them and waits for them.
-type background struct {
-	// mu guards the fields below (LOCKS.md: a leaf).
-	mu     sync.Mutex
-	ctx    context.Context
-	cancel context.CancelFunc
-	closed bool
-	wg     sync.WaitGroup
-}
-
-// run starts fn on a goroutine of its own, unless Close was called.
-func (b *background) run(fn func(ctx context.Context)) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return
-	}
-	if b.ctx == nil {
-		// The root of the background work: it outlives the requests
-		// that start it and ends with Close.
-		b.ctx, b.cancel = context.WithCancel(context.Background())
-	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		fn(b.ctx)
-	}()
-}
-
 // Close stops the fetches running in the background (a fetch in flight
 // is abandoned) and waits until they have stopped.
 func (f *Fetcher) Close() {
-	f.bg.mu.Lock()
-	f.bg.closed = true
-	if f.bg.cancel != nil {
-		f.bg.cancel()
-	}
-	f.bg.mu.Unlock()
-	f.bg.wg.Wait()
+	f.bg.Close()
 }
 
 // FillGapLater starts FillGap in the background; failures go to the log.
 func (f *Fetcher) FillGapLater(srv id.ServerName, roomID id.RoomID, from []id.EventID) {
-	f.bg.run(func(ctx context.Context) {
+	f.bg.Go(func(ctx context.Context) {
 		n, err := f.FillGap(ctx, srv, roomID, from)
 		if err != nil {
 			f.log().Warn("could not fetch the events of a gap", "origin", string(srv), "room_id", string(roomID), "events", n, "err", err)

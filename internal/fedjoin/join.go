@@ -18,9 +18,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sync"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/background"
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -361,49 +361,13 @@ type Service struct {
 	// Logger receives the failures of fetching history; nil discards them.
 	Logger *slog.Logger
 
-	bg background
-}
-
-// background runs the service's work that outlives a request (fetching
-// history after a join); Close ends it and waits for it.
-type background struct {
-	// mu guards the fields below (LOCKS.md: a leaf).
-	mu     sync.Mutex
-	ctx    context.Context
-	cancel context.CancelFunc
-	closed bool
-	wg     sync.WaitGroup
-}
-
-// run starts fn on a goroutine of its own, unless Close was called.
-func (b *background) run(fn func(ctx context.Context)) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return
-	}
-	if b.ctx == nil {
-		// The root of the background work: it outlives the requests
-		// that start it and ends with Close.
-		b.ctx, b.cancel = context.WithCancel(context.Background())
-	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		fn(b.ctx)
-	}()
+	bg background.Group
 }
 
 // Close stops fetching history for joins (a fetch in flight is
 // abandoned) and waits until it has stopped.
 func (s *Service) Close() {
-	s.bg.mu.Lock()
-	s.bg.closed = true
-	if s.bg.cancel != nil {
-		s.bg.cancel()
-	}
-	s.bg.mu.Unlock()
-	s.bg.wg.Wait()
+	s.bg.Close()
 }
 
 // JoinRemote joins user to roomID through servers, and the server that
@@ -432,7 +396,7 @@ func (s *Service) JoinRemote(ctx context.Context, roomID id.RoomID, user id.User
 	}
 	from := slices.Clip(joined.Event.PrevEvents())
 	via := append([]id.ServerName{joined.Server}, servers...)
-	s.bg.run(func(ctx context.Context) {
+	s.bg.Go(func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, joinBackfillTimeout)
 		defer cancel()
 		if _, err := s.History.Backfill(ctx, roomID, via, from, JoinBackfill); err != nil && s.Logger != nil {
