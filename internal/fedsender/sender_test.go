@@ -246,3 +246,38 @@ func TestInviteIsNotSentToTheInviteesServer(t *testing.T) {
 		t.Errorf("peer received %v; want the revocation once and not the invite %s", counts, invite.EventID())
 	}
 }
+
+// TestNextTransactionStartsWithCompletion: the events queued while a
+// transaction is in flight become the next transaction in the commit that
+// completes the first, so a busy destination costs the writer one commit
+// per transaction, not two.
+func TestNextTransactionStartsWithCompletion(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		h, p := run(t, dsn, time.Hour)
+		roomID, _ := h.publicRoom(t)
+		gate := make(chan chan struct{})
+		p.mu.Lock()
+		p.gate = gate
+		p.mu.Unlock()
+		first := h.send(t, roomID, "in flight")
+		release := <-gate
+		second := h.send(t, roomID, "queued one")
+		third := h.send(t, roomID, "queued two")
+		p.mu.Lock()
+		p.gate = nil
+		p.mu.Unlock()
+		before := h.db.WriteJobs()
+		close(release)
+		p.waitFor(t, first, second, third)
+		waitQueue(t, h, 0)
+		// The first's completion with the second's start, then the
+		// second's completion.
+		if got := h.db.WriteJobs() - before; got != 2 {
+			t.Errorf("writes from the first answer to an empty queue = %d, want 2", got)
+		}
+		_, txns := p.received()
+		if len(txns) != 2 || !slices.Equal(txns[0], []id.EventID{first}) || !slices.Equal(txns[1], []id.EventID{second, third}) {
+			t.Errorf("transactions = %v, want [first] then [second third]", txns)
+		}
+	})
+}

@@ -256,17 +256,66 @@ func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger)
 			}
 		}
 	}
-	if err := db.Write(ctx, func(tx *store.Tx) error {
-		return tx.CompleteTransaction(ctx, d.name, txnID, s.cfg.Now().UnixMilli())
+	// The completion and the start of the next transaction, with what
+	// queued meanwhile, are one commit: a busy destination costs the
+	// writer one transaction per cycle, not two.
+	nextTxn := newTxnID(s.cfg.Now())
+	var next bool
+	var nextEDUs int
+	if err := db.Write(ctx, func(tx *store.Tx) (err error) {
+		if err := tx.CompleteTransaction(ctx, d.name, txnID, s.cfg.Now().UnixMilli()); err != nil {
+			return err
+		}
+		next, nextEDUs, err = claim(ctx, tx, d.name, nextTxn)
+		return err
 	}); err != nil {
 		return false, err
 	}
 	d.failures, d.nextRetry, d.failingSince = 0, time.Time{}, time.Time{}
 	d.flightTxn, d.flightEphemeral = "", nil
+	if next {
+		// The next transaction carries the ephemeral EDUs waiting now;
+		// those that come later wait for the one after it.
+		ephemeral, err := s.takeEphemeral(d.name, MaxEDUs-nextEDUs)
+		if err != nil {
+			return false, err
+		}
+		d.flightTxn, d.flightEphemeral = nextTxn, ephemeral
+	}
 	if d.down {
 		s.setDown(d, false)
 	}
 	return true, nil
+}
+
+// claim marks the oldest queued PDUs and EDUs of a destination that are
+// in no transaction yet (up to MaxPDUs and MaxEDUs) as the transaction
+// txnID, in tx, and returns the number of EDUs marked; false means nothing
+// was queued.
+func claim(ctx context.Context, tx *store.Tx, dest id.ServerName, txnID string) (bool, int, error) {
+	entries, err := tx.QueuedPDUs(ctx, dest, MaxPDUs)
+	if err != nil {
+		return false, 0, err
+	}
+	queued, err := tx.QueuedEDUs(ctx, dest, MaxEDUs)
+	if err != nil {
+		return false, 0, err
+	}
+	if len(entries) == 0 && len(queued) == 0 {
+		return false, 0, nil
+	}
+	positions := make([]int64, len(entries))
+	for i, e := range entries {
+		positions[i] = e.StreamPos
+	}
+	eduIDs := make([]int64, len(queued))
+	for i, e := range queued {
+		eduIDs[i] = e.ID
+	}
+	if err := tx.StartTransaction(ctx, dest, txnID, positions); err != nil {
+		return false, 0, err
+	}
+	return true, len(queued), tx.StartEDUTransaction(ctx, dest, txnID, eduIDs)
 }
 
 // compact cuts a backlog longer than one transaction down to the newest

@@ -75,6 +75,11 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 }
 
+// WriteJobs returns the number of write functions the writer has run
+// since the DB was opened, committed or not: a measure of how much of the
+// single writer's time a component takes.
+func (db *DB) WriteJobs() int64 { return db.w.jobs.Load() }
+
 const (
 	jobQueued int32 = iota
 	jobRunning
