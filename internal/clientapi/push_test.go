@@ -4,8 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 
@@ -228,5 +231,72 @@ func TestNotifications(t *testing.T) {
 		e.expect(e.do("GET", "/_matrix/client/v3/notifications?from=x", alice, nil), 400, "M_INVALID_PARAM")
 		e.expect(e.do("GET", "/_matrix/client/v3/notifications?limit=-2", alice, nil), 400, "M_INVALID_PARAM")
 		e.expect(e.do("GET", "/_matrix/client/v3/notifications", "", nil), 401, "M_MISSING_TOKEN")
+	})
+}
+
+// TestNotificationsPruned checks that the notifier prunes what it stores:
+// a user keeps only the newest notifications up to the limit, and none of
+// events older than the maximum age.
+func TestNotificationsPruned(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		svc := e.srv.Rooms.Service.(*room.Service)
+		start := func(cfg push.NotifierConfig) *push.Notifier {
+			t.Helper()
+			cfg.DB, cfg.Stream, cfg.Rooms, cfg.ServerName = e.db, e.events, svc, "hafen.test"
+			n := push.NewNotifier(cfg)
+			if err := n.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		caughtUp := func(n *push.Notifier) {
+			t.Helper()
+			pos, err := e.db.MaxStreamPos(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := n.WaitFor(context.Background(), pos); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.srv.Push = &push.Service{DB: e.db}
+		_, alice := e.user("alice")
+		_, bob := e.user("bob")
+		roomID := e.createRoom(alice)
+		rq := url.PathEscape(roomID)
+		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/join", bob, map[string]any{}), 200, "")
+		n := start(push.NotifierConfig{KeepNotifications: 3, PruneEvery: time.Nanosecond})
+		var sent []string
+		for i := range 5 {
+			res := e.do("PUT", "/_matrix/client/v3/rooms/"+rq+"/send/m.room.message/"+strconv.Itoa(i), bob, map[string]any{"msgtype": "m.text", "body": "hello"})
+			e.expect(res, 200, "")
+			sent = append(sent, res.str("event_id"))
+			caughtUp(n) // one batch per message: each prunes
+		}
+		n.Stop()
+		ids := func() []string {
+			t.Helper()
+			res := e.do("GET", "/_matrix/client/v3/notifications", alice, nil)
+			e.expect(res, 200, "")
+			var out []string
+			for _, x := range res.body["notifications"].([]any) {
+				out = append(out, x.(map[string]any)["event"].(map[string]any)["event_id"].(string))
+			}
+			return out
+		}
+		if got, want := ids(), []string{sent[4], sent[3], sent[2]}; !slices.Equal(got, want) {
+			t.Errorf("notifications kept = %v, want the newest three %v", got, want)
+		}
+		// Every stored event is older than a nanosecond when the next
+		// batch prunes: only the new one stays.
+		n = start(push.NotifierConfig{NotificationsMaxAge: time.Nanosecond, PruneEvery: time.Nanosecond})
+		t.Cleanup(n.Stop)
+		time.Sleep(2 * time.Millisecond) // origin_server_ts has millisecond resolution
+		res := e.do("PUT", "/_matrix/client/v3/rooms/"+rq+"/send/m.room.message/new", bob, map[string]any{"msgtype": "m.text", "body": "hello"})
+		e.expect(res, 200, "")
+		caughtUp(n)
+		if got := ids(); len(got) != 0 && !(len(got) == 1 && got[0] == res.str("event_id")) {
+			t.Errorf("notifications after pruning by age = %v, want at most the newest", got)
+		}
 	})
 }

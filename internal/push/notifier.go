@@ -42,6 +42,11 @@ type NotifierConfig struct {
 	// stream position at startup: history does not notify).
 	From   int64
 	Logger *slog.Logger
+	// KeepNotifications, NotificationsMaxAge and PruneEvery bound the
+	// stored notifications (see pruning); zero takes the defaults.
+	KeepNotifications   int
+	NotificationsMaxAge time.Duration
+	PruneEvery          time.Duration
 }
 
 // Notifier is the durable stream consumer that finds notifications: for
@@ -60,14 +65,38 @@ type Notifier struct {
 	// changes counts AccountDataChanged calls, so that rules read before
 	// a change are not cached after it.
 	changes uint64
+
+	// pruned holds when each user's notifications were last pruned; only
+	// the consumer's goroutine (stage) uses it.
+	pruned map[id.UserID]time.Time
 }
+
+// Notifications are pruned as the notifier adds to them (pruning): a
+// user's rows beyond the newest keepNotifications, and those of events
+// older than notificationsMaxAge, go at most once per pruneEvery per user,
+// in the transaction that adds the user's new ones. A user with no new
+// notifications keeps what they have, which no longer grows.
+const (
+	keepNotifications   = 1000
+	notificationsMaxAge = 30 * 24 * time.Hour
+	pruneEvery          = time.Hour
+)
 
 // NewNotifier returns the push consumer; it does nothing until Start.
 func NewNotifier(cfg NotifierConfig) *Notifier {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Notifier{cfg: cfg, rules: map[id.UserID]*pushrules.Evaluator{}}
+	if cfg.KeepNotifications <= 0 {
+		cfg.KeepNotifications = keepNotifications
+	}
+	if cfg.NotificationsMaxAge <= 0 {
+		cfg.NotificationsMaxAge = notificationsMaxAge
+	}
+	if cfg.PruneEvery <= 0 {
+		cfg.PruneEvery = pruneEvery
+	}
+	n := &Notifier{cfg: cfg, rules: map[id.UserID]*pushrules.Evaluator{}, pruned: map[id.UserID]time.Time{}}
 	n.consumer = stream.NewConsumer(stream.ConsumerConfig{
 		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
 		Stage: n.stage, From: cfg.From, Logger: cfg.Logger, Linger: notifyLinger,
@@ -206,7 +235,36 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 	if len(out) == 0 {
 		return nil, nil, nil
 	}
-	return func(tx *store.Tx) error { return tx.AddNotifications(ctx, out) }, nil, nil
+	prune := n.duePrunes(out, time.Now())
+	cutoff := time.Now().Add(-n.cfg.NotificationsMaxAge).UnixMilli()
+	return func(tx *store.Tx) error {
+		if err := tx.AddNotifications(ctx, out); err != nil {
+			return err
+		}
+		for _, user := range prune {
+			if _, err := tx.PruneNotifications(ctx, user, n.cfg.KeepNotifications, cutoff); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil, nil
+}
+
+// duePrunes returns the users of ns whose notifications were not pruned
+// within pruneEvery, and records them as pruned now.
+func (n *Notifier) duePrunes(ns []store.Notification, now time.Time) []id.UserID {
+	if len(n.pruned) >= maxCachedRules {
+		n.pruned = map[id.UserID]time.Time{}
+	}
+	var due []id.UserID
+	for _, x := range ns {
+		if last, ok := n.pruned[x.UserID]; ok && now.Sub(last) < n.cfg.PruneEvery {
+			continue
+		}
+		n.pruned[x.UserID] = now
+		due = append(due, x.UserID)
+	}
+	return due
 }
 
 // facts reads a room's local members, joined count, create and power
