@@ -18,7 +18,7 @@ type Evaluation struct {
 
 // maxEvaluations bounds the evaluations an Evaluations holds; beyond it
 // the oldest events' go first.
-const maxEvaluations = 1 << 16
+const maxEvaluations = 1 << 14
 
 // Evaluations hands push-rule evaluations from sync's unread counters,
 // which evaluate every event for the users who sync as soon as it is
