@@ -83,9 +83,9 @@ func TestProfileTimeZoneChecked(t *testing.T) {
 			e.expect(e.do("PUT", tz, alice, map[string]any{"m.tz": good}), 200, "")
 		}
 		for _, bad := range []string{"Europe/Atlantis", "", "Local", "berlin", "../../etc/passwd", "/etc/localtime", "Europe/Berlin ", "zone.tab"} {
-			t.Run(bad, func(t *testing.T) {
-				e.expect(e.do("PUT", tz, alice, map[string]any{"m.tz": bad}), 400, "M_INVALID_PARAM")
-			})
+			if got := e.do("PUT", tz, alice, map[string]any{"m.tz": bad}); got.status != 400 || got.str("errcode") != "M_INVALID_PARAM" {
+				t.Errorf("m.tz %q = %d %s, want 400 M_INVALID_PARAM", bad, got.status, got.raw)
+			}
 		}
 		if got := e.do("GET", tz, alice, nil); got.str("m.tz") != "Asia/Kolkata" {
 			t.Errorf("m.tz after refused changes = %s, want Asia/Kolkata", got.raw)
