@@ -74,12 +74,7 @@ func (s *Service) ProcessTransaction(ctx context.Context, txn Transaction) (json
 		return nil, fmt.Errorf("%w: %d, at most %d", ErrTooManyEDUs, len(txn.EDUs), MaxEDUs)
 	}
 	unlock := s.origins.lock(txn.Origin)
-	locked := true
-	defer func() {
-		if locked {
-			unlock()
-		}
-	}()
+	defer unlock()
 
 	stored, err := s.DB.FederationTxn(ctx, txn.Origin, txn.TxnID)
 	if err == nil {
@@ -98,25 +93,8 @@ func (s *Service) ProcessTransaction(ctx context.Context, txn Transaction) (json
 	if err != nil {
 		return nil, fmt.Errorf("encode answer to transaction %s: %w", txn.TxnID, err)
 	}
-	// The events are committed; the answer is stored after it went out,
-	// while the origin's lock is still held, so the sender's next
-	// transaction waits for it rather than the answer to this one. A
-	// retry waits for the lock too and finds the stored answer; a crash
-	// before it is stored makes a retry process the transaction again,
-	// which finds its PDUs stored already.
-	locked = false
-	go func() {
-		defer unlock()
-		s.storeAnswer(ctx, txn, answer)
-	}()
-	return answer, nil
-}
-
-// storeAnswer stores the answer to a transaction, so that a retry gets it
-// without processing anything.
-func (s *Service) storeAnswer(ctx context.Context, txn Transaction, answer json.RawMessage) {
 	now := s.now()
-	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+	err = s.DB.Write(ctx, func(tx *store.Tx) error {
 		// Answers expire as new ones arrive: each write deletes the few
 		// that went past the retention since the last one.
 		if _, err := tx.DeleteFederationTxnsBefore(ctx, now.Add(-TxnRetention).UnixMilli()); err != nil {
@@ -125,8 +103,9 @@ func (s *Service) storeAnswer(ctx context.Context, txn Transaction, answer json.
 		return tx.AddFederationTxn(ctx, txn.Origin, txn.TxnID, answer, now.UnixMilli())
 	})
 	if err != nil {
-		s.Logger.Warn("store federation transaction answer", "origin", string(txn.Origin), "txn_id", txn.TxnID, "err", err)
+		return nil, err
 	}
+	return answer, nil
 }
 
 // roomCheck is what a transaction learnt of one room: its version and
