@@ -229,56 +229,111 @@ func (s *Service) rooms(ctx context.Context, r Request) ([]store.Member, error) 
 	return out, nil
 }
 
+// maxJoinHops bounds how far back countWindows follows a run of join
+// events (profile changes are joins too).
+const maxJoinHops = 8
+
 // countWindows returns, for the count, the part of each room's timeline
-// the user saw as a member: after their current join for the rooms they
-// are in, between their last join and their leave (or ban) for the rooms
-// they left; a room left without having been joined just before counts
-// nothing. Events sent while the user was joined are visible to them
-// whatever the history visibility, so the count never tells of events
-// they may not see; it leaves out history they may see from before they
-// joined (shared or world_readable) and earlier stays, which the spec's
-// estimate allows. Three queries, whatever the number of rooms.
+// the user saw as a member: since the start of their current stay for the
+// rooms they are in, from the start of their last stay to their leave (or
+// ban) for the rooms they left; a room left without having been joined
+// just before counts nothing. A stay starts at the first of the run of
+// join events (profile changes are joins too) that leads to the current
+// or the leave event, followed back at most maxJoinHops events. Events
+// sent while the user was joined are visible to them whatever the history
+// visibility, so the count never tells of events they may not see; it
+// leaves out history they may see from before they joined (shared or
+// world_readable) and earlier stays, which the spec's estimate allows.
+// Two queries per hop, whatever the number of rooms.
 func (s *Service) countWindows(ctx context.Context, members []store.Member) ([]store.SearchWindow, error) {
-	var nids, left []int64
+	type stay struct {
+		start  store.Event // the earliest join found so far, or the leave
+		leave  *store.Event
+		joined bool // start is a join
+		done   bool
+	}
+	nids := make([]int64, 0, len(members))
 	for _, m := range members {
 		nids = append(nids, m.EventNID)
-		if m.Membership != room.MembershipJoin {
-			left = append(left, m.EventNID)
-		}
 	}
-	prev, err := s.DB.StateReplaces(ctx, left)
+	cur, err := s.eventsByNID(ctx, nids)
 	if err != nil {
-		return nil, fmt.Errorf("memberships before leaving: %w", err)
+		return nil, err
 	}
-	for _, p := range prev {
-		if p != 0 {
-			nids = append(nids, p)
+	stays := make([]*stay, 0, len(members))
+	for _, m := range members {
+		e, ok := cur[m.EventNID]
+		if !ok || e.StreamPos == 0 {
+			continue
 		}
+		st := &stay{start: e, joined: m.Membership == room.MembershipJoin}
+		if !st.joined {
+			st.leave = &e
+		}
+		stays = append(stays, st)
+	}
+	for range maxJoinHops + 1 {
+		var pending []int64
+		for _, st := range stays {
+			if !st.done {
+				pending = append(pending, st.start.NID)
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+		prev, err := s.DB.StateReplaces(ctx, pending)
+		if err != nil {
+			return nil, fmt.Errorf("earlier memberships: %w", err)
+		}
+		var prevNIDs []int64
+		for _, p := range prev {
+			if p != 0 {
+				prevNIDs = append(prevNIDs, p)
+			}
+		}
+		evs, err := s.eventsByNID(ctx, prevNIDs)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range stays {
+			if st.done {
+				continue
+			}
+			pe, ok := evs[prev[st.start.NID]]
+			if !ok || pe.StreamPos == 0 || authrules.Membership(event.RawContent(pe.JSON)) != room.MembershipJoin {
+				st.done = true
+				continue
+			}
+			st.start, st.joined = pe, true
+		}
+	}
+	var out []store.SearchWindow
+	for _, st := range stays {
+		if !st.joined {
+			continue
+		}
+		w := store.SearchWindow{RoomID: st.start.RoomID, AfterStream: st.start.StreamPos, AfterDepth: st.start.Depth}
+		if st.leave != nil {
+			w.BeforeStream, w.BeforeDepth = st.leave.StreamPos, st.leave.Depth
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// eventsByNID reads events by NID, keyed by NID.
+func (s *Service) eventsByNID(ctx context.Context, nids []int64) (map[int64]store.Event, error) {
+	out := make(map[int64]store.Event, len(nids))
+	if len(nids) == 0 {
+		return out, nil
 	}
 	evs, err := s.DB.EventsByNID(ctx, nids)
 	if err != nil {
 		return nil, fmt.Errorf("membership events: %w", err)
 	}
-	byNID := make(map[int64]store.Event, len(evs))
 	for _, e := range evs {
-		byNID[e.NID] = e
-	}
-	var out []store.SearchWindow
-	for _, m := range members {
-		cur, ok := byNID[m.EventNID]
-		if !ok {
-			continue
-		}
-		if m.Membership == room.MembershipJoin {
-			out = append(out, store.SearchWindow{RoomID: m.RoomID, AfterStream: cur.StreamPos, AfterDepth: cur.Depth})
-			continue
-		}
-		join, ok := byNID[prev[m.EventNID]]
-		if !ok || join.StreamPos == 0 || authrules.Membership(event.RawContent(join.JSON)) != room.MembershipJoin {
-			continue
-		}
-		out = append(out, store.SearchWindow{RoomID: m.RoomID, AfterStream: join.StreamPos, AfterDepth: join.Depth,
-			BeforeStream: cur.StreamPos, BeforeDepth: cur.Depth})
+		out[e.NID] = e
 	}
 	return out, nil
 }
