@@ -186,25 +186,31 @@ func (r reader) CountSearch(ctx context.Context, q SearchQuery, windows []Search
 	if err != nil {
 		return 0, err
 	}
+	// One CASE over the windows' rooms, not an OR of one condition per
+	// window: SQLite would run an OR as one index lookup per room, each
+	// row then checked against the full-text match, instead of reading
+	// the matches once.
 	from, nid, where, _ := r.d.searchMatch("$1")
 	base := `SELECT COUNT(*) FROM ` + from + ` JOIN events ev ON ev.event_nid = ` + nid + `
 		WHERE ` + where + ` AND ev.type IN (` + types + `)
-		AND ev.stream_pos IS NOT NULL AND ev.redacted_because IS NULL AND (`
+		AND ev.stream_pos IS NOT NULL AND ev.redacted_because IS NULL AND CASE ev.room_id`
 	const perWindow = 5
 	chunk := max(1, min(200, (r.d.maxParams()-1)/perWindow))
 	total := 0
 	for start := 0; start < len(windows); start += chunk {
-		var conds []string
+		var b strings.Builder
+		b.WriteString(base)
 		args := []any{r.d.searchQuery(q.Terms)}
 		for _, w := range windows[start:min(start+chunk, len(windows))] {
 			n := len(args) + 1
 			p := func(i int) string { return "$" + strconv.Itoa(n+i) }
-			conds = append(conds, `(ev.room_id = `+p(0)+` AND ev.stream_pos > `+p(1)+` AND ev.depth >= `+p(2)+
-				` AND (`+p(3)+` = 0 OR (ev.stream_pos < `+p(3)+` AND ev.depth <= `+p(4)+`)))`)
+			b.WriteString(` WHEN ` + p(0) + ` THEN (ev.stream_pos > ` + p(1) + ` AND ev.depth >= ` + p(2) +
+				` AND (` + p(3) + ` = 0 OR (ev.stream_pos < ` + p(3) + ` AND ev.depth <= ` + p(4) + `)))`)
 			args = append(args, string(w.RoomID), w.AfterStream, w.AfterDepth, w.BeforeStream, w.BeforeDepth)
 		}
+		b.WriteString(` ELSE FALSE END`)
 		var n int
-		if err := r.q.QueryRowContext(ctx, base+strings.Join(conds, " OR ")+`)`, args...).Scan(&n); err != nil {
+		if err := r.q.QueryRowContext(ctx, b.String(), args...).Scan(&n); err != nil {
 			return 0, fmt.Errorf("count search results: %w", err)
 		}
 		total += n
