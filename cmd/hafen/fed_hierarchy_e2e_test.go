@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -97,6 +98,25 @@ func TestFederationHierarchyEndToEnd(t *testing.T) {
 			}
 			if len(page.Rooms) == 4 && page.Rooms[3].Name != "Deep" {
 				t.Errorf("the remote room's summary = %+v", page.Rooms[3])
+			}
+
+			// /room_summary (spec v1.15) of rooms B is not in: asked of A
+			// through the via parameter; a room bob may not see is 404.
+			summary := func(roomID id.RoomID) (int, map[string]any) {
+				t.Helper()
+				st, _, body := rawGet(t, b.base, bob.AccessToken, "/_matrix/client/v1/room_summary/"+url.PathEscape(string(roomID))+"?via="+url.QueryEscape(string(a.name)))
+				var out map[string]any
+				_ = json.Unmarshal(body, &out)
+				return st, out
+			}
+			if st, sum := summary(public); st != 200 || sum["name"] != "Public" || sum["room_id"] != string(public) || sum["join_rule"] != "public" || sum["membership"] != nil {
+				t.Errorf("summary of A's public room through B = %d %v", st, sum)
+			}
+			if st, sum := summary(private); st != 404 || sum["errcode"] != "M_NOT_FOUND" {
+				t.Errorf("summary of A's private room through B = %d %v, want 404 M_NOT_FOUND", st, sum)
+			}
+			if st, sum := summary(root); st != 200 || sum["membership"] != "join" || sum["room_type"] != "m.space" {
+				t.Errorf("summary of the joined root through B = %d %v", st, sum)
 			}
 		})
 	}

@@ -58,6 +58,8 @@ const usage = `usage:
   hafen federation status [flags]
   hafen media stats [flags]
   hafen media purge-remote --older-than 30d [flags]
+  hafen reports list [--kind event|room|user] [flags]
+  hafen reports show|delete <id> [flags]
   hafen key rotate [flags]
   hafen version
 Run "hafen serve --help" for the configuration flags, "hafen user --help"
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return federationCommand(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "media":
 		return mediaCommand(ctx, args[1:], lookupEnv, stdout, stderr)
+	case "reports":
+		return reportsCommand(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "key":
 		if len(args) < 2 {
 			fmt.Fprintln(stderr, keyUsage)

@@ -233,6 +233,9 @@ func TestSubcommandHelp(t *testing.T) {
 		{[]string{"user", "list", "--help"}, []string{"-data-dir", "-database", "-config"}, []string{"rate-limit", "-admin", "-password"}},
 		{[]string{"user", "create", "--help"}, []string{"-admin", "-password", "-data-dir"}, []string{"rate-limit", "listen"}},
 		{[]string{"version", "--help"}, []string{"usage: hafen version"}, []string{"-data-dir", "rate-limit"}},
+		{[]string{"reports", "--help"}, []string{"hafen reports list", "hafen reports show"}, []string{"rate-limit"}},
+		{[]string{"reports", "list", "--help"}, []string{"-kind", "-limit", "-data-dir"}, []string{"rate-limit", "listen"}},
+		{[]string{"reports", "show", "--help"}, []string{"-data-dir", "-database"}, []string{"rate-limit", "-limit int"}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer

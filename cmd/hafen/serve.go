@@ -376,6 +376,10 @@ func newClientServer(cfg config.Config, db *store.DB) *clientapi.Server {
 			Lifetime:     time.Duration(cfg.TURN.LifetimeSeconds) * time.Second,
 		},
 	}
+	s.Support.Page = cfg.Support.Page
+	for _, c := range cfg.Support.Contacts() {
+		s.Support.Contacts = append(s.Support.Contacts, clientapi.SupportContact{MatrixID: c.MatrixID, EmailAddress: c.Email, Role: c.Role})
+	}
 	// Validated by config.Load.
 	s.DefaultRoomVersion, _ = roomversion.Lookup(roomversion.ID(cfg.DefaultRoomVersion))
 	if s.WellKnownServer == "" {

@@ -123,6 +123,7 @@ func (f *eventFormatter) formatAll(ctx context.Context, events []store.Event) ([
 				return nil, err
 			}
 			ce.Unsigned.PrevSender = string(p.Sender)
+			ce.Unsigned.ReplacesState = string(p.EventID)
 		}
 		if ce.Unsigned.Membership, err = f.membershipAt(ctx, e); err != nil {
 			return nil, err

@@ -364,3 +364,27 @@ func TestKeysGoWithTheirDevice(t *testing.T) {
 		}
 	})
 }
+
+// TestKeysClaimedInUploadOrder follows POST /keys/claim since v1.13
+// (MSC4225): one-time keys are handed out in the order they were uploaded,
+// whatever their key IDs, so a client that forgets its oldest keys does
+// not have them claimed later.
+func TestKeysClaimedInUploadOrder(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		alice, bob := e.newKeyDevice("alice"), e.newKeyDevice("bob")
+		e.expect(alice.upload(map[string]any{"device_keys": alice.deviceKeys()}), 200, "")
+		// Key IDs that sort against their upload order.
+		for _, keyID := range []string{"zzz", "mmm", "aaa"} {
+			e.expect(alice.upload(map[string]any{"one_time_keys": map[string]any{
+				"signed_curve25519:" + keyID: alice.signedKey(false),
+			}}), 200, "")
+		}
+		for _, want := range []string{"zzz", "mmm", "aaa"} {
+			r := bob.claim(alice.user, alice.device, "signed_curve25519")
+			e.expect(r, 200, "")
+			if got := claimedKeyID(r, alice.user, alice.device); got != "signed_curve25519:"+want {
+				t.Errorf("claimed %q, want signed_curve25519:%s (upload order)", got, want)
+			}
+		}
+	})
+}

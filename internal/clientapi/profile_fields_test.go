@@ -70,3 +70,25 @@ func TestExtendedProfileFields(t *testing.T) {
 		e.expect(e.do("GET", "/_matrix/client/v3/profile/"+url.PathEscape("@nobody:hafen.test")+"/m.tz", alice, nil), 404, "M_NOT_FOUND")
 	})
 }
+
+// TestProfileTimeZoneChecked follows PUT /profile/{userId}/m.tz (spec
+// v1.16): the value must be an identifier of the IANA Time Zone Database;
+// anything else is 400 M_INVALID_PARAM and leaves the stored zone as it
+// was.
+func TestProfileTimeZoneChecked(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		_, alice := e.user("alice")
+		tz := "/_matrix/client/v3/profile/" + url.PathEscape("@alice:hafen.test") + "/m.tz"
+		for _, good := range []string{"Europe/Berlin", "UTC", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "Asia/Kolkata"} {
+			e.expect(e.do("PUT", tz, alice, map[string]any{"m.tz": good}), 200, "")
+		}
+		for _, bad := range []string{"Europe/Atlantis", "", "Local", "berlin", "../../etc/passwd", "/etc/localtime", "Europe/Berlin ", "zone.tab"} {
+			if got := e.do("PUT", tz, alice, map[string]any{"m.tz": bad}); got.status != 400 || got.str("errcode") != "M_INVALID_PARAM" {
+				t.Errorf("m.tz %q = %d %s, want 400 M_INVALID_PARAM", bad, got.status, got.raw)
+			}
+		}
+		if got := e.do("GET", tz, alice, nil); got.str("m.tz") != "Asia/Kolkata" {
+			t.Errorf("m.tz after refused changes = %s, want Asia/Kolkata", got.raw)
+		}
+	})
+}

@@ -41,7 +41,7 @@ func TestCurrentStateReadsFollowChanges(t *testing.T) {
 		alice, token := e.user("alice")
 		ctx := context.Background()
 		r := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{}))
-		must[*mautrix.RespSendEvent](t, "topic 1")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateTopic, "", map[string]any{"topic": "first"}))
+		topic1 := must[*mautrix.RespSendEvent](t, "topic 1")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateTopic, "", map[string]any{"topic": "first"}))
 		before := getState(t, e, r.RoomID, token)
 		if c, _ := before[[2]string{"m.room.topic", ""}]["content"].(map[string]any); c["topic"] != "first" {
 			t.Fatalf("topic before = %v", before[[2]string{"m.room.topic", ""}])
@@ -74,6 +74,9 @@ func TestCurrentStateReadsFollowChanges(t *testing.T) {
 		}
 		if pc, _ := u["prev_content"].(map[string]any); pc["topic"] != "first" {
 			t.Errorf("topic prev_content = %v, want the first topic", u["prev_content"])
+		}
+		if u["replaces_state"] != string(topic1.EventID) {
+			t.Errorf("topic replaces_state = %v, want %s (spec v1.19)", u["replaces_state"], topic1.EventID)
 		}
 		if ev := after[[2]string{"org.example.thing", "k"}]; ev["event_id"] != string(custom.EventID) || unsignedOf(ev)["membership"] != "join" {
 			t.Errorf("custom state event = %v, want %s with membership join", ev, custom.EventID)

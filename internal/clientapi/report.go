@@ -13,6 +13,7 @@ import (
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 	"github.com/hafenchat/hafen/internal/reports"
+	"github.com/hafenchat/hafen/internal/store"
 )
 
 // Reports stores users' reports for the operator. reports.Service
@@ -21,6 +22,12 @@ type Reports interface {
 	ReportEvent(ctx context.Context, reporter id.UserID, roomID id.RoomID, eventID id.EventID, reason string, score *int64) error
 	ReportRoom(ctx context.Context, reporter id.UserID, roomID id.RoomID, reason string) error
 	ReportUser(ctx context.Context, reporter, user id.UserID, reason string) error
+
+	// For server administrators (synapseadmin_reports.go).
+	CheckAdmin(ctx context.Context, user id.UserID) error
+	List(ctx context.Context, f store.ReportFilter, offset, limit int) ([]reports.Detail, int, error)
+	Get(ctx context.Context, reportID int64) (reports.Detail, error)
+	Delete(ctx context.Context, reportID int64) error
 }
 
 var _ Reports = (*reports.Service)(nil)
@@ -32,6 +39,9 @@ func (s *Server) reportRoutes(rt *httpapi.Router) {
 	rt.Handle("POST "+v3+"/rooms/{roomId}/report/{eventId}", s.authed(s.limited(ActionMessage, s.reportEvent)))
 	rt.Handle("POST "+v3+"/rooms/{roomId}/report", s.authed(s.limited(ActionMessage, s.reportRoom)))
 	rt.Handle("POST "+v3+"/users/{userId}/report", s.authed(s.limited(ActionMessage, s.reportUser)))
+	rt.Handle("GET /_synapse/admin/v1/event_reports", s.adminReports(s.listEventReports))
+	rt.Handle("GET /_synapse/admin/v1/event_reports/{reportId}", s.adminReports(s.getEventReport))
+	rt.Handle("DELETE /_synapse/admin/v1/event_reports/{reportId}", s.adminReports(s.deleteEventReport))
 }
 
 // reportBody is the body of the three reporting endpoints; score is the

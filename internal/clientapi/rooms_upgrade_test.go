@@ -135,3 +135,35 @@ func TestUpgradeRoom(t *testing.T) {
 		}
 	})
 }
+
+// TestUpgradeRoomMovesCanonicalAlias follows "Room Upgrades", server
+// behaviour 4 (local aliases move to the new room): the new room takes
+// the canonical alias event, and the old room's m.room.canonical_alias no
+// longer names the moved aliases (alias nor alt_aliases), which now point
+// elsewhere; its other keys stay.
+func TestUpgradeRoomMovesCanonicalAlias(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		ctx := context.Background()
+		alice, aliceTok := e.user("alice")
+		old := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+			Preset: "public_chat", RoomVersion: "11", RoomAliasName: "main"})).RoomID
+		must[*mautrix.RespAliasCreate](t, "second alias")(alice.CreateAlias(ctx, "#second:hafen.test", old))
+		canonical := map[string]any{"alias": "#main:hafen.test", "alt_aliases": []any{"#second:hafen.test"}, "org.example.note": "kept"}
+		must[*mautrix.RespSendEvent](t, "canonical alias")(alice.SendStateEvent(ctx, old, mevent.StateCanonicalAlias, "", canonical))
+
+		up := e.do("POST", "/_matrix/client/v3/rooms/"+url.PathEscape(string(old))+"/upgrade", aliceTok, map[string]any{"new_version": "12"})
+		e.expect(up, http.StatusOK, "")
+		newRoom := mid.RoomID(up.str("replacement_room"))
+		for _, alias := range []mid.RoomAlias{"#main:hafen.test", "#second:hafen.test"} {
+			if res, err := alice.ResolveAlias(ctx, alias); err != nil || res.RoomID != newRoom {
+				t.Errorf("%s resolves to %v (%v), want the new room %s", alias, res, err, newRoom)
+			}
+		}
+		if got := stateContent(t, alice, newRoom, "m.room.canonical_alias", ""); !jsonEqual(got, canonical) {
+			t.Errorf("new room's canonical alias = %v, want %v", got, canonical)
+		}
+		if got, want := stateContent(t, alice, old, "m.room.canonical_alias", ""), map[string]any{"org.example.note": "kept"}; !jsonEqual(got, want) {
+			t.Errorf("old room's canonical alias = %v, want %v", got, want)
+		}
+	})
+}

@@ -8,6 +8,7 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("GET /_matrix/client/versions", httpapi.HandlerFunc(s.getVersions))
 	rt.Handle("GET /.well-known/matrix/client", httpapi.HandlerFunc(s.getWellknown))
 	rt.Handle("GET /.well-known/matrix/server", httpapi.HandlerFunc(s.getWellKnown))
+	rt.Handle("GET /.well-known/matrix/support", httpapi.HandlerFunc(s.getWellknownSupport))
 	rt.Handle("GET /_matrix/client/v3/capabilities", s.authed(s.getCapabilities))
 
 	rt.Handle("POST /_matrix/client/v3/register", httpapi.HandlerFunc(s.register))

@@ -150,6 +150,20 @@ func TestSearchRoomEvents(t *testing.T) {
 		if got := searchAll(t, dave, recent("fox")); !slices.Equal(got, []mid.EventID{daveSaw, quick}) {
 			t.Errorf("dave finds %v, want what he saw before leaving", got)
 		}
+		// The count estimates what each may see: never the messages
+		// before carol joined a joined-only room, nor those after dave
+		// left. Carol's rename, a join event too, does not end her stay.
+		must[any](t, "carol renames")(nil, carol.SetDisplayName(ctx, "Carol"))
+		e.drainProfiles()
+		for _, c := range []struct {
+			who  *mautrix.Client
+			want int
+		}{{alice, len(allFox)}, {carol, 1}, {dave, 2}} {
+			resp := must[*mautrix.RespSearch](t, "count")(c.who.Search(ctx, &mautrix.ReqSearch{SearchTerm: "fox", OrderBy: "recent"}))
+			if resp.Count != c.want {
+				t.Errorf("%s's count of fox = %d, want %d", c.who.UserID, resp.Count, c.want)
+			}
+		}
 		eveResp := must[*mautrix.RespSearch](t, "eve")(eve.Search(ctx, &mautrix.ReqSearch{SearchTerm: "fox"}))
 		if len(eveResp.Results) != 0 || eveResp.Count != 0 {
 			t.Errorf("eve, in no room, finds %v (count %d)", searchIDs(eveResp), eveResp.Count)

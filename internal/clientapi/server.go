@@ -143,6 +143,9 @@ type Server struct {
 	// WellKnownServer is announced in /.well-known/matrix/server; empty
 	// disables that document (404).
 	WellKnownServer string
+	// Support is announced in /.well-known/matrix/support; empty answers
+	// 404 there.
+	Support Support
 	// BcryptCost is the bcrypt cost of new password hashes; 0 means
 	// bcrypt.DefaultCost. Tests lower it.
 	BcryptCost int

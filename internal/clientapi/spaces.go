@@ -10,14 +10,16 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 	"github.com/hafenchat/hafen/internal/spaces"
 )
 
-// Spaces walks space trees (*spaces.Service).
+// Spaces walks space trees and describes single rooms (*spaces.Service).
 type Spaces interface {
 	Hierarchy(ctx context.Context, req spaces.Request) (*spaces.Page, error)
+	Summary(ctx context.Context, user id.UserID, roomID id.RoomID, via []id.ServerName) (spaces.Room, string, error)
 }
 
 var _ Spaces = (*spaces.Service)(nil)

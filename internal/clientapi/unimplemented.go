@@ -68,13 +68,9 @@ var unimplementedOps = []unimplementedOp{
 	{"requestTokenToRegisterMSISDN", "POST", "/_matrix/client/v3/register/msisdn/requestToken"},
 	// room_initial_sync.yaml
 	{"roomInitialSync", "GET", "/_matrix/client/v3/rooms/{roomId}/initialSync"},
-	// room_summary.yaml
-	{"getRoomSummary", "GET", "/_matrix/client/v1/room_summary/{roomIdOrAlias}"},
 	// sso_login_redirect.yaml
 	{"redirectToSSO", "GET", "/_matrix/client/v3/login/sso/redirect"},
 	{"redirectToIdP", "GET", "/_matrix/client/v3/login/sso/redirect/{idpId}"},
-	// support.yaml
-	{"getWellknownSupport", "GET", "/.well-known/matrix/support"},
 	// third_party_lookup.yaml
 	{"getProtocolMetadata", "GET", "/_matrix/client/v3/thirdparty/protocol/{protocol}"},
 	{"queryLocationByProtocol", "GET", "/_matrix/client/v3/thirdparty/location/{protocol}"},

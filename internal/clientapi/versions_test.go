@@ -2,6 +2,9 @@ package clientapi
 
 import (
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -175,6 +178,67 @@ func TestVersionsEndpoint(t *testing.T) {
 	for flag := range unstableFeatures {
 		if flags[flag] != true {
 			t.Errorf("unstable_features[%s] = %v, want true", flag, flags[flag])
+		}
+	}
+}
+
+// versionBehaviourTests names, for each version from v1.10 on, the tests
+// (package directory from the repository root, test name) of the
+// behaviour that version changed and versions.go lists: the operations
+// alone do not tell whether a version's changes are served.
+var versionBehaviourTests = map[string][]string{
+	"v1.10": {"cmd/hafen TestWellknownSupportEndToEnd", "internal/clientapi TestAccountDataAndTags",
+		"internal/clientapi TestRelationsThreadsAndAggregations"},
+	"v1.11": {"internal/clientapi TestMediaAuthRequired", "internal/clientapi TestUnsignedMembershipOnReadEndpoints",
+		"internal/clientapi TestCrossSigningUpload"},
+	"v1.12": {"internal/clientapi TestCapabilitiesMatchEndpoints", "internal/core/pushrules TestDefaultRules"},
+	"v1.13": {"internal/clientapi TestKeysClaimedInUploadOrder", "internal/clientapi TestReportContent",
+		"internal/clientapi TestRouterErrorsAndCORS"},
+	"v1.14": {"internal/clientapi TestReportContent"},
+	"v1.15": {"internal/clientapi TestRoomSummary", "internal/clientapi TestSpaceHierarchy"},
+	"v1.16": {"internal/clientapi TestProfileTimeZoneChecked", "internal/clientapi TestExtendedProfileFields",
+		"internal/clientapi TestSyncUseStateAfter", "internal/clientapi TestUpgradeRoom",
+		"internal/clientapi TestStateReadsCarryPrevContentAndRedactions"},
+	"v1.17": {"internal/core/pushrules TestDefaultRules"},
+	"v1.18": {"internal/clientapi TestSendRedaction"},
+	"v1.19": {"internal/clientapi TestCurrentStateReadsFollowChanges"},
+}
+
+// TestAdvertisedVersionsHaveBehaviourTests checks that every advertised
+// version from v1.10 on names the tests of its behaviour changes, and
+// that those tests exist.
+func TestAdvertisedVersionsHaveBehaviourTests(t *testing.T) {
+	root := filepath.Join("..", "..")
+	for _, v := range specVersions {
+		if slices.Index(allSpecVersions, v) < slices.Index(allSpecVersions, "v1.10") {
+			continue
+		}
+		tests := versionBehaviourTests[v]
+		if len(tests) == 0 {
+			t.Errorf("%s is advertised without tests of its behaviour changes in versionBehaviourTests", v)
+		}
+		for _, entry := range tests {
+			dir, name, _ := strings.Cut(entry, " ")
+			files, err := filepath.Glob(filepath.Join(root, dir, "*_test.go"))
+			if err != nil || len(files) == 0 {
+				t.Errorf("%s: no tests in %s", v, dir)
+				continue
+			}
+			re := regexp.MustCompile(`(?m)^func ` + regexp.QuoteMeta(name) + `\(t \*testing\.T\)`)
+			found := false
+			for _, f := range files {
+				src, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if re.Match(src) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				t.Errorf("%s names %s in %s, which does not exist", v, name, dir)
+			}
 		}
 	}
 }

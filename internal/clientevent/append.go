@@ -50,6 +50,10 @@ func (e *Event) AppendJSON(b []byte) []byte {
 			b = append(b, `,"prev_sender":`...)
 			b = appendString(b, u.PrevSender)
 		}
+		if u.ReplacesState != "" {
+			b = append(b, `,"replaces_state":`...)
+			b = appendString(b, u.ReplacesState)
+		}
 		if len(u.RedactedBecause) > 0 {
 			b = append(b, `,"redacted_because":`...)
 			b = appendRaw(b, u.RedactedBecause)
@@ -79,7 +83,7 @@ func AppendList(b []byte, events []Event) []byte {
 			size += len(*e.StateKey)
 		}
 		if u := e.Unsigned; u != nil {
-			size += len(u.PrevContent) + len(u.RedactedBecause) + len(u.PrevSender) + len(u.Relations)
+			size += len(u.PrevContent) + len(u.RedactedBecause) + len(u.PrevSender) + len(u.ReplacesState) + len(u.Relations)
 		}
 	}
 	b = slices.Grow(b, size)

@@ -13,8 +13,8 @@ func TestAppendJSONEncodesAsEncodingJSON(t *testing.T) {
 	if n := reflect.TypeOf(Event{}).NumField(); n != 9 {
 		t.Fatalf("Event has %d fields; AppendJSON writes 9", n)
 	}
-	if n := reflect.TypeOf(Unsigned{}).NumField(); n != 7 {
-		t.Fatalf("Unsigned has %d fields; AppendJSON writes 7", n)
+	if n := reflect.TypeOf(Unsigned{}).NumField(); n != 8 {
+		t.Fatalf("Unsigned has %d fields; AppendJSON writes 8", n)
 	}
 	sk, empty := "@a:x", ""
 	events := []Event{
@@ -23,7 +23,7 @@ func TestAppendJSONEncodesAsEncodingJSON(t *testing.T) {
 			Unsigned: &Unsigned{Age: 5}},
 		{Content: json.RawMessage(`{"membership":"join"}`), EventID: "$e3", RoomID: "!r:x", Sender: "@a:x", StateKey: &sk,
 			Type: "m.room.member", Redacts: "$x", Unsigned: &Unsigned{
-				Age: 7, TransactionID: "t\n1", PrevContent: json.RawMessage(`{"membership":"invite"}`), PrevSender: "@b:x",
+				Age: 7, TransactionID: "t\n1", PrevContent: json.RawMessage(`{"membership":"invite"}`), PrevSender: "@b:x", ReplacesState: "$prev\"id",
 				RedactedBecause: json.RawMessage(`{"type":"m.room.redaction"}`), Membership: "join",
 				Relations: json.RawMessage(`{"m.reference":{"chunk":[{"event_id":"$r"}]}}`),
 			}},

@@ -22,6 +22,9 @@ type Unsigned struct {
 	PrevContent json.RawMessage `json:"prev_content,omitempty"`
 	// PrevSender is the sender of the replaced state event.
 	PrevSender string `json:"prev_sender,omitempty"`
+	// ReplacesState is the event ID of the replaced state event (spec
+	// v1.19).
+	ReplacesState string `json:"replaces_state,omitempty"`
 	// RedactedBecause is the redaction event, for redacted events.
 	RedactedBecause json.RawMessage `json:"redacted_because,omitempty"`
 	// Membership is the requesting user's membership of the room at the

@@ -198,6 +198,11 @@ type Config struct {
 	// TURN is the TURN server clients use for voice and video calls.
 	TURN TURN `yaml:"turn"`
 
+	// Support is the contact information announced in
+	// /.well-known/matrix/support, where clients show users whom to ask
+	// for help with this server.
+	Support Support `yaml:"support"`
+
 	// Log controls Hafen's log output (standard error).
 	Log Log `yaml:"log"`
 }
@@ -225,6 +230,25 @@ type TURN struct {
 	// LifetimeSeconds is how long, in seconds, the credentials a client
 	// gets are valid. From 60 to 604800.
 	LifetimeSeconds int `yaml:"lifetime_seconds"`
+}
+
+// Support is who runs the server and where users find help. With none of
+// its settings, /.well-known/matrix/support answers 404 (no support
+// information), as the spec allows.
+type Support struct {
+	// Page is the URL of a page with help specific to this server (for
+	// example extra login or registration steps), an http or https URL.
+	Page string `yaml:"page"`
+
+	// AdminContacts are ways to reach the server's administrators for any
+	// question: Matrix user IDs (which may be on another server, to stay
+	// reachable while this one is down) or email addresses. As an
+	// environment variable or flag, a comma-separated list.
+	AdminContacts []string `yaml:"admin_contacts"`
+
+	// SecurityContacts are ways to report security problems privately,
+	// in the same form as admin_contacts.
+	SecurityContacts []string `yaml:"security_contacts"`
 }
 
 // Media configures the content repository.
@@ -473,7 +497,8 @@ func Defaults() Config {
 			LegacyUnauthenticated: true,
 			URLPreview:            URLPreview{DenyIPs: []string{}, DenyHosts: []string{}},
 		},
-		TURN: TURN{URIs: []string{}, LifetimeSeconds: 86400},
-		Log:  Log{Level: "info", Format: "text"},
+		TURN:    TURN{URIs: []string{}, LifetimeSeconds: 86400},
+		Support: Support{AdminContacts: []string{}, SecurityContacts: []string{}},
+		Log:     Log{Level: "info", Format: "text"},
 	}
 }

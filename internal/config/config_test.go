@@ -397,3 +397,34 @@ func TestLoadTURNSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadSupportSettings(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Load("serve", []string{"--data-dir", dir, "--support-page", "https://example.org/help",
+		"--support-admin-contacts", "@admin:example.org, admin@example.org", "--support-security-contacts", "security@example.org"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Contact{
+		{MatrixID: "@admin:example.org", Role: RoleAdmin},
+		{Email: "admin@example.org", Role: RoleAdmin},
+		{Email: "security@example.org", Role: RoleSecurity},
+	}
+	if got := l.Config.Support.Contacts(); !reflect.DeepEqual(got, want) || l.Config.Support.Page != "https://example.org/help" {
+		t.Errorf("support contacts = %+v, page %q; want %+v", got, l.Config.Support.Page, want)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--support-page", "ftp://example.org/help"}, "support.page"},
+		{[]string{"--support-page", "help"}, "support.page"},
+		{[]string{"--support-admin-contacts", "@admin"}, "support.admin_contacts"},
+		{[]string{"--support-security-contacts", "not an address"}, "support.security_contacts"},
+	} {
+		_, err := Load("serve", append([]string{"--data-dir", dir}, tc.args...), env(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Load(%q) = %v, want an error about %s", tc.args, err, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -97,6 +98,7 @@ func (c *Config) Validate() error {
 	if len(c.TURN.URIs) > 0 && c.TURN.SharedSecret == "" && (c.TURN.Username == "" || c.TURN.Password == "") {
 		add("turn: set shared_secret, or username and password, with uris")
 	}
+	validateSupport(c.Support, add)
 	if c.TURN.SharedSecret != "" && c.TURN.Username != "" {
 		add("turn: set shared_secret or username and password, not both")
 	}
@@ -204,4 +206,63 @@ func validListenAddr(addr string) error {
 		return fmt.Errorf("%q has an invalid port", addr)
 	}
 	return nil
+}
+
+// validateSupport checks the support section: an http(s) page and contacts
+// that are Matrix user IDs or email addresses.
+func validateSupport(s Support, add func(format string, args ...any)) {
+	if s.Page != "" {
+		if u, err := url.Parse(s.Page); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("support.page: %q is not an http or https URL", s.Page)
+		}
+	}
+	check := func(key string, list []string) {
+		for _, c := range list {
+			if strings.HasPrefix(c, "@") {
+				if _, err := id.ParseUserID(c); err != nil {
+					add("support.%s: %q is not a valid Matrix user ID: %w", key, c, err)
+				}
+				continue
+			}
+			if _, err := mail.ParseAddress(c); err != nil || strings.ContainsAny(c, "<> ") {
+				add("support.%s: %q is neither a Matrix user ID nor an email address", key, c)
+			}
+		}
+	}
+	check("admin_contacts", s.AdminContacts)
+	check("security_contacts", s.SecurityContacts)
+}
+
+// Support contact roles of the spec's /.well-known/matrix/support.
+const (
+	RoleAdmin    = "m.role.admin"
+	RoleSecurity = "m.role.security"
+)
+
+// Contact is one way to reach the server's administrators, as
+// /.well-known/matrix/support lists it: a Matrix user ID or an email
+// address, and its role.
+type Contact struct {
+	MatrixID string
+	Email    string
+	Role     string
+}
+
+// Contacts returns the configured contacts in order, admins first: each
+// entry that starts with "@" is a Matrix user ID, any other an email
+// address.
+func (s Support) Contacts() []Contact {
+	var out []Contact
+	add := func(list []string, role string) {
+		for _, c := range list {
+			if strings.HasPrefix(c, "@") {
+				out = append(out, Contact{MatrixID: c, Role: role})
+			} else {
+				out = append(out, Contact{Email: c, Role: role})
+			}
+		}
+	}
+	add(s.AdminContacts, RoleAdmin)
+	add(s.SecurityContacts, RoleSecurity)
+	return out
 }

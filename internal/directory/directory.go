@@ -122,9 +122,11 @@ func (s *Service) Delete(ctx context.Context, alias id.RoomAlias, user id.UserID
 
 // MoveAliases maps every local alias of a room to another room, in one
 // transaction, keeping their creators (a room upgrade moves them to the
-// replacement room).
-func (s *Service) MoveAliases(ctx context.Context, from, to id.RoomID) error {
-	return s.DB.Write(ctx, func(tx *store.Tx) error {
+// replacement room), and returns the aliases it moved.
+func (s *Service) MoveAliases(ctx context.Context, from, to id.RoomID) ([]id.RoomAlias, error) {
+	var moved []id.RoomAlias
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		moved = nil
 		aliases, err := tx.RoomAliases(ctx, from)
 		if err != nil {
 			return fmt.Errorf("aliases of %s: %w", from, err)
@@ -141,7 +143,12 @@ func (s *Service) MoveAliases(ctx context.Context, from, to id.RoomID) error {
 			if err := tx.CreateRoomAlias(ctx, a); err != nil {
 				return fmt.Errorf("move alias %s: %w", alias, err)
 			}
+			moved = append(moved, alias)
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return moved, nil
 }

@@ -107,9 +107,10 @@ func (s *Service) isLocal(user id.UserID) bool {
 
 // SetField stores one field of a local user's profile. displayname and
 // avatar_url must be strings and go through Set (which carries them into
-// the user's rooms); m.tz must be a string; other keys take any JSON
-// value, null included. ErrProfileTooLarge if the whole profile would
-// exceed MaxProfileBytes, ErrInvalid for a value of the wrong type.
+// the user's rooms); m.tz must be an IANA time zone identifier; other
+// keys take any JSON value, null included. ErrProfileTooLarge if the
+// whole profile would exceed MaxProfileBytes, ErrInvalid for a value of
+// the wrong type or an unknown time zone.
 func (s *Service) SetField(ctx context.Context, user id.UserID, key string, val json.RawMessage) error {
 	if key == DisplayName || key == AvatarURL || key == TimeZone {
 		var str string
@@ -118,6 +119,9 @@ func (s *Service) SetField(ctx context.Context, user id.UserID, key string, val 
 		}
 		if key != TimeZone {
 			return s.Set(ctx, user, key, str)
+		}
+		if !validTimeZone(str) {
+			return fmt.Errorf("%w: m.tz %q is not an IANA time zone identifier", ErrInvalid, str)
 		}
 	}
 	var compact bytes.Buffer

@@ -26,9 +26,10 @@ type UpgradeRequest struct {
 	// versions with privileged creators (ignored otherwise).
 	AdditionalCreators []id.UserID
 	// MoveAliases, when set, maps the old room's local aliases to the new
-	// room (the directory's); the new room then takes the old room's
-	// m.room.canonical_alias too.
-	MoveAliases func(ctx context.Context, from, to id.RoomID) error
+	// room (the directory's) and returns those it moved; the new room then
+	// takes the old room's m.room.canonical_alias too, and the old room's
+	// loses the moved aliases.
+	MoveAliases func(ctx context.Context, from, to id.RoomID) ([]id.RoomAlias, error)
 }
 
 // transferredState are the state events copied into the replacement room,
@@ -120,12 +121,23 @@ func (s *Service) Upgrade(ctx context.Context, r UpgradeRequest) (id.RoomID, err
 	if err != nil {
 		return "", fmt.Errorf("create the replacement of %s: %w", r.RoomID, err)
 	}
+	empty := ""
 	if r.MoveAliases != nil {
-		if err := r.MoveAliases(ctx, r.RoomID, newRoom); err != nil {
+		moved, err := r.MoveAliases(ctx, r.RoomID, newRoom)
+		if err != nil {
 			return "", fmt.Errorf("move the aliases of %s: %w", r.RoomID, err)
 		}
+		// The moved aliases now point to the new room, so the old room's
+		// m.room.canonical_alias no longer names them: an event a client
+		// could not set (M_BAD_ALIAS) would otherwise stay in its state.
+		// Like the power levels below, only if the user may send it.
+		ca := get("m.room.canonical_alias", "")
+		if content, changed := withoutAliases(ca, moved); changed && levels.UserLevel(r.User) >= levels.EventLevel("m.room.canonical_alias", true) {
+			if _, _, err := s.Send(ctx, r.RoomID, Proposal{Type: "m.room.canonical_alias", StateKey: &empty, Sender: r.User, Content: content}); err != nil {
+				s.log.Warn("clear canonical alias of upgraded room", "room_id", r.RoomID, "err", err)
+			}
+		}
 	}
-	empty := ""
 	if restorePL != nil {
 		if _, _, err := s.Send(ctx, newRoom, Proposal{Type: "m.room.power_levels", StateKey: &empty, Sender: r.User, Content: restorePL}); err != nil {
 			return "", fmt.Errorf("restore power levels of %s: %w", newRoom, err)
@@ -254,4 +266,40 @@ func restrictOldPowerLevels(levels *authrules.PowerLevels, pl *event.PDU) (json.
 		content["invite"], changed = mustJSON(restricted), true
 	}
 	return mustJSON(content), changed
+}
+
+// withoutAliases returns the content of a canonical alias event without
+// the given aliases in alias and alt_aliases (other keys kept), and
+// whether that changed anything. A nil event changes nothing.
+func withoutAliases(ca *event.PDU, aliases []id.RoomAlias) (json.RawMessage, bool) {
+	if ca == nil || len(aliases) == 0 {
+		return nil, false
+	}
+	var content map[string]json.RawMessage
+	if json.Unmarshal(ca.Content(), &content) != nil {
+		return nil, false
+	}
+	gone := func(a string) bool { return slices.Contains(aliases, id.RoomAlias(a)) }
+	changed := false
+	var alias string
+	if json.Unmarshal(content["alias"], &alias) == nil && gone(alias) {
+		delete(content, "alias")
+		changed = true
+	}
+	var alt []string
+	if json.Unmarshal(content["alt_aliases"], &alt) == nil {
+		kept := slices.DeleteFunc(slices.Clone(alt), gone)
+		if len(kept) != len(alt) {
+			changed = true
+			if len(kept) == 0 {
+				delete(content, "alt_aliases")
+			} else {
+				content["alt_aliases"] = mustJSON(kept)
+			}
+		}
+	}
+	if !changed {
+		return nil, false
+	}
+	return mustJSON(content), true
 }

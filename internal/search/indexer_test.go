@@ -55,7 +55,7 @@ func TestIndexerResumes(t *testing.T) {
 		}
 		count := func(term string) int {
 			t.Helper()
-			n, err := db.CountSearch(ctx, store.SearchQuery{Terms: []string{term}, Rooms: []id.RoomID{roomID}, Types: []string{"m.room.message"}})
+			n, err := db.CountSearch(ctx, store.SearchQuery{Terms: []string{term}, Types: []string{"m.room.message"}}, []store.SearchWindow{{RoomID: roomID}})
 			if err != nil {
 				t.Fatalf("count %q: %v", term, err)
 			}

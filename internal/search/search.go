@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/core/authrules"
+	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
@@ -41,7 +43,9 @@ type Store interface {
 	room.VisibilityStore
 	UserMemberships(ctx context.Context, userID id.UserID, membership string) ([]store.Member, error)
 	SearchEvents(ctx context.Context, q store.SearchQuery) ([]store.SearchHit, error)
-	CountSearch(ctx context.Context, q store.SearchQuery) (int, error)
+	CountSearch(ctx context.Context, q store.SearchQuery, windows []store.SearchWindow) (int, error)
+	StateReplaces(ctx context.Context, nids []int64) (map[int64]int64, error)
+	EventsByNID(ctx context.Context, nids []int64) ([]store.Event, error)
 }
 
 var _ Store = (*store.DB)(nil)
@@ -101,8 +105,8 @@ type Request struct {
 // Result is one page of matches.
 type Result struct {
 	Hits []store.SearchHit
-	// Count is the approximate number of matches in the rooms searched,
-	// before history visibility.
+	// Count is an estimate of the matches the user may see: those sent
+	// while the user was joined (see countWindows).
 	Count int
 	// Highlights are the terms searched for.
 	Highlights []string
@@ -125,9 +129,16 @@ func (s *Service) Search(ctx context.Context, r Request) (Result, error) {
 			return Result{}, err
 		}
 	}
-	rooms, err := s.rooms(ctx, r, res.Joined)
+	members, err := s.rooms(ctx, r)
 	if err != nil {
 		return Result{}, err
+	}
+	var rooms []id.RoomID
+	for _, m := range members {
+		rooms = append(rooms, m.RoomID)
+		if m.Membership == room.MembershipJoin {
+			res.Joined[m.RoomID] = true
+		}
 	}
 	q.Rooms = rooms
 	if len(q.Terms) == 0 || len(rooms) == 0 || r.Limit <= 0 {
@@ -136,7 +147,11 @@ func (s *Service) Search(ctx context.Context, r Request) (Result, error) {
 	if err := s.catchUp(ctx); err != nil {
 		return Result{}, err
 	}
-	if res.Count, err = s.DB.CountSearch(ctx, q); err != nil {
+	windows, err := s.countWindows(ctx, members)
+	if err != nil {
+		return Result{}, err
+	}
+	if res.Count, err = s.DB.CountSearch(ctx, q, windows); err != nil {
 		return Result{}, err
 	}
 	batch := min(max(2*r.Limit, 20), 200)
@@ -194,11 +209,11 @@ func keyTypes(keys []string) ([]string, error) {
 	return out, nil
 }
 
-// rooms returns the rooms searched: those the user is joined to or has
-// left (or was banned from), within r.Rooms and outside r.NotRooms. It
-// records the joined ones.
-func (s *Service) rooms(ctx context.Context, r Request, joined map[id.RoomID]bool) ([]id.RoomID, error) {
-	var out []id.RoomID
+// rooms returns the user's memberships of the rooms searched: those the
+// user is joined to or has left (or was banned from), within r.Rooms and
+// outside r.NotRooms.
+func (s *Service) rooms(ctx context.Context, r Request) ([]store.Member, error) {
+	var out []store.Member
 	for _, m := range []string{room.MembershipJoin, room.MembershipLeave, room.MembershipBan} {
 		ms, err := s.DB.UserMemberships(ctx, r.User, m)
 		if err != nil {
@@ -208,11 +223,117 @@ func (s *Service) rooms(ctx context.Context, r Request, joined map[id.RoomID]boo
 			if r.Rooms != nil && !slices.Contains(r.Rooms, mm.RoomID) || slices.Contains(r.NotRooms, mm.RoomID) {
 				continue
 			}
-			out = append(out, mm.RoomID)
-			if m == room.MembershipJoin {
-				joined[mm.RoomID] = true
+			out = append(out, mm)
+		}
+	}
+	return out, nil
+}
+
+// maxJoinHops bounds how far back countWindows follows a run of join
+// events (profile changes are joins too).
+const maxJoinHops = 8
+
+// countWindows returns, for the count, the part of each room's timeline
+// the user saw as a member: since the start of their current stay for the
+// rooms they are in, from the start of their last stay to their leave (or
+// ban) for the rooms they left; a room left without having been joined
+// just before counts nothing. A stay starts at the first of the run of
+// join events (profile changes are joins too) that leads to the current
+// or the leave event, followed back at most maxJoinHops events. Events
+// sent while the user was joined are visible to them whatever the history
+// visibility, so the count never tells of events they may not see; it
+// leaves out history they may see from before they joined (shared or
+// world_readable) and earlier stays, which the spec's estimate allows.
+// Two queries per hop, whatever the number of rooms.
+func (s *Service) countWindows(ctx context.Context, members []store.Member) ([]store.SearchWindow, error) {
+	type stay struct {
+		start  store.Event // the earliest join found so far, or the leave
+		leave  *store.Event
+		joined bool // start is a join
+		done   bool
+	}
+	nids := make([]int64, 0, len(members))
+	for _, m := range members {
+		nids = append(nids, m.EventNID)
+	}
+	cur, err := s.eventsByNID(ctx, nids)
+	if err != nil {
+		return nil, err
+	}
+	stays := make([]*stay, 0, len(members))
+	for _, m := range members {
+		e, ok := cur[m.EventNID]
+		if !ok || e.StreamPos == 0 {
+			continue
+		}
+		st := &stay{start: e, joined: m.Membership == room.MembershipJoin}
+		if !st.joined {
+			st.leave = &e
+		}
+		stays = append(stays, st)
+	}
+	for range maxJoinHops + 1 {
+		var pending []int64
+		for _, st := range stays {
+			if !st.done {
+				pending = append(pending, st.start.NID)
 			}
 		}
+		if len(pending) == 0 {
+			break
+		}
+		prev, err := s.DB.StateReplaces(ctx, pending)
+		if err != nil {
+			return nil, fmt.Errorf("earlier memberships: %w", err)
+		}
+		var prevNIDs []int64
+		for _, p := range prev {
+			if p != 0 {
+				prevNIDs = append(prevNIDs, p)
+			}
+		}
+		evs, err := s.eventsByNID(ctx, prevNIDs)
+		if err != nil {
+			return nil, err
+		}
+		for _, st := range stays {
+			if st.done {
+				continue
+			}
+			pe, ok := evs[prev[st.start.NID]]
+			if !ok || pe.StreamPos == 0 || authrules.Membership(event.RawContent(pe.JSON)) != room.MembershipJoin {
+				st.done = true
+				continue
+			}
+			st.start, st.joined = pe, true
+		}
+	}
+	var out []store.SearchWindow
+	for _, st := range stays {
+		if !st.joined {
+			continue
+		}
+		w := store.SearchWindow{RoomID: st.start.RoomID, AfterStream: st.start.StreamPos, AfterDepth: st.start.Depth}
+		if st.leave != nil {
+			w.BeforeStream, w.BeforeDepth = st.leave.StreamPos, st.leave.Depth
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// eventsByNID reads events by NID, keyed by NID.
+func (s *Service) eventsByNID(ctx context.Context, nids []int64) (map[int64]store.Event, error) {
+	out := make(map[int64]store.Event, len(nids))
+	if len(nids) == 0 {
+		return out, nil
+	}
+	evs, err := s.DB.EventsByNID(ctx, nids)
+	if err != nil {
+		return nil, fmt.Errorf("membership events: %w", err)
+	}
+	for _, e := range evs {
+		out[e.NID] = e
 	}
 	return out, nil
 }

@@ -80,29 +80,32 @@ type SearchHit struct {
 // them (they are written into the statement).
 var searchTypes = []string{"m.room.message", "m.room.name", "m.room.topic"}
 
-// searchSQL returns the statement of a search (columns are the event's
-// and the rank, or a count) with $1 the full-text query, $2 the bound of
-// Recent and the rooms list last.
-func (r reader) searchSQL(q SearchQuery, count bool) (string, error) {
-	var types []string
-	for _, t := range q.Types {
+// searchTypeList returns types as an SQL list of literals, after checking
+// that each has indexed text.
+func searchTypeList(types []string) (string, error) {
+	var out []string
+	for _, t := range types {
 		if !slices.Contains(searchTypes, t) {
 			return "", fmt.Errorf("search: type %q has no indexed text", t)
 		}
-		types = append(types, "'"+t+"'")
+		out = append(out, "'"+t+"'")
+	}
+	return strings.Join(out, ", "), nil
+}
+
+// searchSQL returns the statement of a search (columns are the event's
+// and the rank) with $1 the full-text query, $2 the bound of
+// Recent and the rooms list last.
+func (r reader) searchSQL(q SearchQuery) (string, error) {
+	types, err := searchTypeList(q.Types)
+	if err != nil {
+		return "", err
 	}
 	from, nid, where, rank := r.d.searchMatch("$1")
-	cols := prefixedEventColumns + ", " + rank
-	if count {
-		cols = "COUNT(*)"
-	}
-	query := `SELECT ` + cols + ` FROM ` + from + ` JOIN events ev ON ev.event_nid = ` + nid + `
-		WHERE ` + where + ` AND ev.type IN (` + strings.Join(types, ", ") + `)
+	query := `SELECT ` + prefixedEventColumns + ", " + rank + ` FROM ` + from + ` JOIN events ev ON ev.event_nid = ` + nid + `
+		WHERE ` + where + ` AND ev.type IN (` + types + `)
 		AND ev.stream_pos IS NOT NULL AND ev.redacted_because IS NULL AND ($2 = 0 OR ev.stream_pos < $2)
 		AND ev.room_id ` + anyList(3)
-	if count {
-		return query, nil
-	}
 	order := ` ORDER BY ` + rank + ` DESC, ev.stream_pos DESC`
 	if q.Recent {
 		order = ` ORDER BY ev.stream_pos DESC`
@@ -116,7 +119,7 @@ func (r reader) SearchEvents(ctx context.Context, q SearchQuery) ([]SearchHit, e
 	if len(q.Terms) == 0 || len(q.Rooms) == 0 || len(q.Types) == 0 || q.Limit <= 0 {
 		return nil, nil
 	}
-	query, err := r.searchSQL(q, false)
+	query, err := r.searchSQL(q)
 	if err != nil {
 		return nil, err
 	}
@@ -161,28 +164,56 @@ func (r reader) SearchEvents(ctx context.Context, q SearchQuery) ([]SearchHit, e
 	return out, nil
 }
 
-// CountSearch returns how many events match q (its order and bounds
-// aside), before any visibility filter.
-func (r reader) CountSearch(ctx context.Context, q SearchQuery) (int, error) {
-	if len(q.Terms) == 0 || len(q.Rooms) == 0 || len(q.Types) == 0 {
+// SearchWindow bounds the events of one room that CountSearch counts:
+// those after AfterStream in the stream and at least as deep as
+// AfterDepth and, when BeforeStream is not 0, before BeforeStream and at
+// most as deep as BeforeDepth.
+type SearchWindow struct {
+	RoomID       id.RoomID
+	AfterStream  int64
+	AfterDepth   int64
+	BeforeStream int64
+	BeforeDepth  int64
+}
+
+// CountSearch returns how many timeline events match q's terms and types
+// within the windows (q's rooms, order and bounds aside).
+func (r reader) CountSearch(ctx context.Context, q SearchQuery, windows []SearchWindow) (int, error) {
+	if len(q.Terms) == 0 || len(windows) == 0 || len(q.Types) == 0 {
 		return 0, nil
 	}
-	query, err := r.searchSQL(q, true)
+	types, err := searchTypeList(q.Types)
 	if err != nil {
 		return 0, err
 	}
+	// One CASE over the windows' rooms, not an OR of one condition per
+	// window: SQLite would run an OR as one index lookup per room, each
+	// row then checked against the full-text match, instead of reading
+	// the matches once.
+	from, nid, where, _ := r.d.searchMatch("$1")
+	base := `SELECT COUNT(*) FROM ` + from + ` JOIN events ev ON ev.event_nid = ` + nid + `
+		WHERE ` + where + ` AND ev.type IN (` + types + `)
+		AND ev.stream_pos IS NOT NULL AND ev.redacted_because IS NULL AND CASE ev.room_id`
+	const perWindow = 5
+	chunk := max(1, min(200, (r.d.maxParams()-1)/perWindow))
 	total := 0
-	err = queryList(ctx, r, query, []any{r.d.searchQuery(q.Terms), int64(0)}, idStrings(q.Rooms),
-		func(scan func(...any) error) error {
-			var n int
-			if err := scan(&n); err != nil {
-				return err
-			}
-			total += n
-			return nil
-		})
-	if err != nil {
-		return 0, fmt.Errorf("count search results: %w", err)
+	for start := 0; start < len(windows); start += chunk {
+		var b strings.Builder
+		b.WriteString(base)
+		args := []any{r.d.searchQuery(q.Terms)}
+		for _, w := range windows[start:min(start+chunk, len(windows))] {
+			n := len(args) + 1
+			p := func(i int) string { return "$" + strconv.Itoa(n+i) }
+			b.WriteString(` WHEN ` + p(0) + ` THEN (ev.stream_pos > ` + p(1) + ` AND ev.depth >= ` + p(2) +
+				` AND (` + p(3) + ` = 0 OR (ev.stream_pos < ` + p(3) + ` AND ev.depth <= ` + p(4) + `)))`)
+			args = append(args, string(w.RoomID), w.AfterStream, w.AfterDepth, w.BeforeStream, w.BeforeDepth)
+		}
+		b.WriteString(` ELSE FALSE END`)
+		var n int
+		if err := r.q.QueryRowContext(ctx, b.String(), args...).Scan(&n); err != nil {
+			return 0, fmt.Errorf("count search results: %w", err)
+		}
+		total += n
 	}
 	return total, nil
 }

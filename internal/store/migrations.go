@@ -220,6 +220,11 @@ var migrations = []migration{
 		name:      "notifications without their events' columns",
 		byDialect: userNotificationsSchema,
 	},
+	{
+		version:    35,
+		name:       "one-time keys in upload order",
+		statements: []string{oneTimeKeysUploadOrderSchema},
+	},
 }
 
 const schemaMigrationsSchema = `

@@ -22,6 +22,12 @@ CREATE TABLE one_time_keys (
 	FOREIGN KEY (user_id, device_id) REFERENCES devices (user_id, device_id) ON DELETE CASCADE
 )`
 
+// oneTimeKeysUploadOrderSchema numbers each device's one-time keys in the
+// order they were uploaded, which is the order /keys/claim hands them out
+// in (spec v1.13, MSC4225). Keys stored before it count as the oldest.
+const oneTimeKeysUploadOrderSchema = `
+ALTER TABLE one_time_keys ADD COLUMN upload_order BIGINT NOT NULL DEFAULT 0`
+
 // OneTimeKey is a one-time or fallback key of a device.
 type OneTimeKey struct {
 	// Algorithm is the key's algorithm, e.g. "signed_curve25519".
@@ -46,11 +52,14 @@ func (r reader) OneTimeKeyJSON(ctx context.Context, userID id.UserID, deviceID i
 	return []byte(js), nil
 }
 
-// AddOneTimeKey stores a one-time key of a device; a key with the same ID
-// already stored is left as it is.
+// AddOneTimeKey stores a one-time key of a device after every key it
+// already has (upload_order); a key with the same ID already stored is
+// left as it is.
 func (t *Tx) AddOneTimeKey(ctx context.Context, userID id.UserID, deviceID id.DeviceID, k OneTimeKey) error {
 	_, err := t.q.ExecContext(ctx, `
-		INSERT INTO one_time_keys (user_id, device_id, algorithm, key_id, key_json) VALUES ($1, $2, $3, $4, $5)
+		INSERT INTO one_time_keys (user_id, device_id, algorithm, key_id, key_json, upload_order)
+		VALUES ($1, $2, $3, $4, $5, (
+			SELECT COALESCE(MAX(upload_order), 0) + 1 FROM one_time_keys WHERE user_id = $1 AND device_id = $2))
 		ON CONFLICT (user_id, device_id, algorithm, key_id) DO NOTHING`,
 		string(userID), string(deviceID), k.Algorithm, k.KeyID, string(k.KeyJSON))
 	if err != nil {
@@ -84,8 +93,9 @@ func (r reader) OneTimeKeyCounts(ctx context.Context, userID id.UserID, deviceID
 	return out, nil
 }
 
-// ClaimOneTimeKey removes one one-time key of the algorithm from the
-// device and returns it; ok is false when the device has none left.
+// ClaimOneTimeKey removes the device's oldest one-time key of the
+// algorithm (first uploaded, as the spec orders them since v1.13) and
+// returns it; ok is false when the device has none left.
 //
 // The key is chosen and deleted by one statement, and a key counts as
 // claimed only if this statement deleted it: where another transaction
@@ -100,7 +110,7 @@ func (t *Tx) ClaimOneTimeKey(ctx context.Context, userID id.UserID, deviceID id.
 			WHERE user_id = $1 AND device_id = $2 AND algorithm = $3 AND key_id = (
 				SELECT key_id FROM one_time_keys
 				WHERE user_id = $1 AND device_id = $2 AND algorithm = $3
-				ORDER BY key_id LIMIT 1)
+				ORDER BY upload_order, key_id LIMIT 1)
 			RETURNING key_id, key_json`,
 			string(userID), string(deviceID), algorithm).Scan(&keyID, &js)
 		if err == nil {
