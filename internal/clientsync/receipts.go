@@ -86,8 +86,9 @@ type receiptLog struct {
 }
 
 // ReceiptAdded records a committed receipt, moves the sender's unread
-// counts when it is their own read receipt, and wakes waiting syncs. The
-// receipt service calls it after each commit, in commit order.
+// counts when it is their own read receipt, and wakes waiting syncs (those
+// that wait for news other than receipts stay asleep). The receipt service
+// calls it after each commit, in commit order.
 func (s *Service) ReceiptAdded(rc store.Receipt) {
 	l := &s.receipts
 	l.mu.Lock()
@@ -106,7 +107,7 @@ func (s *Service) ReceiptAdded(rc store.Receipt) {
 	default:
 		s.unread.readThreadUpTo(rc.UserID, rc.RoomID, id.EventID(rc.ThreadID), rc.EventID)
 	}
-	s.notifier.Poke()
+	s.notifier.PokeReceipts()
 }
 
 func (s *Service) receiptPos() int64 {
@@ -223,6 +224,7 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 			resp.Rooms.Join[room] = jr
 		}
 		jr.Ephemeral.Events = append(jr.Ephemeral.Events, ev)
+		jr.receiptEvents++
 		if own && !initial && jr.UnreadNotifications == nil {
 			counts, _, _, err := s.unreadFor(ctx, req.User, roomID)
 			if err != nil {
