@@ -6,7 +6,10 @@ package clientsync
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -52,25 +55,98 @@ func (l *receiptLog) encoded(key receiptKey, rcs []store.Receipt) (json.RawMessa
 	return ev, nil
 }
 
-// receiptEvent encodes receipts as one m.receipt event.
+// receiptEvent encodes receipts as one m.receipt event. It writes the
+// JSON itself: every sync of a busy room encodes one, and the reflection
+// of encoding/json over nested maps cost more than the rest of the sync.
 func receiptEvent(rcs []store.Receipt) (json.RawMessage, error) {
-	content := map[id.EventID]map[string]map[id.UserID]map[string]any{}
-	for _, rc := range rcs {
-		byType := content[rc.EventID]
-		if byType == nil {
-			byType = map[string]map[id.UserID]map[string]any{}
-			content[rc.EventID] = byType
+	sorted := slices.Clone(rcs)
+	slices.SortStableFunc(sorted, func(a, b store.Receipt) int {
+		if c := strings.Compare(string(a.EventID), string(b.EventID)); c != 0 {
+			return c
 		}
-		if byType[rc.Type] == nil {
-			byType[rc.Type] = map[id.UserID]map[string]any{}
+		if c := strings.Compare(a.Type, b.Type); c != 0 {
+			return c
 		}
-		r := map[string]any{"ts": rc.TS}
+		return strings.Compare(string(a.UserID), string(b.UserID))
+	})
+	b := make([]byte, 0, 64+80*len(sorted))
+	b = append(b, `{"content":{`...)
+	var prev *store.Receipt
+	for i := range sorted {
+		rc := &sorted[i]
+		if i+1 < len(sorted) && sorted[i+1].EventID == rc.EventID && sorted[i+1].Type == rc.Type && sorted[i+1].UserID == rc.UserID {
+			// The same user twice for one event and type (two threads):
+			// one key, the later receipt's.
+			continue
+		}
+		first := prev == nil
+		newEvent := first || rc.EventID != prev.EventID
+		newType := newEvent || rc.Type != prev.Type
+		prev = rc
+		switch {
+		case newEvent:
+			if !first {
+				b = append(b, "}},"...)
+			}
+			b = appendJSONString(b, string(rc.EventID))
+			b = append(b, ":{"...)
+			b = appendJSONString(b, rc.Type)
+			b = append(b, ":{"...)
+		case newType:
+			b = append(b, "},"...)
+			b = appendJSONString(b, rc.Type)
+			b = append(b, ":{"...)
+		default:
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, string(rc.UserID))
+		b = append(b, `:{"ts":`...)
+		b = strconv.AppendInt(b, rc.TS, 10)
 		if rc.ThreadID != "" {
-			r["thread_id"] = rc.ThreadID
+			b = append(b, `,"thread_id":`...)
+			b = appendJSONString(b, rc.ThreadID)
 		}
-		byType[rc.Type][rc.UserID] = r
+		b = append(b, '}')
 	}
-	return json.Marshal(map[string]any{"type": "m.receipt", "content": content})
+	if len(sorted) > 0 {
+		b = append(b, "}}"...)
+	}
+	b = append(b, `},"type":"m.receipt"}`...)
+	return b, nil
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			enc, _ := json.Marshal(s) // a string always encodes
+			return append(b, enc...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// latestReceipts returns the receipts of rcs, in stream order, that no
+// later receipt of rcs replaces: one per user, type and thread.
+func latestReceipts(rcs []store.Receipt) []store.Receipt {
+	type key struct {
+		user        id.UserID
+		typ, thread string
+	}
+	seen := make(map[key]struct{}, len(rcs))
+	out := make([]store.Receipt, 0, len(rcs))
+	for i := len(rcs) - 1; i >= 0; i-- {
+		k := key{rcs[i].UserID, rcs[i].Type, rcs[i].ThreadID}
+		if _, dup := seen[k]; dup {
+			continue
+		}
+		seen[k] = struct{}{}
+		out = append(out, rcs[i])
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // receiptLog is sync's memory of the receipt stream: the newest receipts,
@@ -117,20 +193,17 @@ func (s *Service) receiptPos() int64 {
 }
 
 // receiptsSince returns the receipts in (since, upto], from memory when
-// the log reaches back to since.
+// the log reaches back to since. The caller must not change the result.
 func (s *Service) receiptsSince(ctx context.Context, since, upto int64) ([]store.Receipt, error) {
 	l := &s.receipts
 	l.mu.Lock()
 	if since >= l.start {
 		// The log is in stream order.
 		i := sort.Search(len(l.recent), func(i int) bool { return l.recent[i].StreamPos > since })
-		var out []store.Receipt
-		for _, rc := range l.recent[i:] {
-			if rc.StreamPos > upto {
-				break
-			}
-			out = append(out, rc)
-		}
+		j := i + sort.Search(len(l.recent)-i, func(k int) bool { return l.recent[i+k].StreamPos > upto })
+		// The log's entries never change and appends go past j (or to a
+		// new array): the caller may read this part without the lock.
+		out := l.recent[i:j:j]
 		l.mu.Unlock()
 		return out, nil
 	}
@@ -162,6 +235,8 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 	resp.NextBatch = tok.String()
 
 	byRoom := map[id.RoomID][]store.Receipt{}
+	var rcs []store.Receipt // the incremental range, rooms mixed
+	var inRoom map[id.RoomID][]int32
 	if initial {
 		for room := range resp.Rooms.Join {
 			rcs, err := s.db.RoomReceipts(ctx, id.RoomID(room))
@@ -171,12 +246,17 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 			byRoom[id.RoomID(room)] = rcs
 		}
 	} else if since < upto {
-		rcs, err := s.receiptsSince(ctx, since, upto)
-		if err != nil {
+		if rcs, err = s.receiptsSince(ctx, since, upto); err != nil {
 			return err
 		}
-		for _, rc := range rcs {
-			byRoom[rc.RoomID] = append(byRoom[rc.RoomID], rc)
+		// Indexes, not copies: a busy room's range holds a receipt of
+		// every member.
+		inRoom = map[id.RoomID][]int32{}
+		for i, rc := range rcs {
+			inRoom[rc.RoomID] = append(inRoom[rc.RoomID], int32(i))
+		}
+		for roomID := range inRoom {
+			byRoom[roomID] = nil
 		}
 	}
 	if len(byRoom) == 0 {
@@ -190,20 +270,34 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 	if req.Filter.Room != nil {
 		ephemeral = req.Filter.Room.Ephemeral
 	}
-	for roomID, rcs := range byRoom {
+	for roomID, roomRcs := range byRoom {
 		room := string(roomID)
 		if ms[roomID] != "join" || !req.Filter.Room.MatchRoom(room) || !ephemeral.MatchEvent(room, "m.receipt", "", nil) {
 			continue
 		}
 		var visible []store.Receipt
 		own, private := false, false
-		for _, rc := range rcs {
+		add := func(rc *store.Receipt) {
 			if rc.Type == "m.read.private" && rc.UserID != req.User {
-				continue
+				return
 			}
 			own = own || rc.UserID == req.User
 			private = private || rc.Type == "m.read.private"
-			visible = append(visible, rc)
+			visible = append(visible, *rc)
+		}
+		if initial {
+			for i := range roomRcs {
+				add(&roomRcs[i])
+			}
+		} else {
+			idx := inRoom[roomID]
+			visible = make([]store.Receipt, 0, len(idx))
+			for _, i := range idx {
+				add(&rcs[i])
+			}
+			// A receipt that a later one of the range replaces is
+			// news no more.
+			visible = latestReceipts(visible)
 		}
 		if len(visible) == 0 {
 			continue

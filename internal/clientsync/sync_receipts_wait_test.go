@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/receipts"
 )
 
@@ -73,5 +74,30 @@ func testReceiptOnlySyncWaitsForTheNextEvent(t *testing.T) {
 	// What the answer carried is not repeated.
 	if again := h.next(alice, resp.NextBatch, nil); !again.isEmpty() {
 		t.Errorf("sync after the answer = %+v", again.Rooms)
+	}
+}
+
+// TestSyncShowsOnlyTheLatestReceipt checks that an incremental sync shows
+// each user's newest receipt of the range, not the ones it replaced.
+func TestSyncShowsOnlyTheLatestReceipt(t *testing.T) {
+	forEachBackend(t, testSyncShowsOnlyTheLatestReceipt)
+}
+
+func testSyncShowsOnlyTheLatestReceipt(t *testing.T) {
+	h := newHarness(t, 0)
+	rs := h.receipts()
+	roomID := h.createRoom(alice)
+	h.member(roomID, bob, bob, "join")
+	one := h.send(roomID, alice, "one")
+	two := h.send(roomID, alice, "two")
+	since := h.initial(alice, nil).NextBatch
+	for _, ev := range []id.EventID{one, two} {
+		if err := rs.Post(h.ctx, bob, roomID, receipts.TypeRead, ev, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := receiptContent(t, h.next(alice, since, nil), roomID)
+	if got[string(two)]["m.read"][string(bob)] == nil || got[string(one)] != nil {
+		t.Errorf("receipts = %v, want bob's at two only", got)
 	}
 }
