@@ -128,27 +128,6 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// latestReceipts returns the receipts of rcs, in stream order, that no
-// later receipt of rcs replaces: one per user, type and thread.
-func latestReceipts(rcs []store.Receipt) []store.Receipt {
-	type key struct {
-		user        id.UserID
-		typ, thread string
-	}
-	seen := make(map[key]struct{}, len(rcs))
-	out := make([]store.Receipt, 0, len(rcs))
-	for i := len(rcs) - 1; i >= 0; i-- {
-		k := key{rcs[i].UserID, rcs[i].Type, rcs[i].ThreadID}
-		if _, dup := seen[k]; dup {
-			continue
-		}
-		seen[k] = struct{}{}
-		out = append(out, rcs[i])
-	}
-	slices.Reverse(out)
-	return out
-}
-
 // receiptLog is sync's memory of the receipt stream: the newest receipts,
 // so incremental syncs fan them out without reading the store.
 type receiptLog struct {
@@ -157,8 +136,23 @@ type receiptLog struct {
 	start  int64
 	pos    int64
 	recent []store.Receipt
+	// replaced holds, for each receipt of recent, the position of the
+	// receipt of the same room, user, type and thread it replaced (0 if
+	// none is known); latest holds the position of each such key's
+	// newest receipt. With them a sync shows each user's newest receipt
+	// of its range without a map per sync.
+	replaced []int64
+	latest   map[receiptSlot]int64
 	// cache holds encoded m.receipt events of public receipts.
 	cache map[receiptKey]json.RawMessage
+}
+
+// receiptSlot names what a receipt replaces: the receipt of the same room,
+// user, type and thread.
+type receiptSlot struct {
+	room        id.RoomID
+	user        id.UserID
+	typ, thread string
 }
 
 // ReceiptAdded records a committed receipt, moves the sender's unread
@@ -168,11 +162,23 @@ type receiptLog struct {
 func (s *Service) ReceiptAdded(rc store.Receipt) {
 	l := &s.receipts
 	l.mu.Lock()
+	if l.latest == nil {
+		l.latest = map[receiptSlot]int64{}
+	}
+	slot := receiptSlot{rc.RoomID, rc.UserID, rc.Type, rc.ThreadID}
 	l.recent = append(l.recent, rc)
+	l.replaced = append(l.replaced, l.latest[slot])
+	l.latest[slot] = rc.StreamPos
 	if len(l.recent) > receiptLogSize {
 		drop := len(l.recent) - receiptLogSize/2
 		l.start = l.recent[drop-1].StreamPos
 		l.recent = append([]store.Receipt(nil), l.recent[drop:]...)
+		l.replaced = append([]int64(nil), l.replaced[drop:]...)
+		for k, pos := range l.latest {
+			if pos <= l.start {
+				delete(l.latest, k)
+			}
+		}
 	}
 	l.pos = max(l.pos, rc.StreamPos)
 	l.mu.Unlock()
@@ -192,9 +198,11 @@ func (s *Service) receiptPos() int64 {
 	return s.receipts.pos
 }
 
-// receiptsSince returns the receipts in (since, upto], from memory when
-// the log reaches back to since. The caller must not change the result.
-func (s *Service) receiptsSince(ctx context.Context, since, upto int64) ([]store.Receipt, error) {
+// receiptsSince returns the receipts in (since, upto], in stream order,
+// from memory when the log reaches back to since, and whether a later
+// receipt of the range replaces each. The caller must not change the
+// result.
+func (s *Service) receiptsSince(ctx context.Context, since, upto int64) ([]store.Receipt, []bool, error) {
 	l := &s.receipts
 	l.mu.Lock()
 	if since >= l.start {
@@ -203,14 +211,23 @@ func (s *Service) receiptsSince(ctx context.Context, since, upto int64) ([]store
 		j := i + sort.Search(len(l.recent)-i, func(k int) bool { return l.recent[i+k].StreamPos > upto })
 		// The log's entries never change and appends go past j (or to a
 		// new array): the caller may read this part without the lock.
-		out := l.recent[i:j:j]
+		out, replaces := l.recent[i:j:j], l.replaced[i:j:j]
 		l.mu.Unlock()
-		return out, nil
+		replaced := make([]bool, len(out))
+		for _, p := range replaces {
+			if p > since {
+				k := sort.Search(len(out), func(k int) bool { return out[k].StreamPos >= p })
+				if k < len(out) && out[k].StreamPos == p {
+					replaced[k] = true
+				}
+			}
+		}
+		return out, replaced, nil
 	}
 	l.mu.Unlock()
 	all, err := s.db.ReceiptsSince(ctx, since, receiptStoreLimit)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []store.Receipt
 	for _, rc := range all {
@@ -218,7 +235,8 @@ func (s *Service) receiptsSince(ctx context.Context, since, upto int64) ([]store
 			out = append(out, rc)
 		}
 	}
-	return out, nil
+	// The store holds only each slot's newest receipt.
+	return out, make([]bool, len(out)), nil
 }
 
 // addReceipts adds the receipts of the user's joined rooms in (since,
@@ -246,14 +264,18 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 			byRoom[id.RoomID(room)] = rcs
 		}
 	} else if since < upto {
-		if rcs, err = s.receiptsSince(ctx, since, upto); err != nil {
+		var replaced []bool
+		if rcs, replaced, err = s.receiptsSince(ctx, since, upto); err != nil {
 			return err
 		}
 		// Indexes, not copies: a busy room's range holds a receipt of
-		// every member.
+		// every member. A receipt that a later one of the range replaces
+		// is news no more.
 		inRoom = map[id.RoomID][]int32{}
 		for i, rc := range rcs {
-			inRoom[rc.RoomID] = append(inRoom[rc.RoomID], int32(i))
+			if !replaced[i] {
+				inRoom[rc.RoomID] = append(inRoom[rc.RoomID], int32(i))
+			}
 		}
 		for roomID := range inRoom {
 			byRoom[roomID] = nil
@@ -295,9 +317,6 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 			for _, i := range idx {
 				add(&rcs[i])
 			}
-			// A receipt that a later one of the range replaces is
-			// news no more.
-			visible = latestReceipts(visible)
 		}
 		if len(visible) == 0 {
 			continue

@@ -61,20 +61,37 @@ func TestReceiptEventEncoding(t *testing.T) {
 		}
 	}
 }
-
-func TestLatestReceipts(t *testing.T) {
-	rcs := []store.Receipt{
-		{UserID: "@a:x", Type: "m.read", EventID: "$1", StreamPos: 1},
-		{UserID: "@b:x", Type: "m.read", EventID: "$1", StreamPos: 2},
-		{UserID: "@a:x", Type: "m.read.private", EventID: "$1", StreamPos: 3},
-		{UserID: "@a:x", Type: "m.read", ThreadID: "main", EventID: "$1", StreamPos: 4},
-		{UserID: "@a:x", Type: "m.read", EventID: "$2", StreamPos: 5},
+// TestReceiptLogMarksReplacedReceipts checks that a range of the receipt
+// log marks the receipts that a later receipt of the same range replaces
+// (same room, user, type and thread), and only those.
+func TestReceiptLogMarksReplacedReceipts(t *testing.T) {
+	h := newHarness(t, 0)
+	base := h.sync.receiptPos()
+	for i, rc := range []store.Receipt{
+		{RoomID: "!r:x", UserID: "@a:x", Type: "m.read", EventID: "$1"},
+		{RoomID: "!r:x", UserID: "@b:x", Type: "m.read", EventID: "$1"},
+		{RoomID: "!r:x", UserID: "@a:x", Type: "m.read.private", EventID: "$1"},
+		{RoomID: "!r:x", UserID: "@a:x", Type: "m.read", ThreadID: "main", EventID: "$1"},
+		{RoomID: "!o:x", UserID: "@a:x", Type: "m.read", EventID: "$1"},
+		{RoomID: "!r:x", UserID: "@a:x", Type: "m.read", EventID: "$2"},
+	} {
+		rc.StreamPos = base + int64(i) + 1
+		h.sync.ReceiptAdded(rc)
 	}
-	var got []int64
-	for _, rc := range latestReceipts(rcs) {
-		got = append(got, rc.StreamPos)
-	}
-	if want := []int64{2, 3, 4, 5}; !reflect.DeepEqual(got, want) {
-		t.Errorf("latestReceipts kept positions %v, want %v", got, want)
+	for _, c := range []struct {
+		since, upto int64
+		want        []bool
+	}{
+		{0, 6, []bool{true, false, false, false, false, false}},
+		{0, 5, []bool{false, false, false, false, false}},
+		{1, 6, []bool{false, false, false, false, false}},
+	} {
+		rcs, replaced, err := h.sync.receiptsSince(h.ctx, base+c.since, base+c.upto)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rcs) != len(c.want) || !reflect.DeepEqual(replaced, c.want) {
+			t.Errorf("range (%d, %d]: %d receipts, replaced %v; want %v", c.since, c.upto, len(rcs), replaced, c.want)
+		}
 	}
 }
