@@ -61,6 +61,7 @@ func TestReceiptEventEncoding(t *testing.T) {
 		}
 	}
 }
+
 // TestReceiptLogMarksReplacedReceipts checks that a range of the receipt
 // log marks the receipts that a later receipt of the same range replaces
 // (same room, user, type and thread), and only those.

@@ -50,6 +50,10 @@ type Service struct {
 	// in the receipt's own transaction and wakes them after the commit
 	// (*fedsender.Sender).
 	Federation interface{ Wake(dests []id.ServerName) }
+	// Delay is how long a batch of receipts may wait to join a write of
+	// the event path before it is committed on its own (see
+	// store.DB.WriteSoon); 0 means DefaultDelay.
+	Delay time.Duration
 
 	// mu guards queue and writing: the receipts waiting for the next
 	// batch, and whether a batch is being written (receipts are written
@@ -143,6 +147,11 @@ func (s *Service) Post(ctx context.Context, user id.UserID, roomID id.RoomID, ty
 	return nil
 }
 
+// DefaultDelay is the default Service.Delay: a receipt is committed at
+// most this much later than at once, and in a busy room shares the commit
+// of the next message instead of adding one.
+const DefaultDelay = 20 * time.Millisecond
+
 // maxBatch bounds the receipts of one write.
 const maxBatch = 256
 
@@ -154,9 +163,9 @@ type postJob struct {
 
 // post writes rc and returns once it is committed. Receipts posted while a
 // batch is being written wait and go together in the next one, in one
-// write function: in a busy room every member posts a receipt per
-// message, and one write each would crowd the messages out of the single
-// writer. The caller that finds no batch in progress writes one on its
+// write function that joins the next write of the event path: in a busy
+// room every member posts a receipt per message, and one write (and
+// commit) each would crowd the messages out of the single writer. The caller that finds no batch in progress writes one on its
 // own goroutine; the batches after it run on a goroutine of their own.
 func (s *Service) post(ctx context.Context, rc store.Receipt) error {
 	j := &postJob{rc: rc, done: make(chan error, 1)}
@@ -230,7 +239,11 @@ func (s *Service) writeBatch(batch []*postJob) error {
 	// The batch's statements belong to every caller in it: none of their
 	// contexts may abort it.
 	ctx := context.Background()
-	return s.DB.Write(ctx, func(tx *store.Tx) error {
+	delay := s.Delay
+	if delay <= 0 {
+		delay = DefaultDelay
+	}
+	return s.DB.WriteSoon(ctx, delay, func(tx *store.Tx) error {
 		pos, err := tx.SetReceipts(ctx, rcs)
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // maxBatchJobs is the most write functions one transaction runs. Larger
@@ -75,6 +76,32 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 }
 
+// WriteSoon is Write for writes that may wait: fn joins the batch the
+// writer runs next for other callers, and only if none comes within
+// maxDelay does the writer start a batch for it. Writes that many clients
+// make often and that nobody reads at once (read receipts) thus share the
+// commits of the event path instead of adding commits of their own, each
+// with its flush to disk. Write's guarantees hold: WriteSoon returns once
+// fn's writes are committed or rolled back.
+func (db *DB) WriteSoon(ctx context.Context, maxDelay time.Duration, fn func(tx *Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	j := &writeJob{fn: fn, done: make(chan error, 1)}
+	if err := db.w.enqueueSoon(j, maxDelay); err != nil {
+		return err
+	}
+	select {
+	case err := <-j.done:
+		return err
+	case <-ctx.Done():
+		if j.state.CompareAndSwap(jobQueued, jobAbandoned) {
+			return ctx.Err()
+		}
+		return <-j.done
+	}
+}
+
 const (
 	jobQueued int32 = iota
 	jobRunning
@@ -106,6 +133,8 @@ type writer struct {
 	closed bool
 	// active is set while a goroutine holds the role of running batches.
 	active bool
+	// soonArmed is set while a timer of enqueueSoon is pending.
+	soonArmed bool
 
 	// wake hands the role to the writer goroutine (capacity 1; only the
 	// holder of the role sends, so a send never blocks).
@@ -141,6 +170,38 @@ func (w *writer) enqueue(j *writeJob) ([]*writeJob, error) {
 	}
 	w.active = true
 	return w.take(), nil
+}
+
+// enqueueSoon queues j without taking the role: the next batch of any
+// caller runs it. If no batch starts within maxDelay, a timer hands the
+// role to the writer goroutine.
+func (w *writer) enqueueSoon(j *writeJob, maxDelay time.Duration) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	w.queue = append(w.queue, j)
+	if !w.active && !w.soonArmed {
+		w.soonArmed = true
+		time.AfterFunc(maxDelay, w.startSoon)
+	}
+	return nil
+}
+
+// startSoon is the timer of enqueueSoon: if the writer is still idle with
+// jobs waiting, the writer goroutine takes the role and runs them.
+func (w *writer) startSoon() {
+	w.mu.Lock()
+	w.soonArmed = false
+	start := !w.active && len(w.queue) > 0
+	if start {
+		w.active = true
+	}
+	w.mu.Unlock()
+	if start {
+		w.wake <- struct{}{}
+	}
 }
 
 // runInline runs a batch on the caller's goroutine, which holds the role,
