@@ -96,6 +96,8 @@ type roomAPI struct {
 	history  HistoryFetcher
 	rel      Relations
 	searcher Searcher
+	// places caches where the events that receipts name sit.
+	places timelinePlaces
 }
 
 // roomRoutes registers the room and profile endpoints, one per line. A nil

@@ -14,21 +14,31 @@ import (
 // advance, so waking N syncing clients costs one close, and the clients then
 // read what is new from the in-memory Timeline rather than each querying the
 // database.
+//
+// Read receipts move the stream too, but a client that is shown only
+// receipts re-polls at once, so sync answers receipt-only news after a short
+// wait for something more (see Service.sync): PokeReceipts wakes the
+// waiters of WaitChange but not those of WaitNews, which wait for anything
+// but receipts.
 type Notifier struct {
 	mu      sync.Mutex
 	pos     int64
 	changed chan struct{}
+	// news is closed and replaced on every change but PokeReceipts.
+	news chan struct{}
 	// stopped is closed by Stop: waiting is over for good.
 	stopped  chan struct{}
 	stopOnce sync.Once
 	waiting  atomic.Int64
-	// changes counts every Advance that moved the stream and every Poke.
-	changes uint64
+	// changes counts every Advance that moved the stream and every poke;
+	// newsCount the same without PokeReceipts.
+	changes   uint64
+	newsCount uint64
 }
 
 // NewNotifier returns a notifier starting at stream position pos.
 func NewNotifier(pos int64) *Notifier {
-	return &Notifier{pos: pos, changed: make(chan struct{}), stopped: make(chan struct{})}
+	return &Notifier{pos: pos, changed: make(chan struct{}), news: make(chan struct{}), stopped: make(chan struct{})}
 }
 
 // Stop ends every current and future Wait at once, as if its context were
@@ -36,7 +46,8 @@ func NewNotifier(pos int64) *Notifier {
 // instead of holding the server up.
 func (n *Notifier) Stop() { n.stopOnce.Do(func() { close(n.stopped) }) }
 
-// Waiting returns how many callers are blocked in Wait.
+// Waiting returns how many callers are blocked in Wait, WaitChange or
+// WaitNews.
 func (n *Notifier) Waiting() int { return int(n.waiting.Load()) }
 
 // Advance moves the stream to pos and wakes every waiter. Positions that do
@@ -48,9 +59,19 @@ func (n *Notifier) Advance(pos int64) {
 		return
 	}
 	n.pos = pos
+	n.bump(true)
+}
+
+// bump records a change and wakes its waiters. The caller holds mu.
+func (n *Notifier) bump(news bool) {
 	n.changes++
 	close(n.changed)
 	n.changed = make(chan struct{})
+	if news {
+		n.newsCount++
+		close(n.news)
+		n.news = make(chan struct{})
+	}
 }
 
 // Poke wakes every waiter without moving the event stream: another stream
@@ -58,9 +79,45 @@ func (n *Notifier) Advance(pos int64) {
 func (n *Notifier) Poke() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.changes++
-	close(n.changed)
-	n.changed = make(chan struct{})
+	n.bump(true)
+}
+
+// PokeReceipts wakes the waiters of WaitChange, not those of WaitNews: the
+// receipt stream has moved.
+func (n *Notifier) PokeReceipts() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.bump(false)
+}
+
+// News returns the number of changes other than receipts so far, for
+// WaitNews.
+func (n *Notifier) News() uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.newsCount
+}
+
+// WaitNews blocks until there were more than seen changes other than
+// receipts or ctx is done, and returns their number.
+func (n *Notifier) WaitNews(ctx context.Context, seen uint64) uint64 {
+	n.waiting.Add(1)
+	defer n.waiting.Add(-1)
+	for {
+		n.mu.Lock()
+		c, ch := n.newsCount, n.news
+		n.mu.Unlock()
+		if c != seen {
+			return c
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return n.News()
+		case <-n.stopped:
+			return n.News()
+		}
+	}
 }
 
 // Changes returns the number of changes so far (advances and pokes), for

@@ -6,7 +6,10 @@ package clientsync
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -52,25 +55,77 @@ func (l *receiptLog) encoded(key receiptKey, rcs []store.Receipt) (json.RawMessa
 	return ev, nil
 }
 
-// receiptEvent encodes receipts as one m.receipt event.
+// receiptEvent encodes receipts as one m.receipt event. It writes the
+// JSON itself: every sync of a busy room encodes one, and the reflection
+// of encoding/json over nested maps cost more than the rest of the sync.
 func receiptEvent(rcs []store.Receipt) (json.RawMessage, error) {
-	content := map[id.EventID]map[string]map[id.UserID]map[string]any{}
-	for _, rc := range rcs {
-		byType := content[rc.EventID]
-		if byType == nil {
-			byType = map[string]map[id.UserID]map[string]any{}
-			content[rc.EventID] = byType
+	sorted := slices.Clone(rcs)
+	slices.SortStableFunc(sorted, func(a, b store.Receipt) int {
+		if c := strings.Compare(string(a.EventID), string(b.EventID)); c != 0 {
+			return c
 		}
-		if byType[rc.Type] == nil {
-			byType[rc.Type] = map[id.UserID]map[string]any{}
+		if c := strings.Compare(a.Type, b.Type); c != 0 {
+			return c
 		}
-		r := map[string]any{"ts": rc.TS}
+		return strings.Compare(string(a.UserID), string(b.UserID))
+	})
+	b := make([]byte, 0, 64+80*len(sorted))
+	b = append(b, `{"content":{`...)
+	var prev *store.Receipt
+	for i := range sorted {
+		rc := &sorted[i]
+		if i+1 < len(sorted) && sorted[i+1].EventID == rc.EventID && sorted[i+1].Type == rc.Type && sorted[i+1].UserID == rc.UserID {
+			// The same user twice for one event and type (two threads):
+			// one key, the later receipt's.
+			continue
+		}
+		first := prev == nil
+		newEvent := first || rc.EventID != prev.EventID
+		newType := newEvent || rc.Type != prev.Type
+		prev = rc
+		switch {
+		case newEvent:
+			if !first {
+				b = append(b, "}},"...)
+			}
+			b = appendJSONString(b, string(rc.EventID))
+			b = append(b, ":{"...)
+			b = appendJSONString(b, rc.Type)
+			b = append(b, ":{"...)
+		case newType:
+			b = append(b, "},"...)
+			b = appendJSONString(b, rc.Type)
+			b = append(b, ":{"...)
+		default:
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, string(rc.UserID))
+		b = append(b, `:{"ts":`...)
+		b = strconv.AppendInt(b, rc.TS, 10)
 		if rc.ThreadID != "" {
-			r["thread_id"] = rc.ThreadID
+			b = append(b, `,"thread_id":`...)
+			b = appendJSONString(b, rc.ThreadID)
 		}
-		byType[rc.Type][rc.UserID] = r
+		b = append(b, '}')
 	}
-	return json.Marshal(map[string]any{"type": "m.receipt", "content": content})
+	if len(sorted) > 0 {
+		b = append(b, "}}"...)
+	}
+	b = append(b, `},"type":"m.receipt"}`...)
+	return b, nil
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			enc, _ := json.Marshal(s) // a string always encodes
+			return append(b, enc...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // receiptLog is sync's memory of the receipt stream: the newest receipts,
@@ -81,21 +136,49 @@ type receiptLog struct {
 	start  int64
 	pos    int64
 	recent []store.Receipt
+	// replaced holds, for each receipt of recent, the position of the
+	// receipt of the same room, user, type and thread it replaced (0 if
+	// none is known); latest holds the position of each such key's
+	// newest receipt. With them a sync shows each user's newest receipt
+	// of its range without a map per sync.
+	replaced []int64
+	latest   map[receiptSlot]int64
 	// cache holds encoded m.receipt events of public receipts.
 	cache map[receiptKey]json.RawMessage
 }
 
+// receiptSlot names what a receipt replaces: the receipt of the same room,
+// user, type and thread.
+type receiptSlot struct {
+	room        id.RoomID
+	user        id.UserID
+	typ, thread string
+}
+
 // ReceiptAdded records a committed receipt, moves the sender's unread
-// counts when it is their own read receipt, and wakes waiting syncs. The
-// receipt service calls it after each commit, in commit order.
+// counts when it is their own read receipt, and wakes waiting syncs (those
+// that wait for news other than receipts stay asleep). The receipt service
+// calls it after each commit, in commit order.
 func (s *Service) ReceiptAdded(rc store.Receipt) {
 	l := &s.receipts
 	l.mu.Lock()
+	if l.latest == nil {
+		l.latest = map[receiptSlot]int64{}
+	}
+	slot := receiptSlot{rc.RoomID, rc.UserID, rc.Type, rc.ThreadID}
 	l.recent = append(l.recent, rc)
+	l.replaced = append(l.replaced, l.latest[slot])
+	l.latest[slot] = rc.StreamPos
 	if len(l.recent) > receiptLogSize {
 		drop := len(l.recent) - receiptLogSize/2
 		l.start = l.recent[drop-1].StreamPos
 		l.recent = append([]store.Receipt(nil), l.recent[drop:]...)
+		l.replaced = append([]int64(nil), l.replaced[drop:]...)
+		for k, pos := range l.latest {
+			if pos <= l.start {
+				delete(l.latest, k)
+			}
+		}
 	}
 	l.pos = max(l.pos, rc.StreamPos)
 	l.mu.Unlock()
@@ -106,7 +189,7 @@ func (s *Service) ReceiptAdded(rc store.Receipt) {
 	default:
 		s.unread.readThreadUpTo(rc.UserID, rc.RoomID, id.EventID(rc.ThreadID), rc.EventID)
 	}
-	s.notifier.Poke()
+	s.notifier.PokeReceipts()
 }
 
 func (s *Service) receiptPos() int64 {
@@ -115,28 +198,36 @@ func (s *Service) receiptPos() int64 {
 	return s.receipts.pos
 }
 
-// receiptsSince returns the receipts in (since, upto], from memory when
-// the log reaches back to since.
-func (s *Service) receiptsSince(ctx context.Context, since, upto int64) ([]store.Receipt, error) {
+// receiptsSince returns the receipts in (since, upto], in stream order,
+// from memory when the log reaches back to since, and whether a later
+// receipt of the range replaces each. The caller must not change the
+// result.
+func (s *Service) receiptsSince(ctx context.Context, since, upto int64) ([]store.Receipt, []bool, error) {
 	l := &s.receipts
 	l.mu.Lock()
 	if since >= l.start {
 		// The log is in stream order.
 		i := sort.Search(len(l.recent), func(i int) bool { return l.recent[i].StreamPos > since })
-		var out []store.Receipt
-		for _, rc := range l.recent[i:] {
-			if rc.StreamPos > upto {
-				break
-			}
-			out = append(out, rc)
-		}
+		j := i + sort.Search(len(l.recent)-i, func(k int) bool { return l.recent[i+k].StreamPos > upto })
+		// The log's entries never change and appends go past j (or to a
+		// new array): the caller may read this part without the lock.
+		out, replaces := l.recent[i:j:j], l.replaced[i:j:j]
 		l.mu.Unlock()
-		return out, nil
+		replaced := make([]bool, len(out))
+		for _, p := range replaces {
+			if p > since {
+				k := sort.Search(len(out), func(k int) bool { return out[k].StreamPos >= p })
+				if k < len(out) && out[k].StreamPos == p {
+					replaced[k] = true
+				}
+			}
+		}
+		return out, replaced, nil
 	}
 	l.mu.Unlock()
 	all, err := s.db.ReceiptsSince(ctx, since, receiptStoreLimit)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []store.Receipt
 	for _, rc := range all {
@@ -144,7 +235,8 @@ func (s *Service) receiptsSince(ctx context.Context, since, upto int64) ([]store
 			out = append(out, rc)
 		}
 	}
-	return out, nil
+	// The store holds only each slot's newest receipt.
+	return out, make([]bool, len(out)), nil
 }
 
 // addReceipts adds the receipts of the user's joined rooms in (since,
@@ -161,6 +253,8 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 	resp.NextBatch = tok.String()
 
 	byRoom := map[id.RoomID][]store.Receipt{}
+	var rcs []store.Receipt // the incremental range, rooms mixed
+	var inRoom map[id.RoomID][]int32
 	if initial {
 		for room := range resp.Rooms.Join {
 			rcs, err := s.db.RoomReceipts(ctx, id.RoomID(room))
@@ -170,12 +264,21 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 			byRoom[id.RoomID(room)] = rcs
 		}
 	} else if since < upto {
-		rcs, err := s.receiptsSince(ctx, since, upto)
-		if err != nil {
+		var replaced []bool
+		if rcs, replaced, err = s.receiptsSince(ctx, since, upto); err != nil {
 			return err
 		}
-		for _, rc := range rcs {
-			byRoom[rc.RoomID] = append(byRoom[rc.RoomID], rc)
+		// Indexes, not copies: a busy room's range holds a receipt of
+		// every member. A receipt that a later one of the range replaces
+		// is news no more.
+		inRoom = map[id.RoomID][]int32{}
+		for i, rc := range rcs {
+			if !replaced[i] {
+				inRoom[rc.RoomID] = append(inRoom[rc.RoomID], int32(i))
+			}
+		}
+		for roomID := range inRoom {
+			byRoom[roomID] = nil
 		}
 	}
 	if len(byRoom) == 0 {
@@ -189,20 +292,31 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 	if req.Filter.Room != nil {
 		ephemeral = req.Filter.Room.Ephemeral
 	}
-	for roomID, rcs := range byRoom {
+	for roomID, roomRcs := range byRoom {
 		room := string(roomID)
 		if ms[roomID] != "join" || !req.Filter.Room.MatchRoom(room) || !ephemeral.MatchEvent(room, "m.receipt", "", nil) {
 			continue
 		}
 		var visible []store.Receipt
 		own, private := false, false
-		for _, rc := range rcs {
+		add := func(rc *store.Receipt) {
 			if rc.Type == "m.read.private" && rc.UserID != req.User {
-				continue
+				return
 			}
 			own = own || rc.UserID == req.User
 			private = private || rc.Type == "m.read.private"
-			visible = append(visible, rc)
+			visible = append(visible, *rc)
+		}
+		if initial {
+			for i := range roomRcs {
+				add(&roomRcs[i])
+			}
+		} else {
+			idx := inRoom[roomID]
+			visible = make([]store.Receipt, 0, len(idx))
+			for _, i := range idx {
+				add(&rcs[i])
+			}
 		}
 		if len(visible) == 0 {
 			continue
@@ -223,6 +337,7 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 			resp.Rooms.Join[room] = jr
 		}
 		jr.Ephemeral.Events = append(jr.Ephemeral.Events, ev)
+		jr.receiptEvents++
 		if own && !initial && jr.UnreadNotifications == nil {
 			counts, _, _, err := s.unreadFor(ctx, req.User, roomID)
 			if err != nil {

@@ -77,6 +77,8 @@ type JoinedRoom struct {
 	// UnreadThreadNotifications are the counts per thread root, with the
 	// filter's unread_thread_notifications.
 	UnreadThreadNotifications map[string]UnreadNotifications `json:"unread_thread_notifications,omitempty"`
+	// receiptEvents is how many of Ephemeral's events are m.receipt.
+	receiptEvents int
 }
 
 // setUnread sets the room's notification counts: the whole room's, or

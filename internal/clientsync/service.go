@@ -70,6 +70,8 @@ type Service struct {
 	// and its timeouts.
 	presence    presenceState
 	presenceCfg PresenceConfig
+	// receiptDelay is Config.ReceiptDelay.
+	receiptDelay time.Duration
 
 	mu sync.Mutex
 	// members caches the memberships of users who have synced, by user
@@ -120,7 +122,16 @@ type Config struct {
 	// PushEvaluations, when set, receives the push-rule evaluations of
 	// the unread counters, which the push notifier then reuses.
 	PushEvaluations *push.Evaluations
+	// ReceiptDelay is how long a long-polling sync whose only news are
+	// read receipts waits for something more before it answers; 0 means
+	// DefaultReceiptDelay.
+	ReceiptDelay time.Duration
 }
+
+// DefaultReceiptDelay is the default Config.ReceiptDelay: short enough
+// for a reader to see receipts as they come, long enough for a busy room's
+// receipts to travel together and with its next message.
+const DefaultReceiptDelay = 100 * time.Millisecond
 
 // New returns a sync Service.
 func New(cfg Config) *Service {
@@ -151,6 +162,10 @@ func New(cfg Config) *Service {
 	s.typing.rooms = map[id.RoomID]*typingRoom{}
 	s.presence.users = map[id.UserID]*presenceEntry{}
 	s.presenceCfg = cfg.Presence
+	s.receiptDelay = cfg.ReceiptDelay
+	if s.receiptDelay <= 0 {
+		s.receiptDelay = DefaultReceiptDelay
+	}
 	if s.presenceCfg.IdleTimeout <= 0 {
 		s.presenceCfg.IdleTimeout = DefaultIdleTimeout
 	}

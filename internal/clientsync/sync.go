@@ -79,8 +79,9 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 	timeout := min(max(req.Timeout, 0), MaxTimeout)
 	waitCtx, cancel := context.WithTimeout(s.e2eeWake(ctx, req), timeout)
 	defer cancel()
+	lingered := false
 	for {
-		seen := s.notifier.Changes()
+		seen, news := s.notifier.Changes(), s.notifier.News()
 		upto := SyncToken{AccountData: s.accountDataPos(), Receipts: s.receiptPos(), Typing: s.typingPos(), Presence: s.presencePos()}
 		pos := s.notifier.Position()
 		resp, err := s.incremental(ctx, req, since, pos)
@@ -90,8 +91,23 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 		if err := s.addEphemeral(ctx, req, resp, false, tok, upto); err != nil {
 			return nil, err
 		}
-		if !resp.isEmpty() || req.FullState || waitCtx.Err() != nil {
+		if req.FullState || waitCtx.Err() != nil {
 			return resp, nil
+		}
+		if !resp.isEmpty() {
+			if lingered || !resp.onlyReceipts() {
+				return resp, nil
+			}
+			// Only read receipts: a client answered now would poll
+			// again at once, and in a busy room every member's receipt
+			// would make every member poll. Wait a little for an event
+			// (or anything else) to go with them, gathering the
+			// receipts that come meanwhile.
+			lctx, cancel := context.WithTimeout(waitCtx, s.receiptDelay)
+			s.notifier.WaitNews(lctx, news)
+			cancel()
+			lingered = true
+			continue
 		}
 		// Nothing for this user: wait for the next change of any stream.
 		if s.notifier.WaitChange(waitCtx, seen) == seen {
@@ -132,6 +148,22 @@ func (s *Service) addEphemeral(ctx context.Context, req Request, resp *Response,
 		return err
 	}
 	return s.addTyping(req, resp, ms, initial, tySince, upto.Typing)
+}
+
+// onlyReceipts reports whether the news of a non-empty incremental
+// response are read receipts only (and the unread counts they moved).
+func (r *Response) onlyReceipts() bool {
+	if r.Rooms == nil || len(r.Rooms.Invite) > 0 || len(r.Rooms.Knock) > 0 || len(r.Rooms.Leave) > 0 ||
+		(r.AccountData != nil && len(r.AccountData.Events) > 0) || len(r.presenceEvents()) > 0 {
+		return false
+	}
+	for _, jr := range r.Rooms.Join {
+		if len(jr.Timeline.Events) > 0 || len(jr.State.Events) > 0 || len(jr.AccountData.Events) > 0 ||
+			len(jr.Ephemeral.Events) > jr.receiptEvents {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *Response) isEmpty() bool {

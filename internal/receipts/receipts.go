@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/accountdata"
@@ -48,17 +50,33 @@ type Service struct {
 	// in the receipt's own transaction and wakes them after the commit
 	// (*fedsender.Sender).
 	Federation interface{ Wake(dests []id.ServerName) }
+	// Delay is how long a batch of receipts may wait to join a write of
+	// the event path before it is committed on its own (see
+	// store.DB.WriteSoon); 0 means DefaultDelay.
+	Delay time.Duration
+
+	// mu guards queue and writing: the receipts waiting for the next
+	// batch, and whether a batch is being written (receipts are written
+	// a batch at a time, see post).
+	mu      sync.Mutex
+	queue   []*postJob
+	writing bool
+	// batches counts the batches written.
+	batches atomic.Int64
 }
 
-// receiptEDU returns the content of the m.receipt EDU of one receipt.
-func receiptEDU(rc store.Receipt) ([]byte, error) {
-	data := map[string]any{"ts": rc.TS}
-	if rc.ThreadID != "" {
-		data["thread_id"] = rc.ThreadID
+// receiptEDU returns the content of the m.receipt EDU of public receipts
+// of one room, at most one per user.
+func receiptEDU(roomID id.RoomID, rcs []store.Receipt) ([]byte, error) {
+	users := map[id.UserID]any{}
+	for _, rc := range rcs {
+		data := map[string]any{"ts": rc.TS}
+		if rc.ThreadID != "" {
+			data["thread_id"] = rc.ThreadID
+		}
+		users[rc.UserID] = map[string]any{"event_ids": []id.EventID{rc.EventID}, "data": data}
 	}
-	return json.Marshal(map[id.RoomID]any{rc.RoomID: map[string]any{rc.Type: map[id.UserID]any{
-		rc.UserID: map[string]any{"event_ids": []id.EventID{rc.EventID}, "data": data},
-	}}})
+	return json.Marshal(map[id.RoomID]any{roomID: map[string]any{TypeRead: users}})
 }
 
 // AddRemote stores receipts of other servers' users, received over
@@ -123,34 +141,175 @@ func (s *Service) Post(ctx context.Context, user id.UserID, roomID id.RoomID, ty
 		now = s.Now
 	}
 	rc := store.Receipt{RoomID: roomID, UserID: user, Type: typ, ThreadID: threadID, EventID: eventID, TS: now().UnixMilli()}
-	err := s.DB.Write(ctx, func(tx *store.Tx) error {
-		pos, err := tx.SetReceipt(ctx, rc)
+	if err := s.post(ctx, rc); err != nil {
+		return fmt.Errorf("store %s receipt of %s in %s: %w", typ, user, roomID, err)
+	}
+	return nil
+}
+
+// DefaultDelay is the default Service.Delay: a receipt is committed at
+// most this much later than at once, and in a busy room shares the commit
+// of the next message instead of adding one.
+const DefaultDelay = 20 * time.Millisecond
+
+// maxBatch bounds the receipts of one write.
+const maxBatch = 256
+
+// postJob is a receipt waiting to be written, and its outcome.
+type postJob struct {
+	rc   store.Receipt
+	done chan error // buffered: delivery never blocks
+}
+
+// post writes rc and returns once it is committed. Receipts posted while a
+// batch is being written wait and go together in the next one, in one
+// write function that joins the next write of the event path: in a busy
+// room every member posts a receipt per message, and one write (and
+// commit) each would crowd the messages out of the single writer. The caller that finds no batch in progress writes one on its
+// own goroutine; the batches after it run on a goroutine of their own.
+func (s *Service) post(ctx context.Context, rc store.Receipt) error {
+	j := &postJob{rc: rc, done: make(chan error, 1)}
+	s.mu.Lock()
+	s.queue = append(s.queue, j)
+	lead := !s.writing
+	s.writing = true
+	s.mu.Unlock()
+	if lead {
+		s.writeNext()
+	}
+	select {
+	case err := <-j.done:
+		return err
+	case <-ctx.Done():
+		// The receipt may still be written; the caller answers an
+		// error either way.
+		return ctx.Err()
+	}
+}
+
+// writeNext writes the waiting receipts, up to maxBatch, then hands the
+// role on to a new goroutine if more are waiting, or gives it up.
+func (s *Service) writeNext() {
+	s.mu.Lock()
+	n := min(len(s.queue), maxBatch)
+	batch := s.queue[:n:n]
+	s.queue = append([]*postJob(nil), s.queue[n:]...)
+	s.mu.Unlock()
+
+	if err := s.writeBatch(batch); err != nil && len(batch) > 1 {
+		// One bad receipt must not fail the others: each on its own.
+		for _, j := range batch {
+			j.done <- s.writeBatch([]*postJob{j})
+		}
+	} else {
+		for _, j := range batch {
+			j.done <- err
+		}
+	}
+
+	s.mu.Lock()
+	more := len(s.queue) > 0
+	s.writing = more
+	s.mu.Unlock()
+	if more {
+		go s.writeNext()
+	}
+}
+
+// writeBatch stores the receipts of batch in one write function. Of
+// receipts with the same room, user, type and thread the last one is
+// stored; the ones it replaced were never visible and need no position.
+func (s *Service) writeBatch(batch []*postJob) error {
+	s.batches.Add(1)
+	type key struct {
+		room        id.RoomID
+		user        id.UserID
+		typ, thread string
+	}
+	last := make(map[key]int, len(batch))
+	for i, j := range batch {
+		last[key{j.rc.RoomID, j.rc.UserID, j.rc.Type, j.rc.ThreadID}] = i
+	}
+	rcs := make([]store.Receipt, 0, len(last))
+	for i, j := range batch {
+		if last[key{j.rc.RoomID, j.rc.UserID, j.rc.Type, j.rc.ThreadID}] == i {
+			rcs = append(rcs, j.rc)
+		}
+	}
+	// The batch's statements belong to every caller in it: none of their
+	// contexts may abort it.
+	ctx := context.Background()
+	delay := s.Delay
+	if delay <= 0 {
+		delay = DefaultDelay
+	}
+	return s.DB.WriteSoon(ctx, delay, func(tx *store.Tx) error {
+		pos, err := tx.SetReceipts(ctx, rcs)
 		if err != nil {
 			return err
 		}
-		rc.StreamPos = pos
-		if s.Changed != nil {
-			tx.AfterCommit(func() { s.Changed(rc) })
+		public := map[id.RoomID][]store.Receipt{}
+		var rooms []id.RoomID
+		for i := range rcs {
+			rc := rcs[i]
+			rc.StreamPos = pos[i]
+			if s.Changed != nil {
+				tx.AfterCommit(func() { s.Changed(rc) })
+			}
+			if rc.Type == TypeRead {
+				if public[rc.RoomID] == nil {
+					rooms = append(rooms, rc.RoomID)
+				}
+				public[rc.RoomID] = append(public[rc.RoomID], rc)
+			}
 		}
-		if s.Federation == nil || typ != TypeRead {
+		if s.Federation == nil {
 			return nil
 		}
-		dests, err := tx.JoinedServers(ctx, roomID, s.ServerName)
-		if err != nil || len(dests) == 0 {
-			return err
+		for _, roomID := range rooms {
+			if err := s.sendEDU(ctx, tx, roomID, public[roomID]); err != nil {
+				return err
+			}
 		}
-		content, err := receiptEDU(rc)
+		return nil
+	})
+}
+
+// sendEDU queues one m.receipt EDU with the public receipts of a room for
+// the other servers in it, and wakes them after the commit.
+func (s *Service) sendEDU(ctx context.Context, tx *store.Tx, roomID id.RoomID, rcs []store.Receipt) error {
+	dests, err := tx.JoinedServers(ctx, roomID, s.ServerName)
+	if err != nil || len(dests) == 0 {
+		return err
+	}
+	// An EDU holds one receipt per user: a user with receipts in two
+	// threads has the second in a second EDU.
+	byUser := map[id.UserID][]store.Receipt{}
+	var users []id.UserID
+	for _, rc := range rcs {
+		if byUser[rc.UserID] == nil {
+			users = append(users, rc.UserID)
+		}
+		byUser[rc.UserID] = append(byUser[rc.UserID], rc)
+	}
+	for round := 0; ; round++ {
+		var part []store.Receipt
+		for _, u := range users {
+			if round < len(byUser[u]) {
+				part = append(part, byUser[u][round])
+			}
+		}
+		if len(part) == 0 {
+			break
+		}
+		content, err := receiptEDU(roomID, part)
 		if err != nil {
 			return err
 		}
 		if err := tx.EnqueueEDU(ctx, dests, "m.receipt", content); err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.Federation.Wake(dests) })
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store %s receipt of %s in %s: %w", typ, user, roomID, err)
 	}
+	tx.AfterCommit(func() { s.Federation.Wake(dests) })
 	return nil
 }

@@ -67,6 +67,32 @@ func (t *Tx) SetReceipt(ctx context.Context, r Receipt) (int64, error) {
 	return pos, nil
 }
 
+// SetReceipts stores receipts as SetReceipt does, in one statement, and
+// returns their stream positions, in the order of rcs. No two receipts of
+// rcs may share room, user, type and thread.
+func (t *Tx) SetReceipts(ctx context.Context, rcs []Receipt) ([]int64, error) {
+	if len(rcs) == 0 {
+		return nil, nil
+	}
+	var next int64
+	if err := t.q.QueryRowContext(ctx, `SELECT COALESCE(MAX(stream_pos), 0) + 1 FROM receipts`).Scan(&next); err != nil {
+		return nil, fmt.Errorf("allocate receipt positions: %w", err)
+	}
+	pos := make([]int64, len(rcs))
+	args := make([]any, 0, 7*len(rcs))
+	for i, r := range rcs {
+		pos[i] = next + int64(i)
+		args = append(args, string(r.RoomID), string(r.UserID), r.Type, r.ThreadID, string(r.EventID), r.TS, pos[i])
+	}
+	err := t.insertRows(ctx, `INSERT INTO receipts (`+receiptColumns+`)`, `
+		ON CONFLICT (room_id, user_id, receipt_type, thread_id) DO UPDATE
+		SET event_id = excluded.event_id, ts = excluded.ts, stream_pos = excluded.stream_pos`, 7, args)
+	if err != nil {
+		return nil, fmt.Errorf("store %d receipts: %w", len(rcs), err)
+	}
+	return pos, nil
+}
+
 // RoomReceipts returns the current receipts of a room.
 func (r reader) RoomReceipts(ctx context.Context, roomID id.RoomID) ([]Receipt, error) {
 	return r.receipts(ctx, `SELECT `+receiptColumns+` FROM receipts WHERE room_id = $1 ORDER BY stream_pos`, string(roomID))
