@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/event"
@@ -70,6 +71,8 @@ type Service struct {
 	Now func() time.Time
 
 	origins originLocks
+	// answers counts the transaction answers being stored.
+	answers sync.WaitGroup
 }
 
 func (s *Service) now() time.Time {

@@ -74,12 +74,7 @@ func (s *Service) ProcessTransaction(ctx context.Context, txn Transaction) (json
 		return nil, fmt.Errorf("%w: %d, at most %d", ErrTooManyEDUs, len(txn.EDUs), MaxEDUs)
 	}
 	unlock := s.origins.lock(txn.Origin)
-	locked := true
-	defer func() {
-		if locked {
-			unlock()
-		}
-	}()
+	defer unlock()
 
 	stored, err := s.DB.FederationTxn(ctx, txn.Origin, txn.TxnID)
 	if err == nil {
@@ -99,14 +94,15 @@ func (s *Service) ProcessTransaction(ctx context.Context, txn Transaction) (json
 		return nil, fmt.Errorf("encode answer to transaction %s: %w", txn.TxnID, err)
 	}
 	// The events are committed; the answer is stored after it went out,
-	// while the origin's lock is still held, so the sender's next
-	// transaction waits for it rather than the answer to this one. A
-	// retry waits for the lock too and finds the stored answer; a crash
-	// before it is stored makes a retry process the transaction again,
-	// which finds its PDUs stored already.
-	locked = false
+	// off the sender's wait and off the origin's lock, so the sender's
+	// next transaction is processed while it commits (usually in the same
+	// commit as that transaction's events). A retry that comes before it
+	// is stored, or after a crash lost it, is processed again and finds
+	// its PDUs stored already; a sender retries only after a failure,
+	// seconds later.
+	s.answers.Add(1)
 	go func() {
-		defer unlock()
+		defer s.answers.Done()
 		s.storeAnswer(ctx, txn, answer)
 	}()
 	return answer, nil

@@ -40,14 +40,14 @@ type flight struct {
 // database (after a failure or a restart), else a new one with the
 // oldest queued PDUs and EDUs; false means nothing was queued.
 //
-// A new transaction is sent while the commit that marks its entries runs,
-// and that commit also removes the entries of the transaction delivered
-// before it: one commit per transaction, off the time between two
-// transactions. The commit's outcome is awaited before the answer counts,
-// so what the database says is in flight is always what may have been
-// sent under that ID; if the commit fails, the entries go again in a
-// later transaction, under another ID, and the receiver finds their PDUs
-// stored already.
+// A new transaction is sent while the commit that marks its entries waits
+// for the writer and runs, and that commit also removes the entries of
+// the transaction delivered before it: one commit per transaction, off
+// the time between two transactions. The commit's outcome is awaited
+// before the answer counts, so what the database says is in flight is
+// always what may have been sent under that ID; if the commit fails, or
+// the server dies before it, the entries go again in a later transaction,
+// under another ID, and the receiver finds their PDUs stored already.
 func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger) (bool, error) {
 	f := d.next
 	d.next = nil
@@ -132,78 +132,53 @@ func (s *Sender) prepare(ctx context.Context, d *destination, log *slog.Logger) 
 	return f, nil
 }
 
-// claimNext starts the commit that completes the delivered transaction
-// done (none when "") and marks the oldest queued entries as a new
-// transaction, and returns that transaction as soon as its entries are
-// chosen, before the commit returns; nil when nothing was queued (the
-// commit has then returned).
+// claimNext chooses the oldest queued entries that are in no transaction
+// (read from what is committed: only this goroutine marks or removes a
+// destination's entries) as a new transaction, and starts the commit that
+// marks them and completes the delivered transaction done (none when
+// ""); it returns the new transaction at once, before that commit
+// returns, or nil when nothing was queued (the commit has then returned).
 func (s *Sender) claimNext(ctx context.Context, d *destination, done string) (*flight, error) {
-	type claimed struct {
-		entries []store.QueuedPDU
-		queued  []store.QueuedEDU
+	db := s.cfg.DB
+	entries, err := db.QueuedPDUs(ctx, d.name, MaxPDUs)
+	if err != nil {
+		return nil, err
+	}
+	queued, err := db.QueuedEDUs(ctx, d.name, MaxEDUs)
+	if err != nil {
+		return nil, err
 	}
 	txnID := newTxnID(s.cfg.Now())
 	nowMS := s.cfg.Now().UnixMilli()
-	chosen := make(chan claimed, 1)
 	committed := make(chan error, 1)
 	go func() {
-		committed <- s.cfg.DB.Write(ctx, func(tx *store.Tx) error {
+		// Off the time between transactions: it may wait a little for
+		// the next local sends to commit with.
+		committed <- db.WriteSoon(ctx, stageShareDelay, func(tx *store.Tx) error {
 			if done != "" {
 				if err := tx.CompleteTransaction(ctx, d.name, done, nowMS); err != nil {
 					return err
 				}
 			}
-			entries, queued, err := claim(ctx, tx, d.name, txnID)
-			if err != nil {
-				return err
-			}
-			chosen <- claimed{entries, queued}
-			return nil
+			return mark(ctx, tx, d.name, txnID, entries, queued)
 		})
 	}()
-	var c claimed
-	marked := (<-chan error)(committed)
-	select {
-	case c = <-chosen:
-	case err := <-committed:
-		if err != nil {
-			return nil, err
-		}
-		c, marked = <-chosen, nil
-	}
-	if len(c.entries) == 0 && len(c.queued) == 0 {
-		if marked != nil {
-			return nil, <-marked
-		}
-		return nil, nil
+	if len(entries) == 0 && len(queued) == 0 {
+		return nil, <-committed
 	}
 	// The ephemeral EDUs waiting now go with it; later ones wait for the
 	// transaction after it.
-	ephemeral, err := s.takeEphemeral(d.name, MaxEDUs-len(c.queued))
+	ephemeral, err := s.takeEphemeral(d.name, MaxEDUs-len(queued))
 	if err != nil {
-		if marked != nil {
-			<-marked
-		}
+		<-committed
 		return nil, err
 	}
-	return &flight{txnID: txnID, entries: c.entries, queued: c.queued, ephemeral: ephemeral, marked: marked}, nil
+	return &flight{txnID: txnID, entries: entries, queued: queued, ephemeral: ephemeral, marked: committed}, nil
 }
 
-// claim marks the oldest queued PDUs and EDUs of a destination that are
-// in no transaction yet (up to MaxPDUs and MaxEDUs) as the transaction
-// txnID, in tx, and returns them; none when nothing was queued.
-func claim(ctx context.Context, tx *store.Tx, dest id.ServerName, txnID string) ([]store.QueuedPDU, []store.QueuedEDU, error) {
-	entries, err := tx.QueuedPDUs(ctx, dest, MaxPDUs)
-	if err != nil {
-		return nil, nil, err
-	}
-	queued, err := tx.QueuedEDUs(ctx, dest, MaxEDUs)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(entries) == 0 && len(queued) == 0 {
-		return nil, nil, nil
-	}
+// mark marks queued PDUs and EDUs of a destination as the transaction
+// txnID, in tx.
+func mark(ctx context.Context, tx *store.Tx, dest id.ServerName, txnID string, entries []store.QueuedPDU, queued []store.QueuedEDU) error {
 	positions := make([]int64, len(entries))
 	for i, e := range entries {
 		positions[i] = e.StreamPos
@@ -213,12 +188,9 @@ func claim(ctx context.Context, tx *store.Tx, dest id.ServerName, txnID string) 
 		eduIDs[i] = e.ID
 	}
 	if err := tx.StartTransaction(ctx, dest, txnID, positions); err != nil {
-		return nil, nil, err
+		return err
 	}
-	if err := tx.StartEDUTransaction(ctx, dest, txnID, eduIDs); err != nil {
-		return nil, nil, err
-	}
-	return entries, queued, nil
+	return tx.StartEDUTransaction(ctx, dest, txnID, eduIDs)
 }
 
 // send sends one transaction and logs the PDUs the destination refused.

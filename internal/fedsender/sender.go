@@ -29,10 +29,11 @@ const (
 	DefaultProbeFor      = 24 * time.Hour
 )
 
-// stageShareDelay is how long the queue entries of a batch of events wait
-// for another write to commit with when the writer is idle: on a busy
-// server they ride in the commit of the next local sends instead of
-// adding one of their own after each batch.
+// stageShareDelay is how long the queue entries of a batch of events, and
+// the commit that completes a transaction and marks the next, wait for
+// another write to commit with when the writer is idle: on a busy server
+// they ride in the commit of the next local sends instead of adding one
+// of their own.
 const stageShareDelay = 4 * time.Millisecond
 
 // ConsumerName is the name under which the sender stores its stream

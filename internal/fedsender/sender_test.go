@@ -323,8 +323,8 @@ func waitQueuedWrites(t *testing.T, h *home, n int) {
 }
 
 // TestNextTransactionSentWhileItsMarkCommits: the next transaction goes
-// out as soon as the commit that marks its entries has chosen them, not
-// after that commit returns; its answer counts once it has.
+// out while the commit that marks its entries waits or runs, not after
+// that commit returns; its answer counts once it has.
 func TestNextTransactionSentWhileItsMarkCommits(t *testing.T) {
 	forEachDSN(t, func(t *testing.T, dsn string) {
 		h, p := run(t, dsn, time.Hour)

@@ -103,7 +103,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 	n := &Notifier{cfg: cfg, rules: map[id.UserID]*pushrules.Evaluator{}, pruned: map[id.UserID]time.Time{}}
 	n.consumer = stream.NewConsumer(stream.ConsumerConfig{
 		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
-		Stage: n.stage, From: cfg.From, Logger: cfg.Logger, Linger: notifyLinger, ShareDelay: notifyShareDelay,
+		Stage: n.stage, From: cfg.From, Logger: cfg.Logger, Linger: notifyLinger,
 	})
 	return n
 }
@@ -114,12 +114,6 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 // batch of sends, on the writer the sends themselves wait for. Unread
 // counts in sync do not wait for it; only /notifications lags by as much.
 const notifyLinger = 100 * time.Millisecond
-
-// notifyShareDelay is how long, after the linger, the notifications'
-// write waits for another write to commit with when the writer is idle
-// (stream.ConsumerConfig.ShareDelay): on a busy server it rides in the
-// commit of the sends or remote events instead of adding one of its own.
-const notifyShareDelay = 20 * time.Millisecond
 
 // Start starts the consumer.
 func (n *Notifier) Start(ctx context.Context) error { return n.consumer.Start(ctx) }

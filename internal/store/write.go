@@ -63,6 +63,9 @@ func (db *DB) write(ctx context.Context, fn func(tx *Tx) error, delay time.Durat
 		return err
 	}
 	j := &writeJob{fn: fn, done: make(chan error, 1), delay: delay}
+	if delay > 0 {
+		j.due = time.Now().Add(delay)
+	}
 	batch, err := db.w.enqueue(j)
 	if err != nil {
 		return err
@@ -110,8 +113,9 @@ const (
 type writeJob struct {
 	fn func(tx *Tx) error
 	// delay is how long the job may wait for others when the writer is
-	// idle (WriteSoon); 0 runs it at once.
+	// idle (WriteSoon); 0 runs it at once. due is when that wait ends.
 	delay time.Duration
+	due   time.Time
 	state atomic.Int32
 	done  chan error // buffered: the writer never blocks on delivery
 }
@@ -135,9 +139,10 @@ type writer struct {
 	closed bool
 	// active is set while a goroutine holds the role of running batches.
 	active bool
-	// soonArmed is set while a timer will start a batch for the jobs of
-	// WriteSoon waiting with no batch running.
-	soonArmed bool
+	// soonAt is when the earliest armed timer starts a batch for the
+	// jobs of WriteSoon waiting with no batch running; zero when none is
+	// armed.
+	soonAt time.Time
 
 	// wake hands the role to the writer goroutine (capacity 1; only the
 	// holder of the role sends, so a send never blocks).
@@ -186,24 +191,31 @@ func (w *writer) parkLocked() bool {
 	if w.closed || len(w.queue) == 0 {
 		return false
 	}
+	due := w.queue[0].due
 	for _, j := range w.queue {
 		if j.delay <= 0 {
 			return false
 		}
+		if j.due.Before(due) {
+			due = j.due
+		}
 	}
-	if !w.soonArmed {
-		w.soonArmed = true
-		time.AfterFunc(w.queue[0].delay, w.soonDue)
+	if w.soonAt.IsZero() || due.Before(w.soonAt) {
+		w.soonAt = due
+		time.AfterFunc(time.Until(due), w.soonDue)
 	}
 	return true
 }
 
-// soonDue runs when a job of WriteSoon has waited its delay: if no batch
+// soonDue runs when a job of WriteSoon has waited its delay (or an
+// earlier timer fires, which does no harm): if no batch
 // runs and jobs still wait, it takes the role and runs them, as a caller
 // of Write that found the writer idle would.
 func (w *writer) soonDue() {
 	w.mu.Lock()
-	w.soonArmed = false
+	if !w.soonAt.After(time.Now()) {
+		w.soonAt = time.Time{}
+	}
 	if w.active || w.closed || len(w.queue) == 0 {
 		w.mu.Unlock()
 		return

@@ -120,3 +120,24 @@ func TestWriteSoonCommitsAtClose(t *testing.T) {
 		}
 	})
 }
+
+// TestWriteSoonShorterDelayFirst: a WriteSoon with a short delay does not
+// wait for the longer delay of one that waits already; they commit
+// together.
+func TestWriteSoonShorterDelayFirst(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		long := writeSoon(db, time.Hour, 1)
+		waitQueued(t, db, 1)
+		short := writeSoon(db, time.Millisecond, 2)
+		for name, done := range map[string]<-chan error{"short": short, "long": long} {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s WriteSoon = %v", name, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s WriteSoon still waiting: the shorter delay waited for the longer", name)
+			}
+		}
+	})
+}
