@@ -32,6 +32,7 @@ type RoomService interface {
 	CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ string) (room.StateSnapshot, error)
 	CurrentStateGroup(ctx context.Context, roomID id.RoomID) (int64, error)
 	CachedStateHeaders(ctx context.Context, roomID id.RoomID, nids []int64) (store.Headers, []int64, error)
+	StateAtGroupSorted(ctx context.Context, roomID id.RoomID, g int64) ([]room.GroupEntry, error)
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
 	Forget(ctx context.Context, user id.UserID, roomID id.RoomID) error
 	Deactivate(ctx context.Context, user id.UserID, erase bool) error
@@ -96,6 +97,8 @@ type roomAPI struct {
 	history  HistoryFetcher
 	rel      Relations
 	searcher Searcher
+	// parsed keeps recently formatted events parsed (see parsedCache).
+	parsed parsedCache
 }
 
 // roomRoutes registers the room and profile endpoints, one per line. A nil

@@ -24,6 +24,9 @@ type headerCache struct {
 	mu    sync.Mutex
 	epoch int64
 	byNID map[int64]headerEntry
+	// groups caches past states by group (see StateAtGroupSorted); it
+	// does not depend on the epoch.
+	groups groupCache
 }
 
 type headerEntry struct {
