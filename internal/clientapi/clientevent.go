@@ -194,7 +194,8 @@ func (f *eventFormatter) prepare(ctx context.Context, h store.Headers) ([]store.
 	for _, e := range full {
 		byNID[e.NID] = e.JSON
 	}
-	out := h.Events[:0]
+	// h may be shared (the room head's snapshot): build a new list.
+	out := make([]store.Event, 0, len(h.Events))
 	for _, e := range h.Events {
 		if e.JSON == nil && f.parsed[e.EventID] == nil {
 			if e.JSON = byNID[e.NID]; e.JSON == nil {

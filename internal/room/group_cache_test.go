@@ -81,3 +81,51 @@ func TestStateAtGroupSortedMatchesStore(t *testing.T) {
 		}
 	})
 }
+
+// A snapshot of the current state is shared while the room is unchanged,
+// and made again once its state moves on or a state event is redacted.
+func TestCurrentStateSnapshotSharedUntilChange(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s, _, _ := newService(t, dsn)
+		alice := id.UserID("@alice:hafen.test")
+		roomID, err := s.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: roomversion.V12, Preset: PresetPublicChat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap := func() StateSnapshot {
+			t.Helper()
+			sn, err := s.CurrentStateHeaders(ctx, roomID, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sn
+		}
+		same := func(a, b StateSnapshot) bool { return &a.Headers.Events[0] == &b.Headers.Events[0] }
+		first := snap()
+		if !same(first, snap()) {
+			t.Error("an unchanged room's snapshot was made again")
+		}
+		topic, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.topic", StateKey: str(""), Sender: alice, Content: []byte(`{"topic":"t"}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		second := snap()
+		if same(first, second) || len(second.Headers.Events) != len(first.Headers.Events)+1 {
+			t.Fatalf("after a new state event the snapshot has %d events, before %d", len(second.Headers.Events), len(first.Headers.Events))
+		}
+		if _, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.redaction", Sender: alice, Redacts: topic.EventID(), Content: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		third := snap()
+		redacted := false
+		for _, e := range third.Headers.Events {
+			if e.EventID == topic.EventID() {
+				redacted = e.RedactedBecause != ""
+			}
+		}
+		if !redacted {
+			t.Error("the snapshot after a redaction does not show the topic redacted")
+		}
+	})
+}
