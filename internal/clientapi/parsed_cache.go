@@ -1,3 +1,6 @@
+// Spec: Client-Server API § Room event format (the events the read endpoints format; this file keeps them parsed between requests)
+// https://spec.matrix.org/v1.19/client-server-api/#room-event-format
+
 package clientapi
 
 import (
