@@ -49,6 +49,8 @@ type eventFormatter struct {
 	// counts the aggregations being formatted (see bundle).
 	rel         Relations
 	bundleDepth int
+	// cache keeps events parsed across requests; nil parses every time.
+	cache *parsedCache
 }
 
 // minHeadLookup is the batch size from which formatAll takes the events of
@@ -59,7 +61,7 @@ const minHeadLookup = 64
 func (a *roomAPI) formatter(roomID id.RoomID, v *roomversion.Version, sess session) *eventFormatter {
 	return &eventFormatter{
 		db: a.db, roomID: roomID, version: v, nowMS: a.s.now().UnixMilli(),
-		userID: sess.UserID, deviceID: sess.DeviceID, rel: a.rel,
+		userID: sess.UserID, deviceID: sess.DeviceID, rel: a.rel, cache: &a.parsed,
 		currentState: func(ctx context.Context) ([]*event.PDU, error) { return a.svc.CurrentState(ctx, roomID) },
 	}
 }
@@ -193,7 +195,8 @@ func (f *eventFormatter) prepare(ctx context.Context, h store.Headers) ([]store.
 	for _, e := range full {
 		byNID[e.NID] = e.JSON
 	}
-	out := h.Events[:0]
+	// h may be shared (the room head's snapshot): build a new list.
+	out := make([]store.Event, 0, len(h.Events))
 	for _, e := range h.Events {
 		if e.JSON == nil && f.parsed[e.EventID] == nil {
 			if e.JSON = byNID[e.NID]; e.JSON == nil {
@@ -226,10 +229,16 @@ func (f *eventFormatter) rawContent(e store.Event) json.RawMessage {
 // formatOne returns the ClientEvent of e without what needs other events.
 func (f *eventFormatter) formatOne(e store.Event) (clientevent.Event, error) {
 	pdu := f.parsed[e.EventID]
+	if pdu == nil && f.cache != nil {
+		pdu = f.cache.get(e.EventID)
+	}
 	if pdu == nil {
 		var err error
 		if pdu, err = event.ParseTrusted(e.JSON, f.version, e.EventID); err != nil {
 			return clientevent.Event{}, fmt.Errorf("parse stored event %s: %w", e.EventID, err)
+		}
+		if f.cache != nil {
+			f.cache.add(e.EventID, pdu)
 		}
 	}
 	ce := clientevent.Format(pdu, f.nowMS, true)

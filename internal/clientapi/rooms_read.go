@@ -508,10 +508,17 @@ func (a *roomAPI) getEventContext(w http.ResponseWriter, r *http.Request, sess s
 	if err != nil {
 		return err
 	}
-	var state []store.Event
-	for _, s := range stateEvents {
-		if filter.MatchEvent(string(roomID), s.Type, string(s.Sender), f.rawContent(s)) {
-			state = append(state, s)
+	state := stateEvents
+	if filter != nil {
+		state = nil
+		for _, s := range stateEvents {
+			var content json.RawMessage // only contains_url reads it
+			if filter.ContainsURL != nil {
+				content = f.rawContent(s)
+			}
+			if filter.MatchEvent(string(roomID), s.Type, string(s.Sender), content) {
+				state = append(state, s)
+			}
 		}
 	}
 	start, err := json.Marshal(topoToken(before.next))

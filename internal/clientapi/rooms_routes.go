@@ -32,6 +32,7 @@ type RoomService interface {
 	CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ string) (room.StateSnapshot, error)
 	CurrentStateGroup(ctx context.Context, roomID id.RoomID) (int64, error)
 	CachedStateHeaders(ctx context.Context, roomID id.RoomID, nids []int64) (store.Headers, []int64, error)
+	StateAtGroupSorted(ctx context.Context, roomID id.RoomID, g int64) ([]room.GroupEntry, error)
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
 	Forget(ctx context.Context, user id.UserID, roomID id.RoomID) error
 	Deactivate(ctx context.Context, user id.UserID, erase bool) error
@@ -98,6 +99,8 @@ type roomAPI struct {
 	searcher Searcher
 	// places caches where the events that receipts name sit.
 	places timelinePlaces
+	// parsed keeps recently formatted events parsed (see parsedCache).
+	parsed parsedCache
 }
 
 // roomRoutes registers the room and profile endpoints, one per line. A nil

@@ -6,11 +6,8 @@
 package clientapi
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
@@ -101,21 +98,22 @@ func (a *roomAPI) viewStateHeaders(ctx context.Context, roomID id.RoomID, v *roo
 }
 
 // headersAtGroup returns the state at a group, of type typ ("" for all),
-// as headers ordered by type and state key: the state's NIDs are read,
-// the headers of those the room head's cache holds come from there, and
-// the other events are read by NID (with their JSON, which prepare then
-// need not load). When the cache holds too few of them it is warmed by
-// reading the current state first, and if it still does, all headers
-// are read in one query.
+// as headers ordered by type and state key: the state's NIDs come in key
+// order from the room head (which keeps the last few groups asked for),
+// the headers of those the head's cache holds come from there, and the
+// other events are read by NID (with their JSON, which prepare then need
+// not load). When the cache holds too few of them it is warmed by reading
+// the current state first, and if it still does, all headers are read in
+// one query.
 func (a *roomAPI) headersAtGroup(ctx context.Context, roomID id.RoomID, g int64, typ string) (store.Headers, error) {
-	state, err := a.db.StateAtGroup(ctx, g)
+	state, err := a.svc.StateAtGroupSorted(ctx, roomID, g)
 	if err != nil {
-		return store.Headers{}, fmt.Errorf("state at group %d: %w", g, err)
+		return store.Headers{}, roomErr(err)
 	}
 	nids := make([]int64, 0, len(state))
-	for k, nid := range state {
-		if typ == "" || k.Type == typ {
-			nids = append(nids, nid)
+	for _, e := range state {
+		if typ == "" || e.Type == typ {
+			nids = append(nids, e.NID)
 		}
 	}
 	h, missing, err := a.svc.CachedStateHeaders(ctx, roomID, nids)
@@ -133,42 +131,35 @@ func (a *roomAPI) headersAtGroup(ctx context.Context, roomID id.RoomID, g int64,
 			return a.db.StateHeadersAtGroup(ctx, g, typ)
 		}
 	}
-	if len(missing) > 0 {
-		full, err := a.db.EventsByNID(ctx, missing)
-		if err != nil {
-			return store.Headers{}, fmt.Errorf("load state at group %d: %w", g, err)
-		}
-		reps, err := a.db.StateReplaces(ctx, missing)
-		if err != nil {
-			return store.Headers{}, fmt.Errorf("load state at group %d: %w", g, err)
-		}
-		h.Events = append(h.Events, full...)
-		for nid, rep := range reps {
-			h.Replaces[nid] = rep
+	if len(missing) == 0 {
+		return h, nil
+	}
+	full, err := a.db.EventsByNID(ctx, missing)
+	if err != nil {
+		return store.Headers{}, fmt.Errorf("load state at group %d: %w", g, err)
+	}
+	reps, err := a.db.StateReplaces(ctx, missing)
+	if err != nil {
+		return store.Headers{}, fmt.Errorf("load state at group %d: %w", g, err)
+	}
+	for nid, rep := range reps {
+		h.Replaces[nid] = rep
+	}
+	// CachedStateHeaders kept the order of nids: merge the loaded events
+	// into their places.
+	loaded := make(map[int64]store.Event, len(full))
+	for _, e := range full {
+		loaded[e.NID] = e
+	}
+	cached := h.Events
+	h.Events = make([]store.Event, 0, len(nids))
+	for _, nid := range nids {
+		if len(cached) > 0 && cached[0].NID == nid {
+			h.Events = append(h.Events, cached[0])
+			cached = cached[1:]
+		} else if e, ok := loaded[nid]; ok {
+			h.Events = append(h.Events, e)
 		}
 	}
-	h.Events = sortByKey(h.Events)
 	return h, nil
-}
-
-// sortByKey returns state events ordered by type and state key. It sorts
-// their keys and places the events after, which costs less than moving
-// the large Event values while sorting.
-func sortByKey(events []store.Event) []store.Event {
-	type key struct {
-		typ, stateKey string
-		i             int
-	}
-	keys := make([]key, len(events))
-	for i, e := range events {
-		keys[i] = key{e.Type, *e.StateKey, i}
-	}
-	slices.SortFunc(keys, func(a, b key) int {
-		return cmp.Or(strings.Compare(a.typ, b.typ), strings.Compare(a.stateKey, b.stateKey))
-	})
-	out := make([]store.Event, len(events))
-	for i, k := range keys {
-		out[i] = events[k.i]
-	}
-	return out
 }

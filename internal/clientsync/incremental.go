@@ -19,6 +19,7 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 	if err != nil {
 		return nil, err
 	}
+	req.bundles = &bundleBatch{}
 	byRoom, err := s.windows(ctx, req, ms, since, pos)
 	if err != nil {
 		return nil, err
@@ -99,6 +100,9 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 				return nil, err
 			}
 		}
+	}
+	if err := s.flushBundles(ctx, req); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

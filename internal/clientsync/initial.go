@@ -13,6 +13,7 @@ func (s *Service) initial(ctx context.Context, req Request, pos int64) (*Respons
 		return nil, err
 	}
 	resp := &Response{NextBatch: Token(pos), Rooms: newRooms()}
+	req.bundles = &bundleBatch{}
 	var forgotten map[id.RoomID]bool
 	if req.Filter.Room != nil && req.Filter.Room.IncludeLeave {
 		if forgotten, err = s.forgotten(ctx, req.User); err != nil {
@@ -29,6 +30,9 @@ func (s *Service) initial(ctx context.Context, req Request, pos int64) (*Respons
 		if err := s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.flushBundles(ctx, req); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

@@ -27,6 +27,10 @@ type Request struct {
 	// UseStateAfter is the use_state_after parameter: each room's state
 	// is given up to the end of its timeline, in state_after.
 	UseStateAfter bool
+
+	// bundles collects the limited timelines of the answer being built
+	// whose bundled aggregations are added at its end.
+	bundles *bundleBatch
 }
 
 // Sync answers one /sync request: at once for an initial sync, with

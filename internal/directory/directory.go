@@ -41,6 +41,9 @@ type Service struct {
 	// Remote asks other servers for their room directories; nil when the
 	// server does not federate.
 	Remote Remote
+
+	// summaries caches the published rooms' summaries.
+	summaries summaryCache
 }
 
 func (s *Service) isLocal(alias id.RoomAlias) bool {

@@ -156,11 +156,7 @@ func (s *Service) PublicRooms(ctx context.Context, req PublicRoomsRequest) (*Pub
 	if err != nil {
 		return nil, err
 	}
-	ids, err := s.DB.PublicRoomIDs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sums, err := Summaries(ctx, s.DB, ids)
+	sums, err := s.publishedSummaries(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -48,12 +48,25 @@ var aggregatedTypes = []string{RelThread, RelReference, RelReplace}
 // user sees them, by parent event ID. State events get none (as the spec
 // says), and a redacted event no replacement. Children the user may not
 // see, or sent by users they ignore, are left out. It costs one query when
-// no event has children.
+// no event has children. Events of other rooms are left out.
 func (s *Service) Aggregations(ctx context.Context, user id.UserID, roomID id.RoomID, events []store.Event) (map[id.EventID]*Aggregation, error) {
+	of := make([]store.Event, 0, len(events))
+	for _, e := range events {
+		if e.RoomID == roomID {
+			of = append(of, e)
+		}
+	}
+	return s.AggregationsAcross(ctx, user, of)
+}
+
+// AggregationsAcross is Aggregations for events of any rooms (each
+// event's RoomID names its room): the relationships of all of them are
+// read in one query, so a sync answer over many rooms pays it once.
+func (s *Service) AggregationsAcross(ctx context.Context, user id.UserID, events []store.Event) (map[id.EventID]*Aggregation, error) {
 	var parents []id.EventID
 	byID := map[id.EventID]store.Event{}
 	for _, e := range events {
-		if e.StateKey != nil || e.RoomID != roomID {
+		if e.StateKey != nil {
 			continue
 		}
 		if _, dup := byID[e.EventID]; !dup {
@@ -64,9 +77,16 @@ func (s *Service) Aggregations(ctx context.Context, user id.UserID, roomID id.Ro
 	if len(parents) == 0 {
 		return nil, nil
 	}
-	rels, err := s.DB.RelationsOf(ctx, roomID, parents, aggregatedTypes)
+	all, err := s.DB.RelationsOfParents(ctx, parents, aggregatedTypes)
 	if err != nil {
 		return nil, err
+	}
+	// A child counts only in its parent's room.
+	rels := all[:0]
+	for _, r := range all {
+		if r.RoomID == byID[r.RelatesTo].RoomID {
+			rels = append(rels, r)
+		}
 	}
 	if len(rels) == 0 {
 		return nil, nil
@@ -83,15 +103,26 @@ func (s *Service) Aggregations(ctx context.Context, user id.UserID, roomID id.Ro
 	}
 	children, err := s.DB.EventsByNID(ctx, nids)
 	if err != nil {
-		return nil, fmt.Errorf("load children in %s: %w", roomID, err)
+		return nil, fmt.Errorf("load children: %w", err)
 	}
-	visible, err := room.FilterVisible(ctx, s.DB, user, false, children)
-	if err != nil {
-		return nil, err
+	// History visibility is judged per room.
+	byRoom := map[id.RoomID][]store.Event{}
+	var rooms []id.RoomID
+	for _, c := range children {
+		if _, ok := byRoom[c.RoomID]; !ok {
+			rooms = append(rooms, c.RoomID)
+		}
+		byRoom[c.RoomID] = append(byRoom[c.RoomID], c)
 	}
-	childByNID := make(map[int64]store.Event, len(visible))
-	for _, c := range visible {
-		childByNID[c.NID] = c
+	childByNID := make(map[int64]store.Event, len(children))
+	for _, roomID := range rooms {
+		visible, err := room.FilterVisible(ctx, s.DB, user, false, byRoom[roomID])
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range visible {
+			childByNID[c.NID] = c
+		}
 	}
 	// Oldest first, so that references keep the room's order and the
 	// latest thread event is the last one seen.

@@ -46,6 +46,7 @@ type Store interface {
 	room.VisibilityStore
 	RelatedEvents(ctx context.Context, f store.RelationFilter, from, to store.TopoPos, dir store.Direction, limit int) ([]store.Event, error)
 	RelationsOf(ctx context.Context, roomID id.RoomID, parents []id.EventID, relTypes []string) ([]store.Relation, error)
+	RelationsOfParents(ctx context.Context, parents []id.EventID, relTypes []string) ([]store.Relation, error)
 	ThreadRoots(ctx context.Context, roomID id.RoomID, participant id.UserID, before int64, limit int) ([]store.ThreadRoot, error)
 	EventsByID(ctx context.Context, ids []id.EventID) ([]store.Event, error)
 }

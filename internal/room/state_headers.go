@@ -24,7 +24,18 @@ type headerCache struct {
 	mu    sync.Mutex
 	epoch int64
 	byNID map[int64]headerEntry
+	// groups caches past states by group (see StateAtGroupSorted); it
+	// does not depend on the epoch.
+	groups groupCache
+	// snaps holds the snapshots CurrentStateHeaders made, by type, for
+	// the epoch snapEpoch and the state group snapGroup: until either
+	// moves, a reader of the same state gets the same snapshot.
+	snaps                map[string]StateSnapshot
+	snapEpoch, snapGroup int64
 }
+
+// maxCachedSnapshots bounds the types whose snapshots a head keeps.
+const maxCachedSnapshots = 4
 
 type headerEntry struct {
 	ev store.Event
@@ -57,7 +68,9 @@ func (s *Service) CurrentStateGroup(ctx context.Context, roomID id.RoomID) (int6
 
 // CurrentStateHeaders returns the room's current state of type typ (""
 // for all) from its head: the headers come from the head's cache, and
-// only the events it does not hold yet are read from the store.
+// only the events it does not hold yet are read from the store. The
+// snapshot is kept until the state or the epoch moves on, so readers of
+// an unchanged room share it: callers must not change it.
 func (s *Service) CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ string) (StateSnapshot, error) {
 	rs, err := s.room(ctx, roomID)
 	if err != nil {
@@ -67,6 +80,17 @@ func (s *Service) CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ
 		k   event.StateKey
 		pdu *event.PDU
 		nid int64
+	}
+	rs.head.RLock()
+	epoch, group := rs.hdrEpoch, rs.stateGroup
+	rs.head.RUnlock()
+	hc := &rs.headers
+	hc.mu.Lock()
+	snap, ok := hc.snaps[typ]
+	ok = ok && hc.snapEpoch == epoch && hc.snapGroup == group
+	hc.mu.Unlock()
+	if ok {
+		return snap, nil
 	}
 	rs.head.RLock()
 	epoch, group, stateLen := rs.hdrEpoch, rs.stateGroup, len(rs.state)
@@ -81,7 +105,6 @@ func (s *Service) CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ
 		return cmp.Or(cmp.Compare(a.k.Type, b.k.Type), cmp.Compare(a.k.StateKey, b.k.StateKey))
 	})
 
-	hc := &rs.headers
 	hdrs := make([]headerEntry, len(entries))
 	have := make([]bool, len(entries))
 	var missing []int64
@@ -130,7 +153,7 @@ func (s *Service) CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ
 		}
 		hc.mu.Unlock()
 	}
-	snap := StateSnapshot{
+	snap = StateSnapshot{
 		Headers:    store.Headers{Events: make([]store.Event, 0, len(entries)), Replaces: make(map[int64]int64, len(entries))},
 		Parsed:     make(map[id.EventID]*event.PDU, len(entries)),
 		StateGroup: group,
@@ -144,6 +167,14 @@ func (s *Service) CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ
 			snap.Headers.Replaces[e.nid] = hdrs[i].replaces
 		}
 		snap.Parsed[e.pdu.EventID()] = e.pdu
+	}
+	if len(snap.Headers.Events) == len(entries) {
+		hc.mu.Lock()
+		if hc.snapEpoch != epoch || hc.snapGroup != group || len(hc.snaps) >= maxCachedSnapshots {
+			hc.snaps, hc.snapEpoch, hc.snapGroup = map[string]StateSnapshot{}, epoch, group
+		}
+		hc.snaps[typ] = snap
+		hc.mu.Unlock()
 	}
 	return snap, nil
 }

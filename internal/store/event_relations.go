@@ -148,6 +148,28 @@ func sortTopo(evs []Event, dir Direction) {
 // is empty), in no particular
 // order. Bundled aggregations read it.
 func (r reader) RelationsOf(ctx context.Context, roomID id.RoomID, parents []id.EventID, relTypes []string) ([]Relation, error) {
+	out, err := r.relations(ctx, `room_id = $1 AND relates_to `+anyList(2), []any{string(roomID)}, parents, relTypes)
+	if err != nil {
+		return nil, fmt.Errorf("load relations of %d events in %s: %w", len(parents), roomID, err)
+	}
+	return out, nil
+}
+
+// RelationsOfParents is RelationsOf for parents of any rooms, in one
+// query: the sync answer bundles the aggregations of all its rooms'
+// timelines at once. Each relationship carries its child's room, which
+// callers compare with the parent's.
+func (r reader) RelationsOfParents(ctx context.Context, parents []id.EventID, relTypes []string) ([]Relation, error) {
+	out, err := r.relations(ctx, `relates_to `+anyList(1), nil, parents, relTypes)
+	if err != nil {
+		return nil, fmt.Errorf("load relations of %d events: %w", len(parents), err)
+	}
+	return out, nil
+}
+
+// relations reads the relationships matching where (whose last parameter
+// is the list of parents) of a rel_type in relTypes (any when empty).
+func (r reader) relations(ctx context.Context, where string, args []any, parents []id.EventID, relTypes []string) ([]Relation, error) {
 	want := map[string]bool{}
 	for _, t := range relTypes {
 		want[t] = true
@@ -155,8 +177,8 @@ func (r reader) RelationsOf(ctx context.Context, roomID id.RoomID, parents []id.
 	var out []Relation
 	err := queryList(ctx, r, `SELECT event_nid, room_id, relates_to, rel_type, type, sender, depth, stream_pos,
 			origin_server_ts, aggregation_key
-		FROM event_relations WHERE room_id = $1 AND relates_to `+anyList(2),
-		[]any{string(roomID)}, idStrings(parents), func(scan func(...any) error) error {
+		FROM event_relations WHERE `+where,
+		args, idStrings(parents), func(scan func(...any) error) error {
 			var rel Relation
 			var key sql.NullString
 			if err := scan(&rel.EventNID, &rel.RoomID, &rel.RelatesTo, &rel.RelType, &rel.Type, &rel.Sender,
@@ -169,10 +191,7 @@ func (r reader) RelationsOf(ctx context.Context, roomID id.RoomID, parents []id.
 			}
 			return nil
 		})
-	if err != nil {
-		return nil, fmt.Errorf("load relations of %d events in %s: %w", len(parents), roomID, err)
-	}
-	return out, nil
+	return out, err
 }
 
 // ThreadRoot is a thread of a room: its root and its latest reply's place

@@ -30,6 +30,33 @@ func (r reader) PublicRoomIDs(ctx context.Context) ([]id.RoomID, error) {
 	return out, nil
 }
 
+// PublishedRoom is a room published in the room directory with its
+// head's generation, which advances with every event stored in the room.
+type PublishedRoom struct {
+	RoomID     id.RoomID
+	Generation int64
+}
+
+// PublishedRooms returns the rooms published in the room directory with
+// their generations, ordered by room ID: a cache of their summaries
+// knows from it which ones changed.
+func (r reader) PublishedRooms(ctx context.Context) ([]PublishedRoom, error) {
+	var out []PublishedRoom
+	err := r.scanRows(ctx, `SELECT room_id, generation FROM rooms WHERE is_public ORDER BY room_id`, nil,
+		func(scan func(...any) error) error {
+			var p PublishedRoom
+			if err := scan(&p.RoomID, &p.Generation); err != nil {
+				return err
+			}
+			out = append(out, p)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("load published rooms: %w", err)
+	}
+	return out, nil
+}
+
 // summaryStateTypes are the state types (with an empty state key) a room
 // summary is made of: the fields of the spec's PublishedRoomsChunk and
 // SpaceHierarchyRoomsChunk.
