@@ -123,7 +123,10 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	// other servers in their rooms and sends them, on goroutines it owns.
 	// The keys of end-to-end encryption: remote users' keys are asked of
 	// their servers, local device list changes announced to them.
-	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers, Remote: fed.client}
+	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers, Remote: fed.client, Logger: logger}
+	// Its background device list resyncs stop before the federation
+	// client and the store close.
+	defer keys.Close()
 	sender, err := fedsender.New(fedsender.Config{
 		DB: db, Stream: events, Client: fed.client, ServerName: id.ServerName(cfg.ServerName), From: pos,
 		MaxBackoff: time.Duration(cfg.FederationMaxBackoffSeconds) * time.Second, Logger: logger,
