@@ -438,3 +438,71 @@ func allLogs(observers []meshUser) string {
 	}
 	return b.String()
 }
+
+// TestNonTransitivePartitionEndToEnd: A and C cannot reach each other,
+// while both still reach B. Events do not travel through B as such (a
+// server sends only its own users' events), but B's events name A's and
+// C's as prev events, so each of A and C fetches the other's events from B
+// (/get_missing_events) as B's users talk: every message reaches all
+// three clients during the cut, once. When the link returns, nothing
+// arrives twice and the state is the same everywhere.
+func TestNonTransitivePartitionEndToEnd(t *testing.T) {
+	for name, dbArgs := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			m := startFedMesh(t, 3, dbArgs)
+			a, b, c := m.servers[0], m.servers[1], m.servers[2]
+			alice, bob, carol := meshRegister(t, a, "alice"), meshRegister(t, b, "bob"), meshRegister(t, c, "carol")
+			roomID := createPublicRoom(t, a.base, alice.token)
+			joinVia(t, b.base, bob.token, roomID, a.name)
+			joinVia(t, c.base, carol.token, roomID, a.name)
+			observers := []meshUser{alice, bob, carol}
+			waitMembers(t, roomID, observers, alice, bob, carol)
+			recs := map[string]*syncRecorder{}
+			for _, o := range observers {
+				recs[string(o.srv.name)] = recordSyncs(t, o.srv.base, o.token, roomID)
+			}
+
+			m.partition([]int{0}, []int{2})
+			want := map[string]bool{}
+			for i := range 5 {
+				for _, u := range []meshUser{alice, carol} {
+					body := fmt.Sprintf("%s %d", u.id, i)
+					u.say(t, roomID, body)
+					want[body] = true
+				}
+				// B hears both, and its next event names both as prev
+				// events; wait for that before bob speaks.
+				for _, u := range []meshUser{alice, carol} {
+					waitTimelineBody(t, b.base, bob.token, roomID, fmt.Sprintf("%s %d", u.id, i))
+				}
+				body := fmt.Sprintf("bob %d", i)
+				bob.say(t, roomID, body)
+				want[body] = true
+			}
+			alice.putState(t, roomID, "m.room.topic", map[string]any{"topic": "set on A during the cut"})
+			waitFor(t, "B has A's topic", func() bool {
+				c, _ := stateContent(t, b.base, bob.token, roomID, "m.room.topic", "")
+				return c["topic"] == "set on A during the cut"
+			})
+			bob.say(t, roomID, "bob carries the topic")
+			want["bob carries the topic"] = true
+			checkMerged(t, roomID, observers, recs, want)
+			// The cut held: A and C each failed to send to the other.
+			for _, pair := range [][2]*fedServer{{a, c}, {c, a}} {
+				waitFor(t, string(pair[0].name)+" fails to reach "+string(pair[1].name), func() bool {
+					return strings.Contains(pair[0].logs.String(), `msg="federation transaction failed" destination=`+string(pair[1].name))
+				})
+			}
+			if c, _ := stateContent(t, c.base, carol.token, roomID, "m.room.topic", ""); c["topic"] != "set on A during the cut" {
+				t.Errorf("C's topic during the cut = %v, want A's (through B)", c["topic"])
+			}
+
+			m.heal()
+			m.poke(t, 0, 2)
+			m.poke(t, 2, 0)
+			carol.say(t, roomID, "after the cut")
+			want["after the cut"] = true
+			checkMerged(t, roomID, observers, recs, want)
+		})
+	}
+}
