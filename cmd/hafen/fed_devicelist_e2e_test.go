@@ -194,21 +194,31 @@ func TestFederationDeviceListGapsEndToEnd(t *testing.T) {
 				p.sendEDUs(t, a.name, txnID, updateEDU(dev, streamID, prev, deleted))
 			}
 			since := syncOnce(t, a.base, alice.AccessToken, "", 0).NextBatch
+			// expect waits for the resync an update may have started in the
+			// background, then checks what alice sees.
 			expect := func(step string, wantAsked int, want ...id.DeviceID) {
 				t.Helper()
+				var got []id.DeviceID
+				var failures map[string]json.RawMessage
+				for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(25 * time.Millisecond) {
+					n := asked()
+					q := queryKeys(t, a.base, alice.AccessToken, carol)
+					got, failures = nil, q.Failures
+					for d := range q.DeviceKeys[carol] {
+						got = append(got, d)
+					}
+					slices.Sort(got)
+					if n == wantAsked && slices.Equal(got, want) && len(failures) == 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: alice sees carol's devices %v (failures %v), want %v; A asked %d times, want %d", step, got, failures, want, n, wantAsked)
+					}
+				}
 				s := syncOnce(t, a.base, alice.AccessToken, since, 0)
 				since = s.NextBatch
 				if !slices.Contains(s.DeviceLists.Changed, carol) {
 					t.Errorf("%s: device_lists.changed = %v, want carol", step, s.DeviceLists.Changed)
-				}
-				q := queryKeys(t, a.base, alice.AccessToken, carol)
-				var got []id.DeviceID
-				for d := range q.DeviceKeys[carol] {
-					got = append(got, d)
-				}
-				slices.Sort(got)
-				if !slices.Equal(got, want) || len(q.Failures) != 0 {
-					t.Errorf("%s: alice sees carol's devices %v (failures %v), want %v", step, got, q.Failures, want)
 				}
 				if n := asked(); n != wantAsked {
 					t.Errorf("%s: A asked for carol's devices %d times, want %d", step, n, wantAsked)

@@ -16,7 +16,8 @@ import (
 // TestFederationInviteEndToEnd lets bob of B invite carol of A into a
 // room both servers are in: A signs the invite, and once B sends it to the
 // room, carol's sync shows it. Invites that do not match, of unknown
-// users, of unsupported versions or into rooms A is not in are refused.
+// users or of unsupported versions are refused; one into a room A knows
+// but has no user in is taken as an invite from outside.
 func TestFederationInviteEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
@@ -88,15 +89,21 @@ func TestFederationInviteEndToEnd(t *testing.T) {
 				t.Errorf("carol's sync has no invite to %s: %v", roomID, syncResp.Rooms.Invite)
 			}
 
-			// A room A is not in.
+			// A room A knows but has no user in any more: the invite is
+			// taken like one to a room A does not know, and shown.
 			left := createPublicRoom(t, a.base, tok)
 			rvLeft := viewRoom(t, a.base, tok, left)
 			csCall(t, a.base, tok, http.MethodPost, "/_matrix/client/v3/rooms/"+url.PathEscape(string(left))+"/leave", map[string]any{}, &struct{}{})
 			carolKey := carol.UserID.String()
 			ev := b.build(t, rvLeft, bob, "m.room.member", &carolKey, `{"membership":"invite"}`)
 			if st, code := b.fedGet(t, a.name, "PUT", "/_matrix/federation/v2/invite/"+url.PathEscape(string(left))+"/"+url.PathEscape(string(ev.EventID())),
-				map[string]any{"room_version": string(rvLeft.v.ID), "event": json.RawMessage(ev.JSON())}, nil); st != 403 || code != "M_FORBIDDEN" {
-				t.Errorf("invite into a room A is not in = %d %s, want 403 M_FORBIDDEN", st, code)
+				map[string]any{"room_version": string(rvLeft.v.ID), "event": json.RawMessage(ev.JSON())}, nil); st != 200 {
+				t.Errorf("invite into a room A is not in = %d %s, want 200", st, code)
+			}
+			syncResp.Rooms.Invite = nil
+			csCall(t, a.base, carol.AccessToken, http.MethodGet, "/_matrix/client/v3/sync?timeout=0", nil, &syncResp)
+			if _, ok := syncResp.Rooms.Invite[left]; !ok {
+				t.Errorf("carol's sync has no invite to %s, a room A has no user in: %v", left, syncResp.Rooms.Invite)
 			}
 		})
 	}

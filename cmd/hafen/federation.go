@@ -24,8 +24,9 @@ type federationParts struct {
 }
 
 // newFederation builds the outbound federation client, the key store and
-// the Server-Server API from the configuration.
-func newFederation(ctx context.Context, cfg config.Config, db *store.DB, key signing.Key, logger *slog.Logger) (*federationParts, error) {
+// the Server-Server API from the configuration; resolver answers the
+// client's DNS queries (the system's when nil).
+func newFederation(ctx context.Context, cfg config.Config, db *store.DB, key signing.Key, logger *slog.Logger, resolver federation.Resolver) (*federationParts, error) {
 	var roots *x509.CertPool
 	if cfg.TrustCA != "" {
 		pem, err := os.ReadFile(cfg.TrustCA)
@@ -48,6 +49,7 @@ func newFederation(ctx context.Context, cfg config.Config, db *store.DB, key sig
 		AllowPrivate:  cfg.FederationAllowPrivate,
 		SkipTLSVerify: cfg.FederationSkipTLSVerify,
 		RootCAs:       roots,
+		Resolver:      resolver,
 	})
 	var notaries []id.ServerName
 	for _, n := range cfg.TrustedKeyServers {

@@ -33,6 +33,12 @@ func startFedProxy(t *testing.T, target string) *fedProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveFedProxy(t, ln, target)
+}
+
+// serveFedProxy relays the connections ln accepts to target.
+func serveFedProxy(t *testing.T, ln net.Listener, target string) *fedProxy {
+	t.Helper()
 	p := &fedProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
 	t.Cleanup(func() {
 		ln.Close()

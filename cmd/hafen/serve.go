@@ -61,12 +61,24 @@ type started struct {
 // listening receives the started server's details.
 type listening func(started)
 
+// serveHooks are what tests put into a server beyond its configuration;
+// the hafen command gives none.
+type serveHooks struct {
+	// resolver answers the federation client's DNS queries (a test
+	// federation's own names); the system's resolver when nil.
+	resolver federation.Resolver
+}
+
 // serve runs the server until ctx is canceled. Start order: config, logger,
 // locks, listeners, data directory and config file, store, identity and
 // signing key, TLS certificate (openResources), then the services and the
 // HTTP servers. Shutdown runs in reverse: long-polls answer at once, the
 // HTTP servers drain, then the store closes and the locks are released.
-func serve(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stderr io.Writer, ready listening) (err error) {
+func serve(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stderr io.Writer, ready listening, hooks ...serveHooks) (err error) {
+	var hook serveHooks
+	for _, h := range hooks {
+		hook = h
+	}
 	loaded, err := config.Load("hafen serve", args, lookupEnv)
 	if err != nil {
 		return err
@@ -92,7 +104,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	if err != nil {
 		return fmt.Errorf("read stream position: %w", err)
 	}
-	fed, err := newFederation(ctx, cfg, db, res.key, logger)
+	fed, err := newFederation(ctx, cfg, db, res.key, logger, hook.resolver)
 	if err != nil {
 		return err
 	}
@@ -126,7 +138,10 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	// other servers in their rooms and sends them, on goroutines it owns.
 	// The keys of end-to-end encryption: remote users' keys are asked of
 	// their servers, local device list changes announced to them.
-	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers, Remote: fed.client}
+	keys := &e2ee.Service{DB: db, ServerName: id.ServerName(cfg.ServerName), Notify: syncer.WakeUsers, Remote: fed.client, Logger: logger}
+	// Its background device list resyncs stop before the federation
+	// client and the store close.
+	defer keys.Close()
 	sender, err := fedsender.New(fedsender.Config{
 		DB: db, Stream: events, Client: fed.client, ServerName: id.ServerName(cfg.ServerName), From: pos,
 		MaxBackoff: time.Duration(cfg.FederationMaxBackoffSeconds) * time.Second, Logger: logger,

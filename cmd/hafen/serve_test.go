@@ -55,6 +55,12 @@ func startOpenServe(t testing.TB, dbArgs []string) (string, *syncBuffer) {
 // start.
 func startServeInfo(t testing.TB, dataDir string, extra ...string) (string, func() error, *syncBuffer, started) {
 	t.Helper()
+	return startServeHooks(t, dataDir, serveHooks{}, extra...)
+}
+
+// startServeHooks is startServeInfo with hooks put into the server.
+func startServeHooks(t testing.TB, dataDir string, hooks serveHooks, extra ...string) (string, func() error, *syncBuffer, started) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	logs := &syncBuffer{}
 	addrc := make(chan started, 1)
@@ -67,7 +73,7 @@ func startServeInfo(t testing.TB, dataDir string, extra ...string) (string, func
 	}, extra...)
 	go func() {
 		errc <- serve(ctx, args, func(string) (string, bool) { return "", false }, logs,
-			func(s started) { addrc <- s })
+			func(s started) { addrc <- s }, hooks)
 	}()
 	select {
 	case st := <-addrc:

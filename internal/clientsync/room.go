@@ -135,7 +135,7 @@ func (s *Service) addRoom(ctx context.Context, req Request, rooms *Rooms, roomID
 			upto = m
 		}
 		lr := &LeftRoom{State: StateBatch{Events: []clientevent.Event{}}, Timeline: TimelineBatch{Events: []clientevent.Event{}}, AccountData: EventBatch{Events: emptyRaw()}}
-		if _, err := s.rooms.Version(ctx, roomID); errors.Is(err, room.ErrRoomNotFound) {
+		if s.leftFromOutside(ctx, req.User, roomID, upto) {
 			// A rejected invite to a room this server is not in: there is
 			// no state, only the rejection itself.
 			if leave != nil {
@@ -151,6 +151,23 @@ func (s *Service) addRoom(ctx context.Context, req Request, rooms *Rooms, roomID
 		rooms.Leave[string(roomID)] = lr
 	}
 	return nil
+}
+
+// leftFromOutside reports whether the user's membership of the room, at
+// stream position upto, rejects an invite to a room this server is not
+// in: the room is unknown, or known from before this server's users all
+// left and the rejection went through the inviting server
+// (room.Service.ImportRejection keeps it as the user's remote invite).
+func (s *Service) leftFromOutside(ctx context.Context, user id.UserID, roomID id.RoomID, upto int64) bool {
+	if _, err := s.rooms.Version(ctx, roomID); errors.Is(err, room.ErrRoomNotFound) {
+		return true
+	}
+	ri, err := s.db.RemoteInvite(ctx, roomID, user)
+	if err != nil {
+		return false
+	}
+	e, err := s.db.Event(ctx, ri.EventID)
+	return err == nil && e.StreamPos == upto
 }
 
 // lastOwnMemberPos finds the position of the user's newest member event in

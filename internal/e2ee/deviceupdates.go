@@ -158,7 +158,8 @@ func isCrossSigningKey(res QueryResult, user id.UserID, keyID string) bool {
 // DeviceListUpdate applies an m.device_list_update EDU of a remote user
 // (the caller checked the user belongs to origin). Updates of users no
 // local user shares a room with are ignored; an update whose prev_id is
-// not the last stream_id applied starts a resync.
+// not the last stream_id applied marks the cached list stale and queues a
+// resync, which runs in the background (Close stops it).
 func (s *Service) DeviceListUpdate(ctx context.Context, origin id.ServerName, content json.RawMessage) error {
 	var upd deviceListUpdate
 	if err := json.Unmarshal(content, &upd); err != nil {
@@ -186,7 +187,17 @@ func (s *Service) DeviceListUpdate(ctx context.Context, origin id.ServerName, co
 		follows = l.StreamID == 0
 	}
 	if !follows || (!upd.Deleted && !isObject(upd.Keys)) {
-		return s.resync(ctx, upd.UserID)
+		// The whole list is fetched again (/user/devices), in the
+		// background: the transaction carrying the update, and the
+		// origin's next ones, do not wait for the user's server. Until
+		// then the list is stale, so /keys/query asks that server.
+		if err := s.markListStale(ctx, upd.UserID); err != nil {
+			return err
+		}
+		if !s.scheduleResync(upd.UserID) {
+			return fmt.Errorf("resync device list of %s: %w", upd.UserID, errResyncsFull)
+		}
+		return nil
 	}
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {
 		if upd.Deleted {

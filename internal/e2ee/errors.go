@@ -20,6 +20,10 @@ var (
 	ErrUnknownKey = errors.New("unknown key")
 )
 
+// errResyncsFull: too many device list resyncs are queued; the list stays
+// stale until a later update queues it again.
+var errResyncsFull = errors.New("too many device list resyncs queued")
+
 // Errors of key backups.
 var (
 	// ErrBackupNotFound: the user has no such backup version (or none at

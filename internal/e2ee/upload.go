@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"time"
@@ -39,8 +40,19 @@ type Service struct {
 	// RemoteTimeout bounds each request to another server;
 	// DefaultRemoteTimeout when 0.
 	RemoteTimeout time.Duration
+	// Logger receives the failures of background work (device list
+	// resyncs); nil discards them.
+	Logger *slog.Logger
 
-	cache cache
+	cache   cache
+	resyncs resyncQueue
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
 }
 
 // Upload is the body of /keys/upload.

@@ -14,6 +14,14 @@ import (
 	"github.com/hafenchat/hafen/internal/store"
 )
 
+// RemoteTypingTimeout is how long a user of another server stays typing
+// after an m.typing EDU that says so, unless a later EDU stops or renews
+// it. The EDU carries no timeout (the spec leaves it to the receiver);
+// Synapse resends a typing user's EDU every 40 s and drops remote typing
+// after 60 s, and so does this server, so that a user typing on such a
+// server does not blink out between two of its EDUs.
+const RemoteTypingTimeout = 60 * time.Second
+
 // Typing keeps who is typing for this server's clients
 // (*clientsync.Service).
 type Typing interface {
@@ -114,8 +122,8 @@ func (s *Service) typingEDU(ctx context.Context, origin id.ServerName, content j
 	if err := s.joinedFrom(ctx, origin, c.RoomID, c.UserID); err != nil {
 		return err
 	}
-	// The EDU carries no timeout: the default one applies.
-	s.EDUs.Typing.SetTyping(c.RoomID, c.UserID, c.Typing, 0)
+	// The EDU carries no timeout: the receiver picks one.
+	s.EDUs.Typing.SetTyping(c.RoomID, c.UserID, c.Typing, RemoteTypingTimeout)
 	return nil
 }
 

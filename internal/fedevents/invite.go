@@ -19,20 +19,18 @@ import (
 // Invite checks an invite of a local user that origin's user sends and
 // returns it signed by this server, for the inviting server to send to the
 // room. An invite to a room this server is in reaches the user through the
-// room's events; an invite to a room this server does not know is stored
-// with inviteState, the room's stripped state as the inviting server sent
-// it (a JSON array; anything else is taken as none), and shown in the
-// user's sync until the user joins through the inviting server.
-//
-// The spec lets a server refuse "to participate in the room" with 403:
-// a room this server knows but has no joined user in is refused that way
-// (ErrNotInRoom), because its stored state is stale.
+// room's events. An invite to a room this server does not know, or knows
+// but has no joined user in (they all left: its stored state is stale), is
+// stored with inviteState, the room's stripped state as the inviting
+// server sent it (a JSON array; anything else is taken as none), and shown
+// in the user's sync until the user joins or rejects it through the
+// inviting server, like any invite of another server.
 //
 // Errors wrap ErrIncompatibleVersion (roomVersion is not supported),
 // ErrBadEvent (the event does not match the request, is not an invite of
 // a user of this server by a user of origin, or its signatures fail),
-// ErrNotInRoom, ErrDeniedByACL or ErrWrongServer (the invited user does
-// not exist here).
+// ErrDeniedByACL or ErrWrongServer (the invited user does not exist
+// here).
 func (s *Service) Invite(ctx context.Context, origin id.ServerName, roomID id.RoomID, eventID id.EventID, roomVersion string, raw, inviteState json.RawMessage) (json.RawMessage, error) {
 	v, ok := roomversion.Lookup(roomversion.ID(roomVersion))
 	if !ok {
@@ -78,7 +76,14 @@ func (s *Service) Invite(ctx context.Context, origin id.ServerName, roomID id.Ro
 	if rv.ID != v.ID {
 		return nil, fmt.Errorf("%w: the room's version is %s, not %s", ErrBadEvent, rv.ID, v.ID)
 	}
-	if _, err := s.residentRoom(ctx, origin, roomID); err != nil {
+	in, err := s.inRoom(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	if !in {
+		return s.inviteToUnknownRoom(ctx, e, v, raw, inviteState)
+	}
+	if err := s.CheckACL(ctx, roomID, origin); err != nil {
 		return nil, err
 	}
 	signed, err := event.Sign(raw, v, s.Key)
@@ -89,7 +94,7 @@ func (s *Service) Invite(ctx context.Context, origin id.ServerName, roomID id.Ro
 }
 
 // inviteToUnknownRoom signs and stores an invite to a room this server
-// does not know.
+// does not know or has no joined user in.
 func (s *Service) inviteToUnknownRoom(ctx context.Context, e *event.PDU, v *roomversion.Version, raw, inviteState json.RawMessage) (json.RawMessage, error) {
 	signed, err := event.Sign(raw, v, s.Key)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -202,6 +203,22 @@ func (d *dagView) lookup(eid id.EventID) (*event.PDU, bool) {
 		return nil, false
 	}
 	return pdu, true
+}
+
+// unknownAuthEvent returns an auth event of e (or, in room versions whose
+// room ID names it, its create event) that is neither stored nor in the
+// batch, accepted or rejected; "" if there is none.
+func (d *dagView) unknownAuthEvent(e *event.PDU) id.EventID {
+	ids := e.AuthEvents()
+	if e.Version().RoomIDFromCreateEvent && e.Type() != "m.room.create" {
+		ids = append(slices.Clone(ids), id.EventID("$"+string(e.RoomID())[1:]))
+	}
+	for _, aid := range ids {
+		if _, ok := d.lookup(aid); !ok {
+			return aid
+		}
+	}
+	return ""
 }
 
 // lookupAccepted is lookup without rejected events, as the checks on

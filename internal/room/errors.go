@@ -1,6 +1,9 @@
 package room
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors of the event path. Handlers map them to Matrix errors.
 var (
@@ -15,6 +18,16 @@ var (
 	// ErrMissingPrevEvents means an event from another server names prev
 	// events this server does not have with their state.
 	ErrMissingPrevEvents = errors.New("prev events missing")
+	// ErrNotResident means no user of this server is joined to a room it
+	// knows, so a change must go through another server: a user invited
+	// there by another server joins or rejects the invite through it. It
+	// wraps ErrRoomNotFound, which callers treat the same way.
+	ErrNotResident = fmt.Errorf("%w: no user of this server is joined", ErrRoomNotFound)
+	// ErrMissingAuthEvents means an event from another server names auth
+	// events this server has neither accepted nor rejected. It wraps
+	// ErrMissingPrevEvents: the event is refused, not rejected, so that the
+	// caller fetches what it lacks and offers it again.
+	ErrMissingAuthEvents = fmt.Errorf("%w: auth events unknown", ErrMissingPrevEvents)
 	// ErrAliasInUse means a requested room alias already exists.
 	ErrAliasInUse = errors.New("room alias in use")
 	// ErrStillMember means a user asked to forget a room they are joined

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
@@ -35,8 +36,14 @@ type RemoteJoin struct {
 // first timeline event and forward extremity, with the room's current
 // state and memberships. The join is published to the event stream like
 // any event. The room's head is loaded from the database on first use. It
-// returns the join's stream position, and ErrRoomKnown when the room is
-// stored already.
+// returns the join's stream position.
+//
+// A room this server knows already but has no joined user in (all of them
+// left, and a user was invited back by another server) is joined again
+// the same way: the state the resident server sent replaces the stale
+// current state and forward extremities, under the room lock, and the head
+// is read afresh on next use. ErrRoomKnown means a user of this server is
+// joined to the room (it was joined meanwhile).
 func (s *Service) ImportJoin(ctx context.Context, rj RemoteJoin) (int64, error) {
 	var create *event.PDU
 	for _, e := range rj.State {
@@ -48,7 +55,7 @@ func (s *Service) ImportJoin(ctx context.Context, rj RemoteJoin) (int64, error) 
 		return 0, fmt.Errorf("import %s: the state has no create event", rj.RoomID)
 	}
 	if _, err := s.db.Room(ctx, rj.RoomID); err == nil {
-		return 0, fmt.Errorf("import %s: %w", rj.RoomID, ErrRoomKnown)
+		return s.importRejoin(ctx, rj)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return 0, fmt.Errorf("import %s: %w", rj.RoomID, err)
 	}
@@ -61,81 +68,142 @@ func (s *Service) ImportJoin(ctx context.Context, rj RemoteJoin) (int64, error) 
 		if err != nil {
 			return err
 		}
-		nids := map[id.EventID]int64{}
-		for _, e := range append(append([]*event.PDU(nil), rj.AuthChain...), rj.State...) {
-			if _, ok := nids[e.EventID()]; ok {
-				continue
-			}
-			nid, _, err := tx.InsertEvent(ctx, record(e, true))
-			if errors.Is(err, store.ErrExists) {
-				// A local user's invite to the room, stored before this
-				// server was in it (ImportInvite).
-				var known map[id.EventID]int64
-				if known, err = tx.EventNIDs(ctx, []id.EventID{e.EventID()}); err == nil {
-					nid = known[e.EventID()]
-				}
-			}
-			if err != nil {
-				return fmt.Errorf("import %s: %w", rj.RoomID, err)
-			}
-			nids[e.EventID()] = nid
-		}
-		state := map[store.StateKey]int64{}
-		for _, e := range rj.State {
-			k := e.StateKeyTuple()
-			state[store.StateKey{Type: k.Type, StateKey: k.StateKey}] = nids[e.EventID()]
-		}
-		before, err := tx.StoreStateGroup(ctx, rj.RoomID, 0, state)
-		if err != nil {
-			return fmt.Errorf("import state of %s: %w", rj.RoomID, err)
-		}
-		nid, p, err := tx.InsertEvent(ctx, record(rj.Join, false))
-		if err != nil {
-			return fmt.Errorf("import join of %s: %w", rj.RoomID, err)
-		}
-		pos = p
-		if err := tx.SetEventState(ctx, nid, before); err != nil {
-			return err
-		}
-		jk := rj.Join.StateKeyTuple()
-		joinKey := store.StateKey{Type: jk.Type, StateKey: jk.StateKey}
-		after, err := tx.StoreStateGroup(ctx, rj.RoomID, before, map[store.StateKey]int64{joinKey: nid})
-		if err != nil {
-			return fmt.Errorf("import state of %s: %w", rj.RoomID, err)
-		}
-		state[joinKey] = nid
-		if err := tx.UpdateCurrentState(ctx, rj.RoomID, state); err != nil {
-			return err
-		}
-		for _, e := range append(append([]*event.PDU(nil), rj.State...), rj.Join) {
-			if e.Type() != "m.room.member" {
-				continue
-			}
-			sk, _ := e.StateKey()
-			m := store.Member{RoomID: rj.RoomID, UserID: id.UserID(sk), Membership: authrules.MembershipOf(e), EventNID: nids[e.EventID()], StreamPos: pos}
-			if e == rj.Join {
-				m.EventNID = nid
-			}
-			if err := tx.SetMembership(ctx, m); err != nil {
-				return err
-			}
-		}
-		if err := tx.DeleteRemoteInvites(ctx, rj.RoomID); err != nil {
-			return err
-		}
-		if err := tx.SetExtremities(ctx, rj.RoomID, []id.EventID{rj.Join.EventID()}); err != nil {
-			return err
-		}
-		if err := tx.AdvanceRoomHead(ctx, rj.RoomID, 0, after); err != nil {
-			return err
-		}
-		tx.AfterCommit(func() { s.notify([]Persisted{{PDU: rj.Join, StreamPos: pos}}) })
-		return nil
+		pos, err = s.writeJoin(ctx, tx, rj, 0, nil)
+		return err
 	})
 	if err != nil {
 		s.stream.Invalidate()
 		return 0, err
 	}
+	return pos, nil
+}
+
+// importRejoin is ImportJoin for a room this server knows, unless a user
+// of this server is joined to it (ErrRoomKnown).
+func (s *Service) importRejoin(ctx context.Context, rj RemoteJoin) (int64, error) {
+	rs, err := s.room(ctx, rj.RoomID)
+	if err != nil {
+		return 0, fmt.Errorf("import %s: %w", rj.RoomID, err)
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if err := s.ensureLoaded(ctx, rj.RoomID, rs); err != nil {
+		return 0, fmt.Errorf("import %s: %w", rj.RoomID, err)
+	}
+	rs.head.RLock()
+	if rs.version.ID != rj.Version.ID {
+		rs.head.RUnlock()
+		return 0, fmt.Errorf("import %s: the room's version is %s, not %s", rj.RoomID, rs.version.ID, rj.Version.ID)
+	}
+	resident := false
+	var stale []store.StateKey
+	for k, ev := range rs.state {
+		if k.Type == "m.room.member" && id.UserID(k.StateKey).Domain() == s.serverName && authrules.MembershipOf(ev) == MembershipJoin {
+			resident = true
+		}
+		stale = append(stale, store.StateKey{Type: k.Type, StateKey: k.StateKey})
+	}
+	generation := rs.generation
+	rs.head.RUnlock()
+	if resident {
+		return 0, fmt.Errorf("import %s: %w", rj.RoomID, ErrRoomKnown)
+	}
+	var pos int64
+	err = s.db.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		pos, err = s.writeJoin(ctx, tx, rj, generation, stale)
+		return err
+	})
+	// Whatever was written, the head is read afresh.
+	rs.unload()
+	if err != nil {
+		s.stream.Invalidate()
+		return 0, err
+	}
+	return pos, nil
+}
+
+// writeJoin writes a remote join in tx: the state and auth chain as
+// outliers, the state groups before and after the join, the join, the
+// current state (stale lists the keys of the room's current state until
+// now, removed unless the new state has them), memberships and forward
+// extremities, and advances the room's head from generation.
+func (s *Service) writeJoin(ctx context.Context, tx *store.Tx, rj RemoteJoin, generation int64, stale []store.StateKey) (int64, error) {
+	nids := map[id.EventID]int64{}
+	for _, e := range append(append([]*event.PDU(nil), rj.AuthChain...), rj.State...) {
+		if _, ok := nids[e.EventID()]; ok {
+			continue
+		}
+		nid, _, err := tx.InsertEvent(ctx, record(e, true))
+		if errors.Is(err, store.ErrExists) {
+			// A local user's invite to the room, stored before this
+			// server was in it (ImportInvite), or an event of the room
+			// from before this server left it.
+			var known map[id.EventID]int64
+			if known, err = tx.EventNIDs(ctx, []id.EventID{e.EventID()}); err == nil {
+				nid = known[e.EventID()]
+			}
+		}
+		if err != nil {
+			return 0, fmt.Errorf("import %s: %w", rj.RoomID, err)
+		}
+		nids[e.EventID()] = nid
+	}
+	state := map[store.StateKey]int64{}
+	for _, e := range rj.State {
+		k := e.StateKeyTuple()
+		state[store.StateKey{Type: k.Type, StateKey: k.StateKey}] = nids[e.EventID()]
+	}
+	before, err := tx.StoreStateGroup(ctx, rj.RoomID, 0, state)
+	if err != nil {
+		return 0, fmt.Errorf("import state of %s: %w", rj.RoomID, err)
+	}
+	nid, pos, err := tx.InsertEvent(ctx, record(rj.Join, false))
+	if err != nil {
+		return 0, fmt.Errorf("import join of %s: %w", rj.RoomID, err)
+	}
+	if err := tx.SetEventState(ctx, nid, before); err != nil {
+		return 0, err
+	}
+	jk := rj.Join.StateKeyTuple()
+	joinKey := store.StateKey{Type: jk.Type, StateKey: jk.StateKey}
+	after, err := tx.StoreStateGroup(ctx, rj.RoomID, before, map[store.StateKey]int64{joinKey: nid})
+	if err != nil {
+		return 0, fmt.Errorf("import state of %s: %w", rj.RoomID, err)
+	}
+	state[joinKey] = nid
+	changes := maps.Clone(state)
+	for _, k := range stale {
+		if _, ok := changes[k]; !ok {
+			changes[k] = 0
+		}
+	}
+	if err := tx.UpdateCurrentState(ctx, rj.RoomID, changes); err != nil {
+		return 0, err
+	}
+	for _, e := range append(append([]*event.PDU(nil), rj.State...), rj.Join) {
+		if e.Type() != "m.room.member" {
+			continue
+		}
+		sk, _ := e.StateKey()
+		m := store.Member{RoomID: rj.RoomID, UserID: id.UserID(sk), Membership: authrules.MembershipOf(e), EventNID: nids[e.EventID()], StreamPos: pos}
+		if e == rj.Join {
+			m.EventNID = nid
+		}
+		if err := tx.SetMembership(ctx, m); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.DeleteRemoteInvites(ctx, rj.RoomID); err != nil {
+		return 0, err
+	}
+	if err := tx.SetExtremities(ctx, rj.RoomID, []id.EventID{rj.Join.EventID()}); err != nil {
+		return 0, err
+	}
+	if err := tx.AdvanceRoomHead(ctx, rj.RoomID, generation, after); err != nil {
+		return 0, err
+	}
+	tx.AfterCommit(func() { s.notify([]Persisted{{PDU: rj.Join, StreamPos: pos}}) })
 	return pos, nil
 }
 

@@ -6,11 +6,13 @@ package room
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/store"
 )
 
 // Membership values, as the auth rules name them.
@@ -45,7 +47,20 @@ type MembershipChange struct {
 // room lock: the spec's 403 for /kick covers "the kickee is not currently in
 // the room" and /unban undoes a ban only, so neither may turn into the
 // other or write a leave over a leave.
+//
+// A user of this server invited by another server to a room in which no
+// user of this server is joined (the room is known from before they all
+// left) gets ErrNotResident for their own join or leave: this server's
+// state of the room is stale, so the change must go through the inviting
+// server, as for a room this server does not know.
 func (s *Service) ChangeMembership(ctx context.Context, roomID id.RoomID, c MembershipChange) (*event.PDU, error) {
+	if c.Sender == c.Target && (c.Membership == MembershipJoin || c.Membership == MembershipLeave) {
+		if out, err := s.invitedFromOutside(ctx, roomID, c.Target); err != nil {
+			return nil, err
+		} else if out {
+			return nil, fmt.Errorf("%w: %s", ErrNotResident, roomID)
+		}
+	}
 	var require func(state func(typ, stateKey string) *event.PDU) error
 	if c.Membership == MembershipLeave && c.Sender != c.Target {
 		require = func(state func(typ, stateKey string) *event.PDU) error {
@@ -141,4 +156,41 @@ func (s *Service) CurrentState(ctx context.Context, roomID id.RoomID) ([]*event.
 		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// invitedFromOutside reports whether user's membership of the room is an
+// invite of another server, stored while no user of this server was
+// joined to the room (ImportInvite), and none is joined still.
+func (s *Service) invitedFromOutside(ctx context.Context, roomID id.RoomID, user id.UserID) (bool, error) {
+	ri, err := s.db.RemoteInvite(ctx, roomID, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	m, err := s.db.Membership(ctx, roomID, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if m.Membership != MembershipInvite {
+		return false, nil
+	}
+	if e, err := s.db.Event(ctx, ri.EventID); err != nil || e.NID != m.EventNID {
+		// Not the invite the membership names: a later one is local.
+		return false, err
+	}
+	members, err := s.db.JoinedMembers(ctx, roomID)
+	if err != nil {
+		return false, fmt.Errorf("load members of %s: %w", roomID, err)
+	}
+	for _, u := range members {
+		if u.Domain() == s.serverName {
+			return false, nil
+		}
+	}
+	return true, nil
 }

@@ -169,6 +169,14 @@ func (b *batch) addRemote(req *request) {
 		return
 	}
 	if res.Verdict == pducheck.Reject {
+		if unknown := d.unknownAuthEvent(e); unknown != "" {
+			// An auth event this server has not seen (one in a gap, or
+			// refused earlier in this batch for its own gap) is no reason
+			// to reject the event for good: it is refused, the caller
+			// fetches the events it lacks and offers it again.
+			b.results[req] = result{pdu: e, verdict: pducheck.Drop, err: fmt.Errorf("%w: %s", ErrMissingAuthEvents, unknown)}
+			return
+		}
 		// Check 4 failed: the state before it does not matter.
 		d.reject(e)
 		b.entries = append(b.entries, &entry{req: req, pdu: e, verdict: pducheck.Reject, why: res.Err})

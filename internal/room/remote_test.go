@@ -353,6 +353,84 @@ func equalIDMaps(a, b map[event.StateKey]id.EventID) bool {
 	return true
 }
 
+// TestRemoteUnknownAuthEventRefused: a remote event whose auth event this
+// server has not seen (here a power levels change whose own prev events
+// are missing, refused in the same batch) is refused as missing, not
+// rejected: once the missing events arrive, it is offered again and
+// accepted. An event whose auth event was rejected stays rejected.
+func TestRemoteUnknownAuthEventRefused(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		v, _ := roomversion.Lookup("10")
+		a := newRemote(t, "a.test")
+		s, db, _ := newServiceWith(t, dsn, Config{RemoteKeys: keysOf(a)})
+		alice, bob := id.UserID("@alice:hafen.test"), id.UserID("@bob:a.test")
+		roomID, err := s.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: v, Preset: PresetPublicChat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, ext := head(t, s, roomID)
+		bobJoin := a.event(t, v, roomID, "m.room.member", str(string(bob)), bob, `{"membership":"join"}`, ext, st)
+		mustAccept(t, s, a, bobJoin)
+		if _, err := s.ChangeMembership(ctx, roomID, MembershipChange{Sender: alice, Target: alice, Membership: MembershipJoin}); err != nil {
+			t.Fatal(err)
+		}
+		// Alice gives bob power; a.test then builds, unseen by this server,
+		// a message, a power levels change on top of it, and a message
+		// authorised by that change.
+		pl := st[event.StateKey{Type: "m.room.power_levels"}]
+		var plc map[string]any
+		json.Unmarshal(pl.Content(), &plc)
+		plc["users"].(map[string]any)[string(bob)] = 100
+		raw, _ := json.Marshal(plc)
+		if _, _, err := s.Send(ctx, roomID, Proposal{Type: "m.room.power_levels", StateKey: str(""), Sender: alice, Content: raw}); err != nil {
+			t.Fatal(err)
+		}
+		st, ext = head(t, s, roomID)
+		unseen := a.event(t, v, roomID, "m.room.message", nil, bob, `{"msgtype":"m.text","body":"unseen"}`, ext, st)
+		plc["users"].(map[string]any)[string(bob)] = 99
+		raw, _ = json.Marshal(plc)
+		bobPL := a.event(t, v, roomID, "m.room.power_levels", str(""), bob, string(raw), []*event.PDU{unseen}, st)
+		after := a.event(t, v, roomID, "m.room.message", nil, bob, `{"msgtype":"m.text","body":"after"}`, []*event.PDU{bobPL}, withKey(st, bobPL))
+
+		res := s.ProcessRemote(ctx, a.name, []json.RawMessage{bobPL.JSON(), after.JSON()})
+		for i, r := range res {
+			if r.Verdict != pducheck.Drop || !errors.Is(r.Err, ErrMissingPrevEvents) {
+				t.Fatalf("result %d = %v %v, want refused as missing", i, r.Verdict, r.Err)
+			}
+		}
+		if !errors.Is(res[1].Err, ErrMissingAuthEvents) {
+			t.Errorf("event after the unseen power levels: %v, want ErrMissingAuthEvents", res[1].Err)
+		}
+		if evs, err := db.EventsByID(ctx, []id.EventID{after.EventID()}); err != nil || len(evs) != 0 {
+			t.Fatalf("the refused event was stored: %+v, %v", evs, err)
+		}
+		// The missing message arrives (as /get_missing_events brings it);
+		// the two are offered again and accepted.
+		res = s.ProcessRemote(ctx, a.name, []json.RawMessage{unseen.JSON(), bobPL.JSON(), after.JSON()})
+		for i, r := range res {
+			if r.Verdict != pducheck.Accept || r.Err != nil {
+				t.Errorf("again, result %d = %v %v, want accepted", i, r.Verdict, r.Err)
+			}
+		}
+
+		// An auth event that was rejected rejects the event naming it.
+		st, ext = head(t, s, roomID)
+		mallory := id.UserID("@mallory:a.test")
+		forged := a.event(t, v, roomID, "m.room.member", str(string(mallory)), mallory, `{"membership":"join"}`, ext, st)
+		badPL := a.event(t, v, roomID, "m.room.power_levels", str(""), mallory, string(raw), []*event.PDU{forged}, withKey(st, forged))
+		mustAccept(t, s, a, forged)
+		if r := process(t, s, a, badPL); r.Verdict != pducheck.Reject {
+			t.Fatalf("power levels of a user without power: %v %v, want rejected", r.Verdict, r.Err)
+		}
+		st2, ext2 := head(t, s, roomID)
+		next := a.event(t, v, roomID, "m.room.message", nil, mallory, `{"msgtype":"m.text","body":"x"}`, ext2, withKey(st2, badPL))
+		if r := process(t, s, a, next); r.Verdict != pducheck.Reject || errors.Is(r.Err, ErrMissingPrevEvents) {
+			t.Errorf("event authorised by a rejected event: %v %v, want rejected", r.Verdict, r.Err)
+		}
+	})
+}
+
 // TestProcessParsed: PDUs parsed by the caller take the same checks as
 // raw ones: accepted in order (one naming an earlier one of the batch),
 // known ones accepted again, one whose signing key is unknown dropped,
