@@ -73,6 +73,45 @@ type Service struct {
 	origins originLocks
 	// answers counts the transaction answers being stored.
 	answers sync.WaitGroup
+	// unstored holds the answers sent but not yet stored, so that a retry
+	// arriving meanwhile gets the same answer (see ProcessTransaction).
+	unstored unstoredAnswers
+}
+
+// unstoredAnswers holds the answers to transactions between the moment
+// they are sent and the commit that stores them: at most the
+// transactions in flight.
+type unstoredAnswers struct {
+	mu sync.Mutex
+	m  map[txnKey]json.RawMessage
+}
+
+// txnKey names a transaction: its origin and its ID.
+type txnKey struct {
+	origin id.ServerName
+	txnID  string
+}
+
+func (u *unstoredAnswers) get(k txnKey) (json.RawMessage, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	a, ok := u.m[k]
+	return a, ok
+}
+
+func (u *unstoredAnswers) put(k txnKey, answer json.RawMessage) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.m == nil {
+		u.m = make(map[txnKey]json.RawMessage)
+	}
+	u.m[k] = answer
+}
+
+func (u *unstoredAnswers) drop(k txnKey) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.m, k)
 }
 
 func (s *Service) now() time.Time {

@@ -76,6 +76,10 @@ func (s *Service) ProcessTransaction(ctx context.Context, txn Transaction) (json
 	unlock := s.origins.lock(txn.Origin)
 	defer unlock()
 
+	key := txnKey{origin: txn.Origin, txnID: txn.TxnID}
+	if answer, ok := s.unstored.get(key); ok {
+		return answer, nil
+	}
 	stored, err := s.DB.FederationTxn(ctx, txn.Origin, txn.TxnID)
 	if err == nil {
 		return stored, nil
@@ -96,13 +100,14 @@ func (s *Service) ProcessTransaction(ctx context.Context, txn Transaction) (json
 	// The events are committed; the answer is stored after it went out,
 	// off the sender's wait and off the origin's lock, so the sender's
 	// next transaction is processed while it commits (usually in the same
-	// commit as that transaction's events). A retry that comes before it
-	// is stored, or after a crash lost it, is processed again and finds
-	// its PDUs stored already; a sender retries only after a failure,
-	// seconds later.
+	// commit as that transaction's events). Until it is stored, a retry
+	// gets it from memory; a retry after a crash lost it is processed
+	// again and finds its PDUs stored already.
+	s.unstored.put(key, answer)
 	s.answers.Add(1)
 	go func() {
 		defer s.answers.Done()
+		defer s.unstored.drop(key)
 		s.storeAnswer(ctx, txn, answer)
 	}()
 	return answer, nil

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 )
@@ -69,11 +72,24 @@ func waitStored(s *Service, _ id.ServerName) { s.answers.Wait() }
 // transaction goes out once its events are processed, without waiting
 // for the commit that stores the answer, which follows; the origin's next
 // transaction does not wait for it either.
+// unknownRooms is an event path that knows no room and counts the PDUs'
+// rooms it is asked about.
+type unknownRooms struct {
+	Rooms
+	asked *atomic.Int32
+}
+
+func (r unknownRooms) Version(_ context.Context, roomID id.RoomID) (string, error) {
+	r.asked.Add(1)
+	return "", fmt.Errorf("%w: %s", room.ErrRoomNotFound, roomID)
+}
+
 func TestTransactionAnsweredBeforeItsAnswerIsStored(t *testing.T) {
 	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
 		db := openStore(t, dsn)
 		ctx := context.Background()
-		s := &Service{ServerName: "hafen.test", DB: db, Logger: slog.New(slog.DiscardHandler)}
+		var asked atomic.Int32
+		s := &Service{ServerName: "hafen.test", DB: db, Rooms: unknownRooms{asked: &asked}, Logger: slog.New(slog.DiscardHandler)}
 		// Hold the writer: nothing commits until release is closed.
 		release, holding := make(chan struct{}), make(chan struct{})
 		held := make(chan error, 1)
@@ -101,6 +117,26 @@ func TestTransactionAnsweredBeforeItsAnswerIsStored(t *testing.T) {
 		}
 		if _, err := db.FederationTxn(ctx, "a.example", "1"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("answer stored while the writer was held: %v", err)
+		}
+		// A retry before the answer is stored gets the same answer and is
+		// not processed again, even with other PDUs.
+		type result struct {
+			answer json.RawMessage
+			err    error
+		}
+		retried := make(chan result, 1)
+		go func() {
+			a, err := s.ProcessTransaction(ctx, Transaction{Origin: "a.example", TxnID: "1", PDUs: []json.RawMessage{json.RawMessage(`{"room_id":"!nowhere:a.example","type":"m.room.message"}`)}})
+			retried <- result{a, err}
+		}()
+		select {
+		case r := <-retried:
+			if r.err != nil || string(r.answer) != `{"pdus":{}}` || asked.Load() != 0 {
+				t.Errorf("retry before the answer was stored = %s, %v; want {\"pdus\":{}} without processing (rooms looked up: %d)", r.answer, r.err, asked.Load())
+			}
+		case <-time.After(30 * time.Second):
+			close(release)
+			t.Fatal("the retry was processed again instead of getting the answer sent")
 		}
 		next := make(chan error, 1)
 		go func() {
