@@ -215,6 +215,11 @@ var migrations = []migration{
 		name:       "profile propagation and extended profile fields",
 		statements: []string{profileUpdatesSchema, profileFieldsSchema},
 	},
+	{
+		version:    34,
+		name:       "backward extremities",
+		statements: []string{backwardExtremitiesSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
