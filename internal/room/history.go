@@ -498,16 +498,16 @@ func (s *Service) StoreOutliers(ctx context.Context, roomID id.RoomID, pdus []*e
 	if len(pdus) == 0 {
 		return nil
 	}
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		for _, e := range pdus {
-			if e.RoomID() != roomID {
-				return fmt.Errorf("event %s is of room %s", e.EventID(), e.RoomID())
-			}
-			if _, _, err := tx.InsertEvent(ctx, record(e, true)); err != nil && !errors.Is(err, store.ErrExists) {
-				return err
-			}
+	recs := make([]store.EventRecord, len(pdus))
+	for i, e := range pdus {
+		if e.RoomID() != roomID {
+			return fmt.Errorf("store outliers of %s: event %s is of room %s", roomID, e.EventID(), e.RoomID())
 		}
-		return nil
+		recs[i] = record(e, true)
+	}
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.InsertOutliers(ctx, recs)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store outliers of %s: %w", roomID, err)

@@ -61,24 +61,16 @@ func (s *Service) ImportJoin(ctx context.Context, rj RemoteJoin) (int64, error) 
 		if err != nil {
 			return err
 		}
-		nids := map[id.EventID]int64{}
+		// The state and auth chain in multi-row inserts; a local user's
+		// invite to the room, stored before this server was in it
+		// (ImportInvite), keeps its row.
+		recs := make([]store.EventRecord, 0, len(rj.AuthChain)+len(rj.State))
 		for _, e := range append(append([]*event.PDU(nil), rj.AuthChain...), rj.State...) {
-			if _, ok := nids[e.EventID()]; ok {
-				continue
-			}
-			nid, _, err := tx.InsertEvent(ctx, record(e, true))
-			if errors.Is(err, store.ErrExists) {
-				// A local user's invite to the room, stored before this
-				// server was in it (ImportInvite).
-				var known map[id.EventID]int64
-				if known, err = tx.EventNIDs(ctx, []id.EventID{e.EventID()}); err == nil {
-					nid = known[e.EventID()]
-				}
-			}
-			if err != nil {
-				return fmt.Errorf("import %s: %w", rj.RoomID, err)
-			}
-			nids[e.EventID()] = nid
+			recs = append(recs, record(e, true))
+		}
+		nids, err := tx.InsertOutliers(ctx, recs)
+		if err != nil {
+			return fmt.Errorf("import %s: %w", rj.RoomID, err)
 		}
 		state := map[store.StateKey]int64{}
 		for _, e := range rj.State {
@@ -107,6 +99,7 @@ func (s *Service) ImportJoin(ctx context.Context, rj RemoteJoin) (int64, error) 
 		if err := tx.UpdateCurrentState(ctx, rj.RoomID, state); err != nil {
 			return err
 		}
+		var members []store.Member
 		for _, e := range append(append([]*event.PDU(nil), rj.State...), rj.Join) {
 			if e.Type() != "m.room.member" {
 				continue
@@ -116,9 +109,10 @@ func (s *Service) ImportJoin(ctx context.Context, rj RemoteJoin) (int64, error) 
 			if e == rj.Join {
 				m.EventNID = nid
 			}
-			if err := tx.SetMembership(ctx, m); err != nil {
-				return err
-			}
+			members = append(members, m)
+		}
+		if err := tx.SetMemberships(ctx, members); err != nil {
+			return err
 		}
 		if err := tx.DeleteRemoteInvites(ctx, rj.RoomID); err != nil {
 			return err
