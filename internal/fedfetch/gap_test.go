@@ -90,6 +90,12 @@ func testFailedGapFetchRetried(t *testing.T, dsn string) {
 		t.Fatalf("the event after the gap: %v", res[0].Err)
 	}
 
+	// The hole is recorded with the event, due for the retrier should the
+	// fetch started now never finish (the server stops).
+	if holes, err := db.BackwardExtremities(ctx, roomID); err != nil || len(holes) != 1 || holes[0].EventID != last || holes[0].RetryAt == 0 {
+		t.Fatalf("holes after the event = %+v, %v; want one below the gap, due later", holes, err)
+	}
+
 	now := time.Unix(1_000_000, 0)
 	fr := &fakeRemote{answers: map[string]any{}} // a.test is down: every request fails
 	f := &Fetcher{ServerName: "hafen.test", Remote: fr, Keys: staticKeys{remote}, Rooms: rooms, DB: db,

@@ -182,7 +182,7 @@ func writeBackwardExtremities(ctx context.Context, tx *store.Tx, h History, plan
 			}
 		}
 		// Prev events in the timeline already are left out by the store.
-		if err := tx.AddBackwardExtremities(ctx, he.pdu.EventID(), missing, h.Origin); err != nil {
+		if err := tx.AddBackwardExtremities(ctx, he.pdu.EventID(), missing, h.Origin, 0); err != nil {
 			return err
 		}
 	}

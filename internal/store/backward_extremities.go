@@ -57,22 +57,24 @@ func scanBackwardExtremity(scan func(...any) error) (BackwardExtremity, error) {
 // AddBackwardExtremities records that the timeline event child names
 // missing as prev events, of which those not in the timeline are holes
 // in the room's history (see BackwardExtremity); origin gave child. A
+// new hole's fetch is due at retryAt (Unix ms; 0: not before a client
+// pages down to it). A
 // hole recorded already moves down to child (its position and origin)
 // when child lies lower. Nothing is recorded if child is not in the
 // timeline.
-func (t *Tx) AddBackwardExtremities(ctx context.Context, child id.EventID, missing []id.EventID, origin id.ServerName) error {
+func (t *Tx) AddBackwardExtremities(ctx context.Context, child id.EventID, missing []id.EventID, origin id.ServerName, retryAt int64) error {
 	for _, m := range missing {
 		// One statement: the child's position and the check that the
 		// missing event is not in the timeline are read by the insert.
 		err := t.execLater(ctx, fmt.Sprintf("add backward extremity %s", m), `
-			INSERT INTO room_backward_extremities (room_id, event_id, depth, stream_pos, origin)
-			SELECT c.room_id, $1, c.depth, c.stream_pos, $2 FROM events c
+			INSERT INTO room_backward_extremities (room_id, event_id, depth, stream_pos, origin, retry_at)
+			SELECT c.room_id, $1, c.depth, c.stream_pos, $2, $4 FROM events c
 			WHERE c.event_id = $3 AND c.stream_pos IS NOT NULL
 			AND NOT EXISTS (SELECT 1 FROM events m WHERE m.event_id = $1 AND m.stream_pos IS NOT NULL)
 			ON CONFLICT (room_id, event_id) DO UPDATE SET depth = excluded.depth, stream_pos = excluded.stream_pos, origin = excluded.origin
 			WHERE excluded.depth < room_backward_extremities.depth
 			OR (excluded.depth = room_backward_extremities.depth AND excluded.stream_pos < room_backward_extremities.stream_pos)`,
-			string(m), string(origin), string(child))
+			string(m), string(origin), string(child), retryAt)
 		if err != nil {
 			return err
 		}

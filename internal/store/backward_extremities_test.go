@@ -21,18 +21,18 @@ func TestBackwardExtremities(t *testing.T) {
 		missing := id.EventID("$missing")
 		write(t, db, func(tx *Tx) error {
 			// From the outlier: nothing (it is not in the timeline).
-			if err := tx.AddBackwardExtremities(ctx, outlier.EventID, []id.EventID{missing}, "a.test"); err != nil {
+			if err := tx.AddBackwardExtremities(ctx, outlier.EventID, []id.EventID{missing}, "a.test", 0); err != nil {
 				return err
 			}
 			// From high, then low: one hole, at low. stored is in the
 			// timeline: no hole.
-			if err := tx.AddBackwardExtremities(ctx, high.EventID, []id.EventID{missing, stored.EventID}, "a.test"); err != nil {
+			if err := tx.AddBackwardExtremities(ctx, high.EventID, []id.EventID{missing, stored.EventID}, "a.test", 0); err != nil {
 				return err
 			}
-			if err := tx.AddBackwardExtremities(ctx, low.EventID, []id.EventID{missing}, "b.test"); err != nil {
+			if err := tx.AddBackwardExtremities(ctx, low.EventID, []id.EventID{missing}, "b.test", 0); err != nil {
 				return err
 			}
-			return tx.AddBackwardExtremities(ctx, high.EventID, []id.EventID{missing}, "a.test")
+			return tx.AddBackwardExtremities(ctx, high.EventID, []id.EventID{missing}, "a.test", 0)
 		})
 		holes, err := db.BackwardExtremities(ctx, roomA)
 		want := TopoPos{Depth: 10, Stream: pos[0]}
