@@ -113,8 +113,11 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	if err != nil {
 		return err
 	}
+	// Sync's unread counters evaluate every event's push rules for the
+	// users who sync; the push notifier reuses those evaluations.
+	pushEvals := push.NewEvaluations()
 	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos,
-		AccountDataPos: adPos, ReceiptPos: rcPos, Presence: presenceConfig(cfg)})
+		AccountDataPos: adPos, ReceiptPos: rcPos, Presence: presenceConfig(cfg), PushEvaluations: pushEvals})
 	if err := syncer.Start(ctx); err != nil {
 		return fmt.Errorf("start sync: %w", err)
 	}
@@ -238,7 +241,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Filters = &filter.Service{DB: db}
 	// The push consumer finds each local user's notifications on a
 	// goroutine of its own.
-	notifier := push.NewNotifier(push.NotifierConfig{DB: db, Stream: events, Rooms: rooms, ServerName: serverName, From: pos, Logger: logger})
+	notifier := push.NewNotifier(push.NotifierConfig{DB: db, Stream: events, Rooms: rooms, ServerName: serverName, From: pos,
+		Evaluations: pushEvals, Logger: logger})
 	if err := notifier.Start(ctx); err != nil {
 		return fmt.Errorf("start push notifier: %w", err)
 	}

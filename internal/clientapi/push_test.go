@@ -4,11 +4,15 @@ import (
 	"context"
 	"log/slog"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 
+	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/push"
 	"github.com/hafenchat/hafen/internal/room"
 )
@@ -228,5 +232,161 @@ func TestNotifications(t *testing.T) {
 		e.expect(e.do("GET", "/_matrix/client/v3/notifications?from=x", alice, nil), 400, "M_INVALID_PARAM")
 		e.expect(e.do("GET", "/_matrix/client/v3/notifications?limit=-2", alice, nil), 400, "M_INVALID_PARAM")
 		e.expect(e.do("GET", "/_matrix/client/v3/notifications", "", nil), 401, "M_MISSING_TOKEN")
+	})
+}
+
+// TestNotificationsPruned checks that the notifier prunes what it stores:
+// a user keeps only the newest notifications up to the limit, and none of
+// events older than the maximum age.
+func TestNotificationsPruned(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		svc := e.srv.Rooms.Service.(*room.Service)
+		start := func(cfg push.NotifierConfig) *push.Notifier {
+			t.Helper()
+			cfg.DB, cfg.Stream, cfg.Rooms, cfg.ServerName = e.db, e.events, svc, "hafen.test"
+			n := push.NewNotifier(cfg)
+			if err := n.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		caughtUp := func(n *push.Notifier) {
+			t.Helper()
+			pos, err := e.db.MaxStreamPos(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := n.WaitFor(context.Background(), pos); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.srv.Push = &push.Service{DB: e.db}
+		_, alice := e.user("alice")
+		_, bob := e.user("bob")
+		roomID := e.createRoom(alice)
+		rq := url.PathEscape(roomID)
+		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/join", bob, map[string]any{}), 200, "")
+		n := start(push.NotifierConfig{KeepNotifications: 3, PruneEvery: time.Nanosecond})
+		var sent []string
+		for i := range 5 {
+			res := e.do("PUT", "/_matrix/client/v3/rooms/"+rq+"/send/m.room.message/"+strconv.Itoa(i), bob, map[string]any{"msgtype": "m.text", "body": "hello"})
+			e.expect(res, 200, "")
+			sent = append(sent, res.str("event_id"))
+			caughtUp(n) // one batch per message: each prunes
+		}
+		n.Stop()
+		ids := func() []string {
+			t.Helper()
+			res := e.do("GET", "/_matrix/client/v3/notifications", alice, nil)
+			e.expect(res, 200, "")
+			var out []string
+			for _, x := range res.body["notifications"].([]any) {
+				out = append(out, x.(map[string]any)["event"].(map[string]any)["event_id"].(string))
+			}
+			return out
+		}
+		if got, want := ids(), []string{sent[4], sent[3], sent[2]}; !slices.Equal(got, want) {
+			t.Errorf("notifications kept = %v, want the newest three %v", got, want)
+		}
+		// Every stored event is older than a nanosecond when the next
+		// batch prunes: only the new one stays.
+		n = start(push.NotifierConfig{NotificationsMaxAge: time.Nanosecond, PruneEvery: time.Nanosecond})
+		t.Cleanup(n.Stop)
+		time.Sleep(2 * time.Millisecond) // origin_server_ts has millisecond resolution
+		res := e.do("PUT", "/_matrix/client/v3/rooms/"+rq+"/send/m.room.message/new", bob, map[string]any{"msgtype": "m.text", "body": "hello"})
+		e.expect(res, 200, "")
+		caughtUp(n)
+		if got := ids(); len(got) != 0 && !(len(got) == 1 && got[0] == res.str("event_id")) {
+			t.Errorf("notifications after pruning by age = %v, want at most the newest", got)
+		}
+	})
+}
+
+// TestNotificationsReuseSyncEvaluations checks that the push notifier
+// takes the push-rule evaluations sync's unread counters made for the
+// users who sync instead of evaluating their rules again, and evaluates
+// the rest itself. Alice and carol switch notifications off (the master
+// rule) without telling either (no account data hook here): sync, which
+// holds alice's rules from her first sync, still counts bob's message as
+// a notification for her, and the notifier, reusing that, stores it;
+// carol, who never synced, is evaluated by the notifier under the rules it
+// reads, and gets none.
+func TestNotificationsReuseSyncEvaluations(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		svc := e.srv.Rooms.Service.(*room.Service)
+		logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		evals := push.NewEvaluations()
+		syncer := clientsync.New(clientsync.Config{DB: e.db, Rooms: svc, Logger: logger, Stream: e.events, PushEvaluations: evals})
+		if err := syncer.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(syncer.Stop)
+		e.srv.Sync = syncer
+		e.srv.Push = &push.Service{DB: e.db}
+		newNotifier := func() *push.Notifier {
+			n := push.NewNotifier(push.NotifierConfig{DB: e.db, Stream: e.events, Rooms: svc, ServerName: "hafen.test", Evaluations: evals, Logger: logger})
+			if err := n.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		_, alice := e.user("alice")
+		_, bob := e.user("bob")
+		_, carol := e.user("carol")
+		roomID := e.createRoom(alice)
+		rq := url.PathEscape(roomID)
+		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/join", bob, map[string]any{}), 200, "")
+		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/join", carol, map[string]any{}), 200, "")
+		// The notifier catches up, then is stopped, so that it takes bob's
+		// message only once sync has counted it.
+		n := newNotifier()
+		pos, err := e.db.MaxStreamPos(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.WaitFor(context.Background(), pos); err != nil {
+			t.Fatal(err)
+		}
+		n.Stop()
+
+		first := e.do("GET", "/_matrix/client/v3/sync", alice, nil)
+		e.expect(first, 200, "")
+		for _, tok := range []string{alice, carol} {
+			e.expect(e.do("PUT", "/_matrix/client/v3/pushrules/global/override/.m.rule.master/enabled", tok, map[string]any{"enabled": true}), 200, "")
+		}
+		res := e.do("PUT", "/_matrix/client/v3/rooms/"+rq+"/send/m.room.message/1", bob, map[string]any{"msgtype": "m.text", "body": "hello"})
+		e.expect(res, 200, "")
+		msg := res.str("event_id")
+		next := e.do("GET", "/_matrix/client/v3/sync?timeout=10000&since="+url.QueryEscape(first.str("next_batch")), alice, nil)
+		e.expect(next, 200, "")
+		if !strings.Contains(next.raw, msg) || !strings.Contains(next.raw, `"notification_count":1`) {
+			t.Fatalf("alice's sync after bob's message = %s, want it counted", next.raw)
+		}
+
+		n = newNotifier()
+		t.Cleanup(n.Stop)
+		pos, err = e.db.MaxStreamPos(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.WaitFor(context.Background(), pos); err != nil {
+			t.Fatal(err)
+		}
+		got := func(tok string) []string {
+			t.Helper()
+			res := e.do("GET", "/_matrix/client/v3/notifications", tok, nil)
+			e.expect(res, 200, "")
+			var out []string
+			for _, x := range res.body["notifications"].([]any) {
+				out = append(out, x.(map[string]any)["event"].(map[string]any)["event_id"].(string))
+			}
+			return out
+		}
+		if ids := got(alice); !slices.Equal(ids, []string{msg}) {
+			t.Errorf("alice's notifications = %v, want sync's evaluation of %s", ids, msg)
+		}
+		if ids := got(carol); len(ids) != 0 {
+			t.Errorf("carol's notifications = %v, want none under her master rule", ids)
+		}
 	})
 }

@@ -207,7 +207,8 @@ type Server struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	nonces nonceSet
+	nonces  nonceSet
+	filters parsedFilters
 }
 
 // defaultRoomVersion returns the version of new rooms that ask for none.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/clientsync"
@@ -110,11 +111,43 @@ func (s *Server) resolveFilter(ctx context.Context, user id.UserID, param string
 			return nil, err
 		}
 	}
+	if f := s.filters.get(raw); f != nil {
+		return f, nil
+	}
 	f, err := clientsync.ParseFilter(raw)
 	if err != nil {
 		return nil, filterErr(err)
 	}
+	s.filters.put(raw, f)
 	return f, nil
+}
+
+// maxParsedFilters bounds the parsed filters kept; beyond it the cache
+// starts afresh.
+const maxParsedFilters = 1024
+
+// parsedFilters keeps filters parsed by their JSON, so that a client that
+// syncs with the same filter again and again has it parsed once. The
+// filters are shared between requests: sync only reads them.
+type parsedFilters struct {
+	// mu guards byJSON. A leaf.
+	mu     sync.Mutex
+	byJSON map[string]*clientsync.Filter
+}
+
+func (p *parsedFilters) get(raw []byte) *clientsync.Filter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.byJSON[string(raw)]
+}
+
+func (p *parsedFilters) put(raw []byte, f *clientsync.Filter) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.byJSON == nil || len(p.byJSON) >= maxParsedFilters {
+		p.byJSON = map[string]*clientsync.Filter{}
+	}
+	p.byJSON[string(raw)] = f
 }
 
 // defineFilter stores a filter for later syncs.

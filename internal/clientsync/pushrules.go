@@ -69,13 +69,18 @@ func (p *pushEvent) members() int {
 // pushActions evaluates the user's rules for an event someone else sent:
 // whether it notifies the user, and whether it highlights.
 func pushActions(p *pushEvent, rules *pushrules.Evaluator, user id.UserID, displayName string) (notify, highlight bool) {
-	res := rules.Evaluate(p.pe, &pushrules.Context{
+	res := evaluatePush(p, rules, user, displayName)
+	return res.Notify, res.Highlight
+}
+
+// evaluatePush evaluates the user's rules for an event someone else sent.
+func evaluatePush(p *pushEvent, rules *pushrules.Evaluator, user id.UserID, displayName string) pushrules.Result {
+	return rules.Evaluate(p.pe, &pushrules.Context{
 		UserID:          string(user),
 		DisplayName:     displayName,
 		MemberCount:     p.members,
 		SenderMayNotify: p.senderMayNotify,
 	})
-	return res.Notify, res.Highlight
 }
 
 // senderMayNotify reports whether the sender of ev has the power level of

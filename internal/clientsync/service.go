@@ -11,6 +11,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/push"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
@@ -116,6 +117,9 @@ type Config struct {
 	Now func() time.Time
 	// Presence configures presence; the zero value keeps none.
 	Presence PresenceConfig
+	// PushEvaluations, when set, receives the push-rule evaluations of
+	// the unread counters, which the push notifier then reuses.
+	PushEvaluations *push.Evaluations
 }
 
 // New returns a sync Service.
@@ -138,7 +142,7 @@ func New(cfg Config) *Service {
 		now:      now,
 		notifier: NewNotifier(cfg.StreamPos),
 		timeline: NewTimeline(size, cfg.StreamPos),
-		unread:   newUnreadCounts(cfg.StreamPos),
+		unread:   newUnreadCounts(cfg.StreamPos, cfg.PushEvaluations),
 		stream:   cfg.Stream,
 		members:  map[id.UserID]map[id.RoomID]string{},
 		loading:  map[id.UserID]*memberLoad{},

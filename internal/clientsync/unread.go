@@ -15,6 +15,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/pushrules"
+	"github.com/hafenchat/hafen/internal/push"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
 )
@@ -164,16 +165,35 @@ type unreadCounts struct {
 	// rules holds the compiled push rules of the users who have synced,
 	// replaced whenever their m.push_rules change.
 	rules map[id.UserID]*userRules
+	// shared receives the push-rule evaluations apply makes, for the push
+	// notifier; nil keeps them to sync.
+	shared *push.Evaluations
 }
 
-func newUnreadCounts(pos int64) *unreadCounts {
-	return &unreadCounts{pos: pos, rooms: map[id.RoomID]*unreadRoom{}, rules: map[id.UserID]*userRules{}}
+func newUnreadCounts(pos int64, shared *push.Evaluations) *unreadCounts {
+	return &unreadCounts{pos: pos, rooms: map[id.RoomID]*unreadRoom{}, rules: map[id.UserID]*userRules{}, shared: shared}
 }
 
-// apply updates the counters of the rooms in a committed batch.
+// evaluated is the push-rule evaluations of one event by apply.
+type evaluated struct {
+	pos int64
+	evs []push.Evaluation
+}
+
+// apply updates the counters of the rooms in a committed batch, and hands
+// the push-rule evaluations it made to the notifier (shared).
 func (u *unreadCounts) apply(evs []stream.Event) {
+	done := u.applyLocked(evs)
+	for _, e := range done {
+		u.shared.Record(e.pos, e.evs)
+	}
+}
+
+// applyLocked is apply under u.mu; it returns the evaluations to share.
+func (u *unreadCounts) applyLocked(evs []stream.Event) []evaluated {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	var done []evaluated
 	for _, p := range evs {
 		u.pos = max(u.pos, p.StreamPos)
 		ev := p.PDU
@@ -199,6 +219,7 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 			r.threadLast[root] = r.last
 		}
 		pe := newPushEvent(ev, r.senderMayNotify, r.joinedCount) // read once for all users
+		var shared []push.Evaluation
 		for user, c := range r.users {
 			if ev.IsStateKey("m.room.member", string(user)) {
 				switch m := memberContentOf(ev.Content()); m.Membership {
@@ -223,7 +244,11 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 				}
 				continue
 			}
-			notify, highlight := pushActions(pe, u.rulesOf(user), user, c.displayName)
+			res := evaluatePush(pe, u.rulesOf(user), user, c.displayName)
+			if u.shared != nil {
+				shared = append(shared, push.Evaluation{User: user, Notify: res.Notify, Highlight: res.Highlight, Actions: res.Actions})
+			}
+			notify, highlight := res.Notify, res.Highlight
 			if notify {
 				c.notify++
 				if highlight {
@@ -242,10 +267,14 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 				}
 			}
 		}
+		if len(shared) > 0 {
+			done = append(done, evaluated{pos: p.StreamPos, evs: shared})
+		}
 		if len(r.users) == 0 {
 			delete(u.rooms, ev.RoomID())
 		}
 	}
+	return done
 }
 
 // readUpTo applies the user's new read receipt (m.read or m.read.private,

@@ -59,7 +59,7 @@ func (s *Service) Invite(ctx context.Context, origin id.ServerName, roomID id.Ro
 	case id.UserID(sk).Domain() != s.ServerName:
 		return nil, fmt.Errorf("%w: %s is not a user of this server", ErrBadEvent, sk)
 	}
-	s.ensureKeys(ctx, raw, v)
+	s.ensureKeysRaw(ctx, raw, v)
 	if err := event.VerifySignatures(e, s.Keys.Lookup); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadEvent, err)
 	}

@@ -190,7 +190,7 @@ func (s *Service) SendMembership(ctx context.Context, origin id.ServerName, room
 	// The event's signatures (this server's included, if it signed) are
 	// checked here already, so that a bad one is the spec's 400 rather
 	// than a refusal.
-	s.ensureKeys(ctx, raw, v)
+	s.ensureKeysRaw(ctx, raw, v)
 	if err := event.VerifySignatures(e, s.Keys.Lookup); err != nil {
 		return MembershipResult{}, fmt.Errorf("%w: %w", ErrBadEvent, err)
 	}

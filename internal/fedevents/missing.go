@@ -121,7 +121,7 @@ func (s *Service) fetchMissing(ctx context.Context, origin id.ServerName, gaps [
 		slices.SortStableFunc(evs, func(a, b fetched) int { return cmp.Compare(a.depth, b.depth) })
 		pdus := make([]json.RawMessage, len(evs))
 		for i, e := range evs {
-			s.ensureKeys(ctx, e.raw, v)
+			s.ensureKeysRaw(ctx, e.raw, v)
 			pdus[i] = e.raw
 		}
 		if len(pdus) == 0 {

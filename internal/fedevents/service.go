@@ -17,6 +17,7 @@ import (
 // Rooms is what the service needs of the event path (*room.Service).
 type Rooms interface {
 	ProcessRemote(ctx context.Context, origin id.ServerName, pdus []json.RawMessage) []room.RemoteResult
+	ProcessParsed(ctx context.Context, origin id.ServerName, pdus []*event.PDU) []room.RemoteResult
 	ProcessRemoteWithStates(ctx context.Context, origin id.ServerName, pdus []json.RawMessage, prevStates map[id.EventID]room.StateIDs) []room.RemoteResult
 	Version(ctx context.Context, roomID id.RoomID) (string, error)
 	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)

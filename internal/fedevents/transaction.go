@@ -74,7 +74,12 @@ func (s *Service) ProcessTransaction(ctx context.Context, txn Transaction) (json
 		return nil, fmt.Errorf("%w: %d, at most %d", ErrTooManyEDUs, len(txn.EDUs), MaxEDUs)
 	}
 	unlock := s.origins.lock(txn.Origin)
-	defer unlock()
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 
 	stored, err := s.DB.FederationTxn(ctx, txn.Origin, txn.TxnID)
 	if err == nil {
@@ -93,8 +98,25 @@ func (s *Service) ProcessTransaction(ctx context.Context, txn Transaction) (json
 	if err != nil {
 		return nil, fmt.Errorf("encode answer to transaction %s: %w", txn.TxnID, err)
 	}
+	// The events are committed; the answer is stored after it went out,
+	// while the origin's lock is still held, so the sender's next
+	// transaction waits for it rather than the answer to this one. A
+	// retry waits for the lock too and finds the stored answer; a crash
+	// before it is stored makes a retry process the transaction again,
+	// which finds its PDUs stored already.
+	locked = false
+	go func() {
+		defer unlock()
+		s.storeAnswer(ctx, txn, answer)
+	}()
+	return answer, nil
+}
+
+// storeAnswer stores the answer to a transaction, so that a retry gets it
+// without processing anything.
+func (s *Service) storeAnswer(ctx context.Context, txn Transaction, answer json.RawMessage) {
 	now := s.now()
-	err = s.DB.Write(ctx, func(tx *store.Tx) error {
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		// Answers expire as new ones arrive: each write deletes the few
 		// that went past the retention since the last one.
 		if _, err := tx.DeleteFederationTxnsBefore(ctx, now.Add(-TxnRetention).UnixMilli()); err != nil {
@@ -103,9 +125,8 @@ func (s *Service) ProcessTransaction(ctx context.Context, txn Transaction) (json
 		return tx.AddFederationTxn(ctx, txn.Origin, txn.TxnID, answer, now.UnixMilli())
 	})
 	if err != nil {
-		return nil, err
+		s.Logger.Warn("store federation transaction answer", "origin", string(txn.Origin), "txn_id", txn.TxnID, "err", err)
 	}
-	return answer, nil
 }
 
 // roomCheck is what a transaction learnt of one room: its version and
@@ -121,8 +142,7 @@ type roomCheck struct {
 func (s *Service) processPDUs(ctx context.Context, origin id.ServerName, pdus []json.RawMessage) map[id.EventID]PDUResult {
 	out := make(map[id.EventID]PDUResult, len(pdus))
 	rooms := map[id.RoomID]roomCheck{}
-	var pass []json.RawMessage
-	var passIDs []id.EventID
+	var pass []*event.PDU
 	for _, raw := range pdus {
 		roomID, ok := roomOf(raw)
 		if !ok {
@@ -140,28 +160,43 @@ func (s *Service) processPDUs(ctx context.Context, origin id.ServerName, pdus []
 			s.Logger.Debug("pdu for an unknown room dropped", "origin", string(origin), "room_id", string(roomID), "err", rc.err)
 			continue
 		}
-		eventID, err := event.ComputeEventID(raw, rc.v)
-		if err != nil {
-			s.Logger.Debug("pdu without a computable event id dropped", "origin", string(origin), "room_id", string(roomID), "err", err)
-			continue
+		// Parsed once here, for its ID, its signers and the event path.
+		e, perr := event.Parse(raw, rc.v)
+		var eventID id.EventID
+		if perr == nil {
+			eventID = e.EventID()
+		} else {
+			var err error
+			if eventID, err = event.ComputeEventID(raw, rc.v); err != nil {
+				s.Logger.Debug("pdu without a computable event id dropped", "origin", string(origin), "room_id", string(roomID), "err", err)
+				continue
+			}
 		}
 		if rc.err != nil {
 			out[eventID] = PDUResult{Error: rc.err.Error()}
 			continue
 		}
-		s.ensureKeys(ctx, raw, rc.v)
-		pass = append(pass, raw)
-		passIDs = append(passIDs, eventID)
+		if perr != nil {
+			// Check 1 of the checks on receipt: not a valid event.
+			out[eventID] = pduResult(room.RemoteResult{Verdict: pducheck.Drop, Err: fmt.Errorf("%w: %w", pducheck.ErrFormat, perr)})
+			continue
+		}
+		s.ensureKeys(ctx, e)
+		pass = append(pass, e)
 	}
 	if len(pass) == 0 {
 		return out
 	}
-	results := s.Rooms.ProcessRemote(ctx, origin, pass)
-	results = s.retryGaps(ctx, origin, pass, results)
+	raws := make([]json.RawMessage, len(pass))
+	for i, e := range pass {
+		raws[i] = e.JSON()
+	}
+	results := s.Rooms.ProcessParsed(ctx, origin, pass)
+	results = s.retryGaps(ctx, origin, raws, results)
 	for i, r := range results {
 		eventID := r.EventID
 		if eventID == "" {
-			eventID = passIDs[i]
+			eventID = pass[i].EventID()
 		}
 		out[eventID] = pduResult(r)
 		if r.Verdict != pducheck.Accept {
@@ -240,15 +275,18 @@ func (s *Service) checkRoom(ctx context.Context, origin id.ServerName, roomID id
 	return roomCheck{v: v}
 }
 
+// ensureKeysRaw is ensureKeys for a PDU not parsed yet.
+func (s *Service) ensureKeysRaw(ctx context.Context, raw json.RawMessage, v *roomversion.Version) {
+	if e, err := event.Parse(raw, v); err == nil {
+		s.ensureKeys(ctx, e)
+	}
+}
+
 // ensureKeys fetches the keys of the servers that must have signed the PDU
 // (those named in its signatures under the required servers), so that the
 // event path's lookup, which never fetches, finds them. A PDU that cannot
 // be parsed or names no key fetches nothing: its checks fail later.
-func (s *Service) ensureKeys(ctx context.Context, raw json.RawMessage, v *roomversion.Version) {
-	e, err := event.Parse(raw, v)
-	if err != nil {
-		return
-	}
+func (s *Service) ensureKeys(ctx context.Context, e *event.PDU) {
 	servers, err := event.RequiredSigners(e)
 	if err != nil {
 		return
@@ -256,7 +294,7 @@ func (s *Service) ensureKeys(ctx context.Context, raw json.RawMessage, v *roomve
 	var sigs struct {
 		Signatures map[id.ServerName]map[signing.KeyID]json.RawMessage `json:"signatures"`
 	}
-	if json.Unmarshal(raw, &sigs) != nil {
+	if json.Unmarshal(e.JSON(), &sigs) != nil {
 		return
 	}
 	for _, server := range servers {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 )
@@ -36,6 +37,7 @@ func TestTransactionAnswersExpire(t *testing.T) {
 		if err != nil || string(first) != `{"pdus":{}}` {
 			t.Fatalf("ProcessTransaction = %s, %v", first, err)
 		}
+		waitStored(s, "a.example")
 		if _, err := db.FederationTxn(ctx, "a.example", "1"); err != nil {
 			t.Fatalf("answer not stored: %v", err)
 		}
@@ -43,6 +45,7 @@ func TestTransactionAnswersExpire(t *testing.T) {
 		if _, err := s.ProcessTransaction(ctx, Transaction{Origin: "b.example", TxnID: "1"}); err != nil {
 			t.Fatal(err)
 		}
+		waitStored(s, "b.example")
 		if _, err := db.FederationTxn(ctx, "a.example", "1"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("answer older than the retention: FederationTxn = %v, want ErrNotFound", err)
 		}
@@ -54,6 +57,58 @@ func TestTransactionAnswersExpire(t *testing.T) {
 		}
 		if _, err := s.ProcessTransaction(ctx, Transaction{Origin: "a.example", TxnID: "2", EDUs: make([]EDU, MaxEDUs+1)}); !errors.Is(err, ErrTooManyEDUs) {
 			t.Errorf("%d EDUs: %v, want ErrTooManyEDUs", MaxEDUs+1, err)
+		}
+	})
+}
+
+// waitStored waits until the answers to origin's transactions processed so
+// far are stored: they are stored under the origin's lock.
+func waitStored(s *Service, origin id.ServerName) { s.origins.lock(origin)() }
+
+// TestTransactionAnsweredBeforeItsAnswerIsStored: the answer to a
+// transaction goes out once its events are processed, without waiting
+// for the commit that stores the answer, which follows under the origin's
+// lock.
+func TestTransactionAnsweredBeforeItsAnswerIsStored(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		db := openStore(t, dsn)
+		ctx := context.Background()
+		s := &Service{ServerName: "hafen.test", DB: db, Logger: slog.New(slog.DiscardHandler)}
+		// Hold the writer: nothing commits until release is closed.
+		release, holding := make(chan struct{}), make(chan struct{})
+		held := make(chan error, 1)
+		go func() {
+			held <- db.Write(ctx, func(*store.Tx) error {
+				close(holding)
+				<-release
+				return nil
+			})
+		}()
+		<-holding
+		answered := make(chan error, 1)
+		go func() {
+			_, err := s.ProcessTransaction(ctx, Transaction{Origin: "a.example", TxnID: "1"})
+			answered <- err
+		}()
+		select {
+		case err := <-answered:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(30 * time.Second):
+			close(release)
+			t.Fatal("the answer waited for the commit that stores it")
+		}
+		if _, err := db.FederationTxn(ctx, "a.example", "1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("answer stored while the writer was held: %v", err)
+		}
+		close(release)
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
+		waitStored(s, "a.example")
+		if got, err := db.FederationTxn(ctx, "a.example", "1"); err != nil || string(got) != `{"pdus":{}}` {
+			t.Errorf("stored answer = %s, %v; want {\"pdus\":{}}", got, err)
 		}
 	})
 }

@@ -15,7 +15,10 @@
 // up to MaxPDUs of the oldest entries, whatever queued meanwhile going in
 // the next one. The entries of a transaction are marked with its ID in the
 // database, so a retry — also after a restart — sends the same
-// transaction under the same ID and the destination can recognise it. A
+// transaction under the same ID and the destination can recognise it.
+// The commit that removes a delivered transaction's entries also marks
+// the next one's, and the next one is sent while that commit runs; its
+// answer counts once the commit has returned (see sendNext). A
 // failure backs off exponentially, up to Config.MaxBackoff; a destination
 // that contacts this server (Contacted, from the federation listener's
 // request authentication) is retried at once. After a failure, a backlog

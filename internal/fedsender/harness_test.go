@@ -54,6 +54,9 @@ type peer struct {
 	bad     []string
 	// probes counts the GET /version requests.
 	probes int
+	// gate, when set, holds each transaction on arrival: the peer sends
+	// a channel through it and answers once that channel is closed.
+	gate chan chan struct{}
 }
 
 func startPeer(t testing.TB, origin signing.Key) *peer {
@@ -83,6 +86,14 @@ func newKey(t testing.TB, server id.ServerName) signing.Key {
 func (p *peer) serve(w http.ResponseWriter, r *http.Request) {
 	txnID, ok := strings.CutPrefix(r.URL.Path, "/_matrix/federation/v1/send/")
 	body, _ := io.ReadAll(r.Body)
+	p.mu.Lock()
+	gate := p.gate
+	p.mu.Unlock()
+	if gate != nil && ok {
+		release := make(chan struct{})
+		gate <- release
+		<-release
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if r.URL.Path == "/_matrix/federation/v1/version" && r.Method == http.MethodGet {

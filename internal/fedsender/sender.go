@@ -29,6 +29,12 @@ const (
 	DefaultProbeFor      = 24 * time.Hour
 )
 
+// stageShareDelay is how long the queue entries of a batch of events wait
+// for another write to commit with when the writer is idle: on a busy
+// server they ride in the commit of the next local sends instead of
+// adding one of their own after each batch.
+const stageShareDelay = 4 * time.Millisecond
+
 // ConsumerName is the name under which the sender stores its stream
 // position.
 const ConsumerName = "federation_sender"
@@ -115,6 +121,9 @@ type destination struct {
 	// started with, so that a retry sends them again.
 	flightTxn       string
 	flightEphemeral []json.RawMessage
+	// next is the transaction claimed when the last one was delivered,
+	// sent next; only the goroutine uses it.
+	next *flight
 	// poke wakes a goroutine waiting out its backoff: the destination
 	// contacted us.
 	poke      chan struct{}
@@ -155,7 +164,7 @@ func New(cfg Config) (*Sender, error) {
 		devicePoke: make(chan struct{}, 1), members: newMemberCache(cfg.DB, cfg.ServerName)}
 	s.consumer = stream.NewConsumer(stream.ConsumerConfig{
 		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
-		Stage: s.stage, From: cfg.From, Logger: cfg.Logger,
+		Stage: s.stage, From: cfg.From, Logger: cfg.Logger, ShareDelay: stageShareDelay,
 	})
 	return s, nil
 }

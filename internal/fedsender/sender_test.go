@@ -3,12 +3,14 @@ package fedsender
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/room"
+	"github.com/hafenchat/hafen/internal/store"
 )
 
 // TestDeliveryAfterOutageAndRestart: events sent while the destination is
@@ -245,4 +247,136 @@ func TestInviteIsNotSentToTheInviteesServer(t *testing.T) {
 	if counts, _ := p.received(); counts[invite.EventID()] != 0 || counts[revoke.EventID()] != 1 {
 		t.Errorf("peer received %v; want the revocation once and not the invite %s", counts, invite.EventID())
 	}
+}
+
+// TestNextTransactionStartsWithCompletion: the events queued while a
+// transaction is in flight become the next transaction in the commit that
+// completes the first, so a busy destination costs the writer one commit
+// per transaction, not two.
+func TestNextTransactionStartsWithCompletion(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		h, p := run(t, dsn, time.Hour)
+		roomID, _ := h.publicRoom(t)
+		gate := make(chan chan struct{})
+		p.mu.Lock()
+		p.gate = gate
+		p.mu.Unlock()
+		first := h.send(t, roomID, "in flight")
+		release := <-gate
+		second := h.send(t, roomID, "queued one")
+		third := h.send(t, roomID, "queued two")
+		p.mu.Lock()
+		p.gate = nil
+		p.mu.Unlock()
+		before := h.db.WriteJobs()
+		close(release)
+		p.waitFor(t, first, second, third)
+		waitQueue(t, h, 0)
+		// The first's completion with the second's start, then the
+		// second's completion.
+		if got := h.db.WriteJobs() - before; got != 2 {
+			t.Errorf("writes from the first answer to an empty queue = %d, want 2", got)
+		}
+		_, txns := p.received()
+		if len(txns) != 2 || !slices.Equal(txns[0], []id.EventID{first}) || !slices.Equal(txns[1], []id.EventID{second, third}) {
+			t.Errorf("transactions = %v, want [first] then [second third]", txns)
+		}
+	})
+}
+
+// holdWrite runs a write that waits until the returned release is called,
+// and returns once it runs.
+func holdWrite(t *testing.T, h *home) (release func()) {
+	t.Helper()
+	started, unblock, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- h.db.Write(context.Background(), func(*store.Tx) error {
+			close(started)
+			<-unblock
+			return nil
+		})
+	}()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			close(unblock)
+			if err := <-done; err != nil {
+				t.Errorf("held write: %v", err)
+			}
+		})
+	}
+	t.Cleanup(release)
+	<-started
+	return release
+}
+
+// waitQueuedWrites waits until n writes wait for the writer.
+func waitQueuedWrites(t *testing.T, h *home, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for h.db.QueuedWrites() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("queued writes = %d, want %d", h.db.QueuedWrites(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestNextTransactionSentWhileItsMarkCommits: the next transaction goes
+// out as soon as the commit that marks its entries has chosen them, not
+// after that commit returns; its answer counts once it has.
+func TestNextTransactionSentWhileItsMarkCommits(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		h, p := run(t, dsn, time.Hour)
+		roomID, _ := h.publicRoom(t)
+		gate := make(chan chan struct{})
+		p.mu.Lock()
+		p.gate = gate
+		p.mu.Unlock()
+		first := h.send(t, roomID, "in flight")
+		release := <-gate
+		second := h.send(t, roomID, "queued")
+		p.mu.Lock()
+		p.gate = nil
+		p.mu.Unlock()
+
+		// The first answer's commit (completion and the second's mark)
+		// queues behind a held write; a second held write joins its
+		// batch after it, so that batch chooses the entries and then
+		// cannot commit.
+		releaseHead := holdWrite(t, h)
+		close(release)
+		waitQueuedWrites(t, h, 1)
+		tailStarted, releaseTail, tailDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			tailDone <- h.db.Write(context.Background(), func(*store.Tx) error {
+				close(tailStarted)
+				<-releaseTail
+				return nil
+			})
+		}()
+		t.Cleanup(func() {
+			select {
+			case <-releaseTail:
+			default:
+				close(releaseTail)
+			}
+		})
+		waitQueuedWrites(t, h, 2)
+		releaseHead()
+		<-tailStarted
+		p.waitFor(t, first, second)
+		if got := h.destination(t).Queued; got != 2 {
+			t.Errorf("queued while the mark's commit is held = %d, want both entries still there", got)
+		}
+		close(releaseTail)
+		if err := <-tailDone; err != nil {
+			t.Fatal(err)
+		}
+		waitQueue(t, h, 0)
+		_, txns := p.received()
+		if len(txns) != 2 || !slices.Equal(txns[1], []id.EventID{second}) {
+			t.Errorf("transactions = %v, want [first] then [second]", txns)
+		}
+	})
 }

@@ -3,15 +3,12 @@ package fedsender
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"time"
 
-	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/federation"
 	"github.com/hafenchat/hafen/internal/store"
 )
@@ -138,135 +135,6 @@ func (s *Sender) failed(ctx context.Context, d *destination, log *slog.Logger, e
 	if werr != nil && !isCanceled(ctx, werr) {
 		log.Warn("record federation failure", "err", werr)
 	}
-}
-
-// transaction is the body of PUT /send/{txnId}.
-type transaction struct {
-	Origin         id.ServerName     `json:"origin"`
-	OriginServerTS int64             `json:"origin_server_ts"`
-	PDUs           []json.RawMessage `json:"pdus"`
-	EDUs           []json.RawMessage `json:"edus"`
-}
-
-// sendNext sends the destination's transaction in flight, or else starts
-// one with the oldest queued PDUs and EDUs; false means nothing was
-// queued.
-func (s *Sender) sendNext(ctx context.Context, d *destination, log *slog.Logger) (bool, error) {
-	db := s.cfg.DB
-	if d.failures > 0 {
-		if err := s.compact(ctx, d, log); err != nil {
-			return false, err
-		}
-	}
-	txnID, entries, err := db.InFlightPDUs(ctx, d.name)
-	if err != nil {
-		return false, err
-	}
-	eduTxn, queued, err := db.InFlightEDUs(ctx, d.name, txnID)
-	if err != nil {
-		return false, err
-	}
-	if txnID == "" {
-		txnID = eduTxn
-	}
-	var ephemeral []json.RawMessage
-	switch {
-	case txnID != "":
-		if d.flightTxn == txnID {
-			ephemeral = d.flightEphemeral
-		}
-	default:
-		if entries, err = db.QueuedPDUs(ctx, d.name, MaxPDUs); err != nil {
-			return false, err
-		}
-		if queued, err = db.QueuedEDUs(ctx, d.name, MaxEDUs); err != nil {
-			return false, err
-		}
-		if ephemeral, err = s.takeEphemeral(d.name, MaxEDUs-len(queued)); err != nil {
-			return false, err
-		}
-		if len(entries) == 0 && len(queued) == 0 && len(ephemeral) == 0 {
-			return false, nil
-		}
-		txnID = newTxnID(s.cfg.Now())
-		if len(entries) > 0 || len(queued) > 0 {
-			positions := make([]int64, len(entries))
-			for i, e := range entries {
-				positions[i] = e.StreamPos
-			}
-			eduIDs := make([]int64, len(queued))
-			for i, e := range queued {
-				eduIDs[i] = e.ID
-			}
-			if err := db.Write(ctx, func(tx *store.Tx) error {
-				if err := tx.StartTransaction(ctx, d.name, txnID, positions); err != nil {
-					return err
-				}
-				return tx.StartEDUTransaction(ctx, d.name, txnID, eduIDs)
-			}); err != nil {
-				return false, err
-			}
-		}
-		d.flightTxn, d.flightEphemeral = txnID, ephemeral
-	}
-	txn := transaction{Origin: s.cfg.ServerName, OriginServerTS: s.cfg.Now().UnixMilli(), PDUs: []json.RawMessage{}, EDUs: []json.RawMessage{}}
-	if len(entries) > 0 {
-		ids := make([]id.EventID, len(entries))
-		for i, e := range entries {
-			ids[i] = e.EventID
-		}
-		evs, err := db.EventsByID(ctx, ids)
-		if err != nil {
-			return false, fmt.Errorf("load events of transaction %s: %w", txnID, err)
-		}
-		byID := make(map[id.EventID][]byte, len(evs))
-		for _, e := range evs {
-			byID[e.EventID] = e.JSON
-		}
-		for _, e := range entries {
-			if j := byID[e.EventID]; j != nil {
-				txn.PDUs = append(txn.PDUs, j)
-			}
-		}
-	}
-	if txn.EDUs, err = encodeEDUs(queued); err != nil {
-		return false, err
-	}
-	txn.EDUs = append(txn.EDUs, ephemeral...)
-	body, err := json.Marshal(txn)
-	if err != nil {
-		return false, fmt.Errorf("encode transaction %s: %w", txnID, err)
-	}
-	resp, err := s.cfg.Client.Do(ctx, federation.Request{
-		Destination: d.name, Method: http.MethodPut,
-		Path: "/_matrix/federation/v1/send/" + url.PathEscape(txnID), Body: body,
-	})
-	if err != nil {
-		return false, err
-	}
-	var result struct {
-		PDUs map[id.EventID]struct {
-			Error string `json:"error"`
-		} `json:"pdus"`
-	}
-	if json.Unmarshal(resp, &result) == nil {
-		for eventID, r := range result.PDUs {
-			if r.Error != "" {
-				log.Warn("federation destination refused event", "event_id", string(eventID), "err", r.Error)
-			}
-		}
-	}
-	if err := db.Write(ctx, func(tx *store.Tx) error {
-		return tx.CompleteTransaction(ctx, d.name, txnID, s.cfg.Now().UnixMilli())
-	}); err != nil {
-		return false, err
-	}
-	d.failures, d.nextRetry, d.failingSince = 0, time.Time{}, time.Time{}
-	d.flightTxn, d.flightEphemeral = "", nil
-	if d.down {
-		s.setDown(d, false)
-	}
-	return true, nil
 }
 
 // compact cuts a backlog longer than one transaction down to the newest

@@ -42,6 +42,15 @@ type NotifierConfig struct {
 	// stream position at startup: history does not notify).
 	From   int64
 	Logger *slog.Logger
+	// Evaluations, when set, holds push-rule evaluations sync's unread
+	// counters made already; the notifier uses them instead of evaluating
+	// the same rules again.
+	Evaluations *Evaluations
+	// KeepNotifications, NotificationsMaxAge and PruneEvery bound the
+	// stored notifications (see pruning); zero takes the defaults.
+	KeepNotifications   int
+	NotificationsMaxAge time.Duration
+	PruneEvery          time.Duration
 }
 
 // Notifier is the durable stream consumer that finds notifications: for
@@ -60,17 +69,41 @@ type Notifier struct {
 	// changes counts AccountDataChanged calls, so that rules read before
 	// a change are not cached after it.
 	changes uint64
+
+	// pruned holds when each user's notifications were last pruned; only
+	// the consumer's goroutine (stage) uses it.
+	pruned map[id.UserID]time.Time
 }
+
+// Notifications are pruned as the notifier adds to them (pruning): a
+// user's rows beyond the newest keepNotifications, and those of events
+// older than notificationsMaxAge, go at most once per pruneEvery per user,
+// in the transaction that adds the user's new ones. A user with no new
+// notifications keeps what they have, which no longer grows.
+const (
+	keepNotifications   = 1000
+	notificationsMaxAge = 30 * 24 * time.Hour
+	pruneEvery          = time.Hour
+)
 
 // NewNotifier returns the push consumer; it does nothing until Start.
 func NewNotifier(cfg NotifierConfig) *Notifier {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Notifier{cfg: cfg, rules: map[id.UserID]*pushrules.Evaluator{}}
+	if cfg.KeepNotifications <= 0 {
+		cfg.KeepNotifications = keepNotifications
+	}
+	if cfg.NotificationsMaxAge <= 0 {
+		cfg.NotificationsMaxAge = notificationsMaxAge
+	}
+	if cfg.PruneEvery <= 0 {
+		cfg.PruneEvery = pruneEvery
+	}
+	n := &Notifier{cfg: cfg, rules: map[id.UserID]*pushrules.Evaluator{}, pruned: map[id.UserID]time.Time{}}
 	n.consumer = stream.NewConsumer(stream.ConsumerConfig{
 		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
-		Stage: n.stage, From: cfg.From, Logger: cfg.Logger, Linger: notifyLinger,
+		Stage: n.stage, From: cfg.From, Logger: cfg.Logger, Linger: notifyLinger, ShareDelay: notifyShareDelay,
 	})
 	return n
 }
@@ -81,6 +114,12 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 // batch of sends, on the writer the sends themselves wait for. Unread
 // counts in sync do not wait for it; only /notifications lags by as much.
 const notifyLinger = 100 * time.Millisecond
+
+// notifyShareDelay is how long, after the linger, the notifications'
+// write waits for another write to commit with when the writer is idle
+// (stream.ConsumerConfig.ShareDelay): on a busy server it rides in the
+// commit of the sends or remote events instead of adding one of its own.
+const notifyShareDelay = 20 * time.Millisecond
 
 // Start starts the consumer.
 func (n *Notifier) Start(ctx context.Context) error { return n.consumer.Start(ctx) }
@@ -155,58 +194,146 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 			}
 			rooms[roomID] = f
 		}
+		shared := newSharedEvaluations(n.cfg.Evaluations.Take(se.StreamPos))
 		// Membership changes within the batch move the counts; the
 		// members read at the start of the batch are close enough.
 		if len(f.members) == 0 {
 			continue
 		}
-		var sk *string
-		if k, ok := ev.StateKey(); ok {
-			sk = &k
-		}
-		pe := pushrules.NewEvent(ev.Type(), string(ev.Sender()), string(roomID), sk, ev.Content())
+		var pe *pushrules.Event
 		mayNotify := map[string]bool{}
 		for _, user := range f.members {
 			if user == ev.Sender() {
 				continue
 			}
-			rules, err := n.rulesOf(ctx, user)
-			if err != nil {
-				return nil, nil, err
-			}
-			name, err := n.displayName(ctx, roomID, user)
-			if err != nil {
-				return nil, nil, err
-			}
-			res := rules.Evaluate(pe, &pushrules.Context{
-				UserID: string(user), DisplayName: name,
-				MemberCount: func() int { return f.joined },
-				SenderMayNotify: func(key string) bool {
-					v, ok := mayNotify[key]
-					if !ok {
-						v = senderMayNotify(ev, f.create, f.pls, key)
-						mayNotify[key] = v
+			res, ok := shared.of(user)
+			if !ok {
+				if pe == nil {
+					var sk *string
+					if k, ok := ev.StateKey(); ok {
+						sk = &k
 					}
-					return v
-				},
-			})
+					pe = pushrules.NewEvent(ev.Type(), string(ev.Sender()), string(roomID), sk, ev.Content())
+				}
+				rules, err := n.rulesOf(ctx, user)
+				if err != nil {
+					return nil, nil, err
+				}
+				name, err := n.displayName(ctx, roomID, user)
+				if err != nil {
+					return nil, nil, err
+				}
+				r := rules.Evaluate(pe, &pushrules.Context{
+					UserID: string(user), DisplayName: name,
+					MemberCount: func() int { return f.joined },
+					SenderMayNotify: func(key string) bool {
+						v, ok := mayNotify[key]
+						if !ok {
+							v = senderMayNotify(ev, f.create, f.pls, key)
+							mayNotify[key] = v
+						}
+						return v
+					},
+				})
+				res = Evaluation{User: user, Notify: r.Notify, Highlight: r.Highlight, Actions: r.Actions}
+			}
 			if !res.Notify {
 				continue
 			}
-			actions, err := json.Marshal(res.Actions)
-			if err != nil {
-				return nil, nil, fmt.Errorf("encode actions: %w", err)
-			}
 			out = append(out, store.Notification{
 				UserID: user, StreamPos: se.StreamPos, RoomID: roomID, EventID: ev.EventID(),
-				Actions: actions, Highlight: res.Highlight, TS: ev.OriginServerTS(),
+				Actions: actionsJSON(res.Actions), Highlight: res.Highlight, TS: ev.OriginServerTS(),
 			})
 		}
 	}
 	if len(out) == 0 {
 		return nil, nil, nil
 	}
-	return func(tx *store.Tx) error { return tx.AddNotifications(ctx, out) }, nil, nil
+	prune := n.duePrunes(out, time.Now())
+	cutoff := time.Now().Add(-n.cfg.NotificationsMaxAge).UnixMilli()
+	return func(tx *store.Tx) error {
+		if err := tx.AddNotifications(ctx, out); err != nil {
+			return err
+		}
+		for _, user := range prune {
+			if _, err := tx.PruneNotifications(ctx, user, n.cfg.KeepNotifications, cutoff); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil, nil
+}
+
+// duePrunes returns the users of ns whose notifications were not pruned
+// within pruneEvery, and records them as pruned now.
+func (n *Notifier) duePrunes(ns []store.Notification, now time.Time) []id.UserID {
+	if len(n.pruned) >= maxCachedRules {
+		n.pruned = map[id.UserID]time.Time{}
+	}
+	var due []id.UserID
+	for _, x := range ns {
+		if last, ok := n.pruned[x.UserID]; ok && now.Sub(last) < n.cfg.PruneEvery {
+			continue
+		}
+		n.pruned[x.UserID] = now
+		due = append(due, x.UserID)
+	}
+	return due
+}
+
+// sharedEvaluations finds a user's evaluation among those of one event:
+// by a scan when there are few, through a map built on first use when
+// there are many.
+type sharedEvaluations struct {
+	evs    []Evaluation
+	byUser map[id.UserID]int
+}
+
+// sharedScanMax is the most evaluations sharedEvaluations scans.
+const sharedScanMax = 16
+
+func newSharedEvaluations(evs []Evaluation) *sharedEvaluations {
+	return &sharedEvaluations{evs: evs}
+}
+
+func (s *sharedEvaluations) of(user id.UserID) (Evaluation, bool) {
+	if len(s.evs) <= sharedScanMax {
+		for _, e := range s.evs {
+			if e.User == user {
+				return e, true
+			}
+		}
+		return Evaluation{}, false
+	}
+	if s.byUser == nil {
+		s.byUser = make(map[id.UserID]int, len(s.evs))
+		for i, e := range s.evs {
+			s.byUser[e.User] = i
+		}
+	}
+	i, ok := s.byUser[user]
+	if !ok {
+		return Evaluation{}, false
+	}
+	return s.evs[i], true
+}
+
+// actionsJSON encodes a rule's actions, each already JSON, as a JSON
+// array.
+func actionsJSON(actions []json.RawMessage) []byte {
+	n := 2
+	for _, a := range actions {
+		n += len(a) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, a := range actions {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, a...)
+	}
+	return append(b, ']')
 }
 
 // facts reads a room's local members, joined count, create and power

@@ -19,6 +19,8 @@ import (
 type remoteEvent struct {
 	origin id.ServerName
 	raw    json.RawMessage
+	// parsed is raw parsed by the caller (ProcessParsed), nil otherwise.
+	parsed *event.PDU
 	// prevStates are the states after prev events this server does not
 	// have with their state, fetched from another server.
 	prevStates map[id.EventID]StateIDs
@@ -58,10 +60,35 @@ func (s *Service) ProcessRemote(ctx context.Context, origin id.ServerName, pdus 
 // states after its prev events, as for any fork; its missing prev events
 // stay out of the timeline.
 func (s *Service) ProcessRemoteWithStates(ctx context.Context, origin id.ServerName, pdus []json.RawMessage, prevStates map[id.EventID]StateIDs) []RemoteResult {
+	return s.processRemote(ctx, origin, pdus, nil, prevStates)
+}
+
+// ProcessParsed is ProcessRemote for PDUs the caller has parsed already
+// with event.Parse under their room's version (check 1 passed), so that
+// they are not parsed again.
+func (s *Service) ProcessParsed(ctx context.Context, origin id.ServerName, pdus []*event.PDU) []RemoteResult {
+	raws := make([]json.RawMessage, len(pdus))
+	for i, e := range pdus {
+		raws[i] = e.JSON()
+	}
+	return s.processRemote(ctx, origin, raws, pdus, nil)
+}
+
+// processRemote is ProcessRemoteWithStates with, where parsed is not nil,
+// each PDU parsed already.
+func (s *Service) processRemote(ctx context.Context, origin id.ServerName, pdus []json.RawMessage, parsed []*event.PDU, prevStates map[id.EventID]StateIDs) []RemoteResult {
 	results := make([]RemoteResult, len(pdus))
 	var order []id.RoomID
 	byRoom := map[id.RoomID][]int{}
 	for i, raw := range pdus {
+		if parsed != nil {
+			roomID := parsed[i].RoomID()
+			if _, ok := byRoom[roomID]; !ok {
+				order = append(order, roomID)
+			}
+			byRoom[roomID] = append(byRoom[roomID], i)
+			continue
+		}
 		var head struct {
 			RoomID string `json:"room_id"`
 		}
@@ -83,7 +110,11 @@ func (s *Service) ProcessRemoteWithStates(ctx context.Context, origin id.ServerN
 		idxs := byRoom[roomID]
 		reqs := make([]*request, len(idxs))
 		for j, i := range idxs {
-			reqs[j] = &request{remote: &remoteEvent{origin: origin, raw: pdus[i], prevStates: prevStates}, done: make(chan result, 1)}
+			re := &remoteEvent{origin: origin, raw: pdus[i], prevStates: prevStates}
+			if parsed != nil {
+				re.parsed = parsed[i]
+			}
+			reqs[j] = &request{remote: re, done: make(chan result, 1)}
 		}
 		if err := s.submit(ctx, roomID, reqs...); err != nil {
 			// TODO(#8): events of rooms this server is not in arrive only
@@ -117,7 +148,12 @@ func (s *Service) ProcessRemoteWithStates(ctx context.Context, origin id.ServerN
 // already known, missing prev_events).
 func (b *batch) addRemote(req *request) {
 	d := b.dagView()
-	res, _ := pducheck.CheckIncoming(req.remote.raw, b.v, b.s.keys, d.lookupAccepted)
+	var res pducheck.Result
+	if p := req.remote.parsed; p != nil && p.Version() == b.v {
+		res, _ = pducheck.CheckParsed(p, b.v, b.s.keys, d.lookupAccepted)
+	} else {
+		res, _ = pducheck.CheckIncoming(req.remote.raw, b.v, b.s.keys, d.lookupAccepted)
+	}
 	if res.Verdict == pducheck.Drop {
 		b.results[req] = result{verdict: pducheck.Drop, err: res.Err}
 		return

@@ -352,3 +352,42 @@ func equalIDMaps(a, b map[event.StateKey]id.EventID) bool {
 	}
 	return true
 }
+
+// TestProcessParsed: PDUs parsed by the caller take the same checks as
+// raw ones: accepted in order (one naming an earlier one of the batch),
+// known ones accepted again, one whose signing key is unknown dropped,
+// one from a user who is not joined rejected.
+func TestProcessParsed(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		v, _ := roomversion.Lookup("12")
+		a, b, stranger := newRemote(t, "a.test"), newRemote(t, "b.test"), newRemote(t, "c.test")
+		s, _, _ := newServiceWith(t, dsn, Config{RemoteKeys: keysOf(a, b)})
+		alice, bob, carol := id.UserID("@alice:hafen.test"), id.UserID("@bob:a.test"), id.UserID("@carol:b.test")
+		roomID, err := s.CreateRoom(ctx, &CreateRequest{Creator: alice, Version: v, Preset: PresetPublicChat})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, ext := head(t, s, roomID)
+		join := a.event(t, v, roomID, "m.room.member", str(string(bob)), bob, `{"membership":"join"}`, ext, st)
+		st = withKey(st, join)
+		first := a.event(t, v, roomID, "m.room.message", nil, bob, `{"msgtype":"m.text","body":"one"}`, []*event.PDU{join}, st)
+		second := a.event(t, v, roomID, "m.room.message", nil, bob, `{"msgtype":"m.text","body":"two"}`, []*event.PDU{first}, st)
+		unsigned := stranger.event(t, v, roomID, "m.room.message", nil, "@dave:c.test", `{"msgtype":"m.text","body":"?"}`, []*event.PDU{second}, st)
+		notJoined := b.event(t, v, roomID, "m.room.message", nil, carol, `{"msgtype":"m.text","body":"!"}`, []*event.PDU{second}, st)
+		pdus := []*event.PDU{join, first, second, first, unsigned, notJoined}
+		want := []pducheck.Verdict{pducheck.Accept, pducheck.Accept, pducheck.Accept, pducheck.Accept, pducheck.Drop, pducheck.Reject}
+		got := s.ProcessParsed(ctx, a.name, pdus)
+		for i, r := range got {
+			if r.Verdict != want[i] {
+				t.Errorf("pdu %d: verdict %v (%v), want %v", i, r.Verdict, r.Err, want[i])
+			}
+			if r.Verdict != pducheck.Drop && r.EventID != pdus[i].EventID() {
+				t.Errorf("pdu %d: event ID %s, want %s", i, r.EventID, pdus[i].EventID())
+			}
+		}
+		if _, ext := head(t, s, roomID); len(ext) != 1 || ext[0].EventID() != second.EventID() {
+			t.Errorf("extremities = %v, want the last accepted message", ids(ext))
+		}
+	})
+}

@@ -26,6 +26,12 @@ type IndexerConfig struct {
 // indexes them: sends arriving one at a time share a transaction.
 const indexLinger = 100 * time.Millisecond
 
+// indexShareDelay is how long, after the linger, the index write waits
+// for another write to commit with when the writer is idle
+// (stream.ConsumerConfig.ShareDelay): on a busy server it rides in the
+// commit of the sends or remote events instead of adding one of its own.
+const indexShareDelay = 20 * time.Millisecond
+
 // Indexer keeps the full-text index: a durable consumer of the committed
 // event stream that indexes the text of each batch's events in one
 // transaction with its stored position (letting events gather for up to
@@ -52,7 +58,7 @@ func NewIndexer(cfg IndexerConfig) *Indexer {
 	x := &Indexer{stream: cfg.Stream}
 	x.consumer = stream.NewConsumer(stream.ConsumerConfig{
 		Name: IndexerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
-		Stage: x.stage, From: 0, Logger: cfg.Logger, Linger: indexLinger,
+		Stage: x.stage, From: 0, Logger: cfg.Logger, Linger: indexLinger, ShareDelay: indexShareDelay,
 	})
 	return x
 }

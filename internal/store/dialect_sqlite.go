@@ -190,6 +190,13 @@ func openSQLite(ctx context.Context, path string, sync SQLiteSynchronous) (*back
 	}
 	wq.Set("_journal_mode", "WAL")
 	wq.Add("_pragma", fmt.Sprintf("cache_size(-%d)", sqliteWriteCacheKiB))
+	// A statement that writes several rows keeps a statement journal (the
+	// pages it changed, to undo it alone on a constraint failure), which
+	// SQLite moves from memory to a temporary file beyond 64 KiB: a
+	// multi-row insert of a group commit would pay write system calls for
+	// pages it already holds. The writer keeps its temporary data in
+	// memory; it is bounded by what one statement changes.
+	wq.Add("_pragma", "temp_store(memory)")
 	// FULL syncs the write-ahead log at every commit, so a write that
 	// returned is durable; NORMAL syncs at checkpoints only. Group commit
 	// shares one sync among every write of a batch.

@@ -216,7 +216,12 @@ var migrations = []migration{
 		statements: []string{profileUpdatesSchema, profileFieldsSchema},
 	},
 	{
-		version:    34,
+		version:   34,
+		name:      "notifications without their events' columns",
+		byDialect: userNotificationsSchema,
+	},
+	{
+		version:    35,
 		name:       "backward extremities",
 		statements: []string{backwardExtremitiesSchema},
 	},

@@ -232,3 +232,22 @@ func TestSQLiteMemoryIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestSQLiteWriterTempStoreInMemory checks that the writer keeps
+// statement journals in memory (temp_store 2, MEMORY): a multi-row insert
+// then never writes them to a temporary file.
+func TestSQLiteWriterTempStoreInMemory(t *testing.T) {
+	ctx := context.Background()
+	db, err := OpenWith(ctx, filepath.Join(t.TempDir(), "s.db"), testLogger(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var got int
+	if err := db.b.write.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != 2 {
+		t.Errorf("writer's temp_store = %d, want 2 (memory)", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // maxBatchJobs is the most write functions one transaction runs. Larger
@@ -52,10 +53,16 @@ func (t *Tx) AfterCommit(fn func()) { t.afterCommit = append(t.afterCommit, fn) 
 // at the next statement when their ctx is done, but never interrupt a
 // running statement.
 func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	return db.write(ctx, fn, 0)
+}
+
+// write queues fn for the writer; a positive delay lets it wait that long
+// for company when the writer is idle (WriteSoon).
+func (db *DB) write(ctx context.Context, fn func(tx *Tx) error, delay time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	j := &writeJob{fn: fn, done: make(chan error, 1)}
+	j := &writeJob{fn: fn, done: make(chan error, 1), delay: delay}
 	batch, err := db.w.enqueue(j)
 	if err != nil {
 		return err
@@ -75,6 +82,25 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 }
 
+// WriteSoon is Write for a write that need not commit at once: when the
+// writer is idle, fn waits up to delay for another write to share its
+// transaction (and its fsync) before it commits alone. A write that
+// follows every commit of a busy server (a stream consumer's output) thus
+// rides in the next one instead of adding one of its own. While a batch
+// runs or other writes wait, fn is queued as Write queues it.
+func (db *DB) WriteSoon(ctx context.Context, delay time.Duration, fn func(tx *Tx) error) error {
+	return db.write(ctx, fn, delay)
+}
+
+// QueuedWrites returns the number of write functions waiting for the
+// writer.
+func (db *DB) QueuedWrites() int { return db.w.queued() }
+
+// WriteJobs returns the number of write functions the writer has run
+// since the DB was opened, committed or not: a measure of how much of the
+// single writer's time a component takes.
+func (db *DB) WriteJobs() int64 { return db.w.jobs.Load() }
+
 const (
 	jobQueued int32 = iota
 	jobRunning
@@ -82,7 +108,10 @@ const (
 )
 
 type writeJob struct {
-	fn    func(tx *Tx) error
+	fn func(tx *Tx) error
+	// delay is how long the job may wait for others when the writer is
+	// idle (WriteSoon); 0 runs it at once.
+	delay time.Duration
 	state atomic.Int32
 	done  chan error // buffered: the writer never blocks on delivery
 }
@@ -106,6 +135,9 @@ type writer struct {
 	closed bool
 	// active is set while a goroutine holds the role of running batches.
 	active bool
+	// soonArmed is set while a timer will start a batch for the jobs of
+	// WriteSoon waiting with no batch running.
+	soonArmed bool
 
 	// wake hands the role to the writer goroutine (capacity 1; only the
 	// holder of the role sends, so a send never blocks).
@@ -139,8 +171,47 @@ func (w *writer) enqueue(j *writeJob) ([]*writeJob, error) {
 	if w.active {
 		return nil, nil
 	}
+	if w.parkLocked() {
+		return nil, nil
+	}
 	w.active = true
 	return w.take(), nil
+}
+
+// parkLocked reports whether every queued job came from WriteSoon, and if
+// so makes them wait for company: the next write that finds the writer
+// idle takes them into its batch, or a timer starts a batch for them once
+// the first one's delay has passed. The caller holds mu.
+func (w *writer) parkLocked() bool {
+	if w.closed || len(w.queue) == 0 {
+		return false
+	}
+	for _, j := range w.queue {
+		if j.delay <= 0 {
+			return false
+		}
+	}
+	if !w.soonArmed {
+		w.soonArmed = true
+		time.AfterFunc(w.queue[0].delay, w.soonDue)
+	}
+	return true
+}
+
+// soonDue runs when a job of WriteSoon has waited its delay: if no batch
+// runs and jobs still wait, it takes the role and runs them, as a caller
+// of Write that found the writer idle would.
+func (w *writer) soonDue() {
+	w.mu.Lock()
+	w.soonArmed = false
+	if w.active || w.closed || len(w.queue) == 0 {
+		w.mu.Unlock()
+		return
+	}
+	w.active = true
+	batch := w.take()
+	w.mu.Unlock()
+	w.runInline(batch)
 }
 
 // runInline runs a batch on the caller's goroutine, which holds the role,
@@ -150,7 +221,7 @@ func (w *writer) runInline(batch []*writeJob) {
 	w.runBatch(batch)
 	w.db.b.writeStmts.preparePending()
 	w.mu.Lock()
-	handOver := len(w.queue) > 0 || w.closed
+	handOver := len(w.queue) > 0 && !w.parkLocked() || w.closed
 	if !handOver {
 		w.active = false
 	}
@@ -208,7 +279,7 @@ func (w *writer) run() {
 func (w *writer) next() (batch []*writeJob, exit bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.queue) > 0 {
+	if len(w.queue) > 0 && !w.parkLocked() {
 		return w.take(), false
 	}
 	if w.closed {

@@ -65,8 +65,23 @@ type ConsumerConfig struct {
 	// waiting or Flush is called: a consumer that pays a transaction per
 	// batch then handles events sent one at a time in batches too.
 	Linger time.Duration
-	Logger *slog.Logger
+	// ShareDelay, when set, lets a staging consumer's write wait up to
+	// that long for other writes to share its transaction when the
+	// writer is idle (store.DB.WriteSoon), so that a consumer writing
+	// after every batch of a busy server does not add a commit of its
+	// own to each; its output is that much later when the server is idle.
+	// Positions must then implement SoonWriter.
+	ShareDelay time.Duration
+	Logger     *slog.Logger
 }
+
+// SoonWriter is a Positions whose writes may wait for company
+// (*store.DB).
+type SoonWriter interface {
+	WriteSoon(ctx context.Context, delay time.Duration, fn func(tx *store.Tx) error) error
+}
+
+var _ SoonWriter = (*store.DB)(nil)
 
 // Consumer reads the committed event stream in order on its own goroutine
 // and hands it to its Handler. Start runs it; Stop stops it and waits.
@@ -291,14 +306,19 @@ func (c *Consumer) stage(ctx context.Context, evs []Event, upto int64) error {
 			return nil
 		}
 	}
-	err = c.cfg.Positions.Write(ctx, func(tx *store.Tx) error {
+	fn := func(tx *store.Tx) error {
 		if write != nil {
 			if err := write(tx); err != nil {
 				return err
 			}
 		}
 		return tx.SetConsumerPosition(ctx, c.cfg.Name, upto)
-	})
+	}
+	if sw, ok := c.cfg.Positions.(SoonWriter); ok && c.cfg.ShareDelay > 0 {
+		err = sw.WriteSoon(ctx, c.cfg.ShareDelay, fn)
+	} else {
+		err = c.cfg.Positions.Write(ctx, fn)
+	}
 	if err != nil {
 		return err
 	}

@@ -478,3 +478,37 @@ func TestLingerGathersEventsUntilFlushed(t *testing.T) {
 		}
 	})
 }
+
+// TestShareDelayWaitsForTheNextCommit: with ShareDelay, a staging
+// consumer's write on an idle writer waits for another write and commits
+// in its transaction.
+func TestShareDelayWaitsForTheNextCommit(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		srv := open(t, dsn)
+		roomID := srv.createRoom(t)
+		stage := func(ctx context.Context, evs []stream.Event) (func(tx *store.Tx) error, func(), error) {
+			return func(*store.Tx) error { return nil }, nil, nil
+		}
+		c := start(t, stream.ConsumerConfig{Name: "sharing", Stream: srv.stream, DB: srv.db, Positions: srv.db,
+			Stage: stage, From: srv.stream.Position(), ShareDelay: time.Hour})
+		pos := srv.send(t, roomID, "a")
+		deadline := time.Now().Add(20 * time.Second)
+		for srv.db.QueuedWrites() != 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("queued writes = %d, want the consumer's waiting", srv.db.QueuedWrites())
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if got, _, err := srv.db.ConsumerPosition(ctx, "sharing"); got >= pos || err != nil {
+			t.Fatalf("position while waiting = %d, %v; want before %d", got, err, pos)
+		}
+		if err := srv.db.Write(ctx, func(*store.Tx) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, c, pos)
+		if got, _, err := srv.db.ConsumerPosition(ctx, "sharing"); got != pos || err != nil {
+			t.Errorf("position after the next commit = %d, %v; want %d", got, err, pos)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxPropertyDepth bounds how deep NewEvent flattens content.
@@ -19,7 +20,10 @@ const maxPropertyDepth = 16
 // Event is an event prepared for evaluation: its properties by
 // dot-separated path. Prepare it once, then evaluate it for every user.
 type Event struct {
-	props  map[string]json.RawMessage
+	props map[string]json.RawMessage
+	// strs holds the properties that are JSON strings, decoded once for
+	// every user's conditions.
+	strs   map[string]string
 	roomID string
 	sender string
 	// body is content.body when it is a string.
@@ -38,9 +42,13 @@ func NewEvent(typ, sender, roomID string, stateKey *string, content json.RawMess
 		e.props["state_key"] = mustJSON(*stateKey)
 	}
 	e.flatten("content", content, 0)
-	if b, ok := e.props["content.body"]; ok {
-		e.body, e.hasBody = jsonString(b)
+	e.strs = make(map[string]string, len(e.props))
+	for k, v := range e.props {
+		if s, ok := jsonString(v); ok {
+			e.strs[k] = s
+		}
 	}
+	e.body, e.hasBody = e.strs["content.body"]
 	return e
 }
 
@@ -255,12 +263,15 @@ func (c *compiledCond) matches(e *Event, ctx *Context) bool {
 	}
 	switch c.c.Kind {
 	case CondEventMatch:
-		s, ok := jsonString(e.props[c.c.Key])
+		s, ok := e.strs[c.c.Key]
 		if c.isLiteral {
 			return ok && strings.EqualFold(s, c.literal)
 		}
 		return ok && c.re.MatchString(s)
 	case CondEventPropertyIs:
+		if s, ok := e.strs[c.c.Key]; ok {
+			return s == c.value
+		}
 		v, ok := scalar(e.props[c.c.Key])
 		return ok && v == c.value
 	case CondEventPropertyContains:
@@ -331,11 +342,28 @@ func jsonString(raw json.RawMessage) (string, bool) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", false
 	}
+	if len(raw) >= 2 && raw[len(raw)-1] == '"' && plainJSONString(raw[1:len(raw)-1]) {
+		return string(raw[1 : len(raw)-1]), true
+	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return "", false
 	}
 	return s, true
+}
+
+// plainJSONString reports whether b, the inside of a JSON string, has no
+// escapes, control characters or invalid UTF-8, so that it is its own
+// value.
+func plainJSONString(b []byte) bool {
+	ascii := true
+	for _, c := range b {
+		if c < 0x20 || c == '\\' || c == '"' {
+			return false
+		}
+		ascii = ascii && c < utf8.RuneSelf
+	}
+	return ascii || utf8.Valid(b)
 }
 
 // wordBoundary is a character that is not in [A-Za-z0-9_], the spec's
