@@ -222,6 +222,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	// History of other servers' rooms: after a remote join, and when
 	// /messages reaches the start of what this server has.
 	history := &fedfetch.Fetcher{ServerName: serverName, Remote: fed.client, Keys: fed.keys, Rooms: rooms, DB: db, Logger: logger}
+	// Failed fetches of gaps in rooms' history are retried with backoff,
+	// those recorded before a restart included.
+	history.StartRetrier()
 	// Stops fetching the events of gaps before the store closes.
 	defer history.Close()
 	// Rooms of other servers are joined, and their aliases and users'

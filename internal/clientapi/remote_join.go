@@ -29,9 +29,10 @@ type RemoteJoiner interface {
 var _ RemoteJoiner = (*fedjoin.Service)(nil)
 
 // HistoryFetcher fetches a room's history from other servers when the
-// local history runs out (*fedfetch.Fetcher).
+// local history runs out or has a hole (*fedfetch.Fetcher).
 type HistoryFetcher interface {
 	BackfillRoom(ctx context.Context, roomID id.RoomID, limit int) (int, error)
+	FillHoles(ctx context.Context, roomID id.RoomID, lo, hi store.TopoPos, limit int) (int, error)
 }
 
 var _ HistoryFetcher = (*fedfetch.Fetcher)(nil)

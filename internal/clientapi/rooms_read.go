@@ -337,7 +337,13 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 		if err != nil {
 			return err
 		}
-		if dir == store.Backward && !p.more && bound == (store.TopoPos{}) && a.history != nil {
+		holes := false
+		if dir == store.Backward && a.history != nil {
+			if p, holes, err = a.fillHoles(ctx, httpapi.Logger(r), roomID, sess.UserID, v.joined, from, bound, limit, filter, p); err != nil {
+				return err
+			}
+		}
+		if dir == store.Backward && !p.more && !holes && bound == (store.TopoPos{}) && a.history != nil {
 			// The local history runs out: fetch more from the servers in
 			// the room, then walk on from where the page ended.
 			n, err := a.history.BackfillRoom(ctx, roomID, max(limit, minBackfill))

@@ -79,6 +79,11 @@ type Store interface {
 	EventsByID(ctx context.Context, ids []id.EventID) ([]store.Event, error)
 	JoinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserID, error)
 	RoomEventsTopo(ctx context.Context, roomID id.RoomID, from, to store.TopoPos, dir store.Direction, limit int) ([]store.Event, error)
+	BackwardExtremitiesBetween(ctx context.Context, roomID id.RoomID, lo, hi store.TopoPos) ([]store.BackwardExtremity, error)
+	BackwardExtremitiesDue(ctx context.Context, now int64, limit int) ([]store.BackwardExtremity, error)
+	// Write records and forgets holes in rooms' history
+	// (store.BackwardExtremity) and the outcome of their fetches.
+	Write(ctx context.Context, fn func(tx *store.Tx) error) error
 }
 
 var (
@@ -99,6 +104,11 @@ type Fetcher struct {
 	Logger     *slog.Logger
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
+	// GapRetryBase is the wait before the first retry of a failed gap
+	// fetch (DefaultGapRetryBase when zero); GapRetryPoll how often the
+	// retrier (StartRetrier) looks for retries due (5 s when zero).
+	GapRetryBase time.Duration
+	GapRetryPoll time.Duration
 
 	// mu guards quiet (LOCKS.md: a leaf).
 	mu sync.Mutex
@@ -174,27 +184,13 @@ func (f *Fetcher) Backfill(ctx context.Context, roomID id.RoomID, servers []id.S
 	}
 	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
 	defer cancel()
-	var errs []error
-	tried := map[id.ServerName]bool{}
+	var asked []id.ServerName
 	for _, srv := range servers {
-		if srv == f.ServerName || srv == "" || tried[srv] {
-			continue
-		}
-		tried[srv] = true
-		n, err := f.backfillFrom(ctx, srv, v, roomID, from, limit)
-		if err == nil {
-			return n, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
+		if srv != f.ServerName && srv != "" && !slices.Contains(asked, srv) {
+			asked = append(asked, srv)
 		}
 	}
-	return 0, fmt.Errorf("backfill %s: %w: %w", roomID, ErrNoHistory, errors.Join(errs...))
-}
-
-func (f *Fetcher) backfillFrom(ctx context.Context, srv id.ServerName, v *roomversion.Version, roomID id.RoomID, from []id.EventID, limit int) (int, error) {
-	_, n, err := f.backfillPiece(ctx, srv, v, roomID, from, limit)
+	_, n, err := f.backfillAny(ctx, asked, v, roomID, from, limit)
 	return n, err
 }
 
@@ -244,7 +240,7 @@ func (f *Fetcher) backfillPiece(ctx context.Context, srv id.ServerName, v *roomv
 		return nil, 0, err
 	}
 	n, err := f.Rooms.ImportHistory(ctx, room.History{
-		RoomID: roomID, Events: hist,
+		RoomID: roomID, Origin: srv, Events: hist,
 		StateBefore: func(ctx context.Context, e *event.PDU) (room.StateIDs, error) {
 			return f.stateBefore(ctx, srv, v, roomID, e.EventID())
 		},

@@ -26,6 +26,9 @@ type StateIDs = map[event.StateKey]id.EventID
 // (/backfill): events that enter the room's history, never its present.
 type History struct {
 	RoomID id.RoomID
+	// Origin is the server that gave the events: the first to ask for
+	// the history below them (store.BackwardExtremity).
+	Origin id.ServerName
 	// Events passed the checks on receipt 1–4 (pducheck.CheckIncoming),
 	// in any order.
 	Events []*event.PDU
@@ -56,8 +59,10 @@ type historyEvent struct {
 // federation sender never see it as new. The room's head — forward
 // extremities, current state, memberships — does not change, and nothing
 // is published to the event stream. Events stored already are skipped;
-// outliers among them are promoted to history. It returns how many
-// events entered the timeline.
+// outliers among them are promoted to history. The room's backward
+// extremities follow in the same transaction: the events stored are holes
+// no more, and the prev events of the piece this server lacks become
+// holes below it. It returns how many events entered the timeline.
 func (s *Service) ImportHistory(ctx context.Context, h History) (int, error) {
 	vs, err := s.Version(ctx, h.RoomID)
 	if err != nil {
@@ -129,7 +134,10 @@ func (s *Service) ImportHistory(ctx context.Context, h History) (int, error) {
 	stored, promoted := 0, false
 	err = s.db.Write(ctx, func(tx *store.Tx) error {
 		stored, promoted = 0, false
-		return hv.write(ctx, tx, plan, &stored, &promoted)
+		if err := hv.write(ctx, tx, plan, &stored, &promoted); err != nil {
+			return err
+		}
+		return writeBackwardExtremities(ctx, tx, h, plan)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("import history of %s: %w", h.RoomID, err)
@@ -147,6 +155,38 @@ func (s *Service) ImportHistory(ctx context.Context, h History) (int, error) {
 		}
 	}
 	return stored, nil
+}
+
+// writeBackwardExtremities records the holes below a piece of history
+// stored and forgets those it filled (see store.BackwardExtremity).
+func writeBackwardExtremities(ctx context.Context, tx *store.Tx, h History, plan []historyEvent) error {
+	in := make(map[id.EventID]bool, len(plan))
+	filled := make([]id.EventID, 0, len(plan))
+	for _, he := range plan {
+		if !he.rejected {
+			in[he.pdu.EventID()] = true
+			filled = append(filled, he.pdu.EventID())
+		}
+	}
+	if err := tx.RemoveBackwardExtremities(ctx, h.RoomID, filled); err != nil {
+		return err
+	}
+	for _, he := range plan {
+		if he.rejected {
+			continue
+		}
+		var missing []id.EventID
+		for _, p := range he.pdu.PrevEvents() {
+			if !in[p] {
+				missing = append(missing, p)
+			}
+		}
+		// Prev events in the timeline already are left out by the store.
+		if err := tx.AddBackwardExtremities(ctx, he.pdu.EventID(), missing, h.Origin, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // historyView is what an import of history knows of the room's graph: the
@@ -458,16 +498,16 @@ func (s *Service) StoreOutliers(ctx context.Context, roomID id.RoomID, pdus []*e
 	if len(pdus) == 0 {
 		return nil
 	}
-	err := s.db.Write(ctx, func(tx *store.Tx) error {
-		for _, e := range pdus {
-			if e.RoomID() != roomID {
-				return fmt.Errorf("event %s is of room %s", e.EventID(), e.RoomID())
-			}
-			if _, _, err := tx.InsertEvent(ctx, record(e, true)); err != nil && !errors.Is(err, store.ErrExists) {
-				return err
-			}
+	recs := make([]store.EventRecord, len(pdus))
+	for i, e := range pdus {
+		if e.RoomID() != roomID {
+			return fmt.Errorf("store outliers of %s: event %s is of room %s", roomID, e.EventID(), e.RoomID())
 		}
-		return nil
+		recs[i] = record(e, true)
+	}
+	err := s.db.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.InsertOutliers(ctx, recs)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store outliers of %s: %w", roomID, err)

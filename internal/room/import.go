@@ -129,25 +129,17 @@ func (s *Service) importRejoin(ctx context.Context, rj RemoteJoin) (int64, error
 // now, removed unless the new state has them), memberships and forward
 // extremities, and advances the room's head from generation.
 func (s *Service) writeJoin(ctx context.Context, tx *store.Tx, rj RemoteJoin, generation int64, stale []store.StateKey) (int64, error) {
-	nids := map[id.EventID]int64{}
+	// The state and auth chain in multi-row inserts. Events stored
+	// already keep their rows: a local user's invite to the room, stored
+	// before this server was in it (ImportInvite), or an event of the
+	// room from before this server left it.
+	recs := make([]store.EventRecord, 0, len(rj.AuthChain)+len(rj.State))
 	for _, e := range append(append([]*event.PDU(nil), rj.AuthChain...), rj.State...) {
-		if _, ok := nids[e.EventID()]; ok {
-			continue
-		}
-		nid, _, err := tx.InsertEvent(ctx, record(e, true))
-		if errors.Is(err, store.ErrExists) {
-			// A local user's invite to the room, stored before this
-			// server was in it (ImportInvite), or an event of the room
-			// from before this server left it.
-			var known map[id.EventID]int64
-			if known, err = tx.EventNIDs(ctx, []id.EventID{e.EventID()}); err == nil {
-				nid = known[e.EventID()]
-			}
-		}
-		if err != nil {
-			return 0, fmt.Errorf("import %s: %w", rj.RoomID, err)
-		}
-		nids[e.EventID()] = nid
+		recs = append(recs, record(e, true))
+	}
+	nids, err := tx.InsertOutliers(ctx, recs)
+	if err != nil {
+		return 0, fmt.Errorf("import %s: %w", rj.RoomID, err)
 	}
 	state := map[store.StateKey]int64{}
 	for _, e := range rj.State {
@@ -181,6 +173,7 @@ func (s *Service) writeJoin(ctx context.Context, tx *store.Tx, rj RemoteJoin, ge
 	if err := tx.UpdateCurrentState(ctx, rj.RoomID, changes); err != nil {
 		return 0, err
 	}
+	var members []store.Member
 	for _, e := range append(append([]*event.PDU(nil), rj.State...), rj.Join) {
 		if e.Type() != "m.room.member" {
 			continue
@@ -190,9 +183,10 @@ func (s *Service) writeJoin(ctx context.Context, tx *store.Tx, rj RemoteJoin, ge
 		if e == rj.Join {
 			m.EventNID = nid
 		}
-		if err := tx.SetMembership(ctx, m); err != nil {
-			return 0, err
-		}
+		members = append(members, m)
+	}
+	if err := tx.SetMemberships(ctx, members); err != nil {
+		return 0, err
 	}
 	if err := tx.DeleteRemoteInvites(ctx, rj.RoomID); err != nil {
 		return 0, err

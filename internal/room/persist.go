@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
@@ -121,6 +122,9 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 		}
 		if err != nil {
 			return fmt.Errorf("insert events of %s: %w", roomID, err)
+		}
+		if err := addGapHoles(ctx, tx, entries, s.now().Add(GapFetchGrace).UnixMilli()); err != nil {
+			return err
 		}
 		for i, en := range entries {
 			pdu := en.pdu
@@ -478,6 +482,38 @@ func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, r
 	}
 	if err := tx.UnindexEventText(ctx, ev.NID); err != nil {
 		return fmt.Errorf("mark %s redacted: %w", target, err)
+	}
+	return nil
+}
+
+// GapFetchGrace is how long after a gap is filled with state its holes
+// wait for the fetch of the gap's events started at once before the
+// retrier (fedfetch) takes them on, should that fetch not finish.
+const GapFetchGrace = time.Minute
+
+// addGapHoles records, for the accepted remote events stored with the
+// state after prev events fetched from another server (a gap this server
+// could not close), those prev events as holes in the room's history
+// (store.BackwardExtremity), in the transaction that stores the events:
+// a client paging back with /messages finds the hole as soon as it can
+// see the event above it. Their fetch is due at retryAt: the fetch the
+// caller starts at once (fedfetch.Fetcher.FillGapLater) fills them
+// before then, and if it cannot finish (the server stops) the retrier
+// fetches them then.
+func addGapHoles(ctx context.Context, tx *store.Tx, entries []*entry, retryAt int64) error {
+	for _, en := range entries {
+		if en.verdict != pducheck.Accept || en.req == nil || en.req.remote == nil || len(en.req.remote.prevStates) == 0 {
+			continue
+		}
+		var missing []id.EventID
+		for _, p := range en.pdu.PrevEvents() {
+			if _, ok := en.req.remote.prevStates[p]; ok {
+				missing = append(missing, p)
+			}
+		}
+		if err := tx.AddBackwardExtremities(ctx, en.pdu.EventID(), missing, en.req.remote.origin, retryAt); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -225,6 +225,11 @@ var migrations = []migration{
 		name:       "one-time keys in upload order",
 		statements: []string{oneTimeKeysUploadOrderSchema},
 	},
+	{
+		version:    36,
+		name:       "backward extremities",
+		statements: []string{backwardExtremitiesSchema},
+	},
 }
 
 const schemaMigrationsSchema = `
