@@ -101,23 +101,7 @@ func (n *Notifier) News() uint64 {
 // WaitNews blocks until there were more than seen changes other than
 // receipts or ctx is done, and returns their number.
 func (n *Notifier) WaitNews(ctx context.Context, seen uint64) uint64 {
-	n.waiting.Add(1)
-	defer n.waiting.Add(-1)
-	for {
-		n.mu.Lock()
-		c, ch := n.newsCount, n.news
-		n.mu.Unlock()
-		if c != seen {
-			return c
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return n.News()
-		case <-n.stopped:
-			return n.News()
-		}
-	}
+	return n.waitCount(ctx, seen, func() (uint64, chan struct{}) { return n.newsCount, n.news })
 }
 
 // Changes returns the number of changes so far (advances and pokes), for
@@ -131,11 +115,18 @@ func (n *Notifier) Changes() uint64 {
 // WaitChange blocks until there were more than seen changes or ctx is
 // done, and returns the number of changes.
 func (n *Notifier) WaitChange(ctx context.Context, seen uint64) uint64 {
+	return n.waitCount(ctx, seen, func() (uint64, chan struct{}) { return n.changes, n.changed })
+}
+
+// waitCount blocks until the counter that current reads (with the channel
+// closed when it next moves; called under mu) differs from seen, ctx is
+// done or the notifier stopped, and returns the counter.
+func (n *Notifier) waitCount(ctx context.Context, seen uint64, current func() (uint64, chan struct{})) uint64 {
 	n.waiting.Add(1)
 	defer n.waiting.Add(-1)
 	for {
 		n.mu.Lock()
-		c, ch := n.changes, n.changed
+		c, ch := current()
 		n.mu.Unlock()
 		if c != seen {
 			return c
@@ -143,10 +134,24 @@ func (n *Notifier) WaitChange(ctx context.Context, seen uint64) uint64 {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return n.Changes()
 		case <-n.stopped:
-			return n.Changes()
 		}
+		if ctx.Err() != nil || n.isStopped() {
+			n.mu.Lock()
+			c, _ = current()
+			n.mu.Unlock()
+			return c
+		}
+	}
+}
+
+// isStopped reports whether Stop was called.
+func (n *Notifier) isStopped() bool {
+	select {
+	case <-n.stopped:
+		return true
+	default:
+		return false
 	}
 }
 
