@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/store"
 )
 
 // What every /sync asks of the service (is a to-device message waiting,
@@ -214,6 +215,19 @@ func (s *Service) deviceListMoved(pos int64, user id.UserID) {
 	if s.Notify != nil {
 		go s.wakeSharing(user)
 	}
+}
+
+// recordDeviceListChange records in tx that user's device list changed
+// (device names the device, "" the list as a whole) and, once tx commits,
+// tells the caches, the syncs and the federation sender
+// (deviceListMoved).
+func (s *Service) recordDeviceListChange(ctx context.Context, tx *store.Tx, user id.UserID, device string) error {
+	pos, err := tx.AddDeviceListChange(ctx, user, device)
+	if err != nil {
+		return err
+	}
+	tx.AfterCommit(func() { s.deviceListMoved(pos, user) })
+	return nil
 }
 
 // wakeSharing wakes the syncs of the local users who share a room with

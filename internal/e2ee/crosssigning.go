@@ -160,11 +160,9 @@ func (s *Service) UploadCrossSigningKeys(ctx context.Context, user id.UserID, up
 				return err
 			}
 		}
-		pos, err := tx.AddDeviceListChange(ctx, user, "")
-		if err != nil {
+		if err := s.recordDeviceListChange(ctx, tx, user, ""); err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.deviceListMoved(pos, user) })
 		return nil
 	})
 	if err != nil {

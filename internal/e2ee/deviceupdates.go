@@ -216,11 +216,9 @@ func (s *Service) DeviceListUpdate(ctx context.Context, origin id.ServerName, co
 		if err := tx.SetRemoteDeviceList(ctx, upd.UserID, store.RemoteDeviceList{StreamID: upd.StreamID, CheckedPos: checked}); err != nil {
 			return err
 		}
-		pos, err := tx.AddDeviceListChange(ctx, upd.UserID, string(upd.DeviceID))
-		if err != nil {
+		if err := s.recordDeviceListChange(ctx, tx, upd.UserID, string(upd.DeviceID)); err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.deviceListMoved(pos, upd.UserID) })
 		return nil
 	})
 	if err != nil {
@@ -248,11 +246,9 @@ func (s *Service) SigningKeyUpdate(ctx context.Context, origin id.ServerName, co
 		if err := storeRemoteCrossSigning(ctx, tx, upd.UserID, upd.MasterKey, upd.SelfSigningKey); err != nil {
 			return err
 		}
-		pos, err := tx.AddDeviceListChange(ctx, upd.UserID, "")
-		if err != nil {
+		if err := s.recordDeviceListChange(ctx, tx, upd.UserID, ""); err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.deviceListMoved(pos, upd.UserID) })
 		return nil
 	})
 	if err != nil {

@@ -112,11 +112,9 @@ func (s *Service) markListStale(ctx context.Context, user id.UserID) error {
 		if err := markStale(ctx, tx, user); err != nil {
 			return err
 		}
-		pos, err := tx.AddDeviceListChange(ctx, user, "")
-		if err != nil {
+		if err := s.recordDeviceListChange(ctx, tx, user, ""); err != nil {
 			return err
 		}
-		tx.AfterCommit(func() { s.deviceListMoved(pos, user) })
 		return nil
 	})
 	if err != nil {

@@ -87,12 +87,9 @@ func (s *Service) UploadSignatures(ctx context.Context, signer id.UserID, keys m
 				}
 				if k := (changedKey{a.target, a.sig.TargetKeyID}); !changed[k] {
 					changed[k] = true
-					pos, err := tx.AddDeviceListChange(ctx, a.target, a.sig.TargetKeyID)
-					if err != nil {
+					if err := s.recordDeviceListChange(ctx, tx, a.target, a.sig.TargetKeyID); err != nil {
 						return err
 					}
-					target := a.target
-					tx.AfterCommit(func() { s.deviceListMoved(pos, target) })
 				}
 			}
 			return nil

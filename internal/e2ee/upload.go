@@ -162,11 +162,9 @@ func (s *Service) storeUpload(ctx context.Context, tx *store.Tx, user id.UserID,
 			return nil, err
 		}
 		if ku.keysChanged {
-			pos, err := tx.AddDeviceListChange(ctx, user, string(device))
-			if err != nil {
+			if err := s.recordDeviceListChange(ctx, tx, user, string(device)); err != nil {
 				return nil, err
 			}
-			tx.AfterCommit(func() { s.deviceListMoved(pos, user) })
 		}
 	}
 	for _, k := range ku.otks {
