@@ -200,6 +200,39 @@ field() {
 	' "$1"
 }
 
+# cpu_ticks PID...: the CPU time (user + system, in clock ticks) the
+# processes have used so far.
+cpu_ticks() {
+	local total=0 pid f
+	for pid in "$@"; do
+		if f=$(cat "/proc/$pid/stat" 2>/dev/null); then
+			f=${f##*) }
+			set -- $f
+			total=$((total + ${12} + ${13}))
+		fi
+	done
+	echo "$total"
+}
+
+# settle: waits (at most 30 s) until the four servers are idle, using
+# under 5% of a core over a second, so that no pair's round runs while the
+# other pair still works off the round before.
+settle() {
+	local pids=("$hafen_a_pid" "$hafen_b_pid" "$dendrite_a_pid" "$dendrite_b_pid") i before after
+	for i in $(seq 1 30); do
+		before=$(cpu_ticks "${pids[@]}")
+		sleep 1
+		after=$(cpu_ticks "${pids[@]}")
+		if [ $((after - before)) -lt 5 ]; then
+			if [ "$i" -gt 1 ]; then
+				log "servers idle after ${i} s"
+			fi
+			return 0
+		fi
+	done
+	log "servers still busy after 30 s; running anyway"
+}
+
 status=0
 for round in $(seq 1 "$rounds"); do
 	for kind in hafen dendrite; do
@@ -209,6 +242,7 @@ for round in $(seq 1 "$rounds"); do
 			a=$dendrite_a_url b=$dendrite_b_url apid=$dendrite_a_pid bpid=$dendrite_b_pid
 		fi
 		out=$dir/results/$kind-$round.json
+		settle
 		log "round $round: $kind pair"
 		"$dir/bin/hafen-load" --url "$a" --remote-url "$b" --open-registration \
 			--pid "$apid" --remote-pid "$bpid" --json "${load_flags[@]}" >"$out" || status=1
