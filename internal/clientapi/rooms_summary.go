@@ -17,20 +17,8 @@ import (
 // roomSummary is the answer of getRoomSummary: the spec's RoomSummary and
 // the user's membership.
 type roomSummary struct {
-	RoomID           id.RoomID   `json:"room_id"`
-	Name             string      `json:"name,omitempty"`
-	Topic            string      `json:"topic,omitempty"`
-	AvatarURL        string      `json:"avatar_url,omitempty"`
-	CanonicalAlias   string      `json:"canonical_alias,omitempty"`
-	NumJoinedMembers int         `json:"num_joined_members"`
-	WorldReadable    bool        `json:"world_readable"`
-	GuestCanJoin     bool        `json:"guest_can_join"`
-	JoinRule         string      `json:"join_rule,omitempty"`
-	RoomType         string      `json:"room_type,omitempty"`
-	RoomVersion      string      `json:"room_version,omitempty"`
-	Encryption       string      `json:"encryption,omitempty"`
-	AllowedRoomIDs   []id.RoomID `json:"allowed_room_ids,omitempty"`
-	Membership       string      `json:"membership,omitempty"`
+	spaces.RoomSummary
+	Membership string `json:"membership,omitempty"`
 }
 
 // getRoomSummary describes a room by ID or alias to a user who may see it
@@ -70,10 +58,5 @@ func (a *roomAPI) getRoomSummary(w http.ResponseWriter, r *http.Request, sess se
 	if err != nil {
 		return err
 	}
-	return httpapi.OK(w, roomSummary{
-		RoomID: sum.RoomID, Name: sum.Name, Topic: sum.Topic, AvatarURL: sum.AvatarURL, CanonicalAlias: sum.CanonicalAlias,
-		NumJoinedMembers: sum.NumJoinedMembers, WorldReadable: sum.WorldReadable, GuestCanJoin: sum.GuestCanJoin,
-		JoinRule: sum.JoinRule, RoomType: sum.RoomType, RoomVersion: sum.RoomVersion, Encryption: sum.Encryption,
-		AllowedRoomIDs: sum.AllowedRoomIDs, Membership: membership,
-	})
+	return httpapi.OK(w, roomSummary{RoomSummary: sum.RoomSummary, Membership: membership})
 }

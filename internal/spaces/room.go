@@ -5,25 +5,32 @@ import (
 	"github.com/hafenchat/hafen/internal/directory"
 )
 
-// Room is a room of a space hierarchy: the spec's room summary
-// (PublishedRoomsChunk plus room_type, allowed_room_ids, encryption and
-// room_version) and, for a space, its m.space.child events. Its JSON is
-// both what this server answers and what it reads from other servers.
+// RoomSummary is the spec's room summary: PublishedRoomsChunk plus
+// room_type, allowed_room_ids, encryption and room_version. It is what
+// /room_summary answers and the part of a hierarchy's room that is not
+// about children.
+type RoomSummary struct {
+	RoomID           id.RoomID   `json:"room_id"`
+	Name             string      `json:"name,omitempty"`
+	Topic            string      `json:"topic,omitempty"`
+	AvatarURL        string      `json:"avatar_url,omitempty"`
+	CanonicalAlias   string      `json:"canonical_alias,omitempty"`
+	NumJoinedMembers int         `json:"num_joined_members"`
+	WorldReadable    bool        `json:"world_readable"`
+	GuestCanJoin     bool        `json:"guest_can_join"`
+	JoinRule         string      `json:"join_rule,omitempty"`
+	RoomType         string      `json:"room_type,omitempty"`
+	RoomVersion      string      `json:"room_version,omitempty"`
+	Encryption       string      `json:"encryption,omitempty"`
+	AllowedRoomIDs   []id.RoomID `json:"allowed_room_ids,omitempty"`
+}
+
+// Room is a room of a space hierarchy: its summary and, for a space, its
+// m.space.child events. Its JSON is both what this server answers and
+// what it reads from other servers.
 type Room struct {
-	RoomID           id.RoomID    `json:"room_id"`
-	Name             string       `json:"name,omitempty"`
-	Topic            string       `json:"topic,omitempty"`
-	AvatarURL        string       `json:"avatar_url,omitempty"`
-	CanonicalAlias   string       `json:"canonical_alias,omitempty"`
-	NumJoinedMembers int          `json:"num_joined_members"`
-	WorldReadable    bool         `json:"world_readable"`
-	GuestCanJoin     bool         `json:"guest_can_join"`
-	JoinRule         string       `json:"join_rule,omitempty"`
-	RoomType         string       `json:"room_type,omitempty"`
-	RoomVersion      string       `json:"room_version,omitempty"`
-	Encryption       string       `json:"encryption,omitempty"`
-	AllowedRoomIDs   []id.RoomID  `json:"allowed_room_ids,omitempty"`
-	ChildrenState    []ChildState `json:"children_state"`
+	RoomSummary
+	ChildrenState []ChildState `json:"children_state"`
 
 	// federate is false for a local room whose m.room.create forbids
 	// federation.
@@ -33,9 +40,11 @@ type Room struct {
 // fromSummary makes a Room of a local room's summary.
 func fromSummary(s *directory.Summary, children []ChildState) Room {
 	r := Room{
-		RoomID: s.RoomID, Name: s.Name, Topic: s.Topic, AvatarURL: s.AvatarURL, CanonicalAlias: s.CanonicalAlias,
-		NumJoinedMembers: s.NumJoinedMembers, WorldReadable: s.WorldReadable, GuestCanJoin: s.GuestCanJoin,
-		JoinRule: s.JoinRule, RoomType: s.RoomType, RoomVersion: s.RoomVersion, Encryption: s.Encryption,
+		RoomSummary: RoomSummary{
+			RoomID: s.RoomID, Name: s.Name, Topic: s.Topic, AvatarURL: s.AvatarURL, CanonicalAlias: s.CanonicalAlias,
+			NumJoinedMembers: s.NumJoinedMembers, WorldReadable: s.WorldReadable, GuestCanJoin: s.GuestCanJoin,
+			JoinRule: s.JoinRule, RoomType: s.RoomType, RoomVersion: s.RoomVersion, Encryption: s.Encryption,
+		},
 		ChildrenState: children, federate: s.Federate,
 	}
 	if r.JoinRule == joinRestricted || r.JoinRule == joinKnockRestricted {
