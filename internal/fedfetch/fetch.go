@@ -77,7 +77,7 @@ type Rooms interface {
 // Store is what the fetcher reads (*store.DB).
 type Store interface {
 	EventsByID(ctx context.Context, ids []id.EventID) ([]store.Event, error)
-	JoinedMembers(ctx context.Context, roomID id.RoomID) ([]id.UserID, error)
+	JoinedServers(ctx context.Context, roomID id.RoomID, self id.ServerName) ([]id.ServerName, error)
 	RoomEventsTopo(ctx context.Context, roomID id.RoomID, from, to store.TopoPos, dir store.Direction, limit int) ([]store.Event, error)
 	BackwardExtremitiesBetween(ctx context.Context, roomID id.RoomID, lo, hi store.TopoPos) ([]store.BackwardExtremity, error)
 	BackwardExtremitiesDue(ctx context.Context, now int64, limit int) ([]store.BackwardExtremity, error)
@@ -110,8 +110,10 @@ type Fetcher struct {
 	GapRetryBase time.Duration
 	GapRetryPoll time.Duration
 
-	// mu guards quiet (LOCKS.md: a leaf).
+	// mu guards quiet and gapRooms (LOCKS.md: a leaf).
 	mu sync.Mutex
+	// gapRooms holds the rooms whose gap FillGapLater is fetching.
+	gapRooms map[id.RoomID]bool
 	// quiet holds, per room, until when BackfillRoom asks no server
 	// again after none had history to give.
 	quiet map[id.RoomID]time.Time
@@ -265,7 +267,9 @@ func (f *Fetcher) BackfillRoom(ctx context.Context, roomID id.RoomID, limit int)
 	ctx, cancel := context.WithTimeout(ctx, RoomBackfillTimeout)
 	defer cancel()
 	n, err := f.backfillRoom(ctx, roomID, limit)
-	if n == 0 {
+	if n == 0 && !errors.Is(ctx.Err(), context.Canceled) {
+		// A request the client gave up on leaves the room to the next
+		// one; servers that answered nothing, or too slowly, do not.
 		f.setQuiet(roomID)
 	}
 	return n, err
@@ -279,15 +283,15 @@ func (f *Fetcher) backfillRoom(ctx context.Context, roomID id.RoomID, limit int)
 	if len(first) == 0 || first[0].Type == "m.room.create" {
 		return 0, nil
 	}
-	members, err := f.DB.JoinedMembers(ctx, roomID)
+	others, err := f.DB.JoinedServers(ctx, roomID, f.ServerName)
 	if err != nil {
 		return 0, err
 	}
 	// The sender's server of the earliest event first: it had it.
 	servers := []id.ServerName{first[0].Sender.Domain()}
-	for _, m := range members {
-		if !slices.Contains(servers, m.Domain()) {
-			servers = append(servers, m.Domain())
+	for _, d := range others {
+		if !slices.Contains(servers, d) {
+			servers = append(servers, d)
 		}
 	}
 	n, err := f.Backfill(ctx, roomID, servers, []id.EventID{first[0].EventID}, limit+1)

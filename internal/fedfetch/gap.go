@@ -104,14 +104,37 @@ func (f *Fetcher) RetryDueGaps(ctx context.Context) {
 	}
 }
 
+// maxGapFills bounds the gap fetches FillGapLater runs at once.
+const maxGapFills = 4
+
 // FillGapLater starts FillGap in the background, for a gap below an
 // event that srv sent and the event path stored with the state after its
 // missing prev events from (ProcessRemoteWithStates, which records them
 // as holes in the room's history, store.BackwardExtremity). A fetch that
 // fails is retried later (StartRetrier), and /messages fetches on from
 // where it stopped (FillHoles).
+//
+// At most maxGapFills fetches run at once, one per room: a gap that
+// arrives while its room's fetch runs, or while maxGapFills others run,
+// is left to the retrier (its holes are recorded already), so that other
+// servers' transactions cannot start fetches without bound.
 func (f *Fetcher) FillGapLater(srv id.ServerName, roomID id.RoomID, from []id.EventID) {
+	f.mu.Lock()
+	if f.gapRooms[roomID] || len(f.gapRooms) >= maxGapFills {
+		f.mu.Unlock()
+		return
+	}
+	if f.gapRooms == nil {
+		f.gapRooms = map[id.RoomID]bool{}
+	}
+	f.gapRooms[roomID] = true
+	f.mu.Unlock()
 	f.bg.Go(func(ctx context.Context) {
+		defer func() {
+			f.mu.Lock()
+			delete(f.gapRooms, roomID)
+			f.mu.Unlock()
+		}()
 		n, err := f.FillGap(ctx, srv, roomID, from)
 		if err != nil {
 			f.log().Warn("could not fetch the events of a gap", "origin", string(srv), "room_id", string(roomID), "events", n, "err", err)
@@ -194,6 +217,9 @@ func (f *Fetcher) fillHoles(ctx context.Context, roomID id.RoomID, holes []store
 			return stored, progress, err
 		}
 		if len(hist) == 0 {
+			// Answered, but with nothing below the holes: they stay,
+			// and their retry backs off as after a failed fetch.
+			f.failed(roomID, holes, from)
 			break
 		}
 		// Each event answered is in the timeline now, stored by this
@@ -243,12 +269,12 @@ func (f *Fetcher) gapServers(ctx context.Context, roomID id.RoomID, holes []stor
 			servers = append(servers, h.Origin)
 		}
 	}
-	members, err := f.DB.JoinedMembers(ctx, roomID)
+	others, err := f.DB.JoinedServers(ctx, roomID, f.ServerName)
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range members {
-		if d := m.Domain(); d != f.ServerName && !slices.Contains(servers, d) {
+	for _, d := range others {
+		if !slices.Contains(servers, d) {
 			servers = append(servers, d)
 		}
 	}
