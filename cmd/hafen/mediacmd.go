@@ -106,6 +106,9 @@ func mediaCommand(ctx context.Context, args []string, lookupEnv func(string) (st
 	return nil
 }
 
+// maxAgeDays is the longest --older-than in days: a century.
+const maxAgeDays = 36500
+
 // parseAge parses a duration with a day unit besides Go's (30d, 12h).
 func parseAge(s string) (time.Duration, error) {
 	if s == "" {
@@ -113,8 +116,10 @@ func parseAge(s string) (time.Duration, error) {
 	}
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("--older-than %q: want a number of days, hours or minutes (30d, 12h, 90m)", s)
+		// Beyond maxAgeDays the duration would overflow (and wrap to a
+		// negative age, purging everything).
+		if err != nil || n < 0 || n > maxAgeDays {
+			return 0, fmt.Errorf("--older-than %q: want a number of days (at most %d), hours or minutes (30d, 12h, 90m)", s, maxAgeDays)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}

@@ -20,6 +20,8 @@ func TestParseAge(t *testing.T) {
 		{"-5h", 0, false},
 		{"xd", 0, false},
 		{"30", 0, false},
+		{"36500d", 36500 * 24 * time.Hour, true},
+		{"200000d", 0, false}, // would overflow to a negative age
 	} {
 		got, err := parseAge(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {

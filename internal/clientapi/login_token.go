@@ -51,7 +51,7 @@ func (s *Server) generateLoginToken(w http.ResponseWriter, r *http.Request, sess
 // M_FORBIDDEN for an unknown, used or expired token, or a deactivated
 // account.
 func (s *Server) loginWithToken(r *http.Request, token string) (id.UserID, error) {
-	if s.ShortTokens == nil {
+	if !s.loginTokensEnabled() {
 		return "", matrixerr.Unknown("unsupported login type " + stageToken)
 	}
 	if token == "" {

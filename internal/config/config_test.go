@@ -389,6 +389,7 @@ func TestLoadTURNSettings(t *testing.T) {
 		{[]string{"--turn-uris", "turn:turn.example.org"}, "turn: set shared_secret"},
 		{[]string{"--turn-uris", "turn:turn.example.org", "--turn-username", "u"}, "turn: set shared_secret"},
 		{[]string{"--turn-uris", "turn:t.example", "--turn-shared-secret", "x", "--turn-username", "u", "--turn-password", "p"}, "not both"},
+		{[]string{"--turn-uris", "turn:t.example", "--turn-shared-secret", "x", "--turn-password", "p"}, "not both"},
 		{[]string{"--turn-lifetime-seconds", "10"}, "turn.lifetime_seconds"},
 	} {
 		_, err := Load("serve", append([]string{"--data-dir", dir}, tc.args...), env(nil))

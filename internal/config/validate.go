@@ -99,7 +99,7 @@ func (c *Config) Validate() error {
 		add("turn: set shared_secret, or username and password, with uris")
 	}
 	validateSupport(c.Support, add)
-	if c.TURN.SharedSecret != "" && c.TURN.Username != "" {
+	if c.TURN.SharedSecret != "" && (c.TURN.Username != "" || c.TURN.Password != "") {
 		add("turn: set shared_secret or username and password, not both")
 	}
 	if c.MaxConnectionsPerIP < 0 {

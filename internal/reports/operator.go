@@ -78,7 +78,7 @@ func (s *Service) Delete(ctx context.Context, reportID int64) error {
 
 // details adds the event senders (and with withJSON the events' JSON) and
 // the rooms' names and canonical aliases to reps: one summary query for
-// all rooms, one event read per event report.
+// all rooms, one event query for all event reports.
 func (s *Service) details(ctx context.Context, reps []store.Report, withJSON bool) ([]Detail, error) {
 	var rooms []id.RoomID
 	seen := map[id.RoomID]bool{}
@@ -92,22 +92,32 @@ func (s *Service) details(ctx context.Context, reps []store.Report, withJSON boo
 	if err != nil {
 		return nil, fmt.Errorf("summaries of reported rooms: %w", err)
 	}
+	var eventIDs []id.EventID
+	for _, r := range reps {
+		if r.EventID != "" {
+			eventIDs = append(eventIDs, r.EventID)
+		}
+	}
+	events := map[id.EventID]store.Event{}
+	if len(eventIDs) > 0 {
+		stored, err := s.DB.EventsByID(ctx, eventIDs)
+		if err != nil {
+			return nil, fmt.Errorf("reported events: %w", err)
+		}
+		for _, e := range stored {
+			events[e.EventID] = e
+		}
+	}
 	out := make([]Detail, 0, len(reps))
 	for _, r := range reps {
 		d := Detail{Report: r}
 		if sum, ok := sums[r.RoomID]; ok {
 			d.RoomName, d.CanonicalAlias = sum.Name, sum.CanonicalAlias
 		}
-		if r.EventID != "" {
-			e, err := s.DB.Event(ctx, r.EventID)
-			switch {
-			case err == nil:
-				d.Sender = e.Sender
-				if withJSON {
-					d.EventJSON = e.JSON
-				}
-			case !errors.Is(err, store.ErrNotFound):
-				return nil, fmt.Errorf("reported event %s: %w", r.EventID, err)
+		if e, ok := events[r.EventID]; ok && r.EventID != "" {
+			d.Sender = e.Sender
+			if withJSON {
+				d.EventJSON = e.JSON
 			}
 		}
 		out = append(out, d)
