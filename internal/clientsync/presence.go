@@ -185,11 +185,11 @@ func (s *Service) updatePresence(user id.UserID, f func(e *presenceEntry, now ti
 		out = e.view(user, now, s.presenceCfg.IdleTimeout)
 	}
 	s.armPresenceTimer(user, e, now)
-	hook := s.presenceCfg.Changed
+	hook, remote := s.presenceCfg.Changed, e.remote
 	p.mu.Unlock()
 	if changed {
 		s.notifier.Poke()
-		if hook != nil && !e.remote {
+		if hook != nil && !remote {
 			hook(out)
 		}
 	}

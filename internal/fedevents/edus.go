@@ -201,6 +201,10 @@ func (s *Service) toDeviceEDU(ctx context.Context, origin id.ServerName, content
 	return s.EDUs.Devices.DirectToDevice(ctx, origin, content)
 }
 
+// maxPresencePush bounds the users of one m.presence EDU that are looked
+// at.
+const maxPresencePush = 1000
+
 func (s *Service) presenceEDU(ctx context.Context, origin id.ServerName, content json.RawMessage) error {
 	if s.EDUs.Presence == nil {
 		return nil
@@ -211,12 +215,25 @@ func (s *Service) presenceEDU(ctx context.Context, origin id.ServerName, content
 	if err := json.Unmarshal(content, &c); err != nil {
 		return err
 	}
+	// Only users of origin who share a room with a user of this server:
+	// nobody here may see anyone else's presence, and keeping it would
+	// let a server fill this one's memory.
 	kept := []json.RawMessage{}
-	for _, p := range c.Push {
+	for i, p := range c.Push {
+		if i == maxPresencePush {
+			break
+		}
 		var u struct {
 			UserID id.UserID `json:"user_id"`
 		}
-		if json.Unmarshal(p, &u) == nil && u.UserID.Domain() == origin {
+		if json.Unmarshal(p, &u) != nil || u.UserID.Domain() != origin {
+			continue
+		}
+		shared, err := s.DB.SharesRoomWithServer(ctx, u.UserID, s.ServerName)
+		if err != nil {
+			return err
+		}
+		if shared {
 			kept = append(kept, p)
 		}
 	}

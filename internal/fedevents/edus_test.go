@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,48 @@ func TestRemoteTypingTimeout(t *testing.T) {
 		want := []typingCall{{carol, true, RemoteTypingTimeout}, {carol, false, RemoteTypingTimeout}}
 		if len(typing.calls) != len(want) || typing.calls[0] != want[0] || typing.calls[1] != want[1] {
 			t.Fatalf("SetTyping calls = %+v, want %+v", typing.calls, want)
+		}
+	})
+}
+
+// TestPresenceOnlyOfUsersSharingARoom checks that an m.presence EDU
+// passes on only the origin's users who share a room with a user of this
+// server: carol is joined with a local user, dave is in no room here.
+func TestPresenceOnlyOfUsersSharingARoom(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		db := openStore(t, dsn)
+		ctx := context.Background()
+		roomID := id.RoomID("!r:hafen.test")
+		carol, alice := id.UserID("@carol:other.test"), id.UserID("@alice:hafen.test")
+		if err := db.Write(ctx, func(tx *store.Tx) error {
+			for _, u := range []id.UserID{carol, alice} {
+				sk := string(u)
+				nid, pos, err := tx.InsertEvent(ctx, store.EventRecord{EventID: id.EventID("$join-" + u.Localpart() + ":other.test"), RoomID: roomID,
+					Type: "m.room.member", StateKey: &sk, Sender: u, Depth: 1, OriginServerTS: 1, JSON: []byte(`{}`)})
+				if err != nil {
+					return err
+				}
+				if err := tx.SetMembership(ctx, store.Member{RoomID: roomID, UserID: u, Membership: "join", EventNID: nid, StreamPos: pos}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var got []json.RawMessage
+		s := &Service{ServerName: "hafen.test", DB: db, Rooms: noACLRooms{}, Logger: slog.New(slog.DiscardHandler),
+			EDUs: EDUs{Presence: func(_ context.Context, _ id.ServerName, content json.RawMessage) { got = append(got, content) }}}
+		c, _ := json.Marshal(map[string]any{"push": []map[string]any{
+			{"user_id": carol, "presence": "online"},
+			{"user_id": "@dave:other.test", "presence": "online"},
+			{"user_id": "@erin:elsewhere.test", "presence": "online"},
+		}})
+		if _, err := s.ProcessTransaction(ctx, Transaction{Origin: "other.test", TxnID: "1", EDUs: []EDU{{Type: "m.presence", Content: c}}}); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || !strings.Contains(string(got[0]), string(carol)) || strings.Contains(string(got[0]), "dave") || strings.Contains(string(got[0]), "erin") {
+			t.Fatalf("presence passed on = %s, want carol's only", got)
 		}
 	})
 }

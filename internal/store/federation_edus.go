@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"unicode/utf8"
@@ -135,6 +137,25 @@ func (r reader) ServersSharingRooms(ctx context.Context, user id.UserID, self id
 		return nil, fmt.Errorf("servers sharing a room with %s: %w", user, err)
 	}
 	return serversOf(rows, self, fmt.Sprintf("servers sharing a room with %s", user))
+}
+
+// SharesRoomWithServer reports whether user is joined to a room that a
+// user of server is joined to.
+func (r reader) SharesRoomWithServer(ctx context.Context, user id.UserID, server id.ServerName) (bool, error) {
+	suffix := ":" + string(server)
+	var one int
+	err := r.q.QueryRowContext(ctx, `
+		SELECT 1 FROM memberships me JOIN memberships m ON m.room_id = me.room_id
+		WHERE me.user_id = $1 AND me.membership = 'join' AND m.membership = 'join'
+			AND substr(m.user_id, length(m.user_id) - $3 + 1) = $2
+		LIMIT 1`, string(user), suffix, utf8.RuneCountInString(suffix)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("rooms %s shares with %s: %w", user, server, err)
+	}
+	return true, nil
 }
 
 // LocalUsersSharingRooms returns the users of server self other than user
