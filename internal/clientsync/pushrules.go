@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/pushrules"
@@ -81,19 +80,6 @@ func evaluatePush(p *pushEvent, rules *pushrules.Evaluator, user id.UserID, disp
 		MemberCount:     p.members,
 		SenderMayNotify: p.senderMayNotify,
 	})
-}
-
-// senderMayNotify reports whether the sender of ev has the power level of
-// notifications[key] in a room with the given create and power levels
-// events.
-func senderMayNotify(ev, create, powerLevels *event.PDU, key string) bool {
-	v := ev.Version()
-	if create != nil {
-		v = create.Version()
-	}
-	pl := authrules.NewPowerLevels(v, powerLevels, authrules.Creators(create))
-	need, _ := pl.NotificationLevel(key)
-	return pl.UserLevel(ev.Sender()) >= need
 }
 
 // userRules is a user's compiled push rules.

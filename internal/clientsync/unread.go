@@ -7,7 +7,6 @@ package clientsync
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/pushrules"
 	"github.com/hafenchat/hafen/internal/push"
+	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
 )
@@ -401,22 +401,16 @@ func threadRoot(ev *event.PDU) id.EventID {
 	if !bytes.Contains(ev.Content(), []byte(`"m.thread"`)) {
 		return "" // most events: no need to decode the content
 	}
-	var c struct {
-		RelatesTo *struct {
-			RelType string `json:"rel_type"`
-			EventID string `json:"event_id"`
-		} `json:"m.relates_to"`
+	if rt, root, _, ok := room.RelationOf(ev.Content()); ok && rt == "m.thread" {
+		return root
 	}
-	if json.Unmarshal(ev.Content(), &c) != nil || c.RelatesTo == nil || c.RelatesTo.RelType != "m.thread" {
-		return ""
-	}
-	return id.EventID(c.RelatesTo.EventID)
+	return ""
 }
 
 // senderMayNotify reports whether the sender of ev has the power level of
 // notifications[key].
 func (r *unreadRoom) senderMayNotify(ev *event.PDU, key string) bool {
-	return senderMayNotify(ev, r.create, r.powerLevels, key)
+	return push.SenderMayNotify(ev, r.create, r.powerLevels, key)
 }
 
 // unreadFor returns the user's notification counts in a room they are
@@ -596,7 +590,7 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 	if err != nil {
 		return l, err
 	}
-	mayNotify := func(ev *event.PDU, key string) bool { return senderMayNotify(ev, l.create, l.powerLevels, key) }
+	mayNotify := func(ev *event.PDU, key string) bool { return push.SenderMayNotify(ev, l.create, l.powerLevels, key) }
 	count := func() int {
 		n := 0
 		for _, m := range l.members {

@@ -223,7 +223,7 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 					SenderMayNotify: func(key string) bool {
 						v, ok := mayNotify[key]
 						if !ok {
-							v = senderMayNotify(ev, f.create, f.pls, key)
+							v = SenderMayNotify(ev, f.create, f.pls, key)
 							mayNotify[key] = v
 						}
 						return v
@@ -369,9 +369,10 @@ func (n *Notifier) displayName(ctx context.Context, roomID id.RoomID, user id.Us
 	return c.DisplayName, nil
 }
 
-// senderMayNotify reports whether ev's sender has the power level of
-// notifications[key].
-func senderMayNotify(ev, create, powerLevels *event.PDU, key string) bool {
+// SenderMayNotify reports whether ev's sender has the power level of
+// notifications[key] in a room with the given create and power levels
+// events (the sender_notification_permission condition).
+func SenderMayNotify(ev, create, powerLevels *event.PDU, key string) bool {
 	v := ev.Version()
 	if create != nil {
 		v = create.Version()
