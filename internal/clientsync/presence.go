@@ -409,6 +409,15 @@ func (s *Service) addPresence(ctx context.Context, req Request, resp *Response, 
 		return 0
 	})
 	limit := req.Filter.Presence.LimitOr(len(candidates), len(candidates))
+	// A full answer looks at every user with a presence: whom the syncing
+	// user shares a room with is read once, from their rooms' members,
+	// rather than user by user.
+	var coMembers map[id.UserID]bool
+	if full {
+		if coMembers, err = s.roomMatesOf(ctx, req.User); err != nil {
+			return err
+		}
+	}
 	for _, c := range candidates {
 		if len(resp.presenceEvents()) >= limit {
 			break
@@ -420,9 +429,11 @@ func (s *Service) addPresence(ctx context.Context, req Request, resp *Response, 
 			continue // nothing to tell in a first sync
 		}
 		if c.UserID != req.User {
-			shared, err := s.sharesJoinedRoom(ctx, req.User, c.UserID)
-			if err != nil {
-				return err
+			shared := coMembers[c.UserID]
+			if coMembers == nil {
+				if shared, err = s.sharesJoinedRoom(ctx, req.User, c.UserID); err != nil {
+					return err
+				}
 			}
 			if !shared {
 				continue
@@ -459,6 +470,28 @@ func excludesPresence(f *EventFilter) bool {
 		}
 	}
 	return f.Types != nil && !slices.ContainsFunc(f.Types, func(p string) bool { return matchType(p, "m.presence") })
+}
+
+// roomMatesOf returns the users joined to a room user is joined to.
+func (s *Service) roomMatesOf(ctx context.Context, user id.UserID) (map[id.UserID]bool, error) {
+	ms, err := s.memberships(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	mates := map[id.UserID]bool{}
+	for roomID, m := range ms {
+		if m != "join" {
+			continue
+		}
+		members, err := s.joinedMembers(ctx, roomID)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range members {
+			mates[u] = true
+		}
+	}
+	return mates, nil
 }
 
 // sharesJoinedRoom reports whether two users have a joined room in
