@@ -191,8 +191,12 @@ func (s *Service) DeviceListUpdate(ctx context.Context, origin id.ServerName, co
 		// background: the transaction carrying the update, and the
 		// origin's next ones, do not wait for the user's server. Until
 		// then the list is stale, so /keys/query asks that server.
-		if err := s.markListStale(ctx, upd.UserID); err != nil {
-			return err
+		// A list already stale was marked (and its sharers told) before;
+		// only the resync is asked for again.
+		if !found || !l.Stale {
+			if err := s.markListStale(ctx, upd.UserID); err != nil {
+				return err
+			}
 		}
 		if !s.scheduleResync(upd.UserID) {
 			return fmt.Errorf("resync device list of %s: %w", upd.UserID, errResyncsFull)
