@@ -286,8 +286,10 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		syncer.FederatePresence(func(p clientsync.Presence) { sender.QueuePresence(presenceUpdate(p)) })
 		edus.Presence = syncer.RemotePresence
 	}
-	fed.api.Events = &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, States: history, Gaps: history, Logger: logger,
+	inbound := &fedevents.Service{ServerName: serverName, DB: db, Rooms: rooms, Members: rooms, Key: res.key, Keys: fed.keys, Remote: fed.client, States: history, Gaps: history, Logger: logger,
 		EDUs: edus}
+	defer inbound.Close() // after the listeners closed, before the store
+	fed.api.Events = inbound
 	fed.api.Profiles, fed.api.Directory, fed.api.E2EE, fed.api.Spaces = profiles, dir, keys, spaceTrees
 	fed.api.OpenID = accounts
 	fed.api.Routes(fedRouter)

@@ -113,6 +113,10 @@ func (s *Service) ProcessTransaction(ctx context.Context, txn Transaction) (json
 	return answer, nil
 }
 
+// Close waits for the transaction answers still being stored; the store
+// must stay open until it returns.
+func (s *Service) Close() { s.answers.Wait() }
+
 // storeAnswer stores the answer to a transaction, so that a retry gets it
 // without processing anything.
 func (s *Service) storeAnswer(ctx context.Context, txn Transaction, answer json.RawMessage) {

@@ -66,7 +66,7 @@ func TestTransactionAnswersExpire(t *testing.T) {
 
 // waitStored waits until the answers to the transactions processed so far
 // are stored.
-func waitStored(s *Service, _ id.ServerName) { s.answers.Wait() }
+func waitStored(s *Service, _ id.ServerName) { s.Close() }
 
 // TestTransactionAnsweredBeforeItsAnswerIsStored: the answer to a
 // transaction goes out once its events are processed, without waiting
