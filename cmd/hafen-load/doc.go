@@ -9,7 +9,10 @@
 // response. It reports throughput, latency percentiles, errors, messages
 // that never arrived and, with --pid, the server's resident memory before and
 // after the run and the CPU time it used (read from /proc/PID/status and
-// /proc/PID/stat, so the server must run on the same machine).
+// /proc/PID/stat, so the server must run on the same machine), in all and
+// from the first send on. It also reports its own CPU time from the first
+// send on: run on the server's machine, the load tool takes CPU the server
+// could have used, more so with --receipts.
 //
 // Usage:
 //

@@ -114,6 +114,9 @@ type processWatch struct {
 	pid       int
 	before    memory
 	cpuBefore float64
+	// cpuMeasured is the CPU time at the start of the measured phase
+	// (markMeasured); negative until then.
+	cpuMeasured float64
 }
 
 // watchProcess takes the before readings of process pid; pid 0 watches
@@ -130,7 +133,21 @@ func watchProcess(pid int) (processWatch, error) {
 	if err != nil {
 		return processWatch{}, err
 	}
-	return processWatch{pid: pid, before: before, cpuBefore: cpu}, nil
+	return processWatch{pid: pid, before: before, cpuBefore: cpu, cpuMeasured: -1}, nil
+}
+
+// markMeasured takes the CPU reading at the start of the measured phase.
+// Failed readings are counted in errs.
+func (w *processWatch) markMeasured(errs *errorLog) {
+	if w.pid == 0 {
+		return
+	}
+	cpu, err := readCPUSeconds(w.pid)
+	if err != nil {
+		errs.add("server process", err)
+		return
+	}
+	w.cpuMeasured = cpu
 }
 
 // finish takes the after readings and returns the process's report, nil
@@ -149,6 +166,9 @@ func (w processWatch) finish(errs *errorLog) *serverReport {
 		errs.add("server process", err)
 	} else {
 		sv.CPUSeconds = math.Round((cpu-w.cpuBefore)*100) / 100
+		if w.cpuMeasured >= 0 {
+			sv.MeasuredCPUSeconds = math.Round((cpu-w.cpuMeasured)*100) / 100
+		}
 	}
 	return sv
 }

@@ -72,6 +72,11 @@ type report struct {
 	ErrorsByPhase map[string]int `json:"errors_by_phase,omitempty"`
 	ErrorSamples  []string       `json:"error_samples,omitempty"`
 
+	// LoadCPUSeconds is the CPU time hafen-load itself used from the first
+	// send to the end of the run: on a machine it shares with the server,
+	// CPU the server could not use.
+	LoadCPUSeconds float64 `json:"load_cpu_seconds"`
+
 	Server *serverReport `json:"server,omitempty"`
 	// RemoteServer describes the process given by --remote-pid.
 	RemoteServer *serverReport `json:"remote_server,omitempty"`
@@ -86,6 +91,9 @@ type serverReport struct {
 	// CPUSeconds is the user plus system CPU time the server used from the
 	// start of the setup to the end of the run.
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// MeasuredCPUSeconds is the part of CPUSeconds from the first send to
+	// the end of the run (registration and initial syncs left out).
+	MeasuredCPUSeconds float64 `json:"measured_cpu_seconds"`
 }
 
 // ok reports whether the run sent every message and every syncer saw it.
@@ -158,8 +166,9 @@ func (r *report) writeText(w io.Writer) error {
 		}
 		line(label+" memory", "pid %d: RSS before %.1f MiB, after %.1f MiB, peak %.1f MiB",
 			sv.PID, mib(sv.Before.RSSKiB), mib(sv.After.RSSKiB), mib(sv.After.PeakKiB))
-		line(label+" CPU", "%.2f s during the run", sv.CPUSeconds)
+		line(label+" CPU", "%.2f s during the run, %.2f s of it while sending and syncing", sv.CPUSeconds, sv.MeasuredCPUSeconds)
 	}
+	line("hafen-load CPU", "%.2f s while sending and syncing", r.LoadCPUSeconds)
 	result := "complete"
 	if !r.ok() {
 		result = "INCOMPLETE"

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -165,6 +167,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 		})
 	}
 
+	local.markMeasured(&errs)
+	remote.markMeasured(&errs)
+	selfCPU, selfErr := readCPUSeconds(os.Getpid())
 	log.Info("sending", "senders", cfg.Senders, "messages_per_sender", cfg.Messages, "syncers", cfg.Syncers)
 	sendStart := time.Now()
 	var sendWG sync.WaitGroup
@@ -212,6 +217,11 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 	syncWG.Wait()
 	end := time.Now()
 
+	if selfErr == nil {
+		if cpu, err := readCPUSeconds(os.Getpid()); err == nil {
+			rep.LoadCPUSeconds = math.Round((cpu-selfCPU)*100) / 100
+		}
+	}
 	rep.Server = local.finish(&errs)
 	rep.RemoteServer = remote.finish(&errs)
 

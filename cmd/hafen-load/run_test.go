@@ -220,10 +220,16 @@ func TestRunAgainstFakeServer(t *testing.T) {
 	}
 	if sv := rep.Server; sv == nil || sv.Before.RSSKiB <= 0 || sv.After.RSSKiB <= 0 || sv.CPUSeconds < 0 {
 		t.Errorf("server = %+v, want readings of this process", sv)
+	} else if sv.MeasuredCPUSeconds < 0 || sv.MeasuredCPUSeconds > sv.CPUSeconds {
+		t.Errorf("server CPU while sending = %v s, want within 0 and the run's %v s", sv.MeasuredCPUSeconds, sv.CPUSeconds)
+	}
+	if rep.LoadCPUSeconds < 0 {
+		t.Errorf("load CPU = %v s, want ≥ 0", rep.LoadCPUSeconds)
 	}
 
 	var text, js bytes.Buffer
-	if err := rep.writeText(&text); err != nil || !strings.Contains(text.String(), "send→sync latency") {
+	if err := rep.writeText(&text); err != nil || !strings.Contains(text.String(), "send→sync latency") ||
+		!strings.Contains(text.String(), "hafen-load CPU") || !strings.Contains(text.String(), "while sending and syncing") {
 		t.Errorf("writeText = %v, %q", err, text.String())
 	}
 	if err := rep.writeJSON(&js); err != nil {
