@@ -30,29 +30,38 @@ type receiptKey struct {
 	since, upto int64
 }
 
-// maxEncodedReceipts bounds the cache of encoded m.receipt events.
-const maxEncodedReceipts = 1024
+// maxEncodedBytes bounds the cache of encoded m.receipt events. A busy
+// room's event holds a receipt of every member: the cache must not make
+// the live heap, and with it the garbage collector's work, grow.
+const maxEncodedBytes = 256 << 10
 
-// encoded returns the m.receipt event of rcs, the public receipts of key,
-// encoding it only once per key.
-func (l *receiptLog) encoded(key receiptKey, rcs []store.Receipt) (json.RawMessage, error) {
+// cachedReceipts returns the encoded m.receipt event of key, if cached.
+func (l *receiptLog) cachedReceipts(key receiptKey) (json.RawMessage, bool) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	ev, ok := l.cache[key]
-	l.mu.Unlock()
-	if ok {
-		return ev, nil
-	}
-	ev, err := receiptEvent(rcs)
-	if err != nil {
-		return nil, err
-	}
+	return ev, ok
+}
+
+// cacheReceipts keeps ev, the encoded m.receipt event of key. Only the
+// events of ranges that end at the newest position seen are kept: syncs
+// that start later read up to there or further, so older ranges are not
+// asked for again.
+func (l *receiptLog) cacheReceipts(key receiptKey, ev json.RawMessage) {
 	l.mu.Lock()
-	if l.cache == nil || len(l.cache) >= maxEncodedReceipts {
+	defer l.mu.Unlock()
+	switch {
+	case key.upto < l.cacheUpto || len(ev) > maxEncodedBytes:
+		return
+	case key.upto > l.cacheUpto || l.cacheBytes+len(ev) > maxEncodedBytes:
+		clear(l.cache)
+		l.cacheUpto, l.cacheBytes = key.upto, 0
+	}
+	if l.cache == nil {
 		l.cache = map[receiptKey]json.RawMessage{}
 	}
 	l.cache[key] = ev
-	l.mu.Unlock()
-	return ev, nil
+	l.cacheBytes += len(ev)
 }
 
 // receiptEvent encodes receipts as one m.receipt event. It writes the
@@ -143,8 +152,11 @@ type receiptLog struct {
 	// of its range without a map per sync.
 	replaced []int64
 	latest   map[receiptSlot]int64
-	// cache holds encoded m.receipt events of public receipts.
-	cache map[receiptKey]json.RawMessage
+	// cache holds encoded m.receipt events of public receipts for ranges
+	// that end at cacheUpto; cacheBytes is their size.
+	cache      map[receiptKey]json.RawMessage
+	cacheUpto  int64
+	cacheBytes int
 }
 
 // receiptSlot names what a receipt replaces: the receipt of the same room,
@@ -297,39 +309,51 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 		if ms[roomID] != "join" || !req.Filter.Room.MatchRoom(room) || !ephemeral.MatchEvent(room, "m.receipt", "", nil) {
 			continue
 		}
-		var visible []store.Receipt
-		own, private := false, false
-		add := func(rc *store.Receipt) {
-			if rc.Type == "m.read.private" && rc.UserID != req.User {
-				return
-			}
-			own = own || rc.UserID == req.User
-			private = private || rc.Type == "m.read.private"
-			visible = append(visible, *rc)
-		}
+		// The incremental range's receipts are read in place and copied
+		// only to encode them: in a busy room every member syncing the
+		// same range gets the same event, encoded once.
+		var roomRange []int32
 		if initial {
-			for i := range roomRcs {
-				add(&roomRcs[i])
+			roomRange = make([]int32, len(roomRcs))
+			for i := range roomRange {
+				roomRange[i] = int32(i)
 			}
 		} else {
-			idx := inRoom[roomID]
-			visible = make([]store.Receipt, 0, len(idx))
-			for _, i := range idx {
-				add(&rcs[i])
-			}
+			roomRcs, roomRange = rcs, inRoom[roomID]
 		}
-		if len(visible) == 0 {
+		n, own, private := 0, false, false
+		for _, i := range roomRange {
+			rc := &roomRcs[i]
+			if rc.Type == "m.read.private" && rc.UserID != req.User {
+				continue
+			}
+			n++
+			own = own || rc.UserID == req.User
+			private = private || rc.Type == "m.read.private"
+		}
+		if n == 0 {
 			continue
 		}
+		key := receiptKey{roomID, since, upto}
+		shared := !initial && !private
 		var ev json.RawMessage
-		if !initial && !private {
-			// Every member syncing the same range gets the same event:
-			// it is encoded once.
-			if ev, err = s.receipts.encoded(receiptKey{roomID, since, upto}, visible); err != nil {
+		cached := false
+		if shared {
+			ev, cached = s.receipts.cachedReceipts(key)
+		}
+		if !cached {
+			visible := make([]store.Receipt, 0, n)
+			for _, i := range roomRange {
+				if rc := &roomRcs[i]; rc.Type != "m.read.private" || rc.UserID == req.User {
+					visible = append(visible, *rc)
+				}
+			}
+			if ev, err = receiptEvent(visible); err != nil {
 				return err
 			}
-		} else if ev, err = receiptEvent(visible); err != nil {
-			return err
+			if shared {
+				s.receipts.cacheReceipts(key, ev)
+			}
 		}
 		jr := resp.Rooms.Join[room]
 		if jr == nil {

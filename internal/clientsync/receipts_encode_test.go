@@ -96,3 +96,31 @@ func TestReceiptLogMarksReplacedReceipts(t *testing.T) {
 		}
 	}
 }
+
+func TestReceiptCacheKeepsOnlyTheNewestRanges(t *testing.T) {
+	var l receiptLog
+	room := id.RoomID("!r:example.org")
+	ev := json.RawMessage(`{"content":{},"type":"m.receipt"}`)
+	l.cacheReceipts(receiptKey{room, 1, 5}, ev)
+	l.cacheReceipts(receiptKey{room, 2, 5}, ev)
+	if _, ok := l.cachedReceipts(receiptKey{room, 1, 5}); !ok {
+		t.Fatalf("range (1, 5] not cached")
+	}
+	l.cacheReceipts(receiptKey{room, 5, 7}, ev)
+	if _, ok := l.cachedReceipts(receiptKey{room, 1, 5}); ok {
+		t.Errorf("range (1, 5] still cached after a range up to 7")
+	}
+	l.cacheReceipts(receiptKey{room, 4, 6}, ev)
+	if _, ok := l.cachedReceipts(receiptKey{room, 4, 6}); ok {
+		t.Errorf("range (4, 6] cached after a range up to 7")
+	}
+	if _, ok := l.cachedReceipts(receiptKey{room, 5, 7}); !ok {
+		t.Errorf("range (5, 7] not cached")
+	}
+	big := make(json.RawMessage, maxEncodedBytes/2+1)
+	l.cacheReceipts(receiptKey{room, 3, 7}, big)
+	l.cacheReceipts(receiptKey{room, 2, 7}, big)
+	if _, ok := l.cachedReceipts(receiptKey{room, 3, 7}); ok || l.cacheBytes > maxEncodedBytes {
+		t.Errorf("cache holds %d bytes, want at most %d", l.cacheBytes, maxEncodedBytes)
+	}
+}
