@@ -269,7 +269,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	}}
 	cs.AccountData = ads
 	rels.Ignored = ads.IgnoredUsers
-	rcs := &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptAdded, ServerName: serverName, Federation: sender}
+	rcs := &receipts.Service{DB: db, AccountData: ads, Changed: syncer.ReceiptsAdded, ServerName: serverName, Federation: sender}
 	cs.Receipts = rcs
 	// Typing goes to sync's memory and, for rooms with users of other
 	// servers, to those servers.

@@ -40,7 +40,7 @@ func countOf(m map[string]any) any {
 func TestSyncUnreadThreadNotifications(t *testing.T) {
 	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
 		withSync(t, e)
-		e.srv.Receipts.(*receipts.Service).Changed = e.srv.Sync.ReceiptAdded
+		e.srv.Receipts.(*receipts.Service).Changed = e.srv.Sync.ReceiptsAdded
 		ctx := context.Background()
 		alice, aliceTok := e.user("alice")
 		bob, _ := e.user("bob")

@@ -167,20 +167,38 @@ type receiptSlot struct {
 	typ, thread string
 }
 
-// ReceiptAdded records a committed receipt, moves the sender's unread
-// counts when it is their own read receipt, and wakes waiting syncs (those
-// that wait for news other than receipts stay asleep). The receipt service
-// calls it after each commit, in commit order.
-func (s *Service) ReceiptAdded(rc store.Receipt) {
+// ReceiptsAdded records committed receipts, in stream order, moves the
+// senders' unread counts where they are their own read receipts, and wakes
+// waiting syncs once (those that wait for news other than receipts stay
+// asleep). The receipt service calls it after each commit, in commit
+// order, with that commit's receipts.
+func (s *Service) ReceiptsAdded(rcs []store.Receipt) {
+	if len(rcs) == 0 {
+		return
+	}
+	// The counts move first: a sync that shows a user's own receipt
+	// shows the counts it moved.
+	for _, rc := range rcs {
+		switch {
+		case rc.Type != "m.read" && rc.Type != "m.read.private":
+		case rc.ThreadID == "" || rc.ThreadID == "main":
+			s.unread.readUpTo(rc.UserID, rc.RoomID, rc.EventID, rc.ThreadID == "main")
+		default:
+			s.unread.readThreadUpTo(rc.UserID, rc.RoomID, id.EventID(rc.ThreadID), rc.EventID)
+		}
+	}
 	l := &s.receipts
 	l.mu.Lock()
 	if l.latest == nil {
 		l.latest = map[receiptSlot]int64{}
 	}
-	slot := receiptSlot{rc.RoomID, rc.UserID, rc.Type, rc.ThreadID}
-	l.recent = append(l.recent, rc)
-	l.replaced = append(l.replaced, l.latest[slot])
-	l.latest[slot] = rc.StreamPos
+	for _, rc := range rcs {
+		slot := receiptSlot{rc.RoomID, rc.UserID, rc.Type, rc.ThreadID}
+		l.recent = append(l.recent, rc)
+		l.replaced = append(l.replaced, l.latest[slot])
+		l.latest[slot] = rc.StreamPos
+		l.pos = max(l.pos, rc.StreamPos)
+	}
 	if len(l.recent) > receiptLogSize {
 		drop := len(l.recent) - receiptLogSize/2
 		l.start = l.recent[drop-1].StreamPos
@@ -192,15 +210,7 @@ func (s *Service) ReceiptAdded(rc store.Receipt) {
 			}
 		}
 	}
-	l.pos = max(l.pos, rc.StreamPos)
 	l.mu.Unlock()
-	switch {
-	case rc.Type != "m.read" && rc.Type != "m.read.private":
-	case rc.ThreadID == "" || rc.ThreadID == "main":
-		s.unread.readUpTo(rc.UserID, rc.RoomID, rc.EventID, rc.ThreadID == "main")
-	default:
-		s.unread.readThreadUpTo(rc.UserID, rc.RoomID, id.EventID(rc.ThreadID), rc.EventID)
-	}
 	s.notifier.PokeReceipts()
 }
 

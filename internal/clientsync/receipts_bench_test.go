@@ -15,7 +15,7 @@ import (
 func BenchmarkIncrementalSyncManyClientsWithReceipts(b *testing.B) {
 	const users = 100
 	h := newHarness(b, 0)
-	rs := &receipts.Service{DB: h.db, AccountData: h.accountData(), Changed: h.sync.ReceiptAdded}
+	rs := &receipts.Service{DB: h.db, AccountData: h.accountData(), Changed: h.sync.ReceiptsAdded}
 	roomID := h.createRoom(alice)
 	ids := make([]id.UserID, users)
 	since := make([]string, users)

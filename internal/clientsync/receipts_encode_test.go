@@ -68,17 +68,20 @@ func TestReceiptEventEncoding(t *testing.T) {
 func TestReceiptLogMarksReplacedReceipts(t *testing.T) {
 	h := newHarness(t, 0)
 	base := h.sync.receiptPos()
-	for i, rc := range []store.Receipt{
+	all := []store.Receipt{
 		{RoomID: "!r:x", UserID: "@a:x", Type: "m.read", EventID: "$1"},
 		{RoomID: "!r:x", UserID: "@b:x", Type: "m.read", EventID: "$1"},
 		{RoomID: "!r:x", UserID: "@a:x", Type: "m.read.private", EventID: "$1"},
 		{RoomID: "!r:x", UserID: "@a:x", Type: "m.read", ThreadID: "main", EventID: "$1"},
 		{RoomID: "!o:x", UserID: "@a:x", Type: "m.read", EventID: "$1"},
 		{RoomID: "!r:x", UserID: "@a:x", Type: "m.read", EventID: "$2"},
-	} {
-		rc.StreamPos = base + int64(i) + 1
-		h.sync.ReceiptAdded(rc)
 	}
+	for i := range all {
+		all[i].StreamPos = base + int64(i) + 1
+	}
+	// Two commits: one receipt, then a batch of the rest.
+	h.sync.ReceiptsAdded(all[:1])
+	h.sync.ReceiptsAdded(all[1:])
 	for _, c := range []struct {
 		since, upto int64
 		want        []bool

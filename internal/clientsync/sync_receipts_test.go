@@ -11,7 +11,7 @@ import (
 // receiptsService returns a receipt service wired to the harness's first
 // sync Service, as cmd/hafen wires it.
 func (h *harness) receipts() *receipts.Service {
-	return &receipts.Service{DB: h.db, AccountData: h.accountData(), Changed: h.sync.ReceiptAdded}
+	return &receipts.Service{DB: h.db, AccountData: h.accountData(), Changed: h.sync.ReceiptsAdded}
 }
 
 // receiptContent returns the content of the m.receipt events of a room in

@@ -38,9 +38,11 @@ type Service struct {
 	DB *store.DB
 	// AccountData keeps the m.fully_read markers.
 	AccountData *accountdata.Service
-	// Changed, when set, is called with each committed receipt (its
-	// StreamPos set), in commit order, from the store's after-commit hook.
-	Changed func(store.Receipt)
+	// Changed, when set, is called with the receipts of each commit (their
+	// StreamPos set, in stream order), in commit order, from the store's
+	// after-commit hook: once per batch, so that sync wakes its waiters
+	// once for a busy room's receipts.
+	Changed func([]store.Receipt)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// ServerName is this server's name.
@@ -84,15 +86,17 @@ func receiptEDU(roomID id.RoomID, rcs []store.Receipt) ([]byte, error) {
 // server and is joined to the room).
 func (s *Service) AddRemote(ctx context.Context, rcs []store.Receipt) error {
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		stored := make([]store.Receipt, 0, len(rcs))
 		for _, rc := range rcs {
 			pos, err := tx.SetReceipt(ctx, rc)
 			if err != nil {
 				return err
 			}
 			rc.StreamPos = pos
-			if s.Changed != nil {
-				tx.AfterCommit(func() { s.Changed(rc) })
-			}
+			stored = append(stored, rc)
+		}
+		if s.Changed != nil && len(stored) > 0 {
+			tx.AfterCommit(func() { s.Changed(stored) })
 		}
 		return nil
 	})
@@ -250,18 +254,20 @@ func (s *Service) writeBatch(batch []*postJob) error {
 		}
 		public := map[id.RoomID][]store.Receipt{}
 		var rooms []id.RoomID
+		stored := make([]store.Receipt, len(rcs))
 		for i := range rcs {
 			rc := rcs[i]
 			rc.StreamPos = pos[i]
-			if s.Changed != nil {
-				tx.AfterCommit(func() { s.Changed(rc) })
-			}
+			stored[i] = rc
 			if rc.Type == TypeRead {
 				if public[rc.RoomID] == nil {
 					rooms = append(rooms, rc.RoomID)
 				}
 				public[rc.RoomID] = append(public[rc.RoomID], rc)
 			}
+		}
+		if s.Changed != nil {
+			tx.AfterCommit(func() { s.Changed(stored) })
 		}
 		if s.Federation == nil {
 			return nil

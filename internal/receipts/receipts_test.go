@@ -67,7 +67,8 @@ func holdWriter(t *testing.T, db *store.DB) (release func()) {
 // batch waits for the writer are written together in the next batch, that
 // each Post returns once its receipt is committed (it survives reopening
 // the store), and that each committed receipt reaches Changed once, in
-// stream order, with one m.receipt EDU per room for the other servers.
+// stream order and one call per batch, with one m.receipt EDU per room for
+// the other servers.
 func TestConcurrentReceiptsShareOneWrite(t *testing.T) {
 	storetest.ForEachDSN(t, testConcurrentReceiptsShareOneWrite)
 }
@@ -89,11 +90,13 @@ func testConcurrentReceiptsShareOneWrite(t *testing.T, dsn string) {
 	}
 	var mu sync.Mutex
 	var changed []store.Receipt
+	calls := 0
 	fed := &wakes{}
-	s := &Service{DB: db, ServerName: "hafen.test", Federation: fed, Changed: func(rc store.Receipt) {
+	s := &Service{DB: db, ServerName: "hafen.test", Federation: fed, Changed: func(rcs []store.Receipt) {
 		mu.Lock()
 		defer mu.Unlock()
-		changed = append(changed, rc)
+		changed = append(changed, rcs...)
+		calls++
 	}}
 
 	release := holdWriter(t, db)
@@ -128,8 +131,8 @@ func testConcurrentReceiptsShareOneWrite(t *testing.T, dsn string) {
 		t.Errorf("%d batches for %d receipts, want 2", got, n)
 	}
 	mu.Lock()
-	if len(changed) != n {
-		t.Errorf("Changed called %d times, want %d", len(changed), n)
+	if len(changed) != n || calls != 2 {
+		t.Errorf("Changed called %d times with %d receipts, want 2 times (one per batch) with %d", calls, len(changed), n)
 	}
 	for i := 1; i < len(changed); i++ {
 		if changed[i].StreamPos <= changed[i-1].StreamPos {
