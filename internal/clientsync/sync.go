@@ -117,6 +117,17 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 		if s.notifier.WaitChange(waitCtx, seen) == seen {
 			return resp, nil // timed out or the client went away
 		}
+		lingered = false
+		if s.notifier.News() == news {
+			// Only receipts moved: if they are news for this user, the
+			// answer would wait for more anyway, so wait first and
+			// build it once (in a busy room every member's receipt
+			// wakes every waiting member).
+			lctx, cancel := context.WithTimeout(waitCtx, s.receiptDelay)
+			s.notifier.WaitNews(lctx, news)
+			cancel()
+			lingered = true
+		}
 	}
 }
 
