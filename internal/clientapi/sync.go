@@ -88,8 +88,25 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request, sess session) erro
 	if err != nil {
 		return err
 	}
-	return httpapi.OK(w, resp)
+	buf := syncBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledSyncBuffer {
+			syncBuffers.Put(buf)
+		}
+	}()
+	if *buf, err = resp.AppendJSON((*buf)[:0]); err != nil {
+		return err
+	}
+	return httpapi.OKRawJSON(w, *buf)
 }
+
+// syncBuffers holds buffers for encoding sync answers: every answer of a
+// busy room is encoded, and a new buffer each time is garbage to collect.
+var syncBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledSyncBuffer is the largest buffer kept for reuse: an initial
+// sync's answer may be large, and is rare.
+const maxPooledSyncBuffer = 256 << 10
 
 // resolveFilter turns sync's filter parameter (an inline JSON filter or the
 // ID of a stored one) into a filter.

@@ -5,6 +5,7 @@ package clientsync
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
@@ -113,28 +114,36 @@ func marshalEvents(evs []clientevent.Event, fields fieldTree) (json.RawMessage, 
 
 // MarshalJSON encodes the batch, with each event cut down to the filter's
 // event_fields when it has any.
-func (b StateBatch) MarshalJSON() ([]byte, error) {
+func (b StateBatch) MarshalJSON() ([]byte, error) { return b.appendJSON(nil) }
+
+func (b StateBatch) appendJSON(dst []byte) ([]byte, error) {
 	evs, err := marshalEvents(b.Events, b.fields)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(struct {
-		Events json.RawMessage `json:"events"`
-	}{evs})
+	dst = append(dst, `{"events":`...)
+	dst = append(dst, evs...)
+	return append(dst, '}'), nil
 }
 
 // MarshalJSON encodes the batch, with each event cut down to the filter's
 // event_fields when it has any.
-func (b TimelineBatch) MarshalJSON() ([]byte, error) {
+func (b TimelineBatch) MarshalJSON() ([]byte, error) { return b.appendJSON(nil) }
+
+func (b TimelineBatch) appendJSON(dst []byte) ([]byte, error) {
 	evs, err := marshalEvents(b.Events, b.fields)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(struct {
-		Events    json.RawMessage `json:"events"`
-		Limited   bool            `json:"limited"`
-		PrevBatch string          `json:"prev_batch,omitempty"`
-	}{evs, b.Limited, b.PrevBatch})
+	dst = append(dst, `{"events":`...)
+	dst = append(dst, evs...)
+	dst = append(dst, `,"limited":`...)
+	dst = strconv.AppendBool(dst, b.Limited)
+	if b.PrevBatch != "" {
+		dst = append(dst, `,"prev_batch":`...)
+		dst = appendJSONString(dst, b.PrevBatch)
+	}
+	return append(dst, '}'), nil
 }
 
 // applyEventFields makes every state and timeline batch of the response

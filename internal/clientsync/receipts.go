@@ -124,10 +124,12 @@ func receiptEvent(rcs []store.Receipt) (json.RawMessage, error) {
 	return b, nil
 }
 
-// appendJSONString appends s as a JSON string.
+// appendJSONString appends s as a JSON string, as encoding/json writes it.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+		// encoding/json escapes <, > and & too (HTML-safe), and
+		// U+2028 and U+2029.
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
 			enc, _ := json.Marshal(s) // a string always encodes
 			return append(b, enc...)
 		}

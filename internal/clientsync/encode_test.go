@@ -1,0 +1,89 @@
+package clientsync
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/hafenchat/hafen/internal/clientevent"
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/store"
+)
+
+// TestResponseAppendJSON checks that AppendJSON writes the same bytes as
+// encoding/json for responses with every section, empty and full.
+func TestResponseAppendJSON(t *testing.T) {
+	sk := ""
+	msg := clientevent.Event{Content: json.RawMessage(`{ "body" : "a <b> & c\u2028", "msgtype":"m.text"}`), EventID: "$m:x",
+		OriginServerTS: 5, Sender: "@a:x", Type: "m.room.message", Unsigned: &clientevent.Unsigned{Age: 3, TransactionID: "t1"}}
+	name := clientevent.Event{Content: json.RawMessage(`{"name":"R"}`), EventID: "$n:x", OriginServerTS: 4, Sender: "@a:x",
+		StateKey: &sk, Type: "m.room.name", Unsigned: &clientevent.Unsigned{Age: 1, PrevContent: json.RawMessage(`{"name":"Q"}`)}}
+	receipt, err := receiptEvent([]store.Receipt{
+		{RoomID: "!r:x", UserID: "@a:x", Type: "m.read", EventID: "$m:x", TS: 7},
+		{RoomID: "!r:x", UserID: "@b:x", Type: "m.read", EventID: "$m:x", TS: 8, ThreadID: "main"},
+		{RoomID: "!r:x", UserID: "@<c>&:x", Type: "m.read.private", EventID: "$n:x", TS: 9},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typing := json.RawMessage(`{"content":{"user_ids":["@a:x"]},"type":"m.typing"}`)
+	two := 2
+	full := func() *JoinedRoom {
+		jr := newJoinedRoom()
+		jr.Summary = &Summary{Heroes: []string{"@b:x"}, JoinedMemberCount: &two}
+		jr.State.Events = []clientevent.Event{name}
+		jr.Timeline = TimelineBatch{Events: []clientevent.Event{name, msg}, Limited: true, PrevBatch: "t3-4"}
+		jr.Ephemeral.Events = []json.RawMessage{receipt, typing}
+		jr.AccountData.Events = []json.RawMessage{json.RawMessage(`{"type":"m.tag", "content":{"tags":{}}}`)}
+		jr.UnreadNotifications = &UnreadNotifications{HighlightCount: 1, NotificationCount: 2}
+		jr.UnreadThreadNotifications = map[string]UnreadNotifications{"$t2:x": {NotificationCount: 1}, "$t1:x": {HighlightCount: 3}}
+		return jr
+	}
+	cases := []struct {
+		name string
+		resp *Response
+	}{
+		{"no rooms", &Response{NextBatch: "s1_2"}},
+		{"empty rooms", &Response{NextBatch: "s1", Rooms: newRooms()}},
+		{"joined room, nothing new", &Response{NextBatch: "s1", Rooms: &Rooms{Join: map[string]*JoinedRoom{"!r:x": newJoinedRoom()}}}},
+		{"joined room with nil lists", &Response{NextBatch: "s1", Rooms: &Rooms{Join: map[string]*JoinedRoom{"!r:x": {}}}}},
+		{"every section", &Response{
+			NextBatch: "s9_<&>",
+			Rooms: &Rooms{
+				Join:   map[string]*JoinedRoom{"!r:x": full(), "!a:x": newJoinedRoom(), "!z:x": full()},
+				Invite: map[string]*InvitedRoom{"!i:x": {}},
+				Knock:  map[string]*KnockedRoom{"!k:x": {}},
+				Leave:  map[string]*LeftRoom{"!l:x": {Timeline: TimelineBatch{Events: []clientevent.Event{msg}}}},
+			},
+			AccountData: &EventBatch{Events: []json.RawMessage{json.RawMessage(`{"type":"m.push_rules","content":{}}`)}},
+			Presence:    &EventBatch{Events: []json.RawMessage{}},
+			E2EESections: E2EESections{
+				ToDevice:                     &EventBatch{},
+				DeviceLists:                  &DeviceLists{Changed: []id.UserID{"@b:x"}},
+				DeviceOneTimeKeysCount:       map[string]int{"signed_curve25519": 3},
+				DeviceUnusedFallbackKeyTypes: []string{},
+			},
+		}},
+	}
+	withFields := cases[len(cases)-1].resp
+	cases = append(cases, struct {
+		name string
+		resp *Response
+	}{"state_after and event_fields", withFields})
+	for i, tc := range cases {
+		if i == len(cases)-1 {
+			tc.resp.moveStateAfter()
+			tc.resp.applyEventFields(&Filter{EventFields: []string{"type", "content.body"}})
+		}
+		want, err := json.Marshal(tc.resp)
+		if err != nil {
+			t.Fatalf("%s: json.Marshal: %v", tc.name, err)
+		}
+		got, err := tc.resp.AppendJSON([]byte("prefix"))
+		if err != nil {
+			t.Fatalf("%s: AppendJSON: %v", tc.name, err)
+		}
+		if string(got) != "prefix"+string(want) {
+			t.Errorf("%s: AppendJSON =\n%s\nwant (encoding/json)\n%s", tc.name, got, want)
+		}
+	}
+}
