@@ -18,7 +18,7 @@ import (
 )
 
 // ConsumerName is the name of the push consumer's stream position.
-const ConsumerName = "push"
+const ConsumerName = store.NotificationsConsumer
 
 // pushRulesType is the account data type of a user's push rules.
 const pushRulesType = "m.push_rules"
@@ -102,7 +102,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 	}
 	n := &Notifier{cfg: cfg, rules: map[id.UserID]*pushrules.Evaluator{}, pruned: map[id.UserID]time.Time{}}
 	n.consumer = stream.NewConsumer(stream.ConsumerConfig{
-		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
+		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB.Derived(),
 		Stage: n.stage, From: cfg.From, Logger: cfg.Logger, Linger: notifyLinger,
 	})
 	return n
