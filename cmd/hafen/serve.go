@@ -248,7 +248,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 		RemoteJoins: remote,
 		Relations:   rels,
 		History:     history,
-		Search:      &search.Service{DB: db, Index: searchIndex},
+		Search:      &search.Service{DB: db, IndexDB: db.Derived(), Index: searchIndex},
 	}
 	spaceTrees := &spaces.Service{ServerName: serverName, DB: db, Remote: fed.client, Logger: logger}
 	cs.Spaces = spaceTrees

@@ -100,6 +100,19 @@ func (s *Service) CreateUser(ctx context.Context, userID id.UserID, passwordHash
 	}))
 }
 
+// CheckAdmin fails with ErrNotAdmin unless userID is a server
+// administrator; the admin APIs ask it of every requester.
+func (s *Service) CheckAdmin(ctx context.Context, userID id.UserID) error {
+	u, err := s.DB.User(ctx, userID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("load %s: %w", userID, err)
+	}
+	if err != nil || !u.IsAdmin {
+		return fmt.Errorf("%s: %w", userID, ErrNotAdmin)
+	}
+	return nil
+}
+
 // UserPassword returns the password hash and the deactivated flag.
 func (s *Service) UserPassword(ctx context.Context, userID id.UserID) (string, bool, error) {
 	u, err := s.DB.User(ctx, userID)

@@ -11,4 +11,6 @@ var (
 	// ErrTokenExpired: the access token has expired; its refresh token
 	// (if the client kept it) renews it.
 	ErrTokenExpired = errors.New("access token expired")
+	// ErrNotAdmin: the user is not a server administrator.
+	ErrNotAdmin = errors.New("not a server administrator")
 )

@@ -180,3 +180,15 @@ func (s *Server) checkLocalpart(local string) error {
 	}
 	return nil
 }
+
+// requireAdmin fails with 403 M_FORBIDDEN unless user is a server
+// administrator; the admin APIs call it for every request.
+func (s *Server) requireAdmin(ctx context.Context, user id.UserID) error {
+	if err := s.Store.CheckAdmin(ctx, user); err != nil {
+		if errors.Is(err, account.ErrNotAdmin) {
+			return matrixerr.Wrap(matrixerr.KindForbidden, err, "you are not a server administrator")
+		}
+		return err
+	}
+	return nil
+}

@@ -67,7 +67,7 @@ func newRoomEnvDSN(t *testing.T, dsn string) *roomEnv {
 			Directory: &directory.Service{ServerName: "hafen.test", DB: db, Rooms: svc},
 			Profiles:  profiles,
 			Relations: &relations.Service{DB: db, Ignored: ads.IgnoredUsers},
-			Search:    &search.Service{DB: db, Index: index, IndexWait: time.Minute},
+			Search:    &search.Service{DB: db, IndexDB: db.Derived(), Index: index, IndexWait: time.Minute},
 		},
 		Filters:           &filter.Service{DB: db},
 		Keys:              &e2ee.Service{DB: db, ServerName: "hafen.test"},

@@ -72,8 +72,6 @@ func mediaErr(err error) error {
 		return matrixerr.New(matrixerr.KindCannotOverwriteMedia, "the media ID already has content")
 	case errors.Is(err, media.ErrNotYetUploaded):
 		return matrixerr.New(matrixerr.KindNotYetUploaded, "the content has not been uploaded yet")
-	case errors.Is(err, media.ErrNotAdmin):
-		return matrixerr.Forbidden("you are not a server admin")
 	case errors.Is(err, media.ErrQuotaExceeded):
 		// The spec lists a user's quota among the reasons for 403
 		// M_FORBIDDEN on upload; the size limit per upload stays 413

@@ -13,9 +13,11 @@ import (
 
 	"github.com/hafenchat/hafen/internal/clientevent"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 	"github.com/hafenchat/hafen/internal/push"
+	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
@@ -122,14 +124,27 @@ func (a *roomAPI) getNotifications(w http.ResponseWriter, r *http.Request, sess 
 		byID[e.EventID] = e
 	}
 	out := make([]notification, 0, len(ns))
+	// A page's notifications come from few rooms: each room's version is
+	// looked up once (nil: a room this server no longer knows).
+	versions := map[id.RoomID]*roomversion.Version{}
 	for _, n := range ns {
 		e, ok := byID[n.EventID]
 		if !ok {
 			continue
 		}
-		v, err := a.roomVersion(r.Context(), n.RoomID)
-		if err != nil {
-			continue // a room this server no longer knows
+		v, seen := versions[n.RoomID]
+		if !seen {
+			vs, err := a.svc.Version(r.Context(), n.RoomID)
+			if err != nil && !errors.Is(err, room.ErrRoomNotFound) {
+				return err
+			}
+			if err == nil {
+				v, _ = roomversion.Lookup(roomversion.ID(vs))
+			}
+			versions[n.RoomID] = v
+		}
+		if v == nil {
+			continue
 		}
 		ce, err := a.formatter(n.RoomID, v, sess).format(r.Context(), e)
 		if err != nil {

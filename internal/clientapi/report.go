@@ -24,7 +24,6 @@ type Reports interface {
 	ReportUser(ctx context.Context, reporter, user id.UserID, reason string) error
 
 	// For server administrators (synapseadmin_reports.go).
-	CheckAdmin(ctx context.Context, user id.UserID) error
 	List(ctx context.Context, f store.ReportFilter, offset, limit int) ([]reports.Detail, int, error)
 	Get(ctx context.Context, reportID int64) (reports.Detail, error)
 	Delete(ctx context.Context, reportID int64) error

@@ -7,6 +7,7 @@ package clientapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/hafenchat/hafen/internal/clientsync"
@@ -38,8 +39,14 @@ func (a *roomAPI) fillHoles(ctx context.Context, log *slog.Logger, roomID id.Roo
 		}
 		n, err := a.history.FillHoles(fctx, roomID, lo, from, max(limit, minBackfill))
 		if err != nil {
+			// The page is answered with what is stored either way; no
+			// server answering is common, a failure here is not.
 			found = true
-			log.Debug("could not fetch history", "room_id", roomID, "err", err)
+			if errors.Is(err, fedfetch.ErrNoHistory) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				log.Debug("could not fetch history", "room_id", roomID, "err", err)
+			} else {
+				log.Warn("fill holes in history", "room_id", roomID, "err", err)
+			}
 		}
 		if n == 0 {
 			break

@@ -33,6 +33,9 @@ type AccountStore interface {
 	// DeactivateUser marks the account deactivated and removes all its
 	// devices and access tokens.
 	DeactivateUser(ctx context.Context, userID id.UserID) error
+	// CheckAdmin returns an error matching account.ErrNotAdmin unless the
+	// user is a server administrator.
+	CheckAdmin(ctx context.Context, userID id.UserID) error
 
 	// CreateDevice creates a device, or keeps an existing one with that ID
 	// (its display name unchanged), and returns whether it was created.

@@ -20,8 +20,8 @@ import (
 // and ID are read from the path.
 func (s *Server) adminMedia(h func(w http.ResponseWriter, r *http.Request, server id.ServerName, mediaID string) error) httpapi.HandlerFunc {
 	return s.authed(func(w http.ResponseWriter, r *http.Request, sess session) error {
-		if err := s.Media.CheckAdmin(r.Context(), sess.UserID); err != nil {
-			return mediaErr(err)
+		if err := s.requireAdmin(r.Context(), sess.UserID); err != nil {
+			return err
 		}
 		server, mediaID := id.ServerName(r.PathValue("serverName")), r.PathValue("mediaId")
 		if server == "" || mediaID == "" {

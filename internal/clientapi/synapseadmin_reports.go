@@ -33,10 +33,7 @@ func (s *Server) adminReports(h func(w http.ResponseWriter, r *http.Request) err
 		if s.Reports == nil {
 			return matrixerr.Unrecognized("reports are not kept")
 		}
-		if err := s.Reports.CheckAdmin(r.Context(), sess.UserID); err != nil {
-			if errors.Is(err, reports.ErrNotAdmin) {
-				return matrixerr.Wrap(matrixerr.KindForbidden, err, "you are not a server administrator")
-			}
+		if err := s.requireAdmin(r.Context(), sess.UserID); err != nil {
 			return err
 		}
 		httpapi.Logger(r).Info("report admin request", "user_id", sess.UserID, "method", r.Method, "path", r.URL.Path)

@@ -114,20 +114,34 @@ func (s *Server) resolveFilter(ctx context.Context, user id.UserID, param string
 	if param == "" {
 		return &clientsync.Filter{}, nil
 	}
-	raw := []byte(param)
-	if !strings.HasPrefix(strings.TrimSpace(param), "{") {
-		if _, err := strconv.ParseInt(param, 10, 64); err != nil {
-			return nil, matrixerr.InvalidParam("filter is neither a filter ID nor a JSON object")
-		}
-		var err error
-		raw, err = s.Filters.Get(ctx, user, param)
-		if errors.Is(err, filter.ErrNotFound) {
-			return nil, matrixerr.InvalidParam("unknown filter ID")
-		}
-		if err != nil {
-			return nil, err
-		}
+	if strings.HasPrefix(strings.TrimSpace(param), "{") {
+		return s.parseFilter([]byte(param))
 	}
+	if _, err := strconv.ParseInt(param, 10, 64); err != nil {
+		return nil, matrixerr.InvalidParam("filter is neither a filter ID nor a JSON object")
+	}
+	// A stored filter never changes: one read per user and ID.
+	key := storedFilterKey{user: user, id: param}
+	if f := s.filters.getStored(key); f != nil {
+		return f, nil
+	}
+	raw, err := s.Filters.Get(ctx, user, param)
+	if errors.Is(err, filter.ErrNotFound) {
+		return nil, matrixerr.InvalidParam("unknown filter ID")
+	}
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.parseFilter(raw)
+	if err != nil {
+		return nil, err
+	}
+	s.filters.putStored(key, f)
+	return f, nil
+}
+
+// parseFilter parses a filter's JSON, once per distinct JSON.
+func (s *Server) parseFilter(raw []byte) (*clientsync.Filter, error) {
 	if f := s.filters.get(raw); f != nil {
 		return f, nil
 	}
@@ -143,13 +157,36 @@ func (s *Server) resolveFilter(ctx context.Context, user id.UserID, param string
 // starts afresh.
 const maxParsedFilters = 1024
 
-// parsedFilters keeps filters parsed by their JSON, so that a client that
-// syncs with the same filter again and again has it parsed once. The
-// filters are shared between requests: sync only reads them.
+// parsedFilters keeps filters parsed by their JSON, and stored filters by
+// their user and ID, so that a client that syncs with the same filter
+// again and again has it read and parsed once. The filters are shared
+// between requests: sync only reads them.
 type parsedFilters struct {
-	// mu guards byJSON. A leaf.
+	// mu guards byJSON and byID. A leaf.
 	mu     sync.Mutex
 	byJSON map[string]*clientsync.Filter
+	byID   map[storedFilterKey]*clientsync.Filter
+}
+
+// storedFilterKey names a stored filter: IDs are per user.
+type storedFilterKey struct {
+	user id.UserID
+	id   string
+}
+
+func (p *parsedFilters) getStored(k storedFilterKey) *clientsync.Filter {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.byID[k]
+}
+
+func (p *parsedFilters) putStored(k storedFilterKey, f *clientsync.Filter) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.byID == nil || len(p.byID) >= maxParsedFilters {
+		p.byID = map[storedFilterKey]*clientsync.Filter{}
+	}
+	p.byID[k] = f
 }
 
 func (p *parsedFilters) get(raw []byte) *clientsync.Filter {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/hafenchat/hafen/internal/clientsync"
+	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/filter"
 )
 
@@ -48,5 +50,46 @@ func TestSyncFilterParsedOnce(t *testing.T) {
 		if _, err := s.resolveFilter(ctx, "@alice:hafen.test", `{"event_format":"xml"}`); err == nil {
 			t.Error("an invalid filter was accepted")
 		}
+	}
+}
+
+// countingFilters counts the stored filters read.
+type countingFilters struct {
+	Filters
+	gets int
+}
+
+func (c *countingFilters) Get(ctx context.Context, user id.UserID, filterID string) ([]byte, error) {
+	c.gets++
+	return c.Filters.Get(ctx, user, filterID)
+}
+
+// TestStoredFilterReadOnce checks that syncing again and again with a
+// stored filter's ID reads it from the store once, and that the filter
+// IDs of one user do not name another user's filters.
+func TestStoredFilterReadOnce(t *testing.T) {
+	e := newRoomEnv(t)
+	s := e.srv
+	e.user("alice")
+	e.user("bob")
+	ctx := context.Background()
+	filters := &countingFilters{Filters: &filter.Service{DB: e.db}}
+	s.Filters = filters
+	limit := 3
+	fid, err := filters.Define(ctx, "@alice:hafen.test", &clientsync.Filter{Room: &clientsync.RoomFilter{Timeline: &clientsync.RoomEventFilter{EventFilter: clientsync.EventFilter{Limit: &limit}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		f, err := s.resolveFilter(ctx, "@alice:hafen.test", fid)
+		if err != nil || *f.Room.Timeline.Limit != 3 {
+			t.Fatalf("alice's filter %s = %+v, %v", fid, f, err)
+		}
+	}
+	if filters.gets != 1 {
+		t.Errorf("three syncs with one stored filter read it %d times, want 1", filters.gets)
+	}
+	if f, err := s.resolveFilter(ctx, "@bob:hafen.test", fid); err == nil {
+		t.Errorf("bob's sync with alice's filter ID %s got %+v, want an error", fid, f)
 	}
 }

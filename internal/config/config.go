@@ -34,7 +34,11 @@ type Config struct {
 	// Database selects the database. Empty means an SQLite file hafen.db in
 	// DataDir. A postgres:// (or postgresql://) URL selects PostgreSQL, for
 	// example postgres://hafen:secret@localhost/hafen?sslmode=disable. Any
-	// other value is the path of an SQLite file.
+	// other value is the path of an SQLite file. Beside an SQLite file
+	// (hafen.db) Hafen keeps a second one (hafen-derived.db) for the
+	// search index and users' notifications, with a write lock of its own;
+	// a backup copies both (without the derived file, the search index is
+	// rebuilt and older notifications are gone).
 	Database string `yaml:"database"`
 
 	// SQLiteSynchronous says when SQLite writes a commit through to the

@@ -10,12 +10,11 @@ import (
 	"github.com/hafenchat/hafen/internal/store"
 )
 
-// Summary is what the room directory and the space hierarchy tell about a
-// room: the fields of the spec's PublishedRoomsChunk, read from the room's
-// current state, plus what deciding who may see it needs.
+// PublishedRoomsChunk is the spec's description of a room in the room
+// directory; the space hierarchy's room summaries extend it.
 //
 // Spec: https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3publicrooms
-type Summary struct {
+type PublishedRoomsChunk struct {
 	RoomID           id.RoomID `json:"room_id"`
 	Name             string    `json:"name,omitempty"`
 	Topic            string    `json:"topic,omitempty"`
@@ -26,6 +25,13 @@ type Summary struct {
 	GuestCanJoin     bool      `json:"guest_can_join"`
 	JoinRule         string    `json:"join_rule,omitempty"`
 	RoomType         string    `json:"room_type,omitempty"`
+}
+
+// Summary is what the room directory and the space hierarchy tell about a
+// room: a PublishedRoomsChunk, read from the room's current state, plus
+// what deciding who may see it needs.
+type Summary struct {
+	PublishedRoomsChunk
 
 	// RoomVersion is the room's version (from m.room.create).
 	RoomVersion string `json:"-"`
@@ -60,7 +66,7 @@ func Summaries(ctx context.Context, db SummaryStore, roomIDs []id.RoomID) (map[i
 	}
 	out := make(map[id.RoomID]*Summary, len(state))
 	for roomID, evs := range state {
-		s := &Summary{RoomID: roomID, NumJoinedMembers: counts[roomID], Federate: true}
+		s := &Summary{PublishedRoomsChunk: PublishedRoomsChunk{RoomID: roomID, NumJoinedMembers: counts[roomID]}, Federate: true}
 		for _, e := range evs {
 			s.apply(e)
 		}

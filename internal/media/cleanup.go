@@ -18,19 +18,6 @@ const DefaultOrphanGrace = time.Hour
 // DefaultJanitorInterval is how often Run sweeps.
 const DefaultJanitorInterval = time.Hour
 
-// CheckAdmin fails with ErrForbidden unless userID is a server
-// administrator.
-func (s *Service) CheckAdmin(ctx context.Context, userID id.UserID) error {
-	u, err := s.DB.User(ctx, userID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("load %s: %w", userID, err)
-	}
-	if err != nil || !u.IsAdmin {
-		return fmt.Errorf("%s is not a server administrator: %w", userID, ErrNotAdmin)
-	}
-	return nil
-}
-
 // FreezeLegacy records that the unauthenticated legacy endpoints are
 // switched off (frozen true), keeping the time of the first such start,
 // and returns it; media stored before it stays available to them. With

@@ -30,8 +30,6 @@ var (
 	ErrRemoteTooLarge = errors.New("remote media too large")
 	// ErrRemoteUnavailable: another server did not answer a media fetch.
 	ErrRemoteUnavailable = errors.New("remote media server unavailable")
-	// ErrNotAdmin: the user is not a server administrator.
-	ErrNotAdmin = errors.New("not a server administrator")
 	// ErrQuotaExceeded: the upload would take the user past their
 	// storage quota.
 	ErrQuotaExceeded = errors.New("media storage quota exceeded")

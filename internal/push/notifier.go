@@ -18,7 +18,7 @@ import (
 )
 
 // ConsumerName is the name of the push consumer's stream position.
-const ConsumerName = "push"
+const ConsumerName = store.NotificationsConsumer
 
 // pushRulesType is the account data type of a user's push rules.
 const pushRulesType = "m.push_rules"
@@ -102,7 +102,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 	}
 	n := &Notifier{cfg: cfg, rules: map[id.UserID]*pushrules.Evaluator{}, pruned: map[id.UserID]time.Time{}}
 	n.consumer = stream.NewConsumer(stream.ConsumerConfig{
-		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
+		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB.Derived(),
 		Stage: n.stage, From: cfg.From, Logger: cfg.Logger, Linger: notifyLinger,
 	})
 	return n
@@ -171,6 +171,8 @@ type roomFacts struct {
 	members     []id.UserID // local users joined
 	joined      int         // all joined members
 	create, pls *event.PDU
+	// names are the display names of members read so far in the batch.
+	names map[id.UserID]string
 }
 
 // stage evaluates a batch of events for the local members of their rooms.
@@ -213,7 +215,7 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 				if err != nil {
 					return nil, nil, err
 				}
-				name, err := n.displayName(ctx, roomID, user)
+				name, err := n.displayName(ctx, f, roomID, user)
 				if err != nil {
 					return nil, nil, err
 				}
@@ -356,16 +358,25 @@ func (n *Notifier) facts(ctx context.Context, roomID id.RoomID) (*roomFacts, err
 }
 
 // displayName returns the user's display name in the room, from their
-// member event.
-func (n *Notifier) displayName(ctx context.Context, roomID id.RoomID, user id.UserID) (string, error) {
+// member event, read once per batch (like the room's other facts).
+func (n *Notifier) displayName(ctx context.Context, f *roomFacts, roomID id.RoomID, user id.UserID) (string, error) {
+	if name, ok := f.names[user]; ok {
+		return name, nil
+	}
 	m, err := n.cfg.Rooms.CurrentStateEvent(ctx, roomID, "m.room.member", string(user))
-	if err != nil || m == nil {
+	if err != nil {
 		return "", err
 	}
 	var c struct {
 		DisplayName string `json:"displayname"`
 	}
-	_ = json.Unmarshal(m.Content(), &c) // an unreadable name is no name
+	if m != nil {
+		_ = json.Unmarshal(m.Content(), &c) // an unreadable name is no name
+	}
+	if f.names == nil {
+		f.names = map[id.UserID]string{}
+	}
+	f.names[user] = c.DisplayName
 	return c.DisplayName, nil
 }
 

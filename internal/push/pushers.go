@@ -212,7 +212,7 @@ func (s *Service) Notifications(ctx context.Context, user id.UserID, from string
 		limit = DefaultNotificationsLimit
 	}
 	limit = min(limit, MaxNotificationsLimit)
-	ns, err := s.DB.Notifications(ctx, user, before, limit+1, onlyHighlight)
+	ns, err := s.DB.Derived().Notifications(ctx, user, before, limit+1, onlyHighlight)
 	if err != nil {
 		return nil, "", err
 	}

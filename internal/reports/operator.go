@@ -11,9 +11,6 @@ import (
 	"github.com/hafenchat/hafen/internal/store"
 )
 
-// ErrNotAdmin: the user is not a server administrator.
-var ErrNotAdmin = errors.New("not a server administrator")
-
 // Detail is a stored report with what an operator needs to judge it: the
 // reported event's sender and the room's name and canonical alias as they
 // are now. EventJSON, the reported event as stored, is filled by Get only.
@@ -23,19 +20,6 @@ type Detail struct {
 	RoomName       string
 	CanonicalAlias string
 	EventJSON      json.RawMessage
-}
-
-// CheckAdmin fails with ErrNotAdmin unless user is a server
-// administrator.
-func (s *Service) CheckAdmin(ctx context.Context, user id.UserID) error {
-	u, err := s.DB.User(ctx, user)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("load %s: %w", user, err)
-	}
-	if err != nil || !u.IsAdmin {
-		return fmt.Errorf("%s: %w", user, ErrNotAdmin)
-	}
-	return nil
 }
 
 // List returns the reports f selects, skipping offset and at most limit of

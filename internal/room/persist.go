@@ -474,13 +474,13 @@ func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, r
 	if err := tx.SetRedactedBecause(ctx, target, redaction); err != nil {
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
-	// A redacted child no longer relates to its parent, and its text is
-	// gone (an event the search index has not reached yet is skipped by
-	// it, see store.IndexEventTextOf).
+	// A redacted child no longer relates to its parent, and its text
+	// leaves the search index (an event the index has not reached yet is
+	// skipped by it, see store.IndexEventTextOf).
 	if err := tx.DeleteRelation(ctx, ev.NID); err != nil {
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
-	if err := tx.UnindexEventText(ctx, ev.NID); err != nil {
+	if err := tx.QueueSearchRemoval(ctx, ev.NID); err != nil {
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}
 	return nil

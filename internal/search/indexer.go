@@ -13,10 +13,12 @@ import (
 )
 
 // IndexerName is the name of the full-text index's stream position.
-const IndexerName = "search_index"
+const IndexerName = store.SearchIndexConsumer
 
 // IndexerConfig holds an Indexer's dependencies.
 type IndexerConfig struct {
+	// DB is the main database; the index and the indexer's position are
+	// in its derived database (store.DB.Derived).
 	DB     *store.DB
 	Stream *stream.Stream
 	Logger *slog.Logger
@@ -31,15 +33,20 @@ const indexLinger = 100 * time.Millisecond
 // transaction with its stored position (letting events gather for up to
 // 100 ms, unless a search is waiting), so a send pays nothing for search
 // and a crash neither loses nor repeats an entry (the insert is
-// idempotent). An event redacted before the indexer reaches it is skipped
-// (store.IndexEventTextOf); one redacted after is removed by the
-// redaction's own transaction.
+// idempotent). The index is in the derived database, which on SQLite has
+// a write lock of its own, so indexing never holds up the event path.
+// An event redacted before the indexer reaches it is skipped
+// (store.IndexEventTextOf); one redacted after is queued for removal by
+// the redaction's transaction, and each batch carries out the removals
+// queued by then (see store's search_removals).
 //
 // History imported by backfill (negative stream positions) never passes
 // through the stream and is not indexed; searches cover the timeline this
 // server saw arrive. TODO(#10): index imported history where
 // room.Service.ImportHistory stores it.
 type Indexer struct {
+	db       *store.DB
+	logger   *slog.Logger
 	stream   *stream.Stream
 	consumer *stream.Consumer
 }
@@ -49,9 +56,13 @@ type Indexer struct {
 // an existing server indexes its history once (entries already there are
 // kept).
 func NewIndexer(cfg IndexerConfig) *Indexer {
-	x := &Indexer{stream: cfg.Stream}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	x := &Indexer{db: cfg.DB, logger: logger, stream: cfg.Stream}
 	x.consumer = stream.NewConsumer(stream.ConsumerConfig{
-		Name: IndexerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
+		Name: IndexerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB.Derived(),
 		Stage: x.stage, From: 0, Logger: cfg.Logger, Linger: indexLinger,
 	})
 	return x
@@ -82,7 +93,11 @@ type indexEntry struct {
 	text    string
 }
 
-// stage turns a batch of events into index writes.
+// maxRemovals bounds the queued removals one batch carries out.
+const maxRemovals = 512
+
+// stage turns a batch of events into index writes, with the removals
+// queued by redactions committed before it.
 func (x *Indexer) stage(ctx context.Context, evs []stream.Event) (func(tx *store.Tx) error, func(), error) {
 	var entries []indexEntry
 	for _, e := range evs {
@@ -90,10 +105,17 @@ func (x *Indexer) stage(ctx context.Context, evs []stream.Event) (func(tx *store
 			entries = append(entries, indexEntry{e.PDU.EventID(), text})
 		}
 	}
-	if len(entries) == 0 {
+	removals, err := x.db.SearchRemovals(ctx, maxRemovals)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(entries) == 0 && len(removals) == 0 {
 		return nil, nil, nil
 	}
 	write := func(tx *store.Tx) error {
+		if err := tx.RemoveFromSearchIndex(ctx, removals); err != nil {
+			return fmt.Errorf("search index: %w", err)
+		}
 		for _, en := range entries {
 			if err := tx.IndexEventTextOf(ctx, en.eventID, en.text); err != nil {
 				return fmt.Errorf("search index: %w", err)
@@ -101,5 +123,17 @@ func (x *Indexer) stage(ctx context.Context, evs []stream.Event) (func(tx *store
 		}
 		return nil
 	}
-	return write, nil, nil
+	var committed func()
+	if len(removals) > 0 {
+		// The queue's rows go once the index no longer holds their
+		// entries; should this fail, the next batch removes them again,
+		// which changes nothing.
+		committed = func() {
+			err := x.db.Write(ctx, func(tx *store.Tx) error { return tx.DeleteSearchRemovals(ctx, removals) })
+			if err != nil {
+				x.logger.Warn("delete carried out search removals", "err", err)
+			}
+		}
+	}
+	return write, committed, nil
 }

@@ -38,22 +38,33 @@ var ErrBadKey = errors.New("unknown search key")
 // user may not see; a page cut short by it still carries a next_batch.
 const maxScan = 1000
 
-// Store is what the service reads. store.DB implements it.
+// Store is what the service reads of the main database. store.DB
+// implements it.
 type Store interface {
 	room.VisibilityStore
 	UserMemberships(ctx context.Context, userID id.UserID, membership string) ([]store.Member, error)
-	SearchEvents(ctx context.Context, q store.SearchQuery) ([]store.SearchHit, error)
-	CountSearch(ctx context.Context, q store.SearchQuery, windows []store.SearchWindow) (int, error)
 	StateReplaces(ctx context.Context, nids []int64) (map[int64]int64, error)
 	EventsByNID(ctx context.Context, nids []int64) ([]store.Event, error)
 }
 
-var _ Store = (*store.DB)(nil)
+// IndexStore is what the service reads of the full-text index: the
+// derived database (store.DB.Derived).
+type IndexStore interface {
+	SearchEvents(ctx context.Context, q store.SearchQuery) ([]store.SearchHit, error)
+	CountSearch(ctx context.Context, q store.SearchQuery, windows []store.SearchWindow) (int, error)
+}
+
+var (
+	_ Store      = (*store.DB)(nil)
+	_ IndexStore = (*store.DB)(nil)
+)
 
 // Service searches room events.
 type Service struct {
-	// DB holds the full-text index and the events.
-	DB Store
+	// DB holds the events; IndexDB the full-text index (the derived
+	// database).
+	DB      Store
+	IndexDB IndexStore
 	// Index, when set, is the indexer a search waits for, at most
 	// IndexWait (0: DefaultIndexWait), before it reads the index: a
 	// client finds the messages it sent before searching, and under a
@@ -151,14 +162,14 @@ func (s *Service) Search(ctx context.Context, r Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if res.Count, err = s.DB.CountSearch(ctx, q, windows); err != nil {
+	if res.Count, err = s.IndexDB.CountSearch(ctx, q, windows); err != nil {
 		return Result{}, err
 	}
 	batch := min(max(2*r.Limit, 20), 200)
 	scanned := 0
 	for {
 		q.Limit = batch
-		hits, err := s.DB.SearchEvents(ctx, q)
+		hits, err := s.IndexDB.SearchEvents(ctx, q)
 		if err != nil {
 			return Result{}, err
 		}

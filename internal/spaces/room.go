@@ -10,19 +10,10 @@ import (
 // /room_summary answers and the part of a hierarchy's room that is not
 // about children.
 type RoomSummary struct {
-	RoomID           id.RoomID   `json:"room_id"`
-	Name             string      `json:"name,omitempty"`
-	Topic            string      `json:"topic,omitempty"`
-	AvatarURL        string      `json:"avatar_url,omitempty"`
-	CanonicalAlias   string      `json:"canonical_alias,omitempty"`
-	NumJoinedMembers int         `json:"num_joined_members"`
-	WorldReadable    bool        `json:"world_readable"`
-	GuestCanJoin     bool        `json:"guest_can_join"`
-	JoinRule         string      `json:"join_rule,omitempty"`
-	RoomType         string      `json:"room_type,omitempty"`
-	RoomVersion      string      `json:"room_version,omitempty"`
-	Encryption       string      `json:"encryption,omitempty"`
-	AllowedRoomIDs   []id.RoomID `json:"allowed_room_ids,omitempty"`
+	directory.PublishedRoomsChunk
+	RoomVersion    string      `json:"room_version,omitempty"`
+	Encryption     string      `json:"encryption,omitempty"`
+	AllowedRoomIDs []id.RoomID `json:"allowed_room_ids,omitempty"`
 }
 
 // Room is a room of a space hierarchy: its summary and, for a space, its
@@ -41,9 +32,7 @@ type Room struct {
 func fromSummary(s *directory.Summary, children []ChildState) Room {
 	r := Room{
 		RoomSummary: RoomSummary{
-			RoomID: s.RoomID, Name: s.Name, Topic: s.Topic, AvatarURL: s.AvatarURL, CanonicalAlias: s.CanonicalAlias,
-			NumJoinedMembers: s.NumJoinedMembers, WorldReadable: s.WorldReadable, GuestCanJoin: s.GuestCanJoin,
-			JoinRule: s.JoinRule, RoomType: s.RoomType, RoomVersion: s.RoomVersion, Encryption: s.Encryption,
+			PublishedRoomsChunk: s.PublishedRoomsChunk, RoomVersion: s.RoomVersion, Encryption: s.Encryption,
 		},
 		ChildrenState: children, federate: s.Federate,
 	}

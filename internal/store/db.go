@@ -46,6 +46,9 @@ type DB struct {
 	b      *backend
 	logger *slog.Logger
 	w      *writer
+	// derived is the database of derived data where it is apart from
+	// this one (see Derived); nil otherwise.
+	derived *DB
 
 	// maxStateDelta bounds a state group's delta chain (see
 	// StoreStateGroup). Tests lower it.
@@ -60,8 +63,17 @@ type DB struct {
 // Close may be called more than once.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		var errs []error
+		if db.derived != nil {
+			if err := db.derived.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close derived database: %w", err))
+			}
+		}
 		db.w.stop()
-		db.closeErr = db.b.close()
+		if err := db.b.close(); err != nil {
+			errs = append(errs, err)
+		}
+		db.closeErr = errors.Join(errs...)
 	})
 	return db.closeErr
 }

@@ -112,6 +112,18 @@ func OpenWith(ctx context.Context, dsn string, logger *slog.Logger, opts Options
 	if applied > 0 {
 		logger.Info("store migrated", "migrations", applied, "schema_version", schemaVersion())
 	}
+	derived, err := openDerived(ctx, b, opts, logger)
+	if err != nil {
+		return nil, errors.Join(err, b.close())
+	}
+	db := newDB(b, logger)
+	db.derived = derived
+	return db, nil
+}
+
+// newDB returns the DB of an opened, migrated backend and starts its
+// writer.
+func newDB(b *backend, logger *slog.Logger) *DB {
 	db := &DB{
 		reader:        reader{q: poolQuerier{pool: b.read, c: b.readStmts}, d: b.d},
 		b:             b,
@@ -119,7 +131,7 @@ func OpenWith(ctx context.Context, dsn string, logger *slog.Logger, opts Options
 		maxStateDelta: defaultMaxStateDelta,
 	}
 	db.w = startWriter(db)
-	return db, nil
+	return db
 }
 
 // backend is an opened database: its dialect and its connection pools. read
@@ -138,6 +150,8 @@ type backend struct {
 	closeWriter func() error
 	// pgWriter is the PostgreSQL writer's connection; nil on SQLite.
 	pgWriter *pgWriter
+	// sqlitePath is the file of a SQLite database; empty on PostgreSQL.
+	sqlitePath string
 }
 
 // openBackend chooses the backend from the DSN and opens its pools. A
@@ -148,7 +162,7 @@ func openBackend(ctx context.Context, dsn string, opts Options) (*backend, error
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		return openPostgres(ctx, dsn)
 	default:
-		return openSQLite(ctx, strings.TrimPrefix(dsn, "sqlite:"), opts.SQLiteSynchronous)
+		return openSQLiteFile(ctx, strings.TrimPrefix(dsn, "sqlite:"), opts.SQLiteSynchronous, "")
 	}
 }
 

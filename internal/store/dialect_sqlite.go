@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -162,12 +163,16 @@ func sqliteUniqueViolation(err error) bool {
 	return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
-// openSQLite opens a SQLite file with two pools: a write pool of exactly one
-// connection, whose transactions begin IMMEDIATE (SQLite has one writer, and
-// taking the lock up front avoids deadlocked upgrades from read to write
-// locks), and a read pool of several query-only connections, which WAL mode
-// lets run alongside the writer.
-func openSQLite(ctx context.Context, path string, sync SQLiteSynchronous) (*backend, error) {
+// openSQLiteFile opens a SQLite file with two pools: a write pool of
+// exactly one connection, whose transactions begin IMMEDIATE (SQLite has
+// one writer, and taking the lock up front avoids deadlocked upgrades from
+// read to write locks), and a read pool of several query-only connections,
+// which WAL mode lets run alongside the writer.
+//
+// With attach set, every connection attaches that file (the main database
+// of a derived one, see derived.go) and the writer's transactions begin
+// DEFERRED, so that they take the write lock of the file they write only.
+func openSQLiteFile(ctx context.Context, path string, sync SQLiteSynchronous, attach string) (*backend, error) {
 	if path == "" {
 		return nil, errors.New("empty sqlite database path")
 	}
@@ -202,7 +207,12 @@ func openSQLite(ctx context.Context, path string, sync SQLiteSynchronous) (*back
 	// shares one sync among every write of a batch.
 	wq.Set("_synchronous", syncPragma)
 	wq.Set("_txlock", "immediate")
-	write, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	if attach != "" {
+		// Only the writer writes this file, so a deferred transaction
+		// never meets a writer it would have to wait for.
+		wq.Set("_txlock", "deferred")
+	}
+	write, err := openSQLitePool(path+"?"+wq.Encode(), attach)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite write pool %s: %w", path, err)
 	}
@@ -223,7 +233,7 @@ func openSQLite(ctx context.Context, path string, sync SQLiteSynchronous) (*back
 	}
 	rq.Set("_query_only", "1")
 	rq.Add("_pragma", fmt.Sprintf("cache_size(-%d)", sqliteReadCacheKiB))
-	read, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	read, err := openSQLitePool(path+"?"+rq.Encode(), attach)
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite read pool %s: %w", path, err)
@@ -239,7 +249,36 @@ func openSQLite(ctx context.Context, path string, sync SQLiteSynchronous) (*back
 		return nil, fmt.Errorf("open sqlite database %s for reading: %w", path, err)
 	}
 	b := &backend{d: sqliteDialect{}, read: read, write: write,
-		readStmts: newStmtCache(read), writeStmts: newDeferredStmtCache(write)}
+		readStmts: newStmtCache(read), writeStmts: newDeferredStmtCache(write), sqlitePath: path}
 	b.beginWrite = func(ctx context.Context) (writeTx, error) { return beginSQLWrite(ctx, write, b.writeStmts) }
 	return b, nil
 }
+
+// openSQLitePool returns a pool of connections to the SQLite DSN, each of
+// which attaches the file attach (under derivedAttachName) when it is set.
+func openSQLitePool(dsn, attach string) (*sql.DB, error) {
+	if attach == "" {
+		return sql.Open("sqlite", dsn)
+	}
+	// A driver of its own, so that the hook applies to these connections
+	// only.
+	drv := &sqlite.Driver{}
+	drv.RegisterConnectionHook(func(c sqlite.ExecQuerierContext, _ string) error {
+		_, err := c.ExecContext(context.Background(), "ATTACH DATABASE ? AS "+derivedAttachName,
+			[]driver.NamedValue{{Ordinal: 1, Value: attach}})
+		if err != nil {
+			return fmt.Errorf("attach %s: %w", attach, err)
+		}
+		return nil
+	})
+	return sql.OpenDB(sqliteConnector{drv: drv, dsn: dsn}), nil
+}
+
+// sqliteConnector opens connections to one DSN with its driver.
+type sqliteConnector struct {
+	drv *sqlite.Driver
+	dsn string
+}
+
+func (c sqliteConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c sqliteConnector) Driver() driver.Driver                        { return c.drv }

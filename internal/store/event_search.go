@@ -14,9 +14,23 @@ import (
 // event_search is the full-text index of the text clients search
 // (content.body of messages, content.name and content.topic of the room's
 // name and topic), one entry per event, keyed by event NID. Its shape is
-// the backend's (see dialect.searchSchema); search.Indexer writes it from
-// the committed event stream, off the send path, and a redaction removes
-// the entry.
+// the backend's (see dialect.searchSchema), and it lives in the derived
+// database (see derived.go). search.Indexer writes it from the committed
+// event stream, off the send path.
+//
+// A redaction cannot remove its target's entry itself, as the index may
+// be in another file than the redaction's transaction: it queues the
+// target in search_removals, in its own transaction, and the indexer
+// removes the entries queued there (RemoveFromSearchIndex) and then the
+// queue's rows (DeleteSearchRemovals). Searches skip redacted events in
+// the meantime.
+const searchRemovalsSchema = `
+CREATE TABLE search_removals (
+	event_nid BIGINT PRIMARY KEY
+)`
+
+// SearchIndexConsumer is the name of the search indexer's stream position.
+const SearchIndexConsumer = "search_index"
 
 // IndexEventTextOf adds the searchable text of an event named by its ID to
 // the full-text index. It is idempotent (an entry already there is kept),
@@ -27,10 +41,51 @@ func (t *Tx) IndexEventTextOf(ctx context.Context, eventID id.EventID, text stri
 	return t.execLater(ctx, fmt.Sprintf("index text of event %s", eventID), t.d.searchInsertOf(), string(eventID), text)
 }
 
-// UnindexEventText removes an event from the full-text index (it was
-// redacted). The statement may be queued (see Tx.execLater).
-func (t *Tx) UnindexEventText(ctx context.Context, nid int64) error {
-	return t.execLater(ctx, fmt.Sprintf("unindex text of event %d", nid), t.d.searchDelete(), nid)
+// QueueSearchRemoval queues the removal of an event's entry from the
+// full-text index (it was redacted); see search_removals.
+func (t *Tx) QueueSearchRemoval(ctx context.Context, nid int64) error {
+	return t.execLater(ctx, fmt.Sprintf("queue search removal of event %d", nid),
+		`INSERT INTO search_removals (event_nid) VALUES ($1) ON CONFLICT (event_nid) DO NOTHING`, nid)
+}
+
+// SearchRemovals returns up to limit event NIDs queued for removal from
+// the full-text index, lowest first.
+func (r reader) SearchRemovals(ctx context.Context, limit int) ([]int64, error) {
+	var out []int64
+	err := r.scanRows(ctx, `SELECT event_nid FROM search_removals ORDER BY event_nid LIMIT $1`, []any{limit},
+		func(scan func(...any) error) error {
+			var nid int64
+			if err := scan(&nid); err != nil {
+				return err
+			}
+			out = append(out, nid)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read search removals: %w", err)
+	}
+	return out, nil
+}
+
+// RemoveFromSearchIndex removes events from the full-text index.
+func (t *Tx) RemoveFromSearchIndex(ctx context.Context, nids []int64) error {
+	for _, nid := range nids {
+		if _, err := t.q.ExecContext(ctx, t.d.searchDelete(), nid); err != nil {
+			return fmt.Errorf("remove event %d from search index: %w", nid, err)
+		}
+	}
+	return nil
+}
+
+// DeleteSearchRemovals deletes queued removals that have been carried
+// out.
+func (t *Tx) DeleteSearchRemovals(ctx context.Context, nids []int64) error {
+	for _, nid := range nids {
+		if _, err := t.q.ExecContext(ctx, `DELETE FROM search_removals WHERE event_nid = $1`, nid); err != nil {
+			return fmt.Errorf("delete search removal of event %d: %w", nid, err)
+		}
+	}
+	return nil
 }
 
 // maxSearchTerms bounds the terms of one query.

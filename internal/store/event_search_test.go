@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"testing"
+
+	"github.com/hafenchat/hafen/internal/core/id"
 )
 
 func TestSearchTerms(t *testing.T) {
@@ -35,7 +37,7 @@ func TestIndexEventTextOf(t *testing.T) {
 		insertEvents(t, db, kept, redacted)
 		write(t, db, func(tx *Tx) error { return tx.SetRedactedBecause(ctx, redacted.EventID, "$redaction") })
 		for range 2 {
-			write(t, db, func(tx *Tx) error {
+			write(t, db.Derived(), func(tx *Tx) error {
 				if err := tx.IndexEventTextOf(ctx, kept.EventID, "kept words"); err != nil {
 					return err
 				}
@@ -46,11 +48,49 @@ func TestIndexEventTextOf(t *testing.T) {
 			})
 		}
 		var n int
-		if err := db.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM event_search`).Scan(&n); err != nil {
+		if err := db.Derived().q.QueryRowContext(ctx, `SELECT COUNT(*) FROM event_search`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n != 1 {
 			t.Errorf("event_search holds %d entries, want 1 (the kept event's)", n)
+		}
+	})
+}
+
+// TestSearchRemovals checks, on every backend, the queue of entries to
+// remove from the search index: a queued event is listed once however
+// often it is queued, its removal takes it out of the index, and
+// deleting the carried-out removals empties the queue.
+func TestSearchRemovals(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		gone, kept := testEvent(roomA, 1), testEvent(roomA, 2)
+		nids, _ := insertEvents(t, db, gone, kept)
+		write(t, db.Derived(), func(tx *Tx) error {
+			if err := tx.IndexEventTextOf(ctx, gone.EventID, "gone words"); err != nil {
+				return err
+			}
+			return tx.IndexEventTextOf(ctx, kept.EventID, "kept words")
+		})
+		for range 2 {
+			write(t, db, func(tx *Tx) error { return tx.QueueSearchRemoval(ctx, nids[0]) })
+		}
+		queued, err := db.SearchRemovals(ctx, 10)
+		if err != nil || !slices.Equal(queued, nids[:1]) {
+			t.Fatalf("SearchRemovals = %v, %v; want [%d]", queued, err, nids[0])
+		}
+		write(t, db.Derived(), func(tx *Tx) error { return tx.RemoveFromSearchIndex(ctx, queued) })
+		hits, err := db.Derived().SearchEvents(ctx, SearchQuery{Terms: []string{"words"}, Rooms: []id.RoomID{roomA},
+			Types: []string{"m.room.message"}, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) != 1 || hits[0].EventID != kept.EventID {
+			t.Errorf("search after the removal finds %v, want only %s", hits, kept.EventID)
+		}
+		write(t, db, func(tx *Tx) error { return tx.DeleteSearchRemovals(ctx, queued) })
+		if queued, err := db.SearchRemovals(ctx, 10); err != nil || len(queued) != 0 {
+			t.Errorf("SearchRemovals after the delete = %v, %v; want none", queued, err)
 		}
 	})
 }

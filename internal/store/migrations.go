@@ -230,6 +230,12 @@ var migrations = []migration{
 		name:       "backward extremities",
 		statements: []string{backwardExtremitiesSchema},
 	},
+	{
+		version:    37,
+		name:       "search index in the derived database",
+		statements: []string{searchRemovalsSchema},
+		byDialect:  moveSearchIndexOut,
+	},
 }
 
 const schemaMigrationsSchema = `
@@ -248,7 +254,13 @@ func schemaVersion() int {
 // many it applied. It refuses a database whose schema is newer than this
 // code.
 func migrate(ctx context.Context, pool *sql.DB, d dialect) (int, error) {
-	if err := checkMigrations(migrations); err != nil {
+	return migrateList(ctx, pool, d, migrations)
+}
+
+// migrateList is migrate with the list of migrations ms (the main
+// database's, or a derived database's; see derived.go).
+func migrateList(ctx context.Context, pool *sql.DB, d dialect, ms []migration) (int, error) {
+	if err := checkMigrations(ms); err != nil {
 		return 0, err
 	}
 	tx, err := pool.BeginTx(ctx, nil)
@@ -270,11 +282,11 @@ func migrate(ctx context.Context, pool *sql.DB, d dialect) (int, error) {
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
-	if current > schemaVersion() {
-		return 0, fmt.Errorf("open database with schema version %d, know up to %d: %w", current, schemaVersion(), ErrSchemaTooNew)
+	if latest := ms[len(ms)-1].version; current > latest {
+		return 0, fmt.Errorf("open database with schema version %d, know up to %d: %w", current, latest, ErrSchemaTooNew)
 	}
 	applied := 0
-	for _, m := range migrations {
+	for _, m := range ms {
 		if m.version <= current {
 			continue
 		}

@@ -12,7 +12,8 @@ import (
 // notifications are the events whose push rules told a local user to be
 // notified, with the rule's actions, for /notifications. The push
 // consumer writes them (in the transaction that advances its stream
-// position) for events of others in rooms the user is joined to.
+// position) for events of others in rooms the user is joined to; they
+// live in the derived database (see derived.go).
 //
 // This first table kept the room, event and timestamp in each row; see
 // userNotificationsSchema for the table that replaced it.
@@ -38,6 +39,16 @@ CREATE INDEX notifications_highlight ON notifications (user_id, highlight, strea
 // highlights, the few rows only=highlight asks for, have a partial index.
 // The rows of the first table move over.
 func userNotificationsSchema(d dialect) []string {
+	return append(userNotificationsTable(d),
+		`INSERT INTO user_notifications (user_id, stream_pos, actions, highlight)
+	SELECT user_id, stream_pos, actions, highlight FROM notifications`,
+		`DROP TABLE notifications`,
+	)
+}
+
+// userNotificationsTable returns the statements creating
+// user_notifications and its index.
+func userNotificationsTable(d dialect) []string {
 	rowid := ""
 	if d.name() == "sqlite" {
 		rowid = " WITHOUT ROWID"
@@ -51,9 +62,6 @@ func userNotificationsSchema(d dialect) []string {
 	PRIMARY KEY (user_id, stream_pos)
 )` + rowid,
 		`CREATE INDEX user_notifications_highlight ON user_notifications (user_id, stream_pos) WHERE highlight`,
-		`INSERT INTO user_notifications (user_id, stream_pos, actions, highlight)
-	SELECT user_id, stream_pos, actions, highlight FROM notifications`,
-		`DROP TABLE notifications`,
 	}
 }
 

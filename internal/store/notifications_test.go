@@ -23,9 +23,9 @@ func TestNotificationsReadTheirEvent(t *testing.T) {
 			{UserID: alice, StreamPos: pos[1], Actions: []byte(defaultNotificationActions)},
 			{UserID: bob, StreamPos: pos[1], Actions: []byte(`["notify",{"set_tweak":"sound","value":"default"}]`)},
 		}
-		write(t, db, func(tx *Tx) error { return tx.AddNotifications(ctx, add) })
-		write(t, db, func(tx *Tx) error { return tx.AddNotifications(ctx, add[:1]) }) // kept once
-		got, err := db.Notifications(ctx, bob, 0, 10, false)
+		write(t, db.Derived(), func(tx *Tx) error { return tx.AddNotifications(ctx, add) })
+		write(t, db.Derived(), func(tx *Tx) error { return tx.AddNotifications(ctx, add[:1]) }) // kept once
+		got, err := db.Derived().Notifications(ctx, bob, 0, 10, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,14 +49,14 @@ func TestNotificationsReadTheirEvent(t *testing.T) {
 				t.Errorf("notification %d = %+v, want %+v", i, g, w)
 			}
 		}
-		high, err := db.Notifications(ctx, bob, 0, 10, true)
+		high, err := db.Derived().Notifications(ctx, bob, 0, 10, true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(high) != 1 || high[0].StreamPos != pos[2] || !high[0].Highlight {
 			t.Errorf("highlights = %+v", high)
 		}
-		older, err := db.Notifications(ctx, bob, pos[2], 1, false)
+		older, err := db.Derived().Notifications(ctx, bob, pos[2], 1, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,10 +84,10 @@ func TestPruneNotifications(t *testing.T) {
 				ns = append(ns, Notification{UserID: u, StreamPos: p, Actions: []byte(defaultNotificationActions)})
 			}
 		}
-		write(t, db, func(tx *Tx) error { return tx.AddNotifications(ctx, ns) })
+		write(t, db.Derived(), func(tx *Tx) error { return tx.AddNotifications(ctx, ns) })
 		positions := func(user id.UserID) []int64 {
 			t.Helper()
-			got, err := db.Notifications(ctx, user, 0, 100, false)
+			got, err := db.Derived().Notifications(ctx, user, 0, 100, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,21 +98,21 @@ func TestPruneNotifications(t *testing.T) {
 			return out
 		}
 		var deleted int64
-		write(t, db, func(tx *Tx) (err error) {
+		write(t, db.Derived(), func(tx *Tx) (err error) {
 			deleted, err = tx.PruneNotifications(ctx, bob, 4, 0) // keep the newest 4
 			return err
 		})
 		if got := positions(bob); deleted != 2 || len(got) != 4 || got[0] != pos[5] || got[3] != pos[2] {
 			t.Errorf("after keeping 4: %v (deleted %d), want positions %v", got, deleted, pos[2:])
 		}
-		write(t, db, func(tx *Tx) (err error) {
+		write(t, db.Derived(), func(tx *Tx) (err error) {
 			deleted, err = tx.PruneNotifications(ctx, bob, 100, 1004) // events before ts 1004 go
 			return err
 		})
 		if got := positions(bob); deleted != 2 || len(got) != 2 || got[0] != pos[5] || got[1] != pos[4] {
 			t.Errorf("after the age cutoff: %v (deleted %d), want positions %v", got, deleted, pos[4:])
 		}
-		write(t, db, func(tx *Tx) (err error) {
+		write(t, db.Derived(), func(tx *Tx) (err error) {
 			deleted, err = tx.PruneNotifications(ctx, bob, 100, 0)
 			return err
 		})
@@ -126,7 +126,8 @@ func TestPruneNotifications(t *testing.T) {
 }
 
 // TestNotificationsMigrationKeepsRows stores a notification in the first
-// table, upgrades, and reads it back from the compact one.
+// table, upgrades, and reads it back from the compact one (on SQLite,
+// moved into the derived database with the notifier's position).
 func TestNotificationsMigrationKeepsRows(t *testing.T) {
 	forEachDSN(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
@@ -145,20 +146,34 @@ func TestNotificationsMigrationKeepsRows(t *testing.T) {
 			}
 			_, err = tx.q.ExecContext(ctx, `INSERT INTO notifications (user_id, stream_pos, room_id, event_id, actions, highlight, ts)
 				VALUES ($1, $2, $3, $4, $5, $6, $7)`, string(alice), pos, string(roomA), "$a-7", `["notify",{"set_tweak":"highlight"}]`, true, 1007)
-			return err
+			if err != nil {
+				return err
+			}
+			return tx.SetConsumerPosition(ctx, NotificationsConsumer, pos)
 		})
 		if err := db.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
 		migrations = all
 		db = openTestDB(t, dsn)
-		got, err := db.Notifications(ctx, alice, 0, 10, true)
+		got, err := db.Derived().Notifications(ctx, alice, 0, 10, true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 1 || got[0].StreamPos != pos || got[0].EventID != "$a-7" || got[0].RoomID != roomA || got[0].TS != 1007 ||
 			string(got[0].Actions) != `["notify",{"set_tweak":"highlight"}]` {
 			t.Errorf("after the upgrade: %+v", got)
+		}
+		if stored, ok, err := db.Derived().ConsumerPosition(ctx, NotificationsConsumer); err != nil || !ok || stored != pos {
+			t.Errorf("notifier position after the upgrade = %d, %v, %v; want %d", stored, ok, err, pos)
+		}
+		// Opening again moves nothing twice.
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		db = openTestDB(t, dsn)
+		if got, err := db.Derived().Notifications(ctx, alice, 0, 10, true); err != nil || len(got) != 1 {
+			t.Errorf("after opening again: %+v, %v; want the one notification", got, err)
 		}
 	})
 }
