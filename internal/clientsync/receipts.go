@@ -68,8 +68,18 @@ func (l *receiptLog) cacheReceipts(key receiptKey, ev json.RawMessage) {
 // JSON itself: every sync of a busy room encodes one, and the reflection
 // of encoding/json over nested maps cost more than the rest of the sync.
 func receiptEvent(rcs []store.Receipt) (json.RawMessage, error) {
-	sorted := slices.Clone(rcs)
-	slices.SortStableFunc(sorted, func(a, b store.Receipt) int {
+	sel := make([]int32, len(rcs))
+	for i := range sel {
+		sel[i] = int32(i)
+	}
+	return encodeReceipts(rcs, sel)
+}
+
+// encodeReceipts encodes the receipts of rcs that sel selects as one
+// m.receipt event, sorting sel.
+func encodeReceipts(all []store.Receipt, sel []int32) (json.RawMessage, error) {
+	slices.SortStableFunc(sel, func(i, j int32) int {
+		a, b := &all[i], &all[j]
 		if c := strings.Compare(string(a.EventID), string(b.EventID)); c != 0 {
 			return c
 		}
@@ -78,15 +88,17 @@ func receiptEvent(rcs []store.Receipt) (json.RawMessage, error) {
 		}
 		return strings.Compare(string(a.UserID), string(b.UserID))
 	})
-	b := make([]byte, 0, 64+80*len(sorted))
+	b := make([]byte, 0, 64+80*len(sel))
 	b = append(b, `{"content":{`...)
 	var prev *store.Receipt
-	for i := range sorted {
-		rc := &sorted[i]
-		if i+1 < len(sorted) && sorted[i+1].EventID == rc.EventID && sorted[i+1].Type == rc.Type && sorted[i+1].UserID == rc.UserID {
-			// The same user twice for one event and type (two threads):
-			// one key, the later receipt's.
-			continue
+	for k, i := range sel {
+		rc := &all[i]
+		if k+1 < len(sel) {
+			if next := &all[sel[k+1]]; next.EventID == rc.EventID && next.Type == rc.Type && next.UserID == rc.UserID {
+				// The same user twice for one event and type (two
+				// threads): one key, the later receipt's.
+				continue
+			}
 		}
 		first := prev == nil
 		newEvent := first || rc.EventID != prev.EventID
@@ -117,7 +129,7 @@ func receiptEvent(rcs []store.Receipt) (json.RawMessage, error) {
 		}
 		b = append(b, '}')
 	}
-	if len(sorted) > 0 {
+	if len(sel) > 0 {
 		b = append(b, "}}"...)
 	}
 	b = append(b, `},"type":"m.receipt"}`...)
@@ -321,9 +333,9 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 		if ms[roomID] != "join" || !req.Filter.Room.MatchRoom(room) || !ephemeral.MatchEvent(room, "m.receipt", "", nil) {
 			continue
 		}
-		// The incremental range's receipts are read in place and copied
-		// only to encode them: in a busy room every member syncing the
-		// same range gets the same event, encoded once.
+		// The range's receipts are read in place, never copied: in a
+		// busy room every member syncing the same range gets the same
+		// event, encoded once.
 		var roomRange []int32
 		if initial {
 			roomRange = make([]int32, len(roomRcs))
@@ -333,17 +345,18 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 		} else {
 			roomRcs, roomRange = rcs, inRoom[roomID]
 		}
-		n, own, private := 0, false, false
+		var sel []int32
+		own, private := false, false
 		for _, i := range roomRange {
 			rc := &roomRcs[i]
 			if rc.Type == "m.read.private" && rc.UserID != req.User {
 				continue
 			}
-			n++
+			sel = append(sel, i)
 			own = own || rc.UserID == req.User
 			private = private || rc.Type == "m.read.private"
 		}
-		if n == 0 {
+		if len(sel) == 0 {
 			continue
 		}
 		key := receiptKey{roomID, since, upto}
@@ -354,13 +367,7 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 			ev, cached = s.receipts.cachedReceipts(key)
 		}
 		if !cached {
-			visible := make([]store.Receipt, 0, n)
-			for _, i := range roomRange {
-				if rc := &roomRcs[i]; rc.Type != "m.read.private" || rc.UserID == req.User {
-					visible = append(visible, *rc)
-				}
-			}
-			if ev, err = receiptEvent(visible); err != nil {
+			if ev, err = encodeReceipts(roomRcs, sel); err != nil {
 				return err
 			}
 			if shared {
