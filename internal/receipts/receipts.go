@@ -247,33 +247,49 @@ func (s *Service) writeBatch(batch []*postJob) error {
 	if delay <= 0 {
 		delay = DefaultDelay
 	}
+	// The servers to send the public receipts to are read before the
+	// write, from the read pool: inside it each read would hold up the
+	// single writer, and with it the room's messages, for a round trip.
+	// A server whose first user joins meanwhile misses these receipts,
+	// as it would had they been posted a moment earlier.
+	var rooms []id.RoomID
+	public := map[id.RoomID][]store.Receipt{}
+	dests := map[id.RoomID][]id.ServerName{}
+	if s.Federation != nil {
+		for _, rc := range rcs {
+			if rc.Type != TypeRead {
+				continue
+			}
+			if _, ok := dests[rc.RoomID]; !ok {
+				servers, err := s.DB.JoinedServers(ctx, rc.RoomID, s.ServerName)
+				if err != nil {
+					return fmt.Errorf("servers of %s: %w", rc.RoomID, err)
+				}
+				dests[rc.RoomID] = servers
+				if len(servers) > 0 {
+					rooms = append(rooms, rc.RoomID)
+				}
+			}
+			if len(dests[rc.RoomID]) > 0 {
+				public[rc.RoomID] = append(public[rc.RoomID], rc)
+			}
+		}
+	}
 	return s.DB.WriteSoon(ctx, delay, func(tx *store.Tx) error {
 		pos, err := tx.SetReceipts(ctx, rcs)
 		if err != nil {
 			return err
 		}
-		public := map[id.RoomID][]store.Receipt{}
-		var rooms []id.RoomID
 		stored := make([]store.Receipt, len(rcs))
 		for i := range rcs {
-			rc := rcs[i]
-			rc.StreamPos = pos[i]
-			stored[i] = rc
-			if rc.Type == TypeRead {
-				if public[rc.RoomID] == nil {
-					rooms = append(rooms, rc.RoomID)
-				}
-				public[rc.RoomID] = append(public[rc.RoomID], rc)
-			}
+			stored[i] = rcs[i]
+			stored[i].StreamPos = pos[i]
 		}
 		if s.Changed != nil {
 			tx.AfterCommit(func() { s.Changed(stored) })
 		}
-		if s.Federation == nil {
-			return nil
-		}
 		for _, roomID := range rooms {
-			if err := s.sendEDU(ctx, tx, roomID, public[roomID]); err != nil {
+			if err := s.sendEDU(ctx, tx, roomID, dests[roomID], public[roomID]); err != nil {
 				return err
 			}
 		}
@@ -282,12 +298,8 @@ func (s *Service) writeBatch(batch []*postJob) error {
 }
 
 // sendEDU queues one m.receipt EDU with the public receipts of a room for
-// the other servers in it, and wakes them after the commit.
-func (s *Service) sendEDU(ctx context.Context, tx *store.Tx, roomID id.RoomID, rcs []store.Receipt) error {
-	dests, err := tx.JoinedServers(ctx, roomID, s.ServerName)
-	if err != nil || len(dests) == 0 {
-		return err
-	}
+// dests, the other servers in it, and wakes them after the commit.
+func (s *Service) sendEDU(ctx context.Context, tx *store.Tx, roomID id.RoomID, dests []id.ServerName, rcs []store.Receipt) error {
 	// An EDU holds one receipt per user: a user with receipts in two
 	// threads has the second in a second EDU.
 	byUser := map[id.UserID][]store.Receipt{}
