@@ -2,6 +2,7 @@ package clientsync
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
@@ -86,4 +87,40 @@ func TestResponseAppendJSON(t *testing.T) {
 			t.Errorf("%s: AppendJSON =\n%s\nwant (encoding/json)\n%s", tc.name, got, want)
 		}
 	}
+}
+
+// BenchmarkResponseEncoding compares AppendJSON with encoding/json on a
+// busy room's answer: one new message and a receipt of each of 100
+// members.
+func BenchmarkResponseEncoding(b *testing.B) {
+	rcs := make([]store.Receipt, 100)
+	for i := range rcs {
+		rcs[i] = store.Receipt{RoomID: "!r:x", UserID: id.UserID(fmt.Sprintf("@user-%d:hafen.test", i)), Type: "m.read",
+			EventID: "$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", TS: 1765000000000 + int64(i)}
+	}
+	receipt, err := receiptEvent(rcs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	jr := newJoinedRoom()
+	jr.Timeline.Events = []clientevent.Event{{Content: json.RawMessage(`{"body":"hello there","msgtype":"m.text"}`),
+		EventID: "$abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", OriginServerTS: 1765000000000, Sender: "@user-1:hafen.test",
+		Type: "m.room.message", Unsigned: &clientevent.Unsigned{Age: 12}}}
+	jr.Ephemeral.Events = []json.RawMessage{receipt}
+	resp := &Response{NextBatch: "s120_3_4500_0_0", Rooms: &Rooms{Join: map[string]*JoinedRoom{"!r:x": jr}}}
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := json.Marshal(resp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("AppendJSON", func(b *testing.B) {
+		var buf []byte
+		for b.Loop() {
+			if buf, err = resp.AppendJSON(buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
