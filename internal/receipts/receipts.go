@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -276,14 +277,16 @@ func (s *Service) writeBatch(batch []*postJob) error {
 		}
 	}
 	return s.DB.WriteSoon(ctx, delay, func(tx *store.Tx) error {
-		pos, err := tx.SetReceipts(ctx, rcs)
+		// The positions are known once the statement has run, before
+		// the commit, so before the after-commit functions.
+		stored := slices.Clone(rcs)
+		err := tx.SetReceiptsLater(ctx, rcs, func(pos []int64) {
+			for i := range stored {
+				stored[i].StreamPos = pos[i]
+			}
+		})
 		if err != nil {
 			return err
-		}
-		stored := make([]store.Receipt, len(rcs))
-		for i := range rcs {
-			stored[i] = rcs[i]
-			stored[i].StreamPos = pos[i]
 		}
 		if s.Changed != nil {
 			tx.AfterCommit(func() { s.Changed(stored) })

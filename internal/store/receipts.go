@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 )
@@ -67,30 +68,91 @@ func (t *Tx) SetReceipt(ctx context.Context, r Receipt) (int64, error) {
 	return pos, nil
 }
 
-// SetReceipts stores receipts as SetReceipt does, in one statement, and
-// returns their stream positions, in the order of rcs. No two receipts of
-// rcs may share room, user, type and thread.
-func (t *Tx) SetReceipts(ctx context.Context, rcs []Receipt) ([]int64, error) {
+// SetReceiptsLater stores receipts as SetReceipt does and calls done with
+// their stream positions, in the order of rcs, once they are known: the
+// statements that allocate the positions and store the receipts are one,
+// queued like execLater's, so that on PostgreSQL a batch of receipts adds
+// no round trip of its own to the writer's transaction. done runs before
+// the transaction commits (at once on SQLite); the write function must
+// not need the positions before it returns. No two receipts of rcs may
+// share room, user, type and thread.
+func (t *Tx) SetReceiptsLater(ctx context.Context, rcs []Receipt, done func(pos []int64)) error {
 	if len(rcs) == 0 {
-		return nil, nil
+		done(nil)
+		return nil
 	}
-	var next int64
-	if err := t.q.QueryRowContext(ctx, `SELECT COALESCE(MAX(stream_pos), 0) + 1 FROM receipts`).Scan(&next); err != nil {
-		return nil, fmt.Errorf("allocate receipt positions: %w", err)
-	}
+	const cols = 7
 	pos := make([]int64, len(rcs))
-	args := make([]any, 0, 7*len(rcs))
-	for i, r := range rcs {
-		pos[i] = next + int64(i)
-		args = append(args, string(r.RoomID), string(r.UserID), r.Type, r.ThreadID, string(r.EventID), r.TS, pos[i])
+	chunk := max(1, t.d.maxParams()/cols)
+	for start := 0; start < len(rcs); start += chunk {
+		part := rcs[start:min(start+chunk, len(rcs))]
+		args := make([]any, 0, cols*len(part))
+		for i, r := range part {
+			args = append(args, string(r.RoomID), string(r.UserID), r.Type, r.ThreadID, string(r.EventID), r.TS, int64(i+1))
+		}
+		// Each row's position is the largest stored before the
+		// statement plus its ordinal; a later chunk's statement sees the
+		// rows of the earlier ones.
+		var b strings.Builder
+		b.WriteString(`
+			INSERT INTO receipts (` + receiptColumns + `)
+			SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6,
+				(SELECT COALESCE(MAX(stream_pos), 0) FROM receipts) + v.column7
+			FROM (VALUES `)
+		for i := range part {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			// The casts type the parameters, which a VALUES list in
+			// FROM leaves as text on PostgreSQL.
+			n := i * cols
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, CAST($%d AS BIGINT), CAST($%d AS BIGINT))", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+		}
+		b.WriteString(`) AS v
+			WHERE true
+			ON CONFLICT (room_id, user_id, receipt_type, thread_id) DO UPDATE
+			SET event_id = excluded.event_id, ts = excluded.ts, stream_pos = excluded.stream_pos
+			RETURNING stream_pos`)
+		query := b.String()
+		first, last := start, start+len(part)
+		scan := func(rows rowIter) error {
+			var lowest int64
+			n := 0
+			for rows.Next() {
+				var p int64
+				if err := rows.Scan(&p); err != nil {
+					return err
+				}
+				if n == 0 || p < lowest {
+					lowest = p
+				}
+				n++
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if n != last-first {
+				return fmt.Errorf("%d rows returned, want %d", n, last-first)
+			}
+			for i := first; i < last; i++ {
+				pos[i] = lowest + int64(i-first)
+			}
+			if last == len(rcs) {
+				done(pos)
+			}
+			return nil
+		}
+		check := func(err error) error {
+			if err != nil {
+				return fmt.Errorf("store %d receipts: %w", len(part), err)
+			}
+			return nil
+		}
+		if err := t.w.queryLater(ctx, check, scan, query, args...); err != nil {
+			return err
+		}
 	}
-	err := t.insertRows(ctx, `INSERT INTO receipts (`+receiptColumns+`)`, `
-		ON CONFLICT (room_id, user_id, receipt_type, thread_id) DO UPDATE
-		SET event_id = excluded.event_id, ts = excluded.ts, stream_pos = excluded.stream_pos`, 7, args)
-	if err != nil {
-		return nil, fmt.Errorf("store %d receipts: %w", len(rcs), err)
-	}
-	return pos, nil
+	return nil
 }
 
 // RoomReceipts returns the current receipts of a room.
