@@ -31,6 +31,10 @@ type tokenCache struct {
 	// revocation happened meanwhile, so a token revoked while it was being
 	// looked up is never cached.
 	gen uint64
+	// swept is when expired entries were last dropped (put does it at
+	// most once per tokenTTL), so that the cache holds the tokens used
+	// within about two tokenTTL, not every token ever used.
+	swept time.Time
 }
 
 // generation returns the revocation count, to be passed to put.
@@ -66,6 +70,14 @@ func (c *tokenCache) put(token string, userID id.UserID, deviceID id.DeviceID, n
 	}
 	if c.entries == nil || len(c.entries) >= maxCachedTokens {
 		c.entries = map[[32]byte]tokenEntry{}
+	}
+	if now.Sub(c.swept) >= tokenTTL {
+		c.swept = now
+		for k, e := range c.entries {
+			if now.After(e.expires) {
+				delete(c.entries, k)
+			}
+		}
 	}
 	expires := now.Add(tokenTTL)
 	if !tokenExpires.IsZero() && tokenExpires.Before(expires) {

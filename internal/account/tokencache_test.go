@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"testing"
@@ -90,5 +91,25 @@ func TestTokenCacheSkipsAnswersRacingARevocation(t *testing.T) {
 	}
 	if _, ok := c.get("tok", testNow.Add(tokenTTL+1)); ok {
 		t.Error("an expired entry was served")
+	}
+}
+
+// TestTokenCacheDropsExpiredEntries checks that the cache does not keep
+// every token ever used: a put drops the entries that expired, at most
+// once per tokenTTL.
+func TestTokenCacheDropsExpiredEntries(t *testing.T) {
+	var c tokenCache
+	start := time.Unix(1_000_000, 0)
+	c.put("old", "@a:hafen.test", "A", start, c.generation(), time.Time{})
+	c.put("recent", "@b:hafen.test", "B", start.Add(tokenTTL/2), c.generation(), time.Time{})
+	if len(c.entries) != 2 {
+		t.Fatalf("%d entries, want 2", len(c.entries))
+	}
+	c.put("new", "@c:hafen.test", "C", start.Add(tokenTTL+time.Second), c.generation(), time.Time{})
+	if _, ok := c.entries[sha256.Sum256([]byte("old"))]; ok {
+		t.Error("an expired entry was kept")
+	}
+	if len(c.entries) != 2 {
+		t.Errorf("%d entries after the sweep, want 2 (recent, new)", len(c.entries))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
@@ -168,10 +169,53 @@ type unreadCounts struct {
 	// shared receives the push-rule evaluations apply makes, for the push
 	// notifier; nil keeps them to sync.
 	shared *push.Evaluations
+	// seen holds when each user last asked for counts (unreadFor); the
+	// counters and rules of users who have not within unreadIdle are
+	// dropped (sweepIdle, at most once per unreadIdle, last at swept).
+	seen  map[id.UserID]time.Time
+	swept time.Time
+}
+
+// unreadIdle is how long the counters and push rules of a user who does
+// not sync stay in memory. A connected client syncs at least every long
+// poll's timeout; one that comes back later has its counts set up from
+// the store again, as after a restart. The counters then hold the users
+// syncing now, not everyone who ever synced.
+const unreadIdle = 2 * time.Minute
+
+// sweepIdle drops the counters and rules of the users who have not asked
+// for counts within unreadIdle, and the rooms left without counters; it
+// runs at most once per unreadIdle. Call with u.mu held.
+func (u *unreadCounts) sweepIdle(now time.Time) {
+	if now.Sub(u.swept) < unreadIdle {
+		return
+	}
+	u.swept = now
+	for user, t := range u.seen {
+		if now.Sub(t) >= unreadIdle {
+			delete(u.seen, user)
+		}
+	}
+	for roomID, r := range u.rooms {
+		for user, c := range r.users {
+			if _, ok := u.seen[user]; !ok && c.loading == nil {
+				delete(r.users, user)
+			}
+		}
+		if len(r.users) == 0 {
+			delete(u.rooms, roomID)
+		}
+	}
+	for user := range u.rules {
+		if _, ok := u.seen[user]; !ok {
+			delete(u.rules, user)
+		}
+	}
 }
 
 func newUnreadCounts(pos int64, shared *push.Evaluations) *unreadCounts {
-	return &unreadCounts{pos: pos, rooms: map[id.RoomID]*unreadRoom{}, rules: map[id.UserID]*userRules{}, shared: shared}
+	return &unreadCounts{pos: pos, rooms: map[id.RoomID]*unreadRoom{}, rules: map[id.UserID]*userRules{}, shared: shared,
+		seen: map[id.UserID]time.Time{}}
 }
 
 // evaluated is the push-rule evaluations of one event by apply.
@@ -193,6 +237,7 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 func (u *unreadCounts) applyLocked(evs []stream.Event) []evaluated {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.sweepIdle(time.Now())
 	var done []evaluated
 	for _, p := range evs {
 		u.pos = max(u.pos, p.StreamPos)
@@ -419,6 +464,10 @@ func (r *unreadRoom) senderMayNotify(ev *event.PDU, key string) bool {
 // this call, so the client has not seen them from this server process.
 func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomID) (counts unreadSnapshot, changed int64, fresh bool, err error) {
 	u := s.unread
+	// Seen before the rules load, so that a sweep keeps them.
+	u.mu.Lock()
+	u.seen[user] = time.Now()
+	u.mu.Unlock()
 	if err := s.ensureRules(ctx, user); err != nil {
 		return unreadSnapshot{}, 0, false, err
 	}

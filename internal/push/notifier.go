@@ -27,6 +27,12 @@ const pushRulesType = "m.push_rules"
 // starts afresh.
 const maxCachedRules = 10000
 
+// rulesIdle is how long a user's compiled rules stay unused before they
+// are dropped (the next event for the user reads them again), so that
+// the cache holds the users of the rooms active now, not everyone who
+// was ever notified.
+const rulesIdle = 2 * time.Minute
+
 // Rooms reads rooms' current state (*room.Service).
 type Rooms interface {
 	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)
@@ -65,10 +71,13 @@ type Notifier struct {
 	// mu guards rules, the compiled push rules of users, dropped when
 	// their m.push_rules change (AccountDataChanged).
 	mu    sync.Mutex
-	rules map[id.UserID]*pushrules.Evaluator
+	rules map[id.UserID]*cachedRules
 	// changes counts AccountDataChanged calls, so that rules read before
 	// a change are not cached after it.
 	changes uint64
+	// swept is when rules were last swept of idle users; only the
+	// consumer's goroutine (stage) uses it.
+	swept time.Time
 
 	// pruned holds when each user's notifications were last pruned; only
 	// the consumer's goroutine (stage) uses it.
@@ -100,7 +109,7 @@ func NewNotifier(cfg NotifierConfig) *Notifier {
 	if cfg.PruneEvery <= 0 {
 		cfg.PruneEvery = pruneEvery
 	}
-	n := &Notifier{cfg: cfg, rules: map[id.UserID]*pushrules.Evaluator{}, pruned: map[id.UserID]time.Time{}}
+	n := &Notifier{cfg: cfg, rules: map[id.UserID]*cachedRules{}, pruned: map[id.UserID]time.Time{}}
 	n.consumer = stream.NewConsumer(stream.ConsumerConfig{
 		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB.Derived(),
 		Stage: n.stage, From: cfg.From, Logger: cfg.Logger, Linger: notifyLinger,
@@ -140,30 +149,63 @@ func (n *Notifier) AccountDataChanged(user id.UserID, roomID id.RoomID, typ stri
 	n.mu.Unlock()
 }
 
-// rulesOf returns the user's compiled push rules, loading them once.
-func (n *Notifier) rulesOf(ctx context.Context, user id.UserID) (*pushrules.Evaluator, error) {
+// cachedRules is a user's compiled push rules and when a batch last used
+// them.
+type cachedRules struct {
+	ev   *pushrules.Evaluator
+	used time.Time
+}
+
+// rulesOf returns the user's compiled push rules, loading them once;
+// now is the batch's time.
+func (n *Notifier) rulesOf(ctx context.Context, user id.UserID, now time.Time) (*pushrules.Evaluator, error) {
 	n.mu.Lock()
-	ev, changes := n.rules[user], n.changes
+	c, changes := n.rules[user], n.changes
+	if c != nil {
+		c.used = now
+	}
 	n.mu.Unlock()
-	if ev != nil {
-		return ev, nil
+	if c != nil {
+		return c.ev, nil
 	}
 	raw, err := n.cfg.DB.AccountDataOf(ctx, user, "", pushRulesType)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("load push rules of %s: %w", user, err)
 	}
-	ev = pushrules.Compile(pushrules.FromAccountData(raw, string(user)))
+	ev := pushrules.Compile(pushrules.FromAccountData(raw, string(user)))
 	n.mu.Lock()
 	if len(n.rules) >= maxCachedRules {
-		n.rules = map[id.UserID]*pushrules.Evaluator{}
+		n.rules = map[id.UserID]*cachedRules{}
 	}
 	// Rules read before a change are used for this batch but not kept:
 	// the next batch reads them again.
 	if n.changes == changes {
-		n.rules[user] = ev
+		n.rules[user] = &cachedRules{ev: ev, used: now}
 	}
 	n.mu.Unlock()
 	return ev, nil
+}
+
+// sweepRules drops the rules no batch used within rulesIdle, and the
+// prune times of users not pruned within pruneEvery (which would prune
+// again anyway), at most once per rulesIdle.
+func (n *Notifier) sweepRules(now time.Time) {
+	if now.Sub(n.swept) < rulesIdle {
+		return
+	}
+	n.swept = now
+	n.mu.Lock()
+	for user, c := range n.rules {
+		if now.Sub(c.used) >= rulesIdle {
+			delete(n.rules, user)
+		}
+	}
+	n.mu.Unlock()
+	for user, t := range n.pruned {
+		if now.Sub(t) >= n.cfg.PruneEvery {
+			delete(n.pruned, user)
+		}
+	}
 }
 
 // roomFacts are what the rules may ask about a room, read once per batch.
@@ -177,6 +219,8 @@ type roomFacts struct {
 
 // stage evaluates a batch of events for the local members of their rooms.
 func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *store.Tx) error, func(), error) {
+	now := time.Now()
+	n.sweepRules(now)
 	rooms := map[id.RoomID]*roomFacts{}
 	var out []store.Notification
 	for _, se := range evs {
@@ -211,7 +255,7 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 					}
 					pe = pushrules.NewEvent(ev.Type(), string(ev.Sender()), string(roomID), sk, ev.Content())
 				}
-				rules, err := n.rulesOf(ctx, user)
+				rules, err := n.rulesOf(ctx, user, now)
 				if err != nil {
 					return nil, nil, err
 				}
@@ -245,8 +289,8 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 	if len(out) == 0 {
 		return nil, nil, nil
 	}
-	prune := n.duePrunes(out, time.Now())
-	cutoff := time.Now().Add(-n.cfg.NotificationsMaxAge).UnixMilli()
+	prune := n.duePrunes(out, now)
+	cutoff := now.Add(-n.cfg.NotificationsMaxAge).UnixMilli()
 	return func(tx *store.Tx) error {
 		if err := tx.AddNotifications(ctx, out); err != nil {
 			return err

@@ -71,6 +71,9 @@ func openDerived(ctx context.Context, b *backend, opts Options, logger *slog.Log
 	if err := moveNotificationsIn(ctx, db, b); err != nil {
 		return nil, errors.Join(err, db.close())
 	}
+	if err := reconcileDerived(ctx, db); err != nil {
+		return nil, errors.Join(err, db.close())
+	}
 	logger = logger.With("database", "derived")
 	if applied > 0 {
 		logger.Info("store migrated", "migrations", applied, "schema_version", derivedMigrations[len(derivedMigrations)-1].version)
@@ -166,4 +169,34 @@ func moveSearchIndexOut(d dialect) []string {
 		`DROP TABLE IF EXISTS event_search`,
 		`DELETE FROM stream_consumers WHERE name = '` + SearchIndexConsumer + `'`,
 	}
+}
+
+// reconcileDerived drops what the derived database holds of events the
+// main database does not: with sqlite_synchronous normal, a power loss
+// may take the last commits of each file, and the derived file may have
+// kept some that came after the main file's last. Stream positions and
+// NIDs are handed out again as MAX+1, so a position or index entry left
+// beyond the main file's end would stand for events sent later: the
+// consumers' positions go back to it, and notifications and index
+// entries past it go.
+func reconcileDerived(ctx context.Context, derived *backend) error {
+	const maxPos = `(SELECT COALESCE(MAX(stream_pos), 0) FROM ` + derivedAttachName + `.events)`
+	tx, err := derived.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("reconcile derived database: %w", err)
+	}
+	defer tx.Rollback()
+	for _, stmt := range []string{
+		`UPDATE stream_consumers SET stream_pos = ` + maxPos + ` WHERE stream_pos > ` + maxPos,
+		`DELETE FROM user_notifications WHERE stream_pos > ` + maxPos,
+		`DELETE FROM event_search WHERE rowid > (SELECT COALESCE(MAX(event_nid), 0) FROM ` + derivedAttachName + `.events)`,
+	} {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("reconcile derived database: %q: %w", firstLine(stmt), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("reconcile derived database: commit: %w", err)
+	}
+	return nil
 }

@@ -105,3 +105,64 @@ func TestDerivedDatabaseRecreated(t *testing.T) {
 		t.Errorf("position in the recreated derived database = %d, %v, %v; want none", pos, ok, err)
 	}
 }
+
+// TestDerivedReconciledWithMain checks that opening a SQLite database
+// whose derived file holds positions, notifications and index entries
+// beyond the main file's last event (the main file lost its last commits
+// to a power loss with sqlite_synchronous normal) takes them back to the
+// main file's end, keeping what lies within it.
+func TestDerivedReconciledWithMain(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "hafen.db")
+	db, err := Open(context.Background(), dsn, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	nids, pos := insertEvents(t, db, testEvent(roomA, 1), testEvent(roomA, 2))
+	write(t, db.Derived(), func(tx *Tx) error {
+		if err := tx.SetConsumerPosition(ctx, SearchIndexConsumer, pos[1]+50); err != nil {
+			return err
+		}
+		if err := tx.SetConsumerPosition(ctx, NotificationsConsumer, pos[0]); err != nil {
+			return err
+		}
+		if err := tx.AddNotifications(ctx, []Notification{
+			{UserID: alice, StreamPos: pos[1], Actions: []byte(defaultNotificationActions)},
+			{UserID: alice, StreamPos: pos[1] + 50, Actions: []byte(defaultNotificationActions)},
+		}); err != nil {
+			return err
+		}
+		if err := tx.IndexEventTextOf(ctx, testEvent(roomA, 2).EventID, "kept"); err != nil {
+			return err
+		}
+		_, err := tx.q.ExecContext(ctx, `INSERT INTO event_search (rowid, content) VALUES ($1, 'lost')`, nids[1]+50)
+		return err
+	})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openTestDB(t, dsn)
+	d := db.Derived()
+	if got, _, err := d.ConsumerPosition(ctx, SearchIndexConsumer); err != nil || got != pos[1] {
+		t.Errorf("search position = %d, %v; want the main file's end %d", got, err, pos[1])
+	}
+	if got, _, err := d.ConsumerPosition(ctx, NotificationsConsumer); err != nil || got != pos[0] {
+		t.Errorf("notifier position = %d, %v; want it kept at %d", got, err, pos[0])
+	}
+	ns, err := d.Notifications(ctx, alice, 0, 10, false)
+	if err != nil || len(ns) != 1 || ns[0].StreamPos != pos[1] {
+		t.Errorf("notifications = %+v, %v; want only the one at %d", ns, err, pos[1])
+	}
+	var rowids []int64
+	err = d.scanRows(ctx, `SELECT rowid FROM event_search ORDER BY rowid`, nil, func(scan func(...any) error) error {
+		var n int64
+		if err := scan(&n); err != nil {
+			return err
+		}
+		rowids = append(rowids, n)
+		return nil
+	})
+	if err != nil || len(rowids) != 1 || rowids[0] != nids[1] {
+		t.Errorf("index entries = %v, %v; want only event %d's", rowids, err, nids[1])
+	}
+}

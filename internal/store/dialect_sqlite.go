@@ -22,7 +22,8 @@ const sqliteBusyTimeoutMS = 10000
 // The page cache of each SQLite connection is bounded, in KiB (the
 // cache_size pragma, negative for KiB). The cache lives outside the Go
 // heap (memory_limit does not see it), so SQLite's share of the resident
-// memory is at most the writer's cache plus sqliteMaxReaders readers'.
+// memory is at most the writer's cache plus sqliteMaxReaders readers',
+// plus the derived database's (see sqliteDerivedReaders).
 // The writer keeps SQLite's default, which spares it re-reading the index
 // pages every insert touches; readers take less, as the pages they miss
 // come from the operating system's file cache, which they would otherwise
@@ -41,6 +42,15 @@ const sqliteMaxReaders = 8
 // sqliteReaders is the size of the read pool on a machine with ncpu
 // CPUs: one per CPU, at least 4, at most sqliteMaxReaders.
 func sqliteReaders(ncpu int) int { return min(max(4, ncpu), sqliteMaxReaders) }
+
+// A derived database (derived.go) is read by searches and /notifications
+// only, so its read pool is small, and the main file its connections
+// attach gets a small page cache of its own in each (the operating
+// system's file cache holds the main file's pages already).
+const (
+	sqliteDerivedReaders   = 2
+	sqliteAttachedCacheKiB = 256
+)
 
 type sqliteDialect struct{}
 
@@ -239,6 +249,9 @@ func openSQLiteFile(ctx context.Context, path string, sync SQLiteSynchronous, at
 		return nil, fmt.Errorf("open sqlite read pool %s: %w", path, err)
 	}
 	readers := sqliteReaders(runtime.NumCPU())
+	if attach != "" {
+		readers = sqliteDerivedReaders
+	}
 	read.SetMaxOpenConns(readers)
 	read.SetMaxIdleConns(readers)
 	read.SetConnMaxLifetime(0)
@@ -268,6 +281,13 @@ func openSQLitePool(dsn, attach string) (*sql.DB, error) {
 			[]driver.NamedValue{{Ordinal: 1, Value: attach}})
 		if err != nil {
 			return fmt.Errorf("attach %s: %w", attach, err)
+		}
+		// An attached file's page cache has SQLite's default size, not
+		// the connection's.
+		_, err = c.ExecContext(context.Background(),
+			fmt.Sprintf("PRAGMA %s.cache_size = -%d", derivedAttachName, sqliteAttachedCacheKiB), nil)
+		if err != nil {
+			return fmt.Errorf("size the page cache of %s: %w", attach, err)
 		}
 		return nil
 	})
