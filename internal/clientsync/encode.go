@@ -1,5 +1,8 @@
 package clientsync
 
+// Spec: Client-Server API § Syncing (the body of a /sync answer)
+// https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3sync
+
 import (
 	"encoding/json"
 	"fmt"
