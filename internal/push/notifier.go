@@ -172,7 +172,7 @@ func (n *Notifier) rulesOf(ctx context.Context, user id.UserID, now time.Time) (
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("load push rules of %s: %w", user, err)
 	}
-	ev := pushrules.Compile(pushrules.FromAccountData(raw, string(user)))
+	ev := pushrules.CompileFor(raw, string(user))
 	n.mu.Lock()
 	if len(n.rules) >= maxCachedRules {
 		n.rules = map[id.UserID]*cachedRules{}
