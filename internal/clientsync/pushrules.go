@@ -93,7 +93,7 @@ func (u *unreadCounts) rulesOf(user id.UserID) *pushrules.Evaluator {
 	if r := u.rules[user]; r != nil {
 		return r.ev
 	}
-	ev := pushrules.Compile(pushrules.Defaults(string(user)))
+	ev := pushrules.CompileFor(nil, string(user))
 	u.rules[user] = &userRules{ev: ev}
 	return ev
 }
@@ -101,7 +101,7 @@ func (u *unreadCounts) rulesOf(user id.UserID) *pushrules.Evaluator {
 // setRules replaces the user's rules with the content of their new
 // m.push_rules account data.
 func (u *unreadCounts) setRules(user id.UserID, content json.RawMessage, _ int64) {
-	ev := pushrules.Compile(pushrules.FromAccountData(content, string(user)))
+	ev := pushrules.CompileFor(content, string(user))
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.rules[user] = &userRules{ev: ev}
@@ -122,7 +122,7 @@ func (s *Service) ensureRules(ctx context.Context, user id.UserID) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	ev := pushrules.Compile(pushrules.FromAccountData(raw, string(user)))
+	ev := pushrules.CompileFor(raw, string(user))
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.rules[user] == nil {

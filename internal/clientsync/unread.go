@@ -171,7 +171,7 @@ type unreadCounts struct {
 	shared *push.Evaluations
 	// seen holds when each user last asked for counts (unreadFor); the
 	// counters and rules of users who have not within unreadIdle are
-	// dropped (sweepIdle, at most once per unreadIdle, last at swept).
+	// dropped (sweepIdle, at most once per unreadSweep, last at swept).
 	seen  map[id.UserID]time.Time
 	swept time.Time
 }
@@ -183,11 +183,15 @@ type unreadCounts struct {
 // syncing now, not everyone who ever synced.
 const unreadIdle = 2 * time.Minute
 
+// unreadSweep is how often idle users are looked for: an idle user's
+// counters stay at most unreadIdle plus unreadSweep.
+const unreadSweep = unreadIdle / 4
+
 // sweepIdle drops the counters and rules of the users who have not asked
 // for counts within unreadIdle, and the rooms left without counters; it
-// runs at most once per unreadIdle. Call with u.mu held.
+// runs at most once per unreadSweep. Call with u.mu held.
 func (u *unreadCounts) sweepIdle(now time.Time) {
-	if now.Sub(u.swept) < unreadIdle {
+	if now.Sub(u.swept) < unreadSweep {
 		return
 	}
 	u.swept = now

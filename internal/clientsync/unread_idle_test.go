@@ -11,7 +11,7 @@ import (
 // TestUnreadCountersOfIdleUsersDropped checks that sweepIdle drops the
 // counters and push rules of users who have not asked for counts within
 // unreadIdle, and rooms left without counters, keeps those of users who
-// have and counters being set up, and runs at most once per unreadIdle.
+// have and counters being set up, and runs at most once per unreadSweep.
 func TestUnreadCountersOfIdleUsersDropped(t *testing.T) {
 	const idle, active, loading = id.UserID("@idle:hafen.test"), id.UserID("@active:hafen.test"), id.UserID("@loading:hafen.test")
 	start := time.Unix(1_000_000, 0)
@@ -28,9 +28,10 @@ func TestUnreadCountersOfIdleUsersDropped(t *testing.T) {
 	u.seen[idle] = start
 	u.seen[active] = start.Add(unreadIdle)
 
-	u.sweepIdle(start.Add(unreadIdle / 2))
+	u.seen[idle] = start.Add(-unreadIdle) // idle at the next sweep already
+	u.sweepIdle(start.Add(unreadSweep / 2))
 	if len(shared.users) != 3 || len(u.rooms) != 2 {
-		t.Fatal("a sweep within unreadIdle of the last one dropped counters")
+		t.Fatal("a sweep within unreadSweep of the last one dropped counters")
 	}
 	u.sweepIdle(start.Add(unreadIdle + time.Second))
 	if _, ok := shared.users[idle]; ok {

@@ -33,6 +33,10 @@ const maxCachedRules = 10000
 // was ever notified.
 const rulesIdle = 2 * time.Minute
 
+// rulesSweep is how often idle rules are looked for: unused rules stay at
+// most rulesIdle plus rulesSweep.
+const rulesSweep = rulesIdle / 4
+
 // Rooms reads rooms' current state (*room.Service).
 type Rooms interface {
 	CurrentStateEvent(ctx context.Context, roomID id.RoomID, typ, stateKey string) (*event.PDU, error)
@@ -172,7 +176,7 @@ func (n *Notifier) rulesOf(ctx context.Context, user id.UserID, now time.Time) (
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("load push rules of %s: %w", user, err)
 	}
-	ev := pushrules.Compile(pushrules.FromAccountData(raw, string(user)))
+	ev := pushrules.CompileFor(raw, string(user))
 	n.mu.Lock()
 	if len(n.rules) >= maxCachedRules {
 		n.rules = map[id.UserID]*cachedRules{}
@@ -188,9 +192,9 @@ func (n *Notifier) rulesOf(ctx context.Context, user id.UserID, now time.Time) (
 
 // sweepRules drops the rules no batch used within rulesIdle, and the
 // prune times of users not pruned within pruneEvery (which would prune
-// again anyway), at most once per rulesIdle.
+// again anyway), at most once per rulesSweep.
 func (n *Notifier) sweepRules(now time.Time) {
-	if now.Sub(n.swept) < rulesIdle {
+	if now.Sub(n.swept) < rulesSweep {
 		return
 	}
 	n.swept = now

@@ -28,9 +28,9 @@ func TestNotifierDropsIdleRules(t *testing.T) {
 		swept: start,
 	}
 	now := start.Add(2*rulesIdle + time.Second)
-	n.sweepRules(start.Add(rulesIdle / 2)) // too soon after the last sweep
+	n.sweepRules(start.Add(rulesSweep / 2)) // too soon after the last sweep
 	if len(n.rules) != 2 {
-		t.Fatalf("a sweep within rulesIdle of the last one dropped rules: %d left", len(n.rules))
+		t.Fatalf("a sweep within rulesSweep of the last one dropped rules: %d left", len(n.rules))
 	}
 	n.sweepRules(now)
 	if _, ok := n.rules["@idle:hafen.test"]; ok {

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -140,6 +141,9 @@ type compiledCond struct {
 	n  int
 	// unknown conditions (or malformed ones) never match.
 	never bool
+	// forUser: the pattern or value is userPlaceholder, which stands for
+	// Context.UserID (the shared default rules, see CompileFor).
+	forUser bool
 }
 
 // Compile prepares rs for evaluation: the enabled rules in the order they
@@ -170,6 +174,30 @@ func Compile(rs Ruleset) *Evaluator {
 	return ev
 }
 
+// userPlaceholder stands for the user whose rules are evaluated in the
+// default rules compiled once for every user (CompileFor): no Matrix user
+// ID contains a NUL.
+const userPlaceholder = "\x00user"
+
+// sharedDefaults is the default rules compiled once, with the user left
+// to the Context; an Evaluator is immutable, so every user whose rules
+// are the defaults shares it.
+var sharedDefaults = sync.OnceValue(func() *Evaluator { return Compile(Defaults(userPlaceholder)) })
+
+// CompileFor compiles a user's rules from the content of their
+// m.push_rules account data (nil for none), like
+// Compile(FromAccountData(raw, user)). A user without account data (most
+// users: it exists once they changed a rule) gets the default rules
+// compiled once for all users, which read the user from
+// Context.UserID, so that a server keeps one copy of them, not one per
+// user.
+func CompileFor(raw []byte, user string) *Evaluator {
+	if rs, ok := accountRules(raw, user); ok {
+		return Compile(rs)
+	}
+	return sharedDefaults()
+}
+
 func compileCond(c Condition) compiledCond {
 	cc := compiledCond{c: c}
 	switch c.Kind {
@@ -180,12 +208,14 @@ func compileCond(c Condition) compiledCond {
 		}
 		if c.Key != "content.body" && !strings.ContainsAny(*c.Pattern, "*?") {
 			cc.literal, cc.isLiteral = *c.Pattern, true
+			cc.forUser = *c.Pattern == userPlaceholder
 			break
 		}
 		cc.re = globRegexp(*c.Pattern, c.Key == "content.body")
 	case CondEventPropertyIs, CondEventPropertyContains:
 		cc.value, cc.valueOK = scalar(c.Value)
 		cc.never = c.Key == "" || !cc.valueOK
+		cc.forUser = cc.value == userPlaceholder
 	case CondRoomMemberCount:
 		is := c.Is
 		for _, op := range []string{"==", "<=", ">=", "<", ">"} {
@@ -264,24 +294,35 @@ func (c *compiledCond) matches(e *Event, ctx *Context) bool {
 	switch c.c.Kind {
 	case CondEventMatch:
 		s, ok := e.strs[c.c.Key]
+		if c.forUser {
+			return ok && strings.EqualFold(s, ctx.UserID)
+		}
 		if c.isLiteral {
 			return ok && strings.EqualFold(s, c.literal)
 		}
 		return ok && c.re.MatchString(s)
 	case CondEventPropertyIs:
+		want := c.value
+		if c.forUser {
+			want = ctx.UserID
+		}
 		if s, ok := e.strs[c.c.Key]; ok {
-			return s == c.value
+			return s == want
 		}
 		v, ok := scalar(e.props[c.c.Key])
-		return ok && v == c.value
+		return ok && v == want
 	case CondEventPropertyContains:
 		var arr []json.RawMessage
 		raw := e.props[c.c.Key]
 		if len(raw) == 0 || json.Unmarshal(raw, &arr) != nil {
 			return false
 		}
+		want := c.value
+		if c.forUser {
+			want = ctx.UserID
+		}
 		for _, a := range arr {
-			if v, ok := scalar(a); ok && v == c.value {
+			if v, ok := scalar(a); ok && v == want {
 				return true
 			}
 		}

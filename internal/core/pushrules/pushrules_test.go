@@ -15,8 +15,16 @@ func msg(body string, extra string) *Event {
 	return NewEvent("m.room.message", "@bob:example.org", "!r:example.org", nil, json.RawMessage(content))
 }
 
+// TestDefaultRules evaluates the default rules compiled for alice and
+// the ones compiled once for every user (CompileFor without account
+// data), which must agree.
 func TestDefaultRules(t *testing.T) {
-	ev := Compile(Defaults(alice))
+	for name, ev := range map[string]*Evaluator{"compiled for alice": Compile(Defaults(alice)), "shared": CompileFor(nil, alice)} {
+		t.Run(name, func(t *testing.T) { testDefaultRules(t, ev) })
+	}
+}
+
+func testDefaultRules(t *testing.T, ev *Evaluator) {
 	ctx := func(members int, mayNotify bool) *Context {
 		return &Context{UserID: alice, DisplayName: "Alice", MemberCount: func() int { return members },
 			SenderMayNotify: func(string) bool { return mayNotify }}
@@ -57,6 +65,34 @@ func TestDefaultRules(t *testing.T) {
 				t.Errorf("got rule %q notify %v highlight %v, want %q %v %v", got.RuleID, got.Notify, got.Highlight, tt.rule, tt.notify, tt.highlight)
 			}
 		})
+	}
+}
+
+// TestCompileForSharesDefaults checks that users without account data
+// share one compiled copy of the default rules, while a user's own rules
+// (and the defaults' invite rule, whose state_key is the user) apply to
+// that user only.
+func TestCompileForSharesDefaults(t *testing.T) {
+	a, b := CompileFor(nil, alice), CompileFor(nil, "@carol:example.org")
+	if a != b {
+		t.Error("two users without account data got different compiled defaults")
+	}
+	invite := NewEvent("m.room.member", "@b:x", "!r:x", sp(alice), json.RawMessage(`{"membership":"invite"}`))
+	if got := b.Evaluate(invite, &Context{UserID: "@carol:example.org"}); got.RuleID == ".m.rule.invite_for_me" {
+		t.Error("alice's invite matched carol's invite_for_me")
+	}
+	if got := a.Evaluate(invite, &Context{UserID: alice}); got.RuleID != ".m.rule.invite_for_me" {
+		t.Errorf("alice's invite matched %q, want .m.rule.invite_for_me", got.RuleID)
+	}
+	own := CompileFor([]byte(`{"global":{"override":[{"rule_id":"mine","enabled":true,"default":false,"conditions":[],"actions":[]}]}}`), alice)
+	if own == a {
+		t.Fatal("a user with rules of their own got the shared defaults")
+	}
+	if got := own.Evaluate(msg("hi", ""), &Context{UserID: alice, MemberCount: func() int { return 3 }}); got.RuleID != "mine" {
+		t.Errorf("alice's own rule: matched %q, want mine", got.RuleID)
+	}
+	if CompileFor([]byte(`not json`), alice) != a {
+		t.Error("unreadable account data did not fall back to the shared defaults")
 	}
 }
 

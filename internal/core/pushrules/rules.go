@@ -402,12 +402,22 @@ func ValidateActions(actions []json.RawMessage) ([]json.RawMessage, error) {
 // (nil when they have none) as their ruleset, laid over today's defaults
 // (Merge). Content that cannot be read yields the defaults.
 func FromAccountData(raw []byte, user string) Ruleset {
+	if rs, ok := accountRules(raw, user); ok {
+		return rs
+	}
+	return Defaults(user)
+}
+
+// accountRules returns the rules of m.push_rules account data merged
+// over the defaults, and false when there is none or it is unreadable
+// (the defaults apply).
+func accountRules(raw []byte, user string) (Ruleset, bool) {
 	if raw == nil {
-		return Defaults(user)
+		return Ruleset{}, false
 	}
 	var r Rules
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return Defaults(user)
+		return Ruleset{}, false
 	}
-	return Merge(&r.Global, user)
+	return Merge(&r.Global, user), true
 }
