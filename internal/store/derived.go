@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -118,41 +119,38 @@ func moveNotificationsIn(ctx context.Context, derived, main *backend) error {
 	if n == 0 {
 		return nil
 	}
-	tx, err := derived.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("move notifications: %w", err)
-	}
-	defer tx.Rollback()
-	for _, stmt := range []string{
+	err = execInTx(ctx, derived.write, "move notifications", []string{
 		`INSERT INTO user_notifications (user_id, stream_pos, actions, highlight)
 			SELECT user_id, stream_pos, actions, highlight FROM ` + derivedAttachName + `.user_notifications
 			WHERE true ON CONFLICT (user_id, stream_pos) DO NOTHING`,
 		`INSERT INTO stream_consumers (name, stream_pos)
 			SELECT name, stream_pos FROM ` + derivedAttachName + `.stream_consumers WHERE name = '` + NotificationsConsumer + `'
 			ON CONFLICT (name) DO NOTHING`,
-	} {
+	})
+	if err != nil {
+		return err
+	}
+	return execInTx(ctx, main.write, "drop moved notifications", []string{
+		`DROP TABLE user_notifications`,
+		`DELETE FROM stream_consumers WHERE name = '` + NotificationsConsumer + `'`,
+	})
+}
+
+// execInTx runs statements in one transaction of pool; what names the
+// step in errors.
+func execInTx(ctx context.Context, pool *sql.DB, what string, stmts []string) error {
+	tx, err := pool.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer tx.Rollback()
+	for _, stmt := range stmts {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("move notifications: %q: %w", firstLine(stmt), err)
+			return fmt.Errorf("%s: %q: %w", what, firstLine(stmt), err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("move notifications: commit: %w", err)
-	}
-	mtx, err := main.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("drop moved notifications: %w", err)
-	}
-	defer mtx.Rollback()
-	for _, stmt := range []string{
-		`DROP TABLE user_notifications`,
-		`DELETE FROM stream_consumers WHERE name = '` + NotificationsConsumer + `'`,
-	} {
-		if _, err := mtx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("drop moved notifications: %q: %w", firstLine(stmt), err)
-		}
-	}
-	if err := mtx.Commit(); err != nil {
-		return fmt.Errorf("drop moved notifications: commit: %w", err)
+		return fmt.Errorf("%s: commit: %w", what, err)
 	}
 	return nil
 }
@@ -181,22 +179,9 @@ func moveSearchIndexOut(d dialect) []string {
 // entries past it go.
 func reconcileDerived(ctx context.Context, derived *backend) error {
 	const maxPos = `(SELECT COALESCE(MAX(stream_pos), 0) FROM ` + derivedAttachName + `.events)`
-	tx, err := derived.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("reconcile derived database: %w", err)
-	}
-	defer tx.Rollback()
-	for _, stmt := range []string{
+	return execInTx(ctx, derived.write, "reconcile derived database", []string{
 		`UPDATE stream_consumers SET stream_pos = ` + maxPos + ` WHERE stream_pos > ` + maxPos,
 		`DELETE FROM user_notifications WHERE stream_pos > ` + maxPos,
 		`DELETE FROM event_search WHERE rowid > (SELECT COALESCE(MAX(event_nid), 0) FROM ` + derivedAttachName + `.events)`,
-	} {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("reconcile derived database: %q: %w", firstLine(stmt), err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("reconcile derived database: commit: %w", err)
-	}
-	return nil
+	})
 }
