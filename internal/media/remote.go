@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/federation"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
@@ -94,7 +95,7 @@ func (s *Service) getRemote(ctx context.Context, server id.ServerName, mediaID s
 	_ = wait // the other server applies its own wait; see Fetcher
 	key := "download " + string(server) + "/" + mediaID
 	return s.fetches.do(ctx, key, func() (m store.Media, err error) {
-		err = s.fetchOnce(key, func() error {
+		err = s.fetchOnce(server, key, func() error {
 			m, err = s.fetchRemote(ctx, server, mediaID)
 			return err
 		})
@@ -208,16 +209,32 @@ func (f *failures) add(key string, err error, now time.Time) {
 	f.m[key] = failure{err: err, until: now.Add(failureTTL)}
 }
 
-// fetchOnce runs fetch for key unless it failed within failureTTL, and
-// remembers a failure that another try soon would repeat (not found,
-// unreachable).
-func (s *Service) fetchOnce(key string, fetch func() error) error {
+// fetchOnce runs fetch for key, media of server, unless it failed within
+// failureTTL, and remembers a failure that another try soon would repeat
+// (not found, unavailable). A server that could not be reached at all (no
+// HTTP answer) is remembered too: for failureTTL every fetch of its media
+// fails at once, so that a room full of its avatars does not wait for one
+// timeout each while it is down. A fetch ended by its own request's
+// cancellation says nothing of the other server and is not remembered.
+func (s *Service) fetchOnce(server id.ServerName, key string, fetch func() error) error {
+	serverKey := "server " + string(server)
+	if err := s.failed.get(serverKey, s.now()); err != nil {
+		return err
+	}
 	if err := s.failed.get(key, s.now()); err != nil {
 		return err
 	}
 	err := fetch()
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrRemoteUnavailable) {
+	switch {
+	case errors.Is(err, context.Canceled):
+	case errors.Is(err, ErrNotFound):
 		s.failed.add(key, err, s.now())
+	case errors.Is(err, ErrRemoteUnavailable):
+		s.failed.add(key, err, s.now())
+		var he *federation.HTTPError
+		if !errors.As(err, &he) {
+			s.failed.add(serverKey, err, s.now())
+		}
 	}
 	return err
 }
@@ -247,7 +264,7 @@ func (s *Service) remoteThumbnail(ctx context.Context, server id.ServerName, med
 	}
 	key := fmt.Sprintf("thumbnail %s/%s %dx%d %s", server, mediaID, size.width, size.height, size.method)
 	_, err = s.fetches.do(ctx, key, func() (store.Media, error) {
-		return store.Media{}, s.fetchOnce(key, func() error { return s.fetchRemoteThumbnail(ctx, server, mediaID, size) })
+		return store.Media{}, s.fetchOnce(server, key, func() error { return s.fetchRemoteThumbnail(ctx, server, mediaID, size) })
 	})
 	if errors.Is(err, ErrNotImage) || errors.Is(err, ErrRemoteTooLarge) {
 		return store.Thumbnail{}, nil, err

@@ -233,3 +233,61 @@ func testRemoteMediaFetchedOnce(t *testing.T, dsn string) {
 		t.Fatalf("%d fetches for %d concurrent requests, want 1", got, n)
 	}
 }
+
+func TestUnreachableServerRemembered(t *testing.T) {
+	storetest.ForEachDSN(t, testUnreachableServerRemembered)
+}
+
+// testUnreachableServerRemembered checks that a server that did not
+// answer at all is not asked again for other media within failureTTL,
+// that a server answering with an HTTP error for one file still serves
+// its others, that other servers are unaffected, and that the server is
+// asked again once failureTTL has passed.
+func testUnreachableServerRemembered(t *testing.T, dsn string) {
+	ctx := context.Background()
+	s, _ := newService(t, dsn)
+	fed := &fakeFed{}
+	down := true
+	fed.answer = func(path string) (*http.Response, error) {
+		switch {
+		case strings.HasSuffix(path, "/down1"), strings.HasSuffix(path, "/down2"):
+			if down {
+				return nil, errors.New("dial tcp: connection refused")
+			}
+			return multipartAnswer(textproto.MIMEHeader{"Content-Type": {"text/plain"}}, "back"), nil
+		case strings.HasSuffix(path, "/broken"):
+			return nil, fmt.Errorf("GET: %w", &federation.HTTPError{Status: 500, Errcode: "M_UNKNOWN"})
+		}
+		return multipartAnswer(textproto.MIMEHeader{"Content-Type": {"text/plain"}}, "fine"), nil
+	}
+	s.Remote = FederationFetcher{Client: fed}
+	calls := func() int {
+		fed.mu.Lock()
+		defer fed.mu.Unlock()
+		return len(fed.calls)
+	}
+
+	if _, err := s.Get(ctx, "down.example", "down1", 0); !errors.Is(err, ErrRemoteUnavailable) {
+		t.Fatalf("media of an unreachable server: err = %v, want ErrRemoteUnavailable", err)
+	}
+	before := calls()
+	if _, err := s.Get(ctx, "down.example", "down2", 0); !errors.Is(err, ErrRemoteUnavailable) || calls() != before {
+		t.Fatalf("other media of the unreachable server: err = %v, %d requests, want ErrRemoteUnavailable and none", err, calls()-before)
+	}
+	if _, err := s.Get(ctx, "up.example", "ok", 0); err != nil {
+		t.Fatalf("media of another server: %v", err)
+	}
+	if _, err := s.Get(ctx, "half.example", "broken", 0); !errors.Is(err, ErrRemoteUnavailable) {
+		t.Fatalf("media answered with 500: err = %v, want ErrRemoteUnavailable", err)
+	}
+	if _, err := s.Get(ctx, "half.example", "fine", 0); err != nil {
+		t.Fatalf("other media of a server that answered 500 for one file: %v", err)
+	}
+
+	down = false
+	later := time.Now().Add(failureTTL + time.Second)
+	s.Now = func() time.Time { return later }
+	if m, err := s.Get(ctx, "down.example", "down2", 0); err != nil || readMedia(t, s, m) != "back" {
+		t.Fatalf("media of the server after failureTTL = %+v, %v", m, err)
+	}
+}
