@@ -20,14 +20,14 @@ import (
 )
 
 // previewSite serves a page with OpenGraph metadata and its image, and
-// counts the page's fetches.
-func previewSite(t *testing.T) (*httptest.Server, *atomic.Int32) {
+// counts the fetches of the page and of a missing one.
+func previewSite(t *testing.T) (*httptest.Server, *atomic.Int32, *atomic.Int32) {
 	t.Helper()
 	var img bytes.Buffer
 	m := image.NewRGBA(image.Rect(0, 0, 60, 40))
 	m.Set(1, 1, color.RGBA{255, 0, 0, 255})
 	png.Encode(&img, m)
-	var pageHits atomic.Int32
+	var pageHits, missingHits atomic.Int32
 	mux := http.NewServeMux()
 	mux.HandleFunc("/page", func(w http.ResponseWriter, r *http.Request) {
 		pageHits.Add(1)
@@ -47,19 +47,22 @@ func previewSite(t *testing.T) (*httptest.Server, *atomic.Int32) {
 		w.Header().Set("Content-Type", "image/png")
 		w.Write(img.Bytes())
 	})
-	mux.HandleFunc("/missing", http.NotFound)
+	mux.HandleFunc("/missing", func(w http.ResponseWriter, r *http.Request) {
+		missingHits.Add(1)
+		http.NotFound(w, r)
+	})
 	ts := httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
-	return ts, &pageHits
+	return ts, &pageHits, &missingHits
 }
 
 // TestURLPreview: a page served on loopback is previewed while the
 // private-address check is off (for this test only): OpenGraph title and
 // description, the og:image stored as media and downloadable, the answer
-// cached. With the check on, as in every server, loopback is refused
-// with 403 M_FORBIDDEN.
+// cached, and a failed preview cached too. With the check on, as in every
+// server, loopback is refused with 403 M_FORBIDDEN.
 func TestURLPreview(t *testing.T) {
-	site, hits := previewSite(t)
+	site, hits, missingHits := previewSite(t)
 	for _, tc := range []struct {
 		name         string
 		allowPrivate bool
@@ -108,7 +111,14 @@ func TestURLPreview(t *testing.T) {
 				if string(body) != `{"og:title":"Just a title"}` {
 					t.Errorf("preview of a page with only a title = %s", body)
 				}
+				// A failed preview is remembered: asking again does not
+				// fetch the page again.
+				missingHits.Store(0)
 				wantStatus(t, preview(site.URL+"/missing"), 502, "M_UNKNOWN")
+				wantStatus(t, preview(site.URL+"/missing"), 502, "M_UNKNOWN")
+				if n := missingHits.Load(); n != 1 {
+					t.Errorf("missing page fetched %d times for two previews, want 1", n)
+				}
 				wantStatus(t, preview("ftp://example.org/"), 400, "M_INVALID_PARAM")
 				wantStatus(t, e.send("GET", "/_matrix/client/v1/media/preview_url", tok, nil, nil), 400, "M_MISSING_PARAM")
 				wantStatus(t, e.send("GET", "/_matrix/client/v1/media/preview_url?url="+url.QueryEscape(site.URL+"/page"), "", nil, nil), 401, "M_MISSING_TOKEN")
@@ -121,7 +131,7 @@ func TestURLPreview(t *testing.T) {
 // are refused even while private addresses are allowed; previews are off
 // (M_UNRECOGNIZED) unless configured.
 func TestURLPreviewDenyLists(t *testing.T) {
-	site, _ := previewSite(t)
+	site, _, _ := previewSite(t)
 	u, _ := url.Parse(site.URL)
 	for _, tc := range []struct {
 		name  string

@@ -38,6 +38,11 @@ const (
 	DefaultPreviewCacheTTL = time.Hour
 	// maxPreviewCache bounds the previews cached.
 	maxPreviewCache = 1000
+	// previewFailureTTL is how long a failed preview is answered from
+	// the cache (at most CacheTTL): clients ask again for every message
+	// showing the URL, which would otherwise fetch a broken or unreachable
+	// page each time.
+	previewFailureTTL = 5 * time.Minute
 	// maxPreviewURL bounds the length of a URL to preview.
 	maxPreviewURL = 2048
 	// maxPreviewValue bounds one OpenGraph value, maxPreviewProps their
@@ -71,9 +76,11 @@ type Previewer struct {
 // Preview is the OpenGraph data of a URL, as the spec answers it.
 type Preview map[string]any
 
-// cachedPreview is a cached preview and when it goes stale.
+// cachedPreview is a cached preview, or the error of a failed one, and
+// when it goes stale.
 type cachedPreview struct {
 	p       Preview
+	err     error
 	expires time.Time
 }
 
@@ -107,27 +114,34 @@ func (p *Previewer) Preview(ctx context.Context, userID id.UserID, rawURL string
 	p.mu.Lock()
 	if c, ok := p.cache[key]; ok && now.Before(c.expires) {
 		p.mu.Unlock()
-		return c.p, nil
+		return c.p, c.err
 	}
 	p.mu.Unlock()
 	return p.fetches.do(ctx, key, func() (Preview, error) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.timeout())
 		defer cancel()
 		pv, err := p.fetch(fctx, userID, key)
+		if errors.Is(err, ErrPreviewFailed) || errors.Is(err, ErrPreviewDenied) {
+			p.remember(key, nil, err, now)
+		}
 		if err != nil {
 			return nil, err
 		}
-		p.remember(key, pv, now)
+		p.remember(key, pv, nil, now)
 		return pv, nil
 	})
 }
 
-// remember caches a preview, dropping stale entries (and, when still
-// full, arbitrary ones) to stay within maxPreviewCache.
-func (p *Previewer) remember(key string, pv Preview, now time.Time) {
+// remember caches a preview, or the error of a failed one for at most
+// previewFailureTTL, dropping stale entries (and, when still full,
+// arbitrary ones) to stay within maxPreviewCache.
+func (p *Previewer) remember(key string, pv Preview, failed error, now time.Time) {
 	ttl := p.CacheTTL
 	if ttl <= 0 {
 		ttl = DefaultPreviewCacheTTL
+	}
+	if failed != nil {
+		ttl = min(ttl, previewFailureTTL)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -141,7 +155,7 @@ func (p *Previewer) remember(key string, pv Preview, now time.Time) {
 			}
 		}
 	}
-	p.cache[key] = cachedPreview{p: pv, expires: now.Add(ttl)}
+	p.cache[key] = cachedPreview{p: pv, err: failed, expires: now.Add(ttl)}
 }
 
 // get fetches a URL with the guarded client and returns a 2xx answer.
