@@ -142,16 +142,9 @@ type Upload struct {
 	Body io.Reader
 }
 
-// newMediaID returns a random media ID of 24 letters and digits.
-func newMediaID() string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-	var b [24]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b[:])
-}
+// newMediaID returns a random media ID: 26 upper-case letters and
+// digits (130 random bits), within the spec's [A-Za-z0-9_-].
+func newMediaID() string { return rand.Text() }
 
 func contentTypeOr(ct string) string {
 	if ct == "" {

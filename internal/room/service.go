@@ -333,13 +333,6 @@ func (s *Service) build(p event.Proto, v *roomversion.Version) (*event.PDU, erro
 func (s *Service) notify(evs []Persisted) { s.stream.Publish(evs) }
 
 // randomLocalpart returns an opaque identifier part for room IDs of
-// versions that have a server-chosen room ID.
-func randomLocalpart() string {
-	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	b := make([]byte, 18)
-	rand.Read(b) // crypto/rand.Read never fails on supported platforms
-	for i := range b {
-		b[i] = letters[int(b[i])%len(letters)]
-	}
-	return string(b)
-}
+// versions that have a server-chosen room ID: 26 letters and digits, 130
+// random bits.
+func randomLocalpart() string { return rand.Text() }
