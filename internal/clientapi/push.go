@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -91,13 +90,9 @@ func (a *roomAPI) getNotifications(w http.ResponseWriter, r *http.Request, sess 
 		return matrixerr.Unrecognized("getNotifications is not configured")
 	}
 	q := r.URL.Query()
-	limit := 0
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 0 {
-			return matrixerr.InvalidParam("limit must be a non-negative integer")
-		}
-		limit = n
+	limit, err := nonNegativeParam(q, "limit", 0)
+	if err != nil {
+		return err
 	}
 	onlyHighlight := false
 	switch q.Get("only") {

@@ -77,7 +77,7 @@ func (a *roomAPI) getRelatingEvents(w http.ResponseWriter, r *http.Request, sess
 	default:
 		return matrixerr.InvalidParam("dir must be b or f")
 	}
-	limit, err := parseLimit(q.Get("limit"), defaultRelationsLimit)
+	limit, err := parseLimit(q, defaultRelationsLimit)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (a *roomAPI) getThreadRoots(w http.ResponseWriter, r *http.Request, sess se
 	default:
 		return matrixerr.InvalidParam("include must be all or participated")
 	}
-	limit, err := parseLimit(q.Get("limit"), defaultThreadsLimit)
+	limit, err := parseLimit(q, defaultThreadsLimit)
 	if err != nil {
 		return err
 	}

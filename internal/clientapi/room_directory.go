@@ -6,7 +6,6 @@ package clientapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/directory"
@@ -65,13 +64,11 @@ const maxPublicRoomsLimit = 500
 func (a *roomAPI) getPublicRooms(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	req := directory.PublicRoomsRequest{Since: q.Get("since")}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 0 {
-			return matrixerr.InvalidParam("limit must be a non-negative integer")
-		}
-		req.Limit = min(n, maxPublicRoomsLimit)
+	limit, err := nonNegativeParam(q, "limit", 0)
+	if err != nil {
+		return err
 	}
+	req.Limit = min(limit, maxPublicRoomsLimit)
 	server, err := a.directoryServer(r)
 	if err != nil {
 		return err

@@ -16,7 +16,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
 	"github.com/hafenchat/hafen/internal/clientsync"
@@ -126,15 +125,9 @@ const minBackfill = 20
 // parseLimit parses the limit query parameter: default def, at most
 // maxPageLimit, 400 M_INVALID_PARAM for anything but a non-negative
 // integer.
-func parseLimit(q string, def int) (int, error) {
-	if q == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(q)
-	if err != nil || n < 0 {
-		return 0, matrixerr.InvalidParam("limit must be a non-negative integer")
-	}
-	return min(n, maxPageLimit), nil
+func parseLimit(q url.Values, def int) (int, error) {
+	n, err := nonNegativeParam(q, "limit", def)
+	return min(n, maxPageLimit), err
 }
 
 // parseEventFilter parses the filter query parameter, a RoomEventFilter as
@@ -159,7 +152,7 @@ func parseEventFilter(q string) (*clientsync.RoomEventFilter, error) {
 // /messages and /context share, in that order (see parseLimit and
 // parseEventFilter).
 func parsePageQuery(q url.Values) (int, *clientsync.RoomEventFilter, error) {
-	limit, err := parseLimit(q.Get("limit"), defaultPageLimit)
+	limit, err := parseLimit(q, defaultPageLimit)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -51,13 +51,11 @@ func (s *Server) getSpaceHierarchy(w http.ResponseWriter, r *http.Request, sess 
 		}
 		req.Limit = n
 	}
-	if d := q.Get("max_depth"); d != "" {
-		n, err := strconv.Atoi(d)
-		if err != nil || n < 0 {
-			return matrixerr.InvalidParam("max_depth must be a non-negative integer")
-		}
-		req.MaxDepth = n
+	depth, err := nonNegativeParam(q, "max_depth", req.MaxDepth)
+	if err != nil {
+		return err
 	}
+	req.MaxDepth = depth
 	page, err := s.Spaces.Hierarchy(r.Context(), req)
 	switch {
 	case errors.Is(err, spaces.ErrForbidden):

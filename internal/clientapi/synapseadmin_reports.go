@@ -72,20 +72,6 @@ func toEventReport(d reports.Detail) eventReport {
 	}
 }
 
-// nonNegativeParam reads an integer query parameter that must be 0 or
-// more; def when absent.
-func nonNegativeParam(r *http.Request, name string, def int) (int, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, matrixerr.InvalidParam("%s must be an integer of 0 or more", name)
-	}
-	return n, nil
-}
-
 // listEventReports lists the event reports, newest first by default
 // (dir=b; dir=f oldest first), from the offset from, at most limit (100),
 // filtered by reporter (user_id) or room (room_id), both matched as parts
@@ -94,11 +80,11 @@ func nonNegativeParam(r *http.Request, name string, def int) (int, error) {
 //
 // GET /_synapse/admin/v1/event_reports
 func (s *Server) listEventReports(w http.ResponseWriter, r *http.Request) error {
-	from, err := nonNegativeParam(r, "from", 0)
+	from, err := nonNegativeParam(r.URL.Query(), "from", 0)
 	if err != nil {
 		return err
 	}
-	limit, err := nonNegativeParam(r, "limit", defaultReportsLimit)
+	limit, err := nonNegativeParam(r.URL.Query(), "limit", defaultReportsLimit)
 	if err != nil {
 		return err
 	}
