@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -22,16 +20,8 @@ works whether or not the server runs.`
 // federationCommand runs `hafen federation <cmd>` against the configured
 // database.
 func federationCommand(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "status" {
-		if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stdout, federationUsage)
-			return flag.ErrHelp
-		}
-		fmt.Fprintln(stderr, federationUsage)
-		if len(args) == 0 {
-			return errors.New("missing federation command")
-		}
-		return fmt.Errorf("unknown federation command %q", args[0])
+	if _, err := subcommand("federation", federationUsage, args, []string{"status"}, stdout, stderr); err != nil {
+		return err
 	}
 	fs, flags := config.NewFlagSetFor("hafen federation status", userSettings...)
 	fs.SetOutput(stdout)

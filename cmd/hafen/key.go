@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -34,16 +33,12 @@ one as signing.key.<key ID>.old. Rotate when the key may have leaked.`
 var keySettings = []string{"data_dir", "database", "server_name"}
 
 // keyCommand runs `hafen key <cmd>`.
-func keyCommand(ctx context.Context, cmd string, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	switch cmd {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(stdout, keyUsage)
-		return flag.ErrHelp
-	case "rotate":
-	default:
-		fmt.Fprintln(stderr, keyUsage)
-		return fmt.Errorf("unknown key command %q", cmd)
+func keyCommand(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	cmd, err := subcommand("key", keyUsage, args, []string{"rotate"}, stdout, stderr)
+	if err != nil {
+		return err
 	}
+	args = args[1:]
 	fs, flags := config.NewFlagSetFor("hafen key "+cmd, keySettings...)
 	fs.SetOutput(stdout)
 	fs.Usage = func() {

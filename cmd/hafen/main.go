@@ -5,6 +5,8 @@
 //	hafen user reset-password <user> [--password …]
 //	hafen user list
 //	hafen federation status
+//	hafen media stats | purge-remote --older-than …
+//	hafen reports list | show <id> | delete <id>
 //	hafen key rotate
 //	hafen version
 //
@@ -27,6 +29,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -75,11 +78,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	case "serve":
 		return serve(ctx, args[1:], lookupEnv, stderr, nil)
 	case "user":
-		if len(args) < 2 {
-			fmt.Fprintln(stderr, userUsage)
-			return errors.New("missing user command")
-		}
-		return userCommand(ctx, args[1], args[2:], lookupEnv, stdin, stdout, stderr)
+		return userCommand(ctx, args[1:], lookupEnv, stdin, stdout, stderr)
 	case "federation":
 		return federationCommand(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "media":
@@ -87,11 +86,7 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	case "reports":
 		return reportsCommand(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "key":
-		if len(args) < 2 {
-			fmt.Fprintln(stderr, keyUsage)
-			return errors.New("missing key command")
-		}
-		return keyCommand(ctx, args[1], args[2:], lookupEnv, stdout, stderr)
+		return keyCommand(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "version":
 		fs := flag.NewFlagSet("hafen version", flag.ContinueOnError)
 		fs.SetOutput(stdout)
@@ -112,4 +107,25 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	}
 	fmt.Fprintln(stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// subcommand returns the command of `hafen <group> <command> …` (args
+// starts at it) when it is one of cmds. Help (help, -h, -help, --help)
+// prints usage to stdout and returns flag.ErrHelp; a missing or unknown
+// command prints usage to stderr and fails.
+func subcommand(group, usage string, args, cmds []string, stdout, stderr io.Writer) (string, error) {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return "", fmt.Errorf("missing %s command", group)
+	}
+	switch cmd := args[0]; {
+	case slices.Contains(cmds, cmd):
+		return cmd, nil
+	case cmd == "help" || cmd == "-h" || cmd == "-help" || cmd == "--help":
+		fmt.Fprintln(stdout, usage)
+		return "", flag.ErrHelp
+	default:
+		fmt.Fprintln(stderr, usage)
+		return "", fmt.Errorf("unknown %s command %q", group, cmd)
+	}
 }

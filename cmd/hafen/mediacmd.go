@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -37,18 +36,10 @@ var mediaSettings = []string{"data_dir", "database", "server_name", "media.dir"}
 // mediaCommand runs `hafen media <cmd>` against the configured database
 // and media directory.
 func mediaCommand(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "stats" && args[0] != "purge-remote") {
-		if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stdout, mediaUsage)
-			return flag.ErrHelp
-		}
-		fmt.Fprintln(stderr, mediaUsage)
-		if len(args) == 0 {
-			return errors.New("missing media command")
-		}
-		return fmt.Errorf("unknown media command %q", args[0])
+	cmd, err := subcommand("media", mediaUsage, args, []string{"stats", "purge-remote"}, stdout, stderr)
+	if err != nil {
+		return err
 	}
-	cmd := args[0]
 	fs, flags := config.NewFlagSetFor("hafen media "+cmd, mediaSettings...)
 	fs.SetOutput(stdout)
 	olderThan := ""

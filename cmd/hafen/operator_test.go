@@ -402,3 +402,30 @@ func configWith(serverName string) config.Config {
 	c.ServerName = serverName
 	return c
 }
+
+// TestSubcommandChoice checks every command group's answer to a missing,
+// an unknown and a help subcommand: usage on stderr and an error, or
+// usage on stdout and flag.ErrHelp.
+func TestSubcommandChoice(t *testing.T) {
+	for _, group := range []string{"user", "key", "media", "reports", "federation"} {
+		t.Run(group, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(t.Context(), []string{group}, noEnv, nil, &out, &errOut)
+			if err == nil || !strings.Contains(err.Error(), "missing "+group+" command") || errOut.Len() == 0 || out.Len() != 0 {
+				t.Errorf("no subcommand: err = %v, stdout %d bytes, stderr %d bytes", err, out.Len(), errOut.Len())
+			}
+			out.Reset()
+			errOut.Reset()
+			err = run(t.Context(), []string{group, "bogus"}, noEnv, nil, &out, &errOut)
+			if err == nil || !strings.Contains(err.Error(), `unknown `+group+` command "bogus"`) || errOut.Len() == 0 || out.Len() != 0 {
+				t.Errorf("unknown subcommand: err = %v, stdout %d bytes, stderr %d bytes", err, out.Len(), errOut.Len())
+			}
+			out.Reset()
+			errOut.Reset()
+			err = run(t.Context(), []string{group, "help"}, noEnv, nil, &out, &errOut)
+			if !errors.Is(err, flag.ErrHelp) || out.Len() == 0 || errOut.Len() != 0 {
+				t.Errorf("help: err = %v, stdout %d bytes, stderr %d bytes", err, out.Len(), errOut.Len())
+			}
+		})
+	}
+}

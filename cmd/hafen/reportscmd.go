@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -34,18 +32,10 @@ var reportsSettings = []string{"data_dir", "database", "server_name"}
 // reportsCommand runs `hafen reports <cmd>` against the configured
 // database.
 func reportsCommand(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "show" && args[0] != "delete") {
-		if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(stdout, reportsUsage)
-			return flag.ErrHelp
-		}
-		fmt.Fprintln(stderr, reportsUsage)
-		if len(args) == 0 {
-			return errors.New("missing reports command")
-		}
-		return fmt.Errorf("unknown reports command %q", args[0])
+	cmd, err := subcommand("reports", reportsUsage, args, []string{"list", "show", "delete"}, stdout, stderr)
+	if err != nil {
+		return err
 	}
-	cmd := args[0]
 	fs, flags := config.NewFlagSetFor("hafen reports "+cmd, reportsSettings...)
 	fs.SetOutput(stdout)
 	kind, limit := "", 100

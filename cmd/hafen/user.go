@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -31,16 +30,12 @@ Run "hafen user <command> --help" for a command's flags. Without
 --password, the password is read from the first line of standard input.`
 
 // userCommand runs `hafen user <cmd>` against the configured database.
-func userCommand(ctx context.Context, cmd string, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
-	switch cmd {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(stdout, userUsage)
-		return flag.ErrHelp
-	case "create", "reset-password", "list":
-	default:
-		fmt.Fprintln(stderr, userUsage)
-		return fmt.Errorf("unknown user command %q", cmd)
+func userCommand(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd, err := subcommand("user", userUsage, args, []string{"create", "reset-password", "list"}, stdout, stderr)
+	if err != nil {
+		return err
 	}
+	args = args[1:]
 	fs, flags := config.NewFlagSetFor("hafen user "+cmd, userSettings...)
 	fs.SetOutput(stdout)
 	var admin *bool
