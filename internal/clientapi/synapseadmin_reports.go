@@ -80,16 +80,16 @@ func toEventReport(d reports.Detail) eventReport {
 //
 // GET /_synapse/admin/v1/event_reports
 func (s *Server) listEventReports(w http.ResponseWriter, r *http.Request) error {
-	from, err := nonNegativeParam(r.URL.Query(), "from", 0)
+	q := r.URL.Query()
+	from, err := nonNegativeParam(q, "from", 0)
 	if err != nil {
 		return err
 	}
-	limit, err := nonNegativeParam(r.URL.Query(), "limit", defaultReportsLimit)
+	limit, err := nonNegativeParam(q, "limit", defaultReportsLimit)
 	if err != nil {
 		return err
 	}
 	limit = min(limit, maxReportsLimit)
-	q := r.URL.Query()
 	f := store.ReportFilter{Kind: store.ReportEvent, Reporter: q.Get("user_id"), RoomID: q.Get("room_id"), NewestFirst: true}
 	switch q.Get("dir") {
 	case "", "b":
@@ -113,14 +113,22 @@ func (s *Server) listEventReports(w http.ResponseWriter, r *http.Request) error 
 	return httpapi.OK(w, body)
 }
 
-// reportIDParam reads the report ID of the path: a positive integer (400
-// M_INVALID_PARAM otherwise).
-func reportIDParam(r *http.Request) (int64, error) {
-	n, err := strconv.ParseInt(r.PathValue("reportId"), 10, 64)
-	if err != nil || n <= 0 {
-		return 0, matrixerr.InvalidParam("the report ID must be a positive integer")
+// eventReportOfPath loads the event report the path names: 400
+// M_INVALID_PARAM unless its ID is a positive integer, 404 M_NOT_FOUND
+// for an unknown report or one of a room or user.
+func (s *Server) eventReportOfPath(r *http.Request) (reports.Detail, error) {
+	reportID, err := strconv.ParseInt(r.PathValue("reportId"), 10, 64)
+	if err != nil || reportID <= 0 {
+		return reports.Detail{}, matrixerr.InvalidParam("the report ID must be a positive integer")
 	}
-	return n, nil
+	d, err := s.Reports.Get(r.Context(), reportID)
+	if err == nil && d.Kind != store.ReportEvent {
+		err = reports.ErrNotFound
+	}
+	if errors.Is(err, reports.ErrNotFound) {
+		return reports.Detail{}, matrixerr.Wrap(matrixerr.KindNotFound, err, "no such event report")
+	}
+	return d, err
 }
 
 // getEventReport shows one event report with the reported event's JSON;
@@ -128,17 +136,7 @@ func reportIDParam(r *http.Request) (int64, error) {
 //
 // GET /_synapse/admin/v1/event_reports/{reportId}
 func (s *Server) getEventReport(w http.ResponseWriter, r *http.Request) error {
-	reportID, err := reportIDParam(r)
-	if err != nil {
-		return err
-	}
-	d, err := s.Reports.Get(r.Context(), reportID)
-	if err == nil && d.Kind != store.ReportEvent {
-		err = reports.ErrNotFound
-	}
-	if errors.Is(err, reports.ErrNotFound) {
-		return matrixerr.Wrap(matrixerr.KindNotFound, err, "no such event report")
-	}
+	d, err := s.eventReportOfPath(r)
 	if err != nil {
 		return err
 	}
@@ -149,17 +147,11 @@ func (s *Server) getEventReport(w http.ResponseWriter, r *http.Request) error {
 //
 // DELETE /_synapse/admin/v1/event_reports/{reportId}
 func (s *Server) deleteEventReport(w http.ResponseWriter, r *http.Request) error {
-	reportID, err := reportIDParam(r)
+	d, err := s.eventReportOfPath(r)
 	if err != nil {
 		return err
 	}
-	d, err := s.Reports.Get(r.Context(), reportID)
-	if err == nil && d.Kind != store.ReportEvent {
-		err = reports.ErrNotFound
-	}
-	if err == nil {
-		err = s.Reports.Delete(r.Context(), reportID)
-	}
+	err = s.Reports.Delete(r.Context(), d.ID)
 	if errors.Is(err, reports.ErrNotFound) {
 		return matrixerr.Wrap(matrixerr.KindNotFound, err, "no such event report")
 	}

@@ -3,6 +3,9 @@ package clientsync
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
@@ -123,4 +126,37 @@ func BenchmarkResponseEncoding(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestAppendJSONKnowsEveryField guards AppendJSON, which writes the
+// fields of Response, Rooms and JoinedRoom by hand: a field added to one
+// of them fails here until AppendJSON writes it (and the fixture of
+// TestResponseAppendJSON sets it).
+func TestAppendJSONKnowsEveryField(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want []string
+	}{
+		{Response{}, []string{"next_batch", "rooms", "account_data", "presence", "E2EESections"}},
+		{Rooms{}, []string{"join", "invite", "knock", "leave"}},
+		{JoinedRoom{}, []string{"summary", "state", "state_after", "timeline", "ephemeral", "account_data",
+			"unread_notifications", "unread_thread_notifications"}},
+	} {
+		rt := reflect.TypeOf(tc.v)
+		var got []string
+		for i := range rt.NumField() {
+			f := rt.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" {
+				name = f.Name
+			}
+			got = append(got, name)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s has the JSON fields %q; AppendJSON writes %q", rt.Name(), got, tc.want)
+		}
+	}
 }

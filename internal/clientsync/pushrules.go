@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -108,11 +109,14 @@ func (u *unreadCounts) setRules(user id.UserID, content json.RawMessage, _ int64
 }
 
 // ensureRules loads the user's push rules from the store unless sync has
-// them. A change that lands while they load (setRules) wins over the
-// loaded rules, which may predate it.
+// them, and marks the user as one who asks for counts now (before the
+// load, so that an idle sweep keeps what it loads; see sweepIdle). A
+// change that lands while they load (setRules) wins over the loaded
+// rules, which may predate it.
 func (s *Service) ensureRules(ctx context.Context, user id.UserID) error {
 	u := s.unread
 	u.mu.Lock()
+	u.seen[user] = time.Now()
 	have := u.rules[user] != nil
 	u.mu.Unlock()
 	if have {

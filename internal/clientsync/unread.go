@@ -468,10 +468,6 @@ func (r *unreadRoom) senderMayNotify(ev *event.PDU, key string) bool {
 // this call, so the client has not seen them from this server process.
 func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomID) (counts unreadSnapshot, changed int64, fresh bool, err error) {
 	u := s.unread
-	// Seen before the rules load, so that a sweep keeps them.
-	u.mu.Lock()
-	u.seen[user] = time.Now()
-	u.mu.Unlock()
 	if err := s.ensureRules(ctx, user); err != nil {
 		return unreadSnapshot{}, 0, false, err
 	}
