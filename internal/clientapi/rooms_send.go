@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
@@ -38,7 +39,9 @@ func pathTxnID(r *http.Request) (string, error) {
 	if txnID == "" || len(txnID) > maxTxnIDBytes {
 		return "", matrixerr.InvalidParam("txnId must be 1 to 255 bytes")
 	}
-	return txnID, nil
+	// A copy: the path value shares the memory of the whole request path,
+	// and the transaction ID lives on beside the event in sync's memory.
+	return strings.Clone(txnID), nil
 }
 
 // sendScope is the transaction scope of PUT /rooms/{roomId}/send/{eventType}.

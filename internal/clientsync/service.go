@@ -113,8 +113,11 @@ type Config struct {
 	// ReceiptPos is the newest position of the receipt stream when the
 	// server starts.
 	ReceiptPos int64
-	// RingSize is the number of recent events kept in memory; 0 means 8192.
+	// RingSize is the most recent events kept in memory; 0 means 8192.
 	RingSize int
+	// RingBytes bounds the memory those events keep (their JSON and
+	// parsed fields, estimated); 0 means DefaultRingBytes.
+	RingBytes int
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 	// Presence configures presence; the zero value keeps none.
@@ -128,6 +131,11 @@ type Config struct {
 	ReceiptDelay time.Duration
 }
 
+// DefaultRingBytes is the default Config.RingBytes: about 5,000 short
+// messages, which long-polling clients are never behind by; a client
+// further behind is served from the database.
+const DefaultRingBytes = 4 << 20
+
 // DefaultReceiptDelay is the default Config.ReceiptDelay: short enough
 // for a reader to see receipts as they come, long enough for a busy room's
 // receipts to travel together and with its next message.
@@ -138,6 +146,10 @@ func New(cfg Config) *Service {
 	size := cfg.RingSize
 	if size <= 0 {
 		size = 8192
+	}
+	ringBytes := cfg.RingBytes
+	if ringBytes <= 0 {
+		ringBytes = DefaultRingBytes
 	}
 	now := cfg.Now
 	if now == nil {
@@ -152,7 +164,7 @@ func New(cfg Config) *Service {
 		log:      cfg.Logger,
 		now:      now,
 		notifier: NewNotifier(cfg.StreamPos),
-		timeline: NewTimeline(size, cfg.StreamPos),
+		timeline: NewTimeline(size, ringBytes, cfg.StreamPos),
 		unread:   newUnreadCounts(cfg.StreamPos, cfg.PushEvaluations),
 		stream:   cfg.Stream,
 		members:  map[id.UserID]map[id.RoomID]string{},

@@ -16,21 +16,39 @@ type entry struct {
 	txnID     string
 }
 
-// Timeline is a fixed-size ring of the most recently committed events, in
-// stream order. It knows the position from which it is complete: every
-// event after Floor is in the ring.
+// entryOverhead estimates what an entry keeps alive besides its event's
+// JSON: the parsed event (its fields, prev_events and auth_events) and the
+// entry itself.
+const entryOverhead = 512
+
+// cost is the memory the ring counts for e.
+func (e *entry) cost() int {
+	n := entryOverhead + len(e.txnID)
+	if e.pdu != nil {
+		n += len(e.pdu.JSON())
+	}
+	return n
+}
+
+// Timeline is a ring of the most recently committed events, in stream
+// order, bounded both in events and in the memory they keep (events may be
+// up to 64 KiB each). It knows the position from which it is complete:
+// every event after Floor is in the ring.
 type Timeline struct {
 	mu    sync.RWMutex
 	buf   []entry
 	start int // index of the oldest entry
 	n     int // number of entries
 	floor int64
+	// bytes is the cost of the entries; maxBytes bounds it.
+	bytes, maxBytes int
 }
 
-// NewTimeline returns a ring of the given capacity that is complete after
-// stream position floor (the newest position when the server started).
-func NewTimeline(capacity int, floor int64) *Timeline {
-	return &Timeline{buf: make([]entry, capacity), floor: floor}
+// NewTimeline returns a ring of at most capacity events costing at most
+// maxBytes together, complete after stream position floor (the newest
+// position when the server started).
+func NewTimeline(capacity, maxBytes int, floor int64) *Timeline {
+	return &Timeline{buf: make([]entry, capacity), floor: floor, maxBytes: maxBytes}
 }
 
 // Append adds committed events, which must come in stream order. The oldest
@@ -38,12 +56,17 @@ func NewTimeline(capacity int, floor int64) *Timeline {
 func (t *Timeline) Append(e entry) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.n == len(t.buf) {
-		t.floor = t.buf[t.start].pos
+	cost := e.cost()
+	for t.n > 0 && (t.n == len(t.buf) || t.bytes+cost > t.maxBytes) {
+		old := &t.buf[t.start]
+		t.floor = old.pos
+		t.bytes -= old.cost()
+		*old = entry{}
 		t.start = (t.start + 1) % len(t.buf)
 		t.n--
 	}
 	t.buf[(t.start+t.n)%len(t.buf)] = e
+	t.bytes += cost
 	t.n++
 }
 

@@ -3,7 +3,7 @@ package clientsync
 import "testing"
 
 func TestTimelineRangeAndFloor(t *testing.T) {
-	tl := NewTimeline(3, 10)
+	tl := NewTimeline(3, 1<<20, 10)
 	for pos := int64(11); pos <= 14; pos++ {
 		tl.Append(entry{pos: pos})
 	}
@@ -22,5 +22,34 @@ func TestTimelineRangeAndFloor(t *testing.T) {
 	got, ok = tl.Range(14, 20)
 	if !ok || len(got) != 0 {
 		t.Fatalf("Range(14, 20) = %v, %v; want empty", got, ok)
+	}
+}
+
+// TestTimelineBoundedByBytes checks that the ring drops its oldest events
+// once they cost more than its byte bound, however few they are, and keeps
+// an event bigger than the bound alone.
+func TestTimelineBoundedByBytes(t *testing.T) {
+	tl := NewTimeline(100, 3*entryOverhead+100, 10)
+	for pos := int64(11); pos <= 15; pos++ {
+		tl.Append(entry{pos: pos, txnID: "t"})
+	}
+	// Three entries of entryOverhead+1 fit; 11 and 12 fell out.
+	if _, ok := tl.Range(11, 15); ok {
+		t.Fatal("Range(11) = ok, want not covered after the byte bound dropped 12")
+	}
+	if got, ok := tl.Range(12, 15); !ok || len(got) != 3 || got[0].pos != 13 {
+		t.Fatalf("Range(12, 15) = %v, %v; want positions 13..15", got, ok)
+	}
+	big := entry{pos: 16, txnID: string(make([]byte, 4*entryOverhead))}
+	tl.Append(big)
+	if got, ok := tl.Range(15, 16); !ok || len(got) != 1 || got[0].pos != 16 {
+		t.Fatalf("Range(15, 16) = %v, %v; want the big entry alone", got, ok)
+	}
+	if tl.n != 1 || tl.bytes != big.cost() {
+		t.Errorf("ring holds %d entries costing %d, want 1 costing %d", tl.n, tl.bytes, big.cost())
+	}
+	tl.Append(entry{pos: 17})
+	if got, ok := tl.Range(16, 17); !ok || len(got) != 1 || tl.bytes != entryOverhead {
+		t.Errorf("after a small entry: %v, %v, %d bytes; want it alone", got, ok, tl.bytes)
 	}
 }

@@ -204,7 +204,7 @@ func TestIdleHeadsAreEvicted(t *testing.T) {
 }
 
 // TestRecentTxnsAreBoundedByTime keeps a room's remembered transactions
-// for one to two minutes, however many a busy room persists.
+// for one to two retry windows, however many a busy room persists.
 func TestRecentTxnsAreBoundedByTime(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
@@ -227,14 +227,14 @@ func TestRecentTxnsAreBoundedByTime(t *testing.T) {
 	}
 	rs, _ := s.room(ctx, roomID)
 	if n := rs.txns.len(); n != 1500 {
-		t.Fatalf("remembered %d transactions within the minute, want 1500", n)
+		t.Fatalf("remembered %d transactions within the retry window, want 1500", n)
 	}
 	mu.Lock()
 	now = now.Add(2*txnRetryWindow + time.Second)
 	mu.Unlock()
 	send("later")
 	if n := rs.txns.len(); n != 1 {
-		t.Errorf("remembered %d transactions two minutes on, want 1", n)
+		t.Errorf("remembered %d transactions two retry windows on, want 1", n)
 	}
 }
 

@@ -1,9 +1,11 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unique"
 
 	"github.com/hafenchat/hafen/internal/core/canonicaljson"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
@@ -30,6 +32,26 @@ func encode(val any, v *roomversion.Version) ([]byte, error) {
 		return canonicaljson.Encode(val)
 	}
 	return canonicaljson.EncodeLegacy(val)
+}
+
+// shared returns s from the process-wide table of strings that many
+// events repeat: room IDs, senders, types, state keys and auth event IDs.
+// The events in memory (sync's ring, caches of state) then hold one copy of
+// each instead of one per event. The table holds its strings weakly: one no
+// event refers to any more is dropped by the garbage collector.
+func shared(s string) string { return unique.Make(s).Value() }
+
+// within returns the bytes of part, a value decoded from canon, as a slice
+// of canon itself, so that a parsed event keeps no second copy of them.
+// Equal bytes are the same JSON value wherever they occur; the capacity is
+// cut so that an append to the result copies instead of overwriting canon.
+// part itself is returned if canon does not hold it.
+func within(canon []byte, part json.RawMessage) json.RawMessage {
+	i := bytes.Index(canon, part)
+	if i < 0 {
+		return part
+	}
+	return canon[i : i+len(part) : i+len(part)]
 }
 
 // decodeObject splits canonical JSON text into its top-level members. The

@@ -155,7 +155,7 @@ func parseFields(canon []byte, v *roomversion.Version, trusted bool) (*PDU, obje
 	if strict && len(typ) > MaxFieldSize {
 		return nil, nil, fmt.Errorf("%w: type is %d bytes, at most %d allowed", ErrTooLarge, len(typ), MaxFieldSize)
 	}
-	e.typ = typ
+	e.typ = shared(typ)
 
 	// sender: required user ID.
 	sender, ok, err := o.str("sender")
@@ -170,7 +170,7 @@ func parseFields(canon []byte, v *roomversion.Version, trusted bool) (*PDU, obje
 			return nil, nil, fmt.Errorf("%w: sender: %w", ErrFormat, err)
 		}
 	}
-	e.sender = id.UserID(sender)
+	e.sender = id.UserID(shared(sender))
 
 	// room_id: required room ID, except on v12 create events, which have
 	// none (the room ID is derived from the event ID).
@@ -187,7 +187,7 @@ func parseFields(canon []byte, v *roomversion.Version, trusted bool) (*PDU, obje
 			return nil, nil, fmt.Errorf("%w: room_id: %w", ErrFormat, err)
 		}
 	}
-	e.roomID = id.RoomID(room)
+	e.roomID = id.RoomID(shared(room))
 
 	// state_key: optional string, at most 255 bytes.
 	sk, ok, err := o.str("state_key")
@@ -198,6 +198,7 @@ func parseFields(canon []byte, v *roomversion.Version, trusted bool) (*PDU, obje
 		if strict && len(sk) > MaxFieldSize {
 			return nil, nil, fmt.Errorf("%w: state_key is %d bytes, at most %d allowed", ErrTooLarge, len(sk), MaxFieldSize)
 		}
+		sk = shared(sk)
 		e.stateKey = &sk
 	}
 
@@ -208,7 +209,7 @@ func parseFields(canon []byte, v *roomversion.Version, trusted bool) (*PDU, obje
 	if !o.isObject("content") {
 		return nil, nil, fmt.Errorf("%w: content is not an object", ErrFormat)
 	}
-	e.content = o["content"]
+	e.content = within(canon, o["content"])
 
 	// prev_events, auth_events: required lists of event IDs (v3+) or of
 	// [event ID, hashes] pairs (v1, v2).
@@ -217,6 +218,10 @@ func parseFields(canon []byte, v *roomversion.Version, trusted bool) (*PDU, obje
 	}
 	if e.authEvents, err = eventRefs(o, "auth_events", MaxAuthEvents, v, strict); err != nil {
 		return nil, nil, err
+	}
+	// A room's events cite the same few auth events over and over.
+	for i, a := range e.authEvents {
+		e.authEvents[i] = id.EventID(shared(string(a)))
 	}
 
 	// depth: required integer, 0 ≤ depth ≤ 2^63−1 (2^53−1 in v6+, which

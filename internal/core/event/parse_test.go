@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
@@ -412,5 +413,42 @@ func TestParseTrusted(t *testing.T) {
 		if _, err := ParseTrusted([]byte(`{}`), roomversion.V10, bad); !errors.Is(err, ErrFormat) {
 			t.Errorf("ParseTrusted(event ID %q) = %v, want ErrFormat", bad, err)
 		}
+	}
+}
+
+// TestParseKeepsNoCopies checks that a parsed event's content is a part of
+// its JSON, and that the strings events repeat (room ID, sender, type, auth
+// events) are one copy for two events parsed apart.
+func TestParseKeepsNoCopies(t *testing.T) {
+	v := roomversion.V11
+	m := validPDU(v)
+	a, err := Parse(marshal(t, m), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m["content"] = map[string]any{"msgtype": "m.text", "body": "again"}
+	b, err := Parse(marshal(t, m), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, content := a.JSON(), a.Content()
+	start, end := unsafe.Pointer(unsafe.SliceData(raw)), unsafe.Add(unsafe.Pointer(unsafe.SliceData(raw)), len(raw))
+	if p := unsafe.Pointer(unsafe.SliceData(content)); uintptr(p) < uintptr(start) || uintptr(p) >= uintptr(end) {
+		t.Error("content is a copy, not a part of the event's JSON")
+	}
+	if cap(content) != len(content) {
+		t.Errorf("content has capacity %d beyond its length %d: an append would overwrite the JSON", cap(content), len(content))
+	}
+	same := func(what, x, y string) {
+		t.Helper()
+		if x != y || unsafe.StringData(x) != unsafe.StringData(y) {
+			t.Errorf("%s: two copies of %q", what, x)
+		}
+	}
+	same("room_id", string(a.RoomID()), string(b.RoomID()))
+	same("sender", string(a.Sender()), string(b.Sender()))
+	same("type", a.Type(), b.Type())
+	for i := range a.AuthEvents() {
+		same("auth_events", string(a.AuthEvents()[i]), string(b.AuthEvents()[i]))
 	}
 }
