@@ -29,6 +29,10 @@ const maxTimelinePlaces = 4096
 type timelinePlaces struct {
 	mu sync.Mutex
 	m  map[id.EventID]timelinePlace
+	// recent, when set, finds the place of one of the newest events in
+	// memory (sync's ring): the first receipt for a new message then
+	// costs no read either.
+	recent func(id.EventID) (roomID id.RoomID, pos, depth int64, ok bool)
 }
 
 // get returns the place of a timeline event; ok is false for an event
@@ -43,6 +47,13 @@ func (p *timelinePlaces) get(ctx context.Context, db interface {
 	if ok {
 		return pl, true, nil
 	}
+	if p.recent != nil {
+		if room, pos, depth, ok := p.recent(eventID); ok {
+			pl = timelinePlace{room: room, pos: pos, depth: depth}
+			p.put(eventID, pl)
+			return pl, true, nil
+		}
+	}
 	e, err := db.Event(ctx, eventID)
 	if errors.Is(err, store.ErrNotFound) {
 		return timelinePlace{}, false, nil
@@ -54,13 +65,18 @@ func (p *timelinePlaces) get(ctx context.Context, db interface {
 		return timelinePlace{}, false, nil
 	}
 	pl = timelinePlace{room: e.RoomID, pos: e.StreamPos, depth: e.Depth}
+	p.put(eventID, pl)
+	return pl, true, nil
+}
+
+// put caches the place of an event, starting over when the cache is full.
+func (p *timelinePlaces) put(eventID id.EventID, pl timelinePlace) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.m == nil || len(p.m) >= maxTimelinePlaces {
 		p.m = map[id.EventID]timelinePlace{}
 	}
 	p.m[eventID] = pl
-	p.mu.Unlock()
-	return pl, true, nil
 }
 
 // joinedBefore reports whether the user, joined to the room, joined before

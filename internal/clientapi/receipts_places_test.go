@@ -101,3 +101,31 @@ func TestTimelinePlacesCacheTimelineEventsOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestTimelinePlacesFromMemory checks that a place found in memory (sync's
+// ring) is not read from the store, and that one not found there is.
+func TestTimelinePlacesFromMemory(t *testing.T) {
+	db := &countingEvents{events: map[id.EventID]store.Event{
+		"$old": {EventRecord: store.EventRecord{RoomID: "!r:x", Depth: 2}, StreamPos: 5},
+	}}
+	p := timelinePlaces{recent: func(ev id.EventID) (id.RoomID, int64, int64, bool) {
+		if ev == "$new" {
+			return "!r:x", 9, 4, true
+		}
+		return "", 0, 0, false
+	}}
+	ctx := context.Background()
+	pl, ok, err := p.get(ctx, db, "$new")
+	if err != nil || !ok || pl != (timelinePlace{room: "!r:x", pos: 9, depth: 4}) {
+		t.Fatalf("place of $new = %+v, %v, %v", pl, ok, err)
+	}
+	if n := db.reads.Load(); n != 0 {
+		t.Errorf("%d store reads for an event in memory, want 0", n)
+	}
+	if pl, ok, err := p.get(ctx, db, "$old"); err != nil || !ok || pl.pos != 5 {
+		t.Fatalf("place of $old = %+v, %v, %v", pl, ok, err)
+	}
+	if n := db.reads.Load(); n != 1 {
+		t.Errorf("%d store reads for an event not in memory, want 1", n)
+	}
+}

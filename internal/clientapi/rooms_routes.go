@@ -111,6 +111,9 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	}
 	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins,
 		rel: rooms.Relations, history: rooms.History, searcher: rooms.Search}
+	if s.Sync != nil {
+		a.places.recent = s.Sync.RecentPlace
+	}
 	const v3 = "/_matrix/client/v3"
 
 	rt.Handle("POST "+v3+"/createRoom", s.authed(s.limited(ActionCreateRoom, a.createRoom)))

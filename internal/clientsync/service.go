@@ -192,6 +192,13 @@ func New(cfg Config) *Service {
 	return s
 }
 
+// RecentPlace returns the room, stream position and depth of eventID if
+// it is one of the newest events, from memory; ok is false otherwise (the
+// caller then reads the store).
+func (s *Service) RecentPlace(eventID id.EventID) (roomID id.RoomID, pos, depth int64, ok bool) {
+	return s.timeline.Place(eventID)
+}
+
 // StopWaiting makes every long-polling sync, now and from now on, answer
 // with what it has at once; call it at shutdown, before draining the HTTP
 // servers.

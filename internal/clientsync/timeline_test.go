@@ -1,6 +1,11 @@
 package clientsync
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+
+	"github.com/hafenchat/hafen/internal/core/event"
+)
 
 func TestTimelineRangeAndFloor(t *testing.T) {
 	tl := NewTimeline(3, 1<<20, 10)
@@ -51,5 +56,30 @@ func TestTimelineBoundedByBytes(t *testing.T) {
 	tl.Append(entry{pos: 17})
 	if got, ok := tl.Range(16, 17); !ok || len(got) != 1 || tl.bytes != entryOverhead {
 		t.Errorf("after a small entry: %v, %v, %d bytes; want it alone", got, ok, tl.bytes)
+	}
+}
+
+// TestTimelinePlace checks that Place finds the newest events of the ring,
+// and only within placeScan of its end.
+func TestTimelinePlace(t *testing.T) {
+	tl := NewTimeline(placeScan+10, 1<<30, 0)
+	var first, last *event.PDU
+	for i := range placeScan + 5 {
+		pdu := testPDU(t, "m.room.message", nil, "@alice:hafen.test", fmt.Sprintf(`{"body":"%d"}`, i))
+		if i == 0 {
+			first = pdu
+		}
+		last = pdu
+		tl.Append(entry{pos: int64(i + 1), pdu: pdu})
+	}
+	room, pos, depth, ok := tl.Place(last.EventID())
+	if !ok || room != last.RoomID() || pos != placeScan+5 || depth != last.Depth() {
+		t.Errorf("Place(newest) = %s, %d, %d, %v", room, pos, depth, ok)
+	}
+	if _, _, _, ok := tl.Place(first.EventID()); ok {
+		t.Error("Place found an event further back than placeScan")
+	}
+	if _, _, _, ok := tl.Place("$unknown"); ok {
+		t.Error("Place found an unknown event")
 	}
 }
