@@ -133,6 +133,17 @@ func TestFederationServesEventsEndToEnd(t *testing.T) {
 			if len(tx.PDUs) != 3 || !bytes.Contains(tx.PDUs[0], []byte("secret history")) {
 				t.Errorf("B: /backfill from m1 = %d events, first %s; want 3 starting with m1", len(tx.PDUs), first(tx.PDUs))
 			}
+			for _, bad := range []string{"0", "-3", "three", ""} {
+				st, code := b.fedGet(t, a.name, "GET", "/_matrix/federation/v1/backfill/"+rq+"?v="+url.QueryEscape(string(m1))+"&limit="+bad, nil, nil)
+				if want := "M_INVALID_PARAM"; bad == "" {
+					want = "M_MISSING_PARAM"
+					if st != 400 || code != want {
+						t.Errorf("B: GET /backfill without a limit = %d %s, want 400 %s", st, code, want)
+					}
+				} else if st != 400 || code != want {
+					t.Errorf("B: GET /backfill with limit %q = %d %s, want 400 %s", bad, st, code, want)
+				}
+			}
 			var missing struct {
 				Events []json.RawMessage `json:"events"`
 			}

@@ -90,7 +90,7 @@ func (a *roomAPI) getNotifications(w http.ResponseWriter, r *http.Request, sess 
 		return matrixerr.Unrecognized("getNotifications is not configured")
 	}
 	q := r.URL.Query()
-	limit, err := nonNegativeParam(q, "limit", 0)
+	limit, err := httpapi.NonNegativeParam(q, "limit", 0)
 	if err != nil {
 		return err
 	}

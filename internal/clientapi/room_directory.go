@@ -64,7 +64,7 @@ const maxPublicRoomsLimit = 500
 func (a *roomAPI) getPublicRooms(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	req := directory.PublicRoomsRequest{Since: q.Get("since")}
-	limit, err := nonNegativeParam(q, "limit", 0)
+	limit, err := httpapi.NonNegativeParam(q, "limit", 0)
 	if err != nil {
 		return err
 	}

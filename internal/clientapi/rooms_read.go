@@ -126,7 +126,7 @@ const minBackfill = 20
 // maxPageLimit, 400 M_INVALID_PARAM for anything but a non-negative
 // integer.
 func parseLimit(q url.Values, def int) (int, error) {
-	n, err := nonNegativeParam(q, "limit", def)
+	n, err := httpapi.NonNegativeParam(q, "limit", def)
 	return min(n, maxPageLimit), err
 }
 

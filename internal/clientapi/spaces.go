@@ -51,7 +51,7 @@ func (s *Server) getSpaceHierarchy(w http.ResponseWriter, r *http.Request, sess 
 		}
 		req.Limit = n
 	}
-	depth, err := nonNegativeParam(q, "max_depth", req.MaxDepth)
+	depth, err := httpapi.NonNegativeParam(q, "max_depth", req.MaxDepth)
 	if err != nil {
 		return err
 	}

@@ -81,11 +81,11 @@ func toEventReport(d reports.Detail) eventReport {
 // GET /_synapse/admin/v1/event_reports
 func (s *Server) listEventReports(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	from, err := nonNegativeParam(q, "from", 0)
+	from, err := httpapi.NonNegativeParam(q, "from", 0)
 	if err != nil {
 		return err
 	}
-	limit, err := nonNegativeParam(q, "limit", defaultReportsLimit)
+	limit, err := httpapi.NonNegativeParam(q, "limit", defaultReportsLimit)
 	if err != nil {
 		return err
 	}

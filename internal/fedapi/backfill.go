@@ -6,7 +6,6 @@ package fedapi
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/fedevents"
@@ -40,8 +39,11 @@ func (s *Server) backfillRoom(w http.ResponseWriter, r *http.Request, origin id.
 	if q.Get("limit") == "" {
 		return matrixerr.MissingParam("limit")
 	}
-	limit, err := strconv.Atoi(q.Get("limit"))
-	if err != nil || limit < 1 {
+	limit, err := httpapi.NonNegativeParam(q, "limit", 0)
+	if err != nil {
+		return err
+	}
+	if limit < 1 {
 		return matrixerr.InvalidParam("limit must be a positive integer")
 	}
 	pdus, err := s.Events.Backfill(r.Context(), origin, roomID, from, limit)

@@ -7,7 +7,6 @@ package fedapi
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/directory"
@@ -26,13 +25,11 @@ const maxPublicRoomsLimit = 500
 func (s *Server) getPublicRooms(w http.ResponseWriter, r *http.Request, origin id.ServerName) error {
 	q := r.URL.Query()
 	req := directory.PublicRoomsRequest{Since: q.Get("since"), ForServer: origin}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 0 {
-			return matrixerr.InvalidParam("limit must be a non-negative integer")
-		}
-		req.Limit = n
+	limit, err := httpapi.NonNegativeParam(q, "limit", 0)
+	if err != nil {
+		return err
 	}
+	req.Limit = limit
 	return s.publicRooms(w, r, req)
 }
 
