@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -127,8 +128,10 @@ func (r *recentTxns) put(k txnKey, e id.EventID, now time.Time) {
 		r.cur = map[txnKey]id.EventID{}
 	}
 	// The key's strings may share memory with a whole request (path
-	// values): copy them so the entry keeps only itself alive.
-	k.txn, k.scope = strings.Clone(k.txn), strings.Clone(k.scope)
+	// values): copy the transaction ID so the entry keeps only itself
+	// alive. The scope (endpoint, room and event type) is the same for
+	// most sends of a room: one shared copy serves them all.
+	k.txn, k.scope = strings.Clone(k.txn), unique.Make(k.scope).Value()
 	r.cur[k] = e
 }
 
