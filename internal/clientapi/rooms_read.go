@@ -233,6 +233,17 @@ func (a *roomAPI) paginate(ctx context.Context, roomID id.RoomID, user id.UserID
 	}
 }
 
+// reachesCreation reports whether evs holds the room's m.room.create
+// event, the first event of every room.
+func reachesCreation(evs []store.Event) bool {
+	for _, e := range evs {
+		if e.Type == "m.room.create" && e.StateKey != nil && *e.StateKey == "" {
+			return true
+		}
+	}
+	return false
+}
+
 // ignoredBy returns the users user ignores (none without account data).
 func (a *roomAPI) ignoredBy(ctx context.Context, user id.UserID) (map[id.UserID]bool, error) {
 	if a.s.AccountData == nil {
@@ -350,8 +361,10 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 				}
 				p.events, p.next = append(p.events, rest.events...), rest.next
 			}
-			// More may wait on the other servers: the next page asks.
-			p.more = n > 0
+			// More may wait on the other servers: the next page asks,
+			// unless this page reached the room's creation, before which
+			// there is nothing (the spec omits end then).
+			p.more = n > 0 && !reachesCreation(p.events)
 		}
 		events = p.events
 		if p.more {
