@@ -123,19 +123,32 @@ func TestFederationEDUsEndToEnd(t *testing.T) {
 			aliceSince := syncOnce(t, a.base, alice.AccessToken, "", 0).NextBatch
 
 			// Typing, A → B.
-			csCall(t, a.base, alice.AccessToken, http.MethodPut, "/_matrix/client/v3/rooms/"+rq+"/typing/"+url.PathEscape(string(aliceID)),
-				map[string]any{"typing": true, "timeout": 30000}, &struct{}{})
-			syncUntil(t, b.base, bob.AccessToken, bobSince, "alice typing", func(s edSync) bool {
+			typingOf := func(s edSync) (typers []id.UserID, ok bool) {
 				for _, e := range s.Rooms.Join[roomID].Ephemeral.Events {
 					var c struct {
 						UserIDs []id.UserID `json:"user_ids"`
 					}
 					json.Unmarshal(e.Content, &c)
-					if e.Type == "m.typing" && slices.Contains(c.UserIDs, aliceID) {
-						return true
+					if e.Type == "m.typing" {
+						typers, ok = c.UserIDs, true
 					}
 				}
-				return false
+				return typers, ok
+			}
+			csCall(t, a.base, alice.AccessToken, http.MethodPut, "/_matrix/client/v3/rooms/"+rq+"/typing/"+url.PathEscape(string(aliceID)),
+				map[string]any{"typing": true, "timeout": 30000}, &struct{}{})
+			typingSeen := syncUntil(t, b.base, bob.AccessToken, bobSince, "alice typing", func(s edSync) bool {
+				typers, _ := typingOf(s)
+				return slices.Contains(typers, aliceID)
+			})
+			// alice's client goes away without a stop: when its timeout
+			// runs out, A tells B, well before B drops her typing on its
+			// own a minute after it last heard of it.
+			csCall(t, a.base, alice.AccessToken, http.MethodPut, "/_matrix/client/v3/rooms/"+rq+"/typing/"+url.PathEscape(string(aliceID)),
+				map[string]any{"typing": true, "timeout": 1000}, &struct{}{})
+			syncUntil(t, b.base, bob.AccessToken, typingSeen.NextBatch, "the end of alice's typing", func(s edSync) bool {
+				typers, ok := typingOf(s)
+				return ok && !slices.Contains(typers, aliceID)
 			})
 
 			// A message of bob, and alice's read receipt for it, B → A → B.

@@ -273,7 +273,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	cs.Receipts = rcs
 	// Typing goes to sync's memory and, for rooms with users of other
 	// servers, to those servers.
-	cs.Typing = &fedsender.Typing{Local: syncer, Sender: sender}
+	typing := &fedsender.Typing{Local: syncer, Sender: sender}
+	defer typing.Stop()
+	cs.Typing = typing
 	cs.Presence = syncer
 	clientRouter := httpapi.NewRouter()
 	cs.Routes(clientRouter)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -165,22 +166,98 @@ func encodeEDUs(queued []store.QueuedEDU) ([]json.RawMessage, error) {
 // Typing federates local users' typing notifications: SetTyping tells
 // Local (sync's memory) and queues an m.typing EDU for the other servers
 // with users joined to the room. It implements the client API's Typing.
+//
+// Other servers drop a user's typing a minute after they last heard of it
+// (fedevents.RemoteTypingTimeout; Synapse alike), whatever timeout the
+// client asked for. So while a local user types, Typing announces it again
+// every typingPing, and when the client's timeout runs out without a stop
+// (a client that went away), it announces the stop itself.
 type Typing struct {
 	// Local holds who is typing for this server's clients.
 	Local interface {
 		SetTyping(roomID id.RoomID, user id.UserID, typing bool, timeout time.Duration)
 	}
 	Sender *Sender
+
+	mu      sync.Mutex
+	timers  map[typingKey]*time.Timer
+	stopped bool
+}
+
+// typingPing is how often a local user who goes on typing is announced
+// again to the other servers: well within their minute.
+const typingPing = 40 * time.Second
+
+// typingKey names a user typing in a room.
+type typingKey struct {
+	room id.RoomID
+	user id.UserID
 }
 
 // SetTyping marks the user as typing in the room, or no longer typing,
 // here and on the other servers of the room.
 func (t *Typing) SetTyping(roomID id.RoomID, user id.UserID, typing bool, timeout time.Duration) {
 	t.Local.SetTyping(roomID, user, typing, timeout)
-	s := t.Sender
-	if user.Domain() != s.cfg.ServerName {
+	if user.Domain() != t.Sender.cfg.ServerName {
 		return
 	}
+	t.schedule(roomID, user, typing, timeout)
+	t.announce(roomID, user, typing)
+}
+
+// Stop cancels the announcements still to come; call it at shutdown.
+func (t *Typing) Stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stopped = true
+	for k, tm := range t.timers {
+		tm.Stop()
+		delete(t.timers, k)
+	}
+}
+
+// schedule replaces the user's pending announcement in the room: none
+// when the user stopped typing; otherwise one typingPing from now (typing
+// still) or when the timeout runs out (stopped), whichever comes first.
+func (t *Typing) schedule(roomID id.RoomID, user id.UserID, typing bool, timeout time.Duration) {
+	k := typingKey{roomID, user}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tm := t.timers[k]; tm != nil {
+		tm.Stop()
+		delete(t.timers, k)
+	}
+	if !typing || t.stopped {
+		return
+	}
+	if t.timers == nil {
+		t.timers = map[typingKey]*time.Timer{}
+	}
+	until := time.Now().Add(timeout)
+	var tm *time.Timer
+	// The function takes t.mu first: it sees tm assigned, and a timer
+	// replaced or stopped meanwhile is no longer in t.timers.
+	tm = time.AfterFunc(min(timeout, typingPing), func() {
+		t.mu.Lock()
+		if t.timers[k] != tm {
+			t.mu.Unlock()
+			return
+		}
+		left := time.Until(until)
+		if left > 0 {
+			tm.Reset(min(left, typingPing))
+		} else {
+			delete(t.timers, k)
+		}
+		t.mu.Unlock()
+		t.announce(roomID, user, left > 0)
+	})
+	t.timers[k] = tm
+}
+
+// announce queues an m.typing EDU for the other servers in the room.
+func (t *Typing) announce(roomID id.RoomID, user id.UserID, typing bool) {
+	s := t.Sender
 	dests, err := s.cfg.DB.JoinedServers(context.Background(), roomID, s.cfg.ServerName)
 	if err != nil {
 		s.cfg.Logger.Warn("find servers for typing notification", "room_id", string(roomID), "err", err)
