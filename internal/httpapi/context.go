@@ -4,15 +4,22 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 )
 
 // requestInfo is what Middleware attaches to each request's context.
 type requestInfo struct {
-	id     string
-	logger *slog.Logger
-	// userID is set once the request is authenticated, for the access log.
-	// It is written and read by the request's own goroutine only.
-	userID string
+	id string
+	// base is the server's logger; logger is base with the request's
+	// attributes, made when first asked for: most requests log nothing
+	// but their access log line, and a logger with attributes costs
+	// allocations on every request.
+	base   *slog.Logger
+	logger atomic.Pointer[slog.Logger]
+	// userID and deviceID are set once the request is authenticated. They
+	// are written by the request's own goroutine only, before the handler
+	// hands the request to any other.
+	userID, deviceID string
 }
 
 type requestInfoKey struct{}
@@ -28,10 +35,25 @@ func info(r *http.Request) *requestInfo {
 // once known, user_id). Outside Middleware it returns a logger that
 // discards everything, never nil.
 func Logger(r *http.Request) *slog.Logger {
-	if ri := info(r); ri != nil {
-		return ri.logger
+	ri := info(r)
+	if ri == nil {
+		return discardLogger
 	}
-	return discardLogger
+	if l := ri.logger.Load(); l != nil {
+		return l
+	}
+	attrs := []any{"request_id", ri.id}
+	if ri.userID != "" {
+		attrs = append(attrs, "user_id", ri.userID)
+		if ri.deviceID != "" {
+			attrs = append(attrs, "device_id", ri.deviceID)
+		}
+	}
+	l := ri.base.With(attrs...)
+	if !ri.logger.CompareAndSwap(nil, l) {
+		return ri.logger.Load()
+	}
+	return l
 }
 
 // RequestID returns the ID Middleware gave the request, or "".
@@ -50,12 +72,9 @@ func SetUser(r *http.Request, userID, deviceID string) {
 	if ri == nil {
 		return
 	}
-	ri.userID = userID
-	attrs := []any{"user_id", userID}
-	if deviceID != "" {
-		attrs = append(attrs, "device_id", deviceID)
-	}
-	ri.logger = ri.logger.With(attrs...)
+	ri.userID, ri.deviceID = userID, deviceID
+	// A logger made before authentication lacks the user.
+	ri.logger.Store(nil)
 }
 
 // withInfo returns r with a fresh requestInfo.

@@ -416,3 +416,44 @@ func TestRouterUncleanPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestLoggerAttributes checks that a request's logger carries its
+// request_id, and user_id and device_id once the request is authenticated,
+// also when it was first asked for before.
+func TestRequestLoggerAttributes(t *testing.T) {
+	var logs bytes.Buffer
+	var first, again *slog.Logger
+	h := Middleware(slog.New(slog.NewJSONHandler(&logs, nil)), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		first = Logger(r)
+		first.Info("before")
+		SetUser(r, "@alice:hafen.test", "DEV")
+		Logger(r).Info("after")
+		again = Logger(r)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
+	var lines []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != 3 {
+		t.Fatalf("log = %s, want before, after and the access log line", logs.String())
+	}
+	id := lines[2]["request_id"]
+	if lines[0]["msg"] != "before" || lines[0]["request_id"] != id || lines[0]["user_id"] != nil {
+		t.Errorf("before authentication: %v, want request_id %v and no user", lines[0], id)
+	}
+	if lines[1]["msg"] != "after" || lines[1]["request_id"] != id || lines[1]["user_id"] != "@alice:hafen.test" || lines[1]["device_id"] != "DEV" {
+		t.Errorf("after authentication: %v, want request_id, user_id and device_id", lines[1])
+	}
+	if lines[2]["user_id"] != "@alice:hafen.test" {
+		t.Errorf("access log line %v, want the user", lines[2])
+	}
+	if again == first {
+		t.Error("the logger made before authentication is still the request's logger")
+	}
+}

@@ -30,7 +30,7 @@ func AccessLog(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
-		ri := &requestInfo{id: id, logger: logger.With("request_id", id)}
+		ri := &requestInfo{id: id, base: logger}
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, withInfo(r, ri))
 		attrs := []slog.Attr{
