@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
@@ -44,13 +43,11 @@ func (s *Server) getSpaceHierarchy(w http.ResponseWriter, r *http.Request, sess 
 	default:
 		return matrixerr.InvalidParam("suggested_only must be true or false")
 	}
-	if l := q.Get("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n <= 0 {
-			return matrixerr.InvalidParam("limit must be an integer greater than zero")
-		}
-		req.Limit = n
+	limit, err := httpapi.PositiveParam(q, "limit", req.Limit)
+	if err != nil {
+		return err
 	}
+	req.Limit = limit
 	depth, err := httpapi.NonNegativeParam(q, "max_depth", req.MaxDepth)
 	if err != nil {
 		return err

@@ -69,13 +69,11 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request, sess session) erro
 	default:
 		return matrixerr.InvalidParam("set_presence must be online, offline or unavailable")
 	}
-	if t := q.Get("timeout"); t != "" {
-		ms, err := strconv.ParseInt(t, 10, 64)
-		if err != nil || ms < 0 {
-			return matrixerr.InvalidParam("timeout must be a non-negative integer")
-		}
-		req.Timeout = time.Duration(min(ms, int64(clientsync.MaxTimeout/time.Millisecond))) * time.Millisecond
+	ms, err := httpapi.NonNegativeParam(q, "timeout", 0)
+	if err != nil {
+		return err
 	}
+	req.Timeout = time.Duration(min(ms, int(clientsync.MaxTimeout/time.Millisecond))) * time.Millisecond
 	f, err := s.resolveFilter(r.Context(), sess.UserID, q.Get("filter"))
 	if err != nil {
 		return err

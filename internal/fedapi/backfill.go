@@ -36,15 +36,9 @@ func (s *Server) backfillRoom(w http.ResponseWriter, r *http.Request, origin id.
 		}
 		from = append(from, eid)
 	}
-	if q.Get("limit") == "" {
-		return matrixerr.MissingParam("limit")
-	}
-	limit, err := httpapi.NonNegativeParam(q, "limit", 0)
+	limit, err := httpapi.RequiredPositiveParam(q, "limit")
 	if err != nil {
 		return err
-	}
-	if limit < 1 {
-		return matrixerr.InvalidParam("limit must be a positive integer")
 	}
 	pdus, err := s.Events.Backfill(r.Context(), origin, roomID, from, limit)
 	if err != nil {

@@ -8,7 +8,6 @@ package fedapi
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/signing"
@@ -39,14 +38,12 @@ func (s *Server) perspectivesKeyQuery(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return matrixerr.InvalidParam("serverName: %v", err)
 	}
-	var minValid int64
-	if v := r.URL.Query().Get("minimum_valid_until_ts"); v != "" {
-		if minValid, err = strconv.ParseInt(v, 10, 64); err != nil || minValid < 0 {
-			return matrixerr.InvalidParam("minimum_valid_until_ts must be a non-negative integer")
-		}
+	minValid, err := httpapi.NonNegativeParam(r.URL.Query(), "minimum_valid_until_ts", 0)
+	if err != nil {
+		return err
 	}
 	// No key IDs: all keys of the server.
-	return s.answerKeyQuery(w, r, map[id.ServerName]serverkeys.NotaryCriteria{server: {MinimumValidUntilTS: minValid}})
+	return s.answerKeyQuery(w, r, map[id.ServerName]serverkeys.NotaryCriteria{server: {MinimumValidUntilTS: int64(minValid)}})
 }
 
 // bulkPerspectivesKeyQuery answers, as a notary, for several servers' keys.

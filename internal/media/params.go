@@ -2,9 +2,9 @@ package media
 
 import (
 	"net/url"
-	"strconv"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 )
 
@@ -16,36 +16,24 @@ const DefaultWait = 20 * time.Second
 // and federation media endpoints share it): DefaultWait when absent,
 // capped at MaxWait, M_INVALID_PARAM when not a non-negative integer.
 func WaitParam(q url.Values) (time.Duration, error) {
-	v := q.Get("timeout_ms")
-	if v == "" {
+	if q.Get("timeout_ms") == "" {
 		return DefaultWait, nil
 	}
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || ms < 0 {
-		return 0, matrixerr.InvalidParam("timeout_ms must be a non-negative integer")
+	ms, err := httpapi.NonNegativeParam(q, "timeout_ms", 0)
+	if err != nil {
+		return 0, err
 	}
-	return time.Duration(min(ms, int64(MaxWait/time.Millisecond))) * time.Millisecond, nil
+	return time.Duration(min(ms, int(MaxWait/time.Millisecond))) * time.Millisecond, nil
 }
 
 // ThumbnailParams reads a thumbnail request's width and height (required
 // positive integers) and method (crop or scale, scale when absent), as
 // the client and federation thumbnail endpoints take them.
 func ThumbnailParams(q url.Values) (width, height int, method string, err error) {
-	dim := func(name string) (int, error) {
-		v := q.Get(name)
-		if v == "" {
-			return 0, matrixerr.MissingParam(name)
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			return 0, matrixerr.InvalidParam("%s must be a positive integer", name)
-		}
-		return n, nil
-	}
-	if width, err = dim("width"); err != nil {
+	if width, err = httpapi.RequiredPositiveParam(q, "width"); err != nil {
 		return 0, 0, "", err
 	}
-	if height, err = dim("height"); err != nil {
+	if height, err = httpapi.RequiredPositiveParam(q, "height"); err != nil {
 		return 0, 0, "", err
 	}
 	switch method = q.Get("method"); method {
