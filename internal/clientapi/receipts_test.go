@@ -82,10 +82,12 @@ func TestTypingPermissions(t *testing.T) {
 		e.expect(e.do("PUT", path(string(alice.UserID)), at, map[string]any{"typing": true, "timeout": 30000}), http.StatusOK, "")
 		e.expect(e.do("PUT", path(string(alice.UserID)), at, map[string]any{"typing": true, "timeout": 86400000}), http.StatusOK, "")
 		e.expect(e.do("PUT", path(string(alice.UserID)), at, map[string]any{"typing": false}), http.StatusOK, "")
+		e.expect(e.do("PUT", path(string(alice.UserID)), at, map[string]any{"typing": true}), http.StatusOK, "")
 		want := []string{
 			fmt.Sprintf("%s %s true 30s", created.RoomID, alice.UserID),
 			fmt.Sprintf("%s %s true %v", created.RoomID, alice.UserID, clientsync.MaxTypingTimeout),
 			fmt.Sprintf("%s %s false 0s", created.RoomID, alice.UserID),
+			fmt.Sprintf("%s %s true %v", created.RoomID, alice.UserID, clientsync.DefaultTypingTimeout),
 		}
 		if !slices.Equal(rec.calls, want) {
 			t.Errorf("typing calls = %q, want %q", rec.calls, want)
@@ -95,7 +97,7 @@ func TestTypingPermissions(t *testing.T) {
 		e.expect(e.do("PUT", path(string(alice.UserID)), at, map[string]any{}), http.StatusBadRequest, "M_MISSING_PARAM")
 		e.expect(e.do("PUT", path(string(alice.UserID)), at, map[string]any{"typing": true, "timeout": -1}), http.StatusBadRequest, "M_INVALID_PARAM")
 		e.expect(e.do("PUT", path("nobody"), at, map[string]any{"typing": true}), http.StatusBadRequest, "M_INVALID_PARAM")
-		if len(rec.calls) != 3 {
+		if len(rec.calls) != 4 {
 			t.Errorf("refused requests reached sync: %q", rec.calls)
 		}
 	})

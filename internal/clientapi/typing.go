@@ -58,6 +58,11 @@ func (a *roomAPI) setTyping(w http.ResponseWriter, r *http.Request, sess session
 		}
 		timeout = time.Duration(min(*req.Timeout, clientsync.MaxTypingTimeout.Milliseconds())) * time.Millisecond
 	}
+	if *req.Typing && timeout == 0 {
+		// Decided here, once, for every consumer of the notification
+		// (sync's memory, the announcements to other servers).
+		timeout = clientsync.DefaultTypingTimeout
+	}
 	v, err := a.view(r.Context(), roomID, sess.UserID)
 	if err != nil {
 		return err

@@ -227,7 +227,9 @@ func (t *Typing) schedule(roomID id.RoomID, user id.UserID, typing bool, timeout
 		tm.Stop()
 		delete(t.timers, k)
 	}
-	if !typing || t.stopped {
+	if !typing || t.stopped || timeout <= 0 {
+		// Without a timeout there is no end to announce: the other
+		// servers' own minute applies.
 		return
 	}
 	if t.timers == nil {
