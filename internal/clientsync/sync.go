@@ -81,8 +81,11 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 	since = min(since, s.notifier.Position())
 
 	timeout := min(max(req.Timeout, 0), MaxTimeout)
-	waitCtx, cancel := context.WithTimeout(s.e2eeWake(ctx, req), timeout)
+	// pollCtx ends at the timeout or when the client goes away; waitCtx
+	// also ends when the device may have end-to-end encryption news.
+	pollCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	waitCtx := s.e2eeWake(pollCtx, req)
 	lingered := false
 	for {
 		seen, news := s.notifier.Changes(), s.notifier.News()
@@ -95,8 +98,17 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 		if err := s.addEphemeral(ctx, req, resp, false, tok, upto); err != nil {
 			return nil, err
 		}
-		if req.FullState || waitCtx.Err() != nil {
+		if req.FullState || pollCtx.Err() != nil {
 			return resp, nil
+		}
+		if waitCtx.Err() != nil {
+			// Woken for end-to-end encryption news. A wake may come late,
+			// for a change the since token has seen already: the poll
+			// answers only if the device has news after the token, and
+			// waits on otherwise.
+			if waitCtx = s.e2eeWake(pollCtx, req); waitCtx.Err() != nil {
+				return resp, nil
+			}
 		}
 		if !resp.isEmpty() {
 			if lingered || !resp.onlyReceipts() {
@@ -115,7 +127,11 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 		}
 		// Nothing for this user: wait for the next change of any stream.
 		if s.notifier.WaitChange(waitCtx, seen) == seen {
-			return resp, nil // timed out or the client went away
+			if pollCtx.Err() != nil || waitCtx.Err() == nil {
+				// Timed out, the client went away, or the server stops.
+				return resp, nil
+			}
+			continue // end-to-end encryption news, checked above
 		}
 		lingered = false
 		if s.notifier.News() == news {
