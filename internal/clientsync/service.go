@@ -131,10 +131,10 @@ type Config struct {
 	ReceiptDelay time.Duration
 }
 
-// DefaultRingBytes is the default Config.RingBytes: about 5,000 short
+// DefaultRingBytes is the default Config.RingBytes: about 2,000 short
 // messages, which long-polling clients are never behind by; a client
 // further behind is served from the database.
-const DefaultRingBytes = 4 << 20
+const DefaultRingBytes = 2 << 20
 
 // DefaultReceiptDelay is the default Config.ReceiptDelay: short enough
 // for a reader to see receipts as they come, long enough for a busy room's

@@ -181,7 +181,7 @@ type unreadCounts struct {
 // poll's timeout; one that comes back later has its counts set up from
 // the store again, as after a restart. The counters then hold the users
 // syncing now, not everyone who ever synced.
-const unreadIdle = 2 * time.Minute
+const unreadIdle = time.Minute
 
 // unreadSweep is how often idle users are looked for: an idle user's
 // counters stay at most unreadIdle plus unreadSweep.

@@ -9,12 +9,11 @@ import (
 
 // DefaultMemoryLimit is the default MemoryLimit, sized for a personal
 // or small community server on a small VPS: with sync's ring of recent
-// events full, such a server has about 8 MiB live, and under this limit
-// the load tool's pattern (150 rounds of 10 new users, one new room and
-// 200 messages) keeps the process at 54 MiB resident (20 of them the
-// program's code) instead of 67 MiB without a limit, at the same
-// throughput.
-const DefaultMemoryLimit = "28MiB"
+// events full, such a server has about 6 to 10 MiB live, and under this
+// limit the load tool's pattern (150 rounds of 10 new users, one new room
+// and 200 messages) keeps the process at 49 to 50 MiB resident (18 of
+// them the program's code), at the throughput it has without a limit.
+const DefaultMemoryLimit = "24MiB"
 
 // minMemoryLimit is the smallest MemoryLimit accepted: below it the
 // garbage collector would run all the time.

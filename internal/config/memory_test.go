@@ -21,7 +21,7 @@ func TestMemoryLimit(t *testing.T) {
 		want int64
 		err  bool
 	}{
-		{"default", "", nil, nil, 28 << 20, false},
+		{"default", "", nil, nil, 24 << 20, false},
 		{"flag MiB", "", nil, []string{"--memory-limit", "64MiB"}, 64 << 20, false},
 		{"env GiB", "", map[string]string{"HAFEN_MEMORY_LIMIT": "1GiB"}, nil, 1 << 30, false},
 		{"file KiB", "memory_limit: 32768KiB\n", nil, nil, 32 << 20, false},

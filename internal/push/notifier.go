@@ -31,7 +31,7 @@ const maxCachedRules = 10000
 // are dropped (the next event for the user reads them again), so that
 // the cache holds the users of the rooms active now, not everyone who
 // was ever notified.
-const rulesIdle = 2 * time.Minute
+const rulesIdle = time.Minute
 
 // rulesSweep is how often idle rules are looked for: unused rules stay at
 // most rulesIdle plus rulesSweep.

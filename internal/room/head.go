@@ -33,8 +33,10 @@ const maxPrevEvents = 10
 // second a minute would be 60,000 to 120,000 of them, ten seconds a sixth.
 const txnRetryWindow = 10 * time.Second
 
-// defaultIdleTimeout is how long a room head stays in memory unused.
-const defaultIdleTimeout = 2 * time.Minute
+// defaultIdleTimeout is how long a room head stays in memory unused. A
+// room in use is looked up at least once a minute; an idle one costs one
+// read of its current state when it is used again.
+const defaultIdleTimeout = time.Minute
 
 // roomState is the in-memory head of one room. mu is the room lock: it is
 // held while a batch of the room's events is built, checked and persisted,

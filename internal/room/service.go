@@ -79,7 +79,9 @@ type Config struct {
 }
 
 // New returns a Service and starts its janitor, which drops the heads of
-// idle rooms. Call Close when done.
+// idle rooms and the expired transactions of the others. It runs at least
+// every txnRetryWindow, so a head that is not used again forgets its
+// transactions soon after the window. Call Close when done.
 func New(cfg Config) *Service {
 	now := cfg.Now
 	if now == nil {
@@ -107,7 +109,7 @@ func New(cfg Config) *Service {
 		janitorDone: make(chan struct{}),
 	}
 	s.keys = s.verifyKeys(cfg.RemoteKeys)
-	go s.janitor(max(idle/4, time.Second))
+	go s.janitor(max(min(idle/4, txnRetryWindow), time.Second))
 	return s
 }
 
