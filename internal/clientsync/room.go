@@ -369,7 +369,9 @@ func (s *Service) appendTimeline(ctx context.Context, req Request, roomID id.Roo
 	if err != nil {
 		return nil, err
 	}
-	var timeline []item
+	// Sized for every item: most filters let all of them through.
+	timeline := make([]item, 0, len(items))
+	tl.Events = slices.Grow(tl.Events, len(items))
 	for i, it := range items {
 		// Ignored users' events are left out, their state events not.
 		if ignored[it.pdu.Sender()] && !it.pdu.IsState() {

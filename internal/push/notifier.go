@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -246,6 +247,7 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 		}
 		var pe *pushrules.Event
 		mayNotify := map[string]bool{}
+		out = slices.Grow(out, len(f.members)-1)
 		for _, user := range f.members {
 			if user == ev.Sender() {
 				continue
