@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"time"
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -116,7 +115,7 @@ func (u *unreadCounts) setRules(user id.UserID, content json.RawMessage, _ int64
 func (s *Service) ensureRules(ctx context.Context, user id.UserID) error {
 	u := s.unread
 	u.mu.Lock()
-	u.seen[user] = time.Now()
+	u.seen[user] = u.now()
 	have := u.rules[user] != nil
 	u.mu.Unlock()
 	if have {

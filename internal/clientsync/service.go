@@ -165,7 +165,7 @@ func New(cfg Config) *Service {
 		now:      now,
 		notifier: NewNotifier(cfg.StreamPos),
 		timeline: NewTimeline(size, ringBytes, cfg.StreamPos),
-		unread:   newUnreadCounts(cfg.StreamPos, cfg.PushEvaluations),
+		unread:   newUnreadCounts(cfg.StreamPos, cfg.PushEvaluations, now),
 		stream:   cfg.Stream,
 		members:  map[id.UserID]map[id.RoomID]string{},
 		loading:  map[id.UserID]*memberLoad{},

@@ -172,7 +172,9 @@ type unreadCounts struct {
 	// seen holds when each user last asked for counts (unreadFor); the
 	// counters and rules of users who have not within unreadIdle are
 	// dropped (sweepIdle, at most once per unreadSweep, last at swept).
-	seen  map[id.UserID]time.Time
+	seen map[id.UserID]time.Time
+	// now is the sync service's clock, for seen and the sweeps.
+	now   func() time.Time
 	swept time.Time
 }
 
@@ -217,9 +219,9 @@ func (u *unreadCounts) sweepIdle(now time.Time) {
 	}
 }
 
-func newUnreadCounts(pos int64, shared *push.Evaluations) *unreadCounts {
+func newUnreadCounts(pos int64, shared *push.Evaluations, now func() time.Time) *unreadCounts {
 	return &unreadCounts{pos: pos, rooms: map[id.RoomID]*unreadRoom{}, rules: map[id.UserID]*userRules{}, shared: shared,
-		seen: map[id.UserID]time.Time{}}
+		seen: map[id.UserID]time.Time{}, now: now}
 }
 
 // evaluated is the push-rule evaluations of one event by apply.
@@ -241,7 +243,7 @@ func (u *unreadCounts) apply(evs []stream.Event) {
 func (u *unreadCounts) applyLocked(evs []stream.Event) []evaluated {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.sweepIdle(time.Now())
+	u.sweepIdle(u.now())
 	var done []evaluated
 	for _, p := range evs {
 		u.pos = max(u.pos, p.StreamPos)

@@ -15,7 +15,7 @@ import (
 func TestUnreadCountersOfIdleUsersDropped(t *testing.T) {
 	const idle, active, loading = id.UserID("@idle:hafen.test"), id.UserID("@active:hafen.test"), id.UserID("@loading:hafen.test")
 	start := time.Unix(1_000_000, 0)
-	u := newUnreadCounts(0, nil)
+	u := newUnreadCounts(0, nil, time.Now)
 	u.swept = start
 	rules := &userRules{ev: pushrules.Compile(pushrules.Defaults(string(idle)))}
 	shared, lonely := newUnreadRoom(), newUnreadRoom()
@@ -73,7 +73,7 @@ func testUnreadCountsAfterIdleDrop(t *testing.T) {
 	// apply sweeps his counters away.
 	u := h.sync.unread
 	u.mu.Lock()
-	u.seen[bob] = time.Now().Add(-2 * unreadIdle)
+	u.seen[bob] = u.now().Add(-2 * unreadIdle)
 	u.swept = time.Time{}
 	u.mu.Unlock()
 	h.send(roomID, alice, "three")
