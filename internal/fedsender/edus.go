@@ -178,6 +178,9 @@ type Typing struct {
 		SetTyping(roomID id.RoomID, user id.UserID, typing bool, timeout time.Duration)
 	}
 	Sender *Sender
+	// Ping is how often a user who goes on typing is announced again; 0
+	// means typingPing.
+	Ping time.Duration
 
 	mu      sync.Mutex
 	timers  map[typingKey]*time.Timer
@@ -236,10 +239,14 @@ func (t *Typing) schedule(roomID id.RoomID, user id.UserID, typing bool, timeout
 		t.timers = map[typingKey]*time.Timer{}
 	}
 	until := time.Now().Add(timeout)
+	ping := t.Ping
+	if ping <= 0 {
+		ping = typingPing
+	}
 	var tm *time.Timer
 	// The function takes t.mu first: it sees tm assigned, and a timer
 	// replaced or stopped meanwhile is no longer in t.timers.
-	tm = time.AfterFunc(min(timeout, typingPing), func() {
+	tm = time.AfterFunc(min(timeout, ping), func() {
 		t.mu.Lock()
 		if t.timers[k] != tm {
 			t.mu.Unlock()
@@ -247,7 +254,7 @@ func (t *Typing) schedule(roomID id.RoomID, user id.UserID, typing bool, timeout
 		}
 		left := time.Until(until)
 		if left > 0 {
-			tm.Reset(min(left, typingPing))
+			tm.Reset(min(left, ping))
 		} else {
 			delete(t.timers, k)
 		}

@@ -168,3 +168,50 @@ func TestDeviceListChangesAnnounced(t *testing.T) {
 		}
 	})
 }
+
+// noLocalTyping is a Typing's Local that keeps nothing.
+type noLocalTyping struct{}
+
+func (noLocalTyping) SetTyping(id.RoomID, id.UserID, bool, time.Duration) {}
+
+// TestTypingAnnouncedAgainUntilTimeout: a local user who goes on typing is
+// announced to the other servers again every Ping, and once the client's
+// timeout runs out without a stop, the stop is announced.
+func TestTypingAnnouncedAgainUntilTimeout(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		h, p := run(t, dsn, time.Hour)
+		roomID, _ := h.publicRoom(t)
+		h.sender.Contacted(p.name)
+		typing := &Typing{Local: noLocalTyping{}, Sender: h.sender, Ping: 20 * time.Millisecond}
+		t.Cleanup(typing.Stop)
+		// The timeout is fifty pings: the first announcement, repeats and
+		// the end reach the peer.
+		typing.SetTyping(roomID, alice, true, time.Second)
+		var states []bool
+		for n := 1; ; n++ {
+			got := p.waitEDUs(t, n)
+			var c struct {
+				RoomID id.RoomID `json:"room_id"`
+				UserID id.UserID `json:"user_id"`
+				Typing bool      `json:"typing"`
+			}
+			e := got[n-1]
+			if err := json.Unmarshal(e.Content, &c); err != nil || e.Type != EDUTyping || c.RoomID != roomID || c.UserID != alice {
+				t.Fatalf("EDU %d = %s %s, want alice's typing in %s", n, e.Type, e.Content, roomID)
+			}
+			states = append(states, c.Typing)
+			if !c.Typing {
+				break
+			}
+		}
+		if len(states) < 3 {
+			t.Errorf("typing announcements %v, want the start, at least one repeat and the end", states)
+		}
+		typing.mu.Lock()
+		left := len(typing.timers)
+		typing.mu.Unlock()
+		if left != 0 {
+			t.Errorf("%d typing timers left after the end", left)
+		}
+	})
+}
