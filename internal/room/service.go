@@ -71,7 +71,7 @@ type Config struct {
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 	// IdleTimeout is how long a room's head stays in memory without being
-	// used; 2 minutes when 0.
+	// used; a minute when 0.
 	IdleTimeout time.Duration
 	// Inviter has invites of other servers' users signed by their
 	// servers; nil refuses such invites.
