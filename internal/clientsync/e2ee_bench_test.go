@@ -9,6 +9,20 @@ import (
 	"github.com/hafenchat/hafen/internal/store"
 )
 
+// deviceListChanged records a change of user's device list and tells keys,
+// as the account service does after removing a device.
+func (h *harness) deviceListChanged(keys *e2ee.Service, user id.UserID) {
+	h.t.Helper()
+	err := h.db.Write(h.ctx, func(tx *store.Tx) error {
+		_, err := tx.AddDeviceListChange(h.ctx, user, "")
+		return err
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	keys.DevicesRemoved(user)
+}
+
 // BenchmarkIncrementalSyncE2EE: alice, in 200 rooms, syncs incrementally
 // after each new message, without the E2EE sections, with them (no key
 // changed: answered from memory), and with a device list change of a user
@@ -36,14 +50,7 @@ func BenchmarkIncrementalSyncE2EE(b *testing.B) {
 				b.StopTimer()
 				h.send(ids[n%rooms], alice, "msg")
 				if mode == "e2ee_device_list_change" {
-					err := h.db.Write(h.ctx, func(tx *store.Tx) error {
-						_, err := tx.AddDeviceListChange(h.ctx, bob, "")
-						return err
-					})
-					if err != nil {
-						b.Fatal(err)
-					}
-					keys.DevicesRemoved(bob) // as the account service does
+					h.deviceListChanged(keys, bob)
 				}
 				b.StartTimer()
 				resp := h.next(alice, since, nil)

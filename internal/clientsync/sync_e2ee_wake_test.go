@@ -8,7 +8,6 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/e2ee"
-	"github.com/hafenchat/hafen/internal/store"
 )
 
 func TestLongPollE2EEWakes(t *testing.T) { forEachBackend(t, testLongPollE2EEWakes) }
@@ -65,14 +64,7 @@ func testLongPollE2EEWakes(t *testing.T) {
 
 	ch = h.startSync(Request{User: alice, Device: dev, Since: resp.NextBatch, Timeout: MaxTimeout})
 	waitFor("the second long poll's wake", ch, func() bool { return waiter() != nil })
-	err := h.db.Write(h.ctx, func(tx *store.Tx) error {
-		_, err := tx.AddDeviceListChange(h.ctx, bob, "")
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys.DevicesRemoved(bob) // as the account service does
+	h.deviceListChanged(keys, bob)
 	resp = await(t, ch)
 	if resp.DeviceLists == nil || !slices.Equal(resp.DeviceLists.Changed, []id.UserID{bob}) {
 		t.Errorf("device_lists = %+v, want bob changed", resp.DeviceLists)
