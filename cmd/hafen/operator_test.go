@@ -429,3 +429,20 @@ func TestSubcommandChoice(t *testing.T) {
 		})
 	}
 }
+
+func TestSyncRingBytes(t *testing.T) {
+	for _, tc := range []struct {
+		limit int64
+		want  int
+	}{
+		{0, 0},                // no limit: sync's default
+		{24 << 20, 3 << 19},   // the default limit: 1.5 MiB
+		{16 << 20, 1 << 20},   // the smallest limit accepted
+		{256 << 20, 16 << 20}, // a larger server
+		{4 << 30, 64 << 20},   // capped
+	} {
+		if got := syncRingBytes(tc.limit); got != tc.want {
+			t.Errorf("syncRingBytes(%d) = %d, want %d", tc.limit, got, tc.want)
+		}
+	}
+}

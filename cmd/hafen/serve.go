@@ -128,8 +128,13 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	// Sync's unread counters evaluate every event's push rules for the
 	// users who sync; the push notifier reuses those evaluations.
 	pushEvals := push.NewEvaluations()
+	limit, err := cfg.MemoryLimitBytes()
+	if err != nil {
+		return err
+	}
 	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos,
-		AccountDataPos: adPos, ReceiptPos: rcPos, Presence: presenceConfig(cfg), PushEvaluations: pushEvals})
+		AccountDataPos: adPos, ReceiptPos: rcPos, Presence: presenceConfig(cfg), PushEvaluations: pushEvals,
+		RingBytes: syncRingBytes(limit)})
 	if err := syncer.Start(ctx); err != nil {
 		return fmt.Errorf("start sync: %w", err)
 	}
@@ -520,6 +525,17 @@ func applyMemoryLimit(cfg config.Config) (restore func(), err error) {
 	}
 	prev := debug.SetMemoryLimit(n)
 	return func() { debug.SetMemoryLimit(prev) }, nil
+}
+
+// syncRingBytes sizes sync's ring of recent events from the memory limit
+// in bytes: a sixteenth of it, at least 1 MiB and at most 64 MiB, so that
+// an operator who raises the limit for busy rooms gets a larger ring too.
+// Without a limit (0) sync keeps its default.
+func syncRingBytes(limit int64) int {
+	if limit <= 0 {
+		return 0
+	}
+	return int(min(max(limit/16, 1<<20), 64<<20))
 }
 
 // newLogger builds the process logger from the log settings.

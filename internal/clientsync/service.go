@@ -133,7 +133,8 @@ type Config struct {
 
 // DefaultRingBytes is the default Config.RingBytes: about 2,000 short
 // messages, which long-polling clients are never behind by; a client
-// further behind is served from the database.
+// further behind is served from the database. hafen serve sizes the ring
+// from its memory limit instead, when there is one.
 const DefaultRingBytes = 2 << 20
 
 // DefaultReceiptDelay is the default Config.ReceiptDelay: short enough

@@ -59,10 +59,12 @@ type Config struct {
 	// not a hard cap: when more is live, the server uses more rather than
 	// stopping, but the collector then takes up to half the CPU, so raise
 	// it as the server grows (the default suits a server with tens of
-	// active users; give a larger one 256MiB or more). SQLite's page cache
+	// active users; give a larger one 256MiB or more). Sync's memory of
+	// recent events is sized from it: a sixteenth, between 1 MiB and 64 MiB
+	// (2 MiB when off). SQLite's page cache
 	// (at most 2 MiB for the writer and 512 KiB for each of a few readers)
 	// and the program's code come on top. A size in KiB, MiB or GiB
-	// (28MiB, 1GiB), at least 16MiB, or "off" to leave the Go runtime's
+	// (64MiB, 1GiB), at least 16MiB, or "off" to leave the Go runtime's
 	// own default (or the GOMEMLIMIT environment variable) in charge.
 	MemoryLimit string `yaml:"memory_limit"`
 

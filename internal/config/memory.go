@@ -11,7 +11,7 @@ import (
 // or small community server on a small VPS: with sync's ring of recent
 // events full, such a server has about 6 to 10 MiB live, and under this
 // limit the load tool's pattern (150 rounds of 10 new users, one new room
-// and 200 messages) keeps the process at 49 to 50 MiB resident (18 of
+// and 200 messages) keeps the process at about 49 MiB resident (18 of
 // them the program's code), at the throughput it has without a limit.
 const DefaultMemoryLimit = "24MiB"
 
