@@ -16,10 +16,7 @@ const DefaultWait = 20 * time.Second
 // and federation media endpoints share it): DefaultWait when absent,
 // capped at MaxWait, M_INVALID_PARAM when not a non-negative integer.
 func WaitParam(q url.Values) (time.Duration, error) {
-	if q.Get("timeout_ms") == "" {
-		return DefaultWait, nil
-	}
-	ms, err := httpapi.NonNegativeParam(q, "timeout_ms", 0)
+	ms, err := httpapi.NonNegativeParam(q, "timeout_ms", int(DefaultWait/time.Millisecond))
 	if err != nil {
 		return 0, err
 	}
