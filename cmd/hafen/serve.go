@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -88,11 +87,11 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	if err != nil {
 		return err
 	}
-	restoreLimit, err := applyMemoryLimit(cfg)
+	memLimit, err := applyMemoryLimit(cfg)
 	if err != nil {
 		return err
 	}
-	defer restoreLimit()
+	defer memLimit.restore()
 	res, err := openResources(ctx, loaded, logger)
 	if err != nil {
 		return err
@@ -312,6 +311,7 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	var inflight httpapi.InFlight
 	clientSrv := httpapi.NewServer(inflight.Wrap(httpapi.TrustProxies(trusted, httpapi.Middleware(logger.With("listener", "client"), clientRouter))), logger)
 	fedSrv := httpapi.NewServer(inflight.Wrap(httpapi.Middleware(logger.With("listener", "federation"), fedRouter)), logger)
+	clientSrv.ConnState, fedSrv.ConnState = memLimit.connState, memLimit.connState
 	errc := make(chan error, 2)
 	for _, l := range []struct {
 		srv *http.Server
@@ -510,21 +510,6 @@ func writeKeyFile(path string, k signing.Key) error {
 		return fmt.Errorf("write signing key: %w", err)
 	}
 	return nil
-}
-
-// applyMemoryLimit sets the Go runtime's soft memory limit from
-// memory_limit; "off" leaves it alone (the runtime's default, or
-// GOMEMLIMIT). restore puts back the limit there was before.
-func applyMemoryLimit(cfg config.Config) (restore func(), err error) {
-	n, err := cfg.MemoryLimitBytes()
-	if err != nil {
-		return nil, err
-	}
-	if n == 0 {
-		return func() {}, nil
-	}
-	prev := debug.SetMemoryLimit(n)
-	return func() { debug.SetMemoryLimit(prev) }, nil
 }
 
 // syncRingBytes sizes sync's ring of recent events from the memory limit
