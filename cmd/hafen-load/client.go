@@ -146,10 +146,19 @@ func (c *client) doOnce(ctx context.Context, timeout time.Duration, method, path
 	if out == nil {
 		return nil
 	}
+	if d, ok := out.(skimmer); ok {
+		data = d.skim(data)
+	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("decode answer of %s %s: %w", method, path, err)
 	}
 	return nil
+}
+
+// skimmer is an answer type that decodes only part of its JSON: skim
+// returns the part to decode.
+type skimmer interface {
+	skim(data []byte) []byte
 }
 
 // createRoom creates a public room and returns its ID.
@@ -205,6 +214,12 @@ type syncResponse struct {
 			} `json:"timeline"`
 		} `json:"join"`
 	} `json:"rooms"`
+}
+
+// skim drops the rooms' ephemeral events (receipts, typing), which the
+// syncers do not read, before the answer is decoded.
+func (*syncResponse) skim(data []byte) []byte {
+	return withoutMembers(data, "ephemeral")
 }
 
 // syncEvent is one timeline event of a /sync answer.
