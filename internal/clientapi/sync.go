@@ -237,9 +237,7 @@ func (s *Server) getFilter(w http.ResponseWriter, r *http.Request, sess session)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_, err = w.Write(raw)
-	return err
+	return httpapi.OKRawJSON(w, raw)
 }
 
 // ownUserPath checks that the {userId} of the path is a user ID (400

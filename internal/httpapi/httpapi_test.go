@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -455,5 +456,36 @@ func TestRequestLoggerAttributes(t *testing.T) {
 	}
 	if again == first {
 		t.Error("the logger made before authentication is still the request's logger")
+	}
+}
+
+// TestJSONAnswersHaveContentLength checks that JSON answers, small and
+// large, go out with a Content-Length instead of in chunks.
+func TestJSONAnswersHaveContentLength(t *testing.T) {
+	large := []byte(`{"k":"` + strings.Repeat("x", 20000) + `"}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/raw" {
+			_ = OKRawJSON(w, large)
+			return
+		}
+		_ = OK(w, map[string]string{"k": strings.Repeat("y", 10000)})
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/raw", "/ok"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) > 0 {
+			t.Errorf("%s: Content-Length %d, Transfer-Encoding %v for a body of %d bytes", path, resp.ContentLength, resp.TransferEncoding, len(body))
+		}
+		if !json.Valid(body) || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s: not a JSON answer: %s", path, resp.Header.Get("Content-Type"))
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/hafenchat/hafen/internal/matrixerr"
@@ -124,19 +125,26 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode response: %w", err)
 	}
-	w.Header().Set("Content-Type", "application/json")
+	writeBody(w, status, data)
+	return nil
+}
+
+// writeBody writes data, encoded JSON, as the response with the given
+// status. The Content-Length lets net/http send the body as it is rather
+// than in chunks, which for a large answer (a busy room's /sync) saves
+// writes to the connection.
+func writeBody(w http.ResponseWriter, status int, data []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(status)
 	// A write error means the client went away; nothing more can be sent.
 	_, _ = w.Write(data)
-	return nil
 }
 
 // OKRawJSON writes data, already encoded JSON, as a 200 response: for
 // large answers their handlers encode without encoding/json.
 func OKRawJSON(w http.ResponseWriter, data []byte) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	// A write error means the client went away; nothing more can be sent.
-	_, _ = w.Write(data)
+	writeBody(w, http.StatusOK, data)
 	return nil
 }
