@@ -117,13 +117,28 @@ func marshalEvents(evs []clientevent.Event, fields fieldTree) (json.RawMessage, 
 func (b StateBatch) MarshalJSON() ([]byte, error) { return b.appendJSON(nil) }
 
 func (b StateBatch) appendJSON(dst []byte) ([]byte, error) {
-	evs, err := marshalEvents(b.Events, b.fields)
+	dst, err := appendEvents(append(dst, `{"events":`...), b.Events, b.fields)
 	if err != nil {
 		return nil, err
 	}
-	dst = append(dst, `{"events":`...)
-	dst = append(dst, evs...)
 	return append(dst, '}'), nil
+}
+
+// appendEvents appends events as a JSON array, projected onto fields when
+// set. Without fields they are written by clientevent.AppendList, which
+// copies each event's content as it is: every sync answer of every member
+// of a busy room encodes the room's new events, and encoding/json's
+// reflection and second pass over the content were the largest part of
+// that.
+func appendEvents(dst []byte, evs []clientevent.Event, fields fieldTree) ([]byte, error) {
+	if fields == nil {
+		return clientevent.AppendList(dst, evs), nil
+	}
+	enc, err := marshalEvents(evs, fields)
+	if err != nil {
+		return nil, err
+	}
+	return append(dst, enc...), nil
 }
 
 // MarshalJSON encodes the batch, with each event cut down to the filter's
@@ -131,12 +146,10 @@ func (b StateBatch) appendJSON(dst []byte) ([]byte, error) {
 func (b TimelineBatch) MarshalJSON() ([]byte, error) { return b.appendJSON(nil) }
 
 func (b TimelineBatch) appendJSON(dst []byte) ([]byte, error) {
-	evs, err := marshalEvents(b.Events, b.fields)
+	dst, err := appendEvents(append(dst, `{"events":`...), b.Events, b.fields)
 	if err != nil {
 		return nil, err
 	}
-	dst = append(dst, `{"events":`...)
-	dst = append(dst, evs...)
 	dst = append(dst, `,"limited":`...)
 	dst = strconv.AppendBool(dst, b.Limited)
 	if b.PrevBatch != "" {
