@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -226,11 +225,13 @@ type roomFacts struct {
 func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *store.Tx) error, func(), error) {
 	now := time.Now()
 	n.sweepRules(now)
+	// The facts of every room first: with them the notifications are
+	// counted and their slice allocated once (a busy room's batch holds
+	// one per member for each of its events).
 	rooms := map[id.RoomID]*roomFacts{}
-	var out []store.Notification
+	most := 0
 	for _, se := range evs {
-		ev := se.PDU
-		roomID := ev.RoomID()
+		roomID := se.PDU.RoomID()
 		f := rooms[roomID]
 		if f == nil {
 			var err error
@@ -239,6 +240,13 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 			}
 			rooms[roomID] = f
 		}
+		most += len(f.members)
+	}
+	out := make([]store.Notification, 0, most)
+	for _, se := range evs {
+		ev := se.PDU
+		roomID := ev.RoomID()
+		f := rooms[roomID]
 		shared := newSharedEvaluations(n.cfg.Evaluations.Take(se.StreamPos))
 		// Membership changes within the batch move the counts; the
 		// members read at the start of the batch are close enough.
@@ -247,7 +255,6 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 		}
 		var pe *pushrules.Event
 		mayNotify := map[string]bool{}
-		out = slices.Grow(out, len(f.members)-1)
 		for _, user := range f.members {
 			if user == ev.Sender() {
 				continue

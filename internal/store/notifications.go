@@ -90,12 +90,12 @@ type Notification struct {
 // AddNotifications stores notifications of events already stored with
 // their stream positions; one already stored (the same user and stream
 // position) is kept. The rows are written in primary key order, in one
-// statement per chunk.
+// statement per chunk: ns is sorted in place.
 func (t *Tx) AddNotifications(ctx context.Context, ns []Notification) error {
 	if len(ns) == 0 {
 		return nil
 	}
-	sorted := slices.Clone(ns)
+	sorted := ns
 	slices.SortFunc(sorted, func(a, b Notification) int {
 		if c := strings.Compare(string(a.UserID), string(b.UserID)); c != 0 {
 			return c
