@@ -78,25 +78,27 @@ func (t *Timeline) Range(since, upto int64) ([]entry, bool) {
 	if since < t.floor {
 		return nil, false
 	}
-	// Binary search for the first entry after since.
+	from, to := t.after(since), t.after(upto)
+	out := make([]entry, 0, to-from)
+	for i := from; i < to; i++ {
+		out = append(out, t.buf[(t.start+i)%len(t.buf)])
+	}
+	return out, true
+}
+
+// after returns the index (from the oldest entry) of the first entry
+// after position pos, t.n if none is. The caller holds t.mu.
+func (t *Timeline) after(pos int64) int {
 	lo, hi := 0, t.n
 	for lo < hi {
 		mid := (lo + hi) / 2
-		if t.buf[(t.start+mid)%len(t.buf)].pos <= since {
+		if t.buf[(t.start+mid)%len(t.buf)].pos <= pos {
 			lo = mid + 1
 		} else {
 			hi = mid
 		}
 	}
-	var out []entry
-	for i := lo; i < t.n; i++ {
-		e := t.buf[(t.start+i)%len(t.buf)]
-		if e.pos > upto {
-			break
-		}
-		out = append(out, e)
-	}
-	return out, true
+	return lo
 }
 
 // placeScan bounds how far back Place looks: read receipts name the

@@ -29,14 +29,16 @@ func (s *Service) windows(ctx context.Context, req Request, ms map[id.RoomID]str
 	user := req.User
 	out := map[id.RoomID]*window{}
 	if entries, ok := s.timeline.Range(since, pos); ok {
-		for _, e := range entries {
+		for i, e := range entries {
 			roomID := e.pdu.RoomID()
 			if _, member := ms[roomID]; !member {
 				continue
 			}
 			w := out[roomID]
 			if w == nil {
-				w = &window{complete: true}
+				// Room for a few events at once (most windows of a
+				// long poll hold a few), never for more than remain.
+				w = &window{complete: true, items: make([]item, 0, min(len(entries)-i, 16))}
 				out[roomID] = w
 			}
 			w.items = append(w.items, item{pos: e.pos, pdu: e.pdu, txnDevice: e.txnDevice, txnID: e.txnID})
