@@ -307,11 +307,28 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 		// Indexes, not copies: a busy room's range holds a receipt of
 		// every member. A receipt that a later one of the range replaces
 		// is news no more.
-		inRoom = map[id.RoomID][]int32{}
+		// Counted first, so that the indexes of all rooms share one
+		// array, each room's part cut to its size.
+		counts := map[id.RoomID]int{}
+		news := 0
 		for i, rc := range rcs {
 			if !replaced[i] {
-				inRoom[rc.RoomID] = append(inRoom[rc.RoomID], int32(i))
+				counts[rc.RoomID]++
+				news++
 			}
+		}
+		all := make([]int32, 0, news)
+		inRoom = make(map[id.RoomID][]int32, len(counts))
+		for i, rc := range rcs {
+			if replaced[i] {
+				continue
+			}
+			part, ok := inRoom[rc.RoomID]
+			if !ok {
+				n := counts[rc.RoomID]
+				part, all = all[len(all):len(all):len(all)+n], all[:len(all)+n]
+			}
+			inRoom[rc.RoomID] = append(part, int32(i))
 		}
 		for roomID := range inRoom {
 			byRoom[roomID] = nil
@@ -345,7 +362,8 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 		} else {
 			roomRcs, roomRange = rcs, inRoom[roomID]
 		}
-		var sel []int32
+		// The selection filters roomRange in place: this sync made it.
+		sel := roomRange[:0]
 		own, private := false, false
 		for _, i := range roomRange {
 			rc := &roomRcs[i]

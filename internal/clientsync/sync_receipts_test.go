@@ -2,6 +2,7 @@ package clientsync
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -209,5 +210,67 @@ func testReceiptOnRecentEventCountsFromMemory(t *testing.T) {
 		}
 		fresh := h.syncWith(h.addSync(0), Request{User: bob, Device: "DEV"})
 		wantUnread(t, "fresh Service", unreadOf(t, fresh, roomID), step.notify+1, step.highlight)
+	}
+}
+
+// TestSyncReceiptsOfSeveralRooms checks that one incremental sync whose
+// range holds receipts of two rooms, interleaved, gives each room exactly
+// its own (the newest of each user), with another user's private receipt
+// left out.
+func TestSyncReceiptsOfSeveralRooms(t *testing.T) { forEachBackend(t, testSyncReceiptsOfSeveralRooms) }
+
+func testSyncReceiptsOfSeveralRooms(t *testing.T) {
+	h := newHarness(t, 0)
+	rs := h.receipts()
+	first, second := h.createRoom(alice), h.createRoom(alice)
+	for _, roomID := range []id.RoomID{first, second} {
+		h.member(roomID, bob, bob, "join")
+		h.member(roomID, carol, carol, "join")
+	}
+	a1, b1 := h.send(first, alice, "a1"), h.send(second, alice, "b1")
+	a2, b2 := h.send(first, alice, "a2"), h.send(second, alice, "b2")
+	since := h.initial(alice, nil).NextBatch
+
+	post := func(user id.UserID, roomID id.RoomID, typ string, eventID id.EventID) {
+		t.Helper()
+		if err := rs.Post(h.ctx, user, roomID, typ, eventID, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	post(bob, first, receipts.TypeRead, a1)
+	post(bob, second, receipts.TypeRead, b1)
+	post(carol, first, receipts.TypeReadPrivate, a2)
+	post(carol, second, receipts.TypeRead, b2)
+	post(bob, first, receipts.TypeRead, a2) // replaces bob's a1
+	resp := h.next(alice, since, nil)
+
+	users := func(roomID id.RoomID, eventID id.EventID, typ string) []string {
+		var out []string
+		for u := range receiptContent(t, resp, roomID)[string(eventID)][typ] {
+			out = append(out, u)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		roomID  id.RoomID
+		eventID id.EventID
+		typ     string
+		want    []string
+	}{
+		{first, a1, receipts.TypeRead, nil},
+		{first, a2, receipts.TypeRead, []string{string(bob)}},
+		{first, a2, receipts.TypeReadPrivate, nil},
+		{second, b1, receipts.TypeRead, []string{string(bob)}},
+		{second, b2, receipts.TypeRead, []string{string(carol)}},
+	} {
+		if got := users(c.roomID, c.eventID, c.typ); !slices.Equal(got, c.want) {
+			t.Errorf("%s receipts for %s in %s = %v, want %v", c.typ, c.eventID, c.roomID, got, c.want)
+		}
+	}
+	if n := len(receiptContent(t, resp, first)); n != 1 {
+		t.Errorf("the first room's receipts name %d events, want 1: %v", n, receiptContent(t, resp, first))
+	}
+	if n := len(receiptContent(t, resp, second)); n != 2 {
+		t.Errorf("the second room's receipts name %d events, want 2: %v", n, receiptContent(t, resp, second))
 	}
 }
