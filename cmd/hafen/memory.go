@@ -28,8 +28,8 @@ const connsInLimit = 32
 
 // memoryLimit holds the Go runtime's soft memory limit at memory_limit
 // plus connMemory for each open connection of serve's listeners beyond
-// the first connsInLimit. The
-// runtime's limit is one per process: a process runs one serve.
+// the first connsInLimit. The runtime's limit is one per process: a
+// process runs one serve.
 type memoryLimit struct {
 	mu    sync.Mutex
 	base  int64 // memory_limit in bytes; 0 when off

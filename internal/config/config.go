@@ -61,13 +61,14 @@ type Config struct {
 	// it as the server grows (the default suits a server with tens of
 	// active users; give a larger one 256MiB or more). Sync's memory of
 	// recent events is sized from it: a sixteenth, between 1 MiB and 64 MiB
-	// (2 MiB when off). Each open client or federation connection adds
-	// 32 KiB to the limit while it is open, for its buffers and goroutines,
-	// which the collector cannot free. SQLite's page cache
-	// (at most 2 MiB for the writer and 512 KiB for each of a few readers)
-	// and the program's code come on top. A size in KiB, MiB or GiB
-	// (64MiB, 1GiB), at least 16MiB, or "off" to leave the Go runtime's
-	// own default (or the GOMEMLIMIT environment variable) in charge.
+	// (2 MiB when off). Each open client or federation connection beyond
+	// the first 32 adds 32 KiB to the limit while it is open, for its
+	// buffers and goroutines, which the collector cannot free. SQLite's
+	// page cache (at most 2 MiB for the writer and 512 KiB for each of a
+	// few readers) and the program's code come on top. A size in KiB, MiB
+	// or GiB (64MiB, 1GiB), at least 16MiB, or "off" to leave the Go
+	// runtime's own default (or the GOMEMLIMIT environment variable) in
+	// charge.
 	MemoryLimit string `yaml:"memory_limit"`
 
 	// ListenClient is the address of the Client-Server API listener (plain
