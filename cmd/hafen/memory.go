@@ -32,7 +32,7 @@ const connsInLimit = 32
 // process runs one serve.
 type memoryLimit struct {
 	mu    sync.Mutex
-	base  int64 // memory_limit in bytes; 0 when off
+	base  int64 // memory_limit in bytes; 0 when off (serve reads it before the listeners start)
 	prev  int64 // the limit before serve started
 	conns int64
 	set   int64 // the limit set last

@@ -127,13 +127,9 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	// Sync's unread counters evaluate every event's push rules for the
 	// users who sync; the push notifier reuses those evaluations.
 	pushEvals := push.NewEvaluations()
-	limit, err := cfg.MemoryLimitBytes()
-	if err != nil {
-		return err
-	}
 	syncer := clientsync.New(clientsync.Config{DB: db, Rooms: rooms, Logger: logger, Stream: events, StreamPos: pos,
 		AccountDataPos: adPos, ReceiptPos: rcPos, Presence: presenceConfig(cfg), PushEvaluations: pushEvals,
-		RingBytes: syncRingBytes(limit)})
+		RingBytes: syncRingBytes(memLimit.base)})
 	if err := syncer.Start(ctx); err != nil {
 		return fmt.Errorf("start sync: %w", err)
 	}

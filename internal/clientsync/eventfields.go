@@ -93,52 +93,37 @@ func (t fieldTree) project(raw json.RawMessage) json.RawMessage {
 	return b
 }
 
-// marshalEvents encodes events, projected onto fields when set.
-func marshalEvents(evs []clientevent.Event, fields fieldTree) (json.RawMessage, error) {
-	if evs == nil {
-		evs = []clientevent.Event{}
-	}
-	if fields == nil {
-		return json.Marshal(evs)
-	}
-	out := make([]json.RawMessage, len(evs))
-	for i, ev := range evs {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = fields.project(b)
-	}
-	return json.Marshal(out)
-}
-
 // MarshalJSON encodes the batch, with each event cut down to the filter's
 // event_fields when it has any.
 func (b StateBatch) MarshalJSON() ([]byte, error) { return b.appendJSON(nil) }
 
 func (b StateBatch) appendJSON(dst []byte) ([]byte, error) {
-	dst, err := appendEvents(append(dst, `{"events":`...), b.Events, b.fields)
-	if err != nil {
-		return nil, err
-	}
+	dst = appendEvents(append(dst, `{"events":`...), b.Events, b.fields)
 	return append(dst, '}'), nil
 }
 
 // appendEvents appends events as a JSON array, projected onto fields when
-// set. Without fields they are written by clientevent.AppendList, which
+// set. They are written by clientevent.AppendList (or AppendJSON), which
 // copies each event's content as it is: every sync answer of every member
 // of a busy room encodes the room's new events, and encoding/json's
 // reflection and second pass over the content were the largest part of
 // that.
-func appendEvents(dst []byte, evs []clientevent.Event, fields fieldTree) ([]byte, error) {
+func appendEvents(dst []byte, evs []clientevent.Event, fields fieldTree) []byte {
 	if fields == nil {
-		return clientevent.AppendList(dst, evs), nil
+		return clientevent.AppendList(dst, evs)
 	}
-	enc, err := marshalEvents(evs, fields)
-	if err != nil {
-		return nil, err
+	dst = append(dst, '[')
+	for i := range evs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		p := fields.project(evs[i].AppendJSON(nil))
+		if p == nil {
+			p = json.RawMessage("null")
+		}
+		dst = append(dst, p...)
 	}
-	return append(dst, enc...), nil
+	return append(dst, ']')
 }
 
 // MarshalJSON encodes the batch, with each event cut down to the filter's
@@ -146,10 +131,7 @@ func appendEvents(dst []byte, evs []clientevent.Event, fields fieldTree) ([]byte
 func (b TimelineBatch) MarshalJSON() ([]byte, error) { return b.appendJSON(nil) }
 
 func (b TimelineBatch) appendJSON(dst []byte) ([]byte, error) {
-	dst, err := appendEvents(append(dst, `{"events":`...), b.Events, b.fields)
-	if err != nil {
-		return nil, err
-	}
+	dst = appendEvents(append(dst, `{"events":`...), b.Events, b.fields)
 	dst = append(dst, `,"limited":`...)
 	dst = strconv.AppendBool(dst, b.Limited)
 	if b.PrevBatch != "" {

@@ -317,18 +317,17 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 				news++
 			}
 		}
-		all := make([]int32, 0, news)
+		all := make([]int32, news)
 		inRoom = make(map[id.RoomID][]int32, len(counts))
+		off := 0
+		for roomID, n := range counts {
+			inRoom[roomID] = all[off : off : off+n]
+			off += n
+		}
 		for i, rc := range rcs {
-			if replaced[i] {
-				continue
+			if !replaced[i] {
+				inRoom[rc.RoomID] = append(inRoom[rc.RoomID], int32(i))
 			}
-			part, ok := inRoom[rc.RoomID]
-			if !ok {
-				n := counts[rc.RoomID]
-				part, all = all[len(all):len(all):len(all)+n], all[:len(all)+n]
-			}
-			inRoom[rc.RoomID] = append(part, int32(i))
 		}
 		for roomID := range inRoom {
 			byRoom[roomID] = nil
