@@ -476,7 +476,7 @@ func markRedacted(ctx context.Context, tx *store.Tx, roomID id.RoomID, target, r
 	}
 	// A redacted child no longer relates to its parent, and its text
 	// leaves the search index (an event the index has not reached yet is
-	// skipped by it, see store.IndexEventTextOf).
+	// skipped by it, see store.IndexEventTexts).
 	if err := tx.DeleteRelation(ctx, ev.NID); err != nil {
 		return fmt.Errorf("mark %s redacted: %w", target, err)
 	}

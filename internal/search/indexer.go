@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
@@ -36,7 +35,7 @@ const indexLinger = 100 * time.Millisecond
 // idempotent). The index is in the derived database, which on SQLite has
 // a write lock of its own, so indexing never holds up the event path.
 // An event redacted before the indexer reaches it is skipped
-// (store.IndexEventTextOf); one redacted after is queued for removal by
+// (store.IndexEventTexts); one redacted after is queued for removal by
 // the redaction's transaction, and each batch carries out the removals
 // queued by then (see store's search_removals).
 //
@@ -87,39 +86,31 @@ func (x *Indexer) CatchUp(ctx context.Context) error {
 	return x.WaitFor(ctx, x.stream.Position())
 }
 
-// indexEntry is one event's text to index.
-type indexEntry struct {
-	eventID id.EventID
-	text    string
-}
-
 // maxRemovals bounds the queued removals one batch carries out.
 const maxRemovals = 512
 
 // stage turns a batch of events into index writes, with the removals
 // queued by redactions committed before it.
 func (x *Indexer) stage(ctx context.Context, evs []stream.Event) (func(tx *store.Tx) error, func(), error) {
-	var entries []indexEntry
+	var texts []store.SearchText
 	for _, e := range evs {
 		if text, ok := room.SearchText(e.PDU); ok {
-			entries = append(entries, indexEntry{e.PDU.EventID(), text})
+			texts = append(texts, store.SearchText{EventID: e.PDU.EventID(), Text: text})
 		}
 	}
 	removals, err := x.db.SearchRemovals(ctx, maxRemovals)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(entries) == 0 && len(removals) == 0 {
+	if len(texts) == 0 && len(removals) == 0 {
 		return nil, nil, nil
 	}
 	write := func(tx *store.Tx) error {
 		if err := tx.RemoveFromSearchIndex(ctx, removals); err != nil {
 			return fmt.Errorf("search index: %w", err)
 		}
-		for _, en := range entries {
-			if err := tx.IndexEventTextOf(ctx, en.eventID, en.text); err != nil {
-				return fmt.Errorf("search index: %w", err)
-			}
+		if err := tx.IndexEventTexts(ctx, texts); err != nil {
+			return fmt.Errorf("search index: %w", err)
 		}
 		return nil
 	}

@@ -63,7 +63,7 @@ func TestDerivedDatabaseWritesBesideTheMainWriter(t *testing.T) {
 		wctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		err := db.Derived().Write(wctx, func(tx *Tx) error {
-			return tx.IndexEventTextOf(wctx, ev.EventID, "words beside the writer")
+			return tx.IndexEventTexts(wctx, []SearchText{{EventID: ev.EventID, Text: "words beside the writer"}})
 		})
 		close(release)
 		if err != nil {
@@ -132,7 +132,7 @@ func TestDerivedReconciledWithMain(t *testing.T) {
 		}); err != nil {
 			return err
 		}
-		if err := tx.IndexEventTextOf(ctx, testEvent(roomA, 2).EventID, "kept"); err != nil {
+		if err := tx.IndexEventTexts(ctx, []SearchText{{EventID: testEvent(roomA, 2).EventID, Text: "kept"}}); err != nil {
 			return err
 		}
 		_, err := tx.q.ExecContext(ctx, `INSERT INTO event_search (rowid, content) VALUES ($1, 'lost')`, nids[1]+50)

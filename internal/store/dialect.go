@@ -57,10 +57,11 @@ type dialect interface {
 	// searchSchema returns the statements creating the full-text index
 	// of event text, event_search.
 	searchSchema() []string
-	// searchInsertOf indexes the text ($2) of a timeline event named by
-	// its ID ($1) unless it is indexed already or redacted;
-	// searchDelete removes an event's entry ($1 its NID).
-	searchInsertOf() string
+	// searchInsert returns the statement that indexes the texts of
+	// timeline events, split around its VALUES list of (event ID, text)
+	// rows (see Tx.insertRows): it skips an event indexed already or
+	// redacted. searchDelete removes an event's entry ($1 its NID).
+	searchInsert() (prefix, suffix string)
 	searchDelete() string
 	// searchMatch returns, for a full-text query in parameter n, the
 	// FROM item of the index, the expression of a match's event NID, the

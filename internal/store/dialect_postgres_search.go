@@ -13,10 +13,11 @@ func (postgresDialect) searchSchema() []string {
 CREATE INDEX event_search_vector ON event_search USING GIN (vector)`}
 }
 
-func (postgresDialect) searchInsertOf() string {
+func (postgresDialect) searchInsert() (prefix, suffix string) {
 	return `INSERT INTO event_search (event_nid, vector)
-		SELECT event_nid, to_tsvector('english', $2) FROM events
-		WHERE event_id = $1 AND stream_pos IS NOT NULL AND redacted_because IS NULL
+		SELECT events.event_nid, to_tsvector('english', texts.column2) FROM (`,
+		`) AS texts JOIN events ON events.event_id = texts.column1
+		WHERE events.stream_pos IS NOT NULL AND events.redacted_because IS NULL
 		ON CONFLICT (event_nid) DO NOTHING`
 }
 

@@ -11,10 +11,11 @@ func (sqliteDialect) searchSchema() []string {
 	return []string{`CREATE VIRTUAL TABLE event_search USING fts5(content, tokenize = 'porter unicode61')`}
 }
 
-func (sqliteDialect) searchInsertOf() string {
+func (sqliteDialect) searchInsert() (prefix, suffix string) {
 	return `INSERT INTO event_search (rowid, content)
-		SELECT event_nid, $2 FROM events
-		WHERE event_id = $1 AND stream_pos IS NOT NULL AND redacted_because IS NULL
+		SELECT events.event_nid, texts.column2 FROM (`,
+		`) AS texts JOIN events ON events.event_id = texts.column1
+		WHERE events.stream_pos IS NOT NULL AND events.redacted_because IS NULL
 		AND NOT EXISTS (SELECT 1 FROM event_search WHERE event_search.rowid = events.event_nid)`
 }
 

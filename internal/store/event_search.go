@@ -32,13 +32,39 @@ CREATE TABLE search_removals (
 // SearchIndexConsumer is the name of the search indexer's stream position.
 const SearchIndexConsumer = "search_index"
 
-// IndexEventTextOf adds the searchable text of an event named by its ID to
-// the full-text index. It is idempotent (an entry already there is kept),
-// and skips an event without a stream position or already redacted, so an
-// index that follows the stream behind the redactions never indexes a
-// redacted event's text. The statement may be queued (see Tx.execLater).
-func (t *Tx) IndexEventTextOf(ctx context.Context, eventID id.EventID, text string) error {
-	return t.execLater(ctx, fmt.Sprintf("index text of event %s", eventID), t.d.searchInsertOf(), string(eventID), text)
+// SearchText is the searchable text of an event named by its ID.
+type SearchText struct {
+	EventID id.EventID
+	Text    string
+}
+
+// IndexEventTexts adds the searchable text of events to the full-text
+// index. It is idempotent (an entry already there is kept), and skips an
+// event without a stream position or already redacted, so an index that
+// follows the stream behind the redactions never indexes a redacted
+// event's text. The texts go in as few statements as the dialect's
+// parameter limit allows: SQLite's FTS5 writes what it has gathered to
+// disk at the start of every statement of a transaction that writes it,
+// so a statement per event would write a segment per event, and merge
+// them all again. The statements may be queued (see Tx.execLater).
+func (t *Tx) IndexEventTexts(ctx context.Context, texts []SearchText) error {
+	seen := make(map[id.EventID]bool, len(texts))
+	args := make([]any, 0, 2*len(texts))
+	for _, st := range texts {
+		// One statement cannot insert an event twice.
+		if !seen[st.EventID] {
+			seen[st.EventID] = true
+			args = append(args, string(st.EventID), st.Text)
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	prefix, suffix := t.d.searchInsert()
+	if err := t.insertRows(ctx, prefix, suffix, 2, args); err != nil {
+		return fmt.Errorf("index text of %d events: %w", len(seen), err)
+	}
+	return nil
 }
 
 // QueueSearchRemoval queues the removal of an event's entry from the
