@@ -275,6 +275,60 @@ func (s *Service) receiptsSince(ctx context.Context, since, upto int64) ([]store
 	return out, make([]bool, len(out)), nil
 }
 
+// receiptsByRoom returns, for each room with receipts in rcs, the indexes
+// in rcs of its receipts, in order, leaving out the ones a later receipt
+// of the range replaces (they are news no more). Indexes, not copies: a
+// busy room's range holds a receipt of every member. The indexes of all
+// rooms share one array, each room's part cut to its size. A range holds
+// long runs of one room's receipts, so the rooms' map is looked up once
+// per run rather than once per receipt.
+func receiptsByRoom(rcs []store.Receipt, replaced []bool) map[id.RoomID][]int32 {
+	index := map[id.RoomID]int{}
+	var rooms []id.RoomID
+	var counts []int
+	// slot returns the room's index in rooms; cur is the last one found.
+	cur := -1
+	slot := func(roomID id.RoomID) int {
+		if cur >= 0 && rooms[cur] == roomID {
+			return cur
+		}
+		k, ok := index[roomID]
+		if !ok {
+			k = len(rooms)
+			index[roomID] = k
+			rooms = append(rooms, roomID)
+			counts = append(counts, 0)
+		}
+		cur = k
+		return k
+	}
+	news := 0
+	for i, rc := range rcs {
+		if !replaced[i] {
+			counts[slot(rc.RoomID)]++
+			news++
+		}
+	}
+	all := make([]int32, news)
+	parts := make([][]int32, len(rooms))
+	off := 0
+	for k, n := range counts {
+		parts[k] = all[off : off : off+n]
+		off += n
+	}
+	for i, rc := range rcs {
+		if !replaced[i] {
+			k := slot(rc.RoomID)
+			parts[k] = append(parts[k], int32(i))
+		}
+	}
+	out := make(map[id.RoomID][]int32, len(rooms))
+	for k, roomID := range rooms {
+		out[roomID] = parts[k]
+	}
+	return out
+}
+
 // addReceipts adds the receipts of the user's joined rooms in (since,
 // upto] to resp as m.receipt ephemeral events (private receipts only to
 // their owner); an initial sync gets each joined room's current receipts.
@@ -304,31 +358,7 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 		if rcs, replaced, err = s.receiptsSince(ctx, since, upto); err != nil {
 			return err
 		}
-		// Indexes, not copies: a busy room's range holds a receipt of
-		// every member. A receipt that a later one of the range replaces
-		// is news no more.
-		// Counted first, so that the indexes of all rooms share one
-		// array, each room's part cut to its size.
-		counts := map[id.RoomID]int{}
-		news := 0
-		for i, rc := range rcs {
-			if !replaced[i] {
-				counts[rc.RoomID]++
-				news++
-			}
-		}
-		all := make([]int32, news)
-		inRoom = make(map[id.RoomID][]int32, len(counts))
-		off := 0
-		for roomID, n := range counts {
-			inRoom[roomID] = all[off : off : off+n]
-			off += n
-		}
-		for i, rc := range rcs {
-			if !replaced[i] {
-				inRoom[rc.RoomID] = append(inRoom[rc.RoomID], int32(i))
-			}
-		}
+		inRoom = receiptsByRoom(rcs, replaced)
 		for roomID := range inRoom {
 			byRoom[roomID] = nil
 		}

@@ -3,6 +3,7 @@ package clientsync
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -125,5 +126,35 @@ func TestReceiptCacheKeepsOnlyTheNewestRanges(t *testing.T) {
 	l.cacheReceipts(receiptKey{room, 2, 7}, big)
 	if _, ok := l.cachedReceipts(receiptKey{room, 3, 7}); ok || l.cacheBytes > maxEncodedBytes {
 		t.Errorf("cache holds %d bytes, want at most %d", l.cacheBytes, maxEncodedBytes)
+	}
+}
+
+// TestReceiptsByRoom checks the split of a range of receipts by room:
+// rooms interleaved, in runs and alone, each room's indexes in order,
+// replaced receipts left out, and no room's part reaching into another's.
+func TestReceiptsByRoom(t *testing.T) {
+	a, b, c := id.RoomID("!a:x"), id.RoomID("!b:x"), id.RoomID("!c:x")
+	rooms := []id.RoomID{a, a, b, a, b, b, c, a, c}
+	replaced := []bool{false, true, false, false, false, true, true, false, false}
+	rcs := make([]store.Receipt, len(rooms))
+	for i, r := range rooms {
+		rcs[i] = store.Receipt{RoomID: r}
+	}
+	got := receiptsByRoom(rcs, replaced)
+	want := map[id.RoomID][]int32{a: {0, 3, 7}, b: {2, 4}, c: {8}}
+	if len(got) != len(want) {
+		t.Fatalf("receiptsByRoom = %v, want %v", got, want)
+	}
+	for r, w := range want {
+		if !slices.Equal(got[r], w) {
+			t.Errorf("room %s: indexes %v, want %v", r, got[r], w)
+		}
+		// Appending to one room's part must not overwrite another's.
+		if cap(got[r]) != len(got[r]) {
+			t.Errorf("room %s: part has room for %d more", r, cap(got[r])-len(got[r]))
+		}
+	}
+	if got := receiptsByRoom(rcs[:2], []bool{true, true}); len(got) != 0 {
+		t.Errorf("receiptsByRoom of replaced receipts only = %v, want none", got)
 	}
 }
