@@ -14,9 +14,9 @@ import (
 // AppendJSON appends the JSON encoding of r to b: the same JSON as
 // encoding/json writes (but for events' content, copied as stored, which
 // encoding/json would compact and HTML-escape), built without
-// encoding/json's second pass over what is already encoded: encoding/json checks and compacts every
-// json.RawMessage and every MarshalJSON result again at each level of
-// nesting. In a busy room each answer carries an m.receipt event with a
+// encoding/json's second pass over what is already encoded:
+// encoding/json checks and compacts every json.RawMessage and every
+// MarshalJSON result again at each level of nesting. In a busy room each answer carries an m.receipt event with a
 // receipt of every member, and that pass cost more than building the
 // answer.
 func (r *Response) AppendJSON(b []byte) ([]byte, error) {

@@ -342,25 +342,34 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 	tok.Receipts = upto
 	resp.NextBatch = tok.String()
 
-	byRoom := map[id.RoomID][]store.Receipt{}
-	var rcs []store.Receipt // the incremental range, rooms mixed
-	var inRoom map[id.RoomID][]int32
+	// Each room's receipts, as indexes into a slice of receipts: in an
+	// incremental sync the range's receipts of all rooms, read in place,
+	// never copied (in a busy room every member syncing the same range
+	// gets the same event, encoded once).
+	type roomReceipts struct {
+		rcs []store.Receipt
+		idx []int32
+	}
+	byRoom := map[id.RoomID]roomReceipts{}
 	if initial {
 		for room := range resp.Rooms.Join {
 			rcs, err := s.db.RoomReceipts(ctx, id.RoomID(room))
 			if err != nil {
 				return err
 			}
-			byRoom[id.RoomID(room)] = rcs
+			idx := make([]int32, len(rcs))
+			for i := range idx {
+				idx[i] = int32(i)
+			}
+			byRoom[id.RoomID(room)] = roomReceipts{rcs, idx}
 		}
 	} else if since < upto {
-		var replaced []bool
-		if rcs, replaced, err = s.receiptsSince(ctx, since, upto); err != nil {
+		rcs, replaced, err := s.receiptsSince(ctx, since, upto)
+		if err != nil {
 			return err
 		}
-		inRoom = receiptsByRoom(rcs, replaced)
-		for roomID := range inRoom {
-			byRoom[roomID] = nil
+		for roomID, idx := range receiptsByRoom(rcs, replaced) {
+			byRoom[roomID] = roomReceipts{rcs, idx}
 		}
 	}
 	if len(byRoom) == 0 {
@@ -374,28 +383,16 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 	if req.Filter.Room != nil {
 		ephemeral = req.Filter.Room.Ephemeral
 	}
-	for roomID, roomRcs := range byRoom {
+	for roomID, rr := range byRoom {
 		room := string(roomID)
 		if ms[roomID] != "join" || !req.Filter.Room.MatchRoom(room) || !ephemeral.MatchEvent(room, "m.receipt", "", nil) {
 			continue
 		}
-		// The range's receipts are read in place, never copied: in a
-		// busy room every member syncing the same range gets the same
-		// event, encoded once.
-		var roomRange []int32
-		if initial {
-			roomRange = make([]int32, len(roomRcs))
-			for i := range roomRange {
-				roomRange[i] = int32(i)
-			}
-		} else {
-			roomRcs, roomRange = rcs, inRoom[roomID]
-		}
-		// The selection filters roomRange in place: this sync made it.
-		sel := roomRange[:0]
+		// The selection filters rr.idx in place: this sync made it.
+		sel := rr.idx[:0]
 		own, private := false, false
-		for _, i := range roomRange {
-			rc := &roomRcs[i]
+		for _, i := range rr.idx {
+			rc := &rr.rcs[i]
 			if rc.Type == "m.read.private" && rc.UserID != req.User {
 				continue
 			}
@@ -414,7 +411,7 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 			ev, cached = s.receipts.cachedReceipts(key)
 		}
 		if !cached {
-			if ev, err = encodeReceipts(roomRcs, sel); err != nil {
+			if ev, err = encodeReceipts(rr.rcs, sel); err != nil {
 				return err
 			}
 			if shared {
