@@ -3,15 +3,15 @@ package store
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
 // insertRows runs "prefix VALUES ($1, …), (…) suffix" over args, which
-// holds the rows' values one row after another, each row cols wide. It
-// splits the rows into statements of at most the dialect's maxParams
-// parameters. The statements may be queued (see Tx.execLater): an error
-// may be reported by the transaction's next statement instead.
+// holds the rows' values one row after another, each row cols wide; prefix
+// and suffix take no parameters. It splits the rows into statements of at
+// most the dialect's maxParams parameters. The statements may be queued
+// (see Tx.execLater): an error may be reported by the transaction's next
+// statement instead.
 func (t *Tx) insertRows(ctx context.Context, prefix, suffix string, cols int, args []any) error {
 	if len(args)%cols != 0 {
 		return fmt.Errorf("insert rows: %d values do not fill rows of %d", len(args), cols)
@@ -19,7 +19,7 @@ func (t *Tx) insertRows(ctx context.Context, prefix, suffix string, cols int, ar
 	chunk := max(1, t.d.maxParams()/cols) * cols
 	for start := 0; start < len(args); start += chunk {
 		end := min(start+chunk, len(args))
-		query := valuesStatement(prefix, suffix, cols, (end-start)/cols)
+		query := valuesStatement(t.d, prefix, suffix, cols, (end-start)/cols)
 		if err := t.execLater(ctx, "insert rows", query, args[start:end]...); err != nil {
 			return err
 		}
@@ -27,7 +27,9 @@ func (t *Tx) insertRows(ctx context.Context, prefix, suffix string, cols int, ar
 	return nil
 }
 
-func valuesStatement(prefix, suffix string, cols, rows int) string {
+// valuesStatement returns "prefix VALUES (…), (…) suffix" with rows rows of
+// cols parameters each, written with d.rowParam.
+func valuesStatement(d dialect, prefix, suffix string, cols, rows int) string {
 	var b strings.Builder
 	b.WriteString(prefix)
 	b.WriteString(" VALUES ")
@@ -41,8 +43,7 @@ func valuesStatement(prefix, suffix string, cols, rows int) string {
 			if c > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
+			b.WriteString(d.rowParam(n))
 			n++
 		}
 		b.WriteByte(')')

@@ -54,6 +54,10 @@ type dialect interface {
 	// maxParams is the most parameters one statement should carry; longer
 	// lists and multi-row inserts are split into several statements.
 	maxParams() int
+	// rowParam returns the placeholder of parameter n (from 1) of a
+	// multi-row insert whose parameters each appear once, in the order of
+	// their numbers, and nowhere else in the statement.
+	rowParam(n int) string
 	// searchSchema returns the statements creating the full-text index
 	// of event text, event_search.
 	searchSchema() []string

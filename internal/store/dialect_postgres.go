@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -80,6 +81,8 @@ func (postgresDialect) expandList(query string, n int, args []any, vals any) (st
 // maxParams trades statement size against round trips; PostgreSQL allows
 // 65535 parameters.
 func (postgresDialect) maxParams() int { return 2000 }
+
+func (postgresDialect) rowParam(n int) string { return "$" + strconv.Itoa(n) }
 
 func (postgresDialect) isUniqueViolation(err error) bool { return postgresUniqueViolation(err) }
 

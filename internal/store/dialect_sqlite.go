@@ -151,8 +151,16 @@ func (sqliteDialect) expandList(query string, n int, args []any, vals any) (stri
 // list, so a statement's parse and bind time grows with the square of its
 // parameter count (10,000 four-column rows: 30 ms in statements of 100
 // parameters, 190 ms in statements of 2,000). Statements are cheap here:
-// there is no network round trip.
+// there is no network round trip. Multi-row inserts use "?" (rowParam),
+// which is not looked up; they too are fastest in statements of about 100
+// parameters (10,000 four-column rows: 20 ms, against 25 ms in statements
+// of 20, 23 ms in statements of 400 and 41 ms in statements of 4,000).
 func (sqliteDialect) maxParams() int { return 100 }
+
+// rowParam is SQLite's anonymous "?", which takes the next number and, not
+// being named, is not looked up by name: binding a statement of such
+// parameters costs time in proportion to their count, not its square.
+func (sqliteDialect) rowParam(int) string { return "?" }
 
 func (sqliteDialect) isUniqueViolation(err error) bool { return sqliteUniqueViolation(err) }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -119,8 +118,7 @@ func (t *Tx) eventRows(evs []EventRecord, suffix string) (string, []any, map[id.
 					b.WriteString(", ")
 				}
 			}
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n + c))
+			b.WriteString(t.d.rowParam(n + c))
 			if c < eventInsertCols {
 				b.WriteString(", ")
 			}

@@ -105,8 +105,8 @@ func (t *Tx) SetReceiptsLater(ctx context.Context, rcs []Receipt, done func(pos 
 			}
 			// The casts type the parameters, which a VALUES list in
 			// FROM leaves as text on PostgreSQL.
-			n := i * cols
-			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, CAST($%d AS BIGINT), CAST($%d AS BIGINT))", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+			p := func(c int) string { return t.d.rowParam(i*cols + c) }
+			fmt.Fprintf(&b, "(%s, %s, %s, %s, %s, CAST(%s AS BIGINT), CAST(%s AS BIGINT))", p(1), p(2), p(3), p(4), p(5), p(6), p(7))
 		}
 		b.WriteString(`) AS v
 			WHERE true

@@ -38,20 +38,21 @@ func TestSetReceiptsLater(t *testing.T) {
 			return rcs
 		}
 		first := write(batch(3, "$a"))
-		// More rows than one SQLite statement holds.
-		second := write(batch(40, "$b"))
+		// More rows than one statement holds: three statements.
+		n := 2*db.d.maxParams()/7 + 5
+		second := write(batch(n, "$b"))
 		for i, p := range append(append([]int64{}, first...), second...) {
 			if want := first[0] + int64(i); p != want {
 				t.Fatalf("position %d = %d, want %d (first %v, second %v)", i, p, want, first, second)
 			}
 		}
-		stored, err := db.ReceiptsSince(ctx, 0, 100)
+		stored, err := db.ReceiptsSince(ctx, 0, 2*n)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// The second batch replaced the first's three receipts.
-		if len(stored) != 40 {
-			t.Fatalf("%d receipts stored, want 40", len(stored))
+		if len(stored) != n {
+			t.Fatalf("%d receipts stored, want %d", len(stored), n)
 		}
 		for i, rc := range stored {
 			if rc.StreamPos != second[i] || rc.UserID != id.UserID(fmt.Sprintf("@u%d:x", i)) || rc.EventID != "$b" || rc.TS != int64(1000+i) {
