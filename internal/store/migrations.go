@@ -236,6 +236,12 @@ var migrations = []migration{
 		statements: []string{searchRemovalsSchema},
 		byDialect:  moveSearchIndexOut,
 	},
+	{
+		version:    38,
+		name:       "fewer b-trees written per message",
+		statements: []string{eventsMemberIndex},
+		byDialect:  txnIDsWithoutRowid,
+	},
 }
 
 const schemaMigrationsSchema = `

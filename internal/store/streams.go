@@ -80,14 +80,18 @@ func (r reader) RoomsWithEventsInRange(ctx context.Context, userID id.UserID, af
 	return out, nil
 }
 
+// memberEventsInRangeQuery reads a user's member events in a room and a
+// range of the stream, with the partial index events_room_members.
+const memberEventsInRangeQuery = `SELECT ` + eventColumns + ` FROM events
+	WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2 AND stream_pos > $3 AND stream_pos <= $4
+	ORDER BY stream_pos ASC`
+
 // MemberEventsInRange returns the m.room.member events about userID in a
 // room with after < stream_pos <= upto, oldest first: the user's own
 // membership changes in a sync window, however many other events the
 // window holds.
 func (r reader) MemberEventsInRange(ctx context.Context, roomID id.RoomID, userID id.UserID, after, upto int64) ([]Event, error) {
-	events, err := r.queryEvents(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE room_id = $1 AND type = 'm.room.member' AND state_key = $2 AND stream_pos > $3 AND stream_pos <= $4
-		ORDER BY stream_pos ASC`, string(roomID), string(userID), after, upto)
+	events, err := r.queryEvents(ctx, memberEventsInRangeQuery, string(roomID), string(userID), after, upto)
 	if err != nil {
 		return nil, fmt.Errorf("load member events of %s in %s in (%d, %d]: %w", userID, roomID, after, upto, err)
 	}
