@@ -26,6 +26,27 @@ CREATE TABLE event_state (
 // per event.
 const eventStateReplacesSchema = `ALTER TABLE event_state ADD COLUMN replaces_nid BIGINT`
 
+// eventStateRowid rebuilds event_state on SQLite with event_nid as an
+// INTEGER PRIMARY KEY, the table's rowid: "BIGINT PRIMARY KEY" made SQLite
+// keep a rowid b-tree and a separate index of event_nid, two b-trees
+// written for every event instead of one. PostgreSQL keeps its table.
+func eventStateRowid(d dialect) []string {
+	if d.name() != "sqlite" {
+		return nil
+	}
+	return []string{
+		`CREATE TABLE event_state_rowid (
+	event_nid          INTEGER PRIMARY KEY REFERENCES events (event_nid),
+	state_group_before BIGINT NOT NULL REFERENCES state_groups (group_id),
+	replaces_nid       BIGINT
+)`,
+		`INSERT INTO event_state_rowid (event_nid, state_group_before, replaces_nid)
+	SELECT event_nid, state_group_before, replaces_nid FROM event_state`,
+		`DROP TABLE event_state`,
+		`ALTER TABLE event_state_rowid RENAME TO event_state`,
+	}
+}
+
 // ReplacesUnknown, given to SetEventStateReplacing, records that the event
 // it replaces is not known.
 const ReplacesUnknown int64 = -1

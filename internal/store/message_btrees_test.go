@@ -10,11 +10,14 @@ import (
 )
 
 // TestFewerBtreesMigration opens a database at the schema before
-// migration 38, stores a transaction and a member event, and checks that
-// after the upgrade the transaction is still found (and refused a second
-// time), that the member event is still found by range, and, on SQLite,
-// that txn_ids is a WITHOUT ROWID table and the range query reads the
-// partial index of member events.
+// migrations 38 and 39, stores a transaction, a member event with its
+// state group and replaced event, and the room's extremities, and checks
+// that after the upgrade the transaction is still found (and refused a
+// second time), the member event is still found by range, its state and
+// the extremities are kept, and, on SQLite, that txn_ids and
+// room_extremities are WITHOUT ROWID tables, event_state has no index
+// beside its rowid, and the range query reads the partial index of member
+// events.
 func TestFewerBtreesMigration(t *testing.T) {
 	const bob = id.UserID("@bob:hafen.test")
 	forEachDSN(t, func(t *testing.T, dsn string) {
@@ -28,17 +31,29 @@ func TestFewerBtreesMigration(t *testing.T) {
 		}
 		k := TxnKey{UserID: alice, DeviceID: "PHONE", Scope: "send:!r:hafen.test:m.room.message", TxnID: "t1"}
 		bobKey := string(bob)
-		var memberPos int64
+		var memberPos, memberNID, group int64
 		write(t, db, func(tx *Tx) error {
-			if _, _, err := tx.InsertEvent(ctx, testEvent(roomA, 1)); err != nil {
+			if err := tx.CreateRoom(ctx, Room{RoomID: roomA, RoomVersion: "12", Creator: alice}); err != nil {
 				return err
 			}
 			var err error
-			_, memberPos, err = tx.InsertEvent(ctx, EventRecord{
+			if group, err = tx.StoreStateGroup(ctx, roomA, 0, map[StateKey]int64{{"m.room.create", ""}: 0}); err != nil {
+				return err
+			}
+			if _, _, err := tx.InsertEvent(ctx, testEvent(roomA, 1)); err != nil {
+				return err
+			}
+			memberNID, memberPos, err = tx.InsertEvent(ctx, EventRecord{
 				EventID: "$join", RoomID: roomA, Type: "m.room.member", StateKey: &bobKey, Sender: bob,
 				Depth: 2, OriginServerTS: 1002, JSON: []byte(`{}`),
 			})
 			if err != nil {
+				return err
+			}
+			if err := tx.SetEventStateReplacing(ctx, memberNID, group, 0); err != nil {
+				return err
+			}
+			if err := tx.SetExtremities(ctx, roomA, []id.EventID{"$join", "$a-1"}); err != nil {
 				return err
 			}
 			return tx.AddTxnID(ctx, k, "$a-1", 10)
@@ -60,15 +75,33 @@ func TestFewerBtreesMigration(t *testing.T) {
 		if err != nil || len(evs) != 1 || evs[0].EventID != "$join" {
 			t.Errorf("MemberEventsInRange = %v, %v; want $join", evs, err)
 		}
+		if got, err := db.StateGroupBeforeEvent(ctx, memberNID); err != nil || got != group {
+			t.Errorf("StateGroupBeforeEvent = %d, %v; want %d", got, err, group)
+		}
+		if got, err := db.StateReplaces(ctx, []int64{memberNID}); err != nil || len(got) != 1 || got[memberNID] != 0 {
+			t.Errorf("StateReplaces = %v, %v; want %d replacing 0", got, err, memberNID)
+		}
+		if got, err := db.Extremities(ctx, roomA); err != nil || len(got) != 2 {
+			t.Errorf("Extremities = %v, %v; want $join and $a-1", got, err)
+		}
 		if db.d.name() != "sqlite" {
 			return
 		}
-		var table string
-		if err := db.q.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE name = 'txn_ids'`).Scan(&table); err != nil {
+		for _, name := range []string{"txn_ids", "room_extremities"} {
+			var table string
+			if err := db.q.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE name = $1`, name).Scan(&table); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(table, "WITHOUT ROWID") {
+				t.Errorf("%s is %s, want a WITHOUT ROWID table", name, table)
+			}
+		}
+		var indexes int
+		if err := db.q.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event_state'`).Scan(&indexes); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(table, "WITHOUT ROWID") {
-			t.Errorf("txn_ids is %s, want a WITHOUT ROWID table", table)
+		if indexes != 0 {
+			t.Errorf("event_state has %d indexes, want none beside its rowid", indexes)
 		}
 		plan := queryPlan(t, db, memberEventsInRangeQuery, string(roomA), string(bob), 0, memberPos)
 		if !strings.Contains(plan, "events_room_members") {

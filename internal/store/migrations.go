@@ -242,6 +242,13 @@ var migrations = []migration{
 		statements: []string{eventsMemberIndex},
 		byDialect:  txnIDsWithoutRowid,
 	},
+	{
+		version: 39,
+		name:    "event state and extremities in one b-tree each",
+		byDialect: func(d dialect) []string {
+			return append(eventStateRowid(d), roomExtremitiesWithoutRowid(d)...)
+		},
+	},
 }
 
 const schemaMigrationsSchema = `

@@ -17,6 +17,26 @@ CREATE TABLE room_extremities (
 	PRIMARY KEY (room_id, event_id)
 )`
 
+// roomExtremitiesWithoutRowid rebuilds room_extremities on SQLite as a
+// table that is its primary key (WITHOUT ROWID): every persist replaces
+// the room's rows, which then touches one b-tree instead of two.
+// PostgreSQL keeps its table.
+func roomExtremitiesWithoutRowid(d dialect) []string {
+	if d.name() != "sqlite" {
+		return nil
+	}
+	return []string{
+		`CREATE TABLE room_extremities_keyed (
+	room_id  TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	PRIMARY KEY (room_id, event_id)
+) WITHOUT ROWID`,
+		`INSERT INTO room_extremities_keyed (room_id, event_id) SELECT room_id, event_id FROM room_extremities`,
+		`DROP TABLE room_extremities`,
+		`ALTER TABLE room_extremities_keyed RENAME TO room_extremities`,
+	}
+}
+
 // SetExtremities replaces a room's forward extremities. The statements may
 // be queued (see Tx.execLater).
 func (t *Tx) SetExtremities(ctx context.Context, roomID id.RoomID, eventIDs []id.EventID) error {
