@@ -26,3 +26,13 @@ func BenchmarkEvaluateMessage(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNewEvent prepares a plain room message for evaluation, once per
+// event on the event path.
+func BenchmarkNewEvent(b *testing.B) {
+	content := json.RawMessage(`{"msgtype":"m.text","body":"hello there, how is everyone doing today?"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		NewEvent("m.room.message", "@sender:hafen.test", "!room:hafen.test", nil, content)
+	}
+}
