@@ -34,17 +34,11 @@ func eventStateRowid(d dialect) []string {
 	if d.name() != "sqlite" {
 		return nil
 	}
-	return []string{
-		`CREATE TABLE event_state_rowid (
+	return rebuildTable("event_state", `CREATE TABLE event_state_new (
 	event_nid          INTEGER PRIMARY KEY REFERENCES events (event_nid),
 	state_group_before BIGINT NOT NULL REFERENCES state_groups (group_id),
 	replaces_nid       BIGINT
-)`,
-		`INSERT INTO event_state_rowid (event_nid, state_group_before, replaces_nid)
-	SELECT event_nid, state_group_before, replaces_nid FROM event_state`,
-		`DROP TABLE event_state`,
-		`ALTER TABLE event_state_rowid RENAME TO event_state`,
-	}
+)`, "event_nid, state_group_before, replaces_nid")
 }
 
 // ReplacesUnknown, given to SetEventStateReplacing, records that the event

@@ -251,6 +251,20 @@ var migrations = []migration{
 	},
 }
 
+// rebuildTable returns the statements that give table a new definition
+// and keep its rows: create makes the new table under the name
+// table+"_new", and columns (a comma-separated list) are copied over. The
+// old table's indexes go with it; the caller creates again those the new
+// table needs.
+func rebuildTable(table, create, columns string) []string {
+	return []string{
+		create,
+		`INSERT INTO ` + table + `_new (` + columns + `) SELECT ` + columns + ` FROM ` + table,
+		`DROP TABLE ` + table,
+		`ALTER TABLE ` + table + `_new RENAME TO ` + table,
+	}
+}
+
 const schemaMigrationsSchema = `
 CREATE TABLE IF NOT EXISTS schema_migrations (
 	version    BIGINT PRIMARY KEY,

@@ -25,16 +25,11 @@ func roomExtremitiesWithoutRowid(d dialect) []string {
 	if d.name() != "sqlite" {
 		return nil
 	}
-	return []string{
-		`CREATE TABLE room_extremities_keyed (
+	return rebuildTable("room_extremities", `CREATE TABLE room_extremities_new (
 	room_id  TEXT NOT NULL,
 	event_id TEXT NOT NULL,
 	PRIMARY KEY (room_id, event_id)
-) WITHOUT ROWID`,
-		`INSERT INTO room_extremities_keyed (room_id, event_id) SELECT room_id, event_id FROM room_extremities`,
-		`DROP TABLE room_extremities`,
-		`ALTER TABLE room_extremities_keyed RENAME TO room_extremities`,
-	}
+) WITHOUT ROWID`, "room_id, event_id")
 }
 
 // SetExtremities replaces a room's forward extremities. The statements may

@@ -57,8 +57,7 @@ func txnIDsWithoutRowid(d dialect) []string {
 	if d.name() != "sqlite" {
 		return nil
 	}
-	return []string{
-		`CREATE TABLE txn_ids_keyed (
+	return append(rebuildTable("txn_ids", `CREATE TABLE txn_ids_new (
 	user_id    TEXT NOT NULL,
 	device_id  TEXT NOT NULL,
 	scope      TEXT NOT NULL,
@@ -66,13 +65,8 @@ func txnIDsWithoutRowid(d dialect) []string {
 	event_id   TEXT NOT NULL,
 	created_ts BIGINT NOT NULL,
 	PRIMARY KEY (user_id, device_id, scope, txn_id)
-) WITHOUT ROWID`,
-		`INSERT INTO txn_ids_keyed (user_id, device_id, scope, txn_id, event_id, created_ts)
-	SELECT user_id, device_id, scope, txn_id, event_id, created_ts FROM txn_ids`,
-		`DROP TABLE txn_ids`,
-		`ALTER TABLE txn_ids_keyed RENAME TO txn_ids`,
-		`CREATE INDEX txn_ids_created ON txn_ids (created_ts)`,
-	}
+) WITHOUT ROWID`, "user_id, device_id, scope, txn_id, event_id, created_ts"),
+		`CREATE INDEX txn_ids_created ON txn_ids (created_ts)`)
 }
 
 // TxnKey identifies a client transaction: the device that made it, the
