@@ -16,9 +16,9 @@ import (
 // encoding/json would compact and HTML-escape), built without
 // encoding/json's second pass over what is already encoded:
 // encoding/json checks and compacts every json.RawMessage and every
-// MarshalJSON result again at each level of nesting. In a busy room each answer carries an m.receipt event with a
-// receipt of every member, and that pass cost more than building the
-// answer.
+// MarshalJSON result again at each level of nesting. In a busy room each
+// answer carries an m.receipt event with a receipt of every member, and
+// that pass cost more than building the answer.
 func (r *Response) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"next_batch":`...)
 	b = appendJSONString(b, r.NextBatch)
