@@ -260,8 +260,10 @@ func TestLegacyR0PathsAreAliases(t *testing.T) {
 }
 
 // withSync gives the environment's server the sync service, reading the
-// room service's event stream as cmd/hafen wires it. Call it before any
-// event is sent.
+// room service's event stream as cmd/hafen wires it, except that each
+// read receipt is shown to syncs at once (clientsync's tests cover the
+// pacing), so that a sync right after a receipt shows it. Call it before
+// any event is sent.
 func withSync(t *testing.T, e *roomEnv) {
 	t.Helper()
 	svc, ok := e.srv.Rooms.Service.(*room.Service)
@@ -269,7 +271,7 @@ func withSync(t *testing.T, e *roomEnv) {
 		t.Fatalf("room service %T has no event stream", e.srv.Rooms.Service)
 	}
 	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	syncer := clientsync.New(clientsync.Config{DB: e.db, Rooms: svc, Logger: logger, Stream: e.events})
+	syncer := clientsync.New(clientsync.Config{DB: e.db, Rooms: svc, Logger: logger, Stream: e.events, ReceiptInterval: -1})
 	if err := syncer.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,10 @@ func (h *harness) addSync(ringSize int) *Service {
 		db = h.calls
 	}
 	s := New(Config{DB: db, Rooms: h.rooms, Logger: slog.New(slog.DiscardHandler), Stream: h.rooms.Stream(),
-		StreamPos: pos, AccountDataPos: adPos, ReceiptPos: rcPos, RingSize: ringSize, Now: func() time.Time { return testNow }})
+		StreamPos: pos, AccountDataPos: adPos, ReceiptPos: rcPos, RingSize: ringSize, Now: func() time.Time { return testNow },
+		// Each receipt is shown at once; TestReceiptsShownTogether
+		// tests the pacing.
+		ReceiptInterval: -1})
 	if err := s.Start(h.ctx); err != nil {
 		h.t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
@@ -171,6 +172,12 @@ type receiptLog struct {
 	cache      map[receiptKey]json.RawMessage
 	cacheUpto  int64
 	cacheBytes int
+	// shown is the position syncs read up to: the receipts after it are
+	// committed but not yet shown (see showLocked). shownAt is when shown
+	// last moved; showing is true while a timer is set to move it.
+	shown   int64
+	shownAt time.Time
+	showing bool
 }
 
 // receiptSlot names what a receipt replaces: the receipt of the same room,
@@ -224,14 +231,51 @@ func (s *Service) ReceiptsAdded(rcs []store.Receipt) {
 			}
 		}
 	}
+	wake := s.showLocked()
+	l.mu.Unlock()
+	if wake {
+		s.notifier.PokeReceipts()
+	}
+}
+
+// showLocked lets syncs see the receipts up to the newest: at once when
+// none were shown in the last receipt interval, otherwise at its end,
+// when a timer calls showReceipts. In a busy room each member's receipt,
+// shown on its own, would go out to every member; shown together, each
+// member gets another member's newest receipt at most once per interval,
+// and the receipts it replaced never. The caller holds s.receipts.mu and
+// wakes the syncs when the result is true.
+func (s *Service) showLocked() bool {
+	l := &s.receipts
+	if l.showing {
+		return false // the timer shows these too
+	}
+	now := s.now()
+	if wait := l.shownAt.Add(s.receiptInterval).Sub(now); s.receiptInterval > 0 && wait > 0 {
+		l.showing = true
+		time.AfterFunc(wait, s.showReceipts)
+		return false
+	}
+	l.shown, l.shownAt = l.pos, now
+	return true
+}
+
+// showReceipts shows syncs the receipts held back by showLocked and wakes
+// the waiting ones.
+func (s *Service) showReceipts() {
+	l := &s.receipts
+	l.mu.Lock()
+	l.shown, l.shownAt, l.showing = l.pos, s.now(), false
 	l.mu.Unlock()
 	s.notifier.PokeReceipts()
 }
 
+// receiptPos returns the position of the receipt stream that syncs read
+// up to.
 func (s *Service) receiptPos() int64 {
 	s.receipts.mu.Lock()
 	defer s.receipts.mu.Unlock()
-	return s.receipts.pos
+	return s.receipts.shown
 }
 
 // receiptsSince returns the receipts in (since, upto], in stream order,
