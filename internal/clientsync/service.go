@@ -74,6 +74,10 @@ type Service struct {
 	// Config.ReceiptInterval.
 	receiptDelay    time.Duration
 	receiptInterval time.Duration
+	// pacing spaces each device's answers when many devices sync;
+	// pauseFor waits out such a space (a test replaces it).
+	pacing   *answerPacing
+	pauseFor func(ctx context.Context, d time.Duration)
 
 	mu sync.Mutex
 	// members caches the memberships of users who have synced, by user
@@ -137,6 +141,13 @@ type Config struct {
 	// interval together at its end. 0 means DefaultReceiptInterval; a
 	// negative interval shows every receipt at once.
 	ReceiptInterval time.Duration
+	// AnswerBudget is the sync answers per second, across all devices,
+	// that pacing aims to stay under: with N devices syncing, a long poll
+	// that comes back less than N/AnswerBudget seconds (at most
+	// MaxAnswerInterval) after its device's last answer waits out the
+	// rest before it answers. 0 means DefaultAnswerBudget; a negative
+	// budget never paces.
+	AnswerBudget int
 }
 
 // DefaultRingBytes is the default Config.RingBytes: about 2,000 short
@@ -198,6 +209,12 @@ func New(cfg Config) *Service {
 	if s.receiptInterval == 0 {
 		s.receiptInterval = DefaultReceiptInterval
 	}
+	budget := cfg.AnswerBudget
+	if budget == 0 {
+		budget = DefaultAnswerBudget
+	}
+	s.pacing = newAnswerPacing(budget)
+	s.pauseFor = pause
 	if s.presenceCfg.IdleTimeout <= 0 {
 		s.presenceCfg.IdleTimeout = DefaultIdleTimeout
 	}

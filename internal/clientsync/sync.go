@@ -52,6 +52,7 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 		resp.moveStateAfter()
 	}
 	resp.applyEventFields(req.Filter)
+	s.pacing.answered(req.User, req.Device, s.now())
 	return resp, nil
 }
 
@@ -85,6 +86,14 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 	// also ends when the device may have end-to-end encryption news.
 	pollCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// A device that comes back soon after its last answer, while many
+	// devices sync, waits out its pace first (see answerPacing); a poll
+	// that may not wait (timeout 0) never does.
+	if timeout > 0 {
+		if d := s.pacing.wait(req.User, req.Device, s.now()); d > 0 {
+			s.pauseFor(pollCtx, d)
+		}
+	}
 	waitCtx := s.e2eeWake(pollCtx, req)
 	lingered := false
 	for {
