@@ -45,8 +45,11 @@
 // every /sync answer, as a client does, beside its polling: one receipt is
 // in flight at a time and a newer message replaces one still waiting. The
 // report counts the receipts sent, failed and superseded; failures count as
-// errors of the phase "receipt". Comparing runs with and without --receipts
-// shows what the receipts cost the message path. The syncers read every
+// errors of the phase "receipt". --receipt-interval also spaces one
+// syncer's receipts by at least that long, as Element Web does (at most one
+// per 500 ms); without it a receipt goes out as soon as the previous one is
+// answered. Comparing runs with and without --receipts shows what the
+// receipts cost the message path. The syncers read every
 // /sync answer off the connection but skip the rooms' ephemeral events
 // (the receipts of all members) before decoding it, so that the load
 // tool's own decoding, on a machine shared with the server, does not

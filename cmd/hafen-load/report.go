@@ -62,8 +62,10 @@ type report struct {
 
 	// Receipts is true when the syncers posted m.read receipts. ReceiptsSent
 	// got a 200, ReceiptsFailed an error; ReceiptsSuperseded were replaced
-	// by a newer message before they went out.
+	// by a newer message before they went out. ReceiptIntervalMS is
+	// --receipt-interval.
 	Receipts           bool  `json:"receipts"`
+	ReceiptIntervalMS  int64 `json:"receipt_interval_ms"`
 	ReceiptsSent       int64 `json:"receipts_sent"`
 	ReceiptsFailed     int64 `json:"receipts_failed"`
 	ReceiptsSuperseded int64 `json:"receipts_superseded"`
@@ -148,6 +150,9 @@ func (r *report) writeText(w io.Writer) error {
 	line("rate-limit retries", "%d", r.RateLimitRetries)
 	if r.Receipts {
 		line("read receipts", "%d sent, %d failed, %d superseded by a newer message", r.ReceiptsSent, r.ReceiptsFailed, r.ReceiptsSuperseded)
+		if r.ReceiptIntervalMS > 0 {
+			line("", "at most one per syncer every %d ms", r.ReceiptIntervalMS)
+		}
 	}
 	line("errors", "%d", r.Errors)
 	for _, phase := range slices.Sorted(maps.Keys(r.ErrorsByPhase)) {

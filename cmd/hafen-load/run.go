@@ -34,8 +34,10 @@ type config struct {
 	RemotePID          int    // 0: no readings of the remote server
 
 	// Receipts makes every syncer post an m.read receipt for the newest
-	// message of each /sync answer.
-	Receipts bool
+	// message of each /sync answer; ReceiptInterval, when positive, is the
+	// least time between the starts of two receipts of one syncer.
+	Receipts        bool
+	ReceiptInterval time.Duration
 }
 
 // syncErrorPause is how long a syncer waits after a failed /sync before it
@@ -84,6 +86,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 		Messages:          cfg.Senders * cfg.Messages,
 		RemoteURL:         cfg.RemoteURL,
 		Receipts:          cfg.Receipts,
+		ReceiptIntervalMS: cfg.ReceiptInterval.Milliseconds(),
 	}
 	local, err := watchProcess(cfg.PID)
 	if err != nil {
@@ -123,7 +126,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) (*report, error) {
 			since := st.sinces[s]
 			var rp *receiptPoster
 			if cfg.Receipts {
-				rp = startReceipts(ctx, c, roomID, &receipts, &errs)
+				rp = startReceipts(ctx, c, roomID, cfg.ReceiptInterval, &receipts, &errs)
 				defer rp.close()
 			}
 			for range maxPolls {

@@ -254,18 +254,7 @@ func TestRunPostsReadReceipts(t *testing.T) {
 	if !rep.ok() || !rep.Receipts {
 		t.Errorf("report not ok or without receipts: %+v", rep)
 	}
-	fake.mu.Lock()
-	receipts, last := maps.Clone(fake.receipts), len(fake.events)-1
-	fake.mu.Unlock()
-	// Every syncer, and only the syncers, read up to the last message.
-	if len(receipts) != 4 {
-		t.Errorf("receipts of %d users, want the 4 syncers': %v", len(receipts), receipts)
-	}
-	for user, i := range receipts {
-		if i != last {
-			t.Errorf("%s read up to event %d, want the last message %d", user, i, last)
-		}
-	}
+	fake.readUpToLast(t, 4)
 	if rep.ReceiptsSent < 4 || rep.ReceiptsFailed != 0 {
 		t.Errorf("receipts sent %d, failed %d; want at least one per syncer and none failed", rep.ReceiptsSent, rep.ReceiptsFailed)
 	}
@@ -275,6 +264,45 @@ func TestRunPostsReadReceipts(t *testing.T) {
 	}
 	if err := rep.writeJSON(&js); err != nil || !strings.Contains(js.String(), `"receipts_sent": `+strconv.FormatInt(rep.ReceiptsSent, 10)) {
 		t.Errorf("writeJSON = %v, %s", err, js.String())
+	}
+}
+
+func TestRunSpacesReceiptsByTheInterval(t *testing.T) {
+	fake := newFakeServer()
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+
+	// With an hour between two receipts, each syncer posts its first at
+	// once and, when the run ends, the newest at once: two at most.
+	cfg := config{URL: srv.URL, Senders: 3, Messages: 20, Syncers: 4, OpenRegistration: true, Timeout: 20 * time.Second,
+		Receipts: true, ReceiptInterval: time.Hour}
+	rep, err := run(context.Background(), cfg, quiet)
+	if err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	if !rep.ok() || rep.ReceiptIntervalMS != time.Hour.Milliseconds() {
+		t.Errorf("report not ok or without the interval: %+v", rep)
+	}
+	if rep.ReceiptsSent < 4 || rep.ReceiptsSent > 8 || rep.ReceiptsFailed != 0 {
+		t.Errorf("receipts sent %d, failed %d; want one or two per syncer and none failed", rep.ReceiptsSent, rep.ReceiptsFailed)
+	}
+	fake.readUpToLast(t, 4)
+}
+
+// readUpToLast checks that every syncer, and only the syncers, read up to
+// the last message.
+func (f *fakeServer) readUpToLast(t *testing.T, syncers int) {
+	t.Helper()
+	f.mu.Lock()
+	receipts, last := maps.Clone(f.receipts), len(f.events)-1
+	f.mu.Unlock()
+	if len(receipts) != syncers {
+		t.Errorf("receipts of %d users, want the %d syncers': %v", len(receipts), syncers, receipts)
+	}
+	for user, i := range receipts {
+		if i != last {
+			t.Errorf("%s read up to event %d, want the last message %d", user, i, last)
+		}
 	}
 }
 
@@ -493,6 +521,18 @@ func TestParseFlagsReceipts(t *testing.T) {
 		cfg, _, err := parseFlags(tc.args, io.Discard)
 		if err != nil || cfg.Receipts != tc.want {
 			t.Errorf("parseFlags(%q) = receipts %v, %v; want %v", tc.args, cfg.Receipts, err, tc.want)
+		}
+	}
+	cfg, _, err := parseFlags([]string{"--url", "http://h", "--open-registration", "--receipts", "--receipt-interval", "500ms"}, io.Discard)
+	if err != nil || cfg.ReceiptInterval != 500*time.Millisecond {
+		t.Errorf("parseFlags(--receipt-interval 500ms) = %v, %v; want 500ms", cfg.ReceiptInterval, err)
+	}
+	for _, args := range [][]string{
+		{"--url", "http://h", "--open-registration", "--receipt-interval", "500ms"},
+		{"--url", "http://h", "--open-registration", "--receipts", "--receipt-interval", "-1s"},
+	} {
+		if _, _, err := parseFlags(args, io.Discard); err == nil || !strings.Contains(err.Error(), "--receipt-interval") {
+			t.Errorf("parseFlags(%q) = %v, want an error about --receipt-interval", args, err)
 		}
 	}
 }
