@@ -18,7 +18,10 @@
 // memory, and wakes long-polling requests through a Notifier. An
 // incremental sync whose since token is still covered by the ring is
 // answered without reading the database, so many clients syncing one room
-// do not multiply database work. Initial syncs read the store.
+// do not multiply database work. Initial syncs read the store. When many
+// devices sync, a device that comes back right after its answer waits a
+// few milliseconds for more news (answerPacing), so clients polling in a
+// tight loop get fewer, fuller answers.
 //
 // # Returning clients
 //
