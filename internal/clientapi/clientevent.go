@@ -7,7 +7,6 @@ package clientapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
@@ -86,7 +85,7 @@ func (f *eventFormatter) formatAll(ctx context.Context, events []store.Event) ([
 	if err != nil {
 		return nil, err
 	}
-	prev, err := f.replaced(ctx, events)
+	prev, err := f.db.ReplacedStateEvents(ctx, events, f.replaces)
 	if err != nil {
 		return nil, err
 	}
@@ -269,96 +268,6 @@ func (f *eventFormatter) redactions(ctx context.Context, events []store.Event) (
 		out[r.EventID] = r
 	}
 	return out, nil
-}
-
-// replaced loads, for the state events among events, the event each
-// replaced (the one at its key in the state before it), by the replacing
-// event's NID. Events that replaced nothing are left out. What the event
-// path recorded at persist time is read in one query; events stored
-// without that record are looked up in the state before them.
-func (f *eventFormatter) replaced(ctx context.Context, events []store.Event) (map[int64]store.Event, error) {
-	var nids []int64
-	for _, e := range events {
-		if e.StateKey != nil && !e.Outlier {
-			nids = append(nids, e.NID)
-		}
-	}
-	out := map[int64]store.Event{}
-	if len(nids) == 0 {
-		return out, nil
-	}
-	var err error
-	var unknown []int64
-	for _, nid := range nids {
-		if _, ok := f.replaces[nid]; !ok {
-			unknown = append(unknown, nid)
-		}
-	}
-	recorded := f.replaces
-	if len(unknown) > 0 {
-		got, err := f.db.StateReplaces(ctx, unknown)
-		if err != nil {
-			return nil, err
-		}
-		recorded = make(map[int64]int64, len(f.replaces)+len(got))
-		for nid, rep := range f.replaces {
-			recorded[nid] = rep
-		}
-		for nid, rep := range got {
-			recorded[nid] = rep
-		}
-	}
-	byPrev := map[int64][]int64{}
-	var prevNIDs []int64
-	for _, e := range events {
-		if e.StateKey == nil || e.Outlier {
-			continue
-		}
-		p, ok := recorded[e.NID]
-		if !ok {
-			if p, err = f.replacedInState(ctx, e); err != nil {
-				return nil, err
-			}
-		}
-		if p == 0 {
-			continue
-		}
-		if _, dup := byPrev[p]; !dup {
-			prevNIDs = append(prevNIDs, p)
-		}
-		byPrev[p] = append(byPrev[p], e.NID)
-	}
-	if len(prevNIDs) == 0 {
-		return out, nil
-	}
-	prev, err := f.db.EventsByNID(ctx, prevNIDs)
-	if err != nil {
-		return nil, fmt.Errorf("load replaced state events: %w", err)
-	}
-	for _, p := range prev {
-		for _, nid := range byPrev[p.NID] {
-			out[nid] = p
-		}
-	}
-	return out, nil
-}
-
-// replacedInState returns the NID of the event at e's key in the state
-// before e, or 0 if there is none or that state is not known.
-func (f *eventFormatter) replacedInState(ctx context.Context, e store.Event) (int64, error) {
-	g, err := f.db.StateGroupBeforeEvent(ctx, e.NID)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	k := store.StateKey{Type: e.Type, StateKey: *e.StateKey}
-	keys, err := f.db.StateKeysAtGroup(ctx, g, []store.StateKey{k})
-	if err != nil {
-		return 0, err
-	}
-	return keys[k], nil
 }
 
 // redactedContent returns the content of e after redaction.

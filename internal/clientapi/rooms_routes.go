@@ -50,6 +50,7 @@ type RoomStore interface {
 	StateGroupBeforeEvent(ctx context.Context, nid int64) (int64, error)
 	StateAtGroup(ctx context.Context, groupID int64) (map[store.StateKey]int64, error)
 	StateReplaces(ctx context.Context, nids []int64) (map[int64]int64, error)
+	ReplacedStateEvents(ctx context.Context, events []store.Event, known map[int64]int64) (map[int64]store.Event, error)
 	CurrentStateHeaders(ctx context.Context, roomID id.RoomID, typ string) (store.Headers, error)
 	StateHeadersAtGroup(ctx context.Context, groupID int64, typ string) (store.Headers, error)
 	CurrentStateEventsOfType(ctx context.Context, roomID id.RoomID, typ string) ([]store.Event, error)

@@ -56,8 +56,8 @@ import (
 //   - v1.18: m.room.redaction through /send; the legacy score of event
 //     reports still accepted;
 //   - v1.19: unsigned.replaces_state beside prev_content on the read
-//     endpoints (/state, /members, /messages, /context, /event); like
-//     prev_content, /sync leaves it out (the spec makes both optional).
+//     endpoints (/state, /members, /messages, /context, /event) and in
+//     /sync timelines.
 // Left out on purpose, as optional parts of these versions: the
 // m.login.terms registration stage (no terms configured), account locking
 // and suspension (Hafen locks and suspends no accounts; the admin

@@ -315,6 +315,13 @@ type countingStore struct {
 	// afterMemberships after its query.
 	onMemberships    atomic.Pointer[func()]
 	afterMemberships atomic.Pointer[func()]
+	// replacedReads counts the reads of the state events others replaced.
+	replacedReads atomic.Int64
+}
+
+func (c *countingStore) ReplacedStateEvents(ctx context.Context, events []store.Event, known map[int64]int64) (map[int64]store.Event, error) {
+	c.replacedReads.Add(1)
+	return c.Store.ReplacedStateEvents(ctx, events, known)
 }
 
 var _ Store = (*countingStore)(nil)

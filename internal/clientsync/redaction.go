@@ -38,18 +38,20 @@ func redactInWindow(items []item, now int64) []item {
 		return items
 	}
 	for i, it := range items {
+		// The state event an event replaced is shown redacted too, in
+		// its prev_content.
+		if p := it.replaced; p != nil && targets[p.EventID()] != nil {
+			if pdu, ok := redactPDU(p); ok {
+				items[i].replaced = pdu
+			}
+		}
 		red, ok := targets[it.pdu.EventID()]
 		if !ok {
 			continue
 		}
-		v := it.pdu.Version()
-		raw, err := event.Redact(it.pdu.JSON(), v)
-		if err != nil {
+		pdu, ok := redactPDU(it.pdu)
+		if !ok {
 			continue // a stored event always redacts; keep it as it is otherwise
-		}
-		pdu, err := event.ParseTrusted(raw, v, it.pdu.EventID())
-		if err != nil {
-			continue
 		}
 		because, err := json.Marshal(clientevent.Format(red, now, false))
 		if err != nil {
@@ -58,4 +60,18 @@ func redactInWindow(items []item, now int64) []item {
 		items[i].pdu, items[i].redactedBecause = pdu, because
 	}
 	return items
+}
+
+// redactPDU returns p redacted, or false if it cannot be.
+func redactPDU(p *event.PDU) (*event.PDU, bool) {
+	v := p.Version()
+	raw, err := event.Redact(p.JSON(), v)
+	if err != nil {
+		return nil, false
+	}
+	pdu, err := event.ParseTrusted(raw, v, p.EventID())
+	if err != nil {
+		return nil, false
+	}
+	return pdu, true
 }

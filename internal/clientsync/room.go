@@ -365,6 +365,9 @@ func (s *Service) appendTimeline(ctx context.Context, req Request, roomID id.Roo
 	if err != nil {
 		return nil, err
 	}
+	if err := s.withReplaced(ctx, roomID, items); err != nil {
+		return nil, err
+	}
 	ignored, err := s.ignoredBy(ctx, req.User)
 	if err != nil {
 		return nil, err
@@ -381,6 +384,13 @@ func (s *Service) appendTimeline(ctx context.Context, req Request, roomID id.Roo
 			timeline = append(timeline, it)
 			ev := s.format(req, it, now)
 			ev.Unsigned.Membership = ms[i]
+			// Timeline events only: the state sections show state, not
+			// changes.
+			if p := it.replaced; p != nil {
+				ev.Unsigned.PrevContent = prevContent(p)
+				ev.Unsigned.PrevSender = string(p.Sender())
+				ev.Unsigned.ReplacesState = string(p.EventID())
+			}
 			tl.Events = append(tl.Events, ev)
 		}
 	}

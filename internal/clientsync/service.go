@@ -38,6 +38,8 @@ type Store interface {
 	ForgottenRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
 	RemoteInvite(ctx context.Context, roomID id.RoomID, user id.UserID) (store.RemoteInvite, error)
 	RemoteInviteRoomVersion(ctx context.Context, roomID id.RoomID) (string, error)
+	EventsByID(ctx context.Context, ids []id.EventID) ([]store.Event, error)
+	ReplacedStateEvents(ctx context.Context, events []store.Event, known map[int64]int64) (map[int64]store.Event, error)
 }
 
 // RoomReader is what sync needs from the event path.
@@ -257,12 +259,15 @@ func (s *Service) Stop() {
 // apply records committed events in the ring, the membership cache and the
 // notification counts, then wakes waiting syncs. It runs on sync's stream
 // consumer, one batch at a time in stream order.
-func (s *Service) apply(_ context.Context, evs []stream.Event) error {
+func (s *Service) apply(ctx context.Context, evs []stream.Event) error {
 	s.unread.apply(evs)
+	replaced, known := s.replacedInBatch(ctx, evs)
 	var top int64
 	var active []id.UserID // local users whose devices sent events
 	for _, p := range evs {
-		s.timeline.Append(entry{pos: p.StreamPos, pdu: p.PDU, txnDevice: p.DeviceID, txnID: p.TxnID})
+		eventID := p.PDU.EventID()
+		s.timeline.Append(entry{pos: p.StreamPos, pdu: p.PDU, txnDevice: p.DeviceID, txnID: p.TxnID,
+			replaced: replaced[eventID], replacedKnown: known[eventID]})
 		if p.DeviceID != "" && !slices.Contains(active, p.PDU.Sender()) {
 			active = append(active, p.PDU.Sender())
 		}

@@ -222,4 +222,9 @@ type item struct {
 	// redactedBecause is the client form of the redaction that applies to
 	// the event, whose pdu is then the redacted event; nil otherwise.
 	redactedBecause json.RawMessage
+	// replaced is the state event this one replaced, as clients see it
+	// (for unsigned.prev_content); nil when it replaced nothing or is not
+	// a state event. replacedKnown says whether replaced was looked up.
+	replaced      *event.PDU
+	replacedKnown bool
 }

@@ -14,6 +14,11 @@ type entry struct {
 	// txnDevice and txnID are the sending device's transaction, if local.
 	txnDevice id.DeviceID
 	txnID     string
+	// replaced is the state event this one replaced, as sync's consumer
+	// found it (see Service.replacedStates); replacedKnown says whether
+	// it was looked up.
+	replaced      *event.PDU
+	replacedKnown bool
 }
 
 // entryOverhead estimates what an entry keeps alive besides its event's
@@ -26,6 +31,9 @@ func (e *entry) cost() int {
 	n := entryOverhead + len(e.txnID)
 	if e.pdu != nil {
 		n += len(e.pdu.JSON())
+	}
+	if e.replaced != nil {
+		n += entryOverhead + len(e.replaced.JSON())
 	}
 	return n
 }

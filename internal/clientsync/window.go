@@ -41,7 +41,8 @@ func (s *Service) windows(ctx context.Context, req Request, ms map[id.RoomID]str
 				w = &window{complete: true, items: make([]item, 0, min(len(entries)-i, 16))}
 				out[roomID] = w
 			}
-			w.items = append(w.items, item{pos: e.pos, pdu: e.pdu, txnDevice: e.txnDevice, txnID: e.txnID})
+			w.items = append(w.items, item{pos: e.pos, pdu: e.pdu, txnDevice: e.txnDevice, txnID: e.txnID,
+				replaced: e.replaced, replacedKnown: e.replacedKnown})
 		}
 		now := s.now().UnixMilli()
 		for _, w := range out {

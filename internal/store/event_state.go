@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -134,4 +135,91 @@ func (r reader) StateReplaces(ctx context.Context, nids []int64) (map[int64]int6
 		return nil, fmt.Errorf("load replaced state of %d events: %w", len(nids), err)
 	}
 	return out, nil
+}
+
+// ReplacedStateEvents returns, for the state events among events (outliers
+// left out), the event each replaced (the one at its key in the state
+// before it), by the replacing event's NID; events that replaced nothing
+// are left out. known holds what the caller already read of it (replacing
+// NID → replaced NID, 0 for nothing, as Headers.Replaces gives); it may be
+// nil. What the event path recorded at persist time is read in one query;
+// events stored without that record are looked up in the state before
+// them.
+func (r reader) ReplacedStateEvents(ctx context.Context, events []Event, known map[int64]int64) (map[int64]Event, error) {
+	var unknown []int64
+	for _, e := range events {
+		if e.StateKey == nil || e.Outlier {
+			continue
+		}
+		if _, ok := known[e.NID]; !ok {
+			unknown = append(unknown, e.NID)
+		}
+	}
+	recorded := known
+	if len(unknown) > 0 {
+		got, err := r.StateReplaces(ctx, unknown)
+		if err != nil {
+			return nil, err
+		}
+		recorded = make(map[int64]int64, len(known)+len(got))
+		for nid, rep := range known {
+			recorded[nid] = rep
+		}
+		for nid, rep := range got {
+			recorded[nid] = rep
+		}
+	}
+	byPrev := map[int64][]int64{}
+	var prevNIDs []int64
+	for _, e := range events {
+		if e.StateKey == nil || e.Outlier {
+			continue
+		}
+		p, ok := recorded[e.NID]
+		if !ok {
+			var err error
+			if p, err = r.replacedInState(ctx, e); err != nil {
+				return nil, err
+			}
+		}
+		if p == 0 {
+			continue
+		}
+		if _, dup := byPrev[p]; !dup {
+			prevNIDs = append(prevNIDs, p)
+		}
+		byPrev[p] = append(byPrev[p], e.NID)
+	}
+	out := map[int64]Event{}
+	if len(prevNIDs) == 0 {
+		return out, nil
+	}
+	prev, err := r.EventsByNID(ctx, prevNIDs)
+	if err != nil {
+		return nil, fmt.Errorf("load replaced state events: %w", err)
+	}
+	for _, p := range prev {
+		for _, nid := range byPrev[p.NID] {
+			out[nid] = p
+		}
+	}
+	return out, nil
+}
+
+// replacedInState returns the NID of the event at e's key in the state
+// before e, or 0 if there is none or that state is not known.
+func (r reader) replacedInState(ctx context.Context, e Event) (int64, error) {
+	g, err := r.StateGroupBeforeEvent(ctx, e.NID)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	k := StateKey{Type: e.Type, StateKey: *e.StateKey}
+	keys, err := r.StateKeysAtGroup(ctx, g, []StateKey{k})
+	if err != nil {
+		return 0, err
+	}
+	return keys[k], nil
 }
