@@ -38,25 +38,24 @@ func (s *Service) replacedStates(ctx context.Context, roomID id.RoomID, evs []st
 	if len(prev) == 0 {
 		return nil, nil
 	}
-	seen := make(map[int64]bool, len(prev))
-	list := make([]store.Event, 0, len(prev))
-	for _, p := range prev {
-		if !seen[p.NID] {
-			seen[p.NID] = true
-			list = append(list, p)
-		}
-	}
-	parsed, err := s.parse(ctx, roomID, list)
+	v, err := s.roomVersion(ctx, roomID)
 	if err != nil {
 		return nil, err
 	}
-	byNID := make(map[int64]*event.PDU, len(parsed))
-	for _, it := range parsed {
-		byNID[it.nid] = it.pdu
+	// Only the content, sender and ID of a replaced event are shown, so
+	// its redaction is applied but not loaded.
+	byNID := make(map[int64]*event.PDU, len(prev))
+	for _, p := range prev {
+		if byNID[p.NID] != nil {
+			continue
+		}
+		if byNID[p.NID], err = parseStored(p, v); err != nil {
+			return nil, err
+		}
 	}
 	out := make(map[id.EventID]*event.PDU, len(prev))
 	for _, e := range evs {
-		if p, ok := prev[e.NID]; ok && byNID[p.NID] != nil {
+		if p, ok := prev[e.NID]; ok {
 			out[e.EventID] = byNID[p.NID]
 		}
 	}

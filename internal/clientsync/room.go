@@ -293,6 +293,30 @@ func (s *Service) parse(ctx context.Context, roomID id.RoomID, evs []store.Event
 	if len(evs) == 0 {
 		return nil, nil
 	}
+	v, err := s.roomVersion(ctx, roomID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]item, 0, len(evs))
+	for _, e := range evs {
+		pdu, err := parseStored(e, v)
+		if err != nil {
+			return nil, err
+		}
+		it := item{pos: e.StreamPos, nid: e.NID, pdu: pdu, txnDevice: e.TxnDeviceID, txnID: e.TxnID}
+		if e.RedactedBecause != "" {
+			if it.redactedBecause, err = s.clientEventJSON(ctx, roomID, v, e.RedactedBecause); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// roomVersion returns the version of a room, also of one this server is
+// not in but has invites to.
+func (s *Service) roomVersion(ctx context.Context, roomID id.RoomID) (*roomversion.Version, error) {
 	vid, err := s.rooms.Version(ctx, roomID)
 	if errors.Is(err, room.ErrRoomNotFound) {
 		// A room this server is not in, known only by invites to it.
@@ -305,27 +329,24 @@ func (s *Service) parse(ctx context.Context, roomID id.RoomID, evs []store.Event
 	if !ok {
 		return nil, fmt.Errorf("room %s has unsupported version %q", roomID, vid)
 	}
-	out := make([]item, 0, len(evs))
-	for _, e := range evs {
-		raw := e.JSON
-		if e.RedactedBecause != "" {
-			if raw, err = event.Redact(raw, v); err != nil {
-				return nil, fmt.Errorf("redact stored event %s: %w", e.EventID, err)
-			}
+	return v, nil
+}
+
+// parseStored parses a stored event as clients see it: redacted if a
+// redaction applies.
+func parseStored(e store.Event, v *roomversion.Version) (*event.PDU, error) {
+	raw := e.JSON
+	if e.RedactedBecause != "" {
+		var err error
+		if raw, err = event.Redact(raw, v); err != nil {
+			return nil, fmt.Errorf("redact stored event %s: %w", e.EventID, err)
 		}
-		pdu, err := event.ParseTrusted(raw, v, e.EventID)
-		if err != nil {
-			return nil, fmt.Errorf("parse stored event %s: %w", e.EventID, err)
-		}
-		it := item{pos: e.StreamPos, nid: e.NID, pdu: pdu, txnDevice: e.TxnDeviceID, txnID: e.TxnID}
-		if e.RedactedBecause != "" {
-			if it.redactedBecause, err = s.clientEventJSON(ctx, roomID, v, e.RedactedBecause); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, it)
 	}
-	return out, nil
+	pdu, err := event.ParseTrusted(raw, v, e.EventID)
+	if err != nil {
+		return nil, fmt.Errorf("parse stored event %s: %w", e.EventID, err)
+	}
+	return pdu, nil
 }
 
 // format renders an item for the requesting device.

@@ -3,8 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 )
@@ -146,28 +146,38 @@ func (r reader) StateReplaces(ctx context.Context, nids []int64) (map[int64]int6
 // events stored without that record are looked up in the state before
 // them.
 func (r reader) ReplacedStateEvents(ctx context.Context, events []Event, known map[int64]int64) (map[int64]Event, error) {
+	// recorded is a copy: known belongs to the caller.
+	recorded := make(map[int64]int64, len(events))
 	var unknown []int64
 	for _, e := range events {
 		if e.StateKey == nil || e.Outlier {
 			continue
 		}
-		if _, ok := known[e.NID]; !ok {
+		if rep, ok := known[e.NID]; ok {
+			recorded[e.NID] = rep
+		} else {
 			unknown = append(unknown, e.NID)
 		}
 	}
-	recorded := known
 	if len(unknown) > 0 {
 		got, err := r.StateReplaces(ctx, unknown)
 		if err != nil {
 			return nil, err
 		}
-		recorded = make(map[int64]int64, len(known)+len(got))
-		for nid, rep := range known {
-			recorded[nid] = rep
+		maps.Copy(recorded, got)
+	}
+	var unrecorded []Event
+	for _, e := range events {
+		if _, ok := recorded[e.NID]; !ok && e.StateKey != nil && !e.Outlier {
+			unrecorded = append(unrecorded, e)
 		}
-		for nid, rep := range got {
-			recorded[nid] = rep
+	}
+	if len(unrecorded) > 0 {
+		inState, err := r.replacedInState(ctx, unrecorded)
+		if err != nil {
+			return nil, err
 		}
+		maps.Copy(recorded, inState)
 	}
 	byPrev := map[int64][]int64{}
 	var prevNIDs []int64
@@ -175,13 +185,7 @@ func (r reader) ReplacedStateEvents(ctx context.Context, events []Event, known m
 		if e.StateKey == nil || e.Outlier {
 			continue
 		}
-		p, ok := recorded[e.NID]
-		if !ok {
-			var err error
-			if p, err = r.replacedInState(ctx, e); err != nil {
-				return nil, err
-			}
-		}
+		p := recorded[e.NID]
 		if p == 0 {
 			continue
 		}
@@ -206,20 +210,39 @@ func (r reader) ReplacedStateEvents(ctx context.Context, events []Event, known m
 	return out, nil
 }
 
-// replacedInState returns the NID of the event at e's key in the state
-// before e, or 0 if there is none or that state is not known.
-func (r reader) replacedInState(ctx context.Context, e Event) (int64, error) {
-	g, err := r.StateGroupBeforeEvent(ctx, e.NID)
-	if errors.Is(err, ErrNotFound) {
-		return 0, nil
+// replacedInState returns, for events stored without a record of what
+// they replaced, the NID of the event at each one's key in the state before
+// it (0 if there is none or that state is not known): one query for the
+// groups before them, then one per distinct group.
+func (r reader) replacedInState(ctx context.Context, events []Event) (map[int64]int64, error) {
+	nids := make([]int64, len(events))
+	for i, e := range events {
+		nids[i] = e.NID
 	}
+	groups, err := r.StateGroupsBeforeEvents(ctx, nids)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	k := StateKey{Type: e.Type, StateKey: *e.StateKey}
-	keys, err := r.StateKeysAtGroup(ctx, g, []StateKey{k})
-	if err != nil {
-		return 0, err
+	keysOf := map[int64][]StateKey{}
+	for _, e := range events {
+		if g, ok := groups[e.NID]; ok {
+			keysOf[g] = append(keysOf[g], StateKey{Type: e.Type, StateKey: *e.StateKey})
+		}
 	}
-	return keys[k], nil
+	atGroup := make(map[int64]map[StateKey]int64, len(keysOf))
+	for g, keys := range keysOf {
+		if atGroup[g], err = r.StateKeysAtGroup(ctx, g, keys); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[int64]int64, len(events))
+	for _, e := range events {
+		g, ok := groups[e.NID]
+		if !ok {
+			out[e.NID] = 0
+			continue
+		}
+		out[e.NID] = atGroup[g][StateKey{Type: e.Type, StateKey: *e.StateKey}]
+	}
+	return out, nil
 }
