@@ -20,6 +20,7 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 		return nil, err
 	}
 	req.bundles = &bundleBatch{}
+	req.prevStates = &prevStateBatch{}
 	byRoom, err := s.windows(ctx, req, ms, since, pos)
 	if err != nil {
 		return nil, err
@@ -102,6 +103,9 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 		}
 	}
 	if err := s.flushBundles(ctx, req); err != nil {
+		return nil, err
+	}
+	if err := s.flushPrevStates(ctx, req); err != nil {
 		return nil, err
 	}
 	return resp, nil

@@ -14,6 +14,7 @@ func (s *Service) initial(ctx context.Context, req Request, pos int64) (*Respons
 	}
 	resp := &Response{NextBatch: Token(pos), Rooms: newRooms()}
 	req.bundles = &bundleBatch{}
+	req.prevStates = &prevStateBatch{}
 	var forgotten map[id.RoomID]bool
 	if req.Filter.Room != nil && req.Filter.Room.IncludeLeave {
 		if forgotten, err = s.forgotten(ctx, req.User); err != nil {
@@ -32,6 +33,9 @@ func (s *Service) initial(ctx context.Context, req Request, pos int64) (*Respons
 		}
 	}
 	if err := s.flushBundles(ctx, req); err != nil {
+		return nil, err
+	}
+	if err := s.flushPrevStates(ctx, req); err != nil {
 		return nil, err
 	}
 	return resp, nil

@@ -381,13 +381,20 @@ func newJoinedRoom() *JoinedRoom {
 // through, formatted for the client with the user's membership at each
 // (joined tells whether the user is joined at the end) and their age at
 // now, and returns them.
-func (s *Service) appendTimeline(ctx context.Context, req Request, roomID id.RoomID, tf *RoomEventFilter, items []item, joined bool, now int64, tl *TimelineBatch) ([]item, error) {
+func (s *Service) appendTimeline(ctx context.Context, req Request, roomID id.RoomID, tf *RoomEventFilter, items []item, joined bool, now int64, tl *TimelineBatch) (_ []item, err error) {
 	ms, err := s.timelineMemberships(ctx, req.User, items, endMembership(joined))
 	if err != nil {
 		return nil, err
 	}
-	if err := s.withReplaced(ctx, roomID, items); err != nil {
-		return nil, err
+	// A timeline built outside a sync answer that collects the replaced
+	// state events looks its own up.
+	if req.prevStates == nil {
+		req.prevStates = &prevStateBatch{}
+		defer func() {
+			if err == nil {
+				err = s.flushPrevStates(ctx, req)
+			}
+		}()
 	}
 	ignored, err := s.ignoredBy(ctx, req.User)
 	if err != nil {
@@ -405,14 +412,10 @@ func (s *Service) appendTimeline(ctx context.Context, req Request, roomID id.Roo
 			timeline = append(timeline, it)
 			ev := s.format(req, it, now)
 			ev.Unsigned.Membership = ms[i]
+			tl.Events = append(tl.Events, ev)
 			// Timeline events only: the state sections show state, not
 			// changes.
-			if p := it.replaced; p != nil {
-				ev.Unsigned.PrevContent = prevContent(p)
-				ev.Unsigned.PrevSender = string(p.Sender())
-				ev.Unsigned.ReplacesState = string(p.EventID())
-			}
-			tl.Events = append(tl.Events, ev)
+			req.addPrevState(roomID, it, tl, len(tl.Events)-1)
 		}
 	}
 	return timeline, nil

@@ -31,6 +31,9 @@ type Request struct {
 	// bundles collects the limited timelines of the answer being built
 	// whose bundled aggregations are added at its end.
 	bundles *bundleBatch
+	// prevStates collects the timeline state events of the answer being
+	// built whose replaced events are looked up at its end.
+	prevStates *prevStateBatch
 }
 
 // Sync answers one /sync request: at once for an initial sync, with

@@ -124,3 +124,35 @@ func testSyncPrevContentRedacted(t *testing.T) {
 	fromStore := h.addSync(0)
 	check("incremental sync from the store", timelineByID(t, h.syncWith(fromStore, Request{User: alice, Device: "DEV", Since: since}), roomID))
 }
+
+// An initial sync looks up what the timeline state events of all the
+// user's rooms replaced at once, not once per room.
+func TestSyncPrevContentAcrossRooms(t *testing.T) { forEachBackend(t, testSyncPrevContentAcrossRooms) }
+
+func testSyncPrevContentAcrossRooms(t *testing.T) {
+	h := newHarness(t, 0)
+	type renamed struct {
+		roomID        id.RoomID
+		first, rename id.EventID
+	}
+	var rooms []renamed
+	for i := range 3 {
+		roomID := h.createRoom(alice)
+		first := h.state(roomID, alice, "m.room.name", "", fmt.Sprintf(`{"name":"Old %d"}`, i))
+		rename := h.state(roomID, alice, "m.room.name", "", fmt.Sprintf(`{"name":"New %d"}`, i))
+		rooms = append(rooms, renamed{roomID, first, rename})
+	}
+	h.pos()
+	reads := h.calls.replacedReads.Load()
+	resp := h.initial(alice, nil)
+	if n := h.calls.replacedReads.Load() - reads; n != 1 {
+		t.Errorf("an initial sync of 3 rooms read replaced state events %d times, want once", n)
+	}
+	for i, r := range rooms {
+		u := timelineByID(t, resp, r.roomID)[r.rename].Unsigned
+		want := fmt.Sprintf(`{"name":"Old %d"}`, i)
+		if u == nil || u.ReplacesState != string(r.first) || string(u.PrevContent) != want {
+			t.Errorf("room %d: unsigned of the rename = %+v, want replaces_state %s and prev_content %s", i, u, r.first, want)
+		}
+	}
+}
