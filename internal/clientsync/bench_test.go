@@ -111,3 +111,23 @@ func BenchmarkReturningClientSync(b *testing.B) {
 	}
 	b.ReportMetric(float64(h.calls.n.Load())/float64(max(syncs, 1)), "storecalls/sync")
 }
+
+// BenchmarkInitialSyncManyRooms: the initial sync of a user in 40 rooms,
+// each with its creation, a rename and a few messages in its timeline.
+func BenchmarkInitialSyncManyRooms(b *testing.B) {
+	h := newHarness(b, 0)
+	for i := range 40 {
+		r := h.createRoom(alice)
+		h.member(r, bob, bob, "join")
+		h.state(r, alice, "m.room.name", "", fmt.Sprintf(`{"name":"Room %d"}`, i))
+		h.state(r, bob, "m.room.member", string(bob), `{"membership":"join","displayname":"Bob"}`)
+		for j := range 3 {
+			h.send(r, alice, fmt.Sprint(j))
+		}
+	}
+	for b.Loop() {
+		if resp := h.initial(bob, nil); len(roomsOf(resp).Join) != 40 {
+			b.Fatalf("sync has %d joined rooms, want 40", len(roomsOf(resp).Join))
+		}
+	}
+}
