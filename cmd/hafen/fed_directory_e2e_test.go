@@ -119,23 +119,56 @@ func TestFederationUserDirectoryEndToEnd(t *testing.T) {
 				map[string]any{"displayname": "Alice Faraway"}, &struct{}{})
 			roomID := createPublicRoom(t, a.base, alice.AccessToken)
 			csCall(t, b.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(string(roomID))+"?via="+url.QueryEscape(string(a.name)), struct{}{}, &struct{}{})
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				var res struct {
-					Results []struct {
-						UserID      string `json:"user_id"`
-						DisplayName string `json:"display_name"`
-					} `json:"results"`
-				}
-				csCall(t, b.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/user_directory/search", map[string]any{"search_term": "faraway"}, &res)
-				if len(res.Results) == 1 && res.Results[0].UserID == alice.UserID.String() && res.Results[0].DisplayName == "Alice Faraway" {
-					return
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("B's user directory never found alice: %+v", res.Results)
-				}
-				time.Sleep(20 * time.Millisecond)
+			type found struct {
+				UserID      string `json:"user_id"`
+				DisplayName string `json:"display_name"`
 			}
+			search := func(term string) []found {
+				var res struct {
+					Results []found `json:"results"`
+				}
+				csCall(t, b.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/user_directory/search", map[string]any{"search_term": term}, &res)
+				return res.Results
+			}
+			waitFound := func(user string, term, name string) {
+				t.Helper()
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					res := search(term)
+					if len(res) == 1 && res[0].UserID == user && res[0].DisplayName == name {
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("B's user directory never found %s as %q by %q: %+v", user, name, term, res)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			waitFound(alice.UserID.String(), "faraway", "Alice Faraway")
+
+			// A nickname alice gives herself in a private room she shares
+			// with bob reaches B as her member event there, but not B's
+			// directory: B keeps the name her public join gave.
+			var private struct {
+				RoomID id.RoomID `json:"room_id"`
+			}
+			csCall(t, a.base, alice.AccessToken, http.MethodPost, "/_matrix/client/v3/createRoom",
+				map[string]any{"preset": "private_chat", "invite": []string{bob.UserID.String()}}, &private)
+			csCall(t, b.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(string(private.RoomID))+"?via="+url.QueryEscape(string(a.name)), struct{}{}, &struct{}{})
+			csCall(t, a.base, alice.AccessToken, http.MethodPut, "/_matrix/client/v3/rooms/"+url.PathEscape(string(private.RoomID))+"/state/m.room.member/"+url.PathEscape(alice.UserID.String()),
+				map[string]any{"membership": "join", "displayname": "Hidden Nickname"}, &struct{}{})
+			// carol joins the public room after the nickname was set, so
+			// once B's directory shows her, B has indexed the nickname's
+			// event too.
+			carol := register(t, a.base, "carol")
+			csCall(t, a.base, carol.AccessToken, http.MethodPut, "/_matrix/client/v3/profile/"+url.PathEscape(carol.UserID.String())+"/displayname",
+				map[string]any{"displayname": "Carol Sentinel"}, &struct{}{})
+			csCall(t, a.base, carol.AccessToken, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(string(roomID)), struct{}{}, &struct{}{})
+			waitFound(carol.UserID.String(), "sentinel", "Carol Sentinel")
+			if res := search("hidden"); len(res) != 0 {
+				t.Errorf("B's directory finds the private room's nickname: %+v", res)
+			}
+			waitFound(alice.UserID.String(), "faraway", "Alice Faraway")
 		})
 	}
 }

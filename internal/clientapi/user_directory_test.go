@@ -144,3 +144,48 @@ func TestUserDirectory(t *testing.T) {
 		e.expect(e.do("POST", "/_matrix/client/v3/user_directory/search", "", map[string]any{"search_term": "x"}), 401, "M_MISSING_TOKEN")
 	})
 }
+
+// A name a user gives themselves in one room (their member event there)
+// is not what the directory shows: others find them by their global
+// profile, as GET /profile shows it, so a nickname chosen for a private
+// room never reaches users outside it.
+func TestUserDirectoryIgnoresPerRoomNames(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		caughtUp := withUserDir(t, e)
+		_, alice := e.user("alice")
+		_, frank := e.user("frank")
+		_, dave := e.user("dave")
+		e.expect(e.do("PUT", "/_matrix/client/v3/profile/@frank:hafen.test/displayname", frank, map[string]any{"displayname": "Francis Quagga"}), 200, "")
+		e.drainProfiles()
+		public := e.do("POST", "/_matrix/client/v3/createRoom", frank, map[string]any{"preset": "public_chat"})
+		e.expect(public, 200, "")
+		private := e.do("POST", "/_matrix/client/v3/createRoom", alice, map[string]any{"preset": "private_chat", "invite": []string{"@frank:hafen.test"}})
+		e.expect(private, 200, "")
+		privateID := url.PathEscape(private.str("room_id"))
+		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+privateID+"/join", frank, map[string]any{}), 200, "")
+		e.expect(e.do("PUT", "/_matrix/client/v3/rooms/"+privateID+"/state/m.room.member/@frank:hafen.test", frank,
+			map[string]any{"membership": "join", "displayname": "SecretNick"}), 200, "")
+
+		search := func(tok, term string) map[string]string {
+			t.Helper()
+			caughtUp()
+			res := e.do("POST", "/_matrix/client/v3/user_directory/search", tok, map[string]any{"search_term": term})
+			e.expect(res, 200, "")
+			out := map[string]string{}
+			for _, r := range res.body["results"].([]any) {
+				u := r.(map[string]any)
+				name, _ := u["display_name"].(string)
+				out[u["user_id"].(string)] = name
+			}
+			return out
+		}
+		for _, tok := range []string{dave, alice} {
+			if got := search(tok, "secretnick"); len(got) != 0 {
+				t.Errorf("search for the private room's nickname = %v, want nothing", got)
+			}
+			if got := search(tok, "quagga"); got["@frank:hafen.test"] != "Francis Quagga" || len(got) != 1 {
+				t.Errorf("search for the global name = %v, want frank as Francis Quagga", got)
+			}
+		}
+	})
+}

@@ -249,6 +249,11 @@ var migrations = []migration{
 			return append(eventStateRowid(d), roomExtremitiesWithoutRowid(d)...)
 		},
 	},
+	{
+		version:    40,
+		name:       "user directory rebuilt without per-room names",
+		statements: []string{rebuildUserDirectory},
+	},
 }
 
 // rebuildTable returns the statements that give table a new definition

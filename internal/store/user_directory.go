@@ -10,9 +10,9 @@ import (
 )
 
 // user_directory holds, for every user seen joining a room (of this
-// server or another), the display name and avatar of their latest join
-// and the words a search matches: " word word … " in lower case, so that
-// "LIKE '% prefix%'" finds a word starting with prefix.
+// server or another), the display name and avatar others may find them by
+// (see userdir) and the words a search matches: " word word … " in lower
+// case, so that "LIKE '% prefix%'" finds a word starting with prefix.
 // user_directory_public_rooms lists the rooms whose members anyone may
 // find: public join rule or world-readable history. Both are kept by the
 // user directory's stream consumer; who shares a room with whom is read
@@ -28,6 +28,15 @@ CREATE TABLE user_directory_public_rooms (
 	room_id TEXT PRIMARY KEY
 )`
 
+// rebuildUserDirectory empties the user directory and forgets its
+// consumer's position, so that the consumer indexes the event stream again
+// from its start: entries written before names were taken only from where
+// everyone may see them may hold a name chosen for one private room.
+const rebuildUserDirectory = `
+DELETE FROM user_directory;
+DELETE FROM user_directory_public_rooms;
+DELETE FROM stream_consumers WHERE name = 'user_directory'`
+
 // DirectoryUser is a user directory entry.
 type DirectoryUser struct {
 	UserID      id.UserID
@@ -40,13 +49,24 @@ type DirectoryUser struct {
 // UpsertDirectoryUsers stores user directory entries, replacing earlier
 // ones of the same users.
 func (t *Tx) UpsertDirectoryUsers(ctx context.Context, users []DirectoryUser) error {
+	return t.insertDirectoryUsers(ctx, users, ` ON CONFLICT (user_id) DO UPDATE SET display_name = excluded.display_name,
+			avatar_url = excluded.avatar_url, search = excluded.search`)
+}
+
+// AddDirectoryUsers stores user directory entries of users the index does
+// not hold yet; entries it holds are kept.
+func (t *Tx) AddDirectoryUsers(ctx context.Context, users []DirectoryUser) error {
+	return t.insertDirectoryUsers(ctx, users, ` ON CONFLICT (user_id) DO NOTHING`)
+}
+
+// insertDirectoryUsers inserts user directory entries with the conflict
+// clause onConflict.
+func (t *Tx) insertDirectoryUsers(ctx context.Context, users []DirectoryUser, onConflict string) error {
 	args := make([]any, 0, 4*len(users))
 	for _, u := range users {
 		args = append(args, string(u.UserID), u.DisplayName, u.AvatarURL, u.Search)
 	}
-	err := t.insertRows(ctx, `INSERT INTO user_directory (user_id, display_name, avatar_url, search)`,
-		` ON CONFLICT (user_id) DO UPDATE SET display_name = excluded.display_name,
-			avatar_url = excluded.avatar_url, search = excluded.search`, 4, args)
+	err := t.insertRows(ctx, `INSERT INTO user_directory (user_id, display_name, avatar_url, search)`, onConflict, 4, args)
 	if err != nil {
 		return fmt.Errorf("store %d user directory entries: %w", len(users), err)
 	}

@@ -1,12 +1,13 @@
 // Package userdir owns the user directory: who a user can find by name,
 // and the index that answers it. The index is kept by a durable consumer
-// of the event stream, so it follows every join (a user's display name and
-// avatar as their latest join event gives them, which is also how profile
-// changes reach rooms) and every change of a room's join rules or history
-// visibility, in the consumer's own transaction; no sync or send does any
-// work for it. A search reads the index and the memberships table: users
-// who share a joined room with the searcher, and users joined to a room
-// anyone may join or read.
+// of the event stream, so it follows every join (profile changes reach
+// rooms as join events too) and every change of a room's join rules or
+// history visibility, in the consumer's own transaction; no sync or send
+// does any work for it. Names come from the global profile of local users
+// and from remote users' joins to open rooms, never from a name a user
+// chose for one private room. A search reads the index and the
+// memberships table: users who share a joined room with the searcher, and
+// users joined to a room anyone may join or read.
 //
 // Spec: https://spec.matrix.org/v1.19/client-server-api/#user-directory
 package userdir
@@ -14,8 +15,10 @@ package userdir
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -78,11 +81,16 @@ func (s *Service) Stop() { s.consumer.Stop() }
 // position pos (tests, and callers that must read their own writes).
 func (s *Service) WaitFor(ctx context.Context, pos int64) error { return s.consumer.WaitFor(ctx, pos) }
 
-// stage turns a batch of events into index writes: the latest join of
-// each user, and the rooms whose join rules or history visibility changed.
+// stage turns a batch of events into index writes: the users who joined a
+// room, and the rooms whose join rules or history visibility changed.
+//
+// A member event may carry a name the user chose for one room only, so
+// the index takes names from where everyone may see them: a local user's
+// global profile, and a remote user's join to a room anyone may join or
+// read. A remote user seen joining only other rooms is indexed by user ID,
+// keeping a name an earlier public join gave them.
 func (s *Service) stage(ctx context.Context, evs []stream.Event) (func(tx *store.Tx) error, func(), error) {
-	users := map[id.UserID]store.DirectoryUser{}
-	var order []id.UserID
+	var joins []memberJoin
 	rooms := map[id.RoomID]bool{}
 	var roomOrder []id.RoomID
 	// joinedHere are the rooms a user of this server joined in the batch.
@@ -100,10 +108,7 @@ func (s *Service) stage(ctx context.Context, evs []stream.Event) (func(tx *store
 			if !ok {
 				continue
 			}
-			if _, seen := users[u.UserID]; !seen {
-				order = append(order, u.UserID)
-			}
-			users[u.UserID] = u
+			joins = append(joins, memberJoin{u, p.RoomID()})
 			if s.server != "" && u.UserID.Domain() == s.server && !joinedHere[p.RoomID()] {
 				joinedHere[p.RoomID()] = true
 				joinedOrder = append(joinedOrder, p.RoomID())
@@ -124,43 +129,107 @@ func (s *Service) stage(ctx context.Context, evs []stream.Event) (func(tx *store
 			if m.StateKey == nil {
 				continue
 			}
-			u, ok := joinEntry(*m.StateKey, event.RawContent(m.JSON))
-			if _, seen := users[u.UserID]; !ok || seen {
-				continue
+			if u, ok := joinEntry(*m.StateKey, event.RawContent(m.JSON)); ok {
+				joins = append(joins, memberJoin{u, roomID})
 			}
-			order = append(order, u.UserID)
-			users[u.UserID] = u
 		}
 	}
-	if len(users) == 0 && len(rooms) == 0 {
+	if len(joins) == 0 && len(rooms) == 0 {
 		return nil, nil, nil
 	}
 	// Whether a room is open is read from its current state, which is at
 	// or after the batch: the index converges on the current state.
-	sums, err := directory.Summaries(ctx, s.db, roomOrder)
+	summaryRooms := slices.Clone(roomOrder)
+	for _, j := range joins {
+		if !s.local(j.user.UserID) && !rooms[j.roomID] {
+			rooms[j.roomID] = true
+			summaryRooms = append(summaryRooms, j.roomID)
+		}
+	}
+	sums, err := directory.Summaries(ctx, s.db, summaryRooms)
 	if err != nil {
 		return nil, nil, fmt.Errorf("user directory: %w", err)
 	}
-	entries := make([]store.DirectoryUser, 0, len(order))
-	for _, u := range order {
-		entries = append(entries, users[u])
+	open := func(roomID id.RoomID) bool {
+		sum := sums[roomID]
+		return sum != nil && (sum.JoinRule == "public" || sum.WorldReadable)
+	}
+	named, idOnly, err := s.entries(ctx, joins, open)
+	if err != nil {
+		return nil, nil, err
 	}
 	write := func(tx *store.Tx) error {
-		if len(entries) > 0 {
-			if err := tx.UpsertDirectoryUsers(ctx, entries); err != nil {
+		if len(named) > 0 {
+			if err := tx.UpsertDirectoryUsers(ctx, named); err != nil {
+				return err
+			}
+		}
+		if len(idOnly) > 0 {
+			if err := tx.AddDirectoryUsers(ctx, idOnly); err != nil {
 				return err
 			}
 		}
 		for _, roomID := range roomOrder {
-			sum := sums[roomID]
-			open := sum != nil && (sum.JoinRule == "public" || sum.WorldReadable)
-			if err := tx.SetDirectoryPublicRoom(ctx, roomID, open); err != nil {
+			if err := tx.SetDirectoryPublicRoom(ctx, roomID, open(roomID)); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	return write, nil, nil
+}
+
+// memberJoin is a user's join to a room, as a directory entry.
+type memberJoin struct {
+	user   store.DirectoryUser
+	roomID id.RoomID
+}
+
+// local reports whether user is a user of this server.
+func (s *Service) local(user id.UserID) bool {
+	return s.server != "" && user.Domain() == s.server
+}
+
+// entries returns the directory entries of the users of joins (in the
+// order they first joined): named ones, which replace what the index
+// holds, and the remote users seen only in rooms that are not open, whose
+// entries are added by user ID without their names.
+func (s *Service) entries(ctx context.Context, joins []memberJoin, open func(id.RoomID) bool) (named, idOnly []store.DirectoryUser, err error) {
+	byUser := map[id.UserID]*store.DirectoryUser{}
+	var order []id.UserID
+	for _, j := range joins {
+		u := j.user.UserID
+		if _, seen := byUser[u]; !seen {
+			order = append(order, u)
+			byUser[u] = nil
+		}
+		switch {
+		case s.local(u):
+			if byUser[u] != nil {
+				continue
+			}
+			acct, err := s.db.User(ctx, u)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("user directory: %w", err)
+			}
+			e := newEntry(u, acct.DisplayName, acct.AvatarURL)
+			byUser[u] = &e
+		case open(j.roomID):
+			e := j.user
+			byUser[u] = &e
+		}
+	}
+	for _, u := range order {
+		if e := byUser[u]; e != nil {
+			named = append(named, *e)
+		} else {
+			idOnly = append(idOnly, newEntry(u, "", ""))
+		}
+	}
+	return named, idOnly, nil
 }
 
 // joinEntry reads the state key and content of a join event into a
@@ -180,10 +249,16 @@ func joinEntry(stateKey string, content []byte) (store.DirectoryUser, bool) {
 	}
 	name, _ := c.DisplayName.(string)
 	avatar, _ := c.AvatarURL.(string)
+	return newEntry(userID, name, avatar), true
+}
+
+// newEntry returns the directory entry of a user with a display name and
+// avatar.
+func newEntry(userID id.UserID, name, avatar string) store.DirectoryUser {
 	return store.DirectoryUser{
 		UserID: userID, DisplayName: name, AvatarURL: avatar,
 		Search: " " + strings.Join(append(words(name), words(string(userID))...), " ") + " ",
-	}, true
+	}
 }
 
 // words splits s into lower-case words at every character that is not a
