@@ -274,3 +274,45 @@ func testSyncReceiptsOfSeveralRooms(t *testing.T) {
 		t.Errorf("the second room's receipts name %d events, want 2: %v", n, receiptContent(t, resp, second))
 	}
 }
+
+// A read receipt for an event sync's stream consumer did not see in this
+// process (counts set up from the store, as after a restart or when the
+// user comes back from an idle spell), or saw too long ago to recount
+// from memory, moves the counts as one for a recent event does: to those
+// of the events after it. Spec: Client-Server API § Receiving
+// notifications ("MUST update it as it changes").
+func TestReceiptOnEventNotSeenMovesCounts(t *testing.T) {
+	forEachBackend(t, testReceiptOnEventNotSeenMovesCounts)
+}
+
+func testReceiptOnEventNotSeenMovesCounts(t *testing.T) {
+	h := newHarness(t, 0)
+	rs := h.receipts()
+	roomID := h.createRoom(alice)
+	h.member(roomID, bob, bob, "join")
+	// No counter of bob's is in memory while these arrive.
+	h.send(roomID, alice, "one")
+	two := h.send(roomID, alice, "two")
+	resp := h.initial(bob, nil)
+	wantUnread(t, "set up from the store", unreadOf(t, resp, roomID), 2, 0)
+	if err := rs.Post(h.ctx, bob, roomID, receipts.TypeRead, two, ""); err != nil {
+		t.Fatal(err)
+	}
+	resp = h.next(bob, resp.NextBatch, nil)
+	wantUnread(t, "after reading the newest event", unreadOf(t, resp, roomID), 0, 0)
+
+	// An event further back than the recent events sync keeps.
+	var fifth id.EventID
+	for i := range recentEvents + 6 {
+		if ev := h.send(roomID, alice, "m"); i == 4 {
+			fifth = ev
+		}
+	}
+	resp = h.next(bob, resp.NextBatch, nil)
+	wantUnread(t, "many new", unreadOf(t, resp, roomID), recentEvents+6, 0)
+	if err := rs.Post(h.ctx, bob, roomID, receipts.TypeRead, fifth, ""); err != nil {
+		t.Fatal(err)
+	}
+	resp = h.next(bob, resp.NextBatch, nil)
+	wantUnread(t, "after reading the fifth", unreadOf(t, resp, roomID), recentEvents+1, 0)
+}

@@ -7,6 +7,7 @@ package clientsync
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -40,9 +41,15 @@ type unreadCounter struct {
 	// came from a member event the stream consumer applied.
 	displayName string
 	nameSet     bool
-	// pendingRead is the event of a read receipt that arrived before
-	// apply saw the event: the counts drop to zero once it does.
+	// pendingRead is the event of a read receipt that was neither the
+	// room's newest event nor a recent one apply saw: either apply has
+	// not seen it yet (the receipt's commit raced ahead of sync's stream
+	// consumer), and the counts drop to zero once it does, or it is older
+	// than what apply saw, and the counts are set up again from the store
+	// (see unreadFor). pendingPos is its stream position once unreadFor
+	// has looked it up, 0 before.
 	pendingRead id.EventID
+	pendingPos  int64
 	// pendingMain tells that pendingRead is a main timeline receipt,
 	// which leaves the threads' counts.
 	pendingMain bool
@@ -331,14 +338,13 @@ func (u *unreadCounts) applyLocked(evs []stream.Event) []evaluated {
 // readUpTo applies the user's new read receipt (m.read or m.read.private,
 // unthreaded, or of the main timeline when mainOnly) for eventID: when it
 // is the newest event of the room the counts drop to zero in memory (a
-// main timeline receipt leaves the threads' counts), and when apply has
-// not seen the event yet (the receipt's commit raced ahead of sync's
-// stream consumer) they drop once it does; for an older event they are set
-// up again from the store on next use, counting after the receipt.
-//
-// NOTSPEC: a receipt for an event older than the room's newest
-// recentEvents that this process applied is taken as one not seen yet;
-// the counts then stay until the user's next own event or receipt.
+// main timeline receipt leaves the threads' counts), and for one of the
+// recent events apply saw they are recounted from it. Any other event is
+// pending: apply has not seen it yet (the receipt's commit raced ahead of
+// sync's stream consumer), and the counts drop once it does, or it is
+// older than the events apply saw (counts set up from the store, after a
+// restart or an idle spell), and the next unreadFor sets them up again
+// from the store, counting after the receipt.
 func (u *unreadCounts) readUpTo(user id.UserID, roomID id.RoomID, eventID id.EventID, mainOnly bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -368,7 +374,31 @@ func (u *unreadCounts) readUpTo(user id.UserID, roomID id.RoomID, eventID id.Eve
 		}
 		c.pendingRead = ""
 	default:
-		c.pendingRead, c.pendingMain = eventID, mainOnly
+		c.pendingRead, c.pendingMain, c.pendingPos = eventID, mainOnly, 0
+	}
+}
+
+// settlePending decides about the pending read receipt of the user's
+// counter c in the room, whose event has stream position pos (0 when it
+// is not in the timeline): apply has passed that position without seeing
+// the event, so the receipt is for an older event and the counter is
+// dropped, to be set up again from the store; otherwise apply will see
+// it. It does nothing when the counter or its pending receipt changed
+// meanwhile.
+func (u *unreadCounts) settlePending(user id.UserID, roomID id.RoomID, c *unreadCounter, eventID id.EventID, pos int64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	r := u.rooms[roomID]
+	if r == nil || r.users[user] != c || c.pendingRead != eventID {
+		return
+	}
+	switch {
+	case pos == 0:
+		c.pendingRead = ""
+	case pos <= u.pos:
+		delete(r.users, user)
+	default:
+		c.pendingPos = pos
 	}
 }
 
@@ -481,6 +511,18 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 			u.rooms[roomID] = r
 		}
 		c := r.users[user]
+		if c != nil && c.loading == nil && c.pendingRead != "" && c.pendingPos == 0 {
+			// A receipt for an event apply did not see: look up where
+			// the event is, then decide.
+			eventID := c.pendingRead
+			u.mu.Unlock()
+			pos, err := s.timelinePos(ctx, eventID)
+			if err != nil {
+				return unreadSnapshot{}, 0, false, err
+			}
+			u.settlePending(user, roomID, c, eventID, pos)
+			continue
+		}
 		if c != nil && c.loading == nil {
 			counts = c.snapshot()
 			u.mu.Unlock()
@@ -564,6 +606,22 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 		counts = c.snapshot()
 		return counts, max(c.changed, base), true, nil
 	}
+}
+
+// timelinePos returns the stream position of a stored event, 0 when it is
+// not stored or not in the timeline (an outlier).
+func (s *Service) timelinePos(ctx context.Context, eventID id.EventID) (int64, error) {
+	e, err := s.db.Event(ctx, eventID)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("position of %s: %w", eventID, err)
+	}
+	if e.Outlier {
+		return 0, nil
+	}
+	return e.StreamPos, nil
 }
 
 // loadedUnread is what loadUnread reads from the store.
