@@ -28,16 +28,19 @@ type ignoreLists struct {
 	changes map[id.UserID]uint64
 }
 
-// setIgnored records a committed change of a user's ignore list.
+// setIgnored records a committed change of a user's ignore list, for
+// sync's filters and for the unread counts.
 func (s *Service) setIgnored(user id.UserID, content []byte) {
+	set := accountdata.ParseIgnored(content)
 	l := &s.ignore
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.users == nil {
 		l.users, l.changes = map[id.UserID]map[id.UserID]bool{}, map[id.UserID]uint64{}
 	}
-	l.users[user] = accountdata.ParseIgnored(content)
+	l.users[user] = set
 	l.changes[user]++
+	l.mu.Unlock()
+	s.unread.setIgnored(user, set)
 }
 
 // ignoredBy returns the users user ignores.

@@ -107,29 +107,53 @@ func (u *unreadCounts) setRules(user id.UserID, content json.RawMessage, _ int64
 	u.rules[user] = &userRules{ev: ev}
 }
 
-// ensureRules loads the user's push rules from the store unless sync has
-// them, and marks the user as one who asks for counts now (before the
-// load, so that an idle sweep keeps what it loads; see sweepIdle). A
-// change that lands while they load (setRules) wins over the loaded
-// rules, which may predate it.
+// setIgnored replaces the users the user ignores, whose events never
+// count for them.
+func (u *unreadCounts) setIgnored(user id.UserID, ignored map[id.UserID]bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.ignored[user] = ignored
+}
+
+// ignores reports whether the user ignores sender. Call with u.mu held.
+func (u *unreadCounts) ignores(user, sender id.UserID) bool {
+	return u.ignored[user][sender]
+}
+
+// ensureRules loads the user's push rules and ignore list from the store
+// unless sync has them, and marks the user as one who asks for counts now
+// (before the load, so that an idle sweep keeps what it loads; see
+// sweepIdle). A change that lands while they load (setRules, setIgnored)
+// wins over what was loaded, which may predate it.
 func (s *Service) ensureRules(ctx context.Context, user id.UserID) error {
 	u := s.unread
 	u.mu.Lock()
 	u.seen[user] = u.now()
-	have := u.rules[user] != nil
+	haveRules := u.rules[user] != nil
+	_, haveIgnored := u.ignored[user]
 	u.mu.Unlock()
-	if have {
-		return nil
+	if !haveRules {
+		raw, err := s.db.AccountDataOf(ctx, user, "", pushRulesType)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		ev := pushrules.CompileFor(raw, string(user))
+		u.mu.Lock()
+		if u.rules[user] == nil {
+			u.rules[user] = &userRules{ev: ev}
+		}
+		u.mu.Unlock()
 	}
-	raw, err := s.db.AccountDataOf(ctx, user, "", pushRulesType)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	ev := pushrules.CompileFor(raw, string(user))
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.rules[user] == nil {
-		u.rules[user] = &userRules{ev: ev}
+	if !haveIgnored {
+		ignored, err := s.ignoredBy(ctx, user)
+		if err != nil {
+			return err
+		}
+		u.mu.Lock()
+		if _, ok := u.ignored[user]; !ok {
+			u.ignored[user] = ignored
+		}
+		u.mu.Unlock()
 	}
 	return nil
 }

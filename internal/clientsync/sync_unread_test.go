@@ -116,3 +116,35 @@ func testUnreadNotificationsFullState(t *testing.T) {
 	resp := h.syncWith(h.sync, Request{User: bob, Device: "DEV", Since: second.NextBatch, FullState: true})
 	wantUnread(t, "full_state sync", unreadOf(t, resp, roomID), 1, 0)
 }
+
+// The events of a user one ignores do not count as unread, in memory or
+// set up from the store: the client never sees them. Spec: Client-Server
+// API § Ignoring Users.
+func TestUnreadNotificationsLeaveIgnoredUsersOut(t *testing.T) {
+	forEachBackend(t, testUnreadNotificationsLeaveIgnoredUsersOut)
+}
+
+func testUnreadNotificationsLeaveIgnoredUsersOut(t *testing.T) {
+	h := newHarness(t, 0)
+	ad := h.accountData()
+	roomID := h.createRoom(alice)
+	h.member(roomID, carol, carol, "join")
+	h.member(roomID, bob, bob, "join")
+	first := h.initial(bob, nil)
+	ignore := func(content string) {
+		t.Helper()
+		if err := ad.Set(h.ctx, bob, "", "m.ignored_user_list", json.RawMessage(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ignore(`{"ignored_users":{"@carol:hafen.test":{}}}`)
+	h.sendContent(roomID, carol, "m.room.message", `{"msgtype":"m.text","body":"hey","m.mentions":{"user_ids":["@bob:hafen.test"]}}`)
+	h.send(roomID, alice, "hello")
+	second := h.next(bob, first.NextBatch, nil)
+	wantUnread(t, "counted in memory", unreadOf(t, second, roomID), 1, 0)
+	wantUnread(t, "set up from the store", unreadOf(t, h.syncWith(h.addSync(0), Request{User: bob, Device: "DEV"}), roomID), 1, 0)
+
+	ignore(`{"ignored_users":{}}`)
+	h.send(roomID, carol, "no longer ignored")
+	wantUnread(t, "after the ignore list emptied", unreadOf(t, h.next(bob, second.NextBatch, nil), roomID), 2, 0)
+}

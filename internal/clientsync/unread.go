@@ -171,8 +171,10 @@ type unreadCounts struct {
 	pos   int64
 	rooms map[id.RoomID]*unreadRoom
 	// rules holds the compiled push rules of the users who have synced,
-	// replaced whenever their m.push_rules change.
-	rules map[id.UserID]*userRules
+	// replaced whenever their m.push_rules change; ignored the users each
+	// of them ignores, whose events never count.
+	rules   map[id.UserID]*userRules
+	ignored map[id.UserID]map[id.UserID]bool
 	// shared receives the push-rule evaluations apply makes, for the push
 	// notifier; nil keeps them to sync.
 	shared *push.Evaluations
@@ -224,11 +226,16 @@ func (u *unreadCounts) sweepIdle(now time.Time) {
 			delete(u.rules, user)
 		}
 	}
+	for user := range u.ignored {
+		if _, ok := u.seen[user]; !ok {
+			delete(u.ignored, user)
+		}
+	}
 }
 
 func newUnreadCounts(pos int64, shared *push.Evaluations, now func() time.Time) *unreadCounts {
-	return &unreadCounts{pos: pos, rooms: map[id.RoomID]*unreadRoom{}, rules: map[id.UserID]*userRules{}, shared: shared,
-		seen: map[id.UserID]time.Time{}, now: now}
+	return &unreadCounts{pos: pos, rooms: map[id.RoomID]*unreadRoom{}, rules: map[id.UserID]*userRules{},
+		ignored: map[id.UserID]map[id.UserID]bool{}, shared: shared, seen: map[id.UserID]time.Time{}, now: now}
 }
 
 // evaluated is the push-rule evaluations of one event by apply.
@@ -302,9 +309,13 @@ func (u *unreadCounts) applyLocked(evs []stream.Event) []evaluated {
 				}
 				continue
 			}
-			res := evaluatePush(pe, u.rulesOf(user), user, c.displayName)
-			if u.shared != nil {
-				shared = append(shared, push.Evaluation{User: user, Notify: res.Notify, Highlight: res.Highlight, Actions: res.Actions})
+			// An ignored user's events never notify.
+			var res pushrules.Result
+			if !u.ignores(user, ev.Sender()) {
+				res = evaluatePush(pe, u.rulesOf(user), user, c.displayName)
+				if u.shared != nil {
+					shared = append(shared, push.Evaluation{User: user, Notify: res.Notify, Highlight: res.Highlight, Actions: res.Actions})
+				}
 			}
 			notify, highlight := res.Notify, res.Highlight
 			if notify {
@@ -548,9 +559,9 @@ func (s *Service) unreadFor(ctx context.Context, user id.UserID, roomID id.RoomI
 		// Events up to base are counted from the store, later ones by
 		// apply, which sees the pending counter.
 		u.mu.Lock()
-		rules := u.rulesOf(user)
+		rules, ignored := u.rulesOf(user), u.ignored[user]
 		u.mu.Unlock()
-		l, err := s.loadUnread(ctx, user, roomID, base, rules)
+		l, err := s.loadUnread(ctx, user, roomID, base, rules, ignored)
 
 		u.mu.Lock()
 		defer u.mu.Unlock()
@@ -643,11 +654,11 @@ type loadedUnread struct {
 // m.read.private) or their own last event in the room, whichever is
 // newer, at most unreadScanLimit events back; main timeline events are
 // counted after the main timeline receipt, thread events after their
-// thread's receipt.
+// thread's receipt. Events of the users in ignored do not count.
 //
 // NOTSPEC: the rules see today's display name, member count and power
 // levels rather than those at each event.
-func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.RoomID, upto int64, rules *pushrules.Evaluator) (loadedUnread, error) {
+func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.RoomID, upto int64, rules *pushrules.Evaluator, ignored map[id.UserID]bool) (loadedUnread, error) {
 	l := loadedUnread{members: map[string]string{}}
 	state, err := s.rooms.CurrentState(ctx, roomID)
 	if err != nil {
@@ -720,6 +731,9 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 		root := threadRoot(it.pdu)
 		if root != "" && threadDone[root] || root == "" && mainDone {
 			continue // read in its thread or the main timeline
+		}
+		if ignored[it.pdu.Sender()] {
+			continue
 		}
 		notify, highlight := pushActions(newPushEvent(it.pdu, mayNotify, count), rules, user, l.displayName)
 		if notify {
