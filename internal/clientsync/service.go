@@ -273,8 +273,11 @@ func (s *Service) apply(ctx context.Context, evs []stream.Event) error {
 		}
 		if p.PDU.Type() == "m.room.member" {
 			if sk, ok := p.PDU.StateKey(); ok {
-				s.setMembership(store.Member{UserID: id.UserID(sk), RoomID: p.PDU.RoomID(),
-					Membership: authrules.Membership(p.PDU.Content()), StreamPos: p.StreamPos})
+				m := authrules.Membership(p.PDU.Content())
+				s.setMembership(store.Member{UserID: id.UserID(sk), RoomID: p.PDU.RoomID(), Membership: m, StreamPos: p.StreamPos})
+				if m != "join" {
+					s.endTyping(p.PDU.RoomID(), id.UserID(sk))
+				}
 			}
 		}
 		top = max(top, p.StreamPos)

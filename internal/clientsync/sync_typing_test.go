@@ -86,3 +86,27 @@ func testSyncTyping(t *testing.T) {
 		t.Errorf("after bob's typing expired, typing = %v", expired)
 	}
 }
+
+// A user who leaves a room stops typing in it at once: the room's other
+// members see the change, and an initial sync no longer lists them.
+func TestSyncTypingEndsOnLeave(t *testing.T) { forEachBackend(t, testSyncTypingEndsOnLeave) }
+
+func testSyncTypingEndsOnLeave(t *testing.T) {
+	h := newHarness(t, 0)
+	roomID := h.createRoom(alice)
+	h.member(roomID, bob, bob, "join")
+	first := h.initial(alice, nil)
+	h.sync.SetTyping(roomID, bob, true, time.Hour)
+	second := h.next(alice, first.NextBatch, nil)
+	if got, _ := typingOf(t, second, roomID); !slices.Equal(got, []string{string(bob)}) {
+		t.Fatalf("typing = %v, want bob", got)
+	}
+	h.member(roomID, bob, bob, "leave")
+	third := h.next(alice, second.NextBatch, nil)
+	if got, ok := typingOf(t, third, roomID); !ok || len(got) != 0 {
+		t.Errorf("typing after bob left = %v (%v), want an empty m.typing", got, ok)
+	}
+	if got, _ := typingOf(t, h.initial(alice, nil), roomID); len(got) != 0 {
+		t.Errorf("initial sync after bob left lists typing %v", got)
+	}
+}

@@ -76,6 +76,27 @@ func (s *Service) SetTyping(roomID id.RoomID, user id.UserID, typing bool, timeo
 	}
 }
 
+// endTyping ends the user's typing mark in the room, if any: a user who
+// is no longer joined to a room is not typing in it.
+func (s *Service) endTyping(roomID id.RoomID, user id.UserID) {
+	t := &s.typing
+	t.mu.Lock()
+	r := t.rooms[roomID]
+	typing := false
+	if r != nil {
+		_, typing = r.until[user]
+	}
+	if typing {
+		delete(r.until, user)
+		t.pos++
+		r.changed = t.pos
+	}
+	t.mu.Unlock()
+	if typing {
+		s.notifier.Poke()
+	}
+}
+
 // expireTyping ends a typing mark whose deadline has passed, unless a later
 // request renewed it.
 func (s *Service) expireTyping(roomID id.RoomID, user id.UserID, deadline time.Time) {
