@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/clientevent"
 	"github.com/hafenchat/hafen/internal/core/id"
 )
 
@@ -367,10 +368,19 @@ func (s *Service) addPresence(ctx context.Context, req Request, resp *Response, 
 	}
 	tok.Presence = upto
 	resp.NextBatch = tok.String()
-	if !s.presenceEnabled() || (!initial && since >= upto) {
+	if !s.presenceEnabled() || excludesPresence(req.Filter.Presence) {
 		return nil
 	}
-	if excludesPresence(req.Filter.Presence) {
+	// Users the syncing user shares a room with from this answer on get
+	// their presence sent too, changed or not: the client has none of
+	// theirs yet.
+	var mates map[id.UserID]bool
+	if !initial {
+		if mates, err = s.newRoomMates(ctx, req.User, resp); err != nil {
+			return err
+		}
+	}
+	if !initial && since >= upto && len(mates) == 0 {
 		return nil
 	}
 	// The users whose presence to consider, under the lock; whom they
@@ -393,6 +403,13 @@ func (s *Service) addPresence(ctx context.Context, req Request, resp *Response, 
 			}
 			seen[c.user] = true
 			candidates = append(candidates, p.users[c.user].view(c.user, now, s.presenceCfg.IdleTimeout))
+		}
+		for u := range mates {
+			if e := p.users[u]; e != nil && !seen[u] {
+				if v := e.view(u, now, s.presenceCfg.IdleTimeout); v.State != PresenceOffline || v.StatusMsg != nil {
+					candidates = append(candidates, v)
+				}
+			}
 		}
 	}
 	p.mu.Unlock()
@@ -449,6 +466,65 @@ func (s *Service) addPresence(ctx context.Context, req Request, resp *Response, 
 		resp.Presence.Events = append(resp.Presence.Events, ev)
 	}
 	return nil
+}
+
+// newRoomMates returns the users user shares a joined room with from this
+// incremental sync answer on, as its member events show: those who joined
+// one of the user's rooms, and every member of a room the user joined. A
+// join after a join (a profile change) is not a new one.
+func (s *Service) newRoomMates(ctx context.Context, user id.UserID, resp *Response) (map[id.UserID]bool, error) {
+	var mates map[id.UserID]bool
+	add := func(u id.UserID) {
+		if mates == nil {
+			mates = map[id.UserID]bool{}
+		}
+		mates[u] = true
+	}
+	if resp.Rooms == nil {
+		return nil, nil
+	}
+	for room, jr := range resp.Rooms.Join {
+		batches := [][]clientevent.Event{jr.Timeline.Events, jr.State.Events}
+		if jr.StateAfter != nil {
+			batches = append(batches, jr.StateAfter.Events)
+		}
+		joinedNow := false
+		for _, evs := range batches {
+			for _, ev := range evs {
+				if ev.Type != "m.room.member" || ev.StateKey == nil || !newJoin(ev) {
+					continue
+				}
+				if u := id.UserID(*ev.StateKey); u != user {
+					add(u)
+				} else {
+					joinedNow = true
+				}
+			}
+		}
+		if !joinedNow {
+			continue
+		}
+		members, err := s.joinedMembers(ctx, id.RoomID(room))
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range members {
+			if u != user {
+				add(u)
+			}
+		}
+	}
+	return mates, nil
+}
+
+// newJoin reports whether a formatted member event is a join that did not
+// follow a join.
+func newJoin(ev clientevent.Event) bool {
+	if memberContentOf(ev.Content).Membership != "join" {
+		return false
+	}
+	return ev.Unsigned == nil || ev.Unsigned.PrevContent == nil ||
+		memberContentOf(ev.Unsigned.PrevContent).Membership != "join"
 }
 
 func (r *Response) presenceEvents() []json.RawMessage {

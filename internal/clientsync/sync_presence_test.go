@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/room"
 )
 
 // presenceOf returns the presence content of user in a sync response.
@@ -188,5 +189,49 @@ func testSyncPresenceOff(t *testing.T) {
 	next := h.next(bob, first.NextBatch, nil)
 	if next.Presence != nil {
 		t.Errorf("presence off: sync has a presence section %+v", next.Presence)
+	}
+}
+
+// Users who come to share a room get each other's presence in their next
+// sync, though it did not change: the one who joins gets the members',
+// the members get the joiner's. A profile change (a join after a join)
+// sends nothing.
+func TestSyncPresenceOfNewRoomMates(t *testing.T) { forEachBackend(t, testSyncPresenceOfNewRoomMates) }
+
+func testSyncPresenceOfNewRoomMates(t *testing.T) {
+	h := newHarness(t, 0)
+	s := New(Config{DB: h.db, Rooms: h.rooms, Logger: slog.New(slog.DiscardHandler), Stream: h.rooms.Stream(), Now: func() time.Time { return testNow },
+		Presence: PresenceConfig{Enabled: true, IdleTimeout: time.Hour, OfflineTimeout: 2 * time.Hour}})
+	if err := s.Start(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	roomID := h.createRoom(alice)
+	h.createRoom(bob)
+	s.SetPresence(alice, PresenceOnline, nil)
+	s.SetPresence(bob, PresenceOnline, nil)
+	aliceFirst := h.syncWith(s, Request{User: alice, SetPresence: PresenceOffline})
+	bobFirst := h.syncWith(s, Request{User: bob, SetPresence: PresenceOffline})
+	if _, ok := presenceOf(t, aliceFirst, bob); ok {
+		t.Fatal("alice sees bob's presence before they share a room")
+	}
+
+	h.member(roomID, bob, bob, "join")
+	aliceNext := h.syncWith(s, Request{User: alice, Since: aliceFirst.NextBatch, SetPresence: PresenceOffline})
+	if p, ok := presenceOf(t, aliceNext, bob); !ok || p.State != PresenceOnline {
+		t.Errorf("the member's sync after bob joined: bob's presence %+v (%v), want online", p, ok)
+	}
+	bobNext := h.syncWith(s, Request{User: bob, Since: bobFirst.NextBatch, SetPresence: PresenceOffline})
+	if p, ok := presenceOf(t, bobNext, alice); !ok || p.State != PresenceOnline {
+		t.Errorf("the joiner's sync: alice's presence %+v (%v), want online", p, ok)
+	}
+
+	if _, err := h.rooms.ChangeMembership(h.ctx, roomID, room.MembershipChange{Sender: bob, Target: bob, Membership: "join",
+		Profile: map[string]string{"displayname": "Bobby"}}); err != nil {
+		t.Fatal(err)
+	}
+	aliceLast := h.syncWith(s, Request{User: alice, Since: aliceNext.NextBatch, SetPresence: PresenceOffline})
+	if _, ok := presenceOf(t, aliceLast, bob); ok {
+		t.Error("a profile change sent bob's unchanged presence again")
 	}
 }
