@@ -52,6 +52,25 @@ func (a *roomAPI) readableEvent(ctx context.Context, roomID id.RoomID, eventID i
 	return err
 }
 
+// inThread checks that a threaded receipt's event is in its thread
+// (M_INVALID_PARAM otherwise): an event of the main timeline for "main",
+// the root or an event of the root's thread for a root. An event related
+// to another by a reaction or an edit is in its parent's thread, which
+// is not looked up: it passes.
+func (a *roomAPI) inThread(ctx context.Context, eventID id.EventID, thread string) error {
+	pl, ok, err := a.places.get(ctx, a.db, eventID)
+	if err != nil || !ok || pl.related {
+		return err
+	}
+	switch {
+	case thread == "main" && pl.thread != "":
+		return matrixerr.InvalidParam("%s is in the thread of %s, not in the main timeline", eventID, pl.thread)
+	case thread != "main" && id.EventID(thread) != eventID && pl.thread != id.EventID(thread):
+		return matrixerr.InvalidParam("%s is not related to the thread %s", eventID, thread)
+	}
+	return nil
+}
+
 func receiptErr(err error) error {
 	if errors.Is(err, receipts.ErrInvalid) {
 		return matrixerr.Wrap(matrixerr.KindInvalidParam, err, err.Error())
@@ -86,6 +105,11 @@ func (a *roomAPI) postReceipt(w http.ResponseWriter, r *http.Request, sess sessi
 	}
 	if err := a.readableEvent(r.Context(), roomID, eventID, sess.UserID); err != nil {
 		return err
+	}
+	if thread != "" {
+		if err := a.inThread(r.Context(), eventID, thread); err != nil {
+			return err
+		}
 	}
 	if err := a.s.Receipts.Post(r.Context(), sess.UserID, roomID, typ, eventID, thread); err != nil {
 		return receiptErr(err)

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"sync"
 
+	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
@@ -18,6 +20,26 @@ import (
 type timelinePlace struct {
 	room       id.RoomID
 	pos, depth int64
+	// thread is the root of the thread the event is in (its m.thread
+	// relation), "" for the main timeline; related tells that it has a
+	// relation of another type (a reaction, an edit), whose thread is
+	// its parent's.
+	thread  id.EventID
+	related bool
+}
+
+// placeOf returns the place of an event with content at stream position
+// pos.
+func placeOf(roomID id.RoomID, pos, depth int64, content []byte) timelinePlace {
+	pl := timelinePlace{room: roomID, pos: pos, depth: depth}
+	if relType, parent, _, ok := room.RelationOf(content); ok {
+		if relType == "m.thread" {
+			pl.thread = parent
+		} else {
+			pl.related = true
+		}
+	}
+	return pl
 }
 
 // maxTimelinePlaces bounds the cache of timeline places.
@@ -32,7 +54,7 @@ type timelinePlaces struct {
 	// recent, when set, finds the place of one of the newest events in
 	// memory (sync's ring): the first receipt for a new message then
 	// costs no read either.
-	recent func(id.EventID) (roomID id.RoomID, pos, depth int64, ok bool)
+	recent func(id.EventID) (pdu *event.PDU, pos int64, ok bool)
 }
 
 // get returns the place of a timeline event; ok is false for an event
@@ -48,8 +70,8 @@ func (p *timelinePlaces) get(ctx context.Context, db interface {
 		return pl, true, nil
 	}
 	if p.recent != nil {
-		if room, pos, depth, ok := p.recent(eventID); ok {
-			pl = timelinePlace{room: room, pos: pos, depth: depth}
+		if pdu, pos, ok := p.recent(eventID); ok {
+			pl = placeOf(pdu.RoomID(), pos, pdu.Depth(), pdu.Content())
 			p.put(eventID, pl)
 			return pl, true, nil
 		}
@@ -64,7 +86,7 @@ func (p *timelinePlaces) get(ctx context.Context, db interface {
 	if !e.ShownToClients() || e.StreamPos <= 0 {
 		return timelinePlace{}, false, nil
 	}
-	pl = timelinePlace{room: e.RoomID, pos: e.StreamPos, depth: e.Depth}
+	pl = placeOf(e.RoomID, e.StreamPos, e.Depth, event.RawContent(e.JSON))
 	p.put(eventID, pl)
 	return pl, true, nil
 }

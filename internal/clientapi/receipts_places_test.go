@@ -10,7 +10,9 @@ import (
 	"maunium.net/go/mautrix"
 	mevent "maunium.net/go/mautrix/event"
 
+	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
@@ -108,11 +110,16 @@ func TestTimelinePlacesFromMemory(t *testing.T) {
 	db := &countingEvents{events: map[id.EventID]store.Event{
 		"$old": {EventRecord: store.EventRecord{RoomID: "!r:x", Depth: 2}, StreamPos: 5},
 	}}
-	p := timelinePlaces{recent: func(ev id.EventID) (id.RoomID, int64, int64, bool) {
+	raw := `{"type":"m.room.message","sender":"@a:x","room_id":"!r:x","content":{"body":"new"},"depth":4,"origin_server_ts":1,"prev_events":[],"auth_events":[]}`
+	newPDU, err := event.ParseTrusted([]byte(raw), roomversion.Default, "$new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := timelinePlaces{recent: func(ev id.EventID) (*event.PDU, int64, bool) {
 		if ev == "$new" {
-			return "!r:x", 9, 4, true
+			return newPDU, 9, true
 		}
-		return "", 0, 0, false
+		return nil, 0, false
 	}}
 	ctx := context.Background()
 	pl, ok, err := p.get(ctx, db, "$new")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"maunium.net/go/mautrix"
+	mevent "maunium.net/go/mautrix/event"
 
 	"github.com/hafenchat/hafen/internal/clientsync"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -39,6 +40,22 @@ func TestReceiptsAndReadMarkers(t *testing.T) {
 		if marker.str("event_id") != string(sent.EventID) {
 			t.Errorf("m.fully_read = %s", marker.raw)
 		}
+
+		// A threaded receipt names the event's thread: the main timeline
+		// for a thread's root or an event outside threads, the root for
+		// an event of its thread. A reaction is in its parent's thread,
+		// which is not checked.
+		reply := must[*mautrix.RespSendEvent](t, "send reply")(alice.SendMessageEvent(ctx, created.RoomID, mevent.EventMessage,
+			map[string]any{"msgtype": "m.text", "body": "in the thread", "m.relates_to": map[string]any{"rel_type": "m.thread", "event_id": sent.EventID}}))
+		other := must[*mautrix.RespSendEvent](t, "send")(alice.SendText(ctx, created.RoomID, "another root"))
+		reaction := must[*mautrix.RespSendEvent](t, "react")(alice.SendMessageEvent(ctx, created.RoomID, mevent.EventReaction,
+			map[string]any{"m.relates_to": map[string]any{"rel_type": "m.annotation", "event_id": reply.EventID, "key": "👍"}}))
+		replyPath := url.PathEscape(string(reply.EventID))
+		e.expect(e.do("POST", receipt("m.read", replyPath), at, map[string]any{"thread_id": string(sent.EventID)}), http.StatusOK, "")
+		e.expect(e.do("POST", receipt("m.read", replyPath), at, map[string]any{"thread_id": "main"}), http.StatusBadRequest, "M_INVALID_PARAM")
+		e.expect(e.do("POST", receipt("m.read", replyPath), at, map[string]any{"thread_id": string(other.EventID)}), http.StatusBadRequest, "M_INVALID_PARAM")
+		e.expect(e.do("POST", receipt("m.read", ev), at, map[string]any{"thread_id": string(other.EventID)}), http.StatusBadRequest, "M_INVALID_PARAM")
+		e.expect(e.do("POST", receipt("m.read", url.PathEscape(string(reaction.EventID))), at, map[string]any{"thread_id": string(sent.EventID)}), http.StatusOK, "")
 
 		// Errors: unknown type, bad thread, unknown event, malformed IDs.
 		e.expect(e.do("POST", receipt("m.unread", ev), at, nil), http.StatusBadRequest, "M_INVALID_PARAM")

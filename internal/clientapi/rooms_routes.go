@@ -113,7 +113,7 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	a := &roomAPI{s: s, svc: rooms.Service, db: rooms.Store, dir: rooms.Directory, profiles: rooms.Profiles, remote: rooms.RemoteJoins,
 		rel: rooms.Relations, history: rooms.History, searcher: rooms.Search}
 	if s.Sync != nil {
-		a.places.recent = s.Sync.RecentPlace
+		a.places.recent = s.Sync.RecentEvent
 	}
 	const v3 = "/_matrix/client/v3"
 

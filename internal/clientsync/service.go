@@ -231,10 +231,10 @@ func New(cfg Config) *Service {
 	return s
 }
 
-// RecentPlace returns the room, stream position and depth of eventID if
-// it is one of the newest events, from memory; ok is false otherwise (the
-// caller then reads the store).
-func (s *Service) RecentPlace(eventID id.EventID) (roomID id.RoomID, pos, depth int64, ok bool) {
+// RecentEvent returns eventID and its stream position if it is one of the
+// newest events, from memory; ok is false otherwise (the caller then reads
+// the store).
+func (s *Service) RecentEvent(eventID id.EventID) (pdu *event.PDU, pos int64, ok bool) {
 	return s.timeline.Place(eventID)
 }
 

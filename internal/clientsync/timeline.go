@@ -113,17 +113,17 @@ func (t *Timeline) after(pos int64) int {
 // newest events of a room, which sit at the ring's end.
 const placeScan = 1024
 
-// Place returns the room, stream position and depth of eventID if it is
-// among the newest placeScan events of the ring. Every event in the ring
-// is in its room's timeline, where its place never changes.
-func (t *Timeline) Place(eventID id.EventID) (roomID id.RoomID, pos, depth int64, ok bool) {
+// Place returns eventID and its stream position if it is among the
+// newest placeScan events of the ring. Every event in the ring is in its
+// room's timeline, where its place never changes.
+func (t *Timeline) Place(eventID id.EventID) (pdu *event.PDU, pos int64, ok bool) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	for i := t.n - 1; i >= 0 && i >= t.n-placeScan; i-- {
 		e := &t.buf[(t.start+i)%len(t.buf)]
 		if e.pdu != nil && e.pdu.EventID() == eventID {
-			return e.pdu.RoomID(), e.pos, e.pdu.Depth(), true
+			return e.pdu, e.pos, true
 		}
 	}
-	return "", 0, 0, false
+	return nil, 0, false
 }

@@ -72,14 +72,14 @@ func TestTimelinePlace(t *testing.T) {
 		last = pdu
 		tl.Append(entry{pos: int64(i + 1), pdu: pdu})
 	}
-	room, pos, depth, ok := tl.Place(last.EventID())
-	if !ok || room != last.RoomID() || pos != placeScan+5 || depth != last.Depth() {
-		t.Errorf("Place(newest) = %s, %d, %d, %v", room, pos, depth, ok)
+	pdu, pos, ok := tl.Place(last.EventID())
+	if !ok || pdu != last || pos != placeScan+5 {
+		t.Errorf("Place(newest) = %v, %d, %v", pdu, pos, ok)
 	}
-	if _, _, _, ok := tl.Place(first.EventID()); ok {
+	if _, _, ok := tl.Place(first.EventID()); ok {
 		t.Error("Place found an event further back than placeScan")
 	}
-	if _, _, _, ok := tl.Place("$unknown"); ok {
+	if _, _, ok := tl.Place("$unknown"); ok {
 		t.Error("Place found an unknown event")
 	}
 }
