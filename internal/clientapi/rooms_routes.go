@@ -57,6 +57,7 @@ type RoomStore interface {
 	JoinedRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
 	SharesRoom(ctx context.Context, a, b id.UserID) (bool, error)
 	TxnEventID(ctx context.Context, k store.TxnKey) (id.EventID, error)
+	HasAnnotation(ctx context.Context, parent id.EventID, typ string, sender id.UserID, key string) (bool, error)
 	RoomEventsByTimestamp(ctx context.Context, roomID id.RoomID, ts int64, dir store.Direction, limit, offset int) ([]store.Event, error)
 }
 

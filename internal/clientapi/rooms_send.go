@@ -114,7 +114,21 @@ func (a *roomAPI) sendMessage(w http.ResponseWriter, r *http.Request, sess sessi
 		}
 		return httpapi.OK(w, map[string]any{"event_id": eventID})
 	}
-	eventID, err := a.sendWithTxn(r.Context(), roomID, sess, sendScope(roomID, typ), txnID, room.Proposal{Type: typ, Content: content})
+	scope := sendScope(roomID, typ)
+	if _, _, _, related := room.RelationOf(content); related {
+		// A retry answers with its first event before the checks,
+		// which the first event itself would fail (a duplicate).
+		key := store.TxnKey{UserID: sess.UserID, DeviceID: sess.DeviceID, Scope: scope, TxnID: txnID}
+		if prior, err := a.db.TxnEventID(r.Context(), key); err == nil {
+			return httpapi.OK(w, map[string]any{"event_id": prior})
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := a.checkRelation(r.Context(), roomID, sess.UserID, typ, content); err != nil {
+			return err
+		}
+	}
+	eventID, err := a.sendWithTxn(r.Context(), roomID, sess, scope, txnID, room.Proposal{Type: typ, Content: content})
 	if err != nil {
 		return err
 	}

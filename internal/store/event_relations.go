@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -67,6 +68,24 @@ func (t *Tx) AddRelation(ctx context.Context, r Relation) error {
 func (t *Tx) DeleteRelation(ctx context.Context, nid int64) error {
 	return t.execLater(ctx, fmt.Sprintf("delete relation of event %d", nid),
 		`DELETE FROM event_relations WHERE event_nid = $1`, nid)
+}
+
+// HasAnnotation reports whether sender has an annotation of the event type
+// typ with key on parent that is not redacted (a redacted child has no
+// row).
+func (r reader) HasAnnotation(ctx context.Context, parent id.EventID, typ string, sender id.UserID, key string) (bool, error) {
+	var one int
+	err := r.q.QueryRowContext(ctx, `
+		SELECT 1 FROM event_relations
+		WHERE relates_to = $1 AND rel_type = 'm.annotation' AND type = $2 AND sender = $3 AND aggregation_key = $4
+		LIMIT 1`, string(parent), typ, string(sender), key).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up annotations of %s by %s: %w", parent, sender, err)
+	}
+	return true, nil
 }
 
 // RelationFilter selects children of one parent for RelatedEvents.
