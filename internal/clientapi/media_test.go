@@ -1,9 +1,11 @@
 package clientapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/gif"
@@ -11,8 +13,10 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -503,5 +507,32 @@ func TestMediaUploadRateLimited(t *testing.T) {
 		wantStatus(t, e.send("POST", "/_matrix/media/v1/create", alice, nil, nil), 200, "")
 		wantStatus(t, e.send("POST", "/_matrix/media/v3/upload", alice, strings.NewReader("3"), nil), 429, "M_LIMIT_EXCEEDED")
 		e.upload(bob, "text/plain", "", []byte("another user's bucket"))
+	})
+}
+
+// TestMediaUploadCutOff: an upload whose body ends before its
+// Content-Length is the client's fault (400), not the server's (500).
+func TestMediaUploadCutOff(t *testing.T) {
+	forEachMediaEnv(t, 1000, nil, func(t *testing.T, e *mediaEnv) {
+		tok := e.token("alice")
+		u, err := url.Parse(e.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /_matrix/media/v3/upload HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nshort", u.Host, tok)
+		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: "POST", URL: u.JoinPath("/_matrix/media/v3/upload")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		wantStatus(t, res, 400, "M_UNKNOWN")
 	})
 }

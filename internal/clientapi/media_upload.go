@@ -34,7 +34,24 @@ func (s *Server) uploadBody(w http.ResponseWriter, r *http.Request) (io.Reader, 
 	if r.ContentLength > limit {
 		return nil, matrixerr.TooLarge(fmt.Sprintf("the upload is larger than the limit of %d bytes", limit))
 	}
-	return http.MaxBytesReader(w, r.Body, limit), nil
+	return bodyReader{http.MaxBytesReader(w, r.Body, limit)}, nil
+}
+
+// errBodyRead marks an error reading a request body: the client sent less
+// than it announced, or went away.
+var errBodyRead = errors.New("could not read the request body")
+
+// bodyReader reads a request body, marking its read errors with
+// errBodyRead so that they are told from the server's own (writing the
+// file).
+type bodyReader struct{ r io.Reader }
+
+func (b bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%w: %w", errBodyRead, err)
+	}
+	return n, err
 }
 
 // uploadOf returns the upload of a request: its body, Content-Type and the
@@ -64,6 +81,8 @@ func mediaErr(err error) error {
 		return matrixerr.Wrap(matrixerr.KindRemoteUnavailable, err, "the server of the content did not answer")
 	case errors.As(err, &mbe), errors.Is(err, media.ErrTooLarge):
 		return matrixerr.TooLarge("the upload is larger than the maximum upload size")
+	case errors.Is(err, errBodyRead):
+		return matrixerr.Wrap(matrixerr.KindUnknown, err, "could not read the request body")
 	case errors.Is(err, media.ErrNotFound):
 		return matrixerr.NotFound("media not found")
 	case errors.Is(err, media.ErrForbidden):
