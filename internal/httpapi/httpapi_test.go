@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/core/canonicaljson"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 )
 
@@ -218,6 +219,10 @@ func TestDecodeJSON(t *testing.T) {
 		{"wrong type: object for bool", `{"flag":{}}`, "M_BAD_JSON"},
 		{"integer overflow", `{"count":1e400}`, "M_BAD_JSON"},
 		{"too large", `{"name":"` + strings.Repeat("a", MaxJSONBodyBytes) + `"}`, "M_TOO_LARGE"},
+		// Nesting: as deep as canonical JSON allows, and one more.
+		{"nested to the limit", `{"x":` + strings.Repeat("[", canonicaljson.MaxDepth-1) + strings.Repeat("]", canonicaljson.MaxDepth-1) + `}`, ""},
+		{"nested too deep", `{"x":` + strings.Repeat("[", canonicaljson.MaxDepth) + strings.Repeat("]", canonicaljson.MaxDepth) + `}`, "M_BAD_JSON"},
+		{"brackets in strings do not nest", `{"name":"` + strings.Repeat("[{", canonicaljson.MaxDepth) + `\\\""}`, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/hafenchat/hafen/internal/core/canonicaljson"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 )
 
@@ -84,6 +85,9 @@ func decodeBytes(data []byte, v any) error {
 	if trimmed[0] != '{' {
 		return matrixerr.BadJSON("the request body must be a JSON object")
 	}
+	if nestedDeeper(data, canonicaljson.MaxDepth) {
+		return matrixerr.BadJSON("the request body is nested deeper than %d levels", canonicaljson.MaxDepth)
+	}
 	if err := json.Unmarshal(data, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
@@ -92,6 +96,39 @@ func decodeBytes(data []byte, v any) error {
 		return matrixerr.BadJSON("the request body does not match the endpoint: %v", err)
 	}
 	return nil
+}
+
+// nestedDeeper reports whether the JSON data nests objects and arrays
+// deeper than limit. Request bodies are held to the depth canonical JSON
+// allows events: content stored and passed on to other users (to-device
+// messages, account data) must not break their clients' parsers.
+func nestedDeeper(data []byte, limit int) bool {
+	depth := 0
+	inString, escaped := false, false
+	for _, c := range data {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			if depth++; depth > limit {
+				return true
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
 }
 
 // jsonTypeName turns a Go kind into the JSON type a client knows.
