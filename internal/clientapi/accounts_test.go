@@ -199,6 +199,10 @@ func TestRegisterLoginWhoamiLogout(t *testing.T) {
 func TestLoginDeviceReuse(t *testing.T) {
 	e := newEnv(t, nil)
 	e.register("bob", "pw")
+	e.expect(e.do("POST", "/_matrix/client/v3/login", "", map[string]any{
+		"type": "m.login.password", "identifier": map[string]any{"type": "m.id.user", "user": "bob"},
+		"password": "pw", "initial_device_display_name": strings.Repeat("x", 101),
+	}), 400, "M_INVALID_PARAM")
 	first := e.do("POST", "/_matrix/client/v3/login", "", map[string]any{
 		"type": "m.login.password", "identifier": map[string]any{"type": "m.id.user", "user": "bob"},
 		"password": "pw", "device_id": "PHONE", "initial_device_display_name": "Bob's phone",
@@ -380,6 +384,9 @@ func TestDevices(t *testing.T) {
 	}
 	e.expect(e.do("GET", "/_matrix/client/v3/devices/NOPE", tok, nil), 404, "M_NOT_FOUND")
 	e.expect(e.do("PUT", "/_matrix/client/v3/devices/NOPE", tok, map[string]any{"display_name": "x"}), 404, "M_NOT_FOUND")
+	// Other users see device names: they are kept to 100 characters.
+	e.expect(e.do("PUT", "/_matrix/client/v3/devices/LAPTOP", tok, map[string]any{"display_name": strings.Repeat("ü", 100)}), 200, "")
+	e.expect(e.do("PUT", "/_matrix/client/v3/devices/LAPTOP", tok, map[string]any{"display_name": strings.Repeat("x", 101)}), 400, "M_INVALID_PARAM")
 
 	// DELETE: first the challenge (an empty body is allowed), then the
 	// password stage.

@@ -62,6 +62,9 @@ func (s *Server) putDehydratedDevice(w http.ResponseWriter, r *http.Request, ses
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if err := checkDeviceDisplayName(req.DisplayName); err != nil {
+		return err
+	}
 	switch {
 	case req.DeviceID == nil:
 		return matrixerr.MissingParam("device_id")

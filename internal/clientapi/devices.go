@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
@@ -55,6 +56,19 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request, sess session)
 	return httpapi.OK(w, toClientDevice(d))
 }
 
+// maxDeviceDisplayName bounds a device's display name, in characters:
+// other users see it (in /keys/query), so it is kept to a name's length.
+const maxDeviceDisplayName = 100
+
+// checkDeviceDisplayName refuses a device display name longer than
+// maxDeviceDisplayName (M_INVALID_PARAM).
+func checkDeviceDisplayName(name string) error {
+	if utf8.RuneCountInString(name) > maxDeviceDisplayName {
+		return matrixerr.InvalidParam("a device display name may have at most %d characters", maxDeviceDisplayName)
+	}
+	return nil
+}
+
 // updateDevice renames one of the user's devices.
 //
 // PUT /_matrix/client/v3/devices/{deviceId}
@@ -67,6 +81,11 @@ func (s *Server) updateDevice(w http.ResponseWriter, r *http.Request, sess sessi
 	}
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
+	}
+	if req.DisplayName != nil {
+		if err := checkDeviceDisplayName(*req.DisplayName); err != nil {
+			return err
+		}
 	}
 	deviceID := id.DeviceID(r.PathValue("deviceId"))
 	var err error

@@ -55,6 +55,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if err := checkDeviceDisplayName(req.InitialDeviceDisplayName); err != nil {
+		return err
+	}
 	switch req.Type {
 	case stagePassword:
 	case stageToken:

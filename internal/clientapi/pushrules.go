@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/hafenchat/hafen/internal/core/pushrules"
 	"github.com/hafenchat/hafen/internal/httpapi"
@@ -24,11 +25,24 @@ func pushRuleErr(err error) error {
 	case errors.Is(err, pushrules.ErrNotFound):
 		return matrixerr.NotFound("push rule not found")
 	case errors.Is(err, pushrules.ErrInvalid):
-		return matrixerr.Wrap(matrixerr.KindInvalidParam, err, err.Error())
-	case errors.Is(err, pushrules.ErrDefaultRule), errors.Is(err, pushrules.ErrRelative):
-		return matrixerr.Wrap(matrixerr.KindUnknown, err, err.Error())
+		return matrixerr.Wrap(matrixerr.KindInvalidParam, err, ruleMessage(err, pushrules.ErrInvalid))
+	case errors.Is(err, pushrules.ErrDefaultRule):
+		return matrixerr.Wrap(matrixerr.KindUnknown, err, ruleMessage(err, pushrules.ErrDefaultRule))
+	case errors.Is(err, pushrules.ErrRelative):
+		return matrixerr.Wrap(matrixerr.KindUnknown, err, ruleMessage(err, pushrules.ErrRelative))
 	}
 	return err
+}
+
+// ruleMessage returns what a client is told of err, an error of the push
+// rules wrapping sentinel: its text from the sentinel on, without the
+// context the layers above added (the account data write, the user).
+func ruleMessage(err, sentinel error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, sentinel.Error()); i >= 0 {
+		return msg[i:]
+	}
+	return sentinel.Error()
 }
 
 // pathKind reads {kind}: 400 M_INVALID_PARAM for an unknown kind.

@@ -3,6 +3,7 @@ package clientapi
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -80,6 +81,13 @@ func TestPushRulesAPI(t *testing.T) {
 		e.expect(e.do("PUT", base+"override/x?after=missing", at, notify), http.StatusBadRequest, "M_UNKNOWN")
 		e.expect(e.do("PUT", base+"content/nopattern", at, notify), http.StatusBadRequest, "M_INVALID_PARAM")
 		e.expect(e.do("PUT", base+"room/notaroom", at, notify), http.StatusBadRequest, "M_INVALID_PARAM")
+		// Rule IDs are bounded; the error tells the rule's problem, not
+		// the server's internals.
+		long := e.do("PUT", base+"override/"+strings.Repeat("a", 256), at, notify)
+		e.expect(long, http.StatusBadRequest, "M_INVALID_PARAM")
+		if msg := long.str("error"); strings.Contains(msg, "account data") || strings.Contains(msg, "@") {
+			t.Errorf("error = %q, want only the rule's problem", msg)
+		}
 		e.expect(e.do("PUT", base+"override/x", at, map[string]any{"actions": []any{"explode"}}), http.StatusBadRequest, "M_INVALID_PARAM")
 		e.expect(e.do("PUT", base+"override/x", at, map[string]any{}), http.StatusBadRequest, "M_MISSING_PARAM")
 		e.expect(e.do("PUT", base+"override/x", at, `{"actions":"notify"}`), http.StatusBadRequest, "M_BAD_JSON")

@@ -78,6 +78,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if err := checkDeviceDisplayName(req.InitialDeviceDisplayName); err != nil {
+		return err
+	}
 	if isAppserviceAuth(req.Auth) {
 		return matrixerr.Forbidden("application services are not supported")
 	}

@@ -86,7 +86,7 @@ func (a *roomAPI) setRoomAlias(w http.ResponseWriter, r *http.Request, sess sess
 		return err
 	}
 	if body.RoomID == nil {
-		return matrixerr.BadJSON("room_id is required")
+		return matrixerr.MissingParam("room_id")
 	}
 	roomID, err := id.ParseRoomID(*body.RoomID)
 	if err != nil {

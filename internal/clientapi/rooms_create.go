@@ -114,6 +114,20 @@ func (a *roomAPI) createRequest(ctx context.Context, b *createRoomBody, creator 
 	if len(b.Invite3PID) > 0 {
 		return nil, matrixerr.Unknown("this server does not support third-party invites")
 	}
+	// The create event's fields others read keep their types: a room
+	// whose m.federate is not a boolean leaves servers guessing.
+	if raw, ok := b.CreationContent["m.federate"]; ok {
+		var federate bool
+		if json.Unmarshal(raw, &federate) != nil {
+			return nil, matrixerr.BadJSON("creation_content.m.federate must be a boolean")
+		}
+	}
+	if raw, ok := b.CreationContent["type"]; ok {
+		var typ string
+		if json.Unmarshal(raw, &typ) != nil {
+			return nil, matrixerr.BadJSON("creation_content.type must be a string")
+		}
+	}
 	var additional []string
 	if json.Unmarshal(b.CreationContent["additional_creators"], &additional) == nil {
 		for _, s := range additional {

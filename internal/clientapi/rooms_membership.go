@@ -48,7 +48,7 @@ func decodeReason(w http.ResponseWriter, r *http.Request) (string, error) {
 }
 
 // decodeTarget reads a {"user_id", "reason"} body: user_id is required
-// (M_BAD_JSON when missing) and must be a user ID with a compliant
+// (M_MISSING_PARAM when missing) and must be a user ID with a compliant
 // localpart (M_INVALID_PARAM); see targetUserID for the one exception.
 func (a *roomAPI) decodeTarget(w http.ResponseWriter, r *http.Request, roomID id.RoomID) (id.UserID, string, error) {
 	var b targetBody
@@ -56,7 +56,7 @@ func (a *roomAPI) decodeTarget(w http.ResponseWriter, r *http.Request, roomID id
 		return "", "", err
 	}
 	if b.UserID == nil {
-		return "", "", matrixerr.BadJSON("user_id is required")
+		return "", "", matrixerr.MissingParam("user_id")
 	}
 	if len(b.Reason) > maxReasonBytes {
 		return "", "", matrixerr.BadJSON("reason is longer than %d bytes", maxReasonBytes)

@@ -42,9 +42,13 @@ func (s *Server) sendToDevice(w http.ResponseWriter, r *http.Request, sess sessi
 	if err := parseUserIDs(req.Messages, "messages"); err != nil {
 		return err
 	}
-	eventType, txnID := r.PathValue("eventType"), r.PathValue("txnId")
-	if eventType == "" || txnID == "" {
-		return matrixerr.InvalidParam("the event type and transaction ID must not be empty")
+	eventType := r.PathValue("eventType")
+	if err := checkEventType(eventType); err != nil {
+		return err
+	}
+	txnID, err := pathTxnID(r)
+	if err != nil {
+		return err
 	}
 	if err := s.ToDevice.SendToDevice(r.Context(), sess.UserID, sess.DeviceID, txnID, eventType, req.Messages); err != nil {
 		return keysError(err)

@@ -1,6 +1,9 @@
 package clientapi
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestSendToDeviceRefused follows PUT /sendToDevice/{eventType}/{txnId}:
 // malformed requests get 400 with the spec's errcode, an unauthenticated
@@ -33,5 +36,12 @@ func TestSendToDeviceRefused(t *testing.T) {
 				t.Errorf("%s: %d %s, want %d %s", tc.name, res.status, res.raw, tc.status, tc.errcode)
 			}
 		}
+		// The event type and transaction ID are bounded as a room
+		// event's are (1 to 255 bytes).
+		ok := map[string]any{"messages": map[string]any{}}
+		long := strings.Repeat("x", 256)
+		e.expect(e.do("PUT", "/_matrix/client/v3/sendToDevice/"+long+"/t1", tok, ok), 400, "M_INVALID_PARAM")
+		e.expect(e.do("PUT", path+long, tok, ok), 400, "M_INVALID_PARAM")
+		e.expect(e.do("PUT", path+strings.Repeat("x", 255), tok, ok), 200, "")
 	})
 }

@@ -90,8 +90,12 @@ func decodeBytes(data []byte, v any) error {
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return matrixerr.BadJSON("%q has the wrong type: want %s, got %s", te.Field, jsonTypeName(te.Type.Kind().String()), te.Value)
+		if errors.As(err, &te) {
+			field := "a value"
+			if te.Field != "" {
+				field = strconv.Quote(te.Field)
+			}
+			return matrixerr.BadJSON("%s has the wrong type: want %s, got %s", field, jsonTypeName(te.Type.Kind().String()), te.Value)
 		}
 		return matrixerr.BadJSON("the request body does not match the endpoint: %v", err)
 	}

@@ -349,10 +349,16 @@ func (rs *Ruleset) Put(kind, ruleID string, nr NewRule, before, after string) er
 // validateRuleID checks a user-defined rule's ID: no leading dot (the
 // server-default namespace), no slash or backslash, and for room and
 // sender rules the room or user ID the rule applies to.
+// MaxRuleIDBytes bounds a user-defined rule's ID: room and sender rules
+// are named by IDs of at most 255 bytes, and others need no more.
+const MaxRuleIDBytes = 255
+
 func validateRuleID(kind, ruleID string) error {
 	switch {
 	case ruleID == "":
 		return fmt.Errorf("%w: empty rule ID", ErrInvalid)
+	case len(ruleID) > MaxRuleIDBytes:
+		return fmt.Errorf("%w: rule ID longer than %d bytes", ErrInvalid, MaxRuleIDBytes)
 	case strings.HasPrefix(ruleID, "."):
 		return fmt.Errorf("%w: %s is reserved for server-default rules", ErrDefaultRule, ruleID)
 	case strings.ContainsAny(ruleID, `/\`):
