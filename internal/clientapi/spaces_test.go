@@ -36,7 +36,7 @@ func TestSpaceHierarchy(t *testing.T) {
 		space := map[string]any{"type": "m.space"}
 		root := create(map[string]any{"preset": "private_chat", "name": "Root", "creation_content": space})
 		public := create(map[string]any{"preset": "public_chat", "name": "Public"})
-		secret := create(map[string]any{"preset": "private_chat", "name": "Secret"})
+		secret := create(map[string]any{"preset": "private_chat", "name": "Secret", "creation_content": space})
 		restricted := create(map[string]any{"preset": "private_chat", "name": "Members", "initial_state": []any{joinRules("restricted", root)}})
 		knock := create(map[string]any{"preset": "private_chat", "name": "Knock", "initial_state": []any{joinRules("knock")}})
 		readable := create(map[string]any{"preset": "private_chat", "name": "Readable", "initial_state": []any{

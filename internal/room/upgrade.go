@@ -25,11 +25,12 @@ type UpgradeRequest struct {
 	// AdditionalCreators are the new room's creators besides User, in
 	// versions with privileged creators (ignored otherwise).
 	AdditionalCreators []id.UserID
-	// MoveAliases, when set, maps the old room's local aliases to the new
-	// room (the directory's) and returns those it moved; the new room then
-	// takes the old room's m.room.canonical_alias too, and the old room's
-	// loses the moved aliases.
-	MoveAliases func(ctx context.Context, from, to id.RoomID) ([]id.RoomAlias, error)
+	// MoveDirectory, when set, maps the old room's local aliases and its
+	// room directory listing to the new room (the directory's) and returns
+	// the aliases it moved; the new room then takes the old room's
+	// m.room.canonical_alias too, and the old room's loses the moved
+	// aliases.
+	MoveDirectory func(ctx context.Context, from, to id.RoomID) ([]id.RoomAlias, error)
 }
 
 // transferredState are the state events copied into the replacement room,
@@ -38,6 +39,53 @@ type UpgradeRequest struct {
 var transferredState = []string{
 	"m.room.server_acl", "m.room.encryption", "m.room.name", "m.room.avatar", "m.room.topic",
 	"m.room.guest_access", "m.room.history_visibility", "m.room.join_rules", "m.room.power_levels",
+}
+
+// spaceChildType is the type of a space's child events.
+const spaceChildType = "m.space.child"
+
+// SpaceChild returns the child an m.space.child event with stateKey and
+// content makes, and the servers to join it through; false if it makes
+// none. The state key must be a room ID and content.via an array of
+// strings ("when not present or invalid, the child room is not considered
+// to be part of the space", which is how a child is removed: redacting or
+// clearing the content) that is not empty and names at least one server
+// to join through. Entries of via that are not server names are skipped.
+//
+// Spec: https://spec.matrix.org/v1.19/client-server-api/#mspacechild
+func SpaceChild(stateKey string, content json.RawMessage) (id.RoomID, []id.ServerName, bool) {
+	roomID, err := id.ParseRoomID(stateKey)
+	if err != nil {
+		return "", nil, false
+	}
+	var c struct {
+		Via json.RawMessage `json:"via"`
+	}
+	// *string, not string: a null entry would unmarshal to "" unnoticed.
+	var via []*string
+	if json.Unmarshal(content, &c) != nil || json.Unmarshal(c.Via, &via) != nil || len(via) == 0 {
+		return "", nil, false
+	}
+	var servers []id.ServerName
+	for _, v := range via {
+		if v == nil {
+			return "", nil, false
+		}
+		if srv, err := id.ParseServerName(*v); err == nil {
+			servers = append(servers, srv)
+		}
+	}
+	if len(servers) == 0 {
+		return "", nil, false
+	}
+	return roomID, servers, true
+}
+
+// isSpaceChild reports whether an m.space.child event makes a child.
+func isSpaceChild(e *event.PDU) bool {
+	sk, _ := e.StateKey()
+	_, _, ok := SpaceChild(sk, e.Content())
+	return ok
 }
 
 // tombstoneBody is the body of the tombstone an upgrade sends.
@@ -49,8 +97,9 @@ const tombstoneBody = "This room has been replaced"
 // its predecessor and copies its type; the transferable state and the
 // power levels are copied (the user's power raised for the copy if
 // needed, and restored after); users invited to the old room are invited
-// to the new one (those of this server); the local aliases move to the
-// new room (r.MoveAliases) with the canonical alias; a tombstone pointing
+// to the new one (those of this server); a space's children are copied;
+// the local aliases and the directory listing move to the new room
+// (r.MoveDirectory) with the canonical alias; a tombstone pointing
 // to the new room is sent to the old one, whose power levels are then
 // raised so that ordinary members can no longer send or invite. It
 // returns the new room's ID.
@@ -107,7 +156,14 @@ func (s *Service) Upgrade(ctx context.Context, r UpgradeRequest) (id.RoomID, err
 		}
 		req.InitialState = append(req.InitialState, StateEvent{Type: typ, Content: content})
 	}
-	if ca := get("m.room.canonical_alias", ""); ca != nil && r.MoveAliases != nil {
+	// A space's children: those whose via lists servers, as a removed
+	// child has none.
+	for _, e := range state {
+		if sk, _ := e.StateKey(); e.Type() == spaceChildType && isSpaceChild(e) {
+			req.InitialState = append(req.InitialState, StateEvent{Type: spaceChildType, StateKey: sk, Content: e.Content()})
+		}
+	}
+	if ca := get("m.room.canonical_alias", ""); ca != nil && r.MoveDirectory != nil {
 		req.InitialState = append(req.InitialState, StateEvent{Type: "m.room.canonical_alias", Content: ca.Content()})
 	}
 	for _, e := range state {
@@ -122,8 +178,8 @@ func (s *Service) Upgrade(ctx context.Context, r UpgradeRequest) (id.RoomID, err
 		return "", fmt.Errorf("create the replacement of %s: %w", r.RoomID, err)
 	}
 	empty := ""
-	if r.MoveAliases != nil {
-		moved, err := r.MoveAliases(ctx, r.RoomID, newRoom)
+	if r.MoveDirectory != nil {
+		moved, err := r.MoveDirectory(ctx, r.RoomID, newRoom)
 		if err != nil {
 			return "", fmt.Errorf("move the aliases of %s: %w", r.RoomID, err)
 		}
@@ -236,6 +292,12 @@ func upgradePowerLevels(r UpgradeRequest, old *authrules.PowerLevels, content js
 	for _, typ := range transferredState {
 		if byKey[event.StateKey{Type: typ}] != nil {
 			need = max(need, old.EventLevel(typ, true))
+		}
+	}
+	for k, e := range byKey {
+		if k.Type == spaceChildType && isSpaceChild(e) {
+			need = max(need, old.EventLevel(spaceChildType, true))
+			break
 		}
 	}
 	if own >= need {

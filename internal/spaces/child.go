@@ -8,6 +8,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
@@ -21,14 +22,7 @@ type ChildState struct {
 	OriginServerTS int64           `json:"origin_server_ts"`
 }
 
-// childContent is the part of an m.space.child content the walk reads.
-type childContent struct {
-	Via       []string `json:"via"`
-	Order     *string  `json:"order"`
-	Suggested bool     `json:"suggested"`
-}
-
-// child is one valid m.space.child event of a space.
+// child is one m.space.child event of a space that makes a child.
 type child struct {
 	state   ChildState
 	roomID  id.RoomID
@@ -38,39 +32,56 @@ type child struct {
 	suggest bool
 }
 
-// parseChildren keeps the valid m.space.child events among evs: a room ID
-// as state key and a non-empty via list of server names (an event whose
-// via is gone, redacted or cleared, removes the child). With
-// suggestedOnly only suggested children are kept. They come back in the
-// spec's order: children with a valid order (at most 50 characters of
-// U+0020 to U+007E) by order, then by origin_server_ts, then by room ID.
-func parseChildren(evs []ChildState, suggestedOnly bool) []child {
+// childOf returns the child an m.space.child event makes, false if it
+// makes none (see room.SpaceChild, which a room upgrade follows too). The
+// walk, the children_state of a room and the children of a federation
+// answer all follow it. An order or suggested of the wrong type counts as
+// absent, as the schema says of order.
+//
+// Spec: https://spec.matrix.org/v1.19/client-server-api/#mspacechild
+func childOf(e ChildState) (child, bool) {
+	if e.Type != "m.space.child" {
+		return child{}, false
+	}
+	roomID, via, ok := room.SpaceChild(e.StateKey, e.Content)
+	if !ok {
+		return child{}, false
+	}
+	var content struct {
+		Order     json.RawMessage `json:"order"`
+		Suggested json.RawMessage `json:"suggested"`
+	}
+	if json.Unmarshal(e.Content, &content) != nil {
+		return child{}, false
+	}
+	c := child{state: e, roomID: roomID, via: via}
+	var order string
+	if json.Unmarshal(content.Order, &order) == nil && validOrder(order) {
+		c.order, c.ordered = order, true
+	}
+	var suggested bool
+	if json.Unmarshal(content.Suggested, &suggested) == nil {
+		c.suggest = suggested
+	}
+	return c, true
+}
+
+// parseChildren returns the children the m.space.child events evs of a
+// room make (childOf), none unless roomType is a space's (the event "has
+// no effect in rooms which are not spaces"); with suggestedOnly only the
+// suggested ones. They come back in the spec's order: children with a
+// valid order by order, then by origin_server_ts, then by room ID.
+func parseChildren(roomType string, evs []ChildState, suggestedOnly bool) []child {
+	if roomType != RoomTypeSpace {
+		return nil
+	}
 	var out []child
 	for _, e := range evs {
-		roomID, err := id.ParseRoomID(e.StateKey)
-		if err != nil {
+		c, ok := childOf(e)
+		if !ok || (suggestedOnly && !c.suggest) {
 			continue
 		}
-		var c childContent
-		if json.Unmarshal(e.Content, &c) != nil || len(c.Via) == 0 {
-			continue
-		}
-		if suggestedOnly && !c.Suggested {
-			continue
-		}
-		ch := child{state: e, roomID: roomID, suggest: c.Suggested}
-		for _, v := range c.Via {
-			if srv, err := id.ParseServerName(v); err == nil {
-				ch.via = append(ch.via, srv)
-			}
-		}
-		if len(ch.via) == 0 {
-			continue
-		}
-		if c.Order != nil && validOrder(*c.Order) {
-			ch.order, ch.ordered = *c.Order, true
-		}
-		out = append(out, ch)
+		out = append(out, c)
 	}
 	slices.SortFunc(out, func(a, b child) int {
 		switch {
@@ -91,10 +102,23 @@ func parseChildren(evs []ChildState, suggestedOnly bool) []child {
 	return out
 }
 
-// validOrder reports whether an order value is valid: at most 50
-// characters, each in U+0020 to U+007E.
+// childrenState is the children_state of a room: the m.space.child events
+// among evs that make the children parseChildren returns, in their order,
+// and an empty list (never nil) when there are none.
+func childrenState(roomType string, evs []ChildState, suggestedOnly bool) []ChildState {
+	children := parseChildren(roomType, evs, suggestedOnly)
+	out := make([]ChildState, len(children))
+	for i, c := range children {
+		out[i] = c.state
+	}
+	return out
+}
+
+// validOrder reports whether an order value is valid: 1 to 50
+// characters, each in U+0020 to U+007E (the schema's pattern
+// ^[\x20-\x7E]+$ and maxLength 50).
 func validOrder(o string) bool {
-	if len(o) > 50 {
+	if o == "" || len(o) > 50 {
 		return false
 	}
 	for i := 0; i < len(o); i++ {

@@ -182,7 +182,7 @@ func (w *walk) run(ctx context.Context, root Room, maxDepth, limit int) ([]Room,
 		if depth >= maxDepth {
 			return stack
 		}
-		children := parseChildren(r.ChildrenState, w.suggestedOnly)
+		children := parseChildren(r.RoomType, r.ChildrenState, w.suggestedOnly)
 		for i := len(children) - 1; i >= 0; i-- {
 			c := children[i]
 			if !seen[c.roomID] {
@@ -230,8 +230,8 @@ func (w *walk) room(ctx context.Context, roomID id.RoomID, via []id.ServerName) 
 	return *rr, visible, err
 }
 
-// local returns a room this server knows, with its m.space.child events;
-// false if it does not know it.
+// local returns a room this server knows, with the m.space.child events
+// of its children (those of the walk); false if it does not know it.
 func (w *walk) local(ctx context.Context, roomID id.RoomID) (Room, bool, error) {
 	sums, err := directory.Summaries(ctx, w.s.DB, []id.RoomID{roomID})
 	if err != nil {
@@ -241,11 +241,25 @@ func (w *walk) local(ctx context.Context, roomID id.RoomID) (Room, bool, error) 
 	if !ok {
 		return Room{}, false, nil
 	}
-	evs, err := w.s.DB.CurrentStateEventsOfType(ctx, roomID, "m.space.child")
+	cs, err := w.s.localChildrenState(ctx, sum, w.suggestedOnly)
 	if err != nil {
 		return Room{}, false, err
 	}
-	return fromSummary(sum, childStates(evs)), true, nil
+	return fromSummary(sum, cs), true, nil
+}
+
+// localChildrenState returns the children_state of a room this server
+// knows: the m.space.child events of its current state that make its
+// children (parseChildren), none for a room that is not a space.
+func (s *Service) localChildrenState(ctx context.Context, sum *directory.Summary, suggestedOnly bool) ([]ChildState, error) {
+	if sum.RoomType != RoomTypeSpace {
+		return []ChildState{}, nil
+	}
+	evs, err := s.DB.CurrentStateEventsOfType(ctx, sum.RoomID, "m.space.child")
+	if err != nil {
+		return nil, fmt.Errorf("space children of %s: %w", sum.RoomID, err)
+	}
+	return childrenState(sum.RoomType, childStates(evs), suggestedOnly), nil
 }
 
 // userMaySee applies the spec's list of rooms a hierarchy shows to the
@@ -333,9 +347,9 @@ func (w *walk) fetchRemote(ctx context.Context, roomID id.RoomID, via []id.Serve
 				w.remote[c.RoomID] = &c
 			}
 		}
-		if ans.Room.ChildrenState == nil {
-			ans.Room.ChildrenState = []ChildState{}
-		}
+		// Another server's children_state may list events that make no
+		// child; the user sees the same children here as in local rooms.
+		ans.Room.ChildrenState = childrenState(ans.Room.RoomType, ans.Room.ChildrenState, w.suggestedOnly)
 		w.remote[roomID] = &ans.Room
 		return &ans.Room
 	}
@@ -374,7 +388,7 @@ func (s *Service) FederationHierarchy(ctx context.Context, origin id.ServerName,
 		return nil, fmt.Errorf("%w: %s", ErrForbidden, roomID)
 	}
 	ans := &FederationAnswer{Room: root, Children: []Room{}, InaccessibleChildren: []id.RoomID{}}
-	children := parseChildren(root.ChildrenState, suggestedOnly)
+	children := parseChildren(root.RoomType, root.ChildrenState, suggestedOnly)
 	ids := make([]id.RoomID, len(children))
 	for i, c := range children {
 		ids[i] = c.roomID
@@ -388,13 +402,9 @@ func (s *Service) FederationHierarchy(ctx context.Context, origin id.ServerName,
 		if !ok {
 			continue // not known here: the asking server must ask elsewhere
 		}
-		var cs []ChildState
-		if sum.RoomType == RoomTypeSpace {
-			evs, err := s.DB.CurrentStateEventsOfType(ctx, c.roomID, "m.space.child")
-			if err != nil {
-				return nil, err
-			}
-			cs = childStates(evs)
+		cs, err := s.localChildrenState(ctx, sum, suggestedOnly)
+		if err != nil {
+			return nil, err
 		}
 		r := fromSummary(sum, cs)
 		visible, err := s.serverMaySee(ctx, r, origin)

@@ -16,9 +16,11 @@ type RoomSummary struct {
 	AllowedRoomIDs []id.RoomID `json:"allowed_room_ids,omitempty"`
 }
 
-// Room is a room of a space hierarchy: its summary and, for a space, its
-// m.space.child events. Its JSON is both what this server answers and
-// what it reads from other servers.
+// Room is a room of a space hierarchy: its summary and, for a space, the
+// m.space.child events that make its children (childOf; with
+// suggested_only the suggested ones), in the spec's order of children.
+// Its JSON is both what this server answers and what it reads from other
+// servers.
 type Room struct {
 	RoomSummary
 	ChildrenState []ChildState `json:"children_state"`
