@@ -37,6 +37,9 @@ type AccountData interface {
 	// IgnoredUsers returns the users the user ignores
 	// (m.ignored_user_list).
 	IgnoredUsers(ctx context.Context, user id.UserID) (map[id.UserID]bool, error)
+	// CopyRoomSettings gives a room that replaced another in an upgrade
+	// the user's tags, push rules and direct chat entry of the old room.
+	CopyRoomSettings(ctx context.Context, user id.UserID, from, to id.RoomID) error
 	// EditPushRules applies edit to the user's push rules and stores them.
 	EditPushRules(ctx context.Context, user id.UserID, edit func(*pushrules.Ruleset) error) error
 }

@@ -35,7 +35,7 @@ type Directory interface {
 	Create(ctx context.Context, alias id.RoomAlias, roomID id.RoomID, creator id.UserID) error
 	Delete(ctx context.Context, alias id.RoomAlias, user id.UserID) error
 	CheckCanonicalAlias(ctx context.Context, roomID id.RoomID, content []byte) error
-	MoveAliases(ctx context.Context, from, to id.RoomID) ([]id.RoomAlias, error)
+	MoveDirectory(ctx context.Context, from, to id.RoomID) ([]id.RoomAlias, error)
 
 	Visibility(ctx context.Context, roomID id.RoomID) (string, error)
 	SetVisibility(ctx context.Context, roomID id.RoomID, user id.UserID, visibility string) error

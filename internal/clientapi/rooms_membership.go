@@ -143,6 +143,9 @@ func (a *roomAPI) joinVia(w http.ResponseWriter, r *http.Request, sess session, 
 	if err != nil {
 		return roomErr(err)
 	}
+	if membership == room.MembershipJoin {
+		a.carryOverUpgrade(r, sess.UserID, roomID)
+	}
 	return httpapi.OK(w, map[string]any{"room_id": roomID})
 }
 

@@ -5,8 +5,10 @@
 package clientapi
 
 import (
+	"encoding/json"
 	"net/http"
 
+	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/httpapi"
@@ -38,7 +40,7 @@ func (a *roomAPI) upgradeRoom(w http.ResponseWriter, r *http.Request, sess sessi
 	}
 	req := room.UpgradeRequest{RoomID: roomID, User: sess.UserID, Version: v}
 	if a.dir != nil {
-		req.MoveAliases = a.dir.MoveAliases
+		req.MoveDirectory = a.dir.MoveDirectory
 	}
 	for _, s := range body.AdditionalCreators {
 		u, err := id.ParseCompliantUserID(s)
@@ -53,5 +55,37 @@ func (a *roomAPI) upgradeRoom(w http.ResponseWriter, r *http.Request, sess sessi
 	if err != nil {
 		return roomErr(err)
 	}
+	a.carryOverUpgrade(r, sess.UserID, newRoom)
 	return httpapi.OK(w, map[string]string{"replacement_room": string(newRoom)})
+}
+
+// carryOverUpgrade gives a room the user just joined, if it replaced
+// another in an upgrade (its create event names a predecessor), the
+// user's settings of the old room: the spec's server behaviour asks the
+// server to carry over notifications and tags. A failure leaves the join
+// as it is and is logged: the settings are a convenience.
+func (a *roomAPI) carryOverUpgrade(r *http.Request, user id.UserID, roomID id.RoomID) {
+	if a.s.AccountData == nil {
+		return
+	}
+	ctx := r.Context()
+	creates, err := a.db.CurrentStateEventsOfType(ctx, roomID, "m.room.create")
+	if err != nil || len(creates) == 0 {
+		return
+	}
+	var c struct {
+		Predecessor *struct {
+			RoomID string `json:"room_id"`
+		} `json:"predecessor"`
+	}
+	if json.Unmarshal(event.RawContent(creates[0].JSON), &c) != nil || c.Predecessor == nil {
+		return
+	}
+	from, err := id.ParseRoomID(c.Predecessor.RoomID)
+	if err != nil {
+		return
+	}
+	if err := a.s.AccountData.CopyRoomSettings(ctx, user, from, roomID); err != nil {
+		httpapi.Logger(r).Warn("carry settings over to an upgraded room", "room_id", roomID, "predecessor", from, "err", err)
+	}
 }

@@ -123,13 +123,26 @@ func (s *Service) Delete(ctx context.Context, alias id.RoomAlias, user id.UserID
 	return nil
 }
 
-// MoveAliases maps every local alias of a room to another room, in one
-// transaction, keeping their creators (a room upgrade moves them to the
-// replacement room), and returns the aliases it moved.
-func (s *Service) MoveAliases(ctx context.Context, from, to id.RoomID) ([]id.RoomAlias, error) {
+// MoveDirectory maps every local alias of a room to another room, keeping
+// their creators, and moves the room's listing in the room directory to
+// the other room, in one transaction (a room upgrade moves them to the
+// replacement room); it returns the aliases it moved.
+func (s *Service) MoveDirectory(ctx context.Context, from, to id.RoomID) ([]id.RoomAlias, error) {
 	var moved []id.RoomAlias
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		moved = nil
+		old, err := tx.Room(ctx, from)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", from, err)
+		}
+		if old.IsPublic {
+			if err := tx.SetRoomPublic(ctx, from, false); err != nil {
+				return err
+			}
+			if err := tx.SetRoomPublic(ctx, to, true); err != nil {
+				return err
+			}
+		}
 		aliases, err := tx.RoomAliases(ctx, from)
 		if err != nil {
 			return fmt.Errorf("aliases of %s: %w", from, err)
