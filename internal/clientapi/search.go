@@ -11,12 +11,10 @@ import (
 	"net/http"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
-	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
-	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/search"
 	"github.com/hafenchat/hafen/internal/store"
 )
@@ -189,6 +187,7 @@ func (a *roomAPI) search(w http.ResponseWriter, r *http.Request, sess session) e
 	}
 	results := make([]searchResult, 0, len(res.Hits))
 	formatters := map[id.RoomID]*eventFormatter{}
+	var profiles []profileWant
 	for _, h := range res.Hits {
 		f, ok := formatters[h.RoomID]
 		if !ok {
@@ -205,11 +204,18 @@ func (a *roomAPI) search(w http.ResponseWriter, r *http.Request, sess session) e
 		}
 		sres := searchResult{Rank: h.Rank, Result: ce}
 		if crit.EventContext != nil {
-			if sres.Context, err = a.searchContext(ctx, f, sess.UserID, res.Joined[h.RoomID], h.Event, before, after, includeProfile); err != nil {
+			var around []store.Event
+			if sres.Context, around, err = a.searchContext(ctx, f, sess.UserID, res.Joined[h.RoomID], h.Event, before, after); err != nil {
 				return err
+			}
+			if includeProfile {
+				profiles = append(profiles, profileWants(sres.Context, h.Event, around)...)
 			}
 		}
 		results = append(results, sres)
+	}
+	if err := a.searchProfiles(ctx, profiles); err != nil {
+		return err
 	}
 	out["results"] = results
 	if res.Next != "" {
@@ -226,7 +232,13 @@ func (a *roomAPI) search(w http.ResponseWriter, r *http.Request, sess session) e
 				}
 				g, ok := byValue[v]
 				if !ok {
-					g = &searchGroup{Order: len(byValue) + 1, Results: []string{}, NextBatch: res.Next}
+					// A group's token pages within the group (search.md
+					// § Pagination).
+					next := res.RoomNext[h.RoomID]
+					if key == "sender" {
+						next = res.SenderNext[h.Sender]
+					}
+					g = &searchGroup{Order: len(byValue) + 1, Results: []string{}, NextBatch: next}
 					byValue[v] = g
 				}
 				g.Results = append(g.Results, string(h.EventID))
@@ -259,20 +271,20 @@ func (a *roomAPI) search(w http.ResponseWriter, r *http.Request, sess session) e
 }
 
 // searchContext returns the events around a result that the user may
-// see, and with includeProfile the profiles of their senders (and the
-// result's) as their current member events give them.
+// see, and those events, nearest the result first: those before, then
+// those after. profile_info is left to searchProfiles.
 func (a *roomAPI) searchContext(ctx context.Context, f *eventFormatter, user id.UserID, joined bool, e store.Event,
-	before, after int, includeProfile bool) (*searchEventContext, error) {
+	before, after int) (*searchEventContext, []store.Event, error) {
 	at := store.TopoPosOf(e)
 	sc := &searchEventContext{EventsBefore: []clientevent.Event{}, EventsAfter: []clientevent.Event{}}
 	var all []store.Event
 	if before > 0 {
 		p, err := a.paginate(ctx, e.RoomID, user, joined, at.Before(), store.TopoPos{}, store.Backward, before, nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if sc.EventsBefore, err = f.formatAll(ctx, p.events); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sc.Start = topoToken(p.next)
 		all = append(all, p.events...)
@@ -280,31 +292,13 @@ func (a *roomAPI) searchContext(ctx context.Context, f *eventFormatter, user id.
 	if after > 0 {
 		p, err := a.paginate(ctx, e.RoomID, user, joined, at, store.MaxTopoPos, store.Forward, after, nil)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if sc.EventsAfter, err = f.formatAll(ctx, p.events); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sc.End = topoToken(p.next)
 		all = append(all, p.events...)
 	}
-	if includeProfile {
-		sc.ProfileInfo = map[id.UserID]profileInfo{}
-		for _, ev := range append(all, e) {
-			if _, ok := sc.ProfileInfo[ev.Sender]; ok {
-				continue
-			}
-			m, err := a.memberEvent(ctx, e.RoomID, ev.Sender)
-			if err != nil {
-				return nil, err
-			}
-			var p profileInfo
-			if m != nil && authrules.MembershipOf(m) == room.MembershipJoin {
-				p.DisplayName = contentString(m.Content(), "displayname")
-				p.AvatarURL = contentString(m.Content(), "avatar_url")
-			}
-			sc.ProfileInfo[ev.Sender] = p
-		}
-	}
-	return sc, nil
+	return sc, all, nil
 }

@@ -58,7 +58,7 @@ func BenchmarkSearchManyRooms(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(x.Stop)
-	svc := &Service{DB: db, Index: x}
+	svc := &Service{DB: db, IndexDB: db.Derived(), Index: x}
 	req := Request{User: bob, Term: "fox", Recent: true, Limit: 10}
 	res, err := svc.Search(ctx, req)
 	if err != nil || len(res.Hits) != 10 || res.Count != 1000 {

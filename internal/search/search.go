@@ -16,11 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
-	"github.com/hafenchat/hafen/internal/core/authrules"
-	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/room"
 	"github.com/hafenchat/hafen/internal/store"
@@ -34,8 +31,10 @@ var ErrBadToken = errors.New("unknown pagination token")
 // or content.topic.
 var ErrBadKey = errors.New("unknown search key")
 
-// maxScan bounds the matches one request reads while skipping those the
-// user may not see; a page cut short by it still carries a next_batch.
+// maxScan is how many matches one request reads, to fill its page while
+// skipping those the user may not see and to count what follows it; a
+// page cut short by it still carries a next_batch, and a count cut short
+// by it is a lower bound.
 const maxScan = 1000
 
 // Store is what the service reads of the main database. store.DB
@@ -43,15 +42,12 @@ const maxScan = 1000
 type Store interface {
 	room.VisibilityStore
 	UserMemberships(ctx context.Context, userID id.UserID, membership string) ([]store.Member, error)
-	StateReplaces(ctx context.Context, nids []int64) (map[int64]int64, error)
-	EventsByNID(ctx context.Context, nids []int64) ([]store.Event, error)
 }
 
 // IndexStore is what the service reads of the full-text index: the
 // derived database (store.DB.Derived).
 type IndexStore interface {
 	SearchEvents(ctx context.Context, q store.SearchQuery) ([]store.SearchHit, error)
-	CountSearch(ctx context.Context, q store.SearchQuery, windows []store.SearchWindow) (int, error)
 }
 
 var (
@@ -107,7 +103,9 @@ type Request struct {
 	// Recent orders by arrival, newest first; otherwise by rank.
 	Recent bool
 	Limit  int
-	// Next is the next_batch token of a previous page, or empty.
+	// Next is the next_batch token of a previous page, or empty: the
+	// search's own or one of a group's (see Result), which restricts the
+	// search to that group.
 	Next string
 	// Match, when set, filters matches further (the request's filter).
 	Match func(e store.Event) bool
@@ -116,18 +114,34 @@ type Request struct {
 // Result is one page of matches.
 type Result struct {
 	Hits []store.SearchHit
-	// Count is an estimate of the matches the user may see: those sent
-	// while the user was joined (see countWindows).
+	// Count estimates the results of the search: those returned before
+	// this page (as its token says), this page's, and those that follow
+	// it within the matches the request reads (see maxScan). It counts
+	// what paging would return: the matches that pass the filter (Match
+	// and a group's restriction) and the history-visibility rules for
+	// the user, as the page's hits do.
 	Count int
 	// Highlights are the terms searched for.
 	Highlights []string
 	// Next is the next_batch token, empty on the last page.
 	Next string
+	// RoomNext and SenderNext are the next_batch tokens of the groups of
+	// the page's hits by room and by sender: each continues the search
+	// from where Next does, restricted to its group. A group that has no
+	// more results, as far as the request read, has none.
+	RoomNext   map[id.RoomID]string
+	SenderNext map[id.UserID]string
 	// Joined lists the rooms searched that the user is joined to now.
 	Joined map[id.RoomID]bool
 }
 
-// Search returns one page of the events matching r that the user may see.
+// Search returns one page of the events matching r that the user may
+// see, with the count and the groups' tokens (see Result).
+//
+// One request reads, in one query, the next maxScan matches: those that
+// fill the page and those after it, which are only counted. What the user
+// may see is decided the same way for both, so the count is what paging
+// through the search would return, up to that bound.
 func (s *Service) Search(ctx context.Context, r Request) (Result, error) {
 	res := Result{Highlights: store.SearchTerms(r.Term), Joined: map[id.RoomID]bool{}}
 	types, err := keyTypes(r.Keys)
@@ -135,21 +149,29 @@ func (s *Service) Search(ctx context.Context, r Request) (Result, error) {
 		return Result{}, err
 	}
 	q := store.SearchQuery{Terms: res.Highlights, Types: types, Recent: r.Recent}
+	var cur cursor
 	if r.Next != "" {
-		if err := parseToken(r.Next, &q); err != nil {
+		if cur, err = parseToken(r.Next, r.Recent); err != nil {
 			return Result{}, err
 		}
 	}
+	q.Before, q.Offset = cur.before, cur.offset
 	members, err := s.rooms(ctx, r)
 	if err != nil {
 		return Result{}, err
 	}
 	var rooms []id.RoomID
 	for _, m := range members {
-		rooms = append(rooms, m.RoomID)
 		if m.Membership == room.MembershipJoin {
 			res.Joined[m.RoomID] = true
 		}
+		// By recency, a group's room narrows the query itself: positions
+		// are the same in every room. By rank, the offset counts the
+		// matches of all rooms, so the group is a filter (match).
+		if q.Recent && cur.room != "" && m.RoomID != cur.room {
+			continue
+		}
+		rooms = append(rooms, m.RoomID)
 	}
 	q.Rooms = rooms
 	if len(q.Terms) == 0 || len(rooms) == 0 || r.Limit <= 0 {
@@ -158,48 +180,84 @@ func (s *Service) Search(ctx context.Context, r Request) (Result, error) {
 	if err := s.catchUp(ctx); err != nil {
 		return Result{}, err
 	}
-	windows, err := s.countWindows(ctx, members)
+	match := func(e store.Event) bool {
+		return (cur.room == "" || e.RoomID == cur.room) && (cur.sender == "" || e.Sender == cur.sender) &&
+			(r.Match == nil || r.Match(e))
+	}
+	// next is where the next page starts: past the page's hits and the
+	// hidden matches after them, up to the first visible match left out.
+	next := cur
+	var after int // visible matches after the page
+	moreRooms, moreSenders := map[id.RoomID]bool{}, map[id.UserID]bool{}
+	q.Limit = maxScan
+	hits, err := s.IndexDB.SearchEvents(ctx, q)
 	if err != nil {
 		return Result{}, err
 	}
-	if res.Count, err = s.IndexDB.CountSearch(ctx, q, windows); err != nil {
+	visible, err := s.visible(ctx, r.User, match, res.Joined, hits)
+	if err != nil {
 		return Result{}, err
 	}
-	batch := min(max(2*r.Limit, 20), 200)
-	scanned := 0
-	for {
-		q.Limit = batch
-		hits, err := s.IndexDB.SearchEvents(ctx, q)
-		if err != nil {
-			return Result{}, err
+	for _, h := range hits {
+		if q.Recent {
+			q.Before = h.StreamPos
+		} else {
+			q.Offset++
 		}
-		visible, err := s.visible(ctx, r, res.Joined, hits)
-		if err != nil {
-			return Result{}, err
-		}
-		for _, h := range hits {
-			if visible[h.NID] {
-				if len(res.Hits) == r.Limit {
-					return res, nil // res.Next continues after the last hit
-				}
+		if visible[h.NID] {
+			if len(res.Hits) < r.Limit {
 				res.Hits = append(res.Hits, h)
-			}
-			if q.Recent {
-				q.Before = h.StreamPos
 			} else {
-				q.Offset++
+				after++
+				moreRooms[h.RoomID], moreSenders[h.Sender] = true, true
 			}
-			res.Next = token(q)
 		}
-		scanned += len(hits)
-		if len(hits) < batch {
-			res.Next = ""
-			return res, nil
-		}
-		if scanned >= maxScan {
-			return res, nil
+		if after == 0 {
+			next.before, next.offset = q.Before, q.Offset
 		}
 	}
+	done := len(hits) < maxScan
+	res.Count = cur.seen + len(res.Hits) + after
+	if done && after == 0 {
+		return res, nil // nothing left to page through
+	}
+	next.seen = cur.seen + len(res.Hits)
+	res.Next = next.token(q.Recent)
+	// The groups' tokens start where the page's does. A group's count
+	// carries on from the request's when the request is that group's
+	// already; otherwise it starts with the group's hits on this page
+	// (exact on a first page).
+	res.RoomNext, res.SenderNext = map[id.RoomID]string{}, map[id.UserID]string{}
+	for _, h := range res.Hits {
+		if _, ok := res.RoomNext[h.RoomID]; !ok && (!done || moreRooms[h.RoomID]) {
+			g := next
+			g.room, g.seen = h.RoomID, countIn(res.Hits, func(e store.Event) bool { return e.RoomID == h.RoomID })
+			if cur.room == h.RoomID {
+				g.seen += cur.seen
+			}
+			res.RoomNext[h.RoomID] = g.token(q.Recent)
+		}
+		if _, ok := res.SenderNext[h.Sender]; !ok && (!done || moreSenders[h.Sender]) {
+			g := next
+			g.sender, g.seen = h.Sender, countIn(res.Hits, func(e store.Event) bool { return e.Sender == h.Sender })
+			if cur.sender == h.Sender {
+				g.seen += cur.seen
+			}
+			res.SenderNext[h.Sender] = g.token(q.Recent)
+		}
+	}
+	return res, nil
+}
+
+// countIn returns how many of hits pass f.
+func countIn(hits []store.SearchHit, f func(e store.Event) bool) int {
+	n := 0
+	for _, h := range hits {
+		if f(h.Event) {
+			n++
+		}
+	}
+	return n
 }
 
 // keyTypes returns the event types whose text the keys search.
@@ -240,126 +298,18 @@ func (s *Service) rooms(ctx context.Context, r Request) ([]store.Member, error) 
 	return out, nil
 }
 
-// maxJoinHops bounds how far back countWindows follows a run of join
-// events (profile changes are joins too).
-const maxJoinHops = 8
-
-// countWindows returns, for the count, the part of each room's timeline
-// the user saw as a member: since the start of their current stay for the
-// rooms they are in, from the start of their last stay to their leave (or
-// ban) for the rooms they left; a room left without having been joined
-// just before counts nothing. A stay starts at the first of the run of
-// join events (profile changes are joins too) that leads to the current
-// or the leave event, followed back at most maxJoinHops events. Events
-// sent while the user was joined are visible to them whatever the history
-// visibility, so the count never tells of events they may not see; it
-// leaves out history they may see from before they joined (shared or
-// world_readable) and earlier stays, which the spec's estimate allows.
-// Two queries per hop, whatever the number of rooms.
-func (s *Service) countWindows(ctx context.Context, members []store.Member) ([]store.SearchWindow, error) {
-	type stay struct {
-		start  store.Event // the earliest join found so far, or the leave
-		leave  *store.Event
-		joined bool // start is a join
-		done   bool
-	}
-	nids := make([]int64, 0, len(members))
-	for _, m := range members {
-		nids = append(nids, m.EventNID)
-	}
-	cur, err := s.eventsByNID(ctx, nids)
-	if err != nil {
-		return nil, err
-	}
-	stays := make([]*stay, 0, len(members))
-	for _, m := range members {
-		e, ok := cur[m.EventNID]
-		if !ok || e.StreamPos == 0 {
-			continue
-		}
-		st := &stay{start: e, joined: m.Membership == room.MembershipJoin}
-		if !st.joined {
-			st.leave = &e
-		}
-		stays = append(stays, st)
-	}
-	for range maxJoinHops + 1 {
-		var pending []int64
-		for _, st := range stays {
-			if !st.done {
-				pending = append(pending, st.start.NID)
-			}
-		}
-		if len(pending) == 0 {
-			break
-		}
-		prev, err := s.DB.StateReplaces(ctx, pending)
-		if err != nil {
-			return nil, fmt.Errorf("earlier memberships: %w", err)
-		}
-		var prevNIDs []int64
-		for _, p := range prev {
-			if p != 0 {
-				prevNIDs = append(prevNIDs, p)
-			}
-		}
-		evs, err := s.eventsByNID(ctx, prevNIDs)
-		if err != nil {
-			return nil, err
-		}
-		for _, st := range stays {
-			if st.done {
-				continue
-			}
-			pe, ok := evs[prev[st.start.NID]]
-			if !ok || pe.StreamPos == 0 || authrules.Membership(event.RawContent(pe.JSON)) != room.MembershipJoin {
-				st.done = true
-				continue
-			}
-			st.start, st.joined = pe, true
-		}
-	}
-	var out []store.SearchWindow
-	for _, st := range stays {
-		if !st.joined {
-			continue
-		}
-		w := store.SearchWindow{RoomID: st.start.RoomID, AfterStream: st.start.StreamPos, AfterDepth: st.start.Depth}
-		if st.leave != nil {
-			w.BeforeStream, w.BeforeDepth = st.leave.StreamPos, st.leave.Depth
-		}
-		out = append(out, w)
-	}
-	return out, nil
-}
-
-// eventsByNID reads events by NID, keyed by NID.
-func (s *Service) eventsByNID(ctx context.Context, nids []int64) (map[int64]store.Event, error) {
-	out := make(map[int64]store.Event, len(nids))
-	if len(nids) == 0 {
-		return out, nil
-	}
-	evs, err := s.DB.EventsByNID(ctx, nids)
-	if err != nil {
-		return nil, fmt.Errorf("membership events: %w", err)
-	}
-	for _, e := range evs {
-		out[e.NID] = e
-	}
-	return out, nil
-}
-
-// visible returns the NIDs of the hits the user may see that pass r.Match.
-func (s *Service) visible(ctx context.Context, r Request, joined map[id.RoomID]bool, hits []store.SearchHit) (map[int64]bool, error) {
+// visible returns the NIDs of the hits the user may see that pass match.
+func (s *Service) visible(ctx context.Context, user id.UserID, match func(store.Event) bool, joined map[id.RoomID]bool,
+	hits []store.SearchHit) (map[int64]bool, error) {
 	byRoom := map[id.RoomID][]store.Event{}
 	for _, h := range hits {
-		if r.Match == nil || r.Match(h.Event) {
+		if match(h.Event) {
 			byRoom[h.RoomID] = append(byRoom[h.RoomID], h.Event)
 		}
 	}
 	out := map[int64]bool{}
 	for roomID, evs := range byRoom {
-		vis, err := room.FilterVisible(ctx, s.DB, r.User, joined[roomID], evs)
+		vis, err := room.FilterVisible(ctx, s.DB, user, joined[roomID], evs)
 		if err != nil {
 			return nil, err
 		}
@@ -369,34 +319,3 @@ func (s *Service) visible(ctx context.Context, r Request, joined map[id.RoomID]b
 	}
 	return out, nil
 }
-
-// Tokens: "p<stream position>" continues a search by recency below that
-// position, "o<offset>" a search by rank after that many matches.
-func token(q store.SearchQuery) string {
-	if q.Recent {
-		return "p" + strconv.FormatInt(q.Before, 10)
-	}
-	return "o" + strconv.Itoa(q.Offset)
-}
-
-func parseToken(tok string, q *store.SearchQuery) error {
-	if len(tok) < 2 {
-		return ErrBadToken
-	}
-	n, err := strconv.ParseInt(tok[1:], 10, 64)
-	if err != nil || n < 0 {
-		return ErrBadToken
-	}
-	switch {
-	case tok[0] == 'p' && q.Recent:
-		q.Before = n
-	case tok[0] == 'o' && !q.Recent && n <= maxOffset:
-		q.Offset = int(n)
-	default:
-		return ErrBadToken
-	}
-	return nil
-}
-
-// maxOffset bounds how deep rank order pages.
-const maxOffset = 100000
