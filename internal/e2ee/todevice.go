@@ -236,7 +236,8 @@ func (s *Service) ToDeviceForSync(ctx context.Context, user id.UserID, device id
 		st.ackedUpTo = max(st.ackedUpTo, since)
 		s.cache.mu.Unlock()
 	}
-	if pending, err := s.HasToDevice(ctx, user, device, since); err != nil || !pending {
+	last, err := s.toDeviceLast(ctx, user, device)
+	if err != nil || last <= since {
 		return nil, since, err
 	}
 	msgs, err := s.DB.ToDeviceMessages(ctx, user, device, since, MaxToDevicePerSync)
@@ -252,6 +253,15 @@ func (s *Service) ToDeviceForSync(ctx context.Context, user id.UserID, device id
 		}
 		out = append(out, b)
 		next = m.StreamID
+	}
+	if len(msgs) < MaxToDevicePerSync {
+		// Every message up to last that is still stored was read (last
+		// was read first): the ones between were acknowledged and
+		// deleted, so the token moves past them. Left behind, it would
+		// tell the next sync that news is waiting, and that sync would
+		// answer at once, forever (an initial sync of a device whose
+		// messages were acknowledged starts at 0).
+		next = max(next, last)
 	}
 	return out, next, nil
 }
