@@ -145,11 +145,12 @@ func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *
 		jr.setUnread(req, counts)
 	}
 	if req.FullState || membersChanged {
-		sum, err := s.summary(ctx, req.User, roomID)
+		sum, heroes, err := s.summary(ctx, req.User, roomID)
 		if err != nil {
 			return err
 		}
 		jr.Summary = sum
+		s.addHeroMembers(req, jr, heroes, s.now().UnixMilli())
 	}
 	if jr.Timeline.PrevBatch == "" {
 		jr.Timeline.PrevBatch = Token(pos) // an empty timeline pages back from now

@@ -89,11 +89,12 @@ func (s *Service) addRoom(ctx context.Context, req Request, rooms *Rooms, roomID
 		if err := s.fillFull(ctx, req, roomID, pos, &jr.State, &jr.Timeline, true); err != nil {
 			return err
 		}
-		sum, err := s.summary(ctx, req.User, roomID)
+		sum, heroes, err := s.summary(ctx, req.User, roomID)
 		if err != nil {
 			return err
 		}
 		jr.Summary = sum
+		s.addHeroMembers(req, jr, heroes, s.now().UnixMilli())
 		counts, _, _, err := s.unreadFor(ctx, req.User, roomID)
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
@@ -66,6 +67,8 @@ func TestSyncLazyLoadMembers(t *testing.T) { forEachBackend(t, testSyncLazyLoadM
 func testSyncLazyLoadMembers(t *testing.T) {
 	h := newHarness(t, 0)
 	roomID := h.createRoom(alice)
+	// A named room has no heroes, whose member events would come too.
+	h.state(roomID, alice, "m.room.name", "", `{"name":"Named"}`)
 	h.member(roomID, bob, bob, "join")
 	h.member(roomID, carol, carol, "join")
 	h.member(roomID, dave, dave, "join")
@@ -216,5 +219,56 @@ func testSyncTransactionID(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The heroes of an unnamed room are its first members to join (or be
+// invited) besides the user, in that order, at most five; when none are
+// left, the first who left. A lazy-loading client gets their member
+// events with the summary, though they sent nothing: it names the room
+// after them. Spec: Client-Server API § GET /sync, m.heroes.
+func TestSyncLazyLoadHeroes(t *testing.T) { forEachBackend(t, testSyncLazyLoadHeroes) }
+
+func testSyncLazyLoadHeroes(t *testing.T) {
+	h := newHarness(t, 0)
+	roomID := h.createRoom(alice)
+	var joined []id.UserID
+	for _, name := range []string{"frank", "eve", "dave", "carol", "bob", "grace"} {
+		u := id.UserID("@" + name + ":hafen.test")
+		h.member(roomID, u, u, "join")
+		joined = append(joined, u)
+	}
+	grace := joined[5]
+	h.send(roomID, grace, "hello")
+	f := &Filter{Room: &RoomFilter{
+		State:    &RoomEventFilter{LazyLoadMembers: true},
+		Timeline: &RoomEventFilter{EventFilter: EventFilter{Limit: intp(1)}},
+	}}
+	jr := roomsOf(h.initial(alice, f)).Join[string(roomID)]
+	if jr == nil || jr.Summary == nil {
+		t.Fatal("room or summary missing")
+	}
+	want := []string{"@frank:hafen.test", "@eve:hafen.test", "@dave:hafen.test", "@carol:hafen.test", "@bob:hafen.test"}
+	if !slices.Equal(jr.Summary.Heroes, want) {
+		t.Errorf("m.heroes = %v, want the first five to join %v", jr.Summary.Heroes, want)
+	}
+	for _, u := range append(want, string(grace), string(alice)) {
+		if !hasKey(jr.State.Events, "m.room.member", u) {
+			t.Errorf("state lacks the member event of %s (%v)", u, stateKeys(jr.State.Events))
+		}
+	}
+
+	// Everyone else leaves: the heroes are those who left, and a
+	// lazy-loading client that syncs on gets them with the summary.
+	since := h.pos()
+	for _, u := range joined {
+		h.member(roomID, u, u, "leave")
+	}
+	jr = roomsOf(h.next(alice, since, f)).Join[string(roomID)]
+	if jr == nil || jr.Summary == nil || !slices.Equal(jr.Summary.Heroes, want) {
+		t.Fatalf("after everyone left: summary %+v, want heroes %v", jr.Summary, want)
+	}
+	if n := *jr.Summary.JoinedMemberCount; n != 1 {
+		t.Errorf("m.joined_member_count = %d, want 1", n)
 	}
 }
