@@ -380,7 +380,7 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 	}
 	resp["chunk"] = chunk
 	if filter != nil && filter.LazyLoadMembers {
-		state, err := a.senderMembers(r.Context(), f, roomID, events)
+		state, err := a.senderMembers(r.Context(), f, events)
 		if err != nil {
 			return err
 		}
@@ -389,29 +389,35 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 	return httpapi.OK(w, resp)
 }
 
-// senderMembers returns the current m.room.member events of the senders of
-// events, for lazy-loading clients.
-func (a *roomAPI) senderMembers(ctx context.Context, f *eventFormatter, roomID id.RoomID, events []store.Event) ([]clientevent.Event, error) {
-	seen := map[id.UserID]bool{}
-	var ids []id.EventID
-	for _, e := range events {
-		if seen[e.Sender] {
-			continue
-		}
-		seen[e.Sender] = true
-		m, err := a.memberEvent(ctx, roomID, e.Sender)
-		if err != nil {
-			return nil, err
-		}
-		if m != nil {
-			ids = append(ids, m.EventID())
-		}
+// senderMembers returns the m.room.member events of the senders of
+// events, a page of /messages, for lazy-loading clients: those of the
+// state just after the page's first event, so a page of history shows
+// its senders as they were then, and a user who left sees nothing of
+// what came after (never the current state, which may be newer than
+// anything the user may see).
+func (a *roomAPI) senderMembers(ctx context.Context, f *eventFormatter, events []store.Event) ([]clientevent.Event, error) {
+	if len(events) == 0 {
+		return []clientevent.Event{}, nil
 	}
-	stored, err := a.db.EventsByID(ctx, ids)
+	senders := map[id.UserID]bool{}
+	for _, e := range events {
+		senders[e.Sender] = true
+	}
+	headers, err := a.stateHeadersAfter(ctx, events[0], "m.room.member")
 	if err != nil {
 		return nil, err
 	}
-	return f.formatAll(ctx, stored)
+	state, err := f.prepare(ctx, headers)
+	if err != nil {
+		return nil, err
+	}
+	var members []store.Event
+	for _, e := range state {
+		if e.Type == "m.room.member" && e.StateKey != nil && senders[id.UserID(*e.StateKey)] {
+			members = append(members, e)
+		}
+	}
+	return f.formatAll(ctx, members)
 }
 
 // visibleEvent loads one event of a room that the user may see: 404
