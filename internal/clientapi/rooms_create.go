@@ -110,6 +110,16 @@ func (a *roomAPI) createRequest(ctx context.Context, b *createRoomBody, creator 
 			return nil, matrixerr.InvalidParam("invite holds an invalid user ID")
 		}
 		req.Invite = append(req.Invite, u)
+		if u.Domain() == a.s.ServerName {
+			p, err := a.profileOf(ctx, u)
+			if err != nil {
+				return nil, err
+			}
+			if req.InviteProfiles == nil {
+				req.InviteProfiles = map[id.UserID]map[string]string{}
+			}
+			req.InviteProfiles[u] = p
+		}
 	}
 	if len(b.Invite3PID) > 0 {
 		return nil, matrixerr.Unknown("this server does not support third-party invites")

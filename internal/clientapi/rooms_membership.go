@@ -214,6 +214,12 @@ func (a *roomAPI) changeOther(w http.ResponseWriter, r *http.Request, sess sessi
 		return err
 	}
 	c.Sender, c.Target, c.Reason = sess.UserID, target, reason
+	if c.Membership == room.MembershipInvite && target.Domain() == a.s.ServerName {
+		// The invite shows the invitee by name, as their join will.
+		if c.Profile, err = a.profileOf(r.Context(), target); err != nil {
+			return err
+		}
+	}
 	return a.changeMembership(w, r, roomID, c)
 }
 

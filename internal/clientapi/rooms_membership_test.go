@@ -3,10 +3,13 @@ package clientapi
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/url"
 	"slices"
 	"testing"
 
 	"maunium.net/go/mautrix"
+	mid "maunium.net/go/mautrix/id"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
@@ -113,5 +116,29 @@ func TestKickNeedsTheKickeeInTheRoom(t *testing.T) {
 			t.Errorf("erin's membership after the kick = %s, want leave", m.Membership)
 		}
 		must[*mautrix.RespBanUser](t, "ban carol, who never joined")(alice.BanUser(ctx, r.RoomID, &mautrix.ReqBanUser{UserID: carol.UserID}))
+	})
+}
+
+// An invite of a local user carries the invitee's display name and
+// avatar, as their join will, so the room shows who is invited by name;
+// invites made with createRoom too.
+func TestInviteCarriesInviteeProfile(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		ctx := context.Background()
+		alice, _ := e.user("alice")
+		bob, bobTok := e.user("bob")
+		carol, carolTok := e.user("carol")
+		for tok, u := range map[string]string{bobTok: string(bob.UserID), carolTok: string(carol.UserID)} {
+			e.expect(e.do("PUT", "/_matrix/client/v3/profile/"+url.PathEscape(u)+"/displayname", tok, map[string]any{"displayname": "Name of " + u}), http.StatusOK, "")
+		}
+		e.drainProfiles()
+		r := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Invite: []mid.UserID{carol.UserID}}))
+		must[*mautrix.RespInviteUser](t, "invite bob")(alice.InviteUser(ctx, r.RoomID, &mautrix.ReqInviteUser{UserID: bob.UserID}))
+		for _, u := range []mid.UserID{bob.UserID, carol.UserID} {
+			got := stateContent(t, alice, r.RoomID, "m.room.member", string(u))
+			if got["membership"] != "invite" || got["displayname"] != "Name of "+string(u) {
+				t.Errorf("invite of %s = %v, want the invitee's display name", u, got)
+			}
+		}
 	})
 }

@@ -482,9 +482,18 @@ func (s *Service) strippedState(ctx context.Context, user id.UserID, roomID id.R
 	if err != nil {
 		return nil, fmt.Errorf("load state of %s: %w", roomID, err)
 	}
+	// The inviter's member event comes too: clients name an invite to an
+	// unnamed room (a direct chat) after the inviter.
+	var inviter string
+	for _, ev := range state {
+		if ev.IsStateKey("m.room.member", string(user)) && membership == "invite" && ev.Sender() != user {
+			inviter = string(ev.Sender())
+		}
+	}
 	var stripped []clientevent.StrippedState
 	for _, ev := range state {
-		if slices.Contains(clientevent.StrippedStateTypes, ev.Type()) || ev.IsStateKey("m.room.member", string(user)) {
+		if slices.Contains(clientevent.StrippedStateTypes, ev.Type()) || ev.IsStateKey("m.room.member", string(user)) ||
+			inviter != "" && ev.IsStateKey("m.room.member", inviter) {
 			stripped = append(stripped, clientevent.Strip(ev))
 		}
 	}

@@ -104,15 +104,18 @@ func testInitialSyncInviteKnockLeave(t *testing.T) {
 		if ir == nil {
 			t.Fatalf("invite section = %v, want %s", rs.Invite, invited)
 		}
-		var gotInvite, gotName bool
+		var gotInvite, gotName, gotInviter bool
 		for _, ev := range ir.InviteState.Events {
 			if ev.Type == "m.room.member" && ev.StateKey == string(bob) && string(ev.Content) != "" {
 				gotInvite = true
 			}
+			// Clients name an invite to an unnamed room after the
+			// inviter, whose member event comes too.
+			gotInviter = gotInviter || ev.Type == "m.room.member" && ev.StateKey == string(alice)
 			gotName = gotName || ev.Type == "m.room.name"
 		}
-		if !gotInvite || !gotName {
-			t.Errorf("invite_state = %+v, want the invite and m.room.name", ir.InviteState.Events)
+		if !gotInvite || !gotName || !gotInviter {
+			t.Errorf("invite_state = %+v, want the invite, the inviter's member event and m.room.name", ir.InviteState.Events)
 		}
 		_ = inviteID
 	})

@@ -39,6 +39,10 @@ type CreateRequest struct {
 	// CreatorProfile fills the creator's join event (displayname,
 	// avatar_url); may be empty.
 	CreatorProfile map[string]string
+	// InviteProfiles fill the invite events of local invitees with their
+	// profiles, as joins carry them, so that the room shows invitees by
+	// name before they join; may be empty.
+	InviteProfiles map[id.UserID]map[string]string
 }
 
 // StateEvent is a state event to send: type, state key and content.
@@ -184,6 +188,11 @@ func planCreate(r *CreateRequest) ([]plannedEvent, error) {
 		c := map[string]any{"membership": "invite"}
 		if r.IsDirect {
 			c["is_direct"] = true
+		}
+		for k, v := range r.InviteProfiles[u] {
+			if v != "" {
+				c[k] = v
+			}
 		}
 		plan = append(plan, plannedEvent{typ: "m.room.member", stateKey: string(u), content: mustJSON(c)})
 	}

@@ -32,7 +32,8 @@ type MembershipChange struct {
 	Reason     string
 	// IsDirect marks an invite as a direct chat.
 	IsDirect bool
-	// Profile is copied into join events (displayname, avatar_url).
+	// Profile is copied into join, knock and invite events (displayname,
+	// avatar_url): the target's profile.
 	Profile map[string]string
 	// Unban marks a leave of another user as an unban: the target must be
 	// banned. Otherwise such a leave is a kick, and the target must be
@@ -83,7 +84,7 @@ func (s *Service) ChangeMembership(ctx context.Context, roomID id.RoomID, c Memb
 	if c.IsDirect {
 		content["is_direct"] = true
 	}
-	if c.Membership == MembershipJoin || c.Membership == MembershipKnock {
+	if c.Membership == MembershipJoin || c.Membership == MembershipKnock || c.Membership == MembershipInvite {
 		for k, v := range c.Profile {
 			if v != "" {
 				content[k] = v
