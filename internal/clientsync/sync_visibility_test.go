@@ -7,6 +7,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/clientevent"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/room"
 )
 
 // seen lists what a timeline shows of the messages, bob's membership
@@ -294,6 +295,29 @@ func testSyncHistoryVisibilityOwnInviteRejection(t *testing.T) {
 	}
 	if got, want := seen(lr.Timeline.Events), []string{"bob:leave"}; !slices.Equal(got, want) {
 		t.Errorf("timeline = %v, want %v", got, want)
+	}
+}
+
+// A denied knock (the knocker kicked) reaches the knocker with its
+// reason, as a rejected invite does: the room leaves the client's knocks.
+func TestSyncDeniedKnockReachesKnocker(t *testing.T) {
+	forEachBackend(t, testSyncDeniedKnockReachesKnocker)
+}
+
+func testSyncDeniedKnockReachesKnocker(t *testing.T) {
+	h := newHarness(t, 0)
+	roomID := h.createRoom(alice, withState("m.room.join_rules", "", `{"join_rule":"knock"}`))
+	h.member(roomID, bob, bob, "knock")
+	since := h.initial(bob, wideTimeline).NextBatch
+	if _, err := h.rooms.ChangeMembership(h.ctx, roomID, room.MembershipChange{Sender: alice, Target: bob, Membership: "leave", Reason: "denied"}); err != nil {
+		t.Fatal(err)
+	}
+	lr := roomsOf(h.next(bob, since, wideTimeline)).Leave[string(roomID)]
+	if lr == nil {
+		t.Fatal("left room missing")
+	}
+	if got, want := seen(lr.Timeline.Events), []string{"bob:leave"}; !slices.Equal(got, want) {
+		t.Errorf("timeline = %v, want the denial %v", got, want)
 	}
 }
 

@@ -35,10 +35,11 @@ func (s *Service) visibleEvents(ctx context.Context, user id.UserID, joined bool
 	if joined || len(evs) == 0 || len(visible) > 0 && visible[0].NID == evs[0].NID {
 		return visible, nil
 	}
-	// NOTSPEC: the user's own leave or ban that ends an invite is shown
-	// even where the rules hide it (history_visibility other than
-	// invited), so that a client sees why the room left its invites;
-	// Synapse makes the same exception.
+	// NOTSPEC: the user's own leave or ban that ends an invite or a knock
+	// is shown even where the rules hide it (history_visibility other
+	// than invited), so that a client sees why the room left its invites
+	// or knocks (a rejected invite, a denied knock and its reason);
+	// Synapse makes the same exception for invites.
 	ends, err := s.endsInvite(ctx, user, evs[0])
 	if err != nil || !ends {
 		return visible, err
@@ -75,7 +76,7 @@ func (s *Service) membershipBefore(ctx context.Context, user id.UserID, nid int6
 }
 
 // endsInvite reports whether a stored event is the user's own leave or ban
-// that followed an invite.
+// that followed an invite or a knock.
 func (s *Service) endsInvite(ctx context.Context, user id.UserID, e store.Event) (bool, error) {
 	if e.Type != "m.room.member" || e.StateKey == nil || *e.StateKey != string(user) {
 		return false, nil
@@ -84,5 +85,5 @@ func (s *Service) endsInvite(ctx context.Context, user id.UserID, e store.Event)
 		return false, nil
 	}
 	before, err := s.membershipBefore(ctx, user, e.NID)
-	return before == "invite", err
+	return before == "invite" || before == "knock", err
 }
