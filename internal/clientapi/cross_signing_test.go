@@ -200,3 +200,23 @@ func TestCrossSigningSignatures(t *testing.T) {
 		e.expect(e.do("POST", signaturesPath, alice.token, map[string]any{"not-a-user": map[string]any{}}), 400, "M_INVALID_PARAM")
 	})
 }
+
+// A login may not name a device after one of the user's cross-signing
+// keys (login.yaml: 403 M_FORBIDDEN; § Cross-signing: "servers MUST not
+// allow devices to have the same IDs as cross-signing keys").
+func TestLoginRefusesCrossSigningKeyAsDeviceID(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		alice := e.newKeyDevice("alice")
+		cs := newCrossSigning(t)
+		e.expect(e.do("POST", deviceSigningPath, alice.token, cs.body(t, alice.user)), 200, "")
+		login := func(deviceID string) resp {
+			return e.do("POST", "/_matrix/client/v3/login", "", map[string]any{
+				"type": "m.login.password", "identifier": map[string]any{"type": "m.id.user", "user": string(alice.user)},
+				"password": "pw-alice", "device_id": deviceID})
+		}
+		for _, k := range []csKey{cs.master, cs.self, cs.user} {
+			e.expect(login(k.pub), 403, "M_FORBIDDEN")
+		}
+		e.expect(login("PHONE"), 200, "")
+	})
+}

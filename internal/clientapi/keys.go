@@ -36,6 +36,9 @@ type Keys interface {
 	CrossSigningNeedsAuth(ctx context.Context, user id.UserID, up e2ee.CrossSigningUpload) (bool, error)
 	// UploadCrossSigningKeys validates and stores cross-signing keys.
 	UploadCrossSigningKeys(ctx context.Context, user id.UserID, up e2ee.CrossSigningUpload) error
+	// IsCrossSigningKeyID reports whether keyID is the ID of one of the
+	// user's cross-signing keys, which no device may take.
+	IsCrossSigningKeyID(ctx context.Context, user id.UserID, keyID string) (bool, error)
 	// UploadSignatures checks and stores signatures on keys, reporting
 	// the keys whose signatures were refused.
 	UploadSignatures(ctx context.Context, signer id.UserID, keys map[id.UserID]map[string]json.RawMessage) (e2ee.SignatureFailures, error)

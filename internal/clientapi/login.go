@@ -134,6 +134,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 // completeLogin gives the user's device an access token and answers the
 // login.
 func (s *Server) completeLogin(w http.ResponseWriter, r *http.Request, userID id.UserID, deviceID id.DeviceID, displayName string, wantRefresh bool) error {
+	// A device may not take the ID of one of the user's cross-signing
+	// keys (login.yaml: 403 M_FORBIDDEN).
+	if deviceID != "" && s.Keys != nil {
+		taken, err := s.Keys.IsCrossSigningKeyID(r.Context(), userID, string(deviceID))
+		if err != nil {
+			return err
+		}
+		if taken {
+			return matrixerr.Forbidden("the device ID is the ID of one of your cross-signing keys")
+		}
+	}
 	// Reusing a device ID keeps the device and replaces its tokens, as the
 	// spec requires ("the server will invalidate any access and refresh
 	// tokens previously assigned to that device").

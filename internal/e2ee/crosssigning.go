@@ -170,3 +170,22 @@ func (s *Service) UploadCrossSigningKeys(ctx context.Context, user id.UserID, up
 	}
 	return nil
 }
+
+// IsCrossSigningKeyID reports whether keyID is the ID (the public key) of
+// one of the user's cross-signing keys: no device may take such an ID
+// ("servers MUST not allow devices to have the same IDs as cross-signing
+// keys").
+//
+// Spec: https://spec.matrix.org/v1.19/client-server-api/#cross-signing
+func (s *Service) IsCrossSigningKeyID(ctx context.Context, user id.UserID, keyID string) (bool, error) {
+	cs, err := s.DB.CrossSigningKeys(ctx, user)
+	if err != nil {
+		return false, err
+	}
+	for _, raw := range cs {
+		if k, err := parseStoredCrossSigningKey(raw); err == nil && k.pubKeyB64 == keyID {
+			return true, nil
+		}
+	}
+	return false, nil
+}
