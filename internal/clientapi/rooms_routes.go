@@ -147,6 +147,9 @@ func (s *Server) roomRoutes(rt *httpapi.Router, rooms *Rooms) {
 	rt.Handle("GET "+v3+"/rooms/{roomId}/joined_members", s.authed(a.getJoinedMembersByRoom))
 	rt.Handle("GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event", s.authed(a.getEventByTimestamp))
 	rt.Handle("GET /_matrix/client/v1/room_summary/{roomIdOrAlias}", s.authed(a.getRoomSummary))
+	// The path of MSC3266 before it was merged (spec v1.15), which
+	// matrix-js-sdk's getRoomSummary (Element's room previews) still asks.
+	rt.Handle("GET /_matrix/client/unstable/im.nheko.summary/summary/{roomIdOrAlias}", s.authed(a.getRoomSummary))
 	rt.Handle("GET "+v3+"/joined_rooms", s.authed(a.getJoinedRooms))
 
 	rt.Handle("PUT "+v3+"/directory/room/{roomAlias}", s.authed(a.setRoomAlias))

@@ -46,6 +46,10 @@ func TestRoomSummary(t *testing.T) {
 		if got := summary(string(lobby), aliceTok); got.str("membership") != "join" {
 			t.Errorf("alice's summary = %s, want membership join", got.raw)
 		}
+		// The MSC3266 path matrix-js-sdk asks answers the same.
+		if got := e.do("GET", "/_matrix/client/unstable/im.nheko.summary/summary/"+url.PathEscape(string(lobby)), bobTok, nil); !jsonEqual(got.body, want) {
+			t.Errorf("summary through the unstable path = %d %s", got.status, got.raw)
+		}
 
 		// Invite-only: members and invitees only.
 		private := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat", Name: "Secret"})).RoomID

@@ -113,6 +113,11 @@ var specVersions = []string{"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.
 // the routes ("METHOD path") it needs (versions_test.go checks they are
 // routed to a handler).
 var unstableFeatures = map[string][]string{
+	// Extended profiles (spec v1.16, MSC4133): matrix-js-sdk looks for
+	// the first flag before it offers them and, with the second, uses the
+	// stable paths.
+	"uk.tcpip.msc4133":        extendedProfileRoutes,
+	"uk.tcpip.msc4133.stable": extendedProfileRoutes,
 	// Dehydrated devices (dehydrated_device.go); Element looks for this
 	// flag before it offers them.
 	"org.matrix.msc3814": {
@@ -121,6 +126,13 @@ var unstableFeatures = map[string][]string{
 		"DELETE " + msc3814 + "/dehydrated_device",
 		"POST " + msc3814 + "/dehydrated_device/{deviceId}/events",
 	},
+}
+
+// extendedProfileRoutes are the routes of extended profile fields.
+var extendedProfileRoutes = []string{
+	"GET /_matrix/client/v3/profile/{userId}/{keyName}",
+	"PUT /_matrix/client/v3/profile/{userId}/{keyName}",
+	"DELETE /_matrix/client/v3/profile/{userId}/{keyName}",
 }
 
 // getVersions answers the supported spec versions.

@@ -74,7 +74,32 @@ func Format(pdu *event.PDU, nowMS int64, withRoomID bool) Event {
 	if len(ev.Content) == 0 {
 		ev.Content = json.RawMessage("{}")
 	}
+	if ev.Redacts != "" && ev.Type == "m.room.redaction" {
+		ev.Content = withRedacts(ev.Content, ev.Redacts)
+	}
 	return ev
+}
+
+// withRedacts returns the content of a redaction event of a room version
+// before 11, whose redacts is a top-level key, with redacts copied in:
+// "servers should add a redacts property to the content of
+// m.room.redaction events in older room versions when serving such
+// events over the Client-Server API" (room version 11). Content that
+// has one already, or is no object, is returned as it is.
+func withRedacts(content json.RawMessage, redacts string) json.RawMessage {
+	var c map[string]json.RawMessage
+	if json.Unmarshal(content, &c) != nil || c == nil {
+		return content
+	}
+	if _, ok := c["redacts"]; ok {
+		return content
+	}
+	c["redacts"], _ = json.Marshal(redacts)
+	out, err := json.Marshal(c)
+	if err != nil {
+		return content
+	}
+	return out
 }
 
 // StrippedState is the spec's StrippedStateEvent, used for invite and knock
