@@ -6,6 +6,7 @@ package clientapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -44,10 +45,21 @@ func (s *Server) reportRoutes(rt *httpapi.Router) {
 }
 
 // reportBody is the body of the three reporting endpoints; score is the
-// legacy field of event reports (removed in v1.18, still accepted).
+// legacy field of event reports (removed in v1.18): kept for the operator
+// when it is what older versions allowed (an integer from -100 to 0),
+// ignored otherwise, as unknown fields are.
 type reportBody struct {
-	Reason *string `json:"reason"`
-	Score  *int64  `json:"score"`
+	Reason   *string         `json:"reason"`
+	RawScore json.RawMessage `json:"score"`
+}
+
+// score returns the legacy score, nil when there is none to keep.
+func (b reportBody) score() *int64 {
+	var n int64
+	if json.Unmarshal(b.RawScore, &n) != nil || n < -100 || n > 0 {
+		return nil
+	}
+	return &n
 }
 
 // reportErr maps the service's errors.
@@ -77,7 +89,7 @@ func (s *Server) reportEvent(w http.ResponseWriter, r *http.Request, sess sessio
 	if body.Reason != nil {
 		reason = *body.Reason
 	}
-	if err := s.Reports.ReportEvent(r.Context(), sess.UserID, roomID, eventID, reason, body.Score); err != nil {
+	if err := s.Reports.ReportEvent(r.Context(), sess.UserID, roomID, eventID, reason, body.score()); err != nil {
 		return reportErr(err)
 	}
 	return httpapi.OK(w, struct{}{})

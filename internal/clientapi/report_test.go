@@ -49,7 +49,10 @@ func TestReportContent(t *testing.T) {
 		e.expect(e.do("POST", eventPath(string(early)), bobTok, map[string]any{"reason": "hidden from bob"}), http.StatusNotFound, "M_NOT_FOUND")
 		e.expect(e.do("POST", eventPath("$unknown:hafen.test"), bobTok, map[string]any{"reason": "x"}), http.StatusNotFound, "M_NOT_FOUND")
 		e.expect(e.do("POST", eventPath("nonsense"), bobTok, map[string]any{"reason": "x"}), http.StatusBadRequest, "M_INVALID_PARAM")
-		e.expect(e.do("POST", eventPath(string(bad)), bobTok, map[string]any{"score": 5}), http.StatusBadRequest, "M_INVALID_PARAM")
+		// The legacy score left the spec in v1.18: one out of its old range,
+		// or of another type, is ignored.
+		e.expect(e.do("POST", eventPath(string(bad)), bobTok, map[string]any{"score": 5}), http.StatusOK, "")
+		e.expect(e.do("POST", eventPath(string(bad)), bobTok, map[string]any{"score": "bad"}), http.StatusOK, "")
 		e.expect(e.do("POST", eventPath(string(bad)), bobTok, map[string]any{"reason": strings.Repeat("x", 1001)}), http.StatusBadRequest, "M_INVALID_PARAM")
 		e.expect(e.do("POST", eventPath(string(bad)), bobTok, map[string]any{"reason": 7}), http.StatusBadRequest, "M_BAD_JSON")
 		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+url.PathEscape("!nope:hafen.test")+"/report", bobTok, map[string]any{"reason": "x"}), http.StatusNotFound, "M_NOT_FOUND")
@@ -73,6 +76,8 @@ func TestReportContent(t *testing.T) {
 			{store.ReportRoom, "@eve:hafen.test", string(roomID), "", "", "spam room", 1},
 			{store.ReportUser, "@eve:hafen.test", "", "", string(alice.UserID), "", 1},
 			{store.ReportUser, "@eve:hafen.test", "", "", "@someone:elsewhere.example", "remote", 1},
+			{store.ReportEvent, string(bob.UserID), string(roomID), string(bad), "", "", 1}, // score 5, ignored
+			{store.ReportEvent, string(bob.UserID), string(roomID), string(bad), "", "", 1}, // score "bad", ignored
 		}
 		if len(got) != len(want) {
 			t.Fatalf("stored %d reports, want %d: %+v", len(got), len(want), got)

@@ -35,6 +35,11 @@ func (s *Server) Routes(rt *httpapi.Router) {
 	rt.Handle("POST /_matrix/client/v3/account/3pid/unbind", s.authed(s.unbind3PIDFromAccount))
 
 	rt.Handle("GET /_matrix/client/v3/thirdparty/protocols", s.authed(s.getProtocols))
+	rt.Handle("GET /_matrix/client/v3/thirdparty/protocol/{protocol}", s.authed(s.thirdPartyNotFound("the protocol is unknown")))
+	rt.Handle("GET /_matrix/client/v3/thirdparty/location/{protocol}", s.authed(s.thirdPartyNotFound("no portal rooms were found")))
+	rt.Handle("GET /_matrix/client/v3/thirdparty/user/{protocol}", s.authed(s.thirdPartyNotFound("no third-party users were found")))
+	rt.Handle("GET /_matrix/client/v3/thirdparty/location", s.authed(s.thirdPartyNotFound("the room alias is no portal room")))
+	rt.Handle("GET /_matrix/client/v3/thirdparty/user", s.authed(s.thirdPartyNotFound("the user is no third-party user")))
 	rt.Handle("GET /_matrix/client/v3/voip/turnServer", s.authed(s.getTurnServer))
 	s.reportRoutes(rt)
 

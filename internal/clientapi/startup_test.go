@@ -24,6 +24,11 @@ func TestThirdPartyProtocols(t *testing.T) {
 		e.expect(e.do("GET", path, "", nil), http.StatusUnauthorized, "M_MISSING_TOKEN")
 		// The r0 path old bridges call behaves the same.
 		e.expect(e.do("GET", "/_matrix/client/r0/thirdparty/protocols", at, nil), http.StatusOK, "")
+		// Lookups find nothing: 404 M_NOT_FOUND, the spec's answer for an
+		// unknown protocol, portal or user (the endpoints exist).
+		for _, p := range []string{"protocol/irc", "location/irc?channel=x", "user/irc?nick=x", "location?alias=%23a:b", "user?userid=@a:b"} {
+			e.expect(e.do("GET", "/_matrix/client/v3/thirdparty/"+p, at, nil), http.StatusNotFound, "M_NOT_FOUND")
+		}
 	})
 }
 

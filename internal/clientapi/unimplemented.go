@@ -71,12 +71,6 @@ var unimplementedOps = []unimplementedOp{
 	// sso_login_redirect.yaml
 	{"redirectToSSO", "GET", "/_matrix/client/v3/login/sso/redirect"},
 	{"redirectToIdP", "GET", "/_matrix/client/v3/login/sso/redirect/{idpId}"},
-	// third_party_lookup.yaml
-	{"getProtocolMetadata", "GET", "/_matrix/client/v3/thirdparty/protocol/{protocol}"},
-	{"queryLocationByProtocol", "GET", "/_matrix/client/v3/thirdparty/location/{protocol}"},
-	{"queryUserByProtocol", "GET", "/_matrix/client/v3/thirdparty/user/{protocol}"},
-	{"queryLocationByAlias", "GET", "/_matrix/client/v3/thirdparty/location"},
-	{"queryUserByID", "GET", "/_matrix/client/v3/thirdparty/user"},
 }
 
 // registerUnimplemented registers the operations of unimplementedOps, each

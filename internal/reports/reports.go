@@ -23,7 +23,7 @@ var (
 	// ErrNotFound: the event, room or user is unknown, or not visible to
 	// the reporter.
 	ErrNotFound = errors.New("not found")
-	// ErrInvalid: the reason or score is not acceptable.
+	// ErrInvalid: the reason is not acceptable.
 	ErrInvalid = errors.New("invalid report")
 )
 
@@ -48,13 +48,11 @@ func (s *Service) now() int64 {
 	return time.Now().UnixMilli()
 }
 
-// check validates a reason and a legacy score (-100 to 0).
-func check(reason string, score *int64) error {
+// check validates a reason. The score of older clients is not checked:
+// the spec dropped it in v1.18, so a server ignores what it holds.
+func check(reason string, _ *int64) error {
 	if utf8.RuneCountInString(reason) > MaxReasonLength {
 		return fmt.Errorf("%w: the reason is longer than %d characters", ErrInvalid, MaxReasonLength)
-	}
-	if score != nil && (*score < -100 || *score > 0) {
-		return fmt.Errorf("%w: score must be between -100 and 0", ErrInvalid)
 	}
 	return nil
 }
