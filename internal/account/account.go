@@ -32,6 +32,7 @@ type Service struct {
 	DevicesRemoved func(userID id.UserID)
 
 	tokens tokenCache
+	seen   lastSeen
 }
 
 func (s *Service) now() time.Time {

@@ -374,8 +374,19 @@ func TestDevices(t *testing.T) {
 
 	list := e.do("GET", "/_matrix/client/v3/devices", tok, nil)
 	e.expect(list, 200, "")
-	if devs, _ := list.body["devices"].([]any); len(devs) != 2 {
+	devs, _ := list.body["devices"].([]any)
+	if len(devs) != 2 {
 		t.Fatalf("devices = %v, want 2", list.body)
+	}
+	// The device that made the request was seen, and from where (the
+	// sessions list of Element shows it); LAPTOP made none yet.
+	for _, d := range devs {
+		d := d.(map[string]any)
+		ts, _ := d["last_seen_ts"].(float64)
+		ip, _ := d["last_seen_ip"].(string)
+		if used := d["device_id"] == reg.str("device_id"); used != (ts > 0 && ip != "") {
+			t.Errorf("device %v: last_seen_ts %v, last_seen_ip %q", d["device_id"], ts, ip)
+		}
 	}
 	e.expect(e.do("PUT", "/_matrix/client/v3/devices/LAPTOP", tok, map[string]any{"display_name": "Work laptop"}), 200, "")
 	d := e.do("GET", "/_matrix/client/v3/devices/LAPTOP", tok, nil)

@@ -102,6 +102,11 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, sess sess
 			return err
 		}
 		httpapi.SetUser(r, string(sess.UserID), string(sess.DeviceID))
+		if err := s.Store.DeviceSeen(r.Context(), sess.UserID, sess.DeviceID, httpapi.ClientIP(r)); err != nil {
+			// The request goes on: a session list a little out of date
+			// is no reason to refuse it.
+			httpapi.Logger(r).Warn("could not record the device as seen", "err", err)
+		}
 		return h(w, r, sess)
 	}
 }

@@ -54,6 +54,9 @@ type AccountStore interface {
 	// DeleteDevicesExcept removes every device of the user but keep (and
 	// their access tokens); an empty keep removes them all.
 	DeleteDevicesExcept(ctx context.Context, userID id.UserID, keep id.DeviceID) error
+	// DeviceSeen records that a device made a request from ip, for its
+	// last_seen_ts and last_seen_ip (written at most once in a while).
+	DeviceSeen(ctx context.Context, userID id.UserID, deviceID id.DeviceID, ip string) error
 
 	// CreateAccessToken stores a new access token for a device (the store
 	// keeps only its hash), replacing any token the device had.
