@@ -63,6 +63,8 @@ const usage = `usage:
   hafen media purge-remote --older-than 30d [flags]
   hafen reports list [--kind event|room|user] [flags]
   hafen reports show|delete <id> [flags]
+  hafen registration-token create [--uses N] [--expires 7d] [--token TOKEN] [flags]
+  hafen registration-token list|delete [<token>] [flags]
   hafen key rotate [flags]
   hafen version
 Run "hafen serve --help" for the configuration flags, "hafen user --help"
@@ -85,6 +87,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return mediaCommand(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "reports":
 		return reportsCommand(ctx, args[1:], lookupEnv, stdout, stderr)
+	case "registration-token":
+		return regTokenCommand(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "key":
 		return keyCommand(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "version":

@@ -100,23 +100,29 @@ func mediaCommand(ctx context.Context, args []string, lookupEnv func(string) (st
 // maxAgeDays is the longest --older-than in days: a century.
 const maxAgeDays = 36500
 
-// parseAge parses a duration with a day unit besides Go's (30d, 12h).
+// parseAge parses the --older-than duration (see parseDays).
 func parseAge(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, errors.New("--older-than is required (for example --older-than 30d)")
 	}
+	return parseDays("--older-than", s)
+}
+
+// parseDays parses the value s of flag, a duration with a day unit besides
+// Go's (30d, 12h, 90m).
+func parseDays(flag, s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
 		// Beyond maxAgeDays the duration would overflow (and wrap to a
 		// negative age, purging everything).
 		if err != nil || n < 0 || n > maxAgeDays {
-			return 0, fmt.Errorf("--older-than %q: want a number of days (at most %d), hours or minutes (30d, 12h, 90m)", s, maxAgeDays)
+			return 0, fmt.Errorf("%s %q: want a number of days (at most %d), hours or minutes (30d, 12h, 90m)", flag, s, maxAgeDays)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("--older-than %q: want a number of days, hours or minutes (30d, 12h, 90m)", s)
+		return 0, fmt.Errorf("%s %q: want a number of days, hours or minutes (30d, 12h, 90m)", flag, s)
 	}
 	return d, nil
 }
