@@ -66,3 +66,46 @@ func TestMessagesLazyLoadMembers(t *testing.T) {
 		}
 	})
 }
+
+// TestMessagesEndToken follows the end of /messages: left out only where
+// no further events can come (the start of the room); a page that stopped
+// at to, or at the newest event going forwards, carries one to go on from.
+func TestMessagesEndToken(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		ctx := context.Background()
+		alice, aliceTok := e.user("alice")
+		roomID := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"})).RoomID
+		for _, body := range []string{"one", "two", "three", "four"} {
+			must[*mautrix.RespSendEvent](t, "send")(alice.SendText(ctx, roomID, body))
+		}
+		messages := func(query string) resp {
+			t.Helper()
+			res := e.do("GET", "/_matrix/client/v3/rooms/"+url.PathEscape(string(roomID))+"/messages?"+query, aliceTok, nil)
+			e.expect(res, http.StatusOK, "")
+			return res
+		}
+		chunkLen := func(r resp) int { c, _ := r.body["chunk"].([]any); return len(c) }
+		newest := messages("dir=b&limit=2")
+		older := newest.str("end")
+		if older == "" {
+			t.Fatal("the newest page has no end")
+		}
+		// Forwards from there to the newest event: an end to poll on.
+		fwd := messages("dir=f&limit=10&from=" + url.QueryEscape(older))
+		if chunkLen(fwd) != 2 || fwd.str("end") == "" {
+			t.Errorf("forwards to the newest event: %d events, end %q; want 2 and an end", chunkLen(fwd), fwd.str("end"))
+		}
+		if after := messages("dir=f&from=" + url.QueryEscape(fwd.str("end"))); chunkLen(after) != 0 {
+			t.Errorf("after the newest event: %s", after.raw)
+		}
+		// Backwards from the newest event to older: the page stops at to.
+		to := messages("dir=b&limit=10&from=" + url.QueryEscape(newest.str("start")) + "&to=" + url.QueryEscape(older))
+		if chunkLen(to) != 2 || to.str("end") == "" {
+			t.Errorf("backwards to a token: %d events, end %q; want 2 and an end", chunkLen(to), to.str("end"))
+		}
+		// Backwards through the creation: no end.
+		if all := messages("dir=b&limit=50"); all.str("end") != "" {
+			t.Errorf("a page that reached the room's creation has end %q", all.str("end"))
+		}
+	})
+}

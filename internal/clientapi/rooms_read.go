@@ -367,7 +367,12 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 			p.more = n > 0 && !reachesCreation(p.events)
 		}
 		events = p.events
-		if p.more {
+		// The end token is left out only where no further events can
+		// come: at the start of the room. A page that stopped at to, or
+		// at the newest event going forwards (others may follow), gets
+		// one to go on from, as other servers give it.
+		stoppedEarly := len(events) > 0 && (dir == store.Forward || bound != (store.TopoPos{}) && !reachesCreation(events))
+		if p.more || stoppedEarly {
 			resp["end"] = topoToken(p.next)
 		}
 	} else {
