@@ -78,7 +78,7 @@ func TestCapabilitiesMatchEndpoints(t *testing.T) {
 				t.Errorf("%s = %v, want disabled", name, caps(name))
 			}
 		}
-		e.expect(e.do("POST", "/_matrix/client/v1/login/get_token", tok, map[string]any{}), 404, "M_UNRECOGNIZED")
+		e.expect(e.do("POST", "/_matrix/client/v1/login/get_token", tok, map[string]any{}), 400, "M_UNKNOWN")
 		e.expect(e.do("POST", "/_matrix/client/v3/account/3pid/email/requestToken", "", map[string]any{
 			"client_secret": "s", "email": "kim@example.org", "send_attempt": 1,
 		}), 400, "M_THREEPID_MEDIUM_NOT_SUPPORTED")

@@ -29,7 +29,9 @@ func (s *Server) loginTokensEnabled() bool { return s.ShortTokens != nil && s.Lo
 // POST /_matrix/client/v1/login/get_token
 func (s *Server) generateLoginToken(w http.ResponseWriter, r *http.Request, sess session) error {
 	if !s.loginTokensEnabled() {
-		return matrixerr.Unrecognized("generateLoginToken is not enabled on this server")
+		// login_token.yaml: 400 when the user may not generate tokens
+		// (the m.get_login_token capability says so).
+		return matrixerr.Unknown("this server does not hand out login tokens")
 	}
 	var req struct {
 		Auth json.RawMessage `json:"auth"`

@@ -30,7 +30,7 @@ func TestLoginToken(t *testing.T) {
 			return res.raw
 		}
 
-		e.expect(getToken(map[string]any{}), 404, "M_UNRECOGNIZED")
+		e.expect(getToken(map[string]any{}), 400, "M_UNKNOWN") // login_token.yaml: the user may not
 		if capability() != false || strings.Contains(flows(), "m.login.token") {
 			t.Errorf("login tokens off: capability %v, flows %s", capability(), flows())
 		}
