@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix"
 
 	"github.com/hafenchat/hafen/internal/clientsync"
+	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/push"
 	"github.com/hafenchat/hafen/internal/room"
 )
@@ -387,6 +388,66 @@ func TestNotificationsReuseSyncEvaluations(t *testing.T) {
 		}
 		if ids := got(carol); len(ids) != 0 {
 			t.Errorf("carol's notifications = %v, want none under her master rule", ids)
+		}
+	})
+}
+
+// TestNotificationsLeaveIgnoredUsersOut: an ignored user's events make no
+// notification, whether sync evaluated them for the user (alice syncs) or
+// the push notifier evaluates them itself (carol never syncs); dave, who
+// ignores nobody, gets his. Spec: Client-Server API § Ignoring Users.
+func TestNotificationsLeaveIgnoredUsersOut(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		ctx := context.Background()
+		svc := e.srv.Rooms.Service.(*room.Service)
+		logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		evals := push.NewEvaluations()
+		syncer := clientsync.New(clientsync.Config{DB: e.db, Rooms: svc, Logger: logger, Stream: e.events, PushEvaluations: evals})
+		if err := syncer.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(syncer.Stop)
+		e.srv.Sync = syncer
+		_, alice := e.user("alice")
+		_, bob := e.user("bob")
+		_, carol := e.user("carol")
+		_, dave := e.user("dave")
+		roomID := e.createRoom(dave)
+		rq := url.PathEscape(roomID)
+		for _, tok := range []string{alice, bob, carol} {
+			e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/join", tok, map[string]any{}), 200, "")
+		}
+		for user, tok := range map[string]string{"@alice:hafen.test": alice, "@carol:hafen.test": carol} {
+			e.expect(e.do("PUT", "/_matrix/client/v3/user/"+url.PathEscape(user)+"/account_data/m.ignored_user_list", tok,
+				map[string]any{"ignored_users": map[string]any{"@bob:hafen.test": map[string]any{}}}), 200, "")
+		}
+		first := e.do("GET", "/_matrix/client/v3/sync", alice, nil)
+		e.expect(first, 200, "")
+		e.expect(e.do("PUT", "/_matrix/client/v3/rooms/"+rq+"/send/m.room.message/1", bob,
+			map[string]any{"msgtype": "m.text", "body": "hello all", "m.mentions": map[string]any{"room": true}}), 200, "")
+		// Sync counts the message for alice before the notifier starts.
+		e.expect(e.do("GET", "/_matrix/client/v3/sync?timeout=10000&since="+url.QueryEscape(first.str("next_batch")), alice, nil), 200, "")
+
+		n := push.NewNotifier(push.NotifierConfig{DB: e.db, Stream: e.events, Rooms: svc, ServerName: "hafen.test", Evaluations: evals, Logger: logger})
+		if err := n.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Stop)
+		pos, err := e.db.MaxStreamPos(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.WaitFor(ctx, pos); err != nil {
+			t.Fatal(err)
+		}
+		for user, want := range map[id.UserID]int{"@alice:hafen.test": 0, "@carol:hafen.test": 0, "@dave:hafen.test": 1} {
+			ns, err := e.db.Derived().Notifications(ctx, user, 0, 10, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ns) != want {
+				t.Errorf("%s has %d notifications stored, want %d", user, len(ns), want)
+			}
 		}
 	})
 }

@@ -309,13 +309,14 @@ func (u *unreadCounts) applyLocked(evs []stream.Event) []evaluated {
 				}
 				continue
 			}
-			// An ignored user's events never notify.
+			// An ignored user's events never notify: the push notifier is
+			// told so too, rather than evaluating the rules itself.
 			var res pushrules.Result
 			if !u.ignores(user, ev.Sender()) {
 				res = evaluatePush(pe, u.rulesOf(user), user, c.displayName)
-				if u.shared != nil {
-					shared = append(shared, push.Evaluation{User: user, Notify: res.Notify, Highlight: res.Highlight, Actions: res.Actions})
-				}
+			}
+			if u.shared != nil {
+				shared = append(shared, push.Evaluation{User: user, Notify: res.Notify, Highlight: res.Highlight, Actions: res.Actions})
 			}
 			notify, highlight := res.Notify, res.Highlight
 			if notify {

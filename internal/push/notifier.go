@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hafenchat/hafen/internal/accountdata"
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -142,9 +143,10 @@ func (n *Notifier) WaitFor(ctx context.Context, pos int64) error {
 }
 
 // AccountDataChanged drops a user's compiled rules when their push rules
-// change; accountdata.Service calls it after the commit.
+// or the users they ignore change; accountdata.Service calls it after the
+// commit.
 func (n *Notifier) AccountDataChanged(user id.UserID, roomID id.RoomID, typ string, _ json.RawMessage, _ int64) {
-	if roomID != "" || typ != pushRulesType {
+	if roomID != "" || typ != pushRulesType && typ != accountdata.IgnoredUserListType {
 		return
 	}
 	n.mu.Lock()
@@ -153,16 +155,17 @@ func (n *Notifier) AccountDataChanged(user id.UserID, roomID id.RoomID, typ stri
 	n.mu.Unlock()
 }
 
-// cachedRules is a user's compiled push rules and when a batch last used
-// them.
+// cachedRules is a user's compiled push rules, the users they ignore
+// (whose events never notify them), and when a batch last used them.
 type cachedRules struct {
-	ev   *pushrules.Evaluator
-	used time.Time
+	ev      *pushrules.Evaluator
+	ignored map[id.UserID]bool
+	used    time.Time
 }
 
-// rulesOf returns the user's compiled push rules, loading them once;
-// now is the batch's time.
-func (n *Notifier) rulesOf(ctx context.Context, user id.UserID, now time.Time) (*pushrules.Evaluator, error) {
+// rulesOf returns the user's compiled push rules and the users they
+// ignore, loading them once; now is the batch's time.
+func (n *Notifier) rulesOf(ctx context.Context, user id.UserID, now time.Time) (*cachedRules, error) {
 	n.mu.Lock()
 	c, changes := n.rules[user], n.changes
 	if c != nil {
@@ -170,13 +173,17 @@ func (n *Notifier) rulesOf(ctx context.Context, user id.UserID, now time.Time) (
 	}
 	n.mu.Unlock()
 	if c != nil {
-		return c.ev, nil
+		return c, nil
 	}
 	raw, err := n.cfg.DB.AccountDataOf(ctx, user, "", pushRulesType)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("load push rules of %s: %w", user, err)
 	}
-	ev := pushrules.CompileFor(raw, string(user))
+	ignored, err := n.cfg.DB.AccountDataOf(ctx, user, "", accountdata.IgnoredUserListType)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("load ignored users of %s: %w", user, err)
+	}
+	c = &cachedRules{ev: pushrules.CompileFor(raw, string(user)), ignored: accountdata.ParseIgnored(ignored), used: now}
 	n.mu.Lock()
 	if len(n.rules) >= maxCachedRules {
 		n.rules = map[id.UserID]*cachedRules{}
@@ -184,10 +191,10 @@ func (n *Notifier) rulesOf(ctx context.Context, user id.UserID, now time.Time) (
 	// Rules read before a change are used for this batch but not kept:
 	// the next batch reads them again.
 	if n.changes == changes {
-		n.rules[user] = &cachedRules{ev: ev, used: now}
+		n.rules[user] = c
 	}
 	n.mu.Unlock()
-	return ev, nil
+	return c, nil
 }
 
 // sweepRules drops the rules no batch used within rulesIdle, and the
@@ -272,11 +279,14 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 				if err != nil {
 					return nil, nil, err
 				}
+				if rules.ignored[ev.Sender()] {
+					continue // an ignored user's events never notify
+				}
 				name, err := n.displayName(ctx, f, roomID, user)
 				if err != nil {
 					return nil, nil, err
 				}
-				r := rules.Evaluate(pe, &pushrules.Context{
+				r := rules.ev.Evaluate(pe, &pushrules.Context{
 					UserID: string(user), DisplayName: name,
 					MemberCount: func() int { return f.joined },
 					SenderMayNotify: func(key string) bool {
