@@ -74,6 +74,7 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 		case membership == "join":
 			// A new join (or a rejoin): the room in full.
 			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil)
+			resp.joined = append(resp.joined, roomID)
 		case (membership == "leave" || membership == "ban") && stayed:
 			// The client has the room up to since: send what happened
 			// from there up to the leave.

@@ -469,49 +469,38 @@ func (s *Service) addPresence(ctx context.Context, req Request, resp *Response, 
 }
 
 // newRoomMates returns the users user shares a joined room with from this
-// incremental sync answer on, as its member events show: those who joined
-// one of the user's rooms, and every member of a room the user joined. A
-// join after a join (a profile change) is not a new one.
+// incremental sync answer on: those whose new join is in a timeline of the
+// answer, and every member of a room the user joined. A join after a join
+// (a profile change) is not a new one. Member events in the state
+// sections are not looked at: lazy-loading and state deltas put members
+// there who joined long ago.
 func (s *Service) newRoomMates(ctx context.Context, user id.UserID, resp *Response) (map[id.UserID]bool, error) {
 	var mates map[id.UserID]bool
 	add := func(u id.UserID) {
+		if u == user {
+			return
+		}
 		if mates == nil {
 			mates = map[id.UserID]bool{}
 		}
 		mates[u] = true
 	}
-	if resp.Rooms == nil {
-		return nil, nil
-	}
-	for room, jr := range resp.Rooms.Join {
-		batches := [][]clientevent.Event{jr.Timeline.Events, jr.State.Events}
-		if jr.StateAfter != nil {
-			batches = append(batches, jr.StateAfter.Events)
-		}
-		joinedNow := false
-		for _, evs := range batches {
-			for _, ev := range evs {
-				if ev.Type != "m.room.member" || ev.StateKey == nil || !newJoin(ev) {
-					continue
-				}
-				if u := id.UserID(*ev.StateKey); u != user {
-					add(u)
-				} else {
-					joinedNow = true
+	if resp.Rooms != nil {
+		for _, jr := range resp.Rooms.Join {
+			for _, ev := range jr.Timeline.Events {
+				if ev.Type == "m.room.member" && ev.StateKey != nil && newJoin(ev) {
+					add(id.UserID(*ev.StateKey))
 				}
 			}
 		}
-		if !joinedNow {
-			continue
-		}
-		members, err := s.joinedMembers(ctx, id.RoomID(room))
+	}
+	for _, roomID := range resp.joined {
+		members, err := s.joinedMembers(ctx, roomID)
 		if err != nil {
 			return nil, err
 		}
 		for _, u := range members {
-			if u != user {
-				add(u)
-			}
+			add(u)
 		}
 	}
 	return mates, nil

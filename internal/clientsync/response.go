@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
+	"github.com/hafenchat/hafen/internal/core/id"
 )
 
 // Response is the body of a /sync response.
@@ -13,6 +14,10 @@ type Response struct {
 	AccountData *EventBatch `json:"account_data,omitempty"`
 	Presence    *EventBatch `json:"presence,omitempty"`
 	E2EESections
+
+	// joined are the rooms the user joined within an incremental
+	// answer (sent in full), whose members' presence it sends.
+	joined []id.RoomID
 }
 
 // Rooms holds the per-room sections of a sync response.

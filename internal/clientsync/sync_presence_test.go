@@ -234,4 +234,19 @@ func testSyncPresenceOfNewRoomMates(t *testing.T) {
 	if _, ok := presenceOf(t, aliceLast, bob); ok {
 		t.Error("a profile change sent bob's unchanged presence again")
 	}
+
+	// A lazy-loading client gets the member events of the timeline's
+	// senders in state with every sync: they are no new room-mates, and
+	// their unchanged presence is not sent again, nor, when the user
+	// sent a message (their own member event then in state), everyone's.
+	lazy := &Filter{Room: &RoomFilter{State: &RoomEventFilter{LazyLoadMembers: true}}}
+	h.send(roomID, bob, "hi")
+	h.send(roomID, alice, "hello")
+	lazyNext := h.syncWith(s, Request{User: alice, Since: aliceLast.NextBatch, SetPresence: PresenceOffline, Filter: lazy})
+	if jr := roomsOf(lazyNext).Join[string(roomID)]; jr == nil || !hasKey(jr.State.Events, "m.room.member", string(bob)) {
+		t.Fatalf("the lazy-loading sync lacks bob's member event: %+v", lazyNext.Rooms)
+	}
+	if _, ok := presenceOf(t, lazyNext, bob); ok {
+		t.Error("a lazy-loading sync sent bob's unchanged presence again")
+	}
 }
