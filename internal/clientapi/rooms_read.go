@@ -399,28 +399,40 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 // state just after the page's first event, so a page of history shows
 // its senders as they were then, and a user who left sees nothing of
 // what came after (never the current state, which may be newer than
-// anything the user may see).
+// anything the user may see). Only the senders' keys of that state are
+// read, however many members the room has.
 func (a *roomAPI) senderMembers(ctx context.Context, f *eventFormatter, events []store.Event) ([]clientevent.Event, error) {
 	if len(events) == 0 {
 		return []clientevent.Event{}, nil
 	}
-	senders := map[id.UserID]bool{}
+	first := events[0]
+	g, err := a.db.StateGroupBeforeEvent(ctx, first.NID)
+	if err != nil {
+		return nil, fmt.Errorf("state before %s: %w", first.EventID, err)
+	}
+	seen := map[id.UserID]bool{}
+	var keys []store.StateKey
 	for _, e := range events {
-		senders[e.Sender] = true
-	}
-	headers, err := a.stateHeadersAfter(ctx, events[0], "m.room.member")
-	if err != nil {
-		return nil, err
-	}
-	state, err := f.prepare(ctx, headers)
-	if err != nil {
-		return nil, err
-	}
-	var members []store.Event
-	for _, e := range state {
-		if e.Type == "m.room.member" && e.StateKey != nil && senders[id.UserID(*e.StateKey)] {
-			members = append(members, e)
+		if !seen[e.Sender] {
+			seen[e.Sender] = true
+			keys = append(keys, store.StateKey{Type: "m.room.member", StateKey: string(e.Sender)})
 		}
+	}
+	at, err := a.db.StateKeysAtGroup(ctx, g, keys)
+	if err != nil {
+		return nil, fmt.Errorf("senders' members before %s: %w", first.EventID, err)
+	}
+	// The first event itself is part of the state after it.
+	if first.Type == "m.room.member" && first.StateKey != nil && !first.Rejected && seen[id.UserID(*first.StateKey)] {
+		at[store.StateKey{Type: "m.room.member", StateKey: *first.StateKey}] = first.NID
+	}
+	nids := make([]int64, 0, len(at))
+	for _, nid := range at {
+		nids = append(nids, nid)
+	}
+	members, err := a.db.EventsByNID(ctx, nids)
+	if err != nil {
+		return nil, fmt.Errorf("senders' member events: %w", err)
 	}
 	return f.formatAll(ctx, members)
 }
