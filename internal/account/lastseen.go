@@ -13,18 +13,19 @@ import (
 
 // LastSeenInterval is how often a device's last_seen_ts and last_seen_ip
 // are written at most: a client making requests all the time costs one
-// write per interval, and its sessions list is as fresh as that.
+// write per interval, and its sessions list is as fresh as that. The
+// address is the one of the request that writes (a client that switches
+// between addresses, as dual-stack ones do, costs no more).
 const LastSeenInterval = 5 * time.Minute
 
-// maxSeenDevices bounds the devices lastSeen remembers; past it, those not
-// seen within LastSeenInterval are forgotten.
+// maxSeenDevices bounds the devices lastSeen remembers; past it, it starts
+// over (each device's next request writes once more).
 const maxSeenDevices = 100_000
 
-// lastSeen remembers when each device's last seen time was last written,
-// and from which address.
+// lastSeen remembers when each device's last seen time was last written.
 type lastSeen struct {
 	mu      sync.Mutex
-	written map[deviceKey]seenRecord
+	written map[deviceKey]time.Time
 }
 
 type deviceKey struct {
@@ -32,30 +33,18 @@ type deviceKey struct {
 	device id.DeviceID
 }
 
-type seenRecord struct {
-	at time.Time
-	ip string
-}
-
 // due reports whether the device's last seen time should be written now,
-// from ip, and records it as written.
-func (l *lastSeen) due(k deviceKey, ip string, now time.Time) bool {
+// and records it as written.
+func (l *lastSeen) due(k deviceKey, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.written == nil {
-		l.written = map[deviceKey]seenRecord{}
-	}
-	if r, ok := l.written[k]; ok && r.ip == ip && now.Sub(r.at) < LastSeenInterval {
+	if at, ok := l.written[k]; ok && now.Sub(at) < LastSeenInterval {
 		return false
 	}
-	if len(l.written) >= maxSeenDevices {
-		for dk, r := range l.written {
-			if now.Sub(r.at) >= LastSeenInterval {
-				delete(l.written, dk)
-			}
-		}
+	if l.written == nil || len(l.written) >= maxSeenDevices {
+		l.written = map[deviceKey]time.Time{}
 	}
-	l.written[k] = seenRecord{at: now, ip: ip}
+	l.written[k] = now
 	return true
 }
 
@@ -69,13 +58,12 @@ func (l *lastSeen) forget(k deviceKey) {
 
 // DeviceSeen records that a device made a request now from ip, for its
 // last_seen_ts and last_seen_ip (GET /devices): written when the last
-// write is LastSeenInterval old or the address changed, so at most once
-// per interval for a client that stays where it is. A device that no
-// longer exists is left alone.
+// write is LastSeenInterval old, so at most once per interval. A device
+// that no longer exists is left alone.
 func (s *Service) DeviceSeen(ctx context.Context, userID id.UserID, deviceID id.DeviceID, ip string) error {
 	now := s.now()
 	k := deviceKey{userID, deviceID}
-	if !s.seen.due(k, ip, now) {
+	if !s.seen.due(k, now) {
 		return nil
 	}
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
