@@ -307,6 +307,11 @@ func (u *unreadCounts) applyLocked(evs []stream.Event) []evaluated {
 				if c.loading != nil {
 					c.reset = true
 				}
+				if c.pendingRead == ev.EventID() {
+					// The user's receipt for their own event came first:
+					// the event has read everything, it included.
+					c.pendingRead = ""
+				}
 				continue
 			}
 			// An ignored user's events never notify: the push notifier is

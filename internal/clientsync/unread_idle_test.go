@@ -6,6 +6,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/pushrules"
+	"github.com/hafenchat/hafen/internal/stream"
 )
 
 // TestUnreadCountersOfIdleUsersDropped checks that sweepIdle drops the
@@ -86,4 +87,30 @@ func testUnreadCountsAfterIdleDrop(t *testing.T) {
 	}
 	third := h.next(bob, second.NextBatch, nil)
 	wantUnread(t, "after the drop", unreadOf(t, third, roomID), 3, 0)
+}
+
+// A read receipt for the user's own event that commits before sync's
+// stream consumer applies the event waits for it; the event then settles
+// it, as it reads everything before it, so nothing is set up again from
+// the store.
+func TestReceiptForOwnEventSettledByIt(t *testing.T) {
+	const user = id.UserID("@alice:hafen.test")
+	u := newUnreadCounts(0, nil, time.Now)
+	r := newUnreadRoom()
+	c := &unreadCounter{notify: 2}
+	r.users[user] = c
+	u.rooms["!room:hafen.test"] = r
+	u.seen[user] = time.Now() // syncing: no idle sweep drops the counter
+	own := testPDU(t, "m.room.message", nil, user, `{"msgtype":"m.text","body":"mine"}`)
+	u.readUpTo(user, "!room:hafen.test", own.EventID(), false)
+	if c.pendingRead != own.EventID() {
+		t.Fatalf("pending read = %q, want the own event", c.pendingRead)
+	}
+	u.apply([]stream.Event{{PDU: own, StreamPos: 1}})
+	if c.pendingRead != "" || c.notify != 0 {
+		t.Errorf("after the own event: pending %q, %d notifications; want none", c.pendingRead, c.notify)
+	}
+	if r.users[user] != c {
+		t.Error("the counter was dropped")
+	}
 }
