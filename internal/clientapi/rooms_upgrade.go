@@ -60,7 +60,8 @@ func (a *roomAPI) upgradeRoom(w http.ResponseWriter, r *http.Request, sess sessi
 }
 
 // carryOverUpgrade gives a room the user just joined, if it replaced
-// another in an upgrade (its create event names a predecessor), the
+// another in an upgrade (its create event names a predecessor whose
+// tombstone names it), the
 // user's settings of the old room: the spec's server behaviour asks the
 // server to carry over notifications and tags. A failure leaves the join
 // as it is and is logged: the settings are a convenience.
@@ -83,6 +84,18 @@ func (a *roomAPI) carryOverUpgrade(r *http.Request, user id.UserID, roomID id.Ro
 	}
 	from, err := id.ParseRoomID(c.Predecessor.RoomID)
 	if err != nil {
+		return
+	}
+	// Anyone may name any room as a predecessor: only a room whose
+	// tombstone points here was replaced by this one.
+	tombs, err := a.db.CurrentStateEventsOfType(ctx, from, "m.room.tombstone")
+	if err != nil || len(tombs) == 0 {
+		return
+	}
+	var t struct {
+		ReplacementRoom string `json:"replacement_room"`
+	}
+	if json.Unmarshal(event.RawContent(tombs[0].JSON), &t) != nil || t.ReplacementRoom != string(roomID) {
 		return
 	}
 	if err := a.s.AccountData.CopyRoomSettings(ctx, user, from, roomID); err != nil {

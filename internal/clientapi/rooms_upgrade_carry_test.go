@@ -102,3 +102,25 @@ func TestUpgradeRoomCarriesSettingsOver(t *testing.T) {
 		}
 	})
 }
+
+// A room that names a predecessor whose tombstone does not point to it
+// (anyone may set creation_content.predecessor) gets none of the joiner's
+// settings of that room.
+func TestUpgradeCarryOverNeedsTheTombstone(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		ctx := context.Background()
+		alice, aliceTok := e.user("alice")
+		bob, _ := e.user("bob")
+		mine := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"})).RoomID
+		e.expect(e.do("PUT", "/_matrix/client/v3/user/"+url.PathEscape(string(alice.UserID))+"/rooms/"+url.PathEscape(string(mine))+"/tags/m.favourite", aliceTok, map[string]any{}), http.StatusOK, "")
+		spoof := must[*mautrix.RespCreateRoom](t, "create")(bob.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+			Preset: "public_chat", CreationContent: map[string]any{"predecessor": map[string]any{"room_id": string(mine)}},
+		})).RoomID
+		must[*mautrix.RespJoinRoom](t, "alice joins")(alice.JoinRoomByID(ctx, spoof))
+		res := e.do("GET", "/_matrix/client/v3/user/"+url.PathEscape(string(alice.UserID))+"/rooms/"+url.PathEscape(string(spoof))+"/tags", aliceTok, nil)
+		e.expect(res, http.StatusOK, "")
+		if tags, _ := res.body["tags"].(map[string]any); len(tags) != 0 {
+			t.Errorf("the spoofing room got alice's tags: %s", res.raw)
+		}
+	})
+}
