@@ -113,6 +113,20 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+// parseArgs parses the flags of a command's arguments args and returns
+// its positional arguments, of which the first may come before the flags
+// (show 12 --data-dir …) or after them.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		positional, args = args[:1], args[1:]
+	}
+	if err := config.ParseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	return append(positional, fs.Args()...), nil
+}
+
 // subcommand returns the command of `hafen <group> <command> …` (args
 // starts at it) when it is one of cmds. Help (help, -h, -help, --help)
 // prints usage to stdout and returns flag.ErrHelp; a missing or unknown

@@ -46,15 +46,10 @@ func regTokenCommand(ctx context.Context, args []string, lookupEnv func(string) 
 		fmt.Fprintln(fs.Output(), regTokenUsage)
 		fs.PrintDefaults()
 	}
-	// The token to delete may come before the flags or after them.
-	rest, positional := args[1:], []string(nil)
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		positional, rest = rest[:1], rest[1:]
-	}
-	if err := config.ParseFlags(fs, rest); err != nil {
+	positional, err := parseArgs(fs, args[1:])
+	if err != nil {
 		return err
 	}
-	positional = append(positional, fs.Args()...)
 	switch {
 	case cmd == "delete" && len(positional) != 1:
 		return fmt.Errorf("hafen registration-token delete takes one token")

@@ -47,16 +47,10 @@ func reportsCommand(ctx context.Context, args []string, lookupEnv func(string) (
 		fmt.Fprintln(fs.Output(), reportsUsage)
 		fs.PrintDefaults()
 	}
-	// The report ID may come before the flags (show 12 --data-dir …) or
-	// after them.
-	rest, positional := args[1:], []string(nil)
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
-		positional, rest = rest[:1], rest[1:]
-	}
-	if err := config.ParseFlags(fs, rest); err != nil {
+	positional, err := parseArgs(fs, args[1:])
+	if err != nil {
 		return err
 	}
-	positional = append(positional, fs.Args()...)
 	var reportID int64
 	switch {
 	case cmd == "list" && len(positional) > 0:
