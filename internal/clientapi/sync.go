@@ -29,6 +29,9 @@ type Filters interface {
 	Get(ctx context.Context, user id.UserID, filterID string) ([]byte, error)
 }
 
+// unstableUseStateAfter is use_state_after under the name of MSC4222.
+const unstableUseStateAfter = "org.matrix.msc4222.use_state_after"
+
 // filterErr turns an invalid filter into the Matrix error: M_INVALID_PARAM
 // when it names a malformed user or room ID, M_BAD_JSON otherwise.
 func filterErr(err error) error {
@@ -56,10 +59,16 @@ func (s *Server) sync(w http.ResponseWriter, r *http.Request, sess session) erro
 	default:
 		return matrixerr.InvalidParam("full_state must be true or false")
 	}
-	switch usa := q.Get("use_state_after"); usa {
+	// MSC4222's name, which matrix-js-sdk sends, counts when the
+	// spec's is absent; the answer then uses MSC4222's state_after too.
+	usa, unstable := q.Get("use_state_after"), false
+	if !q.Has("use_state_after") && q.Has(unstableUseStateAfter) {
+		usa, unstable = q.Get(unstableUseStateAfter), true
+	}
+	switch usa {
 	case "", "false":
 	case "true":
-		req.UseStateAfter = true
+		req.UseStateAfter, req.UnstableStateAfter = true, unstable
 	default:
 		return matrixerr.InvalidParam("use_state_after must be true or false")
 	}

@@ -141,5 +141,18 @@ func TestSyncUseStateAfter(t *testing.T) {
 		}
 
 		e.expect(e.do("GET", "/_matrix/client/v3/sync?use_state_after=yes", aliceTok, nil), http.StatusBadRequest, "M_INVALID_PARAM")
+
+		// MSC4222's names, which matrix-js-sdk uses: the same state_after
+		// under its name; the spec's parameter wins when both come.
+		unstable := e.do("GET", syncPath("", false)+"&org.matrix.msc4222.use_state_after=true", aliceTok, nil)
+		e.expect(unstable, http.StatusOK, "")
+		r = syncRoom(t, unstable.body, roomID)
+		if _, has := r["state"]; has || r["state_after"] != nil || topicIn(r, "org.matrix.msc4222.state_after") != "T5" {
+			t.Errorf("MSC4222 sync: state %v, state_after %v, topic %v; want only MSC4222's state_after with T5", r["state"], r["state_after"], topicIn(r, "org.matrix.msc4222.state_after"))
+		}
+		both := e.do("GET", syncPath("", true)+"&org.matrix.msc4222.use_state_after=true", aliceTok, nil)
+		if r := syncRoom(t, both.body, roomID); topicIn(r, "state_after") != "T5" || r["org.matrix.msc4222.state_after"] != nil {
+			t.Errorf("both names: state_after topic %v, MSC4222's %v; want the spec's only", topicIn(r, "state_after"), r["org.matrix.msc4222.state_after"])
+		}
 	})
 }

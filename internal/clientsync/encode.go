@@ -134,6 +134,13 @@ func (jr *JoinedRoom) appendJSON(b []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if jr.UnstableStateAfter != nil {
+		b = appendKey(b, first, "org.matrix.msc4222.state_after")
+		first = false
+		if b, err = jr.UnstableStateAfter.appendJSON(b); err != nil {
+			return nil, err
+		}
+	}
 	b = appendKey(b, first, "timeline")
 	if b, err = jr.Timeline.appendJSON(b); err != nil {
 		return nil, err

@@ -70,13 +70,21 @@ func TestResponseAppendJSON(t *testing.T) {
 		}},
 	}
 	withFields := cases[len(cases)-1].resp
+	unstable := &Response{NextBatch: "s2", Rooms: &Rooms{Join: map[string]*JoinedRoom{"!r:x": full()},
+		Leave: map[string]*LeftRoom{"!l:x": {State: StateBatch{Events: []clientevent.Event{name}}}}}}
 	cases = append(cases, struct {
+		name string
+		resp *Response
+	}{"MSC4222's state_after", unstable}, struct {
 		name string
 		resp *Response
 	}{"state_after and event_fields", withFields})
 	for i, tc := range cases {
-		if i == len(cases)-1 {
-			tc.resp.moveStateAfter()
+		switch i {
+		case len(cases) - 2:
+			tc.resp.moveStateAfter(true)
+		case len(cases) - 1:
+			tc.resp.moveStateAfter(false)
 			tc.resp.applyEventFields(&Filter{EventFields: []string{"type", "content.body"}})
 		}
 		want, err := json.Marshal(tc.resp)
@@ -151,7 +159,7 @@ func TestAppendJSONKnowsEveryField(t *testing.T) {
 	}{
 		{Response{}, []string{"next_batch", "rooms", "account_data", "presence", "E2EESections"}},
 		{Rooms{}, []string{"join", "invite", "knock", "leave"}},
-		{JoinedRoom{}, []string{"summary", "state", "state_after", "timeline", "ephemeral", "account_data",
+		{JoinedRoom{}, []string{"summary", "state", "state_after", "org.matrix.msc4222.state_after", "timeline", "ephemeral", "account_data",
 			"unread_notifications", "unread_thread_notifications"}},
 	} {
 		rt := reflect.TypeOf(tc.v)

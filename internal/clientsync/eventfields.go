@@ -150,14 +150,18 @@ func (r *Response) applyEventFields(f *Filter) {
 	t := newFieldTree(f.EventFields)
 	for _, jr := range r.Rooms.Join {
 		jr.State.fields, jr.Timeline.fields = t, t
-		if jr.StateAfter != nil {
-			jr.StateAfter.fields = t
+		for _, after := range []*StateBatch{jr.StateAfter, jr.UnstableStateAfter} {
+			if after != nil {
+				after.fields = t
+			}
 		}
 	}
 	for _, lr := range r.Rooms.Leave {
 		lr.State.fields, lr.Timeline.fields = t, t
-		if lr.StateAfter != nil {
-			lr.StateAfter.fields = t
+		for _, after := range []*StateBatch{lr.StateAfter, lr.UnstableStateAfter} {
+			if after != nil {
+				after.fields = t
+			}
 		}
 	}
 }

@@ -72,9 +72,12 @@ type UnreadNotifications struct {
 
 // JoinedRoom is a room the user is joined to.
 type JoinedRoom struct {
-	Summary             *Summary             `json:"summary,omitempty"`
-	State               StateBatch           `json:"state,omitzero"`
-	StateAfter          *StateBatch          `json:"state_after,omitempty"`
+	Summary    *Summary    `json:"summary,omitempty"`
+	State      StateBatch  `json:"state,omitzero"`
+	StateAfter *StateBatch `json:"state_after,omitempty"`
+	// UnstableStateAfter is StateAfter under the name of MSC4222, for
+	// the clients that ask for it so (see Request.UnstableStateAfter).
+	UnstableStateAfter  *StateBatch          `json:"org.matrix.msc4222.state_after,omitempty"`
 	Timeline            TimelineBatch        `json:"timeline"`
 	Ephemeral           EventBatch           `json:"ephemeral"`
 	AccountData         EventBatch           `json:"account_data"`
@@ -112,16 +115,17 @@ type KnockedRoom struct {
 
 // LeftRoom is a room the user has left or was removed from.
 type LeftRoom struct {
-	State       StateBatch    `json:"state,omitzero"`
-	StateAfter  *StateBatch   `json:"state_after,omitempty"`
-	Timeline    TimelineBatch `json:"timeline"`
-	AccountData EventBatch    `json:"account_data"`
+	State              StateBatch    `json:"state,omitzero"`
+	StateAfter         *StateBatch   `json:"state_after,omitempty"`
+	UnstableStateAfter *StateBatch   `json:"org.matrix.msc4222.state_after,omitempty"`
+	Timeline           TimelineBatch `json:"timeline"`
+	AccountData        EventBatch    `json:"account_data"`
 }
 
 // moveStateAfter answers a use_state_after request: each room's state,
-// computed up to the end of its timeline, goes to state_after and state
-// is left out.
-func (r *Response) moveStateAfter() {
+// computed up to the end of its timeline, goes to state_after (under
+// MSC4222's name when unstable) and state is left out.
+func (r *Response) moveStateAfter(unstable bool) {
 	if r.Rooms == nil {
 		return
 	}
@@ -134,9 +138,17 @@ func (r *Response) moveStateAfter() {
 		return &after
 	}
 	for _, jr := range r.Rooms.Join {
-		jr.StateAfter = move(&jr.State)
+		if unstable {
+			jr.UnstableStateAfter = move(&jr.State)
+		} else {
+			jr.StateAfter = move(&jr.State)
+		}
 	}
 	for _, lr := range r.Rooms.Leave {
-		lr.StateAfter = move(&lr.State)
+		if unstable {
+			lr.UnstableStateAfter = move(&lr.State)
+		} else {
+			lr.StateAfter = move(&lr.State)
+		}
 	}
 }

@@ -27,6 +27,10 @@ type Request struct {
 	// UseStateAfter is the use_state_after parameter: each room's state
 	// is given up to the end of its timeline, in state_after.
 	UseStateAfter bool
+	// UnstableStateAfter tells that the client asked for it with the
+	// name of MSC4222 (org.matrix.msc4222.use_state_after, which
+	// matrix-js-sdk sends): the answer uses that name's state_after too.
+	UnstableStateAfter bool
 
 	// bundles collects the limited timelines of the answer being built
 	// whose bundled aggregations are added at its end.
@@ -52,7 +56,7 @@ func (s *Service) Sync(ctx context.Context, req Request) (*Response, error) {
 		return nil, err
 	}
 	if req.UseStateAfter {
-		resp.moveStateAfter()
+		resp.moveStateAfter(req.UnstableStateAfter)
 	}
 	resp.applyEventFields(req.Filter)
 	s.pacing.answered(req.User, req.Device, s.now())
