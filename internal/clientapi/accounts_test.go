@@ -696,3 +696,15 @@ func TestMalformedQueries(t *testing.T) {
 		}
 	}
 }
+
+// A registration without a password is refused before its authentication
+// step is spent: the client adds the password and finishes in the same
+// session.
+func TestRegisterWithoutPasswordKeepsTheSession(t *testing.T) {
+	e := newEnv(t, nil)
+	first := e.do("POST", "/_matrix/client/v3/register", "", map[string]any{"username": "nopw"})
+	e.expect(first, 401, "")
+	auth := map[string]any{"type": "m.login.dummy", "session": first.str("session")}
+	e.expect(e.do("POST", "/_matrix/client/v3/register", "", map[string]any{"username": "nopw", "auth": auth}), 400, "M_MISSING_PARAM")
+	e.expect(e.do("POST", "/_matrix/client/v3/register", "", map[string]any{"username": "nopw", "password": "pw-nopw", "auth": auth}), 200, "")
+}

@@ -100,6 +100,12 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
+	// Without a password the registration cannot finish: say so before
+	// an authentication step is spent on it, so the client can retry in
+	// the same session.
+	if req.Password == "" && len(req.Auth) > 0 && string(req.Auth) != "null" {
+		return matrixerr.MissingParam("password")
+	}
 	res, err := s.checkUIA(r, uiaRequest{flows: s.registrationFlows(), auth: req.Auth})
 	if err != nil {
 		return err
