@@ -16,11 +16,12 @@ const regTokenUsage = `usage:
   hafen registration-token create [--uses N] [--expires 7d] [--token TOKEN] [flags]
   hafen registration-token list [flags]
   hafen registration-token delete <token> [flags]
-With registration_require_token, only people holding a registration token
-can register (Client-Server API, token-authenticated registration). create
-makes one (random unless --token names it), usable --uses times (any number
-when not given) until --expires from now (never when not given), and prints
-it; list prints every token with its uses and expiry; delete removes one.`
+With registration.require_token (--registration-require-token), only
+people holding a registration token can register (Client-Server API,
+token-authenticated registration). create makes one (random unless
+--token names it), usable --uses times (any number when not given) until
+--expires from now (never when not given), and prints it; list prints
+every token with its uses and expiry; delete removes one.`
 
 // regTokenSettings are the settings registration token commands take as
 // flags.
