@@ -23,7 +23,7 @@ func federationCommand(ctx context.Context, args []string, lookupEnv func(string
 	if _, err := subcommand("federation", federationUsage, args, []string{"status"}, stdout, stderr); err != nil {
 		return err
 	}
-	fs, flags := config.NewFlagSetFor("hafen federation status", userSettings...)
+	fs, flags := config.NewFlagSetFor("hafen federation status", storeSettings...)
 	fs.SetOutput(stdout)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: hafen federation status [flags]")

@@ -28,10 +28,6 @@ under old_verify_keys (GET /_matrix/key/v2/server), so other servers can
 still check the events it signed; the old key file is kept next to the new
 one as signing.key.<key ID>.old. Rotate when the key may have leaked.`
 
-// keySettings are the settings key commands take as flags: where the data
-// directory and the database are and which server they belong to.
-var keySettings = []string{"data_dir", "database", "server_name"}
-
 // keyCommand runs `hafen key <cmd>`.
 func keyCommand(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	cmd, err := subcommand("key", keyUsage, args, []string{"rotate"}, stdout, stderr)
@@ -39,7 +35,7 @@ func keyCommand(ctx context.Context, args []string, lookupEnv func(string) (stri
 		return err
 	}
 	args = args[1:]
-	fs, flags := config.NewFlagSetFor("hafen key "+cmd, keySettings...)
+	fs, flags := config.NewFlagSetFor("hafen key "+cmd, storeSettings...)
 	fs.SetOutput(stdout)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), keyRotateUsage)

@@ -113,6 +113,10 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+// storeSettings are the settings the commands that work on the database
+// take as flags: where the data is and which server it belongs to.
+var storeSettings = []string{"data_dir", "database", "server_name"}
+
 // parseArgs parses the flags of a command's arguments args and returns
 // its positional arguments, of which the first may come before the flags
 // (show 12 --data-dir …) or after them.

@@ -23,10 +23,6 @@ token-authenticated registration). create makes one (random unless
 --expires from now (never when not given), and prints it; list prints
 every token with its uses and expiry; delete removes one.`
 
-// regTokenSettings are the settings registration token commands take as
-// flags.
-var regTokenSettings = []string{"data_dir", "database", "server_name"}
-
 // regTokenCommand runs `hafen registration-token <cmd>` against the
 // configured database.
 func regTokenCommand(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
@@ -34,7 +30,7 @@ func regTokenCommand(ctx context.Context, args []string, lookupEnv func(string) 
 	if err != nil {
 		return err
 	}
-	fs, flags := config.NewFlagSetFor("hafen registration-token "+cmd, regTokenSettings...)
+	fs, flags := config.NewFlagSetFor("hafen registration-token "+cmd, storeSettings...)
 	fs.SetOutput(stdout)
 	var uses int64
 	var expires, token string

@@ -26,9 +26,6 @@ reported event as stored. delete removes a report once it is dealt with.
 Moderation tools read event reports through the Synapse-compatible
 /_synapse/admin/v1/event_reports endpoints instead.`
 
-// reportsSettings are the settings report commands take as flags.
-var reportsSettings = []string{"data_dir", "database", "server_name"}
-
 // reportsCommand runs `hafen reports <cmd>` against the configured
 // database.
 func reportsCommand(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
@@ -36,7 +33,7 @@ func reportsCommand(ctx context.Context, args []string, lookupEnv func(string) (
 	if err != nil {
 		return err
 	}
-	fs, flags := config.NewFlagSetFor("hafen reports "+cmd, reportsSettings...)
+	fs, flags := config.NewFlagSetFor("hafen reports "+cmd, storeSettings...)
 	fs.SetOutput(stdout)
 	kind, limit := "", 100
 	if cmd == "list" {

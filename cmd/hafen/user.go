@@ -18,10 +18,6 @@ import (
 	"github.com/hafenchat/hafen/internal/store"
 )
 
-// userSettings are the settings user commands take as flags: where the
-// database is and which server it belongs to.
-var userSettings = []string{"data_dir", "database", "server_name"}
-
 const userUsage = `usage:
   hafen user create <localpart> [--admin] [--password PASSWORD] [flags]
   hafen user reset-password <user> [--password PASSWORD] [flags]
@@ -36,7 +32,7 @@ func userCommand(ctx context.Context, args []string, lookupEnv func(string) (str
 		return err
 	}
 	args = args[1:]
-	fs, flags := config.NewFlagSetFor("hafen user "+cmd, userSettings...)
+	fs, flags := config.NewFlagSetFor("hafen user "+cmd, storeSettings...)
 	fs.SetOutput(stdout)
 	var admin *bool
 	var password *string
