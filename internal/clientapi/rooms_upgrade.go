@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/httpapi"
@@ -61,17 +60,17 @@ func (a *roomAPI) upgradeRoom(w http.ResponseWriter, r *http.Request, sess sessi
 
 // carryOverUpgrade gives a room the user just joined, if it replaced
 // another in an upgrade (its create event names a predecessor whose
-// tombstone names it), the
-// user's settings of the old room: the spec's server behaviour asks the
-// server to carry over notifications and tags. A failure leaves the join
-// as it is and is logged: the settings are a convenience.
+// tombstone names it), the user's settings of the old room: the spec's
+// server behaviour asks the server to carry over notifications and tags.
+// Both events are read from the rooms' heads, in memory. A failure leaves
+// the join as it is and is logged: the settings are a convenience.
 func (a *roomAPI) carryOverUpgrade(r *http.Request, user id.UserID, roomID id.RoomID) {
 	if a.s.AccountData == nil {
 		return
 	}
 	ctx := r.Context()
-	creates, err := a.db.CurrentStateEventsOfType(ctx, roomID, "m.room.create")
-	if err != nil || len(creates) == 0 {
+	create, err := a.svc.CurrentStateEvent(ctx, roomID, "m.room.create", "")
+	if err != nil || create == nil {
 		return
 	}
 	var c struct {
@@ -79,7 +78,7 @@ func (a *roomAPI) carryOverUpgrade(r *http.Request, user id.UserID, roomID id.Ro
 			RoomID string `json:"room_id"`
 		} `json:"predecessor"`
 	}
-	if json.Unmarshal(event.RawContent(creates[0].JSON), &c) != nil || c.Predecessor == nil {
+	if json.Unmarshal(create.Content(), &c) != nil || c.Predecessor == nil {
 		return
 	}
 	from, err := id.ParseRoomID(c.Predecessor.RoomID)
@@ -88,14 +87,14 @@ func (a *roomAPI) carryOverUpgrade(r *http.Request, user id.UserID, roomID id.Ro
 	}
 	// Anyone may name any room as a predecessor: only a room whose
 	// tombstone points here was replaced by this one.
-	tombs, err := a.db.CurrentStateEventsOfType(ctx, from, "m.room.tombstone")
-	if err != nil || len(tombs) == 0 {
+	tomb, err := a.svc.CurrentStateEvent(ctx, from, "m.room.tombstone", "")
+	if err != nil || tomb == nil {
 		return
 	}
 	var t struct {
 		ReplacementRoom string `json:"replacement_room"`
 	}
-	if json.Unmarshal(event.RawContent(tombs[0].JSON), &t) != nil || t.ReplacementRoom != string(roomID) {
+	if json.Unmarshal(tomb.Content(), &t) != nil || t.ReplacementRoom != string(roomID) {
 		return
 	}
 	if err := a.s.AccountData.CopyRoomSettings(ctx, user, from, roomID); err != nil {
