@@ -154,47 +154,33 @@ func (s *Service) flushPrevStates(ctx context.Context, req Request) error {
 }
 
 // replacedInBatch looks up what the state events of a batch of the event
-// stream replaced, for the ring: one set of reads per room with state
-// events in the batch. It returns them by event ID; an event it could not
-// look up is left out of known, to be looked up when a sync needs it.
+// stream replaced, for the ring: one set of reads for all the batch's
+// rooms (a profile change puts member events in many). It returns them by
+// event ID; the events it could not look up (all of them, when a read
+// fails) are left out of known, to be looked up when a sync needs them.
 func (s *Service) replacedInBatch(ctx context.Context, evs []stream.Event) (replaced map[id.EventID]*event.PDU, known map[id.EventID]bool) {
-	var byRoom map[id.RoomID][]id.EventID
-	var rooms []id.RoomID
+	var ids []id.EventID
 	for _, e := range evs {
-		p := e.PDU
-		if !p.IsState() {
-			continue
+		if e.PDU.IsState() {
+			ids = append(ids, e.PDU.EventID())
 		}
-		if byRoom == nil {
-			byRoom = map[id.RoomID][]id.EventID{}
-		}
-		if byRoom[p.RoomID()] == nil {
-			rooms = append(rooms, p.RoomID())
-		}
-		byRoom[p.RoomID()] = append(byRoom[p.RoomID()], p.EventID())
 	}
-	if len(rooms) == 0 {
+	if len(ids) == 0 {
 		return nil, nil
 	}
-	replaced, known = map[id.EventID]*event.PDU{}, map[id.EventID]bool{}
-	for _, roomID := range rooms {
-		stored, err := s.db.EventsByID(ctx, byRoom[roomID])
-		var got map[id.EventID]*event.PDU
-		if err == nil {
-			got, err = s.replacedStates(ctx, stored)
+	stored, err := s.db.EventsByID(ctx, ids)
+	if err == nil {
+		replaced, err = s.replacedStates(ctx, stored)
+	}
+	if err != nil {
+		if ctx.Err() == nil { // not a shutdown
+			s.log.Warn("look up replaced state events for sync", "events", len(ids), "error", err)
 		}
-		if err != nil {
-			if ctx.Err() == nil { // not a shutdown
-				s.log.Warn("look up replaced state events for sync", "room_id", roomID, "error", err)
-			}
-			continue
-		}
-		for _, e := range stored {
-			known[e.EventID] = true
-			if p := got[e.EventID]; p != nil {
-				replaced[e.EventID] = p
-			}
-		}
+		return nil, nil
+	}
+	known = make(map[id.EventID]bool, len(stored))
+	for _, e := range stored {
+		known[e.EventID] = true
 	}
 	return replaced, known
 }
