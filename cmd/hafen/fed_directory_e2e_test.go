@@ -169,6 +169,30 @@ func TestFederationUserDirectoryEndToEnd(t *testing.T) {
 				t.Errorf("B's directory finds the private room's nickname: %+v", res)
 			}
 			waitFound(alice.UserID.String(), "faraway", "Alice Faraway")
+
+			// dave shares only a private room with bob: B asks A for his
+			// global profile, and indexes him under it, not under the
+			// nickname he gives himself there.
+			dave := register(t, a.base, "dave")
+			csCall(t, a.base, dave.AccessToken, http.MethodPut, "/_matrix/client/v3/profile/"+url.PathEscape(dave.UserID.String())+"/displayname",
+				map[string]any{"displayname": "Dave Elsewhere"}, &struct{}{})
+			var davesRoom struct {
+				RoomID id.RoomID `json:"room_id"`
+			}
+			csCall(t, a.base, dave.AccessToken, http.MethodPost, "/_matrix/client/v3/createRoom",
+				map[string]any{"preset": "private_chat", "invite": []string{bob.UserID.String()}}, &davesRoom)
+			csCall(t, b.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/join/"+url.PathEscape(string(davesRoom.RoomID))+"?via="+url.QueryEscape(string(a.name)), struct{}{}, &struct{}{})
+			waitFound(dave.UserID.String(), "elsewhere", "Dave Elsewhere")
+			csCall(t, a.base, dave.AccessToken, http.MethodPut, "/_matrix/client/v3/rooms/"+url.PathEscape(string(davesRoom.RoomID))+"/state/m.room.member/"+url.PathEscape(dave.UserID.String()),
+				map[string]any{"membership": "join", "displayname": "Dave Undercover"}, &struct{}{})
+			// A change of his global name reaches B as a join event in
+			// the room, after the nickname's: B asks again.
+			csCall(t, a.base, dave.AccessToken, http.MethodPut, "/_matrix/client/v3/profile/"+url.PathEscape(dave.UserID.String())+"/displayname",
+				map[string]any{"displayname": "Dave Moved"}, &struct{}{})
+			waitFound(dave.UserID.String(), "moved", "Dave Moved")
+			if res := search("undercover"); len(res) != 0 {
+				t.Errorf("B's directory finds dave's nickname in the private room: %+v", res)
+			}
 		})
 	}
 }

@@ -157,14 +157,8 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	fed.api.Contacted = sender.Contacted
 	keys.Federation = sender
 
-	// The user directory's index follows the stream on a goroutine of its
-	// own consumer.
-	users := userdir.New(userdir.Config{DB: db, Stream: events, ServerName: id.ServerName(cfg.ServerName), Logger: logger})
-	if err := users.Start(ctx); err != nil {
-		return fmt.Errorf("start user directory: %w", err)
-	}
-	defer users.Stop()
-	// So does the full-text search index, off the send path.
+	// The full-text search index follows the stream on a goroutine of its
+	// own consumer, off the send path.
 	searchIndex := search.NewIndexer(search.IndexerConfig{DB: db, Stream: events, Logger: logger})
 	if err := searchIndex.Start(ctx); err != nil {
 		return fmt.Errorf("start search indexer: %w", err)
@@ -172,7 +166,6 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	defer searchIndex.Stop()
 
 	cs := newClientServer(cfg, db)
-	cs.UserDirectory = users
 	// Other servers' media is fetched over federation and cached; this
 	// server's is served to them.
 	cs.Media.Remote = media.FederationFetcher{Client: fed.client}
@@ -238,6 +231,15 @@ func serve(ctx context.Context, args []string, lookupEnv func(string) (string, b
 	// Stops fetching history for joins before the store closes.
 	defer remote.Close()
 	profiles.Remote = remote
+	// The user directory's index follows the stream on a goroutine of its
+	// own consumer; it asks other servers for the profiles of their users
+	// met only in private rooms.
+	users := userdir.New(userdir.Config{DB: db, Stream: events, ServerName: serverName, Logger: logger, Profiles: remote})
+	if err := users.Start(ctx); err != nil {
+		return fmt.Errorf("start user directory: %w", err)
+	}
+	defer users.Stop()
+	cs.UserDirectory = users
 	rels := &relations.Service{DB: db}
 	syncer.SetAggregator(rels)
 	cs.Rooms = &clientapi.Rooms{

@@ -3,9 +3,10 @@
 // of the event stream, so it follows every join (profile changes reach
 // rooms as join events too) and every change of a room's join rules or
 // history visibility, in the consumer's own transaction; no sync or send
-// does any work for it. Names come from the global profile of local users
-// and from remote users' joins to open rooms, never from a name a user
-// chose for one private room. A search reads the index and the
+// does any work for it. Names come from the global profile of local users,
+// from remote users' joins to open rooms, and for remote users met only in
+// other rooms from their global profile, asked of their server; never from
+// a name a user chose for one private room. A search reads the index and the
 // memberships table: users who share a joined room with the searcher, and
 // users joined to a room anyone may join or read.
 //
@@ -48,6 +49,10 @@ type Config struct {
 	// indexed too.
 	ServerName id.ServerName
 	Logger     *slog.Logger
+	// Profiles, when set, asks other servers for their users' global
+	// profiles: a remote user seen joining only rooms that are not open
+	// is indexed under their global name once their server answers.
+	Profiles RemoteProfiles
 }
 
 // Service is the user directory. Start runs its stream consumer; Stop
@@ -56,6 +61,9 @@ type Service struct {
 	db       *store.DB
 	server   id.ServerName
 	consumer *stream.Consumer
+	// profiles fetches remote users' global profiles; nil without
+	// Config.Profiles.
+	profiles *profileFetcher
 }
 
 // New returns the user directory; its index follows the stream once
@@ -64,6 +72,13 @@ type Service struct {
 // once.
 func New(cfg Config) *Service {
 	s := &Service{db: cfg.DB, server: cfg.ServerName}
+	if cfg.Profiles != nil {
+		log := cfg.Logger
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		s.profiles = newProfileFetcher(cfg.Profiles, cfg.DB, log)
+	}
 	s.consumer = stream.NewConsumer(stream.ConsumerConfig{
 		Name: ConsumerName, Stream: cfg.Stream, DB: cfg.DB, Positions: cfg.DB,
 		Stage: s.stage, From: 0, Logger: cfg.Logger,
@@ -71,11 +86,25 @@ func New(cfg Config) *Service {
 	return s
 }
 
-// Start starts the index's stream consumer.
-func (s *Service) Start(ctx context.Context) error { return s.consumer.Start(ctx) }
+// Start starts the index's stream consumer, and the fetcher of remote
+// profiles.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.consumer.Start(ctx); err != nil {
+		return err
+	}
+	if s.profiles != nil {
+		s.profiles.Start()
+	}
+	return nil
+}
 
-// Stop stops it and waits.
-func (s *Service) Stop() { s.consumer.Stop() }
+// Stop stops them and waits.
+func (s *Service) Stop() {
+	s.consumer.Stop()
+	if s.profiles != nil {
+		s.profiles.Stop()
+	}
+}
 
 // WaitFor waits until the index has seen every event up to stream
 // position pos (tests, and callers that must read their own writes).
@@ -88,7 +117,8 @@ func (s *Service) WaitFor(ctx context.Context, pos int64) error { return s.consu
 // the index takes names from where everyone may see them: a local user's
 // global profile, and a remote user's join to a room anyone may join or
 // read. A remote user seen joining only other rooms is indexed by user ID,
-// keeping a name an earlier public join gave them.
+// keeping a name an earlier public join gave them, and their global
+// profile is asked of their server after the commit (see profileFetcher).
 func (s *Service) stage(ctx context.Context, evs []stream.Event) (func(tx *store.Tx) error, func(), error) {
 	var joins []memberJoin
 	rooms := map[id.RoomID]bool{}
@@ -176,7 +206,17 @@ func (s *Service) stage(ctx context.Context, evs []stream.Event) (func(tx *store
 		}
 		return nil
 	}
-	return write, nil, nil
+	var committed func()
+	if s.profiles != nil && len(idOnly) > 0 {
+		users := make([]id.UserID, 0, len(idOnly))
+		for _, u := range idOnly {
+			if !s.local(u.UserID) {
+				users = append(users, u.UserID)
+			}
+		}
+		committed = func() { s.profiles.add(users) }
+	}
+	return write, committed, nil
 }
 
 // memberJoin is a user's join to a room, as a directory entry.

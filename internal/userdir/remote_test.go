@@ -1,0 +1,78 @@
+package userdir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/fedjoin"
+)
+
+// failingProfiles answers every query with the error of the user's server
+// and records who was asked.
+type failingProfiles struct {
+	errs  map[id.ServerName]error
+	asked []id.UserID
+}
+
+func (p *failingProfiles) QueryProfile(_ context.Context, u id.UserID) (map[string]string, error) {
+	p.asked = append(p.asked, u)
+	return nil, p.errs[u.Domain()]
+}
+
+func TestProfileFetcherBacksOffFailedServers(t *testing.T) {
+	remote := &failingProfiles{errs: map[id.ServerName]error{
+		"down.test":    errors.New("connection refused"),
+		"unknown.test": fmt.Errorf("profile: %w", fedjoin.ErrProfileNotFound),
+	}}
+	f := newProfileFetcher(remote, nil, slog.New(slog.DiscardHandler))
+	now := time.Unix(1000, 0)
+	f.now = func() time.Time { return now }
+	drain := func() {
+		for {
+			u, ok := f.next()
+			if !ok {
+				return
+			}
+			f.fetch(context.Background(), u)
+		}
+	}
+	f.add([]id.UserID{"@a:down.test", "@b:down.test", "@x:unknown.test", "@y:unknown.test", "@x:unknown.test"})
+	drain()
+	// The second user of the failed server waits; a server that knows no
+	// such user is up; a user queued twice is asked once.
+	want := []id.UserID{"@a:down.test", "@x:unknown.test", "@y:unknown.test"}
+	if fmt.Sprint(remote.asked) != fmt.Sprint(want) {
+		t.Fatalf("asked %v, want %v", remote.asked, want)
+	}
+	remote.asked = nil
+	f.add([]id.UserID{"@c:down.test"})
+	drain()
+	if len(remote.asked) != 0 {
+		t.Fatalf("asked %v of a server that failed within the backoff", remote.asked)
+	}
+	now = now.Add(serverBackoff)
+	f.add([]id.UserID{"@c:down.test"})
+	drain()
+	if fmt.Sprint(remote.asked) != "[@c:down.test]" {
+		t.Fatalf("after the backoff asked %v, want [@c:down.test]", remote.asked)
+	}
+}
+
+func TestProfileFetcherQueueIsBounded(t *testing.T) {
+	f := newProfileFetcher(&failingProfiles{}, nil, slog.New(slog.DiscardHandler))
+	users := make([]id.UserID, maxProfileQueue+5)
+	for i := range users {
+		users[i] = id.UserID(fmt.Sprintf("@u%d:remote.test", i))
+	}
+	f.add(users)
+	if len(f.queue) != maxProfileQueue {
+		t.Fatalf("queue holds %d, want %d", len(f.queue), maxProfileQueue)
+	}
+	f.Stop() // never started: returns
+	f.Stop()
+}
