@@ -79,7 +79,7 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 			// The client has the room up to since: send what happened
 			// from there up to the leave.
 			var upto *window
-			if upto, err = s.windowUpTo(ctx, roomID, w, since, last.pos, timelineLimit(timelineFilter(req.Filter))); err == nil {
+			if upto, err = s.windowUpTo(ctx, req, roomID, w, since, last.pos); err == nil {
 				err = s.addIncrementalLeft(ctx, req, resp.Rooms, roomID, upto, since)
 			}
 		case membership == "leave" || membership == "ban":
@@ -177,20 +177,22 @@ func (s *Service) addIncrementalLeft(ctx context.Context, req Request, rooms *Ro
 // last sync and returns the timeline's events, and whether a member event
 // is in the window (the room summary may have changed).
 func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.RoomID, w *window, since int64, state *StateBatch, tl *TimelineBatch, joined bool) ([]item, bool, error) {
-	tf := timelineFilter(req.Filter)
-	limit := timelineLimit(tf)
-	items := w.items
-	var skipped []item
-	if len(items) > limit {
-		skipped, items = items[:len(items)-limit], items[len(items)-limit:]
-		tl.Limited = true
+	limit := timelineLimit(timelineFilter(req.Filter))
+	keep, err := s.timelineKeep(ctx, req, roomID)
+	if err != nil {
+		return nil, false, err
 	}
+	start, more := keep.newest(w.items, limit)
+	skipped, items := w.items[:start], w.items[start:]
+	// A window that lacks the oldest events since the last sync may lack
+	// events the timeline shows.
+	tl.Limited = more || !w.complete
 	membersChanged := false
 	for _, it := range w.items {
 		membersChanged = membersChanged || it.pdu.Type() == "m.room.member"
 	}
 	now := s.now().UnixMilli()
-	timeline, err := s.appendTimeline(ctx, req, roomID, tf, items, joined, now, tl)
+	timeline, err := s.appendTimeline(ctx, req, roomID, keep, items, joined, now, tl)
 	if err != nil {
 		return nil, false, err
 	}
@@ -229,6 +231,13 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 			return nil, false, err
 		}
 	}
+	// The state events the filter leaves out of the timeline that the
+	// room ends with: with use_state_after the state already ends there.
+	var hidden []item
+	if !req.UseStateAfter {
+		hidden = keep.hiddenStateEnds(items)
+		delta = overlayState(delta, hidden)
+	}
 	for _, it := range delta {
 		membersChanged = membersChanged || it.pdu.Type() == "m.room.member"
 	}
@@ -240,7 +249,7 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 		case len(items) > 0:
 			first = &items[0]
 		}
-		full, err := s.fullState(ctx, req, roomID, first, timeline, joined)
+		full, err := s.fullState(ctx, req, roomID, first, hidden, timeline, joined)
 		if err != nil {
 			return nil, false, err
 		}

@@ -17,9 +17,12 @@ import (
 )
 
 // fullState returns a room's whole state before the event first (with
-// use_state_after, after it), or the current state when first is nil; lazy-loading clients get only the
-// member events of the timeline's senders and their own.
-func (s *Service) fullState(ctx context.Context, req Request, roomID id.RoomID, first *item, timeline []item, joined bool) ([]clientevent.Event, error) {
+// use_state_after, after it), or the current state when first is nil,
+// with the state events of hidden in place of the ones they replace (the
+// ones the timeline filter left out, see hiddenStateEnds); lazy-loading
+// clients get only the member events of the timeline's senders and their
+// own.
+func (s *Service) fullState(ctx context.Context, req Request, roomID id.RoomID, first *item, hidden, timeline []item, joined bool) ([]clientevent.Event, error) {
 	sf := stateFilter(req.Filter)
 	lazy := joined && sf != nil && sf.LazyLoadMembers
 	senders := map[string]bool{string(req.User): true}
@@ -66,6 +69,7 @@ func (s *Service) fullState(ctx context.Context, req Request, roomID id.RoomID, 
 			return nil, err
 		}
 	}
+	items = overlayState(items, hidden)
 	now := s.now().UnixMilli()
 	out := []clientevent.Event{}
 	for _, it := range items {
@@ -186,36 +190,28 @@ func (s *Service) lastOwnMemberPos(ctx context.Context, user id.UserID, roomID i
 	return pos, nil
 }
 
-// fillFull fills state and timeline for a room as of upto: of the newest
-// events (at most the filter's limit), those the user may see under the
-// room's history visibility, and the state before the first of them.
+// fillFull fills state and timeline for a room as of upto: the newest
+// events the timeline filter lets through (at most its limit) of those the
+// user may see under the room's history visibility, and the state before
+// the first of them, with the state events the filter left out that the
+// room ends with.
 // joined is true for a room the user is joined to, where lazy-loading
 // applies.
 func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, upto int64, state *StateBatch, tl *TimelineBatch, joined bool) error {
-	tf := timelineFilter(req.Filter)
-	limit := timelineLimit(tf)
-	evs, err := s.db.RoomEventsRange(ctx, roomID, upto, 0, store.Backward, limit+1)
+	limit := timelineLimit(timelineFilter(req.Filter))
+	keep, err := s.timelineKeep(ctx, req, roomID)
 	if err != nil {
 		return err
 	}
-	if len(evs) > limit {
-		evs = evs[:limit]
-		tl.Limited = true
-	}
-	visible, err := s.visibleEvents(ctx, req.User, joined, evs)
+	// History before an event the user may not see is not theirs either,
+	// so there is nothing for the client to page back to.
+	loaded, exhausted, err := s.newestEvents(ctx, req, roomID, 0, upto, limit, keep, true, joined)
 	if err != nil {
 		return err
 	}
-	if len(visible) == 0 || visible[len(visible)-1].NID != evs[len(evs)-1].NID {
-		// History before this point is not the user's to see, so there
-		// is nothing for the client to page back to.
-		tl.Limited = false
-	}
-	items, err := s.parse(ctx, roomID, visible)
-	if err != nil {
-		return err
-	}
-	slices.Reverse(items)
+	start, more := keep.newest(loaded, limit)
+	items := loaded[start:]
+	tl.Limited = more || !exhausted
 	var stateNIDs map[store.StateKey]int64
 	switch {
 	case len(items) > 0 && req.UseStateAfter:
@@ -226,9 +222,12 @@ func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, u
 		if stateNIDs, err = s.stateBefore(ctx, roomID, items[0]); err != nil {
 			return err
 		}
+		for _, it := range keep.hiddenStateEnds(items) {
+			stateNIDs[store.StateKey(it.pdu.StateKeyTuple())] = it.nid
+		}
 	}
 	now := s.now().UnixMilli()
-	timeline, err := s.appendTimeline(ctx, req, roomID, tf, items, joined, now, tl)
+	timeline, err := s.appendTimeline(ctx, req, roomID, keep, items, joined, now, tl)
 	if err != nil {
 		return err
 	}
@@ -378,11 +377,10 @@ func newJoinedRoom() *JoinedRoom {
 	}
 }
 
-// appendTimeline appends to tl the items the timeline filter tf lets
-// through, formatted for the client with the user's membership at each
+// appendTimeline appends to tl the items keep lets through, formatted for the client with the user's membership at each
 // (joined tells whether the user is joined at the end) and their age at
 // now, and returns them.
-func (s *Service) appendTimeline(ctx context.Context, req Request, roomID id.RoomID, tf *RoomEventFilter, items []item, joined bool, now int64, tl *TimelineBatch) (_ []item, err error) {
+func (s *Service) appendTimeline(ctx context.Context, req Request, roomID id.RoomID, keep timelineKeep, items []item, joined bool, now int64, tl *TimelineBatch) (_ []item, err error) {
 	ms, err := s.timelineMemberships(ctx, req.User, items, endMembership(joined))
 	if err != nil {
 		return nil, err
@@ -397,19 +395,11 @@ func (s *Service) appendTimeline(ctx context.Context, req Request, roomID id.Roo
 			}
 		}()
 	}
-	ignored, err := s.ignoredBy(ctx, req.User)
-	if err != nil {
-		return nil, err
-	}
 	// Sized for every item: most filters let all of them through.
 	timeline := make([]item, 0, len(items))
 	tl.Events = slices.Grow(tl.Events, len(items))
 	for i, it := range items {
-		// Ignored users' events are left out, their state events not.
-		if ignored[it.pdu.Sender()] && !it.pdu.IsState() {
-			continue
-		}
-		if tf.MatchEvent(string(roomID), it.pdu.Type(), string(it.pdu.Sender()), it.pdu.Content()) {
+		if keep.keeps(it) {
 			timeline = append(timeline, it)
 			ev := s.format(req, it, now)
 			ev.Unsigned.Membership = ms[i]

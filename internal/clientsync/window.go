@@ -3,7 +3,6 @@ package clientsync
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
@@ -55,16 +54,18 @@ func (s *Service) windows(ctx context.Context, req Request, ms map[id.RoomID]str
 		}
 		return out, nil
 	}
-	return s.windowsFromStore(ctx, user, since, pos, timelineLimit(timelineFilter(req.Filter)))
+	return s.windowsFromStore(ctx, req, since, pos)
 }
 
 // windowsFromStore reads the windows of an incremental sync the ring no
 // longer covers (a client returning after a while, or any client after a
 // restart): only rooms with events in the window are visited, each with
-// one read of its newest events, bounded by the timeline limit; the user's own membership
-// changes come from the memberships table (which rooms changed after
-// since) and the member events of those rooms, however old in the window.
-func (s *Service) windowsFromStore(ctx context.Context, user id.UserID, since, pos int64, limit int) (map[id.RoomID]*window, error) {
+// a read of its newest events, bounded by the timeline limit (see
+// readWindow); the user's own membership changes come from the memberships
+// table (which rooms changed after since) and the member events of those
+// rooms, however old in the window.
+func (s *Service) windowsFromStore(ctx context.Context, req Request, since, pos int64) (map[id.RoomID]*window, error) {
+	user := req.User
 	changed, err := s.db.RoomsWithEventsInRange(ctx, user, since, pos)
 	if err != nil {
 		return nil, err
@@ -82,9 +83,7 @@ func (s *Service) windowsFromStore(ctx context.Context, user id.UserID, since, p
 		moved[m.RoomID] = true
 	}
 	for _, roomID := range changed {
-		// One event more than the timeline holds tells whether it is
-		// limited.
-		w, err := s.readWindow(ctx, roomID, since, pos, limit)
+		w, err := s.readWindow(ctx, req, roomID, since, pos)
 		if err != nil {
 			return nil, err
 		}
@@ -102,23 +101,23 @@ func (s *Service) windowsFromStore(ctx context.Context, user id.UserID, since, p
 	return out, nil
 }
 
-// readWindow reads the newest limit+1 events of a room in (since, upto].
-func (s *Service) readWindow(ctx context.Context, roomID id.RoomID, since, upto int64, limit int) (*window, error) {
-	evs, err := s.db.RoomEventsRange(ctx, roomID, upto, since, store.Backward, limit+1)
+// readWindow reads the newest events of a room in (since, upto]: up to one
+// more than the timeline shows, which tells whether it is limited.
+func (s *Service) readWindow(ctx context.Context, req Request, roomID id.RoomID, since, upto int64) (*window, error) {
+	keep, err := s.timelineKeep(ctx, req, roomID)
 	if err != nil {
 		return nil, err
 	}
-	items, err := s.parse(ctx, roomID, evs)
+	items, complete, err := s.newestEvents(ctx, req, roomID, since, upto, timelineLimit(timelineFilter(req.Filter)), keep, false, false)
 	if err != nil {
 		return nil, err
 	}
-	slices.Reverse(items)
-	return &window{items: items, complete: len(items) <= limit}, nil
+	return &window{items: items, complete: complete}, nil
 }
 
 // windowUpTo returns the part of a room's window up to and including
 // stream position upto (the user's leave), oldest first.
-func (s *Service) windowUpTo(ctx context.Context, roomID id.RoomID, w *window, since, upto int64, limit int) (*window, error) {
+func (s *Service) windowUpTo(ctx context.Context, req Request, roomID id.RoomID, w *window, since, upto int64) (*window, error) {
 	var out *window
 	if w.complete {
 		out = &window{complete: true}
@@ -131,7 +130,7 @@ func (s *Service) windowUpTo(ctx context.Context, roomID id.RoomID, w *window, s
 		// Only the newest events are at hand, and older ones up to upto
 		// may be missing from them: read up to upto.
 		var err error
-		if out, err = s.readWindow(ctx, roomID, since, upto, limit); err != nil {
+		if out, err = s.readWindow(ctx, req, roomID, since, upto); err != nil {
 			return nil, err
 		}
 	}
