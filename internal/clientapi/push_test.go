@@ -18,6 +18,94 @@ import (
 	"github.com/hafenchat/hafen/internal/room"
 )
 
+// startNotifier starts the push notifier of e and returns a function that
+// waits until it has seen every event committed so far.
+func startNotifier(t *testing.T, e *roomEnv) (caughtUp func()) {
+	t.Helper()
+	svc := e.srv.Rooms.Service.(*room.Service)
+	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n := push.NewNotifier(push.NotifierConfig{DB: e.db, Stream: e.events, Rooms: svc, ServerName: "hafen.test", Logger: logger})
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Stop)
+	e.srv.Push = &push.Service{DB: e.db}
+	return func() {
+		t.Helper()
+		pos, err := e.db.MaxStreamPos(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.WaitFor(context.Background(), pos); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// notificationReads returns the user's notifications as event ID → read.
+func notificationReads(t *testing.T, e *roomEnv, tok string) map[string]bool {
+	t.Helper()
+	res := e.do("GET", "/_matrix/client/v3/notifications", tok, nil)
+	e.expect(res, 200, "")
+	out := map[string]bool{}
+	for _, x := range res.body["notifications"].([]any) {
+		n := x.(map[string]any)
+		out[n["event"].(map[string]any)["event_id"].(string)] = n["read"] == true
+	}
+	return out
+}
+
+// An invite notifies the invitee, who is not yet a member of the room
+// (.m.rule.invite_for_me). A threaded read receipt marks read only the
+// notifications of its thread, "main" those of the main timeline.
+// Spec: Client-Server API § Push rules (predefined rules), § Threaded
+// read receipts.
+func TestNotificationsInvitesAndThreadedReads(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		caughtUp := startNotifier(t, e)
+		_, alice := e.user("alice")
+		_, bob := e.user("bob")
+		_, carol := e.user("carol")
+		roomID := e.createRoom(alice)
+		rq := url.PathEscape(roomID)
+		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/join", bob, map[string]any{}), 200, "")
+		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/invite", alice, map[string]any{"user_id": "@carol:hafen.test"}), 200, "")
+		caughtUp()
+		res := e.do("GET", "/_matrix/client/v3/notifications", carol, nil)
+		e.expect(res, 200, "")
+		ns, _ := res.body["notifications"].([]any)
+		if len(ns) != 1 {
+			t.Fatalf("carol's notifications after her invite = %s, want the invite", res.raw)
+		}
+		if ev := ns[0].(map[string]any)["event"].(map[string]any); ev["type"] != "m.room.member" || ev["state_key"] != "@carol:hafen.test" {
+			t.Errorf("carol's notification = %v, want her invite", ev)
+		}
+
+		send := func(txn string, content map[string]any) string {
+			t.Helper()
+			res := e.do("PUT", "/_matrix/client/v3/rooms/"+rq+"/send/m.room.message/"+txn, bob, content)
+			e.expect(res, 200, "")
+			return res.str("event_id")
+		}
+		root := send("1", map[string]any{"msgtype": "m.text", "body": "root"})
+		reply := send("2", map[string]any{"msgtype": "m.text", "body": "in thread",
+			"m.relates_to": map[string]any{"rel_type": "m.thread", "event_id": root}})
+		caughtUp()
+		receipt := func(eventID, thread string) {
+			t.Helper()
+			e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/receipt/m.read/"+url.PathEscape(eventID), alice, map[string]any{"thread_id": thread}), 200, "")
+		}
+		receipt(reply, root)
+		if got := notificationReads(t, e, alice); !got[reply] || got[root] {
+			t.Errorf("after a receipt in the thread: read %v, want only the reply (%s) read", got, reply)
+		}
+		receipt(root, "main")
+		if got := notificationReads(t, e, alice); !got[reply] || !got[root] {
+			t.Errorf("after a receipt in the main timeline too: read %v, want both read", got)
+		}
+	})
+}
+
 // pusherBody is a valid http pusher.
 func pusherBody(appID, pushKey string) map[string]any {
 	return map[string]any{
@@ -144,24 +232,7 @@ func TestPushers(t *testing.T) {
 // they are not in.
 func TestNotifications(t *testing.T) {
 	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
-		svc := e.srv.Rooms.Service.(*room.Service)
-		logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		n := push.NewNotifier(push.NotifierConfig{DB: e.db, Stream: e.events, Rooms: svc, ServerName: "hafen.test", Logger: logger})
-		if err := n.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(n.Stop)
-		e.srv.Push = &push.Service{DB: e.db}
-		caughtUp := func() {
-			t.Helper()
-			pos, err := e.db.MaxStreamPos(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := n.WaitFor(context.Background(), pos); err != nil {
-				t.Fatal(err)
-			}
-		}
+		caughtUp := startNotifier(t, e)
 		_, alice := e.user("alice")
 		_, bob := e.user("bob")
 		_, carol := e.user("carol")

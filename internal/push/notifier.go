@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -247,7 +248,7 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 			}
 			rooms[roomID] = f
 		}
-		most += len(f.members)
+		most += len(f.members) + 1
 	}
 	out := make([]store.Notification, 0, most)
 	for _, se := range evs {
@@ -257,12 +258,18 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 		shared := newSharedEvaluations(n.cfg.Evaluations.Take(se.StreamPos))
 		// Membership changes within the batch move the counts; the
 		// members read at the start of the batch are close enough.
-		if len(f.members) == 0 {
+		users := f.members
+		// A local user invited to the room is not a member yet, but the
+		// invite is for them (.m.rule.invite_for_me).
+		if invitee, ok := n.localInvitee(ev); ok && !slices.Contains(users, invitee) {
+			users = append(slices.Clip(users), invitee)
+		}
+		if len(users) == 0 {
 			continue
 		}
 		var pe *pushrules.Event
 		mayNotify := map[string]bool{}
-		for _, user := range f.members {
+		for _, user := range users {
 			if user == ev.Sender() {
 				continue
 			}
@@ -325,6 +332,20 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 		}
 		return nil
 	}, nil, nil
+}
+
+// localInvitee returns the user of this server an event invites, if it is
+// an invite.
+func (n *Notifier) localInvitee(ev *event.PDU) (id.UserID, bool) {
+	sk, ok := ev.StateKey()
+	if !ok || ev.Type() != "m.room.member" || authrules.Membership(ev.Content()) != "invite" {
+		return "", false
+	}
+	user, err := id.ParseUserID(sk)
+	if err != nil || user.Domain() != n.cfg.ServerName {
+		return "", false
+	}
+	return user, true
 }
 
 // duePrunes returns the users of ns whose notifications were not pruned

@@ -151,7 +151,9 @@ func (t *Tx) PruneNotifications(ctx context.Context, user id.UserID, keep int, o
 // Notifications returns the user's notifications before stream position
 // before (all when 0), newest first, at most limit, only highlights when
 // onlyHighlight; Read tells whether a read receipt of the user in the
-// room (public or private, any thread) points at the event or a later one.
+// room (public or private) points at the event or a later one: an
+// unthreaded receipt, or one of the event's thread ("main" for an event
+// that is in no thread).
 func (r reader) Notifications(ctx context.Context, user id.UserID, before int64, limit int, onlyHighlight bool) ([]Notification, error) {
 	if before <= 0 {
 		before = 1 << 62
@@ -160,7 +162,10 @@ func (r reader) Notifications(ctx context.Context, user id.UserID, before int64,
 		SELECT n.stream_pos, e.room_id, e.event_id, n.actions, n.highlight, e.origin_server_ts,
 			EXISTS (SELECT 1 FROM receipts rc JOIN events re ON re.event_id = rc.event_id
 				WHERE rc.room_id = e.room_id AND rc.user_id = n.user_id
-					AND rc.receipt_type IN ('m.read', 'm.read.private') AND re.stream_pos >= n.stream_pos) AS is_read
+					AND rc.receipt_type IN ('m.read', 'm.read.private') AND re.stream_pos >= n.stream_pos
+					AND (rc.thread_id = '' OR rc.thread_id = COALESCE(
+						(SELECT er.relates_to FROM event_relations er WHERE er.event_nid = e.event_nid AND er.rel_type = 'm.thread'),
+						'main'))) AS is_read
 		FROM user_notifications n JOIN events e ON e.stream_pos = n.stream_pos
 		WHERE n.user_id = $1 AND n.stream_pos < $2`
 	if onlyHighlight {
