@@ -145,6 +145,11 @@ func (s *Service) Upgrade(ctx context.Context, r UpgradeRequest) (id.RoomID, err
 	var restorePL json.RawMessage
 	for _, typ := range transferredState {
 		e := get(typ, "")
+		if e == nil && typ == "m.room.guest_access" {
+			// No guest access event forbids guests; the preset the new
+			// room is built with would let them join.
+			req.InitialState = append(req.InitialState, StateEvent{Type: typ, Content: json.RawMessage(`{"guest_access":"forbidden"}`)})
+		}
 		if e == nil {
 			continue
 		}
