@@ -42,14 +42,25 @@ func startNotifier(t *testing.T, e *roomEnv) (caughtUp func()) {
 	}
 }
 
+// listNotifications returns a page of the user's notifications (query is
+// the URL's query, "" or starting with "?") and the next page's token.
+func listNotifications(t *testing.T, e *roomEnv, tok, query string) ([]map[string]any, string) {
+	t.Helper()
+	res := e.do("GET", "/_matrix/client/v3/notifications"+query, tok, nil)
+	e.expect(res, 200, "")
+	var out []map[string]any
+	for _, x := range res.body["notifications"].([]any) {
+		out = append(out, x.(map[string]any))
+	}
+	return out, res.str("next_token")
+}
+
 // notificationReads returns the user's notifications as event ID → read.
 func notificationReads(t *testing.T, e *roomEnv, tok string) map[string]bool {
 	t.Helper()
-	res := e.do("GET", "/_matrix/client/v3/notifications", tok, nil)
-	e.expect(res, 200, "")
+	ns, _ := listNotifications(t, e, tok, "")
 	out := map[string]bool{}
-	for _, x := range res.body["notifications"].([]any) {
-		n := x.(map[string]any)
+	for _, n := range ns {
 		out[n["event"].(map[string]any)["event_id"].(string)] = n["read"] == true
 	}
 	return out
@@ -71,13 +82,11 @@ func TestNotificationsInvitesAndThreadedReads(t *testing.T) {
 		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/join", bob, map[string]any{}), 200, "")
 		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/invite", alice, map[string]any{"user_id": "@carol:hafen.test"}), 200, "")
 		caughtUp()
-		res := e.do("GET", "/_matrix/client/v3/notifications", carol, nil)
-		e.expect(res, 200, "")
-		ns, _ := res.body["notifications"].([]any)
+		ns, _ := listNotifications(t, e, carol, "")
 		if len(ns) != 1 {
-			t.Fatalf("carol's notifications after her invite = %s, want the invite", res.raw)
+			t.Fatalf("carol's notifications after her invite = %v, want the invite", ns)
 		}
-		if ev := ns[0].(map[string]any)["event"].(map[string]any); ev["type"] != "m.room.member" || ev["state_key"] != "@carol:hafen.test" {
+		if ev := ns[0]["event"].(map[string]any); ev["type"] != "m.room.member" || ev["state_key"] != "@carol:hafen.test" {
 			t.Errorf("carol's notification = %v, want her invite", ev)
 		}
 
@@ -252,13 +261,7 @@ func TestNotifications(t *testing.T) {
 
 		notifs := func(tok, query string) ([]map[string]any, string) {
 			t.Helper()
-			res := e.do("GET", "/_matrix/client/v3/notifications"+query, tok, nil)
-			e.expect(res, 200, "")
-			var out []map[string]any
-			for _, x := range res.body["notifications"].([]any) {
-				out = append(out, x.(map[string]any))
-			}
-			return out, res.str("next_token")
+			return listNotifications(t, e, tok, query)
 		}
 		eventID := func(n map[string]any) string { return n["event"].(map[string]any)["event_id"].(string) }
 		all, next := notifs(alice, "")

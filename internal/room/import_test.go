@@ -12,6 +12,40 @@ import (
 	"github.com/hafenchat/hafen/internal/store/storetest"
 )
 
+// remoteRoom is a public v12 room of another server (the resident) that
+// bob of remote.test joins: its state and bob's join, as a checked
+// send_join answer gives them. Its creator, carol, has this server's name.
+type remoteRoom struct {
+	roomID       id.RoomID
+	creator, bob id.UserID
+	join         *event.PDU
+	state        []*event.PDU
+}
+
+// newRemoteRoom creates a remoteRoom whose state holds the events keep
+// lets through (all when keep is nil).
+func newRemoteRoom(t *testing.T, keep func(event.StateKey) bool) remoteRoom {
+	t.Helper()
+	resident, _, _ := newService(t, storetest.SQLiteDSN(t))
+	remote := newRemote(t, "remote.test")
+	rr := remoteRoom{creator: id.UserID("@carol:" + string(testServer)), bob: "@bob:remote.test"}
+	var err error
+	rr.roomID, err = resident.CreateRoom(context.Background(), &CreateRequest{Creator: rr.creator, Version: roomversion.V12, Preset: PresetPublicChat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, extremities := head(t, resident, rr.roomID)
+	for k, e := range state {
+		if keep == nil || keep(k) {
+			rr.state = append(rr.state, e)
+		}
+	}
+	// The joining user's server builds the join on the resident's head.
+	sk := string(rr.bob)
+	rr.join = remote.event(t, roomversion.V12, rr.roomID, "m.room.member", &sk, rr.bob, `{"membership":"join"}`, extremities, state)
+	return rr
+}
+
 // TestImportJoin stores a room of another server that a local user joined
 // (the state and the join as a checked send_join answer gives them): the
 // room then has the state, the user is joined, the join is the room's
@@ -20,23 +54,8 @@ import (
 func TestImportJoin(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		// The resident server, with the room, and this server, without it.
-		resident, _, _ := newService(t, storetest.SQLiteDSN(t))
-		remote := newRemote(t, "remote.test")
-		creator := id.UserID("@carol:" + string(testServer))
-		roomID, err := resident.CreateRoom(ctx, &CreateRequest{Creator: creator, Version: roomversion.V12, Preset: PresetPublicChat})
-		if err != nil {
-			t.Fatal(err)
-		}
-		state, extremities := head(t, resident, roomID)
-		var stateEvents []*event.PDU
-		for _, e := range state {
-			stateEvents = append(stateEvents, e)
-		}
-		// The joining user's server builds the join on the resident's head.
-		bob := id.UserID("@bob:remote.test")
-		sk := string(bob)
-		join := remote.event(t, roomversion.V12, roomID, "m.room.member", &sk, bob, `{"membership":"join"}`, extremities, state)
+		rr := newRemoteRoom(t, nil)
+		roomID, creator, bob, join, stateEvents := rr.roomID, rr.creator, rr.bob, rr.join, rr.state
 
 		local, db, rec := newService(t, dsn)
 		pos, err := local.ImportJoin(ctx, RemoteJoin{RoomID: roomID, Version: roomversion.V12, Join: join, State: stateEvents, AuthChain: stateEvents})

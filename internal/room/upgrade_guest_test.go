@@ -6,9 +6,7 @@ import (
 	"testing"
 
 	"github.com/hafenchat/hafen/internal/core/event"
-	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/core/roomversion"
-	"github.com/hafenchat/hafen/internal/store/storetest"
 )
 
 // A room without an m.room.guest_access event forbids guests (other
@@ -18,25 +16,10 @@ import (
 func TestUpgradeKeepsGuestsOut(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		resident, _, _ := newService(t, storetest.SQLiteDSN(t))
-		remote := newRemote(t, "remote.test")
-		creator := id.UserID("@carol:" + string(testServer))
-		roomID, err := resident.CreateRoom(ctx, &CreateRequest{Creator: creator, Version: roomversion.V12, Preset: PresetPublicChat})
-		if err != nil {
-			t.Fatal(err)
-		}
-		state, extremities := head(t, resident, roomID)
-		var stateEvents []*event.PDU
-		for k, e := range state {
-			if k.Type != "m.room.guest_access" {
-				stateEvents = append(stateEvents, e)
-			}
-		}
-		bob := id.UserID("@bob:remote.test")
-		sk := string(bob)
-		join := remote.event(t, roomversion.V12, roomID, "m.room.member", &sk, bob, `{"membership":"join"}`, extremities, state)
+		rr := newRemoteRoom(t, func(k event.StateKey) bool { return k.Type != "m.room.guest_access" })
+		roomID, creator := rr.roomID, rr.creator
 		local, _, _ := newService(t, dsn)
-		if _, err := local.ImportJoin(ctx, RemoteJoin{RoomID: roomID, Version: roomversion.V12, Join: join, State: stateEvents, AuthChain: stateEvents}); err != nil {
+		if _, err := local.ImportJoin(ctx, RemoteJoin{RoomID: roomID, Version: roomversion.V12, Join: rr.join, State: rr.state, AuthChain: rr.state}); err != nil {
 			t.Fatalf("ImportJoin: %v", err)
 		}
 		if ga, err := local.CurrentStateEvent(ctx, roomID, "m.room.guest_access", ""); err != nil || ga != nil {
