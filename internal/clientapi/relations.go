@@ -81,6 +81,12 @@ func (a *roomAPI) getRelatingEvents(w http.ResponseWriter, r *http.Request, sess
 	if err != nil {
 		return err
 	}
+	if limit == 0 {
+		// A page of nothing would hand back the token it started from:
+		// limit=0 is accepted, as /messages accepts it, and means the
+		// default.
+		limit = defaultRelationsLimit
+	}
 	var recurse, recurseGiven bool
 	switch q.Get("recurse") {
 	case "":
@@ -150,7 +156,8 @@ func (a *roomAPI) getRelatingEvents(w http.ResponseWriter, r *http.Request, sess
 }
 
 // getThreadRoots returns a page of a room's threads, most recently active
-// first, each root with its bundled aggregations.
+// first, each root with its bundled aggregations; the roots sent by users
+// the caller ignores come redacted.
 //
 // GET /_matrix/client/v1/rooms/{roomId}/threads
 func (a *roomAPI) getThreadRoots(w http.ResponseWriter, r *http.Request, sess session) error {
@@ -189,9 +196,19 @@ func (a *roomAPI) getThreadRoots(w http.ResponseWriter, r *http.Request, sess se
 	if err != nil {
 		return err
 	}
-	chunk, err := a.formatter(roomID, v.version, sess).formatAll(ctx, page.Roots)
+	f := a.formatter(roomID, v.version, sess)
+	chunk, err := f.formatAll(ctx, page.Roots)
 	if err != nil {
 		return err
+	}
+	// "If the thread root event was sent by an ignored user, the event is
+	// returned redacted to the caller."
+	for i, e := range page.Roots {
+		if page.FromIgnored[e.EventID] && e.RedactedBecause == "" {
+			if chunk[i].Content, err = f.redactedContent(e); err != nil {
+				return err
+			}
+		}
 	}
 	resp := map[string]any{"chunk": chunk}
 	if page.Next > 0 {

@@ -16,6 +16,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
 	"github.com/hafenchat/hafen/internal/clientsync"
@@ -385,7 +386,15 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 	}
 	resp["chunk"] = chunk
 	if filter != nil && filter.LazyLoadMembers {
-		state, err := a.senderMembers(r.Context(), f, events)
+		var members []store.Event
+		if len(events) > 0 {
+			// As of the page's first event, so a page of history shows
+			// its senders as they were then.
+			if members, err = a.senderMembers(r.Context(), events[0], events); err != nil {
+				return err
+			}
+		}
+		state, err := f.formatAll(r.Context(), members)
 		if err != nil {
 			return err
 		}
@@ -395,17 +404,13 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 }
 
 // senderMembers returns the m.room.member events of the senders of
-// events, a page of /messages, for lazy-loading clients: those of the
-// state just after the page's first event, so a page of history shows
-// its senders as they were then, and a user who left sees nothing of
-// what came after (never the current state, which may be newer than
+// events, for lazy-loading clients (/messages, /context): those of the
+// state just after the event first, so that a user who left sees nothing
+// of what came after (never the current state, which may be newer than
 // anything the user may see). Only the senders' keys of that state are
-// read, however many members the room has.
-func (a *roomAPI) senderMembers(ctx context.Context, f *eventFormatter, events []store.Event) ([]clientevent.Event, error) {
-	if len(events) == 0 {
-		return []clientevent.Event{}, nil
-	}
-	first := events[0]
+// read, however many members the room has. Every sender's member event
+// is returned, so include_redundant_members is met either way.
+func (a *roomAPI) senderMembers(ctx context.Context, first store.Event, events []store.Event) ([]store.Event, error) {
 	g, err := a.db.StateGroupBeforeEvent(ctx, first.NID)
 	if err != nil {
 		return nil, fmt.Errorf("state before %s: %w", first.EventID, err)
@@ -422,7 +427,7 @@ func (a *roomAPI) senderMembers(ctx context.Context, f *eventFormatter, events [
 	if err != nil {
 		return nil, fmt.Errorf("senders' members before %s: %w", first.EventID, err)
 	}
-	// The first event itself is part of the state after it.
+	// first itself is part of the state after it.
 	if first.Type == "m.room.member" && first.StateKey != nil && !first.Rejected && seen[id.UserID(*first.StateKey)] {
 		at[store.StateKey{Type: "m.room.member", StateKey: *first.StateKey}] = first.NID
 	}
@@ -434,7 +439,7 @@ func (a *roomAPI) senderMembers(ctx context.Context, f *eventFormatter, events [
 	if err != nil {
 		return nil, fmt.Errorf("senders' member events: %w", err)
 	}
-	return f.formatAll(ctx, members)
+	return members, nil
 }
 
 // visibleEvent loads one event of a room that the user may see: 404
@@ -495,7 +500,8 @@ func (a *roomAPI) getOneRoomEvent(w http.ResponseWriter, r *http.Request, sess s
 //
 // limit is shared between events_before (half, rounded down) and
 // events_after; the filter applies to both and to state, which is the
-// state at the last event returned.
+// state at the last event returned. With lazy_load_members, state holds
+// only the member events of the returned events' senders.
 func (a *roomAPI) getEventContext(w http.ResponseWriter, r *http.Request, sess session) error {
 	roomID, eventID, err := pathRoomEventID(r)
 	if err != nil {
@@ -539,9 +545,28 @@ func (a *roomAPI) getEventContext(w http.ResponseWriter, r *http.Request, sess s
 	if err != nil {
 		return err
 	}
+	lazy := filter != nil && filter.LazyLoadMembers
+	if lazy {
+		// Of the members, only the senders of the events returned.
+		others := make([]store.Event, 0, len(headers.Events))
+		for _, h := range headers.Events {
+			if h.Type != "m.room.member" {
+				others = append(others, h)
+			}
+		}
+		headers.Events = others
+	}
 	stateEvents, err := f.prepare(ctx, headers)
 	if err != nil {
 		return err
+	}
+	if lazy {
+		returned := slices.Concat(before.events, []store.Event{e}, after.events)
+		members, err := a.senderMembers(ctx, last, returned)
+		if err != nil {
+			return err
+		}
+		stateEvents = append(stateEvents, members...)
 	}
 	state := stateEvents
 	if filter != nil {

@@ -230,15 +230,24 @@ type ThreadsQuery struct {
 // ThreadsPage is one page of thread roots, latest activity first.
 type ThreadsPage struct {
 	Roots []store.Event
+	// FromIgnored holds the roots sent by users the requesting user
+	// ignores, by event ID: the spec has them returned redacted.
+	FromIgnored map[id.EventID]bool
 	// Next, when not 0, is the Before of the following page.
 	Next int64
 }
 
 // Threads returns a page of the threads of a room whose root user may see.
+// Roots sent by users they ignore stay in the page (their threads may hold
+// others' replies) and are listed in FromIgnored.
 func (s *Service) Threads(ctx context.Context, user id.UserID, q ThreadsQuery) (ThreadsPage, error) {
 	var participant id.UserID
 	if q.Participated {
 		participant = user
+	}
+	ignored, err := s.ignored(ctx, user)
+	if err != nil {
+		return ThreadsPage{}, err
 	}
 	var p ThreadsPage
 	before, scanned := q.Before, 0
@@ -283,6 +292,12 @@ func (s *Service) Threads(ctx context.Context, user id.UserID, q ThreadsQuery) (
 			}
 			p.Roots = append(p.Roots, e)
 			p.Next = r.LatestPos
+			if ignored[e.Sender] {
+				if p.FromIgnored == nil {
+					p.FromIgnored = map[id.EventID]bool{}
+				}
+				p.FromIgnored[e.EventID] = true
+			}
 		}
 		before = roots[len(roots)-1].LatestPos
 		switch {

@@ -76,7 +76,9 @@ type Query struct {
 	From, To store.TopoPos
 	Dir      store.Direction
 	Limit    int
-	// Recurse includes children of children, up to MaxRecursionDepth.
+	// Recurse includes children of children, up to MaxRecursionDepth
+	// levels below Parent, following only relationships that match
+	// RelType and EventType when they are given.
 	Recurse bool
 }
 
@@ -87,24 +89,25 @@ type Page struct {
 	// reports whether one may exist.
 	Next store.TopoPos
 	More bool
-	// Depth is the recursion depth that was applied (0 without Recurse).
+	// Depth, with Recurse, is the depth the recursion reached: the
+	// deepest level below the parent (its direct children being level 1,
+	// and 1 at least) holding a child the user may see; 0 without Recurse.
 	Depth int
 }
 
 // Children returns a page of the children of q.Parent that user may see.
 // The caller has checked that the user may see the parent itself.
 func (s *Service) Children(ctx context.Context, user id.UserID, q Query) (Page, error) {
-	parents := []id.EventID{q.Parent}
-	depth := 0
-	if q.Recurse {
-		var err error
-		if parents, depth, err = s.descendants(ctx, q.RoomID, q.Parent); err != nil {
-			return Page{}, err
-		}
-	}
 	ignored, err := s.ignored(ctx, user)
 	if err != nil {
 		return Page{}, err
+	}
+	parents := []id.EventID{q.Parent}
+	depth := 0
+	if q.Recurse {
+		if parents, depth, err = s.descendants(ctx, user, ignored, q); err != nil {
+			return Page{}, err
+		}
 	}
 	f := store.RelationFilter{RoomID: q.RoomID, Parents: parents, RelType: q.RelType, Type: q.EventType}
 	after := func(e store.Event) store.TopoPos {
@@ -124,13 +127,9 @@ func (s *Service) Children(ctx context.Context, user id.UserID, q Query) (Page, 
 			return p, nil
 		}
 		scanned += len(batch)
-		visible, err := room.FilterVisible(ctx, s.DB, user, false, batch)
+		ok, err := s.shown(ctx, user, ignored, batch)
 		if err != nil {
 			return Page{}, err
-		}
-		ok := make(map[int64]bool, len(visible))
-		for _, e := range visible {
-			ok[e.NID] = !ignored[e.Sender]
 		}
 		for _, e := range batch {
 			if !ok[e.NID] {
@@ -155,53 +154,75 @@ func (s *Service) Children(ctx context.Context, user id.UserID, q Query) (Page, 
 	}
 }
 
-// descendants returns parent and the events relating to it directly or
-// through others, up to MaxRecursionDepth levels, and the depth reached.
-func (s *Service) descendants(ctx context.Context, roomID id.RoomID, parent id.EventID) ([]id.EventID, int, error) {
-	all := []id.EventID{parent}
-	seen := map[id.EventID]bool{parent: true}
-	level := []id.EventID{parent}
-	depth := 0
-	for depth < MaxRecursionDepth && len(level) > 0 && len(all) < maxRecursionParents {
-		rels, err := s.DB.RelationsOf(ctx, roomID, level, nil)
+// shown returns, by NID, the events of evs that user may see and whose
+// sender they do not ignore.
+func (s *Service) shown(ctx context.Context, user id.UserID, ignored map[id.UserID]bool, evs []store.Event) (map[int64]bool, error) {
+	visible, err := room.FilterVisible(ctx, s.DB, user, false, evs)
+	if err != nil {
+		return nil, err
+	}
+	ok := make(map[int64]bool, len(visible))
+	for _, e := range visible {
+		ok[e.NID] = !ignored[e.Sender]
+	}
+	return ok, nil
+}
+
+// descendants returns the parents whose children answer a recursive
+// query: q.Parent and the events relating to it directly or through others
+// down to MaxRecursionDepth-1 levels, so that no child returned lies more
+// than MaxRecursionDepth levels below q.Parent. With a rel_type or event
+// type filter only matching relationships are followed: an event related
+// to q.Parent only through a non-matching one is not reached, as the spec
+// asks. depth is the deepest level (the direct children being level 1, and
+// 1 at least) holding a child that user may see, so that it matches the
+// events the query can return.
+func (s *Service) descendants(ctx context.Context, user id.UserID, ignored map[id.UserID]bool, q Query) ([]id.EventID, int, error) {
+	var relTypes []string
+	if q.RelType != "" {
+		relTypes = []string{q.RelType}
+	}
+	all := []id.EventID{q.Parent}
+	seen := map[id.EventID]bool{q.Parent: true}
+	level := []id.EventID{q.Parent}
+	depth := 1
+	for n := 1; n <= MaxRecursionDepth && len(level) > 0; n++ {
+		rels, err := s.DB.RelationsOf(ctx, q.RoomID, level, relTypes)
 		if err != nil {
 			return nil, 0, err
 		}
-		depth++
+		var nids []int64
+		for _, r := range rels {
+			if q.EventType == "" || r.Type == q.EventType {
+				nids = append(nids, r.EventNID)
+			}
+		}
+		if len(nids) == 0 {
+			break
+		}
+		children, err := s.DB.EventsByNID(ctx, nids)
+		if err != nil {
+			return nil, 0, fmt.Errorf("load children at depth %d in %s: %w", n, q.RoomID, err)
+		}
+		ok, err := s.shown(ctx, user, ignored, children)
+		if err != nil {
+			return nil, 0, err
+		}
 		level = level[:0:0]
-		children, err := s.childIDs(ctx, roomID, rels)
-		if err != nil {
-			return nil, 0, err
-		}
 		for _, c := range children {
-			if !seen[c] && len(all) < maxRecursionParents {
-				seen[c] = true
-				all = append(all, c)
-				level = append(level, c)
+			if ok[c.NID] {
+				depth = n
+			}
+			// The children of the last level would lie deeper than
+			// MaxRecursionDepth.
+			if n < MaxRecursionDepth && !seen[c.EventID] && len(all) < maxRecursionParents {
+				seen[c.EventID] = true
+				all = append(all, c.EventID)
+				level = append(level, c.EventID)
 			}
 		}
 	}
 	return all, depth, nil
-}
-
-// childIDs returns the event IDs of the children of relations.
-func (s *Service) childIDs(ctx context.Context, roomID id.RoomID, rels []store.Relation) ([]id.EventID, error) {
-	if len(rels) == 0 {
-		return nil, nil
-	}
-	nids := make([]int64, len(rels))
-	for i, r := range rels {
-		nids[i] = r.EventNID
-	}
-	evs, err := s.DB.EventsByNID(ctx, nids)
-	if err != nil {
-		return nil, fmt.Errorf("load children in %s: %w", roomID, err)
-	}
-	out := make([]id.EventID, len(evs))
-	for i, e := range evs {
-		out[i] = e.EventID
-	}
-	return out, nil
 }
 
 // ignored returns the users whose events user ignores.
