@@ -40,7 +40,7 @@ func newPushEvent(ev *event.PDU, mayNotify func(ev *event.PDU, key string) bool,
 	}
 	return &pushEvent{
 		ev:          ev,
-		pe:          pushrules.NewEvent(ev.Type(), string(ev.Sender()), string(ev.RoomID()), sk, ev.Content()),
+		pe:          pushrules.NewEvent(ev.Type(), string(ev.Sender()), string(ev.RoomID()), sk, ev.Content(), string(ev.EventID()), ev.JSON()),
 		mayNotify:   mayNotify,
 		memberCount: memberCount,
 	}

@@ -280,7 +280,7 @@ func (n *Notifier) stage(ctx context.Context, evs []stream.Event) (func(tx *stor
 					if k, ok := ev.StateKey(); ok {
 						sk = &k
 					}
-					pe = pushrules.NewEvent(ev.Type(), string(ev.Sender()), string(roomID), sk, ev.Content())
+					pe = pushrules.NewEvent(ev.Type(), string(ev.Sender()), string(roomID), sk, ev.Content(), string(ev.EventID()), ev.JSON())
 				}
 				rules, err := n.rulesOf(ctx, user, now)
 				if err != nil {

@@ -20,22 +20,47 @@ const maxPropertyDepth = 16
 
 // Event is an event prepared for evaluation: its properties by
 // dot-separated path. Prepare it once, then evaluate it for every user.
+// It is safe for concurrent use.
 type Event struct {
-	props map[string]json.RawMessage
-	// strs holds the properties that are JSON strings, decoded once for
-	// every user's conditions.
-	strs   map[string]string
+	// properties holds type, sender, room_id, state_key and content's
+	// members, which the default rules ask for.
+	properties
 	roomID string
 	sender string
 	// body is content.body when it is a string.
 	body    string
 	hasBody bool
+
+	// eventID and pdu are the event's ID and JSON, from which the other
+	// top-level properties (others) are read once a condition asks for
+	// one of them.
+	eventID    string
+	pdu        json.RawMessage
+	othersOnce sync.Once
+	others     properties
 }
 
+// properties are JSON values by dot-separated path (as escapeKey writes
+// the property names).
+type properties struct {
+	props map[string]json.RawMessage
+	// strs holds the properties that are JSON strings, decoded once for
+	// every user's conditions.
+	strs map[string]string
+}
+
+// eagerRoots are the top-level properties NewEvent reads from its
+// arguments; the others are read from the event's JSON when needed.
+var eagerRoots = map[string]bool{"type": true, "sender": true, "room_id": true, "state_key": true, "content": true}
+
 // NewEvent prepares an event of type typ; stateKey is nil for a message
-// event. Content that is no JSON object has no properties.
-func NewEvent(typ, sender, roomID string, stateKey *string, content json.RawMessage) *Event {
-	e := &Event{props: map[string]json.RawMessage{}, roomID: roomID, sender: sender}
+// event. Content that is no JSON object has no properties. eventID is the
+// event's ID and pdu its JSON (the PDU; nil for none), from which
+// conditions read the event's other top-level properties, such as
+// origin_server_ts or redacts; unsigned is not one of them.
+func NewEvent(typ, sender, roomID string, stateKey *string, content json.RawMessage, eventID string, pdu json.RawMessage) *Event {
+	e := &Event{roomID: roomID, sender: sender, eventID: eventID, pdu: pdu}
+	e.props = map[string]json.RawMessage{}
 	e.props["type"] = mustJSON(typ)
 	e.props["sender"] = mustJSON(sender)
 	e.props["room_id"] = mustJSON(roomID)
@@ -43,17 +68,56 @@ func NewEvent(typ, sender, roomID string, stateKey *string, content json.RawMess
 		e.props["state_key"] = mustJSON(*stateKey)
 	}
 	e.flatten("content", content, 0)
-	e.strs = make(map[string]string, len(e.props))
-	for k, v := range e.props {
-		if s, ok := jsonString(v); ok {
-			e.strs[k] = s
-		}
-	}
+	e.decodeStrings()
 	e.body, e.hasBody = e.strs["content.body"]
 	return e
 }
 
-func (e *Event) flatten(prefix string, raw json.RawMessage, depth int) {
+// lookup returns the properties holding the paths under a top-level
+// property other than those NewEvent reads eagerly (others true).
+func (e *Event) lookup(others bool) *properties {
+	if !others {
+		return &e.properties
+	}
+	e.othersOnce.Do(e.readOthers)
+	return &e.others
+}
+
+// readOthers reads the top-level properties of the event's JSON that
+// NewEvent did not, except unsigned: that is no part of the event itself
+// (a client sees the unsigned data its server writes, not the PDU's).
+func (e *Event) readOthers() {
+	o := &e.others
+	o.props = map[string]json.RawMessage{}
+	var top map[string]json.RawMessage
+	if t := bytes.TrimSpace(e.pdu); len(t) > 0 && t[0] == '{' && json.Unmarshal(t, &top) == nil {
+		for k, v := range top {
+			if eagerRoots[k] || k == "unsigned" {
+				continue
+			}
+			path := escapeKey(k)
+			o.props[path] = v
+			if t := bytes.TrimSpace(v); len(t) > 0 && t[0] == '{' {
+				o.flatten(path, t, 0)
+			}
+		}
+	}
+	if e.eventID != "" {
+		o.props["event_id"] = mustJSON(e.eventID)
+	}
+	o.decodeStrings()
+}
+
+func (p *properties) decodeStrings() {
+	p.strs = make(map[string]string, len(p.props))
+	for k, v := range p.props {
+		if s, ok := jsonString(v); ok {
+			p.strs[k] = s
+		}
+	}
+}
+
+func (p *properties) flatten(prefix string, raw json.RawMessage, depth int) {
 	if depth >= maxPropertyDepth {
 		return
 	}
@@ -63,12 +127,15 @@ func (e *Event) flatten(prefix string, raw json.RawMessage, depth int) {
 	}
 	for k, v := range obj {
 		path := prefix + "." + escapeKey(k)
-		e.props[path] = v
+		p.props[path] = v
 		if t := bytes.TrimSpace(v); len(t) > 0 && t[0] == '{' {
-			e.flatten(path, t, depth+1)
+			p.flatten(path, t, depth+1)
 		}
 	}
 }
+
+// keyEscaper is the replacer of escapeKey, built once.
+var keyEscaper = strings.NewReplacer(`\`, `\\`, `.`, `\.`)
 
 // escapeKey escapes a property name for a dot-separated path: "\" and "."
 // get a backslash before them.
@@ -76,7 +143,43 @@ func escapeKey(k string) string {
 	if !strings.ContainsAny(k, `.\`) {
 		return k
 	}
-	return strings.NewReplacer(`\`, `\\`, `.`, `\.`).Replace(k)
+	return keyEscaper.Replace(k)
+}
+
+// normalizePath returns a condition's dot-separated property path in the
+// form the properties of an Event are kept in, and the name of its
+// top-level property. In a path, `\.` is a dot and `\\` a backslash of a
+// property name; any other backslash is itself, so `content.m\x` and
+// `content.m\\x` are both the property `m\x` of content.
+func normalizePath(key string) (path, root string) {
+	if !strings.Contains(key, `\`) {
+		root, _, _ = strings.Cut(key, ".")
+		return key, root
+	}
+	var b, name strings.Builder
+	first := true
+	end := func() {
+		if first {
+			root, first = name.String(), false
+		} else {
+			b.WriteByte('.')
+		}
+		b.WriteString(escapeKey(name.String()))
+		name.Reset()
+	}
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; {
+		case c == '\\' && i+1 < len(key) && (key[i+1] == '.' || key[i+1] == '\\'):
+			name.WriteByte(key[i+1])
+			i++
+		case c == '.':
+			end()
+		default:
+			name.WriteByte(c)
+		}
+	}
+	end()
+	return b.String(), root
 }
 
 // Context is what the evaluation of one event for one user needs besides
@@ -125,8 +228,13 @@ type compiledRule struct {
 }
 
 type compiledCond struct {
-	c  Condition
-	re *regexp.Regexp // event_match
+	c Condition
+	// key is the property path of event_match and event_property_is/contains
+	// as the Event keeps it; others says it is under a top-level property
+	// the Event reads when needed.
+	key    string
+	others bool
+	re     *regexp.Regexp // event_match
 	// literal is an event_match pattern without wildcards outside
 	// content.body, matched by case-insensitive equality; isLiteral says
 	// it is used.
@@ -201,17 +309,23 @@ func CompileFor(raw []byte, user string) *Evaluator {
 func compileCond(c Condition) compiledCond {
 	cc := compiledCond{c: c}
 	switch c.Kind {
+	case CondEventMatch, CondEventPropertyIs, CondEventPropertyContains:
+		var root string
+		cc.key, root = normalizePath(c.Key)
+		cc.others = !eagerRoots[root]
+	}
+	switch c.Kind {
 	case CondEventMatch:
 		if c.Key == "" || c.Pattern == nil {
 			cc.never = true
 			break
 		}
-		if c.Key != "content.body" && !strings.ContainsAny(*c.Pattern, "*?") {
+		if cc.key != "content.body" && !strings.ContainsAny(*c.Pattern, "*?") {
 			cc.literal, cc.isLiteral = *c.Pattern, true
 			cc.forUser = *c.Pattern == userPlaceholder
 			break
 		}
-		cc.re = globRegexp(*c.Pattern, c.Key == "content.body")
+		cc.re = globRegexp(*c.Pattern, cc.key == "content.body")
 	case CondEventPropertyIs, CondEventPropertyContains:
 		cc.value, cc.valueOK = scalar(c.Value)
 		cc.never = c.Key == "" || !cc.valueOK
@@ -293,7 +407,7 @@ func (c *compiledCond) matches(e *Event, ctx *Context) bool {
 	}
 	switch c.c.Kind {
 	case CondEventMatch:
-		s, ok := e.strs[c.c.Key]
+		s, ok := e.lookup(c.others).strs[c.key]
 		if c.forUser {
 			return ok && strings.EqualFold(s, ctx.UserID)
 		}
@@ -306,14 +420,15 @@ func (c *compiledCond) matches(e *Event, ctx *Context) bool {
 		if c.forUser {
 			want = ctx.UserID
 		}
-		if s, ok := e.strs[c.c.Key]; ok {
+		p := e.lookup(c.others)
+		if s, ok := p.strs[c.key]; ok {
 			return s == want
 		}
-		v, ok := scalar(e.props[c.c.Key])
+		v, ok := scalar(p.props[c.key])
 		return ok && v == want
 	case CondEventPropertyContains:
 		var arr []json.RawMessage
-		raw := e.props[c.c.Key]
+		raw := e.lookup(c.others).props[c.key]
 		if len(raw) == 0 || json.Unmarshal(raw, &arr) != nil {
 			return false
 		}

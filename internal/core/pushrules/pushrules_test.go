@@ -12,7 +12,7 @@ func sp(s string) *string { return &s }
 
 func msg(body string, extra string) *Event {
 	content := `{"msgtype":"m.text","body":` + string(mustJSON(body)) + extra + `}`
-	return NewEvent("m.room.message", "@bob:example.org", "!r:example.org", nil, json.RawMessage(content))
+	return NewEvent("m.room.message", "@bob:example.org", "!r:example.org", nil, json.RawMessage(content), "", nil)
 }
 
 // TestDefaultRules evaluates the default rules compiled for alice and
@@ -39,7 +39,7 @@ func testDefaultRules(t *testing.T, ev *Evaluator) {
 	}{
 		{"message in a group", msg("hi", ""), ctx(3, false), ".m.rule.message", true, false},
 		{"message one to one", msg("hi", ""), ctx(2, false), ".m.rule.room_one_to_one", true, false},
-		{"notice", NewEvent("m.room.message", "@b:x", "!r:x", nil, json.RawMessage(`{"msgtype":"m.notice","body":"x"}`)), ctx(3, false), ".m.rule.suppress_notices", false, false},
+		{"notice", NewEvent("m.room.message", "@b:x", "!r:x", nil, json.RawMessage(`{"msgtype":"m.notice","body":"x"}`), "", nil), ctx(3, false), ".m.rule.suppress_notices", false, false},
 		{"user mention", msg("hey", `,"m.mentions":{"user_ids":["@alice:example.org"]}`), ctx(3, false), ".m.rule.is_user_mention", true, true},
 		{"other's mention", msg("hey", `,"m.mentions":{"user_ids":["@carol:example.org"]}`), ctx(3, false), ".m.rule.message", true, false},
 		{"room mention with permission", msg("@room", `,"m.mentions":{"room":true}`), ctx(3, true), ".m.rule.is_room_mention", true, true},
@@ -47,16 +47,16 @@ func testDefaultRules(t *testing.T, ev *Evaluator) {
 		{"room mention as string", msg("@room", `,"m.mentions":{"room":"true"}`), ctx(3, true), ".m.rule.message", true, false},
 		{"display name in body is no rule since v1.17", msg("hi Alice", ""), ctx(3, false), ".m.rule.message", true, false},
 		{"edit", msg("* fixed", `,"m.relates_to":{"rel_type":"m.replace","event_id":"$e"}`), ctx(3, false), ".m.rule.suppress_edits", false, false},
-		{"invite for me", NewEvent("m.room.member", "@b:x", "!r:x", sp(alice), json.RawMessage(`{"membership":"invite"}`)), ctx(3, false), ".m.rule.invite_for_me", true, false},
-		{"invite for another", NewEvent("m.room.member", "@b:x", "!r:x", sp("@c:x"), json.RawMessage(`{"membership":"invite"}`)), ctx(3, false), ".m.rule.member_event", false, false},
-		{"tombstone", NewEvent("m.room.tombstone", "@b:x", "!r:x", sp(""), json.RawMessage(`{}`)), ctx(3, false), ".m.rule.tombstone", true, true},
-		{"tombstone not state", NewEvent("m.room.tombstone", "@b:x", "!r:x", nil, json.RawMessage(`{}`)), ctx(3, false), "", false, false},
-		{"reaction", NewEvent("m.reaction", "@b:x", "!r:x", nil, json.RawMessage(`{}`)), ctx(3, false), ".m.rule.reaction", false, false},
-		{"server acl", NewEvent("m.room.server_acl", "@b:x", "!r:x", sp(""), json.RawMessage(`{}`)), ctx(3, false), ".m.rule.room.server_acl", false, false},
-		{"call", NewEvent("m.call.invite", "@b:x", "!r:x", nil, json.RawMessage(`{}`)), ctx(3, false), ".m.rule.call", true, false},
-		{"encrypted one to one", NewEvent("m.room.encrypted", "@b:x", "!r:x", nil, json.RawMessage(`{}`)), ctx(2, false), ".m.rule.encrypted_room_one_to_one", true, false},
-		{"encrypted group", NewEvent("m.room.encrypted", "@b:x", "!r:x", nil, json.RawMessage(`{}`)), ctx(5, false), ".m.rule.encrypted", true, false},
-		{"topic", NewEvent("m.room.topic", "@b:x", "!r:x", sp(""), json.RawMessage(`{"topic":"t"}`)), ctx(3, false), "", false, false},
+		{"invite for me", NewEvent("m.room.member", "@b:x", "!r:x", sp(alice), json.RawMessage(`{"membership":"invite"}`), "", nil), ctx(3, false), ".m.rule.invite_for_me", true, false},
+		{"invite for another", NewEvent("m.room.member", "@b:x", "!r:x", sp("@c:x"), json.RawMessage(`{"membership":"invite"}`), "", nil), ctx(3, false), ".m.rule.member_event", false, false},
+		{"tombstone", NewEvent("m.room.tombstone", "@b:x", "!r:x", sp(""), json.RawMessage(`{}`), "", nil), ctx(3, false), ".m.rule.tombstone", true, true},
+		{"tombstone not state", NewEvent("m.room.tombstone", "@b:x", "!r:x", nil, json.RawMessage(`{}`), "", nil), ctx(3, false), "", false, false},
+		{"reaction", NewEvent("m.reaction", "@b:x", "!r:x", nil, json.RawMessage(`{}`), "", nil), ctx(3, false), ".m.rule.reaction", false, false},
+		{"server acl", NewEvent("m.room.server_acl", "@b:x", "!r:x", sp(""), json.RawMessage(`{}`), "", nil), ctx(3, false), ".m.rule.room.server_acl", false, false},
+		{"call", NewEvent("m.call.invite", "@b:x", "!r:x", nil, json.RawMessage(`{}`), "", nil), ctx(3, false), ".m.rule.call", true, false},
+		{"encrypted one to one", NewEvent("m.room.encrypted", "@b:x", "!r:x", nil, json.RawMessage(`{}`), "", nil), ctx(2, false), ".m.rule.encrypted_room_one_to_one", true, false},
+		{"encrypted group", NewEvent("m.room.encrypted", "@b:x", "!r:x", nil, json.RawMessage(`{}`), "", nil), ctx(5, false), ".m.rule.encrypted", true, false},
+		{"topic", NewEvent("m.room.topic", "@b:x", "!r:x", sp(""), json.RawMessage(`{"topic":"t"}`), "", nil), ctx(3, false), "", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,7 +77,7 @@ func TestCompileForSharesDefaults(t *testing.T) {
 	if a != b {
 		t.Error("two users without account data got different compiled defaults")
 	}
-	invite := NewEvent("m.room.member", "@b:x", "!r:x", sp(alice), json.RawMessage(`{"membership":"invite"}`))
+	invite := NewEvent("m.room.member", "@b:x", "!r:x", sp(alice), json.RawMessage(`{"membership":"invite"}`), "", nil)
 	if got := b.Evaluate(invite, &Context{UserID: "@carol:example.org"}); got.RuleID == ".m.rule.invite_for_me" {
 		t.Error("alice's invite matched carol's invite_for_me")
 	}
@@ -271,7 +271,7 @@ func TestMergeKeepsUserChangesAndFollowsDefaults(t *testing.T) {
 }
 
 func TestConditions(t *testing.T) {
-	e := NewEvent("m.room.message", "@b:x", "!r:x", nil, json.RawMessage(`{"body":"Lunch plans","m.federate":true,"n":5,"nested":{"a.b":"v"},"list":["x",3,null,{"o":1}],"null":null}`))
+	e := NewEvent("m.room.message", "@b:x", "!r:x", nil, json.RawMessage(`{"body":"Lunch plans","m.federate":true,"n":5,"nested":{"a.b":"v"},"list":["x",3,null,{"o":1}],"null":null}`), "", nil)
 	ctx := &Context{UserID: alice, DisplayName: "Bob Smith", MemberCount: func() int { return 4 }}
 	for _, tt := range []struct {
 		c    Condition
@@ -303,7 +303,7 @@ func TestConditions(t *testing.T) {
 			t.Errorf("%+v: got %v, want %v", tt.c, got, tt.want)
 		}
 	}
-	dn := NewEvent("m.room.message", "@b:x", "!r:x", nil, json.RawMessage(`{"body":"ping bob smith!"}`))
+	dn := NewEvent("m.room.message", "@b:x", "!r:x", nil, json.RawMessage(`{"body":"ping bob smith!"}`), "", nil)
 	rs := Ruleset{Override: []Rule{{RuleID: "r", Enabled: true, Conditions: []Condition{{Kind: CondContainsDisplayName}}}}}
 	if Compile(rs).Evaluate(dn, ctx).RuleID != "r" {
 		t.Error("contains_display_name did not match")
