@@ -14,7 +14,8 @@ import (
 // API § OpenID: a user asks their server for an OpenID token (through a
 // client SDK), and a third party, with no signature, exchanges it at the
 // server's federation listener for the user's ID; an unknown token is
-// 401 M_UNKNOWN_TOKEN, and nobody gets a token for someone else.
+// 401 M_UNKNOWN_TOKEN, nobody gets a token for someone else, and
+// deactivating the account revokes its tokens.
 func TestOpenIDEndToEnd(t *testing.T) {
 	for name, dbArgs := range backends(t) {
 		t.Run(name, func(t *testing.T) {
@@ -54,6 +55,15 @@ func TestOpenIDEndToEnd(t *testing.T) {
 			}
 			if st := csCall(t, a.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/user/"+url.PathEscape(alice.UserID.String())+"/openid/request_token", map[string]any{}, nil); st != 403 {
 				t.Errorf("bob asking for alice's OpenID token = %d, want 403", st)
+			}
+			deactivate := map[string]any{"auth": map[string]any{
+				"type": "m.login.password", "identifier": map[string]any{"type": "m.id.user", "user": "alice"}, "password": "correct horse alice",
+			}}
+			if st := csCall(t, a.base, alice.AccessToken, http.MethodPost, "/_matrix/client/v3/account/deactivate", deactivate, nil); st != 200 {
+				t.Fatalf("deactivate alice = %d, want 200", st)
+			}
+			if st, code, sub := userinfo(tok.AccessToken); st != 401 || code != "M_UNKNOWN_TOKEN" {
+				t.Errorf("userinfo after deactivation = %d %s %q, want 401 M_UNKNOWN_TOKEN", st, code, sub)
 			}
 		})
 	}

@@ -153,7 +153,7 @@ func (s *Service) SetPassword(ctx context.Context, userID id.UserID, hash string
 }
 
 // DeactivateUser deactivates the account; the store removes its devices
-// and tokens.
+// and tokens, OpenID tokens included.
 func (s *Service) DeactivateUser(ctx context.Context, userID id.UserID) error {
 	defer s.devicesRemoved(userID)
 	defer s.tokens.forgetUser(userID)

@@ -14,8 +14,8 @@ import (
 
 // Kinds of short-lived tokens.
 const (
-	kindOpenID = "openid"
-	kindLogin  = "login"
+	kindOpenID = store.ShortTokenOpenID
+	kindLogin  = store.ShortTokenLogin
 )
 
 // OpenIDTokenLifetime is how long an OpenID token is valid.
@@ -49,7 +49,7 @@ func (s *Service) CreateOpenIDToken(ctx context.Context, user id.UserID) (string
 }
 
 // OpenIDTokenOwner returns the user of an OpenID token that has not
-// expired, or ErrNotFound.
+// expired, or ErrNotFound; deactivation revokes an account's tokens.
 func (s *Service) OpenIDTokenOwner(ctx context.Context, token string) (id.UserID, error) {
 	user, err := s.DB.ShortTokenOwner(ctx, kindOpenID, token, s.nowMS())
 	if errors.Is(err, store.ErrNotFound) {

@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	mevent "maunium.net/go/mautrix/event"
 	mid "maunium.net/go/mautrix/id"
 
+	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
 )
@@ -17,7 +19,8 @@ import (
 // the spec's "Account deactivation": the server leaves every room the user
 // is joined to, rejects their pending invites, retracts their knocks (each
 // with a leave sent as the user; a ban stays), and with erase: true removes
-// the profile; without erase the profile stays.
+// the profile and the account data (global, per room and tags); without
+// erase they stay. Either way the user's OpenID tokens are revoked.
 func TestDeactivateLeavesRoomsAndErases(t *testing.T) {
 	for _, erase := range []bool{true, false} {
 		name := "erase"
@@ -55,6 +58,13 @@ func testDeactivate(t *testing.T, e *roomEnv, erase bool) {
 	banned := create("banned room", &mautrix.ReqCreateRoom{Preset: "public_chat"})
 	must[*mautrix.RespJoinRoom](t, "join banned room")(alice.JoinRoomByID(ctx, mid.RoomID(banned)))
 	must[*mautrix.RespBanUser](t, "ban")(bob.BanUser(ctx, mid.RoomID(banned), &mautrix.ReqBanUser{UserID: alice.UserID}))
+
+	userPath := "/_matrix/client/v3/user/" + url.PathEscape(string(alice.UserID))
+	e.expect(e.do("PUT", userPath+"/account_data/org.example.settings", token, map[string]any{"theme": "dark"}), 200, "")
+	e.expect(e.do("PUT", userPath+"/rooms/"+url.PathEscape(string(joined))+"/account_data/org.example.draft", token, map[string]any{"text": "hi"}), 200, "")
+	e.expect(e.do("PUT", userPath+"/rooms/"+url.PathEscape(string(joined))+"/tags/u.work", token, map[string]any{"order": 0.5}), 200, "")
+	oid := e.do("POST", userPath+"/openid/request_token", token, map[string]any{})
+	e.expect(oid, 200, "")
 
 	c := e.do("POST", "/_matrix/client/v3/account/deactivate", token, map[string]any{"erase": erase})
 	e.expect(c, 401, "")
@@ -95,5 +105,20 @@ func testDeactivate(t *testing.T, e *roomEnv, erase bool) {
 		}
 	} else if got.body["displayname"] != "Alice A" || got.body["org.example.job"] != "pilot" {
 		t.Errorf("profile after deactivation without erase = %v, want the displayname kept", got.body)
+	}
+	for _, d := range []struct {
+		roomID id.RoomID
+		typ    string
+	}{{"", "org.example.settings"}, {joined, "org.example.draft"}, {joined, "m.tag"}} {
+		_, err := e.db.AccountDataOf(ctx, user, d.roomID, d.typ)
+		if erase && !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s in %q after deactivation with erase: %v, want it gone", d.typ, d.roomID, err)
+		}
+		if !erase && err != nil {
+			t.Errorf("%s in %q after deactivation without erase: %v, want it kept", d.typ, d.roomID, err)
+		}
+	}
+	if owner, err := e.srv.Store.(*account.Service).OpenIDTokenOwner(ctx, oid.str("access_token")); !errors.Is(err, account.ErrNotFound) {
+		t.Errorf("OpenID token after deactivation resolves to %q, %v; want it revoked", owner, err)
 	}
 }

@@ -44,9 +44,11 @@ func (s *Server) getLoginFlows(w http.ResponseWriter, r *http.Request) error {
 // POST /_matrix/client/v3/login
 //
 // m.login.password with an m.id.user identifier (or the deprecated "user"
-// field) and m.login.token are supported. A client that asks for a
-// refresh token gets one only while access_token_lifetime_seconds is set;
-// otherwise its access token does not expire, which the spec allows.
+// field) and m.login.token are supported; m.login.application_service is
+// always refused with 401, as no application service is registered. A
+// client that asks for a refresh token gets one only while
+// access_token_lifetime_seconds is set; otherwise its access token does
+// not expire, which the spec allows.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Limiter.Check(ActionLogin, httpapi.ClientIP(r)); err != nil {
 		return err
@@ -73,8 +75,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	case "":
 		return matrixerr.MissingParam("type")
 	case "m.login.application_service":
-		// No access token can belong to an application service here.
-		return matrixerr.Forbidden("application services are not supported")
+		return applicationServiceLogin(r)
 	default:
 		return matrixerr.Unknown("unsupported login type " + req.Type)
 	}
@@ -129,6 +130,21 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	return s.completeLogin(w, r, userID, deviceID, req.InitialDeviceDisplayName, req.RefreshToken)
+}
+
+// applicationServiceLogin answers a login of type
+// m.login.application_service. Hafen registers no application services,
+// so no access token is an as_token: as the Application Service API
+// requires for a login without a valid one, the answer is 401
+// M_MISSING_TOKEN without an access token and 401 M_UNKNOWN_TOKEN with
+// one.
+//
+// Spec: https://spec.matrix.org/v1.19/application-service-api/#server-admin-style-permissions
+func applicationServiceLogin(r *http.Request) error {
+	if _, err := httpapi.AccessTokenOf(r); err != nil {
+		return err
+	}
+	return matrixerr.UnknownToken("the access token is not an application service's", false)
 }
 
 // completeLogin gives the user's device an access token and answers the

@@ -78,16 +78,18 @@ func pathProfileField(r *http.Request) (id.UserID, string, error) {
 }
 
 // profileErr turns an error of the profile service into the Matrix error
-// the spec names.
+// the spec names. M_PROFILE_TOO_LARGE is only for a profile that would
+// exceed 64 KiB (profile.yaml); a value over its field's own limit is an
+// invalid value like any other, M_INVALID_PARAM.
 func profileErr(err error) error {
 	switch {
 	case errors.Is(err, profile.ErrNotFound):
 		return matrixerr.Wrap(matrixerr.KindNotFound, err, "profile not found")
 	case errors.Is(err, profile.ErrNotStored):
 		return matrixerr.Wrap(matrixerr.KindForbidden, err, err.Error())
-	case errors.Is(err, profile.ErrTooLarge), errors.Is(err, profile.ErrProfileTooLarge):
+	case errors.Is(err, profile.ErrProfileTooLarge):
 		return matrixerr.Wrap(matrixerr.KindProfileTooLarge, err, err.Error())
-	case errors.Is(err, profile.ErrInvalid):
+	case errors.Is(err, profile.ErrTooLarge), errors.Is(err, profile.ErrInvalid):
 		return matrixerr.Wrap(matrixerr.KindInvalidParam, err, err.Error())
 	}
 	return err
@@ -154,6 +156,11 @@ func ownProfileKey(r *http.Request, sess session) (string, error) {
 // is carried into the user's join events in the background.
 //
 // PUT /_matrix/client/v3/profile/{userId}/{keyName}
+//
+// The body holds exactly one property, the field (profile.yaml): without
+// it the answer is M_MISSING_PARAM, with others beside it M_BAD_JSON. A
+// body that is not JSON at all is M_BAD_JSON too, the code profile.yaml
+// names for it.
 func (a *roomAPI) setProfileField(w http.ResponseWriter, r *http.Request, sess session) error {
 	key, err := ownProfileKey(r, sess)
 	if err != nil {
@@ -161,11 +168,18 @@ func (a *roomAPI) setProfileField(w http.ResponseWriter, r *http.Request, sess s
 	}
 	var body map[string]json.RawMessage
 	if err := httpapi.DecodeJSONLimit(w, r, &body, maxProfileBodyBytes); err != nil {
+		var merr *matrixerr.Error
+		if errors.As(err, &merr) && merr.Kind == matrixerr.KindNotJSON {
+			return matrixerr.Wrap(matrixerr.KindBadJSON, err, "the request body is not valid JSON")
+		}
 		return err
 	}
 	raw, ok := body[key]
 	if !ok {
 		return matrixerr.MissingParam(key)
+	}
+	if len(body) != 1 {
+		return matrixerr.BadJSON("the body must hold exactly one property, %s", key)
 	}
 	if key == profile.DisplayName || key == profile.AvatarURL || key == profile.TimeZone {
 		var val string

@@ -18,7 +18,7 @@ import (
 // TURN is the TURN server Hafen hands to clients for voice and video
 // calls. Without URIs there is none.
 type TURN struct {
-	// URIs are the server's turn:, turns: and stun: URIs.
+	// URIs are the server's turn: and turns: URIs.
 	URIs []string
 	// SharedSecret, when set, makes short-lived credentials in the
 	// scheme coturn calls "TURN REST API" (use-auth-secret): the user

@@ -97,17 +97,15 @@ type presenceEntry struct {
 
 func (s *Service) presenceEnabled() bool { return s.presenceCfg.Enabled }
 
-// SetPresence sets a user's presence (PUT /presence): online and
-// unavailable also count as activity.
+// SetPresence sets a user's presence (PUT /presence). Setting it counts
+// as activity whatever the state: presence.yaml has the activity time
+// updated whenever the status is set.
 func (s *Service) SetPresence(user id.UserID, state string, statusMsg *string) {
 	if !s.presenceEnabled() {
 		return
 	}
 	s.updatePresence(user, func(e *presenceEntry, now time.Time) {
-		e.state, e.statusMsg, e.lastSeen = state, statusMsg, now
-		if state == PresenceOnline {
-			e.lastActive = now
-		}
+		e.state, e.statusMsg, e.lastSeen, e.lastActive = state, statusMsg, now, now
 	})
 }
 

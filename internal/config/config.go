@@ -219,8 +219,9 @@ type Config struct {
 // TURN points clients to a TURN server (such as coturn) for calls. With no
 // uris, clients are told there is none.
 type TURN struct {
-	// URIs are the TURN server's URIs, each starting with turn:, turns:
-	// or stun: (for example "turns:turn.example.org:5349?transport=tcp").
+	// URIs are the TURN server's URIs, each starting with turn: or turns:
+	// (for example "turns:turn.example.org:5349?transport=tcp"); the
+	// spec's /voip/turnServer answer has no room for stun: URIs.
 	URIs []string `yaml:"uris"`
 
 	// SharedSecret is the secret shared with the TURN server (coturn's

@@ -371,10 +371,11 @@ func TestLoadMediaSettings(t *testing.T) {
 }
 
 // TestLoadTURNSettings checks the TURN settings: a shared secret or a
-// fixed user name and password go with URIs, and bad values are refused.
+// fixed user name and password go with URIs, and bad values are refused,
+// among them STUN URIs, which voip.yaml's "^turns?:" leaves no room for.
 func TestLoadTURNSettings(t *testing.T) {
 	dir := t.TempDir()
-	l, err := Load("serve", []string{"--data-dir", dir, "--turn-uris", "turns:turn.example.org:5349?transport=tcp,stun:turn.example.org", "--turn-shared-secret", "s3cret"}, env(nil))
+	l, err := Load("serve", []string{"--data-dir", dir, "--turn-uris", "turns:turn.example.org:5349?transport=tcp,turn:turn.example.org", "--turn-shared-secret", "s3cret"}, env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,6 +387,9 @@ func TestLoadTURNSettings(t *testing.T) {
 		want string
 	}{
 		{[]string{"--turn-uris", "https://turn.example.org", "--turn-shared-secret", "x"}, "turn.uris"},
+		{[]string{"--turn-uris", "turn:turn.example.org,stun:turn.example.org", "--turn-shared-secret", "x"}, `turn.uris: "stun:turn.example.org" is a STUN URI`},
+		{[]string{"--turn-uris", "stuns:turn.example.org", "--turn-shared-secret", "x"}, `turn.uris: "stuns:turn.example.org" is a STUN URI`},
+		{[]string{"--turn-uris", "turnx:turn.example.org", "--turn-shared-secret", "x"}, "does not start with turn: or turns:"},
 		{[]string{"--turn-uris", "turn:turn.example.org"}, "turn: set shared_secret"},
 		{[]string{"--turn-uris", "turn:turn.example.org", "--turn-username", "u"}, "turn: set shared_secret"},
 		{[]string{"--turn-uris", "turn:t.example", "--turn-shared-secret", "x", "--turn-username", "u", "--turn-password", "p"}, "not both"},

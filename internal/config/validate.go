@@ -91,8 +91,12 @@ func (c *Config) Validate() error {
 		add("turn.lifetime_seconds: %d is not between 60 and 604800", c.TURN.LifetimeSeconds)
 	}
 	for _, u := range c.TURN.URIs {
-		if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") && !strings.HasPrefix(u, "stun:") {
-			add("turn.uris: %q does not start with turn:, turns: or stun:", u)
+		// voip.yaml: every URI handed to clients matches "^turns?:".
+		switch {
+		case strings.HasPrefix(u, "stun:") || strings.HasPrefix(u, "stuns:"):
+			add("turn.uris: %q is a STUN URI; list only turn: or turns: URIs (clients get no STUN servers from /voip/turnServer)", u)
+		case !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:"):
+			add("turn.uris: %q does not start with turn: or turns:", u)
 		}
 	}
 	if len(c.TURN.URIs) > 0 && c.TURN.SharedSecret == "" && (c.TURN.Username == "" || c.TURN.Password == "") {

@@ -19,9 +19,17 @@ import (
 // The user leaves every room they are joined to, rejects every pending
 // invite and retracts every knock, each with a leave event sent as the
 // user (rooms they are banned from stay as they are). With erase, the
-// account's non-event data goes too: the global displayname and avatar_url
-// and the sync filters. Hafen keeps no account data, 3PIDs or user
-// directory entries, so there is nothing more to remove.
+// account's non-event data goes too: the global profile (displayname,
+// avatar_url and the extended fields), the sync filters and the account
+// data, global and per room (tags, push rules and read markers included).
+// Hafen binds no 3PIDs, and its user directory only finds users in rooms,
+// which the user has left, so there is nothing more to remove.
+//
+// Sync and the push notifier keep copies of a user's push rules and
+// ignore list in memory, but only to filter and count the user's own syncs
+// and notifications, which nothing serves once the deactivation has
+// removed the account's access tokens; every endpoint and sync section
+// that returns account data reads the store.
 //
 // NOTSPEC: erase does not yet hide the user's events from users who join
 // their rooms later (the spec's "served redacted copies"); the events stay

@@ -92,6 +92,40 @@ func (r reader) AccountDataSince(ctx context.Context, userID id.UserID, since in
 	return out, nil
 }
 
+// DeleteAccountData removes every piece of the user's account data,
+// global and per room (tags, push rules and read markers included). The
+// stream keeps its newest position: when the user's data held it, a row
+// of no user (an empty user_id) takes it over, so that SetAccountData
+// never hands out again a position sync may already have passed on in a
+// token.
+func (t *Tx) DeleteAccountData(ctx context.Context, userID id.UserID) error {
+	var top int64
+	if err := t.q.QueryRowContext(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM account_data`).Scan(&top); err != nil {
+		return fmt.Errorf("read account data position: %w", err)
+	}
+	res, err := t.q.ExecContext(ctx, `DELETE FROM account_data WHERE user_id = $1`, string(userID))
+	if err != nil {
+		return fmt.Errorf("delete account data of %s: %w", userID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err
+	}
+	var left int64
+	if err := t.q.QueryRowContext(ctx, `SELECT COALESCE(MAX(stream_pos), 0) FROM account_data`).Scan(&left); err != nil {
+		return fmt.Errorf("read account data position: %w", err)
+	}
+	if left >= top {
+		return nil
+	}
+	_, err = t.q.ExecContext(ctx, `
+		INSERT INTO account_data (user_id, room_id, data_type, content, stream_pos) VALUES ('', '', '', '{}', $1)
+		ON CONFLICT (user_id, room_id, data_type) DO UPDATE SET stream_pos = excluded.stream_pos`, top)
+	if err != nil {
+		return fmt.Errorf("keep account data position %d: %w", top, err)
+	}
+	return nil
+}
+
 // MaxAccountDataPos returns the newest position of the account data
 // stream (0 when empty).
 func (r reader) MaxAccountDataPos(ctx context.Context) (int64, error) {

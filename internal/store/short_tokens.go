@@ -9,8 +9,8 @@ import (
 
 // short_tokens are short-lived tokens a user asks for and a third party
 // (or the user's other device) presents: OpenID tokens ("openid", valid
-// until they expire) and login tokens ("login", used once). As for access
-// tokens only a hash is kept.
+// until they expire or the account is deactivated) and login tokens
+// ("login", used once). As for access tokens only a hash is kept.
 const shortTokensSchema = `
 CREATE TABLE short_tokens (
 	token_hash {{bytes}} PRIMARY KEY,
@@ -19,6 +19,14 @@ CREATE TABLE short_tokens (
 	expires_ts BIGINT NOT NULL
 );
 CREATE INDEX short_tokens_expiry ON short_tokens (expires_ts)`
+
+// Kinds of short tokens.
+const (
+	// ShortTokenOpenID is the kind of OpenID tokens.
+	ShortTokenOpenID = "openid"
+	// ShortTokenLogin is the kind of login tokens.
+	ShortTokenLogin = "login"
+)
 
 // maxExpiredTokensSwept bounds the expired short tokens one AddShortToken
 // removes.
@@ -40,10 +48,14 @@ func (t *Tx) AddShortToken(ctx context.Context, kind, token string, user id.User
 }
 
 // ShortTokenOwner returns the user of a token of kind that has not
-// expired at nowTS, or an error wrapping ErrNotFound.
+// expired at nowTS, or an error wrapping ErrNotFound. The token of a
+// deactivated account is not honoured, even one stored after the
+// deactivation removed the account's tokens (a request that raced it).
 func (r reader) ShortTokenOwner(ctx context.Context, kind, token string, nowTS int64) (id.UserID, error) {
 	var user id.UserID
-	err := r.q.QueryRowContext(ctx, `SELECT user_id FROM short_tokens WHERE token_hash = $1 AND kind = $2 AND expires_ts >= $3`,
+	err := r.q.QueryRowContext(ctx, `SELECT s.user_id FROM short_tokens s
+		WHERE s.token_hash = $1 AND s.kind = $2 AND s.expires_ts >= $3
+		AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = s.user_id AND u.deactivated)`,
 		hashToken(token), kind, nowTS).Scan(&user)
 	if err != nil {
 		return "", fmt.Errorf("look up %s token: %w", kind, notFound(err))

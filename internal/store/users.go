@@ -108,10 +108,15 @@ func (t *Tx) SetAdmin(ctx context.Context, userID id.UserID, admin bool) error {
 }
 
 // DeactivateUser marks an account deactivated, removes its password hash
-// and deletes its devices and access tokens.
+// and deletes its devices, access tokens, pushers and OpenID tokens.
 func (t *Tx) DeactivateUser(ctx context.Context, userID id.UserID) error {
 	if err := t.updateUser(ctx, "deactivate", `UPDATE users SET deactivated = TRUE, password_hash = '' WHERE user_id = $1`, nil, userID); err != nil {
 		return err
+	}
+	// A third party may no longer learn the user's ID from an OpenID
+	// token.
+	if _, err := t.q.ExecContext(ctx, `DELETE FROM short_tokens WHERE user_id = $1 AND kind = $2`, string(userID), ShortTokenOpenID); err != nil {
+		return fmt.Errorf("revoke OpenID tokens of %s: %w", userID, err)
 	}
 	devices, err := t.Devices(ctx, userID)
 	if err != nil {
@@ -138,9 +143,9 @@ func (t *Tx) DeactivateUser(ctx context.Context, userID id.UserID) error {
 
 // EraseUserData removes the non-event data an account deactivated with
 // "erase" leaves behind: the global profile (displayname, avatar_url,
-// extended fields) and
-// the sync filters. A user without an account row has none, which is not
-// an error.
+// extended fields), the sync filters and the account data, global and per
+// room (tags, push rules and read markers included). A user without an
+// account row has none, which is not an error.
 func (t *Tx) EraseUserData(ctx context.Context, userID id.UserID) error {
 	if _, err := t.q.ExecContext(ctx, `UPDATE users SET displayname = NULL, avatar_url = NULL WHERE user_id = $1`, string(userID)); err != nil {
 		return fmt.Errorf("erase profile of %s: %w", userID, err)
@@ -150,6 +155,9 @@ func (t *Tx) EraseUserData(ctx context.Context, userID id.UserID) error {
 	}
 	if _, err := t.q.ExecContext(ctx, `DELETE FROM filters WHERE user_id = $1`, string(userID)); err != nil {
 		return fmt.Errorf("erase filters of %s: %w", userID, err)
+	}
+	if err := t.DeleteAccountData(ctx, userID); err != nil {
+		return fmt.Errorf("erase account data of %s: %w", userID, err)
 	}
 	return nil
 }
