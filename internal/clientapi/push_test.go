@@ -55,6 +55,18 @@ func listNotifications(t *testing.T, e *roomEnv, tok, query string) ([]map[strin
 	return out, res.str("next_token")
 }
 
+// notificationRoom registers alice, bob and carol and returns their
+// tokens and a room of alice's that bob joined.
+func notificationRoom(t *testing.T, e *roomEnv) (alice, bob, carol, roomID string) {
+	t.Helper()
+	_, alice = e.user("alice")
+	_, bob = e.user("bob")
+	_, carol = e.user("carol")
+	roomID = e.createRoom(alice)
+	e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+url.PathEscape(roomID)+"/join", bob, map[string]any{}), 200, "")
+	return alice, bob, carol, roomID
+}
+
 // notificationReads returns the user's notifications as event ID → read.
 func notificationReads(t *testing.T, e *roomEnv, tok string) map[string]bool {
 	t.Helper()
@@ -74,12 +86,8 @@ func notificationReads(t *testing.T, e *roomEnv, tok string) map[string]bool {
 func TestNotificationsInvitesAndThreadedReads(t *testing.T) {
 	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
 		caughtUp := startNotifier(t, e)
-		_, alice := e.user("alice")
-		_, bob := e.user("bob")
-		_, carol := e.user("carol")
-		roomID := e.createRoom(alice)
+		alice, bob, carol, roomID := notificationRoom(t, e)
 		rq := url.PathEscape(roomID)
-		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/join", bob, map[string]any{}), 200, "")
 		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/invite", alice, map[string]any{"user_id": "@carol:hafen.test"}), 200, "")
 		caughtUp()
 		ns, _ := listNotifications(t, e, carol, "")
@@ -242,12 +250,8 @@ func TestPushers(t *testing.T) {
 func TestNotifications(t *testing.T) {
 	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
 		caughtUp := startNotifier(t, e)
-		_, alice := e.user("alice")
-		_, bob := e.user("bob")
-		_, carol := e.user("carol")
-		roomID := e.createRoom(alice)
+		alice, bob, carol, roomID := notificationRoom(t, e)
 		rq := url.PathEscape(roomID)
-		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+rq+"/join", bob, map[string]any{}), 200, "")
 		send := func(tok, txn string, content map[string]any) string {
 			t.Helper()
 			res := e.do("PUT", "/_matrix/client/v3/rooms/"+rq+"/send/m.room.message/"+txn, tok, content)
