@@ -35,12 +35,7 @@ func federationCommand(ctx context.Context, args []string, lookupEnv func(string
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	loaded, err := flags.Load(lookupEnv)
-	if err != nil {
-		return err
-	}
-	cfg := loaded.Config
-	db, err := openExistingStore(ctx, cfg, stderr)
+	_, db, err := loadAndOpenStore(ctx, flags, lookupEnv, stderr)
 	if err != nil {
 		return err
 	}

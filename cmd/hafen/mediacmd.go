@@ -63,12 +63,7 @@ func mediaCommand(ctx context.Context, args []string, lookupEnv func(string) (st
 			return err
 		}
 	}
-	loaded, err := flags.Load(lookupEnv)
-	if err != nil {
-		return err
-	}
-	cfg := loaded.Config
-	db, err := openExistingStore(ctx, cfg, stderr)
+	cfg, db, err := loadAndOpenStore(ctx, flags, lookupEnv, stderr)
 	if err != nil {
 		return err
 	}

@@ -61,11 +61,7 @@ func regTokenCommand(ctx context.Context, args []string, lookupEnv func(string) 
 			return err
 		}
 	}
-	loaded, err := flags.Load(lookupEnv)
-	if err != nil {
-		return err
-	}
-	db, err := openExistingStore(ctx, loaded.Config, stderr)
+	_, db, err := loadAndOpenStore(ctx, flags, lookupEnv, stderr)
 	if err != nil {
 		return err
 	}

@@ -66,16 +66,12 @@ func reportsCommand(ctx context.Context, args []string, lookupEnv func(string) (
 		}
 		reportID = n
 	}
-	loaded, err := flags.Load(lookupEnv)
-	if err != nil {
-		return err
-	}
-	db, err := openExistingStore(ctx, loaded.Config, stderr)
+	cfg, db, err := loadAndOpenStore(ctx, flags, lookupEnv, stderr)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	svc := &reports.Service{DB: db, ServerName: id.ServerName(loaded.Config.ServerName)}
+	svc := &reports.Service{DB: db, ServerName: id.ServerName(cfg.ServerName)}
 	switch cmd {
 	case "list":
 		return listReports(ctx, svc, kind, limit, stdout)

@@ -65,12 +65,7 @@ func userCommand(ctx context.Context, args []string, lookupEnv func(string) (str
 	if name == "" && fs.NArg() > 0 {
 		name = fs.Arg(0)
 	}
-	loaded, err := flags.Load(lookupEnv)
-	if err != nil {
-		return err
-	}
-	cfg := loaded.Config
-	db, err := openExistingStore(ctx, cfg, stderr)
+	cfg, db, err := loadAndOpenStore(ctx, flags, lookupEnv, stderr)
 	if err != nil {
 		return err
 	}
@@ -158,6 +153,17 @@ func userCommand(ctx context.Context, args []string, lookupEnv func(string) (str
 		}
 	}
 	return fmt.Errorf("unknown user command %q", cmd)
+}
+
+// loadAndOpenStore loads an operator command's configuration from its
+// flags and the environment and opens its existing store.
+func loadAndOpenStore(ctx context.Context, flags *config.Flags, lookupEnv func(string) (string, bool), stderr io.Writer) (config.Config, *store.DB, error) {
+	loaded, err := flags.Load(lookupEnv)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	db, err := openExistingStore(ctx, loaded.Config, stderr)
+	return loaded.Config, db, err
 }
 
 // openExistingStore opens the store of an operator command, after
