@@ -209,7 +209,7 @@ func (f *eventFormatter) prepare(ctx context.Context, h store.Headers) ([]store.
 
 // eventJSON returns the PDU JSON of a prepared event.
 func (f *eventFormatter) eventJSON(e store.Event) []byte {
-	if e.JSON == nil {
+	if e.JSON == nil && !e.Erased {
 		if p := f.parsed[e.EventID]; p != nil {
 			return p.JSON()
 		}
@@ -219,7 +219,7 @@ func (f *eventFormatter) eventJSON(e store.Event) []byte {
 
 // rawContent returns the content of a prepared event as stored.
 func (f *eventFormatter) rawContent(e store.Event) json.RawMessage {
-	if p := f.parsed[e.EventID]; p != nil {
+	if p := f.parsed[e.EventID]; p != nil && !e.Erased {
 		return p.Content()
 	}
 	return event.RawContent(e.JSON)
@@ -227,16 +227,21 @@ func (f *eventFormatter) rawContent(e store.Event) json.RawMessage {
 
 // formatOne returns the ClientEvent of e without what needs other events.
 func (f *eventFormatter) formatOne(e store.Event) (clientevent.Event, error) {
-	pdu := f.parsed[e.EventID]
-	if pdu == nil && f.cache != nil {
-		pdu = f.cache.get(e.EventID)
+	// An erased copy (room.FilterVisible) is served as it is, never from
+	// or into the parsed events, which hold the event as stored.
+	var pdu *event.PDU
+	if !e.Erased {
+		pdu = f.parsed[e.EventID]
+		if pdu == nil && f.cache != nil {
+			pdu = f.cache.get(e.EventID)
+		}
 	}
 	if pdu == nil {
 		var err error
 		if pdu, err = event.ParseTrusted(e.JSON, f.version, e.EventID); err != nil {
 			return clientevent.Event{}, fmt.Errorf("parse stored event %s: %w", e.EventID, err)
 		}
-		if f.cache != nil {
+		if f.cache != nil && !e.Erased {
 			f.cache.add(e.EventID, pdu)
 		}
 	}

@@ -205,14 +205,17 @@ func (a *roomAPI) paginate(ctx context.Context, roomID id.RoomID, user id.UserID
 		if err != nil {
 			return page{}, err
 		}
-		ok := make(map[int64]bool, len(visible))
+		shown := make(map[int64]store.Event, len(visible))
 		for _, e := range visible {
 			// Ignored users' events are left out, their state events not.
-			ok[e.NID] = filter.MatchEvent(string(roomID), e.Type, string(e.Sender), event.RawContent(e.JSON)) &&
-				(e.StateKey != nil || !ignored[e.Sender])
+			if filter.MatchEvent(string(roomID), e.Type, string(e.Sender), event.RawContent(e.JSON)) &&
+				(e.StateKey != nil || !ignored[e.Sender]) {
+				shown[e.NID] = e
+			}
 		}
 		for _, e := range batch {
-			if !ok[e.NID] {
+			v, ok := shown[e.NID]
+			if !ok {
 				p.next = after(e)
 				continue
 			}
@@ -220,7 +223,7 @@ func (a *roomAPI) paginate(ctx context.Context, roomID id.RoomID, user id.UserID
 				p.more = true // one more visible event exists
 				return p, nil
 			}
-			p.events = append(p.events, e)
+			p.events = append(p.events, v)
 			p.next = after(e)
 		}
 		cursor = after(batch[len(batch)-1])
@@ -463,7 +466,7 @@ func (a *roomAPI) visibleEvent(ctx context.Context, roomID id.RoomID, eventID id
 	if len(vis) == 0 {
 		return store.Event{}, notFound
 	}
-	return e, nil
+	return vis[0], nil
 }
 
 // getOneRoomEvent returns one event.

@@ -23,14 +23,27 @@ func (s *Service) Event(ctx context.Context, server id.ServerName, eventID id.Ev
 	if err != nil {
 		return nil, err
 	}
-	ok, err := s.visibilityFor(server).canSee(ctx, ev)
+	vis := s.visibilityFor(server)
+	ok, err := vis.canSee(ctx, ev)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrNotVisible, eventID)
 	}
-	return ev.JSON, nil
+	erased, err := vis.erasedCopy(ctx, ev)
+	if err != nil || !erased {
+		return ev.JSON, err
+	}
+	v, err := s.roomVersion(ctx, ev.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	red, err := event.Redact(ev.JSON, v)
+	if err != nil {
+		return nil, fmt.Errorf("redact %s: %w", ev.EventID, err)
+	}
+	return red, nil
 }
 
 // RoomState is the state of a room before an event, with its auth chain.

@@ -127,7 +127,8 @@ func (s *Service) MissingEvents(ctx context.Context, server id.ServerName, roomI
 }
 
 // servable returns the events as server may have them: as stored if
-// visible to it, redacted otherwise.
+// visible to it, redacted otherwise, or if their sender was erased and
+// no user of server was joined at them (see erasedCopy).
 func (s *Service) servable(ctx context.Context, server id.ServerName, v *roomversion.Version, evs []store.Event) ([]json.RawMessage, error) {
 	vis := s.visibilityFor(server)
 	out := make([]json.RawMessage, 0, len(evs))
@@ -135,6 +136,13 @@ func (s *Service) servable(ctx context.Context, server id.ServerName, v *roomver
 		ok, err := vis.canSee(ctx, e)
 		if err != nil {
 			return nil, err
+		}
+		if ok {
+			erased, err := vis.erasedCopy(ctx, e)
+			if err != nil {
+				return nil, err
+			}
+			ok = !erased
 		}
 		if ok {
 			out = append(out, e.JSON)

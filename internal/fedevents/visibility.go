@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/store"
@@ -22,6 +23,8 @@ type visibility struct {
 	// joinedNow reports, per room, whether a user of server is joined now.
 	joinedNow map[id.RoomID]bool
 	groups    map[int64]groupView
+	// erased caches, per local sender, whether the account was erased.
+	erased map[id.UserID]bool
 }
 
 // groupView is what the rules need of the state at a group: the history
@@ -32,7 +35,7 @@ type groupView struct {
 }
 
 func (s *Service) visibilityFor(server id.ServerName) *visibility {
-	return &visibility{s: s, server: server, joinedNow: map[id.RoomID]bool{}, groups: map[int64]groupView{}}
+	return &visibility{s: s, server: server, joinedNow: map[id.RoomID]bool{}, groups: map[int64]groupView{}, erased: map[id.UserID]bool{}}
 }
 
 // canSee applies the rules of history visibility to the server as if it
@@ -49,15 +52,8 @@ func (s *Service) visibilityFor(server id.ServerName) *visibility {
 // membership before or after it does. Events stored without their state
 // are not visible.
 func (v *visibility) canSee(ctx context.Context, ev store.Event) (bool, error) {
-	group, err := v.s.DB.StateGroupBeforeEvent(ctx, ev.NID)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("state before %s: %w", ev.EventID, err)
-	}
-	gv, err := v.group(ctx, group)
-	if err != nil {
+	gv, known, err := v.before(ctx, ev)
+	if err != nil || !known {
 		return false, err
 	}
 	vis, memberships := gv.visibility, gv.memberships
@@ -80,6 +76,42 @@ func (v *visibility) canSee(ctx context.Context, ev store.Event) (bool, error) {
 		return v.isJoinedNow(ctx, ev.RoomID)
 	}
 	return false, nil
+}
+
+// erasedCopy reports whether server, which may see ev, must be served a
+// redacted copy of it: its sender's account was deactivated with "erase"
+// and no user of the server was joined at the event. "Any users (or
+// servers) which join the room after the erasure request are served
+// redacted copies of the events sent by this account"; servers that were
+// in the room have the events already.
+func (v *visibility) erasedCopy(ctx context.Context, ev store.Event) (bool, error) {
+	if ev.Sender.Domain() != v.s.ServerName {
+		return false, nil // only local accounts are erased here
+	}
+	erased, ok := v.erased[ev.Sender]
+	if !ok {
+		got, err := v.s.DB.ErasedUsers(ctx, []id.UserID{ev.Sender})
+		if err != nil {
+			return false, err
+		}
+		erased = got[ev.Sender]
+		v.erased[ev.Sender] = erased
+	}
+	if !erased {
+		return false, nil
+	}
+	gv, known, err := v.before(ctx, ev)
+	if err != nil {
+		return false, err
+	}
+	if !known {
+		return true, nil
+	}
+	if slices.Contains(gv.memberships, "join") {
+		return false, nil
+	}
+	ownMember := ev.StateKey != nil && ev.Type == "m.room.member" && id.UserID(*ev.StateKey).Domain() == v.server
+	return !(ownMember && membershipOf(ev.JSON) == "join"), nil
 }
 
 // allows applies rules 1, 2 and 4.
@@ -112,6 +144,20 @@ func (v *visibility) isJoinedNow(ctx context.Context, roomID id.RoomID) (bool, e
 	}
 	v.joinedNow[roomID] = in
 	return in, nil
+}
+
+// before returns the view of the state before ev; known is false for an
+// event stored without its state.
+func (v *visibility) before(ctx context.Context, ev store.Event) (gv groupView, known bool, err error) {
+	group, err := v.s.DB.StateGroupBeforeEvent(ctx, ev.NID)
+	if errors.Is(err, store.ErrNotFound) {
+		return groupView{}, false, nil
+	}
+	if err != nil {
+		return groupView{}, false, fmt.Errorf("state before %s: %w", ev.EventID, err)
+	}
+	gv, err = v.group(ctx, group)
+	return gv, err == nil, err
 }
 
 // group reads the history visibility and the server's memberships at a

@@ -127,12 +127,13 @@ func (s *Service) Children(ctx context.Context, user id.UserID, q Query) (Page, 
 			return p, nil
 		}
 		scanned += len(batch)
-		ok, err := s.shown(ctx, user, ignored, batch)
+		shown, err := s.shown(ctx, user, ignored, batch)
 		if err != nil {
 			return Page{}, err
 		}
 		for _, e := range batch {
-			if !ok[e.NID] {
+			v, ok := shown[e.NID]
+			if !ok {
 				p.Next = after(e)
 				continue
 			}
@@ -140,7 +141,7 @@ func (s *Service) Children(ctx context.Context, user id.UserID, q Query) (Page, 
 				p.More = true
 				return p, nil
 			}
-			p.Events = append(p.Events, e)
+			p.Events = append(p.Events, v)
 			p.Next = after(e)
 		}
 		cursor = after(batch[len(batch)-1])
@@ -155,17 +156,19 @@ func (s *Service) Children(ctx context.Context, user id.UserID, q Query) (Page, 
 }
 
 // shown returns, by NID, the events of evs that user may see and whose
-// sender they do not ignore.
-func (s *Service) shown(ctx context.Context, user id.UserID, ignored map[id.UserID]bool, evs []store.Event) (map[int64]bool, error) {
+// sender they do not ignore, as room.FilterVisible serves them.
+func (s *Service) shown(ctx context.Context, user id.UserID, ignored map[id.UserID]bool, evs []store.Event) (map[int64]store.Event, error) {
 	visible, err := room.FilterVisible(ctx, s.DB, user, false, evs)
 	if err != nil {
 		return nil, err
 	}
-	ok := make(map[int64]bool, len(visible))
+	shown := make(map[int64]store.Event, len(visible))
 	for _, e := range visible {
-		ok[e.NID] = !ignored[e.Sender]
+		if !ignored[e.Sender] {
+			shown[e.NID] = e
+		}
 	}
-	return ok, nil
+	return shown, nil
 }
 
 // descendants returns the parents whose children answer a recursive
@@ -204,13 +207,13 @@ func (s *Service) descendants(ctx context.Context, user id.UserID, ignored map[i
 		if err != nil {
 			return nil, 0, fmt.Errorf("load children at depth %d in %s: %w", n, q.RoomID, err)
 		}
-		ok, err := s.shown(ctx, user, ignored, children)
+		shown, err := s.shown(ctx, user, ignored, children)
 		if err != nil {
 			return nil, 0, err
 		}
 		level = level[:0:0]
 		for _, c := range children {
-			if ok[c.NID] {
+			if _, ok := shown[c.NID]; ok {
 				depth = n
 			}
 			// The children of the last level would lie deeper than

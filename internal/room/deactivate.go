@@ -31,9 +31,11 @@ import (
 // removed the account's access tokens; every endpoint and sync section
 // that returns account data reads the store.
 //
-// NOTSPEC: erase does not yet hide the user's events from users who join
-// their rooms later (the spec's "served redacted copies"); the events stay
-// as they are.
+// Erase also marks the account as erased: users and servers that were not
+// in a room when the user sent an event there are served a redacted copy
+// of it from then on (FilterVisible, and package fedevents for servers);
+// those who were keep seeing it as it was, as the spec says. The stored
+// events stay as they are.
 func (s *Service) Deactivate(ctx context.Context, user id.UserID, erase bool) error {
 	var errs []error
 	for _, membership := range []string{MembershipJoin, MembershipInvite, MembershipKnock} {

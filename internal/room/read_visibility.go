@@ -12,6 +12,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/roomversion"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
@@ -72,6 +73,8 @@ type VisibilityStore interface {
 	StateKeysAtGroup(ctx context.Context, groupID int64, keys []store.StateKey) (map[store.StateKey]int64, error)
 	EventsByNID(ctx context.Context, nids []int64) ([]store.Event, error)
 	Membership(ctx context.Context, roomID id.RoomID, userID id.UserID) (store.Member, error)
+	ErasedUsers(ctx context.Context, users []id.UserID) (map[id.UserID]bool, error)
+	Room(ctx context.Context, roomID id.RoomID) (store.Room, error)
 }
 
 var _ VisibilityStore = (*store.DB)(nil)
@@ -79,7 +82,9 @@ var _ VisibilityStore = (*store.DB)(nil)
 var historyKey = store.StateKey{Type: "m.room.history_visibility"}
 
 // FilterVisible returns the events of one room that user may see, in their
-// order. Each event is judged by the history_visibility and the user's
+// order, as the user is served them: events of erased users the user was
+// not joined at are redacted copies (see redactErased), so callers serve
+// the events returned, not their own copies. Each event is judged by the history_visibility and the user's
 // membership in the state before it (and, for a history_visibility event or
 // the user's own member event, after it). joinedNow reports whether the user
 // is joined to the room now; for rule 3 the user's newest join is looked up
@@ -190,12 +195,68 @@ func FilterVisible(ctx context.Context, db VisibilityStore, user id.UserID, join
 		}
 	}
 	out := make([]store.Event, 0, len(events))
+	var notJoined []int // indexes in out of events the user was not joined at
 	for i, e := range events {
 		if known[i] && vis[i].Allows(joinedNow || lastJoin > e.StreamPos) {
+			if !vis[i].joined() {
+				notJoined = append(notJoined, len(out))
+			}
 			out = append(out, e)
 		}
 	}
+	if err := redactErased(ctx, db, roomID, out, notJoined); err != nil {
+		return nil, fmt.Errorf("filter visible events: %w", err)
+	}
 	return out, nil
+}
+
+// joined reports whether the user was joined at the event (rule 2).
+func (v EventVisibility) joined() bool {
+	return v.MembershipBefore == MembershipJoin || v.MembershipAfter == MembershipJoin
+}
+
+// redactErased replaces the events at the indexes notJoined of evs, events
+// of one room the user may see but was not joined at, by redacted copies
+// where their sender's account was deactivated with "erase": "any users
+// (or servers) which join the room after the erasure request are served
+// redacted copies of the events sent by this account", while those who
+// were in the room keep seeing them as they were (as Synapse, by whether
+// the user was joined at the event). The copies have Erased set.
+func redactErased(ctx context.Context, db VisibilityStore, roomID id.RoomID, evs []store.Event, notJoined []int) error {
+	if len(notJoined) == 0 {
+		return nil
+	}
+	var senders []id.UserID
+	seen := map[id.UserID]bool{}
+	for _, i := range notJoined {
+		if s := evs[i].Sender; !seen[s] {
+			seen[s] = true
+			senders = append(senders, s)
+		}
+	}
+	erased, err := db.ErasedUsers(ctx, senders)
+	if err != nil || len(erased) == 0 {
+		return err
+	}
+	rm, err := db.Room(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	v, ok := roomversion.Lookup(roomversion.ID(rm.RoomVersion))
+	if !ok {
+		return fmt.Errorf("room %s has unsupported version %q", roomID, rm.RoomVersion)
+	}
+	for _, i := range notJoined {
+		if !erased[evs[i].Sender] {
+			continue
+		}
+		red, err := event.Redact(evs[i].JSON, v)
+		if err != nil {
+			return fmt.Errorf("redact %s of an erased user: %w", evs[i].EventID, err)
+		}
+		evs[i].JSON, evs[i].Erased = red, true
+	}
+	return nil
 }
 
 // joinedBeforeInHistory reports whether the user's current membership, a

@@ -314,7 +314,11 @@ func (s *Service) visible(ctx context.Context, user id.UserID, match func(store.
 			return nil, err
 		}
 		for _, e := range vis {
-			out[e.NID] = true
+			// An erased user's event is served redacted to this user:
+			// that it matched would tell what it said.
+			if !e.Erased {
+				out[e.NID] = true
+			}
 		}
 	}
 	return out, nil

@@ -94,6 +94,10 @@ type Event struct {
 	NID             int64
 	StreamPos       int64      // 0 for outliers and rejected events
 	RedactedBecause id.EventID // the redaction that applies, if any
+	// Erased is set on the copies of events that room.FilterVisible
+	// serves redacted, their sender's account having been erased; JSON
+	// then holds the redacted event. The store never sets it.
+	Erased bool
 }
 
 // ShownToClients reports whether clients may be served the event by its

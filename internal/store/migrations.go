@@ -254,6 +254,11 @@ var migrations = []migration{
 		name:       "user directory rebuilt without per-room names",
 		statements: []string{rebuildUserDirectory},
 	},
+	{
+		version:    41,
+		name:       "erased users",
+		statements: []string{usersErasedSchema},
+	},
 }
 
 // rebuildTable returns the statements that give table a new definition

@@ -19,6 +19,10 @@ CREATE TABLE users (
 	avatar_url    TEXT
 )`
 
+// usersErasedSchema marks the accounts deactivated with "erase": users
+// who join their rooms later are served redacted copies of their events.
+const usersErasedSchema = `ALTER TABLE users ADD COLUMN erased BOOLEAN NOT NULL DEFAULT FALSE`
+
 // User is a local account. An empty PasswordHash means the account cannot
 // log in with a password; an empty DisplayName or AvatarURL means unset.
 type User struct {
@@ -144,10 +148,11 @@ func (t *Tx) DeactivateUser(ctx context.Context, userID id.UserID) error {
 // EraseUserData removes the non-event data an account deactivated with
 // "erase" leaves behind: the global profile (displayname, avatar_url,
 // extended fields), the sync filters and the account data, global and per
-// room (tags, push rules and read markers included). A user without an
-// account row has none, which is not an error.
+// room (tags, push rules and read markers included). It marks the account
+// as erased (see ErasedUsers). A user without an account row has none,
+// which is not an error.
 func (t *Tx) EraseUserData(ctx context.Context, userID id.UserID) error {
-	if _, err := t.q.ExecContext(ctx, `UPDATE users SET displayname = NULL, avatar_url = NULL WHERE user_id = $1`, string(userID)); err != nil {
+	if _, err := t.q.ExecContext(ctx, `UPDATE users SET displayname = NULL, avatar_url = NULL, erased = TRUE WHERE user_id = $1`, string(userID)); err != nil {
 		return fmt.Errorf("erase profile of %s: %w", userID, err)
 	}
 	if _, err := t.q.ExecContext(ctx, `DELETE FROM profile_fields WHERE user_id = $1`, string(userID)); err != nil {
@@ -160,6 +165,26 @@ func (t *Tx) EraseUserData(ctx context.Context, userID id.UserID) error {
 		return fmt.Errorf("erase account data of %s: %w", userID, err)
 	}
 	return nil
+}
+
+// ErasedUsers returns which of users are local accounts deactivated with
+// "erase" (Tx.EraseUserData): users and servers that were not in a room
+// when such a user sent an event there are served a redacted copy of it.
+func (r reader) ErasedUsers(ctx context.Context, users []id.UserID) (map[id.UserID]bool, error) {
+	out := map[id.UserID]bool{}
+	err := queryList(ctx, r, `SELECT user_id FROM users WHERE erased AND user_id `+anyList(1), nil, idStrings(users),
+		func(scan func(...any) error) error {
+			var u string
+			if err := scan(&u); err != nil {
+				return err
+			}
+			out[id.UserID(u)] = true
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read erased users: %w", err)
+	}
+	return out, nil
 }
 
 // updateUser runs an UPDATE of one user row whose last parameter is the
