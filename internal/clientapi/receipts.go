@@ -7,6 +7,7 @@ package clientapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -91,17 +92,21 @@ func (a *roomAPI) postReceipt(w http.ResponseWriter, r *http.Request, sess sessi
 		return matrixerr.InvalidParam("unknown receipt type %q", typ)
 	}
 	var req struct {
-		ThreadID *string `json:"thread_id"`
+		ThreadID json.RawMessage `json:"thread_id"`
 	}
 	if err := httpapi.DecodeOptionalJSON(w, r, &req); err != nil {
 		return err
 	}
+	// receipts.yaml: a thread_id that "is not a string" is invalid
+	// (M_INVALID_PARAM); null counts as absent.
 	thread := ""
-	if req.ThreadID != nil {
-		if *req.ThreadID == "" {
+	if len(req.ThreadID) > 0 && string(req.ThreadID) != "null" {
+		if json.Unmarshal(req.ThreadID, &thread) != nil {
+			return matrixerr.InvalidParam("thread_id must be a string")
+		}
+		if thread == "" {
 			return matrixerr.InvalidParam("thread_id must not be empty")
 		}
-		thread = *req.ThreadID
 	}
 	if err := a.readableEvent(r.Context(), roomID, eventID, sess.UserID); err != nil {
 		return err
@@ -125,7 +130,13 @@ func (a *roomAPI) setReadMarker(w http.ResponseWriter, r *http.Request, sess ses
 	if err != nil {
 		return err
 	}
-	var req map[string]*string
+	// Other members of the body are not the endpoint's and are ignored
+	// (clients send their own, such as mautrix's com.beeper.*).
+	var req struct {
+		FullyRead   *string `json:"m.fully_read"`
+		Read        *string `json:"m.read"`
+		ReadPrivate *string `json:"m.read.private"`
+	}
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
@@ -134,16 +145,18 @@ func (a *roomAPI) setReadMarker(w http.ResponseWriter, r *http.Request, sess ses
 		ev  id.EventID
 	}
 	var marks []mark
-	for _, typ := range []string{receipts.TypeFullyRead, receipts.TypeRead, receipts.TypeReadPrivate} {
-		v := req[typ]
-		if v == nil {
+	for _, m := range []struct {
+		typ string
+		v   *string
+	}{{receipts.TypeFullyRead, req.FullyRead}, {receipts.TypeRead, req.Read}, {receipts.TypeReadPrivate, req.ReadPrivate}} {
+		if m.v == nil {
 			continue
 		}
-		ev, err := id.ParseEventID(*v)
+		ev, err := id.ParseEventID(*m.v)
 		if err != nil {
-			return matrixerr.InvalidParam("%s is not a valid event ID", typ)
+			return matrixerr.InvalidParam("%s is not a valid event ID", m.typ)
 		}
-		marks = append(marks, mark{typ, ev})
+		marks = append(marks, mark{m.typ, ev})
 	}
 	for _, m := range marks {
 		if err := a.readableEvent(r.Context(), roomID, m.ev, sess.UserID); err != nil {

@@ -60,6 +60,8 @@ func TestReceiptsAndReadMarkers(t *testing.T) {
 		// Errors: unknown type, bad thread, unknown event, malformed IDs.
 		e.expect(e.do("POST", receipt("m.unread", ev), at, nil), http.StatusBadRequest, "M_INVALID_PARAM")
 		e.expect(e.do("POST", receipt("m.read", ev), at, map[string]any{"thread_id": "nothread"}), http.StatusBadRequest, "M_INVALID_PARAM")
+		e.expect(e.do("POST", receipt("m.read", ev), at, map[string]any{"thread_id": 123}), http.StatusBadRequest, "M_INVALID_PARAM")
+		e.expect(e.do("POST", receipt("m.read", ev), at, map[string]any{"thread_id": nil}), http.StatusOK, "")
 		e.expect(e.do("POST", receipt("m.fully_read", ev), at, map[string]any{"thread_id": "main"}), http.StatusBadRequest, "M_INVALID_PARAM")
 		e.expect(e.do("POST", receipt("m.read", url.PathEscape("$unknown:hafen.test")), at, nil), http.StatusNotFound, "M_NOT_FOUND")
 		e.expect(e.do("POST", receipt("m.read", "notanevent"), at, nil), http.StatusBadRequest, "M_INVALID_PARAM")
@@ -70,6 +72,12 @@ func TestReceiptsAndReadMarkers(t *testing.T) {
 
 		e.expect(e.do("POST", markers, at, map[string]any{"m.fully_read": string(sent.EventID), "m.read": string(sent.EventID), "m.read.private": string(sent.EventID)}), http.StatusOK, "")
 		e.expect(e.do("POST", markers, at, map[string]any{}), http.StatusOK, "")
+		// Members the endpoint does not define are ignored, as mautrix's
+		// SetReadMarkers sends some (com.beeper.*).
+		e.expect(e.do("POST", markers, at, map[string]any{"m.fully_read": string(sent.EventID), "com.beeper.fully_read.allow_backward": true,
+			"org.matrix.msc2285.hidden": false, "com.example.extra": map[string]any{}}), http.StatusOK, "")
+		must[struct{}](t, "mautrix SetReadMarkers")(struct{}{}, alice.SetReadMarkers(ctx, created.RoomID, &mautrix.ReqSetReadMarkers{FullyRead: sent.EventID, AllowBackward: true}))
+		e.expect(e.do("POST", markers, at, map[string]any{"m.read": 5}), http.StatusBadRequest, "M_BAD_JSON")
 		e.expect(e.do("POST", markers, at, map[string]any{"m.read": "nope"}), http.StatusBadRequest, "M_INVALID_PARAM")
 		e.expect(e.do("POST", markers, at, map[string]any{"m.read": "$unknown:hafen.test"}), http.StatusNotFound, "M_NOT_FOUND")
 		e.expect(e.do("POST", markers, at, `[]`), http.StatusBadRequest, "M_BAD_JSON")
