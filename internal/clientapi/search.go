@@ -181,10 +181,11 @@ func (a *roomAPI) search(w http.ResponseWriter, r *http.Request, sess session) e
 	case err != nil:
 		return err
 	}
-	out := map[string]any{"count": res.Count, "highlights": res.Highlights}
-	if out["highlights"] == nil {
-		out["highlights"] = []string{}
+	highlights := res.Highlights
+	if highlights == nil {
+		highlights = []string{} // an array, never null
 	}
+	out := map[string]any{"count": res.Count, "highlights": highlights}
 	results := make([]searchResult, 0, len(res.Hits))
 	formatters := map[id.RoomID]*eventFormatter{}
 	var profiles []profileWant

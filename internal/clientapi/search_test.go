@@ -236,3 +236,22 @@ func sameSet(a, b []mid.EventID) bool {
 	slices.Sort(y)
 	return slices.Equal(x, y)
 }
+
+// TestSearchHighlightsAlwaysArray: search.yaml's highlights is an array,
+// also for a term with nothing to match (an emoji, punctuation).
+func TestSearchHighlightsAlwaysArray(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		_, tok := e.user("alice")
+		for _, term := range []string{"🙂", "", "?!"} {
+			r := e.do("POST", "/_matrix/client/v3/search", tok, map[string]any{
+				"search_categories": map[string]any{"room_events": map[string]any{"search_term": term}},
+			})
+			e.expect(r, http.StatusOK, "")
+			cats, _ := r.body["search_categories"].(map[string]any)
+			events, _ := cats["room_events"].(map[string]any)
+			if _, ok := events["highlights"].([]any); !ok {
+				t.Errorf("search %q: highlights = %v, want an array", term, events["highlights"])
+			}
+		}
+	})
+}
