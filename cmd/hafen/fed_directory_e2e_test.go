@@ -123,18 +123,19 @@ func TestFederationUserDirectoryEndToEnd(t *testing.T) {
 				UserID      string `json:"user_id"`
 				DisplayName string `json:"display_name"`
 			}
-			search := func(term string) []found {
+			searchAs := func(token, term string) []found {
 				var res struct {
 					Results []found `json:"results"`
 				}
-				csCall(t, b.base, bob.AccessToken, http.MethodPost, "/_matrix/client/v3/user_directory/search", map[string]any{"search_term": term}, &res)
+				csCall(t, b.base, token, http.MethodPost, "/_matrix/client/v3/user_directory/search", map[string]any{"search_term": term}, &res)
 				return res.Results
 			}
-			waitFound := func(user string, term, name string) {
+			search := func(term string) []found { return searchAs(bob.AccessToken, term) }
+			waitFoundBy := func(token, user, term, name string) {
 				t.Helper()
 				deadline := time.Now().Add(30 * time.Second)
 				for {
-					res := search(term)
+					res := searchAs(token, term)
 					if len(res) == 1 && res[0].UserID == user && res[0].DisplayName == name {
 						return
 					}
@@ -144,7 +145,13 @@ func TestFederationUserDirectoryEndToEnd(t *testing.T) {
 					time.Sleep(20 * time.Millisecond)
 				}
 			}
+			waitFound := func(user, term, name string) { t.Helper(); waitFoundBy(bob.AccessToken, user, term, name) }
 			waitFound(alice.UserID.String(), "faraway", "Alice Faraway")
+			// erin of B is in no room with alice, but alice is in a public
+			// room B knows (users.yaml: "users who are joined to rooms
+			// known to the homeserver that have a public join rule").
+			erin := register(t, b.base, "erin")
+			waitFoundBy(erin.AccessToken, alice.UserID.String(), "faraway", "Alice Faraway")
 
 			// A nickname alice gives herself in a private room she shares
 			// with bob reaches B as her member event there, but not B's

@@ -151,6 +151,14 @@ func (s *Service) stage(ctx context.Context, evs []stream.Event) (func(tx *store
 		}
 	}
 	for _, roomID := range joinedOrder {
+		// A room joined over federation took its state from the join's
+		// answer, not from events of this stream: whether it is open is
+		// recorded now, or its members would stay hidden from the
+		// server's users outside it.
+		if !rooms[roomID] {
+			rooms[roomID] = true
+			roomOrder = append(roomOrder, roomID)
+		}
 		missing, err := s.db.MissingDirectoryMembers(ctx, roomID)
 		if err != nil {
 			return nil, nil, fmt.Errorf("user directory: %w", err)
