@@ -429,9 +429,12 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 	}
 	for roomID, rr := range byRoom {
 		room := string(roomID)
-		if ms[roomID] != "join" || !req.Filter.Room.MatchRoom(room) || !ephemeral.MatchEvent(room, "m.receipt", "", nil) {
+		if ms[roomID] != "join" || !req.Filter.Room.MatchRoom(room) {
 			continue
 		}
+		// A filter may leave the receipts out; the user's own still
+		// change the room's unread counts, which sync must update.
+		shown := ephemeral.MatchEvent(room, "m.receipt", "", nil)
 		// The selection filters rr.idx in place: this sync made it.
 		sel := rr.idx[:0]
 		own, private := false, false
@@ -444,7 +447,22 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 			own = own || rc.UserID == req.User
 			private = private || rc.Type == "m.read.private"
 		}
-		if len(sel) == 0 {
+		if len(sel) == 0 || !shown && (!own || initial) {
+			continue
+		}
+		jr := resp.Rooms.Join[room]
+		if jr == nil {
+			jr = newJoinedRoom()
+			resp.Rooms.Join[room] = jr
+		}
+		if own && !initial && jr.UnreadNotifications == nil {
+			counts, _, _, err := s.unreadFor(ctx, req.User, roomID)
+			if err != nil {
+				return err
+			}
+			jr.setUnread(req, counts)
+		}
+		if !shown {
 			continue
 		}
 		key := receiptKey{roomID, since, upto}
@@ -462,20 +480,8 @@ func (s *Service) addReceipts(ctx context.Context, req Request, resp *Response, 
 				s.receipts.cacheReceipts(key, ev)
 			}
 		}
-		jr := resp.Rooms.Join[room]
-		if jr == nil {
-			jr = newJoinedRoom()
-			resp.Rooms.Join[room] = jr
-		}
 		jr.Ephemeral.Events = append(jr.Ephemeral.Events, ev)
 		jr.receiptEvents++
-		if own && !initial && jr.UnreadNotifications == nil {
-			counts, _, _, err := s.unreadFor(ctx, req.User, roomID)
-			if err != nil {
-				return err
-			}
-			jr.setUnread(req, counts)
-		}
 	}
 	return nil
 }

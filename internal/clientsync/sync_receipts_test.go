@@ -316,3 +316,43 @@ func testReceiptOnEventNotSeenMovesCounts(t *testing.T) {
 	resp = h.next(bob, resp.NextBatch, nil)
 	wantUnread(t, "after reading the fifth", unreadOf(t, resp, roomID), recentEvents+1, 0)
 }
+
+// TestOwnReceiptCountsWithReceiptsFiltered: a filter that leaves m.receipt
+// out of the ephemeral events still gets the unread counts the user's own
+// receipt changed (push.md: servers "MUST update it as it changes"), and
+// no receipt event.
+func TestOwnReceiptCountsWithReceiptsFiltered(t *testing.T) {
+	forEachBackend(t, testOwnReceiptCountsWithReceiptsFiltered)
+}
+
+func testOwnReceiptCountsWithReceiptsFiltered(t *testing.T) {
+	h := newHarness(t, 0)
+	rs := h.receipts()
+	roomID := h.createRoom(alice)
+	h.member(roomID, bob, bob, "join")
+	f := &Filter{Room: &RoomFilter{Ephemeral: &RoomEventFilter{EventFilter: EventFilter{NotTypes: []string{"m.receipt"}}}}}
+	since := h.initial(bob, f).NextBatch
+	h.send(roomID, alice, "one")
+	last := h.send(roomID, alice, "two")
+	resp := h.next(bob, since, f)
+	wantUnread(t, "two new", unreadOf(t, resp, roomID), 2, 0)
+
+	if err := rs.Post(h.ctx, bob, roomID, receipts.TypeRead, last, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Alice's receipt in the same range is left out with the rest.
+	if err := rs.Post(h.ctx, alice, roomID, receipts.TypeRead, last, ""); err != nil {
+		t.Fatal(err)
+	}
+	after := h.next(bob, resp.NextBatch, f)
+	wantUnread(t, "after bob's receipt", unreadOf(t, after, roomID), 0, 0)
+	if evs := roomsOf(after).Join[string(roomID)].Ephemeral.Events; len(evs) != 0 {
+		t.Errorf("ephemeral events %s, want none: the filter leaves receipts out", evs)
+	}
+	if err := rs.Post(h.ctx, alice, roomID, receipts.TypeRead, h.send(roomID, alice, "three"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if jr := roomsOf(h.next(bob, after.NextBatch, f)).Join[string(roomID)]; jr == nil || len(jr.Ephemeral.Events) != 0 {
+		t.Errorf("after alice's receipt: room %+v, want the message and no receipt", jr)
+	}
+}
