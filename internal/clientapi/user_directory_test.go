@@ -111,6 +111,14 @@ func TestUserDirectory(t *testing.T) {
 		if got, limited := search("b", 5); len(got) != 2 || limited {
 			t.Errorf("search b limit 5 = %v limited %v", got, limited)
 		}
+		// limit 0 returns no result; limited tells that some matched.
+		for term, wantLimited := range map[string]bool{"b": true, "nobodyhere": false} {
+			zero := e.do("POST", "/_matrix/client/v3/user_directory/search", alice, map[string]any{"search_term": term, "limit": 0})
+			e.expect(zero, 200, "")
+			if res, _ := zero.body["results"].([]any); res == nil || len(res) != 0 || zero.body["limited"] != wantLimited {
+				t.Errorf("search %s limit 0 = %s, want no results, limited %v", term, zero.raw, wantLimited)
+			}
+		}
 
 		// A new display name reaches the directory through the join events.
 		setName(bob, "@bob:hafen.test", "Robert")

@@ -332,10 +332,10 @@ type Result struct {
 // has, for every word of term, a word starting with it (case-insensitive;
 // words split at anything but letters and digits, so "@ali:ex" finds
 // @alice:example.org): users sharing a joined room with the searcher
-// first. At most limit (default DefaultLimit, at most MaxLimit) results;
-// Limited says there were more.
+// first. At most limit (DefaultLimit if negative, at most MaxLimit)
+// results; Limited says there were more (with limit 0: that any matched).
 func (s *Service) Search(ctx context.Context, searcher id.UserID, term string, limit int) (*Result, error) {
-	if limit <= 0 {
+	if limit < 0 {
 		limit = DefaultLimit
 	}
 	limit = min(limit, MaxLimit)
