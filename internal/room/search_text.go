@@ -5,6 +5,7 @@ package room
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/hafenchat/hafen/internal/core/event"
 )
@@ -37,8 +38,37 @@ func SearchText(pdu *event.PDU) (string, bool) {
 		return "", false
 	}
 	var s string
-	if json.Unmarshal(c[key], &s) != nil || s == "" {
-		return "", false
+	if json.Unmarshal(c[key], &s) != nil {
+		s = ""
 	}
-	return s, true
+	if pdu.Type() == "m.room.topic" {
+		// "In m.room.topic, content.topic as well as the body of the
+		// text/plain representation in content['m.topic']."
+		if plain := plainTopic(c["m.topic"]); plain != "" && plain != s {
+			s = strings.TrimSpace(s + "\n" + plain)
+		}
+	}
+	return s, s != ""
+}
+
+// plainTopic returns the bodies of the text/plain representations of an
+// m.topic content block (a representation without a mimetype is
+// text/plain), joined by newlines.
+func plainTopic(raw json.RawMessage) string {
+	var block struct {
+		Text []struct {
+			MimeType *string `json:"mimetype"`
+			Body     string  `json:"body"`
+		} `json:"m.text"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &block) != nil {
+		return ""
+	}
+	var out []string
+	for _, t := range block.Text {
+		if (t.MimeType == nil || *t.MimeType == "text/plain") && t.Body != "" {
+			out = append(out, t.Body)
+		}
+	}
+	return strings.Join(out, "\n")
 }
