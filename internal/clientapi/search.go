@@ -115,7 +115,11 @@ func (a *roomAPI) search(w http.ResponseWriter, r *http.Request, sess session) e
 	default:
 		return matrixerr.InvalidParam("order_by must be rank or recent")
 	}
-	filter, err := parseEventFilter(string(crit.Filter))
+	rawFilter := string(crit.Filter)
+	if rawFilter == "null" {
+		rawFilter = "" // as for the other optional members
+	}
+	filter, err := parseEventFilter(rawFilter)
 	if err != nil {
 		return err
 	}

@@ -238,13 +238,14 @@ func sameSet(a, b []mid.EventID) bool {
 }
 
 // TestSearchHighlightsAlwaysArray: search.yaml's highlights is an array,
-// also for a term with nothing to match (an emoji, punctuation).
+// also for a term with nothing to match (an emoji, punctuation). A null
+// filter counts as none, as other optional members' null does.
 func TestSearchHighlightsAlwaysArray(t *testing.T) {
 	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
 		_, tok := e.user("alice")
 		for _, term := range []string{"🙂", "", "?!"} {
 			r := e.do("POST", "/_matrix/client/v3/search", tok, map[string]any{
-				"search_categories": map[string]any{"room_events": map[string]any{"search_term": term}},
+				"search_categories": map[string]any{"room_events": map[string]any{"search_term": term, "filter": nil}},
 			})
 			e.expect(r, http.StatusOK, "")
 			cats, _ := r.body["search_categories"].(map[string]any)
