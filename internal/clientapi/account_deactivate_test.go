@@ -66,12 +66,7 @@ func testDeactivate(t *testing.T, e *roomEnv, erase bool) {
 	oid := e.do("POST", userPath+"/openid/request_token", token, map[string]any{})
 	e.expect(oid, 200, "")
 
-	c := e.do("POST", "/_matrix/client/v3/account/deactivate", token, map[string]any{"erase": erase})
-	e.expect(c, 401, "")
-	d := e.do("POST", "/_matrix/client/v3/account/deactivate", token, map[string]any{
-		"erase": erase, "auth": passwordAuth("alice", "pw-alice", c.str("session")),
-	})
-	e.expect(d, 200, "")
+	e.deactivateWith("alice", token, erase)
 
 	user := id.UserID(alice.UserID)
 	for _, tc := range []struct {
