@@ -2,6 +2,7 @@ package clientapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"testing"
 
@@ -220,5 +221,51 @@ func TestServicesOnEveryBackend(t *testing.T) {
 		e.expect(e.do("POST", rooms+"/forget", bob, map[string]any{}), 400, "M_UNKNOWN")
 		e.expect(e.do("POST", rooms+"/leave", bob, map[string]any{}), 200, "")
 		e.expect(e.do("POST", rooms+"/forget", bob, map[string]any{}), 200, "")
+	})
+}
+
+// TestStoredFilterKeepsEmptyLists: an empty list is not an absent one
+// (event_filter.yaml: "If this list is absent then all event types are
+// included"), so a stored filter reads back with its empty lists and
+// filters /sync as the same filter given inline does.
+func TestStoredFilterKeepsEmptyLists(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		withSync(t, e)
+		_, tok := e.user("alice")
+		roomID := e.createRoom(tok)
+		filters := "/_matrix/client/v3/user/" + url.PathEscape("@alice:hafen.test") + "/filter"
+		for _, def := range []string{
+			`{"room":{"timeline":{"types":[]}}}`,
+			`{"room":{"timeline":{"senders":[]}}}`,
+			`{"room":{"rooms":[]}}`,
+		} {
+			var f map[string]any
+			if err := json.Unmarshal([]byte(def), &f); err != nil {
+				t.Fatal(err)
+			}
+			res := e.do("POST", filters, tok, f)
+			e.expect(res, 200, "")
+			got := e.do("GET", filters+"/"+res.str("filter_id"), tok, nil)
+			e.expect(got, 200, "")
+			if got.raw != def {
+				t.Errorf("filter %s reads back as %s", def, got.raw)
+			}
+			timeline := func(filter string) int {
+				s := e.do("GET", "/_matrix/client/v3/sync?filter="+url.QueryEscape(filter), tok, nil)
+				e.expect(s, 200, "")
+				rooms, _ := s.body["rooms"].(map[string]any)
+				join, _ := rooms["join"].(map[string]any)
+				r, ok := join[roomID].(map[string]any)
+				if !ok {
+					return -1
+				}
+				tl, _ := r["timeline"].(map[string]any)
+				evs, _ := tl["events"].([]any)
+				return len(evs)
+			}
+			if inline, stored := timeline(def), timeline(res.str("filter_id")); inline != stored || stored > 0 {
+				t.Errorf("filter %s: %d timeline events inline, %d stored; want the same, none (-1: room left out)", def, inline, stored)
+			}
+		}
 	})
 }

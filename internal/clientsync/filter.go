@@ -27,10 +27,10 @@ const (
 // EventFilter is the spec's EventFilter.
 type EventFilter struct {
 	Limit      *int     `json:"limit,omitempty"`
-	NotSenders []string `json:"not_senders,omitempty"`
-	NotTypes   []string `json:"not_types,omitempty"`
-	Senders    []string `json:"senders,omitempty"`
-	Types      []string `json:"types,omitempty"`
+	NotSenders []string `json:"not_senders,omitzero"`
+	NotTypes   []string `json:"not_types,omitzero"`
+	Senders    []string `json:"senders,omitzero"`
+	Types      []string `json:"types,omitzero"`
 }
 
 // RoomEventFilter is the spec's RoomEventFilter.
@@ -39,15 +39,15 @@ type RoomEventFilter struct {
 	UnreadThreadNotifications bool     `json:"unread_thread_notifications,omitempty"`
 	LazyLoadMembers           bool     `json:"lazy_load_members,omitempty"`
 	IncludeRedundantMembers   bool     `json:"include_redundant_members,omitempty"`
-	NotRooms                  []string `json:"not_rooms,omitempty"`
-	Rooms                     []string `json:"rooms,omitempty"`
+	NotRooms                  []string `json:"not_rooms,omitzero"`
+	Rooms                     []string `json:"rooms,omitzero"`
 	ContainsURL               *bool    `json:"contains_url,omitempty"`
 }
 
 // RoomFilter is the "room" part of a sync filter.
 type RoomFilter struct {
-	NotRooms     []string         `json:"not_rooms,omitempty"`
-	Rooms        []string         `json:"rooms,omitempty"`
+	NotRooms     []string         `json:"not_rooms,omitzero"`
+	Rooms        []string         `json:"rooms,omitzero"`
 	Ephemeral    *RoomEventFilter `json:"ephemeral,omitempty"`
 	IncludeLeave bool             `json:"include_leave,omitempty"`
 	State        *RoomEventFilter `json:"state,omitempty"`
@@ -58,7 +58,7 @@ type RoomFilter struct {
 // Filter is the spec's sync Filter, as stored by POST /user/{userId}/filter
 // and accepted inline by /sync.
 type Filter struct {
-	EventFields []string     `json:"event_fields,omitempty"`
+	EventFields []string     `json:"event_fields,omitzero"`
 	EventFormat string       `json:"event_format,omitempty"`
 	Presence    *EventFilter `json:"presence,omitempty"`
 	AccountData *EventFilter `json:"account_data,omitempty"`
