@@ -15,46 +15,96 @@ import (
 	"github.com/hafenchat/hafen/internal/core/authrules"
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/store"
 )
 
 // addLazyMembers adds, for lazy-loading clients, the member events of the
-// timeline's senders that the timeline itself does not carry.
+// timeline's senders as of the start of the timeline ("the member events
+// required to display the senders of the timeline events"), except where
+// the state or the timeline itself shows the sender's membership before
+// their first event. A sender whose membership the timeline changes only
+// after they spoke (a kick, a leave, a rename) gets the member event that
+// change replaced; the others get their member event of the room's state.
 func (s *Service) addLazyMembers(ctx context.Context, req Request, roomID id.RoomID, jr *JoinedRoom, timeline []item, now int64) error {
 	sf := stateFilter(req.Filter)
 	if sf == nil || !sf.LazyLoadMembers || len(timeline) == 0 {
 		return nil
 	}
-	inTimeline := map[string]bool{}
-	for _, it := range timeline {
-		if it.pdu.Type() == "m.room.member" {
-			sk, _ := it.pdu.StateKey()
-			inTimeline[sk] = true
-		}
-	}
+	inState := map[string]bool{}
 	for _, ev := range jr.State.Events {
 		if ev.Type == "m.room.member" && ev.StateKey != nil {
-			inTimeline[*ev.StateKey] = true
+			inState[*ev.StateKey] = true
 		}
 	}
-	need := map[string]bool{}
-	for _, it := range timeline {
-		if snd := string(it.pdu.Sender()); !inTimeline[snd] {
-			need[snd] = true
+	spoke, shown := map[string]bool{}, map[string]bool{}
+	need := map[string]bool{}     // senders whose member event the state must carry
+	changed := map[string]item{}  // of those, the ones the timeline changes later: the first change
+	for _, it := range timeline { // oldest first
+		snd := string(it.pdu.Sender())
+		sk, isMember := it.pdu.StateKey()
+		isMember = isMember && it.pdu.Type() == "m.room.member"
+		if isMember && sk == snd && !spoke[snd] {
+			shown[sk] = true // the sender's own membership comes first: a join
+		}
+		if !spoke[snd] {
+			spoke[snd] = true
+			if !shown[snd] && !inState[snd] {
+				need[snd] = true
+			}
+		}
+		if isMember && !shown[sk] {
+			shown[sk] = true
+			if need[sk] {
+				changed[sk] = it
+			}
 		}
 	}
 	if len(need) == 0 {
 		return nil
 	}
-	state, err := s.rooms.CurrentState(ctx, roomID)
-	if err != nil {
-		return err
+	if len(changed) < len(need) {
+		state, err := s.rooms.CurrentState(ctx, roomID)
+		if err != nil {
+			return err
+		}
+		for _, ev := range state {
+			if sk, ok := ev.StateKey(); ok && ev.Type() == "m.room.member" && need[sk] {
+				if _, later := changed[sk]; !later {
+					jr.State.Events = append(jr.State.Events, s.format(req, item{pdu: ev}, now))
+				}
+			}
+		}
 	}
-	for _, ev := range state {
-		if sk, ok := ev.StateKey(); ok && ev.Type() == "m.room.member" && need[sk] {
-			jr.State.Events = append(jr.State.Events, s.format(req, item{pdu: ev}, now))
+	for _, it := range changed {
+		before, err := s.replacedBy(ctx, roomID, it)
+		if err != nil {
+			return err
+		}
+		if before != nil {
+			jr.State.Events = append(jr.State.Events, s.format(req, item{pdu: before}, now))
 		}
 	}
 	return nil
+}
+
+// replacedBy returns the state event a timeline state event replaced, or
+// nil if it replaced none.
+func (s *Service) replacedBy(ctx context.Context, roomID id.RoomID, it item) (*event.PDU, error) {
+	if it.replacedKnown {
+		return it.replaced, nil
+	}
+	nid, err := s.nidOf(ctx, it)
+	if err != nil {
+		return nil, err
+	}
+	sk, _ := it.pdu.StateKey()
+	e := store.Event{NID: nid}
+	e.EventID, e.RoomID, e.Type, e.StateKey = it.pdu.EventID(), roomID, it.pdu.Type(), &sk
+	prev, err := s.replacedStates(ctx, []store.Event{e})
+	if err != nil {
+		return nil, err
+	}
+	return prev[e.EventID], nil
 }
 
 // maxHeroes is how many heroes a room summary names.

@@ -2,6 +2,7 @@ package clientsync
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"testing"
 
@@ -102,6 +103,40 @@ func testSyncLazyLoadMembers(t *testing.T) {
 	jr = roomsOf(h.next(alice, since, f)).Join[string(roomID)]
 	if jr == nil || !hasKey(jr.State.Events, "m.room.member", string(dave)) || hasKey(jr.State.Events, "m.room.member", string(carol)) {
 		t.Errorf("lazy_load_members incremental: state = %v, want dave's member event only", stateKeys(jr.State.Events))
+	}
+
+	// Senders whose membership the timeline changes after they spoke (a
+	// kick, a rename) come with the member event they spoke under; a
+	// sender whose own join opens their part of the timeline needs none.
+	since = h.pos()
+	h.send(roomID, carol, "buy stuff")
+	h.member(roomID, alice, carol, "leave")
+	h.send(roomID, bob, "still bob")
+	h.state(roomID, bob, "m.room.member", string(bob), `{"membership":"join","displayname":"Bob Two"}`)
+	erin := id.UserID("@erin:hafen.test")
+	h.member(roomID, erin, erin, "join")
+	h.send(roomID, erin, "hi from erin")
+	f.Room.Timeline.Limit = intp(10)
+	for name, sync := range map[string]*Service{"ring": h.sync, "store": h.addSync(0)} {
+		jr = roomsOf(h.syncWith(sync, Request{User: alice, Device: "DEV", Since: since, Filter: f})).Join[string(roomID)]
+		if jr == nil {
+			t.Fatalf("%s: room missing", name)
+		}
+		got := map[string]string{}
+		for _, ev := range jr.State.Events {
+			if ev.Type == "m.room.member" {
+				var c struct {
+					Membership  string `json:"membership"`
+					DisplayName string `json:"displayname"`
+				}
+				json.Unmarshal(ev.Content, &c)
+				got[deref(ev.StateKey)] = c.Membership + "/" + c.DisplayName
+			}
+		}
+		want := map[string]string{string(alice): "join/", string(carol): "join/", string(bob): "join/"} // alice kicked
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: lazy members of a timeline that kicks carol and renames bob after they spoke = %v, want %v", name, got, want)
+		}
 	}
 }
 
