@@ -202,6 +202,25 @@ func TestRemoteInvitesEndToEnd(t *testing.T) {
 			if _, err := bob.LeaveRoom(ctx, revoked.RoomID); err == nil {
 				t.Errorf("rejecting the same invite twice succeeded")
 			}
+
+			// bob forgets the rejected invites: rooms B is not in, known
+			// only by bob's membership. Sync with include_leave no longer
+			// shows them; forgetting a room never heard of does nothing.
+			for _, r := range []mid.RoomID{declined.RoomID, revoked.RoomID, "!nosuchroom:" + mid.RoomID(a.name)} {
+				if _, err := bob.ForgetRoom(ctx, r); err != nil {
+					t.Errorf("bob forgets %s: %v", r, err)
+				}
+			}
+			f := `{"room":{"include_leave":true}}`
+			resp, err := bob.SyncRequest(ctx, 0, "", f, false, event.PresenceOnline)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range []mid.RoomID{declined.RoomID, revoked.RoomID} {
+				if _, ok := resp.Rooms.Leave[r]; ok {
+					t.Errorf("forgotten room %s still in rooms.leave", r)
+				}
+			}
 		})
 	}
 }
