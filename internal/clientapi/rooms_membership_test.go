@@ -142,3 +142,51 @@ func TestInviteCarriesInviteeProfile(t *testing.T) {
 		}
 	})
 }
+
+// TestForgottenRoomHistoryUnreadable: leaving.yaml forgetRoom: "After this
+// API is called, however, a user will no longer be able to retrieve
+// history for this room." Bob reads (and searches) the room he left until
+// he forgets it; then every read is refused as for someone never in the
+// room, and search leaves the room out, until he is invited again.
+func TestForgottenRoomHistoryUnreadable(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		alice, _ := e.user("alice")
+		bob, bobTok := e.user("bob")
+		ctx := context.Background()
+		r := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+			Preset: "private_chat", Name: "secret room", Invite: []mid.UserID{bob.UserID}}))
+		must[*mautrix.RespJoinRoom](t, "join")(bob.JoinRoomByID(ctx, r.RoomID))
+		msg := must[*mautrix.RespSendEvent](t, "send")(alice.SendText(ctx, r.RoomID, "zeppelin before the leave")).EventID
+		must[*mautrix.RespLeaveRoom](t, "leave")(bob.LeaveRoom(ctx, r.RoomID))
+		room := "/_matrix/client/v3/rooms/" + url.PathEscape(string(r.RoomID))
+		reads := []string{
+			room + "/messages?dir=b",
+			room + "/event/" + url.PathEscape(string(msg)),
+			room + "/context/" + url.PathEscape(string(msg)),
+			room + "/state/m.room.name",
+			room + "/members",
+		}
+		for _, p := range reads {
+			e.expect(e.do("GET", p, bobTok, nil), 200, "")
+		}
+		found := func() int {
+			res := must[*mautrix.RespSearch](t, "search")(bob.Search(ctx, &mautrix.ReqSearch{SearchTerm: "zeppelin"}))
+			return len(res.Results)
+		}
+		if n := found(); n != 1 {
+			t.Errorf("bob finds %d messages of the room he left, want 1", n)
+		}
+		must[*mautrix.RespForgetRoom](t, "forget")(bob.ForgetRoom(ctx, r.RoomID))
+		if n := found(); n != 0 {
+			t.Errorf("bob finds %d messages of the room he forgot, want none", n)
+		}
+		for _, p := range reads {
+			if res := e.do("GET", p, bobTok, nil); res.status != 403 && res.status != 404 {
+				t.Errorf("GET %s after forgetting: %d %s, want refused", p, res.status, res.raw)
+			}
+		}
+		must[*mautrix.RespInviteUser](t, "invite again")(alice.InviteUser(ctx, r.RoomID, &mautrix.ReqInviteUser{UserID: bob.UserID}))
+		must[*mautrix.RespJoinRoom](t, "rejoin")(bob.JoinRoomByID(ctx, r.RoomID))
+		e.expect(e.do("GET", reads[0], bobTok, nil), 200, "")
+	})
+}

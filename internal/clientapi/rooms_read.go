@@ -51,8 +51,9 @@ type roomView struct {
 }
 
 // view decides whether user may read the room: members see it now, former
-// members as it was when they left, anyone else only a world_readable
-// room. Otherwise 403 M_FORBIDDEN.
+// members as it was when they left (until they forget the room: "a user
+// will no longer be able to retrieve history for this room"), anyone else
+// only a world_readable room. Otherwise 403 M_FORBIDDEN.
 func (a *roomAPI) view(ctx context.Context, roomID id.RoomID, user id.UserID) (*roomView, error) {
 	v, err := a.roomVersion(ctx, roomID)
 	if err != nil {
@@ -66,6 +67,13 @@ func (a *roomAPI) view(ctx context.Context, roomID id.RoomID, user id.UserID) (*
 	case room.MembershipJoin:
 		return &roomView{version: v, joined: true}, nil
 	case room.MembershipLeave, room.MembershipBan:
+		forgot, err := a.db.HasForgotten(ctx, user, roomID)
+		if err != nil {
+			return nil, err
+		}
+		if forgot {
+			break
+		}
 		e, err := a.db.Event(ctx, member.EventID())
 		if err != nil {
 			return nil, fmt.Errorf("load membership event: %w", err)

@@ -59,6 +59,7 @@ type RoomStore interface {
 	TxnEventID(ctx context.Context, k store.TxnKey) (id.EventID, error)
 	HasAnnotation(ctx context.Context, parent id.EventID, typ string, sender id.UserID, key string) (bool, error)
 	RoomEventsByTimestamp(ctx context.Context, roomID id.RoomID, ts int64, dir store.Direction, limit, offset int) ([]store.Event, error)
+	HasForgotten(ctx context.Context, userID id.UserID, roomID id.RoomID) (bool, error)
 }
 
 var _ RoomStore = (*store.DB)(nil)

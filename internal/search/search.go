@@ -42,6 +42,7 @@ const maxScan = 1000
 type Store interface {
 	room.VisibilityStore
 	UserMemberships(ctx context.Context, userID id.UserID, membership string) ([]store.Member, error)
+	ForgottenRooms(ctx context.Context, userID id.UserID) ([]id.RoomID, error)
 }
 
 // IndexStore is what the service reads of the full-text index: the
@@ -279,9 +280,13 @@ func keyTypes(keys []string) ([]string, error) {
 }
 
 // rooms returns the user's memberships of the rooms searched: those the
-// user is joined to or has left (or was banned from), within r.Rooms and
-// outside r.NotRooms.
+// user is joined to or has left (or was banned from) and not forgotten,
+// within r.Rooms and outside r.NotRooms.
 func (s *Service) rooms(ctx context.Context, r Request) ([]store.Member, error) {
+	forgotten, err := s.DB.ForgottenRooms(ctx, r.User)
+	if err != nil {
+		return nil, err
+	}
 	var out []store.Member
 	for _, m := range []string{room.MembershipJoin, room.MembershipLeave, room.MembershipBan} {
 		ms, err := s.DB.UserMemberships(ctx, r.User, m)
@@ -289,7 +294,8 @@ func (s *Service) rooms(ctx context.Context, r Request) ([]store.Member, error) 
 			return nil, fmt.Errorf("rooms of %s: %w", r.User, err)
 		}
 		for _, mm := range ms {
-			if r.Rooms != nil && !slices.Contains(r.Rooms, mm.RoomID) || slices.Contains(r.NotRooms, mm.RoomID) {
+			if r.Rooms != nil && !slices.Contains(r.Rooms, mm.RoomID) || slices.Contains(r.NotRooms, mm.RoomID) ||
+				m != room.MembershipJoin && slices.Contains(forgotten, mm.RoomID) {
 				continue
 			}
 			out = append(out, mm)

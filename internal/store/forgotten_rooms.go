@@ -71,3 +71,18 @@ func (r reader) ForgottenRooms(ctx context.Context, userID id.UserID) ([]id.Room
 	}
 	return out, nil
 }
+
+// HasForgotten reports whether the user has forgotten the room and not
+// joined, been invited to or knocked on it since.
+func (r reader) HasForgotten(ctx context.Context, userID id.UserID, roomID id.RoomID) (bool, error) {
+	var n int
+	err := r.q.QueryRowContext(ctx, `
+		SELECT COUNT(*) FROM forgotten_rooms f
+		JOIN memberships m ON m.user_id = f.user_id AND m.room_id = f.room_id
+		WHERE f.user_id = $1 AND f.room_id = $2 AND m.stream_pos <= f.stream_pos`,
+		string(userID), string(roomID)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read whether %s forgot %s: %w", userID, roomID, err)
+	}
+	return n > 0, nil
+}
