@@ -738,12 +738,17 @@ type roomMember struct {
 }
 
 // getJoinedMembersByRoom returns the joined members and their profiles.
+// "The current user must be in the room for it to work": unlike /members,
+// a world_readable room's members are not listed to others.
 //
 // GET /_matrix/client/v3/rooms/{roomId}/joined_members
 func (a *roomAPI) getJoinedMembersByRoom(w http.ResponseWriter, r *http.Request, sess session) error {
-	roomID, err := a.pathRoomCurrentView(r, sess)
+	roomID, v, err := a.pathRoomView(r, sess)
 	if err != nil {
 		return err
+	}
+	if !v.joined {
+		return matrixerr.Forbidden("you are not a member of this room")
 	}
 	pdus, err := a.svc.CurrentState(r.Context(), roomID)
 	if err != nil {

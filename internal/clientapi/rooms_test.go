@@ -550,6 +550,10 @@ func TestHistoryVisibility(t *testing.T) {
 			} else {
 				wantErr(t, "messages for a non-member", err, 403, "M_FORBIDDEN")
 			}
+			// joined_members: "The current user must be in the room",
+			// world_readable or not.
+			_, err = carol.JoinedMembers(ctx, r.RoomID)
+			wantErr(t, "joined_members for a non-member", err, 403, "M_FORBIDDEN")
 
 			// After bob leaves he no longer sees new messages (unless the
 			// room is world_readable).
