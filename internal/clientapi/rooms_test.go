@@ -281,6 +281,12 @@ func TestStateGetPut(t *testing.T) {
 	must[*mautrix.RespJoinRoom](t, "bob joins")(bob.JoinRoomByID(ctx, r.RoomID))
 	_, err = bob.SendStateEvent(ctx, r.RoomID, mevent.StateTopic, "", map[string]any{"topic": "mine"})
 	wantErr(t, "state without power", err, 403, "M_FORBIDDEN")
+	// A room has one m.room.create event, its first (v12 here, where it
+	// has no room_id), whatever the sender's power.
+	_, err = alice.SendStateEvent(ctx, r.RoomID, mevent.StateCreate, "", map[string]any{"room_version": "12"})
+	wantErr(t, "a second create event", err, 403, "M_FORBIDDEN")
+	_, err = alice.SendMessageEvent(ctx, r.RoomID, mevent.StateCreate, map[string]any{})
+	wantErr(t, "a create event sent as a message", err, 403, "M_FORBIDDEN")
 	// A former member sees the state as it was when they left.
 	must[*mautrix.RespLeaveRoom](t, "bob leaves")(bob.LeaveRoom(ctx, r.RoomID))
 	must[*mautrix.RespSendEvent](t, "topic 3")(alice.SendStateEvent(ctx, r.RoomID, mevent.StateTopic, "", map[string]any{"topic": "after bob"}))

@@ -189,8 +189,13 @@ type result struct {
 
 // Send builds, checks and persists one event in an existing room and
 // returns it once it is committed. Concurrent sends into the same room are
-// batched into one transaction.
+// batched into one transaction. An m.room.create event is refused with
+// ErrForbidden: only a room's first event may be one (auth rule 1), and
+// from room version 12 on it could not even be built with a room ID.
 func (s *Service) Send(ctx context.Context, roomID id.RoomID, p Proposal) (*event.PDU, int64, error) {
+	if p.Type == "m.room.create" {
+		return nil, 0, fmt.Errorf("%w: m.room.create can only be the first event of a room", ErrForbidden)
+	}
 	req := &request{prop: p, done: make(chan result, 1)}
 	if err := s.submit(ctx, roomID, req); err != nil {
 		return nil, 0, err
