@@ -652,7 +652,7 @@ func TestMalformedRequests(t *testing.T) {
 		{"createRoom: unknown room version", "POST", "/_matrix/client/v3/createRoom", `{"room_version":"1.0"}`, 400, "M_UNSUPPORTED_ROOM_VERSION"},
 		{"createRoom: power override breaking the auth rules", "POST", "/_matrix/client/v3/createRoom", `{"power_level_content_override":{"users":"x"}}`, 400, "M_INVALID_ROOM_STATE"},
 		{"createRoom: additional_creators not a list", "POST", "/_matrix/client/v3/createRoom", `{"creation_content":{"additional_creators":"x"}}`, 400, "M_BAD_JSON"},
-		{"createRoom: initial_state with a member event", "POST", "/_matrix/client/v3/createRoom", `{"initial_state":[{"type":"m.room.member","state_key":"@alice:hafen.test","content":{}}]}`, 400, "M_BAD_JSON"},
+		{"createRoom: initial_state with a member event", "POST", "/_matrix/client/v3/createRoom", `{"initial_state":[{"type":"m.room.member","state_key":"@alice:hafen.test","content":{}}]}`, 400, "M_INVALID_ROOM_STATE"},
 		{"createRoom: invite to another server", "POST", "/_matrix/client/v3/createRoom", `{"invite":["@bob:other.test"]}`, 403, "M_FORBIDDEN"},
 		{"createRoom: name of wrong type", "POST", "/_matrix/client/v3/createRoom", `{"name":5}`, 400, "M_BAD_JSON"},
 		{"send: invalid room ID", "PUT", "/_matrix/client/v3/rooms/notaroom/send/m.room.message/t1", `{}`, 400, "M_INVALID_PARAM"},

@@ -158,10 +158,14 @@ func planCreate(r *CreateRequest) ([]plannedEvent, error) {
 	for _, se := range r.InitialState {
 		switch {
 		case se.Type == "m.room.create" || se.Type == "m.room.member":
-			// These are set by the steps above; accepting them here would
-			// let initial_state replace the room's creation or the
-			// creator's membership.
-			return nil, fmt.Errorf("%w: initial_state may not contain %s", ErrInvalidRequest, se.Type)
+			// NOTSPEC: these are set by the steps above and refused here
+			// (400 M_INVALID_ROOM_STATE, the code create_room.yaml gives
+			// for an invalid initial state), where the spec would let the
+			// auth rules judge them: accepting them would let
+			// initial_state replace the room's creation or the creator's
+			// membership, and a membership of another server's user
+			// would skip the invite handshake with that server.
+			return nil, fmt.Errorf("%w: initial_state may not contain %s", ErrInvalidRoomState, se.Type)
 		case se.Type == "m.room.power_levels" && se.StateKey == "":
 			continue // sent in step 3
 		}
