@@ -114,6 +114,7 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 		if err := s.addEphemeral(ctx, req, resp, false, tok, upto); err != nil {
 			return nil, err
 		}
+		resp.fillPrevBatch(Token(pos))
 		if req.FullState || pollCtx.Err() != nil {
 			return resp, nil
 		}
@@ -211,6 +212,21 @@ func (r *Response) onlyReceipts() bool {
 		}
 	}
 	return true
+}
+
+// fillPrevBatch gives the joined rooms that carry no new timeline events
+// (only receipts, typing or account data) the prev_batch of an empty
+// timeline: from now back. timeline_batch.yaml lets it be left out only
+// when no earlier events are available.
+func (r *Response) fillPrevBatch(now string) {
+	if r.Rooms == nil {
+		return
+	}
+	for _, jr := range r.Rooms.Join {
+		if jr.Timeline.PrevBatch == "" && len(jr.Timeline.Events) == 0 {
+			jr.Timeline.PrevBatch = now
+		}
+	}
 }
 
 func (r *Response) isEmpty() bool {

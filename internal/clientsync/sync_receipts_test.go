@@ -349,6 +349,15 @@ func testOwnReceiptCountsWithReceiptsFiltered(t *testing.T) {
 	if evs := roomsOf(after).Join[string(roomID)].Ephemeral.Events; len(evs) != 0 {
 		t.Errorf("ephemeral events %s, want none: the filter leaves receipts out", evs)
 	}
+	// A room without new events still has a prev_batch to page back from
+	// (timeline_batch.yaml: omitted only when no earlier events exist).
+	if tl := roomsOf(after).Join[string(roomID)].Timeline; tl.PrevBatch == "" || len(tl.Events) != 0 {
+		t.Errorf("timeline of a room with only new counts = %+v, want no events and a prev_batch", tl)
+	}
+	unfiltered := h.next(alice, resp.NextBatch, nil)
+	if jr := roomsOf(unfiltered).Join[string(roomID)]; jr == nil || len(jr.Ephemeral.Events) == 0 || jr.Timeline.PrevBatch == "" {
+		t.Errorf("alice's sync with bob's receipt: room %+v, want the receipt and a prev_batch", jr)
+	}
 	if err := rs.Post(h.ctx, alice, roomID, receipts.TypeRead, h.send(roomID, alice, "three"), ""); err != nil {
 		t.Fatal(err)
 	}
