@@ -129,7 +129,7 @@ func (s *Service) nidOf(ctx context.Context, it item) (int64, error) {
 // start of the timeline).
 func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, w *window, since, pos int64) error {
 	jr := newJoinedRoom()
-	timeline, membersChanged, err := s.incrementalBatch(ctx, req, roomID, w, since, &jr.State, &jr.Timeline, true)
+	timeline, summaryChanged, err := s.incrementalBatch(ctx, req, roomID, w, since, &jr.State, &jr.Timeline, true)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *
 	if req.FullState || fresh || changed > since {
 		jr.setUnread(req, counts)
 	}
-	if req.FullState || membersChanged {
+	if req.FullState || summaryChanged {
 		sum, heroes, err := s.summary(ctx, req.User, roomID)
 		if err != nil {
 			return err
@@ -174,8 +174,8 @@ func (s *Service) addIncrementalLeft(ctx context.Context, req Request, rooms *Ro
 }
 
 // incrementalBatch fills state and timeline from a room's window since the
-// last sync and returns the timeline's events, and whether a member event
-// is in the window (the room summary may have changed).
+// last sync and returns the timeline's events, and whether the window
+// holds an event that may change the room summary (changesSummary).
 func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.RoomID, w *window, since int64, state *StateBatch, tl *TimelineBatch, joined bool) ([]item, bool, error) {
 	limit := timelineLimit(timelineFilter(req.Filter))
 	keep, err := s.timelineKeep(ctx, req, roomID)
@@ -187,9 +187,14 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 	// A window that lacks the oldest events since the last sync may lack
 	// events the timeline shows.
 	tl.Limited = more || !w.complete
-	membersChanged := false
+	// The summary changes with the members, and its heroes with the
+	// room's name and canonical alias: a room that loses them needs its
+	// heroes ("Required if the room's m.room.name or
+	// m.room.canonical_alias state events are unset or empty"). The
+	// events left out of the timeline count too.
+	summaryChanged := false
 	for _, it := range w.items {
-		membersChanged = membersChanged || it.pdu.Type() == "m.room.member"
+		summaryChanged = summaryChanged || changesSummary(it)
 	}
 	now := s.now().UnixMilli()
 	timeline, err := s.appendTimeline(ctx, req, roomID, keep, items, joined, now, tl)
@@ -239,7 +244,7 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 		delta = overlayState(delta, hidden)
 	}
 	for _, it := range delta {
-		membersChanged = membersChanged || it.pdu.Type() == "m.room.member"
+		summaryChanged = summaryChanged || changesSummary(it)
 	}
 	if req.FullState {
 		var first *item
@@ -254,7 +259,7 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 			return nil, false, err
 		}
 		state.Events = append(state.Events, full...)
-		return timeline, membersChanged, nil
+		return timeline, summaryChanged, nil
 	}
 	sf := stateFilter(req.Filter)
 	for _, it := range delta {
@@ -262,5 +267,12 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 			state.Events = append(state.Events, s.format(req, it, now))
 		}
 	}
-	return timeline, membersChanged, nil
+	return timeline, summaryChanged, nil
+}
+
+// changesSummary reports whether a state event may change a room's summary:
+// a member event, or the name or canonical alias, whose absence makes the
+// heroes required.
+func changesSummary(it item) bool {
+	return it.pdu.Type() == "m.room.member" || it.pdu.IsStateKey("m.room.name", "") || it.pdu.IsStateKey("m.room.canonical_alias", "")
 }

@@ -306,4 +306,17 @@ func testSyncLazyLoadHeroes(t *testing.T) {
 	if n := *jr.Summary.JoinedMemberCount; n != 1 {
 		t.Errorf("m.joined_member_count = %d, want 1", n)
 	}
+
+	// A name takes the heroes' place; once it is removed again the heroes
+	// come back in the next sync, which has no member change.
+	since = h.pos()
+	h.state(roomID, alice, "m.room.name", "", `{"name":"Named"}`)
+	if jr = roomsOf(h.next(alice, since, f)).Join[string(roomID)]; jr == nil || jr.Summary == nil || len(jr.Summary.Heroes) != 0 {
+		t.Errorf("after naming the room: summary %+v, want one without heroes", jr.Summary)
+	}
+	since = h.pos()
+	h.state(roomID, alice, "m.room.name", "", `{}`)
+	if jr = roomsOf(h.next(alice, since, f)).Join[string(roomID)]; jr == nil || jr.Summary == nil || !slices.Equal(jr.Summary.Heroes, want) {
+		t.Errorf("after the name was removed: summary %+v, want heroes %v", jr.Summary, want)
+	}
 }
