@@ -80,6 +80,8 @@ func ParseFilter(data []byte) (*Filter, error) {
 // Validate checks the filter against the spec's constraints and Hafen's
 // limits.
 func (f *Filter) Validate() error {
+	// NOTSPEC: "federation" is accepted, but sync still serves its
+	// events in the client format; clients ask for the client format.
 	switch f.EventFormat {
 	case "", "client", "federation":
 	default:
