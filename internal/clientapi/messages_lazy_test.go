@@ -12,9 +12,9 @@ import (
 
 // TestMessagesLazyLoadMembers: /messages with lazy_load_members gives the
 // page's senders' member events as of the page (the state just after its
-// first event), never the current ones: a page of history names its
+// newest event), never the current ones: a page of history names its
 // senders as they were then, and a user who left sees nothing of what came
-// after. Spec: Client-Server API § Lazy-loading room members, and
+// after (nor an end token to page on past their leave). Spec: Client-Server API § Lazy-loading room members, and
 // § History visibility ("no events received after they left").
 func TestMessagesLazyLoadMembers(t *testing.T) {
 	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
@@ -63,6 +63,19 @@ func TestMessagesLazyLoadMembers(t *testing.T) {
 		older := e.do("GET", "/_matrix/client/v3/rooms/"+room+"/messages?dir=b&limit=2&filter="+lazy+"&from="+url.QueryEscape(first.str("end")), aliceTok, nil)
 		if got := bobIn(older); got != "Bob Old" {
 			t.Errorf("alice's older page shows bob as %q, want Bob Old", got)
+		}
+		// Forwards from the room's start, bob joins within the page: his
+		// member event comes as of the page's newest event.
+		noMembers := url.QueryEscape(`{"lazy_load_members":true,"not_types":["m.room.member"]}`)
+		if got := bobIn(e.do("GET", "/_matrix/client/v3/rooms/"+room+"/messages?dir=f&filter="+noMembers, aliceTok, nil)); got != "Bob Old" {
+			t.Errorf("alice's forward page shows bob as %q, want Bob Old", got)
+		}
+		// carol, who left, reaches her leave going forwards: nothing more
+		// is hers to see, so there is no end to go on from.
+		fwd := e.do("GET", "/_matrix/client/v3/rooms/"+room+"/messages?dir=f&limit=100", carolTok, nil)
+		e.expect(fwd, http.StatusOK, "")
+		if end, ok := fwd.body["end"]; ok {
+			t.Errorf("carol's forward page up to her leave has end %v, want none", end)
 		}
 	})
 }

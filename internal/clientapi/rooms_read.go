@@ -331,13 +331,16 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 			return err
 		}
 	}
+	// atLeave: a forward walk ends at the user's leave, after which
+	// nothing is theirs to see.
+	atLeave := false
 	if v.leftAt != nil {
 		// A former member sees nothing after leaving: do not walk it.
 		left := store.TopoPosOf(*v.leftAt)
 		if dir == store.Backward && left.Less(from) {
 			from = left
 		} else if dir == store.Forward && left.Less(bound) {
-			bound = left
+			bound, atLeave = left, true
 		}
 	}
 	// start is the value given as from (as the spec has it), or else the
@@ -380,10 +383,12 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 		}
 		events = p.events
 		// The end token is left out only where no further events can
-		// come: at the start of the room. A page that stopped at to, or
-		// at the newest event going forwards (others may follow), gets
-		// one to go on from, as other servers give it.
-		stoppedEarly := len(events) > 0 && (dir == store.Forward || bound != (store.TopoPos{}) && !reachesCreation(events))
+		// come: at the start of the room, or at a former member's leave
+		// ("the user does not have permission to see any more events").
+		// A page that stopped at to, or at the newest event going
+		// forwards (others may follow), gets one to go on from, as other
+		// servers give it.
+		stoppedEarly := len(events) > 0 && (dir == store.Forward && !atLeave || bound != (store.TopoPos{}) && !reachesCreation(events))
 		if p.more || stoppedEarly {
 			resp["end"] = topoToken(p.next)
 		}
@@ -399,9 +404,14 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 	if filter != nil && filter.LazyLoadMembers {
 		var members []store.Event
 		if len(events) > 0 {
-			// As of the page's first event, so a page of history shows
-			// its senders as they were then.
-			if members, err = a.senderMembers(r.Context(), events[0], events); err != nil {
+			// As of the page's newest event (its first going backwards,
+			// its last going forwards), so a page of history shows its
+			// senders as they were then, those who joined within it too.
+			newest := events[0]
+			if dir == store.Forward {
+				newest = events[len(events)-1]
+			}
+			if members, err = a.senderMembers(r.Context(), newest, events); err != nil {
 				return err
 			}
 		}
@@ -416,15 +426,16 @@ func (a *roomAPI) getRoomEvents(w http.ResponseWriter, r *http.Request, sess ses
 
 // senderMembers returns the m.room.member events of the senders of
 // events, for lazy-loading clients (/messages, /context): those of the
-// state just after the event first, so that a user who left sees nothing
-// of what came after (never the current state, which may be newer than
-// anything the user may see). Only the senders' keys of that state are
-// read, however many members the room has. Every sender's member event
-// is returned, so include_redundant_members is met either way.
-func (a *roomAPI) senderMembers(ctx context.Context, first store.Event, events []store.Event) ([]store.Event, error) {
-	g, err := a.db.StateGroupBeforeEvent(ctx, first.NID)
+// state just after the event newest (a page's newest), so that a user who
+// left sees nothing of what came after (never the current state, which
+// may be newer than anything the user may see). Only the senders' keys of
+// that state are read, however many members the room has. Every sender's
+// member event is returned, so include_redundant_members is met either
+// way.
+func (a *roomAPI) senderMembers(ctx context.Context, newest store.Event, events []store.Event) ([]store.Event, error) {
+	g, err := a.db.StateGroupBeforeEvent(ctx, newest.NID)
 	if err != nil {
-		return nil, fmt.Errorf("state before %s: %w", first.EventID, err)
+		return nil, fmt.Errorf("state before %s: %w", newest.EventID, err)
 	}
 	seen := map[id.UserID]bool{}
 	var keys []store.StateKey
@@ -436,11 +447,11 @@ func (a *roomAPI) senderMembers(ctx context.Context, first store.Event, events [
 	}
 	at, err := a.db.StateKeysAtGroup(ctx, g, keys)
 	if err != nil {
-		return nil, fmt.Errorf("senders' members before %s: %w", first.EventID, err)
+		return nil, fmt.Errorf("senders' members before %s: %w", newest.EventID, err)
 	}
-	// first itself is part of the state after it.
-	if first.Type == "m.room.member" && first.StateKey != nil && !first.Rejected && seen[id.UserID(*first.StateKey)] {
-		at[store.StateKey{Type: "m.room.member", StateKey: *first.StateKey}] = first.NID
+	// newest itself is part of the state after it.
+	if newest.Type == "m.room.member" && newest.StateKey != nil && !newest.Rejected && seen[id.UserID(*newest.StateKey)] {
+		at[store.StateKey{Type: "m.room.member", StateKey: *newest.StateKey}] = newest.NID
 	}
 	nids := make([]int64, 0, len(at))
 	for _, nid := range at {
