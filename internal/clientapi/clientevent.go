@@ -109,6 +109,12 @@ func (f *eventFormatter) formatAll(ctx context.Context, events []store.Event) ([
 			if ce.Content, err = f.redactedContent(e); err != nil {
 				return nil, err
 			}
+			if ce.Redacts != "" && !contentHas(ce.Content, "redacts") {
+				// A redacted redaction before room version 11 loses its
+				// top-level redacts; from 11 on content.redacts stays,
+				// and so does its top-level copy.
+				ce.Redacts = ""
+			}
 			if red, ok := redactions[e.RedactedBecause]; ok {
 				because, err := f.formatOne(red)
 				if err != nil {
@@ -273,6 +279,16 @@ func (f *eventFormatter) redactions(ctx context.Context, events []store.Event) (
 		out[r.EventID] = r
 	}
 	return out, nil
+}
+
+// contentHas reports whether a content object has the key.
+func contentHas(content json.RawMessage, key string) bool {
+	var c map[string]json.RawMessage
+	if json.Unmarshal(content, &c) != nil {
+		return false
+	}
+	_, ok := c[key]
+	return ok
 }
 
 // redactedContent returns the content of e after redaction.

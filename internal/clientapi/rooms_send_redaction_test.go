@@ -40,6 +40,20 @@ func TestSendRedaction(t *testing.T) {
 				t.Errorf("v%s: redacted_because = %v, want %s", version, rb, first.str("event_id"))
 			}
 			e.expect(e.do("PUT", path+"t2", token, map[string]any{"reason": "no target"}), http.StatusBadRequest, "M_BAD_JSON")
+
+			// The redaction redacted in turn: before v11 it keeps no
+			// redacts anywhere; from v11 content.redacts stays, and the
+			// top-level copy with it.
+			e.expect(e.do("PUT", path+"t3", token, map[string]any{"redacts": first.str("event_id")}), http.StatusOK, "")
+			red := e.do("GET", "/_matrix/client/v3/rooms/"+url.PathEscape(string(roomID))+"/event/"+url.PathEscape(first.str("event_id")), token, nil)
+			e.expect(red, http.StatusOK, "")
+			want := ""
+			if version == "11" {
+				want = string(target.EventID)
+			}
+			if got := red.str("redacts"); got != want {
+				t.Errorf("v%s: redacted redaction has top-level redacts %q, want %q", version, got, want)
+			}
 		}
 	})
 }
