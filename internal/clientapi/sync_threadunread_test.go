@@ -128,3 +128,46 @@ func TestSyncUnreadThreadNotifications(t *testing.T) {
 		}
 	})
 }
+
+// TestSyncUnreadThreadFollowsRelations: push.md: "To determine if an event
+// is part of a thread the server follows the event relationship until it
+// finds a thread root via an m.thread relation". A message that references
+// a thread reply (as a poll's end does) counts in the thread, and the
+// thread's receipt for it clears it; a fresh sync service agrees.
+func TestSyncUnreadThreadFollowsRelations(t *testing.T) {
+	forEachRoomEnv(t, func(t *testing.T, e *roomEnv) {
+		withSync(t, e)
+		e.srv.Receipts.(*receipts.Service).Changed = e.srv.Sync.ReceiptsAdded
+		ctx := context.Background()
+		alice, aliceTok := e.user("alice")
+		bob, _ := e.user("bob")
+		roomID := must[*mautrix.RespCreateRoom](t, "create")(alice.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})).RoomID
+		must[*mautrix.RespJoinRoom](t, "bob joins")(bob.JoinRoomByID(ctx, roomID))
+		must[*mautrix.RespSendEvent](t, "alice")(alice.SendText(ctx, roomID, "alice reads up to here"))
+		root := must[*mautrix.RespSendEvent](t, "root")(bob.SendText(ctx, roomID, "root")).EventID
+		reply := must[*mautrix.RespSendEvent](t, "reply")(bob.SendMessageEvent(ctx, roomID, mevent.EventMessage, relatesTo("in the thread", "m.thread", root, nil))).EventID
+		ref := must[*mautrix.RespSendEvent](t, "reference")(bob.SendMessageEvent(ctx, roomID, mevent.EventMessage, relatesTo("about the reply", "m.reference", reply, nil))).EventID
+
+		threaded := "/_matrix/client/v3/sync?filter=" + url.QueryEscape(`{"room":{"timeline":{"unread_thread_notifications":true}}}`)
+		want := func(what string, body map[string]any, mainCount, threadCount any) {
+			t.Helper()
+			main, threads := syncCounts(t, body, string(roomID))
+			th, _ := threads[string(root)].(map[string]any)
+			if countOf(main) != mainCount || countOf(th) != threadCount {
+				t.Errorf("%s: unread_notifications %v, unread_thread_notifications %v; want %v and {%s: %v}", what, main, threads, mainCount, root, threadCount)
+			}
+		}
+		first := e.do("GET", threaded, aliceTok, nil)
+		e.expect(first, http.StatusOK, "")
+		want("initial", first.body, float64(1), float64(2))
+		withSync(t, e)
+		e.srv.Receipts.(*receipts.Service).Changed = e.srv.Sync.ReceiptsAdded
+		want("fresh service", e.do("GET", threaded, aliceTok, nil).body, float64(1), float64(2))
+
+		e.expect(e.do("POST", "/_matrix/client/v3/rooms/"+url.PathEscape(string(roomID))+"/receipt/m.read/"+url.PathEscape(string(ref)), aliceTok,
+			map[string]any{"thread_id": string(root)}), http.StatusOK, "")
+		next := e.do("GET", threaded+"&since="+url.QueryEscape(first.str("next_batch")), aliceTok, nil)
+		e.expect(next, http.StatusOK, "")
+		want("after the thread's receipt", next.body, float64(1), nil)
+	})
+}

@@ -5,7 +5,6 @@ package clientsync
 // https://spec.matrix.org/v1.19/client-server-api/#predefined-rules
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -132,6 +131,10 @@ type unreadRoom struct {
 	// threadLast is the newest event apply has seen in each thread, by
 	// thread root.
 	threadLast map[id.EventID]id.EventID
+	// inThread maps the events of recent that are in a thread to its
+	// root, so that an event related to one of them by another relation
+	// is counted in that thread too (see threadOf).
+	inThread map[id.EventID]id.EventID
 }
 
 // recentEvents is how many of a room's newest events readUpTo recognises.
@@ -272,16 +275,19 @@ func (u *unreadCounts) applyLocked(evs []stream.Event) []evaluated {
 		if sk, ok := ev.StateKey(); ok && ev.Type() == "m.room.member" {
 			r.members[sk] = authrules.Membership(ev.Content())
 		}
+		delete(r.inThread, r.recent[r.next]) // leaves the ring
 		r.last = ev.EventID()
 		r.recent[r.next] = r.last
 		r.recentPos[r.next] = p.StreamPos
 		r.next = (r.next + 1) % recentEvents
-		root := threadRoot(ev)
+		root := threadOf(ev, r.inThread)
 		if root != "" {
 			if r.threadLast == nil {
 				r.threadLast = map[id.EventID]id.EventID{}
+				r.inThread = map[id.EventID]id.EventID{}
 			}
 			r.threadLast[root] = r.last
+			r.inThread[r.last] = root
 		}
 		pe := newPushEvent(ev, r.senderMayNotify, r.joinedCount) // read once for all users
 		var shared []push.Evaluation
@@ -493,16 +499,22 @@ func (sn unreadSnapshot) counts(threaded bool) (UnreadNotifications, map[string]
 	return main, threads
 }
 
-// threadRoot returns the root of the thread an event is in (its
-// m.relates_to of rel_type m.thread), or "" for the main timeline.
-func threadRoot(ev *event.PDU) id.EventID {
-	if !bytes.Contains(ev.Content(), []byte(`"m.thread"`)) {
-		return "" // most events: no need to decode the content
+// threadOf returns the root of the thread an event is in, or "" for the
+// main timeline: the root its m.thread relation names, or, for an event
+// related to another by any other relation (a reference, an edit, a
+// reaction), the thread of that event as inThread knows it (push.md: the
+// server "follows the event relationship until it finds a thread root via
+// an m.thread relation"). inThread maps events known to be in a thread to
+// their root.
+func threadOf(ev *event.PDU, inThread map[id.EventID]id.EventID) id.EventID {
+	rt, parent, _, ok := room.RelationOf(ev.Content()) // most events: no m.relates_to, no decoding
+	switch {
+	case !ok:
+		return ""
+	case rt == "m.thread":
+		return parent
 	}
-	if rt, root, _, ok := room.RelationOf(ev.Content()); ok && rt == "m.thread" {
-		return root
-	}
-	return ""
+	return inThread[parent]
 }
 
 // senderMayNotify reports whether the sender of ev has the power level of
@@ -726,6 +738,14 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 		}
 		return n
 	}
+	// The thread of each event, resolved oldest first so that an event
+	// related to a thread event finds that event's thread.
+	inThread := map[id.EventID]id.EventID{}
+	for i := len(items) - 1; i >= 0; i-- {
+		if root := threadOf(items[i].pdu, inThread); root != "" {
+			inThread[items[i].pdu.EventID()] = root
+		}
+	}
 	for _, it := range items { // newest first
 		if it.pdu.Sender() == user || read[it.pdu.EventID()] {
 			break
@@ -734,7 +754,7 @@ func (s *Service) loadUnread(ctx context.Context, user id.UserID, roomID id.Room
 			threadDone[root] = true
 		}
 		mainDone = mainDone || mainRead[it.pdu.EventID()]
-		root := threadRoot(it.pdu)
+		root := inThread[it.pdu.EventID()]
 		if root != "" && threadDone[root] || root == "" && mainDone {
 			continue // read in its thread or the main timeline
 		}
