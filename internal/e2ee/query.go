@@ -64,8 +64,43 @@ func (s *Service) QueryKeys(ctx context.Context, requester id.UserID, req map[id
 		if err := s.queryRemote(ctx, remote, &res); err != nil {
 			return QueryResult{}, fmt.Errorf("query keys of remote users: %w", err)
 		}
+		if err := s.addOwnSignatures(ctx, requester, res.MasterKeys); err != nil {
+			return QueryResult{}, fmt.Errorf("query keys of remote users: %w", err)
+		}
 	}
 	return res, nil
+}
+
+// addOwnSignatures adds to the master keys of users of other servers the
+// signatures requester made of them (with their user-signing key, kept on
+// this server and shown only to them).
+func (s *Service) addOwnSignatures(ctx context.Context, requester id.UserID, masters map[id.UserID]json.RawMessage) error {
+	for user, raw := range masters {
+		if user.Domain() == s.ServerName {
+			continue
+		}
+		sigs, err := s.DB.KeySignatures(ctx, user)
+		if err != nil {
+			return err
+		}
+		if len(sigs) == 0 {
+			continue
+		}
+		k, err := parseStoredCrossSigningKey(raw)
+		if err != nil {
+			continue // not a key this server could have signatures on
+		}
+		var mine []store.KeySignature
+		for _, sig := range sigs {
+			if sig.TargetKeyID == k.pubKeyB64 && sig.SignerUserID == requester {
+				mine = append(mine, sig)
+			}
+		}
+		if masters[user], err = withSignatures(raw, mine, nil, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // QueryLocalKeys answers another server's /user/keys/query: the keys of

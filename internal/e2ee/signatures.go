@@ -56,9 +56,12 @@ func (s *Service) UploadSignatures(ctx context.Context, signer id.UserID, keys m
 	for _, user := range slices.Sorted(maps.Keys(keys)) {
 		var targetCS map[string][]byte
 		if user.Domain() == s.ServerName {
-			if targetCS, err = s.DB.CrossSigningKeys(ctx, user); err != nil {
-				return nil, err
-			}
+			targetCS, err = s.DB.CrossSigningKeys(ctx, user)
+		} else {
+			targetCS, err = s.remoteMasterKey(ctx, user)
+		}
+		if err != nil {
+			return nil, err
 		}
 		for _, keyID := range slices.Sorted(maps.Keys(keys[user])) {
 			sigs, err := s.checkSignedKey(ctx, signer, user, keyID, keys[user][keyID], targetCS, ownKey)
@@ -118,11 +121,8 @@ func (s *Service) checkSignedKey(ctx context.Context, signer, user id.UserID, ke
 	// The key as the server has it, and which of signer's keys may sign it.
 	var stored []byte
 	allowed := map[string]ed25519.PublicKey{}
-	if user.Domain() != s.ServerName {
-		// TODO(#8): signatures on remote users' keys, once their keys
-		// come over federation.
-		return nil, fmt.Errorf("%w: %s is not a local user", ErrUnknownKey, user)
-	}
+	// A user of another server: only their master key, as last fetched,
+	// signed with signer's user-signing key (the case below).
 	master, hasMaster := targetCS[KeyTypeMaster]
 	var masterKey crossSigningKey
 	if hasMaster {
@@ -188,4 +188,32 @@ func (s *Service) checkSignedKey(ctx context.Context, signer, user id.UserID, ke
 		return nil, fmt.Errorf("%w: no new signature by %s", ErrInvalidSignature, signer)
 	}
 	return out, nil
+}
+
+// remoteMasterKey returns the master key of a user of another server, by
+// key type as CrossSigningKeys does: as cached, or else as their server
+// gives it now. "The signed JSON object must match the key previously
+// uploaded or retrieved for the given key ID." None if neither has one.
+func (s *Service) remoteMasterKey(ctx context.Context, user id.UserID) (map[string][]byte, error) {
+	cached, err := s.DB.RemoteCrossSigningKeys(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	if k, ok := cached[KeyTypeMaster]; ok {
+		return map[string][]byte{KeyTypeMaster: k}, nil
+	}
+	if s.Remote == nil {
+		return nil, nil
+	}
+	res := QueryResult{
+		DeviceKeys: map[id.UserID]map[id.DeviceID]json.RawMessage{}, MasterKeys: map[id.UserID]json.RawMessage{},
+		SelfSigningKeys: map[id.UserID]json.RawMessage{}, Failures: map[id.ServerName]struct{}{},
+	}
+	if err := s.queryRemote(ctx, map[id.ServerName]map[id.UserID][]id.DeviceID{user.Domain(): {user: {}}}, &res); err != nil {
+		return nil, err
+	}
+	if k, ok := res.MasterKeys[user]; ok {
+		return map[string][]byte{KeyTypeMaster: k}, nil
+	}
+	return nil, nil
 }
