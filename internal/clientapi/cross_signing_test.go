@@ -64,6 +64,10 @@ func TestCrossSigningUpload(t *testing.T) {
 		cs := newCrossSigning(t)
 		e.expect(e.do("POST", deviceSigningPath, alice.token, cs.body(t, alice.user)), 200, "")
 		e.expect(e.do("POST", deviceSigningPath, alice.token, cs.body(t, alice.user)), 200, "")
+		// Without the master key the request is not "the existing master
+		// signing key" again: UIA, even for keys the server has.
+		e.expect(e.do("POST", deviceSigningPath, alice.token, map[string]any{"self_signing_key": cs.body(t, alice.user)["self_signing_key"]}), 401, "")
+		e.expect(e.do("POST", deviceSigningPath, alice.token, map[string]any{}), 401, "")
 
 		// New keys need the password.
 		cs2 := newCrossSigning(t)

@@ -185,6 +185,16 @@ func TestKeysUploadQueryClaim(t *testing.T) {
 		if _, ok := lookup(q.body, "failures", "remote.test").(map[string]any); !ok {
 			t.Errorf("failures lacks the remote server: %s", q.raw)
 		}
+		// An unknown user is missing from device_keys (keys.yaml); a user
+		// without keys has an empty map.
+		if _, ok := lookup(q.body, "device_keys").(map[string]any)["@nobody:hafen.test"]; ok {
+			t.Errorf("device_keys lists an unknown user: %s", q.raw)
+		}
+		q2 := e.do("POST", "/_matrix/client/v3/keys/query", alice.token, map[string]any{"device_keys": map[string]any{string(bob.user): []string{}}})
+		e.expect(q2, 200, "")
+		if devs, ok := lookup(q2.body, "device_keys", string(bob.user)).(map[string]any); !ok || len(devs) != 0 {
+			t.Errorf("device_keys of a user without keys = %s, want an empty map", q2.raw)
+		}
 		// The key still verifies as its device signed it.
 		raw, _ := json.Marshal(dk)
 		if err := signing.VerifyJSON(raw, id.ServerName(alice.user), signing.KeyID("ed25519:"+string(alice.device)), alice.ed.Public().(ed25519.PublicKey)); err != nil {

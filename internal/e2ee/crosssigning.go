@@ -85,7 +85,8 @@ func present(raw json.RawMessage) bool { return len(raw) > 0 && string(raw) != "
 
 // CrossSigningNeedsAuth reports whether uploading up needs
 // User-Interactive Authentication: it does unless the user has no master
-// key yet, or every key in up is one the user already has.
+// key yet, or up holds the user's master key and every other key in up is
+// one the user already has ("the request contains no new keys").
 //
 // Spec: https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3keysdevice_signingupload
 func (s *Service) CrossSigningNeedsAuth(ctx context.Context, user id.UserID, up CrossSigningUpload) (bool, error) {
@@ -95,6 +96,9 @@ func (s *Service) CrossSigningNeedsAuth(ctx context.Context, user id.UserID, up 
 	}
 	if _, ok := stored[KeyTypeMaster]; !ok {
 		return false, nil
+	}
+	if !present(up.Master) {
+		return true, nil
 	}
 	for kt, raw := range map[string]json.RawMessage{KeyTypeMaster: up.Master, KeyTypeSelfSigning: up.SelfSigning, KeyTypeUserSigning: up.UserSigning} {
 		if !present(raw) {

@@ -3,6 +3,7 @@ package e2ee
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -157,11 +158,23 @@ func (s *Service) queryLocal(ctx context.Context, requester, user id.UserID, dev
 		}
 		out[dk.DeviceID] = js
 	}
-	res.DeviceKeys[user] = out
-
 	cs, err := s.DB.CrossSigningKeys(ctx, user)
 	if err != nil {
 		return err
+	}
+	// A user unknown here is left out: "the corresponding user or device
+	// is missing from the device_keys result". A user without keys gets
+	// an empty map.
+	known := len(all) > 0 || len(cs) > 0
+	if !known {
+		_, err := s.DB.User(ctx, user)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		known = err == nil
+	}
+	if known {
+		res.DeviceKeys[user] = out
 	}
 	for kt, dst := range map[string]map[id.UserID]json.RawMessage{
 		KeyTypeMaster: res.MasterKeys, KeyTypeSelfSigning: res.SelfSigningKeys, KeyTypeUserSigning: res.UserSigningKeys,
