@@ -73,7 +73,7 @@ func (s *Service) SendToDevice(ctx context.Context, sender id.UserID, senderDevi
 		edus[srv] = b
 	}
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {
-		isNew, err := tx.AddToDeviceTxn(ctx, sender, senderDevice, txnID, s.now().UnixMilli())
+		isNew, err := tx.AddToDeviceTxn(ctx, sender, senderDevice, eventType, txnID, s.now().UnixMilli())
 		if err != nil || !isNew {
 			return err
 		}
@@ -192,7 +192,7 @@ func (s *Service) DirectToDevice(ctx context.Context, origin id.ServerName, cont
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {
 		// The message ID takes the place of a sending device's
 		// transaction ID; no local device has an empty ID.
-		isNew, err := tx.AddToDeviceTxn(ctx, edu.Sender, "", "federation:"+edu.MessageID, s.now().UnixMilli())
+		isNew, err := tx.AddToDeviceTxn(ctx, edu.Sender, "", edu.Type, "federation:"+edu.MessageID, s.now().UnixMilli())
 		if err != nil || !isNew {
 			return err
 		}

@@ -46,3 +46,27 @@ func TestToDeviceTokenPassesAcknowledged(t *testing.T) {
 		}
 	})
 }
+
+// TestToDeviceTxnPerEventType: a retransmission repeats the request's
+// path, which holds the event type ("the path of the HTTP request is the
+// same"): the same transaction ID with another event type is a new
+// request, while a retry of either is not.
+func TestToDeviceTxnPerEventType(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := openStore(t, dsn)
+		s := &Service{DB: db, ServerName: "hafen.test", Now: func() time.Time { return time.Unix(1_700_000_000, 0) }}
+		alice := newDevice(t, db, "@alice:hafen.test", "ALICE")
+		bob := newDevice(t, db, "@bob:hafen.test", "BOB")
+		for _, typ := range []string{"org.example.a", "org.example.b", "org.example.a"} {
+			err := s.SendToDevice(ctx, bob.user, bob.device, "T1", typ, map[id.UserID]map[id.DeviceID]json.RawMessage{alice.user: {alice.device: json.RawMessage(`{}`)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		evs, _, err := s.ToDeviceForSync(ctx, alice.user, alice.device, 0)
+		if err != nil || len(evs) != 2 {
+			t.Fatalf("messages = %d, %v; want 2 (one per event type)", len(evs), err)
+		}
+	})
+}

@@ -259,6 +259,11 @@ var migrations = []migration{
 		name:       "erased users",
 		statements: []string{usersErasedSchema},
 	},
+	{
+		version:    42,
+		name:       "to-device transactions per event type",
+		statements: toDeviceTxnsByType(),
+	},
 }
 
 // rebuildTable returns the statements that give table a new definition

@@ -36,6 +36,20 @@ CREATE TABLE to_device_txns (
 	PRIMARY KEY (user_id, device_id, txn_id)
 )`
 
+// toDeviceTxnsByType gives to_device_txns the event type: the path of a
+// request, which a retransmission repeats, holds it ("the path of the
+// HTTP request is the same").
+func toDeviceTxnsByType() []string {
+	return rebuildTable("to_device_txns", `CREATE TABLE to_device_txns_new (
+	user_id    TEXT NOT NULL,
+	device_id  TEXT NOT NULL,
+	event_type TEXT NOT NULL DEFAULT '',
+	txn_id     TEXT NOT NULL,
+	created_ts BIGINT NOT NULL,
+	PRIMARY KEY (user_id, device_id, event_type, txn_id)
+)`, "user_id, device_id, txn_id, created_ts")
+}
+
 // to_device_positions holds the last stream ID given to a message for each
 // device. Kept apart from the messages, which are deleted once delivered,
 // so that the stream IDs of a device only ever grow (a client's sync token
@@ -57,13 +71,14 @@ type ToDeviceMessage struct {
 	Content []byte
 }
 
-// AddToDeviceTxn records a /sendToDevice transaction of a device and
-// reports whether it is new (false: the request is a retry).
-func (t *Tx) AddToDeviceTxn(ctx context.Context, userID id.UserID, deviceID id.DeviceID, txnID string, createdTS int64) (bool, error) {
+// AddToDeviceTxn records a /sendToDevice transaction of a device for an
+// event type and reports whether it is new (false: the request is a
+// retry).
+func (t *Tx) AddToDeviceTxn(ctx context.Context, userID id.UserID, deviceID id.DeviceID, eventType, txnID string, createdTS int64) (bool, error) {
 	res, err := t.q.ExecContext(ctx, `
-		INSERT INTO to_device_txns (user_id, device_id, txn_id, created_ts) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (user_id, device_id, txn_id) DO NOTHING`,
-		string(userID), string(deviceID), txnID, createdTS)
+		INSERT INTO to_device_txns (user_id, device_id, event_type, txn_id, created_ts) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (user_id, device_id, event_type, txn_id) DO NOTHING`,
+		string(userID), string(deviceID), eventType, txnID, createdTS)
 	if err != nil {
 		return false, fmt.Errorf("record to-device transaction %s of %s %s: %w", txnID, userID, deviceID, err)
 	}
