@@ -36,7 +36,7 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 		membership := ms[roomID]
 		if len(own) == 0 {
 			if membership == "join" {
-				if err := s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, w, since, pos); err != nil {
+				if err := s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, w, since); err != nil {
 					return nil, err
 				}
 			}
@@ -70,7 +70,7 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 		}
 		switch {
 		case membership == "join" && stayed:
-			err = s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, w, since, pos)
+			err = s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, w, since)
 		case membership == "join":
 			// A new join (or a rejoin): the room in full.
 			err = s.addRoom(ctx, req, resp.Rooms, roomID, membership, pos, nil)
@@ -98,7 +98,7 @@ func (s *Service) incremental(ctx context.Context, req Request, since, pos int64
 			if _, done := resp.Rooms.Join[string(roomID)]; done || membership != "join" || !req.Filter.Room.MatchRoom(string(roomID)) {
 				continue
 			}
-			if err := s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, &window{complete: true}, since, pos); err != nil {
+			if err := s.addIncrementalJoined(ctx, req, resp.Rooms, roomID, &window{complete: true}, since); err != nil {
 				return nil, err
 			}
 		}
@@ -127,7 +127,7 @@ func (s *Service) nidOf(ctx context.Context, it item) (int64, error) {
 // the new events as timeline, and when they exceed the limit, the state
 // changes in the part left out (with full_state, the whole state at the
 // start of the timeline).
-func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, w *window, since, pos int64) error {
+func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *Rooms, roomID id.RoomID, w *window, since int64) error {
 	jr := newJoinedRoom()
 	timeline, summaryChanged, err := s.incrementalBatch(ctx, req, roomID, w, since, &jr.State, &jr.Timeline, true)
 	if err != nil {
@@ -153,9 +153,7 @@ func (s *Service) addIncrementalJoined(ctx context.Context, req Request, rooms *
 		jr.Summary = sum
 		s.addHeroMembers(req, jr, heroes, s.now().UnixMilli())
 	}
-	if jr.Timeline.PrevBatch == "" {
-		jr.Timeline.PrevBatch = Token(pos) // an empty timeline pages back from now
-	}
+	// An empty timeline gets its prev_batch with the rest (fillPrevBatch).
 	sortState(jr.State.Events)
 	rooms.Join[string(roomID)] = jr
 	return nil

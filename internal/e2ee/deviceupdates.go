@@ -64,10 +64,7 @@ type signingKeyUpdate struct {
 // the signatures on them by the user) and display name, and the stream ID
 // of the user's last device change. A user without devices has none.
 func (s *Service) LocalUserDevices(ctx context.Context, user id.UserID) (UserDevices, error) {
-	res := QueryResult{
-		DeviceKeys: map[id.UserID]map[id.DeviceID]json.RawMessage{}, MasterKeys: map[id.UserID]json.RawMessage{},
-		SelfSigningKeys: map[id.UserID]json.RawMessage{}, UserSigningKeys: map[id.UserID]json.RawMessage{},
-	}
+	res := newQueryResult()
 	if err := s.queryLocal(ctx, "", user, nil, &res); err != nil {
 		return UserDevices{}, fmt.Errorf("devices of %s: %w", user, err)
 	}
@@ -96,10 +93,7 @@ func (s *Service) DeviceListEDU(ctx context.Context, c store.DeviceListChange) (
 	if c.UserID.Domain() != s.ServerName {
 		return "", nil, nil
 	}
-	res := QueryResult{
-		DeviceKeys: map[id.UserID]map[id.DeviceID]json.RawMessage{}, MasterKeys: map[id.UserID]json.RawMessage{},
-		SelfSigningKeys: map[id.UserID]json.RawMessage{}, UserSigningKeys: map[id.UserID]json.RawMessage{},
-	}
+	res := newQueryResult()
 	if err := s.queryLocal(ctx, "", c.UserID, nil, &res); err != nil {
 		return "", nil, err
 	}

@@ -31,6 +31,17 @@ type QueryResult struct {
 	Failures map[id.ServerName]struct{}
 }
 
+// newQueryResult returns an empty QueryResult with its maps made.
+func newQueryResult() QueryResult {
+	return QueryResult{
+		DeviceKeys:      map[id.UserID]map[id.DeviceID]json.RawMessage{},
+		MasterKeys:      map[id.UserID]json.RawMessage{},
+		SelfSigningKeys: map[id.UserID]json.RawMessage{},
+		UserSigningKeys: map[id.UserID]json.RawMessage{},
+		Failures:        map[id.ServerName]struct{}{},
+	}
+}
+
 // QueryKeys returns the identity and cross-signing keys of the users
 // (for each, of the listed devices, or all devices when the list is
 // empty), as requester may see them: a user-signing key is shown only to
@@ -38,13 +49,7 @@ type QueryResult struct {
 //
 // Spec: https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3keysquery
 func (s *Service) QueryKeys(ctx context.Context, requester id.UserID, req map[id.UserID][]id.DeviceID) (QueryResult, error) {
-	res := QueryResult{
-		DeviceKeys:      map[id.UserID]map[id.DeviceID]json.RawMessage{},
-		MasterKeys:      map[id.UserID]json.RawMessage{},
-		SelfSigningKeys: map[id.UserID]json.RawMessage{},
-		UserSigningKeys: map[id.UserID]json.RawMessage{},
-		Failures:        map[id.ServerName]struct{}{},
-	}
+	res := newQueryResult()
 	remote := map[id.ServerName]map[id.UserID][]id.DeviceID{}
 	for user, devices := range req {
 		if user.Domain() != s.ServerName {
@@ -110,13 +115,7 @@ func (s *Service) addOwnSignatures(ctx context.Context, requester id.UserID, mas
 //
 // Spec: https://spec.matrix.org/v1.19/server-server-api/#post_matrixfederationv1userkeysquery
 func (s *Service) QueryLocalKeys(ctx context.Context, req map[id.UserID][]id.DeviceID) (QueryResult, error) {
-	res := QueryResult{
-		DeviceKeys:      map[id.UserID]map[id.DeviceID]json.RawMessage{},
-		MasterKeys:      map[id.UserID]json.RawMessage{},
-		SelfSigningKeys: map[id.UserID]json.RawMessage{},
-		UserSigningKeys: map[id.UserID]json.RawMessage{},
-		Failures:        map[id.ServerName]struct{}{},
-	}
+	res := newQueryResult()
 	for user, devices := range req {
 		if user.Domain() != s.ServerName {
 			continue

@@ -205,10 +205,7 @@ func (s *Service) remoteMasterKey(ctx context.Context, user id.UserID) (map[stri
 	if s.Remote == nil {
 		return nil, nil
 	}
-	res := QueryResult{
-		DeviceKeys: map[id.UserID]map[id.DeviceID]json.RawMessage{}, MasterKeys: map[id.UserID]json.RawMessage{},
-		SelfSigningKeys: map[id.UserID]json.RawMessage{}, Failures: map[id.ServerName]struct{}{},
-	}
+	res := newQueryResult()
 	if err := s.queryRemote(ctx, map[id.ServerName]map[id.UserID][]id.DeviceID{user.Domain(): {user: {}}}, &res); err != nil {
 		return nil, err
 	}
