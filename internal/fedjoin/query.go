@@ -13,6 +13,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/federation"
+	"github.com/hafenchat/hafen/internal/profile"
 )
 
 // ErrProfileNotFound means the user's server knows no such user.
@@ -43,6 +44,8 @@ func (s *Service) QueryProfileFields(ctx context.Context, user id.UserID) (map[s
 	raw, err := s.Joiner.Client.Do(ctx, federation.Request{
 		Destination: user.Domain(), Method: http.MethodGet,
 		Path: "/_matrix/federation/v1/query/profile?user_id=" + url.QueryEscape(string(user)),
+		// A profile is at most 64 KiB; a larger answer is not one.
+		MaxResponseBytes: profile.MaxProfileBytes,
 	})
 	var he *federation.HTTPError
 	if errors.As(err, &he) && he.Status == http.StatusNotFound {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/fedjoin"
+	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
@@ -52,19 +53,20 @@ type profileFetcher struct {
 	failed map[id.ServerName]time.Time
 
 	wake chan struct{} // buffered: a fetch is waiting
-	// start starts run once; stop, closed once by Stop, ends it, and it
-	// closes done.
-	start    sync.Once
-	stopOnce sync.Once
-	stop     chan struct{}
-	done     chan struct{}
+	// start starts run once; cancel, called by Stop, ends ctx and with it
+	// run, which closes done.
+	start  sync.Once
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 func newProfileFetcher(remote RemoteProfiles, db *store.DB, log *slog.Logger) *profileFetcher {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &profileFetcher{
 		remote: remote, db: db, log: log, now: time.Now,
 		queued: map[id.UserID]bool{}, failed: map[id.ServerName]time.Time{},
-		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{}),
 	}
 }
 
@@ -115,15 +117,7 @@ func (f *profileFetcher) next() (id.UserID, bool) {
 // run fetches the queued users' profiles, one at a time, until Stop.
 func (f *profileFetcher) run() {
 	defer close(f.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-f.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := f.ctx
 	for {
 		u, ok := f.next()
 		if !ok {
@@ -168,27 +162,43 @@ func (f *profileFetcher) fetch(ctx context.Context, u id.UserID) {
 	p, err := f.remote.QueryProfile(qctx, u)
 	cancel()
 	if err != nil {
+		if ctx.Err() != nil {
+			return // stopping
+		}
 		// A server that answered that it knows no such user is up.
-		if ctx.Err() == nil && !errors.Is(err, fedjoin.ErrProfileNotFound) {
+		if !errors.Is(err, fedjoin.ErrProfileNotFound) {
 			f.mu.Lock()
 			f.failedLocked(u.Domain())
 			f.mu.Unlock()
 		}
-		if ctx.Err() == nil {
-			f.log.Debug("user directory: remote profile not fetched", "user", u, "err", err)
-		}
+		f.log.Debug("user directory: remote profile not fetched", "user", u, "err", err)
 		return
 	}
 	f.mu.Lock()
 	delete(f.failed, u.Domain())
 	f.mu.Unlock()
-	entry := newEntry(u, p["displayname"], p["avatar_url"])
+	name, avatar := checkedProfile(p)
+	entry := newEntry(u, name, avatar)
 	err = f.db.Write(ctx, func(tx *store.Tx) error {
 		return tx.UpsertDirectoryUsers(ctx, []store.DirectoryUser{entry})
 	})
 	if err != nil && ctx.Err() == nil {
 		f.log.Warn("user directory: store remote profile", "user", u, "err", err)
 	}
+}
+
+// checkedProfile returns the display name and avatar of another server's
+// profile answer, held to this server's own limits as a local user's are
+// (profile.Check): a value that fails them is left out.
+func checkedProfile(p map[string]string) (name, avatar string) {
+	name, avatar = p[profile.DisplayName], p[profile.AvatarURL]
+	if profile.Check(profile.DisplayName, name) != nil {
+		name = ""
+	}
+	if profile.Check(profile.AvatarURL, avatar) != nil {
+		avatar = ""
+	}
+	return name, avatar
 }
 
 // Start runs the fetcher on a goroutine of its own, once.
@@ -199,7 +209,7 @@ func (f *profileFetcher) Start() {
 // Stop stops the fetcher and waits for it; it may be called more than
 // once, and without Start.
 func (f *profileFetcher) Stop() {
-	f.stopOnce.Do(func() { close(f.stop) })
+	f.cancel()
 	f.start.Do(func() { close(f.done) }) // never started: nothing to wait for
 	<-f.done
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,4 +76,23 @@ func TestProfileFetcherQueueIsBounded(t *testing.T) {
 	}
 	f.Stop() // never started: returns
 	f.Stop()
+}
+
+// TestCheckedProfile: another server's profile is held to this server's
+// limits before it is stored: an over-long display name or an avatar that
+// is not an mxc:// URI is left out.
+func TestCheckedProfile(t *testing.T) {
+	for _, tc := range []struct {
+		name, avatar         string
+		wantName, wantAvatar string
+	}{
+		{"Fine Name", "mxc://remote.test/a", "Fine Name", "mxc://remote.test/a"},
+		{strings.Repeat("x", 300), "https://example.org/a.png", "", ""},
+		{"", "", "", ""},
+	} {
+		name, avatar := checkedProfile(map[string]string{"displayname": tc.name, "avatar_url": tc.avatar})
+		if name != tc.wantName || avatar != tc.wantAvatar {
+			t.Errorf("checkedProfile(%.20q, %q) = %.20q, %q; want %.20q, %q", tc.name, tc.avatar, name, avatar, tc.wantName, tc.wantAvatar)
+		}
+	}
 }
