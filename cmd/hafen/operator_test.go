@@ -268,6 +268,11 @@ func TestUserCommandBeforeFirstServe(t *testing.T) {
 	if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("user list created %s", dataDir)
 	}
+	// A second name is refused, not ignored.
+	err = run(t.Context(), []string{"user", "create", "alice", "--data-dir", dataDir, "bob"}, noEnv, nil, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "unexpected arguments: bob") {
+		t.Errorf("user create with two names = %v, want the extra one refused", err)
+	}
 }
 
 func TestFirstStartTellsWhatToDoNext(t *testing.T) {

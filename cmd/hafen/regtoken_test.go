@@ -42,6 +42,11 @@ func TestRegistrationTokenCommands(t *testing.T) {
 	if _, err := regtok("create", "--token", "not valid!"); err == nil {
 		t.Error("a token outside the spec's alphabet was created")
 	}
+	for _, zero := range []string{"0d", "0s"} {
+		if _, err := regtok("create", "--expires", zero); err == nil {
+			t.Errorf("--expires %s (a token that would never expire) was accepted", zero)
+		}
+	}
 	if _, err := regtok("create", "--expires", "soon"); err == nil {
 		t.Error("--expires soon was accepted")
 	}

@@ -60,6 +60,9 @@ func regTokenCommand(ctx context.Context, args []string, lookupEnv func(string) 
 		if lifetime, err = parseDays("--expires", expires); err != nil {
 			return err
 		}
+		if lifetime <= 0 {
+			return fmt.Errorf("--expires %q: want a lifetime longer than 0 (leave it out for a token that does not expire)", expires)
+		}
 	}
 	_, db, err := loadAndOpenStore(ctx, flags, lookupEnv, stderr)
 	if err != nil {

@@ -55,15 +55,16 @@ func userCommand(ctx context.Context, args []string, lookupEnv func(string) (str
 	}
 
 	// Accept the name before or after the flags.
-	var name string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		name, args = args[0], args[1:]
-	}
-	if err := config.ParseFlags(fs, args); err != nil {
+	positional, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if name == "" && fs.NArg() > 0 {
-		name = fs.Arg(0)
+	if len(positional) > 1 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(positional[1:], " "))
+	}
+	var name string
+	if len(positional) == 1 {
+		name = positional[0]
 	}
 	cfg, db, err := loadAndOpenStore(ctx, flags, lookupEnv, stderr)
 	if err != nil {
