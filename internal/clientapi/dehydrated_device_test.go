@@ -48,9 +48,14 @@ func TestDehydratedDevice(t *testing.T) {
 		e.expect(e.do("DELETE", dehydratedPath, alice.token, nil), 404, "M_NOT_FOUND")
 		e.expect(dehydratedEvents(e, alice.token, "NOPE", map[string]any{}), 403, "M_FORBIDDEN")
 
+		data := map[string]any{"algorithm": "m.dehydration.v2", "device_pickle": "opaque", "nonce": "n0nce"}
+		// No device may take the ID of a cross-signing key (§ Cross-signing).
+		cs := newCrossSigning(t)
+		e.expect(e.do("POST", deviceSigningPath, alice.token, cs.body(t, alice.user)), 200, "")
+		e.expect(e.do("PUT", dehydratedPath, alice.token, dehydratedBody(e.keyDeviceOf(alice.user, id.DeviceID(cs.master.pub), alice.token), data)), 400, "M_INVALID_PARAM")
+
 		// The device ID is the device's Curve25519 key, with "/" and "+".
 		dry := e.keyDeviceOf(alice.user, "c+ur/ve25519KeyOfTheDevice", alice.token)
-		data := map[string]any{"algorithm": "m.dehydration.v2", "device_pickle": "opaque", "nonce": "n0nce"}
 		put := e.do("PUT", dehydratedPath, alice.token, dehydratedBody(dry, data))
 		e.expect(put, 200, "")
 		if put.str("device_id") != string(dry.device) {

@@ -103,7 +103,8 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	// Without a password the registration cannot finish: say so before
 	// an authentication step is spent on it, so the client can retry in
 	// the same session.
-	if req.Password == "" && len(req.Auth) > 0 && string(req.Auth) != "null" {
+	// (Without auth the answer is the challenge, whatever the body.)
+	if req.Password == "" && hasAuth(req.Auth) {
 		return matrixerr.MissingParam("password")
 	}
 	res, err := s.checkUIA(r, uiaRequest{flows: s.registrationFlows(), auth: req.Auth})
@@ -111,9 +112,6 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	if req.Password == "" {
-		return matrixerr.MissingParam("password")
-	}
 	if userID == "" {
 		if userID, err = s.generateUserID(r.Context()); err != nil {
 			return err

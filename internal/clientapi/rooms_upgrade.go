@@ -91,10 +91,7 @@ func (a *roomAPI) carryOverUpgrade(r *http.Request, user id.UserID, roomID id.Ro
 	if err != nil || tomb == nil {
 		return
 	}
-	var t struct {
-		ReplacementRoom string `json:"replacement_room"`
-	}
-	if json.Unmarshal(tomb.Content(), &t) != nil || t.ReplacementRoom != string(roomID) {
+	if contentString(tomb.Content(), "replacement_room") != string(roomID) {
 		return
 	}
 	if err := a.s.AccountData.CopyRoomSettings(ctx, user, from, roomID); err != nil {

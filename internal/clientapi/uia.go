@@ -83,7 +83,7 @@ func (s *Server) checkUIA(r *http.Request, req uiaRequest) (uiaResult, error) {
 	}
 
 	var auth authData
-	if len(req.auth) > 0 && string(req.auth) != "null" {
+	if hasAuth(req.auth) {
 		if err := json.Unmarshal(req.auth, &auth); err != nil {
 			return uiaResult{}, matrixerr.BadJSON("\"auth\" must be an authentication data object")
 		}
@@ -147,6 +147,12 @@ func (s *Server) checkUIA(r *http.Request, req uiaRequest) (uiaResult, error) {
 		}
 	}
 	return uiaResult{}, challenge(sess, nil)
+}
+
+// hasAuth reports whether a request body's "auth" member is given (and
+// not null).
+func hasAuth(raw json.RawMessage) bool {
+	return len(raw) > 0 && string(raw) != "null"
 }
 
 // nextStageAllowed reports whether stage may follow completed in one of

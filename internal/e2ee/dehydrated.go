@@ -53,6 +53,14 @@ func (s *Service) PutDehydratedDevice(ctx context.Context, user id.UserID, d Deh
 	if _, err := id.ParseDeviceID(string(d.DeviceID)); err != nil {
 		return fmt.Errorf("%w: device_id: %w", ErrInvalid, err)
 	}
+	// § Cross-signing: "servers MUST not allow devices to have the same
+	// IDs as cross-signing keys", as at login.
+	if taken, err := s.IsCrossSigningKeyID(ctx, user, string(d.DeviceID)); err != nil || taken {
+		if err == nil {
+			err = fmt.Errorf("%w: device_id %s is the ID of one of the user's cross-signing keys", ErrInvalid, d.DeviceID)
+		}
+		return err
+	}
 	var data struct {
 		Algorithm string `json:"algorithm"`
 	}

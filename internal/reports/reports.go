@@ -50,7 +50,7 @@ func (s *Service) now() int64 {
 
 // check validates a reason. The score of older clients is not checked:
 // the spec dropped it in v1.18, so a server ignores what it holds.
-func check(reason string, _ *int64) error {
+func check(reason string) error {
 	if utf8.RuneCountInString(reason) > MaxReasonLength {
 		return fmt.Errorf("%w: the reason is longer than %d characters", ErrInvalid, MaxReasonLength)
 	}
@@ -60,7 +60,7 @@ func check(reason string, _ *int64) error {
 // ReportEvent stores a report of an event by a user joined to its room
 // who may see it; ErrNotFound otherwise, also for a redacted event.
 func (s *Service) ReportEvent(ctx context.Context, reporter id.UserID, roomID id.RoomID, eventID id.EventID, reason string, score *int64) error {
-	if err := check(reason, score); err != nil {
+	if err := check(reason); err != nil {
 		return err
 	}
 	m, err := s.DB.Membership(ctx, roomID, reporter)
@@ -89,7 +89,7 @@ func (s *Service) ReportEvent(ctx context.Context, reporter id.UserID, roomID id
 
 // ReportRoom stores a report of a room this server knows.
 func (s *Service) ReportRoom(ctx context.Context, reporter id.UserID, roomID id.RoomID, reason string) error {
-	if err := check(reason, nil); err != nil {
+	if err := check(reason); err != nil {
 		return err
 	}
 	if _, err := s.DB.Room(ctx, roomID); errors.Is(err, store.ErrNotFound) {
@@ -103,7 +103,7 @@ func (s *Service) ReportRoom(ctx context.Context, reporter id.UserID, roomID id.
 // ReportUser stores a report of a user: a local user must exist; users of
 // other servers are taken as they are.
 func (s *Service) ReportUser(ctx context.Context, reporter, user id.UserID, reason string) error {
-	if err := check(reason, nil); err != nil {
+	if err := check(reason); err != nil {
 		return err
 	}
 	if user.Domain() == s.ServerName {
