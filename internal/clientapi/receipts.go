@@ -63,13 +63,28 @@ func (a *roomAPI) inThread(ctx context.Context, eventID id.EventID, thread strin
 	if err != nil || !ok || pl.related {
 		return err
 	}
+	var refused error
 	switch {
 	case thread == "main" && pl.thread != "":
-		return matrixerr.InvalidParam("%s is in the thread of %s, not in the main timeline", eventID, pl.thread)
+		refused = matrixerr.InvalidParam("%s is in the thread of %s, not in the main timeline", eventID, pl.thread)
 	case thread != "main" && id.EventID(thread) != eventID && pl.thread != id.EventID(thread):
-		return matrixerr.InvalidParam("%s is not related to the thread %s", eventID, thread)
+		refused = matrixerr.InvalidParam("%s is not related to the thread %s", eventID, thread)
 	}
-	return nil
+	if refused == nil {
+		return nil
+	}
+	// A redaction takes the relation from the content clients see, so
+	// their threaded receipts for a redacted event are not checked. The
+	// cached place holds the event as sent; whether it was redacted since
+	// is read here, on the way to a refusal only.
+	e, err := a.db.Event(ctx, eventID)
+	if err != nil {
+		return err
+	}
+	if e.RedactedBecause != "" {
+		return nil
+	}
+	return refused
 }
 
 func receiptErr(err error) error {

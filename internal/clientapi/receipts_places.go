@@ -87,11 +87,6 @@ func (p *timelinePlaces) get(ctx context.Context, db interface {
 		return timelinePlace{}, false, nil
 	}
 	pl = placeOf(e.RoomID, e.StreamPos, e.Depth, event.RawContent(e.JSON))
-	if e.RedactedBecause != "" {
-		// A redaction takes the relation from the content clients see:
-		// their threaded receipts for it are not checked either.
-		pl.thread, pl.related = "", true
-	}
 	p.put(eventID, pl)
 	return pl, true, nil
 }

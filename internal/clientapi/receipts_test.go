@@ -81,6 +81,13 @@ func TestReceiptsAndReadMarkers(t *testing.T) {
 		e.expect(e.do("POST", markers, at, map[string]any{"m.read": "nope"}), http.StatusBadRequest, "M_INVALID_PARAM")
 		e.expect(e.do("POST", markers, at, map[string]any{"m.read": "$unknown:hafen.test"}), http.StatusNotFound, "M_NOT_FOUND")
 		e.expect(e.do("POST", markers, at, `[]`), http.StatusBadRequest, "M_BAD_JSON")
+
+		// Once the thread reply (its place cached by the receipts above)
+		// is redacted, clients see no relation: a main timeline receipt
+		// for it is taken, as is one for its thread.
+		must[*mautrix.RespSendEvent](t, "redact reply")(alice.RedactEvent(ctx, created.RoomID, reply.EventID))
+		e.expect(e.do("POST", receipt("m.read", replyPath), at, map[string]any{"thread_id": "main"}), http.StatusOK, "")
+		e.expect(e.do("POST", receipt("m.read", replyPath), at, map[string]any{"thread_id": string(sent.EventID)}), http.StatusOK, "")
 	})
 }
 
