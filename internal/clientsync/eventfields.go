@@ -6,9 +6,9 @@ package clientsync
 import (
 	"encoding/json"
 	"strconv"
-	"strings"
 
 	"github.com/hafenchat/hafen/internal/clientevent"
+	"github.com/hafenchat/hafen/internal/core/pushrules"
 )
 
 // fieldTree is a set of dot-separated property paths as a tree: a node
@@ -24,7 +24,7 @@ func newFieldTree(paths []string) fieldTree {
 	root := fieldTree{}
 	for _, p := range paths {
 		node := root
-		parts := splitPath(p)
+		parts := pushrules.SplitPath(p)
 		for i, part := range parts {
 			child, ok := node[part]
 			if ok && len(child) == 0 {
@@ -42,26 +42,6 @@ func newFieldTree(paths []string) fieldTree {
 		}
 	}
 	return root
-}
-
-// splitPath splits a dot-separated property path; "\." is a literal dot
-// and "\\" a literal backslash, other escapes stay as they are.
-func splitPath(p string) []string {
-	var parts []string
-	var cur strings.Builder
-	for i := 0; i < len(p); i++ {
-		switch c := p[i]; {
-		case c == '\\' && i+1 < len(p) && (p[i+1] == '.' || p[i+1] == '\\'):
-			cur.WriteByte(p[i+1])
-			i++
-		case c == '.':
-			parts = append(parts, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	return append(parts, cur.String())
 }
 
 // project keeps only the selected properties of a JSON object. Paths that

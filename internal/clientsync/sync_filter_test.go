@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/core/pushrules"
 	"github.com/hafenchat/hafen/internal/store"
 )
 
@@ -179,8 +180,8 @@ func testSyncEventFields(t *testing.T) {
 		{`content.a\xb`, []string{"content", `a\xb`}},
 	}
 	for _, tc := range cases {
-		if got := splitPath(tc.path); !slices.Equal(got, tc.want) {
-			t.Errorf("appendix dot-separated paths: splitPath(%q) = %q, want %q", tc.path, got, tc.want)
+		if got := pushrules.SplitPath(tc.path); !slices.Equal(got, tc.want) {
+			t.Errorf("appendix dot-separated paths: SplitPath(%q) = %q, want %q", tc.path, got, tc.want)
 		}
 	}
 	tree := newFieldTree([]string{"content", "content.body", `content.m\.dotted`})

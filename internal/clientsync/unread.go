@@ -5,6 +5,7 @@ package clientsync
 // https://spec.matrix.org/v1.19/client-server-api/#predefined-rules
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -507,7 +508,10 @@ func (sn unreadSnapshot) counts(threaded bool) (UnreadNotifications, map[string]
 // an m.thread relation"). inThread maps events known to be in a thread to
 // their root.
 func threadOf(ev *event.PDU, inThread map[id.EventID]id.EventID) id.EventID {
-	rt, parent, _, ok := room.RelationOf(ev.Content()) // most events: no m.relates_to, no decoding
+	if len(inThread) == 0 && !bytes.Contains(ev.Content(), []byte(`"m.thread"`)) {
+		return "" // no thread in sight: no need to decode the content
+	}
+	rt, parent, _, ok := room.RelationOf(ev.Content())
 	switch {
 	case !ok:
 		return ""

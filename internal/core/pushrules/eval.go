@@ -156,30 +156,33 @@ func normalizePath(key string) (path, root string) {
 		root, _, _ = strings.Cut(key, ".")
 		return key, root
 	}
-	var b, name strings.Builder
-	first := true
-	end := func() {
-		if first {
-			root, first = name.String(), false
-		} else {
-			b.WriteByte('.')
-		}
-		b.WriteString(escapeKey(name.String()))
-		name.Reset()
+	names := SplitPath(key)
+	root = names[0]
+	for i, n := range names {
+		names[i] = escapeKey(n)
 	}
-	for i := 0; i < len(key); i++ {
-		switch c := key[i]; {
-		case c == '\\' && i+1 < len(key) && (key[i+1] == '.' || key[i+1] == '\\'):
-			name.WriteByte(key[i+1])
+	return strings.Join(names, "."), root
+}
+
+// SplitPath splits a dot-separated property path (of a push rule
+// condition's key, or a filter's event_fields) into property names: `\.`
+// is a dot and `\\` a backslash of a name; any other backslash is itself.
+func SplitPath(p string) []string {
+	var parts []string
+	var cur strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '\\' && i+1 < len(p) && (p[i+1] == '.' || p[i+1] == '\\'):
+			cur.WriteByte(p[i+1])
 			i++
 		case c == '.':
-			end()
+			parts = append(parts, cur.String())
+			cur.Reset()
 		default:
-			name.WriteByte(c)
+			cur.WriteByte(c)
 		}
 	}
-	end()
-	return b.String(), root
+	return append(parts, cur.String())
 }
 
 // Context is what the evaluation of one event for one user needs besides
