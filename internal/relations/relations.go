@@ -15,6 +15,7 @@ package relations
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/room"
@@ -104,8 +105,11 @@ func (s *Service) Children(ctx context.Context, user id.UserID, q Query) (Page, 
 	}
 	parents := []id.EventID{q.Parent}
 	depth := 0
+	// judged holds the children descendants has passed through the
+	// visibility filter already, so that the pages do not again.
+	var judged map[int64]*store.Event
 	if q.Recurse {
-		if parents, depth, err = s.descendants(ctx, user, ignored, q); err != nil {
+		if parents, depth, judged, err = s.descendants(ctx, user, ignored, q); err != nil {
 			return Page{}, err
 		}
 	}
@@ -127,7 +131,7 @@ func (s *Service) Children(ctx context.Context, user id.UserID, q Query) (Page, 
 			return p, nil
 		}
 		scanned += len(batch)
-		shown, err := s.shown(ctx, user, ignored, batch)
+		shown, err := s.shownJudged(ctx, user, ignored, batch, judged)
 		if err != nil {
 			return Page{}, err
 		}
@@ -171,6 +175,31 @@ func (s *Service) shown(ctx context.Context, user id.UserID, ignored map[id.User
 	return shown, nil
 }
 
+// shownJudged is shown for evs, taking the decisions judged already holds
+// (see descendants) and filtering only the other events.
+func (s *Service) shownJudged(ctx context.Context, user id.UserID, ignored map[id.UserID]bool, evs []store.Event, judged map[int64]*store.Event) (map[int64]store.Event, error) {
+	var rest []store.Event
+	out := map[int64]store.Event{}
+	for _, e := range evs {
+		v, ok := judged[e.NID]
+		switch {
+		case !ok:
+			rest = append(rest, e)
+		case v != nil:
+			out[e.NID] = *v
+		}
+	}
+	if len(rest) == 0 {
+		return out, nil
+	}
+	more, err := s.shown(ctx, user, ignored, rest)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(out, more)
+	return out, nil
+}
+
 // descendants returns the parents whose children answer a recursive
 // query: q.Parent and the events relating to it directly or through others
 // down to MaxRecursionDepth-1 levels, so that no child returned lies more
@@ -180,7 +209,10 @@ func (s *Service) shown(ctx context.Context, user id.UserID, ignored map[id.User
 // asks. depth is the deepest level (the direct children being level 1, and
 // 1 at least) holding a child that user may see, so that it matches the
 // events the query can return.
-func (s *Service) descendants(ctx context.Context, user id.UserID, ignored map[id.UserID]bool, q Query) ([]id.EventID, int, error) {
+//
+// judged maps each child it passed through the visibility filter to what
+// the user is served of it, nil for a child not shown.
+func (s *Service) descendants(ctx context.Context, user id.UserID, ignored map[id.UserID]bool, q Query) ([]id.EventID, int, map[int64]*store.Event, error) {
 	var relTypes []string
 	if q.RelType != "" {
 		relTypes = []string{q.RelType}
@@ -189,10 +221,11 @@ func (s *Service) descendants(ctx context.Context, user id.UserID, ignored map[i
 	seen := map[id.EventID]bool{q.Parent: true}
 	level := []id.EventID{q.Parent}
 	depth := 1
+	judged := map[int64]*store.Event{}
 	for n := 1; n <= MaxRecursionDepth && len(level) > 0; n++ {
 		rels, err := s.DB.RelationsOf(ctx, q.RoomID, level, relTypes)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, nil, err
 		}
 		var nids []int64
 		for _, r := range rels {
@@ -205,16 +238,18 @@ func (s *Service) descendants(ctx context.Context, user id.UserID, ignored map[i
 		}
 		children, err := s.DB.EventsByNID(ctx, nids)
 		if err != nil {
-			return nil, 0, fmt.Errorf("load children at depth %d in %s: %w", n, q.RoomID, err)
+			return nil, 0, nil, fmt.Errorf("load children at depth %d in %s: %w", n, q.RoomID, err)
 		}
 		shown, err := s.shown(ctx, user, ignored, children)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, nil, err
 		}
 		level = level[:0:0]
 		for _, c := range children {
-			if _, ok := shown[c.NID]; ok {
+			judged[c.NID] = nil
+			if v, ok := shown[c.NID]; ok {
 				depth = n
+				judged[c.NID] = &v
 			}
 			// The children of the last level would lie deeper than
 			// MaxRecursionDepth.
@@ -225,7 +260,7 @@ func (s *Service) descendants(ctx context.Context, user id.UserID, ignored map[i
 			}
 		}
 	}
-	return all, depth, nil
+	return all, depth, judged, nil
 }
 
 // ignored returns the users whose events user ignores.
