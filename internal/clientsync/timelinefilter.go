@@ -126,13 +126,18 @@ func overlayState(state, extra []item) []item {
 // and an event the user may not see ends the reading. exhausted reports
 // that no event before the returned ones is left to read (or to see).
 func (s *Service) newestEvents(ctx context.Context, req Request, roomID id.RoomID, since, upto int64, limit int, keep timelineKeep, visible, joined bool) (items []item, exhausted bool, err error) {
-	chunk := limit + 1
+	// The first read takes what an unfiltered timeline needs, the rest
+	// (for a filter or an ignore list that leaves events out) more: a
+	// user who ignores someone reads no more of the rooms that person is
+	// not in.
+	chunk, later := limit+1, limit+1
 	if keep.selective() {
-		chunk = min(2*limit+10, MaxTimelineLimit)
+		later = min(2*limit+10, MaxTimelineLimit)
 	}
 	maxReads := maxFilterReads
 	if !keep.filter.MatchRoom(string(roomID)) {
 		maxReads = 1 // the timeline shows none of the room's events
+		chunk = later
 	}
 	kept := 0
 	from := upto
@@ -175,6 +180,7 @@ func (s *Service) newestEvents(ctx context.Context, req Request, roomID id.RoomI
 			break
 		}
 		from = evs[len(evs)-1].StreamPos - 1
+		chunk = later
 	}
 	slices.Reverse(items)
 	return items, exhausted, nil
