@@ -264,14 +264,22 @@ func TestLegacyR0PathsAreAliases(t *testing.T) {
 // read receipt is shown to syncs at once (clientsync's tests cover the
 // pacing), so that a sync right after a receipt shows it. Call it before
 // any event is sent.
-func withSync(t *testing.T, e *roomEnv) {
+func withSync(t *testing.T, e *roomEnv) { withSyncConfig(t, e, nil) }
+
+// withSyncConfig is withSync with the sync service's configuration
+// changed by change (when not nil) before it starts.
+func withSyncConfig(t *testing.T, e *roomEnv, change func(*clientsync.Config)) {
 	t.Helper()
 	svc, ok := e.srv.Rooms.Service.(*room.Service)
 	if !ok || e.events == nil {
 		t.Fatalf("room service %T has no event stream", e.srv.Rooms.Service)
 	}
 	logger := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	syncer := clientsync.New(clientsync.Config{DB: e.db, Rooms: svc, Logger: logger, Stream: e.events, ReceiptInterval: -1})
+	cfg := clientsync.Config{DB: e.db, Rooms: svc, Logger: logger, Stream: e.events, ReceiptInterval: -1}
+	if change != nil {
+		change(&cfg)
+	}
+	syncer := clientsync.New(cfg)
 	if err := syncer.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

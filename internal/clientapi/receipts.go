@@ -134,6 +134,7 @@ func (a *roomAPI) postReceipt(w http.ResponseWriter, r *http.Request, sess sessi
 	if err := a.s.Receipts.Post(r.Context(), sess.UserID, roomID, typ, eventID, thread); err != nil {
 		return receiptErr(err)
 	}
+	a.receiptPosted(sess)
 	return httpapi.OK(w, struct{}{})
 }
 
@@ -183,5 +184,14 @@ func (a *roomAPI) setReadMarker(w http.ResponseWriter, r *http.Request, sess ses
 			return receiptErr(err)
 		}
 	}
+	a.receiptPosted(sess)
 	return httpapi.OK(w, struct{}{})
+}
+
+// receiptPosted counts a receipt request of the session's device toward
+// the pace of its sync answers (clientsync.Service.ReceiptPosted).
+func (a *roomAPI) receiptPosted(sess session) {
+	if a.s.Sync != nil {
+		a.s.Sync.ReceiptPosted(sess.UserID, sess.DeviceID)
+	}
 }

@@ -38,21 +38,37 @@ type deviceKey struct {
 // waits until N/budget seconds (at most MaxAnswerInterval) after its last
 // one, and then carries what came meanwhile, together. A device whose last
 // answer is older than that, as after any quiet spell, is answered at once.
+//
+// A client in such a loop may also post a read receipt for each answer, as
+// fast as it gets them: a request per answer, which would double what the
+// loop costs the server. Each receipt a device posted since its last
+// answer therefore adds one interval to its next wait (see wait): the
+// device's answers and receipts together stay within its share of the
+// budget. A client that posts receipts at Element's pace (at most two a
+// second) is hardly slowed.
 type answerPacing struct {
 	budget int // answers per second; 0 or less never paces
 
 	mu sync.Mutex
-	// last holds when each device was last answered, for the devices
-	// answered since the window before prunedAt.
-	last map[deviceKey]time.Time
+	// last holds when each device was last answered, and how many
+	// receipts it posted since, for the devices answered since the
+	// window before prunedAt.
+	last map[deviceKey]pace
 	// syncing is how many devices were answered in the window before
 	// prunedAt.
 	syncing  int
 	prunedAt time.Time
 }
 
+// pace is one device's pacing state: when it was last answered and how
+// many receipts it posted since.
+type pace struct {
+	at       time.Time
+	receipts int
+}
+
 func newAnswerPacing(budget int) *answerPacing {
-	return &answerPacing{budget: budget, last: map[deviceKey]time.Time{}}
+	return &answerPacing{budget: budget, last: map[deviceKey]pace{}}
 }
 
 // interval returns the time to leave between two answers to one device,
@@ -65,18 +81,40 @@ func (p *answerPacing) interval() time.Duration {
 }
 
 // wait returns how much longer the device's next answer should wait at
-// now; 0 answers it at once.
-func (p *answerPacing) wait(user id.UserID, device id.DeviceID, now time.Time) time.Duration {
+// now (0 answers it at once), and the receipts the device posted since
+// its last answer. Each such receipt is a request of its own, and a client
+// that posts one per answer doubles its share of the server: its next
+// answer waits one more interval per receipt (up to MaxAnswerInterval in
+// all), so that a device's answers and receipts together stay within its
+// share of the budget.
+func (p *answerPacing) wait(user id.UserID, device id.DeviceID, now time.Time) (time.Duration, int) {
 	if p.budget <= 0 {
-		return 0
+		return 0, 0
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	last, ok := p.last[deviceKey{user, device}]
 	if !ok {
-		return 0
+		return 0, 0
 	}
-	return max(last.Add(p.interval()).Sub(now), 0)
+	space := min(p.interval()*time.Duration(1+last.receipts), MaxAnswerInterval)
+	return max(last.at.Add(space).Sub(now), 0), last.receipts
+}
+
+// receiptPosted counts a receipt the device posted toward its next wait.
+// A device not answered lately is not paced, and its receipts do not
+// count.
+func (p *answerPacing) receiptPosted(user id.UserID, device id.DeviceID) {
+	if p.budget <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := deviceKey{user, device}
+	if last, ok := p.last[k]; ok {
+		last.receipts++
+		p.last[k] = last
+	}
 }
 
 // answered records that the device was answered at now. Once per window it
@@ -88,12 +126,12 @@ func (p *answerPacing) answered(user id.UserID, device id.DeviceID, now time.Tim
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.last[deviceKey{user, device}] = now
+	p.last[deviceKey{user, device}] = pace{at: now}
 	if now.Sub(p.prunedAt) < pacingWindow {
 		return
 	}
 	for k, t := range p.last {
-		if now.Sub(t) >= pacingWindow {
+		if now.Sub(t.at) >= pacingWindow {
 			delete(p.last, k)
 		}
 	}
@@ -109,4 +147,10 @@ func pause(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// ReceiptPosted tells sync that the user's device posted a read receipt,
+// which counts toward the pace of its answers (see answerPacing.wait).
+func (s *Service) ReceiptPosted(user id.UserID, device id.DeviceID) {
+	s.pacing.receiptPosted(user, device)
 }

@@ -147,9 +147,13 @@ type Config struct {
 	// that pacing aims to stay under: with N devices syncing, a long poll
 	// that comes back less than N/AnswerBudget seconds (at most
 	// MaxAnswerInterval) after its device's last answer waits out the
-	// rest before it answers. 0 means DefaultAnswerBudget; a negative
-	// budget never paces.
+	// rest before it answers; each read receipt the device posted since
+	// adds one such interval (ReceiptPosted). 0 means
+	// DefaultAnswerBudget; a negative budget never paces.
 	AnswerBudget int
+	// Pause waits out a device's pace, or until ctx is done; nil waits on
+	// a timer. Tests pass their own to see the pauses without waiting.
+	Pause func(ctx context.Context, d time.Duration)
 }
 
 // DefaultRingBytes is the default Config.RingBytes: about 2,000 short
@@ -217,6 +221,9 @@ func New(cfg Config) *Service {
 	}
 	s.pacing = newAnswerPacing(budget)
 	s.pauseFor = pause
+	if cfg.Pause != nil {
+		s.pauseFor = cfg.Pause
+	}
 	if s.presenceCfg.IdleTimeout <= 0 {
 		s.presenceCfg.IdleTimeout = DefaultIdleTimeout
 	}

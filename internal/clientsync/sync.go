@@ -97,8 +97,14 @@ func (s *Service) sync(ctx context.Context, req Request) (*Response, error) {
 	// devices sync, waits out its pace first (see answerPacing); a poll
 	// that may not wait (timeout 0) never does.
 	if timeout > 0 {
-		if d := s.pacing.wait(req.User, req.Device, s.now()); d > 0 {
+		d, receipts := s.pacing.wait(req.User, req.Device, s.now())
+		if d > 0 {
 			s.pauseFor(pollCtx, d)
+			// A receipt the client posted meanwhile, for the answer
+			// before, adds to the wait (see answerPacing.wait).
+			if d, more := s.pacing.wait(req.User, req.Device, s.now()); d > 0 && more > receipts {
+				s.pauseFor(pollCtx, d)
+			}
 		}
 	}
 	waitCtx := s.e2eeWake(pollCtx, req)
