@@ -111,9 +111,9 @@ func TestSpecOperationsAreRouted(t *testing.T) {
 		switch {
 		case pattern == "":
 			t.Errorf("%v is not routed: route it in routes.go or list it in unimplemented.go", op)
-		case isUnimpl && !slices.Contains(u.operationIDs, op.OperationID):
+		case isUnimpl && !slices.ContainsFunc(u.ops, func(l unimplementedOp) bool { return l.operationID == op.OperationID }):
 			t.Errorf("%v is answered by the unimplemented route %q of %v but is not listed with it in unimplemented.go",
-				op, pattern, u.operationIDs)
+				op, pattern, u.ops)
 		case isUnimpl:
 			unimpl++
 		case isListed:
@@ -146,7 +146,8 @@ func TestUnimplementedTableMatchesSpec(t *testing.T) {
 
 // TestUnimplementedRoutesAnswerUnrecognized checks the answer of every
 // unimplemented operation: 404 M_UNRECOGNIZED (Common error codes), with no
-// access token needed to learn it.
+// access token needed to learn it, naming the operation and the reason it
+// is left out.
 func TestUnimplementedRoutesAnswerUnrecognized(t *testing.T) {
 	h := httpapi.Middleware(nil, specRouter(t))
 	for _, op := range unimplementedOps {
@@ -165,6 +166,9 @@ func TestUnimplementedRoutesAnswerUnrecognized(t *testing.T) {
 			}
 			if !strings.Contains(body.Error, op.operationID) {
 				t.Errorf("error = %q, want it to name %s", body.Error, op.operationID)
+			}
+			if strings.TrimSpace(op.reason) == "" || !strings.Contains(body.Error, op.reason) {
+				t.Errorf("error = %q, want it to give the reason %q (every line of unimplementedOps has one)", body.Error, op.reason)
 			}
 		})
 	}

@@ -23,7 +23,20 @@ type unimplementedOp struct {
 	// a ServeMux path: a trailing slash gets "{$}" so that it matches only
 	// itself, not the whole subtree.
 	path string
+	// reason says why Hafen does not implement the operation (yet); the
+	// answer carries it.
+	reason string
 }
+
+// Reasons shared by several operations of unimplementedOps.
+const (
+	reasonAdminAPI   = "server administration comes with the admin API, still to come"
+	reasonAppservice = "application services are still to come"
+	reasonNo3PID     = "Hafen sends no email or SMS and has no identity server: accounts have no third-party identifiers"
+	reasonOldSync    = "deprecated (the old sync API): clients use /sync"
+	reasonURLPreview = "URL previews make the server fetch any address a user names; they wait for a fetcher guarded against requests into the operator's network"
+	reasonSSO        = "no single sign-on provider: the login flows do not offer m.login.sso"
+)
 
 func (op unimplementedOp) pattern() string { return op.method + " " + op.path }
 
@@ -33,44 +46,44 @@ func (op unimplementedOp) pattern() string { return op.method + " " + op.path }
 // every operation of the spec is in exactly one of the two places.
 var unimplementedOps = []unimplementedOp{
 	// admin.yaml
-	{"getWhoIs", "GET", "/_matrix/client/v3/admin/whois/{userId}"},
-	{"getAdminSuspendUser", "GET", "/_matrix/client/v1/admin/suspend/{userId}"},
-	{"setAdminSuspendUser", "PUT", "/_matrix/client/v1/admin/suspend/{userId}"},
-	{"getAdminLockUser", "GET", "/_matrix/client/v1/admin/lock/{userId}"},
-	{"setAdminLockUser", "PUT", "/_matrix/client/v1/admin/lock/{userId}"},
+	{"getWhoIs", "GET", "/_matrix/client/v3/admin/whois/{userId}", reasonAdminAPI},
+	{"getAdminSuspendUser", "GET", "/_matrix/client/v1/admin/suspend/{userId}", reasonAdminAPI},
+	{"setAdminSuspendUser", "PUT", "/_matrix/client/v1/admin/suspend/{userId}", reasonAdminAPI},
+	{"getAdminLockUser", "GET", "/_matrix/client/v1/admin/lock/{userId}", reasonAdminAPI},
+	{"setAdminLockUser", "PUT", "/_matrix/client/v1/admin/lock/{userId}", reasonAdminAPI},
 	// administrative_contact.yaml
-	{"post3PIDs", "POST", "/_matrix/client/v3/account/3pid"},
+	{"post3PIDs", "POST", "/_matrix/client/v3/account/3pid", "deprecated: /account/3pid/add and /bind replace it (they answer that this server makes no 3PID changes)"},
 	// appservice_ping.yaml
-	{"pingAppservice", "POST", "/_matrix/client/v1/appservice/{appserviceId}/ping"},
+	{"pingAppservice", "POST", "/_matrix/client/v1/appservice/{appserviceId}/ping", reasonAppservice},
 	// appservice_room_directory.yaml
-	{"updateAppserviceRoomDirectoryVisibility", "PUT", "/_matrix/client/v3/directory/list/appservice/{networkId}/{roomId}"},
+	{"updateAppserviceRoomDirectoryVisibility", "PUT", "/_matrix/client/v3/directory/list/appservice/{networkId}/{roomId}", reasonAppservice},
 	// authed-content-repo.yaml
-	{"getUrlPreviewAuthed", "GET", "/_matrix/client/v1/media/preview_url"},
+	{"getUrlPreviewAuthed", "GET", "/_matrix/client/v1/media/preview_url", reasonURLPreview},
 	// content-repo.yaml
-	{"getUrlPreview", "GET", "/_matrix/media/v3/preview_url"},
+	{"getUrlPreview", "GET", "/_matrix/media/v3/preview_url", reasonURLPreview},
 	// mutual_rooms.yaml
-	{"getMutualRooms", "GET", "/_matrix/client/v1/mutual_rooms"},
+	{"getMutualRooms", "GET", "/_matrix/client/v1/mutual_rooms", "optional: clients ask for it only where a server advertises it, and Hafen does not"},
 	// oauth_server_metadata.yaml
-	{"getAuthMetadata", "GET", "/_matrix/client/v1/auth_metadata"},
+	{"getAuthMetadata", "GET", "/_matrix/client/v1/auth_metadata", "OAuth 2.0 login is still to come: clients log in through /login"},
 	// old_sync.yaml
-	{"getEvents", "GET", "/_matrix/client/v3/events"},
-	{"initialSync", "GET", "/_matrix/client/v3/initialSync"},
-	{"getOneEvent", "GET", "/_matrix/client/v3/events/{eventId}"},
+	{"getEvents", "GET", "/_matrix/client/v3/events", reasonOldSync},
+	{"initialSync", "GET", "/_matrix/client/v3/initialSync", reasonOldSync},
+	{"getOneEvent", "GET", "/_matrix/client/v3/events/{eventId}", reasonOldSync},
 	// password_management.yaml
-	{"requestTokenToResetPasswordEmail", "POST", "/_matrix/client/v3/account/password/email/requestToken"},
-	{"requestTokenToResetPasswordMSISDN", "POST", "/_matrix/client/v3/account/password/msisdn/requestToken"},
+	{"requestTokenToResetPasswordEmail", "POST", "/_matrix/client/v3/account/password/email/requestToken", reasonNo3PID},
+	{"requestTokenToResetPasswordMSISDN", "POST", "/_matrix/client/v3/account/password/msisdn/requestToken", reasonNo3PID},
 	// peeking_events.yaml
-	{"peekEvents", "GET", "/_matrix/client/v3/events"},
+	{"peekEvents", "GET", "/_matrix/client/v3/events", "peeking into rooms one has not joined is left out: /sync serves the rooms of the user, and world-readable rooms are read with /messages and /state"},
 	// policy_server.yaml
-	{"getWellknownPolicy", "GET", "/.well-known/matrix/policy_server"},
+	{"getWellknownPolicy", "GET", "/.well-known/matrix/policy_server", "served by policy servers, which a room may name; a homeserver that is none has no key to give"},
 	// registration.yaml
-	{"requestTokenToRegisterEmail", "POST", "/_matrix/client/v3/register/email/requestToken"},
-	{"requestTokenToRegisterMSISDN", "POST", "/_matrix/client/v3/register/msisdn/requestToken"},
+	{"requestTokenToRegisterEmail", "POST", "/_matrix/client/v3/register/email/requestToken", reasonNo3PID},
+	{"requestTokenToRegisterMSISDN", "POST", "/_matrix/client/v3/register/msisdn/requestToken", reasonNo3PID},
 	// room_initial_sync.yaml
-	{"roomInitialSync", "GET", "/_matrix/client/v3/rooms/{roomId}/initialSync"},
+	{"roomInitialSync", "GET", "/_matrix/client/v3/rooms/{roomId}/initialSync", "a one-room snapshot of the old sync API: clients use /sync, /messages and /state"},
 	// sso_login_redirect.yaml
-	{"redirectToSSO", "GET", "/_matrix/client/v3/login/sso/redirect"},
-	{"redirectToIdP", "GET", "/_matrix/client/v3/login/sso/redirect/{idpId}"},
+	{"redirectToSSO", "GET", "/_matrix/client/v3/login/sso/redirect", reasonSSO},
+	{"redirectToIdP", "GET", "/_matrix/client/v3/login/sso/redirect/{idpId}", reasonSSO},
 }
 
 // registerUnimplemented registers the operations of unimplementedOps, each
@@ -99,7 +112,7 @@ func registerUnimplemented(rt *httpapi.Router) {
 			handlers[key] = h
 			patterns = append(patterns, op.pattern())
 		}
-		h.operationIDs = append(h.operationIDs, op.operationID)
+		h.ops = append(h.ops, op)
 	}
 	for _, p := range patterns {
 		rt.Handle(p, handlers[routeKey(p)])
@@ -127,15 +140,20 @@ func routeKey(pattern string) string {
 // The spec (Common error codes, M_UNRECOGNIZED) expects 404 for an
 // endpoint the server does not implement.
 type unimplemented struct {
-	// operationIDs are the operations that share the route.
-	operationIDs []string
+	// ops are the operations that share the route.
+	ops []unimplementedOp
 }
 
-// ServeHTTP answers 404 M_UNRECOGNIZED naming the operation.
+// ServeHTTP answers 404 M_UNRECOGNIZED naming the operation and why it is
+// not implemented.
 func (u *unimplemented) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	httpapi.HandlerFunc(u.answer).ServeHTTP(w, r)
 }
 
 func (u *unimplemented) answer(http.ResponseWriter, *http.Request) error {
-	return matrixerr.Unrecognized(strings.Join(u.operationIDs, ", ") + " is not implemented")
+	parts := make([]string, len(u.ops))
+	for i, op := range u.ops {
+		parts[i] = op.operationID + " is not implemented: " + op.reason
+	}
+	return matrixerr.Unrecognized(strings.Join(parts, "; "))
 }
