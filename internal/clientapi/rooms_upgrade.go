@@ -37,7 +37,7 @@ func (a *roomAPI) upgradeRoom(w http.ResponseWriter, r *http.Request, sess sessi
 	if !ok {
 		return matrixerr.UnsupportedRoomVersion("this server does not support room version " + truncate(*body.NewVersion, 40))
 	}
-	req := room.UpgradeRequest{RoomID: roomID, User: sess.UserID, Version: v}
+	req := room.UpgradeRequest{RoomID: roomID, User: sess.UserID, Version: v, InviteProfile: a.profileOf}
 	if a.dir != nil {
 		req.MoveDirectory = a.dir.MoveDirectory
 	}

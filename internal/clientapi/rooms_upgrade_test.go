@@ -44,6 +44,11 @@ func TestUpgradeRoom(t *testing.T) {
 		})).RoomID
 		must[*mautrix.RespJoinRoom](t, "bob joins")(bob.JoinRoomByID(ctx, old))
 		must[*mautrix.RespInviteUser](t, "invite carol")(alice.InviteUser(ctx, old, &mautrix.ReqInviteUser{UserID: carol.UserID}))
+		// Carol's profile changes after her invite: the new room's invite
+		// shows it as it is now.
+		if err := carol.SetDisplayName(ctx, "Carol Upgraded"); err != nil {
+			t.Fatalf("carol sets her display name: %v", err)
+		}
 		path := "/_matrix/client/v3/rooms/" + url.PathEscape(string(old)) + "/upgrade"
 
 		// Refused.
@@ -86,8 +91,9 @@ func TestUpgradeRoom(t *testing.T) {
 		if users, _ := pl["users"].(map[string]any); users[string(alice.UserID)] != nil || users[string(bob.UserID)] != nil {
 			t.Errorf("v12 power levels list creators: %v", pl["users"])
 		}
-		if m := stateContent(t, alice, newRoom, "m.room.member", string(carol.UserID)); m["membership"] != "invite" {
-			t.Errorf("carol's membership of the new room = %v, want invite", m)
+		// The invite carries carol's profile, as createRoom's invites do.
+		if m := stateContent(t, alice, newRoom, "m.room.member", string(carol.UserID)); m["membership"] != "invite" || m["displayname"] != "Carol Upgraded" {
+			t.Errorf("carol's membership of the new room = %v, want invite with her display name", m)
 		}
 		if res, err := alice.ResolveAlias(ctx, "#oldroom:hafen.test"); err != nil || res.RoomID != newRoom {
 			t.Errorf("#oldroom resolves to %v (%v), want the new room %s", res, err, newRoom)

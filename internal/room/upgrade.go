@@ -31,6 +31,10 @@ type UpgradeRequest struct {
 	// m.room.canonical_alias too, and the old room's loses the moved
 	// aliases.
 	MoveDirectory func(ctx context.Context, from, to id.RoomID) ([]id.RoomAlias, error)
+	// InviteProfile, when set, returns the profile (displayname,
+	// avatar_url) the new room's invite event of a local user invited to
+	// the old room carries, as createRoom's invites do.
+	InviteProfile func(ctx context.Context, user id.UserID) (map[string]string, error)
 }
 
 // transferredState are the state events copied into the replacement room,
@@ -178,6 +182,18 @@ func (s *Service) Upgrade(ctx context.Context, r UpgradeRequest) (id.RoomID, err
 		}
 	}
 	slices.Sort(req.Invite)
+	if r.InviteProfile != nil {
+		for _, u := range req.Invite {
+			p, err := r.InviteProfile(ctx, u)
+			if err != nil {
+				return "", fmt.Errorf("profile of %s for the new room's invite: %w", u, err)
+			}
+			if req.InviteProfiles == nil {
+				req.InviteProfiles = map[id.UserID]map[string]string{}
+			}
+			req.InviteProfiles[u] = p
+		}
+	}
 	newRoom, err := s.CreateRoom(ctx, req)
 	if err != nil {
 		return "", fmt.Errorf("create the replacement of %s: %w", r.RoomID, err)
