@@ -52,7 +52,7 @@ var unimplementedOps = []unimplementedOp{
 	{"getAdminLockUser", "GET", "/_matrix/client/v1/admin/lock/{userId}", reasonAdminAPI},
 	{"setAdminLockUser", "PUT", "/_matrix/client/v1/admin/lock/{userId}", reasonAdminAPI},
 	// administrative_contact.yaml
-	{"post3PIDs", "POST", "/_matrix/client/v3/account/3pid", "deprecated: /account/3pid/add and /bind replace it (they answer that this server makes no 3PID changes)"},
+	{"post3PIDs", "POST", "/_matrix/client/v3/account/3pid", "deprecated: /account/3pid/add and /bind replace it (add answers that this server makes no 3PID changes, bind that it trusts no identity server)"},
 	// appservice_ping.yaml
 	{"pingAppservice", "POST", "/_matrix/client/v1/appservice/{appserviceId}/ping", reasonAppservice},
 	// appservice_room_directory.yaml
