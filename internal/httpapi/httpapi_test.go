@@ -218,6 +218,15 @@ func TestDecodeJSON(t *testing.T) {
 		{"wrong type: number for string", `{"name":5}`, "M_BAD_JSON"},
 		{"wrong type: object for bool", `{"flag":{}}`, "M_BAD_JSON"},
 		{"integer overflow", `{"count":1e400}`, "M_BAD_JSON"},
+		// Numbers beyond a double's range are refused even where the
+		// endpoint keeps the JSON as it is (account data, to-device).
+		{"number overflow in an unknown key", `{"extra":{"a":[1.8e308]}}`, "M_BAD_JSON"},
+		{"negative overflow", `{"extra":-1e400}`, "M_BAD_JSON"},
+		{"overflow without exponent", `{"extra":1` + strings.Repeat("0", 400) + `}`, "M_BAD_JSON"},
+		{"largest double", `{"extra":1.7976931348623157e308}`, ""},
+		{"underflow reads as zero", `{"extra":1e-400}`, ""},
+		{"large integer", `{"extra":-99999999999999999999}`, ""},
+		{"numbers in strings and keys are text", `{"name":"1e400","1e400":"x"}`, ""},
 		{"too large", `{"name":"` + strings.Repeat("a", MaxJSONBodyBytes) + `"}`, "M_TOO_LARGE"},
 		// Nesting: as deep as canonical JSON allows, and one more.
 		{"nested to the limit", `{"x":` + strings.Repeat("[", canonicaljson.MaxDepth-1) + strings.Repeat("]", canonicaljson.MaxDepth-1) + `}`, ""},

@@ -85,8 +85,8 @@ func decodeBytes(data []byte, v any) error {
 	if trimmed[0] != '{' {
 		return matrixerr.BadJSON("the request body must be a JSON object")
 	}
-	if nestedDeeper(data, canonicaljson.MaxDepth) {
-		return matrixerr.BadJSON("the request body is nested deeper than %d levels", canonicaljson.MaxDepth)
+	if err := checkShape(data, canonicaljson.MaxDepth); err != nil {
+		return err
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		var te *json.UnmarshalTypeError
@@ -102,14 +102,17 @@ func decodeBytes(data []byte, v any) error {
 	return nil
 }
 
-// nestedDeeper reports whether the JSON data nests objects and arrays
-// deeper than limit. Request bodies are held to the depth canonical JSON
-// allows events: content stored and passed on to other users (to-device
-// messages, account data) must not break their clients' parsers.
-func nestedDeeper(data []byte, limit int) bool {
+// checkShape refuses JSON data that nests objects and arrays deeper than
+// depthLimit, or that holds a number too large for a double. Request
+// bodies are held to the depth canonical JSON allows events, and to the
+// numbers every JSON parser can read: content stored and passed on to
+// other users (to-device messages, account data) must not break their
+// clients' parsers. data must be valid JSON.
+func checkShape(data []byte, depthLimit int) error {
 	depth := 0
 	inString, escaped := false, false
-	for _, c := range data {
+	for i := 0; i < len(data); i++ {
+		c := data[i]
 		if inString {
 			switch {
 			case escaped:
@@ -121,18 +124,44 @@ func nestedDeeper(data []byte, limit int) bool {
 			}
 			continue
 		}
-		switch c {
-		case '"':
+		switch {
+		case c == '"':
 			inString = true
-		case '{', '[':
-			if depth++; depth > limit {
-				return true
+		case c == '{' || c == '[':
+			if depth++; depth > depthLimit {
+				return matrixerr.BadJSON("the request body is nested deeper than %d levels", depthLimit)
 			}
-		case '}', ']':
+		case c == '}' || c == ']':
 			depth--
+		case c == '-' || c >= '0' && c <= '9':
+			end := i + 1
+			for end < len(data) && isNumberByte(data[end]) {
+				end++
+			}
+			if numberOverflows(data[i:end]) {
+				return matrixerr.BadJSON("the request body holds the number %.40s, which is too large", data[i:end])
+			}
+			i = end - 1
 		}
 	}
-	return false
+	return nil
+}
+
+// isNumberByte reports whether c may continue a JSON number.
+func isNumberByte(c byte) bool {
+	return c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'
+}
+
+// numberOverflows reports whether the JSON number tok is beyond the range
+// of a double (a parser would read it as infinity, or fail). Only numbers
+// with an exponent or more digits than a double's integers can have are
+// parsed.
+func numberOverflows(tok []byte) bool {
+	if len(tok) <= 20 && bytes.IndexAny(tok, "eE") < 0 {
+		return false
+	}
+	_, err := strconv.ParseFloat(string(tok), 64)
+	return err != nil
 }
 
 // jsonTypeName turns a Go kind into the JSON type a client knows.
