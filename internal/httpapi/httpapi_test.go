@@ -432,6 +432,38 @@ func TestRouterUncleanPaths(t *testing.T) {
 	}
 }
 
+// TestRouterRefusesBytesThatAreNoText: a path or query that decodes to
+// invalid UTF-8 or holds a NUL is refused with 400 M_INVALID_PARAM before
+// any handler runs (PostgreSQL cannot store such text); escaped Unicode
+// text passes.
+func TestRouterRefusesBytesThatAreNoText(t *testing.T) {
+	h := testStack(nil)
+	tests := []struct {
+		name, target string
+		status       int
+	}{
+		{"NUL in a path parameter", "/things/a%00b", 400},
+		{"invalid UTF-8 in a path parameter", "/things/%FF%FE", 400},
+		{"NUL in a query value", "/things/a?x=%00", 400},
+		{"invalid UTF-8 in a query value", "/things/a?x=%C3", 400},
+		{"invalid UTF-8 in a query key", "/things/a?%FF=1", 400},
+		{"NUL on a path no route knows", "/nothing/%00", 400},
+		{"escaped Unicode text passes", "/things/%C3%BC%F0%9F%98%80?x=%E2%82%AC", 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", tc.target, nil))
+			if rec.Code != tc.status {
+				t.Fatalf("GET %s = %d %s, want %d", tc.target, rec.Code, rec.Body.String(), tc.status)
+			}
+			if body := decodeBody(t, rec); tc.status == 400 && body["errcode"] != "M_INVALID_PARAM" {
+				t.Errorf("errcode = %v, want M_INVALID_PARAM", body["errcode"])
+			}
+		})
+	}
+}
+
 // TestRequestLoggerAttributes checks that a request's logger carries its
 // request_id, and user_id and device_id once the request is authenticated,
 // also when it was first asked for before.

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hafenchat/hafen/internal/matrixerr"
 )
@@ -87,14 +89,53 @@ func (rt *Router) Handler(r *http.Request) (h http.Handler, pattern string) {
 	return h, pattern
 }
 
-// ServeHTTP dispatches r.
+// ServeHTTP dispatches r. A request whose path or query, decoded, is no
+// UTF-8 text or holds a NUL is refused before routing: every identifier,
+// name and token of the Matrix APIs is Unicode text, and PostgreSQL cannot
+// store such bytes (SQLite would, and answer them back).
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !textOnly(r.URL) {
+		HandlerFunc(invalidText).ServeHTTP(w, r)
+		return
+	}
 	r, ok := literalDots(r)
 	if !ok {
 		HandlerFunc(rt.unclean).ServeHTTP(w, r)
 		return
 	}
 	rt.mux.ServeHTTP(w, r)
+}
+
+// textOnly reports whether u's decoded path and query keys and values are
+// valid UTF-8 without NUL.
+func textOnly(u *url.URL) bool {
+	if !isText(u.Path) {
+		return false
+	}
+	if u.RawQuery == "" {
+		return true
+	}
+	for key, values := range u.Query() {
+		if !isText(key) {
+			return false
+		}
+		for _, v := range values {
+			if !isText(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isText reports whether s is valid UTF-8 without NUL.
+func isText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// invalidText answers a request that textOnly refused.
+func invalidText(w http.ResponseWriter, r *http.Request) error {
+	return matrixerr.InvalidParam("the request's path and query must be UTF-8 text without NUL characters")
 }
 
 // unclean answers a path with an empty segment.
