@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -61,10 +62,13 @@ func (s *Server) getDevice(w http.ResponseWriter, r *http.Request, sess session)
 const maxDeviceDisplayName = 100
 
 // checkDeviceDisplayName refuses a device display name longer than
-// maxDeviceDisplayName (M_INVALID_PARAM).
+// maxDeviceDisplayName or holding a NUL (M_INVALID_PARAM).
 func checkDeviceDisplayName(name string) error {
 	if utf8.RuneCountInString(name) > maxDeviceDisplayName {
 		return matrixerr.InvalidParam("a device display name may have at most %d characters", maxDeviceDisplayName)
+	}
+	if strings.ContainsRune(name, 0) {
+		return matrixerr.InvalidParam("a device display name may not hold a NUL character")
 	}
 	return nil
 }

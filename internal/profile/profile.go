@@ -128,9 +128,13 @@ func (s *Service) ForJoin(ctx context.Context, user id.UserID) (Profile, error) 
 }
 
 // Check validates a value of a field Hafen stores: ErrNotStored for other
-// fields, ErrTooLarge or ErrInvalid for bad values. An empty value
-// (removal) is always valid.
+// fields, ErrTooLarge or ErrInvalid for bad values (a NUL in either,
+// which a client could not show). An empty value (removal) is always
+// valid.
 func Check(key, val string) error {
+	if (key == DisplayName || key == AvatarURL) && strings.ContainsRune(val, 0) {
+		return fmt.Errorf("%w: %s holds a NUL character", ErrInvalid, key)
+	}
 	switch key {
 	case DisplayName:
 		if len(val) > maxDisplayNameBytes {

@@ -156,6 +156,9 @@ func (r *SetRequest) validate() error {
 		return fmt.Errorf("%w: app_id must be 1 to %d characters", ErrInvalidParam, maxAppIDChars)
 	case r.PushKey == "" || len(r.PushKey) > maxPushKeyByte:
 		return fmt.Errorf("%w: pushkey must be 1 to %d bytes", ErrInvalidParam, maxPushKeyByte)
+	case strings.ContainsRune(r.AppID+r.PushKey+r.AppDisplayName+r.DeviceDisplayName+r.ProfileTag+r.Lang, 0):
+		// Neither a push gateway nor PostgreSQL's text takes a NUL.
+		return fmt.Errorf("%w: a field holds a NUL character", ErrInvalidParam)
 	case r.Kind == nil:
 		return nil
 	case *r.Kind != "http" && *r.Kind != "email":

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -48,11 +49,16 @@ func (s *Service) now() int64 {
 	return time.Now().UnixMilli()
 }
 
-// check validates a reason. The score of older clients is not checked:
+// check validates a reason: at most MaxReasonLength characters, none of
+// them NUL (which the operator's tools could not show, nor PostgreSQL
+// store). The score of older clients is not checked:
 // the spec dropped it in v1.18, so a server ignores what it holds.
 func check(reason string) error {
 	if utf8.RuneCountInString(reason) > MaxReasonLength {
 		return fmt.Errorf("%w: the reason is longer than %d characters", ErrInvalid, MaxReasonLength)
+	}
+	if strings.ContainsRune(reason, 0) {
+		return fmt.Errorf("%w: the reason holds a NUL character", ErrInvalid)
 	}
 	return nil
 }

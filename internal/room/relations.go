@@ -6,6 +6,7 @@ package room
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
@@ -18,7 +19,9 @@ var relatesToKey = []byte(`"m.relates_to"`)
 // RelationOf returns the relationship an event's content declares
 // (content["m.relates_to"] with a string rel_type and a valid event_id),
 // and whether it declares one. Replies (m.in_reply_to without rel_type)
-// are not relationships the server aggregates.
+// are not relationships the server aggregates, nor is a relationship
+// whose rel_type or key holds a NUL: no client sends one, and PostgreSQL
+// cannot store it.
 func RelationOf(content json.RawMessage) (relType string, parent id.EventID, key string, ok bool) {
 	if !bytes.Contains(content, relatesToKey) {
 		return "", "", "", false
@@ -35,14 +38,14 @@ func RelationOf(content json.RawMessage) (relType string, parent id.EventID, key
 	}
 	rt, _ := c.RelatesTo.RelType.(string)
 	eid, _ := c.RelatesTo.EventID.(string)
-	if rt == "" || eid == "" {
+	k, _ := c.RelatesTo.Key.(string)
+	if rt == "" || eid == "" || strings.ContainsRune(rt, 0) || strings.ContainsRune(k, 0) {
 		return "", "", "", false
 	}
 	parsed, err := id.ParseEventID(eid)
 	if err != nil {
 		return "", "", "", false
 	}
-	k, _ := c.RelatesTo.Key.(string)
 	return rt, parsed, k, true
 }
 

@@ -23,6 +23,8 @@ func TestRelationOf(t *testing.T) {
 		{"event_id not an event ID", `{"m.relates_to":{"rel_type":"m.thread","event_id":"root"}}`, "", "", "", false},
 		{"rel_type not a string", `{"m.relates_to":{"rel_type":["m.thread"],"event_id":"$e:x.test"}}`, "", "", "", false},
 		{"relates_to not an object", `{"m.relates_to":"$e:x.test"}`, "", "", "", false},
+		{"NUL in rel_type is no relationship", `{"m.relates_to":{"rel_type":"m.\u0000thread","event_id":"$e:x.test"}}`, "", "", "", false},
+		{"NUL in key is no relationship", `{"m.relates_to":{"rel_type":"m.annotation","event_id":"$e:x.test","key":"a\u0000"}}`, "", "", "", false},
 		{"key not a string is dropped", `{"m.relates_to":{"rel_type":"m.annotation","event_id":"$e:x.test","key":1}}`, "m.annotation", "$e:x.test", "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

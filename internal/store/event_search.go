@@ -54,7 +54,9 @@ func (t *Tx) IndexEventTexts(ctx context.Context, texts []SearchText) error {
 		// One statement cannot insert an event twice.
 		if !seen[st.EventID] {
 			seen[st.EventID] = true
-			args = append(args, string(st.EventID), st.Text)
+			// Text with a NUL, which JSON allows and PostgreSQL's text
+			// does not, is indexed with a space in its place.
+			args = append(args, string(st.EventID), strings.ReplaceAll(st.Text, "\x00", " "))
 		}
 	}
 	if len(args) == 0 {

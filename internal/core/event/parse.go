@@ -144,7 +144,10 @@ func parseFields(canon []byte, v *roomversion.Version, trusted bool) (*PDU, obje
 	e := &PDU{version: v, raw: canon}
 	strict := !trusted
 
-	// type: required string, at most 255 bytes.
+	// type: required string, at most 255 bytes. Neither it nor the
+	// state key may hold a NUL: no client can send one (a path segment
+	// with a NUL is refused), and the events' tables, which index both,
+	// cannot hold it in PostgreSQL.
 	typ, ok, err := o.str("type")
 	if err != nil {
 		return nil, nil, err
@@ -154,6 +157,9 @@ func parseFields(canon []byte, v *roomversion.Version, trusted bool) (*PDU, obje
 	}
 	if strict && len(typ) > MaxFieldSize {
 		return nil, nil, fmt.Errorf("%w: type is %d bytes, at most %d allowed", ErrTooLarge, len(typ), MaxFieldSize)
+	}
+	if strict && strings.ContainsRune(typ, 0) {
+		return nil, nil, fmt.Errorf("%w: type holds a NUL character", ErrFormat)
 	}
 	e.typ = shared(typ)
 
@@ -197,6 +203,9 @@ func parseFields(canon []byte, v *roomversion.Version, trusted bool) (*PDU, obje
 	if ok {
 		if strict && len(sk) > MaxFieldSize {
 			return nil, nil, fmt.Errorf("%w: state_key is %d bytes, at most %d allowed", ErrTooLarge, len(sk), MaxFieldSize)
+		}
+		if strict && strings.ContainsRune(sk, 0) {
+			return nil, nil, fmt.Errorf("%w: state_key holds a NUL character", ErrFormat)
 		}
 		sk = shared(sk)
 		e.stateKey = &sk
