@@ -34,6 +34,45 @@ type Op struct {
 	AddedIn string
 	// Deprecated is the operation's deprecated flag.
 	Deprecated bool
+	// Params are the operation's parameters written out in its file
+	// (those of its path item first); parameters given by $ref are left
+	// out.
+	Params []Param
+	// BodyProperties are the names of the top-level properties of the
+	// operation's JSON request body, when its file writes the body's
+	// schema out (not by $ref), sorted.
+	BodyProperties []string
+}
+
+// Param is one parameter of an operation.
+type Param struct {
+	// Name is the parameter's name; In is where it goes: "path",
+	// "query" or "header".
+	Name, In string
+	// Enum lists the values the parameter may take, when the spec lists
+	// them; Example is the spec's example value, if a string.
+	Enum    []string
+	Example string
+}
+
+// paramNode is a parameter as the OpenAPI files write it.
+type paramNode struct {
+	Name    string `yaml:"name"`
+	In      string `yaml:"in"`
+	Example any    `yaml:"example"`
+	Schema  struct {
+		Enum []string `yaml:"enum"`
+	} `yaml:"schema"`
+}
+
+// param converts a parameter node, reporting false for one given by $ref
+// (whose name the node does not hold).
+func (p paramNode) param() (Param, bool) {
+	if p.Name == "" {
+		return Param{}, false
+	}
+	example, _ := p.Example.(string)
+	return Param{Name: p.Name, In: p.In, Enum: p.Schema.Enum, Example: example}, true
 }
 
 // String names the operation, its file, method and path.
@@ -100,23 +139,50 @@ func Load(t testing.TB, specDir string) []Op {
 						continue
 					}
 					var op struct {
-						OperationID string `yaml:"operationId"`
-						AddedIn     string `yaml:"x-addedInMatrixVersion"`
-						Deprecated  bool   `yaml:"deprecated"`
+						OperationID string      `yaml:"operationId"`
+						AddedIn     string      `yaml:"x-addedInMatrixVersion"`
+						Deprecated  bool        `yaml:"deprecated"`
+						Parameters  []paramNode `yaml:"parameters"`
+						RequestBody struct {
+							Content map[string]struct {
+								Schema struct {
+									Properties map[string]yaml.Node `yaml:"properties"`
+								} `yaml:"schema"`
+							} `yaml:"content"`
+						} `yaml:"requestBody"`
 					}
 					if err := node.Decode(&op); err != nil {
 						t.Fatalf("%s: %s %s: %v", name, method, path, err)
 					}
+					var itemParams []paramNode
+					if pn, ok := item["parameters"]; ok {
+						if err := pn.Decode(&itemParams); err != nil {
+							t.Fatalf("%s: %s parameters: %v", name, path, err)
+						}
+					}
+					var params []Param
+					for _, pn := range append(itemParams, op.Parameters...) {
+						if p, ok := pn.param(); ok {
+							params = append(params, p)
+						}
+					}
+					var props []string
+					for prop := range op.RequestBody.Content["application/json"].Schema.Properties {
+						props = append(props, prop)
+					}
+					slices.Sort(props)
 					if op.OperationID == "" {
 						t.Errorf("%s: %s %s has no operationId", name, method, path)
 					}
 					ops = append(ops, Op{
-						File:        name,
-						OperationID: op.OperationID,
-						Method:      strings.ToUpper(method),
-						Path:        base + strings.TrimSpace(path),
-						AddedIn:     op.AddedIn,
-						Deprecated:  op.Deprecated,
+						File:           name,
+						OperationID:    op.OperationID,
+						Method:         strings.ToUpper(method),
+						Path:           base + strings.TrimSpace(path),
+						AddedIn:        op.AddedIn,
+						Deprecated:     op.Deprecated,
+						Params:         params,
+						BodyProperties: props,
 					})
 				}
 			}
