@@ -106,14 +106,8 @@ func (f *eventFormatter) formatAll(ctx context.Context, events []store.Event) ([
 			return nil, err
 		}
 		if e.RedactedBecause != "" {
-			if ce.Content, err = f.redactedContent(e); err != nil {
+			if ce.Content, ce.Redacts, err = f.redacted(e); err != nil {
 				return nil, err
-			}
-			if ce.Redacts != "" && !contentHas(ce.Content, "redacts") {
-				// A redacted redaction before room version 11 loses its
-				// top-level redacts; from 11 on content.redacts stays,
-				// and so does its top-level copy.
-				ce.Redacts = ""
 			}
 			if red, ok := redactions[e.RedactedBecause]; ok {
 				because, err := f.formatOne(red)
@@ -281,34 +275,30 @@ func (f *eventFormatter) redactions(ctx context.Context, events []store.Event) (
 	return out, nil
 }
 
-// contentHas reports whether a content object has the key.
-func contentHas(content json.RawMessage, key string) bool {
-	var c map[string]json.RawMessage
-	if json.Unmarshal(content, &c) != nil {
-		return false
-	}
-	_, ok := c[key]
-	return ok
-}
-
-// redactedContent returns the content of e after redaction.
-func (f *eventFormatter) redactedContent(e store.Event) (json.RawMessage, error) {
+// redacted returns the content and the top-level redacts of e after
+// redaction, as clientevent.Format shows the redacted event (and sync
+// serves it): a redacted redaction before room version 11 loses its
+// redacts, while from 11 on content.redacts stays, and with it the
+// top-level copy.
+func (f *eventFormatter) redacted(e store.Event) (json.RawMessage, string, error) {
 	red, err := event.Redact(f.eventJSON(e), f.version)
 	if err != nil {
-		return nil, fmt.Errorf("redact %s: %w", e.EventID, err)
+		return nil, "", fmt.Errorf("redact %s: %w", e.EventID, err)
 	}
-	content := event.RawContent(red)
-	if len(content) == 0 {
-		return json.RawMessage("{}"), nil
+	pdu, err := event.ParseTrusted(red, f.version, e.EventID)
+	if err != nil {
+		return nil, "", fmt.Errorf("parse redacted %s: %w", e.EventID, err)
 	}
-	return content, nil
+	ce := clientevent.Format(pdu, 0, false)
+	return ce.Content, ce.Redacts, nil
 }
 
 // contentOf returns the content of e as a client sees it (redacted if a
 // redaction applies).
 func (f *eventFormatter) contentOf(e store.Event) (json.RawMessage, error) {
 	if e.RedactedBecause != "" {
-		return f.redactedContent(e)
+		content, _, err := f.redacted(e)
+		return content, err
 	}
 	content := event.RawContent(e.JSON)
 	if content == nil {

@@ -205,7 +205,7 @@ func (a *roomAPI) getThreadRoots(w http.ResponseWriter, r *http.Request, sess se
 	// returned redacted to the caller."
 	for i, e := range page.Roots {
 		if page.FromIgnored[e.EventID] && e.RedactedBecause == "" {
-			if chunk[i].Content, err = f.redactedContent(e); err != nil {
+			if chunk[i].Content, chunk[i].Redacts, err = f.redacted(e); err != nil {
 				return err
 			}
 		}
