@@ -115,7 +115,7 @@ func (a *roomAPI) postReceipt(w http.ResponseWriter, r *http.Request, sess sessi
 	// receipts.yaml: a thread_id that "is not a string" is invalid
 	// (M_INVALID_PARAM); null counts as absent.
 	thread := ""
-	if len(req.ThreadID) > 0 && string(req.ThreadID) != "null" {
+	if httpapi.Given(req.ThreadID) {
 		if json.Unmarshal(req.ThreadID, &thread) != nil {
 			return matrixerr.InvalidParam("thread_id must be a string")
 		}

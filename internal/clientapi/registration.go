@@ -104,7 +104,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	// an authentication step is spent on it, so the client can retry in
 	// the same session.
 	// (Without auth the answer is the challenge, whatever the body.)
-	if req.Password == "" && hasAuth(req.Auth) {
+	if req.Password == "" && httpapi.Given(req.Auth) {
 		return matrixerr.MissingParam("password")
 	}
 	res, err := s.checkUIA(r, uiaRequest{flows: s.registrationFlows(), auth: req.Auth})

@@ -115,9 +115,9 @@ func (a *roomAPI) search(w http.ResponseWriter, r *http.Request, sess session) e
 	default:
 		return matrixerr.InvalidParam("order_by must be rank or recent")
 	}
-	rawFilter := string(crit.Filter)
-	if rawFilter == "null" {
-		rawFilter = "" // as for the other optional members
+	var rawFilter string
+	if httpapi.Given(crit.Filter) { // null counts as absent, as for the other optional members
+		rawFilter = string(crit.Filter)
 	}
 	filter, err := parseEventFilter(rawFilter)
 	if err != nil {

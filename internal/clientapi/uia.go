@@ -10,6 +10,7 @@ import (
 
 	"github.com/hafenchat/hafen/internal/account"
 	"github.com/hafenchat/hafen/internal/core/id"
+	"github.com/hafenchat/hafen/internal/httpapi"
 	"github.com/hafenchat/hafen/internal/matrixerr"
 )
 
@@ -83,7 +84,7 @@ func (s *Server) checkUIA(r *http.Request, req uiaRequest) (uiaResult, error) {
 	}
 
 	var auth authData
-	if hasAuth(req.auth) {
+	if httpapi.Given(req.auth) {
 		if err := json.Unmarshal(req.auth, &auth); err != nil {
 			return uiaResult{}, matrixerr.BadJSON("\"auth\" must be an authentication data object")
 		}
@@ -147,12 +148,6 @@ func (s *Server) checkUIA(r *http.Request, req uiaRequest) (uiaResult, error) {
 		}
 	}
 	return uiaResult{}, challenge(sess, nil)
-}
-
-// hasAuth reports whether a request body's "auth" member is given (and
-// not null).
-func hasAuth(raw json.RawMessage) bool {
-	return len(raw) > 0 && string(raw) != "null"
 }
 
 // nextStageAllowed reports whether stage may follow completed in one of

@@ -39,7 +39,7 @@ func (s *Server) sendInviteV2(w http.ResponseWriter, r *http.Request, origin id.
 	if body.RoomVersion == nil {
 		return matrixerr.BadJSON("room_version is required")
 	}
-	if len(body.Event) == 0 || string(body.Event) == "null" {
+	if !httpapi.Given(body.Event) {
 		return matrixerr.BadJSON("event is required")
 	}
 	signed, err := s.Events.Invite(r.Context(), origin, roomID, eventID, *body.RoomVersion, body.Event, body.InviteRoomState)

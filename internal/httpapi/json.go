@@ -71,6 +71,13 @@ func DecodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return decodeBytes(data, v)
 }
 
+// Given reports whether an optional member of a request body, decoded as
+// json.RawMessage, was given with a value: a member left out and one set
+// to null both count as absent.
+func Given(raw json.RawMessage) bool {
+	return len(raw) > 0 && string(raw) != "null"
+}
+
 func decodeBytes(data []byte, v any) error {
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
 	if len(trimmed) == 0 {
