@@ -75,36 +75,51 @@ func (s *Service) addLazyMembers(ctx context.Context, req Request, roomID id.Roo
 			}
 		}
 	}
-	for _, it := range changed {
-		before, err := s.replacedBy(ctx, roomID, it)
-		if err != nil {
-			return err
-		}
-		if before != nil {
-			jr.State.Events = append(jr.State.Events, s.format(req, item{pdu: before}, now))
-		}
+	before, err := s.replacedByAll(ctx, roomID, changed)
+	if err != nil {
+		return err
+	}
+	for _, p := range before {
+		jr.State.Events = append(jr.State.Events, s.format(req, item{pdu: p}, now))
 	}
 	return nil
 }
 
-// replacedBy returns the state event a timeline state event replaced, or
-// nil if it replaced none.
-func (s *Service) replacedBy(ctx context.Context, roomID id.RoomID, it item) (*event.PDU, error) {
-	if it.replacedKnown {
-		return it.replaced, nil
+// replacedByAll returns the state events that timeline state events
+// replaced, where they replaced one, looking up those not known yet in
+// one read.
+func (s *Service) replacedByAll(ctx context.Context, roomID id.RoomID, items map[string]item) ([]*event.PDU, error) {
+	var out []*event.PDU
+	var lookup []store.Event
+	for _, it := range items {
+		if it.replacedKnown {
+			if it.replaced != nil {
+				out = append(out, it.replaced)
+			}
+			continue
+		}
+		nid, err := s.nidOf(ctx, it)
+		if err != nil {
+			return nil, err
+		}
+		sk, _ := it.pdu.StateKey()
+		e := store.Event{NID: nid}
+		e.EventID, e.RoomID, e.Type, e.StateKey = it.pdu.EventID(), roomID, it.pdu.Type(), &sk
+		lookup = append(lookup, e)
 	}
-	nid, err := s.nidOf(ctx, it)
+	if len(lookup) == 0 {
+		return out, nil
+	}
+	prev, err := s.replacedStates(ctx, lookup)
 	if err != nil {
 		return nil, err
 	}
-	sk, _ := it.pdu.StateKey()
-	e := store.Event{NID: nid}
-	e.EventID, e.RoomID, e.Type, e.StateKey = it.pdu.EventID(), roomID, it.pdu.Type(), &sk
-	prev, err := s.replacedStates(ctx, []store.Event{e})
-	if err != nil {
-		return nil, err
+	for _, e := range lookup {
+		if p := prev[e.EventID]; p != nil {
+			out = append(out, p)
+		}
 	}
-	return prev[e.EventID], nil
+	return out, nil
 }
 
 // maxHeroes is how many heroes a room summary names.
