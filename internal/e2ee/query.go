@@ -81,24 +81,28 @@ func (s *Service) QueryKeys(ctx context.Context, requester id.UserID, req map[id
 // signatures requester made of them (with their user-signing key, kept on
 // this server and shown only to them).
 func (s *Service) addOwnSignatures(ctx context.Context, requester id.UserID, masters map[id.UserID]json.RawMessage) error {
-	for user, raw := range masters {
-		if user.Domain() == s.ServerName {
-			continue
+	var remote []id.UserID
+	for user := range masters {
+		if user.Domain() != s.ServerName {
+			remote = append(remote, user)
 		}
-		sigs, err := s.DB.KeySignatures(ctx, user)
-		if err != nil {
-			return err
-		}
-		if len(sigs) == 0 {
-			continue
-		}
+	}
+	if len(remote) == 0 {
+		return nil
+	}
+	byUser, err := s.DB.KeySignaturesBy(ctx, requester, remote)
+	if err != nil {
+		return err
+	}
+	for user, sigs := range byUser {
+		raw := masters[user]
 		k, err := parseStoredCrossSigningKey(raw)
 		if err != nil {
 			continue // not a key this server could have signatures on
 		}
 		var mine []store.KeySignature
 		for _, sig := range sigs {
-			if sig.TargetKeyID == k.pubKeyB64 && sig.SignerUserID == requester {
+			if sig.TargetKeyID == k.pubKeyB64 {
 				mine = append(mine, sig)
 			}
 		}

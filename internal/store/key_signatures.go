@@ -43,6 +43,28 @@ func (t *Tx) AddKeySignature(ctx context.Context, target id.UserID, sig KeySigna
 	return nil
 }
 
+// KeySignaturesBy returns the stored signatures signer made on the keys of
+// targets, by target.
+func (r reader) KeySignaturesBy(ctx context.Context, signer id.UserID, targets []id.UserID) (map[id.UserID][]KeySignature, error) {
+	out := map[id.UserID][]KeySignature{}
+	err := queryList(ctx, r, `
+		SELECT target_user_id, target_key_id, signer_user_id, signer_key_id, signature FROM key_signatures
+		WHERE signer_user_id = $1 AND target_user_id `+anyList(2), []any{string(signer)}, idStrings(targets),
+		func(scan func(...any) error) error {
+			var target string
+			var s KeySignature
+			if err := scan(&target, &s.TargetKeyID, &s.SignerUserID, &s.SignerKeyID, &s.Signature); err != nil {
+				return err
+			}
+			out[id.UserID(target)] = append(out[id.UserID(target)], s)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("load signatures by %s: %w", signer, err)
+	}
+	return out, nil
+}
+
 // KeySignatures returns the stored signatures on the keys of target.
 func (r reader) KeySignatures(ctx context.Context, target id.UserID) ([]KeySignature, error) {
 	rows, err := r.q.QueryContext(ctx, `
