@@ -177,28 +177,13 @@ func (f *profileFetcher) fetch(ctx context.Context, u id.UserID) {
 	f.mu.Lock()
 	delete(f.failed, u.Domain())
 	f.mu.Unlock()
-	name, avatar := checkedProfile(p)
-	entry := newEntry(u, name, avatar)
+	entry := newEntry(u, p[profile.DisplayName], p[profile.AvatarURL])
 	err = f.db.Write(ctx, func(tx *store.Tx) error {
 		return tx.UpsertDirectoryUsers(ctx, []store.DirectoryUser{entry})
 	})
 	if err != nil && ctx.Err() == nil {
 		f.log.Warn("user directory: store remote profile", "user", u, "err", err)
 	}
-}
-
-// checkedProfile returns the display name and avatar of another server's
-// profile answer, held to this server's own limits as a local user's are
-// (profile.Check): a value that fails them is left out.
-func checkedProfile(p map[string]string) (name, avatar string) {
-	name, avatar = p[profile.DisplayName], p[profile.AvatarURL]
-	if profile.Check(profile.DisplayName, name) != nil {
-		name = ""
-	}
-	if profile.Check(profile.AvatarURL, avatar) != nil {
-		avatar = ""
-	}
-	return name, avatar
 }
 
 // Start runs the fetcher on a goroutine of its own, once.

@@ -2,6 +2,7 @@ package userdir
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,10 +79,11 @@ func TestProfileFetcherQueueIsBounded(t *testing.T) {
 	f.Stop()
 }
 
-// TestCheckedProfile: another server's profile is held to this server's
-// limits before it is stored: an over-long display name or an avatar that
-// is not an mxc:// URI is left out.
-func TestCheckedProfile(t *testing.T) {
+// TestEntryHeldToProfileLimits: another server's profile, from its answer
+// or from a member event, is held to this server's limits before it is
+// stored: an over-long display name, an avatar that is not an mxc:// URI
+// or a value with a NUL (which PostgreSQL cannot store) is left out.
+func TestEntryHeldToProfileLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name, avatar         string
 		wantName, wantAvatar string
@@ -89,10 +91,15 @@ func TestCheckedProfile(t *testing.T) {
 		{"Fine Name", "mxc://remote.test/a", "Fine Name", "mxc://remote.test/a"},
 		{strings.Repeat("x", 300), "https://example.org/a.png", "", ""},
 		{"", "", "", ""},
+		{"a\x00b", "mxc://remote.test/a\x00", "", ""},
 	} {
-		name, avatar := checkedProfile(map[string]string{"displayname": tc.name, "avatar_url": tc.avatar})
-		if name != tc.wantName || avatar != tc.wantAvatar {
-			t.Errorf("checkedProfile(%.20q, %q) = %.20q, %q; want %.20q, %q", tc.name, tc.avatar, name, avatar, tc.wantName, tc.wantAvatar)
+		e := newEntry("@someone:remote.test", tc.name, tc.avatar)
+		if e.DisplayName != tc.wantName || e.AvatarURL != tc.wantAvatar {
+			t.Errorf("newEntry(%.20q, %q) = %.20q, %q; want %.20q, %q", tc.name, tc.avatar, e.DisplayName, e.AvatarURL, tc.wantName, tc.wantAvatar)
+		}
+		content, _ := json.Marshal(map[string]string{"membership": "join", "displayname": tc.name, "avatar_url": tc.avatar})
+		if m, ok := joinEntry("@someone:remote.test", content); !ok || m.DisplayName != tc.wantName || m.AvatarURL != tc.wantAvatar {
+			t.Errorf("joinEntry(%.20q, %q) = %.20q, %q, %v; want %.20q, %q", tc.name, tc.avatar, m.DisplayName, m.AvatarURL, ok, tc.wantName, tc.wantAvatar)
 		}
 	}
 }

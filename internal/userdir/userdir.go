@@ -26,6 +26,7 @@ import (
 	"github.com/hafenchat/hafen/internal/core/event"
 	"github.com/hafenchat/hafen/internal/core/id"
 	"github.com/hafenchat/hafen/internal/directory"
+	"github.com/hafenchat/hafen/internal/profile"
 	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/stream"
 )
@@ -301,8 +302,17 @@ func joinEntry(stateKey string, content []byte) (store.DirectoryUser, bool) {
 }
 
 // newEntry returns the directory entry of a user with a display name and
-// avatar.
+// avatar, each held to this server's limits for a local user's profile
+// (profile.Check): a value that fails them, as another server's profile
+// or member event may hold (an over-long name, an avatar that is no
+// mxc:// URI, a NUL, which PostgreSQL cannot store), is left out.
 func newEntry(userID id.UserID, name, avatar string) store.DirectoryUser {
+	if profile.Check(profile.DisplayName, name) != nil {
+		name = ""
+	}
+	if profile.Check(profile.AvatarURL, avatar) != nil {
+		avatar = ""
+	}
 	return store.DirectoryUser{
 		UserID: userID, DisplayName: name, AvatarURL: avatar,
 		Search: " " + strings.Join(append(words(name), words(string(userID))...), " ") + " ",
