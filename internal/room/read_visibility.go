@@ -84,11 +84,11 @@ var historyKey = store.StateKey{Type: "m.room.history_visibility"}
 // FilterVisible returns the events of one room that user may see, in their
 // order, as the user is served them: events of erased users the user was
 // not joined at are redacted copies (see redactErased), so callers serve
-// the events returned, not their own copies. Each event is judged by the history_visibility and the user's
-// membership in the state before it (and, for a history_visibility event or
-// the user's own member event, after it). joinedNow reports whether the user
-// is joined to the room now; for rule 3 the user's newest join is looked up
-// when that is not enough. Rejected events and events whose state is
+// the events returned, not their own copies. Each event is judged by the
+// history_visibility and the user's membership in the state before it
+// (and, for a history_visibility event or the user's own member event,
+// after it). joinedNow reports whether the user is joined to the room now;
+// for rule 3 the user's newest join is looked up when that is not enough. Rejected events and events whose state is
 // unknown (outliers) are never visible.
 //
 // A user whose membership has been join since before the oldest event, in
