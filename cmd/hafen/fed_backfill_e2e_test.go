@@ -46,9 +46,10 @@ func messagesBack(t *testing.T, base, token string, roomID id.RoomID, limit int)
 
 // clientEvent is what the tests read of a client event.
 type clientEvent struct {
-	EventID id.EventID `json:"event_id"`
-	Type    string     `json:"type"`
-	Content struct {
+	EventID  id.EventID `json:"event_id"`
+	Type     string     `json:"type"`
+	StateKey *string    `json:"state_key"`
+	Content  struct {
 		Body string `json:"body"`
 	} `json:"content"`
 	Unsigned struct {

@@ -18,6 +18,8 @@ import (
 // syncRecorder follows one user's syncs as a client does, from an initial
 // sync on, and counts each event of one room they deliver; a limited
 // timeline is completed from /messages, back to the events seen before.
+// It keeps the room's state as a client does: the state of each answer,
+// then the timeline's state events.
 type syncRecorder struct {
 	base, token string
 	roomID      id.RoomID
@@ -25,6 +27,7 @@ type syncRecorder struct {
 	mu     sync.Mutex
 	events map[id.EventID]int
 	bodies map[string]int
+	state  map[[2]string]id.EventID
 	err    error
 
 	stop chan struct{}
@@ -35,7 +38,8 @@ type syncRecorder struct {
 func recordSyncs(t *testing.T, base, token string, roomID id.RoomID) *syncRecorder {
 	t.Helper()
 	r := &syncRecorder{base: base, token: token, roomID: roomID, events: map[id.EventID]int{}, bodies: map[string]int{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		state: map[[2]string]id.EventID{},
+		stop:  make(chan struct{}), done: make(chan struct{})}
 	since, err := r.syncOnce("", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +100,7 @@ func (r *syncRecorder) syncOnce(since string, timeoutMS int) (string, error) {
 		NextBatch string `json:"next_batch"`
 		Rooms     struct {
 			Join map[id.RoomID]struct {
+				State    struct{ Events []clientEvent } `json:"state"`
 				Timeline struct {
 					Events    []clientEvent `json:"events"`
 					Limited   bool          `json:"limited"`
@@ -111,9 +116,15 @@ func (r *syncRecorder) syncOnce(since string, timeoutMS int) (string, error) {
 	if err := r.get(path, &s); err != nil {
 		return "", err
 	}
-	tl := s.Rooms.Join[r.roomID].Timeline
+	jr := s.Rooms.Join[r.roomID]
+	tl := jr.Timeline
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	for _, e := range append(jr.State.Events, tl.Events...) {
+		if e.StateKey != nil {
+			r.state[[2]string{e.Type, *e.StateKey}] = e.EventID
+		}
+	}
 	if tl.Limited && since != "" {
 		// The events before this timeline that the client has not seen.
 		from := tl.PrevBatch
@@ -151,6 +162,14 @@ func (r *syncRecorder) record(e clientEvent) {
 	if e.Type == "m.room.message" {
 		r.bodies[e.Content.Body]++
 	}
+}
+
+// stateEvent returns the event the client holds as the room's state
+// event of type typ and state key key.
+func (r *syncRecorder) stateEvent(typ, key string) id.EventID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state[[2]string{typ, key}]
 }
 
 // has reports whether every body of want has been delivered (and the

@@ -35,6 +35,14 @@
 // the state groups at since and at the start of the timeline. The answer
 // is the one the ring would give (a test compares them).
 //
+// # Gaps
+//
+// An event of another server stored above a gap in the room's history
+// (store.Event.GapBelow: its prev events could not be fetched, and come
+// later as history that sync never sends) begins its timeline, which is
+// then limited, so that the client pages back into the gap; the state
+// delta is taken from the state groups then (see startAtGap).
+//
 // # Notification counts
 //
 // Each joined room carries unread_notifications, judged by the

@@ -181,10 +181,15 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 		return nil, false, err
 	}
 	start, more := keep.newest(w.items, limit)
+	start = startAtGap(w.items, start)
 	skipped, items := w.items[:start], w.items[start:]
 	// A window that lacks the oldest events since the last sync may lack
-	// events the timeline shows.
-	tl.Limited = more || !w.complete
+	// events the timeline shows; one with an event above a gap lacks the
+	// gap's events (see startAtGap). Only a whole window holds every
+	// state change since the last sync.
+	gapped := hasGap(w.items)
+	whole := w.complete && !gapped
+	tl.Limited = more || !whole
 	// The summary changes with the members, and its heroes with the
 	// room's name and canonical alias: a room that loses them needs its
 	// heroes ("Required if the room's m.room.name or
@@ -219,14 +224,14 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 	var delta []item
 	switch {
 	case req.FullState:
-	case req.UseStateAfter && (w.complete || !tl.Limited):
+	case req.UseStateAfter && (whole || !tl.Limited):
 		delta = latestState(w.items)
 	case req.UseStateAfter:
 		var err error
 		if delta, err = s.stateDeltaAfter(ctx, roomID, since, items[len(items)-1]); err != nil {
 			return nil, false, err
 		}
-	case tl.Limited && w.complete:
+	case tl.Limited && whole:
 		delta = latestState(skipped)
 	case tl.Limited:
 		var err error

@@ -210,8 +210,9 @@ func (s *Service) fillFull(ctx context.Context, req Request, roomID id.RoomID, u
 		return err
 	}
 	start, more := keep.newest(loaded, limit)
+	start = startAtGap(loaded, start)
 	items := loaded[start:]
-	tl.Limited = more || !exhausted
+	tl.Limited = more || !exhausted || hasGap(loaded)
 	var stateNIDs map[store.StateKey]int64
 	switch {
 	case len(items) > 0 && req.UseStateAfter:
@@ -303,7 +304,7 @@ func (s *Service) parse(ctx context.Context, roomID id.RoomID, evs []store.Event
 		if err != nil {
 			return nil, err
 		}
-		it := item{pos: e.StreamPos, nid: e.NID, pdu: pdu, txnDevice: e.TxnDeviceID, txnID: e.TxnID}
+		it := item{pos: e.StreamPos, nid: e.NID, pdu: pdu, txnDevice: e.TxnDeviceID, txnID: e.TxnID, gapBelow: e.GapBelow}
 		if e.RedactedBecause != "" {
 			if it.redactedBecause, err = s.clientEventJSON(ctx, roomID, v, e.RedactedBecause); err != nil {
 				return nil, err

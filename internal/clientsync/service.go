@@ -274,7 +274,7 @@ func (s *Service) apply(ctx context.Context, evs []stream.Event) error {
 	for _, p := range evs {
 		eventID := p.PDU.EventID()
 		s.timeline.Append(entry{pos: p.StreamPos, pdu: p.PDU, txnDevice: p.DeviceID, txnID: p.TxnID,
-			replaced: replaced[eventID], replacedKnown: known[eventID]})
+			replaced: replaced[eventID], replacedKnown: known[eventID], gapBelow: p.GapBelow})
 		if p.DeviceID != "" && !slices.Contains(active, p.PDU.Sender()) {
 			active = append(active, p.PDU.Sender())
 		}

@@ -34,7 +34,7 @@ func (s *Service) stateAfter(ctx context.Context, roomID id.RoomID, it item) (ma
 }
 
 // stateDeltaAfter returns the state events that differ between the room's
-// state at since (before its first event after since) and the state after
+// state at since (stateAtSince) and the state after
 // the event last, the end of the timeline: what a use_state_after client
 // that has the room up to since lacks, the timeline's own state events
 // included.
@@ -46,7 +46,7 @@ func (s *Service) stateDeltaAfter(ctx context.Context, roomID id.RoomID, since i
 	if len(evs) == 0 {
 		return nil, nil
 	}
-	atSince, err := s.stateBefore(ctx, roomID, item{nid: evs[0].NID})
+	atSince, err := s.stateAtSince(ctx, roomID, since, evs[0])
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +55,27 @@ func (s *Service) stateDeltaAfter(ctx context.Context, roomID id.RoomID, since i
 		return nil, err
 	}
 	return s.changedState(ctx, roomID, atSince, atEnd)
+}
+
+// stateAtSince returns, as NIDs, the room's state at since as a client
+// that has the room up to since knows it: the state before next, the
+// room's first event after since. When next lies above a gap in the
+// room's history, the state before it holds the gap's state changes,
+// which the client has not had; the state after the room's last event up
+// to since is taken then.
+func (s *Service) stateAtSince(ctx context.Context, roomID id.RoomID, since int64, next store.Event) (map[store.StateKey]int64, error) {
+	if !next.GapBelow {
+		return s.stateBefore(ctx, roomID, item{nid: next.NID})
+	}
+	evs, err := s.db.RoomEventsRange(ctx, roomID, since, 0, store.Backward, 1)
+	if err != nil {
+		return nil, err
+	}
+	last, err := s.parse(ctx, roomID, evs)
+	if err != nil || len(last) == 0 {
+		return map[store.StateKey]int64{}, err
+	}
+	return s.stateAfter(ctx, roomID, last[0])
 }
 
 // changedState loads the events of to that differ from from.

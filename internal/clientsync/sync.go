@@ -3,6 +3,7 @@ package clientsync
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/core/event"
@@ -256,4 +257,31 @@ type item struct {
 	// a state event. replacedKnown says whether replaced was looked up.
 	replaced      *event.PDU
 	replacedKnown bool
+	// gapBelow marks an event stored above a gap in its room's history
+	// (store.Event.GapBelow): a timeline starts at it (startAtGap).
+	gapBelow bool
+}
+
+// startAtGap returns where a timeline of items (oldest first) that would
+// start at start begins instead: at the newest event above a gap in the
+// room's history, when that lies after start. A
+// timeline never spans a gap: the gap's events never come as new
+// (fedfetch stores them as history), so the client must be told that the
+// timeline is limited, page back into the gap from the timeline's
+// prev_batch (store.DB.RoomTopoPosAt places it just below the event), and
+// get the state before the event from its state group, which holds the
+// gap's state changes.
+func startAtGap(items []item, start int) int {
+	for i := len(items) - 1; i > start; i-- {
+		if items[i].gapBelow {
+			return i
+		}
+	}
+	return start
+}
+
+// hasGap reports whether an event of items lies above a gap in the
+// room's history.
+func hasGap(items []item) bool {
+	return slices.ContainsFunc(items, func(it item) bool { return it.gapBelow })
 }

@@ -19,6 +19,9 @@ type entry struct {
 	// it was looked up.
 	replaced      *event.PDU
 	replacedKnown bool
+	// gapBelow marks an event stored above a gap in its room's history
+	// (store.Event.GapBelow).
+	gapBelow bool
 }
 
 // entryOverhead estimates what an entry keeps alive besides its event's

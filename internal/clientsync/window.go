@@ -41,7 +41,7 @@ func (s *Service) windows(ctx context.Context, req Request, ms map[id.RoomID]str
 				out[roomID] = w
 			}
 			w.items = append(w.items, item{pos: e.pos, pdu: e.pdu, txnDevice: e.txnDevice, txnID: e.txnID,
-				replaced: e.replaced, replacedKnown: e.replacedKnown})
+				replaced: e.replaced, replacedKnown: e.replacedKnown, gapBelow: e.gapBelow})
 		}
 		now := s.now().UnixMilli()
 		for _, w := range out {
@@ -143,18 +143,18 @@ func (s *Service) windowUpTo(ctx context.Context, req Request, roomID id.RoomID,
 }
 
 // stateDelta returns the state events that differ between the room's
-// state at since (before its first event after since) and the state before
-// the event first, the start of a limited timeline: what a client that
-// has the room up to since lacks, however many events lie between.
+// state at since (stateAtSince) and the state before the event first, the
+// start of a limited timeline: what a client that has the room up to since
+// lacks, however many events lie between.
 func (s *Service) stateDelta(ctx context.Context, roomID id.RoomID, since int64, first item) ([]item, error) {
 	evs, err := s.db.RoomEventsRange(ctx, roomID, since, first.pos, store.Forward, 1)
 	if err != nil {
 		return nil, err
 	}
-	if len(evs) == 0 || evs[0].StreamPos == first.pos {
+	if len(evs) == 0 || evs[0].StreamPos == first.pos && !evs[0].GapBelow {
 		return nil, nil // nothing was left out
 	}
-	atSince, err := s.stateBefore(ctx, roomID, item{nid: evs[0].NID})
+	atSince, err := s.stateAtSince(ctx, roomID, since, evs[0])
 	if err != nil {
 		return nil, err
 	}

@@ -225,7 +225,7 @@ func (s *Service) persist(ctx context.Context, roomID id.RoomID, rs *roomState, 
 			for _, en := range entries {
 				if en.verdict == pducheck.Accept {
 					out = append(out, Persisted{PDU: en.pdu, StreamPos: en.pos, DeviceID: en.prop.DeviceID, TxnID: en.prop.TxnID,
-						StateGroupBefore: en.groupBefore})
+						StateGroupBefore: en.groupBefore, GapBelow: len(en.gapBelow()) > 0})
 				}
 			}
 			advanceHead(rs, o, entries, newNIDs, group)
@@ -500,20 +500,38 @@ const GapFetchGrace = time.Minute
 // caller starts at once (fedfetch.Fetcher.FillGapLater) fills them
 // before then, and if it cannot finish (the server stops) the retrier
 // fetches them then.
+//
+// Each such event is marked as lying above a gap (store.Tx.MarkGapBelow),
+// so that sync starts a limited timeline at it.
 func addGapHoles(ctx context.Context, tx *store.Tx, entries []*entry, retryAt int64) error {
 	for _, en := range entries {
-		if en.verdict != pducheck.Accept || en.req == nil || en.req.remote == nil || len(en.req.remote.prevStates) == 0 {
+		missing := en.gapBelow()
+		if len(missing) == 0 {
 			continue
-		}
-		var missing []id.EventID
-		for _, p := range en.pdu.PrevEvents() {
-			if _, ok := en.req.remote.prevStates[p]; ok {
-				missing = append(missing, p)
-			}
 		}
 		if err := tx.AddBackwardExtremities(ctx, en.pdu.EventID(), missing, en.req.remote.origin, retryAt); err != nil {
 			return err
 		}
+		if err := tx.MarkGapBelow(ctx, en.pdu.EventID()); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// gapBelow returns the prev events of an accepted remote event taken with
+// the state after them because this server could not fetch them
+// (ProcessRemoteWithStates): the gap below it. It returns nil for any
+// other event.
+func (en *entry) gapBelow() []id.EventID {
+	if en.verdict != pducheck.Accept || en.req == nil || en.req.remote == nil || len(en.req.remote.prevStates) == 0 {
+		return nil
+	}
+	var missing []id.EventID
+	for _, p := range en.pdu.PrevEvents() {
+		if _, ok := en.req.remote.prevStates[p]; ok {
+			missing = append(missing, p)
+		}
+	}
+	return missing
 }

@@ -82,6 +82,18 @@ func (t *Tx) AddBackwardExtremities(ctx context.Context, child id.EventID, missi
 	return nil
 }
 
+// MarkGapBelow marks the timeline event eventID as stored above a gap in
+// its room's history: accepted from another server with prev events this
+// server could not fetch, whose history comes later, below it in the
+// room's topological order and without new stream positions
+// (Event.GapBelow). Sync starts a limited timeline at such an event, so
+// that clients page back into the gap instead of taking the event as
+// following on from what they had.
+func (t *Tx) MarkGapBelow(ctx context.Context, eventID id.EventID) error {
+	return t.execLater(ctx, fmt.Sprintf("mark gap below %s", eventID),
+		`UPDATE events SET gap_below = TRUE WHERE event_id = $1`, string(eventID))
+}
+
 // RemoveBackwardExtremities forgets the holes of roomID at the given
 // events: they are in the timeline now.
 func (t *Tx) RemoveBackwardExtremities(ctx context.Context, roomID id.RoomID, eventIDs []id.EventID) error {
@@ -117,15 +129,19 @@ func (t *Tx) SetBackwardExtremityRetry(ctx context.Context, roomID id.RoomID, ev
 	return nil
 }
 
-// BackwardExtremitiesBetween returns the holes of roomID whose position
-// lies after lo and up to hi, highest first: those a walk backwards from
-// hi down to lo reaches.
+// BackwardExtremitiesBetween returns the holes of roomID that a walk
+// backwards from hi down to lo reaches, highest first. A hole lies just
+// below the event naming it, at the point At.Before(): a walk reaches it
+// when that point lies after lo and up to hi. So a walk that starts just
+// below the event (the prev_batch of a sync timeline that begins with
+// it) reaches the hole, and one that stops just below the event does not
+// yet (the next page does).
 func (r reader) BackwardExtremitiesBetween(ctx context.Context, roomID id.RoomID, lo, hi TopoPos) ([]BackwardExtremity, error) {
 	var out []BackwardExtremity
 	err := r.scanRows(ctx, `SELECT `+backwardExtremityColumns+` FROM room_backward_extremities
 		WHERE room_id = $1
-		AND depth >= $2 AND (depth > $2 OR stream_pos > $3)
-		AND depth <= $4 AND (depth < $4 OR stream_pos <= $5)
+		AND depth >= $2 AND (depth > $2 OR stream_pos - 1 > $3)
+		AND depth <= $4 AND (depth < $4 OR stream_pos - 1 <= $5)
 		ORDER BY depth DESC, stream_pos DESC, event_id`,
 		[]any{string(roomID), lo.Depth, lo.Stream, hi.Depth, hi.Stream},
 		func(scan func(...any) error) error {

@@ -9,7 +9,8 @@ import (
 
 // TestBackwardExtremities: a hole is recorded only below a timeline event
 // and only while the missing event is not in the timeline; a second
-// child lower down moves it down; walks find the holes they reach; a
+// child lower down moves it down; walks find the holes they reach (a
+// hole lies just below its child); a
 // failed fetch makes it due at its retry time; storing the event forgets
 // it.
 func TestBackwardExtremities(t *testing.T) {
@@ -44,9 +45,10 @@ func TestBackwardExtremities(t *testing.T) {
 			n      int
 		}{
 			{TopoPos{}, MaxTopoPos, 1},
-			{want.Before(), want, 1},      // a page ending on low reaches it
-			{want, MaxTopoPos, 0},         // a page above low does not
-			{TopoPos{}, want.Before(), 0}, // nor one below it
+			{want.Before().Before(), want, 1},      // a page past low reaches it
+			{want.Before(), MaxTopoPos, 0},         // a page ending on low does not yet
+			{TopoPos{}, want.Before(), 1},          // the next page, from just below low, does
+			{TopoPos{}, want.Before().Before(), 0}, // one from further below does not
 		} {
 			if got, err := db.BackwardExtremitiesBetween(ctx, roomA, c.lo, c.hi); err != nil || len(got) != c.n {
 				t.Errorf("between %+v and %+v: %+v, %v; want %d", c.lo, c.hi, got, err, c.n)

@@ -59,6 +59,14 @@ CREATE INDEX events_room_members ON events (room_id, state_key, stream_pos) WHER
 // resolution, but get no stream position, so no client sees them.
 const eventsSoftFailedSchema = `ALTER TABLE events ADD COLUMN soft_failed BOOLEAN NOT NULL DEFAULT FALSE`
 
+// eventsGapBelowSchema marks the events stored above a gap in their
+// room's history (Tx.MarkGapBelow). Events stored above a gap before the
+// column existed are found by the holes they left, where those are still
+// open.
+const eventsGapBelowSchema = `ALTER TABLE events ADD COLUMN gap_below BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE events SET gap_below = TRUE WHERE stream_pos IN
+	(SELECT stream_pos FROM room_backward_extremities WHERE stream_pos > 0)`
+
 // EventRecord is an event to store.
 type EventRecord struct {
 	EventID        id.EventID
@@ -94,6 +102,10 @@ type Event struct {
 	NID             int64
 	StreamPos       int64      // 0 for outliers and rejected events
 	RedactedBecause id.EventID // the redaction that applies, if any
+	// GapBelow marks an event of another server that was accepted into
+	// the timeline with prev events this server could not fetch (see
+	// Tx.MarkGapBelow): the room's history has a gap just below it.
+	GapBelow bool
 	// Erased is set on the copies of events that room.FilterVisible
 	// serves redacted, their sender's account having been erased; JSON
 	// then holds the redacted event. The store never sets it.
@@ -117,20 +129,20 @@ const (
 )
 
 const eventColumns = `event_nid, event_id, room_id, type, state_key, sender, depth, origin_server_ts,
-	stream_pos, json, rejected, outlier, redacted_because, txn_device_id, txn_id, soft_failed`
+	stream_pos, json, rejected, outlier, redacted_because, txn_device_id, txn_id, soft_failed, gap_below`
 
 // prefixedEventColumns are eventColumns of the events table aliased "ev",
 // for joins.
 const prefixedEventColumns = `ev.event_nid, ev.event_id, ev.room_id, ev.type, ev.state_key, ev.sender, ev.depth,
 	ev.origin_server_ts, ev.stream_pos, ev.json, ev.rejected, ev.outlier, ev.redacted_because,
-	ev.txn_device_id, ev.txn_id, ev.soft_failed`
+	ev.txn_device_id, ev.txn_id, ev.soft_failed, ev.gap_below`
 
 func scanEvent(scan func(...any) error) (Event, error) {
 	var e Event
 	var stateKey, redactedBecause, txnDevice, txnID sql.NullString
 	var pos sql.NullInt64
 	err := scan(&e.NID, &e.EventID, &e.RoomID, &e.Type, &stateKey, &e.Sender, &e.Depth, &e.OriginServerTS,
-		&pos, &e.JSON, &e.Rejected, &e.Outlier, &redactedBecause, &txnDevice, &txnID, &e.SoftFailed)
+		&pos, &e.JSON, &e.Rejected, &e.Outlier, &redactedBecause, &txnDevice, &txnID, &e.SoftFailed, &e.GapBelow)
 	if err != nil {
 		return Event{}, err
 	}

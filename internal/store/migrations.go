@@ -264,6 +264,11 @@ var migrations = []migration{
 		name:       "to-device transactions per event type",
 		statements: toDeviceTxnsByType(),
 	},
+	{
+		version:    43,
+		name:       "events above a gap in their room's history",
+		statements: []string{eventsGapBelowSchema},
+	},
 }
 
 // rebuildTable returns the statements that give table a new definition

@@ -21,7 +21,7 @@ import (
 // step with eventColumns (scanEvent reads them).
 const headerColumns = `ev.event_nid, ev.event_id, ev.room_id, ev.type, ev.state_key, ev.sender, ev.depth,
 	ev.origin_server_ts, ev.stream_pos, NULL, ev.rejected, ev.outlier, ev.redacted_because,
-	ev.txn_device_id, ev.txn_id, ev.soft_failed, s.replaces_nid`
+	ev.txn_device_id, ev.txn_id, ev.soft_failed, ev.gap_below, s.replaces_nid`
 
 // Headers are event headers (Events whose JSON is nil) and the events they
 // replaced where that is recorded, by NID (0: replaced nothing).
@@ -104,16 +104,16 @@ func (r reader) StateHeadersAtGroup(ctx context.Context, groupID int64, typ stri
 			var en entry
 			var k StateKey
 			var (
-				nid                                    sql.NullInt64
-				eventID, roomID, evType, sender        sql.NullString
-				stateKey, redactedBecause, txnDev, txn sql.NullString
-				depth, ts, pos                         sql.NullInt64
-				json                                   []byte
-				rejected, outlier, softFailed          sql.NullBool
+				nid                                     sql.NullInt64
+				eventID, roomID, evType, sender         sql.NullString
+				stateKey, redactedBecause, txnDev, txn  sql.NullString
+				depth, ts, pos                          sql.NullInt64
+				json                                    []byte
+				rejected, outlier, softFailed, gapBelow sql.NullBool
 			)
 			if err := scan(&en.hop, &k.Type, &k.StateKey, &en.removed,
 				&nid, &eventID, &roomID, &evType, &stateKey, &sender, &depth, &ts, &pos, &json,
-				&rejected, &outlier, &redactedBecause, &txnDev, &txn, &softFailed, &en.replaces); err != nil {
+				&rejected, &outlier, &redactedBecause, &txnDev, &txn, &softFailed, &gapBelow, &en.replaces); err != nil {
 				return err
 			}
 			if cur, ok := newest[k]; ok && cur.hop <= en.hop {
@@ -127,6 +127,7 @@ func (r reader) StateHeadersAtGroup(ctx context.Context, groupID int64, typ stri
 					e.StateKey = &stateKey.String
 				}
 				e.StreamPos, e.Rejected, e.Outlier, e.SoftFailed = pos.Int64, rejected.Bool, outlier.Bool, softFailed.Bool
+				e.GapBelow = gapBelow.Bool
 				e.RedactedBecause = id.EventID(redactedBecause.String)
 				e.TxnDeviceID, e.TxnID = id.DeviceID(txnDev.String), txn.String
 			}

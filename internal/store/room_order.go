@@ -101,9 +101,16 @@ func (r reader) RoomEventsTopo(ctx context.Context, roomID id.RoomID, from, to T
 // history: walking backwards from it returns what the client has not seen
 // yet, including history that arrived after pos with an older depth.
 //
+// If the room's next event after pos lies above a gap (Event.GapBelow),
+// the point is at least the one just below that event: sync starts a
+// timeline at such an event with pos as its prev_batch, and the client
+// paging back from it must reach the gap's history, which lies below the
+// event by depth but may lie above every event up to pos.
+//
 // It reads the index from the room's newest depth down to the first event
 // at or before pos, so its cost grows with the events that arrived after
-// pos, which for the tokens sync hands out is one timeline.
+// pos, which for the tokens sync hands out is one timeline; and the room's
+// next event after pos by its stream index.
 func (r reader) RoomTopoPosAt(ctx context.Context, roomID id.RoomID, pos int64) (TopoPos, error) {
 	var p TopoPos
 	// "+stream_pos" keeps SQLite from choosing the (room_id, stream_pos)
@@ -111,11 +118,22 @@ func (r reader) RoomTopoPosAt(ctx context.Context, roomID id.RoomID, pos int64) 
 	err := r.q.QueryRowContext(ctx, `SELECT depth, stream_pos FROM events
 		WHERE room_id = $1 AND +stream_pos <= $2
 		ORDER BY depth DESC, stream_pos DESC LIMIT 1`, string(roomID), pos).Scan(&p.Depth, &p.Stream)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return TopoPos{}, fmt.Errorf("load topological position of %s at %d: %w", roomID, pos, err)
+	}
+	var next TopoPos
+	var gap bool
+	err = r.q.QueryRowContext(ctx, `SELECT depth, stream_pos, gap_below FROM events
+		WHERE room_id = $1 AND stream_pos > $2
+		ORDER BY stream_pos LIMIT 1`, string(roomID), pos).Scan(&next.Depth, &next.Stream, &gap)
 	if errors.Is(err, sql.ErrNoRows) {
-		return TopoPos{}, nil
+		return p, nil
 	}
 	if err != nil {
-		return TopoPos{}, fmt.Errorf("load topological position of %s at %d: %w", roomID, pos, err)
+		return TopoPos{}, fmt.Errorf("load the event of %s after %d: %w", roomID, pos, err)
+	}
+	if below := next.Before(); gap && p.Less(below) {
+		p = below
 	}
 	return p, nil
 }

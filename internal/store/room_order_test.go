@@ -176,6 +176,29 @@ func TestRoomTopoPosAt(t *testing.T) {
 				t.Errorf("%s: RoomTopoPosAt(%d) = %v, want %v (%s)", tc.name, tc.pos, got, want, tc.want)
 			}
 		}
+
+		// e5 came above a gap: a token just before it (the prev_batch of
+		// a timeline starting at e5) lies just below e5, above d4.
+		var e5 id.EventID
+		for eid, l := range o.label {
+			if l == "e5" {
+				e5 = id.EventID(eid)
+			}
+		}
+		write(t, db, func(tx *Tx) error { return tx.MarkGapBelow(ctx, e5) })
+		if evs, err := db.EventsByID(ctx, []id.EventID{e5}); err != nil || len(evs) != 1 || !evs[0].GapBelow {
+			t.Fatalf("e5 after MarkGapBelow: %+v, %v", evs, err)
+		}
+		below := TopoPos{Depth: 5, Stream: o.pos["e5"]}.Before()
+		for pos, want := range map[int64]TopoPos{
+			o.pos["y1"]: below,                           // just before e5
+			o.pos["e5"]: {Depth: 5, Stream: o.pos["e5"]}, // f5 lies above no gap
+			o.pos["a1"]: {Depth: 1, Stream: o.pos["a1"]}, // the next event is b2
+		} {
+			if got, err := db.RoomTopoPosAt(ctx, o.roomID, pos); err != nil || got != want {
+				t.Errorf("with a gap below e5: RoomTopoPosAt(%d) = %v, %v; want %v", pos, got, err, want)
+			}
+		}
 	})
 }
 

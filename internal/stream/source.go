@@ -54,7 +54,7 @@ func readStore(ctx context.Context, db Reader, after, upto int64, limit int) ([]
 		if err != nil {
 			return nil, fmt.Errorf("parse stream event %s: %w", e.EventID, err)
 		}
-		out = append(out, Event{PDU: pdu, StreamPos: e.StreamPos, DeviceID: e.TxnDeviceID, TxnID: e.TxnID})
+		out = append(out, Event{PDU: pdu, StreamPos: e.StreamPos, DeviceID: e.TxnDeviceID, TxnID: e.TxnID, GapBelow: e.GapBelow})
 	}
 	return out, nil
 }

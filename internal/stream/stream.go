@@ -22,6 +22,9 @@ type Event struct {
 	// is not known (events read back from the store), and consumers that
 	// need it look it up.
 	StateGroupBefore int64
+	// GapBelow marks an event stored above a gap in its room's history
+	// (store.Event.GapBelow).
+	GapBelow bool
 }
 
 // DefaultHintEvents is the number of recently published events a Stream
