@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"math"
 
@@ -112,28 +110,32 @@ func (r reader) RoomEventsTopo(ctx context.Context, roomID id.RoomID, from, to T
 // pos, which for the tokens sync hands out is one timeline; and the room's
 // next event after pos by its stream index.
 func (r reader) RoomTopoPosAt(ctx context.Context, roomID id.RoomID, pos int64) (TopoPos, error) {
+	// One statement, two rows at most: the topologically last event up
+	// to pos, and the point just below the room's next event if that lies
+	// above a gap. "+stream_pos" keeps SQLite from choosing the (room_id,
+	// stream_pos) index and sorting for the first; its walk must follow
+	// events_room_topo. The second walks the stream index.
 	var p TopoPos
-	// "+stream_pos" keeps SQLite from choosing the (room_id, stream_pos)
-	// index and sorting; the walk must follow events_room_topo.
-	err := r.q.QueryRowContext(ctx, `SELECT depth, stream_pos FROM events
-		WHERE room_id = $1 AND +stream_pos <= $2
-		ORDER BY depth DESC, stream_pos DESC LIMIT 1`, string(roomID), pos).Scan(&p.Depth, &p.Stream)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return TopoPos{}, fmt.Errorf("load topological position of %s at %d: %w", roomID, pos, err)
-	}
-	var next TopoPos
-	var gap bool
-	err = r.q.QueryRowContext(ctx, `SELECT depth, stream_pos, gap_below FROM events
-		WHERE room_id = $1 AND stream_pos > $2
-		ORDER BY stream_pos LIMIT 1`, string(roomID), pos).Scan(&next.Depth, &next.Stream, &gap)
-	if errors.Is(err, sql.ErrNoRows) {
-		return p, nil
-	}
+	err := r.scanRows(ctx, `SELECT depth, stream_pos FROM (SELECT depth, stream_pos FROM events
+			WHERE room_id = $1 AND +stream_pos <= $2
+			ORDER BY depth DESC, stream_pos DESC LIMIT 1) last_event
+		UNION ALL
+		SELECT depth, stream_pos - 1 FROM (SELECT depth, stream_pos, gap_below FROM events
+			WHERE room_id = $1 AND stream_pos > $2
+			ORDER BY stream_pos LIMIT 1) next_event WHERE gap_below`,
+		[]any{string(roomID), pos},
+		func(scan func(...any) error) error {
+			var q TopoPos
+			if err := scan(&q.Depth, &q.Stream); err != nil {
+				return err
+			}
+			if p.Less(q) {
+				p = q
+			}
+			return nil
+		})
 	if err != nil {
-		return TopoPos{}, fmt.Errorf("load the event of %s after %d: %w", roomID, pos, err)
-	}
-	if below := next.Before(); gap && p.Less(below) {
-		p = below
+		return TopoPos{}, fmt.Errorf("load topological position of %s at %d: %w", roomID, pos, err)
 	}
 	return p, nil
 }
