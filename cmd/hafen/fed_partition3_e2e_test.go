@@ -127,6 +127,13 @@ func (r *syncRecorder) syncOnce(since string, timeoutMS int) (string, error) {
 	}
 	if tl.Limited && since != "" {
 		// The events before this timeline that the client has not seen.
+		// History may hold events of the timeline too (one that arrived
+		// after the timeline's first with an older depth): a client
+		// keeps each event once.
+		inTimeline := map[id.EventID]bool{}
+		for _, e := range tl.Events {
+			inTimeline[e.EventID] = true
+		}
 		from := tl.PrevBatch
 		for from != "" {
 			var page struct {
@@ -142,7 +149,9 @@ func (r *syncRecorder) syncOnce(since string, timeoutMS int) (string, error) {
 					met = true
 					continue
 				}
-				r.record(e)
+				if !inTimeline[e.EventID] {
+					r.record(e)
+				}
 			}
 			if met {
 				break
