@@ -187,8 +187,7 @@ func (s *Service) incrementalBatch(ctx context.Context, req Request, roomID id.R
 	// events the timeline shows; one with an event above a gap lacks the
 	// gap's events (see startAtGap). Only a whole window holds every
 	// state change since the last sync.
-	gapped := hasGap(w.items)
-	whole := w.complete && !gapped
+	whole := w.complete && !hasGap(w.items)
 	tl.Limited = more || !whole
 	// The summary changes with the members, and its heroes with the
 	// room's name and canonical alias: a room that loses them needs its

@@ -34,10 +34,9 @@ func (s *Service) stateAfter(ctx context.Context, roomID id.RoomID, it item) (ma
 }
 
 // stateDeltaAfter returns the state events that differ between the room's
-// state at since (stateAtSince) and the state after
-// the event last, the end of the timeline: what a use_state_after client
-// that has the room up to since lacks, the timeline's own state events
-// included.
+// state at since (stateAtSince) and the state after the event last, the
+// end of the timeline: what a use_state_after client that has the room up
+// to since lacks, the timeline's own state events included.
 func (s *Service) stateDeltaAfter(ctx context.Context, roomID id.RoomID, since int64, last item) ([]item, error) {
 	evs, err := s.db.RoomEventsRange(ctx, roomID, since, last.pos, store.Forward, 1)
 	if err != nil {
