@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"testing"
 	"time"
 
@@ -164,6 +165,32 @@ func TestRegistrationTokens(t *testing.T) {
 		v = e.do("GET", "/_matrix/client/v1/register/m.login.registration_token/validity?token=fBVFdqVE", "", nil, 200)
 		if v["valid"] != false {
 			t.Errorf("validity after use = %v", v)
+		}
+	})
+}
+
+// TestGeneratedRegistrationTokens: a token the server makes up is 26
+// characters of A-Z and 2-7, so that it never starts with "-" (which the
+// registration-token commands would take for a flag), and each is new.
+func TestGeneratedRegistrationTokens(t *testing.T) {
+	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
+		db, err := store.Open(t.Context(), dsn, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		s := &account.Service{DB: db}
+		form := regexp.MustCompile(`^[A-Z2-7]{26}$`)
+		seen := map[string]bool{}
+		for range 100 {
+			rt, err := s.CreateRegistrationToken(t.Context(), account.NewRegistrationToken{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !form.MatchString(rt.Token) || seen[rt.Token] {
+				t.Fatalf("generated token %q: want a new one of 26 characters of A-Z and 2-7", rt.Token)
+			}
+			seen[rt.Token] = true
 		}
 	})
 }

@@ -6,7 +6,6 @@ package account
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
@@ -42,9 +41,10 @@ type NewRegistrationToken struct {
 func (s *Service) CreateRegistrationToken(ctx context.Context, n NewRegistrationToken) (store.RegistrationToken, error) {
 	rt := store.RegistrationToken{Token: n.Token}
 	if rt.Token == "" {
-		b := make([]byte, 12)
-		rand.Read(b) // never fails (crypto/rand)
-		rt.Token = base64.RawURLEncoding.EncodeToString(b)
+		// 26 characters of A-Z and 2-7 (128 bits): easy to pass on, and
+		// never starting with "-", which a command line would take for a
+		// flag.
+		rt.Token = rand.Text()
 	}
 	if !validRegistrationToken.MatchString(rt.Token) {
 		return store.RegistrationToken{}, fmt.Errorf("%w: want 1 to 64 characters of A-Z, a-z, 0-9, '.', '_', '~' and '-'", ErrInvalidToken)
