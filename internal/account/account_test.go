@@ -32,14 +32,21 @@ func newEnv(t *testing.T, dsn string, reg clientapi.Registration) *env {
 	return newEnvAt(t, dsn, reg, nil)
 }
 
-// newEnvAt is newEnv with the server's clock given (nil for the real one).
-func newEnvAt(t *testing.T, dsn string, reg clientapi.Registration, now func() time.Time) *env {
+// openStore opens the store at dsn for the test.
+func openStore(t *testing.T, dsn string) *store.DB {
 	t.Helper()
 	db, err := store.Open(t.Context(), dsn, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// newEnvAt is newEnv with the server's clock given (nil for the real one).
+func newEnvAt(t *testing.T, dsn string, reg clientapi.Registration, now func() time.Time) *env {
+	t.Helper()
+	db := openStore(t, dsn)
 	s := &clientapi.Server{
 		ServerName:   "hafen.test",
 		Store:        &account.Service{DB: db},
@@ -174,12 +181,7 @@ func TestRegistrationTokens(t *testing.T) {
 // registration-token commands would take for a flag), and each is new.
 func TestGeneratedRegistrationTokens(t *testing.T) {
 	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
-		db, err := store.Open(t.Context(), dsn, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		s := &account.Service{DB: db}
+		s := &account.Service{DB: openStore(t, dsn)}
 		form := regexp.MustCompile(`^[A-Z2-7]{26}$`)
 		seen := map[string]bool{}
 		for range 100 {

@@ -2,13 +2,11 @@ package account_test
 
 import (
 	"errors"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hafenchat/hafen/internal/account"
-	"github.com/hafenchat/hafen/internal/store"
 	"github.com/hafenchat/hafen/internal/store/storetest"
 )
 
@@ -17,11 +15,7 @@ import (
 // the other.
 func TestShortTokens(t *testing.T) {
 	storetest.ForEachDSN(t, func(t *testing.T, dsn string) {
-		db, err := store.Open(t.Context(), dsn, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
+		db := openStore(t, dsn)
 		var mu sync.Mutex
 		now := time.UnixMilli(1_700_000_000_000)
 		s := &account.Service{DB: db, Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }}
